@@ -1,0 +1,48 @@
+/* common.h - the error value every stage returns, and small shared helpers.
+ * Library code never prints or exits: it fills an mrc_err and returns nonzero; cli/ decides,
+ * once and on all ranks together, whether the run stops. */
+#ifndef MRCOUNT_COMMON_H
+#define MRCOUNT_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MRC_ERR_MSG_MAX 512
+
+/* Status codes: 0 is success. */
+enum mrc_status {
+    MRC_OK = 0,
+    MRC_EIO = 1,       /* open/read/stat failure of an input */
+    MRC_ENOMEM = 2,    /* allocation failure */
+    MRC_EOVERFLOW = 3, /* a 64-bit count or a buffer would overflow */
+    MRC_EINVAL = 4,    /* bad usage, bad configuration, malformed data */
+    MRC_EMPI = 5,      /* an MPI call failed */
+    MRC_EINTR = 6,     /* stopped by a signal */
+};
+
+typedef struct mrc_err {
+    int code;                  /* enum mrc_status; 0 when no error was recorded */
+    char msg[MRC_ERR_MSG_MAX]; /* "<file>: <cause>", without the "mrcount: " prefix */
+} mrc_err;
+
+/** mrc_err_set() : record an error (printf-style message) unless one is already recorded,
+ *  so the first cause wins. @return code, so callers can `return mrc_err_set(...)`. */
+int mrc_err_set(mrc_err *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/** mrc_err_errno() : like mrc_err_set() with ": strerror(errnum)" appended; code MRC_EIO
+ *  (or MRC_ENOMEM when errnum is ENOMEM). */
+int mrc_err_errno(mrc_err *err, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/** mrc_now() : monotonic seconds, for phase timings. */
+double mrc_now(void);
+
+/** mrc_peak_rss_bytes() : this process's peak resident set size. */
+uint64_t mrc_peak_rss_bytes(void);
+
+/** mrc_parse_size() : parse "64M", "1G", "4096", "512k" (powers of 1024) into *out.
+ *  @return 0, or -1 on a malformed or out-of-range value. */
+int mrc_parse_size(const char *s, uint64_t *out);
+
+#endif

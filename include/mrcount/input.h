@@ -1,0 +1,115 @@
+/* input.h - what the run reads: discovery of input paths on rank 0 (files, directories,
+ * globs, @lists), the split plan (path, offset, length descriptors balanced across ranks by
+ * bytes), and the streaming reader every worker uses on its pieces. No MPI in here. */
+#ifndef MRCOUNT_INPUT_H
+#define MRCOUNT_INPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mrcount/common.h"
+
+typedef struct mrc_file {
+    char *path;    /* as discovered (relative paths stay relative) */
+    uint64_t size; /* st_size at discovery */
+    bool gz;       /* name ends in ".gz": read through zlib, one split for the whole file */
+} mrc_file;
+
+typedef struct mrc_file_list {
+    mrc_file *files;
+    size_t n, cap;
+    uint64_t total_bytes;
+} mrc_file_list;
+
+/* Called for each non-fatal discovery warning (a FIFO or socket skipped, a symlink loop not
+ * followed, a directory entry that vanished); msg is "<path>: <cause>". May be NULL. */
+typedef void (*mrc_warn_fn)(const char *msg, void *arg);
+
+/** mrc_input_discover() : expand the INPUT arguments into regular files, in a deterministic
+ *  order (each argument in turn; directory entries and glob matches sorted bytewise).
+ *  - a regular file is taken (symlinks to files are followed);
+ *  - a directory is walked recursively; each (dev, inode) of a directory is entered once, so
+ *    symlink loops end; non-regular entries (FIFOs, sockets, devices) are skipped with a
+ *    warning and never opened; hidden entries (".name") are skipped;
+ *  - an argument with glob characters (* ? [) that is not an existing path is a glob(3)
+ *    pattern; matching no file is an error;
+ *  - "@list.txt" reads one path per line (empty lines and lines starting with '#' ignored),
+ *    each line treated like an argument (no nested @);
+ *  - "-" is an error (standard input cannot be scattered to ranks);
+ *  - a missing or unreadable path, or a FIFO named directly, is an error.
+ *  The same file named twice is counted twice (like cat). @return 0, or nonzero with err
+ *  filled ("<path>: <cause>"). */
+int mrc_input_discover(const char *const *args, size_t nargs, mrc_file_list *out,
+                       mrc_warn_fn warn, void *warn_arg, mrc_err *err);
+
+void mrc_file_list_free(mrc_file_list *l);
+
+/* A split: a byte range of one input file. Records (tokens or lines) belong to the split in
+ * which their first byte lies, so any placement of split boundaries counts each record once;
+ * readers skip a record that started before their range and finish the last one past it. */
+typedef struct mrc_split {
+    uint32_t file;   /* index into the file list */
+    uint32_t rank;   /* rank that maps it (static schedule) */
+    uint64_t offset;
+    uint64_t length; /* for a .gz file: the whole file, offset 0 */
+} mrc_split;
+
+typedef struct mrc_split_plan {
+    mrc_split *splits; /* grouped by rank: rank r's splits are splits[first[r] .. first[r+1]) */
+    size_t n;
+    size_t *first;     /* nranks + 1 entries */
+    size_t nranks;
+    uint64_t *rank_bytes; /* bytes assigned to each rank */
+} mrc_split_plan;
+
+/** mrc_split_plan() : cut the files into splits of at most chunk_size bytes (a .gz file and an
+ *  empty file are one split each; empty files may be dropped) and assign them to nranks ranks,
+ *  balancing bytes (largest first onto the least loaded rank, then each rank's splits sorted by
+ *  (file, offset) so ranks read files sequentially). Deterministic for the same inputs.
+ *  @return 0, or MRC_ENOMEM / MRC_EINVAL with err filled. */
+int mrc_split_plan_make(const mrc_file_list *files, uint64_t chunk_size, size_t nranks,
+                        mrc_split_plan *out, mrc_err *err);
+
+void mrc_split_plan_free(mrc_split_plan *p);
+
+/* ---- the streaming reader: feeds a piece of a file to a record consumer ---- */
+
+/* What a job tells the reader about its records. */
+typedef struct mrc_record_rules {
+    /* Byte classes: delim[b] != 0 when byte b ends a record (words: ASCII whitespace;
+     * ngram: '\n'). A record is a maximal run of non-delimiter bytes. */
+    const unsigned char *delim;
+} mrc_record_rules;
+
+/* The consumer: counts every complete record in buf[0..len). When `final` is false the bytes
+ * after the last delimiter are an unfinished record, which the consumer must leave alone and
+ * report as not consumed. @return bytes consumed (>= 0), or -1 on error (err filled). */
+typedef long long (*mrc_consume_fn)(void *ctx, const unsigned char *buf, size_t len, bool final,
+                                    mrc_err *err);
+
+typedef struct mrc_reader {
+    unsigned char *buf; /* grows only for a record longer than the buffer */
+    size_t cap;
+    uint64_t bytes_read; /* bytes read from files (progress and metrics) */
+} mrc_reader;
+
+/** mrc_reader_init() : a reader with a buffer of buf_size bytes (0: 1 MiB). */
+int mrc_reader_init(mrc_reader *r, size_t buf_size, mrc_err *err);
+void mrc_reader_free(mrc_reader *r);
+
+/** mrc_reader_run() : stream the records that start in [offset, offset+length) of file `path`
+ *  (plain file) through consume: skip a record that began before offset, stop after the last
+ *  record that starts before the end (reading past it as far as that record goes).
+ *  `stop`, when non-NULL, is polled between reads: nonzero ends the read early with MRC_EINTR.
+ *  @return 0, or nonzero with err filled ("<path>: <cause>"). */
+int mrc_reader_run(mrc_reader *r, const char *path, uint64_t offset, uint64_t length,
+                   const mrc_record_rules *rules, mrc_consume_fn consume, void *ctx,
+                   const volatile int *stop, mrc_err *err);
+
+/** mrc_reader_run_gz() : the same for a whole .gz file (all members), streaming through zlib.
+ *  A truncated or corrupt stream is an error naming the file and the compressed byte offset. */
+int mrc_reader_run_gz(mrc_reader *r, const char *path, const mrc_record_rules *rules,
+                      mrc_consume_fn consume, void *ctx, const volatile int *stop, mrc_err *err);
+
+#endif

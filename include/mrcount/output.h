@@ -1,0 +1,33 @@
+/* output.h - the final table as the user sees it: `key TAB count` lines, sorted by count
+ * descending then key bytewise (or by key), optionally the top K, written to a temporary file
+ * in the destination directory and renamed into place (or to standard output for "-").
+ * Runs on one rank with a complete serialized table; no MPI. */
+#ifndef MRCOUNT_OUTPUT_H
+#define MRCOUNT_OUTPUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mrcount/common.h"
+
+enum mrc_sort { MRC_SORT_COUNT, MRC_SORT_KEY };
+
+typedef struct mrc_output_opts {
+    const char *path; /* file path, or "-" for standard output */
+    enum mrc_sort sort;
+    uint64_t top;     /* 0: all */
+} mrc_output_opts;
+
+/** mrc_output_write() : write the serialized table `table` (valid, cap bytes) as text.
+ *  Keys are written as they are (bytes, no escaping). Sort: MRC_SORT_COUNT = count descending,
+ *  then key bytewise ascending (a key that is a prefix of another first); MRC_SORT_KEY = key
+ *  bytewise ascending. With a path, the text goes to "<path>.tmp.<pid>" (same directory), is
+ *  flushed and fsync'd, then renamed over path; on any failure the temporary is removed and
+ *  path is untouched. @return 0, or nonzero with err filled ("<path>: <cause>"). */
+int mrc_output_write(const void *table, size_t cap, const mrc_output_opts *o, mrc_err *err);
+
+/** mrc_output_temp_path() : the temporary name mrc_output_write() uses for path (caller frees),
+ *  so a signal handler can remove it. */
+char *mrc_output_temp_path(const char *path);
+
+#endif

@@ -1,0 +1,171 @@
+/* table.h - count tables: one open-addressing hash table per thread, keys in a per-thread
+ * arena, 64-bit counts; their serialized form (the DESIGN wire format) and the merges used by
+ * the local merge across threads and by the MPI_Reduce operator.
+ * No MPI and no threads in here: callers decide who touches which table. */
+#ifndef MRCOUNT_TABLE_H
+#define MRCOUNT_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "mrcount/common.h"
+
+#define MRC_HASH_SEED 0x6d72636f756e7431ULL /* "mrcount1": identical on every node */
+
+/** mrc_hash() : the 64-bit XXH3 hash of a key with the fixed seed. */
+uint64_t mrc_hash(const void *key, size_t len);
+
+/* ---- the in-memory table ---- */
+
+/* An arena record: what the index points at. 8-byte aligned; key bytes follow `len`. */
+typedef struct mrc_rec {
+    uint64_t hash;
+    uint64_t count;
+    uint32_t len;
+    unsigned char key[]; /* len bytes, then padding to 8 */
+} mrc_rec;
+
+typedef struct mrc_table {
+    uint64_t *slots;       /* 0 = empty, else (hash >> 32) << 32 | (record offset / 8 + 1) */
+    size_t mask;           /* slot count - 1 (a power of two) */
+    size_t used;           /* distinct keys */
+    unsigned char *arena;  /* records, back to back */
+    size_t arena_len;      /* bytes in use */
+    size_t arena_cap;      /* bytes allocated */
+    uint64_t total;        /* sum of all counts added (for checks and metrics) */
+} mrc_table;
+
+/** mrc_table_init() : an empty table sized for about `expect` distinct keys (0: a default).
+ *  @return 0, or MRC_ENOMEM with err filled. */
+int mrc_table_init(mrc_table *t, size_t expect, mrc_err *err);
+
+/** mrc_table_free() : release the table's memory; safe on a zeroed table. */
+void mrc_table_free(mrc_table *t);
+
+/** mrc_table_add_slow() : insert path of mrc_table_add(); not for direct use. */
+int mrc_table_add_slow(mrc_table *t, const void *key, uint32_t len, uint64_t hash,
+                       uint64_t count, mrc_err *err);
+
+static inline mrc_rec *mrc_table_rec_at(const mrc_table *t, uint64_t slot)
+{
+    return (mrc_rec *)(void *)(t->arena + ((slot & 0xffffffffu) - 1) * 8);
+}
+
+/** mrc_table_add() : count += `count` for key (hash = mrc_hash(key, len)).
+ *  @return 0; MRC_ENOMEM or MRC_EOVERFLOW (a count past 2^64-1, or the arena past 32 GiB)
+ *  with err filled; the table stays valid either way. */
+static inline int mrc_table_add(mrc_table *t, const void *key, uint32_t len, uint64_t hash,
+                                uint64_t count, mrc_err *err)
+{
+    uint64_t tag = hash >> 32 << 32;
+    size_t i = (size_t)hash & t->mask;
+    for (;;) {
+        uint64_t s = t->slots[i];
+        if (s == 0)
+            break;
+        if ((s & 0xffffffff00000000ULL) == tag) {
+            mrc_rec *r = mrc_table_rec_at(t, s);
+            if (r->len == len && r->hash == hash && memcmp(r->key, key, len) == 0) {
+                if (__builtin_add_overflow(r->count, count, &r->count))
+                    return mrc_table_add_slow(t, key, len, hash, count, err);
+                t->total += count;
+                return 0;
+            }
+        }
+        i = (i + 1) & t->mask;
+    }
+    return mrc_table_add_slow(t, key, len, hash, count, err);
+}
+
+/** mrc_table_each() : call fn on every record, in arena (insertion) order. */
+void mrc_table_each(const mrc_table *t, void (*fn)(const mrc_rec *r, void *arg), void *arg);
+
+/* ---- serialized tables (the wire format of DESIGN.md) ----
+ * header (40 bytes, little-endian):
+ *   u32 magic "MRCT", u32 version (1), u64 records, u64 payload bytes, u64 flags, u64 total
+ * then records sorted by (hash, key bytes, shorter first): u64 count, u32 key length, key.
+ * Records are not padded; readers must not assume alignment. */
+
+#define MRC_SER_MAGIC 0x5443524dU /* "MRCT" little-endian */
+#define MRC_SER_VERSION 1U
+#define MRC_SER_HEADER 40
+#define MRC_SER_FLAG_OVERFLOW 1ULL      /* a merge result did not fit its buffer */
+#define MRC_SER_FLAG_COUNT_OVERFLOW 2ULL /* a merged count passed 2^64-1 */
+#define MRC_SER_FLAG_CORRUPT 4ULL        /* an input to a merge failed validation */
+
+typedef struct mrc_ser_header {
+    uint32_t magic, version;
+    uint64_t records, payload, flags, total;
+} mrc_ser_header;
+
+/* One record viewed in place. */
+typedef struct mrc_ser_rec {
+    uint64_t count;
+    uint32_t len;
+    const unsigned char *key;
+} mrc_ser_rec;
+
+/** mrc_ser_read_header() / mrc_ser_write_header() : (de)code the 40-byte header. */
+void mrc_ser_read_header(const void *buf, mrc_ser_header *h);
+void mrc_ser_write_header(void *buf, const mrc_ser_header *h);
+
+/** mrc_ser_validate() : check a serialized table of `cap` bytes: magic, version, sizes within
+ *  cap, every record inside the payload, records strictly ordered by (hash, key).
+ *  @return 0, or MRC_EINVAL with err naming the cause. */
+int mrc_ser_validate(const void *buf, size_t cap, mrc_err *err);
+
+/** mrc_ser_next() : decode the record at *pos (payload-relative offset into `payload` of
+ *  `len` bytes) and advance *pos. @return 1 with *r filled, 0 at the end, -1 if truncated. */
+int mrc_ser_next(const unsigned char *payload, size_t len, size_t *pos, mrc_ser_rec *r);
+
+/** mrc_ser_merge() : merge serialized tables a and b (both valid and sorted) into out, which has
+ *  out_cap bytes (header included). Equal keys add their counts. On a result that would not fit,
+ *  out holds a valid header with MRC_SER_FLAG_OVERFLOW set and no records; a count overflow sets
+ *  MRC_SER_FLAG_COUNT_OVERFLOW. Flags of a and b carry into out. out must not overlap a or b.
+ *  @return the bytes written to out (header included). */
+size_t mrc_ser_merge(const void *a, const void *b, void *out, size_t out_cap);
+
+/** mrc_ser_merge_into() : inout := merge(in, inout), in place when the two payloads fit in
+ *  inout_cap, through a temporary buffer otherwise (MRC_SER_FLAG_OVERFLOW if even that result
+ *  does not fit inout_cap). This is the body of the MPI_Reduce operator. @return 0, or
+ *  MRC_ENOMEM (inout flagged MRC_SER_FLAG_OVERFLOW). */
+int mrc_ser_merge_into(const void *in, void *inout, size_t inout_cap);
+
+/** mrc_ser_empty() : write an empty table (header only) into buf. @return MRC_SER_HEADER. */
+size_t mrc_ser_empty(void *buf);
+
+/* ---- local merge of the thread tables ---- */
+
+/* A local merge of T thread tables in P hash partitions (partition = top bits of the hash):
+ * mrc_merge_prepare() once, then mrc_merge_partition() for each p (from any thread, each p once;
+ * p's for different threads may run concurrently), then mrc_merge_write() for each p into the
+ * one output buffer at the offsets mrc_merge_layout() gives. The result is one serialized table
+ * sorted by (hash, key), identical whatever T and P. */
+typedef struct mrc_merge mrc_merge;
+
+/** mrc_merge_prepare() : plan a merge of `ntables` tables into `nparts` partitions.
+ *  Tables must not change until mrc_merge_free(). @return NULL on ENOMEM (err filled). */
+mrc_merge *mrc_merge_prepare(mrc_table *const *tables, size_t ntables, size_t nparts,
+                             mrc_err *err);
+
+/** mrc_merge_partition() : combine partition p across all tables (sort by (hash, key), add equal
+ *  keys). @return 0, MRC_ENOMEM or MRC_EOVERFLOW with err filled. */
+int mrc_merge_partition(mrc_merge *m, size_t p, mrc_err *err);
+
+/** mrc_merge_layout() : after every partition is merged, the serialized size (header included)
+ *  of the whole table; offsets[p] receives where partition p's records start. */
+size_t mrc_merge_layout(mrc_merge *m, size_t *offsets);
+
+/** mrc_merge_write() : write partition p's records at out + offsets[p]; the header is written
+ *  by mrc_merge_write_header(). */
+void mrc_merge_write(const mrc_merge *m, size_t p, void *out, const size_t *offsets);
+void mrc_merge_write_header(const mrc_merge *m, void *out);
+
+/** mrc_merge_distinct() : distinct keys after merging. */
+uint64_t mrc_merge_distinct(const mrc_merge *m);
+
+void mrc_merge_free(mrc_merge *m);
+
+#endif
