@@ -1,0 +1,86 @@
+/* errors.c - the error value (mrc_err) and small helpers every stage shares: timing, peak RSS,
+ * size parsing. Lives with input/ because it is the lowest stage; it must never print. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "mrcount/common.h"
+
+static int err_vset(mrc_err *err, int code, const char *suffix, const char *fmt, va_list ap)
+{
+    if (err == NULL || err->code != MRC_OK)
+        return code;
+    err->code = code;
+    int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    if (suffix != NULL && n >= 0 && (size_t)n < sizeof err->msg)
+        snprintf(err->msg + n, sizeof err->msg - (size_t)n, ": %s", suffix);
+    return code;
+}
+
+int mrc_err_set(mrc_err *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    err_vset(err, code, NULL, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int mrc_err_errno(mrc_err *err, int errnum, const char *fmt, ...)
+{
+    int code = errnum == ENOMEM ? MRC_ENOMEM : MRC_EIO;
+    va_list ap;
+    va_start(ap, fmt);
+    err_vset(err, code, strerror(errnum), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+double mrc_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+uint64_t mrc_peak_rss_bytes(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (uint64_t)ru.ru_maxrss * 1024u;
+}
+
+int mrc_parse_size(const char *s, uint64_t *out)
+{
+    if (s == NULL || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0)
+        return -1;
+    unsigned shift = 0;
+    switch (*end) {
+    case '\0': break;
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    case 't': case 'T': shift = 40; end++; break;
+    default: return -1;
+    }
+    if (shift != 0 && (*end == 'i' || *end == 'I'))
+        end++;
+    if (shift != 0 && (*end == 'b' || *end == 'B'))
+        end++;
+    if (*end != '\0')
+        return -1;
+    if (shift != 0 && v > (UINT64_MAX >> shift))
+        return -1;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
