@@ -1,0 +1,374 @@
+/* discover.c - rank 0's first step: expand INPUT arguments (files, directories, globs, @lists)
+ * into the list of regular files the run will read, in a deterministic bytewise order.
+ * It only stats, lists directories and reads @list files: it must never open an input (a FIFO
+ * would block the whole run), never read standard input, never print. */
+#include <dirent.h>
+#include <errno.h>
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mrcount/input.h"
+
+/* The (dev, inode) pairs of the directories entered during one argument's walk. */
+typedef struct dir_set {
+    struct dir_key {
+        dev_t dev;
+        ino_t ino;
+    } * slots;
+    unsigned char *used;
+    size_t cap, n;
+} dir_set;
+
+typedef struct discover_ctx {
+    mrc_file_list *out;
+    mrc_warn_fn warn;
+    void *warn_arg;
+    mrc_err *err;
+    dir_set dirs;
+} discover_ctx;
+
+static size_t dir_slot_hash(dev_t dev, ino_t ino, size_t mask)
+{
+    uint64_t h = (uint64_t)ino * 0x9E3779B97F4A7C15ull ^ (uint64_t)dev * 0xC2B2AE3D27D4EB4Full;
+    h ^= h >> 29;
+    return (size_t)h & mask;
+}
+
+static void dir_set_clear(dir_set *s)
+{
+    free(s->slots);
+    free(s->used);
+    memset(s, 0, sizeof *s);
+}
+
+/** dir_set_insert() : @return 1 when (dev, ino) was new, 0 when already present, -1 on ENOMEM. */
+static int dir_set_insert(dir_set *s, dev_t dev, ino_t ino)
+{
+    if (2 * (s->n + 1) > s->cap) {
+        size_t ncap = s->cap ? 2 * s->cap : 64;
+        struct dir_key *slots = calloc(ncap, sizeof *slots);
+        unsigned char *used = calloc(ncap, 1);
+        if (slots == NULL || used == NULL) {
+            free(slots);
+            free(used);
+            return -1;
+        }
+        for (size_t i = 0; i < s->cap; i++) {
+            if (!s->used[i]) continue;
+            size_t j = dir_slot_hash(s->slots[i].dev, s->slots[i].ino, ncap - 1);
+            while (used[j])
+                j = (j + 1) & (ncap - 1);
+            slots[j] = s->slots[i];
+            used[j] = 1;
+        }
+        free(s->slots);
+        free(s->used);
+        s->slots = slots;
+        s->used = used;
+        s->cap = ncap;
+    }
+    size_t j = dir_slot_hash(dev, ino, s->cap - 1);
+    while (s->used[j]) {
+        if (s->slots[j].dev == dev && s->slots[j].ino == ino) return 0;
+        j = (j + 1) & (s->cap - 1);
+    }
+    s->slots[j].dev = dev;
+    s->slots[j].ino = ino;
+    s->used[j] = 1;
+    s->n++;
+    return 1;
+}
+
+static void warnf(discover_ctx *c, const char *path, const char *cause)
+{
+    if (c->warn == NULL) return;
+    char msg[MRC_ERR_MSG_MAX];
+    snprintf(msg, sizeof msg, "%s: %s", path, cause);
+    c->warn(msg, c->warn_arg);
+}
+
+static const char *file_kind(mode_t mode)
+{
+    if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+    if (S_ISSOCK(mode)) return "a socket";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    return "not a regular file";
+}
+
+static bool ends_with_gz(const char *path)
+{
+    size_t n = strlen(path);
+    return n >= 3 && strcmp(path + n - 3, ".gz") == 0;
+}
+
+static int add_file(discover_ctx *c, const char *path, const struct stat *st)
+{
+    if (access(path, R_OK) != 0) return mrc_err_errno(c->err, errno, "%s", path);
+    mrc_file_list *l = c->out;
+    if (l->n == l->cap) {
+        size_t ncap = l->cap ? 2 * l->cap : 16;
+        mrc_file *f = realloc(l->files, ncap * sizeof *f);
+        if (f == NULL) return mrc_err_errno(c->err, ENOMEM, "%s", path);
+        l->files = f;
+        l->cap = ncap;
+    }
+    char *copy = strdup(path);
+    if (copy == NULL) return mrc_err_errno(c->err, ENOMEM, "%s", path);
+    uint64_t size = st->st_size > 0 ? (uint64_t)st->st_size : 0;
+    l->files[l->n++] = (mrc_file){.path = copy, .size = size, .gz = ends_with_gz(path)};
+    l->total_bytes += size;
+    return MRC_OK;
+}
+
+static char *join_path(const char *dir, const char *name)
+{
+    size_t dl = strlen(dir), nl = strlen(name);
+    bool slash = dl > 0 && dir[dl - 1] != '/';
+    char *p = malloc(dl + slash + nl + 1);
+    if (p == NULL) return NULL;
+    memcpy(p, dir, dl);
+    if (slash) p[dl] = '/';
+    memcpy(p + dl + slash, name, nl + 1);
+    return p;
+}
+
+static int cmp_str_bytewise(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void free_strings(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/** list_dir() : the visible entry names of `path`, sorted bytewise. */
+static int list_dir(discover_ctx *c, const char *path, char ***names_out, size_t *n_out)
+{
+    DIR *d = opendir(path);
+    if (d == NULL) return mrc_err_errno(c->err, errno, "%s", path);
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = MRC_OK;
+    for (;;) {
+        errno = 0;
+        struct dirent *e = readdir(d);
+        if (e == NULL) {
+            if (errno != 0) rc = mrc_err_errno(c->err, errno, "%s", path);
+            break;
+        }
+        if (e->d_name[0] == '.') continue; /* hidden entries, and "." and ".." */
+        if (n == cap) {
+            size_t ncap = cap ? 2 * cap : 32;
+            char **v = realloc(names, ncap * sizeof *v);
+            if (v == NULL) {
+                rc = mrc_err_errno(c->err, ENOMEM, "%s", path);
+                break;
+            }
+            names = v;
+            cap = ncap;
+        }
+        if ((names[n] = strdup(e->d_name)) == NULL) {
+            rc = mrc_err_errno(c->err, ENOMEM, "%s", path);
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (rc != MRC_OK) {
+        free_strings(names, n);
+        return rc;
+    }
+    if (n > 1) qsort(names, n, sizeof *names, cmp_str_bytewise);
+    *names_out = names;
+    *n_out = n;
+    return MRC_OK;
+}
+
+static int walk_dir(discover_ctx *c, const char *path, const struct stat *st);
+
+/** take_entry() : one path found inside a directory or by a glob. Things that may legitimately
+ *  sit next to data (pipes, sockets, dangling links, a link back up the tree) are skipped with a
+ *  warning; what would make the table silently short (an unreadable file) is an error. */
+static int take_entry(discover_ctx *c, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        int e = errno;
+        struct stat lst;
+        if (e == ELOOP) {
+            warnf(c, path, "symbolic link loop, not followed");
+            return MRC_OK;
+        }
+        if (e == ENOENT && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+            warnf(c, path, "dangling symbolic link, skipped");
+            return MRC_OK;
+        }
+        if (e == ENOENT) {
+            warnf(c, path, "vanished during discovery, skipped");
+            return MRC_OK;
+        }
+        return mrc_err_errno(c->err, e, "%s", path);
+    }
+    if (S_ISREG(st.st_mode)) return add_file(c, path, &st);
+    if (S_ISDIR(st.st_mode)) return walk_dir(c, path, &st);
+    char cause[96];
+    snprintf(cause, sizeof cause, "%s, skipped (never opened)", file_kind(st.st_mode));
+    warnf(c, path, cause);
+    return MRC_OK;
+}
+
+static int walk_dir(discover_ctx *c, const char *path, const struct stat *st)
+{
+    int fresh = dir_set_insert(&c->dirs, st->st_dev, st->st_ino);
+    if (fresh < 0) return mrc_err_errno(c->err, ENOMEM, "%s", path);
+    if (fresh == 0) {
+        warnf(c, path, "directory already entered (symbolic link loop or second link), skipped");
+        return MRC_OK;
+    }
+    char **names = NULL;
+    size_t n = 0;
+    int rc = list_dir(c, path, &names, &n);
+    if (rc != MRC_OK) return rc;
+    for (size_t i = 0; i < n && rc == MRC_OK; i++) {
+        char *child = join_path(path, names[i]);
+        if (child == NULL) {
+            rc = mrc_err_errno(c->err, ENOMEM, "%s", path);
+            break;
+        }
+        rc = take_entry(c, child);
+        free(child);
+    }
+    free_strings(names, n);
+    return rc;
+}
+
+static bool has_glob_chars(const char *s)
+{
+    return strpbrk(s, "*?[") != NULL;
+}
+
+static int expand_glob(discover_ctx *c, const char *pattern)
+{
+    glob_t g;
+    int grc = glob(pattern, GLOB_NOSORT, NULL, &g);
+    if (grc == GLOB_NOMATCH) {
+        globfree(&g);
+        return mrc_err_set(c->err, MRC_EIO, "%s: no file matches this pattern", pattern);
+    }
+    if (grc == GLOB_NOSPACE) {
+        globfree(&g);
+        return mrc_err_errno(c->err, ENOMEM, "%s", pattern);
+    }
+    if (grc != 0) {
+        globfree(&g);
+        return mrc_err_set(c->err, MRC_EIO, "%s: cannot expand this pattern (read error)", pattern);
+    }
+    /* glob(3) sorts by the locale's collation; the run must not depend on LC_COLLATE. */
+    qsort(g.gl_pathv, g.gl_pathc, sizeof *g.gl_pathv, cmp_str_bytewise);
+    int rc = MRC_OK;
+    for (size_t i = 0; i < g.gl_pathc && rc == MRC_OK; i++) {
+        dir_set_clear(&c->dirs);
+        rc = take_entry(c, g.gl_pathv[i]);
+    }
+    globfree(&g);
+    return rc;
+}
+
+/** take_named() : a path the user named (an argument or an @list line): it must exist and be
+ *  readable; a FIFO or device named directly is an error, not a silent skip. */
+static int take_named(discover_ctx *c, const char *arg)
+{
+    if (strcmp(arg, "-") == 0)
+        return mrc_err_set(c->err, MRC_EINVAL,
+                           "-: standard input is not supported; name the files");
+    if (arg[0] == '\0') return mrc_err_set(c->err, MRC_EINVAL, "empty input path");
+    struct stat st;
+    if (stat(arg, &st) != 0) {
+        int e = errno;
+        if (e == ENOENT && has_glob_chars(arg)) return expand_glob(c, arg);
+        return mrc_err_errno(c->err, e, "%s", arg);
+    }
+    dir_set_clear(&c->dirs);
+    if (S_ISREG(st.st_mode)) return add_file(c, arg, &st);
+    if (S_ISDIR(st.st_mode)) return walk_dir(c, arg, &st);
+    return mrc_err_set(c->err, MRC_EINVAL, "%s: is %s, not a regular file or directory", arg,
+                       file_kind(st.st_mode));
+}
+
+static bool is_blank(const char *s)
+{
+    for (; *s != '\0'; s++)
+        if (*s != ' ' && *s != '\t' && *s != '\r' && *s != '\n' && *s != '\v' && *s != '\f')
+            return false;
+    return true;
+}
+
+/** take_list() : "@list.txt": one path a line, relative paths relative to the working
+ *  directory (like tar -T). Each line is a named path; '@' has no special meaning there. */
+static int take_list(discover_ctx *c, const char *list_path)
+{
+    struct stat st;
+    if (stat(list_path, &st) != 0) return mrc_err_errno(c->err, errno, "%s", list_path);
+    if (S_ISDIR(st.st_mode))
+        return mrc_err_set(c->err, MRC_EINVAL, "%s: is a directory, not a list of paths",
+                           list_path);
+    FILE *f = fopen(list_path, "r");
+    if (f == NULL) return mrc_err_errno(c->err, errno, "%s", list_path);
+    char *line = NULL;
+    size_t line_cap = 0;
+    ssize_t len;
+    int rc = MRC_OK;
+    while (rc == MRC_OK && (len = getline(&line, &line_cap, f)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        if (line[0] == '#' || is_blank(line)) continue;
+        if (strlen(line) != (size_t)len) {
+            rc = mrc_err_set(c->err, MRC_EINVAL, "%s: a line holds a NUL byte", list_path);
+            break;
+        }
+        rc = take_named(c, line);
+    }
+    if (rc == MRC_OK && ferror(f)) rc = mrc_err_errno(c->err, errno ? errno : EIO, "%s", list_path);
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+int mrc_input_discover(const char *const *args, size_t nargs, mrc_file_list *out, mrc_warn_fn warn,
+                       void *warn_arg, mrc_err *err)
+{
+    memset(out, 0, sizeof *out);
+    discover_ctx c = {.out = out, .warn = warn, .warn_arg = warn_arg, .err = err};
+    int rc = MRC_OK;
+    if (nargs == 0)
+        rc = mrc_err_set(err, MRC_EINVAL, "no input: name files, directories, globs or @list");
+    for (size_t i = 0; i < nargs && rc == MRC_OK; i++) {
+        const char *a = args[i];
+        if (a == NULL)
+            rc = mrc_err_set(err, MRC_EINVAL, "null input argument");
+        else if (a[0] == '@' && a[1] != '\0')
+            rc = take_list(&c, a + 1);
+        else
+            rc = take_named(&c, a);
+    }
+    dir_set_clear(&c.dirs);
+    if (rc != MRC_OK) mrc_file_list_free(out);
+    return rc;
+}
+
+void mrc_file_list_free(mrc_file_list *l)
+{
+    if (l == NULL) return;
+    for (size_t i = 0; i < l->n; i++)
+        free(l->files[i].path);
+    free(l->files);
+    memset(l, 0, sizeof *l);
+}

@@ -1,0 +1,346 @@
+/* reader.c - the worker's I/O: streams the records of one split (a byte range of a plain file,
+ * or a whole .gz file through zlib) into a job's consumer, in buffer-sized pieces.
+ * A record belongs to the range holding its first byte: the reader must never pass a record
+ * that started before its range or one that starts at or after its end, must never hang on a
+ * file that shrank, and must never print: failures come back as an mrc_err. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "mrcount/input.h"
+
+#define READER_DEFAULT_BUF ((size_t)1 << 20)
+#define READER_TAIL_STEP ((size_t)4096) /* first read past the range end: records are short */
+#define GZ_IN_BUF ((size_t)256 << 10)
+
+int mrc_reader_init(mrc_reader *r, size_t buf_size, mrc_err *err)
+{
+    memset(r, 0, sizeof *r);
+    size_t cap = buf_size ? buf_size : READER_DEFAULT_BUF;
+    r->buf = malloc(cap);
+    if (r->buf == NULL) return mrc_err_errno(err, ENOMEM, "reader buffer of %zu bytes", cap);
+    r->cap = cap;
+    return MRC_OK;
+}
+
+void mrc_reader_free(mrc_reader *r)
+{
+    if (r == NULL) return;
+    free(r->buf);
+    memset(r, 0, sizeof *r);
+}
+
+/* Doubles the buffer, keeping its first `have` bytes: only called when one record fills it. */
+static int reader_grow(mrc_reader *r, const char *path, mrc_err *err)
+{
+    if (r->cap > SIZE_MAX / 2)
+        return mrc_err_set(err, MRC_EOVERFLOW, "%s: a record exceeds %zu bytes", path, r->cap);
+    unsigned char *b = realloc(r->buf, 2 * r->cap);
+    if (b == NULL)
+        return mrc_err_errno(err, ENOMEM, "%s: buffer for a record of over %zu bytes", path,
+                             r->cap);
+    r->buf = b;
+    r->cap *= 2;
+    return MRC_OK;
+}
+
+static int check_stop(const volatile int *stop, const char *path, mrc_err *err)
+{
+    if (stop != NULL && *stop)
+        return mrc_err_set(err, MRC_EINTR, "%s: reading stopped by a signal", path);
+    return MRC_OK;
+}
+
+/** pread_retry() : pread that retries EINTR. @return bytes read (0 at EOF) or -1 (errno). */
+static ssize_t pread_retry(int fd, void *buf, size_t n, uint64_t off)
+{
+    ssize_t got;
+    do
+        got = pread(fd, buf, n, (off_t)off);
+    while (got < 0 && errno == EINTR);
+    return got;
+}
+
+static ssize_t read_retry(int fd, void *buf, size_t n)
+{
+    ssize_t got;
+    do
+        got = read(fd, buf, n);
+    while (got < 0 && errno == EINTR);
+    return got;
+}
+
+/** feed() : passes buf[0..*have) to the consumer and moves the unconsumed tail to the front. */
+static int feed(mrc_reader *r, size_t *have, bool final, const char *path, mrc_consume_fn consume,
+                void *ctx, mrc_err *err)
+{
+    long long used = consume(ctx, r->buf, *have, final, err);
+    if (used < 0) return mrc_err_set(err, MRC_EINVAL, "%s: the record consumer failed", path);
+    if ((unsigned long long)used > *have)
+        return mrc_err_set(err, MRC_EINVAL, "%s: the record consumer claimed %lld of %zu bytes",
+                           path, used, *have);
+    if (final) {
+        *have = 0;
+        return MRC_OK;
+    }
+    size_t rest = *have - (size_t)used;
+    if (rest > 0 && used > 0) memmove(r->buf, r->buf + used, rest);
+    *have = rest;
+    return MRC_OK;
+}
+
+static size_t find_delim(const unsigned char *p, size_t n, const unsigned char *delim)
+{
+    for (size_t i = 0; i < n; i++)
+        if (delim[p[i]]) return i;
+    return n;
+}
+
+/* The plain-file state machine, shared by the phases of mrc_reader_run. */
+typedef struct range_read {
+    mrc_reader *r;
+    int fd;
+    const char *path;
+    const unsigned char *delim;
+    mrc_consume_fn consume;
+    void *ctx;
+    const volatile int *stop;
+    mrc_err *err;
+    uint64_t pos; /* next file offset to read */
+    size_t have;  /* bytes pending in r->buf */
+} range_read;
+
+/** range_read_chunk() : reads at most `want` bytes at rr->pos into the buffer after the pending
+ *  bytes (the caller decides how many of them become pending), growing the buffer only when it
+ *  is full of pending bytes. *got = 0 means end of file. */
+static int range_read_chunk(range_read *rr, size_t want, size_t *got)
+{
+    int rc = check_stop(rr->stop, rr->path, rr->err);
+    if (rc != MRC_OK) return rc;
+    if (rr->have == rr->r->cap && (rc = reader_grow(rr->r, rr->path, rr->err)) != MRC_OK) return rc;
+    size_t room = rr->r->cap - rr->have;
+    if (want > room) want = room;
+    ssize_t n = pread_retry(rr->fd, rr->r->buf + rr->have, want, rr->pos);
+    if (n < 0) return mrc_err_errno(rr->err, errno, "%s", rr->path);
+    rr->r->bytes_read += (uint64_t)n;
+    rr->pos += (uint64_t)n;
+    *got = (size_t)n;
+    return MRC_OK;
+}
+
+/** range_skip_partial() : the range starts inside a record that began earlier; drop bytes up
+ *  to the first delimiter. @return MRC_OK with *found false when no delimiter lies before end
+ *  (or the file ends), i.e. the range owns no record. */
+static int range_skip_partial(range_read *rr, uint64_t end, bool *found)
+{
+    *found = false;
+    while (rr->pos < end) {
+        size_t got;
+        uint64_t left = end - rr->pos;
+        int rc = range_read_chunk(rr, left < rr->r->cap ? (size_t)left : rr->r->cap, &got);
+        if (rc != MRC_OK || got == 0) return rc;
+        size_t i = find_delim(rr->r->buf, got, rr->delim);
+        if (i < got) {
+            rr->have = got - i;
+            memmove(rr->r->buf, rr->r->buf + i, rr->have);
+            *found = true;
+            return MRC_OK;
+        }
+    }
+    return MRC_OK;
+}
+
+/** range_finish_tail() : the last record starts before the end but runs past it: read on only
+ *  until its delimiter (or EOF), keeping none of the bytes after it. */
+static int range_finish_tail(range_read *rr)
+{
+    size_t step = READER_TAIL_STEP;
+    for (;;) {
+        size_t got, before = rr->have;
+        int rc = range_read_chunk(rr, step, &got);
+        if (rc != MRC_OK) return rc;
+        if (got == 0) return MRC_OK;
+        size_t i = find_delim(rr->r->buf + before, got, rr->delim);
+        rr->have = before + i;
+        if (i < got) return MRC_OK;
+        if (step < SIZE_MAX / 2) step *= 2;
+    }
+}
+
+int mrc_reader_run(mrc_reader *r, const char *path, uint64_t offset, uint64_t length,
+                   const mrc_record_rules *rules, mrc_consume_fn consume, void *ctx,
+                   const volatile int *stop, mrc_err *err)
+{
+    if (offset > (uint64_t)INT64_MAX)
+        return mrc_err_set(err, MRC_EINVAL, "%s: split offset %llu out of range", path,
+                           (unsigned long long)offset);
+    uint64_t end = length > (uint64_t)INT64_MAX - offset ? (uint64_t)INT64_MAX : offset + length;
+    int rc = check_stop(stop, path, err);
+    if (rc != MRC_OK) return rc;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return mrc_err_errno(err, errno, "%s", path);
+    posix_fadvise(fd, (off_t)offset, 0, POSIX_FADV_SEQUENTIAL);
+
+    range_read rr = {.r = r,
+                     .fd = fd,
+                     .path = path,
+                     .delim = rules->delim,
+                     .consume = consume,
+                     .ctx = ctx,
+                     .stop = stop,
+                     .err = err,
+                     .pos = offset,
+                     .have = 0};
+    bool owns_records = offset < end;
+    if (owns_records && offset > 0) {
+        unsigned char before;
+        ssize_t n = pread_retry(fd, &before, 1, offset - 1);
+        if (n < 0) {
+            rc = mrc_err_errno(err, errno, "%s", path);
+            goto out;
+        }
+        r->bytes_read += (uint64_t)n;
+        if (n == 0)
+            owns_records = false; /* the file shrank below the range */
+        else if (!rr.delim[before])
+            rc = range_skip_partial(&rr, end, &owns_records);
+    }
+    if (rc != MRC_OK) goto out;
+
+    bool at_eof = false;
+    unsigned char last = 0;
+    bool have_last = rr.have > 0;
+    if (have_last) last = r->buf[rr.have - 1];
+    while (owns_records && rr.pos < end) {
+        size_t got, before = rr.have;
+        uint64_t left = end - rr.pos;
+        rc = range_read_chunk(&rr, left < r->cap ? (size_t)left : r->cap, &got);
+        if (rc != MRC_OK) goto out;
+        if (got == 0) {
+            at_eof = true;
+            break;
+        }
+        rr.have = before + got;
+        last = r->buf[rr.have - 1];
+        have_last = true;
+        if ((rc = feed(r, &rr.have, false, path, consume, ctx, err)) != MRC_OK) goto out;
+    }
+    if (owns_records && !at_eof && have_last && !rr.delim[last] &&
+        (rc = range_finish_tail(&rr)) != MRC_OK)
+        goto out;
+    if (!owns_records) rr.have = 0;
+    rc = feed(r, &rr.have, true, path, consume, ctx, err);
+out:
+    close(fd);
+    return rc;
+}
+
+/* ---- gzip ---- */
+
+static int gz_fill(int fd, unsigned char *in, size_t cap, size_t *got, mrc_reader *r,
+                   const char *path, mrc_err *err)
+{
+    ssize_t n = read_retry(fd, in, cap);
+    if (n < 0) return mrc_err_errno(err, errno, "%s", path);
+    r->bytes_read += (uint64_t)n;
+    *got = (size_t)n;
+    return MRC_OK;
+}
+
+int mrc_reader_run_gz(mrc_reader *r, const char *path, const mrc_record_rules *rules,
+                      mrc_consume_fn consume, void *ctx, const volatile int *stop, mrc_err *err)
+{
+    (void)rules; /* a whole file: no range boundaries to resolve */
+    int rc = check_stop(stop, path, err);
+    if (rc != MRC_OK) return rc;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return mrc_err_errno(err, errno, "%s", path);
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    unsigned char *in = malloc(GZ_IN_BUF);
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    bool z_ready = false;
+    if (in == NULL) {
+        rc = mrc_err_errno(err, ENOMEM, "%s: gzip input buffer", path);
+        goto out;
+    }
+
+    /* The magic check needs two bytes; a regular file may still return them one at a time. */
+    size_t in_len = 0, got = 0;
+    do {
+        if ((rc = gz_fill(fd, in + in_len, GZ_IN_BUF - in_len, &got, r, path, err)) != MRC_OK)
+            goto out;
+        in_len += got;
+    } while (in_len < 2 && got > 0);
+    if (in_len < 2 || in[0] != 0x1f || in[1] != 0x8b) {
+        rc = mrc_err_set(err, MRC_EINVAL, "%s: not a gzip file", path);
+        goto out;
+    }
+    int zrc = inflateInit2(&zs, 15 + 32);
+    if (zrc != Z_OK) {
+        rc = zrc == Z_MEM_ERROR ? mrc_err_errno(err, ENOMEM, "%s: zlib", path)
+                                : mrc_err_set(err, MRC_EINVAL, "%s: zlib init failed", path);
+        goto out;
+    }
+    z_ready = true;
+    zs.next_in = in;
+    zs.avail_in = (uInt)in_len;
+    uint64_t in_total = in_len; /* compressed bytes read so far */
+    bool in_eof = false, member_done = false;
+    size_t have = 0;
+
+    for (;;) {
+        if ((rc = check_stop(stop, path, err)) != MRC_OK) goto out;
+        if (zs.avail_in == 0 && !in_eof) {
+            if ((rc = gz_fill(fd, in, GZ_IN_BUF, &got, r, path, err)) != MRC_OK) goto out;
+            in_eof = got == 0;
+            in_total += got;
+            zs.next_in = in;
+            zs.avail_in = (uInt)got;
+        }
+        if (zs.avail_in == 0 && in_eof) {
+            if (member_done) break;
+            rc = mrc_err_set(err, MRC_EINVAL,
+                             "%s: truncated gzip stream at compressed byte offset %llu", path,
+                             (unsigned long long)in_total);
+            goto out;
+        }
+        if (member_done) { /* more input after a member: the next member (like gzip -d) */
+            inflateReset(&zs);
+            member_done = false;
+        }
+        if (have == r->cap && (rc = reader_grow(r, path, err)) != MRC_OK) goto out;
+        size_t room = r->cap - have;
+        if (room > UINT_MAX) room = UINT_MAX;
+        zs.next_out = r->buf + have;
+        zs.avail_out = (uInt)room;
+        zrc = inflate(&zs, Z_NO_FLUSH);
+        size_t produced = room - zs.avail_out;
+        have += produced;
+        if (zrc == Z_STREAM_END) {
+            member_done = true;
+        } else if (zrc == Z_DATA_ERROR || zrc == Z_NEED_DICT || zrc == Z_STREAM_ERROR) {
+            rc = mrc_err_set(
+                err, MRC_EINVAL, "%s: corrupt gzip data at compressed byte offset %llu (%s)", path,
+                (unsigned long long)(in_total - zs.avail_in), zs.msg ? zs.msg : "invalid stream");
+            goto out;
+        } else if (zrc == Z_MEM_ERROR) {
+            rc = mrc_err_errno(err, ENOMEM, "%s: zlib", path);
+            goto out;
+        }
+        /* Z_OK, or Z_BUF_ERROR (no progress: more input or more room is needed next turn). */
+        if (produced > 0 && (rc = feed(r, &have, false, path, consume, ctx, err)) != MRC_OK)
+            goto out;
+    }
+    rc = feed(r, &have, true, path, consume, ctx, err);
+out:
+    if (z_ready) inflateEnd(&zs);
+    free(in);
+    close(fd);
+    return rc;
+}

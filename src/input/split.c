@@ -1,0 +1,138 @@
+/* split.c - rank 0's second step: cut the discovered files into byte ranges of at most
+ * chunk_size (a .gz file whole) and balance them across ranks by bytes, deterministically.
+ * It works on sizes only: it must never open or read an input (record boundaries are the
+ * reader's business, through the first-byte ownership rule). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mrcount/input.h"
+
+/* A min-heap of ranks keyed by (assigned bytes, rank index): the top is the least loaded rank,
+ * the lowest index among equals, which makes the assignment deterministic. */
+typedef struct rank_heap {
+    size_t *rank;
+    const uint64_t *load;
+    size_t n;
+} rank_heap;
+
+static bool heap_less(const rank_heap *h, size_t a, size_t b)
+{
+    size_t ra = h->rank[a], rb = h->rank[b];
+    if (h->load[ra] != h->load[rb]) return h->load[ra] < h->load[rb];
+    return ra < rb;
+}
+
+static void heap_sift_down(rank_heap *h, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < h->n && heap_less(h, l, m)) m = l;
+        if (r < h->n && heap_less(h, r, m)) m = r;
+        if (m == i) return;
+        size_t t = h->rank[i];
+        h->rank[i] = h->rank[m];
+        h->rank[m] = t;
+        i = m;
+    }
+}
+
+static int cmp_largest_first(const void *pa, const void *pb)
+{
+    const mrc_split *a = pa, *b = pb;
+    if (a->length != b->length) return a->length > b->length ? -1 : 1;
+    if (a->file != b->file) return a->file < b->file ? -1 : 1;
+    return a->offset < b->offset ? -1 : a->offset > b->offset;
+}
+
+static int cmp_rank_file_offset(const void *pa, const void *pb)
+{
+    const mrc_split *a = pa, *b = pb;
+    if (a->rank != b->rank) return a->rank < b->rank ? -1 : 1;
+    if (a->file != b->file) return a->file < b->file ? -1 : 1;
+    return a->offset < b->offset ? -1 : a->offset > b->offset;
+}
+
+/* Pieces of one plain file: n = ceil(size / chunk) near-equal ranges rather than full chunks
+ * plus a small tail, which balances better and never exceeds chunk_size. */
+static uint64_t pieces_of(const mrc_file *f, uint64_t chunk)
+{
+    if (f->size == 0) return 0;
+    if (f->gz) return 1;
+    return f->size / chunk + (f->size % chunk != 0);
+}
+
+int mrc_split_plan_make(const mrc_file_list *files, uint64_t chunk_size, size_t nranks,
+                        mrc_split_plan *out, mrc_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (chunk_size == 0) return mrc_err_set(err, MRC_EINVAL, "chunk size must be at least 1 byte");
+    if (nranks == 0 || nranks > UINT32_MAX)
+        return mrc_err_set(err, MRC_EINVAL, "number of ranks out of range: %zu", nranks);
+    if (files->n > UINT32_MAX)
+        return mrc_err_set(err, MRC_EINVAL, "too many input files: %zu", files->n);
+
+    uint64_t total = 0;
+    for (size_t i = 0; i < files->n; i++) {
+        uint64_t k = pieces_of(&files->files[i], chunk_size);
+        if (k > SIZE_MAX / sizeof(mrc_split) - total)
+            return mrc_err_set(err, MRC_EOVERFLOW, "%s: too many splits for chunk size %llu",
+                               files->files[i].path, (unsigned long long)chunk_size);
+        total += k;
+    }
+    size_t n = (size_t)total;
+
+    out->splits = malloc((n ? n : 1) * sizeof *out->splits);
+    out->first = calloc(nranks + 1, sizeof *out->first);
+    out->rank_bytes = calloc(nranks, sizeof *out->rank_bytes);
+    rank_heap heap = {
+        .rank = malloc(nranks * sizeof(size_t)), .load = out->rank_bytes, .n = nranks};
+    if (out->splits == NULL || out->first == NULL || out->rank_bytes == NULL || heap.rank == NULL) {
+        free(heap.rank);
+        mrc_split_plan_free(out);
+        return mrc_err_errno(err, ENOMEM, "split plan for %zu splits", n);
+    }
+    out->n = n;
+    out->nranks = nranks;
+
+    size_t s = 0;
+    for (size_t i = 0; i < files->n; i++) {
+        const mrc_file *f = &files->files[i];
+        uint64_t k = pieces_of(f, chunk_size);
+        uint64_t base = k ? f->size / k : 0, extra = k ? f->size % k : 0, off = 0;
+        for (uint64_t j = 0; j < k; j++) {
+            uint64_t len = base + (j < extra);
+            out->splits[s++] = (mrc_split){.file = (uint32_t)i, .offset = off, .length = len};
+            off += len;
+        }
+    }
+
+    /* Largest first onto the least loaded rank (LPT): the final spread between the most and the
+     * least loaded rank is at most the largest split. */
+    if (n > 1) qsort(out->splits, n, sizeof *out->splits, cmp_largest_first);
+    for (size_t r = 0; r < nranks; r++)
+        heap.rank[r] = r; /* all loads zero: already a heap ordered by index */
+    for (size_t i = 0; i < n; i++) {
+        size_t r = heap.rank[0];
+        out->splits[i].rank = (uint32_t)r;
+        out->rank_bytes[r] += out->splits[i].length;
+        heap_sift_down(&heap, 0);
+    }
+    free(heap.rank);
+
+    if (n > 1) qsort(out->splits, n, sizeof *out->splits, cmp_rank_file_offset);
+    for (size_t i = 0; i < n; i++)
+        out->first[out->splits[i].rank + 1]++;
+    for (size_t r = 0; r < nranks; r++)
+        out->first[r + 1] += out->first[r];
+    return MRC_OK;
+}
+
+void mrc_split_plan_free(mrc_split_plan *p)
+{
+    if (p == NULL) return;
+    free(p->splits);
+    free(p->first);
+    free(p->rank_bytes);
+    memset(p, 0, sizeof *p);
+}

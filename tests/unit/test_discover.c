@@ -1,0 +1,345 @@
+/* test_discover.c - input discovery on a real temporary tree: recursion in bytewise order,
+ * hidden entries, symlink loops, FIFOs skipped without being opened (alarm() turns a hang into
+ * a failure), globs, @lists, and the error messages for "-", missing and unreadable paths. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ftw.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "mrcount/input.h"
+
+static char root[64];
+
+typedef struct warnings {
+    char msg[16][MRC_ERR_MSG_MAX];
+    int n;
+} warnings;
+
+static void collect_warning(const char *msg, void *arg)
+{
+    warnings *w = arg;
+    if (w->n < 16) snprintf(w->msg[w->n], sizeof w->msg[w->n], "%s", msg);
+    w->n++;
+}
+
+static bool any_warning_has(const warnings *w, const char *a, const char *b)
+{
+    for (int i = 0; i < w->n && i < 16; i++)
+        if (strstr(w->msg[i], a) && (b == NULL || strstr(w->msg[i], b))) return true;
+    return false;
+}
+
+static void path_of(char *out, size_t cap, const char *rel)
+{
+    snprintf(out, cap, "%s/%s", root, rel);
+}
+
+static void put(const char *rel, const char *content)
+{
+    char p[256];
+    path_of(p, sizeof p, rel);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(content, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void mkdir_rel(const char *rel)
+{
+    char p[256];
+    path_of(p, sizeof p, rel);
+    assert_int_equal(mkdir(p, 0755), 0);
+}
+
+/* Tree:
+ *   d/a.txt "aa"   d/B.txt "B"   d/z.gz ""   d/.hidden "h"   d/fifo (FIFO)
+ *   d/sub/c.txt "ccc"   d/sub/.hdir/x "x"   d/dangling -> nowhere
+ *   d/sub/loop -> .   d/sub/deep/back -> .. (loops that stay inside d/sub)
+ *   lists/ok.txt, weird/we[ir]d*.txt (a literal name with glob characters) */
+static int group_setup(void **state)
+{
+    (void)state;
+    strcpy(root, "/tmp/mrc_test_discover_XXXXXX");
+    if (mkdtemp(root) == NULL) return -1;
+    mkdir_rel("d");
+    mkdir_rel("d/sub");
+    mkdir_rel("d/sub/.hdir");
+    mkdir_rel("d/sub/deep");
+    mkdir_rel("weird");
+    put("d/a.txt", "aa");
+    put("d/B.txt", "B");
+    put("d/z.gz", "");
+    put("d/.hidden", "h");
+    put("d/sub/c.txt", "ccc");
+    put("d/sub/.hdir/x", "x");
+    put("weird/we[ir]d*.txt", "literal");
+    char p[256];
+    path_of(p, sizeof p, "d/fifo");
+    if (mkfifo(p, 0644) != 0) return -1;
+    path_of(p, sizeof p, "d/sub/loop");
+    if (symlink(".", p) != 0) return -1;
+    path_of(p, sizeof p, "d/sub/deep/back");
+    if (symlink("..", p) != 0) return -1;
+    path_of(p, sizeof p, "d/dangling");
+    if (symlink("nowhere", p) != 0) return -1;
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)type;
+    (void)ftw;
+    return remove(path);
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    return nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A FIFO opened by mistake would block forever: SIGALRM's default action ends the test
+ * program instead, which CTest reports as a failure. */
+static int guard_setup(void **state)
+{
+    (void)state;
+    alarm(20);
+    return 0;
+}
+
+static int guard_teardown(void **state)
+{
+    (void)state;
+    alarm(0);
+    return 0;
+}
+
+static void assert_paths(const mrc_file_list *l, const char *const *rel, size_t n)
+{
+    assert_int_equal(l->n, n);
+    for (size_t i = 0; i < n; i++) {
+        char p[256];
+        path_of(p, sizeof p, rel[i]);
+        assert_string_equal(l->files[i].path, p);
+    }
+}
+
+static void test_directory_recursion_order_and_skips(void **state)
+{
+    (void)state;
+    char d[256];
+    path_of(d, sizeof d, "d");
+    const char *args[] = {d};
+    mrc_file_list l;
+    mrc_err err = {0};
+    warnings w = {0};
+    int rc = mrc_input_discover(args, 1, &l, collect_warning, &w, &err);
+    if (rc != 0) fail_msg("%s", err.msg);
+    /* bytewise: "B.txt" < "a.txt" < "sub/..." < "z.gz"; hidden, FIFO, loop and dangling out */
+    const char *expect[] = {"d/B.txt", "d/a.txt", "d/sub/c.txt", "d/z.gz"};
+    assert_paths(&l, expect, 4);
+    assert_int_equal(l.total_bytes, 1 + 2 + 3 + 0);
+    assert_false(l.files[0].gz);
+    assert_true(l.files[3].gz);
+    assert_int_equal(l.files[2].size, 3);
+    assert_true(any_warning_has(&w, "d/fifo", "FIFO"));
+    assert_true(any_warning_has(&w, "d/sub/loop", "already entered"));
+    assert_true(any_warning_has(&w, "d/sub/deep/back", "already entered"));
+    assert_true(any_warning_has(&w, "d/dangling", "dangling"));
+    assert_int_equal(w.n, 4);
+    mrc_file_list_free(&l);
+
+    /* a trailing slash does not double the separator; no callback is fine */
+    char ds[260];
+    snprintf(ds, sizeof ds, "%s/", d);
+    const char *args2[] = {ds};
+    assert_int_equal(mrc_input_discover(args2, 1, &l, NULL, NULL, &err), 0);
+    assert_paths(&l, expect, 4);
+    mrc_file_list_free(&l);
+}
+
+static void test_same_input_twice_counts_twice(void **state)
+{
+    (void)state;
+    char a[256], d[256];
+    path_of(a, sizeof a, "d/a.txt");
+    path_of(d, sizeof d, "d/sub");
+    const char *args[] = {a, d, a, d};
+    mrc_file_list l;
+    mrc_err err = {0};
+    warnings w = {0};
+    assert_int_equal(mrc_input_discover(args, 4, &l, collect_warning, &w, &err), 0);
+    const char *expect[] = {"d/a.txt", "d/sub/c.txt", "d/a.txt", "d/sub/c.txt"};
+    assert_paths(&l, expect, 4);
+    assert_int_equal(l.total_bytes, 10);
+    mrc_file_list_free(&l);
+}
+
+static void test_fifo_named_directly_is_an_error(void **state)
+{
+    (void)state;
+    char f[256];
+    path_of(f, sizeof f, "d/fifo");
+    const char *args[] = {f};
+    mrc_file_list l;
+    mrc_err err = {0};
+    assert_int_not_equal(mrc_input_discover(args, 1, &l, NULL, NULL, &err), 0);
+    assert_non_null(strstr(err.msg, f));
+    assert_non_null(strstr(err.msg, "FIFO"));
+    assert_int_equal(l.n, 0);
+}
+
+static void test_glob(void **state)
+{
+    (void)state;
+    char pat[256];
+    path_of(pat, sizeof pat, "d/*.txt");
+    const char *args[] = {pat};
+    mrc_file_list l;
+    mrc_err err = {0};
+    warnings w = {0};
+    assert_int_equal(mrc_input_discover(args, 1, &l, collect_warning, &w, &err), 0);
+    const char *expect[] = {"d/B.txt", "d/a.txt"};
+    assert_paths(&l, expect, 2);
+    mrc_file_list_free(&l);
+
+    /* a glob matching a directory walks it; one matching a FIFO skips it with a warning */
+    path_of(pat, sizeof pat, "d/[af]*");
+    char pat_dir[256];
+    path_of(pat_dir, sizeof pat_dir, "weir?");
+    const char *args2[] = {pat, pat_dir};
+    w.n = 0;
+    assert_int_equal(mrc_input_discover(args2, 2, &l, collect_warning, &w, &err), 0);
+    const char *expect2[] = {"d/a.txt", "weird/we[ir]d*.txt"};
+    assert_paths(&l, expect2, 2);
+    assert_true(any_warning_has(&w, "d/fifo", "FIFO"));
+    mrc_file_list_free(&l);
+
+    /* no match is an error naming the pattern */
+    path_of(pat, sizeof pat, "d/*.none");
+    const char *args3[] = {pat};
+    assert_int_not_equal(mrc_input_discover(args3, 1, &l, NULL, NULL, &err), 0);
+    assert_non_null(strstr(err.msg, pat));
+    assert_int_equal(l.n, 0);
+
+    /* an existing path with glob characters is a path, not a pattern */
+    memset(&err, 0, sizeof err);
+    path_of(pat, sizeof pat, "weird/we[ir]d*.txt");
+    const char *args4[] = {pat};
+    assert_int_equal(mrc_input_discover(args4, 1, &l, NULL, NULL, &err), 0);
+    const char *expect4[] = {"weird/we[ir]d*.txt"};
+    assert_paths(&l, expect4, 1);
+    assert_int_equal(l.total_bytes, 7);
+    mrc_file_list_free(&l);
+}
+
+static void test_list_file(void **state)
+{
+    (void)state;
+    char list[256], content[1024];
+    path_of(list, sizeof list, "list.txt");
+    snprintf(content, sizeof content,
+             "# inputs for the run\n\n%s/d/sub\n   \n%s/d/a.txt\r\n#%s/d/B.txt\n%s/d/*.gz", root,
+             root, root, root);
+    put("list.txt", content);
+    char arg[260];
+    snprintf(arg, sizeof arg, "@%s", list);
+    const char *args[] = {arg};
+    mrc_file_list l;
+    mrc_err err = {0};
+    int rc = mrc_input_discover(args, 1, &l, NULL, NULL, &err);
+    if (rc != 0) fail_msg("%s", err.msg);
+    const char *expect[] = {"d/sub/c.txt", "d/a.txt", "d/z.gz"};
+    assert_paths(&l, expect, 3);
+    mrc_file_list_free(&l);
+
+    /* a missing path inside the list is an error naming that path */
+    snprintf(content, sizeof content, "%s/d/a.txt\n%s/d/missing.txt\n", root, root);
+    put("list.txt", content);
+    assert_int_not_equal(mrc_input_discover(args, 1, &l, NULL, NULL, &err), 0);
+    assert_non_null(strstr(err.msg, "d/missing.txt"));
+    assert_int_equal(l.n, 0);
+
+    /* a missing list file is an error naming it */
+    memset(&err, 0, sizeof err);
+    path_of(list, sizeof list, "nolist.txt");
+    snprintf(arg, sizeof arg, "@%s", list);
+    const char *args2[] = {arg};
+    assert_int_not_equal(mrc_input_discover(args2, 1, &l, NULL, NULL, &err), 0);
+    assert_non_null(strstr(err.msg, list));
+}
+
+static void test_stdin_and_missing_paths(void **state)
+{
+    (void)state;
+    mrc_file_list l;
+    mrc_err err = {0};
+    const char *dash[] = {"-"};
+    assert_int_not_equal(mrc_input_discover(dash, 1, &l, NULL, NULL, &err), 0);
+    assert_non_null(strstr(err.msg, "standard input is not supported; name the files"));
+
+    memset(&err, 0, sizeof err);
+    char p[256];
+    path_of(p, sizeof p, "d/absent.txt");
+    const char *missing[] = {p};
+    assert_int_equal(mrc_input_discover(missing, 1, &l, NULL, NULL, &err), MRC_EIO);
+    char want[512];
+    snprintf(want, sizeof want, "%s: No such file or directory", p);
+    assert_string_equal(err.msg, want);
+
+    /* an error after some files were found leaves an empty list behind */
+    memset(&err, 0, sizeof err);
+    char d[256];
+    path_of(d, sizeof d, "d");
+    const char *mixed[] = {d, p};
+    assert_int_not_equal(mrc_input_discover(mixed, 2, &l, NULL, NULL, &err), 0);
+    assert_int_equal(l.n, 0);
+    assert_null(l.files);
+
+    memset(&err, 0, sizeof err);
+    assert_int_not_equal(mrc_input_discover(NULL, 0, &l, NULL, NULL, &err), 0);
+}
+
+static void test_unreadable_file_is_an_error(void **state)
+{
+    (void)state;
+    if (geteuid() == 0) skip(); /* root reads everything */
+    put("secret.txt", "s");
+    char p[256];
+    path_of(p, sizeof p, "secret.txt");
+    assert_int_equal(chmod(p, 0), 0);
+    const char *args[] = {p};
+    mrc_file_list l;
+    mrc_err err = {0};
+    assert_int_not_equal(mrc_input_discover(args, 1, &l, NULL, NULL, &err), 0);
+    assert_non_null(strstr(err.msg, p));
+    assert_non_null(strstr(err.msg, "Permission denied"));
+    chmod(p, 0644);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_directory_recursion_order_and_skips, guard_setup,
+                                        guard_teardown),
+        cmocka_unit_test_setup_teardown(test_same_input_twice_counts_twice, guard_setup,
+                                        guard_teardown),
+        cmocka_unit_test_setup_teardown(test_fifo_named_directly_is_an_error, guard_setup,
+                                        guard_teardown),
+        cmocka_unit_test_setup_teardown(test_glob, guard_setup, guard_teardown),
+        cmocka_unit_test_setup_teardown(test_list_file, guard_setup, guard_teardown),
+        cmocka_unit_test_setup_teardown(test_stdin_and_missing_paths, guard_setup, guard_teardown),
+        cmocka_unit_test_setup_teardown(test_unreadable_file_is_an_error, guard_setup,
+                                        guard_teardown),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,681 @@
+/* test_reader.c - the streaming reader against an oracle: for any placement of range
+ * boundaries, reading the ranges one by one yields exactly the records of the whole file
+ * (first-byte ownership), with tiny and large buffers; plus gzip members, truncation,
+ * corruption, shrunk files, stop requests and error messages. It must never depend on timing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ftw.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cmocka.h>
+
+#include "mrcount/input.h"
+
+/* ---- a deterministic PRNG (xorshift64*) ---- */
+
+static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
+
+static uint64_t rng_next(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 0x2545F4914F6CDD1Dull;
+}
+
+static size_t rng_below(size_t n)
+{
+    return n ? (size_t)(rng_next() % n) : 0;
+}
+
+/* ---- record rules ---- */
+
+static unsigned char words_delim[256];
+static unsigned char lines_delim[256];
+
+static void init_rules(void)
+{
+    memset(words_delim, 0, sizeof words_delim);
+    const char *ws = " \t\n\v\f\r";
+    for (const char *p = ws; *p; p++)
+        words_delim[(unsigned char)*p] = 1;
+    memset(lines_delim, 0, sizeof lines_delim);
+    lines_delim['\n'] = 1;
+}
+
+/* ---- a token-collecting consumer ---- */
+
+typedef struct tokvec {
+    unsigned char **s;
+    size_t *len;
+    size_t n, cap;
+} tokvec;
+
+static void tokvec_push(tokvec *v, const unsigned char *p, size_t n)
+{
+    if (v->n == v->cap) {
+        v->cap = v->cap ? 2 * v->cap : 64;
+        v->s = realloc(v->s, v->cap * sizeof *v->s);
+        v->len = realloc(v->len, v->cap * sizeof *v->len);
+        assert_non_null(v->s);
+        assert_non_null(v->len);
+    }
+    v->s[v->n] = malloc(n ? n : 1);
+    assert_non_null(v->s[v->n]);
+    memcpy(v->s[v->n], p, n);
+    v->len[v->n++] = n;
+}
+
+static void tokvec_free(tokvec *v)
+{
+    for (size_t i = 0; i < v->n; i++)
+        free(v->s[i]);
+    free(v->s);
+    free(v->len);
+    memset(v, 0, sizeof *v);
+}
+
+typedef struct collect_ctx {
+    tokvec *out;
+    const unsigned char *delim;
+    int finals;      /* calls with final=true: must be exactly one per run */
+    int after_final; /* calls after the final one: must be none */
+    int fail;        /* return -1 on the first call */
+} collect_ctx;
+
+static long long collect_consume(void *vctx, const unsigned char *buf, size_t len, bool final,
+                                 mrc_err *err)
+{
+    collect_ctx *c = vctx;
+    if (c->finals > 0) c->after_final++;
+    if (c->fail) {
+        mrc_err_set(err, MRC_EINVAL, "test consumer refused");
+        return -1;
+    }
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && c->delim[buf[i]])
+            i++;
+        if (i == len) break;
+        size_t start = i;
+        while (i < len && !c->delim[buf[i]])
+            i++;
+        if (i == len && !final) return (long long)start; /* unfinished record: left to the reader */
+        tokvec_push(c->out, buf + start, i - start);
+    }
+    if (final) c->finals++;
+    return (long long)len;
+}
+
+static void oracle_tokens(const unsigned char *data, size_t n, const unsigned char *delim,
+                          tokvec *out)
+{
+    collect_ctx c = {.out = out, .delim = delim};
+    mrc_err err = {0};
+    assert_int_equal(collect_consume(&c, data, n, true, &err), (long long)n);
+}
+
+static int cmp_tok(const void *a, const void *b, const tokvec *v)
+{
+    size_t ia = *(const size_t *)a, ib = *(const size_t *)b;
+    size_t la = v->len[ia], lb = v->len[ib];
+    int c = memcmp(v->s[ia], v->s[ib], la < lb ? la : lb);
+    if (c != 0) return c;
+    return la < lb ? -1 : la > lb;
+}
+
+static const tokvec *sort_vec;
+
+static int cmp_tok_qsort(const void *a, const void *b)
+{
+    return cmp_tok(a, b, sort_vec);
+}
+
+/* Multiset equality: sort index arrays of both and compare element-wise. */
+static void assert_same_multiset(const tokvec *a, const tokvec *b)
+{
+    assert_int_equal(a->n, b->n);
+    size_t *ia = malloc((a->n + 1) * sizeof *ia), *ib = malloc((b->n + 1) * sizeof *ib);
+    assert_non_null(ia);
+    assert_non_null(ib);
+    for (size_t i = 0; i < a->n; i++)
+        ia[i] = ib[i] = i;
+    sort_vec = a;
+    qsort(ia, a->n, sizeof *ia, cmp_tok_qsort);
+    sort_vec = b;
+    qsort(ib, b->n, sizeof *ib, cmp_tok_qsort);
+    for (size_t i = 0; i < a->n; i++) {
+        assert_int_equal(a->len[ia[i]], b->len[ib[i]]);
+        assert_memory_equal(a->s[ia[i]], b->s[ib[i]], a->len[ia[i]] ? a->len[ia[i]] : 1);
+    }
+    free(ia);
+    free(ib);
+}
+
+/* ---- temp files ---- */
+
+static char tmpdir[64];
+
+static int group_setup(void **state)
+{
+    (void)state;
+    init_rules();
+    strcpy(tmpdir, "/tmp/mrc_test_reader_XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)type;
+    (void)ftw;
+    return remove(path);
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    return nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void tmp_path(char *out, size_t cap, const char *name)
+{
+    snprintf(out, cap, "%s/%s", tmpdir, name);
+}
+
+static void write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    if (n > 0) assert_int_equal(fwrite(data, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Random words with random whitespace runs; max_tok bounds the token length, long_every adds
+ * an occasional token of up to long_len bytes (longer than tiny buffers and ranges). */
+static unsigned char *make_text(size_t n, size_t max_tok, size_t long_every, size_t long_len)
+{
+    static const char ws[] = " \t\n\v\f\r";
+    unsigned char *d = malloc(n ? n : 1);
+    assert_non_null(d);
+    size_t i = 0;
+    if (n > 0 && rng_below(2)) d[i++] = ' ';
+    while (i < n) {
+        size_t tl = 1 + rng_below(max_tok);
+        if (long_every && rng_below(long_every) == 0)
+            tl = long_len / 2 + rng_below(long_len / 2 + 1);
+        for (size_t k = 0; k < tl && i < n; k++) {
+            unsigned char b;
+            switch (rng_below(8)) {
+            case 0:
+                b = (unsigned char)(0x80 + rng_below(0x80));
+                break; /* UTF-8-ish bytes */
+            case 1:
+                b = (unsigned char)(0x21 + rng_below(0x5e));
+                break;
+            case 2:
+                b = rng_below(16) == 0 ? 0 : 'x';
+                break; /* NUL is a byte */
+            default:
+                b = (unsigned char)('a' + rng_below(26));
+                break;
+            }
+            d[i++] = b;
+        }
+        size_t wl = 1 + (rng_below(4) == 0 ? rng_below(4) : 0);
+        for (size_t k = 0; k < wl && i < n; k++)
+            d[i++] = (unsigned char)ws[rng_below(6)];
+    }
+    return d;
+}
+
+typedef struct range {
+    uint64_t off, len;
+} range;
+
+/* Reads the file range by range with a buffer of buf_size and checks the union of the
+ * records against the oracle. */
+static void check_ranges(const char *path, const tokvec *expect, const range *rs, size_t nr,
+                         size_t buf_size, const unsigned char *delim)
+{
+    tokvec got = {0};
+    mrc_reader r;
+    mrc_err err = {0};
+    assert_int_equal(mrc_reader_init(&r, buf_size, &err), 0);
+    mrc_record_rules rules = {.delim = delim};
+    for (size_t i = 0; i < nr; i++) {
+        collect_ctx c = {.out = &got, .delim = delim};
+        int rc =
+            mrc_reader_run(&r, path, rs[i].off, rs[i].len, &rules, collect_consume, &c, NULL, &err);
+        if (rc != 0)
+            fail_msg("range [%llu,+%llu) buf %zu: %s", (unsigned long long)rs[i].off,
+                     (unsigned long long)rs[i].len, buf_size, err.msg);
+        assert_int_equal(c.finals, 1);
+        assert_int_equal(c.after_final, 0);
+    }
+    if (got.n != expect->n) {
+        fprintf(stderr, "buf %zu, %zu ranges:", buf_size, nr);
+        for (size_t i = 0; i < nr; i++)
+            fprintf(stderr, " [%llu,+%llu)", (unsigned long long)rs[i].off,
+                    (unsigned long long)rs[i].len);
+        fprintf(stderr, "\n");
+    }
+    assert_same_multiset(expect, &got);
+    mrc_reader_free(&r);
+    tokvec_free(&got);
+}
+
+static const size_t buf_sizes[] = {1, 7, 64, 0 /* default 1 MiB */};
+#define NBUF (sizeof buf_sizes / sizeof buf_sizes[0])
+
+static void test_every_single_cut(void **state)
+{
+    (void)state;
+    char path[128];
+    tmp_path(path, sizeof path, "single.txt");
+    size_t n = 240;
+    unsigned char *d = make_text(n, 6, 8, 40);
+    write_file(path, d, n);
+    tokvec expect = {0};
+    oracle_tokens(d, n, words_delim, &expect);
+    for (size_t b = 0; b < NBUF; b++)
+        for (size_t c = 0; c <= n; c++) {
+            range rs[2] = {{0, c}, {c, n - c}};
+            check_ranges(path, &expect, rs, 2, buf_sizes[b], words_delim);
+        }
+    tokvec_free(&expect);
+    free(d);
+}
+
+static void test_every_pair_of_cuts(void **state)
+{
+    (void)state;
+    char path[128];
+    tmp_path(path, sizeof path, "pairs.txt");
+    size_t n = 72;
+    unsigned char *d = make_text(n, 5, 6, 20);
+    write_file(path, d, n);
+    tokvec expect = {0};
+    oracle_tokens(d, n, words_delim, &expect);
+    for (size_t a = 0; a <= n; a++)
+        for (size_t b = a; b <= n; b++) {
+            range rs[3] = {{0, a}, {a, b - a}, {b, n - b}};
+            check_ranges(path, &expect, rs, 3, 7, words_delim);
+            check_ranges(path, &expect, rs, 3, 2, words_delim);
+        }
+    tokvec_free(&expect);
+    free(d);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Random cut points into consecutive ranges; the last range may reach past EOF. */
+static void random_cuts_on(const char *path, const unsigned char *d, size_t n,
+                           const unsigned char *delim, int trials)
+{
+    tokvec expect = {0};
+    oracle_tokens(d, n, delim, &expect);
+    uint64_t cuts[130];
+    range rs[130];
+    for (int t = 0; t < trials; t++) {
+        size_t k = rng_below(t % 3 == 0 ? 128 : 12);
+        for (size_t i = 0; i < k; i++)
+            cuts[i] = rng_below(n + 1);
+        qsort(cuts, k, sizeof *cuts, cmp_u64);
+        uint64_t prev = 0;
+        for (size_t i = 0; i < k; i++) {
+            rs[i] = (range){prev, cuts[i] - prev};
+            prev = cuts[i];
+        }
+        rs[k] = (range){prev, n - prev + (t % 2 ? rng_below(50) : 0)};
+        for (size_t b = 0; b < NBUF; b++)
+            check_ranges(path, &expect, rs, k + 1, buf_sizes[b], delim);
+    }
+    tokvec_free(&expect);
+}
+
+static void test_random_cuts_words(void **state)
+{
+    (void)state;
+    char path[128];
+    tmp_path(path, sizeof path, "random.txt");
+    for (int round = 0; round < 4; round++) {
+        size_t n = 3000 + rng_below(20000);
+        unsigned char *d = make_text(n, 12, 40, 3000);
+        write_file(path, d, n);
+        random_cuts_on(path, d, n, words_delim, 60);
+        free(d);
+    }
+}
+
+static void test_random_cuts_lines(void **state)
+{
+    (void)state;
+    char path[128];
+    tmp_path(path, sizeof path, "lines.txt");
+    size_t n = 8000;
+    unsigned char *d = make_text(n, 12, 30, 500);
+    write_file(path, d, n);
+    random_cuts_on(path, d, n, lines_delim, 80);
+    free(d);
+}
+
+static void test_no_trailing_delimiter_and_edges(void **state)
+{
+    (void)state;
+    char path[128];
+    tmp_path(path, sizeof path, "edge.txt");
+    const char *cases[] = {"", "a", "   ", "abc", "abc def", " abc", "abc ", "a b c d e f g"};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        size_t n = strlen(cases[i]);
+        write_file(path, cases[i], n);
+        tokvec expect = {0};
+        oracle_tokens((const unsigned char *)cases[i], n, words_delim, &expect);
+        for (size_t c = 0; c <= n; c++) {
+            range rs[2] = {{0, c}, {c, n - c + 3}};
+            check_ranges(path, &expect, rs, 2, 1, words_delim);
+            check_ranges(path, &expect, rs, 2, 0, words_delim);
+        }
+        tokvec_free(&expect);
+    }
+}
+
+static void test_buffer_grows_only_for_long_records(void **state)
+{
+    (void)state;
+    char path[128];
+    tmp_path(path, sizeof path, "short.txt");
+    const char *text = "ab cd ef gh ij kl mn op qr st uv wx yz ab cd ef gh";
+    write_file(path, text, strlen(text));
+    mrc_reader r;
+    mrc_err err = {0};
+    assert_int_equal(mrc_reader_init(&r, 7, &err), 0);
+    tokvec got = {0};
+    collect_ctx c = {.out = &got, .delim = words_delim};
+    mrc_record_rules rules = {.delim = words_delim};
+    assert_int_equal(
+        mrc_reader_run(&r, path, 0, strlen(text), &rules, collect_consume, &c, NULL, &err), 0);
+    assert_int_equal(r.cap, 7);
+    assert_int_equal(got.n, 17);
+    assert_int_equal(r.bytes_read, strlen(text));
+    tokvec_free(&got);
+
+    const char *longtok = "x abcdefghijklmnopqrstuvwxyz y";
+    write_file(path, longtok, strlen(longtok));
+    c = (collect_ctx){.out = &got, .delim = words_delim};
+    assert_int_equal(
+        mrc_reader_run(&r, path, 0, strlen(longtok), &rules, collect_consume, &c, NULL, &err), 0);
+    assert_true(r.cap >= 26);
+    assert_int_equal(got.n, 3);
+    assert_int_equal(got.len[1], 26);
+    tokvec_free(&got);
+    mrc_reader_free(&r);
+}
+
+/* The range ends inside a record: only that record is finished, nothing after it is passed. */
+static void test_tail_stops_at_first_delimiter(void **state)
+{
+    (void)state;
+    char path[128];
+    tmp_path(path, sizeof path, "tail.txt");
+    const char *text = "alpha beta gamma delta";
+    write_file(path, text, strlen(text));
+    mrc_reader r;
+    mrc_err err = {0};
+    assert_int_equal(mrc_reader_init(&r, 0, &err), 0);
+    mrc_record_rules rules = {.delim = words_delim};
+    tokvec got = {0};
+    collect_ctx c = {.out = &got, .delim = words_delim};
+    /* [3, 8): "ha be" -> skips the tail of alpha, owns beta only */
+    assert_int_equal(mrc_reader_run(&r, path, 3, 5, &rules, collect_consume, &c, NULL, &err), 0);
+    assert_int_equal(got.n, 1);
+    assert_int_equal(got.len[0], 4);
+    assert_memory_equal(got.s[0], "beta", 4);
+    tokvec_free(&got);
+    /* [7, 9): inside beta, no record starts here */
+    c = (collect_ctx){.out = &got, .delim = words_delim};
+    assert_int_equal(mrc_reader_run(&r, path, 7, 2, &rules, collect_consume, &c, NULL, &err), 0);
+    assert_int_equal(got.n, 0);
+    assert_int_equal(c.finals, 1);
+    tokvec_free(&got);
+    mrc_reader_free(&r);
+}
+
+static void test_shrunk_file_ends_at_eof(void **state)
+{
+    (void)state;
+    char path[128];
+    tmp_path(path, sizeof path, "shrunk.txt");
+    write_file(path, "one two three", 13);
+    mrc_reader r;
+    mrc_err err = {0};
+    assert_int_equal(mrc_reader_init(&r, 4, &err), 0);
+    mrc_record_rules rules = {.delim = words_delim};
+    tokvec got = {0};
+    collect_ctx c = {.out = &got, .delim = words_delim};
+    /* planned for a 1000-byte file */
+    assert_int_equal(mrc_reader_run(&r, path, 4, 996, &rules, collect_consume, &c, NULL, &err), 0);
+    assert_int_equal(got.n, 2);
+    tokvec_free(&got);
+    c = (collect_ctx){.out = &got, .delim = words_delim};
+    assert_int_equal(mrc_reader_run(&r, path, 500, 500, &rules, collect_consume, &c, NULL, &err),
+                     0);
+    assert_int_equal(got.n, 0);
+    assert_int_equal(c.finals, 1);
+    assert_int_equal(err.code, 0);
+    tokvec_free(&got);
+    mrc_reader_free(&r);
+}
+
+static void test_errors_name_the_file(void **state)
+{
+    (void)state;
+    char path[128];
+    tmp_path(path, sizeof path, "does-not-exist.txt");
+    mrc_reader r;
+    mrc_err err = {0};
+    assert_int_equal(mrc_reader_init(&r, 0, &err), 0);
+    mrc_record_rules rules = {.delim = words_delim};
+    tokvec got = {0};
+    collect_ctx c = {.out = &got, .delim = words_delim};
+    assert_int_equal(mrc_reader_run(&r, path, 0, 10, &rules, collect_consume, &c, NULL, &err),
+                     MRC_EIO);
+    assert_non_null(strstr(err.msg, path));
+    assert_non_null(strstr(err.msg, "No such file"));
+
+    memset(&err, 0, sizeof err);
+    assert_int_not_equal(mrc_reader_run_gz(&r, path, &rules, collect_consume, &c, NULL, &err), 0);
+    assert_non_null(strstr(err.msg, path));
+
+    /* a consumer failure comes back as the consumer's own message */
+    tmp_path(path, sizeof path, "ok.txt");
+    write_file(path, "a b c\n", 6);
+    memset(&err, 0, sizeof err);
+    c = (collect_ctx){.out = &got, .delim = words_delim, .fail = 1};
+    assert_int_not_equal(mrc_reader_run(&r, path, 0, 6, &rules, collect_consume, &c, NULL, &err),
+                         0);
+    assert_string_equal(err.msg, "test consumer refused");
+
+    /* a stop request ends the read with MRC_EINTR */
+    volatile int stop = 1;
+    memset(&err, 0, sizeof err);
+    c = (collect_ctx){.out = &got, .delim = words_delim};
+    assert_int_equal(mrc_reader_run(&r, path, 0, 6, &rules, collect_consume, &c, &stop, &err),
+                     MRC_EINTR);
+    assert_non_null(strstr(err.msg, path));
+    memset(&err, 0, sizeof err);
+    assert_int_equal(mrc_reader_run_gz(&r, path, &rules, collect_consume, &c, &stop, &err),
+                     MRC_EINTR);
+    tokvec_free(&got);
+    mrc_reader_free(&r);
+}
+
+/* ---- gzip ---- */
+
+static void write_gz_members(const char *path, const unsigned char *d, size_t n, size_t cut)
+{
+    gzFile g = gzopen(path, "wb");
+    assert_non_null(g);
+    assert_int_equal(gzwrite(g, d, (unsigned)cut), (int)cut);
+    assert_int_equal(gzclose(g), Z_OK);
+    g = gzopen(path, "ab");
+    assert_non_null(g);
+    if (n > cut) assert_int_equal(gzwrite(g, d + cut, (unsigned)(n - cut)), (int)(n - cut));
+    assert_int_equal(gzclose(g), Z_OK);
+}
+
+static unsigned char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *d = malloc((size_t)sz + 1);
+    assert_non_null(d);
+    assert_int_equal(fread(d, 1, (size_t)sz, f), (size_t)sz);
+    fclose(f);
+    *n = (size_t)sz;
+    return d;
+}
+
+static int run_gz(const char *path, size_t buf_size, tokvec *got, mrc_err *err,
+                  uint64_t *bytes_read)
+{
+    mrc_reader r;
+    assert_int_equal(mrc_reader_init(&r, buf_size, err), 0);
+    mrc_record_rules rules = {.delim = words_delim};
+    collect_ctx c = {.out = got, .delim = words_delim};
+    int rc = mrc_reader_run_gz(&r, path, &rules, collect_consume, &c, NULL, err);
+    if (rc == 0) {
+        assert_int_equal(c.finals, 1);
+        assert_int_equal(c.after_final, 0);
+    }
+    if (bytes_read) *bytes_read = r.bytes_read;
+    mrc_reader_free(&r);
+    return rc;
+}
+
+static void test_gz_two_members(void **state)
+{
+    (void)state;
+    char path[128];
+    tmp_path(path, sizeof path, "two.gz");
+    size_t n = 50000;
+    unsigned char *d = make_text(n, 10, 50, 2000);
+    /* the cut lands inside a token: the members join like zcat would join them */
+    size_t cut = n / 3;
+    while (words_delim[d[cut]] || words_delim[d[cut - 1]])
+        cut++;
+    write_gz_members(path, d, n, cut);
+    size_t gz_len;
+    free(slurp(path, &gz_len));
+    tokvec expect = {0};
+    oracle_tokens(d, n, words_delim, &expect);
+    for (size_t b = 0; b < NBUF; b++) {
+        tokvec got = {0};
+        mrc_err err = {0};
+        uint64_t br = 0;
+        int rc = run_gz(path, buf_sizes[b], &got, &err, &br);
+        if (rc != 0) fail_msg("%s", err.msg);
+        assert_int_equal(br, gz_len);
+        assert_same_multiset(&expect, &got);
+        tokvec_free(&got);
+    }
+    tokvec_free(&expect);
+    free(d);
+}
+
+static void test_gz_truncated_corrupt_and_not_gzip(void **state)
+{
+    (void)state;
+    char good[128], bad[128];
+    tmp_path(good, sizeof good, "good.gz");
+    size_t n = 20000;
+    unsigned char *d = make_text(n, 8, 0, 0);
+    write_gz_members(good, d, n, n / 2);
+    size_t gl;
+    unsigned char *g = slurp(good, &gl);
+
+    /* truncated: every length short of the whole file fails, naming the file */
+    tmp_path(bad, sizeof bad, "truncated.gz");
+    size_t cuts[] = {2, 10, gl / 4, gl / 2, gl - 9, gl - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+        write_file(bad, g, cuts[i]);
+        tokvec got = {0};
+        mrc_err err = {0};
+        assert_int_not_equal(run_gz(bad, 7, &got, &err, NULL), 0);
+        assert_non_null(strstr(err.msg, bad));
+        assert_true(strstr(err.msg, "truncated") || strstr(err.msg, "corrupt"));
+        tokvec_free(&got);
+    }
+    {
+        write_file(bad, g, gl / 2);
+        tokvec got = {0};
+        mrc_err err = {0};
+        assert_int_not_equal(run_gz(bad, 0, &got, &err, NULL), 0);
+        assert_non_null(strstr(err.msg, "truncated gzip stream at compressed byte offset"));
+        tokvec_free(&got);
+    }
+
+    /* corrupt: a damaged byte in the deflate data (or the CRC) is caught */
+    tmp_path(bad, sizeof bad, "corrupt.gz");
+    g[gl / 4] ^= 0x55;
+    g[gl / 4 + 1] ^= 0xaa;
+    write_file(bad, g, gl);
+    {
+        tokvec got = {0};
+        mrc_err err = {0};
+        assert_int_not_equal(run_gz(bad, 0, &got, &err, NULL), 0);
+        assert_non_null(strstr(err.msg, bad));
+        assert_non_null(strstr(err.msg, "gzip"));
+        tokvec_free(&got);
+    }
+
+    /* not gzip at all, and empty */
+    tmp_path(bad, sizeof bad, "plain.gz");
+    write_file(bad, d, 100);
+    const char *expect_suffix = ": not a gzip file";
+    for (int k = 0; k < 2; k++) {
+        if (k == 1) write_file(bad, "", 0);
+        tokvec got = {0};
+        mrc_err err = {0};
+        assert_int_equal(run_gz(bad, 0, &got, &err, NULL), MRC_EINVAL);
+        char want[256];
+        snprintf(want, sizeof want, "%s%s", bad, expect_suffix);
+        assert_string_equal(err.msg, want);
+        assert_int_equal(got.n, 0);
+        tokvec_free(&got);
+    }
+    free(g);
+    free(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_single_cut),
+        cmocka_unit_test(test_every_pair_of_cuts),
+        cmocka_unit_test(test_random_cuts_words),
+        cmocka_unit_test(test_random_cuts_lines),
+        cmocka_unit_test(test_no_trailing_delimiter_and_edges),
+        cmocka_unit_test(test_buffer_grows_only_for_long_records),
+        cmocka_unit_test(test_tail_stops_at_first_delimiter),
+        cmocka_unit_test(test_shrunk_file_ends_at_eof),
+        cmocka_unit_test(test_errors_name_the_file),
+        cmocka_unit_test(test_gz_two_members),
+        cmocka_unit_test(test_gz_truncated_corrupt_and_not_gzip),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

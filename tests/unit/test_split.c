@@ -1,0 +1,228 @@
+/* test_split.c - the split plan on synthetic file lists (sizes only, no files): splits tile
+ * each file exactly, respect chunk_size, keep .gz files whole, balance ranks within one chunk,
+ * group and order each rank's splits, and come out identical for identical inputs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mrcount/input.h"
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+
+static uint64_t rng_next(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 0x2545F4914F6CDD1Dull;
+}
+
+static void make_files(mrc_file_list *l, size_t n, uint64_t max_size, int gz_every)
+{
+    memset(l, 0, sizeof *l);
+    l->files = calloc(n ? n : 1, sizeof *l->files);
+    assert_non_null(l->files);
+    l->n = l->cap = n;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t sz = rng_next() % (max_size + 1);
+        if (rng_next() % 7 == 0) sz = 0;
+        l->files[i].path = "synthetic";
+        l->files[i].size = sz;
+        l->files[i].gz = gz_every && rng_next() % (uint64_t)gz_every == 0;
+        l->total_bytes += sz;
+    }
+}
+
+/* Every invariant the plan promises; the rank spread is bounded by the largest split. */
+static void check_plan(const mrc_file_list *l, uint64_t chunk, size_t nranks,
+                       const mrc_split_plan *p)
+{
+    assert_int_equal(p->nranks, nranks);
+    assert_int_equal(p->first[0], 0);
+    assert_int_equal(p->first[nranks], p->n);
+
+    uint64_t *covered = calloc(l->n ? l->n : 1, sizeof *covered);
+    assert_non_null(covered);
+    uint64_t biggest = 0, sum_ranks = 0;
+    for (size_t r = 0; r < nranks; r++) {
+        assert_true(p->first[r] <= p->first[r + 1]);
+        uint64_t bytes = 0;
+        for (size_t i = p->first[r]; i < p->first[r + 1]; i++) {
+            const mrc_split *s = &p->splits[i];
+            assert_int_equal(s->rank, r);
+            assert_true(s->file < l->n);
+            const mrc_file *f = &l->files[s->file];
+            assert_true(s->length > 0); /* empty files are dropped */
+            if (f->gz) {
+                assert_int_equal(s->offset, 0);
+                assert_int_equal(s->length, f->size);
+            } else {
+                assert_true(s->length <= chunk);
+            }
+            if (s->length > biggest) biggest = s->length;
+            bytes += s->length;
+            if (i > p->first[r]) { /* sorted by (file, offset) within the rank */
+                const mrc_split *q = &p->splits[i - 1];
+                assert_true(q->file < s->file || (q->file == s->file && q->offset < s->offset));
+            }
+        }
+        assert_int_equal(bytes, p->rank_bytes[r]);
+        sum_ranks += bytes;
+    }
+    assert_int_equal(sum_ranks, l->total_bytes);
+
+    /* splits of a file tile [0, size) exactly: collect them in (file, offset) order */
+    mrc_split *all = malloc((p->n ? p->n : 1) * sizeof *all);
+    assert_non_null(all);
+    memcpy(all, p->splits, p->n * sizeof *all);
+    for (size_t i = 0; i < p->n; i++) /* insertion by (file, offset); n is small */
+        for (size_t j = i; j > 0; j--) {
+            mrc_split *a = &all[j - 1], *b = &all[j];
+            if (a->file < b->file || (a->file == b->file && a->offset < b->offset)) break;
+            mrc_split t = *a;
+            *a = *b;
+            *b = t;
+        }
+    for (size_t i = 0; i < p->n; i++) {
+        assert_int_equal(all[i].offset, covered[all[i].file]);
+        covered[all[i].file] += all[i].length;
+    }
+    for (size_t f = 0; f < l->n; f++)
+        assert_int_equal(covered[f], l->files[f].size);
+
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (size_t r = 0; r < nranks; r++) {
+        if (p->rank_bytes[r] < lo) lo = p->rank_bytes[r];
+        if (p->rank_bytes[r] > hi) hi = p->rank_bytes[r];
+    }
+    assert_true(hi - lo <= biggest);
+    free(all);
+    free(covered);
+}
+
+static void test_random_plans(void **state)
+{
+    (void)state;
+    for (int t = 0; t < 300; t++) {
+        mrc_file_list l;
+        size_t nfiles = (size_t)(rng_next() % 40);
+        uint64_t chunk = 1 + rng_next() % 5000;
+        make_files(&l, nfiles, 1 + rng_next() % 30000, t % 2 ? 5 : 0);
+        size_t nranks = 1 + (size_t)(rng_next() % 17);
+        mrc_split_plan p, q;
+        mrc_err err = {0};
+        assert_int_equal(mrc_split_plan_make(&l, chunk, nranks, &p, &err), 0);
+        check_plan(&l, chunk, nranks, &p);
+        /* plain files only: the spread is bounded by the chunk size */
+        if (t % 2 == 0) {
+            uint64_t lo = UINT64_MAX, hi = 0;
+            for (size_t r = 0; r < nranks; r++) {
+                lo = p.rank_bytes[r] < lo ? p.rank_bytes[r] : lo;
+                hi = p.rank_bytes[r] > hi ? p.rank_bytes[r] : hi;
+            }
+            assert_true(hi - lo <= chunk);
+        }
+        /* deterministic */
+        assert_int_equal(mrc_split_plan_make(&l, chunk, nranks, &q, &err), 0);
+        assert_int_equal(p.n, q.n);
+        assert_memory_equal(p.splits, q.splits, (p.n ? p.n : 1) * sizeof *p.splits);
+        assert_memory_equal(p.first, q.first, (nranks + 1) * sizeof *p.first);
+        mrc_split_plan_free(&p);
+        mrc_split_plan_free(&q);
+        free(l.files);
+    }
+}
+
+static void test_exact_cuts_and_gz(void **state)
+{
+    (void)state;
+    mrc_file files[] = {
+        {.path = "a.txt", .size = 100}, {.path = "b.gz", .size = 1000, .gz = true},
+        {.path = "empty", .size = 0},   {.path = "c.txt", .size = 10},
+        {.path = "d.txt", .size = 101},
+    };
+    mrc_file_list l = {.files = files, .n = 5, .cap = 5, .total_bytes = 1211};
+    mrc_split_plan p;
+    mrc_err err = {0};
+    assert_int_equal(mrc_split_plan_make(&l, 50, 3, &p, &err), 0);
+    check_plan(&l, 50, 3, &p);
+    /* a: 2 x 50, b: 1, c: 1, d: 3 x ~34, empty dropped */
+    assert_int_equal(p.n, 7);
+    /* the gz split is the largest, so it goes first to rank 0, which then takes nothing
+     * else until the others catch up */
+    assert_int_equal(p.first[1] - p.first[0], 1);
+    assert_int_equal(p.splits[0].file, 1);
+    assert_int_equal(p.rank_bytes[0], 1000);
+    mrc_split_plan_free(&p);
+
+    /* one rank: everything in (file, offset) order */
+    assert_int_equal(mrc_split_plan_make(&l, 50, 1, &p, &err), 0);
+    check_plan(&l, 50, 1, &p);
+    assert_int_equal(p.splits[0].file, 0);
+    assert_int_equal(p.splits[1].file, 0);
+    assert_int_equal(p.splits[1].offset, 50);
+    mrc_split_plan_free(&p);
+
+    /* more ranks than splits: some ranks are empty, still well-formed */
+    assert_int_equal(mrc_split_plan_make(&l, 5000, 8, &p, &err), 0);
+    check_plan(&l, 5000, 8, &p);
+    assert_int_equal(p.n, 4);
+    mrc_split_plan_free(&p);
+}
+
+static void test_ties_go_to_lowest_rank(void **state)
+{
+    (void)state;
+    mrc_file files[] = {{.path = "x", .size = 40}};
+    mrc_file_list l = {.files = files, .n = 1, .cap = 1, .total_bytes = 40};
+    mrc_split_plan p;
+    mrc_err err = {0};
+    assert_int_equal(mrc_split_plan_make(&l, 10, 3, &p, &err), 0);
+    check_plan(&l, 10, 3, &p);
+    /* four equal splits over three ranks: ranks 0,1,2 get one each, rank 0 the fourth */
+    assert_int_equal(p.rank_bytes[0], 20);
+    assert_int_equal(p.rank_bytes[1], 10);
+    assert_int_equal(p.rank_bytes[2], 10);
+    assert_int_equal(p.splits[0].offset, 0);
+    assert_int_equal(p.splits[1].offset, 30);
+    assert_int_equal(p.splits[2].offset, 10);
+    assert_int_equal(p.splits[3].offset, 20);
+    mrc_split_plan_free(&p);
+}
+
+static void test_empty_list_and_bad_arguments(void **state)
+{
+    (void)state;
+    mrc_file_list l = {0};
+    mrc_split_plan p;
+    mrc_err err = {0};
+    assert_int_equal(mrc_split_plan_make(&l, 64, 4, &p, &err), 0);
+    assert_int_equal(p.n, 0);
+    for (size_t r = 0; r <= 4; r++)
+        assert_int_equal(p.first[r], 0);
+    for (size_t r = 0; r < 4; r++)
+        assert_int_equal(p.rank_bytes[r], 0);
+    mrc_split_plan_free(&p);
+
+    assert_int_equal(mrc_split_plan_make(&l, 0, 4, &p, &err), MRC_EINVAL);
+    assert_non_null(strstr(err.msg, "chunk"));
+    memset(&err, 0, sizeof err);
+    assert_int_equal(mrc_split_plan_make(&l, 64, 0, &p, &err), MRC_EINVAL);
+    mrc_split_plan_free(&p); /* safe on a failed plan */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_random_plans),
+        cmocka_unit_test(test_exact_cuts_and_gz),
+        cmocka_unit_test(test_ties_go_to_lowest_rank),
+        cmocka_unit_test(test_empty_list_and_bad_arguments),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
