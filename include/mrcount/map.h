@@ -25,8 +25,13 @@ typedef struct mrc_job_opts {
 /* Per-thread state the consumer works on. */
 typedef struct mrc_map_ctx {
     mrc_table *table;
-    uint64_t records; /* tokens (words) or lines (ngram) counted */
+    uint64_t records;        /* tokens (words) or lines (ngram) counted */
+    unsigned char *scratch;  /* key rewriting (--fold-case); grows with the longest key */
+    size_t scratch_cap;
 } mrc_map_ctx;
+
+/** mrc_map_ctx_free() : release the scratch buffer (not the table). */
+void mrc_map_ctx_free(mrc_map_ctx *ctx);
 
 typedef struct mrc_job {
     const char *name;
@@ -38,7 +43,7 @@ typedef struct mrc_job {
  *  @return 0, or MRC_EINVAL with err filled (unknown job). */
 int mrc_job_select(const mrc_job_opts *o, mrc_job *out, mrc_err *err);
 
-/** mrc_words_count_buffer() : count the tokens of a whole buffer (final: the end ends a token)
+/** mrc_job_count_buffer() : count the tokens of a whole buffer (final: the end ends a token)
  *  into ctx; the same code path workers use. For tests and tools. @return 0 or error. */
 int mrc_job_count_buffer(const mrc_job *job, mrc_map_ctx *ctx, const void *buf, size_t len,
                          mrc_err *err);

@@ -48,6 +48,22 @@ void mrc_table_free(mrc_table *t);
 int mrc_table_add_slow(mrc_table *t, const void *key, uint32_t len, uint64_t hash,
                        uint64_t count, mrc_err *err);
 
+/* Key equality for keys whose hashes matched: 8 bytes a step, no library call. */
+static inline int mrc_key_eq(const unsigned char *a, const unsigned char *b, size_t n)
+{
+    for (; n >= 8; a += 8, b += 8, n -= 8) {
+        uint64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+            return 0;
+    }
+    for (; n > 0; n--)
+        if (*a++ != *b++)
+            return 0;
+    return 1;
+}
+
 static inline mrc_rec *mrc_table_rec_at(const mrc_table *t, uint64_t slot)
 {
     return (mrc_rec *)(void *)(t->arena + ((slot & 0xffffffffu) - 1) * 8);
@@ -67,7 +83,7 @@ static inline int mrc_table_add(mrc_table *t, const void *key, uint32_t len, uin
             break;
         if ((s & 0xffffffff00000000ULL) == tag) {
             mrc_rec *r = mrc_table_rec_at(t, s);
-            if (r->len == len && r->hash == hash && memcmp(r->key, key, len) == 0) {
+            if (r->hash == hash && r->len == len && mrc_key_eq(r->key, key, len)) {
                 if (__builtin_add_overflow(r->count, count, &r->count))
                     return mrc_table_add_slow(t, key, len, hash, count, err);
                 t->total += count;
@@ -136,13 +152,15 @@ int mrc_ser_merge_into(const void *in, void *inout, size_t inout_cap);
 /** mrc_ser_empty() : write an empty table (header only) into buf. @return MRC_SER_HEADER. */
 size_t mrc_ser_empty(void *buf);
 
-/* ---- local merge of the thread tables ---- */
-
-/* A local merge of T thread tables in P hash partitions (partition = top bits of the hash):
- * mrc_merge_prepare() once, then mrc_merge_partition() for each p (from any thread, each p once;
- * p's for different threads may run concurrently), then mrc_merge_write() for each p into the
- * one output buffer at the offsets mrc_merge_layout() gives. The result is one serialized table
- * sorted by (hash, key), identical whatever T and P. */
+/* ---- local merge of the thread tables ----
+ * T thread tables are merged in P hash partitions (partition = a monotone function of the
+ * hash, so partitions in order are sorted by hash). The steps, each parallel across its index,
+ * with a barrier between steps:
+ *   mrc_merge_count(m, t) for every table t;      then mrc_merge_offsets(m) once;
+ *   mrc_merge_place(m, t) for every table t;
+ *   mrc_merge_partition(m, p) for every partition p;  then mrc_merge_layout(m, offsets) once;
+ *   mrc_merge_write(m, p, out, offsets) for every p, and mrc_merge_write_header(m, out) once.
+ * The result is one serialized table sorted by (hash, key), identical whatever T and P. */
 typedef struct mrc_merge mrc_merge;
 
 /** mrc_merge_prepare() : plan a merge of `ntables` tables into `nparts` partitions.
@@ -150,16 +168,25 @@ typedef struct mrc_merge mrc_merge;
 mrc_merge *mrc_merge_prepare(mrc_table *const *tables, size_t ntables, size_t nparts,
                              mrc_err *err);
 
-/** mrc_merge_partition() : combine partition p across all tables (sort by (hash, key), add equal
- *  keys). @return 0, MRC_ENOMEM or MRC_EOVERFLOW with err filled. */
+/** mrc_merge_count() : count table t's records per partition. */
+void mrc_merge_count(mrc_merge *m, size_t t);
+
+/** mrc_merge_offsets() : after every count, place each (table, partition) run.
+ *  @return 0 or MRC_ENOMEM (err filled). */
+int mrc_merge_offsets(mrc_merge *m, mrc_err *err);
+
+/** mrc_merge_place() : copy table t's record references to their partitions. */
+void mrc_merge_place(mrc_merge *m, size_t t);
+
+/** mrc_merge_partition() : combine partition p across all tables (sort by (hash, key), add
+ *  equal keys). @return 0 or MRC_EOVERFLOW (a sum past 2^64-1) with err filled. */
 int mrc_merge_partition(mrc_merge *m, size_t p, mrc_err *err);
 
-/** mrc_merge_layout() : after every partition is merged, the serialized size (header included)
- *  of the whole table; offsets[p] receives where partition p's records start. */
+/** mrc_merge_layout() : after every partition, the serialized size (header included) of the
+ *  whole table; offsets[p] (nparts entries) receives where partition p's records start. */
 size_t mrc_merge_layout(mrc_merge *m, size_t *offsets);
 
-/** mrc_merge_write() : write partition p's records at out + offsets[p]; the header is written
- *  by mrc_merge_write_header(). */
+/** mrc_merge_write() : write partition p's records at out + offsets[p]. */
 void mrc_merge_write(const mrc_merge *m, size_t p, void *out, const size_t *offsets);
 void mrc_merge_write_header(const mrc_merge *m, void *out);
 
@@ -167,5 +194,10 @@ void mrc_merge_write_header(const mrc_merge *m, void *out);
 uint64_t mrc_merge_distinct(const mrc_merge *m);
 
 void mrc_merge_free(mrc_merge *m);
+
+/** mrc_table_serialize() : the whole merge of `ntables` tables on the calling thread alone
+ *  (tests, tools, small runs). @return 0 with *out (malloc'd) of *out_len bytes, or error. */
+int mrc_table_serialize(mrc_table *const *tables, size_t ntables, void **out, size_t *out_len,
+                        mrc_err *err);
 
 #endif

@@ -51,8 +51,8 @@ static int reader_grow(mrc_reader *r, const char *path, mrc_err *err)
 
 static int check_stop(const volatile int *stop, const char *path, mrc_err *err)
 {
-    if (stop != NULL && *stop)
-        return mrc_err_set(err, MRC_EINTR, "%s: reading stopped by a signal", path);
+    if (stop != NULL && __atomic_load_n(stop, __ATOMIC_RELAXED))
+        return mrc_err_set(err, MRC_EINTR, "%s: reading stopped", path);
     return MRC_OK;
 }
 

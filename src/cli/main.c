@@ -1,0 +1,448 @@
+/* main.c - the mrcount program: parse options, then run the flow of DESIGN.md on every rank
+ * (discover on rank 0, scatter splits, map on pinned threads, local merge, MPI_Reduce of the
+ * serialized tables, output and metrics on rank 0). After every phase all ranks agree on
+ * success, so a failure anywhere ends the run everywhere with one message and status 1.
+ * It only orchestrates: the work is in the stages it calls. */
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mrcount/dist.h"
+#include "mrcount/input.h"
+#include "mrcount/map.h"
+#include "mrcount/metrics.h"
+#include "mrcount/output.h"
+#include "mrcount/runtime.h"
+#include "mrcount/table.h"
+#include "options.h"
+
+#define DEFAULT_CHUNK ((uint64_t)64 << 20)
+#define PIECE_MAX ((uint64_t)4 << 20)
+#define POLL_MS 100
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+    got_signal = sig;
+}
+
+typedef struct run {
+    mrc_dist d;
+    mrc_options o;
+    mrc_file_list files;
+    mrc_split_plan plan;
+    mrc_split *mine;
+    size_t nmine;
+    mrc_topo *topo;
+    mrc_placement pl;
+    size_t share_index, share_count;
+    mrc_map_stats st;
+    void *local;
+    size_t local_len;
+    void *result;
+    size_t result_len;
+    double phase[MRC_PHASE_COUNT];
+    double t_start, t_total;
+    uint64_t totals[3]; /* bytes, records, distinct (distinct: from the result) */
+    mrc_err err;
+} run;
+
+static void warn_rank0(const char *msg, void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "mrcount: warning: %s\n", msg);
+}
+
+/* Fail the whole run unless every rank succeeded; rank 0 prints the one message. */
+static int agree(run *r, int status)
+{
+    int rc = mrc_dist_agree(&r->d, status, &r->err);
+    if (rc != 0 && r->d.rank == 0)
+        fprintf(stderr, "mrcount: %s\n", r->err.msg);
+    return rc;
+}
+
+static int phase_discover(run *r)
+{
+    double t0 = mrc_now();
+    int rc = 0;
+    if (r->d.rank == 0) {
+        rc = mrc_input_discover((const char *const *)r->o.inputs, r->o.ninputs, &r->files,
+                                warn_rank0, NULL, &r->err);
+        uint64_t chunk = r->o.chunk_size ? r->o.chunk_size : DEFAULT_CHUNK;
+        if (rc == 0)
+            rc = mrc_split_plan_make(&r->files, chunk, (size_t)r->d.size, &r->plan, &r->err);
+    }
+    r->phase[MRC_PHASE_DISCOVER] = mrc_now() - t0;
+    return agree(r, rc);
+}
+
+static int phase_distribute(run *r)
+{
+    double t0 = mrc_now();
+    int rc = mrc_dist_bcast_files(&r->d, &r->files, &r->err);
+    if (rc == 0)
+        rc = mrc_dist_scatter_splits(&r->d, &r->plan, &r->mine, &r->nmine, &r->err);
+    r->phase[MRC_PHASE_DISTRIBUTE] = mrc_now() - t0;
+    return agree(r, rc);
+}
+
+static int phase_place(run *r)
+{
+    int rc = 0;
+    char *cpuset = NULL;
+    r->topo = mrc_topo_open(NULL, &r->err);
+    if (r->topo == NULL)
+        rc = r->err.code;
+    if (rc == 0) {
+        cpuset = mrc_topo_cpuset_string(r->topo, &r->err);
+        if (cpuset == NULL)
+            rc = r->err.code ? r->err.code : MRC_EIO;
+    }
+    /* Collective: every rank takes part, with an empty string if it has no cpuset. */
+    int rc2 = mrc_dist_share(&r->d, cpuset ? cpuset : "", &r->share_index, &r->share_count,
+                             &r->err);
+    if (rc == 0)
+        rc = rc2;
+    if (rc == 0)
+        rc = mrc_placement_plan(r->topo, cpuset, r->share_index, r->share_count, r->o.threads,
+                                &r->pl, &r->err);
+    free(cpuset);
+    rc = agree(r, rc);
+    if (rc == 0 && r->pl.oversubscribed)
+        fprintf(stderr,
+                "mrcount: warning: rank %d runs %zu threads on %zu cores (oversubscribed)\n",
+                r->d.rank, r->pl.nthreads, r->pl.cores_available);
+    return rc;
+}
+
+static void draw_progress(run *r, uint64_t done, uint64_t mapping, double t0, int final)
+{
+    double secs = mrc_now() - t0;
+    double total = (double)r->files.total_bytes;
+    double frac = total > 0 ? (double)done / total : 1.0;
+    if (frac > 1.0)
+        frac = 1.0;
+    double rate = secs > 0 ? (double)done / secs / 1e6 : 0.0;
+    double eta = rate > 0 ? (total - (double)done) / 1e6 / rate : 0.0;
+    char bar[31];
+    int fill = (int)(frac * 30);
+    for (int i = 0; i < 30; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[30] = '\0';
+    fprintf(stderr, "\r[%s] %5.1f%% %.1f/%.1f MB %.0f MB/s ETA %.0fs ranks mapping %llu  %s", bar,
+            frac * 100, (double)done / 1e6, total / 1e6, rate, eta < 0 ? 0 : eta,
+            (unsigned long long)mapping, final ? "\n" : "");
+    fflush(stderr);
+}
+
+static int phase_map(run *r, mrc_job *job)
+{
+    double t0 = mrc_now();
+    uint64_t chunk = r->o.chunk_size ? r->o.chunk_size : DEFAULT_CHUNK;
+    uint64_t piece = chunk < PIECE_MAX ? chunk : PIECE_MAX;
+    mrc_map_run *m = mrc_map_start(job, &r->files, r->mine, r->nmine, piece, r->topo, &r->pl,
+                                   &r->err);
+    int local_failed = m == NULL;
+    bool done = m == NULL;
+    bool show = r->d.rank == 0 && (r->o.progress == MRC_PROGRESS_ALWAYS ||
+                                   (r->o.progress == MRC_PROGRESS_AUTO && isatty(2)));
+    double last_draw = 0;
+    int rc = 0;
+    /* The main thread talks to the other ranks while the workers map: one small allreduce
+     * each POLL_MS carries progress, completion and failure. */
+    for (;;) {
+        uint64_t bytes = 0, sums[3];
+        if (m != NULL && !local_failed)
+            local_failed = mrc_map_poll(m, POLL_MS, &bytes, &done);
+        if (got_signal && !local_failed) {
+            local_failed = 1;
+            mrc_err_set(&r->err, MRC_EINTR, "stopped by signal %d", (int)got_signal);
+        }
+        rc = mrc_dist_progress(&r->d, local_failed, !done, bytes, sums, &r->err);
+        if (rc != 0)
+            break;
+        if (show && (mrc_now() - last_draw > 0.25 || sums[1] == 0)) {
+            draw_progress(r, sums[2], sums[1], t0, sums[1] == 0);
+            last_draw = mrc_now();
+        }
+        if (sums[0] > 0) {
+            if (m != NULL)
+                mrc_map_stop(m);
+            break;
+        }
+        if (sums[1] == 0)
+            break;
+        if (local_failed || done)
+            usleep(POLL_MS * 1000); /* nothing to wait on locally: pace the exchange */
+    }
+    double t1 = mrc_now();
+    if (m != NULL) {
+        mrc_err ferr = {0};
+        int frc = mrc_map_finish(m, &r->local, &r->local_len, &r->st, &ferr);
+        if (frc != 0 && frc != MRC_EINTR && r->err.code == 0)
+            r->err = ferr;
+        if (frc != 0 && rc == 0)
+            rc = r->err.code ? r->err.code : frc;
+    } else if (rc == 0) {
+        rc = r->err.code;
+    }
+    if (rc == 0 && local_failed)
+        rc = r->err.code ? r->err.code : MRC_EIO;
+    r->phase[MRC_PHASE_MAP] = r->st.map_seconds > 0 ? r->st.map_seconds : t1 - t0;
+    r->phase[MRC_PHASE_LOCAL_MERGE] = r->st.merge_seconds;
+    return agree(r, rc);
+}
+
+static int phase_combine(run *r)
+{
+    double t0 = mrc_now();
+    int rc = mrc_dist_reduce_tables(&r->d, r->local, r->local_len, &r->result, &r->result_len,
+                                    &r->err);
+    free(r->local);
+    r->local = NULL;
+    r->phase[MRC_PHASE_COMBINE] = mrc_now() - t0;
+    return agree(r, rc);
+}
+
+static int phase_output(run *r)
+{
+    double t0 = mrc_now();
+    int rc = 0;
+    if (r->d.rank == 0) {
+        mrc_ser_header h;
+        mrc_ser_read_header(r->result, &h);
+        r->totals[2] = h.records;
+        rc = mrc_output_write(r->result, r->result_len, &r->o.out, &r->err);
+    }
+    r->phase[MRC_PHASE_OUTPUT] = mrc_now() - t0;
+    return agree(r, rc);
+}
+
+/* ---- metrics ---- */
+
+typedef struct metrics_view {
+    run *r;
+    double *phases; /* size * MRC_PHASE_COUNT, rank-major */
+    char **ranks;   /* per rank JSON object */
+} metrics_view;
+
+static const char *source_name(enum mrc_threads_source s)
+{
+    switch (s) {
+    case MRC_THREADS_OPTION: return "option";
+    case MRC_THREADS_OMP: return "OMP_NUM_THREADS";
+    case MRC_THREADS_SLURM: return "SLURM_CPUS_PER_TASK";
+    default: return "cpuset";
+    }
+}
+
+static char *rank_json(run *r)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (f == NULL)
+        return NULL;
+    fprintf(f, "{\"rank\": %d, \"host\": ", r->d.rank);
+    mrc_json_string(f, r->d.host);
+    fprintf(f, ", \"peak_rss_bytes\": %llu, \"bytes\": %llu, \"records\": %llu, "
+               "\"local_distinct\": %llu, \"map_seconds\": %.6f, \"threads_source\": \"%s\", "
+               "\"cores_available\": %zu, \"threads\": [",
+            (unsigned long long)mrc_peak_rss_bytes(), (unsigned long long)r->st.bytes,
+            (unsigned long long)r->st.records, (unsigned long long)r->st.distinct,
+            r->phase[MRC_PHASE_MAP], source_name(r->pl.source), r->pl.cores_available);
+    for (size_t i = 0; i < r->pl.nthreads; i++) {
+        fprintf(f, "%s{\"thread\": %zu, \"core\": %d, \"cpus\": ", i ? ", " : "", i,
+                r->pl.core_of[i]);
+        mrc_json_string(f, r->pl.cpus_of[i] ? r->pl.cpus_of[i] : "");
+        fprintf(f, ", \"map_seconds\": %.6f}",
+                r->st.thread_seconds && i < r->st.nthreads ? r->st.thread_seconds[i] : 0.0);
+    }
+    fputs("]}", f);
+    fclose(f);
+    return buf;
+}
+
+static const char *enum_name(int v, const char *const *names)
+{
+    return names[v];
+}
+
+static void metrics_json(FILE *f, void *arg)
+{
+    metrics_view *v = arg;
+    run *r = v->r;
+    const mrc_options *o = &r->o;
+    static const char *const sched[] = {"static", "dynamic"};
+    static const char *const reduce[] = {"auto", "reduce", "shuffle"};
+    static const char *const sort[] = {"count", "key"};
+    static const char *const tokens[] = {"whitespace", "alnum"};
+    int n = r->d.size;
+    fprintf(f, "{\n  \"mrcount_version\": \"%s\",\n  \"config\": {\"job\": ", MRC_VERSION);
+    mrc_json_string(f, o->job.job ? o->job.job : "words");
+    fprintf(f, ", \"tokens\": \"%s\", \"fold_case\": %s, \"ranks\": %d, \"threads_option\": %zu, "
+               "\"schedule\": \"%s\", \"chunk_size\": %llu, \"reduce\": \"%s\", "
+               "\"reduce_used\": \"reduce\", \"sort\": \"%s\", \"top\": %llu, \"output\": ",
+            enum_name(o->job.tokens, tokens), o->job.fold_case ? "true" : "false", n, o->threads,
+            enum_name(o->schedule, sched),
+            (unsigned long long)(o->chunk_size ? o->chunk_size : DEFAULT_CHUNK),
+            enum_name(o->reduce, reduce), enum_name(o->out.sort, sort),
+            (unsigned long long)o->out.top);
+    mrc_json_string(f, o->out.path ? o->out.path : "-");
+    fputs(", \"inputs\": [", f);
+    for (size_t i = 0; i < o->ninputs; i++) {
+        fputs(i ? ", " : "", f);
+        mrc_json_string(f, o->inputs[i]);
+    }
+    fprintf(f, "]},\n  \"files\": %zu,\n  \"bytes_read\": %llu,\n  \"records\": %llu,\n"
+               "  \"tokens\": %llu,\n  \"distinct_keys\": %llu,\n  \"seconds\": %.6f,\n"
+               "  \"mb_per_s\": %.3f,\n  \"phases\": {",
+            r->files.n, (unsigned long long)r->totals[0], (unsigned long long)r->totals[1],
+            (unsigned long long)r->totals[1], (unsigned long long)r->totals[2], r->t_total,
+            r->t_total > 0 ? (double)r->totals[0] / 1e6 / r->t_total : 0.0);
+    double map_mean = 0, map_max = 0;
+    for (int p = 0; p < MRC_PHASE_COUNT; p++) {
+        double mn = 1e300, mx = 0, sum = 0;
+        for (int k = 0; k < n; k++) {
+            double x = v->phases[k * MRC_PHASE_COUNT + p];
+            mn = x < mn ? x : mn;
+            mx = x > mx ? x : mx;
+            sum += x;
+        }
+        if (p == MRC_PHASE_MAP) {
+            map_mean = sum / n;
+            map_max = mx;
+        }
+        fprintf(f, "%s\n    \"%s\": {\"min\": %.6f, \"mean\": %.6f, \"max\": %.6f}", p ? "," : "",
+                mrc_phase_names[p], mn, sum / n, mx);
+    }
+    fprintf(f, "\n  },\n  \"load_imbalance\": %.4f,\n  \"ranks\": [",
+            map_mean > 0 ? map_max / map_mean : 1.0);
+    for (int k = 0; k < n; k++)
+        fprintf(f, "%s\n    %s", k ? "," : "", v->ranks && v->ranks[k] ? v->ranks[k] : "{}");
+    fputs("\n  ]\n}\n", f);
+}
+
+static int write_metrics(run *r)
+{
+    metrics_view v = {r, NULL, NULL};
+    int rc = 0;
+    if (r->d.rank == 0) {
+        v.phases = calloc((size_t)r->d.size * MRC_PHASE_COUNT, sizeof *v.phases);
+        if (v.phases == NULL)
+            rc = mrc_err_set(&r->err, MRC_ENOMEM, "metrics: out of memory");
+    }
+    char *mine = rank_json(r);
+    if (rc == 0)
+        rc = mrc_dist_gather_doubles(&r->d, r->phase, MRC_PHASE_COUNT, v.phases, &r->err);
+    if (rc == 0)
+        rc = mrc_dist_gather_strings(&r->d, mine ? mine : "{}", &v.ranks, &r->err);
+    free(mine);
+    if (rc == 0 && r->d.rank == 0)
+        rc = mrc_metrics_write_file(r->o.metrics, metrics_json, &v, &r->err);
+    if (v.ranks != NULL)
+        for (int k = 0; k < r->d.size; k++)
+            free(v.ranks[k]);
+    free(v.ranks);
+    free(v.phases);
+    return agree(r, rc);
+}
+
+static void print_summary(run *r)
+{
+    double mb = (double)r->totals[0] / 1e6;
+    fprintf(stderr,
+            "mrcount: %zu files, %.1f MB, %llu tokens, %llu distinct, %.2f s, %.1f MB/s "
+            "(%d ranks x %zu threads)\n",
+            r->files.n, mb, (unsigned long long)r->totals[1], (unsigned long long)r->totals[2],
+            r->t_total, r->t_total > 0 ? mb / r->t_total : 0.0, r->d.size, r->pl.nthreads);
+}
+
+static int run_all(run *r)
+{
+    mrc_job job;
+    if (agree(r, mrc_job_select(&r->o.job, &job, &r->err)) != 0)
+        return 2;
+    if (phase_discover(r) || phase_distribute(r) || phase_place(r) || phase_map(r, &job) ||
+        phase_combine(r))
+        return 1;
+    uint64_t sums[2] = {r->st.bytes, r->st.records};
+    if (agree(r, mrc_dist_sum_u64(&r->d, sums, 2, &r->err)) != 0)
+        return 1;
+    r->totals[0] = sums[0];
+    r->totals[1] = sums[1];
+    if (phase_output(r) != 0)
+        return 1;
+    r->t_total = mrc_now() - r->t_start;
+    if (r->o.metrics != NULL && write_metrics(r) != 0)
+        return 1;
+    if (r->d.rank == 0 && !r->o.quiet)
+        print_summary(r);
+    return 0;
+}
+
+static void run_free(run *r)
+{
+    free(r->result);
+    free(r->local);
+    free(r->mine);
+    mrc_map_stats_free(&r->st);
+    mrc_placement_free(&r->pl);
+    if (r->topo != NULL)
+        mrc_topo_close(r->topo);
+    mrc_split_plan_free(&r->plan);
+    mrc_file_list_free(&r->files);
+    mrc_options_free(&r->o);
+}
+
+int main(int argc, char **argv)
+{
+    static run r;
+    r.t_start = mrc_now();
+    if (mrc_dist_init(&argc, &argv, &r.d, &r.err) != 0) {
+        fprintf(stderr, "mrcount: %s\n", r.err.msg);
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    int status = 0;
+    int prc = mrc_options_parse(argc, argv, &r.o, &r.err);
+    if (agree(&r, prc) != 0) {
+        if (r.d.rank == 0)
+            fprintf(stderr, "Try 'mrcount --help' for more information.\n");
+        status = 2;
+    } else if (r.o.help) {
+        if (r.d.rank == 0)
+            fputs(mrc_options_usage(), stdout);
+    } else if (r.o.version) {
+        if (r.d.rank == 0)
+            printf("mrcount %s\n", MRC_VERSION);
+    } else if (r.o.ninputs == 0) {
+        if (r.d.rank == 0)
+            fprintf(stderr, "mrcount: no input: name files, directories, globs or @lists "
+                            "(standard input is not read)\n"
+                            "Try 'mrcount --help' for more information.\n");
+        status = 2;
+    } else {
+        status = run_all(&r);
+    }
+    if (status != 0 && r.d.rank == 0 && r.o.out.path != NULL && strcmp(r.o.out.path, "-") != 0) {
+        char *tmp = mrc_output_temp_path(r.o.out.path);
+        if (tmp != NULL)
+            unlink(tmp);
+        free(tmp);
+    }
+    fflush(stdout);
+    run_free(&r);
+    mrc_dist_finalize();
+    return status;
+}

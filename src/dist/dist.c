@@ -1,0 +1,321 @@
+/* dist.c - start-up, agreement and data movement between ranks: node-local cpuset sharing,
+ * the file table broadcast, the scatter of split descriptors (never file bytes), the periodic
+ * progress/failure exchange. Every MPI error is returned as a value naming the call. */
+#include <limits.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mrcount/dist.h"
+
+/* Evaluate an MPI call; on failure fill err with the call and MPI's own words and return. */
+#define MRC_MPI_CHECK(call, err)                                                                   \
+    do {                                                                                           \
+        int mrc_rc_ = (call);                                                                      \
+        if (mrc_rc_ != MPI_SUCCESS)                                                                \
+            return mpi_fail((err), #call, mrc_rc_);                                                \
+    } while (0)
+
+static MPI_Comm node_comm = MPI_COMM_NULL;
+
+static int mpi_fail(mrc_err *err, const char *call, int rc)
+{
+    char msg[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    if (MPI_Error_string(rc, msg, &len) != MPI_SUCCESS)
+        len = 0;
+    msg[len] = '\0';
+    const char *paren = strchr(call, '(');
+    int name_len = paren ? (int)(paren - call) : (int)strlen(call);
+    return mrc_err_set(err, MRC_EMPI, "%.*s failed: %s", name_len, call, msg);
+}
+
+int mrc_dist_init(int *argc, char ***argv, mrc_dist *d, mrc_err *err)
+{
+    int provided = 0;
+    memset(d, 0, sizeof *d);
+    MRC_MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), err);
+    MRC_MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), err);
+    MRC_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &d->rank), err);
+    MRC_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &d->size), err);
+    MRC_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, d->rank,
+                                      MPI_INFO_NULL, &node_comm), err);
+    MRC_MPI_CHECK(MPI_Comm_set_errhandler(node_comm, MPI_ERRORS_RETURN), err);
+    MRC_MPI_CHECK(MPI_Comm_rank(node_comm, &d->node_rank), err);
+    MRC_MPI_CHECK(MPI_Comm_size(node_comm, &d->node_size), err);
+    if (gethostname(d->host, sizeof d->host) != 0)
+        strcpy(d->host, "?");
+    d->host[sizeof d->host - 1] = '\0';
+    if (provided < MPI_THREAD_FUNNELED)
+        return mrc_err_set(err, MRC_EMPI, "MPI_Init_thread: MPI_THREAD_FUNNELED not provided");
+    return 0;
+}
+
+void mrc_dist_finalize(void)
+{
+    if (node_comm != MPI_COMM_NULL)
+        MPI_Comm_free(&node_comm);
+    MPI_Finalize();
+}
+
+void mrc_dist_abort(int code)
+{
+    MPI_Abort(MPI_COMM_WORLD, code);
+}
+
+int mrc_dist_share(const mrc_dist *d, const char *cpuset, size_t *index, size_t *count,
+                   mrc_err *err)
+{
+    (void)d;
+    int n = 0, me = 0;
+    MRC_MPI_CHECK(MPI_Comm_size(node_comm, &n), err);
+    MRC_MPI_CHECK(MPI_Comm_rank(node_comm, &me), err);
+    int len = (int)strlen(cpuset) + 1;
+    int *lens = calloc((size_t)n, sizeof *lens);
+    int *displs = calloc((size_t)n, sizeof *displs);
+    if (lens == NULL || displs == NULL) {
+        free(lens);
+        free(displs);
+        return mrc_err_set(err, MRC_ENOMEM, "cpuset exchange: out of memory");
+    }
+    int rc = MPI_Allgather(&len, 1, MPI_INT, lens, 1, MPI_INT, node_comm);
+    char *all = NULL;
+    if (rc == MPI_SUCCESS) {
+        int total = 0;
+        for (int i = 0; i < n; i++) {
+            displs[i] = total;
+            total += lens[i];
+        }
+        all = malloc((size_t)total);
+        if (all == NULL) {
+            free(lens);
+            free(displs);
+            return mrc_err_set(err, MRC_ENOMEM, "cpuset exchange: out of memory");
+        }
+        rc = MPI_Allgatherv(cpuset, len, MPI_CHAR, all, lens, displs, MPI_CHAR, node_comm);
+    }
+    if (rc == MPI_SUCCESS) {
+        size_t idx = 0, cnt = 0;
+        for (int i = 0; i < n; i++)
+            if (strcmp(all + displs[i], cpuset) == 0) {
+                if (i < me)
+                    idx++;
+                cnt++;
+            }
+        *index = idx;
+        *count = cnt;
+    }
+    free(all);
+    free(lens);
+    free(displs);
+    if (rc != MPI_SUCCESS)
+        return mpi_fail(err, "MPI_Allgather(cpusets)", rc);
+    return 0;
+}
+
+int mrc_dist_agree(const mrc_dist *d, int status, mrc_err *err)
+{
+    int mine = status != 0 ? d->rank : d->size, first = d->size;
+    MRC_MPI_CHECK(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), err);
+    if (first == d->size)
+        return 0;
+    mrc_err msg = {0};
+    if (d->rank == first) {
+        msg = *err;
+        if (msg.code == 0)
+            msg.code = status;
+        if (d->size > 1) {
+            char tmp[MRC_ERR_MSG_MAX];
+            memcpy(tmp, msg.msg, sizeof tmp);
+            int n = snprintf(msg.msg, sizeof msg.msg, "rank %d: ", first);
+            if (n > 0 && (size_t)n < sizeof msg.msg)
+                memcpy(msg.msg + n, tmp, sizeof msg.msg - (size_t)n - 1);
+            msg.msg[sizeof msg.msg - 1] = '\0';
+        }
+    }
+    MRC_MPI_CHECK(MPI_Bcast(&msg, (int)sizeof msg, MPI_BYTE, first, MPI_COMM_WORLD), err);
+    *err = msg;
+    return msg.code != 0 ? msg.code : MRC_EIO;
+}
+
+/* Broadcast a byte buffer of any size (in pieces under INT_MAX). */
+static int bcast_bytes(void *buf, uint64_t len, mrc_err *err)
+{
+    unsigned char *p = buf;
+    while (len > 0) {
+        int n = len > (uint64_t)(INT_MAX / 2) ? INT_MAX / 2 : (int)len;
+        MRC_MPI_CHECK(MPI_Bcast(p, n, MPI_BYTE, 0, MPI_COMM_WORLD), err);
+        p += n;
+        len -= (uint64_t)n;
+    }
+    return 0;
+}
+
+int mrc_dist_bcast_files(const mrc_dist *d, mrc_file_list *files, mrc_err *err)
+{
+    uint64_t len = 0;
+    unsigned char *buf = NULL;
+    if (d->rank == 0) {
+        len = 8;
+        for (size_t i = 0; i < files->n; i++)
+            len += 8 + 1 + 4 + strlen(files->files[i].path);
+        buf = malloc(len);
+        if (buf == NULL)
+            return mrc_err_set(err, MRC_ENOMEM, "file table: out of memory");
+        unsigned char *p = buf;
+        uint64_t n = files->n;
+        memcpy(p, &n, 8);
+        p += 8;
+        for (size_t i = 0; i < files->n; i++) {
+            const mrc_file *f = &files->files[i];
+            uint32_t pl = (uint32_t)strlen(f->path);
+            memcpy(p, &f->size, 8);
+            p[8] = f->gz;
+            memcpy(p + 9, &pl, 4);
+            memcpy(p + 13, f->path, pl);
+            p += 13 + pl;
+        }
+    }
+    MRC_MPI_CHECK(MPI_Bcast(&len, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD), err);
+    if (d->rank != 0) {
+        buf = malloc(len);
+        if (buf == NULL)
+            return mrc_err_set(err, MRC_ENOMEM, "file table: out of memory");
+    }
+    int rc = bcast_bytes(buf, len, err);
+    if (rc != 0 || d->rank == 0) {
+        free(buf);
+        return rc;
+    }
+    uint64_t n;
+    memcpy(&n, buf, 8);
+    memset(files, 0, sizeof *files);
+    files->files = calloc(n + 1, sizeof *files->files);
+    if (files->files == NULL) {
+        free(buf);
+        return mrc_err_set(err, MRC_ENOMEM, "file table: out of memory");
+    }
+    files->cap = n + 1;
+    const unsigned char *p = buf + 8;
+    for (uint64_t i = 0; i < n; i++) {
+        mrc_file *f = &files->files[i];
+        uint32_t pl;
+        memcpy(&f->size, p, 8);
+        f->gz = p[8] != 0;
+        memcpy(&pl, p + 9, 4);
+        f->path = strndup((const char *)p + 13, pl);
+        if (f->path == NULL) {
+            free(buf);
+            return mrc_err_set(err, MRC_ENOMEM, "file table: out of memory");
+        }
+        files->n++;
+        files->total_bytes += f->size;
+        p += 13 + pl;
+    }
+    free(buf);
+    return 0;
+}
+
+int mrc_dist_scatter_splits(const mrc_dist *d, const mrc_split_plan *plan, mrc_split **mine,
+                            size_t *n, mrc_err *err)
+{
+    MPI_Datatype split_type;
+    MRC_MPI_CHECK(MPI_Type_contiguous((int)sizeof(mrc_split), MPI_BYTE, &split_type), err);
+    MRC_MPI_CHECK(MPI_Type_commit(&split_type), err);
+    int *counts = NULL, *displs = NULL, count = 0;
+    if (d->rank == 0) {
+        counts = calloc((size_t)d->size, sizeof *counts);
+        displs = calloc((size_t)d->size, sizeof *displs);
+        if (counts == NULL || displs == NULL) {
+            free(counts);
+            free(displs);
+            MPI_Type_free(&split_type);
+            return mrc_err_set(err, MRC_ENOMEM, "split scatter: out of memory");
+        }
+        for (int r = 0; r < d->size; r++) {
+            counts[r] = (int)(plan->first[r + 1] - plan->first[r]);
+            displs[r] = (int)plan->first[r];
+        }
+    }
+    int rc = MPI_Scatter(counts, 1, MPI_INT, &count, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    *mine = malloc(((size_t)count + 1) * sizeof **mine);
+    if (rc == MPI_SUCCESS && *mine != NULL)
+        rc = MPI_Scatterv(d->rank == 0 ? plan->splits : NULL, counts, displs, split_type, *mine,
+                          count, split_type, 0, MPI_COMM_WORLD);
+    free(counts);
+    free(displs);
+    MPI_Type_free(&split_type);
+    if (*mine == NULL)
+        return mrc_err_set(err, MRC_ENOMEM, "split scatter: out of memory");
+    if (rc != MPI_SUCCESS)
+        return mpi_fail(err, "MPI_Scatterv(splits)", rc);
+    *n = (size_t)count;
+    return 0;
+}
+
+int mrc_dist_progress(const mrc_dist *d, int failed, int mapping, uint64_t bytes,
+                      uint64_t sums[3], mrc_err *err)
+{
+    (void)d;
+    uint64_t v[3] = {(uint64_t)(failed != 0), (uint64_t)(mapping != 0), bytes};
+    MRC_MPI_CHECK(MPI_Allreduce(v, sums, 3, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD), err);
+    return 0;
+}
+
+int mrc_dist_sum_u64(const mrc_dist *d, uint64_t *v, size_t n, mrc_err *err)
+{
+    (void)d;
+    MRC_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD),
+                  err);
+    return 0;
+}
+
+int mrc_dist_gather_doubles(const mrc_dist *d, const double *mine, size_t n, double *all,
+                            mrc_err *err)
+{
+    (void)d;
+    MRC_MPI_CHECK(MPI_Gather(mine, (int)n, MPI_DOUBLE, all, (int)n, MPI_DOUBLE, 0, MPI_COMM_WORLD),
+                  err);
+    return 0;
+}
+
+int mrc_dist_gather_strings(const mrc_dist *d, const char *mine, char ***all, mrc_err *err)
+{
+    int len = (int)strlen(mine) + 1;
+    int *lens = NULL, *displs = NULL, total = 0;
+    char *buf = NULL;
+    *all = NULL;
+    if (d->rank == 0) {
+        lens = calloc((size_t)d->size, sizeof *lens);
+        displs = calloc((size_t)d->size, sizeof *displs);
+        if (lens == NULL || displs == NULL) {
+            free(lens);
+            free(displs);
+            return mrc_err_set(err, MRC_ENOMEM, "gather: out of memory");
+        }
+    }
+    int rc = MPI_Gather(&len, 1, MPI_INT, lens, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (rc == MPI_SUCCESS && d->rank == 0) {
+        for (int r = 0; r < d->size; r++) {
+            displs[r] = total;
+            total += lens[r];
+        }
+        buf = malloc((size_t)total + 1);
+    }
+    if (rc == MPI_SUCCESS)
+        rc = MPI_Gatherv(mine, len, MPI_CHAR, buf, lens, displs, MPI_CHAR, 0, MPI_COMM_WORLD);
+    if (rc == MPI_SUCCESS && d->rank == 0 && buf != NULL) {
+        char **v = calloc((size_t)d->size, sizeof *v);
+        for (int r = 0; v != NULL && r < d->size; r++)
+            v[r] = strdup(buf + displs[r]);
+        *all = v;
+    }
+    free(buf);
+    free(lens);
+    free(displs);
+    if (rc != MPI_SUCCESS)
+        return mpi_fail(err, "MPI_Gatherv(strings)", rc);
+    return 0;
+}

@@ -1,0 +1,120 @@
+/* reduce.c - the combine: every rank's serialized table, sorted by (hash, key), is merged into
+ * rank 0's with MPI_Reduce and a commutative user MPI_Op. The whole table is one element of a
+ * derived datatype, so no MPI implementation can cut a table into segments, and sizes past
+ * 2 GiB are expressed in 1 MiB blocks. The operator never writes past its buffer. */
+#include <limits.h>
+#include <mpi.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mrcount/dist.h"
+#include "mrcount/table.h"
+
+#define MRC_BLOCK ((size_t)1 << 20)
+
+/* The capacity of the buffers of the reduce in progress (one reduce at a time per process). */
+static size_t op_capacity;
+
+static void merge_op(void *in, void *inout, int *len, MPI_Datatype *type)
+{
+    (void)type;
+    for (int i = 0; i < *len; i++)
+        mrc_ser_merge_into((unsigned char *)in + (size_t)i * op_capacity,
+                           (unsigned char *)inout + (size_t)i * op_capacity, op_capacity);
+}
+
+/* One element covering `cap` bytes: contiguous bytes under 2 GiB, 1 MiB blocks beyond. */
+static int table_type(size_t cap, MPI_Datatype *type)
+{
+    if (cap <= (size_t)INT_MAX) {
+        int rc = MPI_Type_contiguous((int)cap, MPI_BYTE, type);
+        return rc != MPI_SUCCESS ? rc : MPI_Type_commit(type);
+    }
+    MPI_Datatype block;
+    int rc = MPI_Type_contiguous((int)MRC_BLOCK, MPI_BYTE, &block);
+    if (rc == MPI_SUCCESS)
+        rc = MPI_Type_contiguous((int)(cap / MRC_BLOCK), block, type);
+    if (rc == MPI_SUCCESS)
+        rc = MPI_Type_commit(type);
+    MPI_Type_free(&block);
+    return rc;
+}
+
+static int fail(mrc_err *err, const char *call, int rc)
+{
+    char msg[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    if (MPI_Error_string(rc, msg, &len) != MPI_SUCCESS)
+        len = 0;
+    msg[len] = '\0';
+    return mrc_err_set(err, MRC_EMPI, "%s failed: %s", call, msg);
+}
+
+int mrc_dist_reduce_tables(const mrc_dist *d, const void *local, size_t local_len,
+                           void **result, size_t *result_len, mrc_err *err)
+{
+    *result = NULL;
+    *result_len = 0;
+    uint64_t sum = local_len;
+    int rc = MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS)
+        return fail(err, "MPI_Allreduce(table sizes)", rc);
+    size_t cap = (size_t)sum;
+    if (cap > (size_t)INT_MAX)
+        cap = (cap + MRC_BLOCK - 1) / MRC_BLOCK * MRC_BLOCK;
+    /* Every rank allocates (or fails) before the collective: agree on it first. */
+    unsigned char *send = malloc(cap);
+    unsigned char *recv = d->rank == 0 ? malloc(cap) : NULL;
+    int ok = send != NULL && (d->rank != 0 || recv != NULL), all_ok = 0;
+    rc = MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS || !all_ok) {
+        free(send);
+        free(recv);
+        if (rc != MPI_SUCCESS)
+            return fail(err, "MPI_Allreduce(allocation)", rc);
+        return mrc_err_set(err, MRC_ENOMEM, "combine: cannot allocate %zu bytes on some rank",
+                           cap);
+    }
+    memcpy(send, local, local_len);
+    memset(send + local_len, 0, cap - local_len);
+
+    MPI_Datatype type;
+    MPI_Op op;
+    rc = table_type(cap, &type);
+    if (rc != MPI_SUCCESS) {
+        free(send);
+        free(recv);
+        return fail(err, "MPI_Type_contiguous(table)", rc);
+    }
+    rc = MPI_Op_create(merge_op, 1, &op);
+    if (rc == MPI_SUCCESS) {
+        op_capacity = cap;
+        rc = MPI_Reduce(send, recv, 1, type, op, 0, MPI_COMM_WORLD);
+        MPI_Op_free(&op);
+    }
+    MPI_Type_free(&type);
+    free(send);
+    if (rc != MPI_SUCCESS) {
+        free(recv);
+        return fail(err, "MPI_Reduce(tables)", rc);
+    }
+    if (d->rank != 0)
+        return 0;
+    mrc_ser_header h;
+    mrc_ser_read_header(recv, &h);
+    const char *why = NULL;
+    if (h.flags & MRC_SER_FLAG_COUNT_OVERFLOW)
+        why = "a count exceeds 2^64-1";
+    else if (h.flags & MRC_SER_FLAG_OVERFLOW)
+        why = "the merged table did not fit its buffer";
+    else if (h.flags & MRC_SER_FLAG_CORRUPT)
+        why = "a serialized table was corrupt";
+    if (why != NULL) {
+        free(recv);
+        return mrc_err_set(err, h.flags & MRC_SER_FLAG_COUNT_OVERFLOW ? MRC_EOVERFLOW : MRC_EIO,
+                           "combine: %s", why);
+    }
+    *result = recv;
+    *result_len = cap;
+    return 0;
+}

@@ -1,0 +1,332 @@
+/* driver.c - the map phase of one rank: pinned workers pull pieces of the rank's splits from
+ * one atomic cursor, stream them through the job's consumer into thread-local tables, then
+ * merge those tables by hash partition into the rank's serialized table.
+ * No MPI: the caller's thread polls progress and raises stop; workers never block on it. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mrcount/map.h"
+
+#define MRC_PIECE_DEFAULT ((uint64_t)4 << 20)
+#define MRC_PARTS_PER_THREAD 8
+
+typedef struct piece {
+    uint32_t file;
+    bool gz;
+    uint64_t offset, length;
+} piece;
+
+struct mrc_map_run {
+    const mrc_job *job;
+    const mrc_file_list *files;
+    piece *pieces;
+    size_t npieces;
+    atomic_size_t cursor;
+    atomic_uint_least64_t bytes_done;
+    atomic_int failed;
+    volatile int stop; /* written with __atomic stores, read by the reader between reads */
+
+    mrc_topo *topo;
+    const mrc_placement *pl;
+    mrc_pool *pool;
+    size_t nthreads;
+    mrc_table *tables;
+    mrc_map_ctx *ctxs;
+    mrc_err *errs;
+    double *thread_seconds;
+    uint64_t *thread_bytes;
+    double t_start, t_end;
+
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    size_t finished;
+};
+
+static void raise_stop(mrc_map_run *m)
+{
+    __atomic_store_n(&m->stop, 1, __ATOMIC_RELAXED);
+}
+
+static int cut_pieces(mrc_map_run *m, const mrc_split *splits, size_t nsplits, uint64_t piece_size,
+                      mrc_err *err)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < nsplits; i++) {
+        const mrc_file *f = &m->files->files[splits[i].file];
+        n += f->gz ? 1 : (size_t)((splits[i].length + piece_size - 1) / piece_size);
+    }
+    m->pieces = calloc(n + 1, sizeof *m->pieces);
+    if (m->pieces == NULL)
+        return mrc_err_set(err, MRC_ENOMEM, "map: out of memory for %zu pieces", n);
+    size_t k = 0;
+    for (size_t i = 0; i < nsplits; i++) {
+        const mrc_split *s = &splits[i];
+        const mrc_file *f = &m->files->files[s->file];
+        if (f->gz) {
+            m->pieces[k++] = (piece){s->file, true, 0, s->length};
+            continue;
+        }
+        for (uint64_t off = 0; off < s->length; off += piece_size) {
+            uint64_t len = s->length - off < piece_size ? s->length - off : piece_size;
+            m->pieces[k++] = (piece){s->file, false, s->offset + off, len};
+        }
+    }
+    m->npieces = k;
+    return 0;
+}
+
+static void map_worker(size_t ti, void *arg)
+{
+    mrc_map_run *m = arg;
+    mrc_err *err = &m->errs[ti];
+    mrc_map_ctx *ctx = &m->ctxs[ti];
+    mrc_reader rd = {0};
+    double t0 = mrc_now();
+    /* Allocated here, after pinning, so the pages land on this core's NUMA node. */
+    int rc = mrc_table_init(&m->tables[ti], 0, err);
+    ctx->table = &m->tables[ti];
+    if (rc == 0)
+        rc = mrc_reader_init(&rd, 0, err);
+    while (rc == 0 && !__atomic_load_n(&m->stop, __ATOMIC_RELAXED)) {
+        size_t i = atomic_fetch_add_explicit(&m->cursor, 1, memory_order_relaxed);
+        if (i >= m->npieces)
+            break;
+        const piece *p = &m->pieces[i];
+        const char *path = m->files->files[p->file].path;
+        uint64_t before = rd.bytes_read;
+        if (p->gz)
+            rc = mrc_reader_run_gz(&rd, path, &m->job->rules, m->job->consume, ctx, &m->stop,
+                                   err);
+        else
+            rc = mrc_reader_run(&rd, path, p->offset, p->length, &m->job->rules, m->job->consume,
+                                ctx, &m->stop, err);
+        atomic_fetch_add_explicit(&m->bytes_done, rd.bytes_read - before, memory_order_relaxed);
+    }
+    if (rc != 0 && rc != MRC_EINTR) {
+        atomic_store(&m->failed, 1);
+        raise_stop(m);
+    }
+    m->thread_bytes[ti] = rd.bytes_read;
+    mrc_reader_free(&rd);
+    m->thread_seconds[ti] = mrc_now() - t0;
+    pthread_mutex_lock(&m->lock);
+    m->finished++;
+    pthread_cond_broadcast(&m->cond);
+    pthread_mutex_unlock(&m->lock);
+}
+
+static void map_run_free(mrc_map_run *m)
+{
+    if (m == NULL)
+        return;
+    for (size_t i = 0; m->tables != NULL && i < m->nthreads; i++)
+        mrc_table_free(&m->tables[i]);
+    for (size_t i = 0; m->ctxs != NULL && i < m->nthreads; i++)
+        mrc_map_ctx_free(&m->ctxs[i]);
+    free(m->tables);
+    free(m->ctxs);
+    free(m->errs);
+    free(m->thread_seconds);
+    free(m->thread_bytes);
+    free(m->pieces);
+    pthread_mutex_destroy(&m->lock);
+    pthread_cond_destroy(&m->cond);
+    free(m);
+}
+
+mrc_map_run *mrc_map_start(const mrc_job *job, const mrc_file_list *files,
+                           const mrc_split *splits, size_t nsplits, uint64_t piece_size,
+                           mrc_topo *topo, const mrc_placement *pl, mrc_err *err)
+{
+    mrc_map_run *m = calloc(1, sizeof *m);
+    if (m == NULL) {
+        mrc_err_set(err, MRC_ENOMEM, "map: out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&m->lock, NULL);
+    pthread_cond_init(&m->cond, NULL);
+    m->job = job;
+    m->files = files;
+    m->topo = topo;
+    m->pl = pl;
+    m->nthreads = pl->nthreads;
+    m->tables = calloc(m->nthreads, sizeof *m->tables);
+    m->ctxs = calloc(m->nthreads, sizeof *m->ctxs);
+    m->errs = calloc(m->nthreads, sizeof *m->errs);
+    m->thread_seconds = calloc(m->nthreads, sizeof *m->thread_seconds);
+    m->thread_bytes = calloc(m->nthreads, sizeof *m->thread_bytes);
+    if (!m->tables || !m->ctxs || !m->errs || !m->thread_seconds || !m->thread_bytes) {
+        mrc_err_set(err, MRC_ENOMEM, "map: out of memory");
+        map_run_free(m);
+        return NULL;
+    }
+    if (cut_pieces(m, splits, nsplits, piece_size ? piece_size : MRC_PIECE_DEFAULT, err) != 0) {
+        map_run_free(m);
+        return NULL;
+    }
+    m->t_start = mrc_now();
+    m->pool = mrc_pool_start(topo, pl, map_worker, m, err);
+    if (m->pool == NULL) {
+        map_run_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+int mrc_map_poll(mrc_map_run *m, int timeout_ms, uint64_t *bytes_done, bool *done)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&m->lock);
+    while (m->finished < m->nthreads && !atomic_load(&m->failed))
+        if (pthread_cond_timedwait(&m->cond, &m->lock, &until) != 0)
+            break;
+    *done = m->finished == m->nthreads;
+    pthread_mutex_unlock(&m->lock);
+    *bytes_done = atomic_load_explicit(&m->bytes_done, memory_order_relaxed);
+    return atomic_load(&m->failed);
+}
+
+void mrc_map_stop(mrc_map_run *m)
+{
+    raise_stop(m);
+}
+
+/* ---- the local merge, in parallel on the same pinned placement ---- */
+
+typedef struct merge_job {
+    mrc_merge *mg;
+    size_t nthreads, nparts;
+    pthread_barrier_t barrier;
+    atomic_int failed;
+    mrc_err *errs;
+    size_t *offsets;
+    unsigned char *out;
+    size_t out_len;
+} merge_job;
+
+static void merge_worker(size_t ti, void *arg)
+{
+    merge_job *j = arg;
+    mrc_err *err = &j->errs[ti];
+    mrc_merge_count(j->mg, ti);
+    pthread_barrier_wait(&j->barrier);
+    if (ti == 0 && mrc_merge_offsets(j->mg, err) != 0)
+        atomic_store(&j->failed, 1);
+    pthread_barrier_wait(&j->barrier);
+    if (!atomic_load(&j->failed))
+        mrc_merge_place(j->mg, ti);
+    pthread_barrier_wait(&j->barrier);
+    for (size_t p = ti; p < j->nparts && !atomic_load(&j->failed); p += j->nthreads)
+        if (mrc_merge_partition(j->mg, p, err) != 0)
+            atomic_store(&j->failed, 1);
+    pthread_barrier_wait(&j->barrier);
+    if (ti == 0 && !atomic_load(&j->failed)) {
+        j->out_len = mrc_merge_layout(j->mg, j->offsets);
+        j->out = malloc(j->out_len);
+        if (j->out == NULL) {
+            mrc_err_set(err, MRC_ENOMEM, "local merge: out of memory (%zu bytes)", j->out_len);
+            atomic_store(&j->failed, 1);
+        } else {
+            mrc_merge_write_header(j->mg, j->out);
+        }
+    }
+    pthread_barrier_wait(&j->barrier);
+    for (size_t p = ti; p < j->nparts && !atomic_load(&j->failed); p += j->nthreads)
+        mrc_merge_write(j->mg, p, j->out, j->offsets);
+}
+
+static int local_merge(mrc_map_run *m, void **out, size_t *out_len, uint64_t *distinct,
+                       mrc_err *err)
+{
+    merge_job j = {0};
+    j.nthreads = m->nthreads;
+    j.nparts = m->nthreads * MRC_PARTS_PER_THREAD;
+    mrc_table **tabs = malloc(m->nthreads * sizeof *tabs);
+    j.errs = calloc(m->nthreads, sizeof *j.errs);
+    j.offsets = calloc(j.nparts, sizeof *j.offsets);
+    int rc = 0;
+    if (tabs == NULL || j.errs == NULL || j.offsets == NULL) {
+        rc = mrc_err_set(err, MRC_ENOMEM, "local merge: out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < m->nthreads; i++)
+        tabs[i] = &m->tables[i];
+    j.mg = mrc_merge_prepare(tabs, m->nthreads, j.nparts, err);
+    if (j.mg == NULL) {
+        rc = MRC_ENOMEM;
+        goto done;
+    }
+    pthread_barrier_init(&j.barrier, NULL, (unsigned)m->nthreads);
+    rc = mrc_run_parallel(m->topo, m->pl, merge_worker, &j, err);
+    pthread_barrier_destroy(&j.barrier);
+    if (rc == 0 && atomic_load(&j.failed)) {
+        for (size_t i = 0; i < m->nthreads; i++)
+            if (j.errs[i].code != 0) {
+                *err = j.errs[i];
+                rc = j.errs[i].code;
+                break;
+            }
+    }
+    if (rc == 0) {
+        *out = j.out;
+        *out_len = j.out_len;
+        *distinct = mrc_merge_distinct(j.mg);
+        j.out = NULL;
+    }
+    mrc_merge_free(j.mg);
+done:
+    free(j.out);
+    free(j.offsets);
+    free(j.errs);
+    free(tabs);
+    return rc;
+}
+
+int mrc_map_finish(mrc_map_run *m, void **out, size_t *out_len, mrc_map_stats *stats,
+                   mrc_err *err)
+{
+    mrc_pool_join(m->pool);
+    m->pool = NULL;
+    m->t_end = mrc_now();
+    memset(stats, 0, sizeof *stats);
+    *out = NULL;
+    *out_len = 0;
+    int rc = 0;
+    for (size_t i = 0; i < m->nthreads && rc == 0; i++)
+        if (m->errs[i].code != 0 && m->errs[i].code != MRC_EINTR) {
+            *err = m->errs[i];
+            rc = m->errs[i].code;
+        }
+    if (rc == 0 && __atomic_load_n(&m->stop, __ATOMIC_RELAXED))
+        rc = mrc_err_set(err, MRC_EINTR, "map stopped before the end");
+    stats->nthreads = m->nthreads;
+    stats->thread_seconds = m->thread_seconds;
+    m->thread_seconds = NULL;
+    stats->map_seconds = m->t_end - m->t_start;
+    for (size_t i = 0; i < m->nthreads; i++) {
+        stats->bytes += m->thread_bytes[i];
+        stats->records += m->ctxs[i].records;
+    }
+    if (rc == 0) {
+        double t0 = mrc_now();
+        rc = local_merge(m, out, out_len, &stats->distinct, err);
+        stats->merge_seconds = mrc_now() - t0;
+    }
+    map_run_free(m);
+    return rc;
+}
+
+void mrc_map_stats_free(mrc_map_stats *s)
+{
+    free(s->thread_seconds);
+    s->thread_seconds = NULL;
+}

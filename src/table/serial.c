@@ -1,0 +1,282 @@
+/* serial.c - the serialized count table (DESIGN wire format) and the linear merge of two of
+ * them, which is both the body of the MPI_Reduce operator and its in-place variant.
+ * A merge never writes past the capacity it is given: a result that does not fit is flagged. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mrcount/table.h"
+
+#define REC_HEAD 12 /* u64 count + u32 length */
+
+static uint64_t load64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static uint32_t load32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void store64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+static void store32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+void mrc_ser_read_header(const void *buf, mrc_ser_header *h)
+{
+    const unsigned char *p = buf;
+    h->magic = load32(p);
+    h->version = load32(p + 4);
+    h->records = load64(p + 8);
+    h->payload = load64(p + 16);
+    h->flags = load64(p + 24);
+    h->total = load64(p + 32);
+}
+
+void mrc_ser_write_header(void *buf, const mrc_ser_header *h)
+{
+    unsigned char *p = buf;
+    store32(p, h->magic);
+    store32(p + 4, h->version);
+    store64(p + 8, h->records);
+    store64(p + 16, h->payload);
+    store64(p + 24, h->flags);
+    store64(p + 32, h->total);
+}
+
+size_t mrc_ser_empty(void *buf)
+{
+    mrc_ser_header h = {MRC_SER_MAGIC, MRC_SER_VERSION, 0, 0, 0, 0};
+    mrc_ser_write_header(buf, &h);
+    return MRC_SER_HEADER;
+}
+
+int mrc_ser_next(const unsigned char *payload, size_t len, size_t *pos, mrc_ser_rec *r)
+{
+    size_t p = *pos;
+    if (p >= len)
+        return 0;
+    if (len - p < REC_HEAD)
+        return -1;
+    r->count = load64(payload + p);
+    r->len = load32(payload + p + 8);
+    if (len - p - REC_HEAD < r->len)
+        return -1;
+    r->key = payload + p + REC_HEAD;
+    *pos = p + REC_HEAD + r->len;
+    return 1;
+}
+
+/* Order of records: hash, then key bytes, then length (a prefix first). */
+static int rec_cmp(uint64_t ha, const mrc_ser_rec *a, uint64_t hb, const mrc_ser_rec *b)
+{
+    if (ha != hb)
+        return ha < hb ? -1 : 1;
+    size_t n = a->len < b->len ? a->len : b->len;
+    int c = n ? memcmp(a->key, b->key, n) : 0;
+    if (c != 0)
+        return c;
+    return a->len < b->len ? -1 : a->len > b->len;
+}
+
+int mrc_ser_validate(const void *buf, size_t cap, mrc_err *err)
+{
+    if (cap < MRC_SER_HEADER)
+        return mrc_err_set(err, MRC_EINVAL, "serialized table: %zu bytes, shorter than a header",
+                           cap);
+    mrc_ser_header h;
+    mrc_ser_read_header(buf, &h);
+    if (h.magic != MRC_SER_MAGIC || h.version != MRC_SER_VERSION)
+        return mrc_err_set(err, MRC_EINVAL, "serialized table: bad magic or version");
+    if (h.payload > cap - MRC_SER_HEADER)
+        return mrc_err_set(err, MRC_EINVAL, "serialized table: payload past the buffer");
+    const unsigned char *pl = (const unsigned char *)buf + MRC_SER_HEADER;
+    size_t pos = 0;
+    uint64_t n = 0, prev_hash = 0;
+    mrc_ser_rec r, prev = {0, 0, NULL};
+    int rc;
+    while ((rc = mrc_ser_next(pl, h.payload, &pos, &r)) == 1) {
+        uint64_t hash = mrc_hash(r.key, r.len);
+        if (n > 0 && rec_cmp(prev_hash, &prev, hash, &r) >= 0)
+            return mrc_err_set(err, MRC_EINVAL, "serialized table: record %llu out of order",
+                               (unsigned long long)n);
+        prev = r;
+        prev_hash = hash;
+        n++;
+    }
+    if (rc < 0)
+        return mrc_err_set(err, MRC_EINVAL, "serialized table: truncated record %llu",
+                           (unsigned long long)n);
+    if (n != h.records)
+        return mrc_err_set(err, MRC_EINVAL, "serialized table: %llu records, header says %llu",
+                           (unsigned long long)n, (unsigned long long)h.records);
+    return 0;
+}
+
+/* A cursor over one payload, holding the current record and its hash. */
+typedef struct cursor {
+    const unsigned char *pl;
+    size_t len, pos;
+    mrc_ser_rec rec;
+    uint64_t hash;
+    int live;
+} cursor;
+
+static void cursor_next(cursor *c, uint64_t *flags)
+{
+    int rc = mrc_ser_next(c->pl, c->len, &c->pos, &c->rec);
+    if (rc < 0)
+        *flags |= MRC_SER_FLAG_CORRUPT;
+    c->live = rc == 1;
+    if (c->live)
+        c->hash = mrc_hash(c->rec.key, c->rec.len);
+}
+
+/* Append one record at out[*w]; memmove because in-place merges may overlap source and
+ * destination (the destination never passes the unread source, see mrc_ser_merge_into). */
+static int put_rec(unsigned char *out, size_t cap, size_t *w, uint64_t count, const mrc_ser_rec *r)
+{
+    size_t need = REC_HEAD + (size_t)r->len;
+    if (cap - *w < need)
+        return -1;
+    const unsigned char *key = r->key;
+    uint32_t len = r->len;
+    memmove(out + *w + REC_HEAD, key, len);
+    store64(out + *w, count);
+    store32(out + *w + 8, len);
+    *w += need;
+    return 0;
+}
+
+/* Merge payloads a and b into out[0..cap); `out` may alias the region just before b's
+ * unread records (in-place case). @return bytes written, or SIZE_MAX when cap is too small. */
+static size_t merge_payloads(cursor *a, cursor *b, unsigned char *out, size_t cap,
+                             uint64_t *records, uint64_t *flags)
+{
+    size_t w = 0;
+    uint64_t n = 0;
+    cursor_next(a, flags);
+    cursor_next(b, flags);
+    while (a->live || b->live) {
+        int c = !a->live ? 1 : !b->live ? -1 : rec_cmp(a->hash, &a->rec, b->hash, &b->rec);
+        int rc;
+        if (c < 0) {
+            rc = put_rec(out, cap, &w, a->rec.count, &a->rec);
+            cursor_next(a, flags);
+        } else if (c > 0) {
+            rc = put_rec(out, cap, &w, b->rec.count, &b->rec);
+            cursor_next(b, flags);
+        } else {
+            uint64_t sum;
+            if (__builtin_add_overflow(a->rec.count, b->rec.count, &sum)) {
+                *flags |= MRC_SER_FLAG_COUNT_OVERFLOW;
+                sum = UINT64_MAX;
+            }
+            /* b's record is the one that may be overlapped by out; write from it. */
+            rc = put_rec(out, cap, &w, sum, &b->rec);
+            cursor_next(a, flags);
+            cursor_next(b, flags);
+        }
+        if (rc != 0)
+            return SIZE_MAX;
+        n++;
+    }
+    *records = n;
+    return w;
+}
+
+static uint64_t merged_flags_total(const mrc_ser_header *ha, const mrc_ser_header *hb,
+                                   uint64_t *total)
+{
+    uint64_t flags = ha->flags | hb->flags;
+    if (__builtin_add_overflow(ha->total, hb->total, total)) {
+        flags |= MRC_SER_FLAG_COUNT_OVERFLOW;
+        *total = UINT64_MAX;
+    }
+    return flags;
+}
+
+static size_t write_overflowed(void *out, uint64_t flags)
+{
+    mrc_ser_header h = {MRC_SER_MAGIC, MRC_SER_VERSION, 0, 0, flags | MRC_SER_FLAG_OVERFLOW, 0};
+    mrc_ser_write_header(out, &h);
+    return MRC_SER_HEADER;
+}
+
+size_t mrc_ser_merge(const void *a, const void *b, void *out, size_t out_cap)
+{
+    mrc_ser_header ha, hb, ho = {MRC_SER_MAGIC, MRC_SER_VERSION, 0, 0, 0, 0};
+    mrc_ser_read_header(a, &ha);
+    mrc_ser_read_header(b, &hb);
+    ho.flags = merged_flags_total(&ha, &hb, &ho.total);
+    if (out_cap < MRC_SER_HEADER)
+        return 0;
+    if (ho.flags & MRC_SER_FLAG_OVERFLOW)
+        return write_overflowed(out, ho.flags);
+    cursor ca = {(const unsigned char *)a + MRC_SER_HEADER, ha.payload, 0, {0, 0, NULL}, 0, 0};
+    cursor cb = {(const unsigned char *)b + MRC_SER_HEADER, hb.payload, 0, {0, 0, NULL}, 0, 0};
+    size_t w = merge_payloads(&ca, &cb, (unsigned char *)out + MRC_SER_HEADER,
+                              out_cap - MRC_SER_HEADER, &ho.records, &ho.flags);
+    if (w == SIZE_MAX)
+        return write_overflowed(out, ho.flags);
+    ho.payload = w;
+    mrc_ser_write_header(out, &ho);
+    return MRC_SER_HEADER + w;
+}
+
+int mrc_ser_merge_into(const void *in, void *inout, size_t inout_cap)
+{
+    mrc_ser_header hi, ho;
+    mrc_ser_read_header(in, &hi);
+    mrc_ser_read_header(inout, &ho);
+    if (inout_cap < MRC_SER_HEADER)
+        return 0;
+    uint64_t total;
+    uint64_t flags = merged_flags_total(&hi, &ho, &total);
+    if (flags & MRC_SER_FLAG_OVERFLOW) {
+        write_overflowed(inout, flags);
+        return 0;
+    }
+    unsigned char *io = inout;
+    size_t room = inout_cap - MRC_SER_HEADER;
+    if (hi.payload <= room && ho.payload <= room - hi.payload) {
+        /* In place: move inout's records to the end, merge forward from the front. The write
+         * position never passes the unread part of the moved records (each output record is no
+         * longer than the input records it consumes, and in's payload fits before them). */
+        unsigned char *moved = io + inout_cap - ho.payload;
+        memmove(moved, io + MRC_SER_HEADER, ho.payload);
+        cursor ca = {(const unsigned char *)in + MRC_SER_HEADER, hi.payload, 0, {0, 0, NULL}, 0, 0};
+        cursor cb = {moved, ho.payload, 0, {0, 0, NULL}, 0, 0};
+        mrc_ser_header h = {MRC_SER_MAGIC, MRC_SER_VERSION, 0, 0, flags, total};
+        size_t w = merge_payloads(&ca, &cb, io + MRC_SER_HEADER, room, &h.records, &h.flags);
+        h.payload = w;
+        mrc_ser_write_header(inout, &h);
+        return 0;
+    }
+    size_t tmp_cap = MRC_SER_HEADER + (size_t)hi.payload + (size_t)ho.payload;
+    unsigned char *tmp = malloc(tmp_cap);
+    if (tmp == NULL) {
+        write_overflowed(inout, flags);
+        return MRC_ENOMEM;
+    }
+    size_t n = mrc_ser_merge(in, inout, tmp, tmp_cap);
+    mrc_ser_header hr;
+    mrc_ser_read_header(tmp, &hr);
+    if (n > inout_cap)
+        write_overflowed(inout, hr.flags);
+    else
+        memcpy(inout, tmp, n);
+    free(tmp);
+    return 0;
+}
