@@ -1,0 +1,521 @@
+/* test_options.c - mrc_options_parse(): defaults, every option on the command line and in an INI
+ * file, the command line winning over the file, and the exact error messages for bad usage.
+ * It must never depend on the working directory: INI files go to a fresh temporary directory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "options.h"
+
+static char tmpdir[64];
+static int ini_serial;
+
+static int setup_dir(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/mrc_test_options.XXXXXX");
+    return mkdtemp(tmpdir) == NULL ? -1 : 0;
+}
+
+static int teardown_dir(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Writes `text` to a new INI file; returns its path (static storage, valid until the next call). */
+static const char *write_ini(const char *text)
+{
+    static char path[128];
+    snprintf(path, sizeof path, "%s/run%d.ini", tmpdir, ini_serial++);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fputs(text, f) >= 0, 1);
+    assert_int_equal(fclose(f), 0);
+    return path;
+}
+
+/* Parses "mrcount" followed by the NULL-terminated arguments. */
+static int parse(mrc_options *o, mrc_err *e, ...)
+{
+    char *argv[64];
+    int argc = 0;
+    argv[argc++] = (char *)"mrcount";
+    va_list ap;
+    va_start(ap, e);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL && argc < 63)
+        argv[argc++] = (char *)a;
+    va_end(ap);
+    argv[argc] = NULL;
+    memset(e, 0, sizeof *e);
+    return mrc_options_parse(argc, argv, o, e);
+}
+
+/* Parses, expects failure with exactly `msg`. */
+#define EXPECT_ERROR(want, ...)                                                                    \
+    do {                                                                                           \
+        mrc_options o_;                                                                            \
+        mrc_err e_;                                                                                \
+        assert_int_equal(parse(&o_, &e_, __VA_ARGS__, (char *)NULL), MRC_EINVAL);                  \
+        assert_int_equal(e_.code, MRC_EINVAL);                                                     \
+        assert_string_equal(e_.msg, (want));                                                       \
+        mrc_options_free(&o_);                                                                     \
+    } while (0)
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    mrc_options o;
+    mrc_err e;
+    assert_int_equal(parse(&o, &e, (char *)NULL), 0);
+    assert_int_equal(e.code, 0);
+    assert_string_equal(o.job.job, "words");
+    assert_int_equal(o.job.tokens, MRC_TOKENS_WHITESPACE);
+    assert_false(o.job.fold_case);
+    assert_int_equal(o.threads, 0);
+    assert_int_equal(o.schedule, MRC_SCHEDULE_STATIC);
+    assert_int_equal(o.chunk_size, 0);
+    assert_int_equal(o.reduce, MRC_REDUCE_AUTO);
+    assert_int_equal(o.progress, MRC_PROGRESS_AUTO);
+    assert_string_equal(o.out.path, "-");
+    assert_int_equal(o.out.sort, MRC_SORT_COUNT);
+    assert_int_equal(o.out.top, 0);
+    assert_null(o.metrics);
+    assert_false(o.quiet);
+    assert_false(o.help);
+    assert_false(o.version);
+    assert_null(o.config);
+    assert_int_equal(o.ninputs, 0);
+    mrc_options_free(&o);
+    mrc_options_free(&o); /* twice is harmless */
+}
+
+static void test_every_long_option(void **state)
+{
+    (void)state;
+    mrc_options o;
+    mrc_err e;
+    assert_int_equal(parse(&o, &e, "--job", "ngram", "--tokens", "alnum", "--fold-case",
+                           "--threads", "4", "--schedule", "dynamic", "--chunk-size", "1M",
+                           "--reduce", "shuffle", "--progress", "never", "--output", "out.tsv",
+                           "--sort", "key", "--top", "10", "--metrics", "m.json", "--quiet",
+                           "a.txt", "dir/", (char *)NULL),
+                     0);
+    assert_string_equal(o.job.job, "ngram");
+    assert_int_equal(o.job.tokens, MRC_TOKENS_ALNUM);
+    assert_true(o.job.fold_case);
+    assert_int_equal(o.threads, 4);
+    assert_int_equal(o.schedule, MRC_SCHEDULE_DYNAMIC);
+    assert_int_equal(o.chunk_size, 1u << 20);
+    assert_int_equal(o.reduce, MRC_REDUCE_SHUFFLE);
+    assert_int_equal(o.progress, MRC_PROGRESS_NEVER);
+    assert_string_equal(o.out.path, "out.tsv");
+    assert_int_equal(o.out.sort, MRC_SORT_KEY);
+    assert_int_equal(o.out.top, 10);
+    assert_string_equal(o.metrics, "m.json");
+    assert_true(o.quiet);
+    assert_int_equal(o.ninputs, 2);
+    assert_string_equal(o.inputs[0], "a.txt");
+    assert_string_equal(o.inputs[1], "dir/");
+    mrc_options_free(&o);
+
+    /* "=" forms and the other enum values */
+    assert_int_equal(parse(&o, &e, "--job=words", "--tokens=whitespace", "--threads=2",
+                           "--schedule=static", "--chunk-size=4096", "--reduce=reduce",
+                           "--progress=always", "--sort=count", "--top=0", "--output=-",
+                           (char *)NULL),
+                     0);
+    assert_string_equal(o.job.job, "words");
+    assert_int_equal(o.job.tokens, MRC_TOKENS_WHITESPACE);
+    assert_int_equal(o.threads, 2);
+    assert_int_equal(o.chunk_size, 4096);
+    assert_int_equal(o.reduce, MRC_REDUCE_REDUCE);
+    assert_int_equal(o.progress, MRC_PROGRESS_ALWAYS);
+    assert_int_equal(o.out.sort, MRC_SORT_COUNT);
+    assert_string_equal(o.out.path, "-");
+    mrc_options_free(&o);
+
+    assert_int_equal(
+        parse(&o, &e, "--reduce", "auto", "--progress", "auto", "--chunk-size", "2G", (char *)NULL),
+        0);
+    assert_int_equal(o.reduce, MRC_REDUCE_AUTO);
+    assert_int_equal(o.progress, MRC_PROGRESS_AUTO);
+    assert_int_equal(o.chunk_size, 2ull << 30);
+    mrc_options_free(&o);
+
+    /* the last occurrence wins; --no-fold-case undoes --fold-case */
+    assert_int_equal(parse(&o, &e, "--fold-case", "--threads", "3", "--no-fold-case", "--threads",
+                           "5", "-o", "a", "-o", "b", (char *)NULL),
+                     0);
+    assert_false(o.job.fold_case);
+    assert_int_equal(o.threads, 5);
+    assert_string_equal(o.out.path, "b");
+    mrc_options_free(&o);
+}
+
+static void test_short_options(void **state)
+{
+    (void)state;
+    mrc_options o;
+    mrc_err e;
+    assert_int_equal(
+        parse(&o, &e, "-o", "r.tsv", "-t", "3", "-k", "7", "-m", "x.json", "-q", (char *)NULL), 0);
+    assert_string_equal(o.out.path, "r.tsv");
+    assert_int_equal(o.threads, 3);
+    assert_int_equal(o.out.top, 7);
+    assert_string_equal(o.metrics, "x.json");
+    assert_true(o.quiet);
+    mrc_options_free(&o);
+
+    assert_int_equal(parse(&o, &e, "-qt8", "-k5", (char *)NULL), 0);
+    assert_true(o.quiet);
+    assert_int_equal(o.threads, 8);
+    assert_int_equal(o.out.top, 5);
+    mrc_options_free(&o);
+}
+
+static void test_positional_inputs(void **state)
+{
+    (void)state;
+    mrc_options o;
+    mrc_err e;
+    /* options after inputs still count; "--" ends options; "-" is passed on as an input */
+    assert_int_equal(
+        parse(&o, &e, "corpus/", "--threads", "2", "@list.txt", "--", "--quiet", "-", (char *)NULL),
+        0);
+    assert_int_equal(o.threads, 2);
+    assert_false(o.quiet);
+    assert_int_equal(o.ninputs, 4);
+    assert_string_equal(o.inputs[0], "corpus/");
+    assert_string_equal(o.inputs[1], "@list.txt");
+    assert_string_equal(o.inputs[2], "--quiet");
+    assert_string_equal(o.inputs[3], "-");
+    mrc_options_free(&o);
+}
+
+static void test_help_version(void **state)
+{
+    (void)state;
+    mrc_options o;
+    mrc_err e;
+    assert_int_equal(parse(&o, &e, "--help", (char *)NULL), 0);
+    assert_true(o.help);
+    assert_false(o.version);
+    mrc_options_free(&o);
+    assert_int_equal(parse(&o, &e, "-h", (char *)NULL), 0);
+    assert_true(o.help);
+    mrc_options_free(&o);
+    assert_int_equal(parse(&o, &e, "--version", (char *)NULL), 0);
+    assert_true(o.version);
+    assert_false(o.help);
+    mrc_options_free(&o);
+    assert_int_equal(parse(&o, &e, "-V", (char *)NULL), 0);
+    assert_true(o.version);
+    mrc_options_free(&o);
+    /* --help answers even when a value or the config file is bad */
+    assert_int_equal(parse(&o, &e, "--threads", "zero", "--config", "/nonexistent/x.ini", "--help",
+                           (char *)NULL),
+                     0);
+    assert_true(o.help);
+    mrc_options_free(&o);
+
+    const char *u = mrc_options_usage();
+    assert_non_null(strstr(u, "Usage: mrcount"));
+    assert_non_null(strstr(u, "mpirun -np 2 --map-by slot:PE=2 mrcount --threads 2 corpus/"));
+    assert_non_null(strstr(u, "Exit status"));
+    static const char *const names[] = {
+        "--config",   "--job",        "--tokens", "--fold-case", "--no-fold-case", "--threads",
+        "--schedule", "--chunk-size", "--reduce", "--progress",  "--output",       "--sort",
+        "--top",      "--metrics",    "--quiet",  "--help",      "--version"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        assert_non_null(strstr(u, names[i]));
+}
+
+static void test_bad_usage(void **state)
+{
+    (void)state;
+    EXPECT_ERROR("unknown option '--foo'", "--foo");
+    EXPECT_ERROR("unknown option '--foo'", "--foo=bar");
+    EXPECT_ERROR("unknown option '-x'", "-x");
+    EXPECT_ERROR("unknown option '-x'", "--quiet", "-qx");
+    EXPECT_ERROR("ambiguous option '--t'", "--t", "3");
+    EXPECT_ERROR("option '--threads' requires an argument", "--threads");
+    EXPECT_ERROR("option '--job' requires an argument", "--job");
+    EXPECT_ERROR("option '-t' requires an argument", "-t");
+    EXPECT_ERROR("option '--quiet' doesn't allow an argument", "--quiet=yes");
+    EXPECT_ERROR("option '--fold-case' doesn't allow an argument", "--fold-case=1");
+    /* abbreviations that are unambiguous are fine */
+    mrc_options o;
+    mrc_err e;
+    assert_int_equal(parse(&o, &e, "--thr", "6", (char *)NULL), 0);
+    assert_int_equal(o.threads, 6);
+    mrc_options_free(&o);
+}
+
+static void test_bad_values(void **state)
+{
+    (void)state;
+    EXPECT_ERROR("--threads: 'abc' is not a positive integer", "--threads", "abc");
+    EXPECT_ERROR("--threads: '0' is not a positive integer", "--threads", "0");
+    EXPECT_ERROR("--threads: '-1' is not a positive integer", "--threads", "-1");
+    EXPECT_ERROR("--threads: '+2' is not a positive integer", "--threads", "+2");
+    EXPECT_ERROR("--threads: ' 2' is not a positive integer", "--threads", " 2");
+    EXPECT_ERROR("--threads: '2x' is not a positive integer", "-t", "2x");
+    EXPECT_ERROR("--threads: '' is not a positive integer", "--threads", "");
+    EXPECT_ERROR("--threads: '99999999999999999999' is not a positive integer", "--threads",
+                 "99999999999999999999");
+    EXPECT_ERROR("--threads: '100000' is more than 65536 threads", "--threads", "100000");
+    EXPECT_ERROR("--top: '-1' is not a non-negative integer", "--top", "-1");
+    EXPECT_ERROR("--top: '1e3' is not a non-negative integer", "-k", "1e3");
+    EXPECT_ERROR("--chunk-size: '1000' is less than the minimum of 4096 bytes", "--chunk-size",
+                 "1000");
+    EXPECT_ERROR("--chunk-size: '0' is less than the minimum of 4096 bytes", "--chunk-size", "0");
+    EXPECT_ERROR("--chunk-size: '12Q' is not a size (a number with k, M or G)", "--chunk-size",
+                 "12Q");
+    EXPECT_ERROR("--job: 'grep' is not one of words, ngram", "--job", "grep");
+    EXPECT_ERROR("--tokens: 'utf8' is not one of whitespace, alnum", "--tokens", "utf8");
+    EXPECT_ERROR("--schedule: 'guided' is not one of static, dynamic", "--schedule", "guided");
+    EXPECT_ERROR("--reduce: 'tree' is not one of auto, reduce, shuffle", "--reduce", "tree");
+    EXPECT_ERROR("--progress: 'yes' is not one of auto, always, never", "--progress", "yes");
+    EXPECT_ERROR("--sort: 'value' is not one of count, key", "--sort", "value");
+    EXPECT_ERROR("--output: empty value", "--output", "");
+    EXPECT_ERROR("--metrics: empty value", "-m", "");
+}
+
+static void test_ini_every_key(void **state)
+{
+    (void)state;
+    const char *ini = write_ini("; a run configuration\n"
+                                "# comments both ways\n"
+                                "[input]\n"
+                                "inputs = a.txt  b.txt\n"
+                                "  c.txt\t@list.txt\n"
+                                "\n"
+                                "[job]\n"
+                                "job = ngram\n"
+                                "tokens = alnum\n"
+                                "fold-case = yes\n"
+                                "[run]\n"
+                                "threads = 3 ; inline comment\n"
+                                "schedule = dynamic\n"
+                                "chunk-size = 8M\n"
+                                "reduce = shuffle\n"
+                                "progress = always\n"
+                                "[output]\n"
+                                "output = result.tsv\n"
+                                "sort = key\n"
+                                "top = 100\n"
+                                "metrics = run.json\n"
+                                "quiet = ON\n");
+    mrc_options o;
+    mrc_err e;
+    assert_int_equal(parse(&o, &e, "--config", ini, (char *)NULL), 0);
+    assert_string_equal(o.config, ini);
+    assert_int_equal(o.ninputs, 4);
+    assert_string_equal(o.inputs[0], "a.txt");
+    assert_string_equal(o.inputs[1], "b.txt");
+    assert_string_equal(o.inputs[2], "c.txt");
+    assert_string_equal(o.inputs[3], "@list.txt");
+    assert_string_equal(o.job.job, "ngram");
+    assert_int_equal(o.job.tokens, MRC_TOKENS_ALNUM);
+    assert_true(o.job.fold_case);
+    assert_int_equal(o.threads, 3);
+    assert_int_equal(o.schedule, MRC_SCHEDULE_DYNAMIC);
+    assert_int_equal(o.chunk_size, 8u << 20);
+    assert_int_equal(o.reduce, MRC_REDUCE_SHUFFLE);
+    assert_int_equal(o.progress, MRC_PROGRESS_ALWAYS);
+    assert_string_equal(o.out.path, "result.tsv");
+    assert_int_equal(o.out.sort, MRC_SORT_KEY);
+    assert_int_equal(o.out.top, 100);
+    assert_string_equal(o.metrics, "run.json");
+    assert_true(o.quiet);
+    mrc_options_free(&o);
+
+    /* every spelling of a boolean */
+    static const char *const truths[] = {"true", "yes", "on", "1", "TRUE", "Yes"};
+    static const char *const lies[] = {"false", "no", "off", "0", "False", "NO"};
+    for (size_t i = 0; i < sizeof truths / sizeof truths[0]; i++) {
+        char text[128];
+        snprintf(text, sizeof text, "[job]\nfold-case = %s\n[output]\nquiet = %s\n", truths[i],
+                 lies[i]);
+        assert_int_equal(parse(&o, &e, "-c", write_ini(text), (char *)NULL), 0);
+        assert_true(o.job.fold_case);
+        assert_false(o.quiet);
+        mrc_options_free(&o);
+    }
+}
+
+static void test_cli_beats_ini(void **state)
+{
+    (void)state;
+    const char *ini = write_ini("[input]\ninputs = from-ini.txt\n"
+                                "[run]\nthreads = 2\nschedule = dynamic\n"
+                                "[job]\nfold-case = true\n"
+                                "[output]\noutput = ini.tsv\nquiet = yes\n");
+    char cfg[160];
+    snprintf(cfg, sizeof cfg, "--config=%s", ini);
+    mrc_options o;
+    mrc_err e;
+    /* the command line wins even when it comes before --config */
+    assert_int_equal(
+        parse(&o, &e, "--threads", "8", cfg, "--no-fold-case", "-o", "cli.tsv", (char *)NULL), 0);
+    assert_int_equal(o.threads, 8);
+    assert_int_equal(o.schedule, MRC_SCHEDULE_DYNAMIC); /* from the file */
+    assert_false(o.job.fold_case);
+    assert_string_equal(o.out.path, "cli.tsv");
+    assert_true(o.quiet);
+    assert_int_equal(o.ninputs, 1);
+    assert_string_equal(o.inputs[0], "from-ini.txt");
+    mrc_options_free(&o);
+
+    /* positional INPUTs replace the file's list */
+    assert_int_equal(parse(&o, &e, "-c", ini, "x", "y", (char *)NULL), 0);
+    assert_int_equal(o.ninputs, 2);
+    assert_string_equal(o.inputs[0], "x");
+    assert_string_equal(o.inputs[1], "y");
+    mrc_options_free(&o);
+
+    /* a bad value on the command line is reported even though the file's is fine */
+    char msg[256];
+    snprintf(msg, sizeof msg, "--threads: 'many' is not a positive integer");
+    EXPECT_ERROR(msg, "-c", ini, "--threads", "many");
+}
+
+static void test_ini_errors(void **state)
+{
+    (void)state;
+    char msg[512];
+    const char *ini;
+
+    ini = write_ini("[run]\nthreads = 2\nbogus = 1\n");
+    snprintf(msg, sizeof msg, "%s:3: [run] bogus: unknown key", ini);
+    EXPECT_ERROR(msg, "--config", ini);
+
+    ini = write_ini("[run]\nthreads = 2\n\n[runn]\nthreads = 2\n");
+    snprintf(msg, sizeof msg,
+             "%s:4: [runn]: unknown section (known: [input] [job] [run] "
+             "[output])",
+             ini);
+    EXPECT_ERROR(msg, "--config", ini);
+
+    ini = write_ini("[job]\n[extra]\n"); /* a section with no key is still checked */
+    snprintf(msg, sizeof msg,
+             "%s:2: [extra]: unknown section (known: [input] [job] [run] "
+             "[output])",
+             ini);
+    EXPECT_ERROR(msg, "--config", ini);
+
+    ini = write_ini("[output]\nthreads = 2\n");
+    snprintf(msg, sizeof msg, "%s:2: [output] threads: unknown key (it belongs in [run])", ini);
+    EXPECT_ERROR(msg, "--config", ini);
+
+    ini = write_ini("threads = 2\n");
+    snprintf(msg, sizeof msg, "%s:1: threads: key outside any section (it belongs in [run])", ini);
+    EXPECT_ERROR(msg, "--config", ini);
+
+    ini = write_ini("[run]\n; fine\nthreads = abc\n");
+    snprintf(msg, sizeof msg, "%s:3: [run] threads: 'abc' is not a positive integer", ini);
+    EXPECT_ERROR(msg, "--config", ini);
+
+    ini = write_ini("[run]\nchunk-size = 100\n");
+    snprintf(msg, sizeof msg,
+             "%s:2: [run] chunk-size: '100' is less than the minimum of 4096 "
+             "bytes",
+             ini);
+    EXPECT_ERROR(msg, "--config", ini);
+
+    ini = write_ini("[output]\nquiet = maybe\n");
+    snprintf(msg, sizeof msg,
+             "%s:2: [output] quiet: 'maybe' is not a boolean (true/false, "
+             "yes/no, on/off, 1/0)",
+             ini);
+    EXPECT_ERROR(msg, "--config", ini);
+
+    ini = write_ini("[output]\ntop =\n");
+    snprintf(msg, sizeof msg, "%s:2: [output] top: '' is not a non-negative integer", ini);
+    EXPECT_ERROR(msg, "--config", ini);
+
+    /* command-line-only options are not keys */
+    ini = write_ini("[run]\nconfig = other.ini\n");
+    snprintf(msg, sizeof msg, "%s:2: [run] config: unknown key", ini);
+    EXPECT_ERROR(msg, "--config", ini);
+
+    ini = write_ini("[run]\nthreads 4\n");
+    snprintf(msg, sizeof msg, "%s:2: syntax error (expected [section] or key = value)", ini);
+    EXPECT_ERROR(msg, "--config", ini);
+
+    /* the first error wins: a syntax error before a bad key, and a bad key before a syntax
+     * error */
+    ini = write_ini("[run]\nthreads 4\nbogus = 1\n");
+    snprintf(msg, sizeof msg, "%s:2: syntax error (expected [section] or key = value)", ini);
+    EXPECT_ERROR(msg, "--config", ini);
+    ini = write_ini("[run]\nbogus = 1\nthreads 4\n");
+    snprintf(msg, sizeof msg, "%s:2: [run] bogus: unknown key", ini);
+    EXPECT_ERROR(msg, "--config", ini);
+
+    char longline[600];
+    int n = snprintf(longline, sizeof longline, "[input]\ninputs =");
+    while (n < 500)
+        n += snprintf(longline + n, sizeof longline - (size_t)n, " file%d.txt", n);
+    snprintf(longline + n, sizeof longline - (size_t)n, "\n[run]\nbogus = 1\n");
+    ini = write_ini(longline);
+    snprintf(msg, sizeof msg,
+             "%s:2: line longer than 197 bytes (continue a long value on "
+             "indented lines)",
+             ini);
+    EXPECT_ERROR(msg, "--config", ini);
+
+    snprintf(msg, sizeof msg, "%s/missing.ini: No such file or directory", tmpdir);
+    char missing[128];
+    snprintf(missing, sizeof missing, "%s/missing.ini", tmpdir);
+    EXPECT_ERROR(msg, "--config", missing);
+
+    snprintf(msg, sizeof msg, "%s: Is a directory", tmpdir);
+    EXPECT_ERROR(msg, "--config", tmpdir);
+}
+
+static void test_ini_long_inputs_on_continuation_lines(void **state)
+{
+    (void)state;
+    char text[4096];
+    int n = snprintf(text, sizeof text, "[input]\ninputs = first.txt\n");
+    for (int i = 0; i < 100; i++)
+        n += snprintf(text + n, sizeof text - (size_t)n, "    part-%03d.txt part-%03d.gz\n", i, i);
+    const char *ini = write_ini(text);
+    mrc_options o;
+    mrc_err e;
+    assert_int_equal(parse(&o, &e, "--config", ini, (char *)NULL), 0);
+    assert_int_equal(o.ninputs, 201);
+    assert_string_equal(o.inputs[0], "first.txt");
+    assert_string_equal(o.inputs[200], "part-099.gz");
+    mrc_options_free(&o);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_every_long_option),
+        cmocka_unit_test(test_short_options),
+        cmocka_unit_test(test_positional_inputs),
+        cmocka_unit_test(test_help_version),
+        cmocka_unit_test(test_bad_usage),
+        cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_ini_every_key),
+        cmocka_unit_test(test_cli_beats_ini),
+        cmocka_unit_test(test_ini_errors),
+        cmocka_unit_test(test_ini_long_inputs_on_continuation_lines),
+    };
+    return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+}
