@@ -366,7 +366,12 @@ static void print_summary(run *r)
 static int run_all(run *r)
 {
     mrc_job job;
-    if (agree(r, mrc_job_select(&r->o.job, &job, &r->err)) != 0)
+    int rc = mrc_job_select(&r->o.job, &job, &r->err);
+    if (rc == 0 && r->o.schedule == MRC_SCHEDULE_DYNAMIC)
+        rc = mrc_err_set(&r->err, MRC_EINVAL, "--schedule dynamic: not available in this version");
+    if (rc == 0 && r->o.reduce == MRC_REDUCE_SHUFFLE)
+        rc = mrc_err_set(&r->err, MRC_EINVAL, "--reduce shuffle: not available in this version");
+    if (agree(r, rc) != 0)
         return 2;
     if (phase_discover(r) || phase_distribute(r) || phase_place(r) || phase_map(r, &job) ||
         phase_combine(r))

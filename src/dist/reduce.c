@@ -23,17 +23,32 @@ static void merge_op(void *in, void *inout, int *len, MPI_Datatype *type)
                            (unsigned char *)inout + (size_t)i * op_capacity, op_capacity);
 }
 
-/* One element covering `cap` bytes: contiguous bytes under 2 GiB, 1 MiB blocks beyond. */
-static int table_type(size_t cap, MPI_Datatype *type)
+/* Blocks are used past this size: INT_MAX, or a small value from MRC_TEST_REDUCE_BLOCK so the
+ * tests exercise the >2 GiB path on small tables. */
+static size_t block_threshold(size_t *block)
 {
-    if (cap <= (size_t)INT_MAX) {
+    const char *s = getenv("MRC_TEST_REDUCE_BLOCK");
+    long v = s != NULL ? strtol(s, NULL, 10) : 0;
+    if (v >= 64) {
+        *block = (size_t)v;
+        return (size_t)v;
+    }
+    *block = MRC_BLOCK;
+    return (size_t)INT_MAX;
+}
+
+/* One element covering `cap` bytes: contiguous bytes under the threshold (2 GiB), a vector of
+ * blocks beyond; cap is then a multiple of the block. */
+static int table_type(size_t cap, size_t threshold, size_t blk, MPI_Datatype *type)
+{
+    if (cap <= threshold) {
         int rc = MPI_Type_contiguous((int)cap, MPI_BYTE, type);
         return rc != MPI_SUCCESS ? rc : MPI_Type_commit(type);
     }
     MPI_Datatype block;
-    int rc = MPI_Type_contiguous((int)MRC_BLOCK, MPI_BYTE, &block);
+    int rc = MPI_Type_contiguous((int)blk, MPI_BYTE, &block);
     if (rc == MPI_SUCCESS)
-        rc = MPI_Type_contiguous((int)(cap / MRC_BLOCK), block, type);
+        rc = MPI_Type_contiguous((int)(cap / blk), block, type);
     if (rc == MPI_SUCCESS)
         rc = MPI_Type_commit(type);
     MPI_Type_free(&block);
@@ -59,9 +74,10 @@ int mrc_dist_reduce_tables(const mrc_dist *d, const void *local, size_t local_le
     int rc = MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
     if (rc != MPI_SUCCESS)
         return fail(err, "MPI_Allreduce(table sizes)", rc);
+    size_t blk, threshold = block_threshold(&blk);
     size_t cap = (size_t)sum;
-    if (cap > (size_t)INT_MAX)
-        cap = (cap + MRC_BLOCK - 1) / MRC_BLOCK * MRC_BLOCK;
+    if (cap > threshold)
+        cap = (cap + blk - 1) / blk * blk;
     /* Every rank allocates (or fails) before the collective: agree on it first. */
     unsigned char *send = malloc(cap);
     unsigned char *recv = d->rank == 0 ? malloc(cap) : NULL;
@@ -80,7 +96,7 @@ int mrc_dist_reduce_tables(const mrc_dist *d, const void *local, size_t local_le
 
     MPI_Datatype type;
     MPI_Op op;
-    rc = table_type(cap, &type);
+    rc = table_type(cap, threshold, blk, &type);
     if (rc != MPI_SUCCESS) {
         free(send);
         free(recv);

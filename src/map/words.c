@@ -54,25 +54,19 @@ static inline unsigned delim_mask16(const unsigned char *p, enum token_class cls
 }
 #endif
 
-/* First index >= i in buf[0..len) whose delimiter-ness equals `want` (1: a delimiter);
- * len if none. 16 bytes a step while they are there, byte table for the tail. */
-static inline size_t find_class(const unsigned char *buf, size_t len, size_t i, int want,
-                                enum token_class cls)
+/* 64-bit mask of the delimiter bytes among p[0..64). */
+static inline uint64_t delim_mask64(const unsigned char *p, enum token_class cls)
 {
-    const unsigned char *delim = cls == CLASS_WHITESPACE ? delim_whitespace : delim_alnum;
 #if defined(__SSE2__)
-    while (i + 16 <= len) {
-        unsigned m = delim_mask16(buf + i, cls);
-        if (!want)
-            m ^= 0xffffu;
-        if (m != 0)
-            return i + (size_t)__builtin_ctz(m);
-        i += 16;
-    }
+    return (uint64_t)delim_mask16(p, cls) | (uint64_t)delim_mask16(p + 16, cls) << 16 |
+           (uint64_t)delim_mask16(p + 32, cls) << 32 | (uint64_t)delim_mask16(p + 48, cls) << 48;
+#else
+    const unsigned char *delim = cls == CLASS_WHITESPACE ? delim_whitespace : delim_alnum;
+    uint64_t m = 0;
+    for (int i = 0; i < 64; i++)
+        m |= (uint64_t)(delim[p[i]] != 0) << i;
+    return m;
 #endif
-    while (i < len && (delim[buf[i]] != 0) != want)
-        i++;
-    return i;
 }
 
 static int grow_scratch(mrc_map_ctx *ctx, size_t need, mrc_err *err)
@@ -96,7 +90,8 @@ static inline void fold_ascii(unsigned char *dst, const unsigned char *src, size
     }
 }
 
-#define BATCH 32
+#define BATCH 64 /* tokens hashed (and their slots prefetched) before they are counted */
+#define AHEAD 8  /* how far ahead of its lookup a record is prefetched */
 
 typedef struct pending {
     size_t off;  /* into buf, or into ctx->scratch with --fold-case */
@@ -104,74 +99,131 @@ typedef struct pending {
     uint64_t hash;
 } pending;
 
-/* Count a batch of hashed tokens. Their slots were prefetched when they were hashed; here
- * the records those slots point at are prefetched, all of them before the first lookup, so
- * the cache misses of rare keys overlap instead of queueing. */
+/* Count a batch of hashed tokens. Their slots were prefetched when they were hashed; the
+ * records those slots point at are prefetched AHEAD lookups early, so the cache misses of
+ * rare keys overlap instead of queueing. */
+static inline void prefetch_rec(const mrc_table *t, uint64_t hash)
+{
+    uint64_t s = t->slots[(size_t)hash & t->mask];
+    if (s != 0)
+        __builtin_prefetch(mrc_table_rec_at(t, s));
+}
+
 static inline int add_batch(mrc_table *t, const unsigned char *base, const pending *p, size_t n,
                             mrc_err *err)
 {
-    for (size_t i = 0; i < n; i++) {
-        uint64_t s = t->slots[(size_t)p[i].hash & t->mask];
-        if (s != 0)
-            __builtin_prefetch(mrc_table_rec_at(t, s));
-    }
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+    for (; i < n && i < AHEAD; i++)
+        prefetch_rec(t, p[i].hash);
+    for (i = 0; i < n; i++) {
+        if (i + AHEAD < n)
+            prefetch_rec(t, p[i + AHEAD].hash);
         if (mrc_table_add(t, base + p[i].off, p[i].len, p[i].hash, 1, err) != 0)
             return -1;
+    }
     return 0;
 }
 
-/* The consumer body; inlined into one function per (class, fold) pair. Tokens are found,
- * hashed and their slots prefetched in batches of BATCH, then counted. */
+/* Hash one token, prefetch its slot and queue it; count the queue when it is full. */
+static inline int take_token(mrc_map_ctx *ctx, const unsigned char *buf, size_t start, size_t end,
+                             pending *batch, size_t *nb, size_t *folded, int fold, mrc_err *err)
+{
+    mrc_table *t = ctx->table;
+    size_t n = end - start;
+    if (n > UINT32_MAX)
+        return mrc_err_set(err, MRC_EINVAL, "a token of %zu bytes exceeds the 4 GiB key limit", n);
+    uint64_t h;
+    size_t off = start;
+    if (fold) {
+        if (*folded + n > ctx->scratch_cap && grow_scratch(ctx, *folded + n, err) != 0)
+            return -1;
+        fold_ascii(ctx->scratch + *folded, buf + start, n);
+        off = *folded;
+        *folded += n;
+        h = XXH3_64bits_withSeed(ctx->scratch + off, n, MRC_HASH_SEED);
+    } else {
+        h = XXH3_64bits_withSeed(buf + start, n, MRC_HASH_SEED);
+    }
+    __builtin_prefetch(&t->slots[(size_t)h & t->mask]);
+    batch[(*nb)++] = (pending){off, (uint32_t)n, h};
+    if (*nb == BATCH) {
+        if (add_batch(t, fold ? ctx->scratch : buf, batch, *nb, err) != 0)
+            return -1;
+        ctx->records += *nb;
+        *nb = 0;
+        *folded = 0;
+    }
+    return 0;
+}
+
+/* The consumer body; inlined into one function per (class, fold) pair. Each 64-byte block
+ * becomes a delimiter bit mask; token starts and ends are the mask's rising and falling edges,
+ * taken in order with count-trailing-zeros, so the cost is per token, not per byte. */
 static inline long long consume_tokens(mrc_map_ctx *ctx, const unsigned char *buf, size_t len,
                                        bool final, mrc_err *err, enum token_class cls, int fold)
 {
-    mrc_table *t = ctx->table;
     pending batch[BATCH];
-    size_t nb = 0, folded = 0;
-    uint64_t records = 0;
-    size_t pos = 0;
+    unsigned char tail[64];
+    size_t nb = 0, folded = 0, tok_start = 0;
+    bool in_tok = false;
+    uint64_t carry = 1; /* the byte before buf counts as a delimiter: buf starts a record */
     long long consumed = (long long)len;
-    for (;;) {
-        size_t start = find_class(buf, len, pos, 0, cls);
-        if (start == len)
-            break;
-        size_t end = find_class(buf, len, start + 1, 1, cls);
-        if (end == len && !final) {
-            consumed = (long long)start;
-            break;
-        }
-        size_t n = end - start;
-        if (n > UINT32_MAX) {
-            mrc_err_set(err, MRC_EINVAL, "a token of %zu bytes exceeds the 4 GiB key limit", n);
-            return -1;
-        }
-        uint64_t h;
-        size_t off = start;
-        if (fold) {
-            if (folded + n > ctx->scratch_cap && grow_scratch(ctx, folded + n, err) != 0)
-                return -1;
-            fold_ascii(ctx->scratch + folded, buf + start, n);
-            off = folded;
-            folded += n;
-            h = XXH3_64bits_withSeed(ctx->scratch + off, n, MRC_HASH_SEED);
+    for (size_t b = 0; b < len; b += 64) {
+        uint64_t d;
+        if (len - b >= 64) {
+            d = delim_mask64(buf + b, cls);
         } else {
-            h = XXH3_64bits_withSeed(buf + start, n, MRC_HASH_SEED);
+            /* The tail, padded with a delimiter: a token reaching `len` ends there. */
+            memcpy(tail, buf + b, len - b);
+            memset(tail + (len - b), ' ', 64 - (len - b));
+            d = delim_mask64(tail, cls);
         }
-        __builtin_prefetch(&t->slots[(size_t)h & t->mask]);
-        batch[nb++] = (pending){off, (uint32_t)n, h};
-        if (nb == BATCH) {
-            if (add_batch(t, fold ? ctx->scratch : buf, batch, nb, err) != 0)
+        uint64_t prev = d << 1 | carry;
+        uint64_t starts = ~d & prev, ends = d & ~prev;
+        carry = d >> 63;
+        if (in_tok) {
+            if (ends == 0)
+                continue;
+            size_t e = b + (size_t)__builtin_ctzll(ends);
+            ends &= ends - 1;
+            if (e >= len && !final) {
+                consumed = (long long)tok_start;
+                goto out;
+            }
+            if (take_token(ctx, buf, tok_start, e, batch, &nb, &folded, fold, err) != 0)
                 return -1;
-            records += nb;
-            nb = 0;
-            folded = 0;
+            in_tok = false;
         }
-        pos = end;
+        while (starts != 0) {
+            size_t st = b + (size_t)__builtin_ctzll(starts);
+            starts &= starts - 1;
+            if (ends == 0) {
+                tok_start = st;
+                in_tok = true;
+                break;
+            }
+            size_t e = b + (size_t)__builtin_ctzll(ends);
+            ends &= ends - 1;
+            if (e >= len && !final) {
+                consumed = (long long)st;
+                goto out;
+            }
+            if (take_token(ctx, buf, st, e, batch, &nb, &folded, fold, err) != 0)
+                return -1;
+        }
     }
-    if (nb > 0 && add_batch(t, fold ? ctx->scratch : buf, batch, nb, err) != 0)
-        return -1;
-    ctx->records += records + nb;
+    if (in_tok) { /* a token running to the very end of a buffer of whole blocks */
+        if (!final)
+            consumed = (long long)tok_start;
+        else if (take_token(ctx, buf, tok_start, len, batch, &nb, &folded, fold, err) != 0)
+            return -1;
+    }
+out:
+    if (nb > 0) {
+        if (add_batch(ctx->table, fold ? ctx->scratch : buf, batch, nb, err) != 0)
+            return -1;
+        ctx->records += nb;
+    }
     return consumed;
 }
 
