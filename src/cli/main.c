@@ -60,6 +60,8 @@ static void warn_rank0(const char *msg, void *arg)
 /* Fail the whole run unless every rank succeeded; rank 0 prints the one message. */
 static int agree(run *r, int status)
 {
+    if (status == 0 && got_signal)
+        status = mrc_err_set(&r->err, MRC_EINTR, "stopped by signal %d", (int)got_signal);
     int rc = mrc_dist_agree(&r->d, status, &r->err);
     if (rc != 0 && r->d.rank == 0)
         fprintf(stderr, "mrcount: %s\n", r->err.msg);
@@ -181,21 +183,22 @@ static int phase_map(run *r, mrc_job *job)
             usleep(POLL_MS * 1000); /* nothing to wait on locally: pace the exchange */
     }
     double t1 = mrc_now();
+    /* A rank stopped because another failed reports success here: agree() then carries the
+     * failing rank's own message to everyone. */
+    int status = rc != 0 ? rc : local_failed ? (r->err.code ? r->err.code : MRC_EIO) : 0;
     if (m != NULL) {
         mrc_err ferr = {0};
         int frc = mrc_map_finish(m, &r->local, &r->local_len, &r->st, &ferr);
-        if (frc != 0 && frc != MRC_EINTR && r->err.code == 0)
-            r->err = ferr;
-        if (frc != 0 && rc == 0)
-            rc = r->err.code ? r->err.code : frc;
-    } else if (rc == 0) {
-        rc = r->err.code;
+        if (frc != 0 && frc != MRC_EINTR) {
+            if (r->err.code == 0)
+                r->err = ferr;
+            if (status == 0)
+                status = frc;
+        }
     }
-    if (rc == 0 && local_failed)
-        rc = r->err.code ? r->err.code : MRC_EIO;
     r->phase[MRC_PHASE_MAP] = r->st.map_seconds > 0 ? r->st.map_seconds : t1 - t0;
     r->phase[MRC_PHASE_LOCAL_MERGE] = r->st.merge_seconds;
-    return agree(r, rc);
+    return agree(r, status);
 }
 
 static int phase_combine(run *r)
