@@ -34,7 +34,7 @@ typedef struct mrc_table {
     unsigned char *arena;  /* records, back to back */
     size_t arena_len;      /* bytes in use */
     size_t arena_cap;      /* bytes allocated */
-    uint64_t total;        /* sum of all counts added (for checks and metrics) */
+    uint64_t total;        /* sum of all counts added, saturating at 2^64-1 (metrics) */
 } mrc_table;
 
 /** mrc_table_init() : an empty table sized for about `expect` distinct keys (0: a default).
@@ -99,9 +99,11 @@ static inline int mrc_table_add(mrc_table *t, const void *key, uint32_t len, uin
         if ((s & 0xffffffff00000000ULL) == tag) {
             mrc_rec *r = mrc_table_rec_at(t, s);
             if (r->hash == hash && r->len == len && mrc_key_eq(r->key, key, len)) {
-                if (__builtin_add_overflow(r->count, count, &r->count))
+                uint64_t sum;
+                if (__builtin_add_overflow(r->count, count, &sum))
                     return mrc_table_add_slow(t, key, len, hash, count, err);
-                t->total += count;
+                r->count = sum;
+                t->total = t->total + count < t->total ? UINT64_MAX : t->total + count;
                 return 0;
             }
         }

@@ -56,7 +56,8 @@ mrc_merge *mrc_merge_prepare(mrc_table *const *tables, size_t ntables, size_t np
     if (!m->cnt || !m->pos || !m->part_start || !m->part_n || !m->part_bytes)
         goto nomem;
     for (size_t t = 0; t < ntables; t++)
-        m->total += tables[t]->total;
+        m->total = m->total + tables[t]->total < m->total ? UINT64_MAX
+                                                           : m->total + tables[t]->total;
     return m;
 nomem:
     mrc_merge_free(m);

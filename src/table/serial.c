@@ -200,10 +200,8 @@ static uint64_t merged_flags_total(const mrc_ser_header *ha, const mrc_ser_heade
                                    uint64_t *total)
 {
     uint64_t flags = ha->flags | hb->flags;
-    if (__builtin_add_overflow(ha->total, hb->total, total)) {
-        flags |= MRC_SER_FLAG_COUNT_OVERFLOW;
-        *total = UINT64_MAX;
-    }
+    if (__builtin_add_overflow(ha->total, hb->total, total))
+        *total = UINT64_MAX; /* the total is for metrics; a key's own count never wraps */
     return flags;
 }
 

@@ -146,7 +146,7 @@ int mrc_table_add_slow(mrc_table *t, const void *key, uint32_t len, uint64_t has
     t->slots[i] = (hash >> 32 << 32) | (uint64_t)(t->arena_len / 8 + 1);
     t->arena_len += need;
     t->used++;
-    t->total += count;
+    t->total = t->total + count < t->total ? UINT64_MAX : t->total + count;
     return 0;
 }
 

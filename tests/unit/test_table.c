@@ -1,0 +1,1317 @@
+/* test_table.c - the count table, its serialized form and both merges, each checked against an
+ * oracle written here: a sorted array of (key, count) built by a naive sort-and-sum, and a
+ * serializer that applies the DESIGN wire format byte by byte. Growth, forced hash collisions,
+ * count overflow, the stepwise local merge for any partition count and table order, and the
+ * MPI_Reduce merge operator (commutative, associative, never writing past its capacity). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "mrcount/table.h"
+
+/* ---- a deterministic PRNG (xorshift64*) ---- */
+
+static uint64_t rng_state;
+
+static void rng_seed(uint64_t s)
+{
+    rng_state = s ? s : 0x9E3779B97F4A7C15ull;
+}
+
+static uint64_t rng_next(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 0x2545F4914F6CDD1Dull;
+}
+
+static size_t rng_below(size_t n)
+{
+    return n ? (size_t)(rng_next() % n) : 0;
+}
+
+/* ---- the oracle: (key, count) pairs, sorted and summed naively ---- */
+
+typedef struct okv {
+    const unsigned char *key;
+    uint32_t len;
+    uint64_t count;
+    uint64_t hash;
+} okv;
+
+typedef struct okvec {
+    okv *v;
+    size_t n, cap;
+} okvec;
+
+static void okvec_push(okvec *o, const unsigned char *key, uint32_t len, uint64_t count,
+                       uint64_t hash)
+{
+    if (o->n == o->cap) {
+        o->cap = o->cap ? o->cap * 2 : 64;
+        o->v = realloc(o->v, o->cap * sizeof *o->v);
+        assert_non_null(o->v);
+    }
+    o->v[o->n++] = (okv){key, len, count, hash};
+}
+
+static void okvec_free(okvec *o)
+{
+    free(o->v);
+    memset(o, 0, sizeof *o);
+}
+
+/* Key order of the wire format: bytes (unsigned), then the shorter first. */
+static int bytes_cmp(const unsigned char *a, size_t la, const unsigned char *b, size_t lb)
+{
+    size_t n = la < lb ? la : lb;
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return a[i] < b[i] ? -1 : 1;
+    return la < lb ? -1 : la > lb;
+}
+
+static int okv_key_cmp(const void *pa, const void *pb)
+{
+    const okv *a = pa, *b = pb;
+    return bytes_cmp(a->key, a->len, b->key, b->len);
+}
+
+static int okv_ser_cmp(const void *pa, const void *pb)
+{
+    const okv *a = pa, *b = pb;
+    if (a->hash != b->hash)
+        return a->hash < b->hash ? -1 : 1;
+    return okv_key_cmp(pa, pb);
+}
+
+/* Sort by key and add the counts of equal keys (the test data never overflows here). */
+static void okvec_aggregate(okvec *o)
+{
+    if (o->n == 0)
+        return;
+    qsort(o->v, o->n, sizeof *o->v, okv_key_cmp);
+    size_t w = 0;
+    for (size_t i = 1; i < o->n; i++) {
+        if (okv_key_cmp(&o->v[w], &o->v[i]) == 0) {
+            assert_true(o->v[w].count + o->v[i].count >= o->v[w].count);
+            assert_int_equal(o->v[w].hash, o->v[i].hash);
+            o->v[w].count += o->v[i].count;
+        } else {
+            o->v[++w] = o->v[i];
+        }
+    }
+    o->n = w + 1;
+}
+
+static uint64_t okvec_total(const okvec *o)
+{
+    uint64_t t = 0;
+    for (size_t i = 0; i < o->n; i++)
+        t += o->v[i].count;
+    return t;
+}
+
+static void put_le(unsigned char *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* The wire format written directly from the rule (sorts a copy of an aggregated vector). */
+static unsigned char *oracle_serialize(const okvec *o, uint64_t total, uint64_t flags, size_t *len)
+{
+    okv *v = malloc((o->n + 1) * sizeof *v);
+    assert_non_null(v);
+    if (o->n)
+        memcpy(v, o->v, o->n * sizeof *v);
+    qsort(v, o->n, sizeof *v, okv_ser_cmp);
+    size_t payload = 0;
+    for (size_t i = 0; i < o->n; i++)
+        payload += 12 + v[i].len;
+    unsigned char *b = malloc(40 + payload);
+    assert_non_null(b);
+    put_le(b, 0x5443524d, 4); /* "MRCT" */
+    put_le(b + 4, 1, 4);
+    put_le(b + 8, o->n, 8);
+    put_le(b + 16, payload, 8);
+    put_le(b + 24, flags, 8);
+    put_le(b + 32, total, 8);
+    unsigned char *w = b + 40;
+    for (size_t i = 0; i < o->n; i++) {
+        put_le(w, v[i].count, 8);
+        put_le(w + 8, v[i].len, 4);
+        if (v[i].len)
+            memcpy(w + 12, v[i].key, v[i].len);
+        w += 12 + v[i].len;
+    }
+    free(v);
+    *len = 40 + payload;
+    return b;
+}
+
+/* ---- table helpers ---- */
+
+static void dump_rec(const mrc_rec *r, void *arg)
+{
+    okvec_push(arg, r->key, r->len, r->count, r->hash);
+}
+
+/* Every record of the table, sorted by key. */
+static okvec table_dump(const mrc_table *t)
+{
+    okvec o = {0};
+    mrc_table_each(t, dump_rec, &o);
+    if (o.n)
+        qsort(o.v, o.n, sizeof *o.v, okv_key_cmp);
+    return o;
+}
+
+/* The table holds exactly the oracle's keys and counts (oracle aggregated). */
+static void check_table(const mrc_table *t, const okvec *want)
+{
+    okvec got = table_dump(t);
+    assert_int_equal(got.n, want->n);
+    assert_int_equal(t->used, want->n);
+    for (size_t i = 0; i < want->n; i++) {
+        if (okv_key_cmp(&got.v[i], &want->v[i]) != 0)
+            fail_msg("key %zu differs (len %u vs %u)", i, got.v[i].len, want->v[i].len);
+        if (got.v[i].count != want->v[i].count)
+            fail_msg("key %zu (len %u): count %llu, want %llu", i, want->v[i].len,
+                     (unsigned long long)got.v[i].count, (unsigned long long)want->v[i].count);
+        assert_int_equal(got.v[i].hash, want->v[i].hash);
+    }
+    okvec_free(&got);
+}
+
+static void table_init(mrc_table *t, size_t expect)
+{
+    mrc_err err = {0};
+    assert_int_equal(mrc_table_init(t, expect, &err), 0);
+}
+
+static void add_ok(mrc_table *t, const void *key, uint32_t len, uint64_t hash, uint64_t count)
+{
+    mrc_err err = {0};
+    int rc = mrc_table_add(t, key, len, hash, count, &err);
+    if (rc != 0)
+        fail_msg("mrc_table_add: %d %s", rc, err.msg);
+}
+
+static unsigned char *serialize(mrc_table *const *tabs, size_t n, size_t *len)
+{
+    void *out = NULL;
+    mrc_err err = {0};
+    int rc = mrc_table_serialize(tabs, n, &out, len, &err);
+    if (rc != 0)
+        fail_msg("mrc_table_serialize: %d %s", rc, err.msg);
+    assert_non_null(out);
+    return out;
+}
+
+static void validate_ok(const void *buf, size_t len)
+{
+    mrc_err err = {0};
+    int rc = mrc_ser_validate(buf, len, &err);
+    if (rc != 0)
+        fail_msg("mrc_ser_validate: %s", err.msg);
+}
+
+static void assert_bytes_equal(const unsigned char *a, size_t la, const unsigned char *b,
+                               size_t lb)
+{
+    assert_int_equal(la, lb);
+    if (la && memcmp(a, b, la) != 0) {
+        size_t i = 0;
+        while (a[i] == b[i])
+            i++;
+        fail_msg("buffers of %zu bytes differ first at byte %zu (%02x vs %02x)", la, i, a[i], b[i]);
+    }
+}
+
+/* ---- random keys ---- */
+
+typedef struct keypool {
+    unsigned char *bytes; /* key i at bytes + 40 * i */
+    uint32_t *len;
+    uint64_t *hash;
+    size_t n;
+} keypool;
+
+/* n random keys of 0..40 bytes, NUL and 0xff frequent, key 0 empty; short keys repeat. */
+static keypool pool_make(size_t n, unsigned alphabet)
+{
+    keypool p;
+    p.n = n;
+    p.bytes = malloc(n * 40 + 1);
+    p.len = malloc(n * sizeof *p.len + 1);
+    p.hash = malloc(n * sizeof *p.hash + 1);
+    assert_true(p.bytes && p.len && p.hash);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char *k = p.bytes + 40 * i;
+        p.len[i] = i == 0 ? 0 : (uint32_t)rng_below(41);
+        for (uint32_t j = 0; j < p.len[i]; j++) {
+            size_t c = rng_below(8);
+            k[j] = c == 0 ? 0x00 : c == 1 ? 0xff : (unsigned char)rng_below(alphabet);
+        }
+        p.hash[i] = mrc_hash(k, p.len[i]);
+    }
+    return p;
+}
+
+static void pool_free(keypool *p)
+{
+    free(p->bytes);
+    free(p->len);
+    free(p->hash);
+}
+
+static const unsigned char *pool_key(const keypool *p, size_t i)
+{
+    return p->bytes + 40 * i;
+}
+
+/* Fill a table and its oracle with `nadds` random adds of pool keys, random counts. */
+static void fill_random(mrc_table *t, okvec *o, const keypool *p, size_t nadds, uint64_t maxcount)
+{
+    for (size_t a = 0; a < nadds; a++) {
+        size_t i = rng_below(p->n);
+        uint64_t c = 1 + rng_below(maxcount);
+        add_ok(t, pool_key(p, i), p->len[i], p->hash[i], c);
+        okvec_push(o, pool_key(p, i), p->len[i], c, p->hash[i]);
+    }
+}
+
+/* ---- the table ---- */
+
+static void test_hash_is_seeded_xxh3(void **state)
+{
+    (void)state;
+    rng_seed(11);
+    unsigned char k[64];
+    for (size_t len = 0; len <= sizeof k; len++) {
+        for (size_t i = 0; i < len; i++)
+            k[i] = (unsigned char)rng_next();
+        assert_int_equal(mrc_hash(k, len), XXH3_64bits_withSeed(k, len, 0x6d72636f756e7431ULL));
+    }
+}
+
+static void test_table_growth_random(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {1, 2, 37, 1000, 50000, 200000};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        rng_seed(1000 + s);
+        size_t n = sizes[s];
+        keypool p = pool_make(n, s % 2 ? 4 : 256);
+        mrc_table t;
+        table_init(&t, s == 3 ? n : 0);
+        okvec o = {0};
+        /* every key once in order (the empty key first), then random repeats */
+        for (size_t i = 0; i < n; i++) {
+            uint64_t c = 1 + rng_below(1000);
+            add_ok(&t, pool_key(&p, i), p.len[i], p.hash[i], c);
+            okvec_push(&o, pool_key(&p, i), p.len[i], c, p.hash[i]);
+        }
+        fill_random(&t, &o, &p, n / 2 + 1, 3);
+        okvec_aggregate(&o);
+        check_table(&t, &o);
+        assert_int_equal(t.total, okvec_total(&o));
+        /* the index finds every key: adding 0 creates nothing, adding 1 lands on the record */
+        for (size_t i = 0; i < o.n; i++) {
+            add_ok(&t, o.v[i].key, o.v[i].len, o.v[i].hash, 0);
+            add_ok(&t, o.v[i].key, o.v[i].len, o.v[i].hash, 1);
+            o.v[i].count++;
+        }
+        check_table(&t, &o);
+        assert_int_equal(t.total, okvec_total(&o));
+        okvec_free(&o);
+        mrc_table_free(&t);
+        pool_free(&p);
+    }
+}
+
+/* Keys that differ only at one position or in length, all given the same hash value. */
+static void test_table_forced_collisions(void **state)
+{
+    (void)state;
+    rng_seed(7);
+    enum { NK = 1000 };
+    static unsigned char keys[NK][40];
+    static uint32_t lens[NK];
+    static uint64_t hashes[NK];
+    /* variants of one 33-byte base: each prefix length, then single-byte changes at every
+     * position (incl. the 8-byte-step compare tail), with NUL and 0xff */
+    unsigned char base[40];
+    for (int i = 0; i < 40; i++)
+        base[i] = (unsigned char)('a' + i % 26);
+    size_t nk = 0;
+    for (uint32_t l = 0; l <= 40; l++, nk++) {
+        memcpy(keys[nk], base, l);
+        lens[nk] = l;
+    }
+    static const uint32_t sub_lens[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 15, 16, 17, 24, 25, 33, 40};
+    for (size_t li = 0; li < sizeof sub_lens / sizeof sub_lens[0]; li++) {
+        uint32_t l = sub_lens[li];
+        for (uint32_t pos = 0; pos < l; pos++) {
+            static const unsigned char subst[] = {0x00, 0xff, 'A'};
+            for (size_t s = 0; s < 3; s++, nk++) {
+                memcpy(keys[nk], base, l);
+                keys[nk][pos] = subst[s];
+                lens[nk] = l;
+            }
+        }
+    }
+    assert_true(nk < NK);
+    /* three hash groups: identical 64-bit hash; same tag and slot bits; distinct tags that
+     * land in the same slot */
+    for (size_t i = 0; i < nk; i++) {
+        switch (i % 3) {
+        case 0: hashes[i] = 0x1234567800000042ull; break;
+        case 1: hashes[i] = 0x1234567800000042ull + ((uint64_t)1 << 20); break;
+        default: hashes[i] = ((uint64_t)(i + 1) << 32) | 0x42u; break;
+        }
+    }
+    mrc_table t;
+    table_init(&t, 0);
+    okvec o = {0};
+    for (int round = 0; round < 3; round++)
+        for (size_t i = 0; i < nk; i++) {
+            uint64_t c = 1 + rng_below(5);
+            add_ok(&t, keys[i], lens[i], hashes[i], c);
+            okvec_push(&o, keys[i], lens[i], c, hashes[i]);
+        }
+    /* grow the index past its first size while the collided keys are in it */
+    keypool p = pool_make(60000, 256);
+    for (size_t i = 0; i < p.n; i++) {
+        int crafted = 0; /* the same bytes as a crafted key would need the crafted hash */
+        for (size_t j = 0; j < nk && !crafted; j++)
+            crafted = lens[j] == p.len[i] && memcmp(keys[j], pool_key(&p, i), lens[j]) == 0;
+        if (crafted)
+            continue;
+        add_ok(&t, pool_key(&p, i), p.len[i], p.hash[i], 1);
+        okvec_push(&o, pool_key(&p, i), p.len[i], 1, p.hash[i]);
+    }
+    for (size_t i = 0; i < nk; i++) {
+        add_ok(&t, keys[i], lens[i], hashes[i], 2);
+        okvec_push(&o, keys[i], lens[i], 2, hashes[i]);
+    }
+    okvec_aggregate(&o);
+    check_table(&t, &o);
+    assert_int_equal(t.total, okvec_total(&o));
+    okvec_free(&o);
+    mrc_table_free(&t);
+    pool_free(&p);
+}
+
+static uint64_t count_of(const mrc_table *t, const void *key, uint32_t len)
+{
+    okvec o = table_dump(t);
+    uint64_t c = 0;
+    int found = 0;
+    for (size_t i = 0; i < o.n; i++)
+        if (bytes_cmp(o.v[i].key, o.v[i].len, key, len) == 0) {
+            c = o.v[i].count;
+            found++;
+        }
+    okvec_free(&o);
+    assert_int_equal(found, 1);
+    return c;
+}
+
+static void test_table_count_overflow(void **state)
+{
+    (void)state;
+    mrc_table t;
+    table_init(&t, 0);
+    const char *k = "overflowing";
+    uint32_t kl = (uint32_t)strlen(k);
+    uint64_t h = mrc_hash(k, kl);
+    add_ok(&t, k, kl, h, UINT64_MAX - 1);
+    add_ok(&t, "other", 5, mrc_hash("other", 5), 3);
+    mrc_err err = {0};
+    assert_int_equal(mrc_table_add(&t, k, kl, h, 2, &err), MRC_EOVERFLOW);
+    assert_int_equal(err.code, MRC_EOVERFLOW);
+    assert_true(err.msg[0] != '\0');
+    /* valid afterwards: no wrap, nothing new, the key still found and usable */
+    assert_int_equal(t.used, 2);
+    assert_int_equal(count_of(&t, k, kl), UINT64_MAX - 1);
+    add_ok(&t, k, kl, h, 1);
+    assert_int_equal(count_of(&t, k, kl), UINT64_MAX);
+    memset(&err, 0, sizeof err);
+    assert_int_equal(mrc_table_add(&t, k, kl, h, 1, &err), MRC_EOVERFLOW);
+    assert_int_equal(count_of(&t, k, kl), UINT64_MAX);
+    add_ok(&t, "other", 5, mrc_hash("other", 5), 4);
+    assert_int_equal(count_of(&t, "other", 5), 7);
+    assert_int_equal(t.used, 2);
+    mrc_table_free(&t);
+}
+
+/* Two keys sharing a hash: reaching exactly UINT64_MAX is no overflow and leaves the other alone. */
+static void test_table_overflow_same_hash_other_key(void **state)
+{
+    (void)state;
+    mrc_table t;
+    table_init(&t, 0);
+    /* two keys sharing a hash: overflow of one must not touch the other */
+    add_ok(&t, "a", 1, 99, UINT64_MAX);
+    add_ok(&t, "b", 1, 99, 5);
+    mrc_err err = {0};
+    assert_int_equal(mrc_table_add(&t, "b", 1, 99, UINT64_MAX - 5, &err), 0);
+    assert_int_equal(count_of(&t, "b", 1), UINT64_MAX);
+    assert_int_equal(count_of(&t, "a", 1), UINT64_MAX);
+    assert_int_equal(t.used, 2);
+    mrc_table_free(&t);
+}
+
+/* ---- serialization ---- */
+
+/* Decode a serialized buffer with mrc_ser_next into a vector (keys point into buf). */
+static okvec decode_all(const unsigned char *buf, size_t len, mrc_ser_header *h)
+{
+    mrc_ser_read_header(buf, h);
+    assert_true(len >= MRC_SER_HEADER);
+    assert_int_equal(h->payload, len - MRC_SER_HEADER);
+    okvec o = {0};
+    size_t pos = 0;
+    mrc_ser_rec r;
+    int rc;
+    while ((rc = mrc_ser_next(buf + MRC_SER_HEADER, h->payload, &pos, &r)) == 1)
+        okvec_push(&o, r.key, r.len, r.count, mrc_hash(r.key, r.len));
+    assert_int_equal(rc, 0);
+    assert_int_equal(pos, h->payload);
+    return o;
+}
+
+static void test_serialize_round_trip(void **state)
+{
+    (void)state;
+    for (size_t ntab = 0; ntab <= 4; ntab++) {
+        for (int rep = 0; rep < 3; rep++) {
+            rng_seed(500 + ntab * 10 + (uint64_t)rep);
+            keypool p = pool_make(rep == 0 ? 50 : 3000, rep == 1 ? 3 : 256);
+            mrc_table tabs[4];
+            mrc_table *tp[4];
+            okvec o = {0};
+            for (size_t i = 0; i < ntab; i++) {
+                table_init(&tabs[i], 0);
+                tp[i] = &tabs[i];
+                fill_random(&tabs[i], &o, &p, i == 1 && rep == 2 ? 0 : rng_below(4000), 100);
+            }
+            okvec_aggregate(&o);
+            size_t len;
+            unsigned char *ser = serialize(tp, ntab, &len);
+            validate_ok(ser, len);
+            size_t olen;
+            unsigned char *want = oracle_serialize(&o, okvec_total(&o), 0, &olen);
+            assert_bytes_equal(ser, len, want, olen);
+
+            mrc_ser_header h;
+            okvec got = decode_all(ser, len, &h);
+            assert_int_equal(h.magic, MRC_SER_MAGIC);
+            assert_int_equal(h.version, MRC_SER_VERSION);
+            assert_int_equal(h.records, o.n);
+            assert_int_equal(h.flags, 0);
+            assert_int_equal(h.total, okvec_total(&o));
+            assert_int_equal(got.n, o.n);
+            for (size_t i = 1; i < got.n; i++)
+                assert_true(okv_ser_cmp(&got.v[i - 1], &got.v[i]) < 0);
+            if (got.n)
+                qsort(got.v, got.n, sizeof *got.v, okv_key_cmp);
+            for (size_t i = 0; i < got.n; i++) {
+                assert_int_equal(okv_key_cmp(&got.v[i], &o.v[i]), 0);
+                assert_int_equal(got.v[i].count, o.v[i].count);
+            }
+            okvec_free(&got);
+            free(want);
+            free(ser);
+            okvec_free(&o);
+            for (size_t i = 0; i < ntab; i++)
+                mrc_table_free(&tabs[i]);
+            pool_free(&p);
+        }
+    }
+}
+
+/* Records with one hash are ordered by key bytes, a prefix first, and combined across tables. */
+static void test_serialize_same_hash_order(void **state)
+{
+    (void)state;
+    mrc_table a, b, c;
+    table_init(&a, 0);
+    table_init(&b, 0);
+    table_init(&c, 0);
+    const uint64_t H = 0x00000000deadbeefull, H2 = 0x0000000000000001ull;
+    add_ok(&a, "b", 1, H, 1);
+    add_ok(&a, "ab", 2, H, 2);
+    add_ok(&a, "", 0, H, 3);
+    add_ok(&b, "abc", 3, H, 4);
+    add_ok(&b, "a", 1, H, 5);
+    add_ok(&b, "ab", 2, H, 6);
+    add_ok(&c, "\xff", 1, H, 7);
+    add_ok(&c, "a\0", 2, H, 8);
+    add_ok(&c, "zz", 2, H2, 9);
+    mrc_table *tp[3] = {&a, &b, &c};
+    size_t len;
+    unsigned char *ser = serialize(tp, 3, &len);
+    /* expected, hand-checked: H2 first, then "", "a", "a\0", "ab", "abc", "b", "\xff" */
+    static const struct {
+        const char *k;
+        uint32_t len;
+        uint64_t count;
+    } want[] = {{"zz", 2, 9}, {"", 0, 3},   {"a", 1, 5},   {"a\0", 2, 8},
+                {"ab", 2, 8}, {"abc", 3, 4}, {"b", 1, 1}, {"\xff", 1, 7}};
+    mrc_ser_header h;
+    mrc_ser_read_header(ser, &h);
+    assert_int_equal(h.records, 8);
+    assert_int_equal(h.total, 45);
+    size_t pos = 0;
+    mrc_ser_rec r;
+    for (size_t i = 0; i < 8; i++) {
+        assert_int_equal(mrc_ser_next(ser + MRC_SER_HEADER, h.payload, &pos, &r), 1);
+        assert_int_equal(r.len, want[i].len);
+        if (r.len)
+            assert_memory_equal(r.key, want[i].k, r.len);
+        assert_int_equal(r.count, want[i].count);
+    }
+    assert_int_equal(mrc_ser_next(ser + MRC_SER_HEADER, h.payload, &pos, &r), 0);
+    assert_int_equal(len, MRC_SER_HEADER + h.payload);
+    free(ser);
+    mrc_table_free(&a);
+    mrc_table_free(&b);
+    mrc_table_free(&c);
+}
+
+static void test_serialize_sum_overflow(void **state)
+{
+    (void)state;
+    mrc_table a, b;
+    table_init(&a, 0);
+    table_init(&b, 0);
+    add_ok(&a, "k", 1, mrc_hash("k", 1), UINT64_MAX);
+    add_ok(&b, "k", 1, mrc_hash("k", 1), 1);
+    mrc_table *tp[2] = {&a, &b};
+    void *out = (void *)1;
+    size_t len = 1;
+    mrc_err err = {0};
+    assert_int_equal(mrc_table_serialize(tp, 2, &out, &len, &err), MRC_EOVERFLOW);
+    assert_int_equal(err.code, MRC_EOVERFLOW);
+    assert_null(out);
+    mrc_table_free(&a);
+    mrc_table_free(&b);
+}
+
+/* ---- the local merge, step by step ---- */
+
+static unsigned char *merge_in_steps(mrc_table *const *tabs, size_t nt, size_t np, size_t *len,
+                                     uint64_t *distinct)
+{
+    mrc_err err = {0};
+    mrc_merge *m = mrc_merge_prepare(tabs, nt, np, &err);
+    assert_non_null(m);
+    for (size_t t = nt; t-- > 0;)
+        mrc_merge_count(m, t);
+    assert_int_equal(mrc_merge_offsets(m, &err), 0);
+    for (size_t t = 0; t < nt; t++)
+        mrc_merge_place(m, t);
+    for (size_t p = np; p-- > 0;)
+        assert_int_equal(mrc_merge_partition(m, p, &err), 0);
+    size_t *offsets = calloc(np, sizeof *offsets);
+    assert_non_null(offsets);
+    *len = mrc_merge_layout(m, offsets);
+    assert_true(*len >= MRC_SER_HEADER);
+    unsigned char *out = malloc(*len);
+    assert_non_null(out);
+    memset(out, 0xa5, *len);
+    for (size_t p = 0; p < np; p++) {
+        assert_true(offsets[p] >= MRC_SER_HEADER && offsets[p] <= *len);
+        if (p > 0)
+            assert_true(offsets[p] >= offsets[p - 1]);
+    }
+    for (size_t p = np; p-- > 0;) /* any order: partitions write disjoint ranges */
+        mrc_merge_write(m, p, out, offsets);
+    mrc_merge_write_header(m, out);
+    *distinct = mrc_merge_distinct(m);
+    mrc_merge_free(m);
+    free(offsets);
+    return out;
+}
+
+static void test_local_merge_steps(void **state)
+{
+    (void)state;
+    static const size_t parts[] = {1, 2, 7, 64};
+    static const int perms[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2},
+                                    {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+    for (int rep = 0; rep < 4; rep++) {
+        rng_seed(900 + (uint64_t)rep);
+        keypool p = pool_make(rep == 3 ? 20 : 5000, rep == 1 ? 4 : 256);
+        mrc_table tabs[3];
+        okvec o = {0};
+        for (int i = 0; i < 3; i++) {
+            table_init(&tabs[i], 0);
+            /* rep 2: one table empty */
+            fill_random(&tabs[i], &o, &p, rep == 2 && i == 1 ? 0 : 1 + rng_below(6000), 1000);
+        }
+        okvec_aggregate(&o);
+        size_t wlen;
+        unsigned char *want = oracle_serialize(&o, okvec_total(&o), 0, &wlen);
+        for (int q = 0; q < 6; q++) {
+            mrc_table *tp[3] = {&tabs[perms[q][0]], &tabs[perms[q][1]], &tabs[perms[q][2]]};
+            size_t slen;
+            unsigned char *ser = serialize(tp, 3, &slen);
+            assert_bytes_equal(ser, slen, want, wlen);
+            for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
+                size_t len;
+                uint64_t distinct;
+                unsigned char *got = merge_in_steps(tp, 3, parts[k], &len, &distinct);
+                assert_bytes_equal(got, len, want, wlen);
+                assert_int_equal(distinct, o.n);
+                free(got);
+            }
+            free(ser);
+        }
+        free(want);
+        okvec_free(&o);
+        for (int i = 0; i < 3; i++)
+            mrc_table_free(&tabs[i]);
+        pool_free(&p);
+    }
+}
+
+/* Hash values with few distinct digits (ties, skipped radix passes, one partition holding all):
+ * the stored hash decides the order, so the oracle sorts by the same values. */
+static void test_local_merge_structured_hashes(void **state)
+{
+    (void)state;
+    static const uint64_t masks[] = {0, 0xff00000000000000ull, 0xffull, 0x0000ff0000ff0000ull,
+                                     0x8000000000000001ull};
+    static const size_t parts[] = {1, 2, 7, 64};
+    for (size_t mi = 0; mi < sizeof masks / sizeof masks[0]; mi++) {
+        rng_seed(321 + mi);
+        keypool p = pool_make(mi == 0 ? 300 : 1500, 256);
+        for (size_t i = 0; i < p.n; i++)
+            p.hash[i] &= masks[mi]; /* still a function of the key bytes */
+        mrc_table tabs[3];
+        mrc_table *tp[3];
+        okvec o = {0};
+        for (int i = 0; i < 3; i++) {
+            table_init(&tabs[i], 0);
+            tp[i] = &tabs[i];
+            fill_random(&tabs[i], &o, &p, 200 + rng_below(1500), 9);
+        }
+        okvec_aggregate(&o);
+        size_t wlen;
+        unsigned char *want = oracle_serialize(&o, okvec_total(&o), 0, &wlen);
+        size_t slen;
+        unsigned char *ser = serialize(tp, 3, &slen);
+        assert_bytes_equal(ser, slen, want, wlen);
+        free(ser);
+        for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
+            size_t len;
+            uint64_t distinct;
+            unsigned char *got = merge_in_steps(tp, 3, parts[k], &len, &distinct);
+            assert_bytes_equal(got, len, want, wlen);
+            assert_int_equal(distinct, o.n);
+            free(got);
+        }
+        free(want);
+        okvec_free(&o);
+        for (int i = 0; i < 3; i++)
+            mrc_table_free(&tabs[i]);
+        pool_free(&p);
+    }
+}
+
+static void test_local_merge_partition_overflow(void **state)
+{
+    (void)state;
+    mrc_table a, b;
+    table_init(&a, 0);
+    table_init(&b, 0);
+    add_ok(&a, "x", 1, mrc_hash("x", 1), UINT64_MAX - 3);
+    add_ok(&b, "x", 1, mrc_hash("x", 1), 4);
+    mrc_table *tp[2] = {&a, &b};
+    mrc_err err = {0};
+    mrc_merge *m = mrc_merge_prepare(tp, 2, 7, &err);
+    assert_non_null(m);
+    mrc_merge_count(m, 0);
+    mrc_merge_count(m, 1);
+    assert_int_equal(mrc_merge_offsets(m, &err), 0);
+    mrc_merge_place(m, 0);
+    mrc_merge_place(m, 1);
+    int bad = 0;
+    for (size_t p = 0; p < 7; p++)
+        if (mrc_merge_partition(m, p, &err) == MRC_EOVERFLOW)
+            bad++;
+    assert_int_equal(bad, 1);
+    assert_int_equal(err.code, MRC_EOVERFLOW);
+    mrc_merge_free(m);
+    mrc_table_free(&a);
+    mrc_table_free(&b);
+}
+
+/* ---- the merge operator on serialized tables ---- */
+
+typedef struct sertab {
+    unsigned char *buf;
+    size_t len;
+} sertab;
+
+/* Random table over a shared pool: serialized form, and its adds appended to `o`. */
+static sertab random_ser(const keypool *p, size_t nadds, okvec *o)
+{
+    mrc_table t;
+    table_init(&t, 0);
+    fill_random(&t, o, p, nadds, 50);
+    mrc_table *tp = &t;
+    sertab s;
+    s.buf = serialize(&tp, 1, &s.len);
+    mrc_table_free(&t);
+    return s;
+}
+
+static unsigned char *merge2(const sertab *a, const sertab *b, size_t *len)
+{
+    size_t cap = a->len + b->len;
+    unsigned char *out = malloc(cap);
+    assert_non_null(out);
+    *len = mrc_ser_merge(a->buf, b->buf, out, cap);
+    validate_ok(out, *len);
+    return out;
+}
+
+static void test_ser_merge_algebra(void **state)
+{
+    (void)state;
+    for (int rep = 0; rep < 12; rep++) {
+        rng_seed(4242 + (uint64_t)rep);
+        keypool p = pool_make(rep % 3 == 0 ? 30 : 2000, rep % 4 == 1 ? 3 : 256);
+        okvec o = {0};
+        sertab a = random_ser(&p, rng_below(3000), &o);
+        sertab b = random_ser(&p, rep == 5 ? 0 : rng_below(3000), &o);
+        sertab c = random_ser(&p, rng_below(3000), &o);
+        okvec_aggregate(&o);
+        size_t wlen;
+        unsigned char *want = oracle_serialize(&o, okvec_total(&o), 0, &wlen);
+
+        size_t l_ab, l_ba;
+        unsigned char *ab = merge2(&a, &b, &l_ab);
+        unsigned char *ba = merge2(&b, &a, &l_ba);
+        assert_bytes_equal(ab, l_ab, ba, l_ba);
+        sertab sab = {ab, l_ab};
+        size_t l1;
+        unsigned char *ab_c = merge2(&sab, &c, &l1);
+        size_t l_bc;
+        unsigned char *bc = merge2(&b, &c, &l_bc);
+        sertab sbc = {bc, l_bc};
+        size_t l2;
+        unsigned char *a_bc = merge2(&a, &sbc, &l2);
+        assert_bytes_equal(ab_c, l1, a_bc, l2);
+        assert_bytes_equal(ab_c, l1, want, wlen);
+
+        /* the union built in one table */
+        mrc_table u;
+        table_init(&u, 0);
+        for (size_t i = 0; i < o.n; i++)
+            add_ok(&u, o.v[i].key, o.v[i].len, o.v[i].hash, o.v[i].count);
+        mrc_table *up = &u;
+        size_t ulen;
+        unsigned char *useq = serialize(&up, 1, &ulen);
+        assert_bytes_equal(ab_c, l1, useq, ulen);
+        free(useq);
+        mrc_table_free(&u);
+
+        /* merge_into with plenty of room: in place, same bytes as mrc_ser_merge(a, b) */
+        size_t cap = a.len + b.len + 100;
+        unsigned char *io = malloc(cap);
+        assert_non_null(io);
+        memcpy(io, b.buf, b.len);
+        assert_int_equal(mrc_ser_merge_into(a.buf, io, cap), 0);
+        mrc_ser_header h;
+        mrc_ser_read_header(io, &h);
+        assert_bytes_equal(io, MRC_SER_HEADER + h.payload, ab, l_ab);
+        free(io);
+
+        free(ab);
+        free(ba);
+        free(ab_c);
+        free(bc);
+        free(a_bc);
+        free(want);
+        free(a.buf);
+        free(b.buf);
+        free(c.buf);
+        okvec_free(&o);
+        pool_free(&p);
+    }
+}
+
+#define GUARD 64
+#define CANARY(i) ((unsigned char)(0x5a ^ (i) * 37))
+
+static unsigned char *guarded(size_t cap)
+{
+    unsigned char *b = malloc(cap + GUARD);
+    assert_non_null(b);
+    memset(b, 0xcc, cap);
+    for (size_t i = 0; i < GUARD; i++)
+        b[cap + i] = CANARY(i);
+    return b;
+}
+
+static void check_guard(const unsigned char *b, size_t cap)
+{
+    for (size_t i = 0; i < GUARD; i++)
+        if (b[cap + i] != CANARY(i))
+            fail_msg("byte %zu past a capacity of %zu bytes was written", i, cap);
+}
+
+static void check_overflowed(const unsigned char *b, size_t cap, uint64_t also_flags)
+{
+    mrc_ser_header h;
+    mrc_ser_read_header(b, &h);
+    assert_int_equal(h.magic, MRC_SER_MAGIC);
+    assert_int_equal(h.version, MRC_SER_VERSION);
+    assert_true(h.flags & MRC_SER_FLAG_OVERFLOW);
+    assert_int_equal(h.flags & also_flags, also_flags);
+    assert_int_equal(h.records, 0);
+    assert_int_equal(h.payload, 0);
+    validate_ok(b, cap);
+}
+
+/* Every capacity from a bare header to past both payloads: either the exact merge or an
+ * overflow flag, never a byte past the capacity. */
+static void sweep_caps(const sertab *a, const sertab *b, const unsigned char *want, size_t wlen)
+{
+    size_t hi = a->len + b->len + 16;
+    for (size_t cap = MRC_SER_HEADER; cap <= hi; cap++) {
+        unsigned char *out = guarded(cap);
+        size_t n = mrc_ser_merge(a->buf, b->buf, out, cap);
+        check_guard(out, cap);
+        assert_true(n <= cap);
+        if (cap >= wlen) {
+            assert_bytes_equal(out, n, want, wlen);
+        } else {
+            assert_int_equal(n, MRC_SER_HEADER);
+            check_overflowed(out, cap, 0);
+        }
+        free(out);
+
+        /* in-place variant: inout starts as b */
+        if (cap >= b->len) {
+            unsigned char *io = guarded(cap);
+            memcpy(io, b->buf, b->len);
+            int rc = mrc_ser_merge_into(a->buf, io, cap);
+            check_guard(io, cap);
+            assert_int_equal(rc, 0);
+            if (cap >= wlen) {
+                mrc_ser_header h;
+                mrc_ser_read_header(io, &h);
+                assert_bytes_equal(io, MRC_SER_HEADER + h.payload, want, wlen);
+            } else {
+                check_overflowed(io, cap, 0);
+            }
+            free(io);
+        }
+    }
+}
+
+static void test_ser_merge_caps(void **state)
+{
+    (void)state;
+    for (int rep = 0; rep < 6; rep++) {
+        rng_seed(77 + (uint64_t)rep);
+        keypool p = pool_make(rep < 3 ? 12 : 60, 256);
+        okvec o = {0};
+        sertab a = random_ser(&p, rng_below(40), &o);
+        sertab b = random_ser(&p, rng_below(40), &o);
+        okvec_aggregate(&o);
+        size_t wlen;
+        unsigned char *want = oracle_serialize(&o, okvec_total(&o), 0, &wlen);
+        sweep_caps(&a, &b, want, wlen);
+        sweep_caps(&b, &a, want, wlen);
+        free(want);
+        free(a.buf);
+        free(b.buf);
+        okvec_free(&o);
+        pool_free(&p);
+    }
+}
+
+/* Many shared keys: the result is much smaller than both payloads, so a capacity between the
+ * two forces the temporary-buffer path of mrc_ser_merge_into. */
+static void test_ser_merge_into_shared_keys(void **state)
+{
+    (void)state;
+    rng_seed(31337);
+    keypool p = pool_make(400, 256);
+    mrc_table ta, tb;
+    table_init(&ta, 0);
+    table_init(&tb, 0);
+    okvec o = {0};
+    for (size_t i = 0; i < p.n; i++) {
+        add_ok(&ta, pool_key(&p, i), p.len[i], p.hash[i], i + 1);
+        okvec_push(&o, pool_key(&p, i), p.len[i], i + 1, p.hash[i]);
+        if (i % 4 != 0) { /* b: three keys in four, so b alone is smaller than the result */
+            add_ok(&tb, pool_key(&p, i), p.len[i], p.hash[i], 2 * i + 1);
+            okvec_push(&o, pool_key(&p, i), p.len[i], 2 * i + 1, p.hash[i]);
+        }
+    }
+    okvec_aggregate(&o);
+    mrc_table *pa = &ta, *pb = &tb;
+    sertab a, b;
+    a.buf = serialize(&pa, 1, &a.len);
+    b.buf = serialize(&pb, 1, &b.len);
+    size_t wlen;
+    unsigned char *want = oracle_serialize(&o, okvec_total(&o), 0, &wlen);
+    assert_true(wlen + 100 < a.len + b.len - MRC_SER_HEADER);
+    static const size_t extra[] = {0, 1, 7, 100};
+    for (size_t e = 0; e < sizeof extra / sizeof extra[0]; e++) {
+        size_t cap = wlen + extra[e];
+        unsigned char *io = guarded(cap);
+        assert_true(b.len <= cap);
+        memcpy(io, b.buf, b.len);
+        assert_int_equal(mrc_ser_merge_into(a.buf, io, cap), 0);
+        check_guard(io, cap);
+        mrc_ser_header h;
+        mrc_ser_read_header(io, &h);
+        assert_bytes_equal(io, MRC_SER_HEADER + h.payload, want, wlen);
+        free(io);
+    }
+    /* one byte short of the result: flagged, nothing past the end */
+    size_t cap = wlen - 1;
+    assert_true(b.len <= cap);
+    unsigned char *io = guarded(cap);
+    memcpy(io, b.buf, b.len);
+    assert_int_equal(mrc_ser_merge_into(a.buf, io, cap), 0);
+    check_guard(io, cap);
+    check_overflowed(io, cap, 0);
+    free(io);
+    free(want);
+    free(a.buf);
+    free(b.buf);
+    okvec_free(&o);
+    mrc_table_free(&ta);
+    mrc_table_free(&tb);
+    pool_free(&p);
+}
+
+static void test_ser_merge_empty_identity(void **state)
+{
+    (void)state;
+    rng_seed(5);
+    keypool p = pool_make(300, 256);
+    okvec o = {0};
+    sertab a = random_ser(&p, 500, &o);
+    unsigned char e[MRC_SER_HEADER];
+    assert_int_equal(mrc_ser_empty(e), MRC_SER_HEADER);
+    validate_ok(e, sizeof e);
+    okvec none = {0};
+    size_t elen;
+    unsigned char *ewant = oracle_serialize(&none, 0, 0, &elen);
+    assert_bytes_equal(e, sizeof e, ewant, elen);
+    free(ewant);
+    sertab se = {e, sizeof e};
+
+    size_t l;
+    unsigned char *x = merge2(&a, &se, &l);
+    assert_bytes_equal(x, l, a.buf, a.len);
+    free(x);
+    x = merge2(&se, &a, &l);
+    assert_bytes_equal(x, l, a.buf, a.len);
+    free(x);
+    unsigned char ee[MRC_SER_HEADER];
+    assert_int_equal(mrc_ser_merge(e, e, ee, sizeof ee), MRC_SER_HEADER);
+    assert_bytes_equal(ee, sizeof ee, e, sizeof e);
+
+    /* merge_into both ways, with a capacity of exactly the result */
+    unsigned char *io = guarded(a.len);
+    memcpy(io, e, sizeof e);
+    assert_int_equal(mrc_ser_merge_into(a.buf, io, a.len), 0);
+    check_guard(io, a.len);
+    assert_bytes_equal(io, a.len, a.buf, a.len);
+    free(io);
+    io = guarded(a.len);
+    memcpy(io, a.buf, a.len);
+    assert_int_equal(mrc_ser_merge_into(e, io, a.len), 0);
+    check_guard(io, a.len);
+    assert_bytes_equal(io, a.len, a.buf, a.len);
+    free(io);
+    free(a.buf);
+    okvec_free(&o);
+    pool_free(&p);
+}
+
+/* Replace the header's total (to isolate record-level overflow detection). */
+static void set_total(unsigned char *buf, uint64_t total)
+{
+    mrc_ser_header h;
+    mrc_ser_read_header(buf, &h);
+    h.total = total;
+    mrc_ser_write_header(buf, &h);
+}
+
+static sertab one_key(const char *k, uint64_t count)
+{
+    mrc_table t;
+    table_init(&t, 0);
+    uint32_t kl = (uint32_t)strlen(k);
+    add_ok(&t, k, kl, mrc_hash(k, kl), count);
+    mrc_table *tp = &t;
+    sertab s;
+    s.buf = serialize(&tp, 1, &s.len);
+    mrc_table_free(&t);
+    return s;
+}
+
+static void test_ser_merge_flags(void **state)
+{
+    (void)state;
+    sertab big = one_key("hot", UINT64_MAX - 1);
+    sertab small = one_key("hot", 5);
+    set_total(big.buf, 10);
+    set_total(small.buf, 10);
+    size_t l;
+    unsigned char *m = merge2(&big, &small, &l);
+    mrc_ser_header h;
+    mrc_ser_read_header(m, &h);
+    assert_true(h.flags & MRC_SER_FLAG_COUNT_OVERFLOW);
+    assert_false(h.flags & MRC_SER_FLAG_OVERFLOW);
+    assert_int_equal(h.records, 1);
+    /* in place too */
+    size_t cap = big.len + small.len;
+    unsigned char *io = guarded(cap);
+    memcpy(io, small.buf, small.len);
+    assert_int_equal(mrc_ser_merge_into(big.buf, io, cap), 0);
+    check_guard(io, cap);
+    mrc_ser_read_header(io, &h);
+    assert_true(h.flags & MRC_SER_FLAG_COUNT_OVERFLOW);
+    free(io);
+
+    /* a header total (a metric) that overflows saturates; no key's count wrapped, no flag */
+    set_total(big.buf, UINT64_MAX);
+    sertab other = one_key("cold", 1);
+    unsigned char *m2 = merge2(&big, &other, &l);
+    mrc_ser_read_header(m2, &h);
+    assert_false(h.flags & MRC_SER_FLAG_COUNT_OVERFLOW);
+    assert_true(h.total == UINT64_MAX);
+    free(m2);
+
+    /* COUNT_OVERFLOW carries through a later merge with a clean table */
+    sertab sm = {m, l};
+    sertab third = one_key("other", 3);
+    size_t l3;
+    unsigned char *m3 = merge2(&third, &sm, &l3);
+    mrc_ser_read_header(m3, &h);
+    assert_true(h.flags & MRC_SER_FLAG_COUNT_OVERFLOW);
+    assert_int_equal(h.records, 2);
+    free(m3);
+
+    /* OVERFLOW: make one with a too-small buffer, then merge it with clean tables */
+    size_t tiny = MRC_SER_HEADER + 4;
+    unsigned char *ov = guarded(tiny);
+    mrc_ser_merge(third.buf, other.buf, ov, tiny);
+    check_guard(ov, tiny);
+    check_overflowed(ov, tiny, 0);
+    sertab sov = {ov, MRC_SER_HEADER};
+    unsigned char out[4096];
+    size_t n = mrc_ser_merge(sov.buf, third.buf, out, sizeof out);
+    check_overflowed(out, n, 0);
+    n = mrc_ser_merge(third.buf, sov.buf, out, sizeof out);
+    check_overflowed(out, n, 0);
+    /* through merge_into, both as in and as inout */
+    memcpy(out, third.buf, third.len);
+    assert_int_equal(mrc_ser_merge_into(sov.buf, out, sizeof out), 0);
+    check_overflowed(out, sizeof out, 0);
+    memcpy(out, sov.buf, MRC_SER_HEADER);
+    assert_int_equal(mrc_ser_merge_into(third.buf, out, sizeof out), 0);
+    check_overflowed(out, sizeof out, 0);
+    /* both flags together survive */
+    memcpy(out, sov.buf, MRC_SER_HEADER);
+    assert_int_equal(mrc_ser_merge_into(m, out, sizeof out), 0);
+    check_overflowed(out, sizeof out, MRC_SER_FLAG_COUNT_OVERFLOW);
+
+    free(ov);
+    free(m);
+    free(big.buf);
+    free(small.buf);
+    free(other.buf);
+    free(third.buf);
+}
+
+/* A merge input whose payload ends inside a record is flagged corrupt, never read past. */
+static void test_ser_merge_corrupt_input(void **state)
+{
+    (void)state;
+    rng_seed(1234);
+    keypool p = pool_make(50, 256);
+    okvec o = {0};
+    sertab a = random_ser(&p, 80, &o);
+    sertab b = random_ser(&p, 80, &o);
+    mrc_ser_header h;
+    mrc_ser_read_header(a.buf, &h);
+    assert_true(h.payload > 5);
+    h.payload -= 5;
+    unsigned char *cut = malloc(MRC_SER_HEADER + h.payload);
+    assert_non_null(cut);
+    memcpy(cut, a.buf, MRC_SER_HEADER + h.payload);
+    mrc_ser_write_header(cut, &h);
+    size_t cap = a.len + b.len;
+    unsigned char *out = guarded(cap);
+    size_t n = mrc_ser_merge(cut, b.buf, out, cap);
+    check_guard(out, cap);
+    assert_true(n <= cap);
+    mrc_ser_header ho;
+    mrc_ser_read_header(out, &ho);
+    assert_true(ho.flags & MRC_SER_FLAG_CORRUPT);
+    n = mrc_ser_merge(b.buf, cut, out, cap);
+    mrc_ser_read_header(out, &ho);
+    assert_true(ho.flags & MRC_SER_FLAG_CORRUPT);
+    /* the flag carries on */
+    unsigned char *out2 = guarded(n + b.len);
+    size_t n3 = mrc_ser_merge(out, b.buf, out2, n + b.len);
+    check_guard(out2, n + b.len);
+    assert_true(n3 <= n + b.len);
+    mrc_ser_read_header(out2, &ho);
+    assert_true(ho.flags & MRC_SER_FLAG_CORRUPT);
+    free(out2);
+    free(out);
+    free(cut);
+    free(a.buf);
+    free(b.buf);
+    okvec_free(&o);
+    pool_free(&p);
+}
+
+static void expect_invalid(const void *buf, size_t cap, const char *why)
+{
+    mrc_err err = {0};
+    if (mrc_ser_validate(buf, cap, &err) != MRC_EINVAL)
+        fail_msg("mrc_ser_validate accepted %s", why);
+    assert_int_equal(err.code, MRC_EINVAL);
+    assert_true(err.msg[0] != '\0');
+}
+
+static void test_ser_validate_rejects(void **state)
+{
+    (void)state;
+    rng_seed(99);
+    keypool p = pool_make(200, 256);
+    okvec o = {0};
+    sertab a = random_ser(&p, 400, &o);
+    validate_ok(a.buf, a.len);
+    validate_ok(a.buf, a.len + 0); /* exact */
+    mrc_ser_header h;
+    mrc_ser_read_header(a.buf, &h);
+    assert_true(h.records >= 3);
+
+    /* truncated buffers: every shorter capacity */
+    for (size_t cap = 0; cap < a.len; cap++)
+        expect_invalid(a.buf, cap, "a truncated buffer");
+
+    unsigned char *b = malloc(a.len);
+    assert_non_null(b);
+    /* bad magic / version */
+    memcpy(b, a.buf, a.len);
+    b[0] ^= 1;
+    expect_invalid(b, a.len, "a bad magic");
+    memcpy(b, a.buf, a.len);
+    b[4] = 2;
+    expect_invalid(b, a.len, "a bad version");
+    /* record count wrong */
+    memcpy(b, a.buf, a.len);
+    h.records++;
+    mrc_ser_write_header(b, &h);
+    expect_invalid(b, a.len, "a wrong record count");
+    h.records--;
+    /* payload cut in the middle of a record */
+    memcpy(b, a.buf, a.len);
+    mrc_ser_header hc = h;
+    hc.payload -= 3;
+    mrc_ser_write_header(b, &hc);
+    expect_invalid(b, a.len, "a payload ending inside a record");
+    /* a key length pointing past the payload */
+    memcpy(b, a.buf, a.len);
+    put_le(b + MRC_SER_HEADER + 8, 0x7fffffff, 4);
+    expect_invalid(b, a.len, "a key length past the payload");
+
+    /* out of order: swap the first two records */
+    const unsigned char *pl = a.buf + MRC_SER_HEADER;
+    size_t r0 = 12 + get_le(pl + 8, 4);
+    size_t r1 = 12 + get_le(pl + r0 + 8, 4);
+    memcpy(b, a.buf, a.len);
+    memcpy(b + MRC_SER_HEADER, pl + r0, r1);
+    memcpy(b + MRC_SER_HEADER + r1, pl, r0);
+    expect_invalid(b, a.len, "out-of-order records");
+    /* a duplicate: the first record twice */
+    unsigned char *d = malloc(a.len + r0);
+    assert_non_null(d);
+    mrc_ser_header hd = h;
+    hd.records++;
+    hd.payload += r0;
+    mrc_ser_write_header(d, &hd);
+    memcpy(d + MRC_SER_HEADER, pl, r0);
+    memcpy(d + MRC_SER_HEADER + r0, pl, h.payload);
+    expect_invalid(d, a.len + r0, "a duplicated record");
+    free(d);
+    /* the last two records swapped */
+    size_t offs[4096], nrec = 0, pos = 0;
+    mrc_ser_rec r;
+    while (mrc_ser_next(pl, h.payload, &pos, &r) == 1 && nrec < 4096)
+        offs[nrec++] = (size_t)(r.key - pl) - 12;
+    offs[nrec] = h.payload;
+    size_t x = offs[nrec - 2], y = offs[nrec - 1];
+    memcpy(b, a.buf, a.len);
+    memcpy(b + MRC_SER_HEADER + x, pl + y, h.payload - y);
+    memcpy(b + MRC_SER_HEADER + x + (h.payload - y), pl + x, y - x);
+    expect_invalid(b, a.len, "the last two records swapped");
+
+    free(b);
+    free(a.buf);
+    okvec_free(&o);
+    pool_free(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hash_is_seeded_xxh3),
+        cmocka_unit_test(test_table_growth_random),
+        cmocka_unit_test(test_table_forced_collisions),
+        cmocka_unit_test(test_table_count_overflow),
+        cmocka_unit_test(test_table_overflow_same_hash_other_key),
+        cmocka_unit_test(test_serialize_round_trip),
+        cmocka_unit_test(test_serialize_same_hash_order),
+        cmocka_unit_test(test_serialize_sum_overflow),
+        cmocka_unit_test(test_local_merge_steps),
+        cmocka_unit_test(test_local_merge_structured_hashes),
+        cmocka_unit_test(test_local_merge_partition_overflow),
+        cmocka_unit_test(test_ser_merge_algebra),
+        cmocka_unit_test(test_ser_merge_caps),
+        cmocka_unit_test(test_ser_merge_into_shared_keys),
+        cmocka_unit_test(test_ser_merge_empty_identity),
+        cmocka_unit_test(test_ser_merge_flags),
+        cmocka_unit_test(test_ser_merge_corrupt_input),
+        cmocka_unit_test(test_ser_validate_rejects),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
