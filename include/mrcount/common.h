@@ -27,8 +27,7 @@ typedef struct mrc_err {
 
 /** mrc_err_set() : record an error (printf-style message) unless one is already recorded,
  *  so the first cause wins. @return code, so callers can `return mrc_err_set(...)`. */
-int mrc_err_set(mrc_err *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int mrc_err_set(mrc_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /** mrc_err_errno() : like mrc_err_set() with ": strerror(errnum)" appended; code MRC_EIO
  *  (or MRC_ENOMEM when errnum is ENOMEM). */

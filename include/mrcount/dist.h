@@ -49,8 +49,8 @@ int mrc_dist_scatter_splits(const mrc_dist *d, const mrc_split_plan *plan, mrc_s
 
 /** mrc_dist_progress() : collective, cheap (one small MPI_Allreduce): sum of the ranks'
  *  (failed, still mapping, bytes done). */
-int mrc_dist_progress(const mrc_dist *d, int failed, int mapping, uint64_t bytes,
-                      uint64_t sums[3], mrc_err *err);
+int mrc_dist_progress(const mrc_dist *d, int failed, int mapping, uint64_t bytes, uint64_t sums[3],
+                      mrc_err *err);
 
 /** mrc_dist_reduce_tables() : combine every rank's serialized table into one on rank 0 with
  *  MPI_Reduce and a commutative user MPI_Op that merges two serialized tables. Buffers are
@@ -59,8 +59,8 @@ int mrc_dist_progress(const mrc_dist *d, int failed, int mapping, uint64_t bytes
  *  On rank 0 *result (malloc'd, *result_len bytes capacity) holds the merged table; a merge that
  *  did not fit, a count overflow or a corrupt table is an error. Collective.
  *  @return 0, or nonzero with err filled (on rank 0; others return 0 unless MPI failed). */
-int mrc_dist_reduce_tables(const mrc_dist *d, const void *local, size_t local_len,
-                           void **result, size_t *result_len, mrc_err *err);
+int mrc_dist_reduce_tables(const mrc_dist *d, const void *local, size_t local_len, void **result,
+                           size_t *result_len, mrc_err *err);
 
 /** mrc_dist_gather_doubles() : rank 0 gets n values from every rank (size * n, rank-major). */
 int mrc_dist_gather_doubles(const mrc_dist *d, const double *mine, size_t n, double *all,

@@ -40,8 +40,8 @@ typedef void (*mrc_warn_fn)(const char *msg, void *arg);
  *  - a missing or unreadable path, or a FIFO named directly, is an error.
  *  The same file named twice is counted twice (like cat). @return 0, or nonzero with err
  *  filled ("<path>: <cause>"). */
-int mrc_input_discover(const char *const *args, size_t nargs, mrc_file_list *out,
-                       mrc_warn_fn warn, void *warn_arg, mrc_err *err);
+int mrc_input_discover(const char *const *args, size_t nargs, mrc_file_list *out, mrc_warn_fn warn,
+                       void *warn_arg, mrc_err *err);
 
 void mrc_file_list_free(mrc_file_list *l);
 
@@ -49,8 +49,8 @@ void mrc_file_list_free(mrc_file_list *l);
  * which their first byte lies, so any placement of split boundaries counts each record once;
  * readers skip a record that started before their range and finish the last one past it. */
 typedef struct mrc_split {
-    uint32_t file;   /* index into the file list */
-    uint32_t rank;   /* rank that maps it (static schedule) */
+    uint32_t file; /* index into the file list */
+    uint32_t rank; /* rank that maps it (static schedule) */
     uint64_t offset;
     uint64_t length; /* for a .gz file: the whole file, offset 0 */
 } mrc_split;
@@ -58,7 +58,7 @@ typedef struct mrc_split {
 typedef struct mrc_split_plan {
     mrc_split *splits; /* grouped by rank: rank r's splits are splits[first[r] .. first[r+1]) */
     size_t n;
-    size_t *first;     /* nranks + 1 entries */
+    size_t *first; /* nranks + 1 entries */
     size_t nranks;
     uint64_t *rank_bytes; /* bytes assigned to each rank */
 } mrc_split_plan;

@@ -15,7 +15,7 @@ enum mrc_sort { MRC_SORT_COUNT, MRC_SORT_KEY };
 typedef struct mrc_output_opts {
     const char *path; /* file path, or "-" for standard output */
     enum mrc_sort sort;
-    uint64_t top;     /* 0: all */
+    uint64_t top; /* 0: all */
 } mrc_output_opts;
 
 /** mrc_output_write() : write the serialized table `table` (valid, cap bytes) as text.

@@ -23,19 +23,19 @@ char *mrc_topo_cpuset_string(mrc_topo *t, mrc_err *err);
 
 /* Where the thread count came from. */
 enum mrc_threads_source {
-    MRC_THREADS_OPTION,   /* --threads */
-    MRC_THREADS_OMP,      /* OMP_NUM_THREADS */
-    MRC_THREADS_SLURM,    /* SLURM_CPUS_PER_TASK */
-    MRC_THREADS_CPUSET,   /* the cores of the cpuset (shared among co-located ranks) */
+    MRC_THREADS_OPTION, /* --threads */
+    MRC_THREADS_OMP,    /* OMP_NUM_THREADS */
+    MRC_THREADS_SLURM,  /* SLURM_CPUS_PER_TASK */
+    MRC_THREADS_CPUSET, /* the cores of the cpuset (shared among co-located ranks) */
 };
 
 typedef struct mrc_placement {
     size_t nthreads;
-    int *core_of;         /* per thread: logical index of the core it is pinned to, -1: unpinned */
-    char **cpus_of;       /* per thread: its PU list string ("4,36"), for metrics */
+    int *core_of;   /* per thread: logical index of the core it is pinned to, -1: unpinned */
+    char **cpus_of; /* per thread: its PU list string ("4,36"), for metrics */
     size_t cores_available; /* cores in this rank's share of the cpuset */
     enum mrc_threads_source source;
-    bool oversubscribed;  /* more threads than cores available: a warning for the user */
+    bool oversubscribed; /* more threads than cores available: a warning for the user */
 } mrc_placement;
 
 /** mrc_placement_plan() : plan this rank's workers.

@@ -27,14 +27,20 @@ typedef struct mrc_rec {
     unsigned char key[]; /* len bytes, then padding to 8 */
 } mrc_rec;
 
+/** mrc_rec_size() : bytes a record of a `len`-byte key takes in the arena (8-byte aligned). */
+static inline size_t mrc_rec_size(uint32_t len)
+{
+    return (offsetof(mrc_rec, key) + (size_t)len + 7) & ~(size_t)7;
+}
+
 typedef struct mrc_table {
-    uint64_t *slots;       /* 0 = empty, else (hash >> 32) << 32 | (record offset / 8 + 1) */
-    size_t mask;           /* slot count - 1 (a power of two) */
-    size_t used;           /* distinct keys */
-    unsigned char *arena;  /* records, back to back */
-    size_t arena_len;      /* bytes in use */
-    size_t arena_cap;      /* bytes allocated */
-    uint64_t total;        /* sum of all counts added, saturating at 2^64-1 (metrics) */
+    uint64_t *slots;      /* 0 = empty, else (hash >> 32) << 32 | (record offset / 8 + 1) */
+    size_t mask;          /* slot count - 1 (a power of two) */
+    size_t used;          /* distinct keys */
+    unsigned char *arena; /* records, back to back */
+    size_t arena_len;     /* bytes in use */
+    size_t arena_cap;     /* bytes allocated */
+    uint64_t total;       /* sum of all counts added, saturating at 2^64-1 (metrics) */
 } mrc_table;
 
 /** mrc_table_init() : an empty table sized for about `expect` distinct keys (0: a default).
@@ -45,8 +51,8 @@ int mrc_table_init(mrc_table *t, size_t expect, mrc_err *err);
 void mrc_table_free(mrc_table *t);
 
 /** mrc_table_add_slow() : insert path of mrc_table_add(); not for direct use. */
-int mrc_table_add_slow(mrc_table *t, const void *key, uint32_t len, uint64_t hash,
-                       uint64_t count, mrc_err *err);
+int mrc_table_add_slow(mrc_table *t, const void *key, uint32_t len, uint64_t hash, uint64_t count,
+                       mrc_err *err);
 
 /* Key equality for keys whose hashes matched: a few overlapping word loads, no library call
  * and no byte loop (the common keys are 1-16 bytes). */
@@ -57,8 +63,7 @@ static inline int mrc_key_eq(const unsigned char *a, const unsigned char *b, siz
         for (; n > 8; a += 8, b += 8, n -= 8) {
             memcpy(&x, a, 8);
             memcpy(&y, b, 8);
-            if (x != y)
-                return 0;
+            if (x != y) return 0;
         }
         memcpy(&x, a + n - 8, 8); /* the last 8 bytes, overlapping what was compared */
         memcpy(&y, b + n - 8, 8);
@@ -72,8 +77,7 @@ static inline int mrc_key_eq(const unsigned char *a, const unsigned char *b, siz
         memcpy(&s, b + n - 4, 4);
         return p == q && r == s;
     }
-    if (n == 0)
-        return 1;
+    if (n == 0) return 1;
     u = (uint64_t)a[0] << 16 | (uint64_t)a[n >> 1] << 8 | a[n - 1];
     v = (uint64_t)b[0] << 16 | (uint64_t)b[n >> 1] << 8 | b[n - 1];
     return u == v;
@@ -94,8 +98,7 @@ static inline int mrc_table_add(mrc_table *t, const void *key, uint32_t len, uin
     size_t i = (size_t)hash & t->mask;
     for (;;) {
         uint64_t s = t->slots[i];
-        if (s == 0)
-            break;
+        if (s == 0) break;
         if ((s & 0xffffffff00000000ULL) == tag) {
             mrc_rec *r = mrc_table_rec_at(t, s);
             if (r->hash == hash && r->len == len && mrc_key_eq(r->key, key, len)) {
@@ -124,7 +127,7 @@ void mrc_table_each(const mrc_table *t, void (*fn)(const mrc_rec *r, void *arg),
 #define MRC_SER_MAGIC 0x5443524dU /* "MRCT" little-endian */
 #define MRC_SER_VERSION 1U
 #define MRC_SER_HEADER 40
-#define MRC_SER_FLAG_OVERFLOW 1ULL      /* a merge result did not fit its buffer */
+#define MRC_SER_FLAG_OVERFLOW 1ULL       /* a merge result did not fit its buffer */
 #define MRC_SER_FLAG_COUNT_OVERFLOW 2ULL /* a merged count passed 2^64-1 */
 #define MRC_SER_FLAG_CORRUPT 4ULL        /* an input to a merge failed validation */
 
@@ -182,8 +185,7 @@ typedef struct mrc_merge mrc_merge;
 
 /** mrc_merge_prepare() : plan a merge of `ntables` tables into `nparts` partitions.
  *  Tables must not change until mrc_merge_free(). @return NULL on ENOMEM (err filled). */
-mrc_merge *mrc_merge_prepare(mrc_table *const *tables, size_t ntables, size_t nparts,
-                             mrc_err *err);
+mrc_merge *mrc_merge_prepare(mrc_table *const *tables, size_t ntables, size_t nparts, mrc_err *err);
 
 /** mrc_merge_count() : count table t's records per partition. */
 void mrc_merge_count(mrc_merge *m, size_t t);

@@ -63,8 +63,7 @@ static int agree(run *r, int status)
     if (status == 0 && got_signal)
         status = mrc_err_set(&r->err, MRC_EINTR, "stopped by signal %d", (int)got_signal);
     int rc = mrc_dist_agree(&r->d, status, &r->err);
-    if (rc != 0 && r->d.rank == 0)
-        fprintf(stderr, "mrcount: %s\n", r->err.msg);
+    if (rc != 0 && r->d.rank == 0) fprintf(stderr, "mrcount: %s\n", r->err.msg);
     return rc;
 }
 
@@ -87,8 +86,7 @@ static int phase_distribute(run *r)
 {
     double t0 = mrc_now();
     int rc = mrc_dist_bcast_files(&r->d, &r->files, &r->err);
-    if (rc == 0)
-        rc = mrc_dist_scatter_splits(&r->d, &r->plan, &r->mine, &r->nmine, &r->err);
+    if (rc == 0) rc = mrc_dist_scatter_splits(&r->d, &r->plan, &r->mine, &r->nmine, &r->err);
     r->phase[MRC_PHASE_DISTRIBUTE] = mrc_now() - t0;
     return agree(r, rc);
 }
@@ -98,18 +96,15 @@ static int phase_place(run *r)
     int rc = 0;
     char *cpuset = NULL;
     r->topo = mrc_topo_open(NULL, &r->err);
-    if (r->topo == NULL)
-        rc = r->err.code;
+    if (r->topo == NULL) rc = r->err.code;
     if (rc == 0) {
         cpuset = mrc_topo_cpuset_string(r->topo, &r->err);
-        if (cpuset == NULL)
-            rc = r->err.code ? r->err.code : MRC_EIO;
+        if (cpuset == NULL) rc = r->err.code ? r->err.code : MRC_EIO;
     }
     /* Collective: every rank takes part, with an empty string if it has no cpuset. */
-    int rc2 = mrc_dist_share(&r->d, cpuset ? cpuset : "", &r->share_index, &r->share_count,
-                             &r->err);
-    if (rc == 0)
-        rc = rc2;
+    int rc2 =
+        mrc_dist_share(&r->d, cpuset ? cpuset : "", &r->share_index, &r->share_count, &r->err);
+    if (rc == 0) rc = rc2;
     if (rc == 0)
         rc = mrc_placement_plan(r->topo, cpuset, r->share_index, r->share_count, r->o.threads,
                                 &r->pl, &r->err);
@@ -127,8 +122,7 @@ static void draw_progress(run *r, uint64_t done, uint64_t mapping, double t0, in
     double secs = mrc_now() - t0;
     double total = (double)r->files.total_bytes;
     double frac = total > 0 ? (double)done / total : 1.0;
-    if (frac > 1.0)
-        frac = 1.0;
+    if (frac > 1.0) frac = 1.0;
     double rate = secs > 0 ? (double)done / secs / 1e6 : 0.0;
     double eta = rate > 0 ? (total - (double)done) / 1e6 / rate : 0.0;
     char bar[31];
@@ -147,8 +141,8 @@ static int phase_map(run *r, mrc_job *job)
     double t0 = mrc_now();
     uint64_t chunk = r->o.chunk_size ? r->o.chunk_size : DEFAULT_CHUNK;
     uint64_t piece = chunk < PIECE_MAX ? chunk : PIECE_MAX;
-    mrc_map_run *m = mrc_map_start(job, &r->files, r->mine, r->nmine, piece, r->topo, &r->pl,
-                                   &r->err);
+    mrc_map_run *m =
+        mrc_map_start(job, &r->files, r->mine, r->nmine, piece, r->topo, &r->pl, &r->err);
     int local_failed = m == NULL;
     bool done = m == NULL;
     bool show = r->d.rank == 0 && (r->o.progress == MRC_PROGRESS_ALWAYS ||
@@ -159,26 +153,22 @@ static int phase_map(run *r, mrc_job *job)
      * each POLL_MS carries progress, completion and failure. */
     for (;;) {
         uint64_t bytes = 0, sums[3];
-        if (m != NULL && !local_failed)
-            local_failed = mrc_map_poll(m, POLL_MS, &bytes, &done);
+        if (m != NULL && !local_failed) local_failed = mrc_map_poll(m, POLL_MS, &bytes, &done);
         if (got_signal && !local_failed) {
             local_failed = 1;
             mrc_err_set(&r->err, MRC_EINTR, "stopped by signal %d", (int)got_signal);
         }
         rc = mrc_dist_progress(&r->d, local_failed, !done, bytes, sums, &r->err);
-        if (rc != 0)
-            break;
+        if (rc != 0) break;
         if (show && (mrc_now() - last_draw > 0.25 || sums[1] == 0)) {
             draw_progress(r, sums[2], sums[1], t0, sums[1] == 0);
             last_draw = mrc_now();
         }
         if (sums[0] > 0) {
-            if (m != NULL)
-                mrc_map_stop(m);
+            if (m != NULL) mrc_map_stop(m);
             break;
         }
-        if (sums[1] == 0)
-            break;
+        if (sums[1] == 0) break;
         if (local_failed || done)
             usleep(POLL_MS * 1000); /* nothing to wait on locally: pace the exchange */
     }
@@ -190,10 +180,8 @@ static int phase_map(run *r, mrc_job *job)
         mrc_err ferr = {0};
         int frc = mrc_map_finish(m, &r->local, &r->local_len, &r->st, &ferr);
         if (frc != 0 && frc != MRC_EINTR) {
-            if (r->err.code == 0)
-                r->err = ferr;
-            if (status == 0)
-                status = frc;
+            if (r->err.code == 0) r->err = ferr;
+            if (status == 0) status = frc;
         }
     }
     r->phase[MRC_PHASE_MAP] = r->st.map_seconds > 0 ? r->st.map_seconds : t1 - t0;
@@ -204,8 +192,8 @@ static int phase_map(run *r, mrc_job *job)
 static int phase_combine(run *r)
 {
     double t0 = mrc_now();
-    int rc = mrc_dist_reduce_tables(&r->d, r->local, r->local_len, &r->result, &r->result_len,
-                                    &r->err);
+    int rc =
+        mrc_dist_reduce_tables(&r->d, r->local, r->local_len, &r->result, &r->result_len, &r->err);
     free(r->local);
     r->local = NULL;
     r->phase[MRC_PHASE_COMBINE] = mrc_now() - t0;
@@ -237,10 +225,14 @@ typedef struct metrics_view {
 static const char *source_name(enum mrc_threads_source s)
 {
     switch (s) {
-    case MRC_THREADS_OPTION: return "option";
-    case MRC_THREADS_OMP: return "OMP_NUM_THREADS";
-    case MRC_THREADS_SLURM: return "SLURM_CPUS_PER_TASK";
-    default: return "cpuset";
+    case MRC_THREADS_OPTION:
+        return "option";
+    case MRC_THREADS_OMP:
+        return "OMP_NUM_THREADS";
+    case MRC_THREADS_SLURM:
+        return "SLURM_CPUS_PER_TASK";
+    default:
+        return "cpuset";
     }
 }
 
@@ -249,13 +241,13 @@ static char *rank_json(run *r)
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    if (f == NULL)
-        return NULL;
+    if (f == NULL) return NULL;
     fprintf(f, "{\"rank\": %d, \"host\": ", r->d.rank);
     mrc_json_string(f, r->d.host);
-    fprintf(f, ", \"peak_rss_bytes\": %llu, \"bytes\": %llu, \"records\": %llu, "
-               "\"local_distinct\": %llu, \"map_seconds\": %.6f, \"threads_source\": \"%s\", "
-               "\"cores_available\": %zu, \"threads\": [",
+    fprintf(f,
+            ", \"peak_rss_bytes\": %llu, \"bytes\": %llu, \"records\": %llu, "
+            "\"local_distinct\": %llu, \"map_seconds\": %.6f, \"threads_source\": \"%s\", "
+            "\"cores_available\": %zu, \"threads\": [",
             (unsigned long long)mrc_peak_rss_bytes(), (unsigned long long)r->st.bytes,
             (unsigned long long)r->st.records, (unsigned long long)r->st.distinct,
             r->phase[MRC_PHASE_MAP], source_name(r->pl.source), r->pl.cores_available);
@@ -288,9 +280,10 @@ static void metrics_json(FILE *f, void *arg)
     int n = r->d.size;
     fprintf(f, "{\n  \"mrcount_version\": \"%s\",\n  \"config\": {\"job\": ", MRC_VERSION);
     mrc_json_string(f, o->job.job ? o->job.job : "words");
-    fprintf(f, ", \"tokens\": \"%s\", \"fold_case\": %s, \"ranks\": %d, \"threads_option\": %zu, "
-               "\"schedule\": \"%s\", \"chunk_size\": %llu, \"reduce\": \"%s\", "
-               "\"reduce_used\": \"reduce\", \"sort\": \"%s\", \"top\": %llu, \"output\": ",
+    fprintf(f,
+            ", \"tokens\": \"%s\", \"fold_case\": %s, \"ranks\": %d, \"threads_option\": %zu, "
+            "\"schedule\": \"%s\", \"chunk_size\": %llu, \"reduce\": \"%s\", "
+            "\"reduce_used\": \"reduce\", \"sort\": \"%s\", \"top\": %llu, \"output\": ",
             enum_name(o->job.tokens, tokens), o->job.fold_case ? "true" : "false", n, o->threads,
             enum_name(o->schedule, sched),
             (unsigned long long)(o->chunk_size ? o->chunk_size : DEFAULT_CHUNK),
@@ -302,9 +295,10 @@ static void metrics_json(FILE *f, void *arg)
         fputs(i ? ", " : "", f);
         mrc_json_string(f, o->inputs[i]);
     }
-    fprintf(f, "]},\n  \"files\": %zu,\n  \"bytes_read\": %llu,\n  \"records\": %llu,\n"
-               "  \"tokens\": %llu,\n  \"distinct_keys\": %llu,\n  \"seconds\": %.6f,\n"
-               "  \"mb_per_s\": %.3f,\n  \"phases\": {",
+    fprintf(f,
+            "]},\n  \"files\": %zu,\n  \"bytes_read\": %llu,\n  \"records\": %llu,\n"
+            "  \"tokens\": %llu,\n  \"distinct_keys\": %llu,\n  \"seconds\": %.6f,\n"
+            "  \"mb_per_s\": %.3f,\n  \"phases\": {",
             r->files.n, (unsigned long long)r->totals[0], (unsigned long long)r->totals[1],
             (unsigned long long)r->totals[1], (unsigned long long)r->totals[2], r->t_total,
             r->t_total > 0 ? (double)r->totals[0] / 1e6 / r->t_total : 0.0);
@@ -337,14 +331,11 @@ static int write_metrics(run *r)
     int rc = 0;
     if (r->d.rank == 0) {
         v.phases = calloc((size_t)r->d.size * MRC_PHASE_COUNT, sizeof *v.phases);
-        if (v.phases == NULL)
-            rc = mrc_err_set(&r->err, MRC_ENOMEM, "metrics: out of memory");
+        if (v.phases == NULL) rc = mrc_err_set(&r->err, MRC_ENOMEM, "metrics: out of memory");
     }
     char *mine = rank_json(r);
-    if (rc == 0)
-        rc = mrc_dist_gather_doubles(&r->d, r->phase, MRC_PHASE_COUNT, v.phases, &r->err);
-    if (rc == 0)
-        rc = mrc_dist_gather_strings(&r->d, mine ? mine : "{}", &v.ranks, &r->err);
+    if (rc == 0) rc = mrc_dist_gather_doubles(&r->d, r->phase, MRC_PHASE_COUNT, v.phases, &r->err);
+    if (rc == 0) rc = mrc_dist_gather_strings(&r->d, mine ? mine : "{}", &v.ranks, &r->err);
     free(mine);
     if (rc == 0 && r->d.rank == 0)
         rc = mrc_metrics_write_file(r->o.metrics, metrics_json, &v, &r->err);
@@ -374,23 +365,18 @@ static int run_all(run *r)
         rc = mrc_err_set(&r->err, MRC_EINVAL, "--schedule dynamic: not available in this version");
     if (rc == 0 && r->o.reduce == MRC_REDUCE_SHUFFLE)
         rc = mrc_err_set(&r->err, MRC_EINVAL, "--reduce shuffle: not available in this version");
-    if (agree(r, rc) != 0)
-        return 2;
+    if (agree(r, rc) != 0) return 2;
     if (phase_discover(r) || phase_distribute(r) || phase_place(r) || phase_map(r, &job) ||
         phase_combine(r))
         return 1;
     uint64_t sums[2] = {r->st.bytes, r->st.records};
-    if (agree(r, mrc_dist_sum_u64(&r->d, sums, 2, &r->err)) != 0)
-        return 1;
+    if (agree(r, mrc_dist_sum_u64(&r->d, sums, 2, &r->err)) != 0) return 1;
     r->totals[0] = sums[0];
     r->totals[1] = sums[1];
-    if (phase_output(r) != 0)
-        return 1;
+    if (phase_output(r) != 0) return 1;
     r->t_total = mrc_now() - r->t_start;
-    if (r->o.metrics != NULL && write_metrics(r) != 0)
-        return 1;
-    if (r->d.rank == 0 && !r->o.quiet)
-        print_summary(r);
+    if (r->o.metrics != NULL && write_metrics(r) != 0) return 1;
+    if (r->d.rank == 0 && !r->o.quiet) print_summary(r);
     return 0;
 }
 
@@ -401,8 +387,7 @@ static void run_free(run *r)
     free(r->mine);
     mrc_map_stats_free(&r->st);
     mrc_placement_free(&r->pl);
-    if (r->topo != NULL)
-        mrc_topo_close(r->topo);
+    if (r->topo != NULL) mrc_topo_close(r->topo);
     mrc_split_plan_free(&r->plan);
     mrc_file_list_free(&r->files);
     mrc_options_free(&r->o);
@@ -425,15 +410,12 @@ int main(int argc, char **argv)
     int status = 0;
     int prc = mrc_options_parse(argc, argv, &r.o, &r.err);
     if (agree(&r, prc) != 0) {
-        if (r.d.rank == 0)
-            fprintf(stderr, "Try 'mrcount --help' for more information.\n");
+        if (r.d.rank == 0) fprintf(stderr, "Try 'mrcount --help' for more information.\n");
         status = 2;
     } else if (r.o.help) {
-        if (r.d.rank == 0)
-            fputs(mrc_options_usage(), stdout);
+        if (r.d.rank == 0) fputs(mrc_options_usage(), stdout);
     } else if (r.o.version) {
-        if (r.d.rank == 0)
-            printf("mrcount %s\n", MRC_VERSION);
+        if (r.d.rank == 0) printf("mrcount %s\n", MRC_VERSION);
     } else if (r.o.ninputs == 0) {
         if (r.d.rank == 0)
             fprintf(stderr, "mrcount: no input: name files, directories, globs or @lists "
@@ -445,8 +427,7 @@ int main(int argc, char **argv)
     }
     if (status != 0 && r.d.rank == 0 && r.o.out.path != NULL && strcmp(r.o.out.path, "-") != 0) {
         char *tmp = mrc_output_temp_path(r.o.out.path);
-        if (tmp != NULL)
-            unlink(tmp);
+        if (tmp != NULL) unlink(tmp);
         free(tmp);
     }
     fflush(stdout);

@@ -8,24 +8,23 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dist_internal.h"
 #include "mrcount/dist.h"
 
 /* Evaluate an MPI call; on failure fill err with the call and MPI's own words and return. */
 #define MRC_MPI_CHECK(call, err)                                                                   \
     do {                                                                                           \
         int mrc_rc_ = (call);                                                                      \
-        if (mrc_rc_ != MPI_SUCCESS)                                                                \
-            return mpi_fail((err), #call, mrc_rc_);                                                \
+        if (mrc_rc_ != MPI_SUCCESS) return mrc_dist_mpi_error((err), #call, mrc_rc_);              \
     } while (0)
 
 static MPI_Comm node_comm = MPI_COMM_NULL;
 
-static int mpi_fail(mrc_err *err, const char *call, int rc)
+int mrc_dist_mpi_error(mrc_err *err, const char *call, int rc)
 {
     char msg[MPI_MAX_ERROR_STRING];
     int len = 0;
-    if (MPI_Error_string(rc, msg, &len) != MPI_SUCCESS)
-        len = 0;
+    if (MPI_Error_string(rc, msg, &len) != MPI_SUCCESS) len = 0;
     msg[len] = '\0';
     const char *paren = strchr(call, '(');
     int name_len = paren ? (int)(paren - call) : (int)strlen(call);
@@ -40,13 +39,13 @@ int mrc_dist_init(int *argc, char ***argv, mrc_dist *d, mrc_err *err)
     MRC_MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), err);
     MRC_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &d->rank), err);
     MRC_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &d->size), err);
-    MRC_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, d->rank,
-                                      MPI_INFO_NULL, &node_comm), err);
+    MRC_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL,
+                                      &node_comm),
+                  err);
     MRC_MPI_CHECK(MPI_Comm_set_errhandler(node_comm, MPI_ERRORS_RETURN), err);
     MRC_MPI_CHECK(MPI_Comm_rank(node_comm, &d->node_rank), err);
     MRC_MPI_CHECK(MPI_Comm_size(node_comm, &d->node_size), err);
-    if (gethostname(d->host, sizeof d->host) != 0)
-        strcpy(d->host, "?");
+    if (gethostname(d->host, sizeof d->host) != 0) strcpy(d->host, "?");
     d->host[sizeof d->host - 1] = '\0';
     if (provided < MPI_THREAD_FUNNELED)
         return mrc_err_set(err, MRC_EMPI, "MPI_Init_thread: MPI_THREAD_FUNNELED not provided");
@@ -55,8 +54,7 @@ int mrc_dist_init(int *argc, char ***argv, mrc_dist *d, mrc_err *err)
 
 void mrc_dist_finalize(void)
 {
-    if (node_comm != MPI_COMM_NULL)
-        MPI_Comm_free(&node_comm);
+    if (node_comm != MPI_COMM_NULL) MPI_Comm_free(&node_comm);
     MPI_Finalize();
 }
 
@@ -100,8 +98,7 @@ int mrc_dist_share(const mrc_dist *d, const char *cpuset, size_t *index, size_t 
         size_t idx = 0, cnt = 0;
         for (int i = 0; i < n; i++)
             if (strcmp(all + displs[i], cpuset) == 0) {
-                if (i < me)
-                    idx++;
+                if (i < me) idx++;
                 cnt++;
             }
         *index = idx;
@@ -110,8 +107,7 @@ int mrc_dist_share(const mrc_dist *d, const char *cpuset, size_t *index, size_t 
     free(all);
     free(lens);
     free(displs);
-    if (rc != MPI_SUCCESS)
-        return mpi_fail(err, "MPI_Allgather(cpusets)", rc);
+    if (rc != MPI_SUCCESS) return mrc_dist_mpi_error(err, "MPI_Allgather(cpusets)", rc);
     return 0;
 }
 
@@ -119,13 +115,11 @@ int mrc_dist_agree(const mrc_dist *d, int status, mrc_err *err)
 {
     int mine = status != 0 ? d->rank : d->size, first = d->size;
     MRC_MPI_CHECK(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), err);
-    if (first == d->size)
-        return 0;
+    if (first == d->size) return 0;
     mrc_err msg = {0};
     if (d->rank == first) {
         msg = *err;
-        if (msg.code == 0)
-            msg.code = status;
+        if (msg.code == 0) msg.code = status;
         if (d->size > 1) {
             char tmp[MRC_ERR_MSG_MAX];
             memcpy(tmp, msg.msg, sizeof tmp);
@@ -162,8 +156,7 @@ int mrc_dist_bcast_files(const mrc_dist *d, mrc_file_list *files, mrc_err *err)
         for (size_t i = 0; i < files->n; i++)
             len += 8 + 1 + 4 + strlen(files->files[i].path);
         buf = malloc(len);
-        if (buf == NULL)
-            return mrc_err_set(err, MRC_ENOMEM, "file table: out of memory");
+        if (buf == NULL) return mrc_err_set(err, MRC_ENOMEM, "file table: out of memory");
         unsigned char *p = buf;
         uint64_t n = files->n;
         memcpy(p, &n, 8);
@@ -181,8 +174,7 @@ int mrc_dist_bcast_files(const mrc_dist *d, mrc_file_list *files, mrc_err *err)
     MRC_MPI_CHECK(MPI_Bcast(&len, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD), err);
     if (d->rank != 0) {
         buf = malloc(len);
-        if (buf == NULL)
-            return mrc_err_set(err, MRC_ENOMEM, "file table: out of memory");
+        if (buf == NULL) return mrc_err_set(err, MRC_ENOMEM, "file table: out of memory");
     }
     int rc = bcast_bytes(buf, len, err);
     if (rc != 0 || d->rank == 0) {
@@ -247,16 +239,14 @@ int mrc_dist_scatter_splits(const mrc_dist *d, const mrc_split_plan *plan, mrc_s
     free(counts);
     free(displs);
     MPI_Type_free(&split_type);
-    if (*mine == NULL)
-        return mrc_err_set(err, MRC_ENOMEM, "split scatter: out of memory");
-    if (rc != MPI_SUCCESS)
-        return mpi_fail(err, "MPI_Scatterv(splits)", rc);
+    if (*mine == NULL) return mrc_err_set(err, MRC_ENOMEM, "split scatter: out of memory");
+    if (rc != MPI_SUCCESS) return mrc_dist_mpi_error(err, "MPI_Scatterv(splits)", rc);
     *n = (size_t)count;
     return 0;
 }
 
-int mrc_dist_progress(const mrc_dist *d, int failed, int mapping, uint64_t bytes,
-                      uint64_t sums[3], mrc_err *err)
+int mrc_dist_progress(const mrc_dist *d, int failed, int mapping, uint64_t bytes, uint64_t sums[3],
+                      mrc_err *err)
 {
     (void)d;
     uint64_t v[3] = {(uint64_t)(failed != 0), (uint64_t)(mapping != 0), bytes};
@@ -315,7 +305,6 @@ int mrc_dist_gather_strings(const mrc_dist *d, const char *mine, char ***all, mr
     free(buf);
     free(lens);
     free(displs);
-    if (rc != MPI_SUCCESS)
-        return mpi_fail(err, "MPI_Gatherv(strings)", rc);
+    if (rc != MPI_SUCCESS) return mrc_dist_mpi_error(err, "MPI_Gatherv(strings)", rc);
     return 0;
 }

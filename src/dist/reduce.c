@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist_internal.h"
 #include "mrcount/dist.h"
 #include "mrcount/table.h"
 
@@ -47,37 +48,23 @@ static int table_type(size_t cap, size_t threshold, size_t blk, MPI_Datatype *ty
     }
     MPI_Datatype block;
     int rc = MPI_Type_contiguous((int)blk, MPI_BYTE, &block);
-    if (rc == MPI_SUCCESS)
-        rc = MPI_Type_contiguous((int)(cap / blk), block, type);
-    if (rc == MPI_SUCCESS)
-        rc = MPI_Type_commit(type);
+    if (rc == MPI_SUCCESS) rc = MPI_Type_contiguous((int)(cap / blk), block, type);
+    if (rc == MPI_SUCCESS) rc = MPI_Type_commit(type);
     MPI_Type_free(&block);
     return rc;
 }
 
-static int fail(mrc_err *err, const char *call, int rc)
-{
-    char msg[MPI_MAX_ERROR_STRING];
-    int len = 0;
-    if (MPI_Error_string(rc, msg, &len) != MPI_SUCCESS)
-        len = 0;
-    msg[len] = '\0';
-    return mrc_err_set(err, MRC_EMPI, "%s failed: %s", call, msg);
-}
-
-int mrc_dist_reduce_tables(const mrc_dist *d, const void *local, size_t local_len,
-                           void **result, size_t *result_len, mrc_err *err)
+int mrc_dist_reduce_tables(const mrc_dist *d, const void *local, size_t local_len, void **result,
+                           size_t *result_len, mrc_err *err)
 {
     *result = NULL;
     *result_len = 0;
     uint64_t sum = local_len;
     int rc = MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
-    if (rc != MPI_SUCCESS)
-        return fail(err, "MPI_Allreduce(table sizes)", rc);
+    if (rc != MPI_SUCCESS) return mrc_dist_mpi_error(err, "MPI_Allreduce(table sizes)", rc);
     size_t blk, threshold = block_threshold(&blk);
     size_t cap = (size_t)sum;
-    if (cap > threshold)
-        cap = (cap + blk - 1) / blk * blk;
+    if (cap > threshold) cap = (cap + blk - 1) / blk * blk;
     /* Every rank allocates (or fails) before the collective: agree on it first. */
     unsigned char *send = malloc(cap);
     unsigned char *recv = d->rank == 0 ? malloc(cap) : NULL;
@@ -86,10 +73,8 @@ int mrc_dist_reduce_tables(const mrc_dist *d, const void *local, size_t local_le
     if (rc != MPI_SUCCESS || !all_ok) {
         free(send);
         free(recv);
-        if (rc != MPI_SUCCESS)
-            return fail(err, "MPI_Allreduce(allocation)", rc);
-        return mrc_err_set(err, MRC_ENOMEM, "combine: cannot allocate %zu bytes on some rank",
-                           cap);
+        if (rc != MPI_SUCCESS) return mrc_dist_mpi_error(err, "MPI_Allreduce(allocation)", rc);
+        return mrc_err_set(err, MRC_ENOMEM, "combine: cannot allocate %zu bytes on some rank", cap);
     }
     memcpy(send, local, local_len);
     memset(send + local_len, 0, cap - local_len);
@@ -100,7 +85,7 @@ int mrc_dist_reduce_tables(const mrc_dist *d, const void *local, size_t local_le
     if (rc != MPI_SUCCESS) {
         free(send);
         free(recv);
-        return fail(err, "MPI_Type_contiguous(table)", rc);
+        return mrc_dist_mpi_error(err, "MPI_Type_contiguous(table)", rc);
     }
     rc = MPI_Op_create(merge_op, 1, &op);
     if (rc == MPI_SUCCESS) {
@@ -112,10 +97,9 @@ int mrc_dist_reduce_tables(const mrc_dist *d, const void *local, size_t local_le
     free(send);
     if (rc != MPI_SUCCESS) {
         free(recv);
-        return fail(err, "MPI_Reduce(tables)", rc);
+        return mrc_dist_mpi_error(err, "MPI_Reduce(tables)", rc);
     }
-    if (d->rank != 0)
-        return 0;
+    if (d->rank != 0) return 0;
     mrc_ser_header h;
     mrc_ser_read_header(recv, &h);
     const char *why = NULL;

@@ -12,8 +12,7 @@
 
 static int err_vset(mrc_err *err, int code, const char *suffix, const char *fmt, va_list ap)
 {
-    if (err == NULL || err->code != MRC_OK)
-        return code;
+    if (err == NULL || err->code != MRC_OK) return code;
     err->code = code;
     int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     if (suffix != NULL && n >= 0 && (size_t)n < sizeof err->msg)
@@ -50,37 +49,48 @@ double mrc_now(void)
 uint64_t mrc_peak_rss_bytes(void)
 {
     struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
-        return 0;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
     return (uint64_t)ru.ru_maxrss * 1024u;
 }
 
 int mrc_parse_size(const char *s, uint64_t *out)
 {
-    if (s == NULL || *s < '0' || *s > '9')
-        return -1;
+    if (s == NULL || *s < '0' || *s > '9') return -1;
     errno = 0;
     char *end;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0)
-        return -1;
+    if (errno != 0) return -1;
     unsigned shift = 0;
     switch (*end) {
-    case '\0': break;
-    case 'k': case 'K': shift = 10; end++; break;
-    case 'm': case 'M': shift = 20; end++; break;
-    case 'g': case 'G': shift = 30; end++; break;
-    case 't': case 'T': shift = 40; end++; break;
-    default: return -1;
+    case '\0':
+        break;
+    case 'k':
+    case 'K':
+        shift = 10;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        end++;
+        break;
+    case 't':
+    case 'T':
+        shift = 40;
+        end++;
+        break;
+    default:
+        return -1;
     }
-    if (shift != 0 && (*end == 'i' || *end == 'I'))
-        end++;
-    if (shift != 0 && (*end == 'b' || *end == 'B'))
-        end++;
-    if (*end != '\0')
-        return -1;
-    if (shift != 0 && v > (UINT64_MAX >> shift))
-        return -1;
+    if (shift != 0 && (*end == 'i' || *end == 'I')) end++;
+    if (shift != 0 && (*end == 'b' || *end == 'B')) end++;
+    if (*end != '\0') return -1;
+    if (shift != 0 && v > (UINT64_MAX >> shift)) return -1;
     *out = (uint64_t)v << shift;
     return 0;
 }

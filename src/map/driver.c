@@ -87,18 +87,15 @@ static void map_worker(size_t ti, void *arg)
     /* Allocated here, after pinning, so the pages land on this core's NUMA node. */
     int rc = mrc_table_init(&m->tables[ti], 0, err);
     ctx->table = &m->tables[ti];
-    if (rc == 0)
-        rc = mrc_reader_init(&rd, 0, err);
+    if (rc == 0) rc = mrc_reader_init(&rd, 0, err);
     while (rc == 0 && !__atomic_load_n(&m->stop, __ATOMIC_RELAXED)) {
         size_t i = atomic_fetch_add_explicit(&m->cursor, 1, memory_order_relaxed);
-        if (i >= m->npieces)
-            break;
+        if (i >= m->npieces) break;
         const piece *p = &m->pieces[i];
         const char *path = m->files->files[p->file].path;
         uint64_t before = rd.bytes_read;
         if (p->gz)
-            rc = mrc_reader_run_gz(&rd, path, &m->job->rules, m->job->consume, ctx, &m->stop,
-                                   err);
+            rc = mrc_reader_run_gz(&rd, path, &m->job->rules, m->job->consume, ctx, &m->stop, err);
         else
             rc = mrc_reader_run(&rd, path, p->offset, p->length, &m->job->rules, m->job->consume,
                                 ctx, &m->stop, err);
@@ -119,8 +116,7 @@ static void map_worker(size_t ti, void *arg)
 
 static void map_run_free(mrc_map_run *m)
 {
-    if (m == NULL)
-        return;
+    if (m == NULL) return;
     for (size_t i = 0; m->tables != NULL && i < m->nthreads; i++)
         mrc_table_free(&m->tables[i]);
     for (size_t i = 0; m->ctxs != NULL && i < m->nthreads; i++)
@@ -136,9 +132,9 @@ static void map_run_free(mrc_map_run *m)
     free(m);
 }
 
-mrc_map_run *mrc_map_start(const mrc_job *job, const mrc_file_list *files,
-                           const mrc_split *splits, size_t nsplits, uint64_t piece_size,
-                           mrc_topo *topo, const mrc_placement *pl, mrc_err *err)
+mrc_map_run *mrc_map_start(const mrc_job *job, const mrc_file_list *files, const mrc_split *splits,
+                           size_t nsplits, uint64_t piece_size, mrc_topo *topo,
+                           const mrc_placement *pl, mrc_err *err)
 {
     mrc_map_run *m = calloc(1, sizeof *m);
     if (m == NULL) {
@@ -187,8 +183,7 @@ int mrc_map_poll(mrc_map_run *m, int timeout_ms, uint64_t *bytes_done, bool *don
     }
     pthread_mutex_lock(&m->lock);
     while (m->finished < m->nthreads && !atomic_load(&m->failed))
-        if (pthread_cond_timedwait(&m->cond, &m->lock, &until) != 0)
-            break;
+        if (pthread_cond_timedwait(&m->cond, &m->lock, &until) != 0) break;
     *done = m->finished == m->nthreads;
     pthread_mutex_unlock(&m->lock);
     *bytes_done = atomic_load_explicit(&m->bytes_done, memory_order_relaxed);
@@ -219,15 +214,12 @@ static void merge_worker(size_t ti, void *arg)
     mrc_err *err = &j->errs[ti];
     mrc_merge_count(j->mg, ti);
     pthread_barrier_wait(&j->barrier);
-    if (ti == 0 && mrc_merge_offsets(j->mg, err) != 0)
-        atomic_store(&j->failed, 1);
+    if (ti == 0 && mrc_merge_offsets(j->mg, err) != 0) atomic_store(&j->failed, 1);
     pthread_barrier_wait(&j->barrier);
-    if (!atomic_load(&j->failed))
-        mrc_merge_place(j->mg, ti);
+    if (!atomic_load(&j->failed)) mrc_merge_place(j->mg, ti);
     pthread_barrier_wait(&j->barrier);
     for (size_t p = ti; p < j->nparts && !atomic_load(&j->failed); p += j->nthreads)
-        if (mrc_merge_partition(j->mg, p, err) != 0)
-            atomic_store(&j->failed, 1);
+        if (mrc_merge_partition(j->mg, p, err) != 0) atomic_store(&j->failed, 1);
     pthread_barrier_wait(&j->barrier);
     if (ti == 0 && !atomic_load(&j->failed)) {
         j->out_len = mrc_merge_layout(j->mg, j->offsets);
@@ -291,8 +283,7 @@ done:
     return rc;
 }
 
-int mrc_map_finish(mrc_map_run *m, void **out, size_t *out_len, mrc_map_stats *stats,
-                   mrc_err *err)
+int mrc_map_finish(mrc_map_run *m, void **out, size_t *out_len, mrc_map_stats *stats, mrc_err *err)
 {
     mrc_pool_join(m->pool);
     m->pool = NULL;

@@ -22,12 +22,11 @@ static unsigned char delim_alnum[256];
 static void init_tables(void)
 {
     static int done;
-    if (done)
-        return;
+    if (done) return;
     for (int b = 0; b < 256; b++) {
         delim_whitespace[b] = b == ' ' || (b >= '\t' && b <= '\r');
-        int alnum = (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') ||
-                    b == '\'';
+        int alnum =
+            (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') || b == '\'';
         delim_alnum[b] = !alnum;
     }
     done = 1;
@@ -75,8 +74,7 @@ static int grow_scratch(mrc_map_ctx *ctx, size_t need, mrc_err *err)
     while (cap < need)
         cap *= 2;
     unsigned char *s = realloc(ctx->scratch, cap);
-    if (s == NULL)
-        return mrc_err_set(err, MRC_ENOMEM, "out of memory for a %zu-byte key", need);
+    if (s == NULL) return mrc_err_set(err, MRC_ENOMEM, "out of memory for a %zu-byte key", need);
     ctx->scratch = s;
     ctx->scratch_cap = cap;
     return 0;
@@ -94,7 +92,7 @@ static inline void fold_ascii(unsigned char *dst, const unsigned char *src, size
 #define AHEAD 8  /* how far ahead of its lookup a record is prefetched */
 
 typedef struct pending {
-    size_t off;  /* into buf, or into ctx->scratch with --fold-case */
+    size_t off; /* into buf, or into ctx->scratch with --fold-case */
     uint32_t len;
     uint64_t hash;
 } pending;
@@ -105,8 +103,7 @@ typedef struct pending {
 static inline void prefetch_rec(const mrc_table *t, uint64_t hash)
 {
     uint64_t s = t->slots[(size_t)hash & t->mask];
-    if (s != 0)
-        __builtin_prefetch(mrc_table_rec_at(t, s));
+    if (s != 0) __builtin_prefetch(mrc_table_rec_at(t, s));
 }
 
 static inline int add_batch(mrc_table *t, const unsigned char *base, const pending *p, size_t n,
@@ -116,10 +113,8 @@ static inline int add_batch(mrc_table *t, const unsigned char *base, const pendi
     for (; i < n && i < AHEAD; i++)
         prefetch_rec(t, p[i].hash);
     for (i = 0; i < n; i++) {
-        if (i + AHEAD < n)
-            prefetch_rec(t, p[i + AHEAD].hash);
-        if (mrc_table_add(t, base + p[i].off, p[i].len, p[i].hash, 1, err) != 0)
-            return -1;
+        if (i + AHEAD < n) prefetch_rec(t, p[i + AHEAD].hash);
+        if (mrc_table_add(t, base + p[i].off, p[i].len, p[i].hash, 1, err) != 0) return -1;
     }
     return 0;
 }
@@ -135,8 +130,7 @@ static inline int take_token(mrc_map_ctx *ctx, const unsigned char *buf, size_t 
     uint64_t h;
     size_t off = start;
     if (fold) {
-        if (*folded + n > ctx->scratch_cap && grow_scratch(ctx, *folded + n, err) != 0)
-            return -1;
+        if (*folded + n > ctx->scratch_cap && grow_scratch(ctx, *folded + n, err) != 0) return -1;
         fold_ascii(ctx->scratch + *folded, buf + start, n);
         off = *folded;
         *folded += n;
@@ -147,8 +141,7 @@ static inline int take_token(mrc_map_ctx *ctx, const unsigned char *buf, size_t 
     __builtin_prefetch(&t->slots[(size_t)h & t->mask]);
     batch[(*nb)++] = (pending){off, (uint32_t)n, h};
     if (*nb == BATCH) {
-        if (add_batch(t, fold ? ctx->scratch : buf, batch, *nb, err) != 0)
-            return -1;
+        if (add_batch(t, fold ? ctx->scratch : buf, batch, *nb, err) != 0) return -1;
         ctx->records += *nb;
         *nb = 0;
         *folded = 0;
@@ -182,16 +175,14 @@ static inline long long consume_tokens(mrc_map_ctx *ctx, const unsigned char *bu
         uint64_t starts = ~d & prev, ends = d & ~prev;
         carry = d >> 63;
         if (in_tok) {
-            if (ends == 0)
-                continue;
+            if (ends == 0) continue;
             size_t e = b + (size_t)__builtin_ctzll(ends);
             ends &= ends - 1;
             if (e >= len && !final) {
                 consumed = (long long)tok_start;
                 goto out;
             }
-            if (take_token(ctx, buf, tok_start, e, batch, &nb, &folded, fold, err) != 0)
-                return -1;
+            if (take_token(ctx, buf, tok_start, e, batch, &nb, &folded, fold, err) != 0) return -1;
             in_tok = false;
         }
         while (starts != 0) {
@@ -208,8 +199,7 @@ static inline long long consume_tokens(mrc_map_ctx *ctx, const unsigned char *bu
                 consumed = (long long)st;
                 goto out;
             }
-            if (take_token(ctx, buf, st, e, batch, &nb, &folded, fold, err) != 0)
-                return -1;
+            if (take_token(ctx, buf, st, e, batch, &nb, &folded, fold, err) != 0) return -1;
         }
     }
     if (in_tok) { /* a token running to the very end of a buffer of whole blocks */
@@ -220,8 +210,7 @@ static inline long long consume_tokens(mrc_map_ctx *ctx, const unsigned char *bu
     }
 out:
     if (nb > 0) {
-        if (add_batch(ctx->table, fold ? ctx->scratch : buf, batch, nb, err) != 0)
-            return -1;
+        if (add_batch(ctx->table, fold ? ctx->scratch : buf, batch, nb, err) != 0) return -1;
         ctx->records += nb;
     }
     return consumed;
@@ -239,8 +228,7 @@ static long long consume_alnum(void *c, const unsigned char *b, size_t n, bool f
 {
     return consume_tokens(c, b, n, f, e, CLASS_ALNUM, 0);
 }
-static long long consume_alnum_fold(void *c, const unsigned char *b, size_t n, bool f,
-                                    mrc_err *e)
+static long long consume_alnum_fold(void *c, const unsigned char *b, size_t n, bool f, mrc_err *e)
 {
     return consume_tokens(c, b, n, f, e, CLASS_ALNUM, 1);
 }

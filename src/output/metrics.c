@@ -36,8 +36,7 @@ int mrc_metrics_write_file(const char *path, void (*fn)(FILE *f, void *arg), voi
 {
     size_t n = strlen(path) + 32;
     char *tmp = malloc(n);
-    if (tmp == NULL)
-        return mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", path);
+    if (tmp == NULL) return mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", path);
     snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "wx");
     if (f == NULL) {

@@ -32,19 +32,11 @@ static size_t part_of(uint64_t hash, size_t np)
     return (size_t)(((hash >> 32) * (uint64_t)np) >> 32);
 }
 
-static size_t rec_size(uint32_t len)
+mrc_merge *mrc_merge_prepare(mrc_table *const *tables, size_t ntables, size_t nparts, mrc_err *err)
 {
-    return (offsetof(mrc_rec, key) + (size_t)len + 7) & ~(size_t)7;
-}
-
-mrc_merge *mrc_merge_prepare(mrc_table *const *tables, size_t ntables, size_t nparts,
-                             mrc_err *err)
-{
-    if (nparts == 0)
-        nparts = 1;
+    if (nparts == 0) nparts = 1;
     mrc_merge *m = calloc(1, sizeof *m);
-    if (m == NULL)
-        goto nomem;
+    if (m == NULL) goto nomem;
     m->tables = tables;
     m->nt = ntables;
     m->np = nparts;
@@ -53,11 +45,10 @@ mrc_merge *mrc_merge_prepare(mrc_table *const *tables, size_t ntables, size_t np
     m->part_start = calloc(nparts + 1, sizeof *m->part_start);
     m->part_n = calloc(nparts, sizeof *m->part_n);
     m->part_bytes = calloc(nparts, sizeof *m->part_bytes);
-    if (!m->cnt || !m->pos || !m->part_start || !m->part_n || !m->part_bytes)
-        goto nomem;
+    if (!m->cnt || !m->pos || !m->part_start || !m->part_n || !m->part_bytes) goto nomem;
     for (size_t t = 0; t < ntables; t++)
-        m->total = m->total + tables[t]->total < m->total ? UINT64_MAX
-                                                           : m->total + tables[t]->total;
+        m->total =
+            m->total + tables[t]->total < m->total ? UINT64_MAX : m->total + tables[t]->total;
     return m;
 nomem:
     mrc_merge_free(m);
@@ -67,8 +58,7 @@ nomem:
 
 void mrc_merge_free(mrc_merge *m)
 {
-    if (m == NULL)
-        return;
+    if (m == NULL) return;
     free(m->cnt);
     free(m->pos);
     free(m->part_start);
@@ -86,7 +76,7 @@ void mrc_merge_count(mrc_merge *m, size_t t)
     for (size_t off = 0; off < tab->arena_len;) {
         const mrc_rec *r = (const mrc_rec *)(const void *)(tab->arena + off);
         cnt[part_of(r->hash, m->np)]++;
-        off += rec_size(r->len);
+        off += mrc_rec_size(r->len);
     }
 }
 
@@ -117,7 +107,7 @@ void mrc_merge_place(mrc_merge *m, size_t t)
         entry *e = &m->entries[pos[part_of(r->hash, m->np)]++];
         e->key = r->hash;
         e->rec = r;
-        off += rec_size(r->len);
+        off += mrc_rec_size(r->len);
     }
 }
 
@@ -133,8 +123,7 @@ static void radix_sort(entry *a, entry *tmp, size_t n)
     entry *src = a, *dst = tmp;
     for (int d = 0; d < 8; d++) {
         size_t *h = hist[d];
-        if (h[(src[0].key >> (8 * d)) & 0xff] == n)
-            continue;
+        if (h[(src[0].key >> (8 * d)) & 0xff] == n) continue;
         size_t sum = 0;
         for (int b = 0; b < 256; b++) {
             size_t c = h[b];
@@ -147,16 +136,14 @@ static void radix_sort(entry *a, entry *tmp, size_t n)
         src = dst;
         dst = x;
     }
-    if (src != a)
-        memcpy(a, src, n * sizeof *a);
+    if (src != a) memcpy(a, src, n * sizeof *a);
 }
 
 static int key_cmp(const mrc_rec *a, const mrc_rec *b)
 {
     size_t n = a->len < b->len ? a->len : b->len;
     int c = n ? memcmp(a->key, b->key, n) : 0;
-    if (c != 0)
-        return c;
+    if (c != 0) return c;
     return a->len < b->len ? -1 : a->len > b->len;
 }
 
@@ -164,8 +151,7 @@ int mrc_merge_partition(mrc_merge *m, size_t p, mrc_err *err)
 {
     entry *a = m->entries + m->part_start[p];
     size_t n = m->part_start[p + 1] - m->part_start[p];
-    if (n == 0)
-        return 0;
+    if (n == 0) return 0;
     radix_sort(a, m->scratch + m->part_start[p], n);
     size_t out = 0, bytes = 0;
     for (size_t i = 0; i < n;) {
@@ -251,8 +237,7 @@ int mrc_table_serialize(mrc_table *const *tables, size_t ntables, void **out, si
     *out = NULL;
     *out_len = 0;
     mrc_merge *m = mrc_merge_prepare(tables, ntables, 1, err);
-    if (m == NULL)
-        return MRC_ENOMEM;
+    if (m == NULL) return MRC_ENOMEM;
     for (size_t t = 0; t < ntables; t++)
         mrc_merge_count(m, t);
     int rc = mrc_merge_offsets(m, err);

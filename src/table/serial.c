@@ -65,14 +65,11 @@ size_t mrc_ser_empty(void *buf)
 int mrc_ser_next(const unsigned char *payload, size_t len, size_t *pos, mrc_ser_rec *r)
 {
     size_t p = *pos;
-    if (p >= len)
-        return 0;
-    if (len - p < REC_HEAD)
-        return -1;
+    if (p >= len) return 0;
+    if (len - p < REC_HEAD) return -1;
     r->count = load64(payload + p);
     r->len = load32(payload + p + 8);
-    if (len - p - REC_HEAD < r->len)
-        return -1;
+    if (len - p - REC_HEAD < r->len) return -1;
     r->key = payload + p + REC_HEAD;
     *pos = p + REC_HEAD + r->len;
     return 1;
@@ -81,12 +78,10 @@ int mrc_ser_next(const unsigned char *payload, size_t len, size_t *pos, mrc_ser_
 /* Order of records: hash, then key bytes, then length (a prefix first). */
 static int rec_cmp(uint64_t ha, const mrc_ser_rec *a, uint64_t hb, const mrc_ser_rec *b)
 {
-    if (ha != hb)
-        return ha < hb ? -1 : 1;
+    if (ha != hb) return ha < hb ? -1 : 1;
     size_t n = a->len < b->len ? a->len : b->len;
     int c = n ? memcmp(a->key, b->key, n) : 0;
-    if (c != 0)
-        return c;
+    if (c != 0) return c;
     return a->len < b->len ? -1 : a->len > b->len;
 }
 
@@ -136,11 +131,9 @@ typedef struct cursor {
 static void cursor_next(cursor *c, uint64_t *flags)
 {
     int rc = mrc_ser_next(c->pl, c->len, &c->pos, &c->rec);
-    if (rc < 0)
-        *flags |= MRC_SER_FLAG_CORRUPT;
+    if (rc < 0) *flags |= MRC_SER_FLAG_CORRUPT;
     c->live = rc == 1;
-    if (c->live)
-        c->hash = mrc_hash(c->rec.key, c->rec.len);
+    if (c->live) c->hash = mrc_hash(c->rec.key, c->rec.len);
 }
 
 /* Append one record at out[*w]; memmove because in-place merges may overlap source and
@@ -148,8 +141,7 @@ static void cursor_next(cursor *c, uint64_t *flags)
 static int put_rec(unsigned char *out, size_t cap, size_t *w, uint64_t count, const mrc_ser_rec *r)
 {
     size_t need = REC_HEAD + (size_t)r->len;
-    if (cap - *w < need)
-        return -1;
+    if (cap - *w < need) return -1;
     const unsigned char *key = r->key;
     uint32_t len = r->len;
     memmove(out + *w + REC_HEAD, key, len);
@@ -188,8 +180,7 @@ static size_t merge_payloads(cursor *a, cursor *b, unsigned char *out, size_t ca
             cursor_next(a, flags);
             cursor_next(b, flags);
         }
-        if (rc != 0)
-            return SIZE_MAX;
+        if (rc != 0) return SIZE_MAX;
         n++;
     }
     *records = n;
@@ -218,16 +209,13 @@ size_t mrc_ser_merge(const void *a, const void *b, void *out, size_t out_cap)
     mrc_ser_read_header(a, &ha);
     mrc_ser_read_header(b, &hb);
     ho.flags = merged_flags_total(&ha, &hb, &ho.total);
-    if (out_cap < MRC_SER_HEADER)
-        return 0;
-    if (ho.flags & MRC_SER_FLAG_OVERFLOW)
-        return write_overflowed(out, ho.flags);
+    if (out_cap < MRC_SER_HEADER) return 0;
+    if (ho.flags & MRC_SER_FLAG_OVERFLOW) return write_overflowed(out, ho.flags);
     cursor ca = {(const unsigned char *)a + MRC_SER_HEADER, ha.payload, 0, {0, 0, NULL}, 0, 0};
     cursor cb = {(const unsigned char *)b + MRC_SER_HEADER, hb.payload, 0, {0, 0, NULL}, 0, 0};
     size_t w = merge_payloads(&ca, &cb, (unsigned char *)out + MRC_SER_HEADER,
                               out_cap - MRC_SER_HEADER, &ho.records, &ho.flags);
-    if (w == SIZE_MAX)
-        return write_overflowed(out, ho.flags);
+    if (w == SIZE_MAX) return write_overflowed(out, ho.flags);
     ho.payload = w;
     mrc_ser_write_header(out, &ho);
     return MRC_SER_HEADER + w;
@@ -238,8 +226,7 @@ int mrc_ser_merge_into(const void *in, void *inout, size_t inout_cap)
     mrc_ser_header hi, ho;
     mrc_ser_read_header(in, &hi);
     mrc_ser_read_header(inout, &ho);
-    if (inout_cap < MRC_SER_HEADER)
-        return 0;
+    if (inout_cap < MRC_SER_HEADER) return 0;
     uint64_t total;
     uint64_t flags = merged_flags_total(&hi, &ho, &total);
     if (flags & MRC_SER_FLAG_OVERFLOW) {

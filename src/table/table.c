@@ -24,11 +24,9 @@ uint64_t mrc_hash(const void *key, size_t len)
 static void *big_alloc(size_t size)
 {
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        return NULL;
+    if (p == MAP_FAILED) return NULL;
 #ifdef MADV_HUGEPAGE
-    if (size >= ((size_t)2 << 20))
-        madvise(p, size, MADV_HUGEPAGE);
+    if (size >= ((size_t)2 << 20)) madvise(p, size, MADV_HUGEPAGE);
 #endif
     return p;
 }
@@ -36,24 +34,16 @@ static void *big_alloc(size_t size)
 static void *big_realloc(void *old, size_t old_size, size_t size)
 {
     void *p = mremap(old, old_size, size, MREMAP_MAYMOVE);
-    if (p == MAP_FAILED)
-        return NULL;
+    if (p == MAP_FAILED) return NULL;
 #ifdef MADV_HUGEPAGE
-    if (size >= ((size_t)2 << 20))
-        madvise(p, size, MADV_HUGEPAGE);
+    if (size >= ((size_t)2 << 20)) madvise(p, size, MADV_HUGEPAGE);
 #endif
     return p;
 }
 
 static void big_free(void *p, size_t size)
 {
-    if (p != NULL)
-        munmap(p, size);
-}
-
-static size_t rec_size(uint32_t len)
-{
-    return (offsetof(mrc_rec, key) + (size_t)len + 7) & ~(size_t)7;
+    if (p != NULL) munmap(p, size);
 }
 
 int mrc_table_init(mrc_table *t, size_t expect, mrc_err *err)
@@ -75,8 +65,7 @@ int mrc_table_init(mrc_table *t, size_t expect, mrc_err *err)
 
 void mrc_table_free(mrc_table *t)
 {
-    if (t->slots != NULL)
-        big_free(t->slots, (t->mask + 1) * sizeof *t->slots);
+    if (t->slots != NULL) big_free(t->slots, (t->mask + 1) * sizeof *t->slots);
     big_free(t->arena, t->arena_cap);
     memset(t, 0, sizeof *t);
 }
@@ -95,7 +84,7 @@ static int table_grow_index(mrc_table *t, mrc_err *err)
         while (slots[i] != 0)
             i = (i + 1) & mask;
         slots[i] = (r->hash >> 32 << 32) | (uint64_t)(pos / 8 + 1);
-        pos += rec_size(r->len);
+        pos += mrc_rec_size(r->len);
     }
     big_free(t->slots, (t->mask + 1) * sizeof *t->slots);
     t->slots = slots;
@@ -103,33 +92,30 @@ static int table_grow_index(mrc_table *t, mrc_err *err)
     return 0;
 }
 
-int mrc_table_add_slow(mrc_table *t, const void *key, uint32_t len, uint64_t hash,
-                       uint64_t count, mrc_err *err)
+int mrc_table_add_slow(mrc_table *t, const void *key, uint32_t len, uint64_t hash, uint64_t count,
+                       mrc_err *err)
 {
     /* The fast path gives up on a count overflow too: tell the two cases apart here. */
     size_t i = (size_t)hash & t->mask;
     for (uint64_t s; (s = t->slots[i]) != 0; i = (i + 1) & t->mask) {
         mrc_rec *r = mrc_table_rec_at(t, s);
         if (r->hash == hash && r->len == len && memcmp(r->key, key, len) == 0)
-            return mrc_err_set(err, MRC_EOVERFLOW,
-                               "count of key '%.*s' exceeds 2^64-1", len > 64 ? 64 : (int)len,
-                               (const char *)key);
+            return mrc_err_set(err, MRC_EOVERFLOW, "count of key '%.*s' exceeds 2^64-1",
+                               len > 64 ? 64 : (int)len, (const char *)key);
     }
     if ((t->used + 1) * 10 > (t->mask + 1) * 7) {
         int rc = table_grow_index(t, err);
-        if (rc != 0)
-            return rc;
+        if (rc != 0) return rc;
         i = (size_t)hash & t->mask;
         while (t->slots[i] != 0)
             i = (i + 1) & t->mask;
     }
-    size_t need = rec_size(len);
+    size_t need = mrc_rec_size(len);
     if (t->arena_len + need > t->arena_cap) {
         size_t cap = t->arena_cap * 2;
         while (cap < t->arena_len + need)
             cap *= 2;
-        if (cap > MRC_ARENA_MAX)
-            cap = MRC_ARENA_MAX;
+        if (cap > MRC_ARENA_MAX) cap = MRC_ARENA_MAX;
         if (t->arena_len + need > cap)
             return mrc_err_set(err, MRC_EOVERFLOW, "count table: keys exceed 32 GiB in one thread");
         unsigned char *a = big_realloc(t->arena, t->arena_cap, cap);
@@ -155,6 +141,6 @@ void mrc_table_each(const mrc_table *t, void (*fn)(const mrc_rec *r, void *arg),
     for (size_t pos = 0; pos < t->arena_len;) {
         const mrc_rec *r = (const mrc_rec *)(const void *)(t->arena + pos);
         fn(r, arg);
-        pos += rec_size(r->len);
+        pos += mrc_rec_size(r->len);
     }
 }

@@ -1,0 +1,11 @@
+/* dist_internal.h - helpers shared by the files of dist/; not part of the stage interface. */
+#ifndef MRCOUNT_DIST_INTERNAL_H
+#define MRCOUNT_DIST_INTERNAL_H
+
+#include "mrcount/common.h"
+
+/** mrc_dist_mpi_error() : fill err with "<call name> failed: <MPI's error string>".
+ *  @return MRC_EMPI. */
+int mrc_dist_mpi_error(mrc_err *err, const char *call, int rc);
+
+#endif
