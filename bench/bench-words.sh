@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# bench-words.sh - mrcount's words job against the baselines, side by side in one hyperfine run,
+# on the shared 1 GiB English corpus, plus the peak memory of each command's process tree.
+#
+# usage: bench/bench-words.sh [CORPUS_DIR [RESULTS_DIR]]
+#   CORPUS_DIR   default $BENCH_DIR or /tmp/mrc-bench/corpus-1g; built with make-corpus.sh if missing
+#   RESULTS_DIR  default bench/results; gets bench-words-<stamp>.{md,json,summary.md}
+# Env: MRCOUNT (default build/mrcount, built if missing), MRC_SHARED (default ../shared, relative
+#      to the repository), BENCH_SIZE_MIB (1024), BENCH_RUNS (3), BENCH_TIMEOUT (3600 s per run),
+#      BENCH_COMMANDS (subset of "mrc-1x1 mrc-1x2 mrc-2x1 python mawk wc", default all).
+# Needs: hyperfine, mawk, python3, Open MPI; make-corpus.sh needs dict-gcide dict-foldoc dict-jargon
+#        bible-kjv (.ci/install-deps.sh with MRC_DEPS_BENCH=1 installs them).
+set -euo pipefail
+export LC_ALL=C
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SHARED_BENCH=$(cd "$ROOT" && cd "${MRC_SHARED:-../shared}/bench" && pwd) ||
+    { echo "bench-words.sh: no ${MRC_SHARED:-../shared}/bench next to $ROOT (set MRC_SHARED)" >&2; exit 2; }
+CORPUS=${1:-${BENCH_DIR:-/tmp/mrc-bench/corpus-1g}}
+RESULTS=${2:-$ROOT/bench/results}
+SIZE_MIB=${BENCH_SIZE_MIB:-1024}
+RUNS=${BENCH_RUNS:-3}
+LIMIT=${BENCH_TIMEOUT:-3600}
+WANT=" ${BENCH_COMMANDS:-mrc-1x1 mrc-1x2 mrc-2x1 python mawk wc} "
+MRC=${MRCOUNT:-$ROOT/build/mrcount}
+if [ "$(id -u)" = 0 ]; then
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
+
+say() { printf '==> %s\n' "$*" >&2; }
+for tool in hyperfine mawk python3 mpirun; do
+    command -v "$tool" >/dev/null || { echo "bench-words.sh: $tool not found" >&2; exit 2; }
+done
+
+if [ ! -x "$MRC" ]; then
+    [ -z "${MRCOUNT:-}" ] || { echo "bench-words.sh: MRCOUNT=$MRC is not executable" >&2; exit 2; }
+    say "building mrcount (Release) in $ROOT/build"
+    cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$ROOT/build" -j "$(nproc)" --target mrcount >/dev/null
+fi
+if [ ! -d "$CORPUS" ]; then
+    say "building the ${SIZE_MIB} MiB corpus in $CORPUS (make-corpus.sh)"
+    mkdir -p "$(dirname "$CORPUS")"
+    "$SHARED_BENCH/make-corpus.sh" "$CORPUS" "$SIZE_MIB" >/dev/null
+fi
+mapfile -t files < <(find "$CORPUS" -maxdepth 1 -type f -name 'part*.txt' | sort)
+[ "${#files[@]}" -gt 0 ] || { echo "bench-words.sh: no part*.txt in $CORPUS" >&2; exit 1; }
+bytes=$(cat -- "${files[@]}" | wc -c) # also warms the page cache, so no run reads from disk
+mkdir -p "$RESULTS"
+stamp=$(date +%Y%m%d-%H%M%S)
+out=$RESULTS/bench-words-$stamp
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/mrc-bench.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+q() { # shell-quote words for hyperfine / bash -c, space-separated
+    local s
+    s=$(printf '%q ' "$@")
+    printf '%s' "${s% }"
+}
+inputs=$(q "${files[@]}")
+mrc() { # mrc NAME MPIRUN-ARGS... -- MRCOUNT-ARGS...
+    local name=$1 pre=() post=()
+    shift
+    while [ "$1" != -- ]; do pre+=("$1"); shift; done
+    shift
+    post=("$@")
+    printf 'timeout %s mpirun %s %s --quiet --output %s %s' "$LIMIT" "$(q "${pre[@]}")" \
+        "$(q "$MRC" "${post[@]}")" "$(q "$tmp/$name.tsv")" "$inputs"
+}
+names=() cmds=()
+add() { if [[ $WANT == *" $1 "* ]]; then names+=("$1"); cmds+=("$2"); fi; }
+add mrc-1x1 "$(mrc mrc-1x1 -np 1 --bind-to core -- --threads 1)"
+add mrc-1x2 "$(mrc mrc-1x2 -np 1 --map-by slot:PE=2 -- --threads 2)"
+add mrc-2x1 "$(mrc mrc-2x1 -np 2 -- --threads 1)"
+add python "timeout $LIMIT python3 $(q "$SHARED_BENCH/seed_mapreduce.py") --mode words --procs 2 $inputs"
+add mawk "timeout $LIMIT $(q "$SHARED_BENCH/awk-count.sh") words $inputs"
+add wc "timeout $LIMIT env LC_ALL=C wc -w $inputs"
+[ "${#names[@]}" -gt 0 ] || { echo "bench-words.sh: BENCH_COMMANDS selects nothing" >&2; exit 2; }
+
+say "corpus: ${#files[@]} files, $bytes bytes; $(nproc) cores; $RUNS runs each"
+hf=()
+for i in "${!names[@]}"; do hf+=(-n "${names[$i]}" "${cmds[$i]}"); done
+hyperfine --shell=bash --runs "$RUNS" --export-markdown "$out.md" --export-json "$out.json" "${hf[@]}"
+
+say "peak memory (peakmem.py, one run each)"
+for i in "${!names[@]}"; do
+    python3 "$SHARED_BENCH/peakmem.py" -- bash -c "${cmds[$i]}" >"$tmp/${names[$i]}.stdout" 2>"$tmp/${names[$i]}.peak" ||
+        { cat "$tmp/${names[$i]}.peak" >&2; echo "bench-words.sh: ${names[$i]} failed" >&2; exit 1; }
+    grep '^peakmem:' "$tmp/${names[$i]}.peak" | sed "s/^/  ${names[$i]}: /" >&2
+done
+
+# Cross-checks: every mrcount layout gives the same table, whose top 20 and total match the
+# Python baseline (same token rule); mawk's default FS does not split on \r \v \f, so its
+# total is shown, not compared.
+checks=()
+ref=""
+for n in "${names[@]}"; do
+    [[ $n == mrc-* ]] || continue
+    if [ -z "$ref" ]; then ref=$n; elif ! cmp -s "$tmp/$ref.tsv" "$tmp/$n.tsv"; then
+        checks+=("MISMATCH: $n output differs from $ref"); fi
+done
+if [ -n "$ref" ]; then
+    mrc_total=$(awk -F '\t' '{ t += $NF } END { printf "%d", t }' "$tmp/$ref.tsv")
+    checks+=("mrcount total tokens: $mrc_total, distinct: $(wc -l <"$tmp/$ref.tsv")")
+    if [ -f "$tmp/python.stdout" ]; then
+        py_total=$(sed -n 's/^#total\t//p' "$tmp/python.stdout")
+        if [ "$py_total" = "$mrc_total" ] && cmp -s <(head -n 20 "$tmp/$ref.tsv") <(head -n 20 "$tmp/python.stdout"); then
+            checks+=("python baseline: same total and top 20: OK")
+        else
+            checks+=("MISMATCH: python total $py_total / top 20 differ from mrcount")
+        fi
+    fi
+    [ ! -f "$tmp/mawk.stdout" ] || checks+=("mawk total (FS splits only on space/tab/newline): $(sed -n 's/^#total\t//p' "$tmp/mawk.stdout")")
+fi
+
+python3 - "$out.json" "$bytes" "$tmp" "${names[@]}" >"$out.summary.md" <<'EOF'
+import json, re, sys
+path, nbytes, tmp, names = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+res = {r["command"]: r for r in json.load(open(path))["results"]}
+med = {n: res[n]["median"] for n in names if n in res}
+def peak(n, what):
+    try:
+        m = re.search(what + r" ([0-9.]+) MiB", open("%s/%s.peak" % (tmp, n)).read())
+        return float(m.group(1)) if m else None
+    except OSError:
+        return None
+def ratio(base, n):
+    return "%.2fx" % (med[base] / med[n]) if base in med else "-"
+print("| command | median s | MB/s | peak RSS MiB (tree) | peak PSS MiB (tree) | vs mawk | vs python |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for n in names:
+    rss, pss = peak(n, "tree-RSS"), peak(n, "tree-PSS")
+    print("| %s | %.2f | %.0f | %s | %s | %s | %s |" % (
+        n, med[n], nbytes / 1e6 / med[n], "%.0f" % rss if rss is not None else "-",
+        "%.0f" % pss if pss is not None else "-", ratio("mawk", n), ratio("python", n)))
+print()
+print("(%d bytes; ratios are speed-ups: baseline median / command median)" % nbytes)
+EOF
+{
+    echo
+    echo "Commands:"
+    for i in "${!names[@]}"; do echo "- ${names[$i]}: \`${cmds[$i]//"$inputs"/CORPUS/part*.txt}\`"; done
+    echo
+    for c in "${checks[@]}"; do echo "- $c"; done
+} >>"$out.summary.md"
+
+echo
+cat "$out.summary.md"
+say "results: $out.md $out.json $out.summary.md"
+if printf '%s\n' "${checks[@]}" | grep -q MISMATCH; then
+    exit 1
+fi

@@ -1,0 +1,141 @@
+# lib.bash - shared helpers for the integration tests (sourced, never run: CTest runs only *.sh).
+# Sets up a private temp dir ($T, removed on exit), the mpirun command line from $MRC_MPIRUN, and
+# an independent perl oracle for the words job. Tests call `run_mrc NP ARGS...`, which never hangs:
+# every launch is bounded by `timeout`.
+# Environment (set by tests/CMakeLists.txt; defaults let a test run by hand from the repo):
+#   MRCOUNT        the mrcount binary          (default: $MRC_BUILD_DIR/mrcount)
+#   MRC_BUILD_DIR  the CMake build tree         (default: $MRC_SOURCE_DIR/build)
+#   MRC_SOURCE_DIR the repository               (default: two levels above this file)
+#   MRC_MPIRUN     launcher, ending in -np      (default: "mpiexec --oversubscribe -np")
+#   MRC_TIMEOUT    seconds allowed per launch   (default: 60)
+
+set -euo pipefail
+export LC_ALL=C
+
+MRC_SOURCE_DIR=${MRC_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+MRC_BUILD_DIR=${MRC_BUILD_DIR:-$MRC_SOURCE_DIR/build}
+MRCOUNT=${MRCOUNT:-$MRC_BUILD_DIR/mrcount}
+MRC_MPIRUN=${MRC_MPIRUN:-mpiexec --oversubscribe -np}
+MRC_TIMEOUT=${MRC_TIMEOUT:-60}
+read -r -a MPIRUN <<<"$MRC_MPIRUN"
+MPIEXEC=${MPIEXEC:-${MPIRUN[0]}}
+if [ "$(id -u)" = 0 ]; then # Open MPI refuses to run as root without these
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
+TEST_NAME=$(basename "$0" .sh)
+
+log() { printf '[%s] %s\n' "$TEST_NAME" "$*" >&2; }
+fail() {
+    printf '[%s] FAIL: %s\n' "$TEST_NAME" "$*" >&2
+    exit 1
+}
+
+[ -x "$MRCOUNT" ] || fail "mrcount binary not found at '$MRCOUNT' (build first, or set MRCOUNT)"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/mrc-$TEST_NAME.XXXXXX")
+_mrc_cleanup() {
+    local rc=$?
+    if [ "$rc" != 0 ] && [ -n "${MRC_KEEP_TMP:-}" ]; then
+        log "keeping $T"
+    else
+        chmod -R u+rwx "$T" 2>/dev/null || true
+        rm -rf "$T"
+    fi
+    exit "$rc"
+}
+trap _mrc_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# run_mrc NP ARGS... : mrcount under mpirun with NP ranks, bounded in time. Leaves the exit
+# status in $RC (never fails itself), stdout in $T/stdout, stderr in $T/stderr.
+run_mrc() {
+    local np=$1
+    shift
+    RC=0
+    timeout -k 10 "$MRC_TIMEOUT" "${MPIRUN[@]}" "$np" "$MRCOUNT" "$@" \
+        >"$T/stdout" 2>"$T/stderr" </dev/null || RC=$?
+    case $RC in 124 | 137) fail "timed out after ${MRC_TIMEOUT}s: mpirun -np $np mrcount $*" ;; esac
+    return 0
+}
+
+# run_mrc_ok NP ARGS... : run_mrc and require exit status 0.
+run_mrc_ok() {
+    run_mrc "$@"
+    if [ "$RC" != 0 ]; then
+        sed 's/^/  stderr: /' "$T/stderr" | head -40 >&2
+        fail "exit status $RC from: mpirun -np $*"
+    fi
+}
+
+# run_single ARGS... : mrcount as an MPI singleton (no mpirun), same conventions as run_mrc.
+run_single() {
+    RC=0
+    timeout -k 10 "$MRC_TIMEOUT" "$MRCOUNT" "$@" >"$T/stdout" 2>"$T/stderr" </dev/null || RC=$?
+    case $RC in 124 | 137) fail "timed out after ${MRC_TIMEOUT}s: mrcount $*" ;; esac
+    return 0
+}
+
+# oracle [--alnum] [--fold] [--sort-key] FILES... : the words job computed by perl from the
+# documented rule: a token is a maximal run of bytes other than space \t \n \v \f \r (or of
+# [A-Za-z0-9'] with --alnum); --fold lower-cases ASCII A-Z only; output "key\tcount" sorted by
+# count descending then key bytewise (or by key bytewise with --sort-key).
+oracle() {
+    local alnum=0 fold=0 bykey=0
+    while [ $# -gt 0 ]; do
+        case $1 in
+        --alnum) alnum=1 ;;
+        --fold) fold=1 ;;
+        --sort-key) bykey=1 ;;
+        *) break ;;
+        esac
+        shift
+    done
+    perl -e '
+        use strict; use warnings;
+        my ($alnum, $fold, $bykey) = splice(@ARGV, 0, 3);
+        my %c;
+        local $/;                                   # slurp whole files, bytes only
+        for my $f (@ARGV) {
+            open(my $fh, "<:raw", $f) or die "oracle: $f: $!\n";
+            my $d = <$fh>;
+            close $fh;
+            next unless defined $d;
+            $d =~ tr/A-Z/a-z/ if $fold;
+            if ($alnum) { $c{$_}++ for $d =~ /[A-Za-z0-9\x27]+/g; }
+            else        { $c{$_}++ for grep { length } split /[ \t\n\r\x0b\f]+/, $d; }
+        }
+        binmode STDOUT;
+        my @k = $bykey ? sort keys %c : sort { $c{$b} <=> $c{$a} || $a cmp $b } keys %c;
+        print "$_\t$c{$_}\n" for @k;
+    ' "$alnum" "$fold" "$bykey" "$@"
+}
+
+# total_of FILE : sum of the count column of a result.
+total_of() { awk -F '\t' '{ t += $NF } END { printf "%d\n", t }' "$1"; }
+
+# assert_same EXPECTED ACTUAL WHAT : byte-identical files, or a short diff and failure.
+assert_same() {
+    if ! cmp -s "$1" "$2"; then
+        log "expected $1 ($(wc -l <"$1") lines) vs actual $2 ($(wc -l <"$2") lines):"
+        diff "$1" "$2" | head -20 | cat -A >&2 || true
+        fail "$3: output differs"
+    fi
+}
+
+# assert_stderr_has REGEX WHAT : the last run's stderr matches an extended regex.
+assert_stderr_has() {
+    if ! grep -Eq -- "$1" "$T/stderr"; then
+        sed 's/^/  stderr: /' "$T/stderr" | head -20 >&2
+        fail "$2: stderr does not match /$1/"
+    fi
+}
+
+# gen_corpus ARGS... : the build's corpus generator (compiled here if the build lacks it).
+gen_corpus() {
+    local tool=$MRC_BUILD_DIR/tests/gen_corpus
+    if [ ! -x "$tool" ]; then
+        tool=$T/.gen_corpus
+        [ -x "$tool" ] || cc -std=c11 -O2 -o "$tool" "$MRC_SOURCE_DIR/tests/tools/gen_corpus.c" -lm
+    fi
+    "$tool" "$@"
+}

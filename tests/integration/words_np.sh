@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# words_np.sh - the words job gives one exact table whatever the ranks, threads, chunk size,
+# schedule and combine: ~8 MiB of generated text in files, a directory and a nested directory,
+# at np 1-4 (oversubscribed on small machines) x --threads 1-3, compared byte for byte with the
+# perl oracle; the token total of an ASCII-only file equals `LC_ALL=C wc -w`.
+# shellcheck source-path=SCRIPTDIR source=lib.bash
+source "$(dirname "$0")/lib.bash"
+
+D=$T/data
+mkdir -p "$D/sub/nested"
+gen_corpus "$T/gen" 7 --files 7 --seed 11
+mv "$T/gen/part0000.txt" "$T/gen/part0001.txt" "$D/"
+mv "$T/gen/part0002.txt" "$T/gen/part0003.txt" "$T/gen/part0004.txt" "$D/sub/"
+mv "$T/gen/part0005.txt" "$T/gen/part0006.txt" "$D/sub/nested/"
+gen_corpus "$T/ascii" 1 --files 1 --seed 12 --ascii
+mv "$T/ascii/part0000.txt" "$D/sub/nested/ascii.txt"
+
+mapfile -t files < <(find "$D" -type f | sort)
+[ "${#files[@]}" = 8 ] || fail "corpus setup: expected 8 files, found ${#files[@]}"
+oracle "${files[@]}" >"$T/expected.tsv"
+[ -s "$T/expected.tsv" ] || fail "oracle produced nothing"
+log "corpus: $(du -sh "$D" | cut -f1), $(wc -l <"$T/expected.tsv") distinct, $(total_of "$T/expected.tsv") tokens"
+
+# check NP ARGS... : one run over the whole corpus directory must equal the oracle.
+check() {
+    local np=$1
+    shift
+    run_mrc_ok "$np" --quiet --output "$T/out.tsv" "$@" "$D"
+    assert_same "$T/expected.tsv" "$T/out.tsv" "np $np $*"
+    log "ok: np $np $*"
+}
+
+for np in 1 2 3 4; do
+    for th in 1 2 3; do
+        if [ "$np$th" = 11 ]; then
+            check 1 --threads 1 # default chunk size: each file is one split
+        else
+            check "$np" --threads "$th" --chunk-size 512k
+        fi
+    done
+done
+check 2 --threads 2 --chunk-size 4k
+check 3 --threads 2 --chunk-size 256k --reduce reduce
+
+# Default --output is standard output, forwarded by mpirun unchanged.
+run_mrc_ok 2 --threads 1 --chunk-size 1M "$D"
+assert_same "$T/expected.tsv" "$T/stdout" "np 2 --output - (default)"
+log "ok: np 2 to standard output"
+
+# On printable ASCII text, wc -w and the words rule agree on the total.
+run_mrc_ok 2 --threads 2 --chunk-size 64k --quiet --output "$T/ascii.tsv" "$D/sub/nested/ascii.txt"
+want=$(wc -w <"$D/sub/nested/ascii.txt" | tr -d ' ')
+got=$(total_of "$T/ascii.tsv")
+[ "$got" = "$want" ] || fail "ASCII total: mrcount $got tokens, wc -w $want"
+log "ok: ASCII total $got = wc -w"
+
+# The combine's path for tables past 2 GiB (the buffer as a vector of blocks), forced small.
+export MRC_TEST_REDUCE_BLOCK=4096
+check 3 --threads 1 --chunk-size 256k
+check 4 --threads 2
+unset MRC_TEST_REDUCE_BLOCK
+log "PASS"

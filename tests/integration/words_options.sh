@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# words_options.sh - the options users reach for, each against the perl oracle: --tokens alnum,
+# --fold-case, --top, --sort key, --output FILE (renamed into place, no temporary left),
+# --metrics (valid JSON with per-phase timings), --config FILE.ini (and the command line beating
+# it), @list.txt inputs and glob inputs expanded by mrcount itself.
+# shellcheck source-path=SCRIPTDIR source=lib.bash
+source "$(dirname "$0")/lib.bash"
+
+D=$T/data
+mkdir -p "$D"
+gen_corpus "$D" 1.5 --files 3 --seed 21 --vocab 20000
+# hand-made text for case folding and alnum tokens: apostrophes, digits, punctuation, UTF-8
+printf "Don't STOP, don't stop: DON'T!\tIt's 2024 -- it's 1984? Caf\xc3\xa9 CAF\xc3\x89 caf\xc3\xa9\n\xc3\x84rger \xc3\xa4rger ARGER x_y x-y O'Neil o'neil\r\n" \
+    >"$D/mixed.txt"
+printf 'ignored by the glob\n' >"$D/notes.md"
+txt=("$D"/part0000.txt "$D"/part0001.txt "$D"/part0002.txt "$D"/mixed.txt)
+
+# run_vs NAME EXPECTED NP ARGS... : run with --output and compare with EXPECTED
+run_vs() {
+    local what=$1 expected=$2 np=$3
+    shift 3
+    run_mrc_ok "$np" --quiet --output "$T/out.tsv" "$@"
+    assert_same "$expected" "$T/out.tsv" "$what"
+    log "ok: $what"
+}
+
+oracle "${txt[@]}" >"$T/words.tsv"
+oracle --alnum "${txt[@]}" >"$T/alnum.tsv"
+oracle --fold "${txt[@]}" >"$T/fold.tsv"
+oracle --alnum --fold "${txt[@]}" >"$T/alnum-fold.tsv"
+oracle --sort-key "${txt[@]}" >"$T/bykey.tsv"
+oracle --fold --sort-key "${txt[@]}" >"$T/fold-bykey.tsv"
+head -n 10 "$T/words.tsv" >"$T/top10.tsv"
+
+run_vs "--tokens alnum" "$T/alnum.tsv" 2 --tokens alnum "${txt[@]}"
+run_vs "--fold-case" "$T/fold.tsv" 2 --threads 2 --fold-case "${txt[@]}"
+run_vs "--tokens alnum --fold-case" "$T/alnum-fold.tsv" 3 --tokens alnum --fold-case --chunk-size 64k "${txt[@]}"
+run_vs "--tokens whitespace (explicit)" "$T/words.tsv" 1 --tokens whitespace "${txt[@]}"
+run_vs "--top 10" "$T/top10.tsv" 2 --top 10 "${txt[@]}"
+run_vs "--sort key" "$T/bykey.tsv" 2 --sort key "${txt[@]}"
+run_vs "--sort key --fold-case" "$T/fold-bykey.tsv" 3 --sort key --fold-case "${txt[@]}"
+
+# --output FILE: the file is complete, nothing temporary is left next to it, and an existing
+# file is replaced
+mkdir -p "$T/outdir"
+printf 'stale\n' >"$T/outdir/result.tsv"
+run_mrc_ok 2 --quiet --output "$T/outdir/result.tsv" "${txt[@]}"
+assert_same "$T/words.tsv" "$T/outdir/result.tsv" "--output FILE"
+leftover=$(find "$T/outdir" -mindepth 1 ! -name result.tsv)
+[ -z "$leftover" ] || fail "--output left files behind: $leftover"
+[ ! -s "$T/stdout" ] || fail "--output FILE also wrote to stdout"
+log "ok: --output FILE"
+
+# --metrics: valid JSON; per-phase seconds, and the token total agrees with the oracle
+run_mrc_ok 2 --quiet --output "$T/out.tsv" --metrics "$T/m.json" "${txt[@]}"
+assert_same "$T/words.tsv" "$T/out.tsv" "--metrics run"
+python3 - "$T/m.json" "$(total_of "$T/words.tsv")" <<'EOF' || fail "--metrics: bad metrics file"
+import json, sys
+path, total = sys.argv[1], int(sys.argv[2])
+with open(path) as f:
+    m = json.load(f)                      # raises on invalid JSON
+assert isinstance(m, dict), "metrics is not a JSON object"
+keys, numbers = set(), {}
+def walk(x, trail):
+    if isinstance(x, dict):
+        for k, v in x.items():
+            keys.add(k.lower())
+            walk(v, trail + [k.lower()])
+    elif isinstance(x, list):
+        for v in x:
+            walk(v, trail)
+    elif isinstance(x, (int, float)) and not isinstance(x, bool):
+        numbers.setdefault(trail[-1] if trail else "", []).append(x)
+walk(m, [])
+text = " ".join(sorted(keys))
+missing = [p for p in ("discover", "distribute", "map", "merge", "combine", "output") if p not in text]
+assert not missing, "no key for phase(s) %s in %s" % (missing, sorted(keys))
+tok = [v for k, vs in numbers.items() if "token" in k for v in vs]
+assert tok, "no token count in metrics"
+assert total in tok, "token counts %s in metrics, oracle says %d" % (tok, total)
+EOF
+log "ok: --metrics JSON"
+
+# --config FILE.ini, and the command line wins over it
+cat >"$T/run.ini" <<EOF
+; a run configuration, the same keys as the long options
+[input]
+inputs = ${txt[*]}
+
+[job]
+job = words
+fold-case = true
+
+[run]
+threads = 2
+chunk-size = 128k
+
+[output]
+top = 5
+EOF
+head -n 5 "$T/fold.tsv" >"$T/fold-top5.tsv"
+run_vs "--config" "$T/fold-top5.tsv" 2 --config "$T/run.ini"
+head -n 3 "$T/fold.tsv" >"$T/fold-top3.tsv"
+run_vs "--config + --top 3 (CLI wins)" "$T/fold-top3.tsv" 2 --config "$T/run.ini" --top 3
+head -n 5 "$T/words.tsv" >"$T/top5.tsv"
+run_vs "--config + --no-fold-case (CLI wins)" "$T/top5.tsv" 2 --config "$T/run.ini" --no-fold-case
+oracle --fold "$D/mixed.txt" | head -n 5 >"$T/mixed-top5.tsv"
+run_vs "--config + CLI inputs replace [input]" "$T/mixed-top5.tsv" 1 --config "$T/run.ini" "$D/mixed.txt"
+
+# @list.txt: one path a line
+printf '%s\n' "$D/part0002.txt" "$D/mixed.txt" >"$T/list.txt"
+oracle "$D/part0002.txt" "$D/mixed.txt" >"$T/list.tsv"
+run_vs "@list.txt" "$T/list.tsv" 2 "@$T/list.txt"
+
+# globs are expanded by mrcount (quoted here, so the shell does not); *.md is not matched
+run_vs "glob input" "$T/words.tsv" 2 "$D/*.txt"
+oracle "$D/part0000.txt" "$D/part0001.txt" >"$T/glob2.tsv"
+run_vs "glob with [] and ?" "$T/glob2.tsv" 3 "$D/part000[0-1].tx?"
+log "PASS"
