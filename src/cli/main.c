@@ -263,11 +263,6 @@ static char *rank_json(run *r)
     return buf;
 }
 
-static const char *enum_name(int v, const char *const *names)
-{
-    return names[v];
-}
-
 static void metrics_json(FILE *f, void *arg)
 {
     metrics_view *v = arg;
@@ -284,11 +279,9 @@ static void metrics_json(FILE *f, void *arg)
             ", \"tokens\": \"%s\", \"fold_case\": %s, \"ranks\": %d, \"threads_option\": %zu, "
             "\"schedule\": \"%s\", \"chunk_size\": %llu, \"reduce\": \"%s\", "
             "\"reduce_used\": \"reduce\", \"sort\": \"%s\", \"top\": %llu, \"output\": ",
-            enum_name(o->job.tokens, tokens), o->job.fold_case ? "true" : "false", n, o->threads,
-            enum_name(o->schedule, sched),
-            (unsigned long long)(o->chunk_size ? o->chunk_size : DEFAULT_CHUNK),
-            enum_name(o->reduce, reduce), enum_name(o->out.sort, sort),
-            (unsigned long long)o->out.top);
+            tokens[o->job.tokens], o->job.fold_case ? "true" : "false", n, o->threads,
+            sched[o->schedule], (unsigned long long)(o->chunk_size ? o->chunk_size : DEFAULT_CHUNK),
+            reduce[o->reduce], sort[o->out.sort], (unsigned long long)o->out.top);
     mrc_json_string(f, o->out.path ? o->out.path : "-");
     fputs(", \"inputs\": [", f);
     for (size_t i = 0; i < o->ninputs; i++) {

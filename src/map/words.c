@@ -174,32 +174,23 @@ static inline long long consume_tokens(mrc_map_ctx *ctx, const unsigned char *bu
         uint64_t prev = d << 1 | carry;
         uint64_t starts = ~d & prev, ends = d & ~prev;
         carry = d >> 63;
-        if (in_tok) {
-            if (ends == 0) continue;
+        /* Edges alternate start, end, start, ...; a token open at the block start ends first. */
+        for (;;) {
+            if (!in_tok) {
+                if (starts == 0) break;
+                tok_start = b + (size_t)__builtin_ctzll(starts);
+                starts &= starts - 1;
+                in_tok = true;
+            }
+            if (ends == 0) break;
             size_t e = b + (size_t)__builtin_ctzll(ends);
             ends &= ends - 1;
+            in_tok = false;
             if (e >= len && !final) {
                 consumed = (long long)tok_start;
                 goto out;
             }
             if (take_token(ctx, buf, tok_start, e, batch, &nb, &folded, fold, err) != 0) return -1;
-            in_tok = false;
-        }
-        while (starts != 0) {
-            size_t st = b + (size_t)__builtin_ctzll(starts);
-            starts &= starts - 1;
-            if (ends == 0) {
-                tok_start = st;
-                in_tok = true;
-                break;
-            }
-            size_t e = b + (size_t)__builtin_ctzll(ends);
-            ends &= ends - 1;
-            if (e >= len && !final) {
-                consumed = (long long)st;
-                goto out;
-            }
-            if (take_token(ctx, buf, st, e, batch, &nb, &folded, fold, err) != 0) return -1;
         }
     }
     if (in_tok) { /* a token running to the very end of a buffer of whole blocks */

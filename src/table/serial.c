@@ -8,29 +8,32 @@
 
 #define REC_HEAD 12 /* u64 count + u32 length */
 
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the serialized table format is little-endian and read with plain loads"
+#endif
+
 static uint64_t load64(const unsigned char *p)
 {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
+    uint64_t v;
+    memcpy(&v, p, 8);
     return v;
 }
 
 static uint32_t load32(const unsigned char *p)
 {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
 }
 
 static void store64(unsigned char *p, uint64_t v)
 {
-    for (int i = 0; i < 8; i++, v >>= 8)
-        p[i] = (unsigned char)v;
+    memcpy(p, &v, 8);
 }
 
 static void store32(unsigned char *p, uint32_t v)
 {
-    for (int i = 0; i < 4; i++, v >>= 8)
-        p[i] = (unsigned char)v;
+    memcpy(p, &v, 4);
 }
 
 void mrc_ser_read_header(const void *buf, mrc_ser_header *h)
