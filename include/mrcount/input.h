@@ -13,7 +13,7 @@
 typedef struct mrc_file {
     char *path;    /* as discovered (relative paths stay relative) */
     uint64_t size; /* st_size at discovery */
-    bool gz;       /* name ends in ".gz": read through zlib, one split for the whole file */
+    bool gz;       /* name ends in ".gz": read through ISA-L or zlib, one split for the whole file */
 } mrc_file;
 
 typedef struct mrc_file_list {
@@ -73,6 +73,10 @@ int mrc_split_plan_make(const mrc_file_list *files, uint64_t chunk_size, size_t 
 
 void mrc_split_plan_free(mrc_split_plan *p);
 
+/** mrc_input_count_newlines() : the number of LF bytes in [0, upto) of plain file `path` (for
+ *  naming a record's line; fewer if the file is shorter). @return 0, or error (err filled). */
+int mrc_input_count_newlines(const char *path, uint64_t upto, uint64_t *count, mrc_err *err);
+
 /* ---- the streaming reader: feeds a piece of a file to a record consumer ---- */
 
 /* What a job tells the reader about its records. */
@@ -107,9 +111,14 @@ int mrc_reader_run(mrc_reader *r, const char *path, uint64_t offset, uint64_t le
                    const mrc_record_rules *rules, mrc_consume_fn consume, void *ctx,
                    const volatile int *stop, mrc_err *err);
 
-/** mrc_reader_run_gz() : the same for a whole .gz file (all members), streaming through zlib.
+/** mrc_reader_run_gz() : the same for a whole .gz file (all members), streaming through ISA-L
+ *  igzip when the build found it (mrc_reader_gz_backend()), zlib otherwise.
  *  A truncated or corrupt stream is an error naming the file and the compressed byte offset. */
 int mrc_reader_run_gz(mrc_reader *r, const char *path, const mrc_record_rules *rules,
                       mrc_consume_fn consume, void *ctx, const volatile int *stop, mrc_err *err);
+
+/** mrc_reader_gz_backend() : the inflate library mrc_reader_run_gz() was built with: "isa-l"
+ *  (ISA-L igzip) or "zlib". */
+const char *mrc_reader_gz_backend(void);
 
 #endif

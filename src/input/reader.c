@@ -1,5 +1,6 @@
 /* reader.c - the worker's I/O: streams the records of one split (a byte range of a plain file,
- * or a whole .gz file through zlib) into a job's consumer, in buffer-sized pieces.
+ * or a whole .gz file through ISA-L igzip or zlib, fixed at build time) into a job's consumer,
+ * in buffer-sized pieces.
  * A record belongs to the range holding its first byte: the reader must never pass a record
  * that started before its range or one that starts at or after its end, must never hang on a
  * file that shrank, and must never print: failures come back as an mrc_err. */
@@ -10,7 +11,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <stdint.h>
+
+#ifdef MRC_HAVE_ISAL
+#include <isa-l/igzip_lib.h>
+#else
 #include <zlib.h>
+#endif
 
 #include "mrcount/input.h"
 
@@ -80,7 +87,10 @@ static int feed(mrc_reader *r, size_t *have, bool final, const char *path, mrc_c
                 void *ctx, mrc_err *err)
 {
     long long used = consume(ctx, r->buf, *have, final, err);
-    if (used < 0) return mrc_err_set(err, MRC_EINVAL, "%s: the record consumer failed", path);
+    if (used < 0) /* the consumer's own message names the file and the cause */
+        return err->code != 0
+                   ? err->code
+                   : mrc_err_set(err, MRC_EINVAL, "%s: the record consumer failed", path);
     if ((unsigned long long)used > *have)
         return mrc_err_set(err, MRC_EINVAL, "%s: the record consumer claimed %lld of %zu bytes",
                            path, used, *have);
@@ -145,9 +155,9 @@ static int range_skip_partial(range_read *rr, uint64_t end, bool *found)
         int rc = range_read_chunk(rr, left < rr->r->cap ? (size_t)left : rr->r->cap, &got);
         if (rc != MRC_OK || got == 0) return rc;
         size_t i = find_delim(rr->r->buf, got, rr->delim);
-        if (i < got) {
-            rr->have = got - i;
-            memmove(rr->r->buf, rr->r->buf + i, rr->have);
+        if (i < got) { /* the next record starts after the delimiter */
+            rr->have = got - i - 1;
+            memmove(rr->r->buf, rr->r->buf + i + 1, rr->have);
             *found = true;
             return MRC_OK;
         }
@@ -242,15 +252,244 @@ out:
 
 /* ---- gzip ---- */
 
-static int gz_fill(int fd, unsigned char *in, size_t cap, size_t *got, mrc_reader *r,
-                   const char *path, mrc_err *err)
+/* One .gz file being inflated into the reader's buffer. The inflate backend (ISA-L igzip when
+ * built with it, zlib otherwise) is chosen at build time; both share this state and the rules:
+ * members are inflated back to back like gzip -d, and the consumer sees one byte stream. */
+typedef struct gz_read {
+    mrc_reader *r;
+    int fd;
+    const char *path;
+    mrc_consume_fn consume;
+    void *ctx;
+    const volatile int *stop;
+    mrc_err *err;
+    unsigned char *in; /* GZ_IN_BUF bytes of compressed input */
+    uint64_t in_total; /* compressed bytes read so far */
+    bool in_eof;       /* a read returned 0 */
+} gz_read;
+
+/** gz_fill() : reads up to cap compressed bytes into `at`; *got = 0 means end of file. */
+static int gz_fill(gz_read *g, unsigned char *at, size_t cap, size_t *got)
 {
-    ssize_t n = read_retry(fd, in, cap);
-    if (n < 0) return mrc_err_errno(err, errno, "%s", path);
-    r->bytes_read += (uint64_t)n;
+    ssize_t n = read_retry(g->fd, at, cap);
+    if (n < 0) return mrc_err_errno(g->err, errno, "%s", g->path);
+    g->r->bytes_read += (uint64_t)n;
+    g->in_total += (uint64_t)n;
+    g->in_eof = n == 0;
     *got = (size_t)n;
     return MRC_OK;
 }
+
+static int gz_truncated(gz_read *g)
+{
+    return mrc_err_set(g->err, MRC_EINVAL,
+                       "%s: truncated gzip stream at compressed byte offset %llu", g->path,
+                       (unsigned long long)g->in_total);
+}
+
+static int gz_corrupt(gz_read *g, uint64_t offset, const char *cause)
+{
+    return mrc_err_set(g->err, MRC_EINVAL,
+                       "%s: corrupt gzip data at compressed byte offset %llu (%s)", g->path,
+                       (unsigned long long)offset, cause);
+}
+
+static int gz_feed(gz_read *g, size_t *have, bool final)
+{
+    return feed(g->r, have, final, g->path, g->consume, g->ctx, g->err);
+}
+
+/** gz_out_room() : room after the *have pending bytes for the next inflate call, growing the
+ *  buffer only when one record fills it; capped at limit (the backend's 32-bit counters). */
+static int gz_out_room(gz_read *g, size_t have, size_t limit, size_t *room)
+{
+    int rc;
+    if (have == g->r->cap && (rc = reader_grow(g->r, g->path, g->err)) != MRC_OK) return rc;
+    *room = g->r->cap - have;
+    if (*room > limit) *room = limit;
+    return MRC_OK;
+}
+
+#ifdef MRC_HAVE_ISAL
+
+const char *mrc_reader_gz_backend(void)
+{
+    return "isa-l";
+}
+
+static const char *isal_cause(int ret)
+{
+    switch (ret) {
+    case ISAL_INVALID_BLOCK:
+        return "invalid block";
+    case ISAL_INVALID_SYMBOL:
+        return "invalid code";
+    case ISAL_INVALID_LOOKBACK:
+        return "invalid distance too far back";
+    case ISAL_INVALID_WRAPPER:
+        return "incorrect header check";
+    case ISAL_UNSUPPORTED_METHOD:
+        return "unknown compression method";
+    case ISAL_INCORRECT_CHECKSUM:
+        return "incorrect header or data check, or length";
+    default:
+        return "invalid stream";
+    }
+}
+
+/** gz_inflate() : ISA-L igzip. Each member's header is read with isal_read_gzip_header() into
+ *  a header record kept across calls: isal_inflate() can parse headers itself, but ISA-L 2.30
+ *  then loses the partial header CRC when a header with FHCRC straddles two input chunks and
+ *  rejects a valid file. isal_inflate() then inflates the deflate data and checks the CRC and
+ *  length trailer; at ISAL_BLOCK_FINISH no byte after the trailer is held in the state (the
+ *  trailer is read exactly), so the next member starts at next_in after a reset. Output can
+ *  still be pending in the state when all input is consumed, so at end of file the loop goes
+ *  on while calls produce bytes; a call that produces none there without finishing the member
+ *  means the stream was cut short. */
+static int gz_inflate(gz_read *g, size_t in_len)
+{
+    mrc_reader *r = g->r;
+    struct inflate_state *st = malloc(sizeof *st); /* ~85 KiB: too big for a worker's stack */
+    if (st == NULL) return mrc_err_errno(g->err, ENOMEM, "%s: gzip state", g->path);
+    isal_inflate_init(st);
+    st->crc_flag = ISAL_GZIP;
+    st->next_in = g->in;
+    st->avail_in = (uint32_t)in_len;
+    struct isal_gzip_header hdr; /* no name/extra/comment buffers: those fields are skipped */
+    isal_gzip_header_init(&hdr);
+    bool in_header = true, member_done = false;
+    size_t have = 0;
+    int rc, ret;
+
+    for (;;) {
+        if ((rc = check_stop(g->stop, g->path, g->err)) != MRC_OK) goto out;
+        if (st->avail_in == 0 && !g->in_eof) {
+            size_t got = 0;
+            if ((rc = gz_fill(g, g->in, GZ_IN_BUF, &got)) != MRC_OK) goto out;
+            st->next_in = g->in;
+            st->avail_in = (uint32_t)got;
+        }
+        if (member_done) {
+            if (st->avail_in == 0) break; /* end of file right after a member */
+            /* More input: the next member (like gzip -d). Bytes that cannot start one fail
+             * here, where zlib fails them, rather than after ISA-L's 10-byte header read. */
+            if (st->next_in[0] != 0x1f) {
+                ret = ISAL_INVALID_WRAPPER;
+                goto corrupt;
+            }
+            isal_inflate_reset(st);
+            st->crc_flag = ISAL_GZIP;
+            isal_gzip_header_init(&hdr);
+            in_header = true;
+            member_done = false;
+        }
+        if (in_header) {
+            ret = isal_read_gzip_header(st, &hdr); /* takes all input until the header ends */
+            if (ret == ISAL_END_INPUT) {
+                if (!g->in_eof) continue;
+                rc = gz_truncated(g);
+                goto out;
+            }
+            if (ret != ISAL_DECOMP_OK) goto corrupt;
+            in_header = false;
+        }
+        size_t room;
+        if ((rc = gz_out_room(g, have, UINT32_MAX, &room)) != MRC_OK) goto out;
+        st->next_out = r->buf + have;
+        st->avail_out = (uint32_t)room;
+        ret = isal_inflate(st);
+        size_t produced = room - st->avail_out;
+        have += produced;
+        if (ret != ISAL_DECOMP_OK) goto corrupt;
+        if (st->block_state == ISAL_BLOCK_FINISH) {
+            member_done = true;
+        } else if (g->in_eof && produced == 0) {
+            rc = gz_truncated(g);
+            goto out;
+        }
+        if (produced > 0 && (rc = gz_feed(g, &have, false)) != MRC_OK) goto out;
+    }
+    rc = gz_feed(g, &have, true);
+    goto out;
+
+corrupt:;
+    /* the bytes still in the bit buffer were read ahead, not yet decoded */
+    uint64_t ahead = st->read_in_length > 0 ? (uint64_t)st->read_in_length / 8 : 0;
+    uint64_t at = g->in_total - st->avail_in;
+    rc = gz_corrupt(g, at > ahead ? at - ahead : 0, isal_cause(ret));
+out:
+    free(st);
+    return rc;
+}
+
+#else /* zlib */
+
+const char *mrc_reader_gz_backend(void)
+{
+    return "zlib";
+}
+
+/** gz_inflate() : zlib. inflate() ends each member with Z_STREAM_END; more input after it is
+ *  the next member, inflated after inflateReset(). */
+static int gz_inflate(gz_read *g, size_t in_len)
+{
+    mrc_reader *r = g->r;
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    int zrc = inflateInit2(&zs, 15 + 32);
+    if (zrc != Z_OK)
+        return zrc == Z_MEM_ERROR
+                   ? mrc_err_errno(g->err, ENOMEM, "%s: zlib", g->path)
+                   : mrc_err_set(g->err, MRC_EINVAL, "%s: zlib init failed", g->path);
+    zs.next_in = g->in;
+    zs.avail_in = (uInt)in_len;
+    bool member_done = false;
+    size_t have = 0;
+    int rc;
+
+    for (;;) {
+        if ((rc = check_stop(g->stop, g->path, g->err)) != MRC_OK) goto out;
+        if (zs.avail_in == 0 && !g->in_eof) {
+            size_t got = 0;
+            if ((rc = gz_fill(g, g->in, GZ_IN_BUF, &got)) != MRC_OK) goto out;
+            zs.next_in = g->in;
+            zs.avail_in = (uInt)got;
+        }
+        if (zs.avail_in == 0 && g->in_eof) {
+            if (member_done) break;
+            rc = gz_truncated(g);
+            goto out;
+        }
+        if (member_done) { /* more input after a member: the next member (like gzip -d) */
+            inflateReset(&zs);
+            member_done = false;
+        }
+        size_t room;
+        if ((rc = gz_out_room(g, have, UINT_MAX, &room)) != MRC_OK) goto out;
+        zs.next_out = r->buf + have;
+        zs.avail_out = (uInt)room;
+        zrc = inflate(&zs, Z_NO_FLUSH);
+        size_t produced = room - zs.avail_out;
+        have += produced;
+        if (zrc == Z_STREAM_END) {
+            member_done = true;
+        } else if (zrc == Z_DATA_ERROR || zrc == Z_NEED_DICT || zrc == Z_STREAM_ERROR) {
+            rc = gz_corrupt(g, g->in_total - zs.avail_in, zs.msg ? zs.msg : "invalid stream");
+            goto out;
+        } else if (zrc == Z_MEM_ERROR) {
+            rc = mrc_err_errno(g->err, ENOMEM, "%s: zlib", g->path);
+            goto out;
+        }
+        /* Z_OK, or Z_BUF_ERROR (no progress: more input or more room is needed next turn). */
+        if (produced > 0 && (rc = gz_feed(g, &have, false)) != MRC_OK) goto out;
+    }
+    rc = gz_feed(g, &have, true);
+out:
+    inflateEnd(&zs);
+    return rc;
+}
+
+#endif
 
 int mrc_reader_run_gz(mrc_reader *r, const char *path, const mrc_record_rules *rules,
                       mrc_consume_fn consume, void *ctx, const volatile int *stop, mrc_err *err)
@@ -261,11 +500,15 @@ int mrc_reader_run_gz(mrc_reader *r, const char *path, const mrc_record_rules *r
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return mrc_err_errno(err, errno, "%s", path);
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    unsigned char *in = malloc(GZ_IN_BUF);
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    bool z_ready = false;
-    if (in == NULL) {
+    gz_read g = {.r = r,
+                 .fd = fd,
+                 .path = path,
+                 .consume = consume,
+                 .ctx = ctx,
+                 .stop = stop,
+                 .err = err,
+                 .in = malloc(GZ_IN_BUF)};
+    if (g.in == NULL) {
         rc = mrc_err_errno(err, ENOMEM, "%s: gzip input buffer", path);
         goto out;
     }
@@ -273,74 +516,16 @@ int mrc_reader_run_gz(mrc_reader *r, const char *path, const mrc_record_rules *r
     /* The magic check needs two bytes; a regular file may still return them one at a time. */
     size_t in_len = 0, got = 0;
     do {
-        if ((rc = gz_fill(fd, in + in_len, GZ_IN_BUF - in_len, &got, r, path, err)) != MRC_OK)
-            goto out;
+        if ((rc = gz_fill(&g, g.in + in_len, GZ_IN_BUF - in_len, &got)) != MRC_OK) goto out;
         in_len += got;
     } while (in_len < 2 && got > 0);
-    if (in_len < 2 || in[0] != 0x1f || in[1] != 0x8b) {
+    if (in_len < 2 || g.in[0] != 0x1f || g.in[1] != 0x8b) {
         rc = mrc_err_set(err, MRC_EINVAL, "%s: not a gzip file", path);
         goto out;
     }
-    int zrc = inflateInit2(&zs, 15 + 32);
-    if (zrc != Z_OK) {
-        rc = zrc == Z_MEM_ERROR ? mrc_err_errno(err, ENOMEM, "%s: zlib", path)
-                                : mrc_err_set(err, MRC_EINVAL, "%s: zlib init failed", path);
-        goto out;
-    }
-    z_ready = true;
-    zs.next_in = in;
-    zs.avail_in = (uInt)in_len;
-    uint64_t in_total = in_len; /* compressed bytes read so far */
-    bool in_eof = false, member_done = false;
-    size_t have = 0;
-
-    for (;;) {
-        if ((rc = check_stop(stop, path, err)) != MRC_OK) goto out;
-        if (zs.avail_in == 0 && !in_eof) {
-            if ((rc = gz_fill(fd, in, GZ_IN_BUF, &got, r, path, err)) != MRC_OK) goto out;
-            in_eof = got == 0;
-            in_total += got;
-            zs.next_in = in;
-            zs.avail_in = (uInt)got;
-        }
-        if (zs.avail_in == 0 && in_eof) {
-            if (member_done) break;
-            rc = mrc_err_set(err, MRC_EINVAL,
-                             "%s: truncated gzip stream at compressed byte offset %llu", path,
-                             (unsigned long long)in_total);
-            goto out;
-        }
-        if (member_done) { /* more input after a member: the next member (like gzip -d) */
-            inflateReset(&zs);
-            member_done = false;
-        }
-        if (have == r->cap && (rc = reader_grow(r, path, err)) != MRC_OK) goto out;
-        size_t room = r->cap - have;
-        if (room > UINT_MAX) room = UINT_MAX;
-        zs.next_out = r->buf + have;
-        zs.avail_out = (uInt)room;
-        zrc = inflate(&zs, Z_NO_FLUSH);
-        size_t produced = room - zs.avail_out;
-        have += produced;
-        if (zrc == Z_STREAM_END) {
-            member_done = true;
-        } else if (zrc == Z_DATA_ERROR || zrc == Z_NEED_DICT || zrc == Z_STREAM_ERROR) {
-            rc = mrc_err_set(
-                err, MRC_EINVAL, "%s: corrupt gzip data at compressed byte offset %llu (%s)", path,
-                (unsigned long long)(in_total - zs.avail_in), zs.msg ? zs.msg : "invalid stream");
-            goto out;
-        } else if (zrc == Z_MEM_ERROR) {
-            rc = mrc_err_errno(err, ENOMEM, "%s: zlib", path);
-            goto out;
-        }
-        /* Z_OK, or Z_BUF_ERROR (no progress: more input or more room is needed next turn). */
-        if (produced > 0 && (rc = feed(r, &have, false, path, consume, ctx, err)) != MRC_OK)
-            goto out;
-    }
-    rc = feed(r, &have, true, path, consume, ctx, err);
+    rc = gz_inflate(&g, in_len);
 out:
-    if (z_ready) inflateEnd(&zs);
-    free(in);
+    free(g.in);
     close(fd);
     return rc;
 }

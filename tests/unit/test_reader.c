@@ -662,6 +662,331 @@ static void test_gz_truncated_corrupt_and_not_gzip(void **state)
     free(d);
 }
 
+/* ---- gzip: members built by hand (levels, strategies, header fields, empty members) ---- */
+
+typedef struct bytebuf {
+    unsigned char *p;
+    size_t n, cap;
+} bytebuf;
+
+static void bytebuf_add(bytebuf *b, const void *d, size_t n)
+{
+    if (b->n + n > b->cap) {
+        while (b->n + n > b->cap)
+            b->cap = b->cap ? 2 * b->cap : 4096;
+        b->p = realloc(b->p, b->cap);
+        assert_non_null(b->p);
+    }
+    if (n > 0) memcpy(b->p + b->n, d, n);
+    b->n += n;
+}
+
+/* Header fields for one member: a gz_header, or none for zlib's default 10-byte header. */
+typedef struct member_opts {
+    int level, strategy;
+    const gz_header *hdr;
+} member_opts;
+
+/* Appends one complete gzip member holding d[0..n) to out. */
+static void gz_member(bytebuf *out, const unsigned char *d, size_t n, member_opts o)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    assert_int_equal(deflateInit2(&zs, o.level, Z_DEFLATED, 15 + 16, 8, o.strategy), Z_OK);
+    if (o.hdr) assert_int_equal(deflateSetHeader(&zs, (gz_headerp)o.hdr), Z_OK);
+    size_t bound = deflateBound(&zs, (uLong)n) + 256 + (o.hdr ? o.hdr->extra_len : 0);
+    if (o.hdr && o.hdr->name) bound += strlen((const char *)o.hdr->name);
+    if (o.hdr && o.hdr->comment) bound += strlen((const char *)o.hdr->comment);
+    unsigned char *z = malloc(bound);
+    assert_non_null(z);
+    zs.next_in = (Bytef *)d;
+    zs.avail_in = (uInt)n;
+    zs.next_out = z;
+    zs.avail_out = (uInt)bound;
+    assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+    bytebuf_add(out, z, bound - zs.avail_out);
+    assert_int_equal(deflateEnd(&zs), Z_OK);
+    free(z);
+}
+
+/* A consumer that keeps every byte (records or not): the exact inflated stream. */
+typedef struct bytes_ctx {
+    bytebuf out;
+    int finals;
+    volatile int *stop_after_first; /* set on the first call when non-NULL */
+} bytes_ctx;
+
+static long long bytes_consume(void *vctx, const unsigned char *buf, size_t len, bool final,
+                               mrc_err *err)
+{
+    (void)err;
+    bytes_ctx *c = vctx;
+    bytebuf_add(&c->out, buf, len);
+    if (final) c->finals++;
+    if (c->stop_after_first) *c->stop_after_first = 1;
+    return (long long)len;
+}
+
+/* Reads path with mrc_reader_run_gz and a buffer of buf_size; c collects the bytes. */
+static int run_gz_bytes(const char *path, size_t buf_size, bytes_ctx *c, const volatile int *stop,
+                        mrc_err *err)
+{
+    mrc_reader r;
+    assert_int_equal(mrc_reader_init(&r, buf_size, err), 0);
+    mrc_record_rules rules = {.delim = words_delim};
+    int rc = mrc_reader_run_gz(&r, path, &rules, bytes_consume, c, stop, err);
+    mrc_reader_free(&r);
+    return rc;
+}
+
+static void assert_gz_inflates_to(const char *path, const unsigned char *plain, size_t n,
+                                  size_t buf_size)
+{
+    bytes_ctx c = {0};
+    mrc_err err = {0};
+    if (run_gz_bytes(path, buf_size, &c, NULL, &err) != 0)
+        fail_msg("%s (buf %zu, backend %s)", err.msg, buf_size, mrc_reader_gz_backend());
+    assert_int_equal(c.finals, 1);
+    assert_int_equal(c.out.n, n);
+    if (n > 0) assert_memory_equal(c.out.p, plain, n);
+    free(c.out.p);
+}
+
+static const unsigned char member_extra[6] = {'M', 'R', 2, 0, 0xff, 0x01};
+
+static void test_gz_backend_is_named(void **state)
+{
+    (void)state;
+    const char *b = mrc_reader_gz_backend();
+    assert_non_null(b);
+    assert_true(strcmp(b, "isa-l") == 0 || strcmp(b, "zlib") == 0);
+    print_message("gz backend: %s\n", b);
+}
+
+/* Over 1 MiB of random lines cut at random points into members of every kind (stored, fixed,
+ * Huffman-only, RLE, levels 1-9, empty members, optional header fields), so records and
+ * headers straddle member and input-chunk boundaries; the stream must equal the plain bytes. */
+static void test_gz_many_members_exact_bytes(void **state)
+{
+    (void)state;
+    char path[128];
+    tmp_path(path, sizeof path, "many.gz");
+    size_t n = (size_t)1300 << 10;
+    unsigned char *d = make_text(n, 14, 200, 300);
+    for (size_t i = 0; i < n; i++) /* lines, like most real inputs */
+        if (d[i] == '\v' || d[i] == '\f') d[i] = '\n';
+    static const int strategies[] = {Z_DEFAULT_STRATEGY, Z_FILTERED, Z_HUFFMAN_ONLY, Z_RLE,
+                                     Z_FIXED};
+    gz_header hdr = {.extra = (Bytef *)member_extra,
+                     .extra_len = sizeof member_extra,
+                     .name = (Bytef *)"part.txt",
+                     .comment = (Bytef *)"a comment",
+                     .hcrc = 1};
+    gz_header name_only = {.name = (Bytef *)"x"};
+    bytebuf gz = {0};
+    size_t at = 0, members = 0;
+    while (at < n) {
+        size_t len = rng_below(8) == 0 ? 0 : 1 + rng_below(rng_below(4) == 0 ? 200000 : 3000);
+        if (len > n - at) len = n - at;
+        member_opts o = {.level = (int)rng_below(10), .strategy = strategies[rng_below(5)]};
+        size_t h = rng_below(4);
+        o.hdr = h == 0 ? &hdr : h == 1 ? &name_only : NULL;
+        gz_member(&gz, d + at, len, o);
+        at += len;
+        members++;
+    }
+    gz_member(&gz, d, 0, (member_opts){.level = 6}); /* an empty member last */
+    write_file(path, gz.p, gz.n);
+    print_message("%zu members, %zu compressed bytes\n", members + 1, gz.n);
+    for (size_t b = 0; b < NBUF; b++)
+        assert_gz_inflates_to(path, d, n, buf_sizes[b]);
+
+    /* the record view agrees too */
+    tokvec expect = {0}, got = {0};
+    oracle_tokens(d, n, words_delim, &expect);
+    mrc_err err = {0};
+    if (run_gz(path, 64, &got, &err, NULL) != 0) fail_msg("%s", err.msg);
+    assert_same_multiset(&expect, &got);
+    tokvec_free(&expect);
+    tokvec_free(&got);
+    free(gz.p);
+    free(d);
+}
+
+/* The reader takes compressed input in chunks of 256 KiB (GZ_IN_BUF in reader.c). Empty
+ * members whose extra field is sized to measure (fillers) push a small probe member so that
+ * a chunk boundary falls before each of its bytes in turn: inside the header fields, the
+ * deflate data and the CRC/length trailer. Holds as a multi-member test for any chunk size. */
+static void test_gz_member_straddles_every_chunk_offset(void **state)
+{
+    (void)state;
+    const size_t chunk = (size_t)256 << 10;
+    char path[128];
+    tmp_path(path, sizeof path, "straddle.gz");
+    static unsigned char filler_extra[65535];
+    memset(filler_extra, 'F', sizeof filler_extra);
+    gz_header fh = {.extra = filler_extra};
+    bytebuf one = {0};
+    gz_member(&one, NULL, 0, (member_opts){.level = 6, .hdr = &fh}); /* extra_len 0 */
+    const size_t filler_min = one.n;
+    free(one.p);
+
+    gz_header full = {.extra = (Bytef *)member_extra,
+                      .extra_len = sizeof member_extra,
+                      .name = (Bytef *)"probe.txt",
+                      .comment = (Bytef *)"c",
+                      .hcrc = 1};
+    const gz_header *kinds[] = {&full, NULL};
+    bytebuf gz = {0}, plain = {0};
+    size_t probes = 0;
+    for (size_t kind = 0; kind < 2; kind++) {
+        char text[64];
+        snprintf(text, sizeof text, "probe%zu alpha beta gamma\n", kind);
+        bytebuf probe = {0};
+        gz_member(&probe, (const unsigned char *)text, strlen(text),
+                  (member_opts){.level = 9, .hdr = kinds[kind]});
+        for (size_t k = 0; k <= probe.n; k++) {
+            /* fillers up to the next boundary minus k that leaves room for at least one */
+            size_t target = (gz.n / chunk + 1) * chunk - k;
+            if (target < gz.n + filler_min) target += chunk;
+            while (gz.n < target) {
+                size_t rem = target - gz.n, x = rem - filler_min;
+                if (x > sizeof filler_extra) x = rem - 2 * filler_min;
+                if (x > sizeof filler_extra) x = sizeof filler_extra;
+                fh.extra_len = (uInt)x;
+                gz_member(&gz, NULL, 0, (member_opts){.level = 6, .hdr = &fh});
+            }
+            assert_int_equal(gz.n, target);
+            bytebuf_add(&gz, probe.p, probe.n);
+            bytebuf_add(&plain, text, strlen(text));
+            probes++;
+        }
+        free(probe.p);
+    }
+    write_file(path, gz.p, gz.n);
+    print_message("%zu probes, %zu compressed bytes\n", probes, gz.n);
+    assert_gz_inflates_to(path, plain.p, plain.n, 0);
+    assert_gz_inflates_to(path, plain.p, plain.n, 7);
+    free(gz.p);
+    free(plain.p);
+}
+
+/* Members with nothing in them, trailing bytes that cannot start a member, a damaged CRC or
+ * length trailer, a second member cut inside its header, and a stop request mid-file. */
+static void test_gz_empty_members_trailers_and_garbage(void **state)
+{
+    (void)state;
+    char path[128];
+    tmp_path(path, sizeof path, "edge.gz");
+    const char *a = "one two three\n", *b = "four five\n";
+    bytebuf m1 = {0}, m2 = {0}, empty = {0};
+    gz_member(&m1, (const unsigned char *)a, strlen(a), (member_opts){.level = 6});
+    gz_member(&m2, (const unsigned char *)b, strlen(b), (member_opts){.level = 1});
+    gz_member(&empty, NULL, 0, (member_opts){.level = 6});
+
+    /* only an empty member: no bytes, one final call */
+    write_file(path, empty.p, empty.n);
+    assert_gz_inflates_to(path, NULL, 0, 0);
+
+    /* empty members before, between and after */
+    bytebuf f = {0};
+    bytebuf_add(&f, empty.p, empty.n);
+    bytebuf_add(&f, m1.p, m1.n);
+    bytebuf_add(&f, empty.p, empty.n);
+    bytebuf_add(&f, empty.p, empty.n);
+    bytebuf_add(&f, m2.p, m2.n);
+    bytebuf_add(&f, empty.p, empty.n);
+    write_file(path, f.p, f.n);
+    char both[64];
+    snprintf(both, sizeof both, "%s%s", a, b);
+    assert_gz_inflates_to(path, (const unsigned char *)both, strlen(both), 0);
+    assert_gz_inflates_to(path, (const unsigned char *)both, strlen(both), 1);
+
+    /* bytes after the last member that cannot start one: corrupt, like zlib's path */
+    struct {
+        const char *bytes;
+        size_t n;
+        const char *want;
+    } tails[] = {
+        {"garbage!!\n", 10, "corrupt gzip data at compressed byte offset"},
+        {"\0\0\0\0\0\0\0\0", 8, "corrupt gzip data at compressed byte offset"},
+        {"xy", 2, "corrupt gzip data at compressed byte offset"},
+        {"\x1f", 1, "truncated gzip stream at compressed byte offset"},
+        {"\x1f\x8b\x08\0\0", 5, "truncated gzip stream at compressed byte offset"},
+    };
+    for (size_t i = 0; i < sizeof tails / sizeof *tails; i++) {
+        bytebuf t = {0};
+        bytebuf_add(&t, m1.p, m1.n);
+        bytebuf_add(&t, tails[i].bytes, tails[i].n);
+        write_file(path, t.p, t.n);
+        bytes_ctx c = {0};
+        mrc_err err = {0};
+        assert_int_equal(run_gz_bytes(path, 0, &c, NULL, &err), MRC_EINVAL);
+        if (strstr(err.msg, tails[i].want) == NULL)
+            fail_msg("tail %zu: got \"%s\", want \"%s\"", i, err.msg, tails[i].want);
+        assert_non_null(strstr(err.msg, path));
+        free(c.out.p);
+        free(t.p);
+    }
+
+    /* a header CRC (FHCRC) that does not match its header */
+    {
+        gz_header hh = {.name = (Bytef *)"named.txt", .hcrc = 1};
+        bytebuf t = {0};
+        gz_member(&t, (const unsigned char *)a, strlen(a), (member_opts){.level = 6, .hdr = &hh});
+        write_file(path, t.p, t.n);
+        assert_gz_inflates_to(path, (const unsigned char *)a, strlen(a), 0);
+        t.p[12] ^= 0x01; /* inside the name */
+        write_file(path, t.p, t.n);
+        bytes_ctx c = {0};
+        mrc_err err = {0};
+        assert_int_equal(run_gz_bytes(path, 0, &c, NULL, &err), MRC_EINVAL);
+        if (strstr(err.msg, "corrupt gzip data at compressed byte offset") == NULL)
+            fail_msg("header crc: got \"%s\"", err.msg);
+        assert_int_equal(c.out.n, 0);
+        free(c.out.p);
+        free(t.p);
+    }
+
+    /* a damaged CRC, then a damaged length, in the trailer of the second member */
+    static const size_t from_end[] = {8, 4};
+    for (size_t i = 0; i < 2; i++) {
+        bytebuf t = {0};
+        bytebuf_add(&t, m1.p, m1.n);
+        bytebuf_add(&t, m2.p, m2.n);
+        t.p[t.n - from_end[i]] ^= 0x01;
+        write_file(path, t.p, t.n);
+        bytes_ctx c = {0};
+        mrc_err err = {0};
+        assert_int_equal(run_gz_bytes(path, 0, &c, NULL, &err), MRC_EINVAL);
+        if (strstr(err.msg, "corrupt gzip data at compressed byte offset") == NULL)
+            fail_msg("trailer byte -%zu: got \"%s\"", from_end[i], err.msg);
+        free(c.out.p);
+        free(t.p);
+    }
+
+    /* a stop request between blocks ends the read with MRC_EINTR */
+    size_t n = (size_t)600 << 10;
+    unsigned char *d = make_text(n, 10, 0, 0);
+    bytebuf big = {0};
+    gz_member(&big, d, n, (member_opts){.level = 1});
+    write_file(path, big.p, big.n);
+    volatile int stop = 0;
+    bytes_ctx c = {.stop_after_first = &stop};
+    mrc_err err = {0};
+    assert_int_equal(run_gz_bytes(path, 4096, &c, &stop, &err), MRC_EINTR);
+    assert_int_equal(c.finals, 0);
+    assert_true(c.out.n < n);
+    free(c.out.p);
+
+    free(big.p);
+    free(d);
+    free(f.p);
+    free(m1.p);
+    free(m2.p);
+    free(empty.p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -676,6 +1001,10 @@ int main(void)
         cmocka_unit_test(test_errors_name_the_file),
         cmocka_unit_test(test_gz_two_members),
         cmocka_unit_test(test_gz_truncated_corrupt_and_not_gzip),
+        cmocka_unit_test(test_gz_backend_is_named),
+        cmocka_unit_test(test_gz_many_members_exact_bytes),
+        cmocka_unit_test(test_gz_member_straddles_every_chunk_offset),
+        cmocka_unit_test(test_gz_empty_members_trailers_and_garbage),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
