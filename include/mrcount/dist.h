@@ -66,6 +66,12 @@ int mrc_dist_reduce_tables(const mrc_dist *d, const void *local, size_t local_le
 int mrc_dist_gather_doubles(const mrc_dist *d, const double *mine, size_t n, double *all,
                             mrc_err *err);
 
+/** mrc_dist_gather_bytes() : rank 0 gets every rank's `len` bytes, concatenated in rank order
+ *  (malloc'd *all; *lens, when lens is non-NULL, malloc'd size entries). At most 2 GiB in all.
+ *  Collective. */
+int mrc_dist_gather_bytes(const mrc_dist *d, const void *mine, size_t len, void **all,
+                          size_t **lens, mrc_err *err);
+
 /** mrc_dist_gather_strings() : rank 0 gets every rank's string (malloc'd array of size
  *  malloc'd strings in *all). */
 int mrc_dist_gather_strings(const mrc_dist *d, const char *mine, char ***all, mrc_err *err);

@@ -15,28 +15,94 @@
 #include "mrcount/table.h"
 
 enum mrc_tokens { MRC_TOKENS_WHITESPACE, MRC_TOKENS_ALNUM };
+enum mrc_ngram_format { MRC_NGRAM_V1, MRC_NGRAM_V2, MRC_NGRAM_V3 };
+enum mrc_ngram_value { MRC_VALUE_MATCH, MRC_VALUE_VOLUMES };
+enum mrc_pos { MRC_POS_KEEP, MRC_POS_UNTAGGED, MRC_POS_TAGGED, MRC_POS_STRIP };
+
+#define MRC_YEAR_MAX 9999
 
 typedef struct mrc_job_opts {
-    const char *job; /* "words" (this version) */
+    const char *job; /* "words" (NULL: words) or "ngram" */
     enum mrc_tokens tokens;
     bool fold_case;
+    /* ngram */
+    enum mrc_ngram_format format;
+    enum mrc_ngram_value value;
+    enum mrc_pos pos;
+    int year_min, year_max; /* inclusive, within 0..MRC_YEAR_MAX */
+    bool strict;            /* the first bad record is fatal */
 } mrc_job_opts;
+
+/* ---- bad records (ngram): counted per file, the first few located ---- */
+
+enum mrc_bad_cause { /* nonzero: parsers return 0 for a good record */
+    MRC_BAD_COLUMNS = 1, /* fewer columns than the format has */
+    MRC_BAD_EXTRA,       /* more columns than the format has */
+    MRC_BAD_EMPTY_NGRAM, /* the ngram column is empty */
+    MRC_BAD_YEAR,        /* the year is not a number */
+    MRC_BAD_YEAR_RANGE,  /* the year is outside 0..9999 */
+    MRC_BAD_COUNT,       /* a count is not a number */
+    MRC_BAD_NEGATIVE,    /* a count is negative */
+    MRC_BAD_COUNT_RANGE, /* a count is over 2^64-1 */
+    MRC_BAD_ENTRY,       /* a v3 entry is not year,match,volumes */
+    MRC_BAD_CAUSES
+};
+
+/** mrc_bad_cause_text() : what a cause means, for messages ("negative count", ...). */
+const char *mrc_bad_cause_text(enum mrc_bad_cause c);
+
+#define MRC_BAD_SAMPLES 5 /* locations kept per file */
+
+/* A bad record's place: line = piece_line + 1 when piece_offset is 0 (a .gz file, or a piece
+ * at the start of its file); otherwise the lines before the piece must be counted first. */
+typedef struct mrc_bad_sample {
+    uint32_t file;
+    uint32_t cause;
+    uint64_t piece_offset; /* file offset of the piece that held the record */
+    uint64_t piece_line;   /* lines of that piece before it */
+} mrc_bad_sample;
+
+typedef struct mrc_bad_file {
+    uint32_t file;
+    uint64_t count;
+} mrc_bad_file;
+
+typedef struct mrc_bad_log {
+    uint64_t total;
+    uint64_t *per_file; /* nfiles counts, allocated at the first bad record */
+    size_t nfiles;
+    mrc_bad_sample *samples; /* the first MRC_BAD_SAMPLES of each file, as seen */
+    size_t nsamples, cap;
+} mrc_bad_log;
+
+void mrc_bad_log_free(mrc_bad_log *b);
 
 /* Per-thread state the consumer works on. */
 typedef struct mrc_map_ctx {
     mrc_table *table;
     uint64_t records;       /* tokens (words) or lines (ngram) counted */
-    unsigned char *scratch; /* key rewriting (--fold-case); grows with the longest key */
+    unsigned char *scratch; /* key rewriting (--fold-case, --pos strip); grows with the longest key */
     size_t scratch_cap;
+    /* Where the consumer is (set before each piece; ngram uses them to place bad records). */
+    const mrc_job_opts *opts;
+    const char *path;
+    uint32_t file;
+    uint64_t piece_offset;
+    uint64_t piece_line; /* lines consumed so far in this piece */
+    mrc_bad_log bad;
 } mrc_map_ctx;
 
-/** mrc_map_ctx_free() : release the scratch buffer (not the table). */
+/** mrc_map_ctx_piece() : tell the consumer that a new piece starts (file, offset). */
+void mrc_map_ctx_piece(mrc_map_ctx *ctx, const char *path, uint32_t file, uint64_t offset);
+
+/** mrc_map_ctx_free() : release the scratch buffer and the bad-record log (not the table). */
 void mrc_map_ctx_free(mrc_map_ctx *ctx);
 
 typedef struct mrc_job {
     const char *name;
     mrc_record_rules rules;
     mrc_consume_fn consume; /* ctx is an mrc_map_ctx */
+    mrc_job_opts opts;      /* what the consumer reads through ctx->opts */
 } mrc_job;
 
 /** mrc_job_select() : the job for these options, its hot-path consumer chosen once here.
@@ -59,6 +125,13 @@ typedef struct mrc_map_stats {
     double
         *thread_seconds; /* per thread map time (nthreads entries, caller frees via stats_free) */
     size_t nthreads;
+    /* bad records (ngram) of this rank: per-file counts and, per file, the first
+     * MRC_BAD_SAMPLES locations in file order */
+    uint64_t bad_total;
+    mrc_bad_file *bad_files;
+    size_t nbad_files;
+    mrc_bad_sample *bad_samples;
+    size_t nbad_samples;
 } mrc_map_stats;
 
 typedef struct mrc_map_run mrc_map_run;
@@ -84,5 +157,16 @@ void mrc_map_stop(mrc_map_run *m);
 int mrc_map_finish(mrc_map_run *m, void **out, size_t *out_len, mrc_map_stats *stats, mrc_err *err);
 
 void mrc_map_stats_free(mrc_map_stats *s);
+
+/** mrc_bad_sample_cmp() : qsort order of samples: file, then place in the file. */
+int mrc_bad_sample_cmp(const void *a, const void *b);
+
+/** mrc_bad_samples_first() : sort samples (file, place) and keep the first MRC_BAD_SAMPLES of
+ *  each file, in place. @return how many are kept. */
+size_t mrc_bad_samples_first(mrc_bad_sample *s, size_t n);
+
+/** mrc_bad_locate() : the 1-based line number of a sample in file `path` (plain: counts the
+ *  newlines before its piece; gzip pieces always start at 0). @return 0 or error. */
+int mrc_bad_locate(const char *path, const mrc_bad_sample *s, uint64_t *line, mrc_err *err);
 
 #endif

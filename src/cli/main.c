@@ -48,8 +48,20 @@ typedef struct run {
     double phase[MRC_PHASE_COUNT];
     double t_start, t_total;
     uint64_t totals[3]; /* bytes, records, distinct (distinct: from the result) */
+    /* bad records of the whole run (rank 0): per-file counts, located first samples */
+    uint64_t bad_total;
+    mrc_bad_file *bad_files;
+    size_t nbad_files;
+    mrc_bad_sample *bad_samples;
+    uint64_t *bad_lines; /* line of each sample, 0 when it could not be found */
+    size_t nbad_samples;
     mrc_err err;
 } run;
+
+static bool is_ngram(const mrc_options *o)
+{
+    return o->job.job != NULL && strcmp(o->job.job, "ngram") == 0;
+}
 
 static void warn_rank0(const char *msg, void *arg)
 {
@@ -214,6 +226,115 @@ static int phase_output(run *r)
     return agree(r, rc);
 }
 
+/* ---- bad records (ngram) ---- */
+
+static int cmp_bad_file(const void *a, const void *b)
+{
+    const mrc_bad_file *x = a, *y = b;
+    return x->file < y->file ? -1 : x->file > y->file;
+}
+
+/* Rank 0 gathers every rank's bad-record counts and first samples, merges them per file and
+ * finds the samples' line numbers. Collective. */
+static int gather_bad_records(run *r)
+{
+    void *files = NULL, *samples = NULL;
+    size_t *flens = NULL, *slens = NULL;
+    int rc = mrc_dist_gather_bytes(&r->d, r->st.bad_files,
+                                   r->st.nbad_files * sizeof *r->st.bad_files, &files, &flens,
+                                   &r->err);
+    if (rc == 0)
+        rc = mrc_dist_gather_bytes(&r->d, r->st.bad_samples,
+                                   r->st.nbad_samples * sizeof *r->st.bad_samples, &samples,
+                                   &slens, &r->err);
+    if (rc == 0 && r->d.rank == 0) {
+        size_t nf = 0, ns = 0;
+        for (int k = 0; k < r->d.size; k++) {
+            nf += flens[k] / sizeof(mrc_bad_file);
+            ns += slens[k] / sizeof(mrc_bad_sample);
+        }
+        mrc_bad_file *bf = files;
+        if (nf > 1) qsort(bf, nf, sizeof *bf, cmp_bad_file);
+        size_t k = 0;
+        for (size_t i = 0; i < nf; i++) {
+            if (k > 0 && bf[k - 1].file == bf[i].file)
+                bf[k - 1].count += bf[i].count;
+            else
+                bf[k++] = bf[i];
+            r->bad_total += bf[i].count;
+        }
+        r->bad_files = bf;
+        r->nbad_files = k;
+        files = NULL;
+        r->bad_samples = samples;
+        r->nbad_samples = mrc_bad_samples_first(r->bad_samples, ns);
+        samples = NULL;
+        r->bad_lines = calloc(r->nbad_samples + 1, sizeof *r->bad_lines);
+        for (size_t i = 0; r->bad_lines != NULL && i < r->nbad_samples; i++) {
+            const mrc_bad_sample *sm = &r->bad_samples[i];
+            mrc_err lerr = {0};
+            if (i > 0 && sm->file == sm[-1].file && sm->piece_offset == sm[-1].piece_offset &&
+                sm->piece_offset != 0 && r->bad_lines[i - 1] != 0)
+                r->bad_lines[i] = r->bad_lines[i - 1] + (sm->piece_line - sm[-1].piece_line);
+            else if (mrc_bad_locate(r->files.files[sm->file].path, sm, &r->bad_lines[i], &lerr))
+                r->bad_lines[i] = 0; /* the file went away: report it without a line */
+        }
+    }
+    free(files);
+    free(samples);
+    free(flens);
+    free(slens);
+    return agree(r, rc);
+}
+
+static void print_bad_records(run *r)
+{
+    if (r->bad_total == 0) return;
+    fprintf(stderr, "mrcount: warning: %llu malformed records skipped in %zu files\n",
+            (unsigned long long)r->bad_total, r->nbad_files);
+    size_t s = 0;
+    for (size_t i = 0; i < r->nbad_files; i++) {
+        const char *path = r->files.files[r->bad_files[i].file].path;
+        while (s < r->nbad_samples && r->bad_samples[s].file < r->bad_files[i].file)
+            s++;
+        if (i == 10) {
+            fprintf(stderr, "mrcount:   ... and %zu more files (see --metrics)\n",
+                    r->nbad_files - i);
+            break;
+        }
+        fprintf(stderr, "mrcount:   %s: %llu", path, (unsigned long long)r->bad_files[i].count);
+        for (size_t j = s; j < r->nbad_samples && r->bad_samples[j].file == r->bad_files[i].file;
+             j++)
+            fprintf(stderr, "%s%s:%llu: %s", j == s ? " (first: " : "; ", path,
+                    (unsigned long long)r->bad_lines[j],
+                    mrc_bad_cause_text((enum mrc_bad_cause)r->bad_samples[j].cause));
+        fputs(s < r->nbad_samples && r->bad_samples[s].file == r->bad_files[i].file ? ")\n" : "\n",
+              stderr);
+    }
+}
+
+static void bad_records_json(FILE *f, run *r)
+{
+    fprintf(f, "  \"bad_records\": {\"total\": %llu, \"files\": [",
+            (unsigned long long)r->bad_total);
+    size_t s = 0;
+    for (size_t i = 0; i < r->nbad_files; i++) {
+        const char *path = r->files.files[r->bad_files[i].file].path;
+        fprintf(f, "%s\n    {\"path\": ", i ? "," : "");
+        mrc_json_string(f, path);
+        fprintf(f, ", \"count\": %llu, \"first\": [", (unsigned long long)r->bad_files[i].count);
+        while (s < r->nbad_samples && r->bad_samples[s].file < r->bad_files[i].file)
+            s++;
+        for (size_t j = s; j < r->nbad_samples && r->bad_samples[j].file == r->bad_files[i].file;
+             j++)
+            fprintf(f, "%s{\"line\": %llu, \"cause\": \"%s\"}", j == s ? "" : ", ",
+                    (unsigned long long)r->bad_lines[j],
+                    mrc_bad_cause_text((enum mrc_bad_cause)r->bad_samples[j].cause));
+        fputs("]}", f);
+    }
+    fputs(r->nbad_files ? "\n  ]},\n" : "]},\n", f);
+}
+
 /* ---- metrics ---- */
 
 typedef struct metrics_view {
@@ -272,9 +393,18 @@ static void metrics_json(FILE *f, void *arg)
     static const char *const reduce[] = {"auto", "reduce", "shuffle"};
     static const char *const sort[] = {"count", "key"};
     static const char *const tokens[] = {"whitespace", "alnum"};
+    static const char *const formats[] = {"v1", "v2", "v3"};
+    static const char *const values[] = {"match", "volumes"};
+    static const char *const poses[] = {"keep", "untagged", "tagged", "strip"};
     int n = r->d.size;
     fprintf(f, "{\n  \"mrcount_version\": \"%s\",\n  \"config\": {\"job\": ", MRC_VERSION);
     mrc_json_string(f, o->job.job ? o->job.job : "words");
+    if (is_ngram(o))
+        fprintf(f,
+                ", \"format\": \"%s\", \"value\": \"%s\", \"pos\": \"%s\", \"year_min\": %d, "
+                "\"year_max\": %d, \"strict\": %s",
+                formats[o->job.format], values[o->job.value], poses[o->job.pos], o->job.year_min,
+                o->job.year_max, o->job.strict ? "true" : "false");
     fprintf(f,
             ", \"tokens\": \"%s\", \"fold_case\": %s, \"ranks\": %d, \"threads_option\": %zu, "
             "\"schedule\": \"%s\", \"chunk_size\": %llu, \"reduce\": \"%s\", "
@@ -290,11 +420,14 @@ static void metrics_json(FILE *f, void *arg)
     }
     fprintf(f,
             "]},\n  \"files\": %zu,\n  \"bytes_read\": %llu,\n  \"records\": %llu,\n"
-            "  \"tokens\": %llu,\n  \"distinct_keys\": %llu,\n  \"seconds\": %.6f,\n"
-            "  \"mb_per_s\": %.3f,\n  \"phases\": {",
+            "  \"%s\": %llu,\n  \"distinct_keys\": %llu,\n  \"seconds\": %.6f,\n"
+            "  \"mb_per_s\": %.3f,\n",
             r->files.n, (unsigned long long)r->totals[0], (unsigned long long)r->totals[1],
-            (unsigned long long)r->totals[1], (unsigned long long)r->totals[2], r->t_total,
+            is_ngram(o) ? "lines" : "tokens", (unsigned long long)r->totals[1],
+            (unsigned long long)r->totals[2], r->t_total,
             r->t_total > 0 ? (double)r->totals[0] / 1e6 / r->t_total : 0.0);
+    if (is_ngram(o)) bad_records_json(f, r);
+    fputs("  \"phases\": {", f);
     double map_mean = 0, map_max = 0;
     for (int p = 0; p < MRC_PHASE_COUNT; p++) {
         double mn = 1e300, mx = 0, sum = 0;
@@ -344,9 +477,10 @@ static void print_summary(run *r)
 {
     double mb = (double)r->totals[0] / 1e6;
     fprintf(stderr,
-            "mrcount: %zu files, %.1f MB, %llu tokens, %llu distinct, %.2f s, %.1f MB/s "
+            "mrcount: %zu files, %.1f MB, %llu %s, %llu distinct, %.2f s, %.1f MB/s "
             "(%d ranks x %zu threads)\n",
-            r->files.n, mb, (unsigned long long)r->totals[1], (unsigned long long)r->totals[2],
+            r->files.n, mb, (unsigned long long)r->totals[1], is_ngram(&r->o) ? "lines" : "tokens",
+            (unsigned long long)r->totals[2],
             r->t_total, r->t_total > 0 ? mb / r->t_total : 0.0, r->d.size, r->pl.nthreads);
 }
 
@@ -362,6 +496,7 @@ static int run_all(run *r)
     if (phase_discover(r) || phase_distribute(r) || phase_place(r) || phase_map(r, &job) ||
         phase_combine(r))
         return 1;
+    if (is_ngram(&r->o) && gather_bad_records(r) != 0) return 1;
     uint64_t sums[2] = {r->st.bytes, r->st.records};
     if (agree(r, mrc_dist_sum_u64(&r->d, sums, 2, &r->err)) != 0) return 1;
     r->totals[0] = sums[0];
@@ -369,12 +504,16 @@ static int run_all(run *r)
     if (phase_output(r) != 0) return 1;
     r->t_total = mrc_now() - r->t_start;
     if (r->o.metrics != NULL && write_metrics(r) != 0) return 1;
+    if (r->d.rank == 0) print_bad_records(r); /* a warning: --quiet drops only the summary */
     if (r->d.rank == 0 && !r->o.quiet) print_summary(r);
     return 0;
 }
 
 static void run_free(run *r)
 {
+    free(r->bad_files);
+    free(r->bad_samples);
+    free(r->bad_lines);
     free(r->result);
     free(r->local);
     free(r->mine);

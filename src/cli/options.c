@@ -23,6 +23,12 @@ enum opt_kind {
     K_TOKENS,
     K_FOLD_CASE,
     K_NO_FOLD_CASE,
+    K_FORMAT,
+    K_VALUE,
+    K_POS,
+    K_YEAR_MIN,
+    K_YEAR_MAX,
+    K_STRICT,
     K_THREADS,
     K_SCHEDULE,
     K_CHUNK_SIZE,
@@ -52,6 +58,12 @@ static const opt_def opt_defs[] = {
     {"tokens", "job", required_argument, 0, K_TOKENS},
     {"fold-case", "job", no_argument, 0, K_FOLD_CASE},
     {"no-fold-case", NULL, no_argument, 0, K_NO_FOLD_CASE},
+    {"format", "job", required_argument, 0, K_FORMAT},
+    {"value", "job", required_argument, 0, K_VALUE},
+    {"pos", "job", required_argument, 0, K_POS},
+    {"year-min", "job", required_argument, 0, K_YEAR_MIN},
+    {"year-max", "job", required_argument, 0, K_YEAR_MAX},
+    {"strict", "job", no_argument, 0, K_STRICT},
     {"threads", "run", required_argument, 't', K_THREADS},
     {"schedule", "run", required_argument, 0, K_SCHEDULE},
     {"chunk-size", "run", required_argument, 0, K_CHUNK_SIZE},
@@ -87,6 +99,18 @@ static const char usage_text[] =
     "                         a word is a run of non-space bytes, or of\n"
     "                         [A-Za-z0-9'] (default: whitespace)\n"
     "      --fold-case        lower-case ASCII letters (--no-fold-case: don't)\n"
+    "Ngram job (Google Books Ngram exports, plain or .gz):\n"
+    "      --format v1|v2|v3  2009: ngram year match pages volumes; 2012: ngram\n"
+    "                         year match volumes; 2020: ngram year,match,volumes...\n"
+    "                         (TAB-separated; default: v2)\n"
+    "      --value match|volumes  which count to sum (default: match)\n"
+    "      --year-min Y, --year-max Y  only these years, inclusive (0-9999)\n"
+    "      --pos keep|untagged|tagged|strip\n"
+    "                         POS-tagged forms (word_NOUN, _NOUN_): keep as written\n"
+    "                         (default), only ngrams without tags, only with tags,\n"
+    "                         or strip tags and sum (double counts in v3 data)\n"
+    "      --strict           a malformed line is an error (default: skipped,\n"
+    "                         counted and reported)\n"
     "Run:\n"
     "  -t, --threads N        threads per rank (default: the cores this rank was\n"
     "                         given, shared among ranks bound to the same cores)\n"
@@ -238,6 +262,9 @@ static int apply(mrc_options *o, const opt_def *d, const char *value, char *caus
     static const char *const reduces[] = {"auto", "reduce", "shuffle", NULL};
     static const char *const progresses[] = {"auto", "always", "never", NULL};
     static const char *const sorts[] = {"count", "key", NULL};
+    static const char *const formats[] = {"v1", "v2", "v3", NULL};
+    static const char *const values[] = {"match", "volumes", NULL};
+    static const char *const poses[] = {"keep", "untagged", "tagged", "strip", NULL};
     int choice, rc;
     uint64_t n;
     bool flag = true;
@@ -261,6 +288,29 @@ static int apply(mrc_options *o, const opt_def *d, const char *value, char *caus
         return 0;
     case K_NO_FOLD_CASE:
         o->job.fold_case = !flag;
+        return 0;
+    case K_FORMAT:
+        if ((rc = set_choice(&choice, value, formats, cause, causelen)) != 0) return rc;
+        o->job.format = (enum mrc_ngram_format)choice;
+        return 0;
+    case K_VALUE:
+        if ((rc = set_choice(&choice, value, values, cause, causelen)) != 0) return rc;
+        o->job.value = (enum mrc_ngram_value)choice;
+        return 0;
+    case K_POS:
+        if ((rc = set_choice(&choice, value, poses, cause, causelen)) != 0) return rc;
+        o->job.pos = (enum mrc_pos)choice;
+        return 0;
+    case K_YEAR_MIN:
+    case K_YEAR_MAX:
+        if (parse_u64(value, &n) != 0 || n > MRC_YEAR_MAX) {
+            snprintf(cause, causelen, "'%s' is not a year in 0-%d", value, MRC_YEAR_MAX);
+            return MRC_EINVAL;
+        }
+        *(d->kind == K_YEAR_MIN ? &o->job.year_min : &o->job.year_max) = (int)n;
+        return 0;
+    case K_STRICT:
+        o->job.strict = flag;
         return 0;
     case K_THREADS:
         if (parse_u64(value, &n) != 0 || n == 0) {
@@ -506,6 +556,11 @@ static int set_defaults(mrc_options *o, mrc_err *err)
 {
     memset(o, 0, sizeof *o);
     o->job.tokens = MRC_TOKENS_WHITESPACE;
+    o->job.format = MRC_NGRAM_V2;
+    o->job.value = MRC_VALUE_MATCH;
+    o->job.pos = MRC_POS_KEEP;
+    o->job.year_min = 0;
+    o->job.year_max = MRC_YEAR_MAX;
     o->schedule = MRC_SCHEDULE_STATIC;
     o->reduce = MRC_REDUCE_AUTO;
     o->progress = MRC_PROGRESS_AUTO;
@@ -584,6 +639,11 @@ int mrc_options_parse(int argc, char **argv, mrc_options *o, mrc_err *err)
     }
     free(given);
 
+    if (o->job.year_min > o->job.year_max) {
+        rc = mrc_err_set(err, MRC_EINVAL, "--year-min %d is after --year-max %d", o->job.year_min,
+                         o->job.year_max);
+        goto fail;
+    }
     if (optind < argc) {
         free_inputs(o);
         for (int i = optind; i < argc; i++)

@@ -271,40 +271,79 @@ int mrc_dist_gather_doubles(const mrc_dist *d, const double *mine, size_t n, dou
     return 0;
 }
 
-int mrc_dist_gather_strings(const mrc_dist *d, const char *mine, char ***all, mrc_err *err)
+int mrc_dist_gather_bytes(const mrc_dist *d, const void *mine, size_t len, void **all,
+                          size_t **lens_out, mrc_err *err)
 {
-    int len = (int)strlen(mine) + 1;
-    int *lens = NULL, *displs = NULL, total = 0;
-    char *buf = NULL;
     *all = NULL;
+    if (lens_out != NULL) *lens_out = NULL;
+    if (len > INT_MAX) return mrc_err_set(err, MRC_EOVERFLOW, "gather: %zu bytes from one rank", len);
+    int n = (int)len, *lens = NULL, *displs = NULL;
+    unsigned char *buf = NULL;
+    int ok = 1; /* rank 0 could allocate; others pass a NULL receive buffer, which is unused */
     if (d->rank == 0) {
         lens = calloc((size_t)d->size, sizeof *lens);
         displs = calloc((size_t)d->size, sizeof *displs);
-        if (lens == NULL || displs == NULL) {
-            free(lens);
-            free(displs);
-            return mrc_err_set(err, MRC_ENOMEM, "gather: out of memory");
-        }
+        ok = lens != NULL && displs != NULL;
     }
-    int rc = MPI_Gather(&len, 1, MPI_INT, lens, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    int rc = MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD); /* keep ranks in step on failure */
+    if (rc == MPI_SUCCESS && !ok) {
+        free(lens);
+        free(displs);
+        return mrc_err_set(err, MRC_ENOMEM, "gather: out of memory");
+    }
+    if (rc == MPI_SUCCESS) rc = MPI_Gather(&n, 1, MPI_INT, lens, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (rc == MPI_SUCCESS && d->rank == 0) {
+        long long total = 0;
         for (int r = 0; r < d->size; r++) {
-            displs[r] = total;
+            displs[r] = (int)total;
             total += lens[r];
         }
-        buf = malloc((size_t)total + 1);
+        ok = total <= INT_MAX && (buf = malloc((size_t)total + 1)) != NULL;
     }
-    if (rc == MPI_SUCCESS)
-        rc = MPI_Gatherv(mine, len, MPI_CHAR, buf, lens, displs, MPI_CHAR, 0, MPI_COMM_WORLD);
-    if (rc == MPI_SUCCESS && d->rank == 0 && buf != NULL) {
-        char **v = calloc((size_t)d->size, sizeof *v);
-        for (int r = 0; v != NULL && r < d->size; r++)
-            v[r] = strdup(buf + displs[r]);
-        *all = v;
+    if (rc == MPI_SUCCESS) rc = MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (rc == MPI_SUCCESS && ok)
+        rc = MPI_Gatherv(mine, n, MPI_BYTE, buf, lens, displs, MPI_BYTE, 0, MPI_COMM_WORLD);
+    free(displs);
+    if (rc != MPI_SUCCESS || !ok) {
+        free(buf);
+        free(lens);
+        if (rc != MPI_SUCCESS) return mrc_dist_mpi_error(err, "MPI_Gatherv(bytes)", rc);
+        return mrc_err_set(err, MRC_ENOMEM, "gather: out of memory or over 2 GiB");
+    }
+    if (d->rank == 0) {
+        *all = buf;
+        if (lens_out != NULL) {
+            size_t *l = malloc((size_t)d->size * sizeof *l);
+            if (l == NULL) {
+                free(buf);
+                free(lens);
+                *all = NULL;
+                return mrc_err_set(err, MRC_ENOMEM, "gather: out of memory");
+            }
+            for (int r = 0; r < d->size; r++)
+                l[r] = (size_t)lens[r];
+            *lens_out = l;
+        }
+    }
+    free(lens);
+    return 0;
+}
+
+int mrc_dist_gather_strings(const mrc_dist *d, const char *mine, char ***all, mrc_err *err)
+{
+    void *buf = NULL;
+    size_t *lens = NULL;
+    *all = NULL;
+    int rc = mrc_dist_gather_bytes(d, mine, strlen(mine) + 1, &buf, &lens, err);
+    if (rc != 0 || d->rank != 0) return rc;
+    char **v = calloc((size_t)d->size, sizeof *v);
+    size_t off = 0;
+    for (int r = 0; v != NULL && r < d->size; r++) {
+        v[r] = strdup((const char *)buf + off);
+        off += lens[r];
     }
     free(buf);
     free(lens);
-    free(displs);
-    if (rc != MPI_SUCCESS) return mrc_dist_mpi_error(err, "MPI_Gatherv(strings)", rc);
+    *all = v;
     return 0;
 }

@@ -109,6 +109,20 @@ int mrc_dist_reduce_tables(const mrc_dist *d, const void *local, size_t local_le
         why = "the merged table did not fit its buffer";
     else if (h.flags & MRC_SER_FLAG_CORRUPT)
         why = "a serialized table was corrupt";
+    if (why != NULL && (h.flags & MRC_SER_FLAG_COUNT_OVERFLOW) &&
+        !(h.flags & (MRC_SER_FLAG_OVERFLOW | MRC_SER_FLAG_CORRUPT))) {
+        /* The merge saturates an overflowing count at 2^64-1: that record names the key. */
+        const unsigned char *payload = (const unsigned char *)recv + MRC_SER_HEADER;
+        size_t pos = 0;
+        mrc_ser_rec rec;
+        while (mrc_ser_next(payload, (size_t)h.payload, &pos, &rec) == 1)
+            if (rec.count == UINT64_MAX) {
+                mrc_err_set(err, MRC_EOVERFLOW, "combine: the count of key '%.*s' exceeds 2^64-1",
+                            (int)(rec.len > 200 ? 200 : rec.len), (const char *)rec.key);
+                free(recv);
+                return MRC_EOVERFLOW;
+            }
+    }
     if (why != NULL) {
         free(recv);
         return mrc_err_set(err, h.flags & MRC_SER_FLAG_COUNT_OVERFLOW ? MRC_EOVERFLOW : MRC_EIO,

@@ -87,6 +87,7 @@ static void map_worker(size_t ti, void *arg)
     /* Allocated here, after pinning, so the pages land on this core's NUMA node. */
     int rc = mrc_table_init(&m->tables[ti], 0, err);
     ctx->table = &m->tables[ti];
+    ctx->opts = &m->job->opts;
     if (rc == 0) rc = mrc_reader_init(&rd, 0, err);
     while (rc == 0 && !__atomic_load_n(&m->stop, __ATOMIC_RELAXED)) {
         size_t i = atomic_fetch_add_explicit(&m->cursor, 1, memory_order_relaxed);
@@ -94,6 +95,7 @@ static void map_worker(size_t ti, void *arg)
         const piece *p = &m->pieces[i];
         const char *path = m->files->files[p->file].path;
         uint64_t before = rd.bytes_read;
+        mrc_map_ctx_piece(ctx, path, p->file, p->offset);
         if (p->gz)
             rc = mrc_reader_run_gz(&rd, path, &m->job->rules, m->job->consume, ctx, &m->stop, err);
         else
@@ -283,6 +285,37 @@ done:
     return rc;
 }
 
+/* The threads' bad-record logs as one: per-file sums, and per file the first samples. */
+static int merge_bad_logs(mrc_map_run *m, mrc_map_stats *st, mrc_err *err)
+{
+    size_t nfiles = 0, nsamples = 0;
+    for (size_t i = 0; i < m->nthreads; i++) {
+        const mrc_bad_log *b = &m->ctxs[i].bad;
+        st->bad_total += b->total;
+        nfiles = b->nfiles > nfiles ? b->nfiles : nfiles;
+        nsamples += b->nsamples;
+    }
+    if (st->bad_total == 0) return 0;
+    st->bad_files = calloc(nfiles, sizeof *st->bad_files);
+    st->bad_samples = malloc(nsamples * sizeof *st->bad_samples);
+    if (st->bad_files == NULL || st->bad_samples == NULL)
+        return mrc_err_set(err, MRC_ENOMEM, "out of memory for the bad-record report");
+    for (size_t f = 0; f < nfiles; f++) {
+        uint64_t c = 0;
+        for (size_t i = 0; i < m->nthreads; i++)
+            if (f < m->ctxs[i].bad.nfiles) c += m->ctxs[i].bad.per_file[f];
+        if (c > 0) st->bad_files[st->nbad_files++] = (mrc_bad_file){(uint32_t)f, c};
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < m->nthreads; i++) {
+        const mrc_bad_log *b = &m->ctxs[i].bad;
+        if (b->nsamples > 0) memcpy(st->bad_samples + k, b->samples, b->nsamples * sizeof *b->samples);
+        k += b->nsamples;
+    }
+    st->nbad_samples = mrc_bad_samples_first(st->bad_samples, nsamples);
+    return 0;
+}
+
 int mrc_map_finish(mrc_map_run *m, void **out, size_t *out_len, mrc_map_stats *stats, mrc_err *err)
 {
     mrc_pool_join(m->pool);
@@ -307,6 +340,7 @@ int mrc_map_finish(mrc_map_run *m, void **out, size_t *out_len, mrc_map_stats *s
         stats->bytes += m->thread_bytes[i];
         stats->records += m->ctxs[i].records;
     }
+    if (rc == 0) rc = merge_bad_logs(m, stats, err);
     if (rc == 0) {
         double t0 = mrc_now();
         rc = local_merge(m, out, out_len, &stats->distinct, err);
@@ -319,5 +353,10 @@ int mrc_map_finish(mrc_map_run *m, void **out, size_t *out_len, mrc_map_stats *s
 void mrc_map_stats_free(mrc_map_stats *s)
 {
     free(s->thread_seconds);
+    free(s->bad_files);
+    free(s->bad_samples);
     s->thread_seconds = NULL;
+    s->bad_files = NULL;
+    s->bad_samples = NULL;
+    s->nbad_files = s->nbad_samples = 0;
 }

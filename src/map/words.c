@@ -8,6 +8,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "jobs.h"
 #include "mrcount/map.h"
 
 #if defined(__SSE2__)
@@ -68,18 +69,6 @@ static inline uint64_t delim_mask64(const unsigned char *p, enum token_class cls
 #endif
 }
 
-static int grow_scratch(mrc_map_ctx *ctx, size_t need, mrc_err *err)
-{
-    size_t cap = ctx->scratch_cap ? ctx->scratch_cap : 256;
-    while (cap < need)
-        cap *= 2;
-    unsigned char *s = realloc(ctx->scratch, cap);
-    if (s == NULL) return mrc_err_set(err, MRC_ENOMEM, "out of memory for a %zu-byte key", need);
-    ctx->scratch = s;
-    ctx->scratch_cap = cap;
-    return 0;
-}
-
 static inline void fold_ascii(unsigned char *dst, const unsigned char *src, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -130,7 +119,7 @@ static inline int take_token(mrc_map_ctx *ctx, const unsigned char *buf, size_t 
     uint64_t h;
     size_t off = start;
     if (fold) {
-        if (*folded + n > ctx->scratch_cap && grow_scratch(ctx, *folded + n, err) != 0) return -1;
+        if (*folded + n > ctx->scratch_cap && mrc_map_ctx_grow_scratch(ctx, *folded + n, err) != 0) return -1;
         fold_ascii(ctx->scratch + *folded, buf + start, n);
         off = *folded;
         *folded += n;
@@ -228,9 +217,10 @@ int mrc_job_select(const mrc_job_opts *o, mrc_job *out, mrc_err *err)
 {
     init_tables();
     memset(out, 0, sizeof *out);
+    out->opts = *o;
+    if (o->job != NULL && strcmp(o->job, "ngram") == 0) return mrc_ngram_select(o, out, err);
     if (o->job != NULL && strcmp(o->job, "words") != 0)
-        return mrc_err_set(err, MRC_EINVAL, "--job %s: not supported by this version (words)",
-                           o->job);
+        return mrc_err_set(err, MRC_EINVAL, "--job %s: unknown job (words, ngram)", o->job);
     out->name = "words";
     if (o->tokens == MRC_TOKENS_ALNUM) {
         out->rules.delim = delim_alnum;
@@ -245,13 +235,7 @@ int mrc_job_select(const mrc_job_opts *o, mrc_job *out, mrc_err *err)
 int mrc_job_count_buffer(const mrc_job *job, mrc_map_ctx *ctx, const void *buf, size_t len,
                          mrc_err *err)
 {
+    if (ctx->opts == NULL) ctx->opts = &job->opts;
     long long n = job->consume(ctx, buf, len, true, err);
     return n < 0 ? (err->code ? err->code : MRC_EINVAL) : 0;
-}
-
-void mrc_map_ctx_free(mrc_map_ctx *ctx)
-{
-    free(ctx->scratch);
-    ctx->scratch = NULL;
-    ctx->scratch_cap = 0;
 }

@@ -261,7 +261,7 @@ static void check_table(const mrc_table *t, const okvec *want, const char *what)
 
 static mrc_job job_for(const mode *m)
 {
-    mrc_job_opts o = {"words", m->tokens, m->fold};
+    mrc_job_opts o = {.job = "words", .tokens = m->tokens, .fold_case = m->fold};
     mrc_job j;
     mrc_err err = {0};
     assert_int_equal(mrc_job_select(&o, &j, &err), 0);

@@ -1,0 +1,78 @@
+/* ctx.c - the per-thread consumer state shared by the jobs: the key scratch buffer, where the
+ * current piece lies, and the bad-record log with the lookup of a bad record's line number.
+ * Nothing here is on the per-byte path except the rare scratch growth. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "jobs.h"
+#include "mrcount/map.h"
+
+int mrc_map_ctx_grow_scratch(mrc_map_ctx *ctx, size_t need, mrc_err *err)
+{
+    size_t cap = ctx->scratch_cap ? ctx->scratch_cap : 256;
+    while (cap < need)
+        cap *= 2;
+    unsigned char *s = realloc(ctx->scratch, cap);
+    if (s == NULL) return mrc_err_set(err, MRC_ENOMEM, "out of memory for a %zu-byte key", need);
+    ctx->scratch = s;
+    ctx->scratch_cap = cap;
+    return 0;
+}
+
+void mrc_map_ctx_piece(mrc_map_ctx *ctx, const char *path, uint32_t file, uint64_t offset)
+{
+    ctx->path = path;
+    ctx->file = file;
+    ctx->piece_offset = offset;
+    ctx->piece_line = 0;
+}
+
+void mrc_bad_log_free(mrc_bad_log *b)
+{
+    free(b->per_file);
+    free(b->samples);
+    memset(b, 0, sizeof *b);
+}
+
+void mrc_map_ctx_free(mrc_map_ctx *ctx)
+{
+    free(ctx->scratch);
+    ctx->scratch = NULL;
+    ctx->scratch_cap = 0;
+    mrc_bad_log_free(&ctx->bad);
+}
+
+int mrc_bad_sample_cmp(const void *a, const void *b)
+{
+    const mrc_bad_sample *x = a, *y = b;
+    if (x->file != y->file) return x->file < y->file ? -1 : 1;
+    if (x->piece_offset != y->piece_offset) return x->piece_offset < y->piece_offset ? -1 : 1;
+    if (x->piece_line != y->piece_line) return x->piece_line < y->piece_line ? -1 : 1;
+    return 0;
+}
+
+size_t mrc_bad_samples_first(mrc_bad_sample *s, size_t n)
+{
+    if (n > 1) qsort(s, n, sizeof *s, mrc_bad_sample_cmp);
+    size_t k = 0, run = 0;
+    for (size_t i = 0; i < n; i++) {
+        run = i > 0 && s[i].file == s[i - 1].file ? run + 1 : 0;
+        if (run < MRC_BAD_SAMPLES) s[k++] = s[i];
+    }
+    return k;
+}
+
+int mrc_bad_locate(const char *path, const mrc_bad_sample *s, uint64_t *line, mrc_err *err)
+{
+    if (s->piece_offset == 0) {
+        *line = s->piece_line + 1;
+        return 0;
+    }
+    /* The piece's first line starts after the first LF at or past offset - 1 (the reader's
+     * ownership rule), so it is line (LFs before offset - 1) + 2. */
+    uint64_t lf = 0;
+    int rc = mrc_input_count_newlines(path, s->piece_offset - 1, &lf, err);
+    if (rc != 0) return rc;
+    *line = lf + 2 + s->piece_line;
+    return 0;
+}

@@ -1,0 +1,461 @@
+/* ngram.c - the ngram job: Google Books Ngram export lines (v1, v2, v3) are validated, filtered
+ * by year and part-of-speech tags, and their match (or volume) counts summed per ngram.
+ * A malformed line is never guessed at: it is skipped and logged with its place (or fatal with
+ * --strict); a line of another export format among a file's first lines ends the run.
+ * Rows of one ngram are adjacent in real exports, so a run of equal keys costs one table add. */
+#include <stdlib.h>
+#include <string.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "jobs.h"
+#include "mrcount/map.h"
+
+#define FORMAT_CHECK_LINES 4 /* a file's first lines that must not belong to another format */
+
+static const char *const format_names[] = {"v1", "v2", "v3"};
+
+static unsigned char delim_newline[256] = {['\n'] = 1};
+
+const char *mrc_bad_cause_text(enum mrc_bad_cause c)
+{
+    static const char *const text[MRC_BAD_CAUSES] = {
+        [MRC_BAD_COLUMNS] = "missing columns",
+        [MRC_BAD_EXTRA] = "too many columns",
+        [MRC_BAD_EMPTY_NGRAM] = "empty ngram",
+        [MRC_BAD_YEAR] = "year is not a number",
+        [MRC_BAD_YEAR_RANGE] = "year outside 0-9999",
+        [MRC_BAD_COUNT] = "count is not a number",
+        [MRC_BAD_NEGATIVE] = "negative count",
+        [MRC_BAD_COUNT_RANGE] = "count over 2^64-1",
+        [MRC_BAD_ENTRY] = "entry is not year,match,volumes",
+    };
+    return c >= MRC_BAD_COLUMNS && c < MRC_BAD_CAUSES ? text[c] : "malformed record";
+}
+
+/* ---- fields ---- */
+
+/* Parses an unsigned decimal field starting at *pp and ending at `term` or at `end`; *pp is left
+ * on the terminator. @return 0, or the cause (count causes; the year maps them). */
+static int parse_count_checked(const unsigned char **pp, const unsigned char *end,
+                               unsigned char term, uint64_t *out)
+{
+    const unsigned char *p = *pp;
+    uint64_t v = 0;
+    int cause = 0;
+    if (p < end && *p == '-') {
+        cause = MRC_BAD_NEGATIVE;
+        p++;
+    }
+    const unsigned char *digits = p;
+    for (; p < end; p++) {
+        unsigned d = (unsigned)*p - '0';
+        if (d > 9) break;
+        if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, d, &v))
+            if (cause == 0) cause = MRC_BAD_COUNT_RANGE;
+    }
+    *pp = p;
+    if (p == digits || (p < end && *p != term)) return MRC_BAD_COUNT;
+    *out = v;
+    return cause;
+}
+
+/* The common case inline: 1 to 19 digits (no overflow possible) then the terminator. */
+static inline int parse_count(const unsigned char **pp, const unsigned char *end, unsigned char term,
+                              uint64_t *out)
+{
+    const unsigned char *p = *pp, *start = p;
+    uint64_t v = 0;
+    for (unsigned d; p < end && (d = (unsigned)*p - '0') <= 9; p++)
+        v = v * 10 + d;
+    if (__builtin_expect(p != start && p - start <= 19 && (p == end || *p == term), 1)) {
+        *pp = p;
+        *out = v;
+        return 0;
+    }
+    return parse_count_checked(pp, end, term, out);
+}
+
+static inline int parse_year(const unsigned char **pp, const unsigned char *end, unsigned char term,
+                             int *year)
+{
+    uint64_t v = 0;
+    int cause = parse_count(pp, end, term, &v);
+    if (cause == MRC_BAD_COUNT) return MRC_BAD_YEAR;
+    if (cause != 0 || v > MRC_YEAR_MAX) return MRC_BAD_YEAR_RANGE;
+    *year = (int)v;
+    return 0;
+}
+
+/* What one line adds: its key span and the sum of its selected counts within the years. */
+typedef struct line_value {
+    const unsigned char *key, *key_end;
+    size_t key_len;
+    uint64_t value;
+    bool counted; /* at least one year inside the range */
+    bool value_overflow;
+} line_value;
+
+/* The columns after the key of a v1/v2 line: year, then ncounts counts. */
+static int parse_rows(const mrc_job_opts *o, const unsigned char *p, const unsigned char *end,
+                      int ncounts, int value_col, line_value *lv)
+{
+    int year = 0, cause;
+    p++; /* the TAB after the key */
+    if (p == end) return MRC_BAD_COLUMNS;
+    if ((cause = parse_year(&p, end, '\t', &year)) != 0) return cause;
+    uint64_t value = 0;
+    for (int c = 0; c < ncounts; c++) {
+        if (p == end) return MRC_BAD_COLUMNS;
+        p++;
+        uint64_t v;
+        if ((cause = parse_count(&p, end, '\t', &v)) != 0) return cause;
+        if (c == value_col) value = v;
+    }
+    if (p != end) return MRC_BAD_EXTRA;
+    lv->counted = year >= o->year_min && year <= o->year_max;
+    lv->value = lv->counted ? value : 0;
+    return 0;
+}
+
+/* The entries after the key of a v3 line: TAB year,match,volumes, one or more. */
+static int parse_entries(const mrc_job_opts *o, const unsigned char *p, const unsigned char *end,
+                         int value_col, line_value *lv)
+{
+    uint64_t sum = 0;
+    bool counted = false, overflow = false;
+    while (p < end) {
+        p++; /* the TAB before the entry */
+        int year = 0, cause;
+        uint64_t v[2];
+        if (p == end || *p == '\t') return MRC_BAD_ENTRY;
+        if ((cause = parse_year(&p, end, ',', &year)) != 0)
+            return cause == MRC_BAD_YEAR && (p == end || *p == '\t') ? MRC_BAD_ENTRY : cause;
+        if (p == end) return MRC_BAD_ENTRY;
+        p++;
+        if ((cause = parse_count(&p, end, ',', &v[0])) != 0)
+            return cause == MRC_BAD_COUNT && (p == end || *p == '\t') ? MRC_BAD_ENTRY : cause;
+        if (p == end) return MRC_BAD_ENTRY;
+        p++;
+        if ((cause = parse_count(&p, end, '\t', &v[1])) != 0)
+            return cause == MRC_BAD_COUNT && p < end && *p == ',' ? MRC_BAD_ENTRY : cause;
+        if (year >= o->year_min && year <= o->year_max) {
+            counted = true;
+            if (__builtin_add_overflow(sum, v[value_col], &sum)) overflow = true;
+        }
+    }
+    lv->counted = counted;
+    lv->value = sum;
+    lv->value_overflow = overflow;
+    return 0;
+}
+
+/* Validates one line (no LF; a final CR already dropped) as `fmt`. @return 0 or the cause.
+ * Inlined into one consumer per format, where fmt is a constant. */
+static inline __attribute__((always_inline)) int parse_line(const mrc_job_opts *o, enum mrc_ngram_format fmt, const unsigned char *line,
+                      size_t len, const unsigned char *key_end, line_value *lv)
+{
+    const unsigned char *end = line + len;
+    if (key_end == NULL) key_end = memchr(line, '\t', len);
+    if (key_end == NULL) return MRC_BAD_COLUMNS;
+    if (key_end == line) return MRC_BAD_EMPTY_NGRAM;
+    lv->key = line;
+    lv->key_end = key_end;
+    lv->key_len = (size_t)(key_end - line);
+    lv->value_overflow = false;
+    switch (fmt) {
+    case MRC_NGRAM_V1:
+        return parse_rows(o, key_end, end, 3, o->value == MRC_VALUE_MATCH ? 0 : 2, lv);
+    case MRC_NGRAM_V2:
+        return parse_rows(o, key_end, end, 2, o->value == MRC_VALUE_MATCH ? 0 : 1, lv);
+    default:
+        return parse_entries(o, key_end, end, o->value == MRC_VALUE_MATCH ? 0 : 1, lv);
+    }
+}
+
+/* ---- part-of-speech tags ---- */
+
+static bool is_tag(const unsigned char *t, size_t n)
+{
+    static const char *const tags[] = {"NOUN", "VERB", "ADJ", "ADV", "PRON", "DET",
+                                       "ADP",  "NUM",  "CONJ", "PRT", "X",   "."};
+    for (size_t i = 0; i < sizeof tags / sizeof *tags; i++)
+        if (strlen(tags[i]) == n && memcmp(tags[i], t, n) == 0) return true;
+    return false;
+}
+
+/* A token's tag: 0 if untagged; else the length of its "_TAG" suffix (word_NOUN), or the
+ * whole token for a tag standing alone (_NOUN_), with *alone set. */
+static size_t token_tag(const unsigned char *t, size_t n, bool *alone)
+{
+    *alone = false;
+    if (n >= 3 && t[0] == '_' && t[n - 1] == '_' && is_tag(t + 1, n - 2)) {
+        *alone = true;
+        return n;
+    }
+    for (size_t i = n; i-- > 1;)
+        if (t[i] == '_') return is_tag(t + i + 1, n - i - 1) ? n - i : 0;
+    return 0;
+}
+
+/* The key a raw ngram counts under, after --pos and --fold-case (tags keep their case).
+ * @return 1 with *out and *out_len set, 0 when --pos drops the ngram, -1 on error. */
+static int key_of(mrc_map_ctx *ctx, const unsigned char *key, size_t len, const unsigned char **out,
+                  size_t *out_len, mrc_err *err)
+{
+    const mrc_job_opts *o = ctx->opts;
+    if (o->pos == MRC_POS_KEEP && !o->fold_case) {
+        *out = key;
+        *out_len = len;
+        return 1;
+    }
+    bool rewrite = o->fold_case || o->pos == MRC_POS_STRIP;
+    if (rewrite && len > ctx->scratch_cap && mrc_map_ctx_grow_scratch(ctx, len, err) != 0) return -1;
+    unsigned char *w = ctx->scratch;
+    size_t n = 0;
+    bool any_tag = false;
+    for (size_t s = 0; s <= len;) {
+        const unsigned char *sp = memchr(key + s, ' ', len - s);
+        size_t e = sp ? (size_t)(sp - key) : len;
+        bool alone;
+        size_t tag = token_tag(key + s, e - s, &alone);
+        any_tag |= tag != 0;
+        if (rewrite) {
+            size_t word = e - s - (alone ? 0 : tag);
+            for (size_t i = 0; i < word; i++) {
+                unsigned char c = key[s + i];
+                w[n++] = o->fold_case && (unsigned)(c - 'A') < 26u ? (unsigned char)(c + 32) : c;
+            }
+            if (tag != 0 && !alone && o->pos != MRC_POS_STRIP) {
+                memcpy(w + n, key + e - tag, tag);
+                n += tag;
+            } else if (alone) {
+                memcpy(w + n - word, key + s, word); /* a tag alone keeps its case */
+            }
+            if (sp != NULL) w[n++] = ' ';
+        }
+        if (sp == NULL) break;
+        s = e + 1;
+    }
+    if ((o->pos == MRC_POS_UNTAGGED && any_tag) || (o->pos == MRC_POS_TAGGED && !any_tag)) return 0;
+    *out = rewrite ? w : key;
+    *out_len = rewrite ? n : len;
+    return 1;
+}
+
+/* ---- bad records ---- */
+
+static int log_bad(mrc_map_ctx *ctx, int cause, mrc_err *err)
+{
+    mrc_bad_log *b = &ctx->bad;
+    mrc_bad_sample s = {ctx->file, (uint32_t)cause, ctx->piece_offset, ctx->piece_line};
+    if (ctx->opts->strict) {
+        uint64_t line = 0;
+        if (mrc_bad_locate(ctx->path, &s, &line, err) != 0) return -1;
+        mrc_err_set(err, MRC_EINVAL, "%s:%llu: %s", ctx->path,
+                    (unsigned long long)line, mrc_bad_cause_text(cause));
+        return -1;
+    }
+    if (ctx->file >= b->nfiles) {
+        size_t n = b->nfiles ? b->nfiles : 16;
+        while (n <= ctx->file)
+            n *= 2;
+        uint64_t *pf = realloc(b->per_file, n * sizeof *pf);
+        if (pf == NULL) return mrc_err_set(err, MRC_ENOMEM, "out of memory for bad records"), -1;
+        memset(pf + b->nfiles, 0, (n - b->nfiles) * sizeof *pf);
+        b->per_file = pf;
+        b->nfiles = n;
+    }
+    /* Pieces of a file reach a thread in file order: its first samples are its earliest. */
+    if (b->per_file[ctx->file] < MRC_BAD_SAMPLES) {
+        if (b->nsamples == b->cap) {
+            size_t cap = b->cap ? 2 * b->cap : 16;
+            mrc_bad_sample *ns = realloc(b->samples, cap * sizeof *ns);
+            if (ns == NULL)
+                return mrc_err_set(err, MRC_ENOMEM, "out of memory for bad records"), -1;
+            b->samples = ns;
+            b->cap = cap;
+        }
+        b->samples[b->nsamples++] = s;
+    }
+    b->per_file[ctx->file]++;
+    b->total++;
+    return 0;
+}
+
+/* A bad line among a file's first lines that parses as another format is a wrong --format. */
+static int check_format(mrc_map_ctx *ctx, const unsigned char *line, size_t len, mrc_err *err)
+{
+    const mrc_job_opts *o = ctx->opts;
+    for (int f = MRC_NGRAM_V1; f <= MRC_NGRAM_V3; f++) {
+        line_value lv;
+        if (f == (int)o->format || parse_line(o, (enum mrc_ngram_format)f, line, len, NULL, &lv))
+            continue;
+        mrc_err_set(err, MRC_EINVAL, "%s:%llu: looks like an ngram %s export, not %s (--format %s)",
+                    ctx->path, (unsigned long long)(ctx->piece_line + 1), format_names[f],
+                    format_names[o->format], format_names[f]);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the consumer ---- */
+
+/* Adds a run's sum to the table under its key. */
+static int flush_run(mrc_map_ctx *ctx, const unsigned char *key, size_t len, uint64_t sum,
+                     mrc_err *err)
+{
+    const unsigned char *k;
+    size_t n;
+    int keep = key_of(ctx, key, len, &k, &n, err);
+    if (keep <= 0) return keep;
+    if (n > UINT32_MAX)
+        return mrc_err_set(err, MRC_EINVAL, "%s: an ngram of %zu bytes exceeds the 4 GiB key limit",
+                           ctx->path, n),
+               -1;
+    uint64_t h = XXH3_64bits_withSeed(k, n, MRC_HASH_SEED);
+    return mrc_table_add(ctx->table, k, (uint32_t)n, h, sum, err) != 0 ? -1 : 0;
+}
+
+static int sum_overflow(mrc_map_ctx *ctx, const unsigned char *key, size_t len, mrc_err *err)
+{
+    mrc_err_set(err, MRC_EOVERFLOW, "%s: the count of ngram '%.*s' exceeds 2^64-1", ctx->path,
+                (int)(len > 200 ? 200 : len), (const char *)key);
+    return -1;
+}
+
+/* The usual v1/v2 row, parsed in one pass with no length checks: lines before `limit` end with
+ * LF, and every scan stops at a byte that is not a digit (or at TAB/LF for the key). Accepts only
+ * what parse_line() accepts with the same value; anything unusual (a sign, 20 digits, a 5-digit
+ * year, a missing column) returns NULL and the line takes the careful path.
+ * @return the start of the next line, or NULL. */
+static inline __attribute__((always_inline)) const unsigned char *
+fast_row(const unsigned char *p, const unsigned char *key_end, int ncounts, int value_col,
+         const unsigned char **key_end_out, int *year, uint64_t *value)
+{
+    const unsigned char *q = key_end;
+    if (q == NULL) {
+        q = p;
+        while (*q != '\t' && *q != '\n')
+            q++;
+        if (*q != '\t' || q == p) return NULL;
+    }
+    *key_end_out = q;
+    const unsigned char *s = ++q;
+    unsigned y = 0;
+    for (unsigned d; (d = (unsigned)*q - '0') <= 9; q++)
+        y = y * 10 + d;
+    if (*q != '\t' || q == s || q - s > 4) return NULL;
+    *year = (int)y;
+    for (int c = 0; c < ncounts; c++) {
+        s = ++q;
+        uint64_t v = 0;
+        for (unsigned d; (d = (unsigned)*q - '0') <= 9; q++)
+            v = v * 10 + d;
+        if (q == s || q - s > 19) return NULL;
+        if (c == value_col) *value = v;
+        if (c + 1 < ncounts) {
+            if (*q != '\t') return NULL;
+        } else if (*q == '\r') {
+            if (*++q != '\n') return NULL;
+        } else if (*q != '\n') {
+            return NULL;
+        }
+    }
+    return q + 1;
+}
+
+static inline __attribute__((always_inline)) long long
+consume_lines(void *c, const unsigned char *buf, size_t len, bool final, mrc_err *err,
+              enum mrc_ngram_format format)
+{
+    mrc_map_ctx *ctx = c;
+    const mrc_job_opts *o = ctx->opts;
+    const unsigned char *run_key = NULL, *p = buf, *end = buf + len;
+    size_t run_len = 0;
+    uint64_t run_sum = 0;
+    bool run_counted = false;
+    const int ncounts = format == MRC_NGRAM_V1 ? 3 : 2;
+    const int value_col = o->value == MRC_VALUE_MATCH ? 0 : ncounts - 1;
+    const unsigned char *last_nl = len ? memrchr(buf, '\n', len) : NULL;
+    const unsigned char *limit = last_nl ? last_nl + 1 : buf; /* lines before it are whole */
+    while (p < end) {
+        const unsigned char *key_end = NULL, *next = NULL;
+        line_value lv;
+        int cause = 0;
+        if (run_key != NULL && run_len < (size_t)(limit - p) && p[run_len] == '\t' &&
+            mrc_key_eq(p, run_key, run_len))
+            key_end = p + run_len;
+        if (format != MRC_NGRAM_V3 && p < limit) {
+            int year = 0;
+            next = fast_row(p, key_end, ncounts, value_col, &lv.key_end, &year, &lv.value);
+            if (next != NULL) {
+                lv.key = p;
+                lv.key_len = (size_t)(lv.key_end - p);
+                lv.counted = year >= o->year_min && year <= o->year_max;
+                lv.value_overflow = false;
+            }
+        }
+        if (next == NULL) { /* the careful path: find the line, then validate it */
+            const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
+            if (nl == NULL && !final) break;
+            size_t n = (size_t)((nl ? nl : end) - p);
+            if (n > 0 && p[n - 1] == '\r') n--;
+            if (key_end != NULL && (size_t)(key_end - p) >= n) key_end = NULL;
+            next = nl ? nl + 1 : end;
+            cause = parse_line(o, format, p, n, key_end, &lv);
+            if (cause != 0 && ctx->piece_offset == 0 && ctx->piece_line < FORMAT_CHECK_LINES &&
+                check_format(ctx, p, n, err) != 0)
+                return -1;
+        }
+        if (cause != 0) {
+            if (log_bad(ctx, cause, err) != 0) return -1;
+        } else {
+            if (lv.value_overflow) return sum_overflow(ctx, lv.key, lv.key_len, err);
+            if (key_end == NULL) { /* a new key: the previous run is complete */
+                if (run_counted && flush_run(ctx, run_key, run_len, run_sum, err) != 0) return -1;
+                run_key = lv.key;
+                run_len = lv.key_len;
+                run_sum = 0;
+                run_counted = false;
+            }
+            if (lv.counted) {
+                if (__builtin_add_overflow(run_sum, lv.value, &run_sum))
+                    return sum_overflow(ctx, run_key, run_len, err);
+                run_counted = true;
+            }
+        }
+        ctx->records++;
+        ctx->piece_line++;
+        p = next;
+    }
+    if (run_counted && flush_run(ctx, run_key, run_len, run_sum, err) != 0) return -1;
+    return final ? (long long)len : (long long)(p - buf);
+}
+
+static long long consume_v1(void *c, const unsigned char *b, size_t n, bool f, mrc_err *e)
+{
+    return consume_lines(c, b, n, f, e, MRC_NGRAM_V1);
+}
+static long long consume_v2(void *c, const unsigned char *b, size_t n, bool f, mrc_err *e)
+{
+    return consume_lines(c, b, n, f, e, MRC_NGRAM_V2);
+}
+static long long consume_v3(void *c, const unsigned char *b, size_t n, bool f, mrc_err *e)
+{
+    return consume_lines(c, b, n, f, e, MRC_NGRAM_V3);
+}
+
+int mrc_ngram_select(const mrc_job_opts *o, mrc_job *out, mrc_err *err)
+{
+    if (o->year_min < 0 || o->year_max > MRC_YEAR_MAX || o->year_min > o->year_max)
+        return mrc_err_set(err, MRC_EINVAL, "--year-min %d --year-max %d: not a range within 0-%d",
+                           o->year_min, o->year_max, MRC_YEAR_MAX);
+    out->name = "ngram";
+    out->rules.delim = delim_newline;
+    out->consume = o->format == MRC_NGRAM_V1   ? consume_v1
+                   : o->format == MRC_NGRAM_V2 ? consume_v2
+                                               : consume_v3;
+    return 0;
+}
