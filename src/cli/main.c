@@ -402,9 +402,9 @@ static void metrics_json(FILE *f, void *arg)
     if (is_ngram(o))
         fprintf(f,
                 ", \"format\": \"%s\", \"value\": \"%s\", \"pos\": \"%s\", \"year_min\": %d, "
-                "\"year_max\": %d, \"strict\": %s",
+                "\"year_max\": %d, \"strict\": %s, \"gz_backend\": \"%s\"",
                 formats[o->job.format], values[o->job.value], poses[o->job.pos], o->job.year_min,
-                o->job.year_max, o->job.strict ? "true" : "false");
+                o->job.year_max, o->job.strict ? "true" : "false", mrc_reader_gz_backend());
     fprintf(f,
             ", \"tokens\": \"%s\", \"fold_case\": %s, \"ranks\": %d, \"threads_option\": %zu, "
             "\"schedule\": \"%s\", \"chunk_size\": %llu, \"reduce\": \"%s\", "
