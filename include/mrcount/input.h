@@ -13,7 +13,7 @@
 typedef struct mrc_file {
     char *path;    /* as discovered (relative paths stay relative) */
     uint64_t size; /* st_size at discovery */
-    bool gz;       /* name ends in ".gz": read through ISA-L or zlib, one split for the whole file */
+    bool gz; /* name ends in ".gz": read through ISA-L or zlib, one split for the whole file */
 } mrc_file;
 
 typedef struct mrc_file_list {

@@ -35,17 +35,17 @@ typedef struct mrc_job_opts {
 
 /* ---- bad records (ngram): counted per file, the first few located ---- */
 
-enum mrc_bad_cause { /* nonzero: parsers return 0 for a good record */
-    MRC_BAD_COLUMNS = 1, /* fewer columns than the format has */
-    MRC_BAD_EXTRA,       /* more columns than the format has */
-    MRC_BAD_EMPTY_NGRAM, /* the ngram column is empty */
-    MRC_BAD_YEAR,        /* the year is not a number */
-    MRC_BAD_YEAR_RANGE,  /* the year is outside 0..9999 */
-    MRC_BAD_COUNT,       /* a count is not a number */
-    MRC_BAD_NEGATIVE,    /* a count is negative */
-    MRC_BAD_COUNT_RANGE, /* a count is over 2^64-1 */
-    MRC_BAD_ENTRY,       /* a v3 entry is not year,match,volumes */
-    MRC_BAD_CAUSES
+enum mrc_bad_cause {                      /* nonzero: parsers return 0 for a good record */
+                     MRC_BAD_COLUMNS = 1, /* fewer columns than the format has */
+                     MRC_BAD_EXTRA,       /* more columns than the format has */
+                     MRC_BAD_EMPTY_NGRAM, /* the ngram column is empty */
+                     MRC_BAD_YEAR,        /* the year is not a number */
+                     MRC_BAD_YEAR_RANGE,  /* the year is outside 0..9999 */
+                     MRC_BAD_COUNT,       /* a count is not a number */
+                     MRC_BAD_NEGATIVE,    /* a count is negative */
+                     MRC_BAD_COUNT_RANGE, /* a count is over 2^64-1 */
+                     MRC_BAD_ENTRY,       /* a v3 entry is not year,match,volumes */
+                     MRC_BAD_CAUSES
 };
 
 /** mrc_bad_cause_text() : what a cause means, for messages ("negative count", ...). */
@@ -80,8 +80,9 @@ void mrc_bad_log_free(mrc_bad_log *b);
 /* Per-thread state the consumer works on. */
 typedef struct mrc_map_ctx {
     mrc_table *table;
-    uint64_t records;       /* tokens (words) or lines (ngram) counted */
-    unsigned char *scratch; /* key rewriting (--fold-case, --pos strip); grows with the longest key */
+    uint64_t records; /* tokens (words) or lines (ngram) counted */
+    unsigned char
+        *scratch; /* key rewriting (--fold-case, --pos strip); grows with the longest key */
     size_t scratch_cap;
     /* Where the consumer is (set before each piece; ngram uses them to place bad records). */
     const mrc_job_opts *opts;

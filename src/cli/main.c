@@ -240,13 +240,13 @@ static int gather_bad_records(run *r)
 {
     void *files = NULL, *samples = NULL;
     size_t *flens = NULL, *slens = NULL;
-    int rc = mrc_dist_gather_bytes(&r->d, r->st.bad_files,
-                                   r->st.nbad_files * sizeof *r->st.bad_files, &files, &flens,
-                                   &r->err);
+    int rc =
+        mrc_dist_gather_bytes(&r->d, r->st.bad_files, r->st.nbad_files * sizeof *r->st.bad_files,
+                              &files, &flens, &r->err);
     if (rc == 0)
         rc = mrc_dist_gather_bytes(&r->d, r->st.bad_samples,
-                                   r->st.nbad_samples * sizeof *r->st.bad_samples, &samples,
-                                   &slens, &r->err);
+                                   r->st.nbad_samples * sizeof *r->st.bad_samples, &samples, &slens,
+                                   &r->err);
     if (rc == 0 && r->d.rank == 0) {
         size_t nf = 0, ns = 0;
         for (int k = 0; k < r->d.size; k++) {
@@ -480,8 +480,8 @@ static void print_summary(run *r)
             "mrcount: %zu files, %.1f MB, %llu %s, %llu distinct, %.2f s, %.1f MB/s "
             "(%d ranks x %zu threads)\n",
             r->files.n, mb, (unsigned long long)r->totals[1], is_ngram(&r->o) ? "lines" : "tokens",
-            (unsigned long long)r->totals[2],
-            r->t_total, r->t_total > 0 ? mb / r->t_total : 0.0, r->d.size, r->pl.nthreads);
+            (unsigned long long)r->totals[2], r->t_total, r->t_total > 0 ? mb / r->t_total : 0.0,
+            r->d.size, r->pl.nthreads);
 }
 
 static int run_all(run *r)

@@ -276,7 +276,8 @@ int mrc_dist_gather_bytes(const mrc_dist *d, const void *mine, size_t len, void 
 {
     *all = NULL;
     if (lens_out != NULL) *lens_out = NULL;
-    if (len > INT_MAX) return mrc_err_set(err, MRC_EOVERFLOW, "gather: %zu bytes from one rank", len);
+    if (len > INT_MAX)
+        return mrc_err_set(err, MRC_EOVERFLOW, "gather: %zu bytes from one rank", len);
     int n = (int)len, *lens = NULL, *displs = NULL;
     unsigned char *buf = NULL;
     int ok = 1; /* rank 0 could allocate; others pass a NULL receive buffer, which is unused */

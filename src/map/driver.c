@@ -309,7 +309,8 @@ static int merge_bad_logs(mrc_map_run *m, mrc_map_stats *st, mrc_err *err)
     size_t k = 0;
     for (size_t i = 0; i < m->nthreads; i++) {
         const mrc_bad_log *b = &m->ctxs[i].bad;
-        if (b->nsamples > 0) memcpy(st->bad_samples + k, b->samples, b->nsamples * sizeof *b->samples);
+        if (b->nsamples > 0)
+            memcpy(st->bad_samples + k, b->samples, b->nsamples * sizeof *b->samples);
         k += b->nsamples;
     }
     st->nbad_samples = mrc_bad_samples_first(st->bad_samples, nsamples);

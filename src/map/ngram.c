@@ -62,8 +62,8 @@ static int parse_count_checked(const unsigned char **pp, const unsigned char *en
 }
 
 /* The common case inline: 1 to 19 digits (no overflow possible) then the terminator. */
-static inline int parse_count(const unsigned char **pp, const unsigned char *end, unsigned char term,
-                              uint64_t *out)
+static inline int parse_count(const unsigned char **pp, const unsigned char *end,
+                              unsigned char term, uint64_t *out)
 {
     const unsigned char *p = *pp, *start = p;
     uint64_t v = 0;
@@ -153,8 +153,9 @@ static int parse_entries(const mrc_job_opts *o, const unsigned char *p, const un
 
 /* Validates one line (no LF; a final CR already dropped) as `fmt`. @return 0 or the cause.
  * Inlined into one consumer per format, where fmt is a constant. */
-static inline __attribute__((always_inline)) int parse_line(const mrc_job_opts *o, enum mrc_ngram_format fmt, const unsigned char *line,
-                      size_t len, const unsigned char *key_end, line_value *lv)
+static inline __attribute__((always_inline)) int
+parse_line(const mrc_job_opts *o, enum mrc_ngram_format fmt, const unsigned char *line, size_t len,
+           const unsigned char *key_end, line_value *lv)
 {
     const unsigned char *end = line + len;
     if (key_end == NULL) key_end = memchr(line, '\t', len);
@@ -178,8 +179,8 @@ static inline __attribute__((always_inline)) int parse_line(const mrc_job_opts *
 
 static bool is_tag(const unsigned char *t, size_t n)
 {
-    static const char *const tags[] = {"NOUN", "VERB", "ADJ", "ADV", "PRON", "DET",
-                                       "ADP",  "NUM",  "CONJ", "PRT", "X",   "."};
+    static const char *const tags[] = {"NOUN", "VERB", "ADJ",  "ADV", "PRON", "DET",
+                                       "ADP",  "NUM",  "CONJ", "PRT", "X",    "."};
     for (size_t i = 0; i < sizeof tags / sizeof *tags; i++)
         if (strlen(tags[i]) == n && memcmp(tags[i], t, n) == 0) return true;
     return false;
@@ -211,7 +212,8 @@ static int key_of(mrc_map_ctx *ctx, const unsigned char *key, size_t len, const 
         return 1;
     }
     bool rewrite = o->fold_case || o->pos == MRC_POS_STRIP;
-    if (rewrite && len > ctx->scratch_cap && mrc_map_ctx_grow_scratch(ctx, len, err) != 0) return -1;
+    if (rewrite && len > ctx->scratch_cap && mrc_map_ctx_grow_scratch(ctx, len, err) != 0)
+        return -1;
     unsigned char *w = ctx->scratch;
     size_t n = 0;
     bool any_tag = false;
@@ -253,8 +255,8 @@ static int log_bad(mrc_map_ctx *ctx, int cause, mrc_err *err)
     if (ctx->opts->strict) {
         uint64_t line = 0;
         if (mrc_bad_locate(ctx->path, &s, &line, err) != 0) return -1;
-        mrc_err_set(err, MRC_EINVAL, "%s:%llu: %s", ctx->path,
-                    (unsigned long long)line, mrc_bad_cause_text(cause));
+        mrc_err_set(err, MRC_EINVAL, "%s:%llu: %s", ctx->path, (unsigned long long)line,
+                    mrc_bad_cause_text(cause));
         return -1;
     }
     if (ctx->file >= b->nfiles) {
