@@ -1170,8 +1170,7 @@ static const char *const vocab[] = {
     "_NOUN",
     "NOUN_",
     "Hot_ADJ_NOUN",
-    "\xc3\x9c"
-    "ber",
+    "\303\234ber", /* Über in UTF-8 (octal escapes end after 3 digits) */
     "Q",
     "",
     "@Z[a]`z{",
