@@ -19,7 +19,9 @@
 #include "mrcount/table.h"
 #include "options.h"
 
-#define DEFAULT_CHUNK ((uint64_t)64 << 20)
+#define CHUNK_MAX ((uint64_t)64 << 20) /* default split size bounds */
+#define CHUNK_MIN ((uint64_t)1 << 20)
+#define SPLITS_PER_RANK 16 /* default: enough splits for byte balance across ranks */
 #define PIECE_MAX ((uint64_t)4 << 20)
 #define POLL_MS 100
 
@@ -47,6 +49,7 @@ typedef struct run {
     size_t result_len;
     double phase[MRC_PHASE_COUNT];
     double t_start, t_total;
+    uint64_t chunk;     /* split size used (rank 0): --chunk-size, or adapted to the input */
     uint64_t totals[3]; /* bytes, records, distinct (distinct: from the result) */
     /* bad records of the whole run (rank 0): per-file counts, located first samples */
     uint64_t bad_total;
@@ -79,6 +82,16 @@ static int agree(run *r, int status)
     return rc;
 }
 
+/* The default split size: about SPLITS_PER_RANK splits per rank, so ranks get equal bytes
+ * even for a small input on many ranks, within [1 MiB, 64 MiB] so that the per-split cost
+ * stays negligible and a huge input does not make millions of descriptors. */
+static uint64_t default_chunk(const run *r)
+{
+    uint64_t per = r->files.total_bytes / ((uint64_t)r->d.size * SPLITS_PER_RANK) + 1;
+    per = (per + 65535) & ~(uint64_t)65535;
+    return per < CHUNK_MIN ? CHUNK_MIN : per > CHUNK_MAX ? CHUNK_MAX : per;
+}
+
 static int phase_discover(run *r)
 {
     double t0 = mrc_now();
@@ -86,9 +99,9 @@ static int phase_discover(run *r)
     if (r->d.rank == 0) {
         rc = mrc_input_discover((const char *const *)r->o.inputs, r->o.ninputs, &r->files,
                                 warn_rank0, NULL, &r->err);
-        uint64_t chunk = r->o.chunk_size ? r->o.chunk_size : DEFAULT_CHUNK;
+        r->chunk = r->o.chunk_size ? r->o.chunk_size : default_chunk(r);
         if (rc == 0)
-            rc = mrc_split_plan_make(&r->files, chunk, (size_t)r->d.size, &r->plan, &r->err);
+            rc = mrc_split_plan_make(&r->files, r->chunk, (size_t)r->d.size, &r->plan, &r->err);
     }
     r->phase[MRC_PHASE_DISCOVER] = mrc_now() - t0;
     return agree(r, rc);
@@ -151,8 +164,7 @@ static void draw_progress(run *r, uint64_t done, uint64_t mapping, double t0, in
 static int phase_map(run *r, mrc_job *job)
 {
     double t0 = mrc_now();
-    uint64_t chunk = r->o.chunk_size ? r->o.chunk_size : DEFAULT_CHUNK;
-    uint64_t piece = chunk < PIECE_MAX ? chunk : PIECE_MAX;
+    uint64_t piece = r->o.chunk_size && r->o.chunk_size < PIECE_MAX ? r->o.chunk_size : PIECE_MAX;
     mrc_map_run *m =
         mrc_map_start(job, &r->files, r->mine, r->nmine, piece, r->topo, &r->pl, &r->err);
     int local_failed = m == NULL;
@@ -410,8 +422,8 @@ static void metrics_json(FILE *f, void *arg)
             "\"schedule\": \"%s\", \"chunk_size\": %llu, \"reduce\": \"%s\", "
             "\"reduce_used\": \"reduce\", \"sort\": \"%s\", \"top\": %llu, \"output\": ",
             tokens[o->job.tokens], o->job.fold_case ? "true" : "false", n, o->threads,
-            sched[o->schedule], (unsigned long long)(o->chunk_size ? o->chunk_size : DEFAULT_CHUNK),
-            reduce[o->reduce], sort[o->out.sort], (unsigned long long)o->out.top);
+            sched[o->schedule], (unsigned long long)r->chunk, reduce[o->reduce], sort[o->out.sort],
+            (unsigned long long)o->out.top);
     mrc_json_string(f, o->out.path ? o->out.path : "-");
     fputs(", \"inputs\": [", f);
     for (size_t i = 0; i < o->ninputs; i++) {

@@ -33,7 +33,7 @@ check() {
 for np in 1 2 3 4; do
     for th in 1 2 3; do
         if [ "$np$th" = 11 ]; then
-            check 1 --threads 1 # default chunk size: each file is one split
+            check 1 --threads 1 # the default chunk size, adapted to the input
         else
             check "$np" --threads "$th" --chunk-size 512k
         fi
