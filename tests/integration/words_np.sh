@@ -42,6 +42,22 @@ done
 check 2 --threads 2 --chunk-size 4k
 check 3 --threads 2 --chunk-size 256k --reduce reduce
 
+# The default chunk size adapts: ~16 splits per rank within [1 MiB, 64 MiB], so a small corpus
+# still gives every one of 4 ranks a share (64 MiB splits would leave ranks idle).
+run_mrc_ok 4 --threads 1 --quiet --output "$T/out.tsv" --metrics "$T/m.json" "$D"
+assert_same "$T/expected.tsv" "$T/out.tsv" "np 4, default chunk size"
+total=$(cat "${files[@]}" | wc -c)
+python3 - "$T/m.json" "$total" <<'PY' || fail "default chunk size: see above"
+import json, sys
+m, total = json.load(open(sys.argv[1])), int(sys.argv[2])
+want = min(max((total // (4 * 16) + 1 + 65535) // 65536 * 65536, 1 << 20), 64 << 20)
+got = m["config"]["chunk_size"]
+idle = [r["rank"] for r in m["ranks"] if r["bytes"] == 0]
+if got != want or idle:
+    sys.exit("chunk_size %d (want %d), idle ranks %s" % (got, want, idle))
+PY
+log "ok: np 4 default chunk size adapts, every rank maps"
+
 # Default --output is standard output, forwarded by mpirun unchanged.
 run_mrc_ok 2 --threads 1 --chunk-size 1M "$D"
 assert_same "$T/expected.tsv" "$T/stdout" "np 2 --output - (default)"
