@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "rng.h"
+
 #define GEN_MAX_WORD 64            /* longest vocabulary word in bytes (UTF-8 included) */
 #define GEN_OUTBUF (1u << 20)      /* write buffer per file */
 #define GEN_MAX_LINE (16 * (4000 + GEN_MAX_WORD + 8) + 8) /* 15 tokens, each at worst a long URL */
@@ -24,46 +26,6 @@ static const char usage_text[] =
     "  (default 50000). Same arguments -> same bytes on every machine.\n"
     "  --ascii: printable ASCII words only (no UTF-8 words, no control bytes), so that\n"
     "  `LC_ALL=C wc -w` counts exactly the tokens of the words rule.\n";
-
-/* ---- PRNG: xoshiro256** seeded through splitmix64 ---------------------------------------- */
-
-typedef struct { uint64_t s[4]; } rng_t;
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static void rng_seed(rng_t *r, uint64_t seed)
-{
-    for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&seed);
-}
-
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static inline uint64_t rng_next(rng_t *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-/** rng_below() : uniform integer in [0, n) (multiply-shift on the high 32 bits; n < 2^32). */
-static inline uint32_t rng_below(rng_t *r, uint32_t n)
-{
-    return (uint32_t)(((rng_next(r) >> 32) * (uint64_t)n) >> 32);
-}
 
 /** rng_chance() : true with probability num / 2^20. */
 static inline int rng_chance(rng_t *r, uint32_t num) { return (rng_next(r) >> 44) < num; }

@@ -12,6 +12,8 @@
 #include <sys/types.h>
 #include <zlib.h>
 
+#include "rng.h"
+
 /* a*b+c must not become one fused multiply-add on some machines and not on others */
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
@@ -52,46 +54,6 @@ static const char usage_text[] =
     "  --seed S    default 1; same arguments -> same bytes on every machine\n"
     "  --gzip      compress every file (name + .gz) with zlib, as K gzip members (--members,\n"
     "              default 1) split at line boundaries\n";
-
-/* ---- PRNG: xoshiro256** seeded through splitmix64 ---------------------------------------- */
-
-typedef struct { uint64_t s[4]; } rng_t;
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static void rng_seed(rng_t *r, uint64_t seed)
-{
-    for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&seed);
-}
-
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static inline uint64_t rng_next(rng_t *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-/** rng_below() : uniform integer in [0, n) (multiply-shift on the high 32 bits; n < 2^32). */
-static inline uint32_t rng_below(rng_t *r, uint32_t n)
-{
-    return (uint32_t)(((rng_next(r) >> 32) * (uint64_t)n) >> 32);
-}
 
 /** rng_unif() : uniform double in (0, 1). */
 static inline double rng_unif(rng_t *r) { return ((double)(rng_next(r) >> 11) + 0.5) * (1.0 / 9007199254740992.0); }
