@@ -299,6 +299,26 @@ static int gather_bad_records(run *r)
     return agree(r, rc);
 }
 
+/* The located samples of bad file i: [*first, *first + return). Both lists are in file order,
+ * so callers walking i upwards pass the same cursor, starting at 0. */
+static size_t bad_samples_of(const run *r, size_t i, size_t *first)
+{
+    uint32_t file = r->bad_files[i].file;
+    size_t s = *first;
+    while (s < r->nbad_samples && r->bad_samples[s].file < file)
+        s++;
+    size_t e = s;
+    while (e < r->nbad_samples && r->bad_samples[e].file == file)
+        e++;
+    *first = s;
+    return e - s;
+}
+
+static const char *bad_cause(const run *r, size_t sample)
+{
+    return mrc_bad_cause_text((enum mrc_bad_cause)r->bad_samples[sample].cause);
+}
+
 static void print_bad_records(run *r)
 {
     if (r->bad_total == 0) return;
@@ -307,21 +327,17 @@ static void print_bad_records(run *r)
     size_t s = 0;
     for (size_t i = 0; i < r->nbad_files; i++) {
         const char *path = r->files.files[r->bad_files[i].file].path;
-        while (s < r->nbad_samples && r->bad_samples[s].file < r->bad_files[i].file)
-            s++;
+        size_t n = bad_samples_of(r, i, &s);
         if (i == 10) {
             fprintf(stderr, "mrcount:   ... and %zu more files (see --metrics)\n",
                     r->nbad_files - i);
             break;
         }
         fprintf(stderr, "mrcount:   %s: %llu", path, (unsigned long long)r->bad_files[i].count);
-        for (size_t j = s; j < r->nbad_samples && r->bad_samples[j].file == r->bad_files[i].file;
-             j++)
+        for (size_t j = s; j < s + n; j++)
             fprintf(stderr, "%s%s:%llu: %s", j == s ? " (first: " : "; ", path,
-                    (unsigned long long)r->bad_lines[j],
-                    mrc_bad_cause_text((enum mrc_bad_cause)r->bad_samples[j].cause));
-        fputs(s < r->nbad_samples && r->bad_samples[s].file == r->bad_files[i].file ? ")\n" : "\n",
-              stderr);
+                    (unsigned long long)r->bad_lines[j], bad_cause(r, j));
+        fputs(n > 0 ? ")\n" : "\n", stderr);
     }
 }
 
@@ -335,13 +351,10 @@ static void bad_records_json(FILE *f, run *r)
         fprintf(f, "%s\n    {\"path\": ", i ? "," : "");
         mrc_json_string(f, path);
         fprintf(f, ", \"count\": %llu, \"first\": [", (unsigned long long)r->bad_files[i].count);
-        while (s < r->nbad_samples && r->bad_samples[s].file < r->bad_files[i].file)
-            s++;
-        for (size_t j = s; j < r->nbad_samples && r->bad_samples[j].file == r->bad_files[i].file;
-             j++)
+        size_t n = bad_samples_of(r, i, &s);
+        for (size_t j = s; j < s + n; j++)
             fprintf(f, "%s{\"line\": %llu, \"cause\": \"%s\"}", j == s ? "" : ", ",
-                    (unsigned long long)r->bad_lines[j],
-                    mrc_bad_cause_text((enum mrc_bad_cause)r->bad_samples[j].cause));
+                    (unsigned long long)r->bad_lines[j], bad_cause(r, j));
         fputs("]}", f);
     }
     fputs(r->nbad_files ? "\n  ]},\n" : "]},\n", f);

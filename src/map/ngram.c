@@ -88,14 +88,19 @@ static inline int parse_year(const unsigned char **pp, const unsigned char *end,
     return 0;
 }
 
-/* What one line adds: its key span and the sum of its selected counts within the years. */
+/* What one line adds: the length of its key (which starts the line) and the sum of its selected
+ * counts within the years (meaningful when `counted`). */
 typedef struct line_value {
-    const unsigned char *key, *key_end;
     size_t key_len;
     uint64_t value;
     bool counted; /* at least one year inside the range */
     bool value_overflow;
 } line_value;
+
+static inline bool in_years(const mrc_job_opts *o, int year)
+{
+    return year >= o->year_min && year <= o->year_max;
+}
 
 /* The columns after the key of a v1/v2 line: year, then ncounts counts. */
 static int parse_rows(const mrc_job_opts *o, const unsigned char *p, const unsigned char *end,
@@ -114,8 +119,8 @@ static int parse_rows(const mrc_job_opts *o, const unsigned char *p, const unsig
         if (c == value_col) value = v;
     }
     if (p != end) return MRC_BAD_EXTRA;
-    lv->counted = year >= o->year_min && year <= o->year_max;
-    lv->value = lv->counted ? value : 0;
+    lv->counted = in_years(o, year);
+    lv->value = value;
     return 0;
 }
 
@@ -140,7 +145,7 @@ static int parse_entries(const mrc_job_opts *o, const unsigned char *p, const un
         p++;
         if ((cause = parse_count(&p, end, '\t', &v[1])) != 0)
             return cause == MRC_BAD_COUNT && p < end && *p == ',' ? MRC_BAD_ENTRY : cause;
-        if (year >= o->year_min && year <= o->year_max) {
+        if (in_years(o, year)) {
             counted = true;
             if (__builtin_add_overflow(sum, v[value_col], &sum)) overflow = true;
         }
@@ -161,8 +166,6 @@ parse_line(const mrc_job_opts *o, enum mrc_ngram_format fmt, const unsigned char
     if (key_end == NULL) key_end = memchr(line, '\t', len);
     if (key_end == NULL) return MRC_BAD_COLUMNS;
     if (key_end == line) return MRC_BAD_EMPTY_NGRAM;
-    lv->key = line;
-    lv->key_end = key_end;
     lv->key_len = (size_t)(key_end - line);
     lv->value_overflow = false;
     switch (fmt) {
@@ -334,7 +337,7 @@ static int sum_overflow(mrc_map_ctx *ctx, const unsigned char *key, size_t len, 
  * @return the start of the next line, or NULL. */
 static inline __attribute__((always_inline)) const unsigned char *
 fast_row(const unsigned char *p, const unsigned char *key_end, int ncounts, int value_col,
-         const unsigned char **key_end_out, int *year, uint64_t *value)
+         size_t *key_len, int *year, uint64_t *value)
 {
     const unsigned char *q = key_end;
     if (q == NULL) {
@@ -343,7 +346,7 @@ fast_row(const unsigned char *p, const unsigned char *key_end, int ncounts, int 
             q++;
         if (*q != '\t' || q == p) return NULL;
     }
-    *key_end_out = q;
+    *key_len = (size_t)(q - p);
     const unsigned char *s = ++q;
     unsigned y = 0;
     for (unsigned d; (d = (unsigned)*q - '0') <= 9; q++)
@@ -391,13 +394,9 @@ consume_lines(void *c, const unsigned char *buf, size_t len, bool final, mrc_err
             key_end = p + run_len;
         if (format != MRC_NGRAM_V3 && p < limit) {
             int year = 0;
-            next = fast_row(p, key_end, ncounts, value_col, &lv.key_end, &year, &lv.value);
-            if (next != NULL) {
-                lv.key = p;
-                lv.key_len = (size_t)(lv.key_end - p);
-                lv.counted = year >= o->year_min && year <= o->year_max;
-                lv.value_overflow = false;
-            }
+            next = fast_row(p, key_end, ncounts, value_col, &lv.key_len, &year, &lv.value);
+            lv.counted = in_years(o, year);
+            lv.value_overflow = false;
         }
         if (next == NULL) { /* the careful path: find the line, then validate it */
             const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -414,10 +413,10 @@ consume_lines(void *c, const unsigned char *buf, size_t len, bool final, mrc_err
         if (cause != 0) {
             if (log_bad(ctx, cause, err) != 0) return -1;
         } else {
-            if (lv.value_overflow) return sum_overflow(ctx, lv.key, lv.key_len, err);
+            if (lv.value_overflow) return sum_overflow(ctx, p, lv.key_len, err);
             if (key_end == NULL) { /* a new key: the previous run is complete */
                 if (run_counted && flush_run(ctx, run_key, run_len, run_sum, err) != 0) return -1;
-                run_key = lv.key;
+                run_key = p;
                 run_len = lv.key_len;
                 run_sum = 0;
                 run_counted = false;
