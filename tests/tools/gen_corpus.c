@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include "rng.h"
+#include "gen_common.h"
 
 #define GEN_MAX_WORD 64            /* longest vocabulary word in bytes (UTF-8 included) */
 #define GEN_OUTBUF (1u << 20)      /* write buffer per file */
@@ -32,85 +32,15 @@ static inline int rng_chance(rng_t *r, uint32_t num) { return (rng_next(r) >> 44
 
 #define PPM(x) ((uint32_t)((x) * 1048576.0 / 1e6)) /* parts per million -> num of rng_chance */
 
-/* ---- libm-free log and exp, so the Zipf weights are the same bits everywhere -------------- */
-
-static double det_log(double x) /* x > 0 */
+/** zipf_build() : the alias table of Zipf(s) over n ranks. @return 0, or -1 (memory). */
+static int zipf_build(alias_t *a, uint32_t n, double s)
 {
-    const double ln2 = 0.6931471805599453094;
-    int e = 0;
-    while (x >= 2.0) { x *= 0.5; e++; }
-    while (x < 1.0) { x *= 2.0; e--; }
-    double z = (x - 1.0) / (x + 1.0), z2 = z * z, term = z, sum = 0.0;
-    for (int k = 1; k < 60; k += 2) { sum += term / k; term *= z2; }
-    return 2.0 * sum + e * ln2;
-}
-
-static double det_exp(double x)
-{
-    const double ln2 = 0.6931471805599453094;
-    int n = 0;
-    while (x > 0.5 * ln2) { x -= ln2; n++; }
-    while (x < -0.5 * ln2) { x += ln2; n--; }
-    double term = 1.0, sum = 1.0;
-    for (int k = 1; k < 25; k++) { term *= x / k; sum += term; }
-    for (; n > 0; n--) sum *= 2.0;
-    for (; n < 0; n++) sum *= 0.5;
-    return sum;
-}
-
-/* ---- Alias table (Vose) for O(1) Zipf sampling -------------------------------------------- */
-
-typedef struct {
-    uint32_t n;
-    uint32_t *threshold; /* keep column i when the 32-bit coin < threshold[i] */
-    uint32_t *alias;
-} alias_t;
-
-static int alias_build(alias_t *a, uint32_t n, double s)
-{
-    double *p = malloc(sizeof *p * n);
-    uint32_t *small = malloc(sizeof *small * n), *large = malloc(sizeof *large * n);
-    a->n = n;
-    a->threshold = malloc(sizeof *a->threshold * n);
-    a->alias = malloc(sizeof *a->alias * n);
-    if (!p || !small || !large || !a->threshold || !a->alias) {
-        free(p), free(small), free(large);
-        return -1;
-    }
-    double total = 0.0;
-    for (uint32_t i = 0; i < n; i++) {
-        p[i] = det_exp(-s * det_log((double)i + 1.0));
-        total += p[i];
-    }
-    uint32_t ns = 0, nl = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        p[i] = p[i] * n / total;
-        if (p[i] < 1.0)
-            small[ns++] = i;
-        else
-            large[nl++] = i;
-    }
-    while (ns > 0 && nl > 0) {
-        uint32_t l = small[--ns], g = large[nl - 1];
-        a->threshold[l] = (uint32_t)(p[l] * 4294967295.0);
-        a->alias[l] = g;
-        p[g] = (p[g] + p[l]) - 1.0;
-        if (p[g] < 1.0) {
-            nl--;
-            small[ns++] = g;
-        }
-    }
-    while (nl > 0) { uint32_t g = large[--nl]; a->threshold[g] = UINT32_MAX; a->alias[g] = g; }
-    while (ns > 0) { uint32_t l = small[--ns]; a->threshold[l] = UINT32_MAX; a->alias[l] = l; }
-    free(p), free(small), free(large);
-    return 0;
-}
-
-static inline uint32_t alias_sample(const alias_t *a, rng_t *r)
-{
-    uint64_t x = rng_next(r);
-    uint32_t col = (uint32_t)(((x >> 32) * (uint64_t)a->n) >> 32);
-    return (uint32_t)x <= a->threshold[col] ? col : a->alias[col];
+    double *w = malloc(sizeof *w * n);
+    if (!w) return -1;
+    for (uint32_t i = 0; i < n; i++) w[i] = det_exp(-s * det_log((double)i + 1.0));
+    int rc = alias_build(a, w, n);
+    free(w);
+    return rc;
 }
 
 /* ---- Vocabulary -------------------------------------------------------------------------- */
@@ -128,26 +58,7 @@ static const uint16_t consonant_w[] = {91, 67, 63, 61, 60, 43, 40, 28, 24, 24, 2
 static const char vowels[] = "eaoiu";
 static const uint16_t vowel_w[] = {127, 82, 75, 70, 28};
 
-static char pick_weighted(rng_t *r, const char *set, const uint16_t *w, size_t n)
-{
-    uint32_t total = 0;
-    for (size_t i = 0; i < n; i++) total += w[i];
-    uint32_t x = rng_below(r, total);
-    for (size_t i = 0; i < n; i++) {
-        if (x < w[i]) return set[i];
-        x -= w[i];
-    }
-    return set[n - 1];
-}
-
 /* Open-addressing set of the words made so far, so the V words are distinct. */
-static uint64_t fnv1a(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
-}
-
 /* The most frequent English words, in frequency order: ranks 1..N of the vocabulary. */
 static const char *const function_words[] = {
     "the", "of", "and", "to", "a", "in", "is", "that", "it", "was", "for", "on", "as", "with",
@@ -193,9 +104,9 @@ static int vocab_build(vocab_t *v, uint32_t n, rng_t *r, int ascii_only)
         int vowel_next = rng_below(r, 3) == 0;
         for (int k = 0; k < target; k++) {
             if (vowel_next)
-                w[wl++] = pick_weighted(r, vowels, vowel_w, sizeof vowel_w / sizeof *vowel_w);
+                w[wl++] = vowels[pick_weighted(r, vowel_w, sizeof vowel_w / sizeof *vowel_w)];
             else
-                w[wl++] = pick_weighted(r, consonants, consonant_w, sizeof consonant_w / sizeof *consonant_w);
+                w[wl++] = consonants[pick_weighted(r, consonant_w, sizeof consonant_w / sizeof *consonant_w)];
             /* mostly alternate, sometimes two consonants or vowels in a row */
             vowel_next = rng_below(r, 10) < 8 ? !vowel_next : vowel_next;
         }
@@ -345,16 +256,6 @@ static size_t emit_line(char *line, const vocab_t *v, const alias_t *z, rng_t *r
     return n;
 }
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-') return -1;
-    *out = x;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     const char *outdir = NULL, *size_arg = NULL;
@@ -417,7 +318,7 @@ int main(int argc, char **argv)
     rng_seed(&rng, seed);
     vocab_t vocab;
     alias_t zipf;
-    if (vocab_build(&vocab, (uint32_t)nvocab, &rng, ascii_only) || alias_build(&zipf, (uint32_t)nvocab, GEN_ZIPF_S)) {
+    if (vocab_build(&vocab, (uint32_t)nvocab, &rng, ascii_only) || zipf_build(&zipf, (uint32_t)nvocab, GEN_ZIPF_S)) {
         fprintf(stderr, "gen_corpus: out of memory\n");
         return 1;
     }
@@ -466,6 +367,6 @@ int main(int argc, char **argv)
         status = out.failed;
     }
     free(path), free(out.buf);
-    free(vocab.bytes), free(vocab.off), free(vocab.len), free(zipf.threshold), free(zipf.alias);
+    free(vocab.bytes), free(vocab.off), free(vocab.len), alias_free(&zipf);
     return status;
 }

@@ -12,7 +12,7 @@
 #include <sys/types.h>
 #include <zlib.h>
 
-#include "rng.h"
+#include "gen_common.h"
 
 /* a*b+c must not become one fused multiply-add on some machines and not on others */
 #if defined(__clang__)
@@ -67,32 +67,6 @@ static inline uint64_t mix64(uint64_t x)
     return z ^ (z >> 31);
 }
 
-/* ---- libm-free log and exp --------------------------------------------------------------- */
-
-static double det_log(double x) /* x > 0 */
-{
-    const double ln2 = 0.6931471805599453094;
-    int e = 0;
-    while (x >= 2.0) { x *= 0.5; e++; }
-    while (x < 1.0) { x *= 2.0; e--; }
-    double z = (x - 1.0) / (x + 1.0), z2 = z * z, term = z, sum = 0.0;
-    for (int k = 1; k < 60; k += 2) { sum += term / k; term *= z2; }
-    return 2.0 * sum + e * ln2;
-}
-
-static double det_exp(double x)
-{
-    const double ln2 = 0.6931471805599453094;
-    int n = 0;
-    while (x > 0.5 * ln2) { x -= ln2; n++; }
-    while (x < -0.5 * ln2) { x += ln2; n--; }
-    double term = 1.0, sum = 1.0;
-    for (int k = 1; k < 25; k++) { term *= x / k; sum += term; }
-    for (; n > 0; n--) sum *= 2.0;
-    for (; n < 0; n++) sum *= 0.5;
-    return sum;
-}
-
 /* ---- Vocabulary and tokens --------------------------------------------------------------- */
 
 enum { TK_PLAIN, TK_CAPS, TK_TAGGED, TK_TAGONLY };
@@ -129,7 +103,8 @@ typedef struct {
     uint32_t *sorted;  /* token indexes in byte order of their strings */
     uint32_t *sortpos; /* inverse of sorted */
     /* order > 1: Zipf draws of the next token, over the tokens except _TAG_ */
-    uint32_t nelig, *elig, *thr, *alias;
+    uint32_t nelig, *elig;
+    alias_t draw; /* over elig, weights tok[].w */
     uint32_t *cnt;
     uint64_t *lvl[MAX_ORDER];
     /* year profiles */
@@ -145,18 +120,6 @@ static const char consonants[] = "tnshrdlcmwfgypbvkjxqz";
 static const uint16_t consonant_w[] = {91, 67, 63, 61, 60, 43, 40, 28, 24, 24, 22, 20, 20, 19, 15, 10, 8, 2, 2, 1, 1};
 static const char vowels[] = "eaoiu";
 static const uint16_t vowel_w[] = {127, 82, 75, 70, 28};
-
-static uint32_t pick_weighted(rng_t *r, const uint16_t *w, size_t n)
-{
-    uint32_t total = 0;
-    for (size_t i = 0; i < n; i++) total += w[i];
-    uint32_t x = rng_below(r, total);
-    for (size_t i = 0; i < n; i++) {
-        if (x < w[i]) return (uint32_t)i;
-        x -= w[i];
-    }
-    return (uint32_t)(n - 1);
-}
 
 /* The most frequent English words, in frequency order: ranks 1..N of the vocabulary. */
 static const char *const function_words[] = {
@@ -208,13 +171,6 @@ static size_t make_word(rng_t *r, uint32_t i, char *w)
     return wl;
 }
 
-static uint64_t fnv1a(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
-}
-
 /** add_token() : append a token with string s; @return its index, or UINT32_MAX without memory. */
 static uint32_t add_token(gen_t *g, const char *s, size_t len, int kind)
 {
@@ -262,50 +218,13 @@ static int cmp_u64(const void *a, const void *b)
 static void vocab_free(gen_t *g)
 {
     free(g->tok), free(g->bytes), free(g->sorted), free(g->sortpos);
-    free(g->elig), free(g->thr), free(g->alias), free(g->cnt);
+    free(g->elig), free(g->cnt);
+    alias_free(&g->draw);
     for (int i = 0; i < MAX_ORDER; i++) free(g->lvl[i]), g->lvl[i] = NULL;
     g->tok = NULL, g->bytes = NULL, g->sorted = g->sortpos = NULL;
-    g->elig = g->thr = g->alias = g->cnt = NULL;
+    g->elig = g->cnt = NULL;
     g->ntok = g->captok = 0;
     g->nbytes = g->capbytes = 0;
-}
-
-/** alias_build() : Vose alias table over the eligible tokens, weights tok[].w. */
-static int alias_build(gen_t *g)
-{
-    uint32_t n = g->nelig;
-    double *p = malloc(sizeof *p * n);
-    uint32_t *small = malloc(sizeof *small * n), *large = malloc(sizeof *large * n);
-    g->thr = malloc(sizeof *g->thr * n);
-    g->alias = malloc(sizeof *g->alias * n);
-    if (!p || !small || !large || !g->thr || !g->alias) {
-        free(p), free(small), free(large);
-        return -1;
-    }
-    double total = 0.0;
-    for (uint32_t i = 0; i < n; i++) total += g->tok[g->elig[i]].w;
-    uint32_t ns = 0, nl = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        p[i] = g->tok[g->elig[i]].w * n / total;
-        if (p[i] < 1.0)
-            small[ns++] = i;
-        else
-            large[nl++] = i;
-    }
-    while (ns > 0 && nl > 0) {
-        uint32_t l = small[--ns], big = large[nl - 1];
-        g->thr[l] = (uint32_t)(p[l] * 4294967295.0);
-        g->alias[l] = big;
-        p[big] = (p[big] + p[l]) - 1.0;
-        if (p[big] < 1.0) {
-            nl--;
-            small[ns++] = big;
-        }
-    }
-    while (nl > 0) { uint32_t b = large[--nl]; g->thr[b] = UINT32_MAX; g->alias[b] = b; }
-    while (ns > 0) { uint32_t l = small[--ns]; g->thr[l] = UINT32_MAX; g->alias[l] = l; }
-    free(p), free(small), free(large);
-    return 0;
 }
 
 /** vocab_build() : the n words and all their tokens, sorted; order > 1: the draw tables.
@@ -456,16 +375,19 @@ static int vocab_build(gen_t *g, uint32_t n)
             if (g->tok[i].kind != TK_TAGONLY) g->elig[g->nelig++] = i;
         for (int l = 0; l < g->order; l++)
             if (!(g->lvl[l] = malloc(sizeof *g->lvl[l] * KMAX))) return -1;
-        if (alias_build(g)) return -1;
+        double *w = malloc(sizeof *w * (g->nelig ? g->nelig : 1));
+        if (!w) return -1;
+        for (uint32_t i = 0; i < g->nelig; i++) w[i] = g->tok[g->elig[i]].w;
+        int rc = alias_build(&g->draw, w, g->nelig);
+        free(w);
+        if (rc) return -1;
     }
     return 0;
 }
 
 static inline uint32_t draw_token(const gen_t *g, rng_t *r)
 {
-    uint64_t x = rng_next(r);
-    uint32_t col = (uint32_t)(((x >> 32) * (uint64_t)g->nelig) >> 32);
-    return g->elig[(uint32_t)x <= g->thr[col] ? col : g->alias[col]];
+    return g->elig[alias_sample(&g->draw, r)];
 }
 
 /** token_code() : identity of a token that does not depend on the vocabulary size. */
@@ -1041,16 +963,6 @@ static double calibrate(sink_t *s, double target, double A, int *short_)
 }
 
 /* ---- Main -------------------------------------------------------------------------------- */
-
-static int parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-') return -1;
-    *out = x;
-    return 0;
-}
 
 int main(int argc, char **argv)
 {
