@@ -1,0 +1,91 @@
+# local.bash - the body of the workstation jobs (sourced by jobs/*-local.sh, never run): build
+# what is missing, make the demo input once when no INPUT is given, fill this machine's cores with
+# ranks x threads under mpirun, run mrcount bounded in time, and print the top 20.
+# The job script sets, before sourcing: JOB (output names), JOB_ARGS (mrcount options of the job),
+# TITLE (heading of the top 20), DEMO_NAME (directory under $MRC_DEMO_DIR), DEMO_TOOL (generator
+# under build/tests/), DEMO_ARGS (its options after OUTDIR SIZE_MiB), DEMO_WHAT (for the message).
+# shellcheck shell=bash disable=SC2154 # the job variables above are set by the sourcing script
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${MRC_BUILD_DIR:-$ROOT/build}
+MRC=${MRCOUNT:-$BUILD/mrcount}
+DEMO_DIR=${MRC_DEMO_DIR:-/tmp/mrcount-demo}
+DEMO_SIZE_MIB=${DEMO_SIZE_MIB:-256}
+OUT_DIR=${OUT_DIR:-$ROOT/out}
+LIMIT=${MRC_TIMEOUT:-7200}
+
+say() { printf '%s-local: %s\n' "$JOB" "$*" >&2; }
+die() {
+    say "$*"
+    exit 1
+}
+positive() { [[ $2 =~ ^[1-9][0-9]*$ ]] || die "$1 must be a positive integer, not '$2'"; }
+
+if [ "$(id -u)" = 0 ]; then # Open MPI refuses root unless told
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
+command -v mpirun >/dev/null || die "mpirun not found (apt-get install openmpi-bin, or .ci/install-deps.sh)"
+
+# The binary (and the corpus tool for the demo), built once if this checkout has no build yet.
+need_build=()
+[ -x "$MRC" ] || need_build+=(mrcount)
+[ $# -gt 0 ] || [ -d "$DEMO_DIR/$DEMO_NAME" ] || [ -x "$BUILD/tests/$DEMO_TOOL" ] || need_build+=("$DEMO_TOOL")
+if [ "${#need_build[@]}" -gt 0 ]; then
+    [ -z "${MRCOUNT:-}" ] || [ -x "$MRC" ] || die "MRCOUNT=$MRC is not an executable"
+    say "building ${need_build[*]} (Release) in $BUILD"
+    [ -f "$BUILD/CMakeCache.txt" ] || cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$BUILD" -j "$(nproc)" --target "${need_build[@]}" >/dev/null
+fi
+
+inputs=("$@")
+if [ $# -eq 0 ]; then
+    corpus=$DEMO_DIR/$DEMO_NAME
+    if [ ! -d "$corpus" ]; then
+        say "making the demo input: $DEMO_SIZE_MIB MiB $DEMO_WHAT under $corpus"
+        mkdir -p "$DEMO_DIR"
+        part=$(mktemp -d "$DEMO_DIR/corpus.tmp.XXXXXX")
+        chmod 755 "$part" # mktemp makes it private; the corpus is not
+        trap 'rm -rf "$part"' EXIT
+        "$BUILD/tests/$DEMO_TOOL" "$part" "$DEMO_SIZE_MIB" "${DEMO_ARGS[@]}"
+        mv -T "$part" "$corpus" 2>/dev/null || rm -rf "$part" # another run may have won the race
+        trap - EXIT
+    fi
+    inputs=("$corpus")
+fi
+
+# Ranks x threads: fill the cores of this machine (the cpuset we may use), one thread per core.
+cores=$(hwloc-calc --number-of core all 2>/dev/null || true)
+[[ $cores =~ ^[1-9][0-9]*$ ]] || cores=$(nproc)
+ranks=${RANKS:-1}
+positive RANKS "$ranks"
+threads=${THREADS:-$((cores / ranks > 0 ? cores / ranks : 1))}
+positive THREADS "$threads"
+if [ $((ranks * threads)) -le "$cores" ]; then
+    launch=(mpirun -np "$ranks" --map-by "slot:PE=$threads" --bind-to core)
+else
+    say "warning: $ranks ranks x $threads threads > $cores cores: oversubscribing, unbound"
+    launch=(mpirun -np "$ranks" --oversubscribe --bind-to none)
+fi
+
+mkdir -p "$OUT_DIR"
+result=$OUT_DIR/$JOB.tsv
+metrics=$OUT_DIR/$JOB.metrics.json
+cmd=("${launch[@]}" "$MRC" "${JOB_ARGS[@]}" --threads "$threads" --top 20 --output "$result"
+    --metrics "$metrics" "${inputs[@]}")
+say "$ranks rank(s) x $threads thread(s) on $cores cores"
+say "running: ${cmd[*]}"
+rc=0
+timeout -k 30 "$LIMIT" "${cmd[@]}" || rc=$?
+case $rc in
+0) ;;
+124 | 137) die "stopped after ${LIMIT}s (MRC_TIMEOUT)" ;;
+*) die "mrcount failed (exit status $rc)" ;;
+esac
+
+echo
+echo "$TITLE"
+awk -F '\t' '{ printf "%12d  %s\n", $NF, $1 }' "$result"
+echo
+say "result:  $result"
+say "metrics: $metrics"
