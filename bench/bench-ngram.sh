@@ -15,35 +15,17 @@
 # Needs: hyperfine, mawk, python3, gzip (zcat), Open MPI; gen_ngrams next to MRCOUNT
 #        (<build>/tests/gen_ngrams) or in build/tests (built if missing).
 set -euo pipefail
-export LC_ALL=C
-
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-SHARED_BENCH=$(cd "$ROOT" && cd "${MRC_SHARED:-../shared}/bench" && pwd) ||
-    { echo "bench-ngram.sh: no ${MRC_SHARED:-../shared}/bench next to $ROOT (set MRC_SHARED)" >&2; exit 2; }
+BENCH=bench-ngram.sh
+# shellcheck source=bench/lib.bash
+source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 SIZE_MIB=${BENCH_SIZE_MIB:-1024}
 if [ "$SIZE_MIB" = 1024 ]; then tag=1g; else tag=${SIZE_MIB}m; fi
 DATA=${1:-${BENCH_DIR:-/tmp/mrc-bench}/ngram-v2-$tag}
 DATA_GZ=$DATA-gz
 RESULTS=${2:-$ROOT/bench/results}
-RUNS=${BENCH_RUNS:-3}
-LIMIT=${BENCH_TIMEOUT:-3600}
 WANT=" ${BENCH_COMMANDS:-mrc-1x1 mrc-1x2 mrc-2x1 mawk python mrc-gz-1x1 mrc-gz-2x1 zcat-1 zcat-2} "
-MRC=${MRCOUNT:-$ROOT/build/mrcount}
-if [ "$(id -u)" = 0 ]; then
-    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-fi
-
-say() { printf '==> %s\n' "$*" >&2; }
-for tool in hyperfine mawk python3 mpirun zcat xargs; do
-    command -v "$tool" >/dev/null || { echo "bench-ngram.sh: $tool not found" >&2; exit 2; }
-done
-
-if [ ! -x "$MRC" ]; then
-    [ -z "${MRCOUNT:-}" ] || { echo "bench-ngram.sh: MRCOUNT=$MRC is not executable" >&2; exit 2; }
-    say "building mrcount and gen_ngrams (Release) in $ROOT/build"
-    cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "$ROOT/build" -j "$(nproc)" --target mrcount gen_ngrams >/dev/null
-fi
+bench_need hyperfine mawk python3 mpirun zcat xargs
+bench_build mrcount gen_ngrams
 gen() { # gen OUTDIR [--gzip]: the data set, written to a temporary name and renamed when complete
     local dir=$1 tool
     shift
@@ -104,21 +86,10 @@ out=$RESULTS/bench-ngram-$stamp
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mrc-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-q() { # shell-quote words for hyperfine / bash -c, space-separated
-    local s
-    s=$(printf '%q ' "$@")
-    printf '%s' "${s% }"
-}
 inputs=$(q "${files[@]}")
 gzinputs=$(q "${gzfiles[@]}")
-mrc() { # mrc NAME INPUTS MPIRUN-ARGS... -- MRCOUNT-ARGS...
-    local name=$1 in=$2 pre=() post=()
-    shift 2
-    while [ "$1" != -- ]; do pre+=("$1"); shift; done
-    shift
-    post=("$@")
-    printf 'timeout %s mpirun %s %s --quiet --output %s %s' "$LIMIT" "$(q "${pre[@]}")" \
-        "$(q "$MRC" --job ngram --format v2 "${post[@]}")" "$(q "$tmp/$name.tsv")" "$in"
+mrc() { # mrc NAME INPUTS MPIRUN-ARGS... -- MRCOUNT-ARGS... (the ngram job on v2 exports)
+    mrc_cmd "$@" --job ngram --format v2
 }
 add mrc-1x1 plain "$(mrc mrc-1x1 "$inputs" -np 1 --bind-to core -- --threads 1)"
 add mrc-1x2 plain "$(mrc mrc-1x2 "$inputs" -np 1 --map-by slot:PE=2 -- --threads 2)"
@@ -145,12 +116,7 @@ for g in plain gz; do
     hyperfine --shell=bash --runs "$RUNS" --export-markdown "$out-$g.md" --export-json "$out-$g.json" "${hf[@]}"
 done
 
-say "peak memory (peakmem.py, one run each)"
-for i in "${!names[@]}"; do
-    python3 "$SHARED_BENCH/peakmem.py" -- bash -c "${cmds[$i]}" >"$tmp/${names[$i]}.stdout" 2>"$tmp/${names[$i]}.peak" ||
-        { cat "$tmp/${names[$i]}.peak" >&2; echo "bench-ngram.sh: ${names[$i]} failed" >&2; exit 1; }
-    grep '^peakmem:' "$tmp/${names[$i]}.peak" | sed "s/^/  ${names[$i]}: /" >&2
-done
+peak_memory
 load_after=$(uptime)
 say "load after: $load_after"
 

@@ -11,33 +11,15 @@
 # Needs: hyperfine, mawk, python3, Open MPI; make-corpus.sh needs dict-gcide dict-foldoc dict-jargon
 #        bible-kjv (.ci/install-deps.sh with MRC_DEPS_BENCH=1 installs them).
 set -euo pipefail
-export LC_ALL=C
-
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-SHARED_BENCH=$(cd "$ROOT" && cd "${MRC_SHARED:-../shared}/bench" && pwd) ||
-    { echo "bench-words.sh: no ${MRC_SHARED:-../shared}/bench next to $ROOT (set MRC_SHARED)" >&2; exit 2; }
+BENCH=bench-words.sh
+# shellcheck source=bench/lib.bash
+source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 CORPUS=${1:-${BENCH_DIR:-/tmp/mrc-bench/corpus-1g}}
 RESULTS=${2:-$ROOT/bench/results}
 SIZE_MIB=${BENCH_SIZE_MIB:-1024}
-RUNS=${BENCH_RUNS:-3}
-LIMIT=${BENCH_TIMEOUT:-3600}
 WANT=" ${BENCH_COMMANDS:-mrc-1x1 mrc-1x2 mrc-2x1 python mawk wc} "
-MRC=${MRCOUNT:-$ROOT/build/mrcount}
-if [ "$(id -u)" = 0 ]; then
-    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-fi
-
-say() { printf '==> %s\n' "$*" >&2; }
-for tool in hyperfine mawk python3 mpirun; do
-    command -v "$tool" >/dev/null || { echo "bench-words.sh: $tool not found" >&2; exit 2; }
-done
-
-if [ ! -x "$MRC" ]; then
-    [ -z "${MRCOUNT:-}" ] || { echo "bench-words.sh: MRCOUNT=$MRC is not executable" >&2; exit 2; }
-    say "building mrcount (Release) in $ROOT/build"
-    cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "$ROOT/build" -j "$(nproc)" --target mrcount >/dev/null
-fi
+bench_need hyperfine mawk python3 mpirun
+bench_build mrcount
 if [ ! -d "$CORPUS" ]; then
     say "building the ${SIZE_MIB} MiB corpus in $CORPUS (make-corpus.sh)"
     mkdir -p "$(dirname "$CORPUS")"
@@ -52,20 +34,11 @@ out=$RESULTS/bench-words-$stamp
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mrc-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-q() { # shell-quote words for hyperfine / bash -c, space-separated
-    local s
-    s=$(printf '%q ' "$@")
-    printf '%s' "${s% }"
-}
 inputs=$(q "${files[@]}")
 mrc() { # mrc NAME MPIRUN-ARGS... -- MRCOUNT-ARGS...
-    local name=$1 pre=() post=()
+    local name=$1
     shift
-    while [ "$1" != -- ]; do pre+=("$1"); shift; done
-    shift
-    post=("$@")
-    printf 'timeout %s mpirun %s %s --quiet --output %s %s' "$LIMIT" "$(q "${pre[@]}")" \
-        "$(q "$MRC" "${post[@]}")" "$(q "$tmp/$name.tsv")" "$inputs"
+    mrc_cmd "$name" "$inputs" "$@"
 }
 names=() cmds=()
 add() { if [[ $WANT == *" $1 "* ]]; then names+=("$1"); cmds+=("$2"); fi; }
@@ -82,12 +55,7 @@ hf=()
 for i in "${!names[@]}"; do hf+=(-n "${names[$i]}" "${cmds[$i]}"); done
 hyperfine --shell=bash --runs "$RUNS" --export-markdown "$out.md" --export-json "$out.json" "${hf[@]}"
 
-say "peak memory (peakmem.py, one run each)"
-for i in "${!names[@]}"; do
-    python3 "$SHARED_BENCH/peakmem.py" -- bash -c "${cmds[$i]}" >"$tmp/${names[$i]}.stdout" 2>"$tmp/${names[$i]}.peak" ||
-        { cat "$tmp/${names[$i]}.peak" >&2; echo "bench-words.sh: ${names[$i]} failed" >&2; exit 1; }
-    grep '^peakmem:' "$tmp/${names[$i]}.peak" | sed "s/^/  ${names[$i]}: /" >&2
-done
+peak_memory
 
 # Cross-checks: every mrcount layout gives the same table, whose top 20 and total match the
 # Python baseline (same token rule); mawk's default FS does not split on \r \v \f, so its
