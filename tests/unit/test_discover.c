@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "mrcount/input.h"
 
 static char root[64];
@@ -67,8 +69,7 @@ static void mkdir_rel(const char *rel)
 static int group_setup(void **state)
 {
     (void)state;
-    strcpy(root, "/tmp/mrc_test_discover_XXXXXX");
-    if (mkdtemp(root) == NULL) return -1;
+    if (tmpdir_make(root, sizeof root, "/tmp/mrc_test_discover_XXXXXX") != 0) return -1;
     mkdir_rel("d");
     mkdir_rel("d/sub");
     mkdir_rel("d/sub/.hdir");
@@ -93,18 +94,10 @@ static int group_setup(void **state)
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
-
 static int group_teardown(void **state)
 {
     (void)state;
-    return nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return rm_tree(root);
 }
 
 /* A FIFO opened by mistake would block forever: SIGALRM's default action ends the test

@@ -14,33 +14,13 @@
 
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "mrcount/map.h"
 #include "mrcount/table.h"
 
 #define PATH "books/part-0.tsv"
 #define MAX64 "18446744073709551615"
-
-/* ---- a deterministic PRNG (xorshift64*) ---- */
-
-static uint64_t rng_state;
-
-static void rng_seed(uint64_t s)
-{
-    rng_state = s ? s : 0x9E3779B97F4A7C15ull;
-}
-
-static uint64_t rng_next(void)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545F4914F6CDD1Dull;
-}
-
-static size_t rng_below(size_t n)
-{
-    return n ? (size_t)(rng_next() % n) : 0;
-}
 
 /* ---- driving the job ---- */
 
@@ -648,18 +628,7 @@ static void check_strict(enum mrc_ngram_format f, const char *text, const char *
 
 static char *write_temp(const char *data)
 {
-    char *path = strdup("/tmp/mrc-test-ngram-XXXXXX");
-    assert_non_null(path);
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    size_t n = strlen(data), w = 0;
-    while (w < n) {
-        ssize_t k = write(fd, data + w, n - w);
-        assert_true(k > 0);
-        w += (size_t)k;
-    }
-    assert_int_equal(close(fd), 0);
-    return path;
+    return write_temp_as("/tmp/mrc-test-ngram-XXXXXX", data, strlen(data));
 }
 
 static void test_strict(void **state)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "options.h"
+#include "test_util.h"
 
 static char tmpdir[64];
 static int ini_serial;
@@ -21,8 +22,7 @@ static int ini_serial;
 static int setup_dir(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/mrc_test_options.XXXXXX");
-    return mkdtemp(tmpdir) == NULL ? -1 : 0;
+    return tmpdir_make(tmpdir, sizeof tmpdir, "/tmp/mrc_test_options.XXXXXX");
 }
 
 static int teardown_dir(void **state)

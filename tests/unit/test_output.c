@@ -21,6 +21,7 @@
 
 #include "mrcount/output.h"
 #include "mrcount/table.h"
+#include "test_util.h"
 
 static char tmpdir[64];
 
@@ -101,8 +102,7 @@ static ser_buf table_of(const key_count *kc, size_t n)
 static int setup_dir(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/mrc_test_output.XXXXXX");
-    return mkdtemp(tmpdir) == NULL ? -1 : 0;
+    return tmpdir_make(tmpdir, sizeof tmpdir, "/tmp/mrc_test_output.XXXXXX");
 }
 
 static int teardown_dir(void **state)

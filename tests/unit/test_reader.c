@@ -16,24 +16,9 @@
 
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "mrcount/input.h"
-
-/* ---- a deterministic PRNG (xorshift64*) ---- */
-
-static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-
-static uint64_t rng_next(void)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545F4914F6CDD1Dull;
-}
-
-static size_t rng_below(size_t n)
-{
-    return n ? (size_t)(rng_next() % n) : 0;
-}
 
 /* ---- record rules ---- */
 
@@ -167,22 +152,13 @@ static int group_setup(void **state)
 {
     (void)state;
     init_rules();
-    strcpy(tmpdir, "/tmp/mrc_test_reader_XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)type;
-    (void)ftw;
-    return remove(path);
+    return tmpdir_make(tmpdir, sizeof tmpdir, "/tmp/mrc_test_reader_XXXXXX");
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    return nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return rm_tree(tmpdir);
 }
 
 static void tmp_path(char *out, size_t cap, const char *name)
@@ -989,6 +965,7 @@ static void test_gz_empty_members_trailers_and_garbage(void **state)
 
 int main(void)
 {
+    rng_seed(0x2545F4914F6CDD1Dull); /* this test's sequence starts here */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_single_cut),
         cmocka_unit_test(test_every_pair_of_cuts),

@@ -10,17 +10,9 @@
 
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "mrcount/input.h"
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-
-static uint64_t rng_next(void)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545F4914F6CDD1Dull;
-}
 
 static void make_files(mrc_file_list *l, size_t n, uint64_t max_size, int gz_every)
 {
@@ -219,6 +211,7 @@ static void test_empty_list_and_bad_arguments(void **state)
 
 int main(void)
 {
+    rng_seed(0x9E3779B97F4A7C15ull); /* this test's sequence starts here */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_plans),
         cmocka_unit_test(test_exact_cuts_and_gz),

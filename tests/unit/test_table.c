@@ -13,114 +13,14 @@
 
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "mrcount/table.h"
 
-/* ---- a deterministic PRNG (xorshift64*) ---- */
-
-static uint64_t rng_state;
-
-static void rng_seed(uint64_t s)
-{
-    rng_state = s ? s : 0x9E3779B97F4A7C15ull;
-}
-
-static uint64_t rng_next(void)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545F4914F6CDD1Dull;
-}
-
-static size_t rng_below(size_t n)
-{
-    return n ? (size_t)(rng_next() % n) : 0;
-}
-
-/* ---- the oracle: (key, count) pairs, sorted and summed naively ---- */
-
-typedef struct okv {
-    const unsigned char *key;
-    uint32_t len;
-    uint64_t count;
-    uint64_t hash;
-} okv;
-
-typedef struct okvec {
-    okv *v;
-    size_t n, cap;
-} okvec;
-
-static void okvec_push(okvec *o, const unsigned char *key, uint32_t len, uint64_t count,
-                       uint64_t hash)
-{
-    if (o->n == o->cap) {
-        o->cap = o->cap ? o->cap * 2 : 64;
-        o->v = realloc(o->v, o->cap * sizeof *o->v);
-        assert_non_null(o->v);
-    }
-    o->v[o->n++] = (okv){key, len, count, hash};
-}
-
-static void okvec_free(okvec *o)
-{
-    free(o->v);
-    memset(o, 0, sizeof *o);
-}
-
-/* Key order of the wire format: bytes (unsigned), then the shorter first. */
-static int bytes_cmp(const unsigned char *a, size_t la, const unsigned char *b, size_t lb)
-{
-    size_t n = la < lb ? la : lb;
-    for (size_t i = 0; i < n; i++)
-        if (a[i] != b[i])
-            return a[i] < b[i] ? -1 : 1;
-    return la < lb ? -1 : la > lb;
-}
-
-static int okv_key_cmp(const void *pa, const void *pb)
-{
-    const okv *a = pa, *b = pb;
-    return bytes_cmp(a->key, a->len, b->key, b->len);
-}
-
-static int okv_ser_cmp(const void *pa, const void *pb)
-{
-    const okv *a = pa, *b = pb;
-    if (a->hash != b->hash)
-        return a->hash < b->hash ? -1 : 1;
-    return okv_key_cmp(pa, pb);
-}
-
-/* Sort by key and add the counts of equal keys (the test data never overflows here). */
-static void okvec_aggregate(okvec *o)
-{
-    if (o->n == 0)
-        return;
-    qsort(o->v, o->n, sizeof *o->v, okv_key_cmp);
-    size_t w = 0;
-    for (size_t i = 1; i < o->n; i++) {
-        if (okv_key_cmp(&o->v[w], &o->v[i]) == 0) {
-            assert_true(o->v[w].count + o->v[i].count >= o->v[w].count);
-            assert_int_equal(o->v[w].hash, o->v[i].hash);
-            o->v[w].count += o->v[i].count;
-        } else {
-            o->v[++w] = o->v[i];
-        }
-    }
-    o->n = w + 1;
-}
-
-static uint64_t okvec_total(const okvec *o)
-{
-    uint64_t t = 0;
-    for (size_t i = 0; i < o->n; i++)
-        t += o->v[i].count;
-    return t;
-}
+/* ---- the oracle's wire format ---- */
 
 static void put_le(unsigned char *p, uint64_t v, int n)
 {

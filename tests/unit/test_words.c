@@ -14,32 +14,12 @@
 
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "mrcount/input.h"
 #include "mrcount/map.h"
 #include "mrcount/runtime.h"
 #include "mrcount/table.h"
-
-/* ---- a deterministic PRNG (xorshift64*) ---- */
-
-static uint64_t rng_state;
-
-static void rng_seed(uint64_t s)
-{
-    rng_state = s ? s : 0x9E3779B97F4A7C15ull;
-}
-
-static uint64_t rng_next(void)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545F4914F6CDD1Dull;
-}
-
-static size_t rng_below(size_t n)
-{
-    return n ? (size_t)(rng_next() % n) : 0;
-}
 
 /* ---- the oracle tokenizer ---- */
 
@@ -72,73 +52,6 @@ static int oracle_delim(const mode *m, unsigned char b)
     return m->tokens == MRC_TOKENS_ALNUM ? !is_kept_alnum(b) : is_space(b);
 }
 
-typedef struct okv {
-    const unsigned char *key;
-    uint32_t len;
-    uint64_t count;
-    uint64_t hash;
-} okv;
-
-typedef struct okvec {
-    okv *v;
-    size_t n, cap;
-    uint64_t tokens;
-} okvec;
-
-static void okvec_push(okvec *o, const unsigned char *key, uint32_t len, uint64_t count)
-{
-    if (o->n == o->cap) {
-        o->cap = o->cap ? o->cap * 2 : 64;
-        o->v = realloc(o->v, o->cap * sizeof *o->v);
-        assert_non_null(o->v);
-    }
-    o->v[o->n++] = (okv){key, len, count, mrc_hash(key, len)};
-}
-
-static void okvec_free(okvec *o)
-{
-    free(o->v);
-    memset(o, 0, sizeof *o);
-}
-
-static int bytes_cmp(const unsigned char *a, size_t la, const unsigned char *b, size_t lb)
-{
-    size_t n = la < lb ? la : lb;
-    for (size_t i = 0; i < n; i++)
-        if (a[i] != b[i])
-            return a[i] < b[i] ? -1 : 1;
-    return la < lb ? -1 : la > lb;
-}
-
-static int okv_key_cmp(const void *pa, const void *pb)
-{
-    const okv *a = pa, *b = pb;
-    return bytes_cmp(a->key, a->len, b->key, b->len);
-}
-
-static int okv_ser_cmp(const void *pa, const void *pb)
-{
-    const okv *a = pa, *b = pb;
-    if (a->hash != b->hash)
-        return a->hash < b->hash ? -1 : 1;
-    return okv_key_cmp(pa, pb);
-}
-
-static void okvec_aggregate(okvec *o)
-{
-    if (o->n == 0)
-        return;
-    qsort(o->v, o->n, sizeof *o->v, okv_key_cmp);
-    size_t w = 0;
-    for (size_t i = 1; i < o->n; i++) {
-        if (okv_key_cmp(&o->v[w], &o->v[i]) == 0)
-            o->v[w].count += o->v[i].count;
-        else
-            o->v[++w] = o->v[i];
-    }
-    o->n = w + 1;
-}
-
 /* A buffer as the oracle sees it: the key bytes (folded copy with --fold-case). */
 static unsigned char *oracle_keys_of(const mode *m, const unsigned char *buf, size_t len)
 {
@@ -163,7 +76,7 @@ static void oracle_tokens(const mode *m, const unsigned char *buf, const unsigne
         size_t s = i;
         while (i < len && !oracle_delim(m, buf[i]))
             i++;
-        okvec_push(o, keys + s, (uint32_t)(i - s), 1);
+        okvec_push(o, keys + s, (uint32_t)(i - s), 1, mrc_hash(keys + s, i - s));
         o->tokens++;
     }
 }
@@ -225,13 +138,7 @@ static void assert_bytes_equal(const unsigned char *a, size_t la, const unsigned
 
 static void dump_rec(const mrc_rec *r, void *arg)
 {
-    okvec *o = arg;
-    if (o->n == o->cap) {
-        o->cap = o->cap ? o->cap * 2 : 64;
-        o->v = realloc(o->v, o->cap * sizeof *o->v);
-        assert_non_null(o->v);
-    }
-    o->v[o->n++] = (okv){r->key, r->len, r->count, r->hash};
+    okvec_push(arg, r->key, r->len, r->count, r->hash);
 }
 
 /* The table holds exactly the (aggregated) oracle's keys and counts. */
@@ -651,18 +558,7 @@ static void test_consume_not_final(void **state)
 
 static char *write_temp(const unsigned char *data, size_t n)
 {
-    char *path = strdup("/tmp/mrc-test-words-XXXXXX");
-    assert_non_null(path);
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    size_t w = 0;
-    while (w < n) {
-        ssize_t k = write(fd, data + w, n - w);
-        assert_true(k > 0);
-        w += (size_t)k;
-    }
-    assert_int_equal(close(fd), 0);
-    return path;
+    return write_temp_as("/tmp/mrc-test-words-XXXXXX", data, n);
 }
 
 /* Random text with some long tokens (longer than ranges and reader buffers). */
