@@ -40,6 +40,9 @@ double mrc_now(void);
 /** mrc_peak_rss_bytes() : this process's peak resident set size. */
 uint64_t mrc_peak_rss_bytes(void);
 
+/** mrc_mem_available_bytes() : MemAvailable of /proc/meminfo (0 when unknown). */
+uint64_t mrc_mem_available_bytes(void);
+
 /** mrc_parse_size() : parse "64M", "1G", "4096", "512k" (powers of 1024) into *out.
  *  @return 0, or -1 on a malformed or out-of-range value. */
 int mrc_parse_size(const char *s, uint64_t *out);

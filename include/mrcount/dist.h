@@ -5,11 +5,14 @@
 #ifndef MRCOUNT_DIST_H
 #define MRCOUNT_DIST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "mrcount/common.h"
 #include "mrcount/input.h"
+#include "mrcount/runtime.h"
+#include "mrcount/table.h"
 
 typedef struct mrc_dist {
     int rank, size;
@@ -54,13 +57,17 @@ int mrc_dist_progress(const mrc_dist *d, int failed, int mapping, uint64_t bytes
 
 /** mrc_dist_reduce_tables() : combine every rank's serialized table into one on rank 0 with
  *  MPI_Reduce and a commutative user MPI_Op that merges two serialized tables. Buffers are
- *  sized by an MPI_Allreduce of the table sizes (their sum bounds the union), passed as one
- *  element of a derived datatype so that tables over 2 GiB work and no segmentation splits one.
- *  On rank 0 *result (malloc'd, *result_len bytes capacity) holds the merged table; a merge that
- *  did not fit, a count overflow or a corrupt table is an error. Collective.
+ *  sized by cap_hint when it is nonzero and below the sum of the table sizes (never below the
+ *  largest table), else by that sum, which always fits the union; the table is one element of a
+ *  derived datatype so that tables over 2 GiB work and no segmentation splits one. A merge that
+ *  does not fit (only possible with a hint, or when the operator ran out of memory) sets
+ *  *too_small on every rank and returns 0 with no result: the caller falls back to the shuffle.
+ *  On rank 0 *result (malloc'd, *result_len bytes capacity) holds the merged table; a count
+ *  overflow or a corrupt table is an error. Collective.
  *  @return 0, or nonzero with err filled (on rank 0; others return 0 unless MPI failed). */
-int mrc_dist_reduce_tables(const mrc_dist *d, const void *local, size_t local_len, void **result,
-                           size_t *result_len, mrc_err *err);
+int mrc_dist_reduce_tables(const mrc_dist *d, const void *local, size_t local_len,
+                           uint64_t cap_hint, void **result, size_t *result_len, bool *too_small,
+                           mrc_err *err);
 
 /** mrc_dist_gather_doubles() : rank 0 gets n values from every rank (size * n, rank-major). */
 int mrc_dist_gather_doubles(const mrc_dist *d, const double *mine, size_t n, double *all,
@@ -78,5 +85,28 @@ int mrc_dist_gather_strings(const mrc_dist *d, const char *mine, char ***all, mr
 
 /** mrc_dist_max_u64() / mrc_dist_sum_u64() : allreduce helpers. */
 int mrc_dist_sum_u64(const mrc_dist *d, uint64_t *v, size_t n, mrc_err *err);
+int mrc_dist_max_u64(const mrc_dist *d, uint64_t *v, size_t n, mrc_err *err);
+
+/* ---- the shuffle combine (shuffle.c) ---- */
+
+/** mrc_dist_shuffle_tables() : every rank's serialized table is cut into hash ranges, range r
+ *  goes to rank r (MPI_Alltoallv: sizes, then data, in rounds of at most 2 GiB per rank), and
+ *  each rank merges the runs of its range on its placement's threads. *local (malloc'd) is
+ *  freed as soon as it is sent (set to NULL). On success *range (malloc'd, *range_len bytes) is
+ *  this rank's range as a serialized table; the ranges in rank order are the whole table.
+ *  Collective. @return 0, or nonzero with err filled on the rank that failed (a rank that only
+ *  saw another fail returns 0 with *range NULL: the caller's agreement names the culprit). */
+int mrc_dist_shuffle_tables(const mrc_dist *d, void **local, size_t local_len, mrc_topo *topo,
+                            const mrc_placement *pl, void **range, size_t *range_len,
+                            mrc_err *err);
+
+/** mrc_dist_gather_table() : rank 0 gets the concatenation of every rank's range (serialized
+ *  tables whose hash ranges follow rank order) as one serialized table (malloc'd *result of
+ *  *result_len bytes); any size (chunked point-to-point). Collective. */
+int mrc_dist_gather_table(const mrc_dist *d, const void *table, void **result, size_t *result_len,
+                          mrc_err *err);
+
+/** mrc_dist_hll_union() : every rank's sketch becomes the union's (MPI_Allreduce MAX). */
+int mrc_dist_hll_union(const mrc_dist *d, mrc_hll *h, mrc_err *err);
 
 #endif

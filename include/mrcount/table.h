@@ -219,4 +219,58 @@ void mrc_merge_free(mrc_merge *m);
 int mrc_table_serialize(mrc_table *const *tables, size_t ntables, void **out, size_t *out_len,
                         mrc_err *err);
 
+/* ---- hash ranges and k-way merges (the shuffle combine) ----
+ * Range r of n holds the hashes h with floor(h * n / 2^64) == r: contiguous, in hash order, so a
+ * table sorted by (hash, key) is cut into n consecutive byte ranges. */
+
+/** mrc_hash_range_start() : the first hash of range r of n (0 for r == 0). */
+uint64_t mrc_hash_range_start(uint32_t r, uint32_t n);
+
+/** mrc_ser_cut() : where the records of a sorted payload (len bytes, no header) reach each of
+ *  nb ascending hash bounds: offsets[b] = payload offset of the first record with hash >=
+ *  bounds[b], records[b] (optional) = its ordinal; offsets[nb] = len, records[nb] = all records.
+ *  Hashes O(nb log n) keys only. @return 0, or MRC_EINVAL (truncated) / MRC_ENOMEM. */
+int mrc_ser_cut(const unsigned char *payload, size_t len, const uint64_t *bounds, size_t nb,
+                size_t *offsets, uint64_t *records, mrc_err *err);
+
+/* One sorted run of records (a payload slice, no header). */
+typedef struct mrc_ser_run {
+    const unsigned char *payload;
+    size_t len;
+} mrc_ser_run;
+
+typedef struct mrc_ser_merged {
+    size_t bytes;     /* payload bytes written */
+    uint64_t records; /* distinct keys written */
+    uint64_t total;   /* sum of their counts, saturating */
+} mrc_ser_merged;
+
+/** mrc_ser_merge_runs() : merge nruns sorted runs into one sorted payload at out (cap bytes;
+ *  the sum of the runs' lengths always suffices); equal keys add their counts.
+ *  @return 0, or MRC_EOVERFLOW (a count past 2^64-1, naming the key; or cap too small),
+ *  MRC_EINVAL (a truncated run), MRC_ENOMEM. */
+int mrc_ser_merge_runs(const mrc_ser_run *runs, size_t nruns, unsigned char *out, size_t cap,
+                       mrc_ser_merged *res, mrc_err *err);
+
+/* ---- HyperLogLog sketch of distinct keys (estimates the union vocabulary across ranks) ---- */
+
+#define MRC_HLL_BITS 14
+#define MRC_HLL_REGISTERS (1u << MRC_HLL_BITS) /* ~0.8% standard error */
+
+typedef struct mrc_hll {
+    uint8_t reg[MRC_HLL_REGISTERS];
+} mrc_hll;
+
+void mrc_hll_init(mrc_hll *h);
+void mrc_hll_add(mrc_hll *h, uint64_t hash);
+
+/** mrc_hll_add_ser() : add every key of a valid serialized table. @return 0 or MRC_EINVAL. */
+int mrc_hll_add_ser(mrc_hll *h, const void *table, mrc_err *err);
+
+/** mrc_hll_merge() : into := the sketch of the union (register-wise max). */
+void mrc_hll_merge(mrc_hll *into, const mrc_hll *from);
+
+/** mrc_hll_estimate() : estimated distinct keys. */
+double mrc_hll_estimate(const mrc_hll *h);
+
 #endif

@@ -3,11 +3,14 @@
  * serialized tables, output and metrics on rank 0). After every phase all ranks agree on
  * success, so a failure anywhere ends the run everywhere with one message and status 1.
  * It only orchestrates: the work is in the stages it calls. */
+#include <dirent.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mrcount/dist.h"
@@ -47,6 +50,15 @@ typedef struct run {
     size_t local_len;
     void *result;
     size_t result_len;
+    /* the combine: which one ran, why, and what it cost in memory */
+    bool shuffle;        /* the shuffle combined the tables (else MPI_Reduce) */
+    bool fell_back;      /* the reduce's sketch-sized buffers were too small */
+    double union_est;    /* HyperLogLog estimate of the run's distinct keys */
+    double predicted[2]; /* modelled combine seconds: reduce, shuffle */
+    void *range;         /* shuffle: this rank's hash range (serialized table) */
+    size_t range_len;
+    uint64_t table_bytes; /* this rank's serialized table after the local merge */
+    uint64_t rss_before_combine;
     double phase[MRC_PHASE_COUNT];
     double t_start, t_total;
     uint64_t chunk;     /* split size used (rank 0): --chunk-size, or adapted to the input */
@@ -213,21 +225,193 @@ static int phase_map(run *r, mrc_job *job)
     return agree(r, status);
 }
 
+/* What the combine's cost model assumes per second: bytes moved between ranks, and bytes of
+ * serialized table merged by one thread. Rough on purpose: it only has to rank two strategies
+ * whose costs differ by factors when it matters (see jobs/README.md for the measured points). */
+#define MODEL_NET_BPS 1e9
+#define MODEL_MERGE_BPS 3e8
+#define CAP_MARGIN 1.15 /* sketch-sized reduce buffers: estimate error and key-length spread */
+
+/* Choose the combine. Collective: every input of the decision is reduced over all ranks, so
+ * every rank decides the same. With one rank there is nothing to combine: reduce (a copy). */
+static int plan_combine(run *r, uint64_t *cap_hint)
+{
+    *cap_hint = 0;
+    r->shuffle = r->o.reduce == MRC_REDUCE_SHUFFLE || r->o.output_per_rank != NULL;
+    r->union_est = (double)r->st.distinct;
+    int P = r->d.size;
+    if (P == 1) return 0;
+    static mrc_hll h;
+    mrc_hll_init(&h);
+    int rc = mrc_hll_add_ser(&h, r->local, &r->err);
+    uint64_t mem = mrc_mem_available_bytes() / (uint64_t)(r->d.node_size > 0 ? r->d.node_size : 1);
+    /* sums: payload bytes, records, threads; then the smallest memory share as a max of
+     * its complement */
+    uint64_t v[4] = {r->table_bytes - MRC_SER_HEADER, r->st.distinct, r->pl.nthreads,
+                     UINT64_MAX - (mem ? mem : UINT64_MAX / 2)};
+    int rc2 = mrc_dist_sum_u64(&r->d, v, 3, &r->err);
+    if (rc2 == 0) rc2 = mrc_dist_max_u64(&r->d, &v[3], 1, &r->err);
+    if (rc2 == 0) rc2 = mrc_dist_hll_union(&r->d, &h, &r->err);
+    if (rc == 0) rc = rc2;
+    if (rc != 0) return rc;
+    double U = mrc_hll_estimate(&h), S = (double)v[0] + P * MRC_SER_HEADER;
+    double rec_bytes = v[1] ? (double)v[0] / (double)v[1] : 16.0;
+    double U_bytes = U * rec_bytes + MRC_SER_HEADER, T = (double)v[2] / P;
+    double mem_share = (double)(UINT64_MAX - v[3]);
+    double cap = U_bytes * CAP_MARGIN + 65536;
+    if (cap > S) cap = S;
+    int levels = 0;
+    while ((1 << levels) < P)
+        levels++;
+    /* MPI_Reduce: log2 P steps, each moving and merging a buffer of the union's size.
+     * Shuffle: each rank sends and merges its share (on T threads), then rank 0 gathers. */
+    r->union_est = U;
+    r->predicted[0] = levels * (cap / MODEL_NET_BPS + U_bytes / MODEL_MERGE_BPS);
+    r->predicted[1] = S / P / MODEL_NET_BPS + S / P / (MODEL_MERGE_BPS * T) +
+                      (r->o.output_per_rank ? 0 : U_bytes / MODEL_NET_BPS);
+    if (r->o.reduce == MRC_REDUCE_AUTO && r->o.output_per_rank == NULL)
+        r->shuffle = r->predicted[1] < r->predicted[0] || 3 * cap > mem_share;
+    *cap_hint = (uint64_t)cap;
+    return 0;
+}
+
 static int phase_combine(run *r)
 {
     double t0 = mrc_now();
-    int rc =
-        mrc_dist_reduce_tables(&r->d, r->local, r->local_len, &r->result, &r->result_len, &r->err);
+    r->table_bytes = r->local_len;
+    r->rss_before_combine = mrc_peak_rss_bytes();
+    uint64_t cap_hint = 0;
+    int rc = plan_combine(r, &cap_hint);
+    if (agree(r, rc) != 0) return 1;
+    if (!r->shuffle) {
+        bool too_small = false;
+        rc = mrc_dist_reduce_tables(&r->d, r->local, r->local_len, cap_hint, &r->result,
+                                    &r->result_len, &too_small, &r->err);
+        if (rc == 0 && too_small) r->shuffle = r->fell_back = true;
+    }
+    if (rc == 0 && r->shuffle) {
+        rc = mrc_dist_shuffle_tables(&r->d, &r->local, r->local_len, r->topo, &r->pl, &r->range,
+                                     &r->range_len, &r->err);
+        if (agree(r, rc) != 0) return 1;
+        if (r->o.output_per_rank == NULL) {
+            rc = mrc_dist_gather_table(&r->d, r->range, &r->result, &r->result_len, &r->err);
+            free(r->range);
+            r->range = NULL;
+        }
+    }
     free(r->local);
     r->local = NULL;
     r->phase[MRC_PHASE_COMBINE] = mrc_now() - t0;
     return agree(r, rc);
 }
 
+static char *part_path(const char *dir, int rank)
+{
+    char *p = NULL;
+    return asprintf(&p, "%s/part-%05d.tsv", dir, rank) < 0 ? NULL : p;
+}
+
+/* Rank 0 makes DIR, refusing one that already holds parts or a manifest: parts of an earlier
+ * run with more ranks would silently join this result. */
+static int prepare_part_dir(const char *dir, mrc_err *err)
+{
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) return mrc_err_errno(err, errno, "%s", dir);
+    DIR *dh = opendir(dir);
+    if (dh == NULL) return mrc_err_errno(err, errno, "%s", dir);
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(dh)) != NULL)
+        if (strncmp(e->d_name, "part-", 5) == 0 || strcmp(e->d_name, "manifest.json") == 0)
+            rc = mrc_err_set(err, MRC_EIO,
+                             "%s: holds %s from another run (remove the parts and manifest.json)",
+                             dir, e->d_name);
+    closedir(dh);
+    return rc;
+}
+
+typedef struct manifest_view {
+    run *r;
+    uint64_t *records; /* per rank */
+} manifest_view;
+
+static void manifest_json(FILE *f, void *arg)
+{
+    manifest_view *v = arg;
+    run *r = v->r;
+    uint64_t total = 0;
+    for (int k = 0; k < r->d.size; k++)
+        total += v->records[k];
+    fprintf(f,
+            "{\n  \"mrcount_version\": \"%s\",\n  \"sort\": \"%s\",\n  \"ranks\": %d,\n"
+            "  \"distinct_keys\": %llu,\n  \"hash\": \"XXH3-64, seed 0x%016llx\",\n  \"parts\": [",
+            MRC_VERSION, r->o.out.sort == MRC_SORT_KEY ? "key" : "count", r->d.size,
+            (unsigned long long)total, (unsigned long long)MRC_HASH_SEED);
+    for (int k = 0; k < r->d.size; k++) {
+        uint64_t lo = mrc_hash_range_start((uint32_t)k, (uint32_t)r->d.size);
+        uint64_t hi = k + 1 < r->d.size
+                          ? mrc_hash_range_start((uint32_t)k + 1, (uint32_t)r->d.size) - 1
+                          : UINT64_MAX;
+        fprintf(f,
+                "%s\n    {\"path\": \"part-%05d.tsv\", \"rank\": %d, \"keys\": %llu, "
+                "\"hash_first\": \"0x%016llx\", \"hash_last\": \"0x%016llx\"}",
+                k ? "," : "", k, k, (unsigned long long)v->records[k], (unsigned long long)lo,
+                (unsigned long long)hi);
+    }
+    fputs("\n  ]\n}\n", f);
+}
+
+/* --output-per-rank: every rank writes its range as a part; rank 0 writes the manifest last,
+ * so a directory with a manifest is complete. On any failure every part is removed. */
+static int write_parts(run *r)
+{
+    const char *dir = r->o.output_per_rank;
+    int rc = r->d.rank == 0 ? prepare_part_dir(dir, &r->err) : 0;
+    if (agree(r, rc) != 0) return 1;
+    char *path = part_path(dir, r->d.rank);
+    mrc_ser_header h;
+    mrc_ser_read_header(r->range, &h);
+    if (path == NULL) {
+        rc = mrc_err_set(&r->err, MRC_ENOMEM, "out of memory");
+    } else {
+        mrc_output_opts po = {path, r->o.out.sort, 0};
+        rc = mrc_output_write(r->range, r->range_len, &po, &r->err);
+    }
+    uint64_t *records = NULL;
+    size_t *lens = NULL;
+    uint64_t mine = h.records;
+    int rc2 = mrc_dist_gather_bytes(&r->d, &mine, sizeof mine, (void **)&records, &lens, &r->err);
+    rc = agree(r, rc != 0 ? rc : rc2);
+    if (rc == 0) {
+        int mrc = 0;
+        if (r->d.rank == 0) {
+            manifest_view v = {r, records};
+            char *mpath = NULL;
+            if (asprintf(&mpath, "%s/manifest.json", dir) < 0)
+                mrc = mrc_err_set(&r->err, MRC_ENOMEM, "out of memory");
+            else
+                mrc = mrc_metrics_write_file(mpath, manifest_json, &v, &r->err);
+            free(mpath);
+            for (int k = 0; k < r->d.size; k++)
+                r->totals[2] += records[k];
+        }
+        rc = agree(r, mrc);
+    }
+    if (rc != 0 && path != NULL) unlink(path);
+    free(path);
+    free(records);
+    free(lens);
+    return rc;
+}
+
 static int phase_output(run *r)
 {
     double t0 = mrc_now();
     int rc = 0;
+    if (r->o.output_per_rank != NULL) {
+        rc = write_parts(r);
+        r->phase[MRC_PHASE_OUTPUT] = mrc_now() - t0;
+        return rc;
+    }
     if (r->d.rank == 0) {
         mrc_ser_header h;
         mrc_ser_read_header(r->result, &h);
@@ -433,11 +617,18 @@ static void metrics_json(FILE *f, void *arg)
     fprintf(f,
             ", \"tokens\": \"%s\", \"fold_case\": %s, \"ranks\": %d, \"threads_option\": %zu, "
             "\"schedule\": \"%s\", \"chunk_size\": %llu, \"reduce\": \"%s\", "
-            "\"reduce_used\": \"reduce\", \"sort\": \"%s\", \"top\": %llu, \"output\": ",
+            "\"reduce_used\": \"%s\", \"reduce_fallback\": %s, \"union_estimate\": %.0f, "
+            "\"combine_model_seconds\": {\"reduce\": %.6f, \"shuffle\": %.6f}, "
+            "\"sort\": \"%s\", \"top\": %llu, \"output\": ",
             tokens[o->job.tokens], o->job.fold_case ? "true" : "false", n, o->threads,
-            sched[o->schedule], (unsigned long long)r->chunk, reduce[o->reduce], sort[o->out.sort],
-            (unsigned long long)o->out.top);
+            sched[o->schedule], (unsigned long long)r->chunk, reduce[o->reduce],
+            r->shuffle ? "shuffle" : "reduce", r->fell_back ? "true" : "false", r->union_est,
+            r->predicted[0], r->predicted[1], sort[o->out.sort], (unsigned long long)o->out.top);
     mrc_json_string(f, o->out.path ? o->out.path : "-");
+    if (o->output_per_rank != NULL) {
+        fputs(", \"output_per_rank\": ", f);
+        mrc_json_string(f, o->output_per_rank);
+    }
     fputs(", \"inputs\": [", f);
     for (size_t i = 0; i < o->ninputs; i++) {
         fputs(i ? ", " : "", f);
@@ -515,8 +706,6 @@ static int run_all(run *r)
     int rc = mrc_job_select(&r->o.job, &job, &r->err);
     if (rc == 0 && r->o.schedule == MRC_SCHEDULE_DYNAMIC)
         rc = mrc_err_set(&r->err, MRC_EINVAL, "--schedule dynamic: not available in this version");
-    if (rc == 0 && r->o.reduce == MRC_REDUCE_SHUFFLE)
-        rc = mrc_err_set(&r->err, MRC_EINVAL, "--reduce shuffle: not available in this version");
     if (agree(r, rc) != 0) return 2;
     if (phase_discover(r) || phase_distribute(r) || phase_place(r) || phase_map(r, &job) ||
         phase_combine(r))
@@ -540,6 +729,7 @@ static void run_free(run *r)
     free(r->bad_samples);
     free(r->bad_lines);
     free(r->result);
+    free(r->range);
     free(r->local);
     free(r->mine);
     mrc_map_stats_free(&r->st);

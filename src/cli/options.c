@@ -35,6 +35,7 @@ enum opt_kind {
     K_REDUCE,
     K_PROGRESS,
     K_OUTPUT,
+    K_OUTPUT_PER_RANK,
     K_SORT,
     K_TOP,
     K_METRICS,
@@ -70,6 +71,7 @@ static const opt_def opt_defs[] = {
     {"reduce", "run", required_argument, 0, K_REDUCE},
     {"progress", "run", required_argument, 0, K_PROGRESS},
     {"output", "output", required_argument, 'o', K_OUTPUT},
+    {"output-per-rank", "output", required_argument, 0, K_OUTPUT_PER_RANK},
     {"sort", "output", required_argument, 0, K_SORT},
     {"top", "output", required_argument, 'k', K_TOP},
     {"metrics", "output", required_argument, 'm', K_METRICS},
@@ -127,6 +129,9 @@ static const char usage_text[] =
     "Output:\n"
     "  -o, --output PATH|-    result file (default: - = standard output); written\n"
     "                         under a temporary name, renamed when complete\n"
+    "      --output-per-rank DIR  with the shuffle: each rank writes its hash range\n"
+    "                         to DIR/part-NNNNN.tsv, rank 0 adds DIR/manifest.json\n"
+    "                         (DIR is created; it must hold no parts already)\n"
     "      --sort count|key   count descending, then key (default); or key\n"
     "  -k, --top K            only the first K lines (default: 0 = all)\n"
     "  -m, --metrics FILE.json  timings, sizes and placement of the run as JSON\n"
@@ -365,6 +370,8 @@ static int apply(mrc_options *o, const opt_def *d, const char *value, char *caus
         }
         o->out.top = n;
         return 0;
+    case K_OUTPUT_PER_RANK:
+        return set_owned(&o->output_per_rank, value, cause, causelen);
     case K_METRICS:
         return set_owned(&o->metrics, value, cause, causelen);
     case K_QUIET:
@@ -640,6 +647,17 @@ int mrc_options_parse(int argc, char **argv, mrc_options *o, mrc_err *err)
     }
     free(given);
 
+    if (o->output_per_rank != NULL) {
+        const char *clash = o->out.top > 0                   ? "--top"
+                            : o->reduce == MRC_REDUCE_REDUCE ? "--reduce reduce"
+                            : strcmp(o->out.path, "-") != 0  ? "--output"
+                                                             : NULL;
+        if (clash != NULL) {
+            rc = mrc_err_set(err, MRC_EINVAL,
+                             "--output-per-rank writes every rank's part: it excludes %s", clash);
+            goto fail;
+        }
+    }
     if (o->job.year_min > o->job.year_max) {
         rc = mrc_err_set(err, MRC_EINVAL, "--year-min %d is after --year-max %d", o->job.year_min,
                          o->job.year_max);
@@ -667,9 +685,11 @@ void mrc_options_free(mrc_options *o)
     free((char *)o->job.job);
     free((char *)o->out.path);
     free(o->metrics);
+    free(o->output_per_rank);
     free(o->config);
     o->job.job = NULL;
     o->out.path = NULL;
     o->metrics = NULL;
+    o->output_per_rank = NULL;
     o->config = NULL;
 }

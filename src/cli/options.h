@@ -29,6 +29,7 @@ typedef struct mrc_options {
     enum mrc_progress progress; /* --progress auto|always|never */
     /* [output] */
     mrc_output_opts out;     /* --output PATH|- (default "-"), --sort count|key, --top K */
+    char *output_per_rank;   /* --output-per-rank DIR (shuffle parts), NULL = one result */
     char *metrics;           /* --metrics FILE.json, NULL = none */
     bool quiet;              /* --quiet: no summary line on stderr */
     /* actions */

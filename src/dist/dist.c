@@ -262,6 +262,14 @@ int mrc_dist_sum_u64(const mrc_dist *d, uint64_t *v, size_t n, mrc_err *err)
     return 0;
 }
 
+int mrc_dist_max_u64(const mrc_dist *d, uint64_t *v, size_t n, mrc_err *err)
+{
+    (void)d;
+    MRC_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD),
+                  err);
+    return 0;
+}
+
 int mrc_dist_gather_doubles(const mrc_dist *d, const double *mine, size_t n, double *all,
                             mrc_err *err)
 {

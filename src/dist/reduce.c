@@ -3,6 +3,7 @@
  * derived datatype, so no MPI implementation can cut a table into segments, and sizes past
  * 2 GiB are expressed in 1 MiB blocks. The operator never writes past its buffer. */
 #include <limits.h>
+#include <stdbool.h>
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,15 +55,22 @@ static int table_type(size_t cap, size_t threshold, size_t blk, MPI_Datatype *ty
     return rc;
 }
 
-int mrc_dist_reduce_tables(const mrc_dist *d, const void *local, size_t local_len, void **result,
-                           size_t *result_len, mrc_err *err)
+int mrc_dist_reduce_tables(const mrc_dist *d, const void *local, size_t local_len,
+                           uint64_t cap_hint, void **result, size_t *result_len, bool *too_small,
+                           mrc_err *err)
 {
     *result = NULL;
     *result_len = 0;
-    uint64_t sum = local_len;
+    *too_small = false;
+    uint64_t sum = local_len, biggest = local_len;
     int rc = MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+    if (rc == MPI_SUCCESS)
+        rc = MPI_Allreduce(MPI_IN_PLACE, &biggest, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
     if (rc != MPI_SUCCESS) return mrc_dist_mpi_error(err, "MPI_Allreduce(table sizes)", rc);
     size_t blk, threshold = block_threshold(&blk);
+    /* The sum always fits the union; a smaller hint (never below the largest table) saves
+     * memory and traffic, and a merge that does not fit it is reported as too_small. */
+    if (cap_hint > 0 && cap_hint < sum) sum = cap_hint > biggest ? cap_hint : biggest;
     size_t cap = (size_t)sum;
     if (cap > threshold) cap = (cap + blk - 1) / blk * blk;
     /* Every rank allocates (or fails) before the collective: agree on it first. */
@@ -98,6 +106,23 @@ int mrc_dist_reduce_tables(const mrc_dist *d, const void *local, size_t local_le
     if (rc != MPI_SUCCESS) {
         free(recv);
         return mrc_dist_mpi_error(err, "MPI_Reduce(tables)", rc);
+    }
+    /* Rank 0 tells everyone whether the result fit, so all fall back together. */
+    int fit = 1;
+    if (d->rank == 0) {
+        mrc_ser_header h0;
+        mrc_ser_read_header(recv, &h0);
+        fit = !(h0.flags & MRC_SER_FLAG_OVERFLOW);
+    }
+    rc = MPI_Bcast(&fit, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) {
+        free(recv);
+        return mrc_dist_mpi_error(err, "MPI_Bcast(reduce fit)", rc);
+    }
+    if (!fit) {
+        free(recv);
+        *too_small = true;
+        return 0;
     }
     if (d->rank != 0) return 0;
     mrc_ser_header h;

@@ -53,6 +53,18 @@ uint64_t mrc_peak_rss_bytes(void)
     return (uint64_t)ru.ru_maxrss * 1024u;
 }
 
+uint64_t mrc_mem_available_bytes(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f == NULL) return 0;
+    char line[256];
+    unsigned long long kib = 0;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1) break;
+    fclose(f);
+    return (uint64_t)kib * 1024u;
+}
+
 int mrc_parse_size(const char *s, uint64_t *out)
 {
     if (s == NULL || *s < '0' || *s > '9') return -1;

@@ -1,0 +1,429 @@
+/* shuffle.c - the shuffle combine: every rank cuts its serialized table (sorted by hash) into
+ * one contiguous hash range per rank, the ranges travel with MPI_Alltoallv (sizes first, then
+ * data, in rounds when a buffer would pass 2 GiB), and each rank merges the runs of its own
+ * range with its pinned threads. The ranges in rank order are the whole table sorted by hash,
+ * so gathering them to rank 0 is a concatenation. Allocation failures are agreed on before any
+ * transfer: a rank never waits for data another rank could not send. */
+#include <limits.h>
+#include <mpi.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dist_internal.h"
+#include "mrcount/dist.h"
+#include "mrcount/runtime.h"
+#include "mrcount/table.h"
+
+#define GATHER_CHUNK ((size_t)1 << 30) /* bytes per message of the gather */
+#define TAG_GATHER 7
+
+__extension__ typedef unsigned __int128 u128; /* GCC and clang: the width of the last range */
+
+/* Bytes one Alltoallv round may move into or out of a rank: INT_MAX (MPI counts and
+ * displacements are ints), or a small value from MRC_TEST_SHUFFLE_ROUND so the tests exercise
+ * the rounds on small tables. */
+static size_t round_cap(int nranks)
+{
+    const char *s = getenv("MRC_TEST_SHUFFLE_ROUND");
+    long v = s != NULL ? strtol(s, NULL, 10) : 0;
+    size_t cap = v >= 64 ? (size_t)v : (size_t)INT_MAX;
+    return cap < (size_t)nranks ? (size_t)nranks : cap;
+}
+
+/* Fill `all` (size ints) from size_t values that must fit in an int. */
+static void to_ints(const size_t *v, int n, int *out)
+{
+    for (int i = 0; i < n; i++)
+        out[i] = (int)v[i];
+}
+
+typedef struct exchange {
+    int size;
+    const unsigned char *send;
+    size_t *scount, *sdispl; /* bytes to each rank and where they start in send */
+    unsigned char *recv;
+    size_t *rcount, *rdispl; /* bytes from each rank and where they go in recv */
+    int *ic, *id, *jc, *jd;  /* int counts and displacements of one round */
+} exchange;
+
+/* One Alltoallv straight between the final buffers (everything fits the int limits). */
+static int exchange_once(exchange *x, mrc_err *err)
+{
+    to_ints(x->scount, x->size, x->ic);
+    to_ints(x->sdispl, x->size, x->id);
+    to_ints(x->rcount, x->size, x->jc);
+    to_ints(x->rdispl, x->size, x->jd);
+    int rc = MPI_Alltoallv(x->send, x->ic, x->id, MPI_BYTE, x->recv, x->jc, x->jd, MPI_BYTE,
+                           MPI_COMM_WORLD);
+    return rc != MPI_SUCCESS ? mrc_dist_mpi_error(err, "MPI_Alltoallv(table ranges)", rc) : 0;
+}
+
+/* Rounds through staging buffers: in round k each pair moves its bytes [k q, (k+1) q), so no
+ * count or displacement of a round passes size * q <= the round cap. */
+static int exchange_rounds(exchange *x, size_t q, uint64_t nrounds, int *aborted, mrc_err *err)
+{
+    size_t stage = (size_t)x->size * q;
+    unsigned char *sbuf = malloc(stage), *rbuf = malloc(stage);
+    int ok = sbuf != NULL && rbuf != NULL, all_ok = 0;
+    int rc = MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS || !all_ok) {
+        free(sbuf);
+        free(rbuf);
+        if (rc != MPI_SUCCESS) return mrc_dist_mpi_error(err, "MPI_Allreduce(staging)", rc);
+        *aborted = 1; /* the failing rank reports; the others step aside */
+        return ok ? 0
+                  : mrc_err_set(err, MRC_ENOMEM, "shuffle: cannot allocate %zu bytes", 2 * stage);
+    }
+    for (uint64_t k = 0; k < nrounds && rc == MPI_SUCCESS; k++) {
+        size_t from = (size_t)k * q, sp = 0, rp = 0;
+        for (int r = 0; r < x->size; r++) {
+            size_t sn = x->scount[r] > from ? x->scount[r] - from : 0;
+            size_t rn = x->rcount[r] > from ? x->rcount[r] - from : 0;
+            sn = sn < q ? sn : q;
+            rn = rn < q ? rn : q;
+            memcpy(sbuf + sp, x->send + x->sdispl[r] + from, sn);
+            x->ic[r] = (int)sn;
+            x->id[r] = (int)sp;
+            x->jc[r] = (int)rn;
+            x->jd[r] = (int)rp;
+            sp += sn;
+            rp += rn;
+        }
+        rc = MPI_Alltoallv(sbuf, x->ic, x->id, MPI_BYTE, rbuf, x->jc, x->jd, MPI_BYTE,
+                           MPI_COMM_WORLD);
+        for (int r = 0; rc == MPI_SUCCESS && r < x->size; r++)
+            memcpy(x->recv + x->rdispl[r] + from, rbuf + x->jd[r], (size_t)x->jc[r]);
+    }
+    free(sbuf);
+    free(rbuf);
+    return rc != MPI_SUCCESS ? mrc_dist_mpi_error(err, "MPI_Alltoallv(table ranges)", rc) : 0;
+}
+
+/* ---- the owner's parallel merge ---- */
+
+typedef struct range_merge {
+    size_t nruns, nparts;
+    mrc_ser_run *runs;   /* the received runs, one per source rank */
+    uint64_t *bounds;    /* nparts: first hash of each sub-range */
+    size_t *cuts;        /* nruns * (nparts + 1): offsets of the sub-ranges in each run */
+    unsigned char **out; /* nparts merged payloads */
+    mrc_ser_merged *res; /* nparts */
+    mrc_err *errs;       /* per thread */
+    atomic_int failed;
+    size_t nthreads;
+} range_merge;
+
+static void cut_worker(size_t ti, void *arg)
+{
+    range_merge *m = arg;
+    for (size_t i = ti; i < m->nruns && !atomic_load(&m->failed); i += m->nthreads)
+        if (mrc_ser_cut(m->runs[i].payload, m->runs[i].len, m->bounds, m->nparts,
+                        &m->cuts[i * (m->nparts + 1)], NULL, &m->errs[ti]) != 0)
+            atomic_store(&m->failed, 1);
+}
+
+static void merge_worker(size_t ti, void *arg)
+{
+    range_merge *m = arg;
+    mrc_ser_run *slices = malloc((m->nruns + 1) * sizeof *slices);
+    if (slices == NULL) {
+        mrc_err_set(&m->errs[ti], MRC_ENOMEM, "shuffle merge: out of memory");
+        atomic_store(&m->failed, 1);
+        return;
+    }
+    for (size_t p = ti; p < m->nparts && !atomic_load(&m->failed); p += m->nthreads) {
+        size_t cap = 0;
+        for (size_t i = 0; i < m->nruns; i++) {
+            const size_t *c = &m->cuts[i * (m->nparts + 1)];
+            slices[i] = (mrc_ser_run){m->runs[i].payload + c[p], c[p + 1] - c[p]};
+            cap += c[p + 1] - c[p];
+        }
+        m->out[p] = malloc(cap + 1);
+        if (m->out[p] == NULL) {
+            mrc_err_set(&m->errs[ti], MRC_ENOMEM, "shuffle merge: cannot allocate %zu bytes", cap);
+            atomic_store(&m->failed, 1);
+            break;
+        }
+        if (mrc_ser_merge_runs(slices, m->nruns, m->out[p], cap, &m->res[p], &m->errs[ti]) != 0)
+            atomic_store(&m->failed, 1);
+    }
+    free(slices);
+}
+
+static void range_merge_free(range_merge *m)
+{
+    for (size_t p = 0; m->out != NULL && p < m->nparts; p++)
+        free(m->out[p]);
+    free(m->out);
+    free(m->res);
+    free(m->bounds);
+    free(m->cuts);
+    free(m->errs);
+}
+
+static int first_error(const range_merge *m, mrc_err *err)
+{
+    for (size_t t = 0; t < m->nthreads; t++)
+        if (m->errs[t].code != 0) {
+            *err = m->errs[t];
+            return m->errs[t].code;
+        }
+    return mrc_err_set(err, MRC_EIO, "shuffle merge failed");
+}
+
+/* Merge the runs received in recv (freed here, as early as possible) into one serialized table
+ * of this rank's range [lo, hi]. */
+static int merge_range(mrc_ser_run *runs, size_t nruns, unsigned char **recv, uint64_t lo,
+                       uint64_t hi_excl, int last, mrc_topo *topo, const mrc_placement *pl,
+                       void **table, size_t *table_len, mrc_err *err)
+{
+    range_merge m = {0};
+    m.nruns = nruns;
+    m.runs = runs;
+    m.nthreads = pl->nthreads;
+    m.nparts = pl->nthreads * 4; /* hashes are uniform: a few sub-ranges per thread balance */
+    m.bounds = calloc(m.nparts, sizeof *m.bounds);
+    m.cuts = calloc(nruns * (m.nparts + 1), sizeof *m.cuts);
+    m.out = calloc(m.nparts, sizeof *m.out);
+    m.res = calloc(m.nparts, sizeof *m.res);
+    m.errs = calloc(m.nthreads, sizeof *m.errs);
+    int rc = 0;
+    if (!m.bounds || !m.cuts || !m.out || !m.res || !m.errs) {
+        rc = mrc_err_set(err, MRC_ENOMEM, "shuffle merge: out of memory");
+        goto done;
+    }
+    /* Sub-range p starts at lo + p * width / nparts of the range's width. */
+    u128 width = last ? ((u128)1 << 64) - lo : hi_excl - lo;
+    for (size_t p = 0; p < m.nparts; p++)
+        m.bounds[p] = lo + (uint64_t)(width * p / m.nparts);
+    rc = mrc_run_parallel(topo, pl, cut_worker, &m, err);
+    if (rc == 0 && atomic_load(&m.failed)) rc = first_error(&m, err);
+    if (rc == 0) rc = mrc_run_parallel(topo, pl, merge_worker, &m, err);
+    if (rc == 0 && atomic_load(&m.failed)) rc = first_error(&m, err);
+    free(*recv); /* every run is merged: the received bytes are no longer needed */
+    *recv = NULL;
+    if (rc != 0) goto done;
+    mrc_ser_header h = {MRC_SER_MAGIC, MRC_SER_VERSION, 0, 0, 0, 0};
+    for (size_t p = 0; p < m.nparts; p++) {
+        h.records += m.res[p].records;
+        h.payload += m.res[p].bytes;
+        h.total = h.total + m.res[p].total < h.total ? UINT64_MAX : h.total + m.res[p].total;
+    }
+    unsigned char *t = malloc(MRC_SER_HEADER + (size_t)h.payload);
+    if (t == NULL) {
+        rc = mrc_err_set(err, MRC_ENOMEM, "shuffle merge: cannot allocate %zu bytes",
+                         MRC_SER_HEADER + (size_t)h.payload);
+        goto done;
+    }
+    mrc_ser_write_header(t, &h);
+    size_t w = MRC_SER_HEADER;
+    for (size_t p = 0; p < m.nparts; p++) {
+        memcpy(t + w, m.out[p], m.res[p].bytes);
+        w += m.res[p].bytes;
+        free(m.out[p]);
+        m.out[p] = NULL;
+    }
+    *table = t;
+    *table_len = w;
+done:
+    range_merge_free(&m);
+    return rc;
+}
+
+int mrc_dist_shuffle_tables(const mrc_dist *d, void **local, size_t local_len, mrc_topo *topo,
+                            const mrc_placement *pl, void **range, size_t *range_len, mrc_err *err)
+{
+    *range = NULL;
+    *range_len = 0;
+    int P = d->size, rc = 0;
+    exchange x = {.size = P};
+    uint64_t *bounds = calloc((size_t)P, sizeof *bounds);
+    uint64_t *sc = calloc((size_t)P, sizeof *sc), *rcv = calloc((size_t)P, sizeof *rcv);
+    x.scount = calloc((size_t)P + 1, sizeof *x.scount);
+    x.sdispl = calloc((size_t)P + 1, sizeof *x.sdispl);
+    x.rcount = calloc((size_t)P, sizeof *x.rcount);
+    x.rdispl = calloc((size_t)P + 1, sizeof *x.rdispl);
+    x.ic = calloc((size_t)P * 4, sizeof *x.ic);
+    mrc_ser_run *runs = calloc((size_t)P, sizeof *runs);
+    int mine_ok =
+        bounds && sc && rcv && x.scount && x.sdispl && x.rcount && x.rdispl && x.ic && runs;
+    if (!mine_ok) {
+        rc = mrc_err_set(err, MRC_ENOMEM, "shuffle: out of memory");
+    } else {
+        x.id = x.ic + P;
+        x.jc = x.ic + 2 * P;
+        x.jd = x.ic + 3 * P;
+        for (int r = 0; r < P; r++)
+            bounds[r] = mrc_hash_range_start((uint32_t)r, (uint32_t)P);
+        const unsigned char *pl_bytes = (const unsigned char *)*local + MRC_SER_HEADER;
+        mrc_ser_header h;
+        mrc_ser_read_header(*local, &h);
+        if (MRC_SER_HEADER + h.payload > local_len)
+            rc = mrc_err_set(err, MRC_EINVAL, "shuffle: corrupt local table");
+        else
+            rc = mrc_ser_cut(pl_bytes, (size_t)h.payload, bounds, (size_t)P, x.sdispl, NULL, err);
+        if (rc == 0) {
+            x.send = pl_bytes;
+            for (int r = 0; r < P; r++) {
+                x.scount[r] = x.sdispl[r + 1] - x.sdispl[r];
+                sc[r] = x.scount[r];
+            }
+        }
+        mine_ok = rc == 0;
+    }
+    /* Every rank agrees twice before data moves: after its cut, and after allocating what it
+     * will receive. A failing rank keeps its message; the others return 0 and step aside. */
+    int failed = !mine_ok;
+    int mrc = MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (mrc != MPI_SUCCESS) {
+        rc = mrc_dist_mpi_error(err, "MPI_Allreduce(shuffle cut)", mrc);
+        goto out;
+    }
+    if (failed) goto out;
+    mrc = MPI_Alltoall(sc, 1, MPI_UINT64_T, rcv, 1, MPI_UINT64_T, MPI_COMM_WORLD);
+    if (mrc != MPI_SUCCESS) {
+        rc = mrc_dist_mpi_error(err, "MPI_Alltoall(range sizes)", mrc);
+        goto out;
+    }
+    uint64_t recv_total = 0, send_total = 0, pair_max = 0;
+    for (int r = 0; r < P; r++) {
+        x.rcount[r] = (size_t)rcv[r];
+        x.rdispl[r] = (size_t)recv_total;
+        recv_total += rcv[r];
+        send_total += sc[r];
+        pair_max = sc[r] > pair_max ? sc[r] : pair_max;
+    }
+    {
+        x.recv = malloc((size_t)recv_total + 1);
+        if (x.recv == NULL) {
+            rc = mrc_err_set(err, MRC_ENOMEM, "shuffle: cannot allocate %llu bytes",
+                             (unsigned long long)recv_total);
+            mine_ok = 0;
+        }
+    }
+    uint64_t agree[3] = {(uint64_t)!mine_ok, send_total > recv_total ? send_total : recv_total,
+                         pair_max};
+    mrc = MPI_Allreduce(MPI_IN_PLACE, agree, 3, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+    if (mrc != MPI_SUCCESS) {
+        rc = mrc_dist_mpi_error(err, "MPI_Allreduce(shuffle plan)", mrc);
+        goto out;
+    }
+    if (agree[0] != 0) goto out;
+    size_t cap = round_cap(P);
+    int aborted = 0;
+    if (agree[1] <= cap) {
+        rc = exchange_once(&x, err);
+    } else {
+        size_t q = cap / (size_t)P;
+        rc = exchange_rounds(&x, q, (agree[2] + q - 1) / q, &aborted, err);
+    }
+    if (rc != 0 || aborted) goto out;
+    free(*local); /* sent: only the received runs are needed from here on */
+    *local = NULL;
+    for (int r = 0; r < P; r++)
+        runs[r] = (mrc_ser_run){x.recv + x.rdispl[r], x.rcount[r]};
+    uint64_t lo = bounds[d->rank];
+    uint64_t hi = d->rank + 1 < P ? bounds[d->rank + 1] : 0;
+    rc = merge_range(runs, (size_t)P, &x.recv, lo, hi, d->rank + 1 == P, topo, pl, range, range_len,
+                     err);
+out:
+    free(x.recv);
+    free(x.scount);
+    free(x.sdispl);
+    free(x.rcount);
+    free(x.rdispl);
+    free(x.ic);
+    free(runs);
+    free(bounds);
+    free(sc);
+    free(rcv);
+    return rc;
+}
+
+int mrc_dist_gather_table(const mrc_dist *d, const void *table, void **result, size_t *result_len,
+                          mrc_err *err)
+{
+    *result = NULL;
+    *result_len = 0;
+    unsigned char head[MRC_SER_HEADER];
+    memcpy(head, table, MRC_SER_HEADER);
+    unsigned char *heads = NULL;
+    if (d->rank == 0) {
+        heads = malloc((size_t)d->size * MRC_SER_HEADER);
+        if (heads == NULL) return mrc_err_set(err, MRC_ENOMEM, "gather: out of memory");
+    }
+    int mrc = MPI_Gather(head, MRC_SER_HEADER, MPI_BYTE, heads, MRC_SER_HEADER, MPI_BYTE, 0,
+                         MPI_COMM_WORLD);
+    if (mrc != MPI_SUCCESS) {
+        free(heads);
+        return mrc_dist_mpi_error(err, "MPI_Gather(range headers)", mrc);
+    }
+    unsigned char *out = NULL;
+    size_t *at = NULL;
+    int ok = 1;
+    mrc_ser_header sum = {MRC_SER_MAGIC, MRC_SER_VERSION, 0, 0, 0, 0};
+    if (d->rank == 0) {
+        at = malloc((size_t)d->size * sizeof *at);
+        for (int r = 0; at != NULL && r < d->size; r++) {
+            mrc_ser_header h;
+            mrc_ser_read_header(heads + (size_t)r * MRC_SER_HEADER, &h);
+            at[r] = MRC_SER_HEADER + (size_t)sum.payload;
+            sum.records += h.records;
+            sum.payload += h.payload;
+            sum.flags |= h.flags;
+            sum.total = sum.total + h.total < sum.total ? UINT64_MAX : sum.total + h.total;
+        }
+        out = at != NULL ? malloc(MRC_SER_HEADER + (size_t)sum.payload) : NULL;
+        ok = out != NULL;
+    }
+    free(heads);
+    mrc = MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD); /* nobody sends into a failed rank 0 */
+    if (mrc != MPI_SUCCESS || !ok) {
+        free(out);
+        free(at);
+        if (mrc != MPI_SUCCESS) return mrc_dist_mpi_error(err, "MPI_Bcast(gather)", mrc);
+        return d->rank == 0 ? mrc_err_set(err, MRC_ENOMEM, "gather: cannot allocate %llu bytes",
+                                          (unsigned long long)sum.payload)
+                            : 0;
+    }
+    mrc_ser_header mine;
+    mrc_ser_read_header(table, &mine);
+    const unsigned char *payload = (const unsigned char *)table + MRC_SER_HEADER;
+    if (d->rank == 0) {
+        mrc_ser_write_header(out, &sum);
+        memcpy(out + at[0], payload, (size_t)mine.payload);
+        for (int r = 1; r < d->size && mrc == MPI_SUCCESS; r++) {
+            size_t n = (r + 1 < d->size ? at[r + 1] : MRC_SER_HEADER + (size_t)sum.payload) - at[r];
+            for (size_t off = 0; off < n && mrc == MPI_SUCCESS; off += GATHER_CHUNK) {
+                size_t k = n - off < GATHER_CHUNK ? n - off : GATHER_CHUNK;
+                mrc = MPI_Recv(out + at[r] + off, (int)k, MPI_BYTE, r, TAG_GATHER, MPI_COMM_WORLD,
+                               MPI_STATUS_IGNORE);
+            }
+        }
+    } else {
+        for (size_t off = 0; off < mine.payload && mrc == MPI_SUCCESS; off += GATHER_CHUNK) {
+            size_t k =
+                mine.payload - off < GATHER_CHUNK ? (size_t)mine.payload - off : GATHER_CHUNK;
+            mrc = MPI_Send(payload + off, (int)k, MPI_BYTE, 0, TAG_GATHER, MPI_COMM_WORLD);
+        }
+    }
+    free(at);
+    if (mrc != MPI_SUCCESS) {
+        free(out);
+        return mrc_dist_mpi_error(err, "MPI_Send/Recv(gather ranges)", mrc);
+    }
+    if (d->rank == 0) {
+        *result = out;
+        *result_len = MRC_SER_HEADER + (size_t)sum.payload;
+    }
+    return 0;
+}
+
+int mrc_dist_hll_union(const mrc_dist *d, mrc_hll *h, mrc_err *err)
+{
+    (void)d;
+    int rc = MPI_Allreduce(MPI_IN_PLACE, h->reg, MRC_HLL_REGISTERS, MPI_UINT8_T, MPI_MAX,
+                           MPI_COMM_WORLD);
+    return rc != MPI_SUCCESS ? mrc_dist_mpi_error(err, "MPI_Allreduce(sketches)", rc) : 0;
+}
