@@ -272,6 +272,9 @@ static int plan_combine(run *r, uint64_t *cap_hint)
     if (r->o.reduce == MRC_REDUCE_AUTO && r->o.output_per_rank == NULL)
         r->shuffle = r->predicted[1] < r->predicted[0] || 3 * cap > mem_share;
     *cap_hint = (uint64_t)cap;
+    /* Tests force a too-small reduce buffer to exercise the fall back to the shuffle. */
+    const char *force = getenv("MRC_TEST_REDUCE_CAP");
+    if (force != NULL && atoll(force) > 0) *cap_hint = (uint64_t)atoll(force);
     return 0;
 }
 

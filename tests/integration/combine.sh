@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# combine.sh - the three combines give one table: --reduce reduce, shuffle and auto are
+# byte-identical at np 1-6 (oversubscribed) on corpora of 10, ~10^4 and 10^6 distinct keys, and
+# equal to an oracle (`sort | uniq -c` for the exact-vocabulary corpora, the perl oracle for the
+# text one); --output-per-rank parts, concatenated and sorted like the gathered result, equal it;
+# the Alltoallv rounds (forced small) and the reduce's fall back to the shuffle (forced small
+# buffer) give the same bytes; the ngram job with the shuffle; the misuse cases exit 2 and a part
+# directory from another run is refused without touching it.
+# shellcheck source-path=SCRIPTDIR source=lib.bash
+source "$(dirname "$0")/lib.bash"
+
+# sort_uniq FILE... : the words oracle for one-token-per-line files, from other tools.
+sort_uniq() {
+    cat "$@" | sort | uniq -c | awk '{ printf "%s\t%d\n", $2, $1 }' | sort -t "$(printf '\t')" -k2,2nr -k1,1
+}
+
+# Corpus "tiny": 10 keys, 50k tokens in 3 files; "mega": 10^6 distinct keys (each key k<n>
+# once or twice) in 4 files; "text": generated English-like text (~10^4-10^5 keys).
+mkdir -p "$T/tiny" "$T/mega"
+for f in 0 1 2; do
+    awk -v f="$f" 'BEGIN { for (i = 0; i < 16667; i++) print "w" ((i * 7 + f) % 10) }' >"$T/tiny/t$f.txt"
+done
+for f in 0 1 2 3; do
+    awk -v f="$f" 'BEGIN { for (i = f; i < 1000000; i += 4) { print "k" i; if (i % 3 == 0) print "k" i } }' \
+        >"$T/mega/m$f.txt"
+done
+gen_corpus "$T/text" 6 --files 5 --seed 21 --vocab 30000
+
+sort_uniq "$T"/tiny/*.txt >"$T/tiny.expected"
+sort_uniq "$T"/mega/*.txt >"$T/mega.expected"
+oracle "$T"/text/*.txt >"$T/text.expected"
+[ "$(wc -l <"$T/tiny.expected")" = 10 ] || fail "tiny corpus: expected 10 keys"
+[ "$(wc -l <"$T/mega.expected")" = 1000000 ] || fail "mega corpus: expected 10^6 keys"
+log "corpora: tiny 10 keys, mega $(wc -l <"$T/mega.expected") keys, text $(wc -l <"$T/text.expected") keys"
+
+# metric FILE KEY : one value of the metrics' config object.
+metric() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["config"][sys.argv[2]])' "$1" "$2"; }
+
+for corpus in tiny text mega; do
+    for np in 1 2 3 4 5 6; do
+        [ "$corpus" = mega ] && [ "$np" = 5 ] && continue # keep the suite's time down
+        for mode in reduce shuffle auto; do
+            run_mrc_ok "$np" --threads 1 --quiet --reduce "$mode" --output "$T/out.tsv" \
+                --metrics "$T/m.json" "$T/$corpus"
+            assert_same "$T/$corpus.expected" "$T/out.tsv" "$corpus np $np --reduce $mode"
+            used=$(metric "$T/m.json" reduce_used)
+            case $mode in
+            auto) ;;
+            *) [ "$used" = "$mode" ] || fail "$corpus np $np --reduce $mode: metrics say $used" ;;
+            esac
+        done
+        log "ok: $corpus np $np reduce = shuffle = auto (auto chose $used)"
+    done
+done
+
+# The union estimate (HyperLogLog) is within 3% of the truth for 10^6 keys.
+run_mrc_ok 4 --threads 1 --quiet --output "$T/out.tsv" --metrics "$T/m.json" "$T/mega"
+est=$(metric "$T/m.json" union_estimate)
+awk -v e="$est" 'BEGIN { exit !(e > 970000 && e < 1030000) }' || fail "union estimate $est for 10^6 keys"
+log "ok: union estimate $est for 10^6 keys"
+
+# Two threads merge a range in parallel; more threads than sub-ranges of small tables too.
+run_mrc_ok 3 --threads 2 --quiet --reduce shuffle --output "$T/out.tsv" "$T/text"
+assert_same "$T/text.expected" "$T/out.tsv" "np 3 x 2 threads shuffle"
+
+# Alltoallv in rounds: a 4 KiB round cap forces hundreds of rounds through the staging buffers.
+MRC_TEST_SHUFFLE_ROUND=4096 run_mrc_ok 3 --threads 1 --quiet --reduce shuffle --output "$T/out.tsv" "$T/text"
+assert_same "$T/text.expected" "$T/out.tsv" "shuffle in rounds"
+log "ok: shuffle in rounds of 4 KiB"
+
+# The reduce's sketch-sized buffer made too small: the run falls back to the shuffle.
+MRC_TEST_REDUCE_CAP=50000 run_mrc_ok 4 --threads 1 --quiet --reduce reduce --output "$T/out.tsv" \
+    --metrics "$T/m.json" "$T/text"
+assert_same "$T/text.expected" "$T/out.tsv" "reduce falling back to shuffle"
+[ "$(metric "$T/m.json" reduce_fallback)" = True ] || fail "fall back not reported in the metrics"
+[ "$(metric "$T/m.json" reduce_used)" = shuffle ] || fail "fall back: reduce_used is not shuffle"
+log "ok: too-small reduce buffer falls back to the shuffle"
+
+# --output-per-rank: one part per rank plus a manifest; the parts sorted like the gathered
+# result are that result, byte for byte; the key sort too.
+for np in 1 3 4; do
+    rm -rf "$T/parts"
+    run_mrc_ok "$np" --threads 1 --quiet --output-per-rank "$T/parts" "$T/text"
+    [ "$(find "$T/parts" -name 'part-*.tsv' | wc -l)" = "$np" ] || fail "np $np: expected $np parts"
+    [ -s "$T/parts/manifest.json" ] || fail "np $np: no manifest"
+    sort -t "$(printf '\t')" -k2,2nr -k1,1 "$T"/parts/part-*.tsv >"$T/merged.tsv"
+    assert_same "$T/text.expected" "$T/merged.tsv" "np $np parts merged"
+    python3 - "$T/parts" "$np" "$(wc -l <"$T/text.expected")" <<'PY' || fail "np $np: manifest"
+import json, os, sys
+d, np, keys = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+m = json.load(open(os.path.join(d, "manifest.json")))
+assert m["ranks"] == np and len(m["parts"]) == np, m
+assert m["distinct_keys"] == keys, (m["distinct_keys"], keys)
+for p in m["parts"]:
+    lines = sum(1 for _ in open(os.path.join(d, p["path"]), "rb"))
+    assert lines == p["keys"], (p, lines)
+PY
+    log "ok: np $np --output-per-rank parts merge to the result"
+done
+rm -rf "$T/parts"
+run_mrc_ok 3 --threads 1 --quiet --sort key --output-per-rank "$T/parts" "$T/text"
+oracle --sort-key "$T"/text/*.txt >"$T/text.bykey"
+sort "$T"/parts/part-*.tsv >"$T/merged.tsv"
+assert_same "$T/text.bykey" "$T/merged.tsv" "--sort key parts merged"
+# Each part is itself sorted as asked.
+for p in "$T"/parts/part-*.tsv; do sort -c "$p" || fail "$p is not sorted by key"; done
+
+# A directory holding parts of another run is refused, left as it was, exit 1.
+before=$(cd "$T/parts" && md5sum ./*)
+run_mrc 2 --threads 1 --quiet --output-per-rank "$T/parts" "$T/text"
+[ "$RC" = 1 ] || fail "existing parts: exit $RC, expected 1"
+assert_stderr_has "parts: holds (part-0000[0-9].tsv|manifest.json) from another run" "existing parts"
+[ "$(cd "$T/parts" && md5sum ./*)" = "$before" ] || fail "existing parts were changed"
+
+# Misuse: per-rank output with --top, --reduce reduce or --output is exit 2.
+for clash in "--top 5" "--reduce reduce" "--output $T/x.tsv"; do
+    # shellcheck disable=SC2086 # the clash is two words on purpose
+    run_mrc 1 --output-per-rank "$T/p2" $clash "$T/text"
+    [ "$RC" = 2 ] || fail "--output-per-rank $clash: exit $RC, expected 2"
+    assert_stderr_has "excludes" "--output-per-rank $clash"
+    [ ! -e "$T/p2" ] || fail "--output-per-rank $clash created the directory"
+done
+log "ok: per-rank misuse and stale parts refused"
+
+# The ngram job combines the same way (its keys hold spaces; values are year sums).
+NG=$MRC_BUILD_DIR/tests/gen_ngrams
+if [ -x "$NG" ]; then
+    "$NG" "$T/ng" 4 --format v2 --files 3 --seed 5 --order 2
+    awk -F '\t' '{ c[$1] += $3 } END { for (k in c) printf "%s\t%.0f\n", k, c[k] }' "$T"/ng/* |
+        sort -t "$(printf '\t')" -k2,2nr -k1,1 >"$T/ng.expected"
+    for np in 2 5; do
+        for mode in reduce shuffle; do
+            run_mrc_ok "$np" --threads 1 --quiet --job ngram --reduce "$mode" --output "$T/out.tsv" "$T/ng"
+            assert_same "$T/ng.expected" "$T/out.tsv" "ngram np $np --reduce $mode"
+        done
+    done
+    log "ok: ngram job, reduce = shuffle = awk"
+else
+    fail "gen_ngrams not built at $NG"
+fi
