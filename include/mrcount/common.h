@@ -40,6 +40,13 @@ double mrc_now(void);
 /** mrc_peak_rss_bytes() : this process's peak resident set size. */
 uint64_t mrc_peak_rss_bytes(void);
 
+/** mrc_rss_window_start() / mrc_rss_window_peak() : the peak resident set of a stretch of the
+ *  run: start resets the kernel's high-water mark (/proc/self/clear_refs) and returns the
+ *  resident set at that moment (VmRSS), peak reads the mark back (VmHWM). getrusage's peak may
+ *  drop after a reset: callers keep the earlier value. Both return 0 where /proc is missing. */
+uint64_t mrc_rss_window_start(void);
+uint64_t mrc_rss_window_peak(void);
+
 /** mrc_mem_available_bytes() : MemAvailable of /proc/meminfo (0 when unknown). */
 uint64_t mrc_mem_available_bytes(void);
 

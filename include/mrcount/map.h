@@ -1,7 +1,8 @@
 /* map.h - jobs (what a record is and what it adds to the table) and the map phase of one rank:
  * pinned workers take pieces of the rank's splits from a shared atomic cursor and fill
- * thread-local tables, then merge them by hash partition into one serialized table.
- * No MPI here: the caller polls progress and may raise `stop` from its own thread. */
+ * thread-local tables, then merge them by hash partition into one serialized table. The splits
+ * are given at the start, or fed while the workers run (the dynamic schedule).
+ * No MPI here: the caller polls progress, feeds, and may raise `stop` from its own thread. */
 #ifndef MRCOUNT_MAP_H
 #define MRCOUNT_MAP_H
 
@@ -126,6 +127,7 @@ typedef struct mrc_map_stats {
     double
         *thread_seconds; /* per thread map time (nthreads entries, caller frees via stats_free) */
     size_t nthreads;
+    size_t splits; /* splits given to the run (at the start or fed) */
     /* bad records (ngram) of this rank: per-file counts and, per file, the first
      * MRC_BAD_SAMPLES locations in file order */
     uint64_t bad_total;
@@ -144,16 +146,39 @@ mrc_map_run *mrc_map_start(const mrc_job *job, const mrc_file_list *files, const
                            size_t nsplits, uint64_t piece_size, mrc_topo *topo,
                            const mrc_placement *pl, mrc_err *err);
 
+/** mrc_map_start_fed() : like mrc_map_start(), but no split is given yet: the caller feeds them
+ *  with mrc_map_feed() while the workers run, then calls mrc_map_feed_end(); idle workers sleep
+ *  until then. `bound` (nbound splits) holds every split that may be fed: it sizes the piece
+ *  array once, so the array never moves under the workers. @return NULL with err filled. */
+mrc_map_run *mrc_map_start_fed(const mrc_job *job, const mrc_file_list *files,
+                               const mrc_split *bound, size_t nbound, uint64_t piece_size,
+                               mrc_topo *topo, const mrc_placement *pl, mrc_err *err);
+
+/** mrc_map_feed() : hand nsplits more splits to the workers (each from `bound`, at most once),
+ *  from the caller's thread only. Pieces reach a worker in the order fed, so feed the splits of
+ *  one file in offset order: the ngram bad-record log keeps each file's first samples as seen.
+ *  @return 0, or MRC_EINVAL (more pieces than `bound` has, or the feed ended) with err filled. */
+int mrc_map_feed(mrc_map_run *m, const mrc_split *splits, size_t nsplits, mrc_err *err);
+
+/** mrc_map_feed_end() : no more splits: workers return once the fed pieces are mapped. */
+void mrc_map_feed_end(mrc_map_run *m);
+
+/** mrc_map_wants() : true while the feed is open, the run not stopped, and fewer pieces wait
+ *  unclaimed than there are workers (not counting those inflating a .gz file, which keep theirs
+ *  long): feed now, and the next split arrives before a worker runs dry. */
+bool mrc_map_wants(mrc_map_run *m);
+
 /** mrc_map_poll() : bytes mapped so far; *done set when every worker has returned. Waits up
- *  to timeout_ms for the workers to finish or fail before returning. @return nonzero if a worker
- *  failed (the workers stop early once one fails). */
+ *  to timeout_ms for the workers to finish or fail, or to want more (mrc_map_wants()), before
+ *  returning. @return nonzero if a worker failed (the workers stop early once one fails). */
 int mrc_map_poll(mrc_map_run *m, int timeout_ms, uint64_t *bytes_done, bool *done);
 
 /** mrc_map_stop() : ask the workers to stop early (another rank failed, or a signal). */
 void mrc_map_stop(mrc_map_run *m);
 
-/** mrc_map_finish() : join the workers; on success merge the thread tables in parallel into one
- *  serialized table (DESIGN wire format) in *out (malloc'd, *out_len bytes) and fill stats.
+/** mrc_map_finish() : end the feed, join the workers; on success merge the thread tables in
+ *  parallel into one serialized table (DESIGN wire format) in *out (malloc'd, *out_len bytes)
+ *  and fill stats.
  *  @return 0, or the first worker's error (err filled), or the merge's. */
 int mrc_map_finish(mrc_map_run *m, void **out, size_t *out_len, mrc_map_stats *stats, mrc_err *err);
 

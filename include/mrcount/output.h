@@ -26,6 +26,13 @@ typedef struct mrc_output_opts {
  *  path is untouched. @return 0, or nonzero with err filled ("<path>: <cause>"). */
 int mrc_output_write(const void *table, size_t cap, const mrc_output_opts *o, mrc_err *err);
 
+/** mrc_output_top_table() : the records that come first in o's order (o->top of them, all when
+ *  0) as a new serialized table in wire order (malloc'd *out, *out_len bytes). The top K of a
+ *  union of disjoint tables is among the union of their top K: owners of hash ranges prune
+ *  before gathering. @return 0, or nonzero with err filled. */
+int mrc_output_top_table(const void *table, size_t cap, const mrc_output_opts *o, void **out,
+                         size_t *out_len, mrc_err *err);
+
 /** mrc_output_temp_path() : the temporary name mrc_output_write() uses for path (caller frees),
  *  so a signal handler can remove it. */
 char *mrc_output_temp_path(const char *path);

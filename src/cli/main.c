@@ -5,6 +5,7 @@
  * It only orchestrates: the work is in the stages it calls. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -51,14 +52,17 @@ typedef struct run {
     void *result;
     size_t result_len;
     /* the combine: which one ran, why, and what it cost in memory */
-    bool shuffle;        /* the shuffle combined the tables (else MPI_Reduce) */
-    bool fell_back;      /* the reduce's sketch-sized buffers were too small */
-    double union_est;    /* HyperLogLog estimate of the run's distinct keys */
-    double predicted[2]; /* modelled combine seconds: reduce, shuffle */
-    void *range;         /* shuffle: this rank's hash range (serialized table) */
+    bool shuffle;          /* the shuffle combined the tables (else MPI_Reduce) */
+    bool fell_back;        /* the reduce's sketch-sized buffers were too small */
+    double union_est;      /* HyperLogLog estimate of the run's distinct keys */
+    double predicted[2];   /* modelled combine seconds: reduce, shuffle */
+    void *range;           /* shuffle: this rank's hash range (serialized table) */
+    uint64_t distinct_all; /* shuffle: distinct keys of all ranges (before any --top) */
     size_t range_len;
-    uint64_t table_bytes; /* this rank's serialized table after the local merge */
-    uint64_t rss_before_combine;
+    uint64_t table_bytes;        /* this rank's serialized table after the local merge */
+    uint64_t rss_before_combine; /* peak RSS up to the combine (map, local merge) */
+    uint64_t rss_combine;        /* peak RSS during the combine alone (0: unknown) */
+    uint64_t rss_combine_start;  /* RSS when the combine started (the local table included) */
     double phase[MRC_PHASE_COUNT];
     double t_start, t_total;
     uint64_t chunk;     /* split size used (rank 0): --chunk-size, or adapted to the input */
@@ -123,7 +127,11 @@ static int phase_distribute(run *r)
 {
     double t0 = mrc_now();
     int rc = mrc_dist_bcast_files(&r->d, &r->files, &r->err);
-    if (rc == 0) rc = mrc_dist_scatter_splits(&r->d, &r->plan, &r->mine, &r->nmine, &r->err);
+    /* Dynamic: any rank may map any split, so r->mine is the whole plan, in pull order. */
+    if (rc == 0 && r->o.schedule == MRC_SCHEDULE_DYNAMIC)
+        rc = mrc_dist_bcast_plan(&r->d, &r->files, &r->plan, &r->mine, &r->nmine, &r->err);
+    else if (rc == 0)
+        rc = mrc_dist_scatter_splits(&r->d, &r->plan, &r->mine, &r->nmine, &r->err);
     r->phase[MRC_PHASE_DISTRIBUTE] = mrc_now() - t0;
     return agree(r, rc);
 }
@@ -173,45 +181,125 @@ static void draw_progress(run *r, uint64_t done, uint64_t mapping, double t0, in
     fflush(stderr);
 }
 
+/* Whether rank 0's stderr reaches a terminal. Under mpirun it is never one itself: Open MPI gives
+ * each rank a pipe to mpirun, whatever mpirun's own stderr is. So, launched by Open MPI, ask the
+ * launcher's stderr: a rank 0 launched on mpirun's node is its child (a remote rank 0's parent is
+ * orted, srun's is slurmstepd: no terminal there, no bar in batch jobs). */
+static bool stderr_is_terminal(void)
+{
+    if (isatty(2)) return true;
+    if (getenv("OMPI_COMM_WORLD_SIZE") == NULL) return false;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/fd/2", (long)getppid());
+    int fd = open(path, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return false;
+    bool tty = isatty(fd) == 1;
+    close(fd);
+    return tty;
+}
+
+/* The map loop waits on the workers in slices (a worker that wants a split ends the wait) and
+ * tests the progress exchange between them. Rank 0 under the dynamic schedule: short ones, as
+ * on some transports (Open MPI's osc pt2pt over TCP) it serves the split counter only from
+ * inside MPI: a fetch from another rank then takes about two slices (measured). */
+#define SLICE_MS 10
+#define SLICE_COUNTER_MS 1
+
+/* Dynamic schedule: while the workers run low, take the next split from rank 0's counter and
+ * feed it. mrc_map_wants() turns true while the workers are still busy, before one runs dry, so
+ * the fetch's round trip overlaps mapping; a value past the plan ends this rank's feed. */
+static int pull_splits(run *r, mrc_map_run *m, mrc_dist_counter *counter, bool *pulled_all)
+{
+    while (!*pulled_all && mrc_map_wants(m)) {
+        uint64_t next = 0;
+        int rc = mrc_dist_counter_next(counter, &next, &r->err);
+        if (rc != 0) return rc;
+        if (next >= r->nmine) {
+            mrc_map_feed_end(m);
+            *pulled_all = true;
+        } else if ((rc = mrc_map_feed(m, &r->mine[next], 1, &r->err)) != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
 static int phase_map(run *r, mrc_job *job)
 {
     double t0 = mrc_now();
     uint64_t piece = r->o.chunk_size && r->o.chunk_size < PIECE_MAX ? r->o.chunk_size : PIECE_MAX;
+    bool dynamic = r->o.schedule == MRC_SCHEDULE_DYNAMIC;
+    mrc_dist_counter *counter = NULL;
+    mrc_dist_iprogress *ex = NULL;
+    int rc = dynamic ? mrc_dist_counter_open(&r->d, &counter, &r->err) : 0;
+    if (rc == 0) rc = mrc_dist_iprogress_open(&ex, &r->err);
+    if ((rc = agree(r, rc)) != 0) {
+        mrc_err cerr = {0};
+        mrc_dist_counter_close(counter, &cerr);
+        mrc_dist_iprogress_close(ex);
+        return rc;
+    }
     mrc_map_run *m =
-        mrc_map_start(job, &r->files, r->mine, r->nmine, piece, r->topo, &r->pl, &r->err);
+        dynamic
+            ? mrc_map_start_fed(job, &r->files, r->mine, r->nmine, piece, r->topo, &r->pl, &r->err)
+            : mrc_map_start(job, &r->files, r->mine, r->nmine, piece, r->topo, &r->pl, &r->err);
     int local_failed = m == NULL;
-    bool done = m == NULL;
+    bool done = m == NULL, pulled_all = !dynamic, inflight = false;
     bool show = r->d.rank == 0 && (r->o.progress == MRC_PROGRESS_ALWAYS ||
-                                   (r->o.progress == MRC_PROGRESS_AUTO && isatty(2)));
-    double last_draw = 0;
-    int rc = 0;
-    /* The main thread talks to the other ranks while the workers map: one small allreduce
-     * each POLL_MS carries progress, completion and failure. */
+                                   (r->o.progress == MRC_PROGRESS_AUTO && stderr_is_terminal()));
+    int slice_ms = dynamic && r->d.rank == 0 ? SLICE_COUNTER_MS : SLICE_MS;
+    double last_draw = 0, last_start = 0;
+    uint64_t bytes = 0, sums[3] = {0};
+    /* The main thread talks to the other ranks while the workers map: a small non-blocking
+     * allreduce carries progress, completion and failure, and no rank waits in MPI while its
+     * workers need feeding. A busy rank starts the next one POLL_MS after the last, so a failure
+     * anywhere reaches every rank in about POLL_MS; a finished or failed rank starts the next at
+     * once: it completes when the busy ranks join, which then learn the news without delay. */
     for (;;) {
-        uint64_t bytes = 0, sums[3];
-        if (m != NULL && !local_failed) local_failed = mrc_map_poll(m, POLL_MS, &bytes, &done);
+        if (!pulled_all && !local_failed && pull_splits(r, m, counter, &pulled_all) != 0) {
+            local_failed = 1;
+            mrc_map_stop(m);
+        }
+        if (!local_failed && !done)
+            local_failed = mrc_map_poll(m, slice_ms, &bytes, &done);
+        else
+            usleep((useconds_t)slice_ms * 1000); /* nothing to wait on locally */
         if (got_signal && !local_failed) {
             local_failed = 1;
             mrc_err_set(&r->err, MRC_EINTR, "stopped by signal %d", (int)got_signal);
         }
-        rc = mrc_dist_progress(&r->d, local_failed, !done, bytes, sums, &r->err);
+        if (!inflight) {
+            bool idle = local_failed || done;
+            if (!idle && mrc_now() - last_start < POLL_MS / 1e3) continue;
+            rc = mrc_dist_iprogress_start(ex, local_failed, !done, bytes, &r->err);
+            if (rc != 0) break;
+            inflight = true;
+            last_start = mrc_now();
+        }
+        bool ready = false;
+        rc = mrc_dist_iprogress_test(ex, &ready, sums, &r->err);
         if (rc != 0) break;
+        if (!ready) continue;
+        inflight = false;
         if (show && (mrc_now() - last_draw > 0.25 || sums[1] == 0)) {
             draw_progress(r, sums[2], sums[1], t0, sums[1] == 0);
             last_draw = mrc_now();
         }
-        if (sums[0] > 0) {
-            if (m != NULL) mrc_map_stop(m);
-            break;
-        }
-        if (sums[1] == 0) break;
-        if (local_failed || done)
-            usleep(POLL_MS * 1000); /* nothing to wait on locally: pace the exchange */
+        if (sums[0] > 0 || sums[1] == 0) break;
     }
     double t1 = mrc_now();
+    if ((rc != 0 || sums[0] > 0) && m != NULL) mrc_map_stop(m);
+    /* Every rank left the loop on the same exchange, so all reach this collective together. */
+    mrc_err cerr = {0};
+    int crc = mrc_dist_counter_close(counter, &cerr);
+    mrc_dist_iprogress_close(ex);
     /* A rank stopped because another failed reports success here: agree() then carries the
      * failing rank's own message to everyone. */
     int status = rc != 0 ? rc : local_failed ? (r->err.code ? r->err.code : MRC_EIO) : 0;
+    if (status == 0 && crc != 0) {
+        r->err = cerr;
+        status = crc;
+    }
     if (m != NULL) {
         mrc_err ferr = {0};
         int frc = mrc_map_finish(m, &r->local, &r->local_len, &r->st, &ferr);
@@ -230,7 +318,8 @@ static int phase_map(run *r, mrc_job *job)
  * whose costs differ by factors when it matters (see jobs/README.md for the measured points). */
 #define MODEL_NET_BPS 1e9
 #define MODEL_MERGE_BPS 3e8
-#define CAP_MARGIN 1.15 /* sketch-sized reduce buffers: estimate error and key-length spread */
+#define MODEL_LATENCY_S 1e-5 /* one message */
+#define CAP_MARGIN 1.15      /* sketch-sized reduce buffers: estimate error and key-length spread */
 
 /* Choose the combine. Collective: every input of the decision is reduced over all ranks, so
  * every rank decides the same. With one rank there is nothing to combine: reduce (a copy). */
@@ -264,10 +353,12 @@ static int plan_combine(run *r, uint64_t *cap_hint)
     while ((1 << levels) < P)
         levels++;
     /* MPI_Reduce: log2 P steps, each moving and merging a buffer of the union's size.
-     * Shuffle: each rank sends and merges its share (on T threads), then rank 0 gathers. */
+     * Shuffle: three small collectives, an all-to-all and a gather (P messages each), each
+     * rank sends and merges its share (on T threads), then rank 0 gathers the union. */
     r->union_est = U;
-    r->predicted[0] = levels * (cap / MODEL_NET_BPS + U_bytes / MODEL_MERGE_BPS);
-    r->predicted[1] = S / P / MODEL_NET_BPS + S / P / (MODEL_MERGE_BPS * T) +
+    r->predicted[0] = levels * (MODEL_LATENCY_S + cap / MODEL_NET_BPS + U_bytes / MODEL_MERGE_BPS);
+    r->predicted[1] = (3 * levels + 2 * (P - 1)) * MODEL_LATENCY_S + S / P / MODEL_NET_BPS +
+                      S / P / (MODEL_MERGE_BPS * T) +
                       (r->o.output_per_rank ? 0 : U_bytes / MODEL_NET_BPS);
     if (r->o.reduce == MRC_REDUCE_AUTO && r->o.output_per_rank == NULL)
         r->shuffle = r->predicted[1] < r->predicted[0] || 3 * cap > mem_share;
@@ -283,12 +374,13 @@ static int phase_combine(run *r)
     double t0 = mrc_now();
     r->table_bytes = r->local_len;
     r->rss_before_combine = mrc_peak_rss_bytes();
+    r->rss_combine_start = mrc_rss_window_start();
     uint64_t cap_hint = 0;
     int rc = plan_combine(r, &cap_hint);
     if (agree(r, rc) != 0) return 1;
     if (!r->shuffle) {
         bool too_small = false;
-        rc = mrc_dist_reduce_tables(&r->d, r->local, r->local_len, cap_hint, &r->result,
+        rc = mrc_dist_reduce_tables(&r->d, &r->local, r->local_len, cap_hint, &r->result,
                                     &r->result_len, &too_small, &r->err);
         if (rc == 0 && too_small) r->shuffle = r->fell_back = true;
     }
@@ -297,6 +389,24 @@ static int phase_combine(run *r)
                                      &r->range_len, &r->err);
         if (agree(r, rc) != 0) return 1;
         if (r->o.output_per_rank == NULL) {
+            /* The ranges are disjoint: with --top K each owner only sends its own first K,
+             * and the distinct keys are counted before that. */
+            mrc_ser_header h;
+            mrc_ser_read_header(r->range, &h);
+            uint64_t distinct = h.records;
+            rc = mrc_dist_sum_u64(&r->d, &distinct, 1, &r->err);
+            r->distinct_all = distinct;
+            if (rc == 0 && r->o.out.top > 0 && r->o.out.top < h.records) {
+                void *top = NULL;
+                size_t top_len = 0;
+                rc = mrc_output_top_table(r->range, r->range_len, &r->o.out, &top, &top_len,
+                                          &r->err);
+                if (rc == 0) {
+                    free(r->range);
+                    r->range = top;
+                }
+            }
+            if (agree(r, rc) != 0) return 1;
             rc = mrc_dist_gather_table(&r->d, r->range, &r->result, &r->result_len, &r->err);
             free(r->range);
             r->range = NULL;
@@ -305,6 +415,7 @@ static int phase_combine(run *r)
     free(r->local);
     r->local = NULL;
     r->phase[MRC_PHASE_COMBINE] = mrc_now() - t0;
+    r->rss_combine = mrc_rss_window_peak();
     return agree(r, rc);
 }
 
@@ -418,7 +529,7 @@ static int phase_output(run *r)
     if (r->d.rank == 0) {
         mrc_ser_header h;
         mrc_ser_read_header(r->result, &h);
-        r->totals[2] = h.records;
+        r->totals[2] = r->distinct_all ? r->distinct_all : h.records;
         rc = mrc_output_write(r->result, r->result_len, &r->o.out, &r->err);
     }
     r->phase[MRC_PHASE_OUTPUT] = mrc_now() - t0;
@@ -575,15 +686,24 @@ static char *rank_json(run *r)
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     if (f == NULL) return NULL;
+    uint64_t peak = mrc_peak_rss_bytes(); /* may have dropped with the combine's window reset */
     fprintf(f, "{\"rank\": %d, \"host\": ", r->d.rank);
     mrc_json_string(f, r->d.host);
     fprintf(f,
-            ", \"peak_rss_bytes\": %llu, \"bytes\": %llu, \"records\": %llu, "
-            "\"local_distinct\": %llu, \"map_seconds\": %.6f, \"threads_source\": \"%s\", "
-            "\"cores_available\": %zu, \"threads\": [",
-            (unsigned long long)mrc_peak_rss_bytes(), (unsigned long long)r->st.bytes,
-            (unsigned long long)r->st.records, (unsigned long long)r->st.distinct,
-            r->phase[MRC_PHASE_MAP], source_name(r->pl.source), r->pl.cores_available);
+            ", \"peak_rss_bytes\": %llu, \"peak_rss_before_combine_bytes\": %llu, "
+            "\"combine_start_rss_bytes\": %llu, \"combine_peak_rss_bytes\": %llu, \"table_bytes\": "
+            "%llu, \"range_bytes\": %llu, "
+            "\"result_bytes\": %llu, "
+            "\"bytes\": %llu, \"records\": %llu, "
+            "\"local_distinct\": %llu, \"map_seconds\": %.6f, \"splits_mapped\": %zu, "
+            "\"threads_source\": \"%s\", \"cores_available\": %zu, \"threads\": [",
+            (unsigned long long)(peak > r->rss_before_combine ? peak : r->rss_before_combine),
+            (unsigned long long)r->rss_before_combine, (unsigned long long)r->rss_combine_start,
+            (unsigned long long)r->rss_combine, (unsigned long long)r->table_bytes,
+            (unsigned long long)r->range_len, (unsigned long long)r->result_len,
+            (unsigned long long)r->st.bytes, (unsigned long long)r->st.records,
+            (unsigned long long)r->st.distinct, r->phase[MRC_PHASE_MAP], r->st.splits,
+            source_name(r->pl.source), r->pl.cores_available);
     for (size_t i = 0; i < r->pl.nthreads; i++) {
         fprintf(f, "%s{\"thread\": %zu, \"core\": %d, \"cpus\": ", i ? ", " : "", i,
                 r->pl.core_of[i]);
@@ -707,8 +827,6 @@ static int run_all(run *r)
 {
     mrc_job job;
     int rc = mrc_job_select(&r->o.job, &job, &r->err);
-    if (rc == 0 && r->o.schedule == MRC_SCHEDULE_DYNAMIC)
-        rc = mrc_err_set(&r->err, MRC_EINVAL, "--schedule dynamic: not available in this version");
     if (agree(r, rc) != 0) return 2;
     if (phase_discover(r) || phase_distribute(r) || phase_place(r) || phase_map(r, &job) ||
         phase_combine(r))

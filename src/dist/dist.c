@@ -11,13 +11,6 @@
 #include "dist_internal.h"
 #include "mrcount/dist.h"
 
-/* Evaluate an MPI call; on failure fill err with the call and MPI's own words and return. */
-#define MRC_MPI_CHECK(call, err)                                                                   \
-    do {                                                                                           \
-        int mrc_rc_ = (call);                                                                      \
-        if (mrc_rc_ != MPI_SUCCESS) return mrc_dist_mpi_error((err), #call, mrc_rc_);              \
-    } while (0)
-
 static MPI_Comm node_comm = MPI_COMM_NULL;
 
 int mrc_dist_mpi_error(mrc_err *err, const char *call, int rc)
@@ -242,15 +235,6 @@ int mrc_dist_scatter_splits(const mrc_dist *d, const mrc_split_plan *plan, mrc_s
     if (*mine == NULL) return mrc_err_set(err, MRC_ENOMEM, "split scatter: out of memory");
     if (rc != MPI_SUCCESS) return mrc_dist_mpi_error(err, "MPI_Scatterv(splits)", rc);
     *n = (size_t)count;
-    return 0;
-}
-
-int mrc_dist_progress(const mrc_dist *d, int failed, int mapping, uint64_t bytes, uint64_t sums[3],
-                      mrc_err *err)
-{
-    (void)d;
-    uint64_t v[3] = {(uint64_t)(failed != 0), (uint64_t)(mapping != 0), bytes};
-    MRC_MPI_CHECK(MPI_Allreduce(v, sums, 3, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD), err);
     return 0;
 }
 

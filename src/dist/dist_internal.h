@@ -8,4 +8,11 @@
  *  @return MRC_EMPI. */
 int mrc_dist_mpi_error(mrc_err *err, const char *call, int rc);
 
+/* Evaluate an MPI call; on failure fill err with the call and MPI's own words and return. */
+#define MRC_MPI_CHECK(call, err)                                                                   \
+    do {                                                                                           \
+        int mrc_rc_ = (call);                                                                      \
+        if (mrc_rc_ != MPI_SUCCESS) return mrc_dist_mpi_error((err), #call, mrc_rc_);              \
+    } while (0)
+
 #endif

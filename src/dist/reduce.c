@@ -55,9 +55,8 @@ static int table_type(size_t cap, size_t threshold, size_t blk, MPI_Datatype *ty
     return rc;
 }
 
-int mrc_dist_reduce_tables(const mrc_dist *d, const void *local, size_t local_len,
-                           uint64_t cap_hint, void **result, size_t *result_len, bool *too_small,
-                           mrc_err *err)
+int mrc_dist_reduce_tables(const mrc_dist *d, void **local, size_t local_len, uint64_t cap_hint,
+                           void **result, size_t *result_len, bool *too_small, mrc_err *err)
 {
     *result = NULL;
     *result_len = 0;
@@ -73,25 +72,25 @@ int mrc_dist_reduce_tables(const mrc_dist *d, const void *local, size_t local_le
     if (cap_hint > 0 && cap_hint < sum) sum = cap_hint > biggest ? cap_hint : biggest;
     size_t cap = (size_t)sum;
     if (cap > threshold) cap = (cap + blk - 1) / blk * blk;
-    /* Every rank allocates (or fails) before the collective: agree on it first. */
-    unsigned char *send = malloc(cap);
+    /* The local table grows into the send buffer (no copy; MPI never writes a send buffer, so
+     * it is still the local table afterwards, for a fall back). Every rank allocates (or
+     * fails) before the collective: agree on it first. */
+    unsigned char *send = realloc(*local, cap);
+    if (send != NULL) *local = send;
     unsigned char *recv = d->rank == 0 ? malloc(cap) : NULL;
     int ok = send != NULL && (d->rank != 0 || recv != NULL), all_ok = 0;
     rc = MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
     if (rc != MPI_SUCCESS || !all_ok) {
-        free(send);
         free(recv);
         if (rc != MPI_SUCCESS) return mrc_dist_mpi_error(err, "MPI_Allreduce(allocation)", rc);
         return mrc_err_set(err, MRC_ENOMEM, "combine: cannot allocate %zu bytes on some rank", cap);
     }
-    memcpy(send, local, local_len);
     memset(send + local_len, 0, cap - local_len);
 
     MPI_Datatype type;
     MPI_Op op;
     rc = table_type(cap, threshold, blk, &type);
     if (rc != MPI_SUCCESS) {
-        free(send);
         free(recv);
         return mrc_dist_mpi_error(err, "MPI_Type_contiguous(table)", rc);
     }
@@ -102,7 +101,6 @@ int mrc_dist_reduce_tables(const mrc_dist *d, const void *local, size_t local_le
         MPI_Op_free(&op);
     }
     MPI_Type_free(&type);
-    free(send);
     if (rc != MPI_SUCCESS) {
         free(recv);
         return mrc_dist_mpi_error(err, "MPI_Reduce(tables)", rc);

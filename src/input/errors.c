@@ -53,16 +53,38 @@ uint64_t mrc_peak_rss_bytes(void)
     return (uint64_t)ru.ru_maxrss * 1024u;
 }
 
-uint64_t mrc_mem_available_bytes(void)
+/* A "Key: N kB" line of /proc/self/status or /proc/meminfo, in bytes (0 when absent). */
+static uint64_t proc_kib(const char *file, const char *key)
 {
-    FILE *f = fopen("/proc/meminfo", "r");
+    FILE *f = fopen(file, "r");
     if (f == NULL) return 0;
     char line[256];
+    size_t klen = strlen(key);
     unsigned long long kib = 0;
     while (fgets(line, sizeof line, f) != NULL)
-        if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1) break;
+        if (strncmp(line, key, klen) == 0 && sscanf(line + klen, " %llu", &kib) == 1) break;
     fclose(f);
     return (uint64_t)kib * 1024u;
+}
+
+uint64_t mrc_rss_window_start(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (f != NULL) {
+        fputs("5", f);
+        fclose(f);
+    }
+    return proc_kib("/proc/self/status", "VmRSS:");
+}
+
+uint64_t mrc_rss_window_peak(void)
+{
+    return proc_kib("/proc/self/status", "VmHWM:");
+}
+
+uint64_t mrc_mem_available_bytes(void)
+{
+    return proc_kib("/proc/meminfo", "MemAvailable:");
 }
 
 int mrc_parse_size(const char *s, uint64_t *out)

@@ -1,7 +1,9 @@
 /* driver.c - the map phase of one rank: pinned workers pull pieces of the rank's splits from
  * one atomic cursor, stream them through the job's consumer into thread-local tables, then
- * merge those tables by hash partition into the rank's serialized table.
- * No MPI: the caller's thread polls progress and raises stop; workers never block on it. */
+ * merge those tables by hash partition into the rank's serialized table. The pieces are all
+ * known at the start (static schedule) or fed by the caller while the workers run (dynamic).
+ * No MPI: the caller's thread polls progress, feeds and raises stop; workers never block on it,
+ * except a worker with nothing to map, which waits for the feed without spinning. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -21,9 +23,16 @@ typedef struct piece {
 struct mrc_map_run {
     const mrc_job *job;
     const mrc_file_list *files;
-    piece *pieces;
-    size_t npieces;
-    atomic_size_t cursor;
+    uint64_t piece_size;
+    piece *pieces; /* cap entries, allocated once: workers read it while the feed appends */
+    size_t cap;
+    size_t nsplits; /* splits fed (the caller's thread only) */
+    /* pieces[0, published) are written: stored with release by the feeder (under lock), so a
+     * worker that loads it with acquire may read them. */
+    atomic_size_t published;
+    atomic_size_t cursor;    /* next piece to claim; runs ahead of published while workers wait */
+    atomic_size_t inflating; /* workers on a .gz piece: a whole file, long and of unknown length */
+    bool feed_ended;         /* written under lock by the feeder */
     atomic_uint_least64_t bytes_done;
     atomic_int failed;
     volatile int stop; /* written with __atomic stores, read by the reader between reads */
@@ -40,41 +49,76 @@ struct mrc_map_run {
     double t_start, t_end;
 
     pthread_mutex_t lock;
-    pthread_cond_t cond;
+    pthread_cond_t cond; /* the caller waiting for workers to finish, or to want more */
+    pthread_cond_t fed;  /* workers waiting for the feed */
     size_t finished;
 };
 
 static void raise_stop(mrc_map_run *m)
 {
     __atomic_store_n(&m->stop, 1, __ATOMIC_RELAXED);
+    /* Workers waiting for the feed return instead of waiting for a piece that may never come. */
+    pthread_mutex_lock(&m->lock);
+    pthread_cond_broadcast(&m->fed);
+    pthread_mutex_unlock(&m->lock);
 }
 
-static int cut_pieces(mrc_map_run *m, const mrc_split *splits, size_t nsplits, uint64_t piece_size,
-                      mrc_err *err)
+static size_t count_pieces(const mrc_map_run *m, const mrc_split *splits, size_t nsplits)
 {
     size_t n = 0;
     for (size_t i = 0; i < nsplits; i++) {
         const mrc_file *f = &m->files->files[splits[i].file];
-        n += f->gz ? 1 : (size_t)((splits[i].length + piece_size - 1) / piece_size);
+        n += f->gz ? 1 : (size_t)((splits[i].length + m->piece_size - 1) / m->piece_size);
     }
-    m->pieces = calloc(n + 1, sizeof *m->pieces);
-    if (m->pieces == NULL)
-        return mrc_err_set(err, MRC_ENOMEM, "map: out of memory for %zu pieces", n);
+    return n;
+}
+
+/* Cut splits into pieces at `out`; a .gz file is one piece. @return the number written. */
+static size_t cut_pieces(const mrc_map_run *m, const mrc_split *splits, size_t nsplits, piece *out)
+{
     size_t k = 0;
     for (size_t i = 0; i < nsplits; i++) {
         const mrc_split *s = &splits[i];
         const mrc_file *f = &m->files->files[s->file];
         if (f->gz) {
-            m->pieces[k++] = (piece){s->file, true, 0, s->length};
+            out[k++] = (piece){s->file, true, 0, s->length};
             continue;
         }
-        for (uint64_t off = 0; off < s->length; off += piece_size) {
-            uint64_t len = s->length - off < piece_size ? s->length - off : piece_size;
-            m->pieces[k++] = (piece){s->file, false, s->offset + off, len};
+        for (uint64_t off = 0; off < s->length; off += m->piece_size) {
+            uint64_t len = s->length - off < m->piece_size ? s->length - off : m->piece_size;
+            out[k++] = (piece){s->file, false, s->offset + off, len};
         }
     }
-    m->npieces = k;
-    return 0;
+    return k;
+}
+
+/* The next piece for a worker, or NULL when there is none: the feed ended before it, or the run
+ * stops. A claim past the published pieces sleeps until the feed reaches it. */
+static const piece *claim_piece(mrc_map_run *m)
+{
+    size_t i = atomic_fetch_add_explicit(&m->cursor, 1, memory_order_relaxed);
+    size_t published = atomic_load_explicit(&m->published, memory_order_acquire);
+    if (i >= published) {
+        pthread_mutex_lock(&m->lock);
+        pthread_cond_signal(&m->cond); /* the caller may be waiting in mrc_map_poll(): feed now */
+        while (i >= (published = atomic_load_explicit(&m->published, memory_order_relaxed)) &&
+               !m->feed_ended && !__atomic_load_n(&m->stop, __ATOMIC_RELAXED))
+            pthread_cond_wait(&m->fed, &m->lock);
+        pthread_mutex_unlock(&m->lock);
+        if (i >= published) return NULL;
+    }
+    const piece *p = &m->pieces[i];
+    /* Counted before the caller can hear of this claim, so that it never queues a piece behind
+     * a whole .gz file (mrc_map_wants()). */
+    if (p->gz) atomic_fetch_add_explicit(&m->inflating, 1, memory_order_relaxed);
+    if (published - i <= m->nthreads) {
+        /* Fewer unclaimed pieces than workers: wake the caller, which may feed more now rather
+         * than at the end of its wait (static: only the last few claims get here). */
+        pthread_mutex_lock(&m->lock);
+        pthread_cond_signal(&m->cond);
+        pthread_mutex_unlock(&m->lock);
+    }
+    return p;
 }
 
 static void map_worker(size_t ti, void *arg)
@@ -90,15 +134,15 @@ static void map_worker(size_t ti, void *arg)
     ctx->opts = &m->job->opts;
     if (rc == 0) rc = mrc_reader_init(&rd, 0, err);
     while (rc == 0 && !__atomic_load_n(&m->stop, __ATOMIC_RELAXED)) {
-        size_t i = atomic_fetch_add_explicit(&m->cursor, 1, memory_order_relaxed);
-        if (i >= m->npieces) break;
-        const piece *p = &m->pieces[i];
+        const piece *p = claim_piece(m);
+        if (p == NULL) break;
         const char *path = m->files->files[p->file].path;
         uint64_t before = rd.bytes_read;
         mrc_map_ctx_piece(ctx, path, p->file, p->offset);
-        if (p->gz)
+        if (p->gz) {
             rc = mrc_reader_run_gz(&rd, path, &m->job->rules, m->job->consume, ctx, &m->stop, err);
-        else
+            atomic_fetch_sub_explicit(&m->inflating, 1, memory_order_relaxed); /* claim_piece() */
+        } else
             rc = mrc_reader_run(&rd, path, p->offset, p->length, &m->job->rules, m->job->consume,
                                 ctx, &m->stop, err);
         atomic_fetch_add_explicit(&m->bytes_done, rd.bytes_read - before, memory_order_relaxed);
@@ -111,7 +155,9 @@ static void map_worker(size_t ti, void *arg)
     mrc_reader_free(&rd);
     m->thread_seconds[ti] = mrc_now() - t0;
     pthread_mutex_lock(&m->lock);
-    m->finished++;
+    /* The run's map time ends with its last worker, not when the caller joins them: that
+     * waits for the other ranks too and would hide this rank's share of the imbalance. */
+    if (++m->finished == m->nthreads) m->t_end = mrc_now();
     pthread_cond_broadcast(&m->cond);
     pthread_mutex_unlock(&m->lock);
 }
@@ -131,12 +177,16 @@ static void map_run_free(mrc_map_run *m)
     free(m->pieces);
     pthread_mutex_destroy(&m->lock);
     pthread_cond_destroy(&m->cond);
+    pthread_cond_destroy(&m->fed);
     free(m);
 }
 
-mrc_map_run *mrc_map_start(const mrc_job *job, const mrc_file_list *files, const mrc_split *splits,
-                           size_t nsplits, uint64_t piece_size, mrc_topo *topo,
-                           const mrc_placement *pl, mrc_err *err)
+/* Both starts: pieces sized for all of `splits`; they are published before the workers start
+ * unless `fed`, when they come later through mrc_map_feed(). */
+static mrc_map_run *map_start(const mrc_job *job, const mrc_file_list *files,
+                              const mrc_split *splits, size_t nsplits, bool fed,
+                              uint64_t piece_size, mrc_topo *topo, const mrc_placement *pl,
+                              mrc_err *err)
 {
     mrc_map_run *m = calloc(1, sizeof *m);
     if (m == NULL) {
@@ -145,8 +195,10 @@ mrc_map_run *mrc_map_start(const mrc_job *job, const mrc_file_list *files, const
     }
     pthread_mutex_init(&m->lock, NULL);
     pthread_cond_init(&m->cond, NULL);
+    pthread_cond_init(&m->fed, NULL);
     m->job = job;
     m->files = files;
+    m->piece_size = piece_size ? piece_size : MRC_PIECE_DEFAULT;
     m->topo = topo;
     m->pl = pl;
     m->nthreads = pl->nthreads;
@@ -160,9 +212,17 @@ mrc_map_run *mrc_map_start(const mrc_job *job, const mrc_file_list *files, const
         map_run_free(m);
         return NULL;
     }
-    if (cut_pieces(m, splits, nsplits, piece_size ? piece_size : MRC_PIECE_DEFAULT, err) != 0) {
+    m->cap = count_pieces(m, splits, nsplits);
+    m->pieces = calloc(m->cap + 1, sizeof *m->pieces);
+    if (m->pieces == NULL) {
+        mrc_err_set(err, MRC_ENOMEM, "map: out of memory for %zu pieces", m->cap);
         map_run_free(m);
         return NULL;
+    }
+    if (!fed) {
+        atomic_init(&m->published, cut_pieces(m, splits, nsplits, m->pieces));
+        m->nsplits = nsplits;
+        m->feed_ended = true;
     }
     m->t_start = mrc_now();
     m->pool = mrc_pool_start(topo, pl, map_worker, m, err);
@@ -171,6 +231,59 @@ mrc_map_run *mrc_map_start(const mrc_job *job, const mrc_file_list *files, const
         return NULL;
     }
     return m;
+}
+
+mrc_map_run *mrc_map_start(const mrc_job *job, const mrc_file_list *files, const mrc_split *splits,
+                           size_t nsplits, uint64_t piece_size, mrc_topo *topo,
+                           const mrc_placement *pl, mrc_err *err)
+{
+    return map_start(job, files, splits, nsplits, false, piece_size, topo, pl, err);
+}
+
+mrc_map_run *mrc_map_start_fed(const mrc_job *job, const mrc_file_list *files,
+                               const mrc_split *bound, size_t nbound, uint64_t piece_size,
+                               mrc_topo *topo, const mrc_placement *pl, mrc_err *err)
+{
+    return map_start(job, files, bound, nbound, true, piece_size, topo, pl, err);
+}
+
+int mrc_map_feed(mrc_map_run *m, const mrc_split *splits, size_t nsplits, mrc_err *err)
+{
+    /* Only this thread stores published, so a relaxed load reads its own last store. */
+    size_t at = atomic_load_explicit(&m->published, memory_order_relaxed);
+    size_t n = count_pieces(m, splits, nsplits);
+    if (m->feed_ended || n > m->cap - at)
+        return mrc_err_set(err, MRC_EINVAL, "map: %zu pieces fed after %zu of %zu%s", n, at, m->cap,
+                           m->feed_ended ? " and the end of the feed" : "");
+    cut_pieces(m, splits, nsplits, m->pieces + at);
+    m->nsplits += nsplits;
+    pthread_mutex_lock(&m->lock);
+    atomic_store_explicit(&m->published, at + n, memory_order_release);
+    pthread_cond_broadcast(&m->fed);
+    pthread_mutex_unlock(&m->lock);
+    return 0;
+}
+
+void mrc_map_feed_end(mrc_map_run *m)
+{
+    pthread_mutex_lock(&m->lock);
+    m->feed_ended = true;
+    pthread_cond_broadcast(&m->fed);
+    pthread_mutex_unlock(&m->lock);
+}
+
+bool mrc_map_wants(mrc_map_run *m)
+{
+    /* feed_ended: only the feeder's thread writes it, no lock needed */
+    if (m->feed_ended || __atomic_load_n(&m->stop, __ATOMIC_RELAXED)) return false;
+    size_t published = atomic_load_explicit(&m->published, memory_order_relaxed);
+    size_t next = atomic_load_explicit(&m->cursor, memory_order_relaxed);
+    size_t unclaimed = published > next ? published - next : 0;
+    /* A piece queued for a worker that is inflating a .gz file would wait for the whole file,
+     * while another rank may have nothing to do: only the other workers get one queued. Such a
+     * worker fetches when it asks for its next piece, a delay small beside a whole file. */
+    size_t inflating = atomic_load_explicit(&m->inflating, memory_order_relaxed);
+    return unclaimed + inflating < m->nthreads;
 }
 
 int mrc_map_poll(mrc_map_run *m, int timeout_ms, uint64_t *bytes_done, bool *done)
@@ -184,7 +297,7 @@ int mrc_map_poll(mrc_map_run *m, int timeout_ms, uint64_t *bytes_done, bool *don
         until.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&m->lock);
-    while (m->finished < m->nthreads && !atomic_load(&m->failed))
+    while (m->finished < m->nthreads && !atomic_load(&m->failed) && !mrc_map_wants(m))
         if (pthread_cond_timedwait(&m->cond, &m->lock, &until) != 0) break;
     *done = m->finished == m->nthreads;
     pthread_mutex_unlock(&m->lock);
@@ -319,9 +432,9 @@ static int merge_bad_logs(mrc_map_run *m, mrc_map_stats *st, mrc_err *err)
 
 int mrc_map_finish(mrc_map_run *m, void **out, size_t *out_len, mrc_map_stats *stats, mrc_err *err)
 {
+    mrc_map_feed_end(m); /* workers waiting for more would never return */
     mrc_pool_join(m->pool);
     m->pool = NULL;
-    m->t_end = mrc_now();
     memset(stats, 0, sizeof *stats);
     *out = NULL;
     *out_len = 0;
@@ -334,6 +447,7 @@ int mrc_map_finish(mrc_map_run *m, void **out, size_t *out_len, mrc_map_stats *s
     if (rc == 0 && __atomic_load_n(&m->stop, __ATOMIC_RELAXED))
         rc = mrc_err_set(err, MRC_EINTR, "map stopped before the end");
     stats->nthreads = m->nthreads;
+    stats->splits = m->nsplits;
     stats->thread_seconds = m->thread_seconds;
     m->thread_seconds = NULL;
     stats->map_seconds = m->t_end - m->t_start;

@@ -414,3 +414,71 @@ int mrc_output_write(const void *table, size_t cap, const mrc_output_opts *o, mr
     free(refs);
     return rc;
 }
+
+/* ---- the first K records as a smaller table (the shuffle's --top) ---- */
+
+typedef struct hashed_ref {
+    uint64_t hash;
+    const out_ref *ref;
+} hashed_ref;
+
+static int cmp_hashed(const void *a, const void *b)
+{
+    const hashed_ref *x = a, *y = b;
+    if (x->hash != y->hash) return x->hash < y->hash ? -1 : 1;
+    uint32_t n = x->ref->len < y->ref->len ? x->ref->len : y->ref->len;
+    int c = n ? memcmp(x->ref->key, y->ref->key, n) : 0;
+    if (c != 0) return c;
+    return x->ref->len < y->ref->len ? -1 : x->ref->len > y->ref->len;
+}
+
+int mrc_output_top_table(const void *table, size_t cap, const mrc_output_opts *o, void **out,
+                         size_t *out_len, mrc_err *err)
+{
+    *out = NULL;
+    *out_len = 0;
+    mrc_ser_header h;
+    if (table == NULL || cap < MRC_SER_HEADER)
+        return mrc_err_set(err, MRC_EINVAL, "top: malformed count table (%zu bytes)", cap);
+    mrc_ser_read_header(table, &h);
+    if (h.magic != MRC_SER_MAGIC || h.version != MRC_SER_VERSION ||
+        h.payload > cap - MRC_SER_HEADER || h.records > h.payload / REC_HEAD)
+        return mrc_err_set(err, MRC_EINVAL, "top: malformed count table");
+    ref_cmp_fn cmp = o->sort == MRC_SORT_KEY ? cmp_by_key : cmp_by_count;
+    uint64_t keep = o->top != 0 && o->top < h.records ? o->top : h.records;
+    out_ref *refs = NULL;
+    size_t n = 0;
+    int rc = collect_refs((const unsigned char *)table + MRC_SER_HEADER, (size_t)h.payload,
+                          h.records, keep, cmp, &refs, &n, "top", err);
+    if (rc != 0) return rc;
+    /* Back to the wire order, (hash, key), so the result is a valid serialized table. */
+    hashed_ref *hr = malloc((n + 1) * sizeof *hr);
+    size_t bytes = MRC_SER_HEADER;
+    for (size_t i = 0; hr != NULL && i < n; i++) {
+        hr[i] = (hashed_ref){mrc_hash(refs[i].key, refs[i].len), &refs[i]};
+        bytes += REC_HEAD + refs[i].len;
+    }
+    unsigned char *t = hr != NULL ? malloc(bytes) : NULL;
+    if (t == NULL) {
+        free(hr);
+        free(refs);
+        return mrc_err_errno(err, ENOMEM, "top");
+    }
+    if (n > 1) qsort(hr, n, sizeof *hr, cmp_hashed);
+    mrc_ser_header th = {MRC_SER_MAGIC, MRC_SER_VERSION, n, bytes - MRC_SER_HEADER, h.flags, 0};
+    size_t w = MRC_SER_HEADER;
+    for (size_t i = 0; i < n; i++) {
+        const out_ref *r = hr[i].ref;
+        memcpy(t + w, &r->count, 8);
+        memcpy(t + w + 8, &r->len, 4);
+        memcpy(t + w + REC_HEAD, r->key, r->len);
+        w += REC_HEAD + r->len;
+        th.total = th.total + r->count < th.total ? UINT64_MAX : th.total + r->count;
+    }
+    mrc_ser_write_header(t, &th);
+    free(hr);
+    free(refs);
+    *out = t;
+    *out_len = bytes;
+    return 0;
+}

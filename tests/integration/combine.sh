@@ -3,7 +3,7 @@
 # byte-identical at np 1-6 (oversubscribed) on corpora of 10, ~10^4 and 10^6 distinct keys, and
 # equal to an oracle (`sort | uniq -c` for the exact-vocabulary corpora, the perl oracle for the
 # text one); --output-per-rank parts, concatenated and sorted like the gathered result, equal it;
-# the Alltoallv rounds (forced small) and the reduce's fall back to the shuffle (forced small
+# --top K pruned per owner; the Alltoallv rounds (forced small) and the reduce's fall back to the shuffle (forced small
 # buffer) give the same bytes; the ngram job with the shuffle; the misuse cases exit 2 and a part
 # directory from another run is refused without touching it.
 # shellcheck source-path=SCRIPTDIR source=lib.bash
@@ -63,6 +63,23 @@ log "ok: union estimate $est for 10^6 keys"
 run_mrc_ok 3 --threads 2 --quiet --reduce shuffle --output "$T/out.tsv" "$T/text"
 assert_same "$T/text.expected" "$T/out.tsv" "np 3 x 2 threads shuffle"
 
+oracle --sort-key "$T"/text/*.txt >"$T/text.bykey"
+
+# --top K with the shuffle: each owner sends only its first K; the result is still the first K
+# of the whole table, and the summary's distinct count is still the whole table's.
+for np in 3 5; do
+    for k in 1 10 1000; do
+        run_mrc_ok "$np" --threads 1 --reduce shuffle --top "$k" --output "$T/out.tsv" "$T/text"
+        head -n "$k" "$T/text.expected" >"$T/top.expected"
+        assert_same "$T/top.expected" "$T/out.tsv" "np $np shuffle --top $k"
+        assert_stderr_has " $(wc -l <"$T/text.expected") distinct" "np $np --top $k distinct count"
+    done
+    run_mrc_ok "$np" --threads 1 --quiet --reduce shuffle --sort key --top 25 --output "$T/out.tsv" "$T/text"
+    head -n 25 "$T/text.bykey" >"$T/top.expected"
+    assert_same "$T/top.expected" "$T/out.tsv" "np $np shuffle --sort key --top 25"
+done
+log "ok: shuffle --top K prunes per owner"
+
 # Alltoallv in rounds: a 4 KiB round cap forces hundreds of rounds through the staging buffers.
 MRC_TEST_SHUFFLE_ROUND=4096 run_mrc_ok 3 --threads 1 --quiet --reduce shuffle --output "$T/out.tsv" "$T/text"
 assert_same "$T/text.expected" "$T/out.tsv" "shuffle in rounds"
@@ -99,7 +116,6 @@ PY
 done
 rm -rf "$T/parts"
 run_mrc_ok 3 --threads 1 --quiet --sort key --output-per-rank "$T/parts" "$T/text"
-oracle --sort-key "$T"/text/*.txt >"$T/text.bykey"
 sort "$T"/parts/part-*.tsv >"$T/merged.tsv"
 assert_same "$T/text.bykey" "$T/merged.tsv" "--sort key parts merged"
 # Each part is itself sorted as asked.

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# progress.sh - the progress line (percent, MB/s, ETA, ranks mapping) goes to rank 0's stderr
+# when the user's stderr is a terminal (--progress auto), under mpirun as well as alone; never
+# into a file or a pipe unless --progress always; never with --progress never. The terminal is a
+# pseudo-terminal from script(1) (util-linux/bsdutils). Pass/fail never depends on timings: the
+# line is drawn at least once, at the end of the map phase, whenever it is drawn at all.
+# shellcheck source-path=SCRIPTDIR source=lib.bash
+source "$(dirname "$0")/lib.bash"
+
+D=$T/data
+gen_corpus "$D" 16 --files 4 --seed 51
+LINE='ETA [0-9]+s ranks mapping'
+
+# has_line FILE WHAT / no_line FILE WHAT : the progress line is in FILE, or is not.
+has_line() {
+    grep -Eq "$LINE" "$1" || fail "$2: no progress line in $(head -c 300 "$1" | cat -A)"
+    grep -Eq '100\.0%' "$1" || fail "$2: the progress line never reached 100%"
+}
+no_line() {
+    if grep -Eq "$LINE" "$1"; then fail "$2: a progress line where none belongs"; fi
+}
+
+# in_pty COMMAND... : run the command on a pseudo-terminal (its stdin, stdout and stderr),
+# bounded in time; what it wrote to the terminal is in $T/pty.
+in_pty() {
+    local cmd
+    cmd=$(printf '%q ' timeout -k 10 "$MRC_TIMEOUT" "$@")
+    RC=0
+    SHELL=/bin/bash timeout -k 10 "$((MRC_TIMEOUT + 20))" script -qec "$cmd" /dev/null \
+        >"$T/pty" 2>&1 </dev/null || RC=$?
+    case $RC in 124 | 137) fail "timed out on a pseudo-terminal: $*" ;; esac
+    [ "$RC" = 0 ] || fail "exit status $RC on a pseudo-terminal: $*"
+}
+
+MRC=("$MRCOUNT" --threads 1 --quiet --output "$T/out.tsv")
+NP2=("${MPIRUN[@]}" 2 "${MRC[@]}")
+
+# --- a terminal: auto draws, under mpirun (mpirun's stderr is the terminal) and alone ----------
+if command -v script >/dev/null; then
+    in_pty "${NP2[@]}" --progress auto "$D"
+    has_line "$T/pty" "np 2, auto, on a terminal"
+    in_pty "${MRC[@]}" --progress auto "$D"
+    has_line "$T/pty" "singleton, auto, on a terminal"
+    log "ok: auto draws on a terminal (np 2 and alone)"
+
+    in_pty "${NP2[@]}" --progress never "$D"
+    no_line "$T/pty" "np 2, never, on a terminal"
+    log "ok: never draws nothing on a terminal"
+
+    # stdout on the terminal, stderr into a file or a pipe: auto stays quiet.
+    # shellcheck disable=SC2016 # "$@" and "$0" are the inner shell's
+    in_pty bash -c '"$@" 2>"$0"' "$T/err-file" "${NP2[@]}" --progress auto "$D"
+    no_line "$T/err-file" "np 2, auto, stderr to a file (terminal around)"
+    no_line "$T/pty" "np 2, auto, stderr to a file (terminal around)"
+    # shellcheck disable=SC2016
+    in_pty bash -c '"$@" 2>&1 >/dev/null | cat >"$0"' "$T/err-pipe" "${NP2[@]}" --progress auto "$D"
+    no_line "$T/err-pipe" "np 2, auto, stderr to a pipe (terminal around)"
+    log "ok: auto draws nothing into a file or a pipe, even from a terminal"
+else
+    log "skip: no script(1) to make a pseudo-terminal (apt-get install bsdutils)"
+fi
+
+# --- no terminal at all ------------------------------------------------------------------------
+run_mrc_ok 2 --threads 1 --quiet --output "$T/out.tsv" --progress auto "$D"
+no_line "$T/stderr" "np 2, auto, stderr to a file"
+timeout -k 10 "$MRC_TIMEOUT" "${NP2[@]}" --progress always "$D" 2>&1 >/dev/null </dev/null |
+    cat >"$T/always-pipe" || fail "np 2, always, stderr to a pipe: exit status $?"
+has_line "$T/always-pipe" "np 2, always, stderr to a pipe"
+run_mrc_ok 2 --threads 1 --quiet --output "$T/out.tsv" --progress never "$D"
+no_line "$T/stderr" "np 2, never, stderr to a file"
+log "ok: into a file or a pipe only with always"
+
+oracle "$D"/*.txt >"$T/expected.tsv"
+assert_same "$T/expected.tsv" "$T/out.tsv" "the result with progress on"
+log "PASS"
