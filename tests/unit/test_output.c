@@ -39,7 +39,7 @@ typedef struct ser_buf {
     uint64_t records, total;
 } ser_buf;
 
-static void put_le(ser_buf *b, uint64_t v, int bytes)
+static void buf_put_le(ser_buf *b, uint64_t v, int bytes)
 {
     for (int i = 0; i < bytes; i++)
         b->p[b->len++] = (unsigned char)(v >> (8 * i));
@@ -57,8 +57,8 @@ static void ser_init(ser_buf *b, size_t cap)
 static void ser_add(ser_buf *b, const void *key, size_t len, uint64_t count)
 {
     assert_true(b->len + 12 + len <= b->cap);
-    put_le(b, count, 8);
-    put_le(b, len, 4);
+    buf_put_le(b, count, 8);
+    buf_put_le(b, len, 4);
     memcpy(b->p + b->len, key, len);
     b->len += len;
     b->records++;
@@ -70,12 +70,12 @@ static void ser_finish(ser_buf *b, uint64_t flags)
 {
     size_t end = b->len;
     b->len = 0;
-    put_le(b, MRC_SER_MAGIC, 4);
-    put_le(b, MRC_SER_VERSION, 4);
-    put_le(b, b->records, 8);
-    put_le(b, end - MRC_SER_HEADER, 8);
-    put_le(b, flags, 8);
-    put_le(b, b->total, 8);
+    buf_put_le(b, MRC_SER_MAGIC, 4);
+    buf_put_le(b, MRC_SER_VERSION, 4);
+    buf_put_le(b, b->records, 8);
+    buf_put_le(b, end - MRC_SER_HEADER, 8);
+    buf_put_le(b, flags, 8);
+    buf_put_le(b, b->total, 8);
     b->len = end;
 }
 

@@ -20,53 +20,6 @@
 
 __extension__ typedef unsigned __int128 u128;
 
-/* ---- the oracle's wire format ---- */
-
-static void put_le(unsigned char *p, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_le(const unsigned char *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-/* The wire format written directly from the rule: a copy of an aggregated vector sorted by
- * (hash, key); *len = header + payload. */
-static unsigned char *oracle_serialize(const okvec *o, uint64_t total, size_t *len)
-{
-    okv *v = malloc((o->n + 1) * sizeof *v);
-    assert_non_null(v);
-    if (o->n) memcpy(v, o->v, o->n * sizeof *v);
-    qsort(v, o->n, sizeof *v, okv_ser_cmp);
-    size_t payload = 0;
-    for (size_t i = 0; i < o->n; i++)
-        payload += 12 + v[i].len;
-    unsigned char *b = malloc(40 + payload);
-    assert_non_null(b);
-    put_le(b, 0x5443524d, 4); /* "MRCT" */
-    put_le(b + 4, 1, 4);
-    put_le(b + 8, o->n, 8);
-    put_le(b + 16, payload, 8);
-    put_le(b + 24, 0, 8);
-    put_le(b + 32, total, 8);
-    unsigned char *w = b + 40;
-    for (size_t i = 0; i < o->n; i++) {
-        put_le(w, v[i].count, 8);
-        put_le(w + 8, v[i].len, 4);
-        if (v[i].len) memcpy(w + 12, v[i].key, v[i].len);
-        w += 12 + v[i].len;
-    }
-    free(v);
-    *len = 40 + payload;
-    return b;
-}
-
 /* Record offsets and hashes of a payload, parsed from the rule (asserts it is well formed). */
 typedef struct parsed {
     size_t n;
@@ -456,7 +409,7 @@ static mergecase mergecase_make(size_t K, const unsigned char *keys, const uint3
     okvec_aggregate(&o);
     m.want_total = okvec_total(&o);
     m.want_records = o.n;
-    m.want = oracle_serialize(&o, m.want_total, &m.want_len);
+    m.want = oracle_serialize(&o, m.want_total, 0, &m.want_len);
     m.one = serialize1(&all, &m.one_len);
     assert_bytes_equal(m.one, m.one_len, m.want, m.want_len);
     mrc_table_free(&all);

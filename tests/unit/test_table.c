@@ -20,54 +20,6 @@
 
 #include "mrcount/table.h"
 
-/* ---- the oracle's wire format ---- */
-
-static void put_le(unsigned char *p, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_le(const unsigned char *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-/* The wire format written directly from the rule (sorts a copy of an aggregated vector). */
-static unsigned char *oracle_serialize(const okvec *o, uint64_t total, uint64_t flags, size_t *len)
-{
-    okv *v = malloc((o->n + 1) * sizeof *v);
-    assert_non_null(v);
-    if (o->n)
-        memcpy(v, o->v, o->n * sizeof *v);
-    qsort(v, o->n, sizeof *v, okv_ser_cmp);
-    size_t payload = 0;
-    for (size_t i = 0; i < o->n; i++)
-        payload += 12 + v[i].len;
-    unsigned char *b = malloc(40 + payload);
-    assert_non_null(b);
-    put_le(b, 0x5443524d, 4); /* "MRCT" */
-    put_le(b + 4, 1, 4);
-    put_le(b + 8, o->n, 8);
-    put_le(b + 16, payload, 8);
-    put_le(b + 24, flags, 8);
-    put_le(b + 32, total, 8);
-    unsigned char *w = b + 40;
-    for (size_t i = 0; i < o->n; i++) {
-        put_le(w, v[i].count, 8);
-        put_le(w + 8, v[i].len, 4);
-        if (v[i].len)
-            memcpy(w + 12, v[i].key, v[i].len);
-        w += 12 + v[i].len;
-    }
-    free(v);
-    *len = 40 + payload;
-    return b;
-}
-
 /* ---- table helpers ---- */
 
 static void dump_rec(const mrc_rec *r, void *arg)
@@ -80,8 +32,7 @@ static okvec table_dump(const mrc_table *t)
 {
     okvec o = {0};
     mrc_table_each(t, dump_rec, &o);
-    if (o.n)
-        qsort(o.v, o.n, sizeof *o.v, okv_key_cmp);
+    if (o.n) qsort(o.v, o.n, sizeof *o.v, okv_key_cmp);
     return o;
 }
 
@@ -112,8 +63,7 @@ static void add_ok(mrc_table *t, const void *key, uint32_t len, uint64_t hash, u
 {
     mrc_err err = {0};
     int rc = mrc_table_add(t, key, len, hash, count, &err);
-    if (rc != 0)
-        fail_msg("mrc_table_add: %d %s", rc, err.msg);
+    if (rc != 0) fail_msg("mrc_table_add: %d %s", rc, err.msg);
 }
 
 static unsigned char *serialize(mrc_table *const *tabs, size_t n, size_t *len)
@@ -121,8 +71,7 @@ static unsigned char *serialize(mrc_table *const *tabs, size_t n, size_t *len)
     void *out = NULL;
     mrc_err err = {0};
     int rc = mrc_table_serialize(tabs, n, &out, len, &err);
-    if (rc != 0)
-        fail_msg("mrc_table_serialize: %d %s", rc, err.msg);
+    if (rc != 0) fail_msg("mrc_table_serialize: %d %s", rc, err.msg);
     assert_non_null(out);
     return out;
 }
@@ -131,12 +80,10 @@ static void validate_ok(const void *buf, size_t len)
 {
     mrc_err err = {0};
     int rc = mrc_ser_validate(buf, len, &err);
-    if (rc != 0)
-        fail_msg("mrc_ser_validate: %s", err.msg);
+    if (rc != 0) fail_msg("mrc_ser_validate: %s", err.msg);
 }
 
-static void assert_bytes_equal(const unsigned char *a, size_t la, const unsigned char *b,
-                               size_t lb)
+static void assert_bytes_equal(const unsigned char *a, size_t la, const unsigned char *b, size_t lb)
 {
     assert_int_equal(la, lb);
     if (la && memcmp(a, b, la) != 0) {
@@ -285,9 +232,15 @@ static void test_table_forced_collisions(void **state)
      * land in the same slot */
     for (size_t i = 0; i < nk; i++) {
         switch (i % 3) {
-        case 0: hashes[i] = 0x1234567800000042ull; break;
-        case 1: hashes[i] = 0x1234567800000042ull + ((uint64_t)1 << 20); break;
-        default: hashes[i] = ((uint64_t)(i + 1) << 32) | 0x42u; break;
+        case 0:
+            hashes[i] = 0x1234567800000042ull;
+            break;
+        case 1:
+            hashes[i] = 0x1234567800000042ull + ((uint64_t)1 << 20);
+            break;
+        default:
+            hashes[i] = ((uint64_t)(i + 1) << 32) | 0x42u;
+            break;
         }
     }
     mrc_table t;
@@ -305,8 +258,7 @@ static void test_table_forced_collisions(void **state)
         int crafted = 0; /* the same bytes as a crafted key would need the crafted hash */
         for (size_t j = 0; j < nk && !crafted; j++)
             crafted = lens[j] == p.len[i] && memcmp(keys[j], pool_key(&p, i), lens[j]) == 0;
-        if (crafted)
-            continue;
+        if (crafted) continue;
         add_ok(&t, pool_key(&p, i), p.len[i], p.hash[i], 1);
         okvec_push(&o, pool_key(&p, i), p.len[i], 1, p.hash[i]);
     }
@@ -365,7 +317,8 @@ static void test_table_count_overflow(void **state)
     mrc_table_free(&t);
 }
 
-/* Two keys sharing a hash: reaching exactly UINT64_MAX is no overflow and leaves the other alone. */
+/* Two keys sharing a hash: reaching exactly UINT64_MAX is no overflow and leaves the other alone.
+ */
 static void test_table_overflow_same_hash_other_key(void **state)
 {
     (void)state;
@@ -434,8 +387,7 @@ static void test_serialize_round_trip(void **state)
             assert_int_equal(got.n, o.n);
             for (size_t i = 1; i < got.n; i++)
                 assert_true(okv_ser_cmp(&got.v[i - 1], &got.v[i]) < 0);
-            if (got.n)
-                qsort(got.v, got.n, sizeof *got.v, okv_key_cmp);
+            if (got.n) qsort(got.v, got.n, sizeof *got.v, okv_key_cmp);
             for (size_t i = 0; i < got.n; i++) {
                 assert_int_equal(okv_key_cmp(&got.v[i], &o.v[i]), 0);
                 assert_int_equal(got.v[i].count, o.v[i].count);
@@ -477,7 +429,7 @@ static void test_serialize_same_hash_order(void **state)
         const char *k;
         uint32_t len;
         uint64_t count;
-    } want[] = {{"zz", 2, 9}, {"", 0, 3},   {"a", 1, 5},   {"a\0", 2, 8},
+    } want[] = {{"zz", 2, 9}, {"", 0, 3},    {"a", 1, 5}, {"a\0", 2, 8},
                 {"ab", 2, 8}, {"abc", 3, 4}, {"b", 1, 1}, {"\xff", 1, 7}};
     mrc_ser_header h;
     mrc_ser_read_header(ser, &h);
@@ -488,8 +440,7 @@ static void test_serialize_same_hash_order(void **state)
     for (size_t i = 0; i < 8; i++) {
         assert_int_equal(mrc_ser_next(ser + MRC_SER_HEADER, h.payload, &pos, &r), 1);
         assert_int_equal(r.len, want[i].len);
-        if (r.len)
-            assert_memory_equal(r.key, want[i].k, r.len);
+        if (r.len) assert_memory_equal(r.key, want[i].k, r.len);
         assert_int_equal(r.count, want[i].count);
     }
     assert_int_equal(mrc_ser_next(ser + MRC_SER_HEADER, h.payload, &pos, &r), 0);
@@ -543,8 +494,7 @@ static unsigned char *merge_in_steps(mrc_table *const *tabs, size_t nt, size_t n
     memset(out, 0xa5, *len);
     for (size_t p = 0; p < np; p++) {
         assert_true(offsets[p] >= MRC_SER_HEADER && offsets[p] <= *len);
-        if (p > 0)
-            assert_true(offsets[p] >= offsets[p - 1]);
+        if (p > 0) assert_true(offsets[p] >= offsets[p - 1]);
     }
     for (size_t p = np; p-- > 0;) /* any order: partitions write disjoint ranges */
         mrc_merge_write(m, p, out, offsets);
@@ -660,8 +610,7 @@ static void test_local_merge_partition_overflow(void **state)
     mrc_merge_place(m, 1);
     int bad = 0;
     for (size_t p = 0; p < 7; p++)
-        if (mrc_merge_partition(m, p, &err) == MRC_EOVERFLOW)
-            bad++;
+        if (mrc_merge_partition(m, p, &err) == MRC_EOVERFLOW) bad++;
     assert_int_equal(bad, 1);
     assert_int_equal(err.code, MRC_EOVERFLOW);
     mrc_merge_free(m);
@@ -766,7 +715,7 @@ static void test_ser_merge_algebra(void **state)
 }
 
 #define GUARD 64
-#define CANARY(i) ((unsigned char)(0x5a ^ (i) * 37))
+#define CANARY(i) ((unsigned char)(0x5a ^ (i)*37))
 
 static unsigned char *guarded(size_t cap)
 {

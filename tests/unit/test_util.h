@@ -120,6 +120,54 @@ static inline uint64_t okvec_total(const okvec *o)
     return t;
 }
 
+/* ---- the wire format written from the rule (the oracle of serialized tables) ---- */
+
+static inline void put_le(unsigned char *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static inline uint64_t get_le(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* A copy of an aggregated vector sorted by (hash, key) in the DESIGN wire format, with the
+ * given header total and flags; *len = header + payload. */
+static inline unsigned char *oracle_serialize(const okvec *o, uint64_t total, uint64_t flags,
+                                              size_t *len)
+{
+    okv *v = malloc((o->n + 1) * sizeof *v);
+    assert_non_null(v);
+    if (o->n) memcpy(v, o->v, o->n * sizeof *v);
+    qsort(v, o->n, sizeof *v, okv_ser_cmp);
+    size_t payload = 0;
+    for (size_t i = 0; i < o->n; i++)
+        payload += 12 + v[i].len;
+    unsigned char *b = malloc(40 + payload);
+    assert_non_null(b);
+    put_le(b, 0x5443524d, 4); /* "MRCT" */
+    put_le(b + 4, 1, 4);
+    put_le(b + 8, o->n, 8);
+    put_le(b + 16, payload, 8);
+    put_le(b + 24, flags, 8);
+    put_le(b + 32, total, 8);
+    unsigned char *w = b + 40;
+    for (size_t i = 0; i < o->n; i++) {
+        put_le(w, v[i].count, 8);
+        put_le(w + 8, v[i].len, 4);
+        if (v[i].len) memcpy(w + 12, v[i].key, v[i].len);
+        w += 12 + v[i].len;
+    }
+    free(v);
+    *len = 40 + payload;
+    return b;
+}
+
 /* ---- temporary files and directories ---- */
 
 /* Writes bytes[0..n) to a new file made from a mkstemp() template; returns its strdup()ed path. */
