@@ -7,8 +7,6 @@
 
 #include "mrcount/table.h"
 
-#define REC_HEAD 12
-
 void mrc_hll_init(mrc_hll *h)
 {
     memset(h->reg, 0, sizeof h->reg);

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "mrcount/table.h"
+#include "wire.h"
 
-#define REC_HEAD 12     /* u64 count + u32 length */
 #define INDEX_STRIDE 64 /* records between two entries of the cut's sample index */
 
 __extension__ typedef unsigned __int128 u128; /* GCC and clang; exact 64x64 products */
@@ -19,20 +19,6 @@ uint64_t mrc_hash_range_start(uint32_t r, uint32_t n)
     /* The smallest hash h with floor(h * n / 2^64) >= r: ceil(r * 2^64 / n). */
     u128 v = (((u128)r << 64) + n - 1) / n;
     return (uint64_t)v;
-}
-
-static uint32_t load32(const unsigned char *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-static uint64_t load64(const unsigned char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
 }
 
 static uint64_t hash_at(const unsigned char *payload, size_t pos)

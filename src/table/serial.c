@@ -5,36 +5,7 @@
 #include <string.h>
 
 #include "mrcount/table.h"
-
-#define REC_HEAD 12 /* u64 count + u32 length */
-
-#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "the serialized table format is little-endian and read with plain loads"
-#endif
-
-static uint64_t load64(const unsigned char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
-static uint32_t load32(const unsigned char *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-static void store64(unsigned char *p, uint64_t v)
-{
-    memcpy(p, &v, 8);
-}
-
-static void store32(unsigned char *p, uint32_t v)
-{
-    memcpy(p, &v, 4);
-}
+#include "wire.h"
 
 void mrc_ser_read_header(const void *buf, mrc_ser_header *h)
 {

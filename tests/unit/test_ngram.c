@@ -1108,41 +1108,15 @@ static void sb_put(sbuf *b, const char *s)
     b->n += n;
 }
 
-static const char *const vocab[] = {
-    "the",
-    "The",
-    "THE",
-    "cat",
-    "cat_NOUN",
-    "Cat_NOUN",
-    "burnt_VERB",
-    "burnt",
-    "_NOUN_",
-    "_VERB_",
-    "_X_",
-    "_START_",
-    "_END_",
-    "foo_bar",
-    "big_ADJ",
-    "A_DET",
-    "of_ADP",
-    "two_NUM",
-    "It_PRON",
-    "fast_ADV",
-    "and_CONJ",
-    "up_PRT",
-    "xyz_X",
-    "._.",
-    "end_.",
-    "_._",
-    "w_noun",
-    "_NOUN",
-    "NOUN_",
-    "Hot_ADJ_NOUN",
-    "\303\234ber", /* Über in UTF-8 (octal escapes end after 3 digits) */
-    "Q",
-    "",
-    "@Z[a]`z{",
+static const char *const vocab[] =
+    {
+        "the",         "The",      "THE",      "cat",    "cat_NOUN", "Cat_NOUN",
+        "burnt_VERB",  "burnt",    "_NOUN_",   "_VERB_", "_X_",      "_START_",
+        "_END_",       "foo_bar",  "big_ADJ",  "A_DET",  "of_ADP",   "two_NUM",
+        "It_PRON",     "fast_ADV", "and_CONJ", "up_PRT", "xyz_X",    "._.",
+        "end_.",       "_._",      "w_noun",   "_NOUN",  "NOUN_",    "Hot_ADJ_NOUN",
+        "\303\234ber", /* Über in UTF-8 (octal escapes end after 3 digits) */
+        "Q",           "",         "@Z[a]`z{",
 };
 
 /* A random ngram: 1-3 vocabulary tokens, now and then a long one (scratch growth). */

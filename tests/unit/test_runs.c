@@ -61,17 +61,6 @@ static void parsed_free(parsed *p)
     free(p->hash);
 }
 
-static void assert_bytes_equal(const unsigned char *a, size_t la, const unsigned char *b, size_t lb)
-{
-    assert_int_equal(la, lb);
-    if (la && memcmp(a, b, la) != 0) {
-        size_t i = 0;
-        while (a[i] == b[i])
-            i++;
-        fail_msg("buffers of %zu bytes differ first at byte %zu (%02x vs %02x)", la, i, a[i], b[i]);
-    }
-}
-
 /* A copy of bytes in a buffer of exactly n bytes (so ASan sees any read past the end). */
 static unsigned char *exact_copy(const unsigned char *src, size_t n)
 {

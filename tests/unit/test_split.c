@@ -122,8 +122,7 @@ static void test_random_plans(void **state)
         /* deterministic */
         assert_int_equal(mrc_split_plan_make(&l, chunk, nranks, &q, &err), 0);
         assert_int_equal(p.n, q.n);
-        if (p.n > 0)
-            assert_memory_equal(p.splits, q.splits, p.n * sizeof *p.splits);
+        if (p.n > 0) assert_memory_equal(p.splits, q.splits, p.n * sizeof *p.splits);
         assert_memory_equal(p.first, q.first, (nranks + 1) * sizeof *p.first);
         mrc_split_plan_free(&p);
         mrc_split_plan_free(&q);

@@ -83,17 +83,6 @@ static void validate_ok(const void *buf, size_t len)
     if (rc != 0) fail_msg("mrc_ser_validate: %s", err.msg);
 }
 
-static void assert_bytes_equal(const unsigned char *a, size_t la, const unsigned char *b, size_t lb)
-{
-    assert_int_equal(la, lb);
-    if (la && memcmp(a, b, la) != 0) {
-        size_t i = 0;
-        while (a[i] == b[i])
-            i++;
-        fail_msg("buffers of %zu bytes differ first at byte %zu (%02x vs %02x)", la, i, a[i], b[i]);
-    }
-}
-
 /* ---- random keys ---- */
 
 typedef struct keypool {

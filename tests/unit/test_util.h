@@ -168,6 +168,19 @@ static inline unsigned char *oracle_serialize(const okvec *o, uint64_t total, ui
     return b;
 }
 
+/* Equal byte strings, or a failure naming the first differing byte. */
+static inline void assert_bytes_equal(const unsigned char *a, size_t la, const unsigned char *b,
+                                      size_t lb)
+{
+    assert_int_equal(la, lb);
+    if (la && memcmp(a, b, la) != 0) {
+        size_t i = 0;
+        while (a[i] == b[i])
+            i++;
+        fail_msg("buffers of %zu bytes differ first at byte %zu (%02x vs %02x)", la, i, a[i], b[i]);
+    }
+}
+
 /* ---- temporary files and directories ---- */
 
 /* Writes bytes[0..n) to a new file made from a mkstemp() template; returns its strdup()ed path. */

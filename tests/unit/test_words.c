@@ -80,17 +80,6 @@ static void oracle_tokens(const mode *m, const unsigned char *buf, const unsigne
     }
 }
 
-static void assert_bytes_equal(const unsigned char *a, size_t la, const unsigned char *b, size_t lb)
-{
-    assert_int_equal(la, lb);
-    if (la && memcmp(a, b, la) != 0) {
-        size_t i = 0;
-        while (a[i] == b[i])
-            i++;
-        fail_msg("buffers of %zu bytes differ first at byte %zu (%02x vs %02x)", la, i, a[i], b[i]);
-    }
-}
-
 /* ---- the job under test ---- */
 
 static void dump_rec(const mrc_rec *r, void *arg)
