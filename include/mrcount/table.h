@@ -83,6 +83,25 @@ static inline int mrc_key_eq(const unsigned char *a, const unsigned char *b, siz
     return u == v;
 }
 
+/** mrc_key_cmp() : the key order of the wire format: bytes, then length (a key that is a prefix
+ *  of another first). @return <0, 0, >0. */
+static inline int mrc_key_cmp(const unsigned char *a, uint32_t la, const unsigned char *b,
+                              uint32_t lb)
+{
+    uint32_t n = la < lb ? la : lb;
+    int c = n ? memcmp(a, b, n) : 0;
+    if (c != 0) return c;
+    return la < lb ? -1 : la > lb;
+}
+
+/** mrc_ser_order() : the record order of a serialized table: hash, then mrc_key_cmp(). */
+static inline int mrc_ser_order(uint64_t ha, const unsigned char *ka, uint32_t la, uint64_t hb,
+                                const unsigned char *kb, uint32_t lb)
+{
+    if (ha != hb) return ha < hb ? -1 : 1;
+    return mrc_key_cmp(ka, la, kb, lb);
+}
+
 static inline mrc_rec *mrc_table_rec_at(const mrc_table *t, uint64_t slot)
 {
     return (mrc_rec *)(void *)(t->arena + ((slot & 0xffffffffu) - 1) * 8);

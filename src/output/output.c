@@ -201,6 +201,32 @@ static int collect_refs(const unsigned char *payload, size_t payload_len, uint64
     return 0;
 }
 
+/* The header of a serialized table, checked against its buffer before anything trusts it. */
+static int read_header_checked(const void *table, size_t cap, const char *label, mrc_ser_header *h,
+                               mrc_err *err)
+{
+    if (table == NULL || cap < MRC_SER_HEADER)
+        return mrc_err_set(err, MRC_EINVAL, "%s: malformed count table (%zu bytes)", label, cap);
+    mrc_ser_read_header(table, h);
+    if (h->magic != MRC_SER_MAGIC || h->version != MRC_SER_VERSION)
+        return mrc_err_set(err, MRC_EINVAL, "%s: malformed count table (bad magic or version)",
+                           label);
+    if (h->payload > cap - MRC_SER_HEADER || h->records > h->payload / REC_HEAD)
+        return mrc_err_set(err, MRC_EINVAL, "%s: malformed count table (sizes past the buffer)",
+                           label);
+    return 0;
+}
+
+/* The records that come first in o's order (o->top of them, or all), sorted in that order. */
+static int first_refs(const void *table, const mrc_ser_header *h, const mrc_output_opts *o,
+                      const char *label, out_ref **refs, size_t *n, mrc_err *err)
+{
+    ref_cmp_fn cmp = o->sort == MRC_SORT_KEY ? cmp_by_key : cmp_by_count;
+    uint64_t keep = o->top != 0 && o->top < h->records ? o->top : h->records;
+    return collect_refs((const unsigned char *)table + MRC_SER_HEADER, (size_t)h->payload,
+                        h->records, keep, cmp, refs, n, label, err);
+}
+
 /* ---- buffered writing ---- */
 
 typedef struct out_sink {
@@ -361,15 +387,8 @@ int mrc_output_write(const void *table, size_t cap, const mrc_output_opts *o, mr
     const char *label = to_stdout ? "standard output" : path;
 
     mrc_ser_header h;
-    if (table == NULL || cap < MRC_SER_HEADER)
-        return mrc_err_set(err, MRC_EINVAL, "%s: malformed count table (%zu bytes)", label, cap);
-    mrc_ser_read_header(table, &h);
-    if (h.magic != MRC_SER_MAGIC || h.version != MRC_SER_VERSION)
-        return mrc_err_set(err, MRC_EINVAL, "%s: malformed count table (bad magic or version)",
-                           label);
-    if (h.payload > cap - MRC_SER_HEADER || h.records > h.payload / REC_HEAD)
-        return mrc_err_set(err, MRC_EINVAL, "%s: malformed count table (sizes past the buffer)",
-                           label);
+    int rc = read_header_checked(table, cap, label, &h, err);
+    if (rc != 0) return rc;
     if (h.flags & MRC_SER_FLAG_COUNT_OVERFLOW)
         return mrc_err_set(err, MRC_EOVERFLOW,
                            "%s: a count passed 2^64-1; refusing to write a wrong table", label);
@@ -387,12 +406,9 @@ int mrc_output_write(const void *table, size_t cap, const mrc_output_opts *o, mr
         in_place = !S_ISREG(st.st_mode);
     }
 
-    ref_cmp_fn cmp = o->sort == MRC_SORT_KEY ? cmp_by_key : cmp_by_count;
-    uint64_t keep = o->top != 0 && o->top < h.records ? o->top : h.records;
     out_ref *refs = NULL;
     size_t n = 0;
-    int rc = collect_refs((const unsigned char *)table + MRC_SER_HEADER, (size_t)h.payload,
-                          h.records, keep, cmp, &refs, &n, label, err);
+    rc = first_refs(table, &h, o, label, &refs, &n, err);
     if (rc != 0) return rc;
 
     out_sink s = {.fd = -1, .buf = malloc(OUT_BLOCK)};
@@ -425,11 +441,7 @@ typedef struct hashed_ref {
 static int cmp_hashed(const void *a, const void *b)
 {
     const hashed_ref *x = a, *y = b;
-    if (x->hash != y->hash) return x->hash < y->hash ? -1 : 1;
-    uint32_t n = x->ref->len < y->ref->len ? x->ref->len : y->ref->len;
-    int c = n ? memcmp(x->ref->key, y->ref->key, n) : 0;
-    if (c != 0) return c;
-    return x->ref->len < y->ref->len ? -1 : x->ref->len > y->ref->len;
+    return mrc_ser_order(x->hash, x->ref->key, x->ref->len, y->hash, y->ref->key, y->ref->len);
 }
 
 int mrc_output_top_table(const void *table, size_t cap, const mrc_output_opts *o, void **out,
@@ -438,18 +450,10 @@ int mrc_output_top_table(const void *table, size_t cap, const mrc_output_opts *o
     *out = NULL;
     *out_len = 0;
     mrc_ser_header h;
-    if (table == NULL || cap < MRC_SER_HEADER)
-        return mrc_err_set(err, MRC_EINVAL, "top: malformed count table (%zu bytes)", cap);
-    mrc_ser_read_header(table, &h);
-    if (h.magic != MRC_SER_MAGIC || h.version != MRC_SER_VERSION ||
-        h.payload > cap - MRC_SER_HEADER || h.records > h.payload / REC_HEAD)
-        return mrc_err_set(err, MRC_EINVAL, "top: malformed count table");
-    ref_cmp_fn cmp = o->sort == MRC_SORT_KEY ? cmp_by_key : cmp_by_count;
-    uint64_t keep = o->top != 0 && o->top < h.records ? o->top : h.records;
     out_ref *refs = NULL;
     size_t n = 0;
-    int rc = collect_refs((const unsigned char *)table + MRC_SER_HEADER, (size_t)h.payload,
-                          h.records, keep, cmp, &refs, &n, "top", err);
+    int rc = read_header_checked(table, cap, "top", &h, err);
+    if (rc == 0) rc = first_refs(table, &h, o, "top", &refs, &n, err);
     if (rc != 0) return rc;
     /* Back to the wire order, (hash, key), so the result is a valid serialized table. */
     hashed_ref *hr = malloc((n + 1) * sizeof *hr);

@@ -139,12 +139,9 @@ static void radix_sort(entry *a, entry *tmp, size_t n)
     if (src != a) memcpy(a, src, n * sizeof *a);
 }
 
-static int key_cmp(const mrc_rec *a, const mrc_rec *b)
+static int rec_key_cmp(const mrc_rec *a, const mrc_rec *b)
 {
-    size_t n = a->len < b->len ? a->len : b->len;
-    int c = n ? memcmp(a->key, b->key, n) : 0;
-    if (c != 0) return c;
-    return a->len < b->len ? -1 : a->len > b->len;
+    return mrc_key_cmp(a->key, a->len, b->key, b->len);
 }
 
 int mrc_merge_partition(mrc_merge *m, size_t p, mrc_err *err)
@@ -162,7 +159,7 @@ int mrc_merge_partition(mrc_merge *m, size_t p, mrc_err *err)
         for (size_t k = i + 1; k < j; k++) {
             entry x = a[k];
             size_t q = k;
-            while (q > i && key_cmp(a[q - 1].rec, x.rec) > 0) {
+            while (q > i && rec_key_cmp(a[q - 1].rec, x.rec) > 0) {
                 a[q] = a[q - 1];
                 q--;
             }
@@ -172,7 +169,7 @@ int mrc_merge_partition(mrc_merge *m, size_t p, mrc_err *err)
             const mrc_rec *r = a[k].rec;
             uint64_t count = r->count;
             size_t q = k + 1;
-            for (; q < j && key_cmp(a[q].rec, r) == 0; q++) {
+            for (; q < j && rec_key_cmp(a[q].rec, r) == 0; q++) {
                 if (__builtin_add_overflow(count, a[q].rec->count, &count))
                     return mrc_err_set(err, MRC_EOVERFLOW, "count of key '%.*s' exceeds 2^64-1",
                                        r->len > 64 ? 64 : (int)r->len, (const char *)r->key);

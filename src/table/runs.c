@@ -91,10 +91,7 @@ typedef struct run_cursor {
 /* (hash, key bytes, length) order, as in the wire format. */
 static int cursor_less(const run_cursor *a, const run_cursor *b)
 {
-    if (a->hash != b->hash) return a->hash < b->hash;
-    size_t n = a->len < b->len ? a->len : b->len;
-    int c = n ? memcmp(a->p + REC_HEAD, b->p + REC_HEAD, n) : 0;
-    return c != 0 ? c < 0 : a->len < b->len;
+    return mrc_ser_order(a->hash, a->p + REC_HEAD, a->len, b->hash, b->p + REC_HEAD, b->len) < 0;
 }
 
 /* Load the record at c->p; 0 at the end of the run, -1 if it is truncated. */

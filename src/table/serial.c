@@ -49,14 +49,9 @@ int mrc_ser_next(const unsigned char *payload, size_t len, size_t *pos, mrc_ser_
     return 1;
 }
 
-/* Order of records: hash, then key bytes, then length (a prefix first). */
 static int rec_cmp(uint64_t ha, const mrc_ser_rec *a, uint64_t hb, const mrc_ser_rec *b)
 {
-    if (ha != hb) return ha < hb ? -1 : 1;
-    size_t n = a->len < b->len ? a->len : b->len;
-    int c = n ? memcmp(a->key, b->key, n) : 0;
-    if (c != 0) return c;
-    return a->len < b->len ? -1 : a->len > b->len;
+    return mrc_ser_order(ha, a->key, a->len, hb, b->key, b->len);
 }
 
 int mrc_ser_validate(const void *buf, size_t cap, mrc_err *err)

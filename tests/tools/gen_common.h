@@ -9,7 +9,9 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct { uint64_t s[4]; } rng_t;
 
@@ -165,6 +167,96 @@ static inline int parse_u64(const char *s, uint64_t *out)
     if (errno || end == s || *end || s[0] == '-') return -1;
     *out = x;
     return 0;
+}
+
+/* ---- the vocabulary both generators draw from ---- */
+
+/* English letter frequencies (per mille, roughly), split into consonants and vowels. */
+static const char consonants[] = "tnshrdlcmwfgypbvkjxqz";
+static const uint16_t consonant_w[] = {91, 67, 63, 61, 60, 43, 40, 28, 24, 24, 22, 20, 20, 19, 15, 10, 8, 2, 2, 1, 1};
+static const char vowels[] = "eaoiu";
+static const uint16_t vowel_w[] = {127, 82, 75, 70, 28};
+
+/* The most frequent English words, in frequency order: ranks 1..N of the vocabulary. */
+static const char *const function_words[] = {
+    "the", "of", "and", "to", "a", "in", "is", "that", "it", "was", "for", "on", "as", "with",
+    "he", "be", "by", "at", "his", "I", "this", "not", "are", "from", "or", "had", "which", "but",
+    "have", "they", "you", "were", "her", "she", "an", "one", "all", "their", "there", "been",
+    "we", "him", "has", "when", "who", "will", "more", "no", "if", "out", "so", "said", "what",
+    "up", "its", "about", "into", "than", "them", "can", "only", "other", "new", "some", "could",
+    "time", "these", "two", "may", "then", "do", "first", "any", "my", "now", "such", "like",
+    "our", "over", "man", "me", "even", "most", "made", "after", "also", "did", "many", "before",
+    "must", "through", "back", "years", "where", "much", "your", "way", "well", "down", "should",
+};
+#define NFUNC (sizeof function_words / sizeof *function_words)
+
+/* One option of a generator's command line: a number (*num), a flag (*flag = 1) or a word
+ * (*word, `what` says which words). */
+typedef struct gen_opt {
+    const char *name;
+    uint64_t *num;
+    int *flag;
+    const char **word;
+    const char *what;
+} gen_opt;
+
+/** gen_parse_args() : `tool [OPTION]... OUTDIR SIZE_MiB` with the options of opts, --help/-h
+ *  printing usage to stdout; errors go to stderr, named by tool. @return -1 when the caller
+ *  goes on (*outdir and *mib set), else the exit status (0 after --help, 2 on misuse). */
+static inline int gen_parse_args(int argc, char **argv, const char *tool, const char *usage,
+                                 const gen_opt *opts, size_t nopts, const char **outdir,
+                                 double *mib)
+{
+    const char *size_arg = NULL;
+    *outdir = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        const gen_opt *o = NULL;
+        for (size_t k = 0; k < nopts && o == NULL; k++)
+            if (!strcmp(a, opts[k].name)) o = &opts[k];
+        if (o == NULL) {
+            if (a[0] == '-' && a[1] != '\0') {
+                fprintf(stderr, "%s: unknown option %s\n%s", tool, a, usage);
+                return 2;
+            } else if (!*outdir) {
+                *outdir = a;
+            } else if (!size_arg) {
+                size_arg = a;
+            } else {
+                fprintf(stderr, "%s: extra argument %s\n%s", tool, a, usage);
+                return 2;
+            }
+        } else if (o->flag) {
+            *o->flag = 1;
+        } else if (o->word) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "%s: %s needs %s\n", tool, a, o->what);
+                return 2;
+            }
+            *o->word = argv[++i];
+        } else {
+            if (i + 1 >= argc || parse_u64(argv[i + 1], o->num)) {
+                fprintf(stderr, "%s: %s needs a non-negative integer\n", tool, a);
+                return 2;
+            }
+            i++;
+        }
+    }
+    if (!*outdir || !size_arg) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    char *end;
+    *mib = strtod(size_arg, &end);
+    if (end == size_arg || *end || !(*mib >= 0.0) || *mib > 1048576.0) {
+        fprintf(stderr, "%s: bad SIZE_MiB '%s'\n", tool, size_arg);
+        return 2;
+    }
+    return -1;
 }
 
 #endif

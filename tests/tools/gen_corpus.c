@@ -52,25 +52,6 @@ typedef struct {
     uint32_t n;
 } vocab_t;
 
-/* English letter frequencies (per mille, roughly), split into consonants and vowels. */
-static const char consonants[] = "tnshrdlcmwfgypbvkjxqz";
-static const uint16_t consonant_w[] = {91, 67, 63, 61, 60, 43, 40, 28, 24, 24, 22, 20, 20, 19, 15, 10, 8, 2, 2, 1, 1};
-static const char vowels[] = "eaoiu";
-static const uint16_t vowel_w[] = {127, 82, 75, 70, 28};
-
-/* Open-addressing set of the words made so far, so the V words are distinct. */
-/* The most frequent English words, in frequency order: ranks 1..N of the vocabulary. */
-static const char *const function_words[] = {
-    "the", "of", "and", "to", "a", "in", "is", "that", "it", "was", "for", "on", "as", "with",
-    "he", "be", "by", "at", "his", "I", "this", "not", "are", "from", "or", "had", "which", "but",
-    "have", "they", "you", "were", "her", "she", "an", "one", "all", "their", "there", "been",
-    "we", "him", "has", "when", "who", "will", "more", "no", "if", "out", "so", "said", "what",
-    "up", "its", "about", "into", "than", "them", "can", "only", "other", "new", "some", "could",
-    "time", "these", "two", "may", "then", "do", "first", "any", "my", "now", "such", "like",
-    "our", "over", "man", "me", "even", "most", "made", "after", "also", "did", "many", "before",
-    "must", "through", "back", "years", "where", "much", "your", "way", "well", "down", "should",
-};
-
 static int vocab_build(vocab_t *v, uint32_t n, rng_t *r, int ascii_only)
 {
     v->n = n;
@@ -91,7 +72,7 @@ static int vocab_build(vocab_t *v, uint32_t n, rng_t *r, int ascii_only)
     for (uint32_t i = 0; i < n;) {
         char w[GEN_MAX_WORD];
         size_t wl = 0;
-        if (i < sizeof function_words / sizeof *function_words) { /* the top ranks read as English */
+        if (i < NFUNC) { /* the top ranks read as English */
             wl = strlen(function_words[i]);
             memcpy(w, function_words[i], wl);
             goto add;
@@ -258,53 +239,17 @@ static size_t emit_line(char *line, const vocab_t *v, const alias_t *z, rng_t *r
 
 int main(int argc, char **argv)
 {
-    const char *outdir = NULL, *size_arg = NULL;
+    const char *outdir;
+    double mib;
     uint64_t nfiles = 8, nvocab = 50000, seed = 1;
     int ascii_only = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        uint64_t *dst = NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage_text, stdout);
-            return 0;
-        } else if (!strcmp(a, "--ascii")) {
-            ascii_only = 1;
-            continue;
-        } else if (!strcmp(a, "--files"))
-            dst = &nfiles;
-        else if (!strcmp(a, "--vocab"))
-            dst = &nvocab;
-        else if (!strcmp(a, "--seed"))
-            dst = &seed;
-        else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "gen_corpus: unknown option %s\n%s", a, usage_text);
-            return 2;
-        } else if (!outdir) {
-            outdir = a;
-            continue;
-        } else if (!size_arg) {
-            size_arg = a;
-            continue;
-        } else {
-            fprintf(stderr, "gen_corpus: extra argument %s\n%s", a, usage_text);
-            return 2;
-        }
-        if (i + 1 >= argc || parse_u64(argv[i + 1], dst)) {
-            fprintf(stderr, "gen_corpus: %s needs a non-negative integer\n", a);
-            return 2;
-        }
-        i++;
-    }
-    if (!outdir || !size_arg) {
-        fputs(usage_text, stderr);
-        return 2;
-    }
-    char *end;
-    double mib = strtod(size_arg, &end);
-    if (end == size_arg || *end || !(mib >= 0.0) || mib > 1048576.0) {
-        fprintf(stderr, "gen_corpus: bad SIZE_MiB '%s'\n", size_arg);
-        return 2;
-    }
+    const gen_opt opts[] = {{"--ascii", NULL, &ascii_only, NULL, NULL},
+                            {"--files", &nfiles, NULL, NULL, NULL},
+                            {"--vocab", &nvocab, NULL, NULL, NULL},
+                            {"--seed", &seed, NULL, NULL, NULL}};
+    int st = gen_parse_args(argc, argv, "gen_corpus", usage_text, opts, sizeof opts / sizeof *opts,
+                            &outdir, &mib);
+    if (st >= 0) return st;
     if (nfiles < 1 || nfiles > 100000 || nvocab < 1 || nvocab > 50000000) {
         fprintf(stderr, "gen_corpus: --files must be 1..100000 and --vocab 1..50000000\n");
         return 2;

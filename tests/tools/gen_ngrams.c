@@ -115,24 +115,6 @@ typedef struct {
     double expneg[64 * 64 + 2];  /* exp(-k / 64) */
 } gen_t;
 
-/* English letter frequencies (per mille, roughly), split into consonants and vowels. */
-static const char consonants[] = "tnshrdlcmwfgypbvkjxqz";
-static const uint16_t consonant_w[] = {91, 67, 63, 61, 60, 43, 40, 28, 24, 24, 22, 20, 20, 19, 15, 10, 8, 2, 2, 1, 1};
-static const char vowels[] = "eaoiu";
-static const uint16_t vowel_w[] = {127, 82, 75, 70, 28};
-
-/* The most frequent English words, in frequency order: ranks 1..N of the vocabulary. */
-static const char *const function_words[] = {
-    "the", "of", "and", "to", "a", "in", "is", "that", "it", "was", "for", "on", "as", "with",
-    "he", "be", "by", "at", "his", "I", "this", "not", "are", "from", "or", "had", "which", "but",
-    "have", "they", "you", "were", "her", "she", "an", "one", "all", "their", "there", "been",
-    "we", "him", "has", "when", "who", "will", "more", "no", "if", "out", "so", "said", "what",
-    "up", "its", "about", "into", "than", "them", "can", "only", "other", "new", "some", "could",
-    "time", "these", "two", "may", "then", "do", "first", "any", "my", "now", "such", "like",
-    "our", "over", "man", "me", "even", "most", "made", "after", "also", "did", "many", "before",
-    "must", "through", "back", "years", "where", "much", "your", "way", "well", "down", "should",
-};
-#define NFUNC (sizeof function_words / sizeof *function_words)
 /* The usual tag of the first of them (index in tag_names): the_DET, of_ADP, and_CONJ, ... */
 static const uint8_t function_tag[] = {5, 6, 8, 9, 5, 6, 1, 6, 4, 1, 6, 6, 6, 6, 4, 1, 6, 6, 4, 4, 5, 3, 1, 6};
 #define NFUNCTAG (sizeof function_tag / sizeof *function_tag)
@@ -966,64 +948,20 @@ static double calibrate(sink_t *s, double target, double A, int *short_)
 
 int main(int argc, char **argv)
 {
-    const char *outdir = NULL, *size_arg = NULL, *format_arg = "v2";
+    const char *outdir, *format_arg = "v2";
+    double mib;
     uint64_t nfiles = 4, nvocab = 20000, order = 1, seed = 1, members = 1;
     int gz = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        uint64_t *dst = NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage_text, stdout);
-            return 0;
-        } else if (!strcmp(a, "--gzip")) {
-            gz = 1;
-            continue;
-        } else if (!strcmp(a, "--format")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "gen_ngrams: --format needs v1, v2 or v3\n");
-                return 2;
-            }
-            format_arg = argv[++i];
-            continue;
-        } else if (!strcmp(a, "--files"))
-            dst = &nfiles;
-        else if (!strcmp(a, "--vocab"))
-            dst = &nvocab;
-        else if (!strcmp(a, "--order"))
-            dst = &order;
-        else if (!strcmp(a, "--seed"))
-            dst = &seed;
-        else if (!strcmp(a, "--members"))
-            dst = &members;
-        else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "gen_ngrams: unknown option %s\n%s", a, usage_text);
-            return 2;
-        } else if (!outdir) {
-            outdir = a;
-            continue;
-        } else if (!size_arg) {
-            size_arg = a;
-            continue;
-        } else {
-            fprintf(stderr, "gen_ngrams: extra argument %s\n%s", a, usage_text);
-            return 2;
-        }
-        if (i + 1 >= argc || parse_u64(argv[i + 1], dst)) {
-            fprintf(stderr, "gen_ngrams: %s needs a non-negative integer\n", a);
-            return 2;
-        }
-        i++;
-    }
-    if (!outdir || !size_arg) {
-        fputs(usage_text, stderr);
-        return 2;
-    }
-    char *end;
-    double mib = strtod(size_arg, &end);
-    if (end == size_arg || *end || !(mib >= 0.0) || mib > 1048576.0) {
-        fprintf(stderr, "gen_ngrams: bad SIZE_MiB '%s'\n", size_arg);
-        return 2;
-    }
+    const gen_opt opts[] = {{"--gzip", NULL, &gz, NULL, NULL},
+                            {"--format", NULL, NULL, &format_arg, "v1, v2 or v3"},
+                            {"--files", &nfiles, NULL, NULL, NULL},
+                            {"--vocab", &nvocab, NULL, NULL, NULL},
+                            {"--order", &order, NULL, NULL, NULL},
+                            {"--seed", &seed, NULL, NULL, NULL},
+                            {"--members", &members, NULL, NULL, NULL}};
+    int st = gen_parse_args(argc, argv, "gen_ngrams", usage_text, opts, sizeof opts / sizeof *opts,
+                            &outdir, &mib);
+    if (st >= 0) return st;
     int format = !strcmp(format_arg, "v1") ? 1 : !strcmp(format_arg, "v2") ? 2 : !strcmp(format_arg, "v3") ? 3 : 0;
     if (!format) {
         fprintf(stderr, "gen_ngrams: --format must be v1, v2 or v3, not '%s'\n", format_arg);
