@@ -12,6 +12,8 @@ packages=(
     libisal-dev                                   # .gz inputs, fast path (ISA-L igzip)
     libcmocka-dev                                 # unit tests
     perl mawk python3                             # integration-test oracles and baselines
+    slurm-wlm munge                               # Slurm batch jobs, tested on a one-node cluster
+    gnuplot-nox                                   # scaling plots (jobs/scaling)
     clang                                         # ThreadSanitizer build in CI
 )
 if [ "${MRC_DEPS_BENCH:-0}" = 1 ]; then

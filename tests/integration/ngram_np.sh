@@ -6,68 +6,6 @@
 # shellcheck source-path=SCRIPTDIR source=lib.bash
 source "$(dirname "$0")/lib.bash"
 
-gen_ngrams() {
-    local tool=$MRC_BUILD_DIR/tests/gen_ngrams
-    if [ ! -x "$tool" ]; then
-        tool=$T/.gen_ngrams
-        [ -x "$tool" ] || cc -std=c11 -O2 -o "$tool" "$MRC_SOURCE_DIR/tests/tools/gen_ngrams.c" -lz -lm
-    fi
-    "$tool" "$@"
-}
-
-# ngram_oracle FORMAT VALUE YMIN YMAX POS FOLD FILES... : the documented rule in awk (inputs are
-# well-formed here; bad records have their own test): key = the ngram column; v1/v2 sum the
-# match (column 3) or volume (v1: 5, v2: 4) count of rows within [YMIN, YMAX]; v3 sums the
-# entries "year,match,volumes" within it. A token is tagged as word_TAG (non-empty word) or a
-# lone _TAG_; untagged keeps ngrams with no tagged token, tagged only those with one; strip
-# drops the _TAG suffix of word_TAG tokens; fold lower-cases all but the tags. Output sorted
-# like mrcount's: count descending, then key bytewise.
-ngram_oracle() {
-    local fmt=$1 value=$2 ymin=$3 ymax=$4 pos=$5 fold=$6
-    shift 6
-    awk -F '\t' -v fmt="$fmt" -v value="$value" -v ymin="$ymin" -v ymax="$ymax" \
-        -v pos="$pos" -v fold="$fold" '
-    BEGIN { TAGS = "(NOUN|VERB|ADJ|ADV|PRON|DET|ADP|NUM|CONJ|PRT|X|\\.)" }
-    function keyof(raw,    n, t, i, out, tok, tagged, any, base, tag) {
-        n = split(raw, t, " ")
-        out = ""; any = 0
-        for (i = 1; i <= n; i++) {
-            tok = t[i]; tagged = 0
-            if (tok ~ ("^_" TAGS "_$")) {
-                tagged = 1
-            } else if (tok ~ ("^.+_" TAGS "$")) {
-                tagged = 1
-                base = tok; sub("_[^_]*$", "", base)
-                tag = substr(tok, length(base) + 1)
-                if (fold) base = tolower(base)
-                tok = (pos == "strip") ? base : base tag
-            } else if (fold) {
-                tok = tolower(tok)
-            }
-            any = any || tagged
-            out = out (i > 1 ? " " : "") tok
-        }
-        if (pos == "untagged" && any) return ""
-        if (pos == "tagged" && !any) return ""
-        return out "\t"
-    }
-    {
-        k = keyof($1)
-        if (k == "") next
-        if (fmt == "v3") {
-            for (i = 2; i <= NF; i++) {
-                split($i, e, ",")
-                if (e[1] + 0 >= ymin && e[1] + 0 <= ymax) { c[k] += (value == "match" ? e[2] : e[3]); seen[k] = 1 }
-            }
-        } else if ($2 + 0 >= ymin && $2 + 0 <= ymax) {
-            col = value == "match" ? 3 : (fmt == "v1" ? 5 : 4)
-            c[k] += $col; seen[k] = 1
-        }
-    }
-    END { for (k in seen) printf "%s%.0f\n", k, c[k] }
-    ' "$@" | sort -t "$(printf '\t')" -k2,2nr -k1,1
-}
-
 # Corpora: per format, plain files and the same content as 3-member gzip files.
 for spec in "v1 1" "v2 1" "v2 2" "v3 1" "v3 2"; do
     read -r fmt order <<<"$spec"

