@@ -10,7 +10,7 @@
 source "$(dirname "$0")/../integration/lib.bash"
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-WAIT=${MRC_SLURM_WAIT:-300}
+WAIT=${MRC_SLURM_WAIT:-120} # per job; the CTest limit (900 s) covers them all
 
 for tool in slurmctld slurmd munged sbatch; do
     if ! command -v "$tool" >/dev/null; then
@@ -61,7 +61,8 @@ words=$(submit "$MRC_SOURCE_DIR/jobs/wordcount.sbatch" "$T/words")
 ngram=$(submit "$MRC_SOURCE_DIR/jobs/ngram.sbatch" "$T/ngrams")
 array=$(submit --array=0-2 "$MRC_SOURCE_DIR/jobs/wordcount-array.sbatch" "$T/corpora.txt")
 broken=$(submit "$MRC_SOURCE_DIR/jobs/wordcount.sbatch" "$T/words" "$T/no-such-corpus")
-log "submitted: wordcount $words, ngram $ngram, array $array, broken $broken"
+scaling=$(submit "$MRC_SOURCE_DIR/jobs/scaling.sbatch" --size 1 --runs 1)
+log "submitted: wordcount $words, ngram $ngram, array $array, broken $broken, scaling $scaling"
 
 # wordcount.sbatch: 2 ranks x 1 thread, each on its own core, the oracle's table.
 "$HERE/cluster.sh" wait "$CL" "$words" "$WAIT" || fail "wordcount job $words did not complete"
@@ -97,4 +98,57 @@ grep -q "no-such-corpus" "wordcount-$broken.log" || fail "the failed job's log d
 [ ! -e "wordcount-$broken/words.tsv" ] || fail "the failed job left words.tsv behind"
 [ -z "$(find "wordcount-$broken" -name '*.tmp*' 2>/dev/null)" ] || fail "the failed job left a temporary file"
 
-log "OK: wordcount, ngram and array jobs equal the oracles under Slurm; failures fail"
+# scaling.sbatch: every sweep as srun steps in one allocation of 2 cores: the planned rows, one
+# result for every layout (the oracle's), each step's threads on distinct cores, and the plots.
+"$HERE/cluster.sh" wait "$CL" "$scaling" "$WAIT" || fail "scaling job $scaling did not complete"
+S=scaling-$scaling
+cat >"$T/rows.expected" <<'ROWS'
+strong 1 1 auto auto
+strong 2 1 auto auto
+weak 1 1 auto auto
+weak 2 1 auto auto
+hybrid 1 2 auto auto
+hybrid 2 1 auto auto
+combine 2 1 reduce auto
+combine 2 1 shuffle auto
+chunk 2 1 auto 1M
+chunk 2 1 auto 4M
+chunk 2 1 auto 16M
+chunk 2 1 auto 64M
+chunk 2 1 auto auto
+ROWS
+python3 -c '
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+for r in rows:
+    print(r["sweep"], r["ranks"], r["threads"], r["reduce"], r["chunk_option"])
+bad = [r["id"] for r in rows if r["same_result"] != "true"]
+if bad: sys.exit("results differ between layouts: %s" % bad)' "$S/results.csv" >"$T/rows.actual" ||
+    fail "scaling results.csv unreadable or results differ"
+sort "$T/rows.expected" >"$T/rows.expected.sorted"
+sort "$T/rows.actual" >"$T/rows.actual.sorted"
+assert_same "$T/rows.expected.sorted" "$T/rows.actual.sorted" "scaling.sbatch rows (sweep ranks threads reduce chunk)"
+# Two inputs (1 and 2 units of the weak sweep); the driver keeps one result of each, ref-*.tsv.
+matched=0
+for units in 1 2; do
+    mapfile -t files <"$S/inputs/units-$units.txt"
+    oracle "${files[@]}" >"$T/scaling-$units.expected"
+    for ref in "$S"/outputs/ref-*.tsv; do
+        cmp -s "$T/scaling-$units.expected" "$ref" && matched=$((matched + 1))
+    done
+done
+[ "$matched" = 2 ] && [ "$(find "$S/outputs" -name '*.tsv' | wc -l)" = 2 ] ||
+    fail "scaling.sbatch: the kept results are not the oracle's tables of its two inputs ($matched matched)"
+for id in strong-2x1-r1 hybrid-1x2-r1; do
+    cores=$(python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+print(",".join(sorted(str(t["core"]) for r in m["ranks"] for t in r["threads"])))' "$S/metrics/$id.json")
+    [ "$cores" = "0,1" ] || fail "scaling step $id: threads on cores '$cores', not one each on 0 and 1"
+done
+for png in strong-speedup strong-efficiency weak-efficiency throughput phases combine chunk; do
+    [ "$(head -c 8 "$S/$png.png" 2>/dev/null | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] ||
+        fail "scaling.sbatch: $png.png missing or not a PNG"
+done
+
+log "OK: wordcount, ngram, array and scaling jobs under Slurm equal their oracles; failures fail"
