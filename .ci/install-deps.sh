@@ -15,6 +15,7 @@ packages=(
     slurm-wlm munge                               # Slurm batch jobs, tested on a one-node cluster
     gnuplot-nox                                   # scaling plots (jobs/scaling)
     clang                                         # ThreadSanitizer build in CI
+    valgrind                                      # memcheck runs in CI
 )
 if [ "${MRC_DEPS_BENCH:-0}" = 1 ]; then
     packages+=(hyperfine dict-gcide dict-foldoc dict-jargon bible-kjv)
