@@ -114,6 +114,62 @@ static void sort_by_key(out_ref *a, out_ref *tmp, size_t n)
     merge_sort(a, tmp, n, key_cmp);
 }
 
+/* ---- sorting many records: an LSD radix sort on (count descending, first 8 key bytes), 16
+ * bits a pass, then the runs that tie on both sorted by the whole key. A pass whose digit is
+ * the same in every record is skipped, so small counts cost one or two passes. On 10^7 keys
+ * it does a fraction of the merge sort's work, whose comparisons miss the cache. ---- */
+
+#define RADIX_MIN (1u << 16) /* below this, the histograms cost more than they save */
+#define RADIX_BITS 16
+#define RADIX_BUCKETS (1u << RADIX_BITS)
+
+/* digit d (0: least significant) of the value sorted on: ~count (so that larger counts come
+ * first) above the prefix; with_count false: the prefix only */
+static inline unsigned radix_digit(const out_ref *r, unsigned d)
+{
+    uint64_t v = d < 4 ? r->prefix : ~r->count;
+    return (unsigned)(v >> (RADIX_BITS * (d & 3))) & (RADIX_BUCKETS - 1);
+}
+
+/* @return false when the histograms cannot be allocated (the caller merge sorts instead). */
+static bool radix_sort(out_ref *a, out_ref *tmp, size_t n, bool with_count)
+{
+    unsigned digits = with_count ? 8 : 4;
+    size_t *hist = calloc((size_t)digits * RADIX_BUCKETS, sizeof *hist);
+    if (hist == NULL) return false;
+    for (size_t i = 0; i < n; i++)
+        for (unsigned d = 0; d < digits; d++)
+            hist[d * RADIX_BUCKETS + radix_digit(&a[i], d)]++;
+    out_ref *src = a, *dst = tmp;
+    for (unsigned d = 0; d < digits; d++) {
+        size_t *h = hist + (size_t)d * RADIX_BUCKETS;
+        if (h[radix_digit(&src[0], d)] == n) continue; /* one value: nothing to reorder */
+        size_t sum = 0;
+        for (unsigned b = 0; b < RADIX_BUCKETS; b++) {
+            size_t c = h[b];
+            h[b] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[h[radix_digit(&src[i], d)]++] = src[i];
+        out_ref *t = src;
+        src = dst;
+        dst = t;
+    }
+    free(hist);
+    if (src != a) memcpy(a, src, n * sizeof *a);
+    /* ties on (count, prefix): keys that share their first 8 bytes */
+    for (size_t lo = 0; lo < n;) {
+        size_t hi = lo + 1;
+        while (hi < n && a[hi].prefix == a[lo].prefix &&
+               (!with_count || a[hi].count == a[lo].count))
+            hi++;
+        if (hi - lo > 1) sort_by_key(a + lo, tmp, hi - lo);
+        lo = hi;
+    }
+    return true;
+}
+
 static void sort_refs(out_ref *refs, size_t n, ref_cmp_fn cmp)
 {
     out_ref *tmp = n > SORT_RUN ? malloc(n * sizeof *tmp) : NULL;
@@ -121,10 +177,13 @@ static void sort_refs(out_ref *refs, size_t n, ref_cmp_fn cmp)
         qsort(refs, n, sizeof *refs, cmp);
         return;
     }
-    if (cmp == cmp_by_key)
-        sort_by_key(refs, tmp, n);
-    else
-        sort_by_count(refs, tmp, n);
+    bool by_key = cmp == cmp_by_key;
+    if (n < RADIX_MIN || !radix_sort(refs, tmp, n, !by_key)) {
+        if (by_key)
+            sort_by_key(refs, tmp, n);
+        else
+            sort_by_count(refs, tmp, n);
+    }
     free(tmp);
 }
 

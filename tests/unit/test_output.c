@@ -379,6 +379,65 @@ static void test_random_tables(void **state)
     free(kc);
 }
 
+/* Enough records for the radix sort (>= 2^16): counts from 1 to 2^64-1 (every 16-bit digit
+ * varies, so no pass is skipped), and keys that tie on their first 8 bytes in long runs,
+ * shorter than 8 bytes, with NUL bytes, or prefixes of one another. */
+static void test_radix_sized_tables(void **state)
+{
+    (void)state;
+    srand(777);
+    size_t n = 150000;
+    key_count *kc = malloc(n * sizeof *kc);
+    char *keys = malloc(n * 32);
+    assert_non_null(kc);
+    assert_non_null(keys);
+    for (size_t i = 0; i < n; i++) {
+        char *k = keys + i * 32;
+        int len;
+        switch (i % 4) {
+        case 0:
+            len = snprintf(k, 32, "stem-of-8%zu", i);
+            break; /* 8-byte ties */
+        case 1:
+            len = snprintf(k, 32, "%zx", i);
+            break; /* short keys */
+        case 2:
+            len = snprintf(k, 32, "ab%c%zu", '\0', i);
+            break; /* a NUL inside */
+        default:
+            len = snprintf(k, 32, "%c%c%zu", rand() % 256, rand() % 256, i);
+            break;
+        }
+        uint64_t c = 1;
+        switch (rand() % 5) {
+        case 0:
+            c = (uint64_t)(rand() % 7) + 1;
+            break;
+        case 1:
+            c = ((uint64_t)rand() << 33) ^ ((uint64_t)rand() << 2) ^ (uint64_t)rand();
+            break;
+        case 2:
+            c = UINT64_MAX - (uint64_t)(rand() % 3);
+            break;
+        case 3:
+            c = (uint64_t)1 << (rand() % 64);
+            break;
+        default:
+            break;
+        }
+        kc[i] = (key_count){k, (size_t)len, c ? c : 1};
+    }
+    /* a key and its prefixes, with the same count */
+    kc[0] = (key_count){"stem-of-8", 9, 5};
+    kc[4] = (key_count){"stem-of", 7, 5};
+    kc[8] = (key_count){"stem-of-", 8, 5};
+    check_against_oracle(kc, n, MRC_SORT_COUNT, 0);
+    check_against_oracle(kc, n, MRC_SORT_KEY, 0);
+    check_against_oracle(kc, n, MRC_SORT_COUNT, 100000);
+    free(keys);
+    free(kc);
+}
+
 static void test_empty_table(void **state)
 {
     (void)state;
@@ -634,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_binary_keys),
         cmocka_unit_test(test_counts_format),
         cmocka_unit_test(test_random_tables),
+        cmocka_unit_test(test_radix_sized_tables),
         cmocka_unit_test(test_empty_table),
         cmocka_unit_test(test_rename_replaces_and_leaves_no_temp),
         cmocka_unit_test(test_unwritable_destinations),
