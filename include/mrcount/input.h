@@ -35,7 +35,8 @@ typedef void (*mrc_warn_fn)(const char *msg, void *arg);
  *  - an argument with glob characters (* ? [) that is not an existing path is a glob(3)
  *    pattern; matching no file is an error;
  *  - "@list.txt" reads one path per line (empty lines and lines starting with '#' ignored),
- *    each line treated like an argument (no nested @);
+ *    each line treated like an argument (no nested @); the list must be a regular file (a
+ *    directory, FIFO or device there is an error, never opened to wait on);
  *  - "-" is an error (standard input cannot be scattered to ranks);
  *  - a missing or unreadable path, or a FIFO named directly, is an error.
  *  The same file named twice is counted twice (like cat). @return 0, or nonzero with err
@@ -79,6 +80,11 @@ int mrc_input_count_newlines(const char *path, uint64_t upto, uint64_t *count, m
 
 /* ---- the streaming reader: feeds a piece of a file to a record consumer ---- */
 
+/** mrc_input_open() : opens input `path` for reading without ever blocking: a path that is no
+ *  longer a regular file (replaced by a FIFO, a socket or a directory since discovery) is an
+ *  error, never a hang. @return 0 with *fd set, or nonzero with err filled ("<path>: <cause>"). */
+int mrc_input_open(const char *path, int *fd, mrc_err *err);
+
 /* What a job tells the reader about its records. */
 typedef struct mrc_record_rules {
     /* Byte classes: delim[b] != 0 when byte b ends a record (words: ASCII whitespace;
@@ -104,7 +110,10 @@ void mrc_reader_free(mrc_reader *r);
 
 /** mrc_reader_run() : stream the records that start in [offset, offset+length) of file `path`
  *  (plain file) through consume: skip a record that began before offset, stop after the last
- *  record that starts before the end (reading past it as far as that record goes).
+ *  record that starts before the end (reading past it as far as that record goes). The range
+ *  lies within the file's size at discovery, so a file that ends before offset+length shrank
+ *  since: an error ("<path>: file shrank while being read (expected at least N bytes, found
+ *  M)"), never a silently short count.
  *  `stop`, when non-NULL, is polled between reads: nonzero ends the read early with MRC_EINTR.
  *  @return 0, or nonzero with err filled ("<path>: <cause>"). */
 int mrc_reader_run(mrc_reader *r, const char *path, uint64_t offset, uint64_t length,

@@ -1,9 +1,10 @@
 /* discover.c - rank 0's first step: expand INPUT arguments (files, directories, globs, @lists)
  * into the list of regular files the run will read, in a deterministic bytewise order.
- * It only stats, lists directories and reads @list files: it must never open an input (a FIFO
- * would block the whole run), never read standard input, never print. */
+ * It only stats, lists directories and reads @list files (regular files only): it must never
+ * open an input (a FIFO would block the whole run), never read standard input, never print. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,21 +312,44 @@ static bool is_blank(const char *s)
     return true;
 }
 
+static int not_a_list(discover_ctx *c, const char *list_path, mode_t mode)
+{
+    return mrc_err_set(c->err, MRC_EINVAL, "%s: is %s, not a list of paths", list_path,
+                       S_ISDIR(mode) ? "a directory" : file_kind(mode));
+}
+
 /** take_list() : "@list.txt": one path a line, relative paths relative to the working
  *  directory (like tar -T). Each line is a named path; '@' has no special meaning there. */
 static int take_list(discover_ctx *c, const char *list_path)
 {
+    /* A list is read, so it must be a regular file: fopen() of a FIFO waits for a writer, and
+     * @/dev/stdin would read standard input. Opened without blocking, then checked by fstat
+     * (the path may change between a stat and the open). */
     struct stat st;
     if (stat(list_path, &st) != 0) return mrc_err_errno(c->err, errno, "%s", list_path);
-    if (S_ISDIR(st.st_mode))
-        return mrc_err_set(c->err, MRC_EINVAL, "%s: is a directory, not a list of paths",
-                           list_path);
-    FILE *f = fopen(list_path, "r");
-    if (f == NULL) return mrc_err_errno(c->err, errno, "%s", list_path);
+    if (!S_ISREG(st.st_mode)) return not_a_list(c, list_path, st.st_mode);
+    int fd = open(list_path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) return mrc_err_errno(c->err, errno, "%s", list_path);
+    int rc = MRC_OK;
+    if (fstat(fd, &st) != 0)
+        rc = mrc_err_errno(c->err, errno, "%s", list_path);
+    else if (!S_ISREG(st.st_mode)) /* replaced since the stat */
+        rc = not_a_list(c, list_path, st.st_mode);
+    if (rc != MRC_OK) {
+        close(fd);
+        return rc;
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "r");
+    if (f == NULL) {
+        int e = errno;
+        close(fd);
+        return mrc_err_errno(c->err, e, "%s", list_path);
+    }
     char *line = NULL;
     size_t line_cap = 0;
     ssize_t len;
-    int rc = MRC_OK;
     while (rc == MRC_OK && (len = getline(&line, &line_cap, f)) >= 0) {
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = '\0';

@@ -14,10 +14,10 @@
 int mrc_input_count_newlines(const char *path, uint64_t upto, uint64_t *count, mrc_err *err)
 {
     *count = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return mrc_err_errno(err, errno, "%s", path);
+    int fd;
+    int rc = mrc_input_open(path, &fd, err);
+    if (rc != MRC_OK) return rc;
     unsigned char *buf = malloc(LINES_BUF);
-    int rc = 0;
     if (buf == NULL) {
         rc = mrc_err_errno(err, ENOMEM, "%s: line count buffer", path);
         goto out;

@@ -3,7 +3,8 @@
  * in buffer-sized pieces.
  * A record belongs to the range holding its first byte: the reader must never pass a record
  * that started before its range or one that starts at or after its end, must never hang on a
- * file that shrank, and must never print: failures come back as an mrc_err. */
+ * path that stopped being a regular file, must never count a file that shrank as if it were
+ * whole, and must never print: failures come back as an mrc_err. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -60,6 +61,29 @@ static int check_stop(const volatile int *stop, const char *path, mrc_err *err)
 {
     if (stop != NULL && __atomic_load_n(stop, __ATOMIC_RELAXED))
         return mrc_err_set(err, MRC_EINTR, "%s: reading stopped", path);
+    return MRC_OK;
+}
+
+int mrc_input_open(const char *path, int *fd_out, mrc_err *err)
+{
+    /* O_NONBLOCK: opening a FIFO for reading would wait for a writer; with it, open returns at
+     * once and fstat tells what the path is now. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) return mrc_err_errno(err, errno, "%s", path);
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return mrc_err_errno(err, e, "%s", path);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return mrc_err_set(err, MRC_EIO, "%s: no longer a regular file (replaced since discovery)",
+                           path);
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    *fd_out = fd;
     return MRC_OK;
 }
 
@@ -143,9 +167,22 @@ static int range_read_chunk(range_read *rr, size_t want, size_t *got)
     return MRC_OK;
 }
 
+/** range_shrank() : the file ends before `end`, a byte the split plan saw at discovery: it was
+ *  truncated or rewritten shorter since. Counting what is left would give a silently short
+ *  table, so it is an error naming the file. */
+static int range_shrank(range_read *rr, uint64_t end)
+{
+    struct stat st;
+    uint64_t now = fstat(rr->fd, &st) == 0 && st.st_size >= 0 ? (uint64_t)st.st_size : rr->pos;
+    return mrc_err_set(
+        rr->err, MRC_EIO,
+        "%s: file shrank while being read (expected at least %llu bytes, found %llu)", rr->path,
+        (unsigned long long)end, (unsigned long long)now);
+}
+
 /** range_skip_partial() : the range starts inside a record that began earlier; drop bytes up
- *  to the first delimiter. @return MRC_OK with *found false when no delimiter lies before end
- *  (or the file ends), i.e. the range owns no record. */
+ *  to the first delimiter. @return MRC_OK with *found false when no delimiter lies before end,
+ *  i.e. the range owns no record; an error when the file ends before end. */
 static int range_skip_partial(range_read *rr, uint64_t end, bool *found)
 {
     *found = false;
@@ -153,7 +190,8 @@ static int range_skip_partial(range_read *rr, uint64_t end, bool *found)
         size_t got;
         uint64_t left = end - rr->pos;
         int rc = range_read_chunk(rr, left < rr->r->cap ? (size_t)left : rr->r->cap, &got);
-        if (rc != MRC_OK || got == 0) return rc;
+        if (rc != MRC_OK) return rc;
+        if (got == 0) return range_shrank(rr, end);
         size_t i = find_delim(rr->r->buf, got, rr->delim);
         if (i < got) { /* the next record starts after the delimiter */
             rr->have = got - i - 1;
@@ -192,8 +230,8 @@ int mrc_reader_run(mrc_reader *r, const char *path, uint64_t offset, uint64_t le
     uint64_t end = length > (uint64_t)INT64_MAX - offset ? (uint64_t)INT64_MAX : offset + length;
     int rc = check_stop(stop, path, err);
     if (rc != MRC_OK) return rc;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return mrc_err_errno(err, errno, "%s", path);
+    int fd;
+    if ((rc = mrc_input_open(path, &fd, err)) != MRC_OK) return rc;
     posix_fadvise(fd, (off_t)offset, 0, POSIX_FADV_SEQUENTIAL);
 
     range_read rr = {.r = r,
@@ -216,13 +254,12 @@ int mrc_reader_run(mrc_reader *r, const char *path, uint64_t offset, uint64_t le
         }
         r->bytes_read += (uint64_t)n;
         if (n == 0)
-            owns_records = false; /* the file shrank below the range */
+            rc = range_shrank(&rr, end);
         else if (!rr.delim[before])
             rc = range_skip_partial(&rr, end, &owns_records);
     }
     if (rc != MRC_OK) goto out;
 
-    bool at_eof = false;
     unsigned char last = 0;
     bool have_last = rr.have > 0;
     if (have_last) last = r->buf[rr.have - 1];
@@ -232,16 +269,15 @@ int mrc_reader_run(mrc_reader *r, const char *path, uint64_t offset, uint64_t le
         rc = range_read_chunk(&rr, left < r->cap ? (size_t)left : r->cap, &got);
         if (rc != MRC_OK) goto out;
         if (got == 0) {
-            at_eof = true;
-            break;
+            rc = range_shrank(&rr, end);
+            goto out;
         }
         rr.have = before + got;
         last = r->buf[rr.have - 1];
         have_last = true;
         if ((rc = feed(r, &rr.have, false, path, consume, ctx, err)) != MRC_OK) goto out;
     }
-    if (owns_records && !at_eof && have_last && !rr.delim[last] &&
-        (rc = range_finish_tail(&rr)) != MRC_OK)
+    if (owns_records && have_last && !rr.delim[last] && (rc = range_finish_tail(&rr)) != MRC_OK)
         goto out;
     if (!owns_records) rr.have = 0;
     rc = feed(r, &rr.have, true, path, consume, ctx, err);
@@ -497,8 +533,8 @@ int mrc_reader_run_gz(mrc_reader *r, const char *path, const mrc_record_rules *r
     (void)rules; /* a whole file: no range boundaries to resolve */
     int rc = check_stop(stop, path, err);
     if (rc != MRC_OK) return rc;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return mrc_err_errno(err, errno, "%s", path);
+    int fd;
+    if ((rc = mrc_input_open(path, &fd, err)) != MRC_OK) return rc;
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     gz_read g = {.r = r,
                  .fd = fd,

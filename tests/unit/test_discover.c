@@ -1,6 +1,7 @@
 /* test_discover.c - input discovery on a real temporary tree: recursion in bytewise order,
  * hidden entries, symlink loops, FIFOs skipped without being opened (alarm() turns a hang into
- * a failure), globs, @lists, and the error messages for "-", missing and unreadable paths. */
+ * a failure), globs, @lists (regular files only), and the error messages for "-", missing and
+ * unreadable paths (as root: in a child that became nobody). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <ftw.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -271,6 +274,34 @@ static void test_list_file(void **state)
     assert_non_null(strstr(err.msg, list));
 }
 
+/* "@LIST" is read, so it must be a regular file: a FIFO there would block discovery until a
+ * writer came (guard_setup's alarm() turns that into a failure), a device or /dev/stdin would
+ * read standard input. Each is an error naming the list and what it is. */
+static void test_list_must_be_a_regular_file(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *rel, *kind;
+    } cases[] = {{"d/fifo", "is a FIFO (named pipe), not a list of paths"},
+                 {"d", "is a directory, not a list of paths"},
+                 {NULL, "is a character device, not a list of paths"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char p[256], arg[260], want[512];
+        if (cases[i].rel != NULL)
+            path_of(p, sizeof p, cases[i].rel);
+        else
+            snprintf(p, sizeof p, "/dev/null");
+        snprintf(arg, sizeof arg, "@%s", p);
+        snprintf(want, sizeof want, "%s: %s", p, cases[i].kind);
+        const char *args[] = {arg};
+        mrc_file_list l;
+        mrc_err err = {0};
+        assert_int_not_equal(mrc_input_discover(args, 1, &l, NULL, NULL, &err), 0);
+        assert_string_equal(err.msg, want);
+        assert_int_equal(l.n, 0);
+    }
+}
+
 static void test_stdin_and_missing_paths(void **state)
 {
     (void)state;
@@ -302,21 +333,82 @@ static void test_stdin_and_missing_paths(void **state)
     assert_int_not_equal(mrc_input_discover(NULL, 0, &l, NULL, NULL, &err), 0);
 }
 
+/* The unreadable-input cases, without cmocka (they may run in a child that dropped root).
+ * @return NULL when each is an error naming the unreadable path, or what went wrong. */
+static const char *unreadable_checks(void)
+{
+    static char why[1024];
+    static const struct {
+        const char *arg, *bad;
+    } cases[] = {{"perm/secret.txt", "perm/secret.txt"}, /* named */
+                 {"perm", "perm/secret.txt"},            /* found in a directory walk */
+                 {"perm/*.txt", "perm/secret.txt"},      /* matched by a glob */
+                 {"perm2", "perm2/locked"}};             /* a directory it cannot list */
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char arg[256], want[512];
+        path_of(arg, sizeof arg, cases[i].arg);
+        path_of(want, sizeof want, cases[i].bad);
+        strncat(want, ": Permission denied", sizeof want - strlen(want) - 1);
+        const char *args[] = {arg};
+        mrc_file_list l;
+        mrc_err err = {0};
+        int rc = mrc_input_discover(args, 1, &l, NULL, NULL, &err);
+        if (rc == 0) mrc_file_list_free(&l);
+        if (rc == 0 || strcmp(err.msg, want) != 0) {
+            snprintf(why, sizeof why, "%s: status %d, message '%s', expected '%s'", arg, rc,
+                     err.msg, want);
+            return why;
+        }
+    }
+    return NULL;
+}
+
+/* An unreadable file (named, in a directory, or matched by a glob) and an unlistable directory
+ * are errors naming them: skipping them would make the table silently short. Root reads
+ * everything, so as root the checks run in a child that became nobody (65534). */
 static void test_unreadable_file_is_an_error(void **state)
 {
     (void)state;
-    if (geteuid() == 0) skip(); /* root reads everything */
-    put("secret.txt", "s");
-    char p[256];
-    path_of(p, sizeof p, "secret.txt");
-    assert_int_equal(chmod(p, 0), 0);
-    const char *args[] = {p};
-    mrc_file_list l;
-    mrc_err err = {0};
-    assert_int_not_equal(mrc_input_discover(args, 1, &l, NULL, NULL, &err), 0);
-    assert_non_null(strstr(err.msg, p));
-    assert_non_null(strstr(err.msg, "Permission denied"));
-    chmod(p, 0644);
+    mkdir_rel("perm");
+    mkdir_rel("perm2");
+    mkdir_rel("perm2/locked");
+    put("perm/ok.txt", "ok");
+    put("perm/secret.txt", "s");
+    put("perm2/ok.txt", "ok");
+    put("perm2/locked/x.txt", "x");
+    char secret[256], locked[256];
+    path_of(secret, sizeof secret, "perm/secret.txt");
+    path_of(locked, sizeof locked, "perm2/locked");
+    assert_int_equal(chmod(secret, 0), 0);
+    assert_int_equal(chmod(locked, 0), 0);
+    const char *failed = NULL;
+    if (geteuid() != 0) {
+        failed = unreadable_checks();
+    } else {
+        assert_int_equal(chmod(root, 0711), 0); /* nobody may pass through, not list */
+        fflush(NULL);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0) _exit(77);
+            const char *why = unreadable_checks();
+            if (why != NULL) fprintf(stderr, "%s\n", why);
+            _exit(why == NULL ? 0 : 1);
+        }
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        chmod(root, 0700);
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+            chmod(secret, 0644);
+            chmod(locked, 0755);
+            skip(); /* cannot become nobody here (no CAP_SETUID) */
+        }
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            failed = "as nobody (see the message above)";
+    }
+    chmod(secret, 0644);
+    chmod(locked, 0755);
+    if (failed != NULL) fail_msg("%s", failed);
 }
 
 int main(void)
@@ -330,6 +422,8 @@ int main(void)
                                         guard_teardown),
         cmocka_unit_test_setup_teardown(test_glob, guard_setup, guard_teardown),
         cmocka_unit_test_setup_teardown(test_list_file, guard_setup, guard_teardown),
+        cmocka_unit_test_setup_teardown(test_list_must_be_a_regular_file, guard_setup,
+                                        guard_teardown),
         cmocka_unit_test_setup_teardown(test_stdin_and_missing_paths, guard_setup, guard_teardown),
         cmocka_unit_test_setup_teardown(test_unreadable_file_is_an_error, guard_setup,
                                         guard_teardown),
