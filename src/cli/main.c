@@ -1,17 +1,20 @@
 /* main.c - the mrcount program: parse options, then run the flow of DESIGN.md on every rank
  * (discover on rank 0, scatter splits, map on pinned threads, local merge, MPI_Reduce of the
  * serialized tables, output and metrics on rank 0). After every phase all ranks agree on
- * success, so a failure anywhere ends the run everywhere with one message and status 1.
+ * success, so a failure anywhere, or SIGTERM/SIGINT, ends the run everywhere with one message,
+ * no output left behind, and status 1 (128 + the signal when a signal stopped it).
  * It only orchestrates: the work is in the stages it calls. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mrcount/dist.h"
@@ -28,12 +31,263 @@
 #define SPLITS_PER_RANK 16 /* default: enough splits for byte balance across ranks */
 #define PIECE_MAX ((uint64_t)4 << 20)
 #define POLL_MS 100
+#define SIGNAL_GRACE_S 2.0 /* a signalled rank waits this long for the others to agree */
+#define AGREE_SPIN_S 1e-4  /* an agreement of ranks in step takes microseconds: spin that long */
+#define AGREE_NAP_MAX_NS 1000000L /* then test it every <= 1 ms, leaving the core to others */
 
-static volatile sig_atomic_t got_signal;
+/* ---- signals ----
+ * The handler records the first signal and removes the files this rank may be writing
+ * (PATH.tmp.PID) or has finished (the result, metrics, a part): mpirun sends SIGKILL 1 s after
+ * the SIGTERM it forwards, Slurm after KillWait, so nothing that waits for the main thread is
+ * sure to run. A writer whose temporary vanished fails its rename, and the run stops at the next
+ * agreement. Once the run succeeded on every rank, the main thread disarms the removal (a race
+ * decided by one compare-and-swap: whichever comes first wins). */
+#define MAX_WATCHED 8
+enum { WATCH_ARMED, WATCH_REMOVED, WATCH_KEPT };
+static atomic_int got_signal;
+static atomic_int watch_state; /* WATCH_ARMED until the handler or the run's success */
+static char *watched[MAX_WATCHED];
+static atomic_int nwatched;
+
+static void remove_watched(void)
+{
+    int n = atomic_load_explicit(&nwatched, memory_order_acquire);
+    for (int i = 0; i < n; i++)
+        unlink(watched[i]);
+}
 
 static void on_signal(int sig)
 {
-    got_signal = sig;
+    int saved = errno, none = 0, armed = WATCH_ARMED;
+    atomic_compare_exchange_strong(&got_signal, &none, sig);
+    if (atomic_compare_exchange_strong(&watch_state, &armed, WATCH_REMOVED)) remove_watched();
+    errno = saved;
+}
+
+/* Catch SIGTERM and SIGINT, unless they are ignored: a script's background job keeps ignoring
+ * SIGINT, as the shell meant. */
+static void catch_signals(void)
+{
+    static const int sigs[] = {SIGTERM, SIGINT};
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+            sigaction(sigs[i], &sa, NULL);
+}
+
+/* Add a file of this rank (owning path) to those a failed or stopped run removes: a temporary
+ * it may write (PATH.tmp.PID: nobody else writes that name), or a file it finished. */
+static void watch_file(char *path)
+{
+    int n = atomic_load(&nwatched);
+    if (path == NULL || n == MAX_WATCHED) {
+        free(path);
+        return;
+    }
+    watched[n] = path;
+    atomic_store_explicit(&nwatched, n + 1, memory_order_release);
+}
+
+/* The run succeeded on every rank: keep its files. @return false if a signal came first and
+ * the handler removed them. */
+static bool keep_outputs(void)
+{
+    int armed = WATCH_ARMED;
+    return atomic_compare_exchange_strong(&watch_state, &armed, WATCH_KEPT);
+}
+
+static const char *signal_name(int sig)
+{
+    return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "a signal";
+}
+
+/* A signalled rank's cause is the signal, whatever the work it cut short reported. */
+static int signal_error(mrc_err *err)
+{
+    memset(err, 0, sizeof *err);
+    return mrc_err_set(err, MRC_EINTR, "stopped by %s", signal_name(atomic_load(&got_signal)));
+}
+
+/* ---- test-only fault injection: MRC_FAULT=RANK:PHASE[:KIND][,...], read once at start-up ----
+ * Rank RANK ("*": every rank) fails at the end of PHASE's own work, just before the ranks agree
+ * on it, the way a real failure there would (map: in the first worker thread that consumes a
+ * buffer). KIND: fail (default) returns "injected fault (MRC_FAULT) in PHASE"; oom returns an
+ * allocation failure's "out of memory"; sleep:SECONDS (hang: no end) holds the rank there, which
+ * a signal ends, and in the map also the map's stop when another rank failed; abort kills the
+ * process with SIGKILL, a crashed rank. Each point costs one predictable branch; the map's is a
+ * wrapper of the job's consumer, installed only on the rank it names. */
+enum fault_phase {
+    FP_DISCOVER,
+    FP_DISTRIBUTE,
+    FP_PLACE,
+    FP_MAP,
+    FP_LOCAL_MERGE,
+    FP_COMBINE,
+    FP_OUTPUT,
+    FP_METRICS,
+    FP_COUNT
+};
+static const char *const fault_phase_names[FP_COUNT] = {
+    "discover", "distribute", "place", "map", "local_merge", "combine", "output", "metrics"};
+enum fault_kind { FAULT_FAIL, FAULT_OOM, FAULT_SLEEP, FAULT_ABORT };
+
+typedef struct fault {
+    enum fault_kind kind;
+    double seconds; /* FAULT_SLEEP; negative: until stopped (hang) */
+} fault;
+
+static fault faults[FP_COUNT];
+static unsigned fault_phases; /* bit p: this rank has a fault at phase p */
+static int fault_rank;
+static mrc_consume_fn fault_real_consume;
+static atomic_int fault_map_fired, fault_map_stop;
+
+#define FAULT_AT(p) (fault_phases & (1u << (p)))
+
+static int fault_usage(mrc_err *err, const char *entry)
+{
+    return mrc_err_set(err, MRC_EINVAL,
+                       "MRC_FAULT: '%s': expected RANK:PHASE[:KIND] (RANK a number or *, PHASE "
+                       "discover, distribute, place, map, local_merge, combine, output or "
+                       "metrics, KIND fail, oom, hang, sleep:SECONDS or abort)",
+                       entry);
+}
+
+/* One entry of MRC_FAULT (e, modified), for rank `rank` of `size`. */
+static int fault_parse_entry(char *e, int rank, int size, mrc_err *err)
+{
+    char text[96];
+    snprintf(text, sizeof text, "%s", e);
+    char *phase = strchr(e, ':');
+    if (phase == NULL) return fault_usage(err, text);
+    *phase++ = '\0';
+    char *kind = strchr(phase, ':');
+    if (kind != NULL) *kind++ = '\0';
+    long who = -1;
+    if (strcmp(e, "*") != 0) {
+        char *end;
+        errno = 0;
+        who = strtol(e, &end, 10);
+        if (end == e || *end != '\0' || errno != 0 || who < 0 || who > INT_MAX)
+            return fault_usage(err, text);
+        if (who >= size)
+            return mrc_err_set(err, MRC_EINVAL, "MRC_FAULT: '%s': no rank %ld in a run of %d", text,
+                               who, size);
+    }
+    int p = 0;
+    while (p < FP_COUNT && strcmp(phase, fault_phase_names[p]) != 0)
+        p++;
+    if (p == FP_COUNT) return fault_usage(err, text);
+    fault f = {FAULT_FAIL, 0};
+    if (kind == NULL || strcmp(kind, "fail") == 0) {
+        f.kind = FAULT_FAIL;
+    } else if (strcmp(kind, "oom") == 0) {
+        f.kind = FAULT_OOM;
+    } else if (strcmp(kind, "abort") == 0) {
+        f.kind = FAULT_ABORT;
+    } else if (strcmp(kind, "hang") == 0) {
+        f = (fault){FAULT_SLEEP, -1};
+    } else if (strncmp(kind, "sleep:", 6) == 0) {
+        char *end;
+        f = (fault){FAULT_SLEEP, strtod(kind + 6, &end)};
+        if (end == kind + 6 || *end != '\0' || !(f.seconds >= 0 && f.seconds <= 1e6))
+            return fault_usage(err, text);
+    } else {
+        return fault_usage(err, text);
+    }
+    if (who < 0 || who == rank) {
+        faults[p] = f;
+        fault_phases |= 1u << p;
+    }
+    return 0;
+}
+
+/* Read MRC_FAULT (every rank reads its own copy of the environment; an empty or unset variable
+ * injects nothing). @return 0, or MRC_EINVAL (a usage error) with err filled. */
+static int fault_parse(int rank, int size, mrc_err *err)
+{
+    fault_rank = rank;
+    const char *spec = getenv("MRC_FAULT");
+    if (spec == NULL || *spec == '\0') return 0;
+    char *copy = strdup(spec), *save = NULL;
+    if (copy == NULL) return mrc_err_set(err, MRC_ENOMEM, "MRC_FAULT: out of memory");
+    int rc = 0;
+    for (char *e = strtok_r(copy, ",", &save); rc == 0 && e != NULL; e = strtok_r(NULL, ",", &save))
+        rc = fault_parse_entry(e, rank, size, err);
+    free(copy);
+    return rc;
+}
+
+/* Hold the rank (a test that signals a run inside a phase waits for this line). */
+static void fault_sleep(enum fault_phase p, const atomic_int *stop)
+{
+    const fault *f = &faults[p];
+    char how[48] = "until stopped";
+    if (f->seconds >= 0) snprintf(how, sizeof how, "for %g s", f->seconds);
+    fprintf(stderr, "mrcount: warning: rank %d (pid %ld): MRC_FAULT holds %s %s\n", fault_rank,
+            (long)getpid(), fault_phase_names[p], how);
+    double end = mrc_now() + f->seconds;
+    const struct timespec nap = {0, 10 * 1000000L};
+    while (!atomic_load(&got_signal) && !(stop != NULL && atomic_load(stop)) &&
+           (f->seconds < 0 || mrc_now() < end))
+        nanosleep(&nap, NULL);
+}
+
+static _Noreturn void fault_crash(void)
+{
+    kill(getpid(), SIGKILL);
+    _exit(128 + SIGKILL);
+}
+
+/* The fault of this rank at phase p, on the main thread, given the phase's status so far (kept
+ * when it already failed). */
+static int fault_at(mrc_err *err, enum fault_phase p, int rc)
+{
+    if (rc != 0) return rc;
+    switch (faults[p].kind) {
+    case FAULT_FAIL:
+        return mrc_err_set(err, MRC_EIO, "injected fault (MRC_FAULT) in %s", fault_phase_names[p]);
+    case FAULT_OOM:
+        return mrc_err_set(err, MRC_ENOMEM, "%s: out of memory (MRC_FAULT)", fault_phase_names[p]);
+    case FAULT_SLEEP:
+        fault_sleep(p, NULL);
+        return 0; /* a signal that ended the hold is the agreement's to report */
+    case FAULT_ABORT:
+        fault_crash();
+    }
+    return 0;
+}
+
+/* The map's fault: the job's consumer, wrapped, fires once in the first worker to call it. */
+static long long fault_consume(void *ctx, const unsigned char *buf, size_t len, bool final,
+                               mrc_err *err)
+{
+    if (atomic_load_explicit(&fault_map_fired, memory_order_relaxed) ||
+        atomic_exchange(&fault_map_fired, 1))
+        return fault_real_consume(ctx, buf, len, final, err);
+    const char *path = ((const mrc_map_ctx *)ctx)->path;
+    switch (faults[FP_MAP].kind) {
+    case FAULT_FAIL:
+        mrc_err_set(err, MRC_EIO, "%s: injected fault (MRC_FAULT) in map", path);
+        return -1;
+    case FAULT_OOM:
+        mrc_err_set(err, MRC_ENOMEM, "%s: count table: out of memory (MRC_FAULT)", path);
+        return -1;
+    case FAULT_SLEEP:
+        fault_sleep(FP_MAP, &fault_map_stop);
+        if (atomic_load(&got_signal) || atomic_load(&fault_map_stop)) {
+            mrc_err_set(err, MRC_EINTR, "%s: map stopped", path); /* a stop, not a failure */
+            return -1;
+        }
+        break;
+    case FAULT_ABORT:
+        fault_crash();
+    }
+    return fault_real_consume(ctx, buf, len, final, err);
 }
 
 typedef struct run {
@@ -74,6 +328,9 @@ typedef struct run {
     mrc_bad_sample *bad_samples;
     uint64_t *bad_lines; /* line of each sample, 0 when it could not be found */
     size_t nbad_samples;
+    mrc_dist_iprogress *agreement; /* the agreements' exchange (see agree()) */
+    bool made_dir;                 /* rank 0 created --output-per-rank's directory */
+    bool late_signal;              /* a signal removed the files after every rank succeeded */
     mrc_err err;
 } run;
 
@@ -88,12 +345,70 @@ static void warn_rank0(const char *msg, void *arg)
     fprintf(stderr, "mrcount: warning: %s\n", msg);
 }
 
-/* Fail the whole run unless every rank succeeded; rank 0 prints the one message. */
+/* A file this rank finished (a regular file that the run put in place): removed if the run
+ * fails or stops after all, so such a run leaves no output. A device or a FIFO stays. */
+static void made_file(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) watch_file(strdup(path));
+}
+
+/* A signalled rank that the others did not join within SIGNAL_GRACE_S (one is still busy in
+ * long, bounded work: writing a big result, walking a huge tree) removes its files and ends the
+ * job: the launcher then stops the busy ranks, whose handlers remove their temporaries. */
+static _Noreturn void give_up(run *r)
+{
+    int sig = atomic_load(&got_signal);
+    remove_watched();
+    fprintf(stderr,
+            "mrcount: rank %d: stopped by %s; the other ranks did not stop within %.0f s, "
+            "ending the job\n",
+            r->d.rank, signal_name(sig), SIGNAL_GRACE_S);
+    mrc_dist_abort(128 + sig);
+    _exit(128 + sig);
+}
+
+/* Wait for the agreement's exchange: a short spin, then naps, testing for signals. */
+static int agree_wait(run *r, uint64_t sums[3])
+{
+    double t0 = mrc_now(), signalled = 0;
+    struct timespec nap = {0, 0};
+    for (;;) {
+        bool ready = false;
+        int rc = mrc_dist_iprogress_test(r->agreement, &ready, sums, &r->err);
+        if (rc != 0 || ready) return rc;
+        double now = mrc_now();
+        if (atomic_load(&got_signal)) {
+            if (signalled == 0)
+                signalled = now;
+            else if (now - signalled > SIGNAL_GRACE_S)
+                give_up(r);
+        }
+        if (now - t0 > AGREE_SPIN_S) {
+            nap.tv_nsec = nap.tv_nsec == 0 ? 10000L : nap.tv_nsec * 2;
+            if (nap.tv_nsec > AGREE_NAP_MAX_NS) nap.tv_nsec = AGREE_NAP_MAX_NS;
+            nanosleep(&nap, NULL);
+        }
+    }
+}
+
+/* Fail the whole run unless every rank succeeded; rank 0 prints the one message. A signalled
+ * rank fails with the signal. The main thread's waits for other ranks that can be long are
+ * these (one rank may still walk the inputs or write the result); each collective between two
+ * of them moves bounded data among ranks that left the last one together. So the wait is a
+ * non-blocking exchange of failure flags that polls for signals (see agree_wait()); only when
+ * some rank failed do all exchange the first failure's message, at once. */
 static int agree(run *r, int status)
 {
-    if (status == 0 && got_signal)
-        status = mrc_err_set(&r->err, MRC_EINTR, "stopped by signal %d", (int)got_signal);
-    int rc = mrc_dist_agree(&r->d, status, &r->err);
+    if (atomic_load(&got_signal)) status = signal_error(&r->err);
+    uint64_t sums[3] = {0};
+    int rc = mrc_dist_iprogress_start(r->agreement, status != 0, 0, 0, &r->err);
+    if (rc == 0) rc = agree_wait(r, sums);
+    if (rc == 0 && sums[0] == 0) return 0;
+    if (rc == 0) {
+        if (atomic_load(&got_signal)) status = signal_error(&r->err); /* during the wait */
+        rc = mrc_dist_agree(&r->d, status, &r->err);
+    }
     if (rc != 0 && r->d.rank == 0) fprintf(stderr, "mrcount: %s\n", r->err.msg);
     return rc;
 }
@@ -120,6 +435,7 @@ static int phase_discover(run *r)
             rc = mrc_split_plan_make(&r->files, r->chunk, (size_t)r->d.size, &r->plan, &r->err);
     }
     r->phase[MRC_PHASE_DISCOVER] = mrc_now() - t0;
+    if (FAULT_AT(FP_DISCOVER)) rc = fault_at(&r->err, FP_DISCOVER, rc);
     return agree(r, rc);
 }
 
@@ -133,6 +449,7 @@ static int phase_distribute(run *r)
     else if (rc == 0)
         rc = mrc_dist_scatter_splits(&r->d, &r->plan, &r->mine, &r->nmine, &r->err);
     r->phase[MRC_PHASE_DISTRIBUTE] = mrc_now() - t0;
+    if (FAULT_AT(FP_DISTRIBUTE)) rc = fault_at(&r->err, FP_DISTRIBUTE, rc);
     return agree(r, rc);
 }
 
@@ -154,6 +471,7 @@ static int phase_place(run *r)
         rc = mrc_placement_plan(r->topo, cpuset, r->share_index, r->share_count, r->o.threads,
                                 &r->pl, &r->err);
     free(cpuset);
+    if (FAULT_AT(FP_PLACE)) rc = fault_at(&r->err, FP_PLACE, rc);
     rc = agree(r, rc);
     if (rc == 0 && r->pl.oversubscribed)
         fprintf(stderr,
@@ -224,6 +542,13 @@ static int pull_splits(run *r, mrc_map_run *m, mrc_dist_counter *counter, bool *
     return 0;
 }
 
+/* Stop the workers early (this rank failed, another did, or a signal), a held one too. */
+static void map_stop(mrc_map_run *m)
+{
+    atomic_store(&fault_map_stop, 1);
+    if (m != NULL) mrc_map_stop(m);
+}
+
 static int phase_map(run *r, mrc_job *job)
 {
     double t0 = mrc_now();
@@ -238,6 +563,10 @@ static int phase_map(run *r, mrc_job *job)
         mrc_dist_counter_close(counter, &cerr);
         mrc_dist_iprogress_close(ex);
         return rc;
+    }
+    if (FAULT_AT(FP_MAP)) {
+        fault_real_consume = job->consume;
+        job->consume = fault_consume;
     }
     mrc_map_run *m =
         dynamic
@@ -258,15 +587,15 @@ static int phase_map(run *r, mrc_job *job)
     for (;;) {
         if (!pulled_all && !local_failed && pull_splits(r, m, counter, &pulled_all) != 0) {
             local_failed = 1;
-            mrc_map_stop(m);
+            map_stop(m);
         }
         if (!local_failed && !done)
             local_failed = mrc_map_poll(m, slice_ms, &bytes, &done);
         else
             usleep((useconds_t)slice_ms * 1000); /* nothing to wait on locally */
-        if (got_signal && !local_failed) {
+        if (atomic_load(&got_signal) && !local_failed) {
             local_failed = 1;
-            mrc_err_set(&r->err, MRC_EINTR, "stopped by signal %d", (int)got_signal);
+            signal_error(&r->err);
         }
         if (!inflight) {
             bool idle = local_failed || done;
@@ -288,7 +617,7 @@ static int phase_map(run *r, mrc_job *job)
         if (sums[0] > 0 || sums[1] == 0) break;
     }
     double t1 = mrc_now();
-    if ((rc != 0 || sums[0] > 0) && m != NULL) mrc_map_stop(m);
+    if (rc != 0 || sums[0] > 0) map_stop(m);
     /* Every rank left the loop on the same exchange, so all reach this collective together. */
     mrc_err cerr = {0};
     int crc = mrc_dist_counter_close(counter, &cerr);
@@ -310,6 +639,10 @@ static int phase_map(run *r, mrc_job *job)
     }
     r->phase[MRC_PHASE_MAP] = r->st.map_seconds > 0 ? r->st.map_seconds : t1 - t0;
     r->phase[MRC_PHASE_LOCAL_MERGE] = r->st.merge_seconds;
+    /* A rank whose workers consumed nothing (no input reached it) takes its map fault here. */
+    if (FAULT_AT(FP_MAP) && !atomic_load(&fault_map_fired) && !atomic_load(&fault_map_stop))
+        status = fault_at(&r->err, FP_MAP, status);
+    if (FAULT_AT(FP_LOCAL_MERGE)) status = fault_at(&r->err, FP_LOCAL_MERGE, status);
     return agree(r, status);
 }
 
@@ -416,6 +749,7 @@ static int phase_combine(run *r)
     r->local = NULL;
     r->phase[MRC_PHASE_COMBINE] = mrc_now() - t0;
     r->rss_combine = mrc_rss_window_peak();
+    if (FAULT_AT(FP_COMBINE)) rc = fault_at(&r->err, FP_COMBINE, rc);
     return agree(r, rc);
 }
 
@@ -427,9 +761,12 @@ static char *part_path(const char *dir, int rank)
 
 /* Rank 0 makes DIR, refusing one that already holds parts or a manifest: parts of an earlier
  * run with more ranks would silently join this result. */
-static int prepare_part_dir(const char *dir, mrc_err *err)
+static int prepare_part_dir(run *r, const char *dir, mrc_err *err)
 {
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) return mrc_err_errno(err, errno, "%s", dir);
+    if (mkdir(dir, 0777) == 0)
+        r->made_dir = true;
+    else if (errno != EEXIST)
+        return mrc_err_errno(err, errno, "%s", dir);
     DIR *dh = opendir(dir);
     if (dh == NULL) return mrc_err_errno(err, errno, "%s", dir);
     struct dirent *e;
@@ -479,7 +816,7 @@ static void manifest_json(FILE *f, void *arg)
 static int write_parts(run *r)
 {
     const char *dir = r->o.output_per_rank;
-    int rc = r->d.rank == 0 ? prepare_part_dir(dir, &r->err) : 0;
+    int rc = r->d.rank == 0 ? prepare_part_dir(r, dir, &r->err) : 0;
     if (agree(r, rc) != 0) return 1;
     char *path = part_path(dir, r->d.rank);
     mrc_ser_header h;
@@ -489,12 +826,16 @@ static int write_parts(run *r)
     } else {
         mrc_output_opts po = {path, r->o.out.sort, 0};
         rc = mrc_output_write(r->range, r->range_len, &po, &r->err);
+        if (rc == 0) made_file(path);
     }
+    free(path);
+    if (FAULT_AT(FP_OUTPUT)) rc = fault_at(&r->err, FP_OUTPUT, rc);
+    if (agree(r, rc) != 0) return 1; /* ranks write at their own pace: wait here, not below */
     uint64_t *records = NULL;
     size_t *lens = NULL;
     uint64_t mine = h.records;
-    int rc2 = mrc_dist_gather_bytes(&r->d, &mine, sizeof mine, (void **)&records, &lens, &r->err);
-    rc = agree(r, rc != 0 ? rc : rc2);
+    rc = mrc_dist_gather_bytes(&r->d, &mine, sizeof mine, (void **)&records, &lens, &r->err);
+    rc = agree(r, rc);
     if (rc == 0) {
         int mrc = 0;
         if (r->d.rank == 0) {
@@ -502,16 +843,14 @@ static int write_parts(run *r)
             char *mpath = NULL;
             if (asprintf(&mpath, "%s/manifest.json", dir) < 0)
                 mrc = mrc_err_set(&r->err, MRC_ENOMEM, "out of memory");
-            else
-                mrc = mrc_metrics_write_file(mpath, manifest_json, &v, &r->err);
+            else if ((mrc = mrc_metrics_write_file(mpath, manifest_json, &v, &r->err)) == 0)
+                made_file(mpath);
             free(mpath);
             for (int k = 0; k < r->d.size; k++)
                 r->totals[2] += records[k];
         }
         rc = agree(r, mrc);
     }
-    if (rc != 0 && path != NULL) unlink(path);
-    free(path);
     free(records);
     free(lens);
     return rc;
@@ -531,8 +870,11 @@ static int phase_output(run *r)
         mrc_ser_read_header(r->result, &h);
         r->totals[2] = r->distinct_all ? r->distinct_all : h.records;
         rc = mrc_output_write(r->result, r->result_len, &r->o.out, &r->err);
+        if (rc == 0 && strcmp(r->o.out.path ? r->o.out.path : "-", "-") != 0)
+            made_file(r->o.out.path);
     }
     r->phase[MRC_PHASE_OUTPUT] = mrc_now() - t0;
+    if (FAULT_AT(FP_OUTPUT)) rc = fault_at(&r->err, FP_OUTPUT, rc);
     return agree(r, rc);
 }
 
@@ -802,13 +1144,15 @@ static int write_metrics(run *r)
     if (rc == 0) rc = mrc_dist_gather_doubles(&r->d, r->phase, MRC_PHASE_COUNT, v.phases, &r->err);
     if (rc == 0) rc = mrc_dist_gather_strings(&r->d, mine ? mine : "{}", &v.ranks, &r->err);
     free(mine);
-    if (rc == 0 && r->d.rank == 0)
-        rc = mrc_metrics_write_file(r->o.metrics, metrics_json, &v, &r->err);
+    if (rc == 0 && r->d.rank == 0 &&
+        (rc = mrc_metrics_write_file(r->o.metrics, metrics_json, &v, &r->err)) == 0)
+        made_file(r->o.metrics);
     if (v.ranks != NULL)
         for (int k = 0; k < r->d.size; k++)
             free(v.ranks[k]);
     free(v.ranks);
     free(v.phases);
+    if (FAULT_AT(FP_METRICS)) rc = fault_at(&r->err, FP_METRICS, rc);
     return agree(r, rc);
 }
 
@@ -839,6 +1183,15 @@ static int run_all(run *r)
     if (phase_output(r) != 0) return 1;
     r->t_total = mrc_now() - r->t_start;
     if (r->o.metrics != NULL && write_metrics(r) != 0) return 1;
+    if (!keep_outputs()) { /* too late to agree on: this rank alone stops */
+        r->late_signal = true;
+        signal_error(&r->err);
+        if (r->d.size > 1)
+            fprintf(stderr, "mrcount: rank %d: %s\n", r->d.rank, r->err.msg);
+        else
+            fprintf(stderr, "mrcount: %s\n", r->err.msg);
+        return 1;
+    }
     if (r->d.rank == 0) print_bad_records(r); /* a warning: --quiet drops only the summary */
     if (r->d.rank == 0 && !r->o.quiet) print_summary(r);
     return 0;
@@ -859,6 +1212,57 @@ static void run_free(run *r)
     mrc_split_plan_free(&r->plan);
     mrc_file_list_free(&r->files);
     mrc_options_free(&r->o);
+    mrc_dist_iprogress_close(r->agreement);
+}
+
+/* Give the signal handler every temporary file this rank may write. */
+static void watch_temps(const run *r)
+{
+    if (r->o.output_per_rank != NULL) {
+        char *part = part_path(r->o.output_per_rank, r->d.rank), *manifest = NULL;
+        if (part != NULL) watch_file(mrc_output_temp_path(part));
+        free(part);
+        if (r->d.rank == 0 && asprintf(&manifest, "%s/manifest.json", r->o.output_per_rank) >= 0)
+            watch_file(mrc_output_temp_path(manifest)); /* the metrics writer's name too */
+        free(manifest);
+    } else if (r->d.rank == 0 && r->o.out.path != NULL && strcmp(r->o.out.path, "-") != 0) {
+        watch_file(mrc_output_temp_path(r->o.out.path));
+    }
+    if (r->d.rank == 0 && r->o.metrics != NULL) watch_file(mrc_output_temp_path(r->o.metrics));
+}
+
+/* The run failed: every rank removes what it wrote; then, together (the collective also tells
+ * rank 0 that every part is gone, so the directory the run made can go), the ranks learn which
+ * signal stopped the run, if one did. @return that signal, or 0. */
+static int finish_failed(run *r)
+{
+    remove_watched();
+    uint64_t sig = (uint64_t)atomic_load(&got_signal);
+    mrc_err e = {0};
+    if (r->d.size > 1 && r->err.code != MRC_EMPI && mrc_dist_max_u64(&r->d, &sig, 1, &e) != 0)
+        sig = (uint64_t)atomic_load(&got_signal);
+    if (r->d.rank == 0 && r->made_dir) rmdir(r->o.output_per_rank);
+    return r->err.code == MRC_EINTR ? (int)sig : 0;
+}
+
+/* The conventional end of a run that a signal stopped: a signalled process dies of its signal
+ * (its parent sees 128 + the signal, and a shell running it in a script stops there too); the
+ * other ranks exit with that status. */
+static int exit_by_signal(int sig)
+{
+    if (atomic_load(&got_signal) == sig) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = SIG_DFL;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sig, &sa, NULL);
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, sig);
+        sigprocmask(SIG_UNBLOCK, &set, NULL);
+        raise(sig);
+    }
+    return 128 + sig;
 }
 
 int main(int argc, char **argv)
@@ -869,15 +1273,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "mrcount: %s\n", r.err.msg);
         return 1;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    catch_signals();
+    if (mrc_dist_iprogress_open(&r.agreement, &r.err) != 0) { /* a few bytes: cannot agree */
+        fprintf(stderr, "mrcount: rank %d: %s\n", r.d.rank, r.err.msg);
+        mrc_dist_abort(1);
+        return 1;
+    }
 
     int status = 0;
-    int prc = mrc_options_parse(argc, argv, &r.o, &r.err);
-    if (agree(&r, prc) != 0) {
+    if (agree(&r, fault_parse(r.d.rank, r.d.size, &r.err)) != 0) {
+        status = 2;
+    } else if (agree(&r, mrc_options_parse(argc, argv, &r.o, &r.err)) != 0) {
         if (r.d.rank == 0) fprintf(stderr, "Try 'mrcount --help' for more information.\n");
         status = 2;
     } else if (r.o.help) {
@@ -891,15 +1297,18 @@ int main(int argc, char **argv)
                             "Try 'mrcount --help' for more information.\n");
         status = 2;
     } else {
+        watch_temps(&r);
         status = run_all(&r);
     }
-    if (status != 0 && r.d.rank == 0 && r.o.out.path != NULL && strcmp(r.o.out.path, "-") != 0) {
-        char *tmp = mrc_output_temp_path(r.o.out.path);
-        if (tmp != NULL) unlink(tmp);
-        free(tmp);
+    int sig = 0;
+    if (r.late_signal) {
+        remove_watched();
+        sig = atomic_load(&got_signal);
+    } else if (status != 0) {
+        sig = finish_failed(&r);
     }
     fflush(stdout);
     run_free(&r);
     mrc_dist_finalize();
-    return status;
+    return sig > 0 ? exit_by_signal(sig) : status;
 }

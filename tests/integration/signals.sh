@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# signals.sh - SIGTERM (Slurm's time limit) and SIGINT (Ctrl-C) during any phase stop every rank
+# within seconds, leave no result, temporary, metrics or part behind, and end with the
+# conventional status: 128 + the signal for mrcount alone (143, 130); under mpirun, what
+# Open MPI 4.1's mpirun chooses when it is signalled itself (1: it forwards SIGTERM to the
+# ranks, for SIGINT too, and sends SIGKILL 1 s later), and 143 when one rank alone gets SIGTERM.
+# The run is held inside a phase with the test-only MRC_FAULT=RANK:PHASE:hang, whose note
+# "MRC_FAULT holds PHASE" on stderr says when to send the signal.
+# shellcheck source-path=SCRIPTDIR source=lib.bash
+source "$(dirname "$0")/lib.bash"
+
+BOUND=10 # seconds from the signal to the end of the run
+D=$T/data
+OUT=$T/out
+mkdir -p "$OUT"
+gen_corpus "$D" 1 --files 4 --seed 11
+ARGS=(--output "$OUT/r.tsv" --metrics "$OUT/m.json" --quiet)
+# A script's background job ignores SIGINT; reset both signals before exec, as a terminal would.
+DEFAULT_SIGNALS=(perl -e '$SIG{INT} = $SIG{TERM} = "DEFAULT"; exec @ARGV or die "exec: $!\n"')
+
+BG=
+stop_bg() { [ -z "$BG" ] || kill "$BG" 2>/dev/null || true; }
+at_exit stop_bg
+
+# start NP|single ARGS... : mrcount in the background under timeout (pid $BG), MRC_FAULT as the
+# caller exported it.
+start() {
+    local np=$1 cmd=("$MRCOUNT")
+    shift
+    [ "$np" = single ] || cmd=("${MPIRUN[@]}" "$np" "$MRCOUNT")
+    : >"$T/stderr"
+    timeout -k 5 "$MRC_TIMEOUT" "${DEFAULT_SIGNALS[@]}" "${cmd[@]}" "$@" \
+        >"$T/stdout" 2>"$T/stderr" </dev/null &
+    BG=$!
+}
+
+# held PHASE : wait until a rank announces it holds PHASE; its pid in $HELD_PID.
+held() {
+    local i
+    for ((i = 0; i < 600; i++)); do
+        HELD_PID=$(sed -n "s/.*(pid \([0-9]*\)): MRC_FAULT holds $1 .*/\1/p" "$T/stderr" | head -1)
+        [ -n "$HELD_PID" ] && return 0
+        kill -0 "$BG" 2>/dev/null || break
+        sleep 0.05
+    done
+    sed 's/^/  stderr: /' "$T/stderr" | head -20 >&2
+    fail "the run never held in $1"
+}
+
+# children PID : its child processes, from /proc (no procps needed).
+children() {
+    local f line ppid
+    for f in /proc/[0-9]*/stat; do
+        { read -r line <"$f"; } 2>/dev/null || continue
+        read -r _ ppid _ <<<"${line##*) }"
+        if [ "$ppid" = "$1" ]; then
+            f=${f#/proc/}
+            echo "${f%/stat}"
+        fi
+    done
+}
+
+# launcher_pid : the process timeout runs (mrcount alone, or mpirun).
+launcher_pid() { children "$BG" | head -1; }
+
+# rank_pid RANK : the pid of rank RANK under mpirun (a child of mpirun on this node).
+rank_pid() {
+    local p
+    for p in $(children "$(launcher_pid)"); do
+        if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1"; then
+            echo "$p"
+            return 0
+        fi
+    done
+    fail "no process for rank $1"
+}
+
+# signal_and_wait SIG PID : send SIG to PID, wait for the run; $RC its status, $SECS the seconds
+# from the signal to its end.
+signal_and_wait() {
+    local t0 ms
+    t0=$(date +%s%N)
+    kill -s "$1" "$2"
+    RC=0
+    wait "$BG" || RC=$?
+    BG=
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    SECS=$((ms / 1000)).$(printf '%03d' $((ms % 1000)))
+    [ "$ms" -lt $((MRC_TIMEOUT * 1000)) ] || fail "hang: killed after ${MRC_TIMEOUT}s"
+}
+
+errors() { grep '^mrcount: ' "$T/stderr" | grep -v '^mrcount: warning: ' || true; }
+
+# check WHAT STATUS [MESSAGE_REGEX] : status, promptness, nothing left; with a regex, exactly
+# one error line, matching it.
+check() {
+    local what=$1 status=$2 regex=${3:-} left n
+    if [ "$RC" != "$status" ]; then
+        sed 's/^/  stderr: /' "$T/stderr" | head -20 >&2
+        fail "$what: exit status $RC, expected $status"
+    fi
+    [ "${SECS%.*}" -lt "$BOUND" ] || fail "$what: took ${SECS}s after the signal (bound ${BOUND}s)"
+    left=$(find "$OUT" -mindepth 1)
+    [ -z "$left" ] || fail "$what: left behind: $(echo "$left" | tr '\n' ' ')"
+    if [ -n "$regex" ]; then
+        n=$(errors | wc -l)
+        if [ "$n" != 1 ] || ! errors | grep -Eq -- "$regex"; then
+            sed 's/^/  stderr: /' "$T/stderr" | head -20 >&2
+            fail "$what: expected exactly one error line matching /$regex/, got $n"
+        fi
+    fi
+    log "ok: $what: status $RC, ${SECS}s after the signal"
+}
+
+# --- mrcount alone: every phase, SIGTERM and SIGINT: 128 + the signal -------------------------
+for phase in discover distribute place map local_merge combine output metrics; do
+    for sig in TERM INT; do
+        MRC_FAULT=0:$phase:hang start single "${ARGS[@]}" "$D"
+        held "$phase"
+        signal_and_wait "$sig" "$HELD_PID"
+        [ $sig = TERM ] && status=143 || status=130
+        check "alone, SIG$sig in $phase" $status "^mrcount: stopped by SIG$sig\$"
+    done
+done
+
+# --- mpirun signalled: it sends SIGTERM to every rank (for SIGINT too), SIGKILL 1 s later, and
+# exits 1. The ranks' one message says so when it gets out before mpirun does. -----------------
+# RANK:PHASE NP SIG [--output-per-rank]
+cases=(
+    "1:map 2 TERM" "1:combine 2 TERM" "1:map 2 INT"
+    "0:output 2 TERM"            # the result is in place: the handler removes it
+    "2:metrics 3 TERM per-rank") # the parts, the manifest and the directory are removed
+for c in "${cases[@]}"; do
+    read -r spec np sig per <<<"$c"
+    args=("${ARGS[@]}")
+    [ -z "$per" ] || args=(--output-per-rank "$OUT/parts" --metrics "$OUT/m.json" --quiet)
+    MRC_FAULT=$spec:hang start "$np" "${args[@]}" "$D"
+    held "${spec#*:}"
+    signal_and_wait "$sig" "$(launcher_pid)"
+    check "mpirun -np $np ${per:+--output-per-rank }gets SIG$sig, rank ${spec%%:*} held in ${spec#*:}" 1
+    [ "$(errors | wc -l)" -le 1 ] || fail "more than one error line"
+    if errors | grep -qv 'stopped by SIGTERM'; then fail "an error line that is not the signal's"; fi
+done
+
+# --- one rank alone gets SIGTERM (a kill, or a node's time limit): every rank stops, all with
+# status 143, and the message names the rank -------------------------------------------------
+# The held rank itself: it stops holding, and the others learn it at the next agreement.
+MRC_FAULT=1:map:hang start 2 "${ARGS[@]}" "$D"
+held map
+signal_and_wait TERM "$HELD_PID"
+check "np 2, SIGTERM to rank 1 held in map" 143 '^mrcount: rank 1: stopped by SIGTERM$'
+
+# A rank waiting for the others in an agreement while one is held (busy): after 2 s it gives
+# up, removes its files and ends the job (MPI_Abort); mpirun's SIGTERM then reaches the busy one.
+MRC_FAULT=1:combine:hang start 2 "${ARGS[@]}" "$D"
+held combine
+signal_and_wait TERM "$(rank_pid 0)"
+check "np 2, SIGTERM to rank 0 while rank 1 holds in combine" 143 \
+    '^mrcount: rank 0: stopped by SIGTERM; the other ranks did not stop within 2 s'
+
+# Rank 0 holds after putting the result in place; rank 1 gets SIGTERM: nothing is left.
+MRC_FAULT=0:output:hang start 2 "${ARGS[@]}" "$D"
+held output
+[ -f "$OUT/r.tsv" ] || fail "rank 0 holds in output, but the result is not in place yet"
+signal_and_wait TERM "$(rank_pid 1)"
+check "np 2, SIGTERM to rank 1 while rank 0 holds in output" 143 '^mrcount: rank 1: stopped by SIGTERM'
+
+log "PASS"
