@@ -2,6 +2,7 @@
  * defaults, then the INI file, then the command line, each option checked once, here.
  * It must never print, exit or touch MPI: every problem becomes an mrc_err that names the option
  * (or "<file>:<line>: [section] key") for cli/ to report once. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -431,16 +432,20 @@ static bool known_section(const char *s, size_t len)
 }
 
 /* fgets for inih that counts lines, rejects lines too long for inih's buffer (inih would read
- * their tail as a line of its own) and flags unknown sections even when they hold no key. */
+ * their tail as a line of its own) and flags unknown sections even when they hold no key.
+ * A NUL byte would hide the rest of its line from inih and from these checks: it is an error,
+ * found by the terminator fgets wrote (the last NUL of a buffer filled with LFs beforehand). */
 static char *ini_read_line(char *str, int num, void *stream)
 {
     ini_ctx *c = stream;
+    memset(str, '\n', (size_t)num);
     if (fgets(str, num, c->f) == NULL) {
         if (ferror(c->f)) c->read_errno = errno ? errno : EIO;
         return NULL;
     }
     c->line++;
-    size_t len = strlen(str);
+    size_t len = (size_t)((const char *)memrchr(str, '\0', (size_t)num) - str);
+    if (strlen(str) < len) ini_fail(c, MRC_EINVAL, "NUL byte in the line");
     if (len == (size_t)num - 1 && str[len - 1] != '\n') {
         int ch;
         bool more = false;
@@ -451,6 +456,18 @@ static char *ini_read_line(char *str, int num, void *stream)
                      "line longer than %d bytes (continue a long value on indented lines)",
                      num - 3);
     }
+    /* An indented line continues the previous key's value. inih r55 (Debian 12) strips an
+     * inline comment (" ;...") from a key's own line only, so the words of a comment on a
+     * continuation line became values (more inputs): strip it here, as later inih do. */
+    char *first = str;
+    while (*first != '\0' && isspace((unsigned char)*first))
+        first++;
+    if (first > str && *first != '\0' && *first != ';' && *first != '#')
+        for (char *p = first + 1; *p != '\0'; p++)
+            if (*p == ';' && isspace((unsigned char)p[-1])) {
+                *p = '\0';
+                break;
+            }
     if (str[0] == '[') {
         const char *end = strchr(str, ']');
         if (end != NULL && !known_section(str + 1, (size_t)(end - str - 1)))

@@ -330,6 +330,17 @@ static int sum_overflow(mrc_map_ctx *ctx, const unsigned char *key, size_t len, 
     return -1;
 }
 
+/* A sum past 2^64-1 is an error only when it is counted: an ngram --pos drops is no error,
+ * whichever of its rows are adjacent in a piece. @return -1 (err filled), or 0: dropped. */
+static int sum_overflow_unless_dropped(mrc_map_ctx *ctx, const unsigned char *key, size_t len,
+                                       mrc_err *err)
+{
+    const unsigned char *k;
+    size_t n;
+    int keep = key_of(ctx, key, len, &k, &n, err);
+    return keep == 0 ? 0 : keep < 0 ? -1 : sum_overflow(ctx, key, len, err);
+}
+
 /* The usual v1/v2 row, parsed in one pass with no length checks: lines before `limit` end with
  * LF, and every scan stops at a byte that is not a digit (or at TAB/LF for the key). Accepts only
  * what parse_line() accepts with the same value; anything unusual (a sign, 20 digits, a 5-digit
@@ -413,7 +424,8 @@ consume_lines(void *c, const unsigned char *buf, size_t len, bool final, mrc_err
         if (cause != 0) {
             if (log_bad(ctx, cause, err) != 0) return -1;
         } else {
-            if (lv.value_overflow) return sum_overflow(ctx, p, lv.key_len, err);
+            if (lv.value_overflow && sum_overflow_unless_dropped(ctx, p, lv.key_len, err) != 0)
+                return -1;
             if (key_end == NULL) { /* a new key: the previous run is complete */
                 if (run_counted && flush_run(ctx, run_key, run_len, run_sum, err) != 0) return -1;
                 run_key = p;
@@ -422,8 +434,9 @@ consume_lines(void *c, const unsigned char *buf, size_t len, bool final, mrc_err
                 run_counted = false;
             }
             if (lv.counted) {
-                if (__builtin_add_overflow(run_sum, lv.value, &run_sum))
-                    return sum_overflow(ctx, run_key, run_len, err);
+                if (__builtin_add_overflow(run_sum, lv.value, &run_sum) &&
+                    sum_overflow_unless_dropped(ctx, run_key, run_len, err) != 0)
+                    return -1;
                 run_counted = true;
             }
         }

@@ -193,17 +193,25 @@ size_t mrc_ser_merge(const void *a, const void *b, void *out, size_t out_cap)
 int mrc_ser_merge_into(const void *in, void *inout, size_t inout_cap)
 {
     mrc_ser_header hi, ho;
+    if (inout_cap < MRC_SER_HEADER) return 0;
     mrc_ser_read_header(in, &hi);
     mrc_ser_read_header(inout, &ho);
-    if (inout_cap < MRC_SER_HEADER) return 0;
     uint64_t total;
     uint64_t flags = merged_flags_total(&hi, &ho, &total);
-    if (flags & MRC_SER_FLAG_OVERFLOW) {
+    unsigned char *io = inout;
+    size_t room = inout_cap - MRC_SER_HEADER;
+    if (hi.magic != MRC_SER_MAGIC || hi.version != MRC_SER_VERSION || ho.magic != MRC_SER_MAGIC ||
+        ho.version != MRC_SER_VERSION || ho.payload > room) { /* not tables: read no record */
+        mrc_ser_header h = {MRC_SER_MAGIC, MRC_SER_VERSION, 0, 0, flags | MRC_SER_FLAG_CORRUPT, 0};
+        mrc_ser_write_header(inout, &h);
+        return 0;
+    }
+    /* The union holds every key of in: in's payload past the room cannot fit (and in, the
+     * reduce's buffer, is no larger than inout's: its records are not read). */
+    if (flags & MRC_SER_FLAG_OVERFLOW || hi.payload > room) {
         write_overflowed(inout, flags);
         return 0;
     }
-    unsigned char *io = inout;
-    size_t room = inout_cap - MRC_SER_HEADER;
     if (hi.payload <= room && ho.payload <= room - hi.payload) {
         /* In place: move inout's records to the end, merge forward from the front. The write
          * position never passes the unread part of the moved records (each output record is no

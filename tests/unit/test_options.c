@@ -502,6 +502,59 @@ static void test_ini_long_inputs_on_continuation_lines(void **state)
     mrc_options_free(&o);
 }
 
+/* A NUL byte in an INI line hid the rest of the line from the checks of the line reader: a long
+ * line's tail was then read as a line of its own (here a key), and a short line's end was
+ * dropped unseen. Both are errors naming the line (found by tests/fuzz/fuzz_ini;
+ * corpus/fuzz_ini/regress-nul-long-line). */
+static void test_ini_nul_bytes(void **state)
+{
+    (void)state;
+    char text[512], msg[512];
+    size_t n = (size_t)snprintf(text, sizeof text, "[job]\n");
+    text[n++] = '\0';
+    memset(text + n, 'x', 198); /* with the NUL, inih's whole 200-byte buffer */
+    n += 198;
+    n += (size_t)snprintf(text + n, sizeof text - n, "job = ngram\n");
+    char path[128];
+    snprintf(path, sizeof path, "%s/nul%d.ini", tmpdir, ini_serial++);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+    snprintf(msg, sizeof msg, "%s:2: NUL byte in the line", path);
+    EXPECT_ERROR(msg, "--config", path);
+
+    static const char shortline[] = "[job]\njob = ngram\0 junk\n";
+    snprintf(path, sizeof path, "%s/nul%d.ini", tmpdir, ini_serial++);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(shortline, 1, sizeof shortline - 1, f), sizeof shortline - 1);
+    assert_int_equal(fclose(f), 0);
+    snprintf(msg, sizeof msg, "%s:2: NUL byte in the line", path);
+    EXPECT_ERROR(msg, "--config", path);
+}
+
+/* inih r55 (Debian 12) strips an inline comment from a key's own line but not from its
+ * continuation lines: the comment's words became more inputs (found by tests/fuzz/fuzz_ini;
+ * corpus/fuzz_ini/regress-continuation-comment). */
+static void test_ini_continuation_comments(void **state)
+{
+    (void)state;
+    const char *ini = write_ini("[input]\ninputs = a.txt ; first\n    b.txt c;d.txt   ; more files\n"
+                                "\t; a comment line\n\te.txt\t;tab\n"
+                                "[output]\noutput = x\n  y;z ; the final name\n");
+    mrc_options o;
+    mrc_err e;
+    assert_int_equal(parse(&o, &e, "--config", ini, (char *)NULL), 0);
+    assert_int_equal(o.ninputs, 4);
+    assert_string_equal(o.inputs[0], "a.txt");
+    assert_string_equal(o.inputs[1], "b.txt");
+    assert_string_equal(o.inputs[2], "c;d.txt");
+    assert_string_equal(o.inputs[3], "e.txt");
+    assert_string_equal(o.out.path, "y;z");
+    mrc_options_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -516,6 +569,8 @@ int main(void)
         cmocka_unit_test(test_cli_beats_ini),
         cmocka_unit_test(test_ini_errors),
         cmocka_unit_test(test_ini_long_inputs_on_continuation_lines),
+        cmocka_unit_test(test_ini_nul_bytes),
+        cmocka_unit_test(test_ini_continuation_comments),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

@@ -1040,6 +1040,73 @@ static void test_ser_merge_corrupt_input(void **state)
     pool_free(&p);
 }
 
+/* The reduce operator's buffers are inout_cap bytes each: a header that is not a table's, or
+ * an inout payload past that capacity, is flagged corrupt; an in payload past it cannot fit the
+ * union and is flagged overflowed; neither is read past the capacity (found by
+ * tests/fuzz/fuzz_table; corpus/fuzz_table/regress-merge-into-payload-past-cap).
+ * in and inout are 2 * cap bytes here, their bytes past len filled with `fill`: a record read
+ * there is truncated (0xff: a key length past the payload), which a merge flags corrupt. */
+static void expect_merge_into_flag(const unsigned char *in0, size_t in_len,
+                                   const unsigned char *io0, size_t io_len, size_t cap,
+                                   uint64_t want, uint64_t unwanted)
+{
+    unsigned char *in = malloc(2 * cap), *io = malloc(2 * cap);
+    assert_non_null(in);
+    assert_non_null(io);
+    memset(in, 0xff, 2 * cap);
+    memset(io, 0xff, 2 * cap);
+    memcpy(in, in0, in_len);
+    memcpy(io, io0, io_len);
+    assert_int_equal(mrc_ser_merge_into(in, io, cap), 0);
+    mrc_ser_header h;
+    mrc_ser_read_header(io, &h);
+    assert_int_equal(h.magic, MRC_SER_MAGIC);
+    assert_int_equal(h.version, MRC_SER_VERSION);
+    assert_int_equal(h.flags & want, want);
+    assert_int_equal(h.flags & unwanted, 0);
+    assert_int_equal(h.records, 0);
+    assert_int_equal(h.payload, 0);
+    validate_ok(io, cap);
+    free(in);
+    free(io);
+}
+
+static void test_ser_merge_into_bad_headers(void **state)
+{
+    (void)state;
+    sertab a = one_key("alpha", 3), b = one_key("beta", 4);
+    size_t cap = a.len + b.len;
+    unsigned char *bad = malloc(cap);
+    assert_non_null(bad);
+    mrc_ser_header h;
+    /* in claims a payload past the capacity: it cannot fit, and is not read */
+    memcpy(bad, a.buf, a.len);
+    mrc_ser_read_header(bad, &h);
+    h.payload = cap - MRC_SER_HEADER + 1;
+    mrc_ser_write_header(bad, &h);
+    expect_merge_into_flag(bad, a.len, b.buf, b.len, cap, MRC_SER_FLAG_OVERFLOW,
+                           MRC_SER_FLAG_CORRUPT);
+    /* inout claims one: corrupt (not a fall back to the shuffle) */
+    memcpy(bad, b.buf, b.len);
+    mrc_ser_read_header(bad, &h);
+    h.payload = cap - MRC_SER_HEADER + 1;
+    mrc_ser_write_header(bad, &h);
+    expect_merge_into_flag(a.buf, a.len, bad, b.len, cap, MRC_SER_FLAG_CORRUPT,
+                           MRC_SER_FLAG_OVERFLOW);
+    /* a bad magic, a bad version, on either side */
+    memcpy(bad, a.buf, a.len);
+    bad[0] ^= 1;
+    expect_merge_into_flag(bad, a.len, b.buf, b.len, cap, MRC_SER_FLAG_CORRUPT,
+                           MRC_SER_FLAG_OVERFLOW);
+    memcpy(bad, b.buf, b.len);
+    bad[4] = 2;
+    expect_merge_into_flag(a.buf, a.len, bad, b.len, cap, MRC_SER_FLAG_CORRUPT,
+                           MRC_SER_FLAG_OVERFLOW);
+    free(bad);
+    free(a.buf);
+    free(b.buf);
+}
+
 static void expect_invalid(const void *buf, size_t cap, const char *why)
 {
     mrc_err err = {0};
@@ -1149,6 +1216,7 @@ int main(void)
         cmocka_unit_test(test_ser_merge_empty_identity),
         cmocka_unit_test(test_ser_merge_flags),
         cmocka_unit_test(test_ser_merge_corrupt_input),
+        cmocka_unit_test(test_ser_merge_into_bad_headers),
         cmocka_unit_test(test_ser_validate_rejects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,212 @@
+/* fuzz_ini.c - libFuzzer harness for the INI loader of the command line (--config FILE.ini:
+ * inih's ini_parse_stream with options.c's line reader and key handler). The input is the file,
+ * handed to mrc_options_parse() through a memfd, so options.c runs unchanged and nothing touches
+ * the disk. A rejected file must say why (and name a line that exists); an accepted one must
+ * hold options within their ranges and survive a round trip: written back as INI and parsed
+ * again, the same options. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "fuzz_util.h"
+#include "options.h"
+
+static int ini_fd = -1;
+static char ini_path[64];
+
+/* The memfd now holds exactly data[0..size). */
+static void put_file(const void *data, size_t size)
+{
+    if (ini_fd < 0) {
+        ini_fd = memfd_create("fuzz.ini", 0);
+        CHECK(ini_fd >= 0, "memfd_create failed");
+        snprintf(ini_path, sizeof ini_path, "/proc/self/fd/%d", ini_fd);
+    }
+    CHECK(ftruncate(ini_fd, 0) == 0, "ftruncate");
+    CHECK(size == 0 || pwrite(ini_fd, data, size, 0) == (ssize_t)size, "pwrite");
+}
+
+static int parse_file(mrc_options *o, mrc_err *err)
+{
+    char *argv[] = {(char *)"mrcount", (char *)"--config", ini_path, NULL};
+    memset(err, 0, sizeof *err);
+    return mrc_options_parse(3, argv, o, err);
+}
+
+/* ---- the round trip ---- */
+
+static const char *const tokens[] = {"whitespace", "alnum"};
+static const char *const formats[] = {"v1", "v2", "v3"};
+static const char *const values[] = {"match", "volumes"};
+static const char *const poses[] = {"keep", "untagged", "tagged", "strip"};
+static const char *const schedules[] = {"static", "dynamic"};
+static const char *const reduces[] = {"auto", "reduce", "shuffle"};
+static const char *const progresses[] = {"auto", "always", "never"};
+static const char *const sorts[] = {"count", "key"};
+
+#define IN_RANGE(v, names) ((unsigned)(v) < sizeof(names) / sizeof(names)[0])
+
+/* "key=value"; *fits cleared when it is longer than an INI line (inih's buffer less CR LF NUL). */
+static void put_key(FILE *f, const char *key, const char *value, bool *fits)
+{
+    if (strlen(key) + 1 + strlen(value) > (size_t)ini_max_line - 3) *fits = false;
+    fprintf(f, "%s=%s\n", key, value);
+}
+
+static void put_num(FILE *f, const char *key, unsigned long long v, bool *fits)
+{
+    char s[32];
+    snprintf(s, sizeof s, "%llu", v);
+    put_key(f, key, s, fits);
+}
+
+/* The options as an INI file; *fits false when a value is too long to write back on one line. */
+static char *write_back(const mrc_options *o, size_t *len, bool *fits)
+{
+    char *text = NULL;
+    FILE *f = open_memstream(&text, len);
+    CHECK(f != NULL, "open_memstream");
+    *fits = true;
+    fputs("[input]\n", f);
+    for (size_t i = 0; i < o->ninputs; i++)
+        put_key(f, "inputs", o->inputs[i], fits);
+    fputs("[job]\n", f);
+    put_key(f, "job", o->job.job, fits);
+    put_key(f, "tokens", tokens[o->job.tokens], fits);
+    put_key(f, "fold-case", o->job.fold_case ? "true" : "false", fits);
+    put_key(f, "format", formats[o->job.format], fits);
+    put_key(f, "value", values[o->job.value], fits);
+    put_key(f, "pos", poses[o->job.pos], fits);
+    put_num(f, "year-min", (unsigned long long)o->job.year_min, fits);
+    put_num(f, "year-max", (unsigned long long)o->job.year_max, fits);
+    put_key(f, "strict", o->job.strict ? "yes" : "no", fits);
+    fputs("[run]\n", f);
+    if (o->threads != 0) put_num(f, "threads", o->threads, fits);
+    put_key(f, "schedule", schedules[o->schedule], fits);
+    if (o->chunk_size != 0) put_num(f, "chunk-size", o->chunk_size, fits);
+    put_key(f, "reduce", reduces[o->reduce], fits);
+    put_key(f, "progress", progresses[o->progress], fits);
+    fputs("[output]\n", f);
+    put_key(f, "output", o->out.path, fits);
+    if (o->output_per_rank != NULL) put_key(f, "output-per-rank", o->output_per_rank, fits);
+    put_key(f, "sort", sorts[o->out.sort], fits);
+    put_num(f, "top", o->out.top, fits);
+    if (o->metrics != NULL) put_key(f, "metrics", o->metrics, fits);
+    put_key(f, "quiet", o->quiet ? "on" : "off", fits);
+    CHECK(fclose(f) == 0, "open_memstream");
+    return text;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+#define SAME_NUM(field)                                                                            \
+    CHECK(a->field == b->field, "round trip: " #field " %llu became %llu",                         \
+          (unsigned long long)a->field, (unsigned long long)b->field)
+#define SAME_STR(field)                                                                            \
+    CHECK(same_str(a->field, b->field), "round trip: " #field " '%s' became '%s'",                 \
+          a->field ? a->field : "(none)", b->field ? b->field : "(none)")
+
+static void expect_same(const mrc_options *a, const mrc_options *b)
+{
+    SAME_NUM(ninputs);
+    for (size_t i = 0; i < a->ninputs; i++)
+        SAME_STR(inputs[i]);
+    SAME_STR(job.job);
+    SAME_NUM(job.tokens);
+    SAME_NUM(job.fold_case);
+    SAME_NUM(job.format);
+    SAME_NUM(job.value);
+    SAME_NUM(job.pos);
+    SAME_NUM(job.year_min);
+    SAME_NUM(job.year_max);
+    SAME_NUM(job.strict);
+    SAME_NUM(threads);
+    SAME_NUM(schedule);
+    SAME_NUM(chunk_size);
+    SAME_NUM(reduce);
+    SAME_NUM(progress);
+    SAME_STR(out.path);
+    SAME_NUM(out.sort);
+    SAME_NUM(out.top);
+    SAME_STR(output_per_rank);
+    SAME_STR(metrics);
+    SAME_NUM(quiet);
+}
+
+/* ---- the checks ---- */
+
+static void expect_in_range(const mrc_options *o)
+{
+    CHECK(strcmp(o->job.job, "words") == 0 || strcmp(o->job.job, "ngram") == 0, "job '%s'",
+          o->job.job);
+    CHECK(IN_RANGE(o->job.tokens, tokens) && IN_RANGE(o->job.format, formats) &&
+              IN_RANGE(o->job.value, values) && IN_RANGE(o->job.pos, poses) &&
+              IN_RANGE(o->schedule, schedules) && IN_RANGE(o->reduce, reduces) &&
+              IN_RANGE(o->progress, progresses) && IN_RANGE(o->out.sort, sorts),
+          "an option outside its choices");
+    CHECK(o->job.year_min >= 0 && o->job.year_min <= o->job.year_max &&
+              o->job.year_max <= MRC_YEAR_MAX,
+          "years %d-%d", o->job.year_min, o->job.year_max);
+    CHECK(o->threads <= 65536 && (o->chunk_size == 0 || o->chunk_size >= 4096),
+          "threads %zu, chunk size %llu", o->threads, (unsigned long long)o->chunk_size);
+    CHECK(o->out.path != NULL && o->out.path[0] != '\0', "an empty output path");
+    for (size_t i = 0; i < o->ninputs; i++)
+        CHECK(o->inputs[i][0] != '\0' && strpbrk(o->inputs[i], " \t\r\n\v\f") == NULL,
+              "input %zu is empty or holds whitespace", i);
+    CHECK(!o->help && !o->version, "--help or --version from a file");
+    CHECK(same_str(o->config, ini_path), "config '%s'", o->config);
+}
+
+/* A rejection says why; "<file>:<line>: ..." names a line the file has. */
+static void expect_reasoned(int rc, const mrc_err *err, const uint8_t *data, size_t size)
+{
+    CHECK(rc == MRC_EINVAL || rc == MRC_ENOMEM, "mrc_options_parse returned %d", rc);
+    CHECK(err->code == rc && err->msg[0] != '\0', "a rejection without a message");
+    size_t plen = strlen(ini_path);
+    if (strncmp(err->msg, ini_path, plen) != 0 || err->msg[plen] != ':') return;
+    const char *p = err->msg + plen + 1;
+    if (*p < '0' || *p > '9') return;
+    unsigned long long line = strtoull(p, NULL, 10), lines = 1;
+    for (size_t i = 0; i < size; i++)
+        lines += data[i] == '\n';
+    CHECK(line >= 1 && line <= lines, "error at line %llu of a %llu-line file: %s", line, lines,
+          err->msg);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    put_file(data, size);
+    mrc_options o;
+    mrc_err err;
+    int rc = parse_file(&o, &err);
+    if (rc != 0) {
+        expect_reasoned(rc, &err, data, size);
+        return 0;
+    }
+    expect_in_range(&o);
+
+    size_t len;
+    bool fits;
+    char *text = write_back(&o, &len, &fits);
+    if (fits) {
+        put_file(text, len);
+        mrc_options again;
+        rc = parse_file(&again, &err);
+        CHECK(rc == 0, "the options written back do not parse: %s\n%s", err.msg, text);
+        expect_same(&o, &again);
+        mrc_options_free(&again);
+    }
+    free(text);
+    mrc_options_free(&o);
+    return 0;
+}

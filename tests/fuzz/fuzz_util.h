@@ -1,0 +1,145 @@
+/* fuzz_util.h - what the libFuzzer harnesses share: the invariant check that abort()s (so a
+ * logic bug is a crash the fuzzer keeps, like a memory error), exact-size copies (ASan sees any
+ * read one byte past the data), the reader's way of feeding a consumer, and a (key, count) list
+ * in the wire format's key order. All static: each harness is one translation unit. */
+#ifndef MRC_FUZZ_UTIL_H
+#define MRC_FUZZ_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mrcount/common.h"
+#include "mrcount/input.h"
+#include "mrcount/table.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: invariant failed: %s: ", __FILE__, __LINE__, #cond);           \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+
+static inline void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (p == NULL) abort();
+    return p;
+}
+
+/* A copy in an allocation of exactly n bytes. */
+static inline unsigned char *exact_copy(const void *src, size_t n)
+{
+    unsigned char *b = xmalloc(n);
+    if (n) memcpy(b, src, n);
+    return b;
+}
+
+/* Feed text[0..len) to consume as the streaming reader does: a window that grows by `step` bytes
+ * per call, each an exact-size copy, the bytes the consumer leaves carried into the next window;
+ * the last window is final. @return 0, or -1 when the consumer fails (err filled). */
+static inline int feed_in_pieces(mrc_consume_fn consume, void *ctx, const unsigned char *text,
+                                 size_t len, size_t step, mrc_err *err)
+{
+    size_t start = 0, end = len < step ? len : step;
+    for (;;) {
+        bool final = end == len;
+        size_t n = end - start;
+        unsigned char *w = exact_copy(text + start, n);
+        long long used = consume(ctx, w, n, final, err);
+        free(w);
+        if (used < 0) return -1;
+        CHECK((unsigned long long)used <= n, "consumed %lld of %zu bytes", used, n);
+        if (final) return 0;
+        start += (size_t)used;
+        end = len - end > step ? end + step : len;
+    }
+}
+
+/* ---- (key, count) lists, compared in key order (bytes, then the shorter first) ---- */
+
+typedef struct kc {
+    const unsigned char *key;
+    uint32_t len;
+    uint64_t count;
+} kc;
+
+typedef struct kclist {
+    kc *v;
+    size_t n, cap;
+} kclist;
+
+static inline void kc_push(kclist *l, const unsigned char *key, size_t len, uint64_t count)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 64;
+        l->v = realloc(l->v, l->cap * sizeof *l->v);
+        if (l->v == NULL) abort();
+    }
+    l->v[l->n++] = (kc){key, (uint32_t)len, count};
+}
+
+static inline int kc_key_cmp(const void *pa, const void *pb)
+{
+    const kc *a = pa, *b = pb;
+    size_t n = a->len < b->len ? a->len : b->len;
+    for (size_t i = 0; i < n; i++)
+        if (a->key[i] != b->key[i]) return a->key[i] < b->key[i] ? -1 : 1;
+    return a->len < b->len ? -1 : a->len > b->len;
+}
+
+static inline void kc_sort(kclist *l)
+{
+    if (l->n > 1) qsort(l->v, l->n, sizeof *l->v, kc_key_cmp);
+}
+
+/* Sort by key and add the counts of equal keys; *overflow set when a sum passes 2^64-1. */
+static inline void kc_aggregate(kclist *l, bool *overflow)
+{
+    kc_sort(l);
+    size_t w = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (w > 0 && kc_key_cmp(&l->v[w - 1], &l->v[i]) == 0) {
+            if (__builtin_add_overflow(l->v[w - 1].count, l->v[i].count, &l->v[w - 1].count))
+                *overflow = true;
+        } else {
+            l->v[w++] = l->v[i];
+        }
+    }
+    l->n = w;
+}
+
+/* Both sorted lists hold the same keys with the same counts. */
+static inline void kc_expect_equal(const kclist *got, const kclist *want, const char *what)
+{
+    CHECK(got->n == want->n, "%s: %zu distinct keys, the reference has %zu", what, got->n, want->n);
+    for (size_t i = 0; i < want->n; i++) {
+        CHECK(kc_key_cmp(&got->v[i], &want->v[i]) == 0, "%s: key %zu differs (len %u vs %u)", what,
+              i, got->v[i].len, want->v[i].len);
+        CHECK(got->v[i].count == want->v[i].count, "%s: key %zu (len %u) counted %llu, want %llu",
+              what, i, want->v[i].len, (unsigned long long)got->v[i].count,
+              (unsigned long long)want->v[i].count);
+    }
+}
+
+/* mrc_table_each() callback: the table's records into a kclist. */
+static inline void kc_push_rec(const mrc_rec *r, void *arg)
+{
+    kc_push(arg, r->key, r->len, r->count);
+}
+
+static inline void kc_free(kclist *l)
+{
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+#endif
