@@ -200,13 +200,16 @@ else
     chmod 711 "$T"
     chmod 755 "$U" "$U/dir" "$U/listing"
     chmod 777 "$U/out" "$U/home"
+    # the binary may sit in a checkout nobody can enter (a private clone): nobody runs a copy
+    cp "$MRCOUNT" "$U/mrcount"
+    chmod 755 "$U/mrcount"
     # run_nobody NP ARGS... : run_mrc as nobody, the result directory $U/out.
     run_nobody() {
         local np=$1
         shift
         RC=0
         timeout -k 10 "$MRC_TIMEOUT" "${as_nobody[@]}" -u OMPI_ALLOW_RUN_AS_ROOT \
-            -u OMPI_ALLOW_RUN_AS_ROOT_CONFIRM HOME="$U/home" "${MPIRUN[@]}" "$np" "$MRCOUNT" "$@" \
+            -u OMPI_ALLOW_RUN_AS_ROOT_CONFIRM HOME="$U/home" "${MPIRUN[@]}" "$np" "$U/mrcount" "$@" \
             >"$T/stdout" 2>"$T/stderr" </dev/null || RC=$?
         case $RC in 124 | 137) fail "timed out after ${MRC_TIMEOUT}s: (nobody) mpirun -np $np mrcount $*" ;; esac
     }
