@@ -355,8 +355,8 @@ static const char *unreadable_checks(void)
         int rc = mrc_input_discover(args, 1, &l, NULL, NULL, &err);
         if (rc == 0) mrc_file_list_free(&l);
         if (rc == 0 || strcmp(err.msg, want) != 0) {
-            snprintf(why, sizeof why, "%s: status %d, message '%s', expected '%s'", arg, rc,
-                     err.msg, want);
+            snprintf(why, sizeof why, "%.200s: status %d, message '%.300s', expected '%.300s'", arg,
+                     rc, err.msg, want);
             return why;
         }
     }
