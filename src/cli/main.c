@@ -24,6 +24,7 @@
 #include "mrcount/output.h"
 #include "mrcount/runtime.h"
 #include "mrcount/table.h"
+#include "fault.h"
 #include "options.h"
 
 #define CHUNK_MAX ((uint64_t)64 << 20) /* default split size bounds */
@@ -110,184 +111,6 @@ static int signal_error(mrc_err *err)
 {
     memset(err, 0, sizeof *err);
     return mrc_err_set(err, MRC_EINTR, "stopped by %s", signal_name(atomic_load(&got_signal)));
-}
-
-/* ---- test-only fault injection: MRC_FAULT=RANK:PHASE[:KIND][,...], read once at start-up ----
- * Rank RANK ("*": every rank) fails at the end of PHASE's own work, just before the ranks agree
- * on it, the way a real failure there would (map: in the first worker thread that consumes a
- * buffer). KIND: fail (default) returns "injected fault (MRC_FAULT) in PHASE"; oom returns an
- * allocation failure's "out of memory"; sleep:SECONDS (hang: no end) holds the rank there, which
- * a signal ends, and in the map also the map's stop when another rank failed; abort kills the
- * process with SIGKILL, a crashed rank. Each point costs one predictable branch; the map's is a
- * wrapper of the job's consumer, installed only on the rank it names. */
-enum fault_phase {
-    FP_DISCOVER,
-    FP_DISTRIBUTE,
-    FP_PLACE,
-    FP_MAP,
-    FP_LOCAL_MERGE,
-    FP_COMBINE,
-    FP_OUTPUT,
-    FP_METRICS,
-    FP_COUNT
-};
-static const char *const fault_phase_names[FP_COUNT] = {
-    "discover", "distribute", "place", "map", "local_merge", "combine", "output", "metrics"};
-enum fault_kind { FAULT_FAIL, FAULT_OOM, FAULT_SLEEP, FAULT_ABORT };
-
-typedef struct fault {
-    enum fault_kind kind;
-    double seconds; /* FAULT_SLEEP; negative: until stopped (hang) */
-} fault;
-
-static fault faults[FP_COUNT];
-static unsigned fault_phases; /* bit p: this rank has a fault at phase p */
-static int fault_rank;
-static mrc_consume_fn fault_real_consume;
-static atomic_int fault_map_fired, fault_map_stop;
-
-#define FAULT_AT(p) (fault_phases & (1u << (p)))
-
-static int fault_usage(mrc_err *err, const char *entry)
-{
-    return mrc_err_set(err, MRC_EINVAL,
-                       "MRC_FAULT: '%s': expected RANK:PHASE[:KIND] (RANK a number or *, PHASE "
-                       "discover, distribute, place, map, local_merge, combine, output or "
-                       "metrics, KIND fail, oom, hang, sleep:SECONDS or abort)",
-                       entry);
-}
-
-/* One entry of MRC_FAULT (e, modified), for rank `rank` of `size`. */
-static int fault_parse_entry(char *e, int rank, int size, mrc_err *err)
-{
-    char text[96];
-    snprintf(text, sizeof text, "%s", e);
-    char *phase = strchr(e, ':');
-    if (phase == NULL) return fault_usage(err, text);
-    *phase++ = '\0';
-    char *kind = strchr(phase, ':');
-    if (kind != NULL) *kind++ = '\0';
-    long who = -1;
-    if (strcmp(e, "*") != 0) {
-        char *end;
-        errno = 0;
-        who = strtol(e, &end, 10);
-        if (end == e || *end != '\0' || errno != 0 || who < 0 || who > INT_MAX)
-            return fault_usage(err, text);
-        if (who >= size)
-            return mrc_err_set(err, MRC_EINVAL, "MRC_FAULT: '%s': no rank %ld in a run of %d", text,
-                               who, size);
-    }
-    int p = 0;
-    while (p < FP_COUNT && strcmp(phase, fault_phase_names[p]) != 0)
-        p++;
-    if (p == FP_COUNT) return fault_usage(err, text);
-    fault f = {FAULT_FAIL, 0};
-    if (kind == NULL || strcmp(kind, "fail") == 0) {
-        f.kind = FAULT_FAIL;
-    } else if (strcmp(kind, "oom") == 0) {
-        f.kind = FAULT_OOM;
-    } else if (strcmp(kind, "abort") == 0) {
-        f.kind = FAULT_ABORT;
-    } else if (strcmp(kind, "hang") == 0) {
-        f = (fault){FAULT_SLEEP, -1};
-    } else if (strncmp(kind, "sleep:", 6) == 0) {
-        char *end;
-        f = (fault){FAULT_SLEEP, strtod(kind + 6, &end)};
-        if (end == kind + 6 || *end != '\0' || !(f.seconds >= 0 && f.seconds <= 1e6))
-            return fault_usage(err, text);
-    } else {
-        return fault_usage(err, text);
-    }
-    if (who < 0 || who == rank) {
-        faults[p] = f;
-        fault_phases |= 1u << p;
-    }
-    return 0;
-}
-
-/* Read MRC_FAULT (every rank reads its own copy of the environment; an empty or unset variable
- * injects nothing). @return 0, or MRC_EINVAL (a usage error) with err filled. */
-static int fault_parse(int rank, int size, mrc_err *err)
-{
-    fault_rank = rank;
-    const char *spec = getenv("MRC_FAULT");
-    if (spec == NULL || *spec == '\0') return 0;
-    char *copy = strdup(spec), *save = NULL;
-    if (copy == NULL) return mrc_err_set(err, MRC_ENOMEM, "MRC_FAULT: out of memory");
-    int rc = 0;
-    for (char *e = strtok_r(copy, ",", &save); rc == 0 && e != NULL; e = strtok_r(NULL, ",", &save))
-        rc = fault_parse_entry(e, rank, size, err);
-    free(copy);
-    return rc;
-}
-
-/* Hold the rank (a test that signals a run inside a phase waits for this line). */
-static void fault_sleep(enum fault_phase p, const atomic_int *stop)
-{
-    const fault *f = &faults[p];
-    char how[48] = "until stopped";
-    if (f->seconds >= 0) snprintf(how, sizeof how, "for %g s", f->seconds);
-    fprintf(stderr, "mrcount: warning: rank %d (pid %ld): MRC_FAULT holds %s %s\n", fault_rank,
-            (long)getpid(), fault_phase_names[p], how);
-    double end = mrc_now() + f->seconds;
-    const struct timespec nap = {0, 10 * 1000000L};
-    while (!atomic_load(&got_signal) && !(stop != NULL && atomic_load(stop)) &&
-           (f->seconds < 0 || mrc_now() < end))
-        nanosleep(&nap, NULL);
-}
-
-static _Noreturn void fault_crash(void)
-{
-    kill(getpid(), SIGKILL);
-    _exit(128 + SIGKILL);
-}
-
-/* The fault of this rank at phase p, on the main thread, given the phase's status so far (kept
- * when it already failed). */
-static int fault_at(mrc_err *err, enum fault_phase p, int rc)
-{
-    if (rc != 0) return rc;
-    switch (faults[p].kind) {
-    case FAULT_FAIL:
-        return mrc_err_set(err, MRC_EIO, "injected fault (MRC_FAULT) in %s", fault_phase_names[p]);
-    case FAULT_OOM:
-        return mrc_err_set(err, MRC_ENOMEM, "%s: out of memory (MRC_FAULT)", fault_phase_names[p]);
-    case FAULT_SLEEP:
-        fault_sleep(p, NULL);
-        return 0; /* a signal that ended the hold is the agreement's to report */
-    case FAULT_ABORT:
-        fault_crash();
-    }
-    return 0;
-}
-
-/* The map's fault: the job's consumer, wrapped, fires once in the first worker to call it. */
-static long long fault_consume(void *ctx, const unsigned char *buf, size_t len, bool final,
-                               mrc_err *err)
-{
-    if (atomic_load_explicit(&fault_map_fired, memory_order_relaxed) ||
-        atomic_exchange(&fault_map_fired, 1))
-        return fault_real_consume(ctx, buf, len, final, err);
-    const char *path = ((const mrc_map_ctx *)ctx)->path;
-    switch (faults[FP_MAP].kind) {
-    case FAULT_FAIL:
-        mrc_err_set(err, MRC_EIO, "%s: injected fault (MRC_FAULT) in map", path);
-        return -1;
-    case FAULT_OOM:
-        mrc_err_set(err, MRC_ENOMEM, "%s: count table: out of memory (MRC_FAULT)", path);
-        return -1;
-    case FAULT_SLEEP:
-        fault_sleep(FP_MAP, &fault_map_stop);
-        if (atomic_load(&got_signal) || atomic_load(&fault_map_stop)) {
-            mrc_err_set(err, MRC_EINTR, "%s: map stopped", path); /* a stop, not a failure */
-            return -1;
-        }
-        break;
-    case FAULT_ABORT:
-        fault_crash();
-    }
-    return fault_real_consume(ctx, buf, len, final, err);
 }
 
 typedef struct run {
@@ -435,7 +258,7 @@ static int phase_discover(run *r)
             rc = mrc_split_plan_make(&r->files, r->chunk, (size_t)r->d.size, &r->plan, &r->err);
     }
     r->phase[MRC_PHASE_DISCOVER] = mrc_now() - t0;
-    if (FAULT_AT(FP_DISCOVER)) rc = fault_at(&r->err, FP_DISCOVER, rc);
+    if (MRC_FAULT_AT(MRC_FP_DISCOVER)) rc = mrc_fault_at(&r->err, MRC_FP_DISCOVER, rc);
     return agree(r, rc);
 }
 
@@ -449,7 +272,7 @@ static int phase_distribute(run *r)
     else if (rc == 0)
         rc = mrc_dist_scatter_splits(&r->d, &r->plan, &r->mine, &r->nmine, &r->err);
     r->phase[MRC_PHASE_DISTRIBUTE] = mrc_now() - t0;
-    if (FAULT_AT(FP_DISTRIBUTE)) rc = fault_at(&r->err, FP_DISTRIBUTE, rc);
+    if (MRC_FAULT_AT(MRC_FP_DISTRIBUTE)) rc = mrc_fault_at(&r->err, MRC_FP_DISTRIBUTE, rc);
     return agree(r, rc);
 }
 
@@ -471,7 +294,7 @@ static int phase_place(run *r)
         rc = mrc_placement_plan(r->topo, cpuset, r->share_index, r->share_count, r->o.threads,
                                 &r->pl, &r->err);
     free(cpuset);
-    if (FAULT_AT(FP_PLACE)) rc = fault_at(&r->err, FP_PLACE, rc);
+    if (MRC_FAULT_AT(MRC_FP_PLACE)) rc = mrc_fault_at(&r->err, MRC_FP_PLACE, rc);
     rc = agree(r, rc);
     if (rc == 0 && r->pl.oversubscribed)
         fprintf(stderr,
@@ -545,7 +368,7 @@ static int pull_splits(run *r, mrc_map_run *m, mrc_dist_counter *counter, bool *
 /* Stop the workers early (this rank failed, another did, or a signal), a held one too. */
 static void map_stop(mrc_map_run *m)
 {
-    atomic_store(&fault_map_stop, 1);
+    mrc_fault_map_stop();
     if (m != NULL) mrc_map_stop(m);
 }
 
@@ -564,10 +387,7 @@ static int phase_map(run *r, mrc_job *job)
         mrc_dist_iprogress_close(ex);
         return rc;
     }
-    if (FAULT_AT(FP_MAP)) {
-        fault_real_consume = job->consume;
-        job->consume = fault_consume;
-    }
+    if (MRC_FAULT_AT(MRC_FP_MAP)) mrc_fault_wrap_map(job);
     mrc_map_run *m =
         dynamic
             ? mrc_map_start_fed(job, &r->files, r->mine, r->nmine, piece, r->topo, &r->pl, &r->err)
@@ -640,9 +460,9 @@ static int phase_map(run *r, mrc_job *job)
     r->phase[MRC_PHASE_MAP] = r->st.map_seconds > 0 ? r->st.map_seconds : t1 - t0;
     r->phase[MRC_PHASE_LOCAL_MERGE] = r->st.merge_seconds;
     /* A rank whose workers consumed nothing (no input reached it) takes its map fault here. */
-    if (FAULT_AT(FP_MAP) && !atomic_load(&fault_map_fired) && !atomic_load(&fault_map_stop))
-        status = fault_at(&r->err, FP_MAP, status);
-    if (FAULT_AT(FP_LOCAL_MERGE)) status = fault_at(&r->err, FP_LOCAL_MERGE, status);
+    if (mrc_fault_map_pending()) status = mrc_fault_at(&r->err, MRC_FP_MAP, status);
+    if (MRC_FAULT_AT(MRC_FP_LOCAL_MERGE))
+        status = mrc_fault_at(&r->err, MRC_FP_LOCAL_MERGE, status);
     return agree(r, status);
 }
 
@@ -749,7 +569,7 @@ static int phase_combine(run *r)
     r->local = NULL;
     r->phase[MRC_PHASE_COMBINE] = mrc_now() - t0;
     r->rss_combine = mrc_rss_window_peak();
-    if (FAULT_AT(FP_COMBINE)) rc = fault_at(&r->err, FP_COMBINE, rc);
+    if (MRC_FAULT_AT(MRC_FP_COMBINE)) rc = mrc_fault_at(&r->err, MRC_FP_COMBINE, rc);
     return agree(r, rc);
 }
 
@@ -829,7 +649,7 @@ static int write_parts(run *r)
         if (rc == 0) made_file(path);
     }
     free(path);
-    if (FAULT_AT(FP_OUTPUT)) rc = fault_at(&r->err, FP_OUTPUT, rc);
+    if (MRC_FAULT_AT(MRC_FP_OUTPUT)) rc = mrc_fault_at(&r->err, MRC_FP_OUTPUT, rc);
     if (agree(r, rc) != 0) return 1; /* ranks write at their own pace: wait here, not below */
     uint64_t *records = NULL;
     size_t *lens = NULL;
@@ -874,7 +694,7 @@ static int phase_output(run *r)
             made_file(r->o.out.path);
     }
     r->phase[MRC_PHASE_OUTPUT] = mrc_now() - t0;
-    if (FAULT_AT(FP_OUTPUT)) rc = fault_at(&r->err, FP_OUTPUT, rc);
+    if (MRC_FAULT_AT(MRC_FP_OUTPUT)) rc = mrc_fault_at(&r->err, MRC_FP_OUTPUT, rc);
     return agree(r, rc);
 }
 
@@ -1152,7 +972,7 @@ static int write_metrics(run *r)
             free(v.ranks[k]);
     free(v.ranks);
     free(v.phases);
-    if (FAULT_AT(FP_METRICS)) rc = fault_at(&r->err, FP_METRICS, rc);
+    if (MRC_FAULT_AT(MRC_FP_METRICS)) rc = mrc_fault_at(&r->err, MRC_FP_METRICS, rc);
     return agree(r, rc);
 }
 
@@ -1281,7 +1101,7 @@ int main(int argc, char **argv)
     }
 
     int status = 0;
-    if (agree(&r, fault_parse(r.d.rank, r.d.size, &r.err)) != 0) {
+    if (agree(&r, mrc_fault_parse(r.d.rank, r.d.size, &got_signal, &r.err)) != 0) {
         status = 2;
     } else if (agree(&r, mrc_options_parse(argc, argv, &r.o, &r.err)) != 0) {
         if (r.d.rank == 0) fprintf(stderr, "Try 'mrcount --help' for more information.\n");

@@ -216,29 +216,6 @@ static void reference(const mrc_job_opts *o, const unsigned char *text, size_t l
 
 /* ---- the job under test ---- */
 
-typedef struct counter {
-    mrc_job job;
-    mrc_table table;
-    mrc_map_ctx ctx;
-    mrc_err err;
-} counter;
-
-static void counter_init(counter *c, const mrc_job *job)
-{
-    memset(c, 0, sizeof *c);
-    c->job = *job;
-    CHECK(mrc_table_init(&c->table, 0, &c->err) == 0, "mrc_table_init: %s", c->err.msg);
-    c->ctx.table = &c->table;
-    c->ctx.opts = &c->job.opts;
-    mrc_map_ctx_piece(&c->ctx, "fuzz.tsv", 0, 0);
-}
-
-static void counter_free(counter *c)
-{
-    mrc_map_ctx_free(&c->ctx);
-    mrc_table_free(&c->table);
-}
-
 static void expect_outcome(const counter *c, int rc, const ref_result *want, const char *how)
 {
     if (want->error) {
@@ -250,9 +227,7 @@ static void expect_outcome(const counter *c, int rc, const ref_result *want, con
           (unsigned long long)c->ctx.records, (unsigned long long)want->lines);
     CHECK(c->ctx.bad.total == want->bad, "%s: %llu bad records, the reference has %llu", how,
           (unsigned long long)c->ctx.bad.total, (unsigned long long)want->bad);
-    kclist got = {0};
-    mrc_table_each(&c->table, kc_push_rec, &got);
-    kc_sort(&got);
+    kclist got = counter_keys(c);
     CHECK(c->table.used == got.n, "%s: table says %zu keys, holds %zu", how, c->table.used, got.n);
     kc_expect_equal(&got, &want->keys, how);
     kc_free(&got);

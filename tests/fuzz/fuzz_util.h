@@ -1,7 +1,8 @@
 /* fuzz_util.h - what the libFuzzer harnesses share: the invariant check that abort()s (so a
  * logic bug is a crash the fuzzer keeps, like a memory error), exact-size copies (ASan sees any
  * read one byte past the data), the reader's way of feeding a consumer, and a (key, count) list
- * in the wire format's key order. All static: each harness is one translation unit. */
+ * in the wire format's key order, and a job counting into a table of its own the way a map
+ * worker does. All static: each harness is one translation unit. */
 #ifndef MRC_FUZZ_UTIL_H
 #define MRC_FUZZ_UTIL_H
 
@@ -14,6 +15,7 @@
 
 #include "mrcount/common.h"
 #include "mrcount/input.h"
+#include "mrcount/map.h"
 #include "mrcount/table.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -140,6 +142,41 @@ static inline void kc_free(kclist *l)
 {
     free(l->v);
     memset(l, 0, sizeof *l);
+}
+
+/* ---- a job counting into its own table, the way one map worker does ---- */
+
+typedef struct counter {
+    mrc_job job;
+    mrc_table table;
+    mrc_map_ctx ctx;
+    mrc_err err;
+} counter;
+
+/* Must not move afterwards: ctx points into it. */
+static inline void counter_init(counter *c, const mrc_job *job)
+{
+    memset(c, 0, sizeof *c);
+    c->job = *job;
+    CHECK(mrc_table_init(&c->table, 0, &c->err) == 0, "mrc_table_init: %s", c->err.msg);
+    c->ctx.table = &c->table;
+    c->ctx.opts = &c->job.opts;
+    mrc_map_ctx_piece(&c->ctx, "fuzz-input", 0, 0);
+}
+
+static inline void counter_free(counter *c)
+{
+    mrc_map_ctx_free(&c->ctx);
+    mrc_table_free(&c->table);
+}
+
+/* The counter's table as a list in key order (kc_free() it). */
+static inline kclist counter_keys(const counter *c)
+{
+    kclist got = {0};
+    mrc_table_each(&c->table, kc_push_rec, &got);
+    kc_sort(&got);
+    return got;
 }
 
 #endif

@@ -60,27 +60,14 @@ static uint64_t reference(const mode *m, const unsigned char *text, const unsign
     return tokens;
 }
 
-typedef struct counter {
+/* The words job in mode m. */
+static mrc_job job_of(const mode *m)
+{
     mrc_job job;
-    mrc_table table;
-    mrc_map_ctx ctx;
-    mrc_err err;
-} counter;
-
-static void counter_init(counter *c, const mode *m)
-{
-    memset(c, 0, sizeof *c);
+    mrc_err err = {0};
     mrc_job_opts o = {.job = "words", .tokens = m->tokens, .fold_case = m->fold};
-    CHECK(mrc_job_select(&o, &c->job, &c->err) == 0, "mrc_job_select: %s", c->err.msg);
-    CHECK(mrc_table_init(&c->table, 0, &c->err) == 0, "mrc_table_init: %s", c->err.msg);
-    c->ctx.table = &c->table;
-    c->ctx.opts = &c->job.opts;
-}
-
-static void counter_free(counter *c)
-{
-    mrc_map_ctx_free(&c->ctx);
-    mrc_table_free(&c->table);
+    CHECK(mrc_job_select(&o, &job, &err) == 0, "mrc_job_select: %s", err.msg);
+    return job;
 }
 
 static void expect_counted(const counter *c, const kclist *want, uint64_t tokens, const char *how,
@@ -88,9 +75,7 @@ static void expect_counted(const counter *c, const kclist *want, uint64_t tokens
 {
     char what[64];
     snprintf(what, sizeof what, "%s, %s", m->name, how);
-    kclist got = {0};
-    mrc_table_each(&c->table, kc_push_rec, &got);
-    kc_sort(&got);
+    kclist got = counter_keys(c);
     CHECK(c->ctx.records == tokens, "%s: %llu tokens, the reference has %llu", what,
           (unsigned long long)c->ctx.records, (unsigned long long)tokens);
     CHECK(c->table.total == tokens, "%s: table total %llu, want %llu", what,
@@ -115,8 +100,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     kclist want = {0};
     uint64_t tokens = reference(m, text, m->fold ? folded : text, len, &want);
 
+    mrc_job job = job_of(m);
     counter whole;
-    counter_init(&whole, m);
+    counter_init(&whole, &job);
     unsigned char *buf = exact_copy(text, len);
     int rc = mrc_job_count_buffer(&whole.job, &whole.ctx, buf, len, &whole.err);
     free(buf);
@@ -125,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     counter_free(&whole);
 
     counter pieces;
-    counter_init(&pieces, m);
+    counter_init(&pieces, &job);
     rc = feed_in_pieces(pieces.job.consume, &pieces.ctx, text, len, step, &pieces.err);
     CHECK(rc == 0, "%s: pieces of %zu bytes: %s", m->name, step, pieces.err.msg);
     expect_counted(&pieces, &want, tokens, "in pieces", m);

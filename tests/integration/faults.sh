@@ -33,33 +33,14 @@ go() {
     [ "$ms" -lt $((MRC_TIMEOUT * 1000)) ] || fail "hang: killed after ${MRC_TIMEOUT}s: ($np) $*"
 }
 
-# errors : the "mrcount: " lines of the last run's stderr that are not warnings.
-errors() { grep '^mrcount: ' "$T/stderr" | grep -v '^mrcount: warning: ' || true; }
-
-# nothing_left WHAT : the output directory is empty (no result, temporary, metrics or part).
-nothing_left() {
-    local left
-    left=$(find "$OUT" -mindepth 1)
-    [ -z "$left" ] || fail "$1: left behind: $(echo "$left" | tr '\n' ' ')"
-}
-
 # check WHAT STATUS MESSAGE_REGEX : status, bounded time, exactly one error line matching the
 # regex (none checked when it is empty), nothing left. Logs the case for the table.
 check() {
-    local what=$1 status=$2 regex=$3 n
-    if [ "$RC" != "$status" ]; then
-        sed 's/^/  stderr: /' "$T/stderr" | head -20 >&2
-        fail "$what: exit status $RC, expected $status"
-    fi
+    local what=$1 status=$2 regex=$3
+    assert_status "$status" "$what"
     [ "${SECS%.*}" -lt "$BOUND" ] || fail "$what: took ${SECS}s (bound ${BOUND}s)"
-    if [ -n "$regex" ]; then
-        n=$(errors | wc -l)
-        if [ "$n" != 1 ] || ! errors | grep -Eq -- "$regex"; then
-            sed 's/^/  stderr: /' "$T/stderr" | head -20 >&2
-            fail "$what: expected exactly one error line matching /$regex/, got $n"
-        fi
-    fi
-    nothing_left "$what"
+    if [ -n "$regex" ]; then assert_one_error "$regex" "$what"; fi
+    nothing_left "$OUT" "$what"
     log "ok: $what: status $RC in ${SECS}s"
 }
 

@@ -137,6 +137,34 @@ assert_stderr_has() {
     fi
 }
 
+# errors : the "mrcount: " lines of the last run's stderr that are not warnings.
+errors() { grep '^mrcount: ' "$T/stderr" | grep -v '^mrcount: warning: ' || true; }
+
+# assert_status STATUS WHAT : the last run ($RC) ended with STATUS, or its stderr and a failure.
+assert_status() {
+    if [ "$RC" != "$1" ]; then
+        sed 's/^/  stderr: /' "$T/stderr" | head -20 >&2
+        fail "$2: exit status $RC, expected $1"
+    fi
+}
+
+# assert_one_error REGEX WHAT : the last run printed exactly one error line, matching REGEX.
+assert_one_error() {
+    local n
+    n=$(errors | wc -l)
+    if [ "$n" != 1 ] || ! errors | grep -Eq -- "$1"; then
+        sed 's/^/  stderr: /' "$T/stderr" | head -20 >&2
+        fail "$2: expected exactly one error line matching /$1/, got $n"
+    fi
+}
+
+# nothing_left DIR WHAT : DIR is empty (no result, temporary, metrics or part left behind).
+nothing_left() {
+    local left
+    left=$(find "$1" -mindepth 1)
+    [ -z "$left" ] || fail "$2: left behind: $(echo "$left" | tr '\n' ' ')"
+}
+
 # gen_corpus ARGS... : the build's corpus generator (compiled here if the build lacks it).
 gen_corpus() {
     local tool=$MRC_BUILD_DIR/tests/gen_corpus

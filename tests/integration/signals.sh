@@ -89,26 +89,14 @@ signal_and_wait() {
     [ "$ms" -lt $((MRC_TIMEOUT * 1000)) ] || fail "hang: killed after ${MRC_TIMEOUT}s"
 }
 
-errors() { grep '^mrcount: ' "$T/stderr" | grep -v '^mrcount: warning: ' || true; }
-
 # check WHAT STATUS [MESSAGE_REGEX] : status, promptness, nothing left; with a regex, exactly
 # one error line, matching it.
 check() {
-    local what=$1 status=$2 regex=${3:-} left n
-    if [ "$RC" != "$status" ]; then
-        sed 's/^/  stderr: /' "$T/stderr" | head -20 >&2
-        fail "$what: exit status $RC, expected $status"
-    fi
+    local what=$1 status=$2 regex=${3:-}
+    assert_status "$status" "$what"
     [ "${SECS%.*}" -lt "$BOUND" ] || fail "$what: took ${SECS}s after the signal (bound ${BOUND}s)"
-    left=$(find "$OUT" -mindepth 1)
-    [ -z "$left" ] || fail "$what: left behind: $(echo "$left" | tr '\n' ' ')"
-    if [ -n "$regex" ]; then
-        n=$(errors | wc -l)
-        if [ "$n" != 1 ] || ! errors | grep -Eq -- "$regex"; then
-            sed 's/^/  stderr: /' "$T/stderr" | head -20 >&2
-            fail "$what: expected exactly one error line matching /$regex/, got $n"
-        fi
-    fi
+    nothing_left "$OUT" "$what"
+    if [ -n "$regex" ]; then assert_one_error "$regex" "$what"; fi
     log "ok: $what: status $RC, ${SECS}s after the signal"
 }
 

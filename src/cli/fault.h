@@ -1,0 +1,47 @@
+/* fault.h - test-only fault injection for the run of main.c: MRC_FAULT=RANK:PHASE[:KIND][,...],
+ * read once at start-up, makes a chosen rank fail, run out of memory, hold or crash at a chosen
+ * phase, the way a real failure there would. Never set in production; costs one predictable
+ * branch per phase (MRC_FAULT_AT) and nothing per token. */
+#ifndef MRCOUNT_CLI_FAULT_H
+#define MRCOUNT_CLI_FAULT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "mrcount/common.h"
+#include "mrcount/map.h"
+
+enum mrc_fault_phase {
+    MRC_FP_DISCOVER,
+    MRC_FP_DISTRIBUTE,
+    MRC_FP_PLACE,
+    MRC_FP_MAP,
+    MRC_FP_LOCAL_MERGE,
+    MRC_FP_COMBINE,
+    MRC_FP_OUTPUT,
+    MRC_FP_METRICS,
+    MRC_FP_COUNT
+};
+extern unsigned mrc_fault_phases; /* bit p: this rank has a fault at phase p */
+#define MRC_FAULT_AT(p) (mrc_fault_phases & (1u << (p)))
+
+/** mrc_fault_parse() : read MRC_FAULT for this rank (unset or empty: no fault). signalled is the
+ *  run's signal flag, which ends a hold. @return 0, or MRC_EINVAL (a usage error), err filled. */
+int mrc_fault_parse(int rank, int size, const atomic_int *signalled, mrc_err *err);
+
+/** mrc_fault_at() : this rank's fault at phase p (call only when MRC_FAULT_AT(p)), on the main
+ *  thread, given the phase's status so far (kept when it already failed). @return the status. */
+int mrc_fault_at(mrc_err *err, enum mrc_fault_phase p, int rc);
+
+/** mrc_fault_wrap_map() : install the map's fault in job's consumer: it fires once, in the first
+ *  worker that consumes a buffer, so the message names the file. */
+void mrc_fault_wrap_map(mrc_job *job);
+
+/** mrc_fault_map_stop() : the map is stopping (a failure or a signal): release a held worker. */
+void mrc_fault_map_stop(void);
+
+/** mrc_fault_map_pending() : a map fault is set here and no worker took it (no input reached
+ *  this rank), nor was the map stopped. */
+bool mrc_fault_map_pending(void);
+
+#endif
