@@ -122,8 +122,10 @@ int mrc_reader_run(mrc_reader *r, const char *path, uint64_t offset, uint64_t le
 
 /** mrc_reader_run_gz() : the same for a whole .gz file (all members), streaming through ISA-L
  *  igzip when the build found it (mrc_reader_gz_backend()), zlib otherwise.
- *  A truncated or corrupt stream is an error naming the file and the compressed byte offset. */
-int mrc_reader_run_gz(mrc_reader *r, const char *path, const mrc_record_rules *rules,
+ *  A truncated or corrupt stream is an error naming the file and the compressed byte offset.
+ *  `size` is the file's size at discovery: a file that ends cleanly before it (cut between two
+ *  members since) is the same "file shrank" error as mrc_reader_run()'s. */
+int mrc_reader_run_gz(mrc_reader *r, const char *path, uint64_t size, const mrc_record_rules *rules,
                       mrc_consume_fn consume, void *ctx, const volatile int *stop, mrc_err *err);
 
 /** mrc_reader_gz_backend() : the inflate library mrc_reader_run_gz() was built with: "isa-l"

@@ -527,7 +527,7 @@ out:
 
 #endif
 
-int mrc_reader_run_gz(mrc_reader *r, const char *path, const mrc_record_rules *rules,
+int mrc_reader_run_gz(mrc_reader *r, const char *path, uint64_t size, const mrc_record_rules *rules,
                       mrc_consume_fn consume, void *ctx, const volatile int *stop, mrc_err *err)
 {
     (void)rules; /* a whole file: no range boundaries to resolve */
@@ -560,6 +560,12 @@ int mrc_reader_run_gz(mrc_reader *r, const char *path, const mrc_record_rules *r
         goto out;
     }
     rc = gz_inflate(&g, in_len);
+    /* Members are independent streams: a file cut between two of them since discovery inflates
+     * cleanly, only shorter. The size the split plan saw tells it from a whole file. */
+    if (rc == MRC_OK && g.in_total < size) {
+        range_read rr = {.fd = fd, .path = path, .err = err, .pos = g.in_total};
+        rc = range_shrank(&rr, size);
+    }
 out:
     free(g.in);
     close(fd);

@@ -140,7 +140,8 @@ static void map_worker(size_t ti, void *arg)
         uint64_t before = rd.bytes_read;
         mrc_map_ctx_piece(ctx, path, p->file, p->offset);
         if (p->gz) {
-            rc = mrc_reader_run_gz(&rd, path, &m->job->rules, m->job->consume, ctx, &m->stop, err);
+            rc = mrc_reader_run_gz(&rd, path, p->length, &m->job->rules, m->job->consume, ctx,
+                                   &m->stop, err);
             atomic_fetch_sub_explicit(&m->inflating, 1, memory_order_relaxed); /* claim_piece() */
         } else
             rc = mrc_reader_run(&rd, path, p->offset, p->length, &m->job->rules, m->job->consume,

@@ -234,14 +234,19 @@ fi
 # discovery; meanwhile the file shrinks, vanishes or becomes a FIFO. Each is an error naming the
 # file, never a silently short table nor a hang on the FIFO.
 perl -e 'print "w$_ " for 1 .. 200000' >"$T/changing.orig"
-# run_changed NP ACTION : a run over $T/changing.txt held 2 s after discovery, ACTION (a shell
-# command) run once rank 0 says it is held.
+# Two gzip members; cut back to the first one, the file still inflates cleanly, only shorter.
+perl -e 'print "g$_ " for 1 .. 1000' | gzip -c >"$T/changing-gz.first"
+cp "$T/changing-gz.first" "$T/changing-gz.orig"
+perl -e 'print "h$_ " for 1 .. 1000' | gzip -c >>"$T/changing-gz.orig"
+# run_changed NP ACTION [NAME ORIG] : a run over $T/NAME (changing.txt), a copy of ORIG
+# ($T/changing.orig), held 2 s after discovery, ACTION (a shell command) run once rank 0 says it
+# is held.
 run_changed() {
-    local np=$1 action=$2 pid i
-    cp "$T/changing.orig" "$T/changing.txt"
+    local np=$1 action=$2 name=${3:-changing.txt} orig=${4:-$T/changing.orig} pid i
+    cp "$orig" "$T/$name"
     : >"$T/stderr"
     MRC_FAULT=0:discover:sleep:2 timeout -k 10 "$MRC_TIMEOUT" "${MPIRUN[@]}" "$np" "$MRCOUNT" \
-        --chunk-size 1M --output "$OUT/r.tsv" "$T/changing.txt" \
+        --chunk-size 1M --output "$OUT/r.tsv" "$T/$name" \
         >"$T/stdout" 2>"$T/stderr" </dev/null &
     pid=$!
     for ((i = 0; i < 200; i++)); do
@@ -256,7 +261,7 @@ run_changed() {
     RC=0
     wait "$pid" || RC=$?
     case $RC in 124 | 137) fail "timed out after ${MRC_TIMEOUT}s: changing file, np $np, $action" ;; esac
-    rm -f "$T/changing.txt"
+    rm -f "$T/$name"
 }
 for np in "${NPS[@]}"; do
     run_changed "$np" 'truncate -s 300000 "$T/changing.txt"'
@@ -267,6 +272,9 @@ for np in "${NPS[@]}"; do
     run_changed "$np" 'rm "$T/changing.txt" && mkfifo "$T/changing.txt"'
     expect_error "$np" "$T/changing.txt: no longer a regular file (replaced since discovery)" \
         "file replaced by a FIFO after discovery"
+    run_changed "$np" 'cp "$T/changing-gz.first" "$T/changing.gz"' changing.gz "$T/changing-gz.orig"
+    expect_error "$np" "$T/changing.gz: file shrank while being read (expected at least $(wc -c <"$T/changing-gz.orig") bytes, found $(wc -c <"$T/changing-gz.first"))" \
+        ".gz cut between its members after discovery"
 done
 
 # ---------------------------------------------------------------------------------------------

@@ -483,6 +483,16 @@ static void test_ini_errors(void **state)
 
     snprintf(msg, sizeof msg, "%s: Is a directory", tmpdir);
     EXPECT_ERROR(msg, "--config", tmpdir);
+
+    /* a FIFO without a writer: refused at once, never waited on */
+    char fifo[128];
+    snprintf(fifo, sizeof fifo, "%s/config.fifo", tmpdir);
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    snprintf(msg, sizeof msg, "%s: not a regular file", fifo);
+    alarm(20);
+    EXPECT_ERROR(msg, "--config", fifo);
+    alarm(0);
+    unlink(fifo);
 }
 
 static void test_ini_long_inputs_on_continuation_lines(void **state)
@@ -540,9 +550,10 @@ static void test_ini_nul_bytes(void **state)
 static void test_ini_continuation_comments(void **state)
 {
     (void)state;
-    const char *ini = write_ini("[input]\ninputs = a.txt ; first\n    b.txt c;d.txt   ; more files\n"
-                                "\t; a comment line\n\te.txt\t;tab\n"
-                                "[output]\noutput = x\n  y;z ; the final name\n");
+    const char *ini =
+        write_ini("[input]\ninputs = a.txt ; first\n    b.txt c;d.txt   ; more files\n"
+                  "\t; a comment line\n\te.txt\t;tab\n"
+                  "[output]\noutput = x\n  y;z ; the final name\n");
     mrc_options o;
     mrc_err e;
     assert_int_equal(parse(&o, &e, "--config", ini, (char *)NULL), 0);

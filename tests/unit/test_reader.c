@@ -513,7 +513,7 @@ static void test_no_longer_a_regular_file_is_an_error(void **state)
         assert_string_equal(err.msg, want);
         memset(&err, 0, sizeof err);
         assert_int_not_equal(
-            mrc_reader_run_gz(&r, paths[i], &rules, collect_consume, &c, NULL, &err), 0);
+            mrc_reader_run_gz(&r, paths[i], 0, &rules, collect_consume, &c, NULL, &err), 0);
         assert_string_equal(err.msg, want);
         memset(&err, 0, sizeof err);
         uint64_t lines;
@@ -545,7 +545,8 @@ static void test_errors_name_the_file(void **state)
     assert_non_null(strstr(err.msg, "No such file"));
 
     memset(&err, 0, sizeof err);
-    assert_int_not_equal(mrc_reader_run_gz(&r, path, &rules, collect_consume, &c, NULL, &err), 0);
+    assert_int_not_equal(mrc_reader_run_gz(&r, path, 0, &rules, collect_consume, &c, NULL, &err),
+                         0);
     assert_non_null(strstr(err.msg, path));
 
     /* a consumer failure comes back as the consumer's own message */
@@ -565,7 +566,7 @@ static void test_errors_name_the_file(void **state)
                      MRC_EINTR);
     assert_non_null(strstr(err.msg, path));
     memset(&err, 0, sizeof err);
-    assert_int_equal(mrc_reader_run_gz(&r, path, &rules, collect_consume, &c, &stop, &err),
+    assert_int_equal(mrc_reader_run_gz(&r, path, 0, &rules, collect_consume, &c, &stop, &err),
                      MRC_EINTR);
     tokvec_free(&got);
     mrc_reader_free(&r);
@@ -607,7 +608,7 @@ static int run_gz(const char *path, size_t buf_size, tokvec *got, mrc_err *err,
     assert_int_equal(mrc_reader_init(&r, buf_size, err), 0);
     mrc_record_rules rules = {.delim = words_delim};
     collect_ctx c = {.out = got, .delim = words_delim};
-    int rc = mrc_reader_run_gz(&r, path, &rules, collect_consume, &c, NULL, err);
+    int rc = mrc_reader_run_gz(&r, path, 0, &rules, collect_consume, &c, NULL, err);
     if (rc == 0) {
         assert_int_equal(c.finals, 1);
         assert_int_equal(c.after_final, 0);
@@ -615,6 +616,54 @@ static int run_gz(const char *path, size_t buf_size, tokvec *got, mrc_err *err,
     if (bytes_read) *bytes_read = r.bytes_read;
     mrc_reader_free(&r);
     return rc;
+}
+
+/* A .gz cut exactly between two members since discovery inflates cleanly: only the size the
+ * split plan saw tells it from a whole file, and the short count must be an error. */
+static void test_gz_cut_between_members_is_shrank(void **state)
+{
+    (void)state;
+    char path[128], first[128];
+    tmp_path(path, sizeof path, "cut.gz");
+    tmp_path(first, sizeof first, "cut-first.gz");
+    const unsigned char d[] = "alpha beta\ngamma delta\n";
+    size_t n = sizeof d - 1, cut = 11; /* after "alpha beta\n" */
+    write_gz_members(path, d, n, cut);
+    gzFile g = gzopen(first, "wb"); /* the first member alone */
+    assert_non_null(g);
+    assert_int_equal(gzwrite(g, d, (unsigned)cut), (int)cut);
+    assert_int_equal(gzclose(g), Z_OK);
+    size_t whole, part;
+    free(slurp(path, &whole));
+    unsigned char *head = slurp(first, &part);
+    assert_true(part < whole);
+
+    mrc_reader r;
+    mrc_err err = {0};
+    assert_int_equal(mrc_reader_init(&r, 0, &err), 0);
+    mrc_record_rules rules = {.delim = words_delim};
+    tokvec got = {0};
+    collect_ctx c = {.out = &got, .delim = words_delim};
+    /* whole, with its size: counted */
+    assert_int_equal(mrc_reader_run_gz(&r, path, whole, &rules, collect_consume, &c, NULL, &err),
+                     0);
+    assert_int_equal(got.n, 4);
+    /* rewritten as its first member only, still expected at the discovered size: an error */
+    write_file(path, (const char *)head, part);
+    tokvec_free(&got);
+    c = (collect_ctx){.out = &got, .delim = words_delim};
+    assert_int_not_equal(
+        mrc_reader_run_gz(&r, path, whole, &rules, collect_consume, &c, NULL, &err), 0);
+    char want[256];
+    snprintf(want, sizeof want,
+             "%s: file shrank while being read (expected at least %zu bytes, found %zu)", path,
+             whole, part);
+    assert_string_equal(err.msg, want);
+    tokvec_free(&got);
+    free(head);
+    mrc_reader_free(&r);
+    unlink(path);
+    unlink(first);
 }
 
 static void test_gz_two_members(void **state)
@@ -784,7 +833,7 @@ static int run_gz_bytes(const char *path, size_t buf_size, bytes_ctx *c, const v
     mrc_reader r;
     assert_int_equal(mrc_reader_init(&r, buf_size, err), 0);
     mrc_record_rules rules = {.delim = words_delim};
-    int rc = mrc_reader_run_gz(&r, path, &rules, bytes_consume, c, stop, err);
+    int rc = mrc_reader_run_gz(&r, path, 0, &rules, bytes_consume, c, stop, err);
     mrc_reader_free(&r);
     return rc;
 }
@@ -1052,6 +1101,7 @@ int main(void)
         cmocka_unit_test(test_no_longer_a_regular_file_is_an_error),
         cmocka_unit_test(test_errors_name_the_file),
         cmocka_unit_test(test_gz_two_members),
+        cmocka_unit_test(test_gz_cut_between_members_is_shrank),
         cmocka_unit_test(test_gz_truncated_corrupt_and_not_gzip),
         cmocka_unit_test(test_gz_backend_is_named),
         cmocka_unit_test(test_gz_many_members_exact_bytes),
