@@ -104,7 +104,7 @@ typedef struct mrc_reader {
     uint64_t bytes_read; /* bytes read from files (progress and metrics) */
 } mrc_reader;
 
-/** mrc_reader_init() : a reader with a buffer of buf_size bytes (0: 1 MiB). */
+/** mrc_reader_init() : a reader with a buffer of buf_size bytes (0: 256 KiB). */
 int mrc_reader_init(mrc_reader *r, size_t buf_size, mrc_err *err);
 void mrc_reader_free(mrc_reader *r);
 

@@ -22,7 +22,9 @@
 
 #include "mrcount/input.h"
 
-#define READER_DEFAULT_BUF ((size_t)1 << 20)
+/* Small enough to stay in L2 beside the hot part of the table while the tokenizer reads it back
+ * (1 MiB measured 4% slower on the 1 GiB words corpus), large enough that a read is ~50 us. */
+#define READER_DEFAULT_BUF ((size_t)256 << 10)
 #define READER_TAIL_STEP ((size_t)4096) /* first read past the range end: records are short */
 #define GZ_IN_BUF ((size_t)256 << 10)
 

@@ -77,8 +77,8 @@ static inline void fold_ascii(unsigned char *dst, const unsigned char *src, size
     }
 }
 
-#define BATCH 64 /* tokens hashed (and their slots prefetched) before they are counted */
-#define AHEAD 8  /* how far ahead of its lookup a record is prefetched */
+#define BATCH 256 /* tokens hashed (and their slots prefetched) before they are counted */
+#define AHEAD 64  /* how far ahead of its lookup a record is prefetched */
 
 typedef struct pending {
     size_t off; /* into buf, or into ctx->scratch with --fold-case */
