@@ -18,14 +18,28 @@ typedef struct entry {
 struct mrc_merge {
     mrc_table *const *tables;
     size_t nt, np;
-    size_t *cnt;        /* nt * np records of table t in partition p */
-    size_t *pos;        /* nt * np: where (t, p) starts in entries */
+    /* cnt and pos are written per record by the thread of table t, each in its own row of
+     * `row` >= np entries starting on a cache line, so no two threads write one line. */
+    size_t row;
+    size_t *cnt;        /* nt rows: records of table t in partition p */
+    size_t *pos;        /* nt rows: where (t, p) starts in entries */
     size_t *part_start; /* np + 1 */
     size_t *part_n;     /* np: distinct records after combining */
     size_t *part_bytes; /* np: serialized bytes */
     entry *entries, *scratch;
     uint64_t total;
 };
+
+#define MERGE_LINE_WORDS (64 / sizeof(size_t))
+
+/* n zeroed size_t starting on a cache line (n >= 1). */
+static size_t *line_calloc(size_t n)
+{
+    size_t bytes = (n * sizeof(size_t) + 63) / 64 * 64;
+    size_t *p = aligned_alloc(64, bytes ? bytes : 64);
+    if (p != NULL) memset(p, 0, bytes ? bytes : 64);
+    return p;
+}
 
 static size_t part_of(uint64_t hash, size_t np)
 {
@@ -40,8 +54,9 @@ mrc_merge *mrc_merge_prepare(mrc_table *const *tables, size_t ntables, size_t np
     m->tables = tables;
     m->nt = ntables;
     m->np = nparts;
-    m->cnt = calloc(ntables * nparts + 1, sizeof *m->cnt);
-    m->pos = calloc(ntables * nparts + 1, sizeof *m->pos);
+    m->row = (nparts + MERGE_LINE_WORDS - 1) / MERGE_LINE_WORDS * MERGE_LINE_WORDS;
+    m->cnt = line_calloc(ntables * m->row);
+    m->pos = line_calloc(ntables * m->row);
     m->part_start = calloc(nparts + 1, sizeof *m->part_start);
     m->part_n = calloc(nparts, sizeof *m->part_n);
     m->part_bytes = calloc(nparts, sizeof *m->part_bytes);
@@ -72,7 +87,7 @@ void mrc_merge_free(mrc_merge *m)
 void mrc_merge_count(mrc_merge *m, size_t t)
 {
     const mrc_table *tab = m->tables[t];
-    size_t *cnt = m->cnt + t * m->np;
+    size_t *cnt = m->cnt + t * m->row;
     for (size_t off = 0; off < tab->arena_len;) {
         const mrc_rec *r = (const mrc_rec *)(const void *)(tab->arena + off);
         cnt[part_of(r->hash, m->np)]++;
@@ -86,8 +101,8 @@ int mrc_merge_offsets(mrc_merge *m, mrc_err *err)
     for (size_t p = 0; p < m->np; p++) {
         m->part_start[p] = at;
         for (size_t t = 0; t < m->nt; t++) {
-            m->pos[t * m->np + p] = at;
-            at += m->cnt[t * m->np + p];
+            m->pos[t * m->row + p] = at;
+            at += m->cnt[t * m->row + p];
         }
     }
     m->part_start[m->np] = at;
@@ -101,7 +116,7 @@ int mrc_merge_offsets(mrc_merge *m, mrc_err *err)
 void mrc_merge_place(mrc_merge *m, size_t t)
 {
     const mrc_table *tab = m->tables[t];
-    size_t *pos = m->pos + t * m->np;
+    size_t *pos = m->pos + t * m->row;
     for (size_t off = 0; off < tab->arena_len;) {
         const mrc_rec *r = (const mrc_rec *)(const void *)(tab->arena + off);
         entry *e = &m->entries[pos[part_of(r->hash, m->np)]++];
