@@ -149,19 +149,20 @@ if [[ $PARTS == *" scale "* ]]; then
         echo
         echo "## 3. 2 ranks vs 1 rank on $CORPUS (one thread per rank, bound by mpirun)"
         echo
-        echo "| ranks | s (run) | s (map) | s (combine) | combine share | speed-up |"
-        echo "|---|---|---|---|---|---|"
+        echo "| ranks | s (run) | s (map) | s (combine) | combine share | speed-up | map speed-up |"
+        echo "|---|---|---|---|---|---|---|"
     } >>"$out"
     rm -f "$tmp/first.tsv"
-    base=
+    base='' base_map=''
     for np in 1 2; do
         say "1 GiB corpus, np $np"
         runs "scale-np$np" "$np" --threads 1 "$CORPUS"
         read -r secs map comb _ < <(summary "scale-np$np")
-        base=${base:-$secs}
+        base=${base:-$secs} base_map=${base_map:-$map}
         share=$(awk -v c="$comb" -v s="$secs" 'BEGIN { printf "%.1f%%", 100 * c / s }')
         up=$(awk -v b="$base" -v s="$secs" 'BEGIN { printf "%.2fx", b / s }')
-        echo "| $np | $secs | $map | $comb | $share | $up |" >>"$out"
+        map_up=$(awk -v b="$base_map" -v s="$map" 'BEGIN { printf "%.2fx", b / s }')
+        echo "| $np | $secs | $map | $comb | $share | $up | $map_up |" >>"$out"
     done
 fi
 

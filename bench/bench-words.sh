@@ -38,7 +38,9 @@ inputs=$(q "${files[@]}")
 mrc() { # mrc NAME MPIRUN-ARGS... -- MRCOUNT-ARGS...
     local name=$1
     shift
-    mrc_cmd "$name" "$inputs" "$@" --metrics "$tmp/$name.metrics.json"
+    # every run (bash -c under hyperfine, so $$ differs) leaves its own metrics file
+    # shellcheck disable=SC2016 # $$ is for the run's shell
+    printf '%s --metrics %s.$$.metrics.json' "$(mrc_cmd "$name" "$inputs" "$@")" "$(q "$tmp/$name")"
 }
 names=() cmds=()
 add() { if [[ $WANT == *" $1 "* ]]; then names+=("$1"); cmds+=("$2"); fi; }
@@ -82,7 +84,7 @@ if [ -n "$ref" ]; then
 fi
 
 python3 - "$out.json" "$bytes" "$tmp" "${names[@]}" >"$out.summary.md" <<'EOF'
-import json, re, sys
+import glob, json, re, statistics, sys
 path, nbytes, tmp, names = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
 res = {r["command"]: r for r in json.load(open(path))["results"]}
 med = {n: res[n]["median"] for n in names if n in res}
@@ -95,14 +97,14 @@ def peak(n, what):
 def ratio(base, n):
     return "%.2fx" % (med[base] / med[n]) if base in med else "-"
 def engine(n):
-    """mrcount's own figures from its metrics (the last run): MB/s over its run (from
+    """mrcount's own figures from its metrics, medians over the runs: MB/s over its run (from
     MPI_Init to the result written) and over the map phase (slowest rank)."""
-    try:
-        m = json.load(open("%s/%s.metrics.json" % (tmp, n)))
-    except OSError:
+    ms = [json.load(open(f)) for f in glob.glob("%s/%s.*.metrics.json" % (tmp, n))]
+    if not ms:
         return "-", "-"
-    return ("%.0f" % (nbytes / 1e6 / m["seconds"]),
-            "%.0f" % (nbytes / 1e6 / m["phases"]["map"]["max"]))
+    run = statistics.median(m["seconds"] for m in ms)
+    mapped = statistics.median(m["phases"]["map"]["max"] for m in ms)
+    return "%.0f" % (nbytes / 1e6 / run), "%.0f" % (nbytes / 1e6 / mapped)
 print("| command | median s | MB/s | mrcount run MB/s | map MB/s | peak RSS MiB (tree) "
       "| peak PSS MiB (tree) | vs mawk | vs python |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
