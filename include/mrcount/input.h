@@ -4,6 +4,7 @@
 #ifndef MRCOUNT_INPUT_H
 #define MRCOUNT_INPUT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,6 +44,13 @@ typedef void (*mrc_warn_fn)(const char *msg, void *arg);
  *  filled ("<path>: <cause>"). */
 int mrc_input_discover(const char *const *args, size_t nargs, mrc_file_list *out, mrc_warn_fn warn,
                        void *warn_arg, mrc_err *err);
+
+/** mrc_input_discover_until() : the same, polling `stop` (may be NULL) before each path it
+ *  takes: nonzero ends the walk with MRC_EINTR ("<path>: discovery interrupted"), so a signal
+ *  does not wait for a huge tree to be walked. */
+int mrc_input_discover_until(const char *const *args, size_t nargs, mrc_file_list *out,
+                             mrc_warn_fn warn, void *warn_arg, const atomic_int *stop,
+                             mrc_err *err);
 
 void mrc_file_list_free(mrc_file_list *l);
 

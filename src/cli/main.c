@@ -251,8 +251,8 @@ static int phase_discover(run *r)
     double t0 = mrc_now();
     int rc = 0;
     if (r->d.rank == 0) {
-        rc = mrc_input_discover((const char *const *)r->o.inputs, r->o.ninputs, &r->files,
-                                warn_rank0, NULL, &r->err);
+        rc = mrc_input_discover_until((const char *const *)r->o.inputs, r->o.ninputs, &r->files,
+                                      warn_rank0, NULL, &got_signal, &r->err);
         r->chunk = r->o.chunk_size ? r->o.chunk_size : default_chunk(r);
         if (rc == 0)
             rc = mrc_split_plan_make(&r->files, r->chunk, (size_t)r->d.size, &r->plan, &r->err);

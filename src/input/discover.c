@@ -29,8 +29,16 @@ typedef struct discover_ctx {
     mrc_warn_fn warn;
     void *warn_arg;
     mrc_err *err;
+    const atomic_int *stop; /* nonzero ends the walk (a signal); may be NULL */
     dir_set dirs;
 } discover_ctx;
+
+/* A tree of millions of entries takes minutes to walk: a signal must end it, not wait for it. */
+static int check_stop(const discover_ctx *c, const char *path)
+{
+    if (c->stop == NULL || atomic_load_explicit(c->stop, memory_order_relaxed) == 0) return MRC_OK;
+    return mrc_err_set(c->err, MRC_EINTR, "%s: discovery interrupted", path);
+}
 
 static size_t dir_slot_hash(dev_t dev, ino_t ino, size_t mask)
 {
@@ -200,6 +208,8 @@ static int walk_dir(discover_ctx *c, const char *path, const struct stat *st);
  *  warning; what would make the table silently short (an unreadable file) is an error. */
 static int take_entry(discover_ctx *c, const char *path)
 {
+    int rc = check_stop(c, path);
+    if (rc != MRC_OK) return rc;
     struct stat st;
     if (stat(path, &st) != 0) {
         int e = errno;
@@ -291,6 +301,8 @@ static int take_named(discover_ctx *c, const char *arg)
         return mrc_err_set(c->err, MRC_EINVAL,
                            "-: standard input is not supported; name the files");
     if (arg[0] == '\0') return mrc_err_set(c->err, MRC_EINVAL, "empty input path");
+    int rc = check_stop(c, arg);
+    if (rc != MRC_OK) return rc;
     struct stat st;
     if (stat(arg, &st) != 0) {
         int e = errno;
@@ -369,8 +381,14 @@ static int take_list(discover_ctx *c, const char *list_path)
 int mrc_input_discover(const char *const *args, size_t nargs, mrc_file_list *out, mrc_warn_fn warn,
                        void *warn_arg, mrc_err *err)
 {
+    return mrc_input_discover_until(args, nargs, out, warn, warn_arg, NULL, err);
+}
+
+int mrc_input_discover_until(const char *const *args, size_t nargs, mrc_file_list *out,
+                             mrc_warn_fn warn, void *warn_arg, const atomic_int *stop, mrc_err *err)
+{
     memset(out, 0, sizeof *out);
-    discover_ctx c = {.out = out, .warn = warn, .warn_arg = warn_arg, .err = err};
+    discover_ctx c = {.out = out, .warn = warn, .warn_arg = warn_arg, .err = err, .stop = stop};
     int rc = MRC_OK;
     if (nargs == 0)
         rc = mrc_err_set(err, MRC_EINVAL, "no input: name files, directories, globs or @list");

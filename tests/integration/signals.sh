@@ -111,6 +111,37 @@ for phase in discover distribute place map local_merge combine output metrics; d
     done
 done
 
+# --- mrcount alone, a signal while rank 0 walks a big tree: the walk ends at the next entry, it
+# does not finish first. 60,000 empty files named 25 times; a full run's metrics give the walk's
+# time, and the stopped run must end in well under half of it. -----------------------------------
+W=$T/tree
+perl -e 'for my $d (0 .. 59) { mkdir sprintf("%s/d%02d", $ARGV[0], $d) or die "mkdir: $!";
+    for my $f (0 .. 999) { open(my $h, ">", sprintf("%s/d%02d/f%03d", $ARGV[0], $d, $f)) or die "$!" } }' \
+    "$(mkdir -p "$W" && echo "$W")"
+tree_args=()
+for ((i = 0; i < 25; i++)); do tree_args+=("$W"); done
+"$MRCOUNT" --quiet --output "$T/tree.tsv" --metrics "$T/tree.json" "${tree_args[@]}" ||
+    fail "a run over the tree failed"
+walk=$(sed -n 's/.*"discover": *{"min": *\([0-9.]*\).*/\1/p' "$T/tree.json")
+run=$(sed -n 's/.*"seconds": *\([0-9.]*\).*/\1/p' "$T/tree.json" | head -1)
+phases=$(grep -o '"max": *[0-9.]*' "$T/tree.json" | head -6 | awk '{ s += $2 } END { print s }')
+[ -n "$walk" ] && [ -n "$run" ] || fail "no discover time in the tree run's metrics"
+rm -f "$T/tree.tsv" "$T/tree.json"
+if awk -v w="$walk" 'BEGIN { exit !(w >= 1.0) }'; then
+    start single "${ARGS[@]}" "${tree_args[@]}"
+    # The walk holds no file open for long, so time it: a third of the way into the walk, after
+    # the start-up the full run measured (its seconds less its phases).
+    sleep "$(awk -v s="$run" -v p="$phases" -v w="$walk" 'BEGIN { printf "%.3f", s - p + w / 3 }')"
+    pid=$(launcher_pid)
+    signal_and_wait TERM "$pid"
+    check "alone, SIGTERM while walking a tree (a full walk: ${walk}s)" 143 '^mrcount: stopped by SIGTERM$'
+    awk -v s="$SECS" -v w="$walk" 'BEGIN { exit !(s < w / 2) }' ||
+        fail "SIGTERM during the walk: stopped after ${SECS}s, a full walk takes ${walk}s"
+else
+    log "skip: the tree walk takes ${walk}s here, too short to tell an interrupted walk apart"
+fi
+rm -rf "$W"
+
 # --- mpirun signalled: it sends SIGTERM to every rank (for SIGINT too), SIGKILL 1 s later, and
 # exits 1. The ranks' one message says so when it gets out before mpirun does. -----------------
 # RANK:PHASE NP SIG [--output-per-rank]

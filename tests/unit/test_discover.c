@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +178,43 @@ static void test_same_input_twice_counts_twice(void **state)
     const char *expect[] = {"d/a.txt", "d/sub/c.txt", "d/a.txt", "d/sub/c.txt"};
     assert_paths(&l, expect, 4);
     assert_int_equal(l.total_bytes, 10);
+    mrc_file_list_free(&l);
+}
+
+/* A signal's flag raised while the tree is walked (here by the first warning, the stand-in for
+ * a signal handler) ends the walk at the next path, with an error naming it and no list. */
+static void raise_stop(const char *msg, void *arg)
+{
+    (void)msg;
+    atomic_store((atomic_int *)arg, 1);
+}
+
+static void test_stop_ends_the_walk(void **state)
+{
+    (void)state;
+    char d[256], want[300];
+    path_of(d, sizeof d, "d");
+    const char *args[] = {d, d};
+    mrc_file_list l;
+    mrc_err err = {0};
+
+    atomic_int stop = 1; /* already raised: not even the first argument is taken */
+    assert_int_equal(mrc_input_discover_until(args, 2, &l, NULL, NULL, &stop, &err), MRC_EINTR);
+    snprintf(want, sizeof want, "%s: discovery interrupted", d);
+    assert_string_equal(err.msg, want);
+    assert_int_equal(l.n, 0);
+
+    atomic_store(&stop, 0); /* raised in the middle of the walk */
+    memset(&err, 0, sizeof err);
+    assert_int_equal(mrc_input_discover_until(args, 2, &l, raise_stop, &stop, &stop, &err),
+                     MRC_EINTR);
+    assert_non_null(strstr(err.msg, d));
+    assert_non_null(strstr(err.msg, ": discovery interrupted"));
+    assert_int_equal(l.n, 0);
+
+    atomic_store(&stop, 0); /* never raised: the same list as without a flag */
+    assert_int_equal(mrc_input_discover_until(args, 2, &l, NULL, NULL, &stop, &err), 0);
+    assert_int_equal(l.n, 8);
     mrc_file_list_free(&l);
 }
 
@@ -420,6 +458,7 @@ int main(void)
                                         guard_teardown),
         cmocka_unit_test_setup_teardown(test_fifo_named_directly_is_an_error, guard_setup,
                                         guard_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_ends_the_walk, guard_setup, guard_teardown),
         cmocka_unit_test_setup_teardown(test_glob, guard_setup, guard_teardown),
         cmocka_unit_test_setup_teardown(test_list_file, guard_setup, guard_teardown),
         cmocka_unit_test_setup_teardown(test_list_must_be_a_regular_file, guard_setup,
