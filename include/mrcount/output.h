@@ -5,6 +5,7 @@
 #ifndef MRCOUNT_OUTPUT_H
 #define MRCOUNT_OUTPUT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,10 @@ typedef struct mrc_output_opts {
     const char *path; /* file path, or "-" for standard output */
     enum mrc_sort sort;
     uint64_t top; /* 0: all */
+    /* Polled between the sort and the write and at every block written: nonzero (a signal)
+     * ends the write with EINTR ("<path>: Interrupted system call"), its temporary removed,
+     * instead of finishing a result nobody will keep. May be NULL. */
+    const atomic_int *stop;
 } mrc_output_opts;
 
 /** mrc_output_write() : write the serialized table `table` (valid, cap bytes) as text.

@@ -644,7 +644,7 @@ static int write_parts(run *r)
     if (path == NULL) {
         rc = mrc_err_set(&r->err, MRC_ENOMEM, "out of memory");
     } else {
-        mrc_output_opts po = {path, r->o.out.sort, 0};
+        mrc_output_opts po = {path, r->o.out.sort, 0, &got_signal};
         rc = mrc_output_write(r->range, r->range_len, &po, &r->err);
         if (rc == 0) made_file(path);
     }
@@ -689,6 +689,7 @@ static int phase_output(run *r)
         mrc_ser_header h;
         mrc_ser_read_header(r->result, &h);
         r->totals[2] = r->distinct_all ? r->distinct_all : h.records;
+        r->o.out.stop = &got_signal;
         rc = mrc_output_write(r->result, r->result_len, &r->o.out, &r->err);
         if (rc == 0 && strcmp(r->o.out.path ? r->o.out.path : "-", "-") != 0)
             made_file(r->o.out.path);

@@ -292,7 +292,8 @@ typedef struct out_sink {
     int fd;
     unsigned char *buf;
     size_t len;
-    int errnum; /* first write error */
+    int errnum;             /* first write error */
+    const atomic_int *stop; /* see mrc_output_opts */
 } out_sink;
 
 static int write_all(int fd, const unsigned char *p, size_t n)
@@ -310,8 +311,14 @@ static int write_all(int fd, const unsigned char *p, size_t n)
     return 0;
 }
 
+static bool sink_stopped(const out_sink *s)
+{
+    return s->stop != NULL && atomic_load_explicit(s->stop, memory_order_relaxed) != 0;
+}
+
 static int sink_flush(out_sink *s)
 {
+    if (s->errnum == 0 && sink_stopped(s)) s->errnum = EINTR;
     if (s->errnum == 0 && s->len > 0) s->errnum = write_all(s->fd, s->buf, s->len);
     s->len = 0;
     return s->errnum;
@@ -470,7 +477,7 @@ int mrc_output_write(const void *table, size_t cap, const mrc_output_opts *o, mr
     rc = first_refs(table, &h, o, label, &refs, &n, err);
     if (rc != 0) return rc;
 
-    out_sink s = {.fd = -1, .buf = malloc(OUT_BLOCK)};
+    out_sink s = {.fd = -1, .buf = malloc(OUT_BLOCK), .stop = o->stop};
     if (s.buf == NULL) {
         free(refs);
         return mrc_err_errno(err, ENOMEM, "%s", label);

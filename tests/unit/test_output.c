@@ -214,7 +214,7 @@ static void check_against_oracle(const key_count *kc, size_t n, enum mrc_sort so
 {
     ser_buf b = table_of(kc, n);
     const char *path = tmp_path("oracle.tsv");
-    mrc_output_opts o = {path, sort, top};
+    mrc_output_opts o = {path, sort, top, NULL};
     mrc_err e = {0};
     assert_int_equal(mrc_output_write(b.p, b.len, &o, &e), 0);
     size_t got_len, want_len;
@@ -232,7 +232,7 @@ static char *write_and_read(const key_count *kc, size_t n, enum mrc_sort sort, u
 {
     ser_buf b = table_of(kc, n);
     const char *path = tmp_path("out.tsv");
-    mrc_output_opts o = {path, sort, top};
+    mrc_output_opts o = {path, sort, top, NULL};
     mrc_err e = {0};
     assert_int_equal(mrc_output_write(b.p, b.len, &o, &e), 0);
     free(b.p);
@@ -307,7 +307,7 @@ static void test_binary_keys(void **state)
 
     ser_buf b = table_of(kc, n);
     const char *path = tmp_path("bin.tsv");
-    mrc_output_opts o = {path, MRC_SORT_KEY, 0};
+    mrc_output_opts o = {path, MRC_SORT_KEY, 0, NULL};
     mrc_err e = {0};
     assert_int_equal(mrc_output_write(b.p, b.len, &o, &e), 0);
     size_t len;
@@ -456,7 +456,7 @@ static void test_rename_replaces_and_leaves_no_temp(void **state)
     write_file(path, "old content\n");
     const key_count kc[] = {KC("new", 1)};
     ser_buf b = table_of(kc, 1);
-    mrc_output_opts o = {path, MRC_SORT_COUNT, 0};
+    mrc_output_opts o = {path, MRC_SORT_COUNT, 0, NULL};
     mrc_err e = {0};
     mode_t old_mask = umask(027);
     assert_int_equal(mrc_output_write(b.p, b.len, &o, &e), 0);
@@ -485,6 +485,37 @@ static void test_rename_replaces_and_leaves_no_temp(void **state)
     free(b.p);
 }
 
+/* A stop flag (a signal) ends the write: an error, the old file kept, no temporary left. */
+static void test_stop_ends_the_write(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("stopped.tsv");
+    write_file(path, "old content\n");
+    const key_count kc[] = {KC("a", 2), KC("b", 1)};
+    ser_buf b = table_of(kc, 2);
+    atomic_int stop = 1;
+    mrc_output_opts o = {path, MRC_SORT_COUNT, 0, &stop};
+    mrc_err e = {0};
+    assert_int_not_equal(mrc_output_write(b.p, b.len, &o, &e), 0);
+    char msg[300];
+    snprintf(msg, sizeof msg, "%s: Interrupted system call", path);
+    assert_string_equal(e.msg, msg);
+    size_t len;
+    unsigned char *t = slurp(path, &len);
+    assert_int_equal(len, 12);
+    assert_memory_equal(t, "old content\n", 12);
+    free(t);
+    assert_int_equal(count_entries(tmpdir, "stopped.tsv"), 1);
+    /* not raised: written */
+    atomic_store(&stop, 0);
+    assert_int_equal(mrc_output_write(b.p, b.len, &o, &e), 0);
+    t = slurp(path, &len);
+    assert_int_equal(len, 8);
+    assert_memory_equal(t, "a\t2\nb\t1\n", 8);
+    free(t);
+    free(b.p);
+}
+
 static void test_unwritable_destinations(void **state)
 {
     (void)state;
@@ -494,7 +525,7 @@ static void test_unwritable_destinations(void **state)
     mrc_err e = {0};
 
     snprintf(path, sizeof path, "%s/no/such/dir/out.tsv", tmpdir);
-    mrc_output_opts o = {path, MRC_SORT_COUNT, 0};
+    mrc_output_opts o = {path, MRC_SORT_COUNT, 0, NULL};
     assert_int_not_equal(mrc_output_write(b.p, b.len, &o, &e), 0);
     snprintf(msg, sizeof msg, "%s: No such file or directory", path);
     assert_string_equal(e.msg, msg);
@@ -554,7 +585,7 @@ static void test_failed_write_keeps_old_file(void **state)
     lim.rlim_cur = 4096;
     void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
-    mrc_output_opts o = {path, MRC_SORT_COUNT, 0};
+    mrc_output_opts o = {path, MRC_SORT_COUNT, 0, NULL};
     mrc_err e = {0};
     int rc = mrc_output_write(b.p, b.len, &o, &e);
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
@@ -581,7 +612,7 @@ static void test_malformed_tables(void **state)
     const key_count kc[] = {KC("alpha-alpha-alpha", 2), KC("beta", 1)};
     const char *path = tmp_path("never.tsv");
     char msg[300];
-    mrc_output_opts o = {path, MRC_SORT_COUNT, 0};
+    mrc_output_opts o = {path, MRC_SORT_COUNT, 0, NULL};
     mrc_err e;
 
     ser_buf b = table_of(kc, 2);
@@ -650,7 +681,7 @@ static void test_stdout(void **state)
     (void)state;
     const key_count kc[] = {KC("two", 2), KC("one", 1), KC("three", 3)};
     ser_buf b = table_of(kc, 3);
-    mrc_output_opts o = {"-", MRC_SORT_COUNT, 0};
+    mrc_output_opts o = {"-", MRC_SORT_COUNT, 0, NULL};
     mrc_err e = {0};
 
     fflush(stdout);
@@ -696,6 +727,7 @@ int main(void)
         cmocka_unit_test(test_radix_sized_tables),
         cmocka_unit_test(test_empty_table),
         cmocka_unit_test(test_rename_replaces_and_leaves_no_temp),
+        cmocka_unit_test(test_stop_ends_the_write),
         cmocka_unit_test(test_unwritable_destinations),
         cmocka_unit_test(test_failed_write_keeps_old_file),
         cmocka_unit_test(test_malformed_tables),
