@@ -915,6 +915,9 @@ static void metrics_json(FILE *f, void *arg)
         fputs(", \"output_per_rank\": ", f);
         mrc_json_string(f, o->output_per_rank);
     }
+    /* rank 0's view; every rank decides alike (the same launcher environment) */
+    fprintf(f, ", \"mpi_pml\": \"%s\"",
+            r->d.node_local_pml ? "ob1 (one node)" : "launcher or site default");
     fputs(", \"inputs\": [", f);
     for (size_t i = 0; i < o->ninputs; i++) {
         fputs(i ? ", " : "", f);

@@ -3,6 +3,7 @@
  * progress/failure exchange. Every MPI error is returned as a value naming the call. */
 #include <limits.h>
 #include <mpi.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,10 +25,36 @@ int mrc_dist_mpi_error(mrc_err *err, const char *call, int rc)
     return mrc_err_set(err, MRC_EMPI, "%.*s failed: %s", name_len, call, msg);
 }
 
+static bool env_is(const char *name, const char *value)
+{
+    const char *v = getenv(name);
+    return v != NULL && value != NULL && strcmp(v, value) == 0;
+}
+
+/* Ranks that are all on this node need no network fabric: Open MPI's ob1 PML over shared
+ * memory carries everything, and choosing it up front skips the ~0.2 s MPI_Init otherwise
+ * spends probing fabric libraries (psm, psm2, ofi, ucx) for hardware one node does not use.
+ * Only when the user chose no PML and every rank is known to be here: a singleton, mpirun with
+ * all ranks local, a one-node srun step. Ranks on several nodes must all make the same choice,
+ * so they are left to the site's configuration. @return whether ob1 was chosen. */
+static bool prefer_node_local_pml(void)
+{
+    if (getenv("OMPI_MCA_pml") != NULL) return false;
+    bool one_node;
+    if (getenv("OMPI_COMM_WORLD_SIZE") != NULL) /* mpirun */
+        one_node = env_is("OMPI_COMM_WORLD_LOCAL_SIZE", getenv("OMPI_COMM_WORLD_SIZE"));
+    else if (getenv("PMIX_RANK") != NULL || getenv("PMI_RANK") != NULL) /* direct launch */
+        one_node = env_is("SLURM_STEP_NUM_NODES", "1");
+    else /* a singleton */
+        one_node = true;
+    return one_node && setenv("OMPI_MCA_pml", "ob1", 0) == 0;
+}
+
 int mrc_dist_init(int *argc, char ***argv, mrc_dist *d, mrc_err *err)
 {
     int provided = 0;
     memset(d, 0, sizeof *d);
+    d->node_local_pml = prefer_node_local_pml();
     MRC_MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), err);
     MRC_MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), err);
     MRC_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &d->rank), err);
