@@ -26,11 +26,8 @@ if [ "$(id -u)" = 0 ]; then # Open MPI refuses root unless told
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
 command -v mpirun >/dev/null || die "mpirun not found (apt-get install openmpi-bin, or .ci/install-deps.sh)"
-# One machine needs only shared memory. Open MPI's default transport selection also probes UCX,
-# which costs ~0.2 s of MPI_Init where there is no InfiniBand: pick ob1 (shared memory, TCP).
-if [ -z "${OMPI_MCA_pml:-}" ] && [ -z "$(ls -A /sys/class/infiniband 2>/dev/null)" ]; then
-    export OMPI_MCA_pml=ob1
-fi
+# (One machine needs only shared memory: mrcount itself picks Open MPI's ob1 PML when all its
+# ranks are on one node and OMPI_MCA_pml is unset, sparing MPI_Init's fabric probe.)
 
 # The binary (and the corpus tool for the demo), built once if this checkout has no build yet.
 need_build=()
