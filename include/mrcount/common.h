@@ -34,6 +34,14 @@ int mrc_err_set(mrc_err *err, int code, const char *fmt, ...) __attribute__((for
 int mrc_err_errno(mrc_err *err, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Per-thread data written in hot loops gets cache lines of its own (false sharing otherwise). */
+#define MRC_CACHE_LINE 64
+
+/** mrc_calloc_lines() : n zeroed elements of `size` bytes starting on a cache line, the block
+ *  rounded up to whole lines so no other allocation shares its last one; free() it.
+ *  @return NULL when out of memory. */
+void *mrc_calloc_lines(size_t n, size_t size);
+
 /** mrc_now() : monotonic seconds, for phase timings. */
 double mrc_now(void);
 

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "mrcount/common.h"
 
@@ -87,6 +88,13 @@ void mrc_split_plan_free(mrc_split_plan *p);
 int mrc_input_count_newlines(const char *path, uint64_t upto, uint64_t *count, mrc_err *err);
 
 /* ---- the streaming reader: feeds a piece of a file to a record consumer ---- */
+
+/** mrc_open_regular() : opens `path` for reading if it is a regular file, without ever
+ *  blocking: O_NONBLOCK makes the open of a FIFO with no writer return at once, fstat then says
+ *  what the path is, and reads block as usual afterwards.
+ *  @return 0 with *fd open; an errno (open or fstat failed); or -1: not a regular file, its
+ *  type in *mode (nothing left open). */
+int mrc_open_regular(const char *path, int *fd, mode_t *mode);
 
 /** mrc_input_open() : opens input `path` for reading without ever blocking: a path that is no
  *  longer a regular file (replaced by a FIFO, a socket or a directory since discovery) is an

@@ -4,7 +4,6 @@
  * (or "<file>:<line>: [section] key") for cli/ to report once. */
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <ini.h>
@@ -15,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mrcount/input.h"
 #include "options.h"
 
 #define MRC_THREADS_MAX 65536u
@@ -519,27 +519,18 @@ static int load_config(mrc_options *o, const char *file, mrc_err *err)
 {
     ini_ctx c = {.o = o};
     /* Every rank reads the file itself, so it must be a regular file: ranks reading one FIFO
-     * would each get part of it, and opening one without a writer would wait forever.
-     * O_NONBLOCK makes the open return at once whatever the path is; fstat then tells. */
-    int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) return mrc_err_set(err, MRC_EINVAL, "%s: %s", file, strerror(errno));
-    struct stat st;
-    const char *why = NULL;
-    if (fstat(fd, &st) != 0)
-        why = strerror(errno);
-    else if (S_ISDIR(st.st_mode))
-        why = strerror(EISDIR);
-    else if (!S_ISREG(st.st_mode))
-        why = "not a regular file";
-    if (why != NULL) {
-        close(fd);
-        return mrc_err_set(err, MRC_EINVAL, "%s: %s", file, why);
-    }
-    int flags = fcntl(fd, F_GETFL);
-    if (flags >= 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+     * would each get part of it, and opening one without a writer would wait forever. */
+    int fd;
+    mode_t mode;
+    int e = mrc_open_regular(file, &fd, &mode);
+    if (e != 0)
+        return mrc_err_set(err, MRC_EINVAL, "%s: %s", file,
+                           e > 0           ? strerror(e)
+                           : S_ISDIR(mode) ? strerror(EISDIR)
+                                           : "not a regular file");
     c.f = fdopen(fd, "r");
     if (c.f == NULL) {
-        int e = errno;
+        e = errno;
         close(fd);
         return mrc_err_set(err, MRC_EINVAL, "%s: %s", file, strerror(e));
     }

@@ -4,7 +4,6 @@
  * open an input (a FIFO would block the whole run), never read standard input, never print. */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -340,22 +339,15 @@ static int take_list(discover_ctx *c, const char *list_path)
     struct stat st;
     if (stat(list_path, &st) != 0) return mrc_err_errno(c->err, errno, "%s", list_path);
     if (!S_ISREG(st.st_mode)) return not_a_list(c, list_path, st.st_mode);
-    int fd = open(list_path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) return mrc_err_errno(c->err, errno, "%s", list_path);
+    int fd;
+    mode_t mode;
+    int e = mrc_open_regular(list_path, &fd, &mode);
+    if (e > 0) return mrc_err_errno(c->err, e, "%s", list_path);
+    if (e < 0) return not_a_list(c, list_path, mode); /* replaced since the stat */
     int rc = MRC_OK;
-    if (fstat(fd, &st) != 0)
-        rc = mrc_err_errno(c->err, errno, "%s", list_path);
-    else if (!S_ISREG(st.st_mode)) /* replaced since the stat */
-        rc = not_a_list(c, list_path, st.st_mode);
-    if (rc != MRC_OK) {
-        close(fd);
-        return rc;
-    }
-    int flags = fcntl(fd, F_GETFL);
-    if (flags >= 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
     FILE *f = fdopen(fd, "r");
     if (f == NULL) {
-        int e = errno;
+        e = errno;
         close(fd);
         return mrc_err_errno(c->err, e, "%s", list_path);
     }

@@ -1,6 +1,7 @@
 /* errors.c - the error value (mrc_err) and small helpers every stage shares: timing, peak RSS,
  * size parsing. Lives with input/ because it is the lowest stage; it must never print. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,16 @@ int mrc_err_errno(mrc_err *err, int errnum, const char *fmt, ...)
     err_vset(err, code, strerror(errnum), fmt, ap);
     va_end(ap);
     return code;
+}
+
+void *mrc_calloc_lines(size_t n, size_t size)
+{
+    if (size != 0 && n > (SIZE_MAX - MRC_CACHE_LINE) / size) return NULL;
+    size_t bytes = (n * size + MRC_CACHE_LINE - 1) / MRC_CACHE_LINE * MRC_CACHE_LINE;
+    if (bytes == 0) bytes = MRC_CACHE_LINE;
+    void *p = aligned_alloc(MRC_CACHE_LINE, bytes);
+    if (p != NULL) memset(p, 0, bytes);
+    return p;
 }
 
 double mrc_now(void)

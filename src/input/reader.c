@@ -66,26 +66,31 @@ static int check_stop(const volatile int *stop, const char *path, mrc_err *err)
     return MRC_OK;
 }
 
-int mrc_input_open(const char *path, int *fd_out, mrc_err *err)
+int mrc_open_regular(const char *path, int *fd_out, mode_t *mode)
 {
-    /* O_NONBLOCK: opening a FIFO for reading would wait for a writer; with it, open returns at
-     * once and fstat tells what the path is now. */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) return mrc_err_errno(err, errno, "%s", path);
+    if (fd < 0) return errno;
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
+    int e = fstat(fd, &st) != 0 ? errno : S_ISREG(st.st_mode) ? 0 : -1;
+    if (e != 0) {
         close(fd);
-        return mrc_err_errno(err, e, "%s", path);
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return mrc_err_set(err, MRC_EIO, "%s: no longer a regular file (replaced since discovery)",
-                           path);
+        if (e < 0) *mode = st.st_mode;
+        return e;
     }
     int flags = fcntl(fd, F_GETFL);
     if (flags >= 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
     *fd_out = fd;
+    return 0;
+}
+
+int mrc_input_open(const char *path, int *fd_out, mrc_err *err)
+{
+    mode_t mode;
+    int e = mrc_open_regular(path, fd_out, &mode);
+    if (e > 0) return mrc_err_errno(err, e, "%s", path);
+    if (e < 0)
+        return mrc_err_set(err, MRC_EIO, "%s: no longer a regular file (replaced since discovery)",
+                           path);
     return MRC_OK;
 }
 

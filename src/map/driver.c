@@ -18,7 +18,6 @@
  * the context's record count are written for every token, and two workers writing one line
  * would bounce it between their cores (1 rank x 2 threads mapped 40% slower than 2 ranks x 1
  * while the tables shared a line). */
-#define MRC_CACHE_LINE 64
 typedef struct worker {
     _Alignas(MRC_CACHE_LINE) mrc_table table;
     mrc_map_ctx ctx;
@@ -211,8 +210,7 @@ static mrc_map_run *map_start(const mrc_job *job, const mrc_file_list *files,
     m->topo = topo;
     m->pl = pl;
     m->nthreads = pl->nthreads;
-    m->workers = aligned_alloc(MRC_CACHE_LINE, m->nthreads * sizeof *m->workers);
-    if (m->workers != NULL) memset(m->workers, 0, m->nthreads * sizeof *m->workers);
+    m->workers = mrc_calloc_lines(m->nthreads, sizeof *m->workers);
     m->errs = calloc(m->nthreads, sizeof *m->errs);
     m->thread_seconds = calloc(m->nthreads, sizeof *m->thread_seconds);
     m->thread_bytes = calloc(m->nthreads, sizeof *m->thread_bytes);

@@ -30,16 +30,7 @@ struct mrc_merge {
     uint64_t total;
 };
 
-#define MERGE_LINE_WORDS (64 / sizeof(size_t))
-
-/* n zeroed size_t starting on a cache line (n >= 1). */
-static size_t *line_calloc(size_t n)
-{
-    size_t bytes = (n * sizeof(size_t) + 63) / 64 * 64;
-    size_t *p = aligned_alloc(64, bytes ? bytes : 64);
-    if (p != NULL) memset(p, 0, bytes ? bytes : 64);
-    return p;
-}
+#define MERGE_LINE_WORDS (MRC_CACHE_LINE / sizeof(size_t))
 
 static size_t part_of(uint64_t hash, size_t np)
 {
@@ -55,8 +46,8 @@ mrc_merge *mrc_merge_prepare(mrc_table *const *tables, size_t ntables, size_t np
     m->nt = ntables;
     m->np = nparts;
     m->row = (nparts + MERGE_LINE_WORDS - 1) / MERGE_LINE_WORDS * MERGE_LINE_WORDS;
-    m->cnt = line_calloc(ntables * m->row);
-    m->pos = line_calloc(ntables * m->row);
+    m->cnt = mrc_calloc_lines(ntables * m->row, sizeof *m->cnt);
+    m->pos = mrc_calloc_lines(ntables * m->row, sizeof *m->pos);
     m->part_start = calloc(nparts + 1, sizeof *m->part_start);
     m->part_n = calloc(nparts, sizeof *m->part_n);
     m->part_bytes = calloc(nparts, sizeof *m->part_bytes);

@@ -164,6 +164,18 @@ static int count_entries(const char *dir, const char *prefix)
     return n;
 }
 
+/* A write that failed: the file named `name` in tmpdir still holds `text`, and no temporary of
+ * it is left beside it. */
+static void assert_kept(const char *path, const char *name, const char *text)
+{
+    size_t len, want = strlen(text);
+    unsigned char *t = slurp(path, &len);
+    assert_int_equal(len, want);
+    assert_memory_equal(t, text, want);
+    free(t);
+    assert_int_equal(count_entries(tmpdir, name), 1);
+}
+
 /* ---- the oracle: full byte compares and printf ---- */
 
 static int oracle_key_cmp(const key_count *a, const key_count *b)
@@ -500,16 +512,12 @@ static void test_stop_ends_the_write(void **state)
     char msg[300];
     snprintf(msg, sizeof msg, "%s: Interrupted system call", path);
     assert_string_equal(e.msg, msg);
-    size_t len;
-    unsigned char *t = slurp(path, &len);
-    assert_int_equal(len, 12);
-    assert_memory_equal(t, "old content\n", 12);
-    free(t);
-    assert_int_equal(count_entries(tmpdir, "stopped.tsv"), 1);
+    assert_kept(path, "stopped.tsv", "old content\n");
     /* not raised: written */
     atomic_store(&stop, 0);
     assert_int_equal(mrc_output_write(b.p, b.len, &o, &e), 0);
-    t = slurp(path, &len);
+    size_t len;
+    unsigned char *t = slurp(path, &len);
     assert_int_equal(len, 8);
     assert_memory_equal(t, "a\t2\nb\t1\n", 8);
     free(t);
@@ -595,12 +603,7 @@ static void test_failed_write_keeps_old_file(void **state)
     char msg[300];
     snprintf(msg, sizeof msg, "%s: File too large", path);
     assert_string_equal(e.msg, msg);
-    size_t len;
-    unsigned char *t = slurp(path, &len);
-    assert_int_equal(len, 16);
-    assert_memory_equal(t, "previous result\n", 16);
-    free(t);
-    assert_int_equal(count_entries(tmpdir, "limited.tsv"), 1);
+    assert_kept(path, "limited.tsv", "previous result\n");
     free(b.p);
     free(keys);
     free(kc);

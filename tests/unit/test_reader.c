@@ -601,14 +601,16 @@ static unsigned char *slurp(const char *path, size_t *n)
     return d;
 }
 
-static int run_gz(const char *path, size_t buf_size, tokvec *got, mrc_err *err,
+/* Reads path (expected to be at least `size` bytes: the size at discovery, 0 for any) with
+ * mrc_reader_run_gz and a buffer of buf_size; got collects the tokens. */
+static int run_gz(const char *path, uint64_t size, size_t buf_size, tokvec *got, mrc_err *err,
                   uint64_t *bytes_read)
 {
     mrc_reader r;
     assert_int_equal(mrc_reader_init(&r, buf_size, err), 0);
     mrc_record_rules rules = {.delim = words_delim};
     collect_ctx c = {.out = got, .delim = words_delim};
-    int rc = mrc_reader_run_gz(&r, path, 0, &rules, collect_consume, &c, NULL, err);
+    int rc = mrc_reader_run_gz(&r, path, size, &rules, collect_consume, &c, NULL, err);
     if (rc == 0) {
         assert_int_equal(c.finals, 1);
         assert_int_equal(c.after_final, 0);
@@ -638,22 +640,15 @@ static void test_gz_cut_between_members_is_shrank(void **state)
     unsigned char *head = slurp(first, &part);
     assert_true(part < whole);
 
-    mrc_reader r;
-    mrc_err err = {0};
-    assert_int_equal(mrc_reader_init(&r, 0, &err), 0);
-    mrc_record_rules rules = {.delim = words_delim};
     tokvec got = {0};
-    collect_ctx c = {.out = &got, .delim = words_delim};
+    mrc_err err = {0};
     /* whole, with its size: counted */
-    assert_int_equal(mrc_reader_run_gz(&r, path, whole, &rules, collect_consume, &c, NULL, &err),
-                     0);
+    assert_int_equal(run_gz(path, whole, 0, &got, &err, NULL), 0);
     assert_int_equal(got.n, 4);
     /* rewritten as its first member only, still expected at the discovered size: an error */
     write_file(path, (const char *)head, part);
     tokvec_free(&got);
-    c = (collect_ctx){.out = &got, .delim = words_delim};
-    assert_int_not_equal(
-        mrc_reader_run_gz(&r, path, whole, &rules, collect_consume, &c, NULL, &err), 0);
+    assert_int_not_equal(run_gz(path, whole, 0, &got, &err, NULL), 0);
     char want[256];
     snprintf(want, sizeof want,
              "%s: file shrank while being read (expected at least %zu bytes, found %zu)", path,
@@ -661,7 +656,6 @@ static void test_gz_cut_between_members_is_shrank(void **state)
     assert_string_equal(err.msg, want);
     tokvec_free(&got);
     free(head);
-    mrc_reader_free(&r);
     unlink(path);
     unlink(first);
 }
@@ -686,7 +680,7 @@ static void test_gz_two_members(void **state)
         tokvec got = {0};
         mrc_err err = {0};
         uint64_t br = 0;
-        int rc = run_gz(path, buf_sizes[b], &got, &err, &br);
+        int rc = run_gz(path, 0, buf_sizes[b], &got, &err, &br);
         if (rc != 0) fail_msg("%s", err.msg);
         assert_int_equal(br, gz_len);
         assert_same_multiset(&expect, &got);
@@ -714,7 +708,7 @@ static void test_gz_truncated_corrupt_and_not_gzip(void **state)
         write_file(bad, g, cuts[i]);
         tokvec got = {0};
         mrc_err err = {0};
-        assert_int_not_equal(run_gz(bad, 7, &got, &err, NULL), 0);
+        assert_int_not_equal(run_gz(bad, 0, 7, &got, &err, NULL), 0);
         assert_non_null(strstr(err.msg, bad));
         assert_true(strstr(err.msg, "truncated") || strstr(err.msg, "corrupt"));
         tokvec_free(&got);
@@ -723,7 +717,7 @@ static void test_gz_truncated_corrupt_and_not_gzip(void **state)
         write_file(bad, g, gl / 2);
         tokvec got = {0};
         mrc_err err = {0};
-        assert_int_not_equal(run_gz(bad, 0, &got, &err, NULL), 0);
+        assert_int_not_equal(run_gz(bad, 0, 0, &got, &err, NULL), 0);
         assert_non_null(strstr(err.msg, "truncated gzip stream at compressed byte offset"));
         tokvec_free(&got);
     }
@@ -736,7 +730,7 @@ static void test_gz_truncated_corrupt_and_not_gzip(void **state)
     {
         tokvec got = {0};
         mrc_err err = {0};
-        assert_int_not_equal(run_gz(bad, 0, &got, &err, NULL), 0);
+        assert_int_not_equal(run_gz(bad, 0, 0, &got, &err, NULL), 0);
         assert_non_null(strstr(err.msg, bad));
         assert_non_null(strstr(err.msg, "gzip"));
         tokvec_free(&got);
@@ -750,7 +744,7 @@ static void test_gz_truncated_corrupt_and_not_gzip(void **state)
         if (k == 1) write_file(bad, "", 0);
         tokvec got = {0};
         mrc_err err = {0};
-        assert_int_equal(run_gz(bad, 0, &got, &err, NULL), MRC_EINVAL);
+        assert_int_equal(run_gz(bad, 0, 0, &got, &err, NULL), MRC_EINVAL);
         char want[256];
         snprintf(want, sizeof want, "%s%s", bad, expect_suffix);
         assert_string_equal(err.msg, want);
@@ -904,7 +898,7 @@ static void test_gz_many_members_exact_bytes(void **state)
     tokvec expect = {0}, got = {0};
     oracle_tokens(d, n, words_delim, &expect);
     mrc_err err = {0};
-    if (run_gz(path, 64, &got, &err, NULL) != 0) fail_msg("%s", err.msg);
+    if (run_gz(path, 0, 64, &got, &err, NULL) != 0) fail_msg("%s", err.msg);
     assert_same_multiset(&expect, &got);
     tokvec_free(&expect);
     tokvec_free(&got);
