@@ -1,9 +1,12 @@
-/* common.h - the error value every stage returns, and small shared helpers.
+/* common.h - the floor every stage stands on: the error value every stage returns, the one stop
+ * flag, time, RSS, sizes and temporary names.
  * Library code never prints or exits: it fills an mrc_err and returns nonzero; cli/ decides,
  * once and on all ranks together, whether the run stops. */
 #ifndef MRCOUNT_COMMON_H
 #define MRCOUNT_COMMON_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +37,23 @@ int mrc_err_set(mrc_err *err, int code, const char *fmt, ...) __attribute__((for
 int mrc_err_errno(mrc_err *err, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* ---- the stop flag ----
+ * One flag a run raises to stop early (a signal, or another rank's failure) and every stage
+ * polls between bounded pieces of work (a read, a directory entry, a written block). */
+typedef atomic_int mrc_stop;
+
+/** mrc_stopped() : whether `stop` (may be NULL: never) was raised. */
+static inline bool mrc_stopped(const mrc_stop *stop)
+{
+    return stop != NULL && atomic_load_explicit(stop, memory_order_relaxed) != 0;
+}
+
+/** mrc_stop_raise() : raise the flag (from any thread, or a signal handler). */
+static inline void mrc_stop_raise(mrc_stop *stop)
+{
+    atomic_store_explicit(stop, 1, memory_order_relaxed);
+}
+
 /* Per-thread data written in hot loops gets cache lines of its own (false sharing otherwise). */
 #define MRC_CACHE_LINE 64
 
@@ -61,5 +81,10 @@ uint64_t mrc_mem_available_bytes(void);
 /** mrc_parse_size() : parse "64M", "1G", "4096", "512k" (powers of 1024) into *out.
  *  @return 0, or -1 on a malformed or out-of-range value. */
 int mrc_parse_size(const char *s, uint64_t *out);
+
+/** mrc_temp_path() : the temporary name a file PATH is written under before it is renamed into
+ *  place: "PATH.tmp.PID" (nobody else writes that name; a signal handler that knows PATH can
+ *  remove it). @return a malloc'd string, or NULL when out of memory. */
+char *mrc_temp_path(const char *path);
 
 #endif

@@ -50,8 +50,7 @@ int mrc_input_discover(const char *const *args, size_t nargs, mrc_file_list *out
  *  takes: nonzero ends the walk with MRC_EINTR ("<path>: discovery interrupted"), so a signal
  *  does not wait for a huge tree to be walked. */
 int mrc_input_discover_until(const char *const *args, size_t nargs, mrc_file_list *out,
-                             mrc_warn_fn warn, void *warn_arg, const atomic_int *stop,
-                             mrc_err *err);
+                             mrc_warn_fn warn, void *warn_arg, const mrc_stop *stop, mrc_err *err);
 
 void mrc_file_list_free(mrc_file_list *l);
 
@@ -82,6 +81,10 @@ int mrc_split_plan_make(const mrc_file_list *files, uint64_t chunk_size, size_t 
                         mrc_split_plan *out, mrc_err *err);
 
 void mrc_split_plan_free(mrc_split_plan *p);
+
+/** mrc_split_default_chunk() : the split size when --chunk-size is not given: about 16 splits
+ *  per rank (byte balance even for a small input on many ranks), within [1 MiB, 64 MiB]. */
+uint64_t mrc_split_default_chunk(uint64_t total_bytes, int nranks);
 
 /** mrc_input_count_newlines() : the number of LF bytes in [0, upto) of plain file `path` (for
  *  naming a record's line; fewer if the file is shorter). @return 0, or error (err filled). */
@@ -134,7 +137,7 @@ void mrc_reader_free(mrc_reader *r);
  *  @return 0, or nonzero with err filled ("<path>: <cause>"). */
 int mrc_reader_run(mrc_reader *r, const char *path, uint64_t offset, uint64_t length,
                    const mrc_record_rules *rules, mrc_consume_fn consume, void *ctx,
-                   const volatile int *stop, mrc_err *err);
+                   const mrc_stop *stop, mrc_err *err);
 
 /** mrc_reader_run_gz() : the same for a whole .gz file (all members), streaming through ISA-L
  *  igzip when the build found it (mrc_reader_gz_backend()), zlib otherwise.
@@ -142,7 +145,7 @@ int mrc_reader_run(mrc_reader *r, const char *path, uint64_t offset, uint64_t le
  *  `size` is the file's size at discovery: a file that ends cleanly before it (cut between two
  *  members since) is the same "file shrank" error as mrc_reader_run()'s. */
 int mrc_reader_run_gz(mrc_reader *r, const char *path, uint64_t size, const mrc_record_rules *rules,
-                      mrc_consume_fn consume, void *ctx, const volatile int *stop, mrc_err *err);
+                      mrc_consume_fn consume, void *ctx, const mrc_stop *stop, mrc_err *err);
 
 /** mrc_reader_gz_backend() : the inflate library mrc_reader_run_gz() was built with: "isa-l"
  *  (ISA-L igzip) or "zlib". */

@@ -12,29 +12,90 @@
 
 #include "mrcount/common.h"
 #include "mrcount/input.h"
+#include "mrcount/opt.h"
 #include "mrcount/runtime.h"
 #include "mrcount/table.h"
 
-enum mrc_tokens { MRC_TOKENS_WHITESPACE, MRC_TOKENS_ALNUM };
-enum mrc_ngram_format { MRC_NGRAM_V1, MRC_NGRAM_V2, MRC_NGRAM_V3 };
-enum mrc_ngram_value { MRC_VALUE_MATCH, MRC_VALUE_VOLUMES };
-enum mrc_pos { MRC_POS_KEEP, MRC_POS_UNTAGGED, MRC_POS_TAGGED, MRC_POS_STRIP };
+/* ---- jobs: one file of src/map/ each, one descriptor each (in the manner of IOR's aiori) ----
+ * A job says what a record is, which options it owns, and how it counts a buffer. The CLI walks
+ * the registry for --job, --help and the INI keys; nothing outside map/ names a job. Adding one
+ * is a new file in src/map/ exporting an mrc_job_desc, one line in the registry (jobs.c), and
+ * its tests. */
 
-#define MRC_YEAR_MAX 9999
+typedef struct mrc_job mrc_job;
+typedef struct mrc_job_desc mrc_job_desc;
 
-typedef struct mrc_job_opts {
-    const char *job; /* "words" (NULL: words) or "ngram" */
-    enum mrc_tokens tokens;
-    bool fold_case;
-    /* ngram */
-    enum mrc_ngram_format format;
-    enum mrc_ngram_value value;
-    enum mrc_pos pos;
-    int year_min, year_max; /* inclusive, within 0..MRC_YEAR_MAX */
-    bool strict;            /* the first bad record is fatal */
-} mrc_job_opts;
+/* Where a split may end: the reader's first-byte ownership rule works on records. */
+enum mrc_record_unit {
+    MRC_UNIT_TOKEN, /* a record ends at any delimiter byte of the job's rules */
+    MRC_UNIT_LINE,  /* a record is a line: it ends at LF */
+};
 
-/* ---- bad records (ngram): counted per file, the first few located ---- */
+/* What the run's environment tells a job's selection (chosen once, outside any hot path). */
+typedef struct mrc_job_env {
+    const char *kernel; /* the tokenizer kernel to force (MRC_KERNEL), NULL: the best available */
+} mrc_job_env;
+
+#define MRC_JOB_COUNTERS 4 /* per-thread counters a job may keep (ctx->counters) */
+
+struct mrc_job_desc {
+    const char *name;          /* --job NAME */
+    const char *summary;       /* what it counts, for --help */
+    const char *records;       /* what its records are called in summaries: "tokens", "lines" */
+    enum mrc_record_unit unit; /* where a split may end */
+    bool bad_records;          /* malformed records are counted, located and reported */
+    const mrc_opt_def *opts;   /* the options it owns (section "job"), ended by a NULL name */
+    size_t settings_size;      /* its settings struct, which the opts' offsets point into */
+    const void *defaults;      /* settings_size bytes: the defaults */
+    /* Checks that span options, after parsing (may be NULL). @return 0 or MRC_EINVAL. */
+    int (*check)(const void *settings, mrc_err *err);
+    /* Fills job->rules and job->consume (and job->kernel) from job->settings: the hot path is
+     * chosen here, once. @return 0, or nonzero with err filled. */
+    int (*select)(mrc_job *job, const mrc_job_env *env, mrc_err *err);
+    /* What it adds to the metrics' config besides its options (", \"key\": value" each); may
+     * be NULL. */
+    void (*metrics)(const mrc_job *job, FILE *f);
+    /* Names of the counters it keeps in ctx->counters (summed over threads and ranks and
+     * reported in the metrics), NULL-terminated; NULL: none. */
+    const char *const *counters;
+};
+
+#define MRC_JOB_SETTINGS_MAX 512 /* bytes of a job's settings struct */
+
+/* A selected job: what the workers run. Plain data: it may be copied. */
+struct mrc_job {
+    const mrc_job_desc *desc;
+    /* the job's settings (a copy, held here; a job's own code reads it through a cast) */
+    _Alignas(16) unsigned char settings[MRC_JOB_SETTINGS_MAX];
+    mrc_record_rules rules; /* where its records end */
+    mrc_consume_fn consume; /* the hot path; ctx is an mrc_map_ctx */
+    const char *kernel;     /* the tokenizer kernel that runs (metrics); NULL: not applicable */
+};
+
+/** mrc_job_registry() : the jobs, NULL-terminated, in --help order. */
+const mrc_job_desc *const *mrc_job_registry(void);
+
+/** mrc_job_find() : the job named `name`. @return NULL when there is none. */
+const mrc_job_desc *mrc_job_find(const char *name);
+
+/** mrc_job_settings_new() : a malloc'd copy of d's defaults. @return NULL when out of memory. */
+void *mrc_job_settings_new(const mrc_job_desc *d);
+
+/** mrc_job_settings_free() : free settings made by mrc_job_settings_new() (and its strings). */
+void mrc_job_settings_free(const mrc_job_desc *d, void *settings);
+
+/** mrc_job_set() : apply option `name` = `value` (NULL: a flag given without a value) to d's
+ *  settings, for tests and tools. @return 0, or MRC_EINVAL (unknown option, bad value). */
+int mrc_job_set(const mrc_job_desc *d, void *settings, const char *name, const char *value,
+                mrc_err *err);
+
+/** mrc_job_select() : check `settings` (d->check) and select the job's hot path (d->select);
+ *  the job gets its own copy of the settings. env may be NULL. @return 0, or nonzero with err
+ *  filled (job left empty). */
+int mrc_job_select(mrc_job *job, const mrc_job_desc *d, const void *settings,
+                   const mrc_job_env *env, mrc_err *err);
+
+/* ---- bad records (jobs with bad_records): counted per file, the first few located ---- */
 
 enum mrc_bad_cause {                      /* nonzero: parsers return 0 for a good record */
                      MRC_BAD_COLUMNS = 1, /* fewer columns than the format has */
@@ -81,12 +142,13 @@ void mrc_bad_log_free(mrc_bad_log *b);
 /* Per-thread state the consumer works on. */
 typedef struct mrc_map_ctx {
     mrc_table *table;
-    uint64_t records; /* tokens (words) or lines (ngram) counted */
+    uint64_t records;                    /* tokens (words) or lines (ngram) counted */
+    uint64_t counters[MRC_JOB_COUNTERS]; /* the job's own (desc->counters names them) */
     unsigned char
         *scratch; /* key rewriting (--fold-case, --pos strip); grows with the longest key */
     size_t scratch_cap;
-    /* Where the consumer is (set before each piece; ngram uses them to place bad records). */
-    const mrc_job_opts *opts;
+    /* Where the consumer is (set before each piece; line jobs use them to place bad records). */
+    const void *settings; /* the job's settings (job->settings) */
     const char *path;
     uint32_t file;
     uint64_t piece_offset;
@@ -100,16 +162,14 @@ void mrc_map_ctx_piece(mrc_map_ctx *ctx, const char *path, uint32_t file, uint64
 /** mrc_map_ctx_free() : release the scratch buffer and the bad-record log (not the table). */
 void mrc_map_ctx_free(mrc_map_ctx *ctx);
 
-typedef struct mrc_job {
-    const char *name;
-    mrc_record_rules rules;
-    mrc_consume_fn consume; /* ctx is an mrc_map_ctx */
-    mrc_job_opts opts;      /* what the consumer reads through ctx->opts */
-} mrc_job;
+/** mrc_map_bad_record() : log a malformed record of the current piece (the consumer's place:
+ *  ctx->piece_line) with `cause`; with `strict`, fail instead, naming "<file>:<line>: <cause>".
+ *  @return 0, or -1 with err filled. */
+int mrc_map_bad_record(mrc_map_ctx *ctx, int cause, bool strict, mrc_err *err);
 
-/** mrc_job_select() : the job for these options, its hot-path consumer chosen once here.
- *  @return 0, or MRC_EINVAL with err filled (unknown job). */
-int mrc_job_select(const mrc_job_opts *o, mrc_job *out, mrc_err *err);
+/** mrc_map_ctx_grow_scratch() : make ctx->scratch hold at least `need` bytes.
+ *  @return 0 or MRC_ENOMEM (err filled). */
+int mrc_map_ctx_grow_scratch(mrc_map_ctx *ctx, size_t need, mrc_err *err);
 
 /** mrc_job_count_buffer() : count the tokens of a whole buffer (final: the end ends a token)
  *  into ctx; the same code path workers use. For tests and tools. @return 0 or error. */
@@ -119,11 +179,12 @@ int mrc_job_count_buffer(const mrc_job *job, mrc_map_ctx *ctx, const void *buf, 
 /* ---- the map phase of one rank ---- */
 
 typedef struct mrc_map_stats {
-    uint64_t bytes;       /* input bytes read */
-    uint64_t records;     /* tokens or lines */
-    uint64_t distinct;    /* distinct keys after the local merge */
-    double map_seconds;   /* first worker start to last worker end */
-    double merge_seconds; /* local merge across threads */
+    uint64_t bytes;                      /* input bytes read */
+    uint64_t records;                    /* tokens or lines */
+    uint64_t counters[MRC_JOB_COUNTERS]; /* the job's own, summed over threads */
+    uint64_t distinct;                   /* distinct keys after the local merge */
+    double map_seconds;                  /* first worker start to last worker end */
+    double merge_seconds;                /* local merge across threads */
     double
         *thread_seconds; /* per thread map time (nthreads entries, caller frees via stats_free) */
     size_t nthreads;

@@ -5,9 +5,10 @@
 #ifndef MRCOUNT_OUTPUT_H
 #define MRCOUNT_OUTPUT_H
 
-#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "mrcount/common.h"
 
@@ -20,7 +21,7 @@ typedef struct mrc_output_opts {
     /* Polled between the sort and the write and at every block written: nonzero (a signal)
      * ends the write with EINTR ("<path>: Interrupted system call"), its temporary removed,
      * instead of finishing a result nobody will keep. May be NULL. */
-    const atomic_int *stop;
+    const mrc_stop *stop;
 } mrc_output_opts;
 
 /** mrc_output_write() : write the serialized table `table` (valid, cap bytes) as text.
@@ -38,8 +39,24 @@ int mrc_output_write(const void *table, size_t cap, const mrc_output_opts *o, mr
 int mrc_output_top_table(const void *table, size_t cap, const mrc_output_opts *o, void **out,
                          size_t *out_len, mrc_err *err);
 
-/** mrc_output_temp_path() : the temporary name mrc_output_write() uses for path (caller frees),
- *  so a signal handler can remove it. */
-char *mrc_output_temp_path(const char *path);
+/** mrc_output_part_path() : "DIR/part-NNNNN.tsv", rank r's part of --output-per-rank DIR
+ *  (malloc'd). @return NULL when out of memory. */
+char *mrc_output_part_path(const char *dir, int rank);
+
+/** mrc_output_prepare_parts() : make DIR (*made: it was created here) and refuse one that
+ *  already holds parts or a manifest: parts of an earlier run with more ranks would silently
+ *  join this result. @return 0, or nonzero with err filled. */
+int mrc_output_prepare_parts(const char *dir, bool *made, mrc_err *err);
+
+/* ---- the progress bar (progress.c) ---- */
+
+/** mrc_progress_draw() : one frame of the bar on f ("\r[####....] 42.0% ... ETA"): done of total
+ *  bytes after `seconds`, `mapping` ranks still mapping; final ends the line. */
+void mrc_progress_draw(FILE *f, uint64_t done, uint64_t total, uint64_t mapping, double seconds,
+                       bool final);
+
+/** mrc_progress_terminal() : whether this process's stderr reaches a terminal (under mpirun:
+ *  the launcher's stderr, when this rank runs on its node). */
+bool mrc_progress_terminal(void);
 
 #endif

@@ -4,12 +4,14 @@
 #ifndef MRCOUNT_RUNTIME_H
 #define MRCOUNT_RUNTIME_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "mrcount/common.h"
 
 typedef struct mrc_topo mrc_topo;
+typedef struct mrc_placement mrc_placement;
 
 /** mrc_topo_open() : the topology of this machine (synthetic == NULL) or of an hwloc synthetic
  *  description such as "package:2 numa:2 core:4 pu:2" (for tests). @return NULL, err filled. */
@@ -29,14 +31,14 @@ enum mrc_threads_source {
     MRC_THREADS_CPUSET, /* the cores of the cpuset (shared among co-located ranks) */
 };
 
-typedef struct mrc_placement {
+struct mrc_placement {
     size_t nthreads;
     int *core_of;   /* per thread: logical index of the core it is pinned to, -1: unpinned */
     char **cpus_of; /* per thread: its PU list string ("4,36"), for metrics */
     size_t cores_available; /* cores in this rank's share of the cpuset */
     enum mrc_threads_source source;
     bool oversubscribed; /* more threads than cores available: a warning for the user */
-} mrc_placement;
+};
 
 /** mrc_placement_plan() : plan this rank's workers.
  *  cpuset: hwloc list string of the PUs this rank may use (NULL: the process binding);
@@ -76,5 +78,19 @@ size_t mrc_pool_pin_failures(const mrc_pool *pool);
 /** mrc_run_parallel() : start, then join, a pool (for phases like the local merge). */
 int mrc_run_parallel(mrc_topo *t, const mrc_placement *p, mrc_worker_fn fn, void *arg,
                      mrc_err *err);
+
+/* A worker body that can fail: thread_index, the caller's arg, the run's failed flag (raised
+ * once any worker failed: long bodies poll it and return early) and this thread's error.
+ * @return 0, or nonzero with err filled. */
+typedef int (*mrc_task_fn)(size_t thread_index, void *arg, atomic_int *failed, mrc_err *err);
+
+/** mrc_run_tasks() : run fn once on every worker of the placement (pinned), then join.
+ *  @return 0, or the first error (lowest thread index, a real failure before a stop) with err
+ *  filled, or the pool's own failure to start. */
+int mrc_run_tasks(mrc_topo *t, const mrc_placement *p, mrc_task_fn fn, void *arg, mrc_err *err);
+
+/** mrc_first_error() : the first of n per-thread errors into err: a real failure (lowest
+ *  index) before an MRC_EINTR stop. @return its code, or 0 when every entry is clear. */
+int mrc_first_error(const mrc_err *errs, size_t n, mrc_err *err);
 
 #endif

@@ -1,7 +1,8 @@
 /* table.h - count tables: one open-addressing hash table per thread, keys in a per-thread
  * arena, 64-bit counts; their serialized form (the DESIGN wire format) and the merges used by
  * the local merge across threads and by the MPI_Reduce operator.
- * No MPI and no threads in here: callers decide who touches which table. */
+ * No MPI in here, and no threads but those of mrc_table_merge_parallel() (runtime's pinned
+ * workers): otherwise callers decide who touches which table. */
 #ifndef MRCOUNT_TABLE_H
 #define MRCOUNT_TABLE_H
 
@@ -272,6 +273,33 @@ typedef struct mrc_ser_merged {
  *  MRC_EINVAL (a truncated run), MRC_ENOMEM. */
 int mrc_ser_merge_runs(const mrc_ser_run *runs, size_t nruns, unsigned char *out, size_t cap,
                        mrc_ser_merged *res, mrc_err *err);
+
+/* ---- the one thread-parallel merge (parallel.c) ---- */
+
+/* What mrc_table_merge_parallel() merges: the thread tables of a rank (one per thread of the
+ * placement), or sorted runs that all lie in the hash range [lo, hi]. */
+typedef struct mrc_merge_input {
+    mrc_table *const *tables;
+    size_t ntables;
+    const mrc_ser_run *runs;
+    size_t nruns;
+    uint64_t lo, hi;
+    /* Called once every run is merged, before the result is assembled (the caller may free the
+     * runs' memory there); may be NULL. */
+    void (*inputs_done)(void *arg);
+    void *inputs_done_arg;
+} mrc_merge_input;
+
+typedef struct mrc_topo mrc_topo;
+typedef struct mrc_placement mrc_placement;
+
+/** mrc_table_merge_parallel() : one serialized table sorted by (hash, key) of everything in
+ *  `in`, each of the placement's pinned threads merging disjoint hash sub-ranges; equal keys
+ *  add their counts. The result does not depend on the thread count.
+ *  @return 0 with *out (malloc'd, *out_len bytes) and *distinct, or nonzero with err filled (a
+ *  count past 2^64-1 names its key). */
+int mrc_table_merge_parallel(const mrc_merge_input *in, mrc_topo *topo, const mrc_placement *pl,
+                             void **out, size_t *out_len, uint64_t *distinct, mrc_err *err);
 
 /* ---- HyperLogLog sketch of distinct keys (estimates the union vocabulary across ranks) ---- */
 

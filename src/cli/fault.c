@@ -30,7 +30,7 @@ typedef struct fault {
 
 static fault faults[MRC_FP_COUNT];
 unsigned mrc_fault_phases;
-static const atomic_int *fault_signalled; /* the run's signal flag: it ends a hold */
+static const mrc_stop *fault_signalled; /* the run's signal flag: it ends a hold */
 static int fault_rank;
 static mrc_consume_fn fault_real_consume;
 static atomic_int fault_map_fired, fault_map_stop;
@@ -93,10 +93,25 @@ static int fault_parse_entry(char *e, int rank, int size, mrc_err *err)
     return 0;
 }
 
-int mrc_fault_parse(int rank, int size, const atomic_int *signalled, mrc_err *err)
+/* A test hook's value: a positive number, or 0 when unset or not one. */
+static uint64_t knob(const char *name)
+{
+    const char *s = getenv(name);
+    if (s == NULL) return 0;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    return errno == 0 && end != s && *end == '\0' ? (uint64_t)v : 0;
+}
+
+int mrc_fault_parse(int rank, int size, const mrc_stop *signalled, mrc_fault_knobs *knobs,
+                    mrc_err *err)
 {
     fault_rank = rank;
     fault_signalled = signalled;
+    knobs->reduce_cap = knob("MRC_TEST_REDUCE_CAP");
+    knobs->reduce_block = (size_t)knob("MRC_TEST_REDUCE_BLOCK");
+    knobs->shuffle_round = (size_t)knob("MRC_TEST_SHUFFLE_ROUND");
     const char *spec = getenv("MRC_FAULT");
     if (spec == NULL || *spec == '\0') return 0;
     char *copy = strdup(spec), *save = NULL;
@@ -109,7 +124,7 @@ int mrc_fault_parse(int rank, int size, const atomic_int *signalled, mrc_err *er
 }
 
 /* Hold the rank (a test that signals a run inside a phase waits for this line). */
-static void fault_sleep(enum mrc_fault_phase p, const atomic_int *stop)
+static void fault_sleep(enum mrc_fault_phase p, const mrc_stop *stop)
 {
     const fault *f = &faults[p];
     char how[48] = "until stopped";

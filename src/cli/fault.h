@@ -5,8 +5,9 @@
 #ifndef MRCOUNT_CLI_FAULT_H
 #define MRCOUNT_CLI_FAULT_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "mrcount/common.h"
 #include "mrcount/map.h"
@@ -25,9 +26,18 @@ enum mrc_fault_phase {
 extern unsigned mrc_fault_phases; /* bit p: this rank has a fault at phase p */
 #define MRC_FAULT_AT(p) (mrc_fault_phases & (1u << (p)))
 
-/** mrc_fault_parse() : read MRC_FAULT for this rank (unset or empty: no fault). signalled is the
- *  run's signal flag, which ends a hold. @return 0, or MRC_EINVAL (a usage error), err filled. */
-int mrc_fault_parse(int rank, int size, const atomic_int *signalled, mrc_err *err);
+/* Test hooks beside the faults: values the tests force into the combine (0: none). */
+typedef struct mrc_fault_knobs {
+    uint64_t reduce_cap;  /* MRC_TEST_REDUCE_CAP: the reduce's buffer capacity (a fall back) */
+    size_t reduce_block;  /* MRC_TEST_REDUCE_BLOCK: the reduce's >2 GiB path on small tables */
+    size_t shuffle_round; /* MRC_TEST_SHUFFLE_ROUND: bytes of one shuffle round */
+} mrc_fault_knobs;
+
+/** mrc_fault_parse() : read MRC_FAULT for this rank (unset or empty: no fault) and the test
+ *  hooks into knobs: the only place the run reads test variables. signalled is the run's signal
+ *  flag, which ends a hold. @return 0, or MRC_EINVAL (a usage error), err filled. */
+int mrc_fault_parse(int rank, int size, const mrc_stop *signalled, mrc_fault_knobs *knobs,
+                    mrc_err *err);
 
 /** mrc_fault_at() : this rank's fault at phase p (call only when MRC_FAULT_AT(p)), on the main
  *  thread, given the phase's status so far (kept when it already failed). @return the status. */

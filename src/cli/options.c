@@ -17,224 +17,18 @@
 #include "mrcount/input.h"
 #include "options.h"
 
-#define MRC_THREADS_MAX 65536u
-#define MRC_CHUNK_MIN 4096u
+#define MRC_THREADS_MAX 65536
+#define MRC_CHUNK_MIN 4096
 
-/* What an option does to mrc_options; one entry per long option / INI key. */
-enum opt_kind {
-    K_INPUTS,
-    K_JOB,
-    K_TOKENS,
-    K_FOLD_CASE,
-    K_NO_FOLD_CASE,
-    K_FORMAT,
-    K_VALUE,
-    K_POS,
-    K_YEAR_MIN,
-    K_YEAR_MAX,
-    K_STRICT,
-    K_THREADS,
-    K_SCHEDULE,
-    K_CHUNK_SIZE,
-    K_REDUCE,
-    K_PROGRESS,
-    K_OUTPUT,
-    K_OUTPUT_PER_RANK,
-    K_SORT,
-    K_TOP,
-    K_METRICS,
-    K_QUIET,
-    K_CONFIG,
-    K_HELP,
-    K_VERSION,
-};
+/* ---- the run's own options ---- */
 
-typedef struct opt_def {
-    const char *name;    /* long option and INI key */
-    const char *section; /* INI section, NULL: command line only */
-    int has_arg;         /* getopt_long's no_argument / required_argument; -1: INI only */
-    char short_name;     /* 0: none */
-    enum opt_kind kind;
-} opt_def;
+static const char *const schedule_names[] = {"static", "dynamic", NULL};
+static const char *const reduce_names[] = {"auto", "reduce", "shuffle", NULL};
+static const char *const progress_names[] = {"auto", "always", "never", NULL};
+static const char *const sort_names[] = {"count", "key", NULL};
+static const char *job_names[16]; /* the registry's names, filled by options_init() */
 
-static const opt_def opt_defs[] = {
-    {"inputs", "input", -1, 0, K_INPUTS},
-    {"job", "job", required_argument, 0, K_JOB},
-    {"tokens", "job", required_argument, 0, K_TOKENS},
-    {"fold-case", "job", no_argument, 0, K_FOLD_CASE},
-    {"no-fold-case", NULL, no_argument, 0, K_NO_FOLD_CASE},
-    {"format", "job", required_argument, 0, K_FORMAT},
-    {"value", "job", required_argument, 0, K_VALUE},
-    {"pos", "job", required_argument, 0, K_POS},
-    {"year-min", "job", required_argument, 0, K_YEAR_MIN},
-    {"year-max", "job", required_argument, 0, K_YEAR_MAX},
-    {"strict", "job", no_argument, 0, K_STRICT},
-    {"threads", "run", required_argument, 't', K_THREADS},
-    {"schedule", "run", required_argument, 0, K_SCHEDULE},
-    {"chunk-size", "run", required_argument, 0, K_CHUNK_SIZE},
-    {"reduce", "run", required_argument, 0, K_REDUCE},
-    {"progress", "run", required_argument, 0, K_PROGRESS},
-    {"output", "output", required_argument, 'o', K_OUTPUT},
-    {"output-per-rank", "output", required_argument, 0, K_OUTPUT_PER_RANK},
-    {"sort", "output", required_argument, 0, K_SORT},
-    {"top", "output", required_argument, 'k', K_TOP},
-    {"metrics", "output", required_argument, 'm', K_METRICS},
-    {"quiet", "output", no_argument, 'q', K_QUIET},
-    {"config", NULL, required_argument, 'c', K_CONFIG},
-    {"help", NULL, no_argument, 'h', K_HELP},
-    {"version", NULL, no_argument, 'V', K_VERSION},
-};
-#define NOPTS (sizeof opt_defs / sizeof opt_defs[0])
-#define LONG_ONLY_BASE 256 /* getopt_long's val for entry i without a short name: base + i */
-
-static const char short_opts[] = ":t:o:k:m:qc:hV";
-
-static const char usage_text[] =
-    "Usage: mrcount [OPTION]... INPUT...\n"
-    "Count the words (or Google Books ngrams) of INPUTs on every MPI rank and\n"
-    "core; write 'key TAB count' lines. INPUT: files, directories (recursed),\n"
-    "globs, or @list.txt (one path a line).\n"
-    "\n"
-    "  -c, --config FILE.ini  read options from FILE.ini: sections [input] [job]\n"
-    "                         [run] [output], keys named as the long options;\n"
-    "                         the command line wins ([input] inputs = INPUTs,\n"
-    "                         replaced by any INPUT given on the command line)\n"
-    "Job:\n"
-    "      --job words|ngram  what to count (default: words)\n"
-    "      --tokens whitespace|alnum\n"
-    "                         a word is a run of non-space bytes, or of\n"
-    "                         [A-Za-z0-9'] (default: whitespace)\n"
-    "      --fold-case        lower-case ASCII letters (--no-fold-case: don't)\n"
-    "Ngram job (Google Books Ngram exports, plain or .gz):\n"
-    "      --format v1|v2|v3  2009: ngram year match pages volumes; 2012: ngram\n"
-    "                         year match volumes; 2020: ngram year,match,volumes...\n"
-    "                         (TAB-separated; default: v2)\n"
-    "      --value match|volumes  which count to sum (default: match)\n"
-    "      --year-min Y, --year-max Y  only these years, inclusive (0-9999)\n"
-    "      --pos keep|untagged|tagged|strip\n"
-    "                         POS-tagged forms (word_NOUN, _NOUN_): keep as written\n"
-    "                         (default), only ngrams without tags, only with tags,\n"
-    "                         or strip tags and sum (double counts in v3 data)\n"
-    "      --strict           a malformed line is an error (default: skipped,\n"
-    "                         counted and reported)\n"
-    "Run:\n"
-    "  -t, --threads N        threads per rank (default: the cores this rank was\n"
-    "                         given, shared among ranks bound to the same cores)\n"
-    "      --schedule static|dynamic\n"
-    "                         splits dealt out up front, or pulled from rank 0\n"
-    "                         as ranks finish (default: static)\n"
-    "      --chunk-size SIZE  split size, suffix k/M/G, at least 4096 (default:\n"
-    "                         input / (16 x ranks), within 1M..64M)\n"
-    "      --reduce auto|reduce|shuffle\n"
-    "                         combine the ranks' tables with MPI_Reduce or an\n"
-    "                         all-to-all hash shuffle (default: auto)\n"
-    "      --progress auto|always|never\n"
-    "                         progress bar on stderr (auto: when a terminal)\n"
-    "Output:\n"
-    "  -o, --output PATH|-    result file (default: - = standard output); written\n"
-    "                         under a temporary name, renamed when complete\n"
-    "      --output-per-rank DIR  with the shuffle: each rank writes its hash range\n"
-    "                         to DIR/part-NNNNN.tsv, rank 0 adds DIR/manifest.json\n"
-    "                         (DIR is created; it must hold no parts already)\n"
-    "      --sort count|key   count descending, then key (default); or key\n"
-    "  -k, --top K            only the first K lines (default: 0 = all)\n"
-    "  -m, --metrics FILE.json  timings, sizes and placement of the run as JSON\n"
-    "  -q, --quiet            no summary line on stderr\n"
-    "  -h, --help             print this help and exit\n"
-    "  -V, --version          print the version and exit\n"
-    "\n"
-    "In FILE.ini, booleans are true/false, yes/no, on/off or 1/0.\n"
-    "Exit status: 0 success, 2 bad usage or configuration, 1 a runtime failure\n"
-    "on any rank.\n"
-    "\n"
-    "Example: 2 ranks with 2 cores each\n"
-    "  mpirun -np 2 --map-by slot:PE=2 mrcount --threads 2 corpus/\n";
-
-const char *mrc_options_usage(void)
-{
-    return usage_text;
-}
-
-/* ---- values ---- */
-
-/* A copy of a non-empty value in *dst; the previous string (ours) is freed. */
-static int set_string(const char **dst, const char *value, char *cause, size_t causelen)
-{
-    if (*value == '\0') {
-        snprintf(cause, causelen, "empty value");
-        return MRC_EINVAL;
-    }
-    char *s = strdup(value);
-    if (s == NULL) {
-        snprintf(cause, causelen, "out of memory");
-        return MRC_ENOMEM;
-    }
-    free((char *)*dst);
-    *dst = s;
-    return 0;
-}
-
-static int set_owned(char **dst, const char *value, char *cause, size_t causelen)
-{
-    const char *s = *dst;
-    int rc = set_string(&s, value, cause, causelen);
-    *dst = (char *)s;
-    return rc;
-}
-
-/* `value` as one of `names` (NULL-terminated); *out = its index. */
-static int set_choice(int *out, const char *value, const char *const *names, char *cause,
-                      size_t causelen)
-{
-    for (int i = 0; names[i] != NULL; i++)
-        if (strcmp(value, names[i]) == 0) {
-            *out = i;
-            return 0;
-        }
-    int n = snprintf(cause, causelen, "'%s' is not one of ", value);
-    for (int i = 0; names[i] != NULL && n >= 0 && (size_t)n < causelen; i++)
-        n += snprintf(cause + n, causelen - (size_t)n, "%s%s", i ? ", " : "", names[i]);
-    return MRC_EINVAL;
-}
-
-/* A decimal number without sign, spaces or suffix. */
-static int parse_u64(const char *s, uint64_t *out)
-{
-    if (*s < '0' || *s > '9') return -1;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0') return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_bool(const char *s, bool *out)
-{
-    static const char *const yes[] = {"true", "yes", "on", "1"};
-    static const char *const no[] = {"false", "no", "off", "0"};
-    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
-        if (strcasecmp(s, yes[i]) == 0) {
-            *out = true;
-            return 0;
-        }
-        if (strcasecmp(s, no[i]) == 0) {
-            *out = false;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-static void free_inputs(mrc_options *o)
-{
-    for (size_t i = 0; i < o->ninputs; i++)
-        free(o->inputs[i]);
-    free(o->inputs);
-    o->inputs = NULL;
-    o->ninputs = 0;
-}
-
+/* [input] inputs: whitespace-separated, appended (continuation lines add more). */
 static int add_input(mrc_options *o, const char *s, size_t len)
 {
     char **grown = realloc(o->inputs, (o->ninputs + 1) * sizeof *grown);
@@ -246,9 +40,10 @@ static int add_input(mrc_options *o, const char *s, size_t len)
     return 0;
 }
 
-/* The INI `inputs` value: whitespace-separated, appended (continuation lines add more). */
-static int add_input_list(mrc_options *o, const char *value, char *cause, size_t causelen)
+static int parse_inputs(void *field, const char *value, char *cause, size_t causelen)
 {
+    mrc_options *o =
+        (mrc_options *)(void *)((unsigned char *)field - offsetof(mrc_options, inputs));
     const char *p = value;
     for (;;) {
         p += strspn(p, " \t\r\n\v\f");
@@ -262,135 +57,292 @@ static int add_input_list(mrc_options *o, const char *value, char *cause, size_t
     }
 }
 
-/* Apply one option. value is NULL for a command-line flag (no argument); from an INI file every
- * value is a string, and flags take a boolean. On error, cause says why (without the name). */
-static int apply(mrc_options *o, const opt_def *d, const char *value, char *cause, size_t causelen)
+/* --job NAME: a job of the registry. */
+static int parse_job(void *field, const char *value, char *cause, size_t causelen)
 {
-    static const char *const jobs[] = {"words", "ngram", NULL};
-    static const char *const tokens[] = {"whitespace", "alnum", NULL};
-    static const char *const schedules[] = {"static", "dynamic", NULL};
-    static const char *const reduces[] = {"auto", "reduce", "shuffle", NULL};
-    static const char *const progresses[] = {"auto", "always", "never", NULL};
-    static const char *const sorts[] = {"count", "key", NULL};
-    static const char *const formats[] = {"v1", "v2", "v3", NULL};
-    static const char *const values[] = {"match", "volumes", NULL};
-    static const char *const poses[] = {"keep", "untagged", "tagged", "strip", NULL};
-    int choice, rc;
-    uint64_t n;
-    bool flag = true;
-
-    if (d->has_arg == no_argument && value != NULL && parse_bool(value, &flag) != 0) {
-        snprintf(cause, causelen, "'%s' is not a boolean (true/false, yes/no, on/off, 1/0)", value);
+    const mrc_job_desc *d = mrc_job_find(value);
+    if (d == NULL) {
+        int n = snprintf(cause, causelen, "'%s' is not one of ", value);
+        for (int i = 0; job_names[i] != NULL && n >= 0 && (size_t)n < causelen; i++)
+            n += snprintf(cause + n, causelen - (size_t)n, "%s%s", i ? ", " : "", job_names[i]);
         return MRC_EINVAL;
     }
-    switch (d->kind) {
-    case K_INPUTS:
-        return add_input_list(o, value, cause, causelen);
-    case K_JOB:
-        if ((rc = set_choice(&choice, value, jobs, cause, causelen)) != 0) return rc;
-        return set_string(&o->job.job, value, cause, causelen);
-    case K_TOKENS:
-        if ((rc = set_choice(&choice, value, tokens, cause, causelen)) != 0) return rc;
-        o->job.tokens = choice == 0 ? MRC_TOKENS_WHITESPACE : MRC_TOKENS_ALNUM;
-        return 0;
-    case K_FOLD_CASE:
-        o->job.fold_case = flag;
-        return 0;
-    case K_NO_FOLD_CASE:
-        o->job.fold_case = !flag;
-        return 0;
-    case K_FORMAT:
-        if ((rc = set_choice(&choice, value, formats, cause, causelen)) != 0) return rc;
-        o->job.format = (enum mrc_ngram_format)choice;
-        return 0;
-    case K_VALUE:
-        if ((rc = set_choice(&choice, value, values, cause, causelen)) != 0) return rc;
-        o->job.value = (enum mrc_ngram_value)choice;
-        return 0;
-    case K_POS:
-        if ((rc = set_choice(&choice, value, poses, cause, causelen)) != 0) return rc;
-        o->job.pos = (enum mrc_pos)choice;
-        return 0;
-    case K_YEAR_MIN:
-    case K_YEAR_MAX:
-        if (parse_u64(value, &n) != 0 || n > MRC_YEAR_MAX) {
-            snprintf(cause, causelen, "'%s' is not a year in 0-%d", value, MRC_YEAR_MAX);
-            return MRC_EINVAL;
-        }
-        *(d->kind == K_YEAR_MIN ? &o->job.year_min : &o->job.year_max) = (int)n;
-        return 0;
-    case K_STRICT:
-        o->job.strict = flag;
-        return 0;
-    case K_THREADS:
-        if (parse_u64(value, &n) != 0 || n == 0) {
-            snprintf(cause, causelen, "'%s' is not a positive integer", value);
-            return MRC_EINVAL;
-        }
-        if (n > MRC_THREADS_MAX) {
-            snprintf(cause, causelen, "'%s' is more than %u threads", value, MRC_THREADS_MAX);
-            return MRC_EINVAL;
-        }
-        o->threads = (size_t)n;
-        return 0;
-    case K_SCHEDULE:
-        if ((rc = set_choice(&choice, value, schedules, cause, causelen)) != 0) return rc;
-        o->schedule = choice == 0 ? MRC_SCHEDULE_STATIC : MRC_SCHEDULE_DYNAMIC;
-        return 0;
-    case K_CHUNK_SIZE:
-        if (mrc_parse_size(value, &n) != 0) {
-            snprintf(cause, causelen, "'%s' is not a size (a number with k, M or G)", value);
-            return MRC_EINVAL;
-        }
-        if (n < MRC_CHUNK_MIN) {
-            snprintf(cause, causelen, "'%s' is less than the minimum of %u bytes", value,
-                     MRC_CHUNK_MIN);
-            return MRC_EINVAL;
-        }
-        o->chunk_size = n;
-        return 0;
-    case K_REDUCE:
-        if ((rc = set_choice(&choice, value, reduces, cause, causelen)) != 0) return rc;
-        o->reduce = choice == 0   ? MRC_REDUCE_AUTO
-                    : choice == 1 ? MRC_REDUCE_REDUCE
-                                  : MRC_REDUCE_SHUFFLE;
-        return 0;
-    case K_PROGRESS:
-        if ((rc = set_choice(&choice, value, progresses, cause, causelen)) != 0) return rc;
-        o->progress = choice == 0   ? MRC_PROGRESS_AUTO
-                      : choice == 1 ? MRC_PROGRESS_ALWAYS
-                                    : MRC_PROGRESS_NEVER;
-        return 0;
-    case K_OUTPUT:
-        return set_string(&o->out.path, value, cause, causelen);
-    case K_SORT:
-        if ((rc = set_choice(&choice, value, sorts, cause, causelen)) != 0) return rc;
-        o->out.sort = choice == 0 ? MRC_SORT_COUNT : MRC_SORT_KEY;
-        return 0;
-    case K_TOP:
-        if (parse_u64(value, &n) != 0) {
-            snprintf(cause, causelen, "'%s' is not a non-negative integer", value);
-            return MRC_EINVAL;
-        }
-        o->out.top = n;
-        return 0;
-    case K_OUTPUT_PER_RANK:
-        return set_owned(&o->output_per_rank, value, cause, causelen);
-    case K_METRICS:
-        return set_owned(&o->metrics, value, cause, causelen);
-    case K_QUIET:
-        o->quiet = flag;
-        return 0;
-    case K_CONFIG:
-        return set_owned(&o->config, value, cause, causelen);
-    case K_HELP:
-        o->help = flag;
-        return 0;
-    case K_VERSION:
-        o->version = flag;
-        return 0;
-    }
+    *(const mrc_job_desc **)field = d;
     return 0;
+}
+
+static void show_job(const void *field, FILE *f)
+{
+    mrc_json_string(f, (*(const mrc_job_desc *const *)field)->name);
+}
+
+#define OPT(field) offsetof(mrc_options, field)
+
+static const mrc_opt_def run_opts[] = {
+    {.name = "inputs",
+     .section = "input",
+     .type = MRC_OPT_CUSTOM,
+     .offset = OPT(inputs),
+     .parse = parse_inputs},
+    {.name = "config",
+     .short_name = 'c',
+     .type = MRC_OPT_STRING,
+     .offset = OPT(config),
+     .arg = "FILE.ini",
+     .help = "read options from FILE.ini: sections [input] [job]\n"
+             "[run] [output], keys named as the long options;\n"
+             "the command line wins ([input] inputs = INPUTs,\n"
+             "replaced by any INPUT given on the command line)"},
+    {.name = "job",
+     .section = "job",
+     .type = MRC_OPT_CUSTOM,
+     .offset = OPT(job),
+     .parse = parse_job,
+     .show = show_job,
+     .metric = "job"},
+    {.name = "threads",
+     .section = "run",
+     .short_name = 't',
+     .type = MRC_OPT_UINT,
+     .offset = OPT(threads),
+     .min = 1,
+     .max = MRC_THREADS_MAX,
+     .unit = "threads",
+     .arg = "N",
+     .help = "threads per rank (default: the cores this rank was\n"
+             "given, shared among ranks bound to the same cores)",
+     .metric = "threads_option"},
+    {.name = "schedule",
+     .section = "run",
+     .type = MRC_OPT_CHOICE,
+     .offset = OPT(schedule),
+     .choices = schedule_names,
+     .help = "splits dealt out up front, or pulled from rank 0\n"
+             "as ranks finish (default: static)",
+     .metric = "schedule"},
+    {.name = "chunk-size",
+     .section = "run",
+     .type = MRC_OPT_SIZE,
+     .offset = OPT(chunk_size),
+     .min = MRC_CHUNK_MIN,
+     .max = INT64_MAX,
+     .unit = "bytes",
+     .arg = "SIZE",
+     .help = "split size, suffix k/M/G, at least 4096 (default:\n"
+             "input / (16 x ranks), within 1M..64M)"},
+    {.name = "reduce",
+     .section = "run",
+     .type = MRC_OPT_CHOICE,
+     .offset = OPT(reduce),
+     .choices = reduce_names,
+     .help = "combine the ranks' tables with MPI_Reduce or an\n"
+             "all-to-all hash shuffle (default: auto)",
+     .metric = "reduce"},
+    {.name = "progress",
+     .section = "run",
+     .type = MRC_OPT_CHOICE,
+     .offset = OPT(progress),
+     .choices = progress_names,
+     .help = "progress bar on stderr (auto: when a terminal)"},
+    {.name = "output",
+     .section = "output",
+     .short_name = 'o',
+     .type = MRC_OPT_STRING,
+     .offset = OPT(out.path),
+     .arg = "PATH|-",
+     .help = "result file (default: - = standard output); written\n"
+             "under a temporary name, renamed when complete",
+     .metric = "output"},
+    {.name = "output-per-rank",
+     .section = "output",
+     .type = MRC_OPT_STRING,
+     .offset = OPT(output_per_rank),
+     .arg = "DIR",
+     .help = "with the shuffle: each rank writes its hash range\n"
+             "to DIR/part-NNNNN.tsv, rank 0 adds DIR/manifest.json\n"
+             "(DIR is created; it must hold no parts already)",
+     .metric = "output_per_rank"},
+    {.name = "sort",
+     .section = "output",
+     .type = MRC_OPT_CHOICE,
+     .offset = OPT(out.sort),
+     .choices = sort_names,
+     .help = "count descending, then key (default); or key",
+     .metric = "sort"},
+    {.name = "top",
+     .section = "output",
+     .short_name = 'k',
+     .type = MRC_OPT_UINT,
+     .offset = OPT(out.top),
+     .arg = "K",
+     .help = "only the first K lines (default: 0 = all)",
+     .metric = "top"},
+    {.name = "metrics",
+     .section = "output",
+     .short_name = 'm',
+     .type = MRC_OPT_STRING,
+     .offset = OPT(metrics),
+     .arg = "FILE.json",
+     .help = "timings, sizes and placement of the run as JSON"},
+    {.name = "quiet",
+     .section = "output",
+     .short_name = 'q',
+     .type = MRC_OPT_FLAG,
+     .offset = OPT(quiet),
+     .help = "no summary line on stderr"},
+    {.name = "help",
+     .short_name = 'h',
+     .type = MRC_OPT_FLAG,
+     .offset = OPT(help),
+     .help = "print this help and exit"},
+    {.name = "version",
+     .short_name = 'V',
+     .type = MRC_OPT_FLAG,
+     .offset = OPT(version),
+     .help = "print the version and exit"},
+    {0},
+};
+
+/* The help's sections: the run's options by INI section, the jobs' after --job. */
+static void write_section(FILE *f, const char *title, const char *section, bool cli_only)
+{
+    if (title != NULL) fprintf(f, "%s\n", title);
+    for (const mrc_opt_def *d = run_opts; d->name != NULL; d++) {
+        bool here =
+            cli_only ? d->section == NULL : d->section != NULL && strcmp(d->section, section) == 0;
+        if (!here) continue;
+        mrc_opt_def one[2] = {*d, {0}};
+        if (d->offset == OPT(job)) { /* the job's choices come from the registry */
+            fputs("      --job ", f);
+            for (int i = 0; job_names[i] != NULL; i++)
+                fprintf(f, "%s%s", i ? "|" : "", job_names[i]);
+            fputs("\n                         what to count (default: words)\n", f);
+            continue;
+        }
+        mrc_opt_write_help(one, f);
+    }
+}
+
+static char *usage_text;
+
+static void options_init(void)
+{
+    const mrc_job_desc *const *jobs = mrc_job_registry();
+    for (size_t i = 0; jobs[i] != NULL && i + 1 < sizeof job_names / sizeof *job_names; i++)
+        job_names[i] = jobs[i]->name;
+}
+
+static char *make_usage(void)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (f == NULL) return NULL;
+    fputs("Usage: mrcount [OPTION]... INPUT...\n"
+          "Count the words (or Google Books ngrams, or a column of delimited text) of\n"
+          "INPUTs on every MPI rank and core; write 'key TAB count' lines. INPUT: files,\n"
+          "directories (recursed), globs, or @list.txt (one path a line).\n"
+          "\n",
+          f);
+    for (const mrc_opt_def *d = run_opts; d->name != NULL; d++)
+        if (d->offset == OPT(config)) {
+            mrc_opt_def one[2] = {*d, {0}};
+            mrc_opt_write_help(one, f);
+        }
+    write_section(f, "Job:", "job", false);
+    const mrc_job_desc *const *jobs = mrc_job_registry();
+    for (size_t i = 0; jobs[i] != NULL; i++) {
+        char title[160];
+        snprintf(title, sizeof title, "%c%s job (--job %s): %s",
+                 toupper((unsigned char)jobs[i]->name[0]), jobs[i]->name + 1, jobs[i]->name,
+                 jobs[i]->summary);
+        fprintf(f, "%s\n", title);
+        mrc_opt_write_help(jobs[i]->opts, f);
+    }
+    write_section(f, "Run:", "run", false);
+    write_section(f, "Output:", "output", false);
+    for (const mrc_opt_def *d = run_opts; d->name != NULL; d++)
+        if (d->section == NULL && d->offset != OPT(config)) {
+            mrc_opt_def one[2] = {*d, {0}};
+            mrc_opt_write_help(one, f);
+        }
+    fputs("\n"
+          "In FILE.ini, booleans are true/false, yes/no, on/off or 1/0.\n"
+          "Exit status: 0 success, 2 bad usage or configuration, 1 a runtime failure\n"
+          "on any rank.\n"
+          "\n"
+          "Example: 2 ranks with 2 cores each\n"
+          "  mpirun -np 2 --map-by slot:PE=2 mrcount --threads 2 corpus/\n",
+          f);
+    fclose(f);
+    return buf;
+}
+
+const char *mrc_options_usage(void)
+{
+    if (usage_text == NULL) {
+        options_init();
+        usage_text = make_usage();
+    }
+    return usage_text ? usage_text : "Usage: mrcount [OPTION]... INPUT...\n";
+}
+
+void mrc_options_metrics(const mrc_options *o, FILE *f)
+{
+    mrc_opt_write_json(run_opts, o, f);
+}
+
+/* ---- one option, wherever it comes from ---- */
+
+/* An option name the parser knows: the run's own definition, or the first job option of that
+ * name (every job owning the name gets the value). */
+typedef struct known {
+    const mrc_opt_def *def;
+    bool of_jobs;
+} known;
+
+#define KNOWN_MAX 128
+static known knowns[KNOWN_MAX];
+static size_t nknown;
+
+static void collect_known(void)
+{
+    if (nknown > 0) return;
+    options_init();
+    for (const mrc_opt_def *d = run_opts; d->name != NULL && nknown < KNOWN_MAX; d++)
+        knowns[nknown++] = (known){d, false};
+    const mrc_job_desc *const *jobs = mrc_job_registry();
+    for (size_t j = 0; jobs[j] != NULL; j++)
+        for (const mrc_opt_def *d = jobs[j]->opts; d->name != NULL && nknown < KNOWN_MAX; d++) {
+            size_t k = 0;
+            while (k < nknown && strcmp(knowns[k].def->name, d->name) != 0)
+                k++;
+            if (k == nknown) knowns[nknown++] = (known){d, true};
+        }
+}
+
+/* Apply one option to the run's settings or to every job that owns it. On error, cause says
+ * why (without the name). */
+static int apply(mrc_options *o, const known *k, const char *value, char *cause, size_t causelen)
+{
+    if (!k->of_jobs) return mrc_opt_apply(k->def, o, value, cause, causelen);
+    const mrc_job_desc *const *jobs = mrc_job_registry();
+    for (size_t j = 0; jobs[j] != NULL; j++)
+        for (const mrc_opt_def *d = jobs[j]->opts; d->name != NULL; d++)
+            if (strcmp(d->name, k->def->name) == 0) {
+                int rc = mrc_opt_apply(d, o->job_settings[j], value, cause, causelen);
+                if (rc != 0) return rc;
+            }
+    return 0;
+}
+
+static void free_inputs(mrc_options *o)
+{
+    for (size_t i = 0; i < o->ninputs; i++)
+        free(o->inputs[i]);
+    free(o->inputs);
+    o->inputs = NULL;
+    o->ninputs = 0;
 }
 
 /* ---- the INI file ---- */
@@ -419,10 +371,11 @@ static void ini_fail(ini_ctx *c, int code, const char *fmt, ...)
     va_end(ap);
 }
 
-static const opt_def *find_key(const char *name)
+static const known *find_key(const char *name)
 {
-    for (size_t i = 0; i < NOPTS; i++)
-        if (opt_defs[i].section != NULL && strcmp(opt_defs[i].name, name) == 0) return &opt_defs[i];
+    for (size_t i = 0; i < nknown; i++)
+        if (knowns[i].def->section != NULL && strcmp(knowns[i].def->name, name) == 0)
+            return &knowns[i];
     return NULL;
 }
 
@@ -484,7 +437,8 @@ static int ini_on_value(void *user, const char *section, const char *name, const
 {
     ini_ctx *c = user;
     if (c->err_line != 0) return 1; /* the first error is the one reported */
-    const opt_def *d = find_key(name);
+    const known *k = find_key(name);
+    const mrc_opt_def *d = k != NULL ? k->def : NULL;
     if (*section == '\0') {
         if (d != NULL)
             ini_fail(c, MRC_EINVAL, "%s: key outside any section (it belongs in [%s])", name,
@@ -506,8 +460,8 @@ static int ini_on_value(void *user, const char *section, const char *name, const
                  d->section);
         return 0;
     }
-    char cause[MRC_ERR_MSG_MAX / 2];
-    int rc = apply(c->o, d, value, cause, sizeof cause);
+    char cause[MRC_OPT_CAUSE_MAX];
+    int rc = apply(c->o, k, value, cause, sizeof cause);
     if (rc != 0) {
         ini_fail(c, rc, "[%s] %s: %s", section, name, cause);
         return 0;
@@ -553,12 +507,14 @@ static int load_config(mrc_options *o, const char *file, mrc_err *err)
 
 /* ---- the command line ---- */
 
-static const opt_def *def_of_val(int val)
+#define LONG_ONLY_BASE 256 /* getopt_long's val for known option i without a short name */
+
+static const known *known_of_val(int val)
 {
-    if (val >= LONG_ONLY_BASE && (size_t)(val - LONG_ONLY_BASE) < NOPTS)
-        return &opt_defs[val - LONG_ONLY_BASE];
-    for (size_t i = 0; i < NOPTS; i++)
-        if (val != 0 && opt_defs[i].short_name == val) return &opt_defs[i];
+    if (val >= LONG_ONLY_BASE && (size_t)(val - LONG_ONLY_BASE) < nknown)
+        return &knowns[val - LONG_ONLY_BASE];
+    for (size_t i = 0; i < nknown; i++)
+        if (val != 0 && knowns[i].def->short_name == val) return &knowns[i];
     return NULL;
 }
 
@@ -574,7 +530,8 @@ static int getopt_error(int c, char **argv, mrc_err *err)
 {
     const char *arg = optind > 0 ? argv[optind - 1] : "";
     bool is_long = arg != NULL && strncmp(arg, "--", 2) == 0;
-    const opt_def *d = def_of_val(optopt);
+    const known *k = known_of_val(optopt);
+    const mrc_opt_def *d = k != NULL ? k->def : NULL;
     char text[256];
     if (c == ':') {
         if (d != NULL && (is_long || d->short_name == 0))
@@ -588,8 +545,10 @@ static int getopt_error(int c, char **argv, mrc_err *err)
     if (optopt != 0) return mrc_err_set(err, MRC_EINVAL, "unknown option '-%c'", optopt);
     option_text(arg, text, sizeof text);
     size_t len = strlen(text + 2), matches = 0;
-    for (size_t i = 0; i < NOPTS && len > 0; i++)
-        if (opt_defs[i].has_arg >= 0 && strncmp(opt_defs[i].name, text + 2, len) == 0) matches++;
+    for (size_t i = 0; i < nknown && len > 0; i++)
+        if (strcmp(knowns[i].def->name, "inputs") != 0 &&
+            strncmp(knowns[i].def->name, text + 2, len) == 0)
+            matches++;
     if (matches > 1) return mrc_err_set(err, MRC_EINVAL, "ambiguous option '%s'", text);
     return mrc_err_set(err, MRC_EINVAL, "unknown option '%s'", text);
 }
@@ -597,38 +556,51 @@ static int getopt_error(int c, char **argv, mrc_err *err)
 static int set_defaults(mrc_options *o, mrc_err *err)
 {
     memset(o, 0, sizeof *o);
-    o->job.tokens = MRC_TOKENS_WHITESPACE;
-    o->job.format = MRC_NGRAM_V2;
-    o->job.value = MRC_VALUE_MATCH;
-    o->job.pos = MRC_POS_KEEP;
-    o->job.year_min = 0;
-    o->job.year_max = MRC_YEAR_MAX;
     o->schedule = MRC_SCHEDULE_STATIC;
     o->reduce = MRC_REDUCE_AUTO;
     o->progress = MRC_PROGRESS_AUTO;
     o->out.sort = MRC_SORT_COUNT;
-    o->job.job = strdup("words");
+    o->job = mrc_job_find("words");
     o->out.path = strdup("-");
-    if (o->job.job == NULL || o->out.path == NULL)
+    const mrc_job_desc *const *jobs = mrc_job_registry();
+    size_t n = 0;
+    while (jobs[n] != NULL)
+        n++;
+    o->job_settings = calloc(n + 1, sizeof *o->job_settings);
+    for (size_t j = 0; o->job_settings != NULL && j < n; j++)
+        if ((o->job_settings[j] = mrc_job_settings_new(jobs[j])) == NULL) {
+            mrc_options_free(o);
+            return mrc_err_set(err, MRC_ENOMEM, "out of memory");
+        }
+    if (o->job == NULL || o->out.path == NULL || o->job_settings == NULL)
         return mrc_err_set(err, MRC_ENOMEM, "out of memory");
     return 0;
 }
 
 typedef struct cli_opt {
-    const opt_def *def;
+    const known *k;
     const char *value;
 } cli_opt;
 
 int mrc_options_parse(int argc, char **argv, mrc_options *o, mrc_err *err)
 {
-    struct option longopts[NOPTS + 1];
+    collect_known();
+    struct option longopts[KNOWN_MAX + 1];
     size_t nlong = 0;
-    for (size_t i = 0; i < NOPTS; i++) {
-        if (opt_defs[i].has_arg < 0) continue;
-        longopts[nlong++] = (struct option){opt_defs[i].name, opt_defs[i].has_arg, NULL,
-                                            opt_defs[i].short_name ? opt_defs[i].short_name
-                                                                   : LONG_ONLY_BASE + (int)i};
+    char short_opts[2 * KNOWN_MAX + 2] = ":";
+    size_t ns = 1;
+    for (size_t i = 0; i < nknown; i++) {
+        const mrc_opt_def *d = knowns[i].def;
+        if (strcmp(d->name, "inputs") == 0) continue; /* [input] inputs: INPUT arguments */
+        int has_arg = mrc_opt_takes_value(d) ? required_argument : no_argument;
+        longopts[nlong++] = (struct option){
+            d->name, has_arg, NULL, d->short_name ? d->short_name : LONG_ONLY_BASE + (int)i};
+        if (d->short_name) {
+            short_opts[ns++] = d->short_name;
+            if (has_arg == required_argument) short_opts[ns++] = ':';
+        }
     }
+    short_opts[ns] = '\0';
     longopts[nlong] = (struct option){NULL, 0, NULL, 0};
 
     int rc = set_defaults(o, err);
@@ -646,20 +618,18 @@ int mrc_options_parse(int argc, char **argv, mrc_options *o, mrc_err *err)
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, short_opts, longopts, NULL)) != -1) {
-        const opt_def *d = c == '?' || c == ':' ? NULL : def_of_val(c);
-        if (d == NULL) {
+        const known *k = c == '?' || c == ':' ? NULL : known_of_val(c);
+        if (k == NULL) {
             rc = getopt_error(c, argv, err);
             free(given);
             goto fail;
         }
-        if (d->kind == K_CONFIG) config = optarg;
-        given[ngiven++] = (cli_opt){d, optarg};
+        if (k->def->offset == offsetof(mrc_options, config) && !k->of_jobs) config = optarg;
+        if (k->def->offset == offsetof(mrc_options, help) && !k->of_jobs) o->help = true;
+        if (k->def->offset == offsetof(mrc_options, version) && !k->of_jobs) o->version = true;
+        given[ngiven++] = (cli_opt){k, optarg};
     }
 
-    for (size_t i = 0; i < ngiven; i++) {
-        if (given[i].def->kind == K_HELP) o->help = true;
-        if (given[i].def->kind == K_VERSION) o->version = true;
-    }
     /* --help and --version answer whatever else is on the line. */
     if (o->help || o->version) {
         free(given);
@@ -671,10 +641,10 @@ int mrc_options_parse(int argc, char **argv, mrc_options *o, mrc_err *err)
         goto fail;
     }
     for (size_t i = 0; i < ngiven; i++) {
-        char cause[MRC_ERR_MSG_MAX / 2];
-        rc = apply(o, given[i].def, given[i].value, cause, sizeof cause);
+        char cause[MRC_OPT_CAUSE_MAX];
+        rc = apply(o, given[i].k, given[i].value, cause, sizeof cause);
         if (rc != 0) {
-            mrc_err_set(err, rc, "--%s: %s", given[i].def->name, cause);
+            mrc_err_set(err, rc, "--%s: %s", given[i].k->def->name, cause);
             free(given);
             goto fail;
         }
@@ -692,11 +662,6 @@ int mrc_options_parse(int argc, char **argv, mrc_options *o, mrc_err *err)
             goto fail;
         }
     }
-    if (o->job.year_min > o->job.year_max) {
-        rc = mrc_err_set(err, MRC_EINVAL, "--year-min %d is after --year-max %d", o->job.year_min,
-                         o->job.year_max);
-        goto fail;
-    }
     if (optind < argc) {
         free_inputs(o);
         for (int i = optind; i < argc; i++)
@@ -712,18 +677,22 @@ fail:
     return rc;
 }
 
+const void *mrc_options_job_settings(const mrc_options *o)
+{
+    const mrc_job_desc *const *jobs = mrc_job_registry();
+    for (size_t j = 0; jobs[j] != NULL; j++)
+        if (jobs[j] == o->job) return o->job_settings[j];
+    return NULL;
+}
+
 void mrc_options_free(mrc_options *o)
 {
     if (o == NULL) return;
     free_inputs(o);
-    free((char *)o->job.job);
-    free((char *)o->out.path);
-    free(o->metrics);
-    free(o->output_per_rank);
-    free(o->config);
-    o->job.job = NULL;
-    o->out.path = NULL;
-    o->metrics = NULL;
-    o->output_per_rank = NULL;
-    o->config = NULL;
+    const mrc_job_desc *const *jobs = mrc_job_registry();
+    for (size_t j = 0; o->job_settings != NULL && jobs[j] != NULL; j++)
+        mrc_job_settings_free(jobs[j], o->job_settings[j]);
+    free(o->job_settings);
+    o->job_settings = NULL;
+    mrc_opt_free_strings(run_opts, o);
 }

@@ -1,5 +1,6 @@
 /* options.h - the run's configuration as parsed from the command line and an INI file
- * (--config FILE.ini; the command line wins). Private to cli/. */
+ * (--config FILE.ini; the command line wins). The run's own options are defined in options.c;
+ * each job's come from its descriptor in the job registry (map.h). Private to cli/. */
 #ifndef MRCOUNT_CLI_OPTIONS_H
 #define MRCOUNT_CLI_OPTIONS_H
 
@@ -20,21 +21,23 @@ typedef struct mrc_options {
     char **inputs; /* INPUT arguments (CLI), or `inputs` key of [input] (whitespace-separated) */
     size_t ninputs;
     /* [job] */
-    mrc_job_opts job;        /* --job words (default), --tokens whitespace|alnum, --fold-case */
+    const mrc_job_desc *job; /* --job NAME (default: words) */
+    void **job_settings;     /* one per registry job, in registry order: a job option given
+                                applies to every job that owns an option of that name */
     /* [run] */
-    size_t threads;          /* --threads N, 0 = default */
-    enum mrc_schedule schedule; /* --schedule static|dynamic */
-    uint64_t chunk_size;     /* --chunk-size SIZE (suffixes k/M/G), 0 = default (64M) */
-    enum mrc_reduce reduce;  /* --reduce auto|reduce|shuffle */
-    enum mrc_progress progress; /* --progress auto|always|never */
+    uint64_t threads;    /* --threads N, 0 = default */
+    int schedule;        /* enum mrc_schedule: --schedule static|dynamic */
+    uint64_t chunk_size; /* --chunk-size SIZE (suffixes k/M/G), 0 = default */
+    int reduce;          /* enum mrc_reduce: --reduce auto|reduce|shuffle */
+    int progress;        /* enum mrc_progress: --progress auto|always|never */
     /* [output] */
-    mrc_output_opts out;     /* --output PATH|- (default "-"), --sort count|key, --top K */
-    char *output_per_rank;   /* --output-per-rank DIR (shuffle parts), NULL = one result */
-    char *metrics;           /* --metrics FILE.json, NULL = none */
-    bool quiet;              /* --quiet: no summary line on stderr */
+    mrc_output_opts out;   /* --output PATH|- (default "-"), --sort count|key, --top K */
+    char *output_per_rank; /* --output-per-rank DIR (shuffle parts), NULL = one result */
+    char *metrics;         /* --metrics FILE.json, NULL = none */
+    bool quiet;            /* --quiet: no summary line on stderr */
     /* actions */
     bool help, version;
-    char *config;            /* --config FILE.ini */
+    char *config; /* --config FILE.ini */
 } mrc_options;
 
 /** mrc_options_parse() : defaults, then the INI file named by --config (sections [input],
@@ -46,7 +49,14 @@ int mrc_options_parse(int argc, char **argv, mrc_options *o, mrc_err *err);
 
 void mrc_options_free(mrc_options *o);
 
-/** mrc_options_usage() : the --help text. */
+/** mrc_options_job_settings() : the settings of the selected job (o->job). */
+const void *mrc_options_job_settings(const mrc_options *o);
+
+/** mrc_options_usage() : the --help text (made once from the option definitions). */
 const char *mrc_options_usage(void);
+
+/** mrc_options_metrics() : the run's options that go into the metrics' config, as
+ *  ", \"key\": value" fields (the job's own are the job's to write). */
+void mrc_options_metrics(const mrc_options *o, FILE *f);
 
 #endif

@@ -28,14 +28,14 @@ typedef struct discover_ctx {
     mrc_warn_fn warn;
     void *warn_arg;
     mrc_err *err;
-    const atomic_int *stop; /* nonzero ends the walk (a signal); may be NULL */
+    const mrc_stop *stop; /* nonzero ends the walk (a signal); may be NULL */
     dir_set dirs;
 } discover_ctx;
 
 /* A tree of millions of entries takes minutes to walk: a signal must end it, not wait for it. */
 static int check_stop(const discover_ctx *c, const char *path)
 {
-    if (c->stop == NULL || atomic_load_explicit(c->stop, memory_order_relaxed) == 0) return MRC_OK;
+    if (!mrc_stopped(c->stop)) return MRC_OK;
     return mrc_err_set(c->err, MRC_EINTR, "%s: discovery interrupted", path);
 }
 
@@ -377,7 +377,7 @@ int mrc_input_discover(const char *const *args, size_t nargs, mrc_file_list *out
 }
 
 int mrc_input_discover_until(const char *const *args, size_t nargs, mrc_file_list *out,
-                             mrc_warn_fn warn, void *warn_arg, const atomic_int *stop, mrc_err *err)
+                             mrc_warn_fn warn, void *warn_arg, const mrc_stop *stop, mrc_err *err)
 {
     memset(out, 0, sizeof *out);
     discover_ctx c = {.out = out, .warn = warn, .warn_arg = warn_arg, .err = err, .stop = stop};

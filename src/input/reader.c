@@ -59,10 +59,9 @@ static int reader_grow(mrc_reader *r, const char *path, mrc_err *err)
     return MRC_OK;
 }
 
-static int check_stop(const volatile int *stop, const char *path, mrc_err *err)
+static int check_stop(const mrc_stop *stop, const char *path, mrc_err *err)
 {
-    if (stop != NULL && __atomic_load_n(stop, __ATOMIC_RELAXED))
-        return mrc_err_set(err, MRC_EINTR, "%s: reading stopped", path);
+    if (mrc_stopped(stop)) return mrc_err_set(err, MRC_EINTR, "%s: reading stopped", path);
     return MRC_OK;
 }
 
@@ -150,7 +149,7 @@ typedef struct range_read {
     const unsigned char *delim;
     mrc_consume_fn consume;
     void *ctx;
-    const volatile int *stop;
+    const mrc_stop *stop;
     mrc_err *err;
     uint64_t pos; /* next file offset to read */
     size_t have;  /* bytes pending in r->buf */
@@ -229,7 +228,7 @@ static int range_finish_tail(range_read *rr)
 
 int mrc_reader_run(mrc_reader *r, const char *path, uint64_t offset, uint64_t length,
                    const mrc_record_rules *rules, mrc_consume_fn consume, void *ctx,
-                   const volatile int *stop, mrc_err *err)
+                   const mrc_stop *stop, mrc_err *err)
 {
     if (offset > (uint64_t)INT64_MAX)
         return mrc_err_set(err, MRC_EINVAL, "%s: split offset %llu out of range", path,
@@ -304,7 +303,7 @@ typedef struct gz_read {
     const char *path;
     mrc_consume_fn consume;
     void *ctx;
-    const volatile int *stop;
+    const mrc_stop *stop;
     mrc_err *err;
     unsigned char *in; /* GZ_IN_BUF bytes of compressed input */
     uint64_t in_total; /* compressed bytes read so far */
@@ -535,7 +534,7 @@ out:
 #endif
 
 int mrc_reader_run_gz(mrc_reader *r, const char *path, uint64_t size, const mrc_record_rules *rules,
-                      mrc_consume_fn consume, void *ctx, const volatile int *stop, mrc_err *err)
+                      mrc_consume_fn consume, void *ctx, const mrc_stop *stop, mrc_err *err)
 {
     (void)rules; /* a whole file: no range boundaries to resolve */
     int rc = check_stop(stop, path, err);

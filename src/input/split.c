@@ -136,3 +136,17 @@ void mrc_split_plan_free(mrc_split_plan *p)
     free(p->rank_bytes);
     memset(p, 0, sizeof *p);
 }
+
+#define CHUNK_MAX ((uint64_t)64 << 20) /* default split size bounds */
+#define CHUNK_MIN ((uint64_t)1 << 20)
+#define SPLITS_PER_RANK 16 /* default: enough splits for byte balance across ranks */
+
+uint64_t mrc_split_default_chunk(uint64_t total_bytes, int nranks)
+{
+    /* About SPLITS_PER_RANK splits per rank, so ranks get equal bytes even for a small input on
+     * many ranks, within [1 MiB, 64 MiB] so that the per-split cost stays negligible and a huge
+     * input does not make millions of descriptors. */
+    uint64_t per = total_bytes / ((uint64_t)(nranks > 0 ? nranks : 1) * SPLITS_PER_RANK) + 1;
+    per = (per + 65535) & ~(uint64_t)65535;
+    return per < CHUNK_MIN ? CHUNK_MIN : per > CHUNK_MAX ? CHUNK_MAX : per;
+}

@@ -12,7 +12,6 @@
 #include "mrcount/map.h"
 
 #define MRC_PIECE_DEFAULT ((uint64_t)4 << 20)
-#define MRC_PARTS_PER_THREAD 8
 
 /* One worker's table and consumer context, alone on their cache lines: the table's total and
  * the context's record count are written for every token, and two workers writing one line
@@ -44,7 +43,7 @@ struct mrc_map_run {
     bool feed_ended;         /* written under lock by the feeder */
     atomic_uint_least64_t bytes_done;
     atomic_int failed;
-    volatile int stop; /* written with __atomic stores, read by the reader between reads */
+    mrc_stop stop; /* raised to stop early; the reader polls it between reads */
 
     mrc_topo *topo;
     const mrc_placement *pl;
@@ -64,7 +63,7 @@ struct mrc_map_run {
 
 static void raise_stop(mrc_map_run *m)
 {
-    __atomic_store_n(&m->stop, 1, __ATOMIC_RELAXED);
+    mrc_stop_raise(&m->stop);
     /* Workers waiting for the feed return instead of waiting for a piece that may never come. */
     pthread_mutex_lock(&m->lock);
     pthread_cond_broadcast(&m->fed);
@@ -110,7 +109,7 @@ static const piece *claim_piece(mrc_map_run *m)
         pthread_mutex_lock(&m->lock);
         pthread_cond_signal(&m->cond); /* the caller may be waiting in mrc_map_poll(): feed now */
         while (i >= (published = atomic_load_explicit(&m->published, memory_order_relaxed)) &&
-               !m->feed_ended && !__atomic_load_n(&m->stop, __ATOMIC_RELAXED))
+               !m->feed_ended && !mrc_stopped(&m->stop))
             pthread_cond_wait(&m->fed, &m->lock);
         pthread_mutex_unlock(&m->lock);
         if (i >= published) return NULL;
@@ -139,9 +138,9 @@ static void map_worker(size_t ti, void *arg)
     /* Allocated here, after pinning, so the pages land on this core's NUMA node. */
     int rc = mrc_table_init(&m->workers[ti].table, 0, err);
     ctx->table = &m->workers[ti].table;
-    ctx->opts = &m->job->opts;
+    ctx->settings = m->job->settings;
     if (rc == 0) rc = mrc_reader_init(&rd, 0, err);
-    while (rc == 0 && !__atomic_load_n(&m->stop, __ATOMIC_RELAXED)) {
+    while (rc == 0 && !mrc_stopped(&m->stop)) {
         const piece *p = claim_piece(m);
         if (p == NULL) break;
         const char *path = m->files->files[p->file].path;
@@ -282,7 +281,7 @@ void mrc_map_feed_end(mrc_map_run *m)
 bool mrc_map_wants(mrc_map_run *m)
 {
     /* feed_ended: only the feeder's thread writes it, no lock needed */
-    if (m->feed_ended || __atomic_load_n(&m->stop, __ATOMIC_RELAXED)) return false;
+    if (m->feed_ended || mrc_stopped(&m->stop)) return false;
     size_t published = atomic_load_explicit(&m->published, memory_order_relaxed);
     size_t next = atomic_load_explicit(&m->cursor, memory_order_relaxed);
     size_t unclaimed = published > next ? published - next : 0;
@@ -319,88 +318,15 @@ void mrc_map_stop(mrc_map_run *m)
 
 /* ---- the local merge, in parallel on the same pinned placement ---- */
 
-typedef struct merge_job {
-    mrc_merge *mg;
-    size_t nthreads, nparts;
-    pthread_barrier_t barrier;
-    atomic_int failed;
-    mrc_err *errs;
-    size_t *offsets;
-    unsigned char *out;
-    size_t out_len;
-} merge_job;
-
-static void merge_worker(size_t ti, void *arg)
-{
-    merge_job *j = arg;
-    mrc_err *err = &j->errs[ti];
-    mrc_merge_count(j->mg, ti);
-    pthread_barrier_wait(&j->barrier);
-    if (ti == 0 && mrc_merge_offsets(j->mg, err) != 0) atomic_store(&j->failed, 1);
-    pthread_barrier_wait(&j->barrier);
-    if (!atomic_load(&j->failed)) mrc_merge_place(j->mg, ti);
-    pthread_barrier_wait(&j->barrier);
-    for (size_t p = ti; p < j->nparts && !atomic_load(&j->failed); p += j->nthreads)
-        if (mrc_merge_partition(j->mg, p, err) != 0) atomic_store(&j->failed, 1);
-    pthread_barrier_wait(&j->barrier);
-    if (ti == 0 && !atomic_load(&j->failed)) {
-        j->out_len = mrc_merge_layout(j->mg, j->offsets);
-        j->out = malloc(j->out_len);
-        if (j->out == NULL) {
-            mrc_err_set(err, MRC_ENOMEM, "local merge: out of memory (%zu bytes)", j->out_len);
-            atomic_store(&j->failed, 1);
-        } else {
-            mrc_merge_write_header(j->mg, j->out);
-        }
-    }
-    pthread_barrier_wait(&j->barrier);
-    for (size_t p = ti; p < j->nparts && !atomic_load(&j->failed); p += j->nthreads)
-        mrc_merge_write(j->mg, p, j->out, j->offsets);
-}
-
 static int local_merge(mrc_map_run *m, void **out, size_t *out_len, uint64_t *distinct,
                        mrc_err *err)
 {
-    merge_job j = {0};
-    j.nthreads = m->nthreads;
-    j.nparts = m->nthreads * MRC_PARTS_PER_THREAD;
     mrc_table **tabs = malloc(m->nthreads * sizeof *tabs);
-    j.errs = calloc(m->nthreads, sizeof *j.errs);
-    j.offsets = calloc(j.nparts, sizeof *j.offsets);
-    int rc = 0;
-    if (tabs == NULL || j.errs == NULL || j.offsets == NULL) {
-        rc = mrc_err_set(err, MRC_ENOMEM, "local merge: out of memory");
-        goto done;
-    }
+    if (tabs == NULL) return mrc_err_set(err, MRC_ENOMEM, "local merge: out of memory");
     for (size_t i = 0; i < m->nthreads; i++)
         tabs[i] = &m->workers[i].table;
-    j.mg = mrc_merge_prepare(tabs, m->nthreads, j.nparts, err);
-    if (j.mg == NULL) {
-        rc = MRC_ENOMEM;
-        goto done;
-    }
-    pthread_barrier_init(&j.barrier, NULL, (unsigned)m->nthreads);
-    rc = mrc_run_parallel(m->topo, m->pl, merge_worker, &j, err);
-    pthread_barrier_destroy(&j.barrier);
-    if (rc == 0 && atomic_load(&j.failed)) {
-        for (size_t i = 0; i < m->nthreads; i++)
-            if (j.errs[i].code != 0) {
-                *err = j.errs[i];
-                rc = j.errs[i].code;
-                break;
-            }
-    }
-    if (rc == 0) {
-        *out = j.out;
-        *out_len = j.out_len;
-        *distinct = mrc_merge_distinct(j.mg);
-        j.out = NULL;
-    }
-    mrc_merge_free(j.mg);
-done:
-    free(j.out);
-    free(j.offsets);
-    free(j.errs);
+    mrc_merge_input in = {.tables = tabs, .ntables = m->nthreads};
+    int rc = mrc_table_merge_parallel(&in, m->topo, m->pl, out, out_len, distinct, err);
     free(tabs);
     return rc;
 }
@@ -445,13 +371,11 @@ int mrc_map_finish(mrc_map_run *m, void **out, size_t *out_len, mrc_map_stats *s
     memset(stats, 0, sizeof *stats);
     *out = NULL;
     *out_len = 0;
-    int rc = 0;
-    for (size_t i = 0; i < m->nthreads && rc == 0; i++)
-        if (m->errs[i].code != 0 && m->errs[i].code != MRC_EINTR) {
-            *err = m->errs[i];
-            rc = m->errs[i].code;
-        }
-    if (rc == 0 && __atomic_load_n(&m->stop, __ATOMIC_RELAXED))
+    mrc_err first = {0};
+    int rc = mrc_first_error(m->errs, m->nthreads, &first);
+    if (rc == MRC_EINTR) rc = 0; /* a stop: said below */
+    if (rc != 0) *err = first;
+    if (rc == 0 && mrc_stopped(&m->stop))
         rc = mrc_err_set(err, MRC_EINTR, "map stopped before the end");
     stats->nthreads = m->nthreads;
     stats->splits = m->nsplits;
@@ -461,6 +385,8 @@ int mrc_map_finish(mrc_map_run *m, void **out, size_t *out_len, mrc_map_stats *s
     for (size_t i = 0; i < m->nthreads; i++) {
         stats->bytes += m->thread_bytes[i];
         stats->records += m->workers[i].ctx.records;
+        for (size_t c = 0; c < MRC_JOB_COUNTERS; c++)
+            stats->counters[c] += m->workers[i].ctx.counters[c];
     }
     if (rc == 0) rc = merge_bad_logs(m, stats, err);
     if (rc == 0) {

@@ -3,36 +3,21 @@
  * A malformed line is never guessed at: it is skipped and logged with its place (or fatal with
  * --strict); a line of another export format among a file's first lines ends the run.
  * Rows of one ngram are adjacent in real exports, so a run of equal keys costs one table add. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-#include "jobs.h"
 #include "mrcount/map.h"
+#include "ngram.h"
 
 #define FORMAT_CHECK_LINES 4 /* a file's first lines that must not belong to another format */
 
-static const char *const format_names[] = {"v1", "v2", "v3"};
+static const char *const format_names[] = {"v1", "v2", "v3", NULL};
 
 static unsigned char delim_newline[256] = {['\n'] = 1};
-
-const char *mrc_bad_cause_text(enum mrc_bad_cause c)
-{
-    static const char *const text[MRC_BAD_CAUSES] = {
-        [MRC_BAD_COLUMNS] = "missing columns",
-        [MRC_BAD_EXTRA] = "too many columns",
-        [MRC_BAD_EMPTY_NGRAM] = "empty ngram",
-        [MRC_BAD_YEAR] = "year is not a number",
-        [MRC_BAD_YEAR_RANGE] = "year outside 0-9999",
-        [MRC_BAD_COUNT] = "count is not a number",
-        [MRC_BAD_NEGATIVE] = "negative count",
-        [MRC_BAD_COUNT_RANGE] = "count over 2^64-1",
-        [MRC_BAD_ENTRY] = "entry is not year,match,volumes",
-    };
-    return c >= MRC_BAD_COLUMNS && c < MRC_BAD_CAUSES ? text[c] : "malformed record";
-}
 
 /* ---- fields ---- */
 
@@ -97,13 +82,13 @@ typedef struct line_value {
     bool value_overflow;
 } line_value;
 
-static inline bool in_years(const mrc_job_opts *o, int year)
+static inline bool in_years(const mrc_ngram_opts *o, int year)
 {
     return year >= o->year_min && year <= o->year_max;
 }
 
 /* The columns after the key of a v1/v2 line: year, then ncounts counts. */
-static int parse_rows(const mrc_job_opts *o, const unsigned char *p, const unsigned char *end,
+static int parse_rows(const mrc_ngram_opts *o, const unsigned char *p, const unsigned char *end,
                       int ncounts, int value_col, line_value *lv)
 {
     int year = 0, cause;
@@ -125,7 +110,7 @@ static int parse_rows(const mrc_job_opts *o, const unsigned char *p, const unsig
 }
 
 /* The entries after the key of a v3 line: TAB year,match,volumes, one or more. */
-static int parse_entries(const mrc_job_opts *o, const unsigned char *p, const unsigned char *end,
+static int parse_entries(const mrc_ngram_opts *o, const unsigned char *p, const unsigned char *end,
                          int value_col, line_value *lv)
 {
     uint64_t sum = 0;
@@ -159,8 +144,8 @@ static int parse_entries(const mrc_job_opts *o, const unsigned char *p, const un
 /* Validates one line (no LF; a final CR already dropped) as `fmt`. @return 0 or the cause.
  * Inlined into one consumer per format, where fmt is a constant. */
 static inline __attribute__((always_inline)) int
-parse_line(const mrc_job_opts *o, enum mrc_ngram_format fmt, const unsigned char *line, size_t len,
-           const unsigned char *key_end, line_value *lv)
+parse_line(const mrc_ngram_opts *o, enum mrc_ngram_format fmt, const unsigned char *line,
+           size_t len, const unsigned char *key_end, line_value *lv)
 {
     const unsigned char *end = line + len;
     if (key_end == NULL) key_end = memchr(line, '\t', len);
@@ -208,7 +193,7 @@ static size_t token_tag(const unsigned char *t, size_t n, bool *alone)
 static int key_of(mrc_map_ctx *ctx, const unsigned char *key, size_t len, const unsigned char **out,
                   size_t *out_len, mrc_err *err)
 {
-    const mrc_job_opts *o = ctx->opts;
+    const mrc_ngram_opts *o = ctx->settings;
     if (o->pos == MRC_POS_KEEP && !o->fold_case) {
         *out = key;
         *out_len = len;
@@ -253,46 +238,14 @@ static int key_of(mrc_map_ctx *ctx, const unsigned char *key, size_t len, const 
 
 static int log_bad(mrc_map_ctx *ctx, int cause, mrc_err *err)
 {
-    mrc_bad_log *b = &ctx->bad;
-    mrc_bad_sample s = {ctx->file, (uint32_t)cause, ctx->piece_offset, ctx->piece_line};
-    if (ctx->opts->strict) {
-        uint64_t line = 0;
-        if (mrc_bad_locate(ctx->path, &s, &line, err) != 0) return -1;
-        mrc_err_set(err, MRC_EINVAL, "%s:%llu: %s", ctx->path, (unsigned long long)line,
-                    mrc_bad_cause_text(cause));
-        return -1;
-    }
-    if (ctx->file >= b->nfiles) {
-        size_t n = b->nfiles ? b->nfiles : 16;
-        while (n <= ctx->file)
-            n *= 2;
-        uint64_t *pf = realloc(b->per_file, n * sizeof *pf);
-        if (pf == NULL) return mrc_err_set(err, MRC_ENOMEM, "out of memory for bad records"), -1;
-        memset(pf + b->nfiles, 0, (n - b->nfiles) * sizeof *pf);
-        b->per_file = pf;
-        b->nfiles = n;
-    }
-    /* Pieces of a file reach a thread in file order: its first samples are its earliest. */
-    if (b->per_file[ctx->file] < MRC_BAD_SAMPLES) {
-        if (b->nsamples == b->cap) {
-            size_t cap = b->cap ? 2 * b->cap : 16;
-            mrc_bad_sample *ns = realloc(b->samples, cap * sizeof *ns);
-            if (ns == NULL)
-                return mrc_err_set(err, MRC_ENOMEM, "out of memory for bad records"), -1;
-            b->samples = ns;
-            b->cap = cap;
-        }
-        b->samples[b->nsamples++] = s;
-    }
-    b->per_file[ctx->file]++;
-    b->total++;
-    return 0;
+    const mrc_ngram_opts *o = ctx->settings;
+    return mrc_map_bad_record(ctx, cause, o->strict, err);
 }
 
 /* A bad line among a file's first lines that parses as another format is a wrong --format. */
 static int check_format(mrc_map_ctx *ctx, const unsigned char *line, size_t len, mrc_err *err)
 {
-    const mrc_job_opts *o = ctx->opts;
+    const mrc_ngram_opts *o = ctx->settings;
     for (int f = MRC_NGRAM_V1; f <= MRC_NGRAM_V3; f++) {
         line_value lv;
         if (f == (int)o->format || parse_line(o, (enum mrc_ngram_format)f, line, len, NULL, &lv))
@@ -387,7 +340,7 @@ consume_lines(void *c, const unsigned char *buf, size_t len, bool final, mrc_err
               enum mrc_ngram_format format)
 {
     mrc_map_ctx *ctx = c;
-    const mrc_job_opts *o = ctx->opts;
+    const mrc_ngram_opts *o = ctx->settings;
     const unsigned char *run_key = NULL, *p = buf, *end = buf + len;
     size_t run_len = 0;
     uint64_t run_sum = 0;
@@ -461,15 +414,114 @@ static long long consume_v3(void *c, const unsigned char *b, size_t n, bool f, m
     return consume_lines(c, b, n, f, e, MRC_NGRAM_V3);
 }
 
-int mrc_ngram_select(const mrc_job_opts *o, mrc_job *out, mrc_err *err)
+static int ngram_check(const void *settings, mrc_err *err)
 {
+    const mrc_ngram_opts *o = settings;
     if (o->year_min < 0 || o->year_max > MRC_YEAR_MAX || o->year_min > o->year_max)
         return mrc_err_set(err, MRC_EINVAL, "--year-min %d --year-max %d: not a range within 0-%d",
                            o->year_min, o->year_max, MRC_YEAR_MAX);
-    out->name = "ngram";
-    out->rules.delim = delim_newline;
-    out->consume = o->format == MRC_NGRAM_V1   ? consume_v1
+    return 0;
+}
+
+static int ngram_select(mrc_job *job, const mrc_job_env *env, mrc_err *err)
+{
+    (void)env;
+    const mrc_ngram_opts *o = (const void *)job->settings;
+    int rc = ngram_check(o, err);
+    if (rc != 0) return rc;
+    job->rules.delim = delim_newline;
+    job->consume = o->format == MRC_NGRAM_V1   ? consume_v1
                    : o->format == MRC_NGRAM_V2 ? consume_v2
                                                : consume_v3;
     return 0;
 }
+
+static void ngram_metrics(const mrc_job *job, FILE *f)
+{
+    (void)job;
+    fprintf(f, ", \"gz_backend\": \"%s\"", mrc_reader_gz_backend());
+}
+
+static const char *const value_names[] = {"match", "volumes", NULL};
+static const char *const pos_names[] = {"keep", "untagged", "tagged", "strip", NULL};
+
+static const mrc_opt_def ngram_opts[] = {
+    {.name = "format",
+     .section = "job",
+     .type = MRC_OPT_CHOICE,
+     .offset = offsetof(mrc_ngram_opts, format),
+     .choices = format_names,
+     .help = "2009: ngram year match pages volumes; 2012: ngram\n"
+             "year match volumes; 2020: ngram year,match,volumes...\n"
+             "(TAB-separated; default: v2)",
+     .metric = "format"},
+    {.name = "value",
+     .section = "job",
+     .type = MRC_OPT_CHOICE,
+     .offset = offsetof(mrc_ngram_opts, value),
+     .choices = value_names,
+     .help = "which count to sum (default: match)",
+     .metric = "value"},
+    {.name = "year-min",
+     .section = "job",
+     .type = MRC_OPT_INT,
+     .offset = offsetof(mrc_ngram_opts, year_min),
+     .max = MRC_YEAR_MAX,
+     .arg = "Y",
+     .help = "only years from Y on, inclusive (0-9999)",
+     .metric = "year_min"},
+    {.name = "year-max",
+     .section = "job",
+     .type = MRC_OPT_INT,
+     .offset = offsetof(mrc_ngram_opts, year_max),
+     .max = MRC_YEAR_MAX,
+     .arg = "Y",
+     .help = "only years up to Y, inclusive (0-9999)",
+     .metric = "year_max"},
+    {.name = "pos",
+     .section = "job",
+     .type = MRC_OPT_CHOICE,
+     .offset = offsetof(mrc_ngram_opts, pos),
+     .choices = pos_names,
+     .help = "POS-tagged forms (word_NOUN, _NOUN_): keep as written\n"
+             "(default), only ngrams without tags, only with tags,\n"
+             "or strip tags and sum (double counts in v3 data)",
+     .metric = "pos"},
+    {.name = "fold-case",
+     .section = "job",
+     .type = MRC_OPT_FLAG,
+     .offset = offsetof(mrc_ngram_opts, fold_case),
+     .help = "lower-case ASCII letters of the ngram (tags keep\ntheir case; --no-fold-case: don't)",
+     .metric = "fold_case"},
+    {.name = "no-fold-case",
+     .type = MRC_OPT_FLAG,
+     .offset = offsetof(mrc_ngram_opts, fold_case),
+     .negate = true},
+    {.name = "strict",
+     .section = "job",
+     .type = MRC_OPT_FLAG,
+     .offset = offsetof(mrc_ngram_opts, strict),
+     .help = "a malformed line is an error (default: skipped,\ncounted and reported)",
+     .metric = "strict"},
+    {0},
+};
+
+static const mrc_ngram_opts ngram_defaults = {.format = MRC_NGRAM_V2,
+                                              .value = MRC_VALUE_MATCH,
+                                              .pos = MRC_POS_KEEP,
+                                              .year_min = 0,
+                                              .year_max = MRC_YEAR_MAX};
+
+const mrc_job_desc mrc_job_ngram = {
+    .name = "ngram",
+    .summary = "Google Books Ngram exports, plain or .gz",
+    .records = "lines",
+    .unit = MRC_UNIT_LINE,
+    .bad_records = true,
+    .opts = ngram_opts,
+    .settings_size = sizeof(mrc_ngram_opts),
+    .defaults = &ngram_defaults,
+    .check = ngram_check,
+    .select = ngram_select,
+    .metrics = ngram_metrics,
+};

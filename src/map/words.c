@@ -2,14 +2,15 @@
  * (ASCII whitespace by default, everything but [A-Za-z0-9'] with --tokens alnum); each token
  * adds 1 to its key, lower-cased in ASCII with --fold-case. This is the per-byte hot path:
  * the variant is chosen once in mrc_job_select(), never per token. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-#include "jobs.h"
 #include "mrcount/map.h"
+#include "words.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -119,7 +120,8 @@ static inline int take_token(mrc_map_ctx *ctx, const unsigned char *buf, size_t 
     uint64_t h;
     size_t off = start;
     if (fold) {
-        if (*folded + n > ctx->scratch_cap && mrc_map_ctx_grow_scratch(ctx, *folded + n, err) != 0) return -1;
+        if (*folded + n > ctx->scratch_cap && mrc_map_ctx_grow_scratch(ctx, *folded + n, err) != 0)
+            return -1;
         fold_ascii(ctx->scratch + *folded, buf + start, n);
         off = *folded;
         *folded += n;
@@ -213,29 +215,54 @@ static long long consume_alnum_fold(void *c, const unsigned char *b, size_t n, b
     return consume_tokens(c, b, n, f, e, CLASS_ALNUM, 1);
 }
 
-int mrc_job_select(const mrc_job_opts *o, mrc_job *out, mrc_err *err)
+static int words_select(mrc_job *job, const mrc_job_env *env, mrc_err *err)
 {
+    (void)env;
+    (void)err;
+    const mrc_words_opts *o = (const void *)job->settings;
     init_tables();
-    memset(out, 0, sizeof *out);
-    out->opts = *o;
-    if (o->job != NULL && strcmp(o->job, "ngram") == 0) return mrc_ngram_select(o, out, err);
-    if (o->job != NULL && strcmp(o->job, "words") != 0)
-        return mrc_err_set(err, MRC_EINVAL, "--job %s: unknown job (words, ngram)", o->job);
-    out->name = "words";
     if (o->tokens == MRC_TOKENS_ALNUM) {
-        out->rules.delim = delim_alnum;
-        out->consume = o->fold_case ? consume_alnum_fold : consume_alnum;
+        job->rules.delim = delim_alnum;
+        job->consume = o->fold_case ? consume_alnum_fold : consume_alnum;
     } else {
-        out->rules.delim = delim_whitespace;
-        out->consume = o->fold_case ? consume_ws_fold : consume_ws;
+        job->rules.delim = delim_whitespace;
+        job->consume = o->fold_case ? consume_ws_fold : consume_ws;
     }
     return 0;
 }
 
-int mrc_job_count_buffer(const mrc_job *job, mrc_map_ctx *ctx, const void *buf, size_t len,
-                         mrc_err *err)
-{
-    if (ctx->opts == NULL) ctx->opts = &job->opts;
-    long long n = job->consume(ctx, buf, len, true, err);
-    return n < 0 ? (err->code ? err->code : MRC_EINVAL) : 0;
-}
+static const char *const token_names[] = {"whitespace", "alnum", NULL};
+
+static const mrc_opt_def words_opts[] = {
+    {.name = "tokens",
+     .section = "job",
+     .type = MRC_OPT_CHOICE,
+     .offset = offsetof(mrc_words_opts, tokens),
+     .choices = token_names,
+     .help = "a word is a run of non-space bytes, or of\n[A-Za-z0-9'] (default: whitespace)",
+     .metric = "tokens"},
+    {.name = "fold-case",
+     .section = "job",
+     .type = MRC_OPT_FLAG,
+     .offset = offsetof(mrc_words_opts, fold_case),
+     .help = "lower-case ASCII letters (--no-fold-case: don't)",
+     .metric = "fold_case"},
+    {.name = "no-fold-case",
+     .type = MRC_OPT_FLAG,
+     .offset = offsetof(mrc_words_opts, fold_case),
+     .negate = true},
+    {0},
+};
+
+static const mrc_words_opts words_defaults = {.tokens = MRC_TOKENS_WHITESPACE, .fold_case = false};
+
+const mrc_job_desc mrc_job_words = {
+    .name = "words",
+    .summary = "the words of text",
+    .records = "tokens",
+    .unit = MRC_UNIT_TOKEN,
+    .opts = words_opts,
+    .settings_size = sizeof(mrc_words_opts),
+    .defaults = &words_defaults,
+    .select = words_select,
+};

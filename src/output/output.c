@@ -2,6 +2,7 @@
  * `key TAB count` lines, written in large blocks to a temporary file that is renamed into place
  * (or to standard output). It must never leave a partial result under the final name, never
  * print, and never trust the table's header without checking it against the buffer. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -292,8 +293,8 @@ typedef struct out_sink {
     int fd;
     unsigned char *buf;
     size_t len;
-    int errnum;             /* first write error */
-    const atomic_int *stop; /* see mrc_output_opts */
+    int errnum;           /* first write error */
+    const mrc_stop *stop; /* see mrc_output_opts */
 } out_sink;
 
 static int write_all(int fd, const unsigned char *p, size_t n)
@@ -313,7 +314,7 @@ static int write_all(int fd, const unsigned char *p, size_t n)
 
 static bool sink_stopped(const out_sink *s)
 {
-    return s->stop != NULL && atomic_load_explicit(s->stop, memory_order_relaxed) != 0;
+    return mrc_stopped(s->stop);
 }
 
 static int sink_flush(out_sink *s)
@@ -378,14 +379,6 @@ static int write_lines(out_sink *s, const out_ref *refs, size_t n)
 
 /* ---- destinations ---- */
 
-char *mrc_output_temp_path(const char *path)
-{
-    size_t n = strlen(path) + 32;
-    char *t = malloc(n);
-    if (t != NULL) snprintf(t, n, "%s.tmp.%ld", path, (long)getpid());
-    return t;
-}
-
 /* Make the rename durable; a file system that cannot fsync a directory loses nothing here. */
 static void sync_parent_dir(const char *path)
 {
@@ -403,7 +396,7 @@ static void sync_parent_dir(const char *path)
 static int write_replacing(const char *path, out_sink *s, const out_ref *refs, size_t n,
                            mrc_err *err)
 {
-    char *tmp = mrc_output_temp_path(path);
+    char *tmp = mrc_temp_path(path);
     if (tmp == NULL) return mrc_err_errno(err, ENOMEM, "%s", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0 && errno == EEXIST) {
@@ -551,4 +544,32 @@ int mrc_output_top_table(const void *table, size_t cap, const mrc_output_opts *o
     *out = t;
     *out_len = bytes;
     return 0;
+}
+
+/* ---- --output-per-rank ---- */
+
+char *mrc_output_part_path(const char *dir, int rank)
+{
+    char *p = NULL;
+    return asprintf(&p, "%s/part-%05d.tsv", dir, rank) < 0 ? NULL : p;
+}
+
+int mrc_output_prepare_parts(const char *dir, bool *made, mrc_err *err)
+{
+    *made = false;
+    if (mkdir(dir, 0777) == 0)
+        *made = true;
+    else if (errno != EEXIST)
+        return mrc_err_errno(err, errno, "%s", dir);
+    DIR *dh = opendir(dir);
+    if (dh == NULL) return mrc_err_errno(err, errno, "%s", dir);
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(dh)) != NULL)
+        if (strncmp(e->d_name, "part-", 5) == 0 || strcmp(e->d_name, "manifest.json") == 0)
+            rc = mrc_err_set(err, MRC_EIO,
+                             "%s: holds %s from another run (remove the parts and manifest.json)",
+                             dir, e->d_name);
+    closedir(dh);
+    return rc;
 }

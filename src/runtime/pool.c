@@ -174,3 +174,47 @@ int mrc_run_parallel(mrc_topo *t, const mrc_placement *p, mrc_worker_fn fn, void
     mrc_pool_join(pool);
     return MRC_OK;
 }
+
+/* ---- tasks that can fail: the first error of N threads, written once ---- */
+
+typedef struct task_run {
+    mrc_task_fn fn;
+    void *arg;
+    mrc_err *errs; /* one per thread */
+    atomic_int failed;
+} task_run;
+
+static void task_worker(size_t ti, void *arg)
+{
+    task_run *t = arg;
+    if (atomic_load_explicit(&t->failed, memory_order_relaxed)) return;
+    if (t->fn(ti, t->arg, &t->failed, &t->errs[ti]) != 0) {
+        if (t->errs[ti].code == MRC_OK) mrc_err_set(&t->errs[ti], MRC_EIO, "a worker failed");
+        atomic_store(&t->failed, 1);
+    }
+}
+
+int mrc_run_tasks(mrc_topo *t, const mrc_placement *p, mrc_task_fn fn, void *arg, mrc_err *err)
+{
+    task_run run = {fn, arg, calloc(p->nthreads ? p->nthreads : 1, sizeof(mrc_err)), 0};
+    if (run.errs == NULL) return mrc_err_set(err, MRC_ENOMEM, "worker pool: out of memory");
+    int rc = mrc_run_parallel(t, p, task_worker, &run, err);
+    if (rc == MRC_OK) rc = mrc_first_error(run.errs, p->nthreads, err);
+    free(run.errs);
+    return rc;
+}
+
+int mrc_first_error(const mrc_err *errs, size_t n, mrc_err *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (errs[i].code != MRC_OK && errs[i].code != MRC_EINTR) {
+            *err = errs[i];
+            return errs[i].code;
+        }
+    for (size_t i = 0; i < n; i++) /* only stops: the first of those */
+        if (errs[i].code != MRC_OK) {
+            *err = errs[i];
+            return errs[i].code;
+        }
+    return MRC_OK;
+}

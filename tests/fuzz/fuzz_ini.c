@@ -16,7 +16,15 @@
 #include <ini.h>
 
 #include "fuzz_util.h"
+#include "ngram.h"
 #include "options.h"
+#include "tsv.h"
+#include "words.h"
+
+/* Each job's settings as parsed: every job option applies to each job that owns it. */
+#define WORDS(o) ((const mrc_words_opts *)(o)->job_settings[0])
+#define NGRAM(o) ((const mrc_ngram_opts *)(o)->job_settings[1])
+#define TSV(o) ((const mrc_tsv_opts *)(o)->job_settings[2])
 
 static int ini_fd = -1;
 static char ini_path[64];
@@ -78,15 +86,34 @@ static char *write_back(const mrc_options *o, size_t *len, bool *fits)
     for (size_t i = 0; i < o->ninputs; i++)
         put_key(f, "inputs", o->inputs[i], fits);
     fputs("[job]\n", f);
-    put_key(f, "job", o->job.job, fits);
-    put_key(f, "tokens", tokens[o->job.tokens], fits);
-    put_key(f, "fold-case", o->job.fold_case ? "true" : "false", fits);
-    put_key(f, "format", formats[o->job.format], fits);
-    put_key(f, "value", values[o->job.value], fits);
-    put_key(f, "pos", poses[o->job.pos], fits);
-    put_num(f, "year-min", (unsigned long long)o->job.year_min, fits);
-    put_num(f, "year-max", (unsigned long long)o->job.year_max, fits);
-    put_key(f, "strict", o->job.strict ? "yes" : "no", fits);
+    put_key(f, "job", o->job->name, fits);
+    put_key(f, "tokens", tokens[WORDS(o)->tokens], fits);
+    /* fold-case and strict belong to two jobs each: one key sets both, so they agree */
+    CHECK(WORDS(o)->fold_case == NGRAM(o)->fold_case, "fold-case differs between jobs");
+    CHECK(NGRAM(o)->strict == TSV(o)->strict, "strict differs between jobs");
+    put_key(f, "fold-case", WORDS(o)->fold_case ? "true" : "false", fits);
+    put_key(f, "format", formats[NGRAM(o)->format], fits);
+    put_key(f, "value", values[NGRAM(o)->value], fits);
+    put_key(f, "pos", poses[NGRAM(o)->pos], fits);
+    put_num(f, "year-min", (unsigned long long)NGRAM(o)->year_min, fits);
+    put_num(f, "year-max", (unsigned long long)NGRAM(o)->year_max, fits);
+    put_key(f, "strict", NGRAM(o)->strict ? "yes" : "no", fits);
+    char cols[MRC_TSV_MAX_KEYS * 8] = "";
+    for (uint32_t i = 0; i < TSV(o)->keys.n; i++)
+        snprintf(cols + strlen(cols), sizeof cols - strlen(cols), "%s%u", i ? "," : "",
+                 TSV(o)->keys.col[i]);
+    put_key(f, "key-columns", cols, fits);
+    put_num(f, "value-column", (unsigned long long)TSV(o)->value_column, fits);
+    /* a delimiter inih would trim or take for a comment is written by its name */
+    char delim[2] = {(char)TSV(o)->delimiter, '\0'};
+    put_key(f, "delimiter",
+            TSV(o)->delimiter == '\t'  ? "tab"
+            : TSV(o)->delimiter == ' ' ? "space"
+            : TSV(o)->delimiter == ';' ? "semicolon"
+                                       : delim,
+            fits);
+    if (strchr("\v\f", TSV(o)->delimiter) != NULL) *fits = false; /* trimmed by inih */
+    put_key(f, "header", TSV(o)->header ? "yes" : "no", fits);
     fputs("[run]\n", f);
     if (o->threads != 0) put_num(f, "threads", o->threads, fits);
     put_key(f, "schedule", schedules[o->schedule], fits);
@@ -121,15 +148,10 @@ static void expect_same(const mrc_options *a, const mrc_options *b)
     SAME_NUM(ninputs);
     for (size_t i = 0; i < a->ninputs; i++)
         SAME_STR(inputs[i]);
-    SAME_STR(job.job);
-    SAME_NUM(job.tokens);
-    SAME_NUM(job.fold_case);
-    SAME_NUM(job.format);
-    SAME_NUM(job.value);
-    SAME_NUM(job.pos);
-    SAME_NUM(job.year_min);
-    SAME_NUM(job.year_max);
-    SAME_NUM(job.strict);
+    CHECK(a->job == b->job, "round trip: job %s became %s", a->job->name, b->job->name);
+    CHECK(memcmp(WORDS(a), WORDS(b), sizeof(mrc_words_opts)) == 0, "round trip: words options");
+    CHECK(memcmp(NGRAM(a), NGRAM(b), sizeof(mrc_ngram_opts)) == 0, "round trip: ngram options");
+    CHECK(memcmp(TSV(a), TSV(b), sizeof(mrc_tsv_opts)) == 0, "round trip: tsv options");
     SAME_NUM(threads);
     SAME_NUM(schedule);
     SAME_NUM(chunk_size);
@@ -147,18 +169,32 @@ static void expect_same(const mrc_options *a, const mrc_options *b)
 
 static void expect_in_range(const mrc_options *o)
 {
-    CHECK(strcmp(o->job.job, "words") == 0 || strcmp(o->job.job, "ngram") == 0, "job '%s'",
-          o->job.job);
-    CHECK(IN_RANGE(o->job.tokens, tokens) && IN_RANGE(o->job.format, formats) &&
-              IN_RANGE(o->job.value, values) && IN_RANGE(o->job.pos, poses) &&
+    CHECK(o->job == mrc_job_find(o->job->name), "job '%s'", o->job->name);
+    CHECK(IN_RANGE(WORDS(o)->tokens, tokens) && IN_RANGE(NGRAM(o)->format, formats) &&
+              IN_RANGE(NGRAM(o)->value, values) && IN_RANGE(NGRAM(o)->pos, poses) &&
               IN_RANGE(o->schedule, schedules) && IN_RANGE(o->reduce, reduces) &&
               IN_RANGE(o->progress, progresses) && IN_RANGE(o->out.sort, sorts),
           "an option outside its choices");
-    CHECK(o->job.year_min >= 0 && o->job.year_min <= o->job.year_max &&
-              o->job.year_max <= MRC_YEAR_MAX,
-          "years %d-%d", o->job.year_min, o->job.year_max);
+    const mrc_ngram_opts *n = NGRAM(o);
+    CHECK(n->year_min >= 0 && n->year_min <= MRC_YEAR_MAX && n->year_max >= 0 &&
+              n->year_max <= MRC_YEAR_MAX,
+          "years %d-%d", n->year_min, n->year_max);
+    /* the job's own check refuses a range out of order, and only that */
+    mrc_job job;
+    mrc_err err = {0};
+    int rc = mrc_job_select(&job, mrc_job_find("ngram"), n, NULL, &err);
+    CHECK((rc == 0) == (n->year_min <= n->year_max), "ngram select %d for years %d-%d", rc,
+          n->year_min, n->year_max);
+    const mrc_tsv_opts *t = TSV(o);
+    CHECK(t->keys.n >= 1 && t->keys.n <= MRC_TSV_MAX_KEYS && t->value_column >= 0 &&
+              t->value_column <= MRC_TSV_MAX_COLUMN && t->delimiter != '\n' && t->delimiter != '\r',
+          "tsv options out of range");
+    for (uint32_t i = 0; i < t->keys.n; i++)
+        CHECK(t->keys.col[i] >= 1 && t->keys.col[i] <= MRC_TSV_MAX_COLUMN, "key column %u",
+              t->keys.col[i]);
     CHECK(o->threads <= 65536 && (o->chunk_size == 0 || o->chunk_size >= 4096),
-          "threads %zu, chunk size %llu", o->threads, (unsigned long long)o->chunk_size);
+          "threads %llu, chunk size %llu", (unsigned long long)o->threads,
+          (unsigned long long)o->chunk_size);
     CHECK(o->out.path != NULL && o->out.path[0] != '\0', "an empty output path");
     for (size_t i = 0; i < o->ninputs; i++)
         CHECK(o->inputs[i][0] != '\0' && strpbrk(o->inputs[i], " \t\r\n\v\f") == NULL,

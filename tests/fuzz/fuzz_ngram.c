@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "fuzz_util.h"
+#include "ngram.h"
 #include "mrcount/map.h"
 #include "mrcount/table.h"
 
@@ -74,7 +75,7 @@ typedef struct ref_line {
 } ref_line;
 
 /* Whether line (no LF, no final CR) is a well-formed `fmt` record; its value if so. */
-static bool ref_parse(const mrc_job_opts *o, enum mrc_ngram_format fmt, const unsigned char *line,
+static bool ref_parse(const mrc_ngram_opts *o, enum mrc_ngram_format fmt, const unsigned char *line,
                       size_t n, ref_line *r)
 {
     const unsigned char *f[6];
@@ -142,7 +143,7 @@ static size_t ref_tag(const unsigned char *t, size_t n, bool *alone)
 
 /* The key an ngram counts under (--pos, --fold-case; tags keep their case) into out, which
  * has room for n bytes. @return false when --pos drops it. */
-static bool ref_key(const mrc_job_opts *o, const unsigned char *key, size_t n, unsigned char *out,
+static bool ref_key(const mrc_ngram_opts *o, const unsigned char *key, size_t n, unsigned char *out,
                     size_t *out_len)
 {
     bool any_tag = false;
@@ -180,7 +181,7 @@ typedef struct ref_result {
     bool error; /* the run must fail */
 } ref_result;
 
-static void reference(const mrc_job_opts *o, const unsigned char *text, size_t len, ref_result *r)
+static void reference(const mrc_ngram_opts *o, const unsigned char *text, size_t len, ref_result *r)
 {
     memset(r, 0, sizeof *r);
     r->arena = xmalloc(len); /* a rewritten key is never longer than the ngram */
@@ -251,7 +252,7 @@ static void expect_same_log(const mrc_bad_log *a, const mrc_bad_log *b)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < HEADER_BYTES) return 0;
-    mrc_job_opts o = {.job = "ngram", .year_min = 0, .year_max = MRC_YEAR_MAX};
+    mrc_ngram_opts o = {.year_min = 0, .year_max = MRC_YEAR_MAX};
     o.format = (enum mrc_ngram_format)((data[0] & 3) % 3);
     o.value = data[0] & 4 ? MRC_VALUE_VOLUMES : MRC_VALUE_MATCH;
     o.fold_case = (data[0] & 8) != 0;
@@ -267,7 +268,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     mrc_job job;
     mrc_err err = {0};
-    int rc = mrc_job_select(&o, &job, &err);
+    int rc = mrc_job_select(&job, mrc_job_find("ngram"), &o, NULL, &err);
     bool range_ok = o.year_min >= 0 && o.year_max <= MRC_YEAR_MAX && o.year_min <= o.year_max;
     CHECK((rc == 0) == range_ok, "mrc_job_select(years %d-%d) returned %d", o.year_min, o.year_max,
           rc);

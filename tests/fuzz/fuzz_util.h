@@ -160,7 +160,7 @@ static inline void counter_init(counter *c, const mrc_job *job)
     c->job = *job;
     CHECK(mrc_table_init(&c->table, 0, &c->err) == 0, "mrc_table_init: %s", c->err.msg);
     c->ctx.table = &c->table;
-    c->ctx.opts = &c->job.opts;
+    c->ctx.settings = c->job.settings;
     mrc_map_ctx_piece(&c->ctx, "fuzz-input", 0, 0);
 }
 

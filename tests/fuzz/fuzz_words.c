@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "fuzz_util.h"
+#include "words.h"
 #include "mrcount/map.h"
 #include "mrcount/table.h"
 
@@ -65,8 +66,9 @@ static mrc_job job_of(const mode *m)
 {
     mrc_job job;
     mrc_err err = {0};
-    mrc_job_opts o = {.job = "words", .tokens = m->tokens, .fold_case = m->fold};
-    CHECK(mrc_job_select(&o, &job, &err) == 0, "mrc_job_select: %s", err.msg);
+    mrc_words_opts o = {.tokens = m->tokens, .fold_case = m->fold};
+    CHECK(mrc_job_select(&job, mrc_job_find("words"), &o, NULL, &err) == 0, "mrc_job_select: %s",
+          err.msg);
     return job;
 }
 

@@ -43,6 +43,17 @@ for ini_file in "$MRC_SOURCE_DIR"/configs/*.ini; do
         ngram_oracle "$format" "$(ini "$ini_file" value match)" "$(ini "$ini_file" year-min 0)" \
             "$(ini "$ini_file" year-max 9999)" "$(ini "$ini_file" pos keep)" "$fold" "$input"/* >"$T/$name.all"
         ;;
+    tsv)
+        input=$T/v2
+        [ "$(ini "$ini_file" delimiter tab)" = tab ] && [ "$(ini "$ini_file" header false)" = false ] ||
+            fail "$name.ini: this test knows TAB-separated files without a header"
+        keycol=$(ini "$ini_file" key-columns 1)
+        valcol=$(ini "$ini_file" value-column 0)
+        case $keycol in *,*) fail "$name.ini: this test knows one key column" ;; esac
+        awk -F '\t' -v k="$keycol" -v v="$valcol" '$0 != "" { c[$k] += v > 0 ? $v : 1 }
+            END { for (x in c) printf "%s\t%.0f\n", x, c[x] }' "$input"/* |
+            sort -t "$(printf '\t')" -k2,2nr -k1,1 >"$T/$name.all"
+        ;;
     *) fail "$name.ini: job '$job' is not known to this test" ;;
     esac
     if [ "$top" -gt 0 ]; then head -n "$top" "$T/$name.all" >"$T/$name.expected"; else mv "$T/$name.all" "$T/$name.expected"; fi

@@ -77,8 +77,10 @@ static int setup(void **state)
     assert_int_equal(mrc_input_discover(args, NFILES, &fx.files, NULL, NULL, &err), 0);
     assert_true(fx.files.files[2].gz);
     assert_int_equal(mrc_split_plan_make(&fx.files, 3000, 1, &fx.plan, &err), 0);
-    mrc_job_opts o = {.job = "words"};
-    assert_int_equal(mrc_job_select(&o, &fx.job, &err), 0);
+    void *o = mrc_job_settings_new(mrc_job_find("words"));
+    assert_non_null(o);
+    assert_int_equal(mrc_job_select(&fx.job, mrc_job_find("words"), o, NULL, &err), 0);
+    mrc_job_settings_free(mrc_job_find("words"), o);
     fx.topo = mrc_topo_open(NULL, &err);
     assert_non_null(fx.topo);
     *state = &fx;

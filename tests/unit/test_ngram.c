@@ -18,20 +18,20 @@
 
 #include "mrcount/map.h"
 #include "mrcount/table.h"
+#include "ngram.h"
 
 #define PATH "books/part-0.tsv"
 #define MAX64 "18446744073709551615"
 
 /* ---- driving the job ---- */
 
-static mrc_job_opts opts_for(enum mrc_ngram_format f)
+static mrc_ngram_opts opts_for(enum mrc_ngram_format f)
 {
-    return (mrc_job_opts){.job = "ngram",
-                          .format = f,
-                          .value = MRC_VALUE_MATCH,
-                          .pos = MRC_POS_KEEP,
-                          .year_min = 0,
-                          .year_max = MRC_YEAR_MAX};
+    return (mrc_ngram_opts){.format = f,
+                            .value = MRC_VALUE_MATCH,
+                            .pos = MRC_POS_KEEP,
+                            .year_min = 0,
+                            .year_max = MRC_YEAR_MAX};
 }
 
 /* One job with its table and consumer state; must not move after counter_init(). */
@@ -42,15 +42,16 @@ typedef struct counter {
     mrc_err err;
 } counter;
 
-static void counter_init(counter *c, const mrc_job_opts *o)
+static void counter_init(counter *c, const mrc_ngram_opts *o)
 {
     memset(c, 0, sizeof *c);
     mrc_err err = {0};
-    if (mrc_job_select(o, &c->job, &err) != 0) fail_msg("mrc_job_select: %s", err.msg);
+    if (mrc_job_select(&c->job, mrc_job_find("ngram"), o, NULL, &err) != 0)
+        fail_msg("mrc_job_select: %s", err.msg);
     assert_non_null(c->job.consume);
     assert_int_equal(mrc_table_init(&c->table, 0, &err), 0);
     c->ctx.table = &c->table;
-    c->ctx.opts = &c->job.opts;
+    c->ctx.settings = c->job.settings;
     mrc_map_ctx_piece(&c->ctx, PATH, 0, 0);
 }
 
@@ -91,7 +92,7 @@ static void feed_ok(counter *c, const char *text)
 }
 
 /* Counts text with o from a fresh counter, which the caller frees. */
-static void count_text(counter *c, const mrc_job_opts *o, const char *text)
+static void count_text(counter *c, const mrc_ngram_opts *o, const char *text)
 {
     counter_init(c, o);
     feed_ok(c, text);
@@ -174,7 +175,7 @@ static void expect_no_bad(const counter *c)
 static void check_sums(enum mrc_ngram_format f, enum mrc_ngram_value v, const char *text,
                        uint64_t x, uint64_t y, uint64_t records)
 {
-    mrc_job_opts o = opts_for(f);
+    mrc_ngram_opts o = opts_for(f);
     o.value = v;
     counter c;
     count_text(&c, &o, text);
@@ -204,7 +205,7 @@ static void test_formats_and_values(void **state)
     check_sums(MRC_NGRAM_V3, MRC_VALUE_VOLUMES, v3, 337, 4, 3);
     /* the largest count is accepted as is */
     counter c;
-    mrc_job_opts o = opts_for(MRC_NGRAM_V2);
+    mrc_ngram_opts o = opts_for(MRC_NGRAM_V2);
     count_text(&c, &o, "big\t2000\t" MAX64 "\t" MAX64 "\n");
     EXPECT_TABLE(&c.table, {"big", UINT64_MAX});
     counter_free(&c);
@@ -240,7 +241,7 @@ static void test_year_range(void **state)
                              "c\t1911,-1,1\n";
     for (int f = 0; f < 2; f++) {
         for (int v = 0; v < 2; v++) {
-            mrc_job_opts o = opts_for(f == 0 ? MRC_NGRAM_V2 : MRC_NGRAM_V3);
+            mrc_ngram_opts o = opts_for(f == 0 ? MRC_NGRAM_V2 : MRC_NGRAM_V3);
             o.value = v == 0 ? MRC_VALUE_MATCH : MRC_VALUE_VOLUMES;
             o.year_min = 1900;
             o.year_max = 1910;
@@ -255,7 +256,7 @@ static void test_year_range(void **state)
     /* the extreme years, each as a one-year range */
     static const int years[] = {0, 1, 9998, 9999};
     for (size_t i = 0; i < 4; i++) {
-        mrc_job_opts o = opts_for(MRC_NGRAM_V2);
+        mrc_ngram_opts o = opts_for(MRC_NGRAM_V2);
         o.year_min = o.year_max = years[i];
         counter c;
         count_text(&c, &o, "y\t0\t1\t1\ny\t1\t2\t1\ny\t9998\t4\t1\ny\t9999\t8\t1\n");
@@ -270,21 +271,21 @@ static void test_select_rejects_bad_ranges(void **state)
     (void)state;
     static const int ranges[][2] = {{2001, 2000}, {-1, 2000}, {0, 10000}, {9999, 0}};
     for (size_t i = 0; i < 4; i++) {
-        mrc_job_opts o = opts_for(MRC_NGRAM_V2);
+        mrc_ngram_opts o = opts_for(MRC_NGRAM_V2);
         o.year_min = ranges[i][0];
         o.year_max = ranges[i][1];
         mrc_job j;
         mrc_err err = {0};
-        assert_int_equal(mrc_job_select(&o, &j, &err), MRC_EINVAL);
+        assert_int_equal(mrc_job_select(&j, mrc_job_find("ngram"), &o, NULL, &err), MRC_EINVAL);
         assert_int_equal(err.code, MRC_EINVAL);
         assert_true(err.msg[0] != '\0');
     }
-    mrc_job_opts o = opts_for(MRC_NGRAM_V2);
+    mrc_ngram_opts o = opts_for(MRC_NGRAM_V2);
     o.year_min = o.year_max = 2000;
     mrc_job j;
     mrc_err err = {0};
-    assert_int_equal(mrc_job_select(&o, &j, &err), 0);
-    assert_string_equal(j.name, "ngram");
+    assert_int_equal(mrc_job_select(&j, mrc_job_find("ngram"), &o, NULL, &err), 0);
+    assert_string_equal(j.desc->name, "ngram");
 }
 
 /* ---- part-of-speech tags and --fold-case ---- */
@@ -305,7 +306,7 @@ static const char pos_text[] = "the cat_NOUN\t2000\t1\t0\n"
 
 static void pos_count(counter *c, enum mrc_pos pos, bool fold)
 {
-    mrc_job_opts o = opts_for(MRC_NGRAM_V2);
+    mrc_ngram_opts o = opts_for(MRC_NGRAM_V2);
     o.pos = pos;
     o.fold_case = fold;
     count_text(c, &o, pos_text);
@@ -372,7 +373,7 @@ static void test_pos_tag_list(void **state)
         for (int alone = 0; alone < 2; alone++) {
             snprintf(key, sizeof key, alone ? "_%s_" : "Wd_%s", tags[i]);
             snprintf(text, sizeof text, "%s\t2000\t3\t1\n", key);
-            mrc_job_opts o = opts_for(MRC_NGRAM_V2);
+            mrc_ngram_opts o = opts_for(MRC_NGRAM_V2);
             counter c;
             o.pos = MRC_POS_UNTAGGED;
             count_text(&c, &o, text);
@@ -393,7 +394,7 @@ static void test_pos_tag_list(void **state)
         for (int alone = 0; alone < 2; alone++) {
             snprintf(key, sizeof key, alone ? "_%s_" : "wd_%s", not_tags[i]);
             snprintf(text, sizeof text, "%s\t2000\t3\t1\n", key);
-            mrc_job_opts o = opts_for(MRC_NGRAM_V2);
+            mrc_ngram_opts o = opts_for(MRC_NGRAM_V2);
             counter c;
             o.pos = MRC_POS_TAGGED;
             count_text(&c, &o, text);
@@ -412,7 +413,7 @@ static void test_pos_tag_list(void **state)
 static void test_runs(void **state)
 {
     (void)state;
-    mrc_job_opts o = opts_for(MRC_NGRAM_V2);
+    mrc_ngram_opts o = opts_for(MRC_NGRAM_V2);
     counter c;
     count_text(&c, &o,
                "a\t2000\t1\t1\n"
@@ -449,7 +450,7 @@ static void test_line_ends(void **state)
         "a\t2000,1,1\r\nb\t2000,2,2\r\nc\t2000,3,3",
     };
     for (int f = 0; f < 3; f++) {
-        mrc_job_opts o = opts_for((enum mrc_ngram_format)f);
+        mrc_ngram_opts o = opts_for((enum mrc_ngram_format)f);
         counter c;
         count_text(&c, &o, texts[f]);
         EXPECT_TABLE(&c.table, {"a", 1}, {"b", 2}, {"c", 3});
@@ -471,7 +472,7 @@ static void check_bad_line(enum mrc_ngram_format f, const char *line, enum mrc_b
     char text[512];
     const char *g = good_lines[f];
     snprintf(text, sizeof text, "%s%s%s%s%s\n%s", g, g, g, g, line, g);
-    mrc_job_opts o = opts_for(f);
+    mrc_ngram_opts o = opts_for(f);
     counter c;
     count_text(&c, &o, text);
     const mrc_bad_log *b = &c.ctx.bad;
@@ -562,7 +563,7 @@ static void expect_sample(const mrc_bad_sample *s, uint32_t file, enum mrc_bad_c
 static void test_bad_log(void **state)
 {
     (void)state;
-    mrc_job_opts o = opts_for(MRC_NGRAM_V2);
+    mrc_ngram_opts o = opts_for(MRC_NGRAM_V2);
     counter c;
     counter_init(&c, &o);
     feed_ok(&c, "g\t2000\t1\t1\n"
@@ -616,7 +617,7 @@ static void test_bad_log(void **state)
 
 static void check_strict(enum mrc_ngram_format f, const char *text, const char *want_msg)
 {
-    mrc_job_opts o = opts_for(f);
+    mrc_ngram_opts o = opts_for(f);
     o.strict = true;
     counter c;
     counter_init(&c, &o);
@@ -655,7 +656,7 @@ static void test_strict(void **state)
                                "a\t2000\t-5\t3\n"
                                "g\t2003\t1\t1\n";
     char *path = write_temp(file);
-    mrc_job_opts o = opts_for(MRC_NGRAM_V2);
+    mrc_ngram_opts o = opts_for(MRC_NGRAM_V2);
     o.strict = true;
     counter c;
     counter_init(&c, &o);
@@ -673,7 +674,7 @@ static void test_strict(void **state)
 
 static void check_format_error(enum mrc_ngram_format f, const char *text, const char *want)
 {
-    mrc_job_opts o = opts_for(f);
+    mrc_ngram_opts o = opts_for(f);
     counter c;
     counter_init(&c, &o);
     if (feed(&c, text) == 0) fail_msg("accepted a line of another format (want \"%s\")", want);
@@ -697,7 +698,7 @@ static void test_format_check(void **state)
                        PATH ":4: looks like an ngram v3 export, not v2");
 
     /* the 5th and 6th lines are plain bad records; so is a line of no format among the first */
-    mrc_job_opts o = opts_for(MRC_NGRAM_V2);
+    mrc_ngram_opts o = opts_for(MRC_NGRAM_V2);
     counter c;
     count_text(&c, &o,
                "g\t2000\t1\t1\nnot\tany\tformat\ng\t2001\t1\t1\ng\t2002\t1\t1\n"
@@ -714,7 +715,7 @@ static void test_format_check(void **state)
 
 static void check_overflow(enum mrc_ngram_format f, enum mrc_ngram_value v, const char *text)
 {
-    mrc_job_opts o = opts_for(f);
+    mrc_ngram_opts o = opts_for(f);
     o.value = v;
     counter c;
     counter_init(&c, &o);
@@ -742,7 +743,7 @@ static void test_sum_overflow(void **state)
                    "big key\t2000\t" MAX64 "\t1\nother\t2000\t1\t1\nbig key\t2001\t1\t1\n");
 
     /* just at the limit, or past it only in the other column or outside the years: fine */
-    mrc_job_opts o = opts_for(MRC_NGRAM_V2);
+    mrc_ngram_opts o = opts_for(MRC_NGRAM_V2);
     counter c;
     count_text(&c, &o, "k\t2000\t18446744073709551614\t" MAX64 "\nk\t2001\t1\t1\n");
     EXPECT_TABLE(&c.table, {"k", UINT64_MAX});
@@ -764,7 +765,7 @@ static void test_overflow_of_dropped_ngrams(void **state)
     static const char v2[] = "hot_NOUN\t2000\t" MAX64 "\t1\nhot_NOUN\t2001\t1\t1\n"
                              "cold\t2000\t" MAX64 "\t1\ncold\t2001\t1\t1\nok\t2000\t1\t1\n"
                              "ok_DET\t2000\t2\t1\n";
-    mrc_job_opts o = opts_for(MRC_NGRAM_V2);
+    mrc_ngram_opts o = opts_for(MRC_NGRAM_V2);
     counter c;
     o.pos = MRC_POS_UNTAGGED; /* drops hot_NOUN; cold overflows */
     counter_init(&c, &o);
@@ -921,7 +922,7 @@ static size_t otag(const char *t, size_t n, bool *alone)
 }
 
 /* The key an ngram counts under, written to out; false when --pos drops it. */
-static bool okey(const mrc_job_opts *o, const char *k, size_t n, char *out, size_t *out_len)
+static bool okey(const mrc_ngram_opts *o, const char *k, size_t n, char *out, size_t *out_len)
 {
     span tok[1024];
     size_t nt = osplit(k, n, ' ', tok, 1024);
@@ -952,7 +953,7 @@ static bool okey(const mrc_job_opts *o, const char *k, size_t n, char *out, size
 }
 
 /* One line (no LF, no final CR): false if malformed; else *counted and *sum. */
-static bool oline(const mrc_job_opts *o, const char *s, size_t n, bool *counted, uint64_t *sum)
+static bool oline(const mrc_ngram_opts *o, const char *s, size_t n, bool *counted, uint64_t *sum)
 {
     span f[64];
     size_t nf = osplit(s, n, '\t', f, 64);
@@ -982,7 +983,7 @@ static bool oline(const mrc_job_opts *o, const char *s, size_t n, bool *counted,
     return true;
 }
 
-static void oracle_run(oracle *o, const mrc_job_opts *opt, const char *buf, size_t len)
+static void oracle_run(oracle *o, const mrc_ngram_opts *opt, const char *buf, size_t len)
 {
     char *key = malloc(len + 1);
     assert_non_null(key);
@@ -1042,7 +1043,7 @@ static size_t complete_lines(const char *b, size_t n)
 static void test_consume_not_final(void **state)
 {
     (void)state;
-    mrc_job_opts o = opts_for(MRC_NGRAM_V2);
+    mrc_ngram_opts o = opts_for(MRC_NGRAM_V2);
     static const char start[] = "a\t2000\t1\t1\nb\t2000\t2\t2\nc\t20";
     counter c;
     counter_init(&c, &o);
@@ -1087,7 +1088,7 @@ static void test_consume_not_final(void **state)
 /* Feeds buf to c's consumer cut at ncuts random points (every byte when ncuts is 0), as the
  * streaming reader does: each non-final call must take exactly the complete lines, and what it
  * counted must match the oracle of everything consumed so far. */
-static void count_in_pieces(counter *c, const mrc_job_opts *o, const char *buf, size_t len,
+static void count_in_pieces(counter *c, const mrc_ngram_opts *o, const char *buf, size_t len,
                             size_t ncuts)
 {
     bool every_byte = ncuts == 0;
@@ -1258,11 +1259,11 @@ static char *random_export(enum mrc_ngram_format f, size_t nlines, size_t *len)
     return b.p ? b.p : exact_copy("", 1);
 }
 
-static mrc_job_opts random_opts(void)
+static mrc_ngram_opts random_opts(void)
 {
     static const int ranges[][2] = {
         {0, MRC_YEAR_MAX}, {1998, 2002}, {2000, 2000}, {0, 1995}, {2005, MRC_YEAR_MAX}};
-    mrc_job_opts o = opts_for((enum mrc_ngram_format)rng_below(3));
+    mrc_ngram_opts o = opts_for((enum mrc_ngram_format)rng_below(3));
     o.value = rng_below(2) ? MRC_VALUE_VOLUMES : MRC_VALUE_MATCH;
     o.pos = (enum mrc_pos)rng_below(4);
     o.fold_case = rng_below(2);
@@ -1287,7 +1288,7 @@ static void test_random_exports(void **state)
     (void)state;
     rng_seed(1957);
     for (int it = 0; it < 300; it++) {
-        mrc_job_opts o = random_opts();
+        mrc_ngram_opts o = random_opts();
         size_t len;
         char *text = random_export(o.format, it % 10 == 0 ? 400 : rng_below(60), &len);
         oracle want = {0};
@@ -1327,7 +1328,7 @@ static void test_random_exports(void **state)
 static void test_v3_entry_at_buffer_end(void **state)
 {
     (void)state;
-    mrc_job_opts o = opts_for(MRC_NGRAM_V3);
+    mrc_ngram_opts o = opts_for(MRC_NGRAM_V3);
     counter c;
     count_text(&c, &o, "k\t2000,5,\n");
     assert_int_equal(c.ctx.bad.total, 1);

@@ -14,6 +14,11 @@
 #include <unistd.h>
 
 #include "options.h"
+#include "words.h"
+
+/* The words job's settings as parsed (every job option applies to each job that owns it). */
+#define WORDS(o) ((const mrc_words_opts *)(o)->job_settings[0])
+
 #include "test_util.h"
 
 static char tmpdir[64];
@@ -80,9 +85,9 @@ static void test_defaults(void **state)
     mrc_err e;
     assert_int_equal(parse(&o, &e, (char *)NULL), 0);
     assert_int_equal(e.code, 0);
-    assert_string_equal(o.job.job, "words");
-    assert_int_equal(o.job.tokens, MRC_TOKENS_WHITESPACE);
-    assert_false(o.job.fold_case);
+    assert_string_equal(o.job->name, "words");
+    assert_int_equal(WORDS(&o)->tokens, MRC_TOKENS_WHITESPACE);
+    assert_false(WORDS(&o)->fold_case);
     assert_int_equal(o.threads, 0);
     assert_int_equal(o.schedule, MRC_SCHEDULE_STATIC);
     assert_int_equal(o.chunk_size, 0);
@@ -112,9 +117,9 @@ static void test_every_long_option(void **state)
                            "--sort", "key", "--top", "10", "--metrics", "m.json", "--quiet",
                            "a.txt", "dir/", (char *)NULL),
                      0);
-    assert_string_equal(o.job.job, "ngram");
-    assert_int_equal(o.job.tokens, MRC_TOKENS_ALNUM);
-    assert_true(o.job.fold_case);
+    assert_string_equal(o.job->name, "ngram");
+    assert_int_equal(WORDS(&o)->tokens, MRC_TOKENS_ALNUM);
+    assert_true(WORDS(&o)->fold_case);
     assert_int_equal(o.threads, 4);
     assert_int_equal(o.schedule, MRC_SCHEDULE_DYNAMIC);
     assert_int_equal(o.chunk_size, 1u << 20);
@@ -136,8 +141,8 @@ static void test_every_long_option(void **state)
                            "--progress=always", "--sort=count", "--top=0", "--output=-",
                            (char *)NULL),
                      0);
-    assert_string_equal(o.job.job, "words");
-    assert_int_equal(o.job.tokens, MRC_TOKENS_WHITESPACE);
+    assert_string_equal(o.job->name, "words");
+    assert_int_equal(WORDS(&o)->tokens, MRC_TOKENS_WHITESPACE);
     assert_int_equal(o.threads, 2);
     assert_int_equal(o.chunk_size, 4096);
     assert_int_equal(o.reduce, MRC_REDUCE_REDUCE);
@@ -158,7 +163,7 @@ static void test_every_long_option(void **state)
     assert_int_equal(parse(&o, &e, "--fold-case", "--threads", "3", "--no-fold-case", "--threads",
                            "5", "-o", "a", "-o", "b", (char *)NULL),
                      0);
-    assert_false(o.job.fold_case);
+    assert_false(WORDS(&o)->fold_case);
     assert_int_equal(o.threads, 5);
     assert_string_equal(o.out.path, "b");
     mrc_options_free(&o);
@@ -283,7 +288,7 @@ static void test_bad_values(void **state)
     EXPECT_ERROR("--chunk-size: '0' is less than the minimum of 4096 bytes", "--chunk-size", "0");
     EXPECT_ERROR("--chunk-size: '12Q' is not a size (a number with k, M or G)", "--chunk-size",
                  "12Q");
-    EXPECT_ERROR("--job: 'grep' is not one of words, ngram", "--job", "grep");
+    EXPECT_ERROR("--job: 'grep' is not one of words, ngram, tsv", "--job", "grep");
     EXPECT_ERROR("--tokens: 'utf8' is not one of whitespace, alnum", "--tokens", "utf8");
     EXPECT_ERROR("--schedule: 'guided' is not one of static, dynamic", "--schedule", "guided");
     EXPECT_ERROR("--reduce: 'tree' is not one of auto, reduce, shuffle", "--reduce", "tree");
@@ -327,9 +332,9 @@ static void test_ini_every_key(void **state)
     assert_string_equal(o.inputs[1], "b.txt");
     assert_string_equal(o.inputs[2], "c.txt");
     assert_string_equal(o.inputs[3], "@list.txt");
-    assert_string_equal(o.job.job, "ngram");
-    assert_int_equal(o.job.tokens, MRC_TOKENS_ALNUM);
-    assert_true(o.job.fold_case);
+    assert_string_equal(o.job->name, "ngram");
+    assert_int_equal(WORDS(&o)->tokens, MRC_TOKENS_ALNUM);
+    assert_true(WORDS(&o)->fold_case);
     assert_int_equal(o.threads, 3);
     assert_int_equal(o.schedule, MRC_SCHEDULE_DYNAMIC);
     assert_int_equal(o.chunk_size, 8u << 20);
@@ -350,7 +355,7 @@ static void test_ini_every_key(void **state)
         snprintf(text, sizeof text, "[job]\nfold-case = %s\n[output]\nquiet = %s\n", truths[i],
                  lies[i]);
         assert_int_equal(parse(&o, &e, "-c", write_ini(text), (char *)NULL), 0);
-        assert_true(o.job.fold_case);
+        assert_true(WORDS(&o)->fold_case);
         assert_false(o.quiet);
         mrc_options_free(&o);
     }
@@ -372,7 +377,7 @@ static void test_cli_beats_ini(void **state)
         parse(&o, &e, "--threads", "8", cfg, "--no-fold-case", "-o", "cli.tsv", (char *)NULL), 0);
     assert_int_equal(o.threads, 8);
     assert_int_equal(o.schedule, MRC_SCHEDULE_DYNAMIC); /* from the file */
-    assert_false(o.job.fold_case);
+    assert_false(WORDS(&o)->fold_case);
     assert_string_equal(o.out.path, "cli.tsv");
     assert_true(o.quiet);
     assert_int_equal(o.ninputs, 1);
@@ -566,6 +571,81 @@ static void test_ini_continuation_comments(void **state)
     mrc_options_free(&o);
 }
 
+/* A value each option type accepts that is not its default (custom types: a value their parser
+ * takes). */
+static const char *some_value(const mrc_opt_def *d)
+{
+    switch (d->type) {
+    case MRC_OPT_FLAG:
+        return "yes";
+    case MRC_OPT_CHOICE: { /* the last: no default is last */
+        size_t i = 0;
+        while (d->choices[i + 1] != NULL)
+            i++;
+        return d->choices[i];
+    }
+    case MRC_OPT_INT:
+    case MRC_OPT_UINT:
+        return "2";
+    case MRC_OPT_SIZE:
+        return "8k";
+    case MRC_OPT_STRING:
+        return "x";
+    case MRC_OPT_CUSTOM:
+        return strcmp(d->name, "delimiter") == 0 ? "," : "2";
+    }
+    return "";
+}
+
+/* Every option of every job in the registry is in --help, under its job, and is accepted in
+ * the [job] section of an INI file and on the command line, where it changes that job's
+ * settings: nothing in cli/ lists a job's options. */
+static void test_job_options_come_from_the_registry(void **state)
+{
+    (void)state;
+    const char *u = mrc_options_usage();
+    const mrc_job_desc *const *jobs = mrc_job_registry();
+    size_t njobs = 0;
+    for (; jobs[njobs] != NULL; njobs++) {
+        char title[64];
+        snprintf(title, sizeof title, "(--job %s)", jobs[njobs]->name);
+        const char *section = strstr(u, title);
+        if (section == NULL) fail_msg("--help has no section for job %s", jobs[njobs]->name);
+        const char *next = strstr(section + 1, "(--job ");
+        if (next == NULL) next = strstr(section, "Run:");
+        for (const mrc_opt_def *d = jobs[njobs]->opts; d->name != NULL; d++) {
+            const void *defaults = jobs[njobs]->defaults;
+            char opt[64], ini[256];
+            snprintf(opt, sizeof opt, "--%s", d->name);
+            if (d->help != NULL) {
+                const char *at = strstr(section, opt);
+                if (at == NULL || at > next)
+                    fail_msg("--help lists %s not under job %s", opt, jobs[njobs]->name);
+            }
+            mrc_options o;
+            mrc_err e;
+            if (d->section != NULL) {
+                snprintf(ini, sizeof ini, "[job]\njob = %s\n%s = %s\n", jobs[njobs]->name, d->name,
+                         some_value(d));
+                if (parse(&o, &e, "--config", write_ini(ini), (char *)NULL) != 0)
+                    fail_msg("[job] %s = %s: %s", d->name, some_value(d), e.msg);
+                assert_ptr_equal(o.job, jobs[njobs]);
+                assert_true(memcmp(o.job_settings[njobs], defaults, jobs[njobs]->settings_size) !=
+                                0 ||
+                            d->negate);
+                mrc_options_free(&o);
+            }
+            int rc =
+                mrc_opt_takes_value(d)
+                    ? parse(&o, &e, "--job", jobs[njobs]->name, opt, some_value(d), (char *)NULL)
+                    : parse(&o, &e, "--job", jobs[njobs]->name, opt, (char *)NULL);
+            if (rc != 0) fail_msg("%s: %s", opt, e.msg);
+            mrc_options_free(&o);
+        }
+    }
+    assert_true(njobs >= 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -582,6 +662,7 @@ int main(void)
         cmocka_unit_test(test_ini_long_inputs_on_continuation_lines),
         cmocka_unit_test(test_ini_nul_bytes),
         cmocka_unit_test(test_ini_continuation_comments),
+        cmocka_unit_test(test_job_options_come_from_the_registry),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

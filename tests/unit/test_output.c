@@ -484,7 +484,7 @@ static void test_rename_replaces_and_leaves_no_temp(void **state)
     assert_int_equal(st.st_mode & 0777, 0640); /* 0644 under umask 027 */
 
     /* the temporary name is the path, ".tmp.", the pid */
-    char *tmp = mrc_output_temp_path(path);
+    char *tmp = mrc_temp_path(path);
     char want[256];
     snprintf(want, sizeof want, "%s.tmp.%ld", path, (long)getpid());
     assert_string_equal(tmp, want);

@@ -559,7 +559,7 @@ static void test_errors_name_the_file(void **state)
     assert_string_equal(err.msg, "test consumer refused");
 
     /* a stop request ends the read with MRC_EINTR */
-    volatile int stop = 1;
+    mrc_stop stop = 1;
     memset(&err, 0, sizeof err);
     c = (collect_ctx){.out = &got, .delim = words_delim};
     assert_int_equal(mrc_reader_run(&r, path, 0, 6, &rules, collect_consume, &c, &stop, &err),
@@ -806,7 +806,7 @@ static void gz_member(bytebuf *out, const unsigned char *d, size_t n, member_opt
 typedef struct bytes_ctx {
     bytebuf out;
     int finals;
-    volatile int *stop_after_first; /* set on the first call when non-NULL */
+    mrc_stop *stop_after_first; /* set on the first call when non-NULL */
 } bytes_ctx;
 
 static long long bytes_consume(void *vctx, const unsigned char *buf, size_t len, bool final,
@@ -821,7 +821,7 @@ static long long bytes_consume(void *vctx, const unsigned char *buf, size_t len,
 }
 
 /* Reads path with mrc_reader_run_gz and a buffer of buf_size; c collects the bytes. */
-static int run_gz_bytes(const char *path, size_t buf_size, bytes_ctx *c, const volatile int *stop,
+static int run_gz_bytes(const char *path, size_t buf_size, bytes_ctx *c, const mrc_stop *stop,
                         mrc_err *err)
 {
     mrc_reader r;
@@ -1064,7 +1064,7 @@ static void test_gz_empty_members_trailers_and_garbage(void **state)
     bytebuf big = {0};
     gz_member(&big, d, n, (member_opts){.level = 1});
     write_file(path, big.p, big.n);
-    volatile int stop = 0;
+    mrc_stop stop = 0;
     bytes_ctx c = {.stop_after_first = &stop};
     mrc_err err = {0};
     assert_int_equal(run_gz_bytes(path, 4096, &c, &stop, &err), MRC_EINTR);

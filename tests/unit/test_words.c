@@ -20,6 +20,7 @@
 #include "mrcount/map.h"
 #include "mrcount/runtime.h"
 #include "mrcount/table.h"
+#include "words.h"
 
 /* ---- the oracle tokenizer ---- */
 
@@ -112,10 +113,10 @@ static void check_table(const mrc_table *t, const okvec *want, const char *what)
 
 static mrc_job job_for(const mode *m)
 {
-    mrc_job_opts o = {.job = "words", .tokens = m->tokens, .fold_case = m->fold};
+    mrc_words_opts o = {.tokens = m->tokens, .fold_case = m->fold};
     mrc_job j;
     mrc_err err = {0};
-    assert_int_equal(mrc_job_select(&o, &j, &err), 0);
+    assert_int_equal(mrc_job_select(&j, mrc_job_find("words"), &o, NULL, &err), 0);
     assert_non_null(j.consume);
     assert_non_null(j.rules.delim);
     return j;

@@ -9,12 +9,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dist_internal.h"
-#include "mrcount/dist.h"
+#include "mpi_internal.h"
+#include "mrcount/mpi.h"
 
 static MPI_Comm node_comm = MPI_COMM_NULL;
 
-int mrc_dist_mpi_error(mrc_err *err, const char *call, int rc)
+int mrc_mpi_mpi_error(mrc_err *err, const char *call, int rc)
 {
     char msg[MPI_MAX_ERROR_STRING];
     int len = 0;
@@ -50,7 +50,7 @@ static bool prefer_node_local_pml(void)
     return one_node && setenv("OMPI_MCA_pml", "ob1", 0) == 0;
 }
 
-int mrc_dist_init(int *argc, char ***argv, mrc_dist *d, mrc_err *err)
+int mrc_mpi_init(int *argc, char ***argv, mrc_mpi *d, mrc_err *err)
 {
     int provided = 0;
     memset(d, 0, sizeof *d);
@@ -72,19 +72,18 @@ int mrc_dist_init(int *argc, char ***argv, mrc_dist *d, mrc_err *err)
     return 0;
 }
 
-void mrc_dist_finalize(void)
+void mrc_mpi_finalize(void)
 {
     if (node_comm != MPI_COMM_NULL) MPI_Comm_free(&node_comm);
     MPI_Finalize();
 }
 
-void mrc_dist_abort(int code)
+void mrc_mpi_abort(int code)
 {
     MPI_Abort(MPI_COMM_WORLD, code);
 }
 
-int mrc_dist_share(const mrc_dist *d, const char *cpuset, size_t *index, size_t *count,
-                   mrc_err *err)
+int mrc_mpi_share(const mrc_mpi *d, const char *cpuset, size_t *index, size_t *count, mrc_err *err)
 {
     (void)d;
     int n = 0, me = 0;
@@ -127,11 +126,11 @@ int mrc_dist_share(const mrc_dist *d, const char *cpuset, size_t *index, size_t 
     free(all);
     free(lens);
     free(displs);
-    if (rc != MPI_SUCCESS) return mrc_dist_mpi_error(err, "MPI_Allgather(cpusets)", rc);
+    if (rc != MPI_SUCCESS) return mrc_mpi_mpi_error(err, "MPI_Allgather(cpusets)", rc);
     return 0;
 }
 
-int mrc_dist_agree(const mrc_dist *d, int status, mrc_err *err)
+int mrc_mpi_agree(const mrc_mpi *d, int status, mrc_err *err)
 {
     int mine = status != 0 ? d->rank : d->size, first = d->size;
     MRC_MPI_CHECK(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), err);
@@ -167,7 +166,7 @@ static int bcast_bytes(void *buf, uint64_t len, mrc_err *err)
     return 0;
 }
 
-int mrc_dist_bcast_files(const mrc_dist *d, mrc_file_list *files, mrc_err *err)
+int mrc_mpi_bcast_files(const mrc_mpi *d, mrc_file_list *files, mrc_err *err)
 {
     uint64_t len = 0;
     unsigned char *buf = NULL;
@@ -230,8 +229,8 @@ int mrc_dist_bcast_files(const mrc_dist *d, mrc_file_list *files, mrc_err *err)
     return 0;
 }
 
-int mrc_dist_scatter_splits(const mrc_dist *d, const mrc_split_plan *plan, mrc_split **mine,
-                            size_t *n, mrc_err *err)
+int mrc_mpi_scatter_splits(const mrc_mpi *d, const mrc_split_plan *plan, mrc_split **mine,
+                           size_t *n, mrc_err *err)
 {
     MPI_Datatype split_type;
     MRC_MPI_CHECK(MPI_Type_contiguous((int)sizeof(mrc_split), MPI_BYTE, &split_type), err);
@@ -260,12 +259,12 @@ int mrc_dist_scatter_splits(const mrc_dist *d, const mrc_split_plan *plan, mrc_s
     free(displs);
     MPI_Type_free(&split_type);
     if (*mine == NULL) return mrc_err_set(err, MRC_ENOMEM, "split scatter: out of memory");
-    if (rc != MPI_SUCCESS) return mrc_dist_mpi_error(err, "MPI_Scatterv(splits)", rc);
+    if (rc != MPI_SUCCESS) return mrc_mpi_mpi_error(err, "MPI_Scatterv(splits)", rc);
     *n = (size_t)count;
     return 0;
 }
 
-int mrc_dist_sum_u64(const mrc_dist *d, uint64_t *v, size_t n, mrc_err *err)
+int mrc_mpi_sum_u64(const mrc_mpi *d, uint64_t *v, size_t n, mrc_err *err)
 {
     (void)d;
     MRC_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD),
@@ -273,7 +272,7 @@ int mrc_dist_sum_u64(const mrc_dist *d, uint64_t *v, size_t n, mrc_err *err)
     return 0;
 }
 
-int mrc_dist_max_u64(const mrc_dist *d, uint64_t *v, size_t n, mrc_err *err)
+int mrc_mpi_max_u64(const mrc_mpi *d, uint64_t *v, size_t n, mrc_err *err)
 {
     (void)d;
     MRC_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD),
@@ -281,8 +280,8 @@ int mrc_dist_max_u64(const mrc_dist *d, uint64_t *v, size_t n, mrc_err *err)
     return 0;
 }
 
-int mrc_dist_gather_doubles(const mrc_dist *d, const double *mine, size_t n, double *all,
-                            mrc_err *err)
+int mrc_mpi_gather_doubles(const mrc_mpi *d, const double *mine, size_t n, double *all,
+                           mrc_err *err)
 {
     (void)d;
     MRC_MPI_CHECK(MPI_Gather(mine, (int)n, MPI_DOUBLE, all, (int)n, MPI_DOUBLE, 0, MPI_COMM_WORLD),
@@ -290,8 +289,8 @@ int mrc_dist_gather_doubles(const mrc_dist *d, const double *mine, size_t n, dou
     return 0;
 }
 
-int mrc_dist_gather_bytes(const mrc_dist *d, const void *mine, size_t len, void **all,
-                          size_t **lens_out, mrc_err *err)
+int mrc_mpi_gather_bytes(const mrc_mpi *d, const void *mine, size_t len, void **all,
+                         size_t **lens_out, mrc_err *err)
 {
     *all = NULL;
     if (lens_out != NULL) *lens_out = NULL;
@@ -327,7 +326,7 @@ int mrc_dist_gather_bytes(const mrc_dist *d, const void *mine, size_t len, void 
     if (rc != MPI_SUCCESS || !ok) {
         free(buf);
         free(lens);
-        if (rc != MPI_SUCCESS) return mrc_dist_mpi_error(err, "MPI_Gatherv(bytes)", rc);
+        if (rc != MPI_SUCCESS) return mrc_mpi_mpi_error(err, "MPI_Gatherv(bytes)", rc);
         return mrc_err_set(err, MRC_ENOMEM, "gather: out of memory or over 2 GiB");
     }
     if (d->rank == 0) {
@@ -349,12 +348,12 @@ int mrc_dist_gather_bytes(const mrc_dist *d, const void *mine, size_t len, void 
     return 0;
 }
 
-int mrc_dist_gather_strings(const mrc_dist *d, const char *mine, char ***all, mrc_err *err)
+int mrc_mpi_gather_strings(const mrc_mpi *d, const char *mine, char ***all, mrc_err *err)
 {
     void *buf = NULL;
     size_t *lens = NULL;
     *all = NULL;
-    int rc = mrc_dist_gather_bytes(d, mine, strlen(mine) + 1, &buf, &lens, err);
+    int rc = mrc_mpi_gather_bytes(d, mine, strlen(mine) + 1, &buf, &lens, err);
     if (rc != 0 || d->rank != 0) return rc;
     char **v = calloc((size_t)d->size, sizeof *v);
     size_t off = 0;
@@ -366,4 +365,46 @@ int mrc_dist_gather_strings(const mrc_dist *d, const char *mine, char ***all, mr
     free(lens);
     *all = v;
     return 0;
+}
+
+static int cmp_bad_file(const void *a, const void *b)
+{
+    const mrc_bad_file *x = a, *y = b;
+    return x->file < y->file ? -1 : x->file > y->file;
+}
+
+int mrc_mpi_gather_bad(const mrc_mpi *d, const mrc_map_stats *st, const mrc_file_list *files,
+                       mrc_bad_report *out, mrc_err *err)
+{
+    void *fbuf = NULL, *sbuf = NULL;
+    size_t *flens = NULL, *slens = NULL;
+    memset(out, 0, sizeof *out);
+    int rc = mrc_mpi_gather_bytes(d, st->bad_files, st->nbad_files * sizeof *st->bad_files, &fbuf,
+                                  &flens, err);
+    if (rc == 0)
+        rc = mrc_mpi_gather_bytes(d, st->bad_samples, st->nbad_samples * sizeof *st->bad_samples,
+                                  &sbuf, &slens, err);
+    if (rc == 0 && d->rank == 0) {
+        size_t nf = 0, ns = 0;
+        for (int k = 0; k < d->size; k++) {
+            nf += flens[k] / sizeof(mrc_bad_file);
+            ns += slens[k] / sizeof(mrc_bad_sample);
+        }
+        mrc_bad_file *bf = fbuf;
+        if (nf > 1) qsort(bf, nf, sizeof *bf, cmp_bad_file);
+        size_t k = 0;
+        for (size_t i = 0; i < nf; i++) {
+            if (k > 0 && bf[k - 1].file == bf[i].file)
+                bf[k - 1].count += bf[i].count;
+            else
+                bf[k++] = bf[i];
+        }
+        ns = mrc_bad_samples_first(sbuf, ns);
+        rc = mrc_bad_report_make(out, bf, k, sbuf, ns, files, err);
+    }
+    free(fbuf);
+    free(sbuf);
+    free(flens);
+    free(slens);
+    return rc;
 }

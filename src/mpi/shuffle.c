@@ -6,28 +6,23 @@
  * transfer: a rank never waits for data another rank could not send. */
 #include <limits.h>
 #include <mpi.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dist_internal.h"
-#include "mrcount/dist.h"
+#include "mpi_internal.h"
+#include "mrcount/mpi.h"
 #include "mrcount/runtime.h"
 #include "mrcount/table.h"
 
 #define GATHER_CHUNK ((size_t)1 << 30) /* bytes per message of the gather */
 #define TAG_GATHER 7
 
-__extension__ typedef unsigned __int128 u128; /* GCC and clang: the width of the last range */
-
 /* Bytes one Alltoallv round may move into or out of a rank: INT_MAX (MPI counts and
- * displacements are ints), or a small value from MRC_TEST_SHUFFLE_ROUND so the tests exercise
- * the rounds on small tables. */
-static size_t round_cap(int nranks)
+ * displacements are ints), or a small test value (the test hook MRC_TEST_SHUFFLE_ROUND, read in
+ * cli/fault.c) so the tests exercise the rounds on small tables. */
+static size_t round_cap(int nranks, size_t test_round)
 {
-    const char *s = getenv("MRC_TEST_SHUFFLE_ROUND");
-    long v = s != NULL ? strtol(s, NULL, 10) : 0;
-    size_t cap = v >= 64 ? (size_t)v : (size_t)INT_MAX;
+    size_t cap = test_round >= 64 ? test_round : (size_t)INT_MAX;
     return cap < (size_t)nranks ? (size_t)nranks : cap;
 }
 
@@ -56,7 +51,7 @@ static int exchange_once(exchange *x, mrc_err *err)
     to_ints(x->rdispl, x->size, x->jd);
     int rc = MPI_Alltoallv(x->send, x->ic, x->id, MPI_BYTE, x->recv, x->jc, x->jd, MPI_BYTE,
                            MPI_COMM_WORLD);
-    return rc != MPI_SUCCESS ? mrc_dist_mpi_error(err, "MPI_Alltoallv(table ranges)", rc) : 0;
+    return rc != MPI_SUCCESS ? mrc_mpi_mpi_error(err, "MPI_Alltoallv(table ranges)", rc) : 0;
 }
 
 /* Rounds through staging buffers: in round k each pair moves its bytes [k q, (k+1) q), so no
@@ -70,7 +65,7 @@ static int exchange_rounds(exchange *x, size_t q, uint64_t nrounds, int *aborted
     if (rc != MPI_SUCCESS || !all_ok) {
         free(sbuf);
         free(rbuf);
-        if (rc != MPI_SUCCESS) return mrc_dist_mpi_error(err, "MPI_Allreduce(staging)", rc);
+        if (rc != MPI_SUCCESS) return mrc_mpi_mpi_error(err, "MPI_Allreduce(staging)", rc);
         *aborted = 1; /* the failing rank reports; the others step aside */
         return ok ? 0
                   : mrc_err_set(err, MRC_ENOMEM, "shuffle: cannot allocate %zu bytes", 2 * stage);
@@ -97,142 +92,19 @@ static int exchange_rounds(exchange *x, size_t q, uint64_t nrounds, int *aborted
     }
     free(sbuf);
     free(rbuf);
-    return rc != MPI_SUCCESS ? mrc_dist_mpi_error(err, "MPI_Alltoallv(table ranges)", rc) : 0;
+    return rc != MPI_SUCCESS ? mrc_mpi_mpi_error(err, "MPI_Alltoallv(table ranges)", rc) : 0;
 }
 
-/* ---- the owner's parallel merge ---- */
-
-typedef struct range_merge {
-    size_t nruns, nparts;
-    mrc_ser_run *runs;   /* the received runs, one per source rank */
-    uint64_t *bounds;    /* nparts: first hash of each sub-range */
-    size_t *cuts;        /* nruns * (nparts + 1): offsets of the sub-ranges in each run */
-    unsigned char **out; /* nparts merged payloads */
-    mrc_ser_merged *res; /* nparts */
-    mrc_err *errs;       /* per thread */
-    atomic_int failed;
-    size_t nthreads;
-} range_merge;
-
-static void cut_worker(size_t ti, void *arg)
+static void free_received(void *arg)
 {
-    range_merge *m = arg;
-    for (size_t i = ti; i < m->nruns && !atomic_load(&m->failed); i += m->nthreads)
-        if (mrc_ser_cut(m->runs[i].payload, m->runs[i].len, m->bounds, m->nparts,
-                        &m->cuts[i * (m->nparts + 1)], NULL, &m->errs[ti]) != 0)
-            atomic_store(&m->failed, 1);
-}
-
-static void merge_worker(size_t ti, void *arg)
-{
-    range_merge *m = arg;
-    mrc_ser_run *slices = malloc((m->nruns + 1) * sizeof *slices);
-    if (slices == NULL) {
-        mrc_err_set(&m->errs[ti], MRC_ENOMEM, "shuffle merge: out of memory");
-        atomic_store(&m->failed, 1);
-        return;
-    }
-    for (size_t p = ti; p < m->nparts && !atomic_load(&m->failed); p += m->nthreads) {
-        size_t cap = 0;
-        for (size_t i = 0; i < m->nruns; i++) {
-            const size_t *c = &m->cuts[i * (m->nparts + 1)];
-            slices[i] = (mrc_ser_run){m->runs[i].payload + c[p], c[p + 1] - c[p]};
-            cap += c[p + 1] - c[p];
-        }
-        m->out[p] = malloc(cap + 1);
-        if (m->out[p] == NULL) {
-            mrc_err_set(&m->errs[ti], MRC_ENOMEM, "shuffle merge: cannot allocate %zu bytes", cap);
-            atomic_store(&m->failed, 1);
-            break;
-        }
-        if (mrc_ser_merge_runs(slices, m->nruns, m->out[p], cap, &m->res[p], &m->errs[ti]) != 0)
-            atomic_store(&m->failed, 1);
-    }
-    free(slices);
-}
-
-static void range_merge_free(range_merge *m)
-{
-    for (size_t p = 0; m->out != NULL && p < m->nparts; p++)
-        free(m->out[p]);
-    free(m->out);
-    free(m->res);
-    free(m->bounds);
-    free(m->cuts);
-    free(m->errs);
-}
-
-static int first_error(const range_merge *m, mrc_err *err)
-{
-    for (size_t t = 0; t < m->nthreads; t++)
-        if (m->errs[t].code != 0) {
-            *err = m->errs[t];
-            return m->errs[t].code;
-        }
-    return mrc_err_set(err, MRC_EIO, "shuffle merge failed");
-}
-
-/* Merge the runs received in recv (freed here, as early as possible) into one serialized table
- * of this rank's range [lo, hi]. */
-static int merge_range(mrc_ser_run *runs, size_t nruns, unsigned char **recv, uint64_t lo,
-                       uint64_t hi_excl, int last, mrc_topo *topo, const mrc_placement *pl,
-                       void **table, size_t *table_len, mrc_err *err)
-{
-    range_merge m = {0};
-    m.nruns = nruns;
-    m.runs = runs;
-    m.nthreads = pl->nthreads;
-    m.nparts = pl->nthreads * 4; /* hashes are uniform: a few sub-ranges per thread balance */
-    m.bounds = calloc(m.nparts, sizeof *m.bounds);
-    m.cuts = calloc(nruns * (m.nparts + 1), sizeof *m.cuts);
-    m.out = calloc(m.nparts, sizeof *m.out);
-    m.res = calloc(m.nparts, sizeof *m.res);
-    m.errs = calloc(m.nthreads, sizeof *m.errs);
-    int rc = 0;
-    if (!m.bounds || !m.cuts || !m.out || !m.res || !m.errs) {
-        rc = mrc_err_set(err, MRC_ENOMEM, "shuffle merge: out of memory");
-        goto done;
-    }
-    /* Sub-range p starts at lo + p * width / nparts of the range's width. */
-    u128 width = last ? ((u128)1 << 64) - lo : hi_excl - lo;
-    for (size_t p = 0; p < m.nparts; p++)
-        m.bounds[p] = lo + (uint64_t)(width * p / m.nparts);
-    rc = mrc_run_parallel(topo, pl, cut_worker, &m, err);
-    if (rc == 0 && atomic_load(&m.failed)) rc = first_error(&m, err);
-    if (rc == 0) rc = mrc_run_parallel(topo, pl, merge_worker, &m, err);
-    if (rc == 0 && atomic_load(&m.failed)) rc = first_error(&m, err);
+    unsigned char **recv = arg;
     free(*recv); /* every run is merged: the received bytes are no longer needed */
     *recv = NULL;
-    if (rc != 0) goto done;
-    mrc_ser_header h = {MRC_SER_MAGIC, MRC_SER_VERSION, 0, 0, 0, 0};
-    for (size_t p = 0; p < m.nparts; p++) {
-        h.records += m.res[p].records;
-        h.payload += m.res[p].bytes;
-        h.total = h.total + m.res[p].total < h.total ? UINT64_MAX : h.total + m.res[p].total;
-    }
-    unsigned char *t = malloc(MRC_SER_HEADER + (size_t)h.payload);
-    if (t == NULL) {
-        rc = mrc_err_set(err, MRC_ENOMEM, "shuffle merge: cannot allocate %zu bytes",
-                         MRC_SER_HEADER + (size_t)h.payload);
-        goto done;
-    }
-    mrc_ser_write_header(t, &h);
-    size_t w = MRC_SER_HEADER;
-    for (size_t p = 0; p < m.nparts; p++) {
-        memcpy(t + w, m.out[p], m.res[p].bytes);
-        w += m.res[p].bytes;
-        free(m.out[p]);
-        m.out[p] = NULL;
-    }
-    *table = t;
-    *table_len = w;
-done:
-    range_merge_free(&m);
-    return rc;
 }
 
-int mrc_dist_shuffle_tables(const mrc_dist *d, void **local, size_t local_len, mrc_topo *topo,
-                            const mrc_placement *pl, void **range, size_t *range_len, mrc_err *err)
+int mrc_mpi_shuffle_tables(const mrc_mpi *d, void **local, size_t local_len, mrc_topo *topo,
+                           const mrc_placement *pl, size_t test_round, void **range,
+                           size_t *range_len, mrc_err *err)
 {
     *range = NULL;
     *range_len = 0;
@@ -277,13 +149,13 @@ int mrc_dist_shuffle_tables(const mrc_dist *d, void **local, size_t local_len, m
     int failed = !mine_ok;
     int mrc = MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     if (mrc != MPI_SUCCESS) {
-        rc = mrc_dist_mpi_error(err, "MPI_Allreduce(shuffle cut)", mrc);
+        rc = mrc_mpi_mpi_error(err, "MPI_Allreduce(shuffle cut)", mrc);
         goto out;
     }
     if (failed) goto out;
     mrc = MPI_Alltoall(sc, 1, MPI_UINT64_T, rcv, 1, MPI_UINT64_T, MPI_COMM_WORLD);
     if (mrc != MPI_SUCCESS) {
-        rc = mrc_dist_mpi_error(err, "MPI_Alltoall(range sizes)", mrc);
+        rc = mrc_mpi_mpi_error(err, "MPI_Alltoall(range sizes)", mrc);
         goto out;
     }
     uint64_t recv_total = 0, send_total = 0, pair_max = 0;
@@ -306,11 +178,11 @@ int mrc_dist_shuffle_tables(const mrc_dist *d, void **local, size_t local_len, m
                          pair_max};
     mrc = MPI_Allreduce(MPI_IN_PLACE, agree, 3, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
     if (mrc != MPI_SUCCESS) {
-        rc = mrc_dist_mpi_error(err, "MPI_Allreduce(shuffle plan)", mrc);
+        rc = mrc_mpi_mpi_error(err, "MPI_Allreduce(shuffle plan)", mrc);
         goto out;
     }
     if (agree[0] != 0) goto out;
-    size_t cap = round_cap(P);
+    size_t cap = round_cap(P, test_round);
     int aborted = 0;
     if (agree[1] <= cap) {
         rc = exchange_once(&x, err);
@@ -323,10 +195,14 @@ int mrc_dist_shuffle_tables(const mrc_dist *d, void **local, size_t local_len, m
     *local = NULL;
     for (int r = 0; r < P; r++)
         runs[r] = (mrc_ser_run){x.recv + x.rdispl[r], x.rcount[r]};
-    uint64_t lo = bounds[d->rank];
-    uint64_t hi = d->rank + 1 < P ? bounds[d->rank + 1] : 0;
-    rc = merge_range(runs, (size_t)P, &x.recv, lo, hi, d->rank + 1 == P, topo, pl, range, range_len,
-                     err);
+    mrc_merge_input in = {.runs = runs,
+                          .nruns = (size_t)P,
+                          .lo = bounds[d->rank],
+                          .hi = d->rank + 1 < P ? bounds[d->rank + 1] - 1 : UINT64_MAX,
+                          .inputs_done = free_received,
+                          .inputs_done_arg = &x.recv};
+    uint64_t distinct = 0;
+    rc = mrc_table_merge_parallel(&in, topo, pl, range, range_len, &distinct, err);
 out:
     free(x.recv);
     free(x.scount);
@@ -341,8 +217,8 @@ out:
     return rc;
 }
 
-int mrc_dist_gather_table(const mrc_dist *d, const void *table, void **result, size_t *result_len,
-                          mrc_err *err)
+int mrc_mpi_gather_table(const mrc_mpi *d, const void *table, void **result, size_t *result_len,
+                         mrc_err *err)
 {
     *result = NULL;
     *result_len = 0;
@@ -357,7 +233,7 @@ int mrc_dist_gather_table(const mrc_dist *d, const void *table, void **result, s
                          MPI_COMM_WORLD);
     if (mrc != MPI_SUCCESS) {
         free(heads);
-        return mrc_dist_mpi_error(err, "MPI_Gather(range headers)", mrc);
+        return mrc_mpi_mpi_error(err, "MPI_Gather(range headers)", mrc);
     }
     unsigned char *out = NULL;
     size_t *at = NULL;
@@ -382,7 +258,7 @@ int mrc_dist_gather_table(const mrc_dist *d, const void *table, void **result, s
     if (mrc != MPI_SUCCESS || !ok) {
         free(out);
         free(at);
-        if (mrc != MPI_SUCCESS) return mrc_dist_mpi_error(err, "MPI_Bcast(gather)", mrc);
+        if (mrc != MPI_SUCCESS) return mrc_mpi_mpi_error(err, "MPI_Bcast(gather)", mrc);
         return d->rank == 0 ? mrc_err_set(err, MRC_ENOMEM, "gather: cannot allocate %llu bytes",
                                           (unsigned long long)sum.payload)
                             : 0;
@@ -411,7 +287,7 @@ int mrc_dist_gather_table(const mrc_dist *d, const void *table, void **result, s
     free(at);
     if (mrc != MPI_SUCCESS) {
         free(out);
-        return mrc_dist_mpi_error(err, "MPI_Send/Recv(gather ranges)", mrc);
+        return mrc_mpi_mpi_error(err, "MPI_Send/Recv(gather ranges)", mrc);
     }
     if (d->rank == 0) {
         *result = out;
@@ -420,10 +296,10 @@ int mrc_dist_gather_table(const mrc_dist *d, const void *table, void **result, s
     return 0;
 }
 
-int mrc_dist_hll_union(const mrc_dist *d, mrc_hll *h, mrc_err *err)
+int mrc_mpi_hll_union(const mrc_mpi *d, mrc_hll *h, mrc_err *err)
 {
     (void)d;
     int rc = MPI_Allreduce(MPI_IN_PLACE, h->reg, MRC_HLL_REGISTERS, MPI_UINT8_T, MPI_MAX,
                            MPI_COMM_WORLD);
-    return rc != MPI_SUCCESS ? mrc_dist_mpi_error(err, "MPI_Allreduce(sketches)", rc) : 0;
+    return rc != MPI_SUCCESS ? mrc_mpi_mpi_error(err, "MPI_Allreduce(sketches)", rc) : 0;
 }

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dist_internal.h"
-#include "mrcount/dist.h"
+#include "mpi_internal.h"
+#include "mrcount/mpi.h"
 
 #define PLAN_BLOCK ((size_t)1 << 20) /* splits per broadcast: counts stay far below INT_MAX */
 
@@ -45,8 +45,8 @@ static void pull_order(const mrc_file_list *files, const mrc_split_plan *plan, m
     qsort(out + ngz, plan->n - ngz, sizeof *out, cmp_file_offset);
 }
 
-int mrc_dist_bcast_plan(const mrc_dist *d, const mrc_file_list *files, const mrc_split_plan *plan,
-                        mrc_split **all, size_t *n, mrc_err *err)
+int mrc_mpi_bcast_plan(const mrc_mpi *d, const mrc_file_list *files, const mrc_split_plan *plan,
+                       mrc_split **all, size_t *n, mrc_err *err)
 {
     *all = NULL;
     *n = 0;
@@ -73,7 +73,7 @@ int mrc_dist_bcast_plan(const mrc_dist *d, const mrc_file_list *files, const mrc
     MPI_Type_free(&split_type);
     if (rc != MPI_SUCCESS) {
         free(splits);
-        return mrc_dist_mpi_error(err, "MPI_Bcast(split plan)", rc);
+        return mrc_mpi_mpi_error(err, "MPI_Bcast(split plan)", rc);
     }
     *all = splits;
     *n = (size_t)count;
@@ -82,19 +82,19 @@ int mrc_dist_bcast_plan(const mrc_dist *d, const mrc_file_list *files, const mrc
 
 /* ---- the counter on rank 0 ---- */
 
-struct mrc_dist_counter {
+struct mrc_mpi_counter {
     MPI_Win win;
 };
 
-int mrc_dist_counter_open(const mrc_dist *d, mrc_dist_counter **out, mrc_err *err)
+int mrc_mpi_counter_open(const mrc_mpi *d, mrc_mpi_counter **out, mrc_err *err)
 {
     *out = NULL;
-    mrc_dist_counter *c = calloc(1, sizeof *c);
+    mrc_mpi_counter *c = calloc(1, sizeof *c);
     int ok = c != NULL, all_ok = 0;
     int rc = MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     if (rc != MPI_SUCCESS || !all_ok) {
         free(c);
-        if (rc != MPI_SUCCESS) return mrc_dist_mpi_error(err, "MPI_Allreduce(counter)", rc);
+        if (rc != MPI_SUCCESS) return mrc_mpi_mpi_error(err, "MPI_Allreduce(counter)", rc);
         return mrc_err_set(err, MRC_ENOMEM, "split counter: out of memory");
     }
     uint64_t *value = NULL;
@@ -102,9 +102,9 @@ int mrc_dist_counter_open(const mrc_dist *d, mrc_dist_counter **out, mrc_err *er
     rc = MPI_Win_allocate(size, (int)sizeof *value, MPI_INFO_NULL, MPI_COMM_WORLD, &value, &c->win);
     if (rc != MPI_SUCCESS) {
         free(c);
-        return mrc_dist_mpi_error(err, "MPI_Win_allocate(counter)", rc);
+        return mrc_mpi_mpi_error(err, "MPI_Win_allocate(counter)", rc);
     }
-    *out = c; /* from here on the window exists on every rank: mrc_dist_counter_close() frees it */
+    *out = c; /* from here on the window exists on every rank: mrc_mpi_counter_close() frees it */
     MRC_MPI_CHECK(MPI_Win_set_errhandler(c->win, MPI_ERRORS_RETURN), err);
     /* One passive-target epoch for the whole map phase: each fetch is then a single call. */
     MRC_MPI_CHECK(MPI_Win_lock_all(MPI_MODE_NOCHECK, c->win), err);
@@ -116,7 +116,7 @@ int mrc_dist_counter_open(const mrc_dist *d, mrc_dist_counter **out, mrc_err *er
     return 0;
 }
 
-int mrc_dist_counter_next(mrc_dist_counter *c, uint64_t *value, mrc_err *err)
+int mrc_mpi_counter_next(mrc_mpi_counter *c, uint64_t *value, mrc_err *err)
 {
     const uint64_t one = 1;
     MRC_MPI_CHECK(MPI_Fetch_and_op(&one, value, MPI_UINT64_T, 0, 0, MPI_SUM, c->win), err);
@@ -124,25 +124,25 @@ int mrc_dist_counter_next(mrc_dist_counter *c, uint64_t *value, mrc_err *err)
     return 0;
 }
 
-int mrc_dist_counter_close(mrc_dist_counter *c, mrc_err *err)
+int mrc_mpi_counter_close(mrc_mpi_counter *c, mrc_err *err)
 {
     if (c == NULL) return 0;
     int rc = MPI_Win_unlock_all(c->win);
     int frc = MPI_Win_free(&c->win);
     free(c);
-    if (rc != MPI_SUCCESS) return mrc_dist_mpi_error(err, "MPI_Win_unlock_all(counter)", rc);
-    if (frc != MPI_SUCCESS) return mrc_dist_mpi_error(err, "MPI_Win_free(counter)", frc);
+    if (rc != MPI_SUCCESS) return mrc_mpi_mpi_error(err, "MPI_Win_unlock_all(counter)", rc);
+    if (frc != MPI_SUCCESS) return mrc_mpi_mpi_error(err, "MPI_Win_free(counter)", frc);
     return 0;
 }
 
 /* ---- progress without stalling: MPI_Iallreduce, tested ---- */
 
-struct mrc_dist_iprogress {
+struct mrc_mpi_iprogress {
     uint64_t mine[3], sums[3]; /* MPI reads and writes them until the request completes */
     MPI_Request req;
 };
 
-int mrc_dist_iprogress_open(mrc_dist_iprogress **out, mrc_err *err)
+int mrc_mpi_iprogress_open(mrc_mpi_iprogress **out, mrc_err *err)
 {
     *out = calloc(1, sizeof **out);
     if (*out == NULL) return mrc_err_set(err, MRC_ENOMEM, "progress exchange: out of memory");
@@ -150,8 +150,8 @@ int mrc_dist_iprogress_open(mrc_dist_iprogress **out, mrc_err *err)
     return 0;
 }
 
-int mrc_dist_iprogress_start(mrc_dist_iprogress *p, int failed, int mapping, uint64_t bytes,
-                             mrc_err *err)
+int mrc_mpi_iprogress_start(mrc_mpi_iprogress *p, int failed, int mapping, uint64_t bytes,
+                            mrc_err *err)
 {
     if (p->req != MPI_REQUEST_NULL)
         return mrc_err_set(err, MRC_EINVAL, "progress exchange: started twice");
@@ -163,7 +163,7 @@ int mrc_dist_iprogress_start(mrc_dist_iprogress *p, int failed, int mapping, uin
     return 0;
 }
 
-int mrc_dist_iprogress_test(mrc_dist_iprogress *p, bool *ready, uint64_t sums[3], mrc_err *err)
+int mrc_mpi_iprogress_test(mrc_mpi_iprogress *p, bool *ready, uint64_t sums[3], mrc_err *err)
 {
     int flag = 0;
     *ready = false;
@@ -177,7 +177,7 @@ int mrc_dist_iprogress_test(mrc_dist_iprogress *p, bool *ready, uint64_t sums[3]
     return 0;
 }
 
-void mrc_dist_iprogress_close(mrc_dist_iprogress *p)
+void mrc_mpi_iprogress_close(mrc_mpi_iprogress *p)
 {
     /* A collective request cannot be freed or cancelled, and MPI may still write its buffers:
      * after an MPI error left one in flight, keep the memory rather than free it under MPI. */

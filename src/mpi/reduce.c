@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dist_internal.h"
-#include "mrcount/dist.h"
+#include "mpi_internal.h"
+#include "mrcount/mpi.h"
 #include "mrcount/table.h"
 
 #define MRC_BLOCK ((size_t)1 << 20)
@@ -25,15 +25,14 @@ static void merge_op(void *in, void *inout, int *len, MPI_Datatype *type)
                            (unsigned char *)inout + (size_t)i * op_capacity, op_capacity);
 }
 
-/* Blocks are used past this size: INT_MAX, or a small value from MRC_TEST_REDUCE_BLOCK so the
- * tests exercise the >2 GiB path on small tables. */
-static size_t block_threshold(size_t *block)
+/* Blocks are used past this size: INT_MAX, or a small test block (the test hook
+ * MRC_TEST_REDUCE_BLOCK, read in cli/fault.c) so the tests exercise the >2 GiB path on small
+ * tables. */
+static size_t block_threshold(size_t test_block, size_t *block)
 {
-    const char *s = getenv("MRC_TEST_REDUCE_BLOCK");
-    long v = s != NULL ? strtol(s, NULL, 10) : 0;
-    if (v >= 64) {
-        *block = (size_t)v;
-        return (size_t)v;
+    if (test_block >= 64) {
+        *block = test_block;
+        return test_block;
     }
     *block = MRC_BLOCK;
     return (size_t)INT_MAX;
@@ -55,8 +54,9 @@ static int table_type(size_t cap, size_t threshold, size_t blk, MPI_Datatype *ty
     return rc;
 }
 
-int mrc_dist_reduce_tables(const mrc_dist *d, void **local, size_t local_len, uint64_t cap_hint,
-                           void **result, size_t *result_len, bool *too_small, mrc_err *err)
+int mrc_mpi_reduce_tables(const mrc_mpi *d, void **local, size_t local_len, uint64_t cap_hint,
+                          size_t test_block, void **result, size_t *result_len, bool *too_small,
+                          mrc_err *err)
 {
     *result = NULL;
     *result_len = 0;
@@ -65,8 +65,8 @@ int mrc_dist_reduce_tables(const mrc_dist *d, void **local, size_t local_len, ui
     int rc = MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
     if (rc == MPI_SUCCESS)
         rc = MPI_Allreduce(MPI_IN_PLACE, &biggest, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
-    if (rc != MPI_SUCCESS) return mrc_dist_mpi_error(err, "MPI_Allreduce(table sizes)", rc);
-    size_t blk, threshold = block_threshold(&blk);
+    if (rc != MPI_SUCCESS) return mrc_mpi_mpi_error(err, "MPI_Allreduce(table sizes)", rc);
+    size_t blk, threshold = block_threshold(test_block, &blk);
     /* The sum always fits the union; a smaller hint (never below the largest table) saves
      * memory and traffic, and a merge that does not fit it is reported as too_small. */
     if (cap_hint > 0 && cap_hint < sum) sum = cap_hint > biggest ? cap_hint : biggest;
@@ -82,7 +82,7 @@ int mrc_dist_reduce_tables(const mrc_dist *d, void **local, size_t local_len, ui
     rc = MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
     if (rc != MPI_SUCCESS || !all_ok) {
         free(recv);
-        if (rc != MPI_SUCCESS) return mrc_dist_mpi_error(err, "MPI_Allreduce(allocation)", rc);
+        if (rc != MPI_SUCCESS) return mrc_mpi_mpi_error(err, "MPI_Allreduce(allocation)", rc);
         return mrc_err_set(err, MRC_ENOMEM, "combine: cannot allocate %zu bytes on some rank", cap);
     }
     memset(send + local_len, 0, cap - local_len);
@@ -92,7 +92,7 @@ int mrc_dist_reduce_tables(const mrc_dist *d, void **local, size_t local_len, ui
     rc = table_type(cap, threshold, blk, &type);
     if (rc != MPI_SUCCESS) {
         free(recv);
-        return mrc_dist_mpi_error(err, "MPI_Type_contiguous(table)", rc);
+        return mrc_mpi_mpi_error(err, "MPI_Type_contiguous(table)", rc);
     }
     rc = MPI_Op_create(merge_op, 1, &op);
     if (rc == MPI_SUCCESS) {
@@ -103,7 +103,7 @@ int mrc_dist_reduce_tables(const mrc_dist *d, void **local, size_t local_len, ui
     MPI_Type_free(&type);
     if (rc != MPI_SUCCESS) {
         free(recv);
-        return mrc_dist_mpi_error(err, "MPI_Reduce(tables)", rc);
+        return mrc_mpi_mpi_error(err, "MPI_Reduce(tables)", rc);
     }
     /* Rank 0 tells everyone whether the result fit, so all fall back together. */
     int fit = 1;
@@ -115,7 +115,7 @@ int mrc_dist_reduce_tables(const mrc_dist *d, void **local, size_t local_len, ui
     rc = MPI_Bcast(&fit, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (rc != MPI_SUCCESS) {
         free(recv);
-        return mrc_dist_mpi_error(err, "MPI_Bcast(reduce fit)", rc);
+        return mrc_mpi_mpi_error(err, "MPI_Bcast(reduce fit)", rc);
     }
     if (!fit) {
         free(recv);

@@ -1,5 +1,6 @@
-/* errors.c - the error value (mrc_err) and small helpers every stage shares: timing, peak RSS,
- * size parsing. Lives with input/ because it is the lowest stage; it must never print. */
+/* errors.c - the common floor's small helpers: the error value (mrc_err), aligned allocation,
+ * timing, peak RSS, memory available, size parsing and temporary names. Every stage stands on
+ * it and it stands on nothing of ours; it must never print or exit. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdarg.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mrcount/common.h"
 
@@ -138,4 +140,12 @@ int mrc_parse_size(const char *s, uint64_t *out)
     if (shift != 0 && v > (UINT64_MAX >> shift)) return -1;
     *out = (uint64_t)v << shift;
     return 0;
+}
+
+char *mrc_temp_path(const char *path)
+{
+    size_t n = strlen(path) + 32;
+    char *t = malloc(n);
+    if (t != NULL) snprintf(t, n, "%s.tmp.%ld", path, (long)getpid());
+    return t;
 }

@@ -1,0 +1,258 @@
+/* mpi.h - everything that crosses ranks: start-up, who shares a node's cpuset, the broadcast
+ * of the file table and the MPI_Scatterv of split descriptors, the main thread's side of the map
+ * (dynamic schedule, progress, failure), the run-wide agreement on failure, and the combine of
+ * serialized tables (MPI_Reduce with a merging MPI_Op, or the hash-range shuffle).
+ * The only stage (with cli start-up) that calls MPI. */
+#ifndef MRCOUNT_MPI_H
+#define MRCOUNT_MPI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mrcount/common.h"
+#include "mrcount/input.h"
+#include "mrcount/map.h"
+#include "mrcount/report.h"
+#include "mrcount/runtime.h"
+#include "mrcount/table.h"
+
+typedef struct mrc_mpi {
+    int rank, size;
+    int node_rank, node_size; /* within the node (MPI_COMM_TYPE_SHARED) */
+    char host[64];
+    bool node_local_pml; /* mrc_mpi_init() chose Open MPI's ob1 PML: every rank on one node */
+} mrc_mpi;
+
+/** mrc_mpi_init() : MPI_Init_thread (FUNNELED: only the calling thread talks MPI), errors
+ *  returned rather than aborting. When the user set no OMPI_MCA_pml and every rank is on this
+ *  node (a singleton, mpirun with all ranks local, a one-node srun step), it first sets
+ *  OMPI_MCA_pml=ob1, sparing MPI_Init's ~0.2 s probe of network fabrics.
+ *  @return 0 or MRC_EMPI with err filled. */
+int mrc_mpi_init(int *argc, char ***argv, mrc_mpi *d, mrc_err *err);
+
+/** mrc_mpi_finalize() : MPI_Finalize. */
+void mrc_mpi_finalize(void);
+
+/** mrc_mpi_abort() : MPI_Abort(code): the last resort when ranks can no longer agree. */
+void mrc_mpi_abort(int code);
+
+/** mrc_mpi_share() : among the ranks of this node, how many have the same cpuset string as
+ *  this one (*count) and this rank's index among them (*index). Collective. */
+int mrc_mpi_share(const mrc_mpi *d, const char *cpuset, size_t *index, size_t *count, mrc_err *err);
+
+/** mrc_mpi_agree() : collective: combine every rank's status. When some rank failed, the
+ *  failing rank with the lowest number sends its error to all, which is returned in err (its
+ *  message prefixed with "rank N: " when size > 1); the caller's own err is replaced.
+ *  @return the failing rank's code (0 when every rank succeeded). */
+int mrc_mpi_agree(const mrc_mpi *d, int status, mrc_err *err);
+
+/** mrc_mpi_bcast_files() : rank 0's file list to every rank (paths, sizes, gz flags).
+ *  On other ranks `files` is filled. Collective. */
+int mrc_mpi_bcast_files(const mrc_mpi *d, mrc_file_list *files, mrc_err *err);
+
+/** mrc_mpi_scatter_splits() : MPI_Scatterv of rank 0's plan: each rank receives its splits
+ *  (malloc'd *mine, *n). `plan` is read on rank 0 only. Collective. */
+int mrc_mpi_scatter_splits(const mrc_mpi *d, const mrc_split_plan *plan, mrc_split **mine,
+                           size_t *n, mrc_err *err);
+
+/** mrc_mpi_reduce_tables() : combine every rank's serialized table into one on rank 0 with
+ *  MPI_Reduce and a commutative user MPI_Op that merges two serialized tables. Buffers are
+ *  sized by cap_hint when it is nonzero and below the sum of the table sizes (never below the
+ *  largest table), else by that sum, which always fits the union; the table is one element of a
+ *  derived datatype so that tables over 2 GiB work and no segmentation splits one. A merge that
+ *  does not fit (only possible with a hint, or when the operator ran out of memory) sets
+ *  *too_small on every rank and returns 0 with no result: the caller falls back to the shuffle.
+ *  *local (malloc'd, local_len bytes) grows into the send buffer: it may move, and still holds
+ *  the local table afterwards. On rank 0 *result (malloc'd, *result_len bytes capacity) holds the
+ * merged table; a count overflow or a corrupt table is an error. Collective.
+ *  @return 0, or nonzero with err filled (on rank 0; others return 0 unless MPI failed). */
+int mrc_mpi_reduce_tables(const mrc_mpi *d, void **local, size_t local_len, uint64_t cap_hint,
+                          size_t test_block, void **result, size_t *result_len, bool *too_small,
+                          mrc_err *err);
+
+/** mrc_mpi_gather_doubles() : rank 0 gets n values from every rank (size * n, rank-major). */
+int mrc_mpi_gather_doubles(const mrc_mpi *d, const double *mine, size_t n, double *all,
+                           mrc_err *err);
+
+/** mrc_mpi_gather_bytes() : rank 0 gets every rank's `len` bytes, concatenated in rank order
+ *  (malloc'd *all; *lens, when lens is non-NULL, malloc'd size entries). At most 2 GiB in all.
+ *  Collective. */
+int mrc_mpi_gather_bytes(const mrc_mpi *d, const void *mine, size_t len, void **all, size_t **lens,
+                         mrc_err *err);
+
+/** mrc_mpi_gather_strings() : rank 0 gets every rank's string (malloc'd array of size
+ *  malloc'd strings in *all). */
+int mrc_mpi_gather_strings(const mrc_mpi *d, const char *mine, char ***all, mrc_err *err);
+
+/** mrc_mpi_max_u64() / mrc_mpi_sum_u64() : allreduce helpers. */
+int mrc_mpi_sum_u64(const mrc_mpi *d, uint64_t *v, size_t n, mrc_err *err);
+int mrc_mpi_max_u64(const mrc_mpi *d, uint64_t *v, size_t n, mrc_err *err);
+
+/* ---- the shuffle combine (shuffle.c) ---- */
+
+/** mrc_mpi_shuffle_tables() : every rank's serialized table is cut into hash ranges, range r
+ *  goes to rank r (MPI_Alltoallv: sizes, then data, in rounds of at most 2 GiB per rank), and
+ *  each rank merges the runs of its range on its placement's threads. *local (malloc'd) is
+ *  freed as soon as it is sent (set to NULL). On success *range (malloc'd, *range_len bytes) is
+ *  this rank's range as a serialized table; the ranges in rank order are the whole table.
+ *  Collective. @return 0, or nonzero with err filled on the rank that failed (a rank that only
+ *  saw another fail returns 0 with *range NULL: the caller's agreement names the culprit). */
+int mrc_mpi_shuffle_tables(const mrc_mpi *d, void **local, size_t local_len, mrc_topo *topo,
+                           const mrc_placement *pl, size_t test_round, void **range,
+                           size_t *range_len, mrc_err *err);
+
+/** mrc_mpi_gather_table() : rank 0 gets the concatenation of every rank's range (serialized
+ *  tables whose hash ranges follow rank order) as one serialized table (malloc'd *result of
+ *  *result_len bytes); any size (chunked point-to-point). Collective. */
+int mrc_mpi_gather_table(const mrc_mpi *d, const void *table, void **result, size_t *result_len,
+                         mrc_err *err);
+
+/** mrc_mpi_hll_union() : every rank's sketch becomes the union's (MPI_Allreduce MAX). */
+int mrc_mpi_hll_union(const mrc_mpi *d, mrc_hll *h, mrc_err *err);
+
+/* ---- while the ranks map (src/dist/schedule.c) ----
+ * --schedule dynamic: every rank holds the whole plan and takes the next split from a counter on
+ * rank 0 through MPI-3 RMA, so a rank that finishes early takes more. Both schedules: progress
+ * and failure travel in a non-blocking allreduce that the main thread tests between its other
+ * work. Called from the main thread only. Some transports (Open MPI's osc pt2pt, over TCP)
+ * serve rank 0's counter only while rank 0 is inside MPI: rank 0 must test often meanwhile. */
+
+/** mrc_mpi_bcast_plan() : all of rank 0's splits to every rank (malloc'd *all, *n), in pull
+ *  order: .gz splits first, largest first (one thread inflates a whole file: a big one must start
+ *  early), then plain splits in (file, offset) order, so the pieces of a file are pulled in
+ *  offset order. `files` and `plan` are read on rank 0 only. Collective. */
+int mrc_mpi_bcast_plan(const mrc_mpi *d, const mrc_file_list *files, const mrc_split_plan *plan,
+                       mrc_split **all, size_t *n, mrc_err *err);
+
+typedef struct mrc_mpi_counter mrc_mpi_counter;
+
+/** mrc_mpi_counter_open() : a counter at 0 in a window on rank 0 (MPI_Win_allocate, 0 bytes
+ *  elsewhere), open for passive-target access by every rank until closed. Collective. On
+ *  failure *c is NULL unless the window exists, which mrc_mpi_counter_close() then frees. */
+int mrc_mpi_counter_open(const mrc_mpi *d, mrc_mpi_counter **c, mrc_err *err);
+
+/** mrc_mpi_counter_next() : atomically add 1 to the counter (MPI_Fetch_and_op, then flush):
+ *  *value is the counter before, so each value goes to exactly one caller. Not collective. */
+int mrc_mpi_counter_next(mrc_mpi_counter *c, uint64_t *value, mrc_err *err);
+
+/** mrc_mpi_counter_close() : end the access epoch and free the window (c may be NULL).
+ *  Collective: every rank that opened it calls this once, after its last fetch. */
+int mrc_mpi_counter_close(mrc_mpi_counter *c, mrc_err *err);
+
+typedef struct mrc_mpi_iprogress mrc_mpi_iprogress;
+
+/** mrc_mpi_iprogress_open() : the state of the progress exchange (local, no MPI call). */
+int mrc_mpi_iprogress_open(mrc_mpi_iprogress **p, mrc_err *err);
+
+/** mrc_mpi_iprogress_start() : start the sum of the ranks' (failed, still mapping, bytes done)
+ *  with MPI_Iallreduce; one at a time. Collective, non-blocking: every rank starts as many. */
+int mrc_mpi_iprogress_start(mrc_mpi_iprogress *p, int failed, int mapping, uint64_t bytes,
+                            mrc_err *err);
+
+/** mrc_mpi_iprogress_test() : MPI_Test the exchange started last (which also lets MPI serve
+ *  other ranks' RMA on some transports); once it completed, *ready is set and sums[3] holds the
+ *  sums, the same on every rank, and the next may start. */
+int mrc_mpi_iprogress_test(mrc_mpi_iprogress *p, bool *ready, uint64_t sums[3], mrc_err *err);
+
+/** mrc_mpi_iprogress_close() : free the state (p may be NULL). Call it with no exchange in
+ *  flight; after an MPI error left one, the state is kept, since MPI may still write it. */
+void mrc_mpi_iprogress_close(mrc_mpi_iprogress *p);
+
+/* ---- the main thread while the workers map (mapping.c) ---- */
+
+typedef struct mrc_mpi_map_state {
+    mrc_mpi_counter *counter; /* dynamic: rank 0's split counter */
+    mrc_mpi_iprogress *ex;    /* the progress exchange */
+} mrc_mpi_map_state;
+
+typedef struct mrc_mpi_map_opts {
+    bool dynamic;
+    const mrc_split *plan; /* dynamic: every split, in pull order (mrc_mpi_bcast_plan()) */
+    size_t nplan;
+    const mrc_stop *signalled; /* the run's stop flag: raised, this rank fails with... */
+    void (*on_signal)(void *arg, mrc_err *err); /* ...the error this fills */
+    void *on_signal_arg;
+    /* rank 0, or NULL: draw progress (bytes mapped by all ranks, ranks still mapping) */
+    void (*progress)(void *arg, uint64_t bytes_done, uint64_t ranks_mapping, bool final);
+    void *progress_arg;
+    void (*stopping)(void *arg); /* the map stops early (test hooks), may be NULL */
+    void *stopping_arg;
+} mrc_mpi_map_opts;
+
+/** mrc_mpi_map_open() : the dynamic schedule's counter (when dynamic) and the progress
+ *  exchange. Collective. On failure, mrc_mpi_map_close() frees what was made. */
+int mrc_mpi_map_open(const mrc_mpi *d, bool dynamic, mrc_mpi_map_state *st, mrc_err *err);
+void mrc_mpi_map_close(mrc_mpi_map_state *st);
+
+/** mrc_mpi_map_drive() : drive this rank's map run m (NULL: it could not start) until every
+ *  rank is done or one failed; then the workers are stopped if needed, and the state closed
+ *  (collective). *local_failed: this rank's workers or feed failed (err filled), or a signal.
+ *  @return 0, or an MPI failure (err filled). A rank stopped because another failed returns 0
+ *  with *local_failed false: the caller's agreement carries the failing rank's message. */
+int mrc_mpi_map_drive(const mrc_mpi *d, mrc_map_run *m, const mrc_mpi_map_opts *o,
+                      mrc_mpi_map_state *st, bool *local_failed, mrc_err *err);
+
+/* ---- the combine (combine.c): plan, reduce or shuffle, fall back, prune, gather ---- */
+
+enum mrc_combine_strategy { MRC_COMBINE_AUTO, MRC_COMBINE_REDUCE, MRC_COMBINE_SHUFFLE };
+
+/* Every rank at once: 0 when every rank passed status 0, else nonzero on every rank (the run
+ * then stops; the callee has reported the failing rank's message). */
+typedef int (*mrc_agree_fn)(void *arg, int status);
+
+/* The first records in output order of a serialized table as a new table (wire order): the
+ * output stage's mrc_output_top_table(), given by the caller. */
+typedef int (*mrc_prune_fn)(void *arg, const void *table, size_t len, void **out, size_t *out_len,
+                            mrc_err *err);
+
+typedef struct mrc_combine_opts {
+    int strategy;     /* enum mrc_combine_strategy */
+    bool keep_ranges; /* every rank keeps its hash range (--output-per-rank): the shuffle, and
+                         nothing is gathered */
+    uint64_t top;     /* prune each range to its first `top` before the gather (0: all) */
+    mrc_prune_fn prune;
+    void *prune_arg;
+    uint64_t mem_share; /* bytes this rank may use (0: unknown): auto never picks what cannot fit */
+    mrc_topo *topo;
+    const mrc_placement *pl;
+    mrc_agree_fn agree;
+    void *agree_arg;
+    /* test hooks (cli/fault.c), 0: none: a reduce buffer capacity, the block of the reduce's
+     * datatype past which it is cut, and the bytes of one shuffle round */
+    uint64_t test_reduce_cap;
+    size_t test_reduce_block;
+    size_t test_shuffle_round;
+} mrc_combine_opts;
+
+typedef struct mrc_combine_result {
+    void *table; /* the result on rank 0 (every rank's own range with keep_ranges) */
+    size_t table_len;
+    uint64_t distinct;   /* distinct keys of the whole result, before any pruning */
+    bool shuffle;        /* the shuffle combined the tables (else MPI_Reduce) */
+    bool fell_back;      /* the reduce's sketch-sized buffers were too small */
+    double union_est;    /* HyperLogLog estimate of the run's distinct keys */
+    double predicted[2]; /* modelled combine seconds: reduce, shuffle */
+    uint64_t range_len;  /* shuffle: this rank's range, serialized, before pruning */
+    bool agreed_failure; /* the ranks already agreed to fail (and the cause was reported) */
+} mrc_combine_result;
+
+/** mrc_mpi_combine() : combine every rank's serialized table (*local, local_len bytes; freed
+ *  and set to NULL here) into the result: choose MPI_Reduce or the shuffle (collectively, by
+ *  the cost model and the memory share), run it, fall back from a reduce whose buffers were too
+ *  small to the shuffle, prune ranges to --top, and gather them on rank 0, agreeing (o->agree)
+ *  after each step that can fail on one rank. Collective. @return 0, or nonzero once the
+ *  ranks agreed to fail (err filled on the failing rank). */
+int mrc_mpi_combine(const mrc_mpi *d, void **local, size_t local_len, uint64_t local_distinct,
+                    const mrc_combine_opts *o, mrc_combine_result *res, mrc_err *err);
+
+/* ---- bad records (comm.c) ---- */
+
+/** mrc_mpi_gather_bad() : rank 0 gets every rank's bad-record counts and first samples, merged
+ *  per file (ascending file index, summed; per file the first MRC_BAD_SAMPLES samples in file
+ *  order, each located to its line) into *out (mrc_bad_report_free() it; empty elsewhere).
+ *  Collective. */
+int mrc_mpi_gather_bad(const mrc_mpi *d, const mrc_map_stats *st, const mrc_file_list *files,
+                       mrc_bad_report *out, mrc_err *err);
+
+#endif

@@ -1,0 +1,60 @@
+/* run.h - the state of one run of main.c, shared with what it leaves behind (results.c).
+ * Private to cli/. */
+#ifndef MRCOUNT_CLI_RUN_H
+#define MRCOUNT_CLI_RUN_H
+
+#include "mrcount/input.h"
+#include "mrcount/map.h"
+#include "mrcount/mpi.h"
+#include "mrcount/report.h"
+#include "mrcount/runtime.h"
+#include "agree.h"
+#include "fault.h"
+#include "options.h"
+
+typedef struct run {
+    mrc_mpi d;
+    mrc_options o;
+    mrc_job job;
+    mrc_fault_knobs knobs;
+    mrc_file_list files;
+    mrc_split_plan plan;
+    mrc_split *mine;
+    size_t nmine;
+    mrc_topo *topo;
+    mrc_placement pl;
+    mrc_map_stats st;
+    void *local; /* this rank's serialized table after the local merge */
+    size_t local_len;
+    mrc_combine_result comb;
+    uint64_t chunk;       /* split size used (rank 0): --chunk-size, or adapted to the input */
+    uint64_t table_bytes; /* this rank's serialized table after the local merge */
+    uint64_t rss_before_combine, rss_combine_start, rss_combine;
+    double phase[MRC_PHASE_COUNT];
+    double t_start, t_total;
+    uint64_t totals[2 + MRC_JOB_COUNTERS]; /* bytes, records, the job's counters */
+    mrc_bad_report bad;                    /* bad records of the whole run (rank 0) */
+    mrc_agreement agreement;               /* the agreements' exchange (agree.c) */
+    bool made_dir;                         /* rank 0 created --output-per-rank's directory */
+    bool late_signal; /* a signal removed the files after every rank succeeded */
+    mrc_err err;
+} run;
+
+/** mrc_run_agree() : the ranks' agreement on this rank's status (agree.c). */
+int mrc_run_agree(run *r, int status);
+
+/** mrc_run_end_phase() : the end of a phase: this rank's injected fault (tests), then the
+ *  agreement. */
+int mrc_run_end_phase(run *r, enum mrc_fault_phase p, int rc);
+
+/** mrc_run_write_parts() : --output-per-rank: every rank writes its hash range as a part, rank 0
+ *  the manifest last, so a directory with a manifest is complete. Collective. */
+int mrc_run_write_parts(run *r);
+
+/** mrc_run_write_metrics() : the metrics JSON (rank 0 writes what every rank sent). Collective. */
+int mrc_run_write_metrics(run *r);
+
+/** mrc_run_print_summary() : the one summary line on stderr (rank 0). */
+void mrc_run_print_summary(const run *r);
+
+#endif

@@ -1,0 +1,261 @@
+/* tsv.c - the tsv job: lines of delimited text, a numeric column summed (or the lines counted)
+ * under a key made of one or more columns joined by TAB. A line with too few fields or a value
+ * that is not an unsigned 64-bit number is a bad record: counted, located and reported (fatal
+ * with --strict) through the same log as the ngram job; a blank line is skipped. The fields are
+ * found with memchr (glibc's is vectorised); nothing here depends on options per byte. */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "mrcount/map.h"
+#include "tsv.h"
+
+static unsigned char delim_newline[256] = {['\n'] = 1};
+
+/* Where the fields this line needs start and end: field i (0-based) is [start[i], end[i]). */
+typedef struct fields {
+    const unsigned char *start[MRC_TSV_MAX_KEYS + 1];
+    const unsigned char *end[MRC_TSV_MAX_KEYS + 1];
+} fields;
+
+/* Field `col` (1-based) of line [p, e) split on delim: @return false if the line has fewer. */
+static inline bool field_at(const unsigned char *p, const unsigned char *e, unsigned char delim,
+                            uint32_t col, const unsigned char **fs, const unsigned char **fe)
+{
+    for (uint32_t c = 1; c < col; c++) {
+        const unsigned char *d = memchr(p, delim, (size_t)(e - p));
+        if (d == NULL) return false;
+        p = d + 1;
+    }
+    const unsigned char *d = memchr(p, delim, (size_t)(e - p));
+    *fs = p;
+    *fe = d != NULL ? d : e;
+    return true;
+}
+
+/* The unsigned decimal value of [p, e): @return 0, or the bad-record cause. */
+static int parse_value(const unsigned char *p, const unsigned char *e, uint64_t *out)
+{
+    if (p < e && *p == '-') {
+        const unsigned char *q = p + 1;
+        while (q < e && (unsigned)(*q - '0') <= 9)
+            q++;
+        return q > p + 1 && q == e ? MRC_BAD_NEGATIVE : MRC_BAD_COUNT;
+    }
+    if (p == e) return MRC_BAD_COUNT;
+    uint64_t v = 0;
+    bool over = false;
+    for (; p < e; p++) {
+        unsigned d = (unsigned)*p - '0';
+        if (d > 9) return MRC_BAD_COUNT;
+        if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, d, &v)) over = true;
+    }
+    if (over) return MRC_BAD_COUNT_RANGE;
+    *out = v;
+    return 0;
+}
+
+/* One line [p, e) (no LF, a final CR already dropped): its key into ctx->scratch and its value.
+ * @return 0, a bad-record cause, or -1 on an error (err filled). */
+static int line_key(mrc_map_ctx *ctx, const mrc_tsv_opts *o, const unsigned char *p,
+                    const unsigned char *e, size_t *key_len, uint64_t *value, mrc_err *err)
+{
+    unsigned char delim = (unsigned char)o->delimiter;
+    size_t need = (size_t)(e - p) + o->keys.n;
+    if (need > ctx->scratch_cap && mrc_map_ctx_grow_scratch(ctx, need, err) != 0) return -1;
+    size_t n = 0;
+    for (uint32_t k = 0; k < o->keys.n; k++) {
+        const unsigned char *fs, *fe;
+        if (!field_at(p, e, delim, o->keys.col[k], &fs, &fe)) return MRC_BAD_COLUMNS;
+        if (k > 0) ctx->scratch[n++] = '\t';
+        memcpy(ctx->scratch + n, fs, (size_t)(fe - fs));
+        n += (size_t)(fe - fs);
+    }
+    *value = 1;
+    if (o->value_column > 0) {
+        const unsigned char *fs, *fe;
+        if (!field_at(p, e, delim, (uint32_t)o->value_column, &fs, &fe)) return MRC_BAD_COLUMNS;
+        int cause = parse_value(fs, fe, value);
+        if (cause != 0) return cause;
+    }
+    *key_len = n;
+    return 0;
+}
+
+static long long consume_tsv(void *c, const unsigned char *buf, size_t len, bool final,
+                             mrc_err *err)
+{
+    mrc_map_ctx *ctx = c;
+    const mrc_tsv_opts *o = ctx->settings;
+    const unsigned char *p = buf, *end = buf + len;
+    while (p < end) {
+        const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (nl == NULL && !final) break;
+        const unsigned char *e = nl ? nl : end, *next = nl ? nl + 1 : end;
+        if (e > p && e[-1] == '\r') e--;
+        bool header = o->header && ctx->piece_offset == 0 && ctx->piece_line == 0;
+        if (!header && e > p) {
+            size_t key_len = 0;
+            uint64_t value = 0;
+            int cause = line_key(ctx, o, p, e, &key_len, &value, err);
+            if (cause < 0) return -1;
+            if (cause > 0) {
+                if (mrc_map_bad_record(ctx, cause, o->strict, err) != 0) return -1;
+            } else {
+                if (key_len > UINT32_MAX)
+                    return mrc_err_set(err, MRC_EINVAL,
+                                       "%s: a key of %zu bytes exceeds the 4 GiB key limit",
+                                       ctx->path, key_len),
+                           -1;
+                uint64_t h = XXH3_64bits_withSeed(ctx->scratch, key_len, MRC_HASH_SEED);
+                if (mrc_table_add(ctx->table, ctx->scratch, (uint32_t)key_len, h, value, err) !=
+                    0) {
+                    if (err->code == MRC_EOVERFLOW) { /* name the file too */
+                        char msg[MRC_ERR_MSG_MAX];
+                        snprintf(msg, sizeof msg, "%s", err->msg);
+                        memset(err, 0, sizeof *err);
+                        mrc_err_set(err, MRC_EOVERFLOW, "%s: %s", ctx->path, msg);
+                    }
+                    return -1;
+                }
+                ctx->records++;
+            }
+        }
+        ctx->piece_line++;
+        p = next;
+    }
+    return final ? (long long)len : (long long)(p - buf);
+}
+
+static int tsv_select(mrc_job *job, const mrc_job_env *env, mrc_err *err)
+{
+    (void)env;
+    (void)err;
+    job->rules.delim = delim_newline;
+    job->consume = consume_tsv;
+    return 0;
+}
+
+/* --key-columns 1,3: 1-based column numbers separated by commas. */
+static int parse_columns(void *field, const char *value, char *cause, size_t causelen)
+{
+    mrc_tsv_columns c = {.n = 0};
+    const char *p = value;
+    for (;;) {
+        char *end;
+        if (*p < '0' || *p > '9') break;
+        unsigned long v = strtoul(p, &end, 10);
+        if (v == 0 || v > MRC_TSV_MAX_COLUMN || c.n == MRC_TSV_MAX_KEYS) break;
+        c.col[c.n++] = (uint32_t)v;
+        if (*end == '\0') {
+            *(mrc_tsv_columns *)field = c;
+            return 0;
+        }
+        if (*end != ',') break;
+        p = end + 1;
+    }
+    snprintf(cause, causelen,
+             "'%s' is not a list of 1 to %d column numbers (1-%d) separated by commas", value,
+             MRC_TSV_MAX_KEYS, MRC_TSV_MAX_COLUMN);
+    return MRC_EINVAL;
+}
+
+static void show_columns(const void *field, FILE *f)
+{
+    const mrc_tsv_columns *c = field;
+    fputc('[', f);
+    for (uint32_t i = 0; i < c->n; i++)
+        fprintf(f, "%s%u", i ? ", " : "", c->col[i]);
+    fputc(']', f);
+}
+
+/* --delimiter C: one byte, or one of the names tab, space, comma, semicolon, pipe, or \t. */
+static int parse_delimiter(void *field, const char *value, char *cause, size_t causelen)
+{
+    static const struct {
+        const char *name;
+        char c;
+    } names[] = {{"tab", '\t'},  {"\\t", '\t'},      {"TAB", '\t'}, {"space", ' '},
+                 {"comma", ','}, {"semicolon", ';'}, {"pipe", '|'}};
+    int c = -1;
+    if (value[0] != '\0' && value[1] == '\0') c = (unsigned char)value[0];
+    for (size_t i = 0; c < 0 && i < sizeof names / sizeof *names; i++)
+        if (strcmp(value, names[i].name) == 0) c = (unsigned char)names[i].c;
+    if (c < 0 || c == '\n' || c == '\r') {
+        snprintf(cause, causelen,
+                 "'%s' is not one byte other than CR and LF (or tab, space, comma, semicolon, "
+                 "pipe)",
+                 value);
+        return MRC_EINVAL;
+    }
+    *(int *)field = c;
+    return 0;
+}
+
+static void show_delimiter(const void *field, FILE *f)
+{
+    char s[2] = {(char)*(const int *)field, '\0'};
+    mrc_json_string(f, s);
+}
+
+static const mrc_opt_def tsv_opts[] = {
+    {.name = "key-columns",
+     .section = "job",
+     .type = MRC_OPT_CUSTOM,
+     .offset = offsetof(mrc_tsv_opts, keys),
+     .arg = "1,3",
+     .help = "the key: these columns (1-based) joined by TAB,\n"
+             "in this order (default: 1)",
+     .metric = "key_columns",
+     .parse = parse_columns,
+     .show = show_columns},
+    {.name = "value-column",
+     .section = "job",
+     .type = MRC_OPT_INT,
+     .offset = offsetof(mrc_tsv_opts, value_column),
+     .max = MRC_TSV_MAX_COLUMN,
+     .arg = "N",
+     .help = "sum this column (an unsigned 64-bit number) per key\n"
+             "(default: 0 = count the lines)",
+     .metric = "value_column"},
+    {.name = "delimiter",
+     .section = "job",
+     .type = MRC_OPT_CUSTOM,
+     .offset = offsetof(mrc_tsv_opts, delimiter),
+     .arg = "C",
+     .help = "the field delimiter, one byte (default: TAB)",
+     .metric = "delimiter",
+     .parse = parse_delimiter,
+     .show = show_delimiter},
+    {.name = "header",
+     .section = "job",
+     .type = MRC_OPT_FLAG,
+     .offset = offsetof(mrc_tsv_opts, header),
+     .help = "skip each file's first line",
+     .metric = "header"},
+    {.name = "strict",
+     .section = "job",
+     .type = MRC_OPT_FLAG,
+     .offset = offsetof(mrc_tsv_opts, strict),
+     .help = "a malformed line is an error (default: skipped,\ncounted and reported)",
+     .metric = "strict"},
+    {0},
+};
+
+static const mrc_tsv_opts tsv_defaults = {.keys = {.col = {1}, .n = 1}, .delimiter = '\t'};
+
+const mrc_job_desc mrc_job_tsv = {
+    .name = "tsv",
+    .summary = "a column of delimited text summed by key columns",
+    .records = "lines",
+    .unit = MRC_UNIT_LINE,
+    .bad_records = true,
+    .opts = tsv_opts,
+    .settings_size = sizeof(mrc_tsv_opts),
+    .defaults = &tsv_defaults,
+    .select = tsv_select,
+};

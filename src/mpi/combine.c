@@ -1,0 +1,144 @@
+/* combine.c - the combine as one call: every rank's serialized table becomes the run's result,
+ * by MPI_Reduce with a merging operator or by the hash-range shuffle, chosen collectively by a
+ * cost model and the memory each rank may use; a reduce whose sketch-sized buffers turn out too
+ * small falls back to the shuffle; shuffled ranges are pruned to --top before rank 0 gathers
+ * them. The ranks agree after every step one of them can fail alone, so none waits in a
+ * collective that another left. */
+#include <stdlib.h>
+
+#include "mpi_internal.h"
+#include "mrcount/mpi.h"
+
+/* What the cost model assumes per second: bytes moved between ranks, and bytes of serialized
+ * table merged by one thread. Rough on purpose: it only has to rank two strategies whose costs
+ * differ by factors when it matters (see jobs/README.md for the measured points). */
+#define MODEL_NET_BPS 1e9
+#define MODEL_MERGE_BPS 3e8
+#define MODEL_LATENCY_S 1e-5 /* one message */
+#define CAP_MARGIN 1.15      /* sketch-sized reduce buffers: estimate error and key-length spread */
+
+/* Choose the combine. Collective: every input of the decision is reduced over all ranks, so
+ * every rank decides the same. With one rank there is nothing to combine: reduce (a copy). */
+static int plan(const mrc_mpi *d, const void *local, size_t local_len, uint64_t local_distinct,
+                const mrc_combine_opts *o, mrc_combine_result *res, uint64_t *cap_hint,
+                mrc_err *err)
+{
+    *cap_hint = 0;
+    res->shuffle = o->strategy == MRC_COMBINE_SHUFFLE || o->keep_ranges;
+    res->union_est = (double)local_distinct;
+    int P = d->size;
+    if (P == 1) return 0;
+    static mrc_hll h;
+    mrc_hll_init(&h);
+    int rc = mrc_hll_add_ser(&h, local, err);
+    uint64_t mem = o->mem_share;
+    /* sums: payload bytes, records, threads; then the smallest memory share as a max of its
+     * complement */
+    uint64_t v[4] = {local_len - MRC_SER_HEADER, local_distinct, o->pl->nthreads,
+                     UINT64_MAX - (mem ? mem : UINT64_MAX / 2)};
+    int rc2 = mrc_mpi_sum_u64(d, v, 3, err);
+    if (rc2 == 0) rc2 = mrc_mpi_max_u64(d, &v[3], 1, err);
+    if (rc2 == 0) rc2 = mrc_mpi_hll_union(d, &h, err);
+    if (rc == 0) rc = rc2;
+    if (rc != 0) return rc;
+    double U = mrc_hll_estimate(&h), S = (double)v[0] + P * MRC_SER_HEADER;
+    double rec_bytes = v[1] ? (double)v[0] / (double)v[1] : 16.0;
+    double U_bytes = U * rec_bytes + MRC_SER_HEADER, T = (double)v[2] / P;
+    double mem_share = (double)(UINT64_MAX - v[3]);
+    double cap = U_bytes * CAP_MARGIN + 65536;
+    if (cap > S) cap = S;
+    int levels = 0;
+    while ((1 << levels) < P)
+        levels++;
+    /* MPI_Reduce: log2 P steps, each moving and merging a buffer of the union's size.
+     * Shuffle: three small collectives, an all-to-all and a gather (P messages each), each
+     * rank sends and merges its share (on T threads), then rank 0 gathers the union. */
+    res->union_est = U;
+    res->predicted[0] =
+        levels * (MODEL_LATENCY_S + cap / MODEL_NET_BPS + U_bytes / MODEL_MERGE_BPS);
+    res->predicted[1] = (3 * levels + 2 * (P - 1)) * MODEL_LATENCY_S + S / P / MODEL_NET_BPS +
+                        S / P / (MODEL_MERGE_BPS * T) +
+                        (o->keep_ranges ? 0 : U_bytes / MODEL_NET_BPS);
+    if (o->strategy == MRC_COMBINE_AUTO && !o->keep_ranges)
+        res->shuffle = res->predicted[1] < res->predicted[0] || 3 * cap > mem_share;
+    *cap_hint = (uint64_t)cap;
+    if (o->test_reduce_cap > 0) *cap_hint = o->test_reduce_cap; /* tests force a fall back */
+    return 0;
+}
+
+/* The shuffled ranges: the distinct keys of all of them, each pruned to its first --top (the
+ * ranges are disjoint: the top K of the union is among the union of their top K), gathered on
+ * rank 0 unless every rank keeps its own. */
+static int after_shuffle(const mrc_mpi *d, void **range, size_t range_len,
+                         const mrc_combine_opts *o, mrc_combine_result *res, mrc_err *err)
+{
+    mrc_ser_header h;
+    mrc_ser_read_header(*range, &h);
+    uint64_t distinct = h.records;
+    int rc = mrc_mpi_sum_u64(d, &distinct, 1, err);
+    res->distinct = distinct;
+    res->range_len = range_len;
+    if (o->keep_ranges) {
+        res->table = *range;
+        res->table_len = range_len;
+        *range = NULL;
+        return rc;
+    }
+    if (rc == 0 && o->top > 0 && o->top < h.records) {
+        void *top = NULL;
+        size_t top_len = 0;
+        rc = o->prune(o->prune_arg, *range, range_len, &top, &top_len, err);
+        if (rc == 0) {
+            free(*range);
+            *range = top;
+        }
+    }
+    if (o->agree(o->agree_arg, rc) != 0) {
+        res->agreed_failure = true;
+        return MRC_EIO;
+    }
+    rc = mrc_mpi_gather_table(d, *range, &res->table, &res->table_len, err);
+    free(*range);
+    *range = NULL;
+    return rc;
+}
+
+int mrc_mpi_combine(const mrc_mpi *d, void **local, size_t local_len, uint64_t local_distinct,
+                    const mrc_combine_opts *o, mrc_combine_result *res, mrc_err *err)
+{
+    *res = (mrc_combine_result){0};
+    uint64_t cap_hint = 0;
+    int rc = plan(d, *local, local_len, local_distinct, o, res, &cap_hint, err);
+    if (o->agree(o->agree_arg, rc) != 0) {
+        res->agreed_failure = true;
+        return MRC_EIO;
+    }
+    if (!res->shuffle) {
+        bool too_small = false;
+        rc = mrc_mpi_reduce_tables(d, local, local_len, cap_hint, o->test_reduce_block, &res->table,
+                                   &res->table_len, &too_small, err);
+        if (rc == 0 && too_small) res->shuffle = res->fell_back = true;
+        if (rc == 0 && !too_small && d->rank == 0) {
+            mrc_ser_header h;
+            mrc_ser_read_header(res->table, &h);
+            res->distinct = h.records;
+        }
+    }
+    if (rc == 0 && res->shuffle) {
+        void *range = NULL;
+        size_t range_len = 0;
+        rc = mrc_mpi_shuffle_tables(d, local, local_len, o->topo, o->pl, o->test_shuffle_round,
+                                    &range, &range_len, err);
+        if (o->agree(o->agree_arg, rc) != 0) {
+            free(range);
+            res->agreed_failure = true;
+            rc = MRC_EIO;
+        } else {
+            rc = after_shuffle(d, &range, range_len, o, res, err);
+            free(range);
+        }
+    }
+    free(*local);
+    *local = NULL;
+    return rc;
+}

@@ -1,0 +1,117 @@
+/* mapping.c - the main thread's side of the map phase, while this rank's workers map: it feeds
+ * the workers splits pulled from rank 0's counter (--schedule dynamic), and exchanges progress,
+ * completion and failure with the other ranks in a small non-blocking allreduce, so no rank
+ * waits in MPI while its workers need feeding, and a failure anywhere reaches every rank within
+ * about POLL_MS. It must never block the workers, and every rank must leave it on the same
+ * exchange. */
+#include <unistd.h>
+
+#include "mpi_internal.h"
+#include "mrcount/mpi.h"
+
+#define POLL_MS 100 /* a busy rank starts an exchange this long after the last */
+/* The loop waits on the workers in slices (a worker that wants a split ends the wait) and tests
+ * the exchange between them. Rank 0 under the dynamic schedule: short ones, as on some
+ * transports (Open MPI's osc pt2pt over TCP) it serves the split counter only from inside MPI:
+ * a fetch from another rank then takes about two slices (measured). */
+#define SLICE_MS 10
+#define SLICE_COUNTER_MS 1
+
+/* Dynamic schedule: while the workers run low, take the next split from rank 0's counter and
+ * feed it. mrc_map_wants() turns true while the workers are still busy, before one runs dry, so
+ * the fetch's round trip overlaps mapping; a value past the plan ends this rank's feed. */
+static int pull_splits(const mrc_mpi_map_opts *o, mrc_map_run *m, mrc_mpi_counter *counter,
+                       bool *pulled_all, mrc_err *err)
+{
+    while (!*pulled_all && mrc_map_wants(m)) {
+        uint64_t next = 0;
+        int rc = mrc_mpi_counter_next(counter, &next, err);
+        if (rc != 0) return rc;
+        if (next >= o->nplan) {
+            mrc_map_feed_end(m);
+            *pulled_all = true;
+        } else if ((rc = mrc_map_feed(m, &o->plan[next], 1, err)) != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static void stop_map(const mrc_mpi_map_opts *o, mrc_map_run *m)
+{
+    if (o->stopping != NULL) o->stopping(o->stopping_arg);
+    if (m != NULL) mrc_map_stop(m);
+}
+
+int mrc_mpi_map_open(const mrc_mpi *d, bool dynamic, mrc_mpi_map_state *st, mrc_err *err)
+{
+    st->counter = NULL;
+    st->ex = NULL;
+    int rc = dynamic ? mrc_mpi_counter_open(d, &st->counter, err) : 0;
+    if (rc == 0) rc = mrc_mpi_iprogress_open(&st->ex, err);
+    return rc;
+}
+
+void mrc_mpi_map_close(mrc_mpi_map_state *st)
+{
+    mrc_err e = {0};
+    mrc_mpi_counter_close(st->counter, &e);
+    mrc_mpi_iprogress_close(st->ex);
+    st->counter = NULL;
+    st->ex = NULL;
+}
+
+int mrc_mpi_map_drive(const mrc_mpi *d, mrc_map_run *m, const mrc_mpi_map_opts *o,
+                      mrc_mpi_map_state *st, bool *local_failed, mrc_err *err)
+{
+    bool failed = m == NULL, done = m == NULL, pulled_all = !o->dynamic, inflight = false;
+    int slice_ms = o->dynamic && d->rank == 0 ? SLICE_COUNTER_MS : SLICE_MS;
+    double last_draw = 0, last_start = 0;
+    uint64_t bytes = 0, sums[3] = {0};
+    int rc = 0;
+    for (;;) {
+        if (!pulled_all && !failed && pull_splits(o, m, st->counter, &pulled_all, err) != 0) {
+            failed = true;
+            stop_map(o, m);
+        }
+        if (!failed && !done)
+            failed = mrc_map_poll(m, slice_ms, &bytes, &done) != 0;
+        else
+            usleep((useconds_t)slice_ms * 1000); /* nothing to wait on locally */
+        if (mrc_stopped(o->signalled) && !failed) {
+            failed = true;
+            if (o->on_signal != NULL) o->on_signal(o->on_signal_arg, err);
+        }
+        if (!inflight) {
+            bool idle = failed || done;
+            if (!idle && mrc_now() - last_start < POLL_MS / 1e3) continue;
+            rc = mrc_mpi_iprogress_start(st->ex, failed, !done, bytes, err);
+            if (rc != 0) break;
+            inflight = true;
+            last_start = mrc_now();
+        }
+        bool ready = false;
+        rc = mrc_mpi_iprogress_test(st->ex, &ready, sums, err);
+        if (rc != 0) break;
+        if (!ready) continue;
+        inflight = false;
+        if (o->progress != NULL && (mrc_now() - last_draw > 0.25 || sums[1] == 0)) {
+            o->progress(o->progress_arg, sums[2], sums[1], sums[1] == 0);
+            last_draw = mrc_now();
+        }
+        if (sums[0] > 0 || sums[1] == 0) break;
+    }
+    if (rc != 0 || sums[0] > 0) stop_map(o, m);
+    *local_failed = failed;
+    /* Every rank left the loop on the same exchange, so all reach this collective together. */
+    mrc_err cerr = {0};
+    int crc = mrc_mpi_counter_close(st->counter, &cerr);
+    st->counter = NULL;
+    mrc_mpi_iprogress_close(st->ex);
+    st->ex = NULL;
+    if (rc == 0 && crc != 0 && !failed) {
+        *err = cerr;
+        rc = crc;
+    }
+    return rc;
+}

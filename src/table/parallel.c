@@ -1,0 +1,208 @@
+/* parallel.c - the one thread-parallel merge of count tables: the rank's thread tables after the
+ * map (the local merge), or the sorted runs an owner received in the shuffle, become one
+ * serialized table sorted by (hash, key), each thread merging disjoint hash sub-ranges. It runs
+ * on the placement's pinned workers (runtime/); it must never touch MPI, and its result must not
+ * depend on the number of threads or sub-ranges. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mrcount/runtime.h"
+#include "mrcount/table.h"
+
+#define PARTS_PER_THREAD_TABLES 8 /* partitions per thread for thread tables */
+#define PARTS_PER_THREAD_RUNS 4   /* hashes are uniform: a few sub-ranges per thread balance */
+
+__extension__ typedef unsigned __int128 u128; /* GCC and clang: the width of the last range */
+
+/* ---- thread tables: count, place, partition, lay out, write, with a barrier between steps ---- */
+
+typedef struct tables_merge {
+    mrc_merge *mg;
+    size_t nthreads, nparts;
+    pthread_barrier_t barrier;
+    size_t *offsets;
+    unsigned char *out;
+    size_t out_len;
+} tables_merge;
+
+/* Every thread reaches every barrier, failed or not: a step that failed makes the later steps
+ * return at once. */
+static int tables_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
+{
+    tables_merge *j = arg;
+    int rc = 0;
+    if (ti < j->nthreads) mrc_merge_count(j->mg, ti);
+    pthread_barrier_wait(&j->barrier);
+    if (ti == 0 && !atomic_load(failed)) rc = mrc_merge_offsets(j->mg, err);
+    pthread_barrier_wait(&j->barrier);
+    if (!atomic_load(failed) && rc == 0) mrc_merge_place(j->mg, ti);
+    pthread_barrier_wait(&j->barrier);
+    for (size_t p = ti; p < j->nparts && rc == 0 && !atomic_load(failed); p += j->nthreads)
+        rc = mrc_merge_partition(j->mg, p, err);
+    /* a failure must reach the others before they pass the next barrier */
+    if (rc != 0) atomic_store(failed, 1);
+    pthread_barrier_wait(&j->barrier);
+    if (ti == 0 && rc == 0 && !atomic_load(failed)) {
+        j->out_len = mrc_merge_layout(j->mg, j->offsets);
+        j->out = malloc(j->out_len);
+        if (j->out == NULL)
+            rc = mrc_err_set(err, MRC_ENOMEM, "local merge: out of memory (%zu bytes)", j->out_len);
+        else
+            mrc_merge_write_header(j->mg, j->out);
+        if (rc != 0) atomic_store(failed, 1);
+    }
+    pthread_barrier_wait(&j->barrier);
+    for (size_t p = ti; p < j->nparts && rc == 0 && !atomic_load(failed); p += j->nthreads)
+        mrc_merge_write(j->mg, p, j->out, j->offsets);
+    return rc;
+}
+
+static int merge_tables(const mrc_merge_input *in, mrc_topo *topo, const mrc_placement *pl,
+                        void **out, size_t *out_len, uint64_t *distinct, mrc_err *err)
+{
+    tables_merge j = {0};
+    j.nthreads = pl->nthreads;
+    j.nparts = pl->nthreads * PARTS_PER_THREAD_TABLES;
+    j.offsets = calloc(j.nparts, sizeof *j.offsets);
+    if (j.offsets == NULL) return mrc_err_set(err, MRC_ENOMEM, "local merge: out of memory");
+    /* Each thread counts and places the table of the same index: as many tables as threads. */
+    if (in->ntables != pl->nthreads) {
+        free(j.offsets);
+        return mrc_err_set(err, MRC_EINVAL, "local merge: %zu tables for %zu threads", in->ntables,
+                           pl->nthreads);
+    }
+    j.mg = mrc_merge_prepare(in->tables, in->ntables, j.nparts, err);
+    if (j.mg == NULL) {
+        free(j.offsets);
+        return MRC_ENOMEM;
+    }
+    pthread_barrier_init(&j.barrier, NULL, (unsigned)j.nthreads);
+    int rc = mrc_run_tasks(topo, pl, tables_task, &j, err);
+    pthread_barrier_destroy(&j.barrier);
+    if (rc == 0) {
+        *out = j.out;
+        *out_len = j.out_len;
+        *distinct = mrc_merge_distinct(j.mg);
+        j.out = NULL;
+    }
+    mrc_merge_free(j.mg);
+    free(j.out);
+    free(j.offsets);
+    return rc;
+}
+
+/* ---- sorted runs of one hash range: cut into sub-ranges, k-way merge each ---- */
+
+typedef struct runs_merge {
+    size_t nruns, nparts, nthreads;
+    const mrc_ser_run *runs;
+    uint64_t *bounds;    /* nparts: first hash of each sub-range */
+    size_t *cuts;        /* nruns * (nparts + 1): offsets of the sub-ranges in each run */
+    unsigned char **out; /* nparts merged payloads */
+    mrc_ser_merged *res; /* nparts */
+} runs_merge;
+
+static int cut_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
+{
+    runs_merge *m = arg;
+    for (size_t i = ti; i < m->nruns && !atomic_load(failed); i += m->nthreads)
+        if (mrc_ser_cut(m->runs[i].payload, m->runs[i].len, m->bounds, m->nparts,
+                        &m->cuts[i * (m->nparts + 1)], NULL, err) != 0)
+            return err->code;
+    return 0;
+}
+
+static int merge_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
+{
+    runs_merge *m = arg;
+    mrc_ser_run *slices = malloc((m->nruns + 1) * sizeof *slices);
+    if (slices == NULL) return mrc_err_set(err, MRC_ENOMEM, "range merge: out of memory");
+    int rc = 0;
+    for (size_t p = ti; p < m->nparts && rc == 0 && !atomic_load(failed); p += m->nthreads) {
+        size_t cap = 0;
+        for (size_t i = 0; i < m->nruns; i++) {
+            const size_t *c = &m->cuts[i * (m->nparts + 1)];
+            slices[i] = (mrc_ser_run){m->runs[i].payload + c[p], c[p + 1] - c[p]};
+            cap += c[p + 1] - c[p];
+        }
+        m->out[p] = malloc(cap + 1);
+        if (m->out[p] == NULL)
+            rc = mrc_err_set(err, MRC_ENOMEM, "range merge: cannot allocate %zu bytes", cap);
+        else
+            rc = mrc_ser_merge_runs(slices, m->nruns, m->out[p], cap, &m->res[p], err);
+    }
+    free(slices);
+    return rc;
+}
+
+static int merge_runs(const mrc_merge_input *in, mrc_topo *topo, const mrc_placement *pl,
+                      void **out, size_t *out_len, uint64_t *distinct, mrc_err *err)
+{
+    runs_merge m = {0};
+    m.nruns = in->nruns;
+    m.runs = in->runs;
+    m.nthreads = pl->nthreads;
+    m.nparts = pl->nthreads * PARTS_PER_THREAD_RUNS;
+    m.bounds = calloc(m.nparts, sizeof *m.bounds);
+    m.cuts = calloc(m.nruns * (m.nparts + 1), sizeof *m.cuts);
+    m.out = calloc(m.nparts, sizeof *m.out);
+    m.res = calloc(m.nparts, sizeof *m.res);
+    int rc = 0;
+    if (!m.bounds || !m.cuts || !m.out || !m.res) {
+        rc = mrc_err_set(err, MRC_ENOMEM, "range merge: out of memory");
+        goto done;
+    }
+    /* Sub-range p starts at lo + p * width / nparts of the range's width. */
+    u128 width = (u128)in->hi - in->lo + 1;
+    for (size_t p = 0; p < m.nparts; p++)
+        m.bounds[p] = in->lo + (uint64_t)(width * p / m.nparts);
+    rc = mrc_run_tasks(topo, pl, cut_task, &m, err);
+    if (rc == 0) rc = mrc_run_tasks(topo, pl, merge_task, &m, err);
+    if (in->inputs_done != NULL) in->inputs_done(in->inputs_done_arg); /* the runs are merged */
+    if (rc != 0) goto done;
+    mrc_ser_header h = {MRC_SER_MAGIC, MRC_SER_VERSION, 0, 0, 0, 0};
+    for (size_t p = 0; p < m.nparts; p++) {
+        h.records += m.res[p].records;
+        h.payload += m.res[p].bytes;
+        h.total = h.total + m.res[p].total < h.total ? UINT64_MAX : h.total + m.res[p].total;
+    }
+    unsigned char *t = malloc(MRC_SER_HEADER + (size_t)h.payload);
+    if (t == NULL) {
+        rc = mrc_err_set(err, MRC_ENOMEM, "range merge: cannot allocate %zu bytes",
+                         MRC_SER_HEADER + (size_t)h.payload);
+        goto done;
+    }
+    mrc_ser_write_header(t, &h);
+    size_t w = MRC_SER_HEADER;
+    for (size_t p = 0; p < m.nparts; p++) {
+        memcpy(t + w, m.out[p], m.res[p].bytes);
+        w += m.res[p].bytes;
+        free(m.out[p]);
+        m.out[p] = NULL;
+    }
+    *out = t;
+    *out_len = w;
+    *distinct = h.records;
+done:
+    for (size_t p = 0; m.out != NULL && p < m.nparts; p++)
+        free(m.out[p]);
+    free(m.out);
+    free(m.res);
+    free(m.bounds);
+    free(m.cuts);
+    return rc;
+}
+
+int mrc_table_merge_parallel(const mrc_merge_input *in, mrc_topo *topo, const mrc_placement *pl,
+                             void **out, size_t *out_len, uint64_t *distinct, mrc_err *err)
+{
+    *out = NULL;
+    *out_len = 0;
+    *distinct = 0;
+    if (in->ntables > 0 && in->nruns > 0)
+        return mrc_err_set(err, MRC_EINVAL, "merge: thread tables and runs in one merge");
+    if (in->nruns > 0) return merge_runs(in, topo, pl, out, out_len, distinct, err);
+    return merge_tables(in, topo, pl, out, out_len, distinct, err);
+}
