@@ -110,12 +110,13 @@ add() {
 
 # run_interleaved : BENCH_RUNS rounds, each running every command of names/cmds once under
 # peakmem.py, its output in $tmp/PART-NAME.{stdout,stderr} (last run); one line per run in $log
-# (part, name, run, status, wall s, tree RSS MiB, metrics file).
+# (part, name, run, status, wall s, CPU s of the tree (user + sys), tree RSS MiB, the 1-minute
+# load average when the run started, metrics file).
 # A timeout (status 124) marks the command and skips its later runs; mrcount refusing an option
 # (status 2, as for --memory-limit before it exists) marks the command "rejected"; any other
 # failure ends the benchmark.
 run_interleaved() {
-    local r i name f rc wall rss status
+    local r i name f rc wall cpu rss load status
     local -A skip=()
     for ((r = 1; r <= RUNS; r++)); do
         for i in "${!names[@]}"; do
@@ -124,9 +125,11 @@ run_interleaved() {
             f=$tmp/$part-$name
             say "$part run $r/$RUNS: $name"
             rc=0
+            read -r load _ </proc/loadavg
             python3 "$SHARED_BENCH/peakmem.py" -- bash -c "${cmds[$i]//@RUN@/$r}" \
                 >"$f.stdout" 2>"$f.stderr" || rc=$?
             wall=$(sed -n 's/^peakmem: wall \([0-9.]*\)s.*/\1/p' "$f.stderr")
+            cpu=$(sed -n 's/^peakmem: .* user \([0-9.]*\)s  sys \([0-9.]*\)s.*/\1 \2/p' "$f.stderr" | mawk '{ printf "%.2f", $1 + $2 }')
             rss=$(sed -n 's/^peakmem: .*tree-RSS \([0-9.]*\) MiB.*/\1/p' "$f.stderr")
             status=ok
             if [ "$rc" = 124 ]; then
@@ -143,9 +146,9 @@ run_interleaved() {
                 echo "$BENCH: $name failed (exit $rc)" >&2
                 exit 1
             fi
-            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$part" "$name" "$r" "$status" "$wall" "$rss" \
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$part" "$name" "$r" "$status" "$wall" "$cpu" "$rss" "$load" \
                 "$keep/$part-$name.$r.json" >>"$log"
-            say "  $status, ${wall} s, tree RSS ${rss} MiB"
+            say "  $status, ${wall} s, CPU ${cpu} s, tree RSS ${rss} MiB (load at start $load)"
         done
     done
 }
@@ -196,7 +199,7 @@ print(",".join(sorted({str(json.load(open(f))["distinct_keys"]) for f in glob.gl
     echo
     echo "mrcount: $MRC ($("$MRC" --version | head -n 1)); load before: $(uptime | sed 's/.*load average: //')"
 } >"$out"
-printf 'part\tname\trun\tstatus\twall_s\ttree_rss_mib\tmetrics\n' >"$log"
+printf 'part\tname\trun\tstatus\twall_s\tcpu_s\ttree_rss_mib\tload\tmetrics\n' >"$log"
 
 if [[ $PARTS == *" 30m "* ]]; then
     part=30m
@@ -229,13 +232,13 @@ def status(n):
 med = {n: statistics.median(float(r["wall_s"]) for r in runs(n)) for n in names if runs(n)}
 def metrics(n):
     return [json.load(open(r["metrics"])) for r in runs(n)] if n.startswith("mrc-") else []
-print("| command | median s | vs sort\\|uniq -c | peak RSS GiB (tree) | peak RSS GiB (max rank) "
+print("| command | median s | vs sort\\|uniq -c | CPU s | peak RSS GiB (tree) | peak RSS GiB (max rank) "
       "| run s (metrics) | " + " | ".join(PH) + " | output share |")
-print("|---|---:|---:|---:|---:|---:|" + "---:|" * len(PH) + "---:|")
+print("|---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(PH) + "---:|")
 share = {}
 for n in names:
     if n not in med:
-        print("| %s | %s |" % (n, ", ".join(sorted(status(n))) or "not run") + " - |" * (4 + len(PH)))
+        print("| %s | %s |" % (n, ", ".join(sorted(status(n))) or "not run") + " - |" * (5 + len(PH)))
         continue
     rss = max(float(r["tree_rss_mib"]) for r in runs(n)) / 1024
     ms = metrics(n)
@@ -248,10 +251,12 @@ for n in names:
         cells += ["%.2f" % m(lambda x, p=p: x["phases"][p]["max"]) for p in PH]
         cells += ["%.0f%%" % (100 * share[n])]
     ratio = "%.2fx" % (med["sort"] / med[n]) if "sort" in med else "-"
-    print("| %s | %.2f | %s | %.2f | %s |" % (n, med[n], ratio, rss, " | ".join(cells)))
+    cpu = statistics.median(float(r["cpu_s"]) for r in runs(n))
+    print("| %s | %.2f | %s | %.1f | %.2f | %s |" % (n, med[n], ratio, cpu, rss, " | ".join(cells)))
 print()
 print("(median s: whole command, wall, mpirun's start-up included; vs sort|uniq -c: speed-up = sort's "
-      "median / the command's; peak RSS (tree): peakmem.py over the process tree, highest of the runs; "
+      "median / the command's; CPU s: user + sys of the whole tree (median), a check on the machine's "
+      "load: far below cores x seconds means the command waited; peak RSS (tree): peakmem.py over the process tree, highest of the runs; "
       "max rank, run s and phases: medians of mrcount's metrics (phases.*.max, slowest rank); "
       "output share = phases.output.max / run s)")
 print()
@@ -296,9 +301,9 @@ limit = float(num) * units[limit_arg[len(num):len(num) + 1].lower()]
 rows = [r for r in csv.DictReader(open(log), delimiter="\t") if r["part"] == part]
 def gib(b):
     return "%.2f" % (b / 2**30)
-print("| command | median s | run s (metrics) | map / local_merge / combine / output s "
+print("| command | median s | CPU s | run s (metrics) | map / local_merge / combine / output s "
       "| spill bytes per rank | peak RSS GiB per rank | worst rank peak / limit | peak RSS GiB (tree) |")
-print("|---|---:|---:|---|---|---|---:|---:|")
+print("|---|---:|---:|---:|---|---|---|---:|---:|")
 for n in names:
     ok = [r for r in rows if r["name"] == n and r["status"] == "ok"]
     bad = sorted({r["status"] for r in rows if r["name"] == n} - {"ok"})
@@ -306,7 +311,7 @@ for n in names:
         why = ", ".join(bad) or "not run"
         if os.path.exists("%s/%s-%s.rejected" % (tmp, part, n)):
             why = "rejected: `%s`" % open("%s/%s-%s.rejected" % (tmp, part, n)).read().strip()
-        print("| %s | %s | - | - | - | - | - | - |" % (n, why))
+        print("| %s | %s | - | - | - | - | - | - | - |" % (n, why))
         continue
     ms = [json.load(open(r["metrics"])) for r in ok]
     med = lambda f: statistics.median(f(x) for x in ms)
@@ -314,10 +319,12 @@ for n in names:
     spill = []
     for k in range(nr):
         vals = [x["ranks"][k].get("spill_bytes") for x in ms]
-        spill.append("%.0f" % statistics.median(vals) if None not in vals else "n/a")
+        spill.append("%.0f (%.0f MiB)" % (statistics.median(vals), statistics.median(vals) / 2**20)
+                     if None not in vals else "n/a")
     peaks = [med(lambda x, k=k: x["ranks"][k]["peak_rss_bytes"]) for k in range(nr)]
-    print("| %s | %.2f | %.2f | %s | %s | %s | %.2fx | %.2f |" % (
-        n, statistics.median(float(r["wall_s"]) for r in ok), med(lambda x: x["seconds"]),
+    print("| %s | %.2f | %.1f | %.2f | %s | %s | %s | %.2fx | %.2f |" % (
+        n, statistics.median(float(r["wall_s"]) for r in ok),
+        statistics.median(float(r["cpu_s"]) for r in ok), med(lambda x: x["seconds"]),
         " / ".join("%.2f" % med(lambda x, p=p: x["phases"][p]["max"]) for p in ("map", "local_merge", "combine", "output")),
         " / ".join(spill), " / ".join(gib(p) for p in peaks), max(peaks) / limit,
         max(float(r["tree_rss_mib"]) for r in ok) / 1024))
@@ -353,20 +360,21 @@ if [[ $PARTS == *" english "* ]]; then
 import csv, json, statistics, sys
 log, part, nbytes, names = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
 rows = [r for r in csv.DictReader(open(log), delimiter="\t") if r["part"] == part]
-print("| command | median s | run s (metrics) | run MB/s | map s | map MB/s | output s "
+print("| command | median s | CPU s | run s (metrics) | run MB/s | map s | map MB/s | output s "
       "| spill bytes per rank | peak RSS GiB (max rank) |")
-print("|---|---:|---:|---:|---:|---:|---:|---|---:|")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|")
 for n in names:
     ok = [r for r in rows if r["name"] == n and r["status"] == "ok"]
     if not ok:
-        print("| %s | not run | - | - | - | - | - | - | - |" % n)
+        print("| %s | not run | - | - | - | - | - | - | - | - |" % n)
         continue
     ms = [json.load(open(r["metrics"])) for r in ok]
     med = lambda f: statistics.median(f(x) for x in ms)
     run, mapped = med(lambda x: x["seconds"]), med(lambda x: x["phases"]["map"]["max"])
     spill = " / ".join("%.0f" % r["spill_bytes"] if "spill_bytes" in r else "n/a" for r in ms[-1]["ranks"])
-    print("| %s | %.2f | %.2f | %.0f | %.2f | %.0f | %.2f | %s | %.2f |" % (
-        n, statistics.median(float(r["wall_s"]) for r in ok), run, nbytes / 1e6 / run, mapped,
+    print("| %s | %.2f | %.1f | %.2f | %.0f | %.2f | %.0f | %.2f | %s | %.2f |" % (
+        n, statistics.median(float(r["wall_s"]) for r in ok),
+        statistics.median(float(r["cpu_s"]) for r in ok), run, nbytes / 1e6 / run, mapped,
         nbytes / 1e6 / mapped, med(lambda x: x["phases"]["output"]["max"]), spill,
         med(lambda x: max(r["peak_rss_bytes"] for r in x["ranks"])) / 2**30))
 print()
