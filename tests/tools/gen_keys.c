@@ -3,7 +3,7 @@
  * a total of TOKENS (uniform or Zipf-like multiplicities), split over N files. Streams: no table
  * of keys or tokens is ever held (a Feistel permutation shuffles, a selection sample places the
  * first occurrences), so 10^8 keys take seconds and a few MiB. Integer math and + - * / on
- * doubles only: same arguments -> same bytes on every machine. It never prints anything but errors. */
+ * doubles only: same arguments -> same bytes on every machine. It prints nothing but errors. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -46,9 +46,11 @@ static void perm_init(perm_t *p, uint64_t n, uint64_t seed)
 {
     p->n = n;
     p->half = 1;
-    while (p->half < 32 && (1ull << (2 * p->half)) < n) p->half++;
+    while (p->half < 32 && (1ull << (2 * p->half)) < n)
+        p->half++;
     p->mask = (1ull << p->half) - 1;
-    for (int i = 0; i < 6; i++) p->key[i] = splitmix64(&seed);
+    for (int i = 0; i < 6; i++)
+        p->key[i] = splitmix64(&seed);
 }
 
 /** perm_apply() : the image of x < n; a six-round Feistel network on 2*half bits, walked
@@ -129,7 +131,8 @@ static inline void put_key(out_t *o, uint64_t id, char sep)
     char *p = o->buf + o->n;
     memcpy(p, "key", 3);
     p += 3;
-    while (nd) *p++ = digits[--nd];
+    while (nd)
+        *p++ = digits[--nd];
     *p++ = 'x';
     *p++ = sep;
     o->n = (size_t)(p - o->buf);
@@ -203,7 +206,8 @@ int main(int argc, char **argv)
         for (uint64_t col = 1; j < end; j++, col++) {
             uint64_t left = tokens - j, first_left = keys - firsts, id;
             if (first_left == left ||
-                (first_left && (double)(rng_next(&rng) >> 11) * 0x1p-53 * (double)left < (double)first_left))
+                (first_left &&
+                 (double)(rng_next(&rng) >> 11) * 0x1p-53 * (double)left < (double)first_left))
                 id = (shuffle ? perm_apply(&perm, firsts++) : firsts++) + 1;
             else
                 id = zipf ? zipf2_sample(&z, &rng) : (uint64_t)rng_below(&rng, (uint32_t)keys) + 1;
