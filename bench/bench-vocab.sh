@@ -147,7 +147,7 @@ run_interleaved() {
                 exit 1
             fi
             printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$part" "$name" "$r" "$status" "$wall" "$cpu" "$rss" "$load" \
-                "$keep/$part-$name.$r.json" >>"$log"
+                "$([[ $name == mrc-* ]] && echo "$keep/$part-$name.$r.json" || echo -)" >>"$log"
             say "  $status, ${wall} s, CPU ${cpu} s, tree RSS ${rss} MiB (load at start $load)"
         done
     done
