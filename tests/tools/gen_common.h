@@ -200,12 +200,12 @@ typedef struct gen_opt {
     const char *what;
 } gen_opt;
 
-/** gen_parse_args() : `tool [OPTION]... OUTDIR SIZE_MiB` with the options of opts, --help/-h
+/** gen_parse_cli() : `tool [OPTION]... OUTDIR ARG` with the options of opts, --help/-h
  *  printing usage to stdout; errors go to stderr, named by tool. @return -1 when the caller
- *  goes on (*outdir and *mib set), else the exit status (0 after --help, 2 on misuse). */
-static inline int gen_parse_args(int argc, char **argv, const char *tool, const char *usage,
-                                 const gen_opt *opts, size_t nopts, const char **outdir,
-                                 double *mib)
+ *  goes on (*outdir and *size_arg set), else the exit status (0 after --help, 2 on misuse). */
+static inline int gen_parse_cli(int argc, char **argv, const char *tool, const char *usage,
+                                const gen_opt *opts, size_t nopts, const char **outdir,
+                                const char **size_arg_out)
 {
     const char *size_arg = NULL;
     *outdir = NULL;
@@ -250,6 +250,20 @@ static inline int gen_parse_args(int argc, char **argv, const char *tool, const 
         fputs(usage, stderr);
         return 2;
     }
+    *size_arg_out = size_arg;
+    return -1;
+}
+
+/** gen_parse_args() : gen_parse_cli() for `tool [OPTION]... OUTDIR SIZE_MiB`, SIZE_MiB a
+ *  decimal number of MiB. @return -1 when the caller goes on (*outdir and *mib set), else the
+ *  exit status (0 after --help, 2 on misuse). */
+static inline int gen_parse_args(int argc, char **argv, const char *tool, const char *usage,
+                                 const gen_opt *opts, size_t nopts, const char **outdir,
+                                 double *mib)
+{
+    const char *size_arg;
+    int st = gen_parse_cli(argc, argv, tool, usage, opts, nopts, outdir, &size_arg);
+    if (st >= 0) return st;
     char *end;
     *mib = strtod(size_arg, &end);
     if (end == size_arg || *end || !(*mib >= 0.0) || *mib > 1048576.0) {
