@@ -274,6 +274,60 @@ typedef struct mrc_ser_merged {
 int mrc_ser_merge_runs(const mrc_ser_run *runs, size_t nruns, unsigned char *out, size_t cap,
                        mrc_ser_merged *res, mrc_err *err);
 
+/* ---- records and record streams: what the spill, the merges and the output move ----
+ * A record's head is the same in the arena and on the wire: u64 count, u32 key length, then
+ * the key, little-endian (8-byte aligned in the arena, unaligned on the wire). */
+
+#define MRC_REC_HEAD 12
+
+static inline uint64_t mrc_rec_count(const unsigned char *rec)
+{
+    uint64_t v;
+    memcpy(&v, rec, 8);
+    return v;
+}
+
+static inline uint32_t mrc_rec_len(const unsigned char *rec)
+{
+    uint32_t v;
+    memcpy(&v, rec + 8, 4);
+    return v;
+}
+
+static inline const unsigned char *mrc_rec_key(const unsigned char *rec)
+{
+    return rec + MRC_REC_HEAD;
+}
+
+/* One record of a stream: its key is valid until the next call on the stream it came from. */
+typedef struct mrc_rec_view {
+    uint64_t hash; /* mrc_hash(key, len); 0 in streams that are not in hash order */
+    uint64_t count;
+    const unsigned char *key;
+    uint32_t len;
+} mrc_rec_view;
+
+/* The orders a stream of records can be in. */
+enum mrc_order {
+    MRC_ORDER_HASH,  /* (hash, key): the wire format's; equal keys are one record after a merge */
+    MRC_ORDER_COUNT, /* count descending, then key bytewise: the result's default */
+    MRC_ORDER_KEY,   /* key bytewise (a key that is a prefix of another first) */
+};
+
+/* A stream of records in one order: a table, a serialized payload, a run file, a received
+ * stream. Concrete streams embed it as their first member. */
+typedef struct mrc_source mrc_source;
+struct mrc_source {
+    /* The next record into *r. @return 1, 0 at the end, or a negative value on an error (err
+     * filled: a read error naming the file, a truncated record). */
+    int (*next)(mrc_source *s, mrc_rec_view *r, mrc_err *err);
+    /* Release the stream (NULL: nothing to release). */
+    void (*close)(mrc_source *s);
+};
+
+/* Where a merge puts each merged record. @return 0, or nonzero with err filled (stops it). */
+typedef int (*mrc_rec_sink)(void *arg, const mrc_rec_view *r, mrc_err *err);
+
 /* ---- the one thread-parallel merge (parallel.c) ---- */
 
 /* What mrc_table_merge_parallel() merges: the thread tables of a rank (one per thread of the
