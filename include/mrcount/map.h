@@ -182,6 +182,7 @@ typedef struct mrc_map_stats {
     uint64_t bytes;                      /* input bytes read */
     uint64_t records;                    /* tokens or lines */
     uint64_t counters[MRC_JOB_COUNTERS]; /* the job's own, summed over threads */
+    uint64_t spill_bytes, spill_runs;    /* the tables written to --tmp-dir as runs */
     uint64_t distinct;                   /* distinct keys after the local merge */
     double map_seconds;                  /* first worker start to last worker end */
     double merge_seconds;                /* local merge across threads */

@@ -246,6 +246,23 @@ typedef struct mrc_combine_result {
 int mrc_mpi_combine(const mrc_mpi *d, void **local, size_t local_len, uint64_t local_distinct,
                     const mrc_combine_opts *o, mrc_combine_result *res, mrc_err *err);
 
+/* ---- the owners' sorted ranges streamed to rank 0 (stream.c) ---- */
+
+/** mrc_mpi_stream_source() : on rank 0, the records rank `owner` serves (mrc_mpi_stream_serve()),
+ *  as a stream read block by block: each block is asked for when the last one is read, so rank 0
+ *  holds one block per owner. Closing it before its end tells the owner to stop (--top). Waits
+ *  poll `stop` (MRC_EINTR). An owner's error arrives as this stream's error ("rank N: ...").
+ *  @return NULL on ENOMEM. */
+mrc_source *mrc_mpi_stream_source(const mrc_mpi *d, int owner, const mrc_stop *stop,
+                                  mrc_err *err);
+
+/** mrc_mpi_stream_serve() : on an owner (rank != 0), serve src's records to rank 0 in blocks of
+ *  about `block` bytes (a larger record alone), each when rank 0 asks, until src ends (an empty
+ *  block tells rank 0) or rank 0 asks no more; *sent counts the bytes. On an error (src's, a
+ *  stop) rank 0 gets the message instead of a block. @return 0, or nonzero with err filled. */
+int mrc_mpi_stream_serve(const mrc_mpi *d, mrc_source *src, size_t block, const mrc_stop *stop,
+                         uint64_t *sent, mrc_err *err);
+
 /* ---- bad records (comm.c) ---- */
 
 /** mrc_mpi_gather_bad() : rank 0 gets every rank's bad-record counts and first samples, merged

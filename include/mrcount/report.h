@@ -36,6 +36,9 @@ typedef struct mrc_rank_report {
     size_t splits_mapped;
     const char *threads_source;
     size_t cores_available;
+    uint64_t memory_limit;      /* bytes this rank may use (UINT64_MAX: no limit found) */
+    const char *memory_source;  /* where the limit came from */
+    uint64_t spill_bytes, spill_runs; /* what the tables spilled to --tmp-dir */
     size_t nthreads;
     const int *core_of;           /* per thread, -1: unpinned */
     char *const *cpus_of;         /* per thread PU list, may hold NULLs */

@@ -18,11 +18,71 @@
 /** mrc_hash() : the 64-bit XXH3 hash of a key with the fixed seed. */
 uint64_t mrc_hash(const void *key, size_t len);
 
-/* ---- the in-memory table ---- */
+/* ---- records and record streams: what the spill, the merges and the output move ----
+ * A record's head is the same in the arena and on the wire: u64 count, u32 key length, then
+ * the key, little-endian (8-byte aligned in the arena, unaligned on the wire). */
 
-/* An arena record: what the index points at. 8-byte aligned; key bytes follow `len`. */
+#define MRC_REC_HEAD 12
+
+static inline uint64_t mrc_rec_count(const unsigned char *rec)
+{
+    uint64_t v;
+    memcpy(&v, rec, 8);
+    return v;
+}
+
+static inline uint32_t mrc_rec_len(const unsigned char *rec)
+{
+    uint32_t v;
+    memcpy(&v, rec + 8, 4);
+    return v;
+}
+
+static inline const unsigned char *mrc_rec_key(const unsigned char *rec)
+{
+    return rec + MRC_REC_HEAD;
+}
+
+/* One record of a stream: its key is valid until the next call on the stream it came from. */
+typedef struct mrc_rec_view {
+    uint64_t hash; /* mrc_hash(key, len); 0 in streams that are not in hash order */
+    uint64_t count;
+    const unsigned char *key;
+    uint32_t len;
+} mrc_rec_view;
+
+/* The orders a stream of records can be in. */
+enum mrc_order {
+    MRC_ORDER_HASH,  /* (hash, key): the wire format's; equal keys are one record after a merge */
+    MRC_ORDER_COUNT, /* count descending, then key bytewise: the result's default */
+    MRC_ORDER_KEY,   /* key bytewise (a key that is a prefix of another first) */
+};
+
+/* A stream of records in one order: a table, a serialized payload, a run file, a received
+ * stream. Concrete streams embed it as their first member. */
+typedef struct mrc_source mrc_source;
+struct mrc_source {
+    /* The next record into *r. @return 1, 0 at the end, or a negative value on an error (err
+     * filled: a read error naming the file, a truncated record). */
+    int (*next)(mrc_source *s, mrc_rec_view *r, mrc_err *err);
+    /* Release the stream (NULL: nothing to release). */
+    void (*close)(mrc_source *s);
+};
+
+/* Where a merge puts each merged record. @return 0, or nonzero with err filled (stops it). */
+typedef int (*mrc_rec_sink)(void *arg, const mrc_rec_view *r, mrc_err *err);
+
+/* ---- the in-memory table ----
+ * An index of 8-byte slots, each the top 32 bits of a key's hash (its tag) and the place of its
+ * record, over an arena of records. A key's home slot is given by the top bits of its hash, and
+ * each run of occupied slots is kept sorted by tag (an insert shifts the rest of its run by one),
+ * so the slots in order are the records in hash order: the table is a sorted run as it stands,
+ * growing it re-places slots without touching a record, and a miss stops at the first larger tag.
+ * Records hold no hash: count, length, key, as on the wire. */
+
+/* An arena record: what the index points at. 8-byte aligned; its head is the wire record's
+ * (MRC_REC_HEAD); key bytes follow `len`. */
 typedef struct mrc_rec {
-    uint64_t hash;
     uint64_t count;
     uint32_t len;
     unsigned char key[]; /* len bytes, then padding to 8 */
@@ -34,15 +94,35 @@ static inline size_t mrc_rec_size(uint32_t len)
     return (offsetof(mrc_rec, key) + (size_t)len + 7) & ~(size_t)7;
 }
 
-typedef struct mrc_table {
-    uint64_t *slots;      /* 0 = empty, else (hash >> 32) << 32 | (record offset / 8 + 1) */
-    size_t mask;          /* slot count - 1 (a power of two) */
+#define MRC_TABLE_SLACK 256 /* slots past the last home: a run never wraps around */
+
+typedef struct mrc_table mrc_table;
+
+/* Called when an insert would take the table past its max_bytes: it empties the table (writes
+ * it out as a run, then mrc_table_clear()), after which the insert goes on. @return 0, or
+ * nonzero with err filled (the insert fails with it). */
+typedef int (*mrc_table_full_fn)(void *arg, mrc_table *t, mrc_err *err);
+
+struct mrc_table {
+    uint64_t *slots;      /* nslots + MRC_TABLE_SLACK: 0 = empty, else tag << 32 | (offset / 8 + 1);
+                             once frozen, the first `used` entries, in hash order */
+    size_t nslots;        /* home slots (a power of two) */
+    unsigned shift;       /* a key's home slot is hash >> shift */
     size_t used;          /* distinct keys */
+    size_t grow_at;       /* the index grows before it holds more keys than this */
     unsigned char *arena; /* records, back to back */
     size_t arena_len;     /* bytes in use */
-    size_t arena_cap;     /* bytes allocated */
+    size_t arena_cap;     /* bytes mapped */
     uint64_t total;       /* sum of all counts added, saturating at 2^64-1 (metrics) */
-} mrc_table;
+    size_t slots_mapped;  /* bytes of the index's mapping */
+    bool frozen;          /* mrc_table_freeze() made the index a dense sorted array */
+    /* A memory bound (0: none): an insert that would take the index and arena past max_bytes
+     * (counting an index growth's old and new index at once) calls full() first, unless the
+     * table is empty. */
+    size_t max_bytes;
+    mrc_table_full_fn full;
+    void *full_arg;
+};
 
 /** mrc_table_init() : an empty table sized for about `expect` distinct keys (0: a default).
  *  @return 0, or MRC_ENOMEM with err filled. */
@@ -50,6 +130,13 @@ int mrc_table_init(mrc_table *t, size_t expect, mrc_err *err);
 
 /** mrc_table_free() : release the table's memory; safe on a zeroed table. */
 void mrc_table_free(mrc_table *t);
+
+/** mrc_table_clear() : empty the table (after a spill), giving its pages back to the system but
+ *  keeping its sizes, so it fills again without growing. */
+void mrc_table_clear(mrc_table *t);
+
+/** mrc_table_bytes() : the memory the table holds resident: index and arena in use. */
+size_t mrc_table_bytes(const mrc_table *t);
 
 /** mrc_table_add_slow() : insert path of mrc_table_add(); not for direct use. */
 int mrc_table_add_slow(mrc_table *t, const void *key, uint32_t len, uint64_t hash, uint64_t count,
@@ -108,20 +195,25 @@ static inline mrc_rec *mrc_table_rec_at(const mrc_table *t, uint64_t slot)
     return (mrc_rec *)(void *)(t->arena + ((slot & 0xffffffffu) - 1) * 8);
 }
 
-/** mrc_table_add() : count += `count` for key (hash = mrc_hash(key, len)).
+/** mrc_table_home() : where the probe for a hash starts (for prefetching). */
+static inline const uint64_t *mrc_table_home(const mrc_table *t, uint64_t hash)
+{
+    return &t->slots[(size_t)(hash >> t->shift)];
+}
+
+/** mrc_table_add() : count += `count` for key (hash = mrc_hash(key, len)). Not on a frozen table.
  *  @return 0; MRC_ENOMEM or MRC_EOVERFLOW (a count past 2^64-1, or the arena past 32 GiB)
  *  with err filled; the table stays valid either way. */
 static inline int mrc_table_add(mrc_table *t, const void *key, uint32_t len, uint64_t hash,
                                 uint64_t count, mrc_err *err)
 {
-    uint64_t tag = hash >> 32 << 32;
-    size_t i = (size_t)hash & t->mask;
-    for (;;) {
-        uint64_t s = t->slots[i];
-        if (s == 0) break;
-        if ((s & 0xffffffff00000000ULL) == tag) {
+    uint64_t tag = hash >> 32;
+    const uint64_t *p = mrc_table_home(t, hash);
+    for (;; p++) {
+        uint64_t s = *p, st = s >> 32;
+        if (st == tag && s != 0) {
             mrc_rec *r = mrc_table_rec_at(t, s);
-            if (r->hash == hash && r->len == len && mrc_key_eq(r->key, key, len)) {
+            if (r->len == len && mrc_key_eq(r->key, key, len)) {
                 uint64_t sum;
                 if (__builtin_add_overflow(r->count, count, &sum))
                     return mrc_table_add_slow(t, key, len, hash, count, err);
@@ -129,14 +221,31 @@ static inline int mrc_table_add(mrc_table *t, const void *key, uint32_t len, uin
                 t->total = t->total + count < t->total ? UINT64_MAX : t->total + count;
                 return 0;
             }
+        } else if (s == 0 || st > tag) {
+            break; /* runs are sorted by tag: the key is not here */
         }
-        i = (i + 1) & t->mask;
     }
     return mrc_table_add_slow(t, key, len, hash, count, err);
 }
 
 /** mrc_table_each() : call fn on every record, in arena (insertion) order. */
 void mrc_table_each(const mrc_table *t, void (*fn)(const mrc_rec *r, void *arg), void *arg);
+
+/** mrc_table_drain() : every record of a table that is not frozen, in (hash, key) order, to
+ *  emit (the table is left as it is; mrc_table_clear() empties it). @return 0 or emit's error. */
+int mrc_table_drain(const mrc_table *t, mrc_rec_sink emit, void *arg, mrc_err *err);
+
+/** mrc_table_freeze() : end the adds: the index becomes the dense array of the `used` slots in
+ *  hash order (equal tags ordered by full hash, then key), its tail given back. */
+void mrc_table_freeze(mrc_table *t);
+
+/** mrc_table_lower() : in a frozen table, the index of the first slot whose record's hash is at
+ *  least `hash` (used when there is none). */
+size_t mrc_table_lower(const mrc_table *t, uint64_t hash);
+
+/** mrc_table_source() : the records of a frozen table whose hash is in [lo, hi], as a stream in
+ *  MRC_ORDER_HASH (the table must outlive it; close frees it). @return NULL on ENOMEM. */
+mrc_source *mrc_table_source(const mrc_table *t, uint64_t lo, uint64_t hi, mrc_err *err);
 
 /* ---- serialized tables (the wire format of DESIGN.md) ----
  * header (40 bytes, little-endian):
@@ -194,50 +303,22 @@ int mrc_ser_merge_into(const void *in, void *inout, size_t inout_cap);
 /** mrc_ser_empty() : write an empty table (header only) into buf. @return MRC_SER_HEADER. */
 size_t mrc_ser_empty(void *buf);
 
-/* ---- local merge of the thread tables ----
- * T thread tables are merged in P hash partitions (partition = a monotone function of the
- * hash, so partitions in order are sorted by hash). The steps, each parallel across its index,
- * with a barrier between steps:
- *   mrc_merge_count(m, t) for every table t;      then mrc_merge_offsets(m) once;
- *   mrc_merge_place(m, t) for every table t;
- *   mrc_merge_partition(m, p) for every partition p;  then mrc_merge_layout(m, offsets) once;
- *   mrc_merge_write(m, p, out, offsets) for every p, and mrc_merge_write_header(m, out) once.
- * The result is one serialized table sorted by (hash, key), identical whatever T and P. */
-typedef struct mrc_merge mrc_merge;
+/* ---- frozen tables merged in hash order (merge.c) ---- */
 
-/** mrc_merge_prepare() : plan a merge of `ntables` tables into `nparts` partitions.
- *  Tables must not change until mrc_merge_free(). @return NULL on ENOMEM (err filled). */
-mrc_merge *mrc_merge_prepare(mrc_table *const *tables, size_t ntables, size_t nparts, mrc_err *err);
+/* Called for each distinct key of a merge of frozen tables, in hash order: its record in the
+ * first table that holds it (the merge may write the summed count there), the summed count, and
+ * its hash. @return 0, or nonzero with err filled (stops the merge). */
+typedef int (*mrc_walk_fn)(void *arg, mrc_rec *rec, uint64_t count, uint64_t hash, mrc_err *err);
 
-/** mrc_merge_count() : count table t's records per partition. */
-void mrc_merge_count(mrc_merge *m, size_t t);
+/** mrc_table_walk() : the records of ntables frozen tables whose hash is in [lo, hi], merged in
+ *  (hash, key) order with equal keys' counts summed, each passed to fn once.
+ *  @return 0, MRC_EOVERFLOW (a sum past 2^64-1, naming the key) or fn's error. */
+int mrc_table_walk(mrc_table *const *tables, size_t ntables, uint64_t lo, uint64_t hi,
+                   mrc_walk_fn fn, void *arg, mrc_err *err);
 
-/** mrc_merge_offsets() : after every count, place each (table, partition) run.
- *  @return 0 or MRC_ENOMEM (err filled). */
-int mrc_merge_offsets(mrc_merge *m, mrc_err *err);
-
-/** mrc_merge_place() : copy table t's record references to their partitions. */
-void mrc_merge_place(mrc_merge *m, size_t t);
-
-/** mrc_merge_partition() : combine partition p across all tables (sort by (hash, key), add
- *  equal keys). @return 0 or MRC_EOVERFLOW (a sum past 2^64-1) with err filled. */
-int mrc_merge_partition(mrc_merge *m, size_t p, mrc_err *err);
-
-/** mrc_merge_layout() : after every partition, the serialized size (header included) of the
- *  whole table; offsets[p] (nparts entries) receives where partition p's records start. */
-size_t mrc_merge_layout(mrc_merge *m, size_t *offsets);
-
-/** mrc_merge_write() : write partition p's records at out + offsets[p]. */
-void mrc_merge_write(const mrc_merge *m, size_t p, void *out, const size_t *offsets);
-void mrc_merge_write_header(const mrc_merge *m, void *out);
-
-/** mrc_merge_distinct() : distinct keys after merging. */
-uint64_t mrc_merge_distinct(const mrc_merge *m);
-
-void mrc_merge_free(mrc_merge *m);
-
-/** mrc_table_serialize() : the whole merge of `ntables` tables on the calling thread alone
- *  (tests, tools, small runs). @return 0 with *out (malloc'd) of *out_len bytes, or error. */
+/** mrc_table_serialize() : freeze the tables and merge them on the calling thread alone into one
+ *  serialized table (tests, tools, small runs). @return 0 with *out (malloc'd) of *out_len bytes,
+ *  or error. */
 int mrc_table_serialize(mrc_table *const *tables, size_t ntables, void **out, size_t *out_len,
                         mrc_err *err);
 
@@ -273,60 +354,6 @@ typedef struct mrc_ser_merged {
  *  MRC_EINVAL (a truncated run), MRC_ENOMEM. */
 int mrc_ser_merge_runs(const mrc_ser_run *runs, size_t nruns, unsigned char *out, size_t cap,
                        mrc_ser_merged *res, mrc_err *err);
-
-/* ---- records and record streams: what the spill, the merges and the output move ----
- * A record's head is the same in the arena and on the wire: u64 count, u32 key length, then
- * the key, little-endian (8-byte aligned in the arena, unaligned on the wire). */
-
-#define MRC_REC_HEAD 12
-
-static inline uint64_t mrc_rec_count(const unsigned char *rec)
-{
-    uint64_t v;
-    memcpy(&v, rec, 8);
-    return v;
-}
-
-static inline uint32_t mrc_rec_len(const unsigned char *rec)
-{
-    uint32_t v;
-    memcpy(&v, rec + 8, 4);
-    return v;
-}
-
-static inline const unsigned char *mrc_rec_key(const unsigned char *rec)
-{
-    return rec + MRC_REC_HEAD;
-}
-
-/* One record of a stream: its key is valid until the next call on the stream it came from. */
-typedef struct mrc_rec_view {
-    uint64_t hash; /* mrc_hash(key, len); 0 in streams that are not in hash order */
-    uint64_t count;
-    const unsigned char *key;
-    uint32_t len;
-} mrc_rec_view;
-
-/* The orders a stream of records can be in. */
-enum mrc_order {
-    MRC_ORDER_HASH,  /* (hash, key): the wire format's; equal keys are one record after a merge */
-    MRC_ORDER_COUNT, /* count descending, then key bytewise: the result's default */
-    MRC_ORDER_KEY,   /* key bytewise (a key that is a prefix of another first) */
-};
-
-/* A stream of records in one order: a table, a serialized payload, a run file, a received
- * stream. Concrete streams embed it as their first member. */
-typedef struct mrc_source mrc_source;
-struct mrc_source {
-    /* The next record into *r. @return 1, 0 at the end, or a negative value on an error (err
-     * filled: a read error naming the file, a truncated record). */
-    int (*next)(mrc_source *s, mrc_rec_view *r, mrc_err *err);
-    /* Release the stream (NULL: nothing to release). */
-    void (*close)(mrc_source *s);
-};
-
-/* Where a merge puts each merged record. @return 0, or nonzero with err filled (stops it). */
-typedef int (*mrc_rec_sink)(void *arg, const mrc_rec_view *r, mrc_err *err);
 
 /* ---- the one thread-parallel merge (parallel.c) ---- */
 

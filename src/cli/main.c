@@ -93,6 +93,15 @@ static int phase_place(run *r)
         rc = mrc_placement_plan(r->topo, cpuset, share_index, share_count, (size_t)r->o.threads,
                                 &r->pl, &r->err);
     free(cpuset);
+    if (r->o.memory_limit != 0) {
+        mrc_memlimit_explicit(r->o.memory_limit, &r->mem);
+    } else {
+        mrc_memlimit_env env;
+        mrc_memlimit_env_from_process(
+            &env, (unsigned)(r->d.node_size > 0 ? r->d.node_size : 1),
+            (unsigned)(r->pl.cores_available ? r->pl.cores_available : 1));
+        mrc_memlimit_detect(&env, &r->mem);
+    }
     rc = mrc_run_end_phase(r, MRC_FP_PLACE, rc);
     if (rc == 0 && r->pl.oversubscribed)
         fprintf(stderr,
@@ -191,8 +200,7 @@ static int phase_combine(run *r)
                            .top = r->o.out.top,
                            .prune = prune_cb,
                            .prune_arg = r,
-                           .mem_share = mrc_mem_available_bytes() /
-                                        (uint64_t)(r->d.node_size > 0 ? r->d.node_size : 1),
+                           .mem_share = r->mem.limit == MRC_MEMLIMIT_UNLIMITED ? 0 : r->mem.limit,
                            .topo = r->topo,
                            .pl = &r->pl,
                            .agree = agree_cb,

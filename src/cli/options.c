@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "mrcount/input.h"
+#include "mrcount/tmpfile.h"
 #include "options.h"
 
 #define MRC_THREADS_MAX 65536
@@ -144,6 +145,28 @@ static const mrc_opt_def run_opts[] = {
      .offset = OPT(progress),
      .choices = progress_names,
      .help = "progress bar on stderr (auto: when a terminal)"},
+    {.name = "memory-limit",
+     .section = "run",
+     .type = MRC_OPT_SIZE,
+     .offset = OPT(memory_limit),
+     .min = (int64_t)16 << 20,
+     .max = INT64_MAX,
+     .unit = "bytes",
+     .arg = "SIZE",
+     .help = "memory per rank, suffix k/M/G; past it the tables\n"
+             "spill to --tmp-dir (default: what the rank may use:\n"
+             "cgroup, Slurm or MemAvailable, shared by the node's\n"
+             "ranks, less a headroom)",
+     .metric = "memory_limit_option"},
+    {.name = "tmp-dir",
+     .section = "run",
+     .type = MRC_OPT_STRING,
+     .offset = OPT(tmp_dir),
+     .arg = "DIR",
+     .help = "where spill files go, on each rank's node (default:\n"
+             "$TMPDIR, else /tmp); they have no name and vanish\n"
+             "with the run",
+     .metric = "tmp_dir"},
     {.name = "output",
      .section = "output",
      .short_name = 'o',
@@ -562,6 +585,7 @@ static int set_defaults(mrc_options *o, mrc_err *err)
     o->out.sort = MRC_SORT_COUNT;
     o->job = mrc_job_find("words");
     o->out.path = strdup("-");
+    o->tmp_dir = strdup(mrc_tmp_dir_default());
     const mrc_job_desc *const *jobs = mrc_job_registry();
     size_t n = 0;
     while (jobs[n] != NULL)
@@ -572,7 +596,7 @@ static int set_defaults(mrc_options *o, mrc_err *err)
             mrc_options_free(o);
             return mrc_err_set(err, MRC_ENOMEM, "out of memory");
         }
-    if (o->job == NULL || o->out.path == NULL || o->job_settings == NULL)
+    if (o->job == NULL || o->out.path == NULL || o->tmp_dir == NULL || o->job_settings == NULL)
         return mrc_err_set(err, MRC_ENOMEM, "out of memory");
     return 0;
 }

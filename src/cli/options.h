@@ -30,6 +30,8 @@ typedef struct mrc_options {
     uint64_t chunk_size; /* --chunk-size SIZE (suffixes k/M/G), 0 = default */
     int reduce;          /* enum mrc_reduce: --reduce auto|reduce|shuffle */
     int progress;        /* enum mrc_progress: --progress auto|always|never */
+    uint64_t memory_limit; /* --memory-limit SIZE per rank, 0 = what the rank may really use */
+    char *tmp_dir;         /* --tmp-dir DIR for spill files (default: $TMPDIR, else /tmp) */
     /* [output] */
     mrc_output_opts out;   /* --output PATH|- (default "-"), --sort count|key, --top K */
     char *output_per_rank; /* --output-per-rank DIR (shuffle parts), NULL = one result */

@@ -5,6 +5,7 @@
 
 #include "mrcount/input.h"
 #include "mrcount/map.h"
+#include "mrcount/memlimit.h"
 #include "mrcount/mpi.h"
 #include "mrcount/report.h"
 #include "mrcount/runtime.h"
@@ -23,6 +24,7 @@ typedef struct run {
     size_t nmine;
     mrc_topo *topo;
     mrc_placement pl;
+    mrc_memlimit mem; /* what this rank may use (--memory-limit, or detected) */
     mrc_map_stats st;
     void *local; /* this rank's serialized table after the local merge */
     size_t local_len;

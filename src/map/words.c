@@ -92,7 +92,7 @@ typedef struct pending {
  * rare keys overlap instead of queueing. */
 static inline void prefetch_rec(const mrc_table *t, uint64_t hash)
 {
-    uint64_t s = t->slots[(size_t)hash & t->mask];
+    uint64_t s = *mrc_table_home(t, hash);
     if (s != 0) __builtin_prefetch(mrc_table_rec_at(t, s));
 }
 
@@ -129,7 +129,7 @@ static inline int take_token(mrc_map_ctx *ctx, const unsigned char *buf, size_t 
     } else {
         h = XXH3_64bits_withSeed(buf + start, n, MRC_HASH_SEED);
     }
-    __builtin_prefetch(&t->slots[(size_t)h & t->mask]);
+    __builtin_prefetch(mrc_table_home(t, h));
     batch[(*nb)++] = (pending){off, (uint32_t)n, h};
     if (*nb == BATCH) {
         if (add_batch(t, fold ? ctx->scratch : buf, batch, *nb, err) != 0) return -1;

@@ -28,13 +28,21 @@ char *mrc_report_rank_json(const mrc_rank_report *r)
             "\"combine_start_rss_bytes\": %llu, \"combine_peak_rss_bytes\": %llu, \"table_bytes\": "
             "%llu, \"range_bytes\": %llu, \"result_bytes\": %llu, \"bytes\": %llu, \"records\": "
             "%llu, \"local_distinct\": %llu, \"map_seconds\": %.6f, \"splits_mapped\": %zu, "
-            "\"threads_source\": \"%s\", \"cores_available\": %zu, \"threads\": [",
+            "\"threads_source\": \"%s\", \"cores_available\": %zu, ",
             (unsigned long long)r->peak_rss, (unsigned long long)r->rss_before_combine,
             (unsigned long long)r->combine_start_rss, (unsigned long long)r->combine_peak_rss,
             (unsigned long long)r->table_bytes, (unsigned long long)r->range_bytes,
             (unsigned long long)r->result_bytes, (unsigned long long)r->bytes,
             (unsigned long long)r->records, (unsigned long long)r->local_distinct, r->map_seconds,
             r->splits_mapped, r->threads_source, r->cores_available);
+    if (r->memory_limit == UINT64_MAX)
+        fputs("\"memory_limit_bytes\": null", f);
+    else
+        fprintf(f, "\"memory_limit_bytes\": %llu", (unsigned long long)r->memory_limit);
+    fputs(", \"memory_limit_source\": ", f);
+    mrc_json_string(f, r->memory_source ? r->memory_source : "none");
+    fprintf(f, ", \"spill_bytes\": %llu, \"spill_runs\": %llu, \"threads\": [",
+            (unsigned long long)r->spill_bytes, (unsigned long long)r->spill_runs);
     for (size_t i = 0; i < r->nthreads; i++) {
         fprintf(f, "%s{\"thread\": %zu, \"core\": %d, \"cpus\": ", i ? ", " : "", i, r->core_of[i]);
         mrc_json_string(f, r->cpus_of[i] ? r->cpus_of[i] : "");

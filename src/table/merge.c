@@ -1,237 +1,207 @@
-/* merge.c - the local merge: the thread tables of one rank become one serialized table sorted
- * by (hash, key), partition by partition so every thread merges a disjoint hash range.
- * Reads the tables, never changes them; the output does not depend on thread or partition count. */
+/* merge.c - frozen tables merged in hash order: each frozen table is a sorted run of slots, so
+ * the records of a hash range of T tables are a T-way merge of contiguous slot ranges, compared
+ * by tag and, on equal tags only, by full hash and key. Equal keys are summed once, in the first
+ * table's record. Reads the tables; writes only a summed count back into a record. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "mrcount/table.h"
+#include "wire.h"
 
-#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "the serialized table writer assumes a little-endian host"
-#endif
+#define WALK_SCAN_MAX                                                                              \
+    8 /* up to this many tables, a linear scan finds the smallest; a heap beyond */
+#define PREFETCH_AHEAD 16 /* slots whose records are fetched ahead of the merge */
 
-typedef struct entry {
-    uint64_t key; /* the hash while sorting; the merged count afterwards */
-    const mrc_rec *rec;
-} entry;
+typedef struct walk_cursor {
+    const mrc_table *t;
+    size_t at, end;
+    uint64_t slot;
+    uint64_t hash; /* full hash of the current record, 0 until needed (hashed) */
+    bool hashed;
+} walk_cursor;
 
-struct mrc_merge {
-    mrc_table *const *tables;
-    size_t nt, np;
-    /* cnt and pos are written per record by the thread of table t, each in its own row of
-     * `row` >= np entries starting on a cache line, so no two threads write one line. */
-    size_t row;
-    size_t *cnt;        /* nt rows: records of table t in partition p */
-    size_t *pos;        /* nt rows: where (t, p) starts in entries */
-    size_t *part_start; /* np + 1 */
-    size_t *part_n;     /* np: distinct records after combining */
-    size_t *part_bytes; /* np: serialized bytes */
-    entry *entries, *scratch;
-    uint64_t total;
-};
-
-#define MERGE_LINE_WORDS (MRC_CACHE_LINE / sizeof(size_t))
-
-static size_t part_of(uint64_t hash, size_t np)
+static inline void cursor_hash(walk_cursor *c)
 {
-    return (size_t)(((hash >> 32) * (uint64_t)np) >> 32);
-}
-
-mrc_merge *mrc_merge_prepare(mrc_table *const *tables, size_t ntables, size_t nparts, mrc_err *err)
-{
-    if (nparts == 0) nparts = 1;
-    mrc_merge *m = calloc(1, sizeof *m);
-    if (m == NULL) goto nomem;
-    m->tables = tables;
-    m->nt = ntables;
-    m->np = nparts;
-    m->row = (nparts + MERGE_LINE_WORDS - 1) / MERGE_LINE_WORDS * MERGE_LINE_WORDS;
-    m->cnt = mrc_calloc_lines(ntables * m->row, sizeof *m->cnt);
-    m->pos = mrc_calloc_lines(ntables * m->row, sizeof *m->pos);
-    m->part_start = calloc(nparts + 1, sizeof *m->part_start);
-    m->part_n = calloc(nparts, sizeof *m->part_n);
-    m->part_bytes = calloc(nparts, sizeof *m->part_bytes);
-    if (!m->cnt || !m->pos || !m->part_start || !m->part_n || !m->part_bytes) goto nomem;
-    for (size_t t = 0; t < ntables; t++)
-        m->total =
-            m->total + tables[t]->total < m->total ? UINT64_MAX : m->total + tables[t]->total;
-    return m;
-nomem:
-    mrc_merge_free(m);
-    mrc_err_set(err, MRC_ENOMEM, "local merge: out of memory");
-    return NULL;
-}
-
-void mrc_merge_free(mrc_merge *m)
-{
-    if (m == NULL) return;
-    free(m->cnt);
-    free(m->pos);
-    free(m->part_start);
-    free(m->part_n);
-    free(m->part_bytes);
-    free(m->entries);
-    free(m->scratch);
-    free(m);
-}
-
-void mrc_merge_count(mrc_merge *m, size_t t)
-{
-    const mrc_table *tab = m->tables[t];
-    size_t *cnt = m->cnt + t * m->row;
-    for (size_t off = 0; off < tab->arena_len;) {
-        const mrc_rec *r = (const mrc_rec *)(const void *)(tab->arena + off);
-        cnt[part_of(r->hash, m->np)]++;
-        off += mrc_rec_size(r->len);
+    if (!c->hashed) {
+        const mrc_rec *r = mrc_table_rec_at(c->t, c->slot);
+        c->hash = mrc_hash(r->key, r->len);
+        c->hashed = true;
     }
 }
 
-int mrc_merge_offsets(mrc_merge *m, mrc_err *err)
+/* (tag, hash, key) order of two cursors' current records. */
+static inline int cursor_cmp(walk_cursor *a, walk_cursor *b)
 {
-    size_t at = 0;
-    for (size_t p = 0; p < m->np; p++) {
-        m->part_start[p] = at;
-        for (size_t t = 0; t < m->nt; t++) {
-            m->pos[t * m->row + p] = at;
-            at += m->cnt[t * m->row + p];
-        }
+    uint64_t ta = a->slot >> 32, tb = b->slot >> 32;
+    if (ta != tb) return ta < tb ? -1 : 1;
+    cursor_hash(a);
+    cursor_hash(b);
+    if (a->hash != b->hash) return a->hash < b->hash ? -1 : 1;
+    const mrc_rec *x = mrc_table_rec_at(a->t, a->slot), *y = mrc_table_rec_at(b->t, b->slot);
+    return mrc_key_cmp(x->key, x->len, y->key, y->len);
+}
+
+static inline bool cursor_load(walk_cursor *c)
+{
+    if (c->at >= c->end) return false;
+    if (c->at + PREFETCH_AHEAD < c->end)
+        __builtin_prefetch(mrc_table_rec_at(c->t, c->t->slots[c->at + PREFETCH_AHEAD]));
+    c->slot = c->t->slots[c->at++];
+    c->hashed = false;
+    return true;
+}
+
+static int overflow(const mrc_rec *r, mrc_err *err)
+{
+    return mrc_err_set(err, MRC_EOVERFLOW, "count of key '%.*s' exceeds 2^64-1",
+                       r->len > 64 ? 64 : (int)r->len, (const char *)r->key);
+}
+
+/* One table: no comparison, each record as it comes. */
+static int walk_one(walk_cursor *c, mrc_walk_fn fn, void *arg, mrc_err *err)
+{
+    while (cursor_load(c)) {
+        mrc_rec *r = mrc_table_rec_at(c->t, c->slot);
+        cursor_hash(c);
+        int rc = fn(arg, r, r->count, c->hash, err);
+        if (rc != 0) return rc;
     }
-    m->part_start[m->np] = at;
-    m->entries = malloc((at + 1) * sizeof *m->entries);
-    m->scratch = malloc((at + 1) * sizeof *m->scratch);
-    if (m->entries == NULL || m->scratch == NULL)
-        return mrc_err_set(err, MRC_ENOMEM, "local merge: out of memory (%zu keys)", at);
     return 0;
 }
 
-void mrc_merge_place(mrc_merge *m, size_t t)
+static void heap_down(walk_cursor *h, size_t n, size_t i)
 {
-    const mrc_table *tab = m->tables[t];
-    size_t *pos = m->pos + t * m->row;
-    for (size_t off = 0; off < tab->arena_len;) {
-        const mrc_rec *r = (const mrc_rec *)(const void *)(tab->arena + off);
-        entry *e = &m->entries[pos[part_of(r->hash, m->np)]++];
-        e->key = r->hash;
-        e->rec = r;
-        off += mrc_rec_size(r->len);
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < n && cursor_cmp(&h[l], &h[m]) < 0) m = l;
+        if (l + 1 < n && cursor_cmp(&h[l + 1], &h[m]) < 0) m = l + 1;
+        if (m == i) return;
+        walk_cursor t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
     }
 }
 
-/* LSD radix sort of a[0..n) by key, 8 bits a pass, passes where every key shares the digit
- * skipped. Stable, so equal hashes keep table order (irrelevant: they are sorted by key next). */
-static void radix_sort(entry *a, entry *tmp, size_t n)
+/* Many tables (the splits of a file in a test, tools): a heap. */
+static int walk_heap(walk_cursor *h, size_t n, mrc_walk_fn fn, void *arg, mrc_err *err)
 {
-    size_t hist[8][256];
-    memset(hist, 0, sizeof hist);
-    for (size_t i = 0; i < n; i++)
-        for (int d = 0; d < 8; d++)
-            hist[d][(a[i].key >> (8 * d)) & 0xff]++;
-    entry *src = a, *dst = tmp;
-    for (int d = 0; d < 8; d++) {
-        size_t *h = hist[d];
-        if (h[(src[0].key >> (8 * d)) & 0xff] == n) continue;
-        size_t sum = 0;
-        for (int b = 0; b < 256; b++) {
-            size_t c = h[b];
-            h[b] = sum;
-            sum += c;
+    for (size_t i = n / 2; i-- > 0;)
+        heap_down(h, n, i);
+    while (n > 0) {
+        walk_cursor top = h[0];
+        mrc_rec *first = mrc_table_rec_at(top.t, top.slot);
+        cursor_hash(&top);
+        uint64_t hash = top.hash, count = first->count;
+        if (cursor_load(&h[0]))
+            heap_down(h, n, 0);
+        else if (--n > 0) {
+            h[0] = h[n];
+            heap_down(h, n, 0);
         }
-        for (size_t i = 0; i < n; i++)
-            dst[h[(src[i].key >> (8 * d)) & 0xff]++] = src[i];
-        entry *x = src;
-        src = dst;
-        dst = x;
-    }
-    if (src != a) memcpy(a, src, n * sizeof *a);
-}
-
-static int rec_key_cmp(const mrc_rec *a, const mrc_rec *b)
-{
-    return mrc_key_cmp(a->key, a->len, b->key, b->len);
-}
-
-int mrc_merge_partition(mrc_merge *m, size_t p, mrc_err *err)
-{
-    entry *a = m->entries + m->part_start[p];
-    size_t n = m->part_start[p + 1] - m->part_start[p];
-    if (n == 0) return 0;
-    radix_sort(a, m->scratch + m->part_start[p], n);
-    size_t out = 0, bytes = 0;
-    for (size_t i = 0; i < n;) {
-        size_t j = i + 1;
-        while (j < n && a[j].key == a[i].key)
-            j++;
-        /* a[i..j) share a hash: order them by key (runs are short: one entry per table). */
-        for (size_t k = i + 1; k < j; k++) {
-            entry x = a[k];
-            size_t q = k;
-            while (q > i && rec_key_cmp(a[q - 1].rec, x.rec) > 0) {
-                a[q] = a[q - 1];
-                q--;
+        while (n > 0 && (h[0].slot >> 32) == (top.slot >> 32) && cursor_cmp(&h[0], &top) == 0) {
+            const mrc_rec *r = mrc_table_rec_at(h[0].t, h[0].slot);
+            if (__builtin_add_overflow(count, r->count, &count)) return overflow(first, err);
+            if (cursor_load(&h[0]))
+                heap_down(h, n, 0);
+            else if (--n > 0) {
+                h[0] = h[n];
+                heap_down(h, n, 0);
             }
-            a[q] = x;
         }
-        for (size_t k = i; k < j;) {
-            const mrc_rec *r = a[k].rec;
-            uint64_t count = r->count;
-            size_t q = k + 1;
-            for (; q < j && rec_key_cmp(a[q].rec, r) == 0; q++) {
-                if (__builtin_add_overflow(count, a[q].rec->count, &count))
-                    return mrc_err_set(err, MRC_EOVERFLOW, "count of key '%.*s' exceeds 2^64-1",
-                                       r->len > 64 ? 64 : (int)r->len, (const char *)r->key);
-            }
-            a[out].key = count;
-            a[out].rec = r;
-            out++;
-            bytes += 12 + (size_t)r->len;
-            k = q;
-        }
-        i = j;
+        int rc = fn(arg, first, count, hash, err);
+        if (rc != 0) return rc;
     }
-    m->part_n[p] = out;
-    m->part_bytes[p] = bytes;
     return 0;
 }
 
-size_t mrc_merge_layout(mrc_merge *m, size_t *offsets)
+int mrc_table_walk(mrc_table *const *tables, size_t ntables, uint64_t lo, uint64_t hi,
+                   mrc_walk_fn fn, void *arg, mrc_err *err)
 {
-    size_t at = MRC_SER_HEADER;
-    for (size_t p = 0; p < m->np; p++) {
-        offsets[p] = at;
-        at += m->part_bytes[p];
+    walk_cursor few[WALK_SCAN_MAX], *cur = few;
+    if (ntables > WALK_SCAN_MAX && (cur = malloc(ntables * sizeof *cur)) == NULL)
+        return mrc_err_set(err, MRC_ENOMEM, "merge of %zu tables: out of memory", ntables);
+    size_t n = 0;
+    for (size_t i = 0; i < ntables; i++) {
+        walk_cursor c = {.t = tables[i]};
+        c.at = mrc_table_lower(tables[i], lo);
+        c.end = hi == UINT64_MAX ? tables[i]->used : mrc_table_lower(tables[i], hi + 1);
+        if (cursor_load(&c)) cur[n++] = c;
     }
-    return at;
-}
-
-void mrc_merge_write(const mrc_merge *m, size_t p, void *out, const size_t *offsets)
-{
-    unsigned char *w = (unsigned char *)out + offsets[p];
-    const entry *a = m->entries + m->part_start[p];
-    for (size_t i = 0; i < m->part_n[p]; i++) {
-        uint32_t len = a[i].rec->len;
-        memcpy(w, &a[i].key, 8);
-        memcpy(w + 8, &len, 4);
-        memcpy(w + 12, a[i].rec->key, len);
-        w += 12 + (size_t)len;
+    int rc = 0;
+    if (n == 1) {
+        cur[0].at--; /* walk_one loads again */
+        rc = walk_one(&cur[0], fn, arg, err);
+    } else if (n > WALK_SCAN_MAX) {
+        rc = walk_heap(cur, n, fn, arg, err);
     }
+    /* A few tables (one per thread): a linear scan for the smallest beats a heap. */
+    while (rc == 0 && n > 1 && n <= WALK_SCAN_MAX) {
+        size_t m = 0;
+        for (size_t i = 1; i < n; i++)
+            if (cursor_cmp(&cur[i], &cur[m]) < 0) m = i;
+        mrc_rec *first = mrc_table_rec_at(cur[m].t, cur[m].slot);
+        cursor_hash(&cur[m]);
+        uint64_t hash = cur[m].hash, count = first->count;
+        /* the same key in other tables: add, then advance those cursors */
+        for (size_t i = 0; i < n && rc == 0;) {
+            if (i != m && (cur[i].slot >> 32) == (cur[m].slot >> 32) &&
+                cursor_cmp(&cur[i], &cur[m]) == 0) {
+                const mrc_rec *r = mrc_table_rec_at(cur[i].t, cur[i].slot);
+                if (__builtin_add_overflow(count, r->count, &count)) {
+                    rc = overflow(first, err);
+                    break;
+                }
+                if (!cursor_load(&cur[i])) { /* exhausted: the last cursor takes its place */
+                    cur[i] = cur[--n];
+                    if (m == n) m = i;
+                    continue;
+                }
+            }
+            i++;
+        }
+        if (rc == 0) rc = fn(arg, first, count, hash, err);
+        if (rc == 0 && !cursor_load(&cur[m])) cur[m] = cur[--n];
+        if (rc == 0 && n == 1) { /* one left: no more comparisons */
+            cur[0].at--;
+            rc = walk_one(&cur[0], fn, arg, err);
+            n = 0;
+        }
+    }
+    if (cur != few) free(cur);
+    return rc;
 }
 
-uint64_t mrc_merge_distinct(const mrc_merge *m)
-{
-    uint64_t n = 0;
-    for (size_t p = 0; p < m->np; p++)
-        n += m->part_n[p];
-    return n;
-}
+/* ---- serialization on one thread ---- */
 
-void mrc_merge_write_header(const mrc_merge *m, void *out)
+typedef struct ser_sink {
+    unsigned char *buf;
+    size_t len, cap;
+    uint64_t records, total;
+    int oom;
+} ser_sink;
+
+static int ser_put(void *arg, mrc_rec *rec, uint64_t count, uint64_t hash, mrc_err *err)
 {
-    size_t payload = 0;
-    for (size_t p = 0; p < m->np; p++)
-        payload += m->part_bytes[p];
-    mrc_ser_header h = {MRC_SER_MAGIC, MRC_SER_VERSION, mrc_merge_distinct(m), payload, 0,
-                        m->total};
-    mrc_ser_write_header(out, &h);
+    (void)hash;
+    ser_sink *s = arg;
+    size_t need = REC_HEAD + rec->len;
+    if (s->cap - s->len < need) {
+        size_t cap = s->cap ? s->cap * 2 : 65536;
+        while (cap - s->len < need)
+            cap *= 2;
+        unsigned char *b = realloc(s->buf, cap);
+        if (b == NULL) return mrc_err_set(err, MRC_ENOMEM, "serialize: out of memory");
+        s->buf = b;
+        s->cap = cap;
+    }
+    store64(s->buf + s->len, count);
+    store32(s->buf + s->len + 8, rec->len);
+    memcpy(s->buf + s->len + REC_HEAD, rec->key, rec->len);
+    s->len += need;
+    s->records++;
+    s->total = s->total + count < s->total ? UINT64_MAX : s->total + count;
+    return 0;
 }
 
 int mrc_table_serialize(mrc_table *const *tables, size_t ntables, void **out, size_t *out_len,
@@ -239,29 +209,21 @@ int mrc_table_serialize(mrc_table *const *tables, size_t ntables, void **out, si
 {
     *out = NULL;
     *out_len = 0;
-    mrc_merge *m = mrc_merge_prepare(tables, ntables, 1, err);
-    if (m == NULL) return MRC_ENOMEM;
-    for (size_t t = 0; t < ntables; t++)
-        mrc_merge_count(m, t);
-    int rc = mrc_merge_offsets(m, err);
-    if (rc == 0) {
-        for (size_t t = 0; t < ntables; t++)
-            mrc_merge_place(m, t);
-        rc = mrc_merge_partition(m, 0, err);
+    for (size_t i = 0; i < ntables; i++)
+        mrc_table_freeze(tables[i]);
+    ser_sink s = {.buf = malloc(MRC_SER_HEADER + 65536),
+                  .len = MRC_SER_HEADER,
+                  .cap = MRC_SER_HEADER + 65536};
+    if (s.buf == NULL) return mrc_err_set(err, MRC_ENOMEM, "serialize: out of memory");
+    int rc = mrc_table_walk(tables, ntables, 0, UINT64_MAX, ser_put, &s, err);
+    if (rc != 0) {
+        free(s.buf);
+        return rc;
     }
-    if (rc == 0) {
-        size_t off;
-        size_t len = mrc_merge_layout(m, &off);
-        unsigned char *buf = malloc(len);
-        if (buf == NULL) {
-            rc = mrc_err_set(err, MRC_ENOMEM, "serialize: out of memory (%zu bytes)", len);
-        } else {
-            mrc_merge_write(m, 0, buf, &off);
-            mrc_merge_write_header(m, buf);
-            *out = buf;
-            *out_len = len;
-        }
-    }
-    mrc_merge_free(m);
-    return rc;
+    mrc_ser_header h = {MRC_SER_MAGIC, MRC_SER_VERSION, s.records, s.len - MRC_SER_HEADER, 0,
+                        s.total};
+    mrc_ser_write_header(s.buf, &h);
+    *out = s.buf;
+    *out_len = s.len;
+    return 0;
 }

@@ -3,7 +3,6 @@
  * serialized table sorted by (hash, key), each thread merging disjoint hash sub-ranges. It runs
  * on the placement's pinned workers (runtime/); it must never touch MPI, and its result must not
  * depend on the number of threads or sub-ranges. */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,80 +15,99 @@
 
 __extension__ typedef unsigned __int128 u128; /* GCC and clang: the width of the last range */
 
-/* ---- thread tables: count, place, partition, lay out, write, with a barrier between steps ---- */
+/* ---- thread tables: frozen (each a sorted run), then merged by hash sub-range ---- */
+
+typedef struct part_out {
+    unsigned char *buf;
+    size_t len, cap;
+    uint64_t records, total;
+} part_out;
 
 typedef struct tables_merge {
-    mrc_merge *mg;
-    size_t nthreads, nparts;
-    pthread_barrier_t barrier;
-    size_t *offsets;
-    unsigned char *out;
-    size_t out_len;
+    mrc_table *const *tables;
+    size_t ntables, nthreads, nparts;
+    part_out *parts;
 } tables_merge;
 
-/* Every thread reaches every barrier, failed or not: a step that failed makes the later steps
- * return at once. */
+static int part_put(void *arg, mrc_rec *rec, uint64_t count, uint64_t hash, mrc_err *err)
+{
+    (void)hash;
+    part_out *p = arg;
+    size_t need = MRC_REC_HEAD + rec->len;
+    if (p->cap - p->len < need) {
+        size_t cap = p->cap ? p->cap * 2 : 65536;
+        while (cap - p->len < need)
+            cap *= 2;
+        unsigned char *b = realloc(p->buf, cap);
+        if (b == NULL) return mrc_err_set(err, MRC_ENOMEM, "local merge: out of memory");
+        p->buf = b;
+        p->cap = cap;
+    }
+    memcpy(p->buf + p->len, &count, 8);
+    memcpy(p->buf + p->len + 8, &rec->len, 4);
+    memcpy(p->buf + p->len + MRC_REC_HEAD, rec->key, rec->len);
+    p->len += need;
+    p->records++;
+    p->total = p->total + count < p->total ? UINT64_MAX : p->total + count;
+    return 0;
+}
+
+static int freeze_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
+{
+    (void)failed;
+    (void)err;
+    tables_merge *j = arg;
+    for (size_t t = ti; t < j->ntables; t += j->nthreads)
+        mrc_table_freeze(j->tables[t]);
+    return 0;
+}
+
 static int tables_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
 {
     tables_merge *j = arg;
-    int rc = 0;
-    if (ti < j->nthreads) mrc_merge_count(j->mg, ti);
-    pthread_barrier_wait(&j->barrier);
-    if (ti == 0 && !atomic_load(failed)) rc = mrc_merge_offsets(j->mg, err);
-    pthread_barrier_wait(&j->barrier);
-    if (!atomic_load(failed) && rc == 0) mrc_merge_place(j->mg, ti);
-    pthread_barrier_wait(&j->barrier);
-    for (size_t p = ti; p < j->nparts && rc == 0 && !atomic_load(failed); p += j->nthreads)
-        rc = mrc_merge_partition(j->mg, p, err);
-    /* a failure must reach the others before they pass the next barrier */
-    if (rc != 0) atomic_store(failed, 1);
-    pthread_barrier_wait(&j->barrier);
-    if (ti == 0 && rc == 0 && !atomic_load(failed)) {
-        j->out_len = mrc_merge_layout(j->mg, j->offsets);
-        j->out = malloc(j->out_len);
-        if (j->out == NULL)
-            rc = mrc_err_set(err, MRC_ENOMEM, "local merge: out of memory (%zu bytes)", j->out_len);
-        else
-            mrc_merge_write_header(j->mg, j->out);
-        if (rc != 0) atomic_store(failed, 1);
+    for (size_t p = ti; p < j->nparts && !atomic_load(failed); p += j->nthreads) {
+        uint64_t lo = (uint64_t)(((u128)p << 64) / j->nparts);
+        uint64_t hi =
+            p + 1 == j->nparts ? UINT64_MAX : (uint64_t)(((u128)(p + 1) << 64) / j->nparts) - 1;
+        int rc = mrc_table_walk(j->tables, j->ntables, lo, hi, part_put, &j->parts[p], err);
+        if (rc != 0) return rc;
     }
-    pthread_barrier_wait(&j->barrier);
-    for (size_t p = ti; p < j->nparts && rc == 0 && !atomic_load(failed); p += j->nthreads)
-        mrc_merge_write(j->mg, p, j->out, j->offsets);
-    return rc;
+    return 0;
 }
 
 static int merge_tables(const mrc_merge_input *in, mrc_topo *topo, const mrc_placement *pl,
                         void **out, size_t *out_len, uint64_t *distinct, mrc_err *err)
 {
-    tables_merge j = {0};
-    j.nthreads = pl->nthreads;
+    tables_merge j = {.tables = in->tables, .ntables = in->ntables, .nthreads = pl->nthreads};
     j.nparts = pl->nthreads * PARTS_PER_THREAD_TABLES;
-    j.offsets = calloc(j.nparts, sizeof *j.offsets);
-    if (j.offsets == NULL) return mrc_err_set(err, MRC_ENOMEM, "local merge: out of memory");
-    /* Each thread counts and places the table of the same index: as many tables as threads. */
-    if (in->ntables != pl->nthreads) {
-        free(j.offsets);
-        return mrc_err_set(err, MRC_EINVAL, "local merge: %zu tables for %zu threads", in->ntables,
-                           pl->nthreads);
+    j.parts = calloc(j.nparts, sizeof *j.parts);
+    if (j.parts == NULL) return mrc_err_set(err, MRC_ENOMEM, "local merge: out of memory");
+    int rc = mrc_run_tasks(topo, pl, freeze_task, &j, err);
+    if (rc == 0) rc = mrc_run_tasks(topo, pl, tables_task, &j, err);
+    mrc_ser_header h = {MRC_SER_MAGIC, MRC_SER_VERSION, 0, 0, 0, 0};
+    for (size_t p = 0; rc == 0 && p < j.nparts; p++) {
+        h.records += j.parts[p].records;
+        h.payload += j.parts[p].len;
+        h.total = h.total + j.parts[p].total < h.total ? UINT64_MAX : h.total + j.parts[p].total;
     }
-    j.mg = mrc_merge_prepare(in->tables, in->ntables, j.nparts, err);
-    if (j.mg == NULL) {
-        free(j.offsets);
-        return MRC_ENOMEM;
-    }
-    pthread_barrier_init(&j.barrier, NULL, (unsigned)j.nthreads);
-    int rc = mrc_run_tasks(topo, pl, tables_task, &j, err);
-    pthread_barrier_destroy(&j.barrier);
+    unsigned char *t = rc == 0 ? malloc(MRC_SER_HEADER + (size_t)h.payload) : NULL;
+    if (rc == 0 && t == NULL)
+        rc = mrc_err_set(err, MRC_ENOMEM, "local merge: out of memory (%zu bytes)",
+                         MRC_SER_HEADER + (size_t)h.payload);
     if (rc == 0) {
-        *out = j.out;
-        *out_len = j.out_len;
-        *distinct = mrc_merge_distinct(j.mg);
-        j.out = NULL;
+        mrc_ser_write_header(t, &h);
+        size_t w = MRC_SER_HEADER;
+        for (size_t p = 0; p < j.nparts; p++) {
+            if (j.parts[p].len) memcpy(t + w, j.parts[p].buf, j.parts[p].len);
+            w += j.parts[p].len;
+        }
+        *out = t;
+        *out_len = w;
+        *distinct = h.records;
     }
-    mrc_merge_free(j.mg);
-    free(j.out);
-    free(j.offsets);
+    for (size_t p = 0; p < j.nparts; p++)
+        free(j.parts[p].buf);
+    free(j.parts);
     return rc;
 }
 

@@ -1,6 +1,9 @@
-/* table.c - the per-thread count table: a compact open-addressing index of 8-byte slots over
- * an arena of records (hash, count, key), so a lookup touches one slot and one record.
- * Owned by one thread at a time; must never be shared by two writers. */
+/* table.c - the per-thread count table: an index of 8-byte slots (tag, record place) kept in
+ * hash order over an arena of records (count, length, key). A lookup touches the home slot's line
+ * and one record; a miss stops at the first larger tag; growing the index walks the old slots in
+ * order and places each at max(its home, the last place + 1), touching no record. Frozen, the
+ * index is the table as a sorted run. Owned by one thread at a time; never shared by two writers.
+ */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -11,7 +14,10 @@
 #include "mrcount/table.h"
 
 #define MRC_TABLE_MIN_SLOTS 65536
+#define MRC_TABLE_MAX_BITS 32
 #define MRC_ARENA_MAX ((size_t)0xfffffffeu * 8) /* slot offsets are 32-bit in 8-byte units */
+#define LOAD_NUM 7                              /* grow past 7/10 of the home slots used */
+#define LOAD_DEN 10
 
 uint64_t mrc_hash(const void *key, size_t len)
 {
@@ -43,17 +49,38 @@ static void *big_realloc(void *old, size_t old_size, size_t size)
 
 static void big_free(void *p, size_t size)
 {
-    if (p != NULL) munmap(p, size);
+    if (p != NULL && size > 0) munmap(p, size);
+}
+
+static size_t index_bytes(size_t nslots)
+{
+    return (nslots + MRC_TABLE_SLACK) * sizeof(uint64_t);
+}
+
+static unsigned log2_of(size_t n)
+{
+    unsigned b = 0;
+    while (((size_t)1 << b) < n)
+        b++;
+    return b;
+}
+
+static void set_size(mrc_table *t, size_t nslots)
+{
+    t->nslots = nslots;
+    t->shift = 64 - log2_of(nslots);
+    t->grow_at = nslots / LOAD_DEN * LOAD_NUM;
 }
 
 int mrc_table_init(mrc_table *t, size_t expect, mrc_err *err)
 {
     memset(t, 0, sizeof *t);
     size_t slots = MRC_TABLE_MIN_SLOTS;
-    while (slots / 2 < expect)
+    while (slots / LOAD_DEN * LOAD_NUM < expect && log2_of(slots) < MRC_TABLE_MAX_BITS)
         slots *= 2;
-    t->slots = big_alloc(slots * sizeof *t->slots);
-    t->mask = slots - 1;
+    t->slots = big_alloc(index_bytes(slots));
+    t->slots_mapped = index_bytes(slots);
+    set_size(t, slots);
     t->arena_cap = slots * 16;
     t->arena = big_alloc(t->arena_cap);
     if (t->slots == NULL || t->arena == NULL) {
@@ -65,52 +92,98 @@ int mrc_table_init(mrc_table *t, size_t expect, mrc_err *err)
 
 void mrc_table_free(mrc_table *t)
 {
-    if (t->slots != NULL) big_free(t->slots, (t->mask + 1) * sizeof *t->slots);
+    big_free(t->slots, t->slots_mapped);
     big_free(t->arena, t->arena_cap);
     memset(t, 0, sizeof *t);
 }
 
-/* Double the index and re-place every record by its stored hash (no key is rehashed). */
-static int table_grow_index(mrc_table *t, mrc_err *err)
+void mrc_table_clear(mrc_table *t)
 {
-    size_t nslots = (t->mask + 1) * 2;
-    uint64_t *slots = big_alloc(nslots * sizeof *slots);
+    /* MADV_DONTNEED on private anonymous memory: the pages go back to the system and read as
+     * zeros, so the index is empty and the arena costs nothing until it fills again. */
+    madvise(t->slots, t->slots_mapped, MADV_DONTNEED);
+    madvise(t->arena, t->arena_cap, MADV_DONTNEED);
+    t->used = 0;
+    t->arena_len = 0;
+    t->total = 0;
+}
+
+size_t mrc_table_bytes(const mrc_table *t)
+{
+    return t->slots_mapped + t->arena_len;
+}
+
+/* Double the index: the old slots in order (sorted by tag) each go to max(home, last + 1), which
+ * keeps every run sorted; no record is read. @return 0 or MRC_ENOMEM. */
+static int grow_index(mrc_table *t, mrc_err *err)
+{
+    if (log2_of(t->nslots) >= MRC_TABLE_MAX_BITS)
+        return mrc_err_set(err, MRC_EOVERFLOW, "count table: more than 2^31 keys in one thread");
+    size_t nslots = t->nslots * 2;
+    uint64_t *slots = big_alloc(index_bytes(nslots));
     if (slots == NULL)
         return mrc_err_set(err, MRC_ENOMEM, "count table: out of memory (%zu keys)", t->used);
-    size_t mask = nslots - 1;
-    for (size_t pos = 0; pos < t->arena_len;) {
-        const mrc_rec *r = (const mrc_rec *)(const void *)(t->arena + pos);
-        size_t i = (size_t)r->hash & mask;
-        while (slots[i] != 0)
-            i = (i + 1) & mask;
-        slots[i] = (r->hash >> 32 << 32) | (uint64_t)(pos / 8 + 1);
-        pos += mrc_rec_size(r->len);
+    unsigned shift = 64 - log2_of(nslots);
+    size_t next = 0, end = t->nslots + MRC_TABLE_SLACK;
+    for (size_t i = 0; i < end; i++) {
+        uint64_t s = t->slots[i];
+        if (s == 0) continue;
+        size_t home = (size_t)((s >> 32 << 32) >> shift);
+        size_t at = home > next ? home : next;
+        if (at >= nslots + MRC_TABLE_SLACK) { /* cannot happen: the runs thin out as homes double */
+            big_free(slots, index_bytes(nslots));
+            return mrc_err_set(err, MRC_EOVERFLOW, "count table: index overflow while growing");
+        }
+        slots[at] = s;
+        next = at + 1;
     }
-    big_free(t->slots, (t->mask + 1) * sizeof *t->slots);
+    big_free(t->slots, t->slots_mapped);
     t->slots = slots;
-    t->mask = mask;
+    t->slots_mapped = index_bytes(nslots);
+    set_size(t, nslots);
     return 0;
 }
 
 int mrc_table_add_slow(mrc_table *t, const void *key, uint32_t len, uint64_t hash, uint64_t count,
                        mrc_err *err)
 {
+    uint64_t tag = hash >> 32;
     /* The fast path gives up on a count overflow too: tell the two cases apart here. */
-    size_t i = (size_t)hash & t->mask;
-    for (uint64_t s; (s = t->slots[i]) != 0; i = (i + 1) & t->mask) {
-        mrc_rec *r = mrc_table_rec_at(t, s);
-        if (r->hash == hash && r->len == len && memcmp(r->key, key, len) == 0)
+    for (const uint64_t *p = mrc_table_home(t, hash);; p++) {
+        uint64_t s = *p;
+        if (s == 0 || (s >> 32) > tag) break;
+        const mrc_rec *r = mrc_table_rec_at(t, s);
+        if ((s >> 32) == tag && r->len == len && memcmp(r->key, key, len) == 0)
             return mrc_err_set(err, MRC_EOVERFLOW, "count of key '%.*s' exceeds 2^64-1",
                                len > 64 ? 64 : (int)len, (const char *)key);
     }
-    if ((t->used + 1) * 10 > (t->mask + 1) * 7) {
-        int rc = table_grow_index(t, err);
-        if (rc != 0) return rc;
-        i = (size_t)hash & t->mask;
-        while (t->slots[i] != 0)
-            i = (i + 1) & t->mask;
-    }
+    bool grow = t->used + 1 > t->grow_at;
     size_t need = mrc_rec_size(len);
+    if (t->max_bytes != 0 && t->full != NULL && t->used > 0 &&
+        (grow ? 3 * t->slots_mapped : t->slots_mapped) + t->arena_len + need > t->max_bytes) {
+        int rc = t->full(t->full_arg, t, err); /* a spill: the table is empty afterwards */
+        if (rc != 0) return rc;
+        if (t->used != 0)
+            return mrc_err_set(err, MRC_EINVAL, "count table: still full after a spill");
+        return mrc_table_add_slow(t, key, len, hash, count, err);
+    }
+    if (grow) {
+        int rc = grow_index(t, err);
+        if (rc != 0) return rc;
+    }
+    /* The place: the first slot from home that is empty or holds a larger tag; the run from
+     * there to its first empty slot moves up by one. */
+    size_t end = t->nslots + MRC_TABLE_SLACK, i = (size_t)(hash >> t->shift);
+    while (t->slots[i] != 0 && (t->slots[i] >> 32) <= tag)
+        i++;
+    size_t j = i;
+    while (j < end && t->slots[j] != 0)
+        j++;
+    if (j == end) { /* a run reached the slack's end: rare, and more homes spread it */
+        int rc = grow_index(t, err);
+        if (rc != 0) return rc;
+        return mrc_table_add_slow(t, key, len, hash, count, err);
+    }
     if (t->arena_len + need > t->arena_cap) {
         size_t cap = t->arena_cap * 2;
         while (cap < t->arena_len + need)
@@ -125,11 +198,11 @@ int mrc_table_add_slow(mrc_table *t, const void *key, uint32_t len, uint64_t has
         t->arena_cap = cap;
     }
     mrc_rec *r = (mrc_rec *)(void *)(t->arena + t->arena_len);
-    r->hash = hash;
     r->count = count;
     r->len = len;
     memcpy(r->key, key, len);
-    t->slots[i] = (hash >> 32 << 32) | (uint64_t)(t->arena_len / 8 + 1);
+    if (j > i) memmove(&t->slots[i + 1], &t->slots[i], (j - i) * sizeof *t->slots);
+    t->slots[i] = tag << 32 | (uint64_t)(t->arena_len / 8 + 1);
     t->arena_len += need;
     t->used++;
     t->total = t->total + count < t->total ? UINT64_MAX : t->total + count;
@@ -143,4 +216,157 @@ void mrc_table_each(const mrc_table *t, void (*fn)(const mrc_rec *r, void *arg),
         fn(r, arg);
         pos += mrc_rec_size(r->len);
     }
+}
+
+/* ---- the index in hash order ---- */
+
+static uint64_t slot_hash(const mrc_table *t, uint64_t s)
+{
+    const mrc_rec *r = mrc_table_rec_at(t, s);
+    return mrc_hash(r->key, r->len);
+}
+
+static int slot_cmp(const mrc_table *t, uint64_t a, uint64_t b)
+{
+    uint64_t ha = slot_hash(t, a), hb = slot_hash(t, b);
+    if (ha != hb) return ha < hb ? -1 : 1;
+    const mrc_rec *x = mrc_table_rec_at(t, a), *y = mrc_table_rec_at(t, b);
+    return mrc_key_cmp(x->key, x->len, y->key, y->len);
+}
+
+/* Emit slots[a..b), which share one tag, in (full hash, key) order. */
+static int emit_ties(const mrc_table *t, const uint64_t *slots, size_t n, mrc_rec_sink emit,
+                     void *arg, mrc_err *err)
+{
+    uint64_t few[16], *v = n <= 16 ? few : malloc(n * sizeof *v);
+    if (v == NULL) return mrc_err_set(err, MRC_ENOMEM, "count table: out of memory");
+    memcpy(v, slots, n * sizeof *v);
+    for (size_t i = 1; i < n; i++) {
+        uint64_t x = v[i];
+        size_t j = i;
+        for (; j > 0 && slot_cmp(t, v[j - 1], x) > 0; j--)
+            v[j] = v[j - 1];
+        v[j] = x;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const mrc_rec *r = mrc_table_rec_at(t, v[i]);
+        mrc_rec_view view = {mrc_hash(r->key, r->len), r->count, r->key, r->len};
+        rc = emit(arg, &view, err);
+    }
+    if (v != few) free(v);
+    return rc;
+}
+
+int mrc_table_drain(const mrc_table *t, mrc_rec_sink emit, void *arg, mrc_err *err)
+{
+    size_t end = t->frozen ? t->used : t->nslots + MRC_TABLE_SLACK;
+    for (size_t i = 0; i < end; i++) {
+        uint64_t s = t->slots[i];
+        if (s == 0) continue;
+        size_t j = i + 1; /* the occupied slots after i with the same tag */
+        while (j < end && t->slots[j] != 0 && (t->slots[j] >> 32) == (s >> 32))
+            j++;
+        if (j - i > 1) {
+            int rc = emit_ties(t, &t->slots[i], j - i, emit, arg, err);
+            if (rc != 0) return rc;
+            i = j - 1;
+            continue;
+        }
+        if (i + 16 < end && t->slots[i + 16] != 0)
+            __builtin_prefetch(mrc_table_rec_at(t, t->slots[i + 16]));
+        const mrc_rec *r = mrc_table_rec_at(t, s);
+        mrc_rec_view view = {mrc_hash(r->key, r->len), r->count, r->key, r->len};
+        int rc = emit(arg, &view, err);
+        if (rc != 0) return rc;
+    }
+    return 0;
+}
+
+void mrc_table_freeze(mrc_table *t)
+{
+    if (t->frozen) return;
+    size_t n = 0, end = t->nslots + MRC_TABLE_SLACK;
+    for (size_t i = 0; i < end; i++)
+        if (t->slots[i] != 0) t->slots[n++] = t->slots[i];
+    /* Keys with equal tags sit in insertion order: order them by full hash, then key (a run of
+     * equal tags is one or two slots but for adversarial keys). */
+    for (size_t i = 1; i < n; i++) {
+        if ((t->slots[i] >> 32) != (t->slots[i - 1] >> 32)) continue;
+        uint64_t x = t->slots[i];
+        size_t j = i;
+        while (j > 0 && (t->slots[j - 1] >> 32) == (x >> 32) &&
+               slot_cmp(t, t->slots[j - 1], x) > 0) {
+            t->slots[j] = t->slots[j - 1];
+            j--;
+        }
+        t->slots[j] = x;
+    }
+    /* Give back the index past the dense array (whole pages, at least one kept). */
+    size_t keep = (n * 8 + 4095) & ~(size_t)4095;
+    if (keep == 0) keep = 4096;
+    if (keep < t->slots_mapped) {
+        uint64_t *p = mremap(t->slots, t->slots_mapped, keep, 0);
+        if (p != MAP_FAILED) {
+            t->slots = p;
+            t->slots_mapped = keep;
+        }
+    }
+    t->used = n;
+    t->frozen = true;
+}
+
+size_t mrc_table_lower(const mrc_table *t, uint64_t hash)
+{
+    uint64_t tag = hash >> 32;
+    size_t lo = 0, hi = t->used;
+    while (lo < hi) { /* the first slot with a tag >= hash's */
+        size_t mid = lo + (hi - lo) / 2;
+        if ((t->slots[mid] >> 32) < tag)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    while (lo < t->used && (t->slots[lo] >> 32) == tag && slot_hash(t, t->slots[lo]) < hash)
+        lo++;
+    return lo;
+}
+
+typedef struct table_source {
+    mrc_source base;
+    const mrc_table *t;
+    size_t at, end;
+} table_source;
+
+static int table_next(mrc_source *s, mrc_rec_view *r, mrc_err *err)
+{
+    (void)err;
+    table_source *ts = (table_source *)(void *)s;
+    if (ts->at >= ts->end) return 0;
+    const mrc_rec *rec = mrc_table_rec_at(ts->t, ts->t->slots[ts->at++]);
+    r->count = rec->count;
+    r->len = rec->len;
+    r->key = rec->key;
+    r->hash = mrc_hash(rec->key, rec->len);
+    return 1;
+}
+
+static void table_close(mrc_source *s)
+{
+    free(s);
+}
+
+mrc_source *mrc_table_source(const mrc_table *t, uint64_t lo, uint64_t hi, mrc_err *err)
+{
+    table_source *ts = calloc(1, sizeof *ts);
+    if (ts == NULL) {
+        mrc_err_set(err, MRC_ENOMEM, "table stream: out of memory");
+        return NULL;
+    }
+    ts->base.next = table_next;
+    ts->base.close = table_close;
+    ts->t = t;
+    ts->at = mrc_table_lower(t, lo);
+    ts->end = hi == UINT64_MAX ? t->used : mrc_table_lower(t, hi + 1);
+    return &ts->base;
 }

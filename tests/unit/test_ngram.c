@@ -119,7 +119,7 @@ static void collect_rec(const mrc_rec *r, void *arg)
         l->v = realloc(l->v, l->cap * sizeof *l->v);
         assert_non_null(l->v);
     }
-    l->v[l->n++] = (rec_view){r->key, r->len, r->count, r->hash};
+    l->v[l->n++] = (rec_view){r->key, r->len, r->count, mrc_hash(r->key, r->len)};
 }
 
 /* Whether key is in t, and its count. */

@@ -18,13 +18,22 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "mrcount/runtime.h"
 #include "mrcount/table.h"
+
+__extension__ typedef unsigned __int128 u128; /* GCC and clang: range bounds */
+
+static int okv_u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
 
 /* ---- table helpers ---- */
 
 static void dump_rec(const mrc_rec *r, void *arg)
 {
-    okvec_push(arg, r->key, r->len, r->count, r->hash);
+    okvec_push(arg, r->key, r->len, r->count, mrc_hash(r->key, r->len));
 }
 
 /* Every record of the table, sorted by key. */
@@ -48,7 +57,6 @@ static void check_table(const mrc_table *t, const okvec *want)
         if (got.v[i].count != want->v[i].count)
             fail_msg("key %zu (len %u): count %llu, want %llu", i, want->v[i].len,
                      (unsigned long long)got.v[i].count, (unsigned long long)want->v[i].count);
-        assert_int_equal(got.v[i].hash, want->v[i].hash);
     }
     okvec_free(&got);
 }
@@ -392,49 +400,44 @@ static void test_serialize_round_trip(void **state)
     }
 }
 
-/* Records with one hash are ordered by key bytes, a prefix first, and combined across tables. */
-static void test_serialize_same_hash_order(void **state)
+/* Keys that are prefixes of one another, NUL and 0xff bytes, the empty key, the same keys in
+ * several tables: combined across tables, in (hash, key) order. (Two keys never share a 64-bit
+ * hash in practice; equal tags, the index's only ties, are test_table_equal_tags'.) */
+static void test_serialize_same_keys_across_tables(void **state)
 {
     (void)state;
     mrc_table a, b, c;
     table_init(&a, 0);
     table_init(&b, 0);
     table_init(&c, 0);
-    const uint64_t H = 0x00000000deadbeefull, H2 = 0x0000000000000001ull;
-    add_ok(&a, "b", 1, H, 1);
-    add_ok(&a, "ab", 2, H, 2);
-    add_ok(&a, "", 0, H, 3);
-    add_ok(&b, "abc", 3, H, 4);
-    add_ok(&b, "a", 1, H, 5);
-    add_ok(&b, "ab", 2, H, 6);
-    add_ok(&c, "\xff", 1, H, 7);
-    add_ok(&c, "a\0", 2, H, 8);
-    add_ok(&c, "zz", 2, H2, 9);
-    mrc_table *tp[3] = {&a, &b, &c};
-    size_t len;
-    unsigned char *ser = serialize(tp, 3, &len);
-    /* expected, hand-checked: H2 first, then "", "a", "a\0", "ab", "abc", "b", "\xff" */
     static const struct {
+        int table;
         const char *k;
         uint32_t len;
         uint64_t count;
-    } want[] = {{"zz", 2, 9}, {"", 0, 3},    {"a", 1, 5}, {"a\0", 2, 8},
-                {"ab", 2, 8}, {"abc", 3, 4}, {"b", 1, 1}, {"\xff", 1, 7}};
+    } adds[] = {{0, "b", 1, 1},    {0, "ab", 2, 2},  {0, "", 0, 3},
+                {1, "abc", 3, 4},  {1, "a", 1, 5},   {1, "ab", 2, 6},
+                {2, "\xff", 1, 7}, {2, "a\0", 2, 8}, {2, "zz", 2, 9}};
+    mrc_table *t[3] = {&a, &b, &c};
+    okvec o = {0};
+    for (size_t i = 0; i < sizeof adds / sizeof *adds; i++) {
+        uint64_t h = mrc_hash(adds[i].k, adds[i].len);
+        add_ok(t[adds[i].table], adds[i].k, adds[i].len, h, adds[i].count);
+        okvec_push(&o, (const unsigned char *)adds[i].k, adds[i].len, adds[i].count, h);
+    }
+    okvec_aggregate(&o);
+    assert_int_equal(o.n, 8); /* "ab" is in two tables */
+    size_t wlen, len;
+    unsigned char *want = oracle_serialize(&o, okvec_total(&o), 0, &wlen);
+    unsigned char *ser = serialize(t, 3, &len);
+    assert_bytes_equal(ser, len, want, wlen);
     mrc_ser_header h;
     mrc_ser_read_header(ser, &h);
     assert_int_equal(h.records, 8);
     assert_int_equal(h.total, 45);
-    size_t pos = 0;
-    mrc_ser_rec r;
-    for (size_t i = 0; i < 8; i++) {
-        assert_int_equal(mrc_ser_next(ser + MRC_SER_HEADER, h.payload, &pos, &r), 1);
-        assert_int_equal(r.len, want[i].len);
-        if (r.len) assert_memory_equal(r.key, want[i].k, r.len);
-        assert_int_equal(r.count, want[i].count);
-    }
-    assert_int_equal(mrc_ser_next(ser + MRC_SER_HEADER, h.payload, &pos, &r), 0);
-    assert_int_equal(len, MRC_SER_HEADER + h.payload);
     free(ser);
+    free(want);
+    okvec_free(&o);
     mrc_table_free(&a);
     mrc_table_free(&b);
     mrc_table_free(&c);
@@ -459,45 +462,66 @@ static void test_serialize_sum_overflow(void **state)
     mrc_table_free(&b);
 }
 
-/* ---- the local merge, step by step ---- */
+/* ---- frozen tables: walks over hash ranges and the parallel merge ---- */
 
-static unsigned char *merge_in_steps(mrc_table *const *tabs, size_t nt, size_t np, size_t *len,
-                                     uint64_t *distinct)
+typedef struct walk_buf {
+    unsigned char *buf;
+    size_t len, cap;
+    uint64_t records, total, last_hash;
+    bool any;
+} walk_buf;
+
+/* A walk callback that appends wire records and checks the walk's hash order. */
+static int walk_put(void *arg, mrc_rec *rec, uint64_t count, uint64_t hash, mrc_err *err)
 {
-    mrc_err err = {0};
-    mrc_merge *m = mrc_merge_prepare(tabs, nt, np, &err);
-    assert_non_null(m);
-    for (size_t t = nt; t-- > 0;)
-        mrc_merge_count(m, t);
-    assert_int_equal(mrc_merge_offsets(m, &err), 0);
-    for (size_t t = 0; t < nt; t++)
-        mrc_merge_place(m, t);
-    for (size_t p = np; p-- > 0;)
-        assert_int_equal(mrc_merge_partition(m, p, &err), 0);
-    size_t *offsets = calloc(np, sizeof *offsets);
-    assert_non_null(offsets);
-    *len = mrc_merge_layout(m, offsets);
-    assert_true(*len >= MRC_SER_HEADER);
-    unsigned char *out = malloc(*len);
-    assert_non_null(out);
-    memset(out, 0xa5, *len);
-    for (size_t p = 0; p < np; p++) {
-        assert_true(offsets[p] >= MRC_SER_HEADER && offsets[p] <= *len);
-        if (p > 0) assert_true(offsets[p] >= offsets[p - 1]);
+    (void)err;
+    walk_buf *w = arg;
+    assert_int_equal(hash, mrc_hash(rec->key, rec->len));
+    if (w->any) assert_true(hash >= w->last_hash);
+    w->any = true;
+    w->last_hash = hash;
+    size_t need = 12 + (size_t)rec->len;
+    if (w->cap - w->len < need) {
+        w->cap = (w->cap + need) * 2;
+        w->buf = realloc(w->buf, w->cap);
+        assert_non_null(w->buf);
     }
-    for (size_t p = np; p-- > 0;) /* any order: partitions write disjoint ranges */
-        mrc_merge_write(m, p, out, offsets);
-    mrc_merge_write_header(m, out);
-    *distinct = mrc_merge_distinct(m);
-    mrc_merge_free(m);
-    free(offsets);
-    return out;
+    put_le(w->buf + w->len, count, 8);
+    put_le(w->buf + w->len + 8, rec->len, 4);
+    memcpy(w->buf + w->len + 12, rec->key, rec->len);
+    w->len += need;
+    w->records++;
+    w->total += count;
+    return 0;
 }
 
-static void test_local_merge_steps(void **state)
+/* The tables walked over `nranges` consecutive hash ranges, as one serialized table. */
+static unsigned char *walk_in_ranges(mrc_table *const *tabs, size_t nt, size_t nranges, size_t *len,
+                                     uint64_t *distinct)
+{
+    walk_buf w = {.buf = malloc(MRC_SER_HEADER), .len = MRC_SER_HEADER, .cap = MRC_SER_HEADER};
+    assert_non_null(w.buf);
+    mrc_err err = {0};
+    for (size_t r = 0; r < nranges; r++) {
+        uint64_t lo = (uint64_t)(((u128)r << 64) / nranges);
+        uint64_t hi =
+            r + 1 == nranges ? UINT64_MAX : (uint64_t)(((u128)(r + 1) << 64) / nranges) - 1;
+        assert_int_equal(mrc_table_walk(tabs, nt, lo, hi, walk_put, &w, &err), 0);
+    }
+    unsigned char head[MRC_SER_HEADER];
+    mrc_ser_header h = {MRC_SER_MAGIC, MRC_SER_VERSION, w.records, w.len - MRC_SER_HEADER, 0,
+                        w.total};
+    mrc_ser_write_header(head, &h);
+    memcpy(w.buf, head, MRC_SER_HEADER);
+    *len = w.len;
+    *distinct = w.records;
+    return w.buf;
+}
+
+static void test_table_walk_ranges(void **state)
 {
     (void)state;
-    static const size_t parts[] = {1, 2, 7, 64};
+    static const size_t ranges[] = {1, 2, 7, 64};
     static const int perms[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2},
                                     {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
     for (int rep = 0; rep < 4; rep++) {
@@ -516,12 +540,12 @@ static void test_local_merge_steps(void **state)
         for (int q = 0; q < 6; q++) {
             mrc_table *tp[3] = {&tabs[perms[q][0]], &tabs[perms[q][1]], &tabs[perms[q][2]]};
             size_t slen;
-            unsigned char *ser = serialize(tp, 3, &slen);
+            unsigned char *ser = serialize(tp, 3, &slen); /* freezes them */
             assert_bytes_equal(ser, slen, want, wlen);
-            for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
+            for (size_t k = 0; k < sizeof ranges / sizeof ranges[0]; k++) {
                 size_t len;
                 uint64_t distinct;
-                unsigned char *got = merge_in_steps(tp, 3, parts[k], &len, &distinct);
+                unsigned char *got = walk_in_ranges(tp, 3, ranges[k], &len, &distinct);
                 assert_bytes_equal(got, len, want, wlen);
                 assert_int_equal(distinct, o.n);
                 free(got);
@@ -536,51 +560,68 @@ static void test_local_merge_steps(void **state)
     }
 }
 
-/* Hash values with few distinct digits (ties, skipped radix passes, one partition holding all):
- * the stored hash decides the order, so the oracle sorts by the same values. */
-static void test_local_merge_structured_hashes(void **state)
+/* Keys whose hashes share their top 32 bits (the slot's tag): found by a birthday search over
+ * "t<n>" keys, put in several tables with other keys; frozen order and merges must order them by
+ * full hash, then key. */
+static void test_table_equal_tags(void **state)
 {
     (void)state;
-    static const uint64_t masks[] = {0, 0xff00000000000000ull, 0xffull, 0x0000ff0000ff0000ull,
-                                     0x8000000000000001ull};
-    static const size_t parts[] = {1, 2, 7, 64};
-    for (size_t mi = 0; mi < sizeof masks / sizeof masks[0]; mi++) {
-        rng_seed(321 + mi);
-        keypool p = pool_make(mi == 0 ? 300 : 1500, 256);
-        for (size_t i = 0; i < p.n; i++)
-            p.hash[i] &= masks[mi]; /* still a function of the key bytes */
-        mrc_table tabs[3];
-        mrc_table *tp[3];
-        okvec o = {0};
-        for (int i = 0; i < 3; i++) {
-            table_init(&tabs[i], 0);
-            tp[i] = &tabs[i];
-            fill_random(&tabs[i], &o, &p, 200 + rng_below(1500), 9);
-        }
-        okvec_aggregate(&o);
-        size_t wlen;
-        unsigned char *want = oracle_serialize(&o, okvec_total(&o), 0, &wlen);
-        size_t slen;
-        unsigned char *ser = serialize(tp, 3, &slen);
-        assert_bytes_equal(ser, slen, want, wlen);
-        free(ser);
-        for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
-            size_t len;
-            uint64_t distinct;
-            unsigned char *got = merge_in_steps(tp, 3, parts[k], &len, &distinct);
-            assert_bytes_equal(got, len, want, wlen);
-            assert_int_equal(distinct, o.n);
-            free(got);
-        }
-        free(want);
-        okvec_free(&o);
-        for (int i = 0; i < 3; i++)
-            mrc_table_free(&tabs[i]);
-        pool_free(&p);
+    enum { N = 1 << 20 };
+    uint64_t *tags = malloc(N * sizeof *tags);
+    assert_non_null(tags);
+    char key[16];
+    for (uint32_t i = 0; i < N; i++) {
+        int len = snprintf(key, sizeof key, "t%u", i);
+        tags[i] = mrc_hash(key, (size_t)len) >> 32 << 32 | i; /* tag, then which key */
     }
+    qsort(tags, N, sizeof *tags, okv_u64_cmp);
+    size_t pairs = 0;
+    mrc_table tabs[3];
+    for (int i = 0; i < 3; i++)
+        table_init(&tabs[i], 0);
+    okvec o = {0};
+    static char keys[4096][16];
+    size_t nk = 0;
+    for (size_t i = 1; i < N && nk + 2 <= 4096; i++) {
+        if (tags[i] >> 32 != tags[i - 1] >> 32) continue;
+        pairs++;
+        for (int d = 1; d >= 0; d--) { /* both keys of the pair, in every table but one */
+            uint32_t id = (uint32_t)(tags[i - (size_t)d] & 0xffffffffu);
+            int len = snprintf(keys[nk], sizeof keys[nk], "t%u", id);
+            for (int t = 0; t < 3; t++) {
+                if ((size_t)t == (pairs + (size_t)d) % 3) continue;
+                add_ok(&tabs[t], keys[nk], (uint32_t)len, mrc_hash(keys[nk], (size_t)len), 1);
+                okvec_push(&o, (const unsigned char *)keys[nk], (uint32_t)len, 1,
+                           mrc_hash(keys[nk], (size_t)len));
+            }
+            nk++;
+        }
+    }
+    free(tags);
+    assert_true(pairs >= 20); /* ~128 expected */
+    rng_seed(77);
+    keypool p = pool_make(3000, 256);
+    for (int t = 0; t < 3; t++)
+        fill_random(&tabs[t], &o, &p, 2000, 50);
+    okvec_aggregate(&o);
+    size_t wlen, slen, glen;
+    uint64_t distinct;
+    unsigned char *want = oracle_serialize(&o, okvec_total(&o), 0, &wlen);
+    mrc_table *tp[3] = {&tabs[0], &tabs[1], &tabs[2]};
+    unsigned char *ser = serialize(tp, 3, &slen);
+    assert_bytes_equal(ser, slen, want, wlen);
+    unsigned char *got = walk_in_ranges(tp, 3, 13, &glen, &distinct);
+    assert_bytes_equal(got, glen, want, wlen);
+    free(got);
+    free(ser);
+    free(want);
+    okvec_free(&o);
+    pool_free(&p);
+    for (int i = 0; i < 3; i++)
+        mrc_table_free(&tabs[i]);
 }
 
-static void test_local_merge_partition_overflow(void **state)
+static void test_table_walk_overflow(void **state)
 {
     (void)state;
     mrc_table a, b;
@@ -588,23 +629,66 @@ static void test_local_merge_partition_overflow(void **state)
     table_init(&b, 0);
     add_ok(&a, "x", 1, mrc_hash("x", 1), UINT64_MAX - 3);
     add_ok(&b, "x", 1, mrc_hash("x", 1), 4);
+    mrc_table_freeze(&a);
+    mrc_table_freeze(&b);
     mrc_table *tp[2] = {&a, &b};
     mrc_err err = {0};
-    mrc_merge *m = mrc_merge_prepare(tp, 2, 7, &err);
-    assert_non_null(m);
-    mrc_merge_count(m, 0);
-    mrc_merge_count(m, 1);
-    assert_int_equal(mrc_merge_offsets(m, &err), 0);
-    mrc_merge_place(m, 0);
-    mrc_merge_place(m, 1);
+    walk_buf w = {0};
     int bad = 0;
-    for (size_t p = 0; p < 7; p++)
-        if (mrc_merge_partition(m, p, &err) == MRC_EOVERFLOW) bad++;
+    for (size_t r = 0; r < 7; r++) {
+        uint64_t lo = (uint64_t)(((u128)r << 64) / 7);
+        uint64_t hi = r == 6 ? UINT64_MAX : (uint64_t)(((u128)(r + 1) << 64) / 7) - 1;
+        if (mrc_table_walk(tp, 2, lo, hi, walk_put, &w, &err) == MRC_EOVERFLOW) bad++;
+    }
     assert_int_equal(bad, 1);
     assert_int_equal(err.code, MRC_EOVERFLOW);
-    mrc_merge_free(m);
+    assert_non_null(strstr(err.msg, "'x'"));
+    free(w.buf);
     mrc_table_free(&a);
     mrc_table_free(&b);
+}
+
+/* mrc_table_merge_parallel() on 1 to 4 threads gives the serialized table of the oracle. */
+static void test_table_merge_parallel(void **state)
+{
+    (void)state;
+    mrc_err err = {0};
+    mrc_topo *topo = mrc_topo_open(NULL, &err);
+    assert_non_null(topo);
+    rng_seed(4242);
+    keypool p = pool_make(20000, 256);
+    for (size_t nt = 1; nt <= 4; nt++) {
+        mrc_placement pl;
+        assert_int_equal(mrc_placement_plan(topo, NULL, 0, 1, nt, &pl, &err), 0);
+        mrc_table *tabs = calloc(nt, sizeof *tabs);
+        mrc_table **tp = calloc(nt, sizeof *tp);
+        okvec o = {0};
+        for (size_t i = 0; i < nt; i++) {
+            table_init(&tabs[i], 0);
+            tp[i] = &tabs[i];
+            fill_random(&tabs[i], &o, &p, 5000 + rng_below(20000), 100);
+        }
+        okvec_aggregate(&o);
+        size_t wlen;
+        unsigned char *want = oracle_serialize(&o, okvec_total(&o), 0, &wlen);
+        mrc_merge_input in = {.tables = tp, .ntables = nt};
+        void *out = NULL;
+        size_t len = 0;
+        uint64_t distinct = 0;
+        assert_int_equal(mrc_table_merge_parallel(&in, topo, &pl, &out, &len, &distinct, &err), 0);
+        assert_bytes_equal(out, len, want, wlen);
+        assert_int_equal(distinct, o.n);
+        free(out);
+        free(want);
+        okvec_free(&o);
+        for (size_t i = 0; i < nt; i++)
+            mrc_table_free(&tabs[i]);
+        free(tabs);
+        free(tp);
+        mrc_placement_free(&pl);
+    }
+    pool_free(&p);
+    mrc_topo_close(topo);
 }
 
 /* ---- the merge operator on serialized tables ---- */
@@ -1205,11 +1289,12 @@ int main(void)
         cmocka_unit_test(test_table_count_overflow),
         cmocka_unit_test(test_table_overflow_same_hash_other_key),
         cmocka_unit_test(test_serialize_round_trip),
-        cmocka_unit_test(test_serialize_same_hash_order),
+        cmocka_unit_test(test_serialize_same_keys_across_tables),
         cmocka_unit_test(test_serialize_sum_overflow),
-        cmocka_unit_test(test_local_merge_steps),
-        cmocka_unit_test(test_local_merge_structured_hashes),
-        cmocka_unit_test(test_local_merge_partition_overflow),
+        cmocka_unit_test(test_table_walk_ranges),
+        cmocka_unit_test(test_table_equal_tags),
+        cmocka_unit_test(test_table_walk_overflow),
+        cmocka_unit_test(test_table_merge_parallel),
         cmocka_unit_test(test_ser_merge_algebra),
         cmocka_unit_test(test_ser_merge_caps),
         cmocka_unit_test(test_ser_merge_into_shared_keys),

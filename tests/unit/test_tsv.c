@@ -56,15 +56,13 @@ static void counter_free(counter *c)
     mrc_table_free(&c->table);
 }
 
-/* The count of key (0 when absent). */
+/* The count of key (0 when absent), from a scan of the arena. */
 static uint64_t count_of(const counter *c, const char *key, size_t len)
 {
-    uint64_t h = mrc_hash(key, len);
-    for (size_t i = 0; i <= c->table.mask; i++) {
-        uint64_t s = c->table.slots[i];
-        if (s == 0) continue;
-        const mrc_rec *r = mrc_table_rec_at(&c->table, s);
-        if (r->hash == h && r->len == len && memcmp(r->key, key, len) == 0) return r->count;
+    for (size_t pos = 0; pos < c->table.arena_len;) {
+        const mrc_rec *r = (const mrc_rec *)(const void *)(c->table.arena + pos);
+        if (r->len == len && memcmp(r->key, key, len) == 0) return r->count;
+        pos += mrc_rec_size(r->len);
     }
     return 0;
 }

@@ -85,7 +85,7 @@ static void oracle_tokens(const mode *m, const unsigned char *buf, const unsigne
 
 static void dump_rec(const mrc_rec *r, void *arg)
 {
-    okvec_push(arg, r->key, r->len, r->count, r->hash);
+    okvec_push(arg, r->key, r->len, r->count, mrc_hash(r->key, r->len));
 }
 
 /* The table holds exactly the (aggregated) oracle's keys and counts. */

@@ -1,0 +1,233 @@
+/* stream.c - the owners' sorted ranges reach rank 0 as streams of blocks: rank 0 merges one
+ * stream per owner and writes the result, asking each owner for its next block only when it has
+ * read the last, so it holds one block per owner and never the whole result. An owner serves its
+ * records in the order they come (its range, sorted) until rank 0 has them all or asks no more
+ * (--top, a failure). Every wait polls the run's stop flag; an owner that fails or is signalled
+ * sends its error as a block, so rank 0 never waits for records that will not come. */
+#include <mpi.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mpi_internal.h"
+#include "mrcount/mpi.h"
+
+#define TAG_ASK 21   /* rank 0 -> owner: int 1 (the next block) or 0 (no more) */
+#define TAG_BLOCK 22 /* owner -> rank 0: records (empty: the end) */
+#define TAG_ERROR 23 /* owner -> rank 0: the owner's error message instead of a block */
+
+/* Wait for a request to complete, napping, and give up when the stop flag is raised (the
+ * request is cancelled). @return 0, MRC_EINTR, or an MPI failure. */
+static int wait_polling(MPI_Request *req, MPI_Status *st, const mrc_stop *stop, const char *what,
+                        mrc_err *err)
+{
+    struct timespec nap = {0, 20000};
+    for (int spins = 0;; spins++) {
+        int done = 0;
+        int rc = MPI_Test(req, &done, st);
+        if (rc != MPI_SUCCESS) return mrc_mpi_mpi_error(err, what, rc);
+        if (done) return 0;
+        if (mrc_stopped(stop)) {
+            MPI_Cancel(req);
+            MPI_Request_free(req);
+            return mrc_err_set(err, MRC_EINTR, "%s: stopped", what);
+        }
+        if (spins > 100) nanosleep(&nap, NULL);
+    }
+}
+
+/* ---- rank 0: a stream per owner ---- */
+
+typedef struct stream_source {
+    mrc_source base;
+    const mrc_mpi *d;
+    int owner;
+    const mrc_stop *stop;
+    unsigned char *buf;
+    size_t cap, len, pos;
+    bool ended; /* the owner sent its last (empty) block, or an error */
+    bool asked; /* a request for the next block is outstanding */
+    uint64_t received;
+} stream_source;
+
+static int ask(stream_source *s, int more, mrc_err *err)
+{
+    int rc = MPI_Send(&more, 1, MPI_INT, s->owner, TAG_ASK, MPI_COMM_WORLD);
+    return rc != MPI_SUCCESS ? mrc_mpi_mpi_error(err, "MPI_Send(stream request)", rc) : 0;
+}
+
+/* The owner's next message: a block (or the empty end) into s->buf, or its error. */
+static int receive_block(stream_source *s, mrc_err *err)
+{
+    MPI_Status st;
+    int flag = 0;
+    struct timespec nap = {0, 20000};
+    for (int spins = 0; !flag; spins++) { /* probe either tag, polling the stop flag */
+        int rc = MPI_Iprobe(s->owner, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
+        if (rc != MPI_SUCCESS) return mrc_mpi_mpi_error(err, "MPI_Iprobe(stream)", rc);
+        if (flag && st.MPI_TAG != TAG_BLOCK && st.MPI_TAG != TAG_ERROR) flag = 0;
+        if (!flag && mrc_stopped(s->stop))
+            return mrc_err_set(err, MRC_EINTR, "rank %d's stream: stopped", s->owner);
+        if (!flag && spins > 100) nanosleep(&nap, NULL);
+    }
+    int n = 0;
+    MPI_Get_count(&st, MPI_BYTE, &n);
+    if ((size_t)n > s->cap) {
+        unsigned char *b = realloc(s->buf, (size_t)n);
+        if (b == NULL) return mrc_err_set(err, MRC_ENOMEM, "stream: out of memory (%d bytes)", n);
+        s->buf = b;
+        s->cap = (size_t)n;
+    }
+    int rc = MPI_Recv(s->buf, n, MPI_BYTE, s->owner, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS) return mrc_mpi_mpi_error(err, "MPI_Recv(stream block)", rc);
+    s->asked = false;
+    if (st.MPI_TAG == TAG_ERROR) {
+        s->ended = true;
+        return mrc_err_set(err, MRC_EIO, "rank %d: %.*s", s->owner, n > 400 ? 400 : n,
+                           (const char *)s->buf);
+    }
+    s->len = (size_t)n;
+    s->pos = 0;
+    s->received += (uint64_t)n;
+    if (n == 0) s->ended = true;
+    return 0;
+}
+
+static int stream_next(mrc_source *src, mrc_rec_view *r, mrc_err *err)
+{
+    stream_source *s = (stream_source *)(void *)src;
+    while (s->pos >= s->len) {
+        if (s->ended) return 0;
+        if (!s->asked) {
+            int rc = ask(s, 1, err);
+            if (rc != 0) return -1;
+            s->asked = true;
+        }
+        if (receive_block(s, err) != 0) return -1;
+    }
+    if (s->len - s->pos < MRC_REC_HEAD ||
+        s->len - s->pos - MRC_REC_HEAD < mrc_rec_len(s->buf + s->pos)) {
+        mrc_err_set(err, MRC_EINVAL, "rank %d's stream: a block ends inside a record", s->owner);
+        return -1;
+    }
+    const unsigned char *rec = s->buf + s->pos;
+    r->hash = 0;
+    r->count = mrc_rec_count(rec);
+    r->len = mrc_rec_len(rec);
+    r->key = mrc_rec_key(rec);
+    s->pos += MRC_REC_HEAD + r->len;
+    return 1;
+}
+
+static void stream_close(mrc_source *src)
+{
+    stream_source *s = (stream_source *)(void *)src;
+    mrc_err e = {0};
+    /* An owner still serving waits for a request: tell it there is no more (a block it is
+     * sending now is received and dropped first). */
+    if (!s->ended && s->asked) receive_block(s, &e);
+    if (!s->ended) ask(s, 0, &e);
+    free(s->buf);
+    free(s);
+}
+
+mrc_source *mrc_mpi_stream_source(const mrc_mpi *d, int owner, const mrc_stop *stop, mrc_err *err)
+{
+    stream_source *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        mrc_err_set(err, MRC_ENOMEM, "stream: out of memory");
+        return NULL;
+    }
+    s->base.next = stream_next;
+    s->base.close = stream_close;
+    s->d = d;
+    s->owner = owner;
+    s->stop = stop;
+    return &s->base;
+}
+
+/* ---- an owner ---- */
+
+/* Tell rank 0 why this owner's stream ends early. */
+static void send_error(const mrc_err *e)
+{
+    const char *msg = e->msg[0] ? e->msg : "the stream failed";
+    MPI_Send(msg, (int)strlen(msg), MPI_BYTE, 0, TAG_ERROR, MPI_COMM_WORLD);
+}
+
+int mrc_mpi_stream_serve(const mrc_mpi *d, mrc_source *src, size_t block, const mrc_stop *stop,
+                         uint64_t *sent, mrc_err *err)
+{
+    (void)d;
+    *sent = 0;
+    unsigned char *buf = malloc(block);
+    if (buf == NULL) {
+        mrc_err_set(err, MRC_ENOMEM, "stream: out of memory (%zu bytes)", block);
+        send_error(err);
+        return MRC_ENOMEM;
+    }
+    size_t cap = block;
+    mrc_rec_view r;
+    bool have = false; /* r holds a record that did not fit the last block */
+    bool end = false;
+    int rc = 0;
+    while (rc == 0) {
+        int more = 0;
+        MPI_Request req;
+        MPI_Status st;
+        rc = MPI_Irecv(&more, 1, MPI_INT, 0, TAG_ASK, MPI_COMM_WORLD, &req);
+        if (rc != MPI_SUCCESS) {
+            rc = mrc_mpi_mpi_error(err, "MPI_Irecv(stream request)", rc);
+            break;
+        }
+        rc = wait_polling(&req, &st, stop, "the stream to rank 0", err);
+        if (rc != 0) break;
+        if (!more) break; /* rank 0 has what it needs */
+        size_t len = 0;
+        while (!end) {
+            if (!have) {
+                int got = src->next(src, &r, err);
+                if (got < 0) {
+                    rc = err->code ? err->code : MRC_EIO;
+                    break;
+                }
+                if (got == 0) {
+                    end = true;
+                    break;
+                }
+                have = true;
+            }
+            size_t need = MRC_REC_HEAD + (size_t)r.len;
+            if (cap - len < need) {
+                if (len > 0) break;                    /* the next block starts with it */
+                unsigned char *b = realloc(buf, need); /* a record bigger than a block */
+                if (b == NULL) {
+                    rc = mrc_err_set(err, MRC_ENOMEM, "stream: out of memory (%zu bytes)", need);
+                    break;
+                }
+                buf = b;
+                cap = need;
+            }
+            memcpy(buf + len, &r.count, 8);
+            memcpy(buf + len + 8, &r.len, 4);
+            memcpy(buf + len + MRC_REC_HEAD, r.key, r.len);
+            len += need;
+            have = false;
+        }
+        if (rc != 0) break;
+        if (len > (size_t)0x7fffffff) {
+            rc = mrc_err_set(err, MRC_EOVERFLOW, "stream: a record of over 2 GiB");
+            break;
+        }
+        rc = MPI_Send(buf, (int)len, MPI_BYTE, 0, TAG_BLOCK, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) {
+            rc = mrc_mpi_mpi_error(err, "MPI_Send(stream block)", rc);
+            break;
+        }
+        *sent += len;
+        if (len == 0) break; /* the end was sent */
+    }
+    if (rc != 0 && rc != MRC_EMPI) send_error(err);
+    free(buf);
+    return rc;
+}
