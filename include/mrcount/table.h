@@ -467,7 +467,8 @@ void mrc_run_file_close(mrc_run_file *f);
 /** mrc_run_file_source() : a stream of f's records whose hash lies in [lo, hi] (MRC_ORDER_HASH;
  *  the output orders take only lo = 0, hi = UINT64_MAX), read with pread in blocks of buf_size
  *  bytes (0: MRC_RUN_BUF_DEFAULT; a larger record is joined in a buffer of its own), so several
- *  streams, on several threads, may read one file. f must outlive the stream; hash is filled in
+ *  streams, on several threads, may read one file (a merge of many runs takes readers x
+ *  buf_size bytes: size buf_size to the budget). f must outlive the stream; hash is filled in
  *  hash order. Its next() fails MRC_EIO naming the dir ("<dir>: a spill file ended early ...").
  *  @return the stream (its close() frees it), or NULL with err filled (MRC_EINVAL: lo > hi, a
  *  range in an output order, a closed file; MRC_ENOMEM). */

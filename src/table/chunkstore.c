@@ -303,7 +303,11 @@ mrc_source *mrc_chunk_store_source(mrc_chunk_store *s, size_t source, enum mrc_o
         mrc_err_set(err, MRC_EINVAL, "chunk store: source %zu of %zu", source, s->nsources);
         return NULL;
     }
-    if (!s->reading && s->fd >= 0 && flush(s, err) != 0) return NULL;
+    if (!s->reading && s->fd >= 0) {
+        if (flush(s, err) != 0) return NULL;
+        free(s->wbuf); /* nothing is appended once reading begins */
+        s->wbuf = NULL;
+    }
     s->reading = true;
     chunk_source *c = calloc(1, sizeof *c);
     if (c != NULL && s->fd >= 0) {
