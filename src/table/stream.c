@@ -153,7 +153,9 @@ mrc_source *mrc_ser_source_open(const unsigned char *payload, size_t len, enum m
  * played there, tree[0] the overall winner. Taking the winner replays only its path: log2(k)
  * comparisons. The winner's key is copied (the stream's next() may overwrite it), which also
  * gives the one comparison that checks each stream's order, and the one that finds equal keys
- * of different streams. */
+ * of different streams. Measured (bench_spill, hash order, a quarter of the records in two
+ * streams, streams over memory hashing every key; shared 2-core VM at load 8, medians): M records
+ * in per second, k = 1: 27-47, 2: 18-25, 4: 11-17, 16: 7.5-12.6, 256: 4.3-6.6, 1000: 3.1-5. */
 
 typedef struct head {
     mrc_rec_view v;
