@@ -416,7 +416,7 @@ mrc_source *mrc_ser_source_open(const unsigned char *payload, size_t len, enum m
  *  record is not strictly after its previous one fails MRC_EINVAL. The record given to emit is
  *  valid during the call only. Stops at the first error of a stream (its code) or of emit (its
  *  nonzero return). The streams stay open: the caller closes them. n may be 0.
- *  @return 0, or nonzero with err filled (MRC_ENOMEM for n past 2^32-1 or the merge state). */
+ *  @return 0, or nonzero with err filled (MRC_ENOMEM for n past 2^31 or the merge state). */
 int mrc_source_merge(mrc_source *const *src, size_t n, enum mrc_order order, mrc_rec_sink emit,
                      void *arg, mrc_err *err);
 
