@@ -403,4 +403,158 @@ void mrc_hll_merge(mrc_hll *into, const mrc_hll *from);
 /** mrc_hll_estimate() : estimated distinct keys. */
 double mrc_hll_estimate(const mrc_hll *h);
 
+/* ---- streams, the k-way merge, run files and the chunk store (stream.c, runfile.c,
+ * chunkstore.c): the storage and merge side of spilling ----
+ * A run file is an anonymous file in --tmp-dir (tmpfile.h: nothing is left behind, even after
+ * SIGKILL) holding records back to back in the wire format, uncompressed (runfile.c has the
+ * measurement), sorted in one order; in hash order it carries a sparse index of where each of
+ * MRC_RUN_BUCKETS hash buckets starts, so a reader can start at any hash range. */
+
+/** mrc_rec_cmp() : compare two records in `order`: (hash, key) for MRC_ORDER_HASH, count
+ *  descending then key for MRC_ORDER_COUNT, key for MRC_ORDER_KEY. @return <0, 0, >0. */
+static inline int mrc_rec_cmp(enum mrc_order order, const mrc_rec_view *a, const mrc_rec_view *b)
+{
+    switch (order) {
+    case MRC_ORDER_HASH:
+        return mrc_ser_order(a->hash, a->key, a->len, b->hash, b->key, b->len);
+    case MRC_ORDER_COUNT:
+        if (a->count != b->count) return a->count > b->count ? -1 : 1;
+        return mrc_key_cmp(a->key, a->len, b->key, b->len);
+    case MRC_ORDER_KEY:
+        break;
+    }
+    return mrc_key_cmp(a->key, a->len, b->key, b->len);
+}
+
+/** mrc_ser_source_open() : a stream over the wire records of payload[0, len) (no header),
+ *  valid while payload is; hash is filled (mrc_hash) in MRC_ORDER_HASH, 0 otherwise. The stream
+ *  does not check the order (mrc_source_merge() does). Its next() fails MRC_EINVAL on a record
+ *  cut by the end of the payload. Close it with its close(), which frees it.
+ *  @return the stream, or NULL with err filled (MRC_ENOMEM). */
+mrc_source *mrc_ser_source_open(const unsigned char *payload, size_t len, enum mrc_order order,
+                                mrc_err *err);
+
+/** mrc_source_merge() : k-way merge (a loser tree) of n streams, each strictly ordered in
+ *  `order`, into emit, in that order. In MRC_ORDER_HASH equal keys of different streams are one
+ *  record whose count is their sum, MRC_EOVERFLOW ("the count of key '<first 200 bytes>'
+ *  exceeds 2^64-1") past 2^64-1. In the output orders keys are unique across streams (disjoint
+ *  hash ranges): two records that compare equal fail MRC_EINVAL (in MRC_ORDER_COUNT a key met
+ *  twice with different counts is not seen: that check would not be cheap). A stream whose
+ *  record is not strictly after its previous one fails MRC_EINVAL. The record given to emit is
+ *  valid during the call only. Stops at the first error of a stream (its code) or of emit (its
+ *  nonzero return). The streams stay open: the caller closes them. n may be 0.
+ *  @return 0, or nonzero with err filled (MRC_ENOMEM for n past 2^31 or the merge state). */
+int mrc_source_merge(mrc_source *const *src, size_t n, enum mrc_order order, mrc_rec_sink emit,
+                     void *arg, mrc_err *err);
+
+#define MRC_RUN_INDEX_BITS 12 /* a bucket = the top 12 bits of the hash */
+#define MRC_RUN_BUCKETS (1u << MRC_RUN_INDEX_BITS)
+#define MRC_RUN_BUF_DEFAULT ((size_t)1 << 20) /* writer buffer and reader block: 1 MiB */
+
+/* A finished run file. The caller owns it: mrc_run_file_close() releases it. */
+typedef struct mrc_run_file {
+    int fd;               /* the anonymous file; -1 once closed */
+    char *dir;            /* the directory it lives in (its errors name it) */
+    enum mrc_order order; /* the order of its records */
+    uint64_t bytes;       /* file bytes: the records back to back, nothing else */
+    uint64_t records;     /* records written */
+    uint64_t total;       /* sum of their counts, saturating at 2^64-1 */
+    /* MRC_ORDER_HASH: MRC_RUN_BUCKETS + 1 offsets, index[b] = where the first record whose hash
+     * has top bits >= b starts, index[MRC_RUN_BUCKETS] = bytes; NULL in the output orders. */
+    uint64_t *index;
+} mrc_run_file;
+
+typedef struct mrc_run_writer mrc_run_writer;
+
+/** mrc_run_writer_open() : a run writer to a new anonymous file in dir, through a buffer of
+ *  buf_size bytes (0: MRC_RUN_BUF_DEFAULT). @return the writer, or NULL with err filled
+ *  ("<dir>: cannot create a temporary file: <cause>", MRC_ENOMEM). */
+mrc_run_writer *mrc_run_writer_open(const char *dir, enum mrc_order order, size_t buf_size,
+                                    mrc_err *err);
+
+/** mrc_run_writer_put() : append one record; records come strictly in the writer's order (in
+ *  MRC_ORDER_HASH, r->hash must be mrc_hash(r->key, r->len)). @return 0; MRC_EINVAL for a
+ *  record out of order; MRC_EIO naming the dir (a full disk: "<dir>: no space left for spill
+ *  files ..."); MRC_ENOMEM. After an error the writer only takes mrc_run_writer_finish() or
+ *  mrc_run_writer_abort(). */
+int mrc_run_writer_put(mrc_run_writer *w, const mrc_rec_view *r, mrc_err *err);
+
+/** mrc_run_writer_finish() : write what is buffered, fill *out and free the writer (on every
+ *  path). @return 0, or the writer's first error (or a new MRC_EIO) with *out closed (fd -1):
+ *  a failed run is never a short one. */
+int mrc_run_writer_finish(mrc_run_writer *w, mrc_run_file *out, mrc_err *err);
+
+/** mrc_run_writer_abort() : drop the writer and its file (NULL: nothing). */
+void mrc_run_writer_abort(mrc_run_writer *w);
+
+/** mrc_run_file_close() : close the file and free the index; safe twice and on a zeroed
+ *  struct with fd -1. */
+void mrc_run_file_close(mrc_run_file *f);
+
+/** mrc_run_file_source() : a stream of f's records whose hash lies in [lo, hi] (MRC_ORDER_HASH;
+ *  the output orders take only lo = 0, hi = UINT64_MAX), read with pread in blocks of buf_size
+ *  bytes (0: MRC_RUN_BUF_DEFAULT; a larger record is joined in a buffer of its own), so several
+ *  streams, on several threads, may read one file (a merge of many runs takes readers x
+ *  buf_size bytes: size buf_size to the budget). f must outlive the stream; hash is filled in
+ *  hash order. Its next() fails MRC_EIO naming the dir ("<dir>: a spill file ended early ...").
+ *  @return the stream (its close() frees it), or NULL with err filled (MRC_EINVAL: lo > hi, a
+ *  range in an output order, a closed file; MRC_ENOMEM). */
+mrc_source *mrc_run_file_source(const mrc_run_file *f, uint64_t lo, uint64_t hi, size_t buf_size,
+                                mrc_err *err);
+
+/* Bytes moved through spill files by this process (every thread, run files and chunk stores). */
+typedef struct mrc_spill_io {
+    uint64_t written; /* bytes written to spill files */
+    uint64_t read;    /* bytes read back (a range read twice counts twice) */
+} mrc_spill_io;
+
+/** mrc_spill_io_get() : the process's spill traffic so far (callers take differences). */
+void mrc_spill_io_get(mrc_spill_io *out);
+
+/* ---- the chunk store: what a shuffle owner receives, in memory or spilled ----
+ * Bytes of the wire format arrive in rounds, one chunk per source rank per round; a record may
+ * be cut across chunks. The store keeps the chunks in memory while they fit its budget, then
+ * moves them to one anonymous file and appends there; each source is then read back as one
+ * stream of records. */
+typedef struct mrc_chunk_store mrc_chunk_store;
+
+typedef struct mrc_chunk_stats {
+    uint64_t appended; /* bytes appended, all sources */
+    uint64_t mem;      /* bytes held in memory now: chunks, buffer and index */
+    uint64_t mem_peak; /* the most held in memory at once */
+    uint64_t spilled;  /* bytes written to the file */
+    bool on_disk;      /* the chunks went to the file */
+} mrc_chunk_stats;
+
+/** mrc_chunk_store_open() : a store for nsources sources (>= 1) that keeps chunk bytes in memory
+ *  while they total at most mem_budget bytes (0: every byte goes to a file in dir).
+ *  @return the store, or NULL with err filled (MRC_EINVAL, MRC_ENOMEM). */
+mrc_chunk_store *mrc_chunk_store_open(size_t nsources, uint64_t mem_budget, const char *dir,
+                                      mrc_err *err);
+
+/** mrc_chunk_store_append() : append n bytes to source's byte stream (copied). When they would
+ *  take the store past its budget, what it holds is written to one anonymous file in dir
+ *  (chunk by chunk, indexed by source, offset and length) and this and every later chunk is
+ *  appended there through a MRC_RUN_BUF_DEFAULT buffer. Not after a source was opened.
+ *  @return 0, or MRC_EINVAL (a bad source, an append after reading began), MRC_EIO naming the
+ *  dir (a full disk), MRC_ENOMEM. */
+int mrc_chunk_store_append(mrc_chunk_store *s, size_t source, const void *bytes, size_t n,
+                           mrc_err *err);
+
+/** mrc_chunk_store_source() : a stream of the records of source's bytes in the order they were
+ *  appended (a record cut across chunks is joined; one cut by the end fails MRC_EINVAL), read
+ *  from memory in place or from the file in blocks of buf_size (0: MRC_RUN_BUF_DEFAULT). Any
+ *  number of streams may be open at once and read on different threads (open them on one: the
+ *  first open writes out the store's buffer); the store must outlive them.
+ *  hash is filled in MRC_ORDER_HASH; the order itself is checked by the merge.
+ *  @return the stream (its close() frees it), or NULL with err filled. */
+mrc_source *mrc_chunk_store_source(mrc_chunk_store *s, size_t source, enum mrc_order order,
+                                   size_t buf_size, mrc_err *err);
+
+/** mrc_chunk_store_stats() : memory and spill figures of the store. */
+void mrc_chunk_store_stats(const mrc_chunk_store *s, mrc_chunk_stats *out);
+
+/** mrc_chunk_store_close() : free the store and close its file (NULL: nothing). */
+void mrc_chunk_store_close(mrc_chunk_store *s);
+
 #endif
