@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "mrcount/common.h"
+#include "mrcount/table.h"
 
 enum mrc_sort { MRC_SORT_COUNT, MRC_SORT_KEY };
 
@@ -47,6 +48,115 @@ char *mrc_output_part_path(const char *dir, int rank);
  *  already holds parts or a manifest: parts of an earlier run with more ranks would silently
  *  join this result. @return 0, or nonzero with err filled. */
 int mrc_output_prepare_parts(const char *dir, bool *made, mrc_err *err);
+
+/* ---- sorting and writing on the rank's threads (sort.c, merge.c, write.c) ----
+ * The result's records are sorted in place through refs, 16 bytes each, one per record: `rec`
+ * points at a record head (u64 count, u32 key length, key; little-endian, maybe unaligned: the
+ * same bytes in the table arena and in a serialized table) and `window` is the sort's scratch.
+ * The sort leaves T sorted slices (one per thread); the writers merge them on the fly, so the
+ * refs are the only per-record memory besides the records themselves. */
+
+typedef struct mrc_topo mrc_topo;
+typedef struct mrc_placement mrc_placement;
+
+typedef struct mrc_out_ref {
+    uint64_t window;          /* scratch: 8 bytes of the record's sort string */
+    const unsigned char *rec; /* a record head, which must outlive every use of the ref */
+} mrc_out_ref;
+
+/* The refs after mrc_output_sort(): slice s is refs[bounds[s], bounds[s + 1]), of which the
+ * first min(its length, limit) are sorted (all of them when limit is 0); records counts those. */
+typedef struct mrc_out_sorted {
+    mrc_out_ref *refs;
+    size_t n;
+    enum mrc_order order; /* MRC_ORDER_COUNT or MRC_ORDER_KEY */
+    uint64_t limit;       /* 0: every ref is sorted */
+    uint64_t records;     /* records in merged order: n, or at most limit */
+    size_t nslices;
+    size_t *bounds; /* nslices + 1 entries (malloc'd) */
+} mrc_out_sorted;
+
+/** mrc_output_sort() : sort refs[0, n) in place, in `order` (MRC_ORDER_COUNT: count descending
+ *  then key bytewise, a key that is a prefix of another first; MRC_ORDER_KEY: key bytewise), as
+ *  pl->nthreads contiguous slices, each sorted by one pinned thread (topo == NULL or pl == NULL:
+ *  one slice, on the calling thread). limit > 0: only the first `limit` records of the merged
+ *  order are wanted, so each slice sorts only its first `limit` (a --top K). Fills every window;
+ *  reads the records, never writes them. Allocates only the slice bounds (out->bounds) and
+ *  stack. The merged order, and so every output, does not depend on the thread count.
+ *  @return 0 with *out filled (release with mrc_output_sorted_free()), or MRC_EINVAL (a bad
+ *  order) / MRC_ENOMEM / a worker pool failure with err filled (*out then needs no release). */
+int mrc_output_sort(mrc_out_ref *refs, size_t n, enum mrc_order order, uint64_t limit,
+                    mrc_topo *topo, const mrc_placement *pl, mrc_out_sorted *out, mrc_err *err);
+
+/** mrc_output_sorted_free() : release what mrc_output_sort() allocated (not the refs). */
+void mrc_output_sorted_free(mrc_out_sorted *s);
+
+/** mrc_output_corank() : where line `k` (0 <= k <= s->records) of the merged order starts in
+ *  each slice: cuts[j] (s->nslices entries) = how many of slice j's records come before it, so
+ *  the cuts sum to k. O(T^2 log^2 n) record comparisons. */
+void mrc_output_corank(const mrc_out_sorted *s, uint64_t k, size_t *cuts);
+
+/* The merged order of a sorted set of refs, one record at a time (a rank sending its sorted
+ * range in blocks, or writing its part). */
+typedef struct mrc_out_iter mrc_out_iter;
+
+/** mrc_output_iter_open() : an iterator over s's records in merged order from line `first`
+ *  (0: the beginning; past s->records: empty). s must outlive it.
+ *  @return the iterator, or NULL (MRC_ENOMEM, err filled). */
+mrc_out_iter *mrc_output_iter_open(const mrc_out_sorted *s, uint64_t first, mrc_err *err);
+
+/** mrc_output_iter_next() : the next record head in merged order. @return NULL at the end. */
+const unsigned char *mrc_output_iter_next(mrc_out_iter *it);
+
+/** mrc_output_iter_source() : the iterator as a record stream in s->order (hash 0), for
+ *  mrc_output_write_merged() beside received streams. Its close closes the iterator: call one of
+ *  the two, once. @return the stream (never NULL). */
+mrc_source *mrc_output_iter_source(mrc_out_iter *it);
+
+/** mrc_output_iter_close() : release the iterator; NULL is ignored. */
+void mrc_output_iter_close(mrc_out_iter *it);
+
+/** mrc_output_write_sorted() : write s's records (the first o->top, all when 0, and never past
+ *  s->records) as `key TAB count` lines to o->path, merged, formatted and written on pl's
+ *  pinned threads (topo or pl NULL: the calling thread alone). A regular file: each thread
+ *  writes its share of the lines with pwrite() at its offset in "<path>.tmp.<pid>", which is
+ *  fsync'd and renamed over path; "-", a device or a FIFO: written in place, in order (threads
+ *  format chunks ahead and take turns to write). o->sort must match s->order. o->stop is polled
+ *  at every block: a raised flag ends the write with "<path>: Interrupted system call". On any
+ *  failure the temporary is removed and path is untouched. The bytes written do not depend on
+ *  the thread count. @return 0, or nonzero with err filled ("<path>: <cause>"). */
+int mrc_output_write_sorted(const mrc_out_sorted *s, const mrc_output_opts *o, mrc_topo *topo,
+                            const mrc_placement *pl, mrc_err *err);
+
+/** mrc_output_write_records() : mrc_output_sort() (limited to o->top) then
+ *  mrc_output_write_sorted(), in o->sort's order; refs[i].rec must be set, windows need not be.
+ *  refs come from mrc_output_refs_from_table() or from any array of record heads.
+ *  @return as mrc_output_write_sorted(). */
+int mrc_output_write_records(mrc_out_ref *refs, size_t n, const mrc_output_opts *o, mrc_topo *topo,
+                             const mrc_placement *pl, mrc_err *err);
+
+/** mrc_output_refs_from_table() : one ref per record of the serialized table `table` (cap
+ *  bytes), header and every record checked against the buffer, flags refused as
+ *  mrc_output_write() does; label names it in messages. @return 0 with *refs (malloc'd; NULL
+ *  when *n is 0) and *n, or MRC_EINVAL / MRC_EOVERFLOW / MRC_ENOMEM with err filled. */
+int mrc_output_refs_from_table(const void *table, size_t cap, const char *label, mrc_out_ref **refs,
+                               size_t *n, mrc_err *err);
+
+/** mrc_output_write_merged() : write the k-way merge of n streams, each already in o->sort's
+ *  order (MRC_ORDER_COUNT for MRC_SORT_COUNT, MRC_ORDER_KEY for MRC_SORT_KEY), as lines: the
+ *  first o->top (all when 0), to the same destinations and under the same rules as
+ *  mrc_output_write_sorted(), on the calling thread, in bounded memory (a loser tree of n
+ *  records, one write block, a copy of the last key written). Streams are read, never closed.
+ *  A stream that goes backwards is an error (MRC_EINVAL, "<path>: stream <i> is not in
+ *  order"), never a silently misordered result. @return 0, or nonzero with err filled (a
+ *  stream's own error as it gave it). */
+int mrc_output_write_merged(mrc_source *const *streams, size_t n, const mrc_output_opts *o,
+                            mrc_err *err);
+
+/** mrc_output_set_block_size() : test hook: bytes per write block (0: the default, 1 MiB);
+ *  small blocks drive the chunk, turn and huge-line paths with few records. Not thread-safe:
+ *  call it between writes. */
+void mrc_output_set_block_size(size_t bytes);
 
 /* ---- the progress bar (progress.c) ---- */
 

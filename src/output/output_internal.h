@@ -1,0 +1,134 @@
+/* output_internal.h - what the output files share and nobody else sees: the record order of
+ * the result, a line's text, and the destinations (temporary + rename, or in place). */
+#ifndef MRCOUNT_OUTPUT_INTERNAL_H
+#define MRCOUNT_OUTPUT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "mrcount/output.h"
+#include "mrcount/table.h"
+
+#define OUT_BLOCK_DEFAULT (1u << 20) /* bytes per write */
+#define OUT_LINE_EXTRA 22            /* TAB, up to 20 digits, LF */
+
+/* Bytes per write block: OUT_BLOCK_DEFAULT, or what a test set. */
+size_t mrc_out_block_size(void);
+
+/* The order of the result: count descending then key (by_count), or key alone; keys bytewise,
+ * a key that is a prefix of another first. @return <0, 0, >0. */
+static inline int mrc_out_rec_cmp(const unsigned char *a, const unsigned char *b, bool by_count)
+{
+    if (by_count) {
+        uint64_t ca = mrc_rec_count(a), cb = mrc_rec_count(b);
+        if (ca != cb) return ca > cb ? -1 : 1;
+    }
+    return mrc_key_cmp(mrc_rec_key(a), mrc_rec_len(a), mrc_rec_key(b), mrc_rec_len(b));
+}
+
+/* Decimal digits of v (1 for 0). */
+static inline unsigned mrc_out_digits(uint64_t v)
+{
+    static const uint64_t pow10[20] = {1ull,
+                                       10ull,
+                                       100ull,
+                                       1000ull,
+                                       10000ull,
+                                       100000ull,
+                                       1000000ull,
+                                       10000000ull,
+                                       100000000ull,
+                                       1000000000ull,
+                                       10000000000ull,
+                                       100000000000ull,
+                                       1000000000000ull,
+                                       10000000000000ull,
+                                       100000000000000ull,
+                                       1000000000000000ull,
+                                       10000000000000000ull,
+                                       100000000000000000ull,
+                                       1000000000000000000ull,
+                                       10000000000000000000ull};
+    /* floor(log10) from the bit length: 1233/4096 ~ log10(2) */
+    uint64_t w = v | 1; /* same digits as v (10^k - 1 is odd), and no clz(0) */
+    unsigned bits = 64 - (unsigned)__builtin_clzll(w);
+    unsigned t = (bits * 1233) >> 12;
+    return t + 1 - (w < pow10[t]);
+}
+
+/* The text of a line, key TAB count LF, in bytes. */
+static inline size_t mrc_out_line_len(const unsigned char *rec)
+{
+    return (size_t)mrc_rec_len(rec) + mrc_out_digits(mrc_rec_count(rec)) + 2;
+}
+
+/* Writes the decimal digits of v ending just before `end`. @return the first digit. */
+char *mrc_out_decimal(uint64_t v, char *end);
+
+/* ---- destinations ---- */
+
+typedef struct mrc_out_dest {
+    const char *path;  /* as given ("-": standard output) */
+    const char *label; /* for messages: the path, or "standard output" */
+    char *tmp;         /* the temporary of a regular file; NULL when written in place */
+    int fd;
+    bool seekable; /* a new regular file: positioned writes (pwrite) are allowed */
+} mrc_out_dest;
+
+/* Refuse a directory, then open the destination: a temporary beside a regular file (or a new
+ * name), a device or FIFO in place, or standard output. @return 0, or nonzero with err. */
+int mrc_out_dest_open(mrc_out_dest *d, const char *path, mrc_err *err);
+
+/* After the last write: errnum 0 makes the result durable and visible (fsync, close, rename,
+ * sync the directory); otherwise (or if that fails) the temporary is removed and err filled
+ * "<label>: <strerror>". @return 0 or the error code. */
+int mrc_out_dest_close(mrc_out_dest *d, int errnum, mrc_err *err);
+
+/* Benchmark knob (tools/bench_output, never the run): fsync before the rename, and
+ * sync_file_range(SYNC_FILE_RANGE_WRITE) after each positioned block. */
+void mrc_out_set_durability(bool fsync, bool sync_range);
+
+/* Write all of p at the descriptor's position (over short writes and EINTR). @return 0 or an
+ * errno value. */
+int mrc_out_write_all(int fd, const unsigned char *p, size_t n);
+
+/* ---- the merged order of sorted slices (merge.c) ---- */
+
+/* Records of slice j that take part in the merge: all, or its first s->limit. */
+static inline size_t mrc_out_slice_len(const mrc_out_sorted *s, size_t j)
+{
+    size_t l = s->bounds[j + 1] - s->bounds[j];
+    return s->limit != 0 && s->limit < l ? (size_t)s->limit : l;
+}
+
+/* A loser tree over the slices: ties go to the lower slice, the order co-ranking assumes. */
+typedef struct mrc_out_merge {
+    const mrc_out_sorted *s;
+    bool by_count;
+    size_t leaves;     /* slices rounded up to a power of two; the extra leaves are empty */
+    size_t *pos, *end; /* per leaf: next and end index into s->refs */
+    size_t *tree;      /* tree[0]: the winner's leaf; tree[1, leaves): the losers */
+    uint64_t left;     /* records still to yield */
+} mrc_out_merge;
+
+/* @return 0, or MRC_ENOMEM (err filled). */
+int mrc_out_merge_init(mrc_out_merge *m, const mrc_out_sorted *s, mrc_err *err);
+void mrc_out_merge_free(mrc_out_merge *m);
+
+/* Position the merge at cuts (slice-relative, as mrc_out_corank() gives) to yield `count`. */
+void mrc_out_merge_start(mrc_out_merge *m, const size_t *cuts, uint64_t count);
+
+/* The merge's current cuts (slice-relative). */
+void mrc_out_merge_cuts(const mrc_out_merge *m, size_t *cuts);
+
+/* The next record head, or NULL once `count` were yielded or every slice is spent. */
+const unsigned char *mrc_out_merge_next(mrc_out_merge *m);
+
+/* Co-ranking: where line k of the merged order starts in every slice, known to lie in
+ * [lo[j], hi[j]] (slice-relative; 0 and mrc_out_slice_len() when nothing better is known).
+ * On return lo[j] == hi[j] == the cut; tmp has nslices entries. */
+void mrc_out_corank(const mrc_out_sorted *s, uint64_t k, size_t *lo, size_t *hi, size_t *tmp);
+
+#endif

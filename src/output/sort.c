@@ -1,0 +1,342 @@
+/* sort.c - puts the result's records in output order: an in-place MSD radix sort (American
+ * flag) of 16-byte refs on each record's sort string, one contiguous slice per pinned thread;
+ * merge.c merges the slices as they are written. It must never copy the refs into a second
+ * array (they are the only per-record memory besides the records), never write a record, and
+ * never allocate per record. */
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mrcount/runtime.h"
+#include "output_internal.h"
+
+/* The sort string of a record: for MRC_ORDER_COUNT the 8 bytes of ~count big-endian, then the
+ * key; for MRC_ORDER_KEY the key alone. A window holds the 8 bytes of it from a depth d (a
+ * multiple of 8) as a big-endian integer, zero-padded past the end, so comparing windows
+ * compares those bytes. Padding is not the end of a string ("a" and "a\0" share a window): a
+ * group that ties on a whole window puts its strings that end there first, shorter first (a
+ * prefix of another comes first), and loads the next window of the others. koff is 8 when the
+ * count leads the string, 0 otherwise: key offset = depth - koff. */
+
+typedef mrc_out_ref ref;
+
+#define SORT_SMALL 32   /* groups up to this size: insertion sort on windows, then the keys */
+#define SORT_PREFETCH 8 /* refs ahead whose records are fetched while loading windows */
+
+static inline uint64_t be_bytes(uint64_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return __builtin_bswap64(v);
+#else
+    return v;
+#endif
+}
+
+/* The 8 key bytes from offset o, zero-padded, as a big-endian integer. */
+static inline uint64_t key_window(const unsigned char *rec, size_t o)
+{
+    size_t len = mrc_rec_len(rec);
+    const unsigned char *k = mrc_rec_key(rec) + o;
+    uint64_t v = 0;
+    if (len >= o + 8)
+        memcpy(&v, k, 8);
+    else if (len > o)
+        memcpy(&v, k, len - o);
+    return be_bytes(v);
+}
+
+/* The first byte at which the windows of a group differ (8: none). */
+static inline unsigned first_diff(uint64_t diff)
+{
+    return diff != 0 ? (unsigned)__builtin_clzll(diff) >> 3 : 8;
+}
+
+/* Keys compared from offset ko on, their bytes before it equal (padding included): the rest
+ * bytewise, then the shorter first. */
+static inline int key_tail_cmp(const unsigned char *a, const unsigned char *b, size_t ko)
+{
+    size_t la = mrc_rec_len(a), lb = mrc_rec_len(b), m = la < lb ? la : lb;
+    if (ko < m) {
+        int c = memcmp(mrc_rec_key(a) + ko, mrc_rec_key(b) + ko, m - ko);
+        if (c != 0) return c;
+    }
+    return (la > lb) - (la < lb);
+}
+
+/* A small group whose windows are at depth d, sorted on the windows alone first; then each run
+ * of equal windows by the keys from ko = d + 8 - koff on, its records fetched together first
+ * (one cache miss at a time otherwise: a group of 32 took 10x longer). */
+static void insertion_sort(ref *a, size_t n, size_t ko)
+{
+    for (size_t i = 1; i < n; i++) {
+        ref v = a[i];
+        size_t j = i;
+        for (; j > 0 && v.window < a[j - 1].window; j--)
+            a[j] = a[j - 1];
+        a[j] = v;
+    }
+    for (size_t lo = 0, hi; lo + 1 < n; lo = hi) {
+        for (hi = lo + 1; hi < n && a[hi].window == a[lo].window; hi++)
+            __builtin_prefetch(a[hi].rec);
+        if (hi - lo < 2) continue;
+        __builtin_prefetch(a[lo].rec);
+        for (size_t i = lo + 1; i < hi; i++) {
+            ref v = a[i];
+            size_t j = i;
+            for (; j > lo && key_tail_cmp(v.rec, a[j - 1].rec, ko) < 0; j--)
+                a[j] = a[j - 1];
+            a[j] = v;
+        }
+    }
+}
+
+/* By window alone, O(n log n) whatever the input: the strings that end in one window, whose
+ * windows hold their lengths (many only when records repeat, which valid tables never do). */
+static void heap_sort_windows(ref *a, size_t n)
+{
+    for (size_t end = n, i = n / 2;;) {
+        ref v;
+        size_t j;
+        if (i > 0) {
+            v = a[--i];
+            j = i;
+        } else {
+            if (--end == 0) return;
+            v = a[end];
+            a[end] = a[0];
+            j = 0;
+        }
+        for (size_t c; (c = 2 * j + 1) < end; j = c) {
+            if (c + 1 < end && a[c + 1].window > a[c].window) c++;
+            if (a[c].window <= v.window) break;
+            a[j] = a[c];
+        }
+        a[j] = v;
+    }
+}
+
+/* A group tied on its whole window: the strings that end within it (key length <= ko, the new
+ * key offset) go first, by length; the others get their next window, and *k the first byte
+ * at which those differ (8: none). Records are fetched SORT_PREFETCH refs ahead, up to
+ * a[horizon) (past the group: the next group's records). @return how many ended. */
+static size_t reload(ref *a, size_t n, size_t horizon, size_t ko, unsigned *k)
+{
+    size_t e = 0;
+    uint64_t w0 = 0, diff = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i + SORT_PREFETCH < horizon) {
+            const unsigned char *p = a[i + SORT_PREFETCH].rec;
+            __builtin_prefetch(p);
+            __builtin_prefetch(p + MRC_REC_HEAD + ko + 7);
+        }
+        const unsigned char *r = a[i].rec;
+        uint32_t len = mrc_rec_len(r);
+        if (len <= ko) {
+            a[i] = a[e];
+            a[e++] = (ref){len, r};
+        } else {
+            uint64_t w = key_window(r, ko);
+            if (i == e) w0 = w; /* the first that did not end */
+            diff |= w ^ w0;
+            a[i].window = w;
+        }
+    }
+    *k = first_diff(diff);
+    if (e > SORT_SMALL)
+        heap_sort_windows(a, e);
+    else
+        insertion_sort(a, e, SIZE_MAX); /* equal windows: equal lengths, equal strings */
+    return e;
+}
+
+/* Distribute a group into the buckets of byte `sh` (cnt: their sizes), in place. In rounds
+ * (as ska_sort does): every unfinished bucket swaps each of its unplaced refs straight to the
+ * next free slot of the ref's bucket; what comes back waits for the next round. The swaps of a
+ * round do not wait on one another, unlike a cycle's, so the memory system keeps several in
+ * flight (the cycle-leader loop took 1.6x longer at 30 M refs). */
+static void permute(ref *a, const size_t *cnt, unsigned sh)
+{
+    size_t head[256], tail[256];
+    unsigned char left[256];
+    unsigned nl = 0;
+    size_t s = 0;
+    for (unsigned b = 0; b < 256; b++)
+        if (cnt[b] != 0) {
+            head[b] = s;
+            s += cnt[b];
+            tail[b] = s;
+            left[nl++] = (unsigned char)b;
+        }
+    while (nl > 1) { /* one bucket left unfinished: the others are full of their own, so it is */
+        unsigned still = 0;
+        for (unsigned u = 0; u < nl; u++) {
+            unsigned b = left[u];
+            for (size_t i = head[b], end = tail[b]; i < end; i++) {
+                size_t dst = head[(a[i].window >> sh) & 0xff]++;
+                ref t = a[dst];
+                a[dst] = a[i];
+                a[i] = t;
+            }
+            if (head[b] != tail[b]) left[still++] = (unsigned char)b;
+        }
+        nl = still;
+    }
+}
+
+/* Sort the group a[0, n), tied on its first d + k string bytes, windows loaded at depth d, of
+ * which only the first `need` must end sorted. Recurses into every bucket but the largest,
+ * which the loop takes: the stack stays O(log n) deep whatever the keys. */
+static void msd_sort(ref *a, size_t n, size_t need, size_t d, unsigned k, size_t koff)
+{
+    size_t cnt[256], ex[256];
+    unsigned char kb[256]; /* after a sweep: the first byte where bucket b's new windows differ */
+    while (n > 1 && need > 0) {
+        if (n <= SORT_SMALL && k < 8) {
+            /* The insertion sort reads the records of windows that tie: a group tied on its
+             * whole window loads the next one instead. */
+            uint64_t w0 = a[0].window, diff = 0;
+            for (size_t i = 1; i < n; i++)
+                diff |= a[i].window ^ w0;
+            if (diff != 0) {
+                insertion_sort(a, n, d + 8 - koff);
+                return;
+            }
+            k = 8;
+        }
+        if (k == 8) { /* tied on the whole window */
+            size_t e = reload(a, n, n, d + 8 - koff, &k);
+            a += e;
+            n -= e;
+            need = need > e ? need - e : 0;
+            d += 8;
+            continue;
+        }
+        unsigned sh = 56 - 8 * k;
+        uint64_t w0 = a[0].window, diff = 0;
+        memset(cnt, 0, sizeof cnt);
+        for (size_t i = 0; i < n; i++) {
+            uint64_t w = a[i].window;
+            diff |= w ^ w0;
+            cnt[(w >> sh) & 0xff]++;
+        }
+        /* skip bytes every window shares: one bucket would hold the whole group */
+        unsigned first = first_diff(diff);
+        if (first == 8) {
+            k = 8;
+            continue;
+        }
+        if (first != k) {
+            k = first;
+            sh = 56 - 8 * k;
+            memset(cnt, 0, sizeof cnt);
+            for (size_t i = 0; i < n; i++)
+                cnt[(a[i].window >> sh) & 0xff]++;
+        }
+        permute(a, cnt, sh);
+        memset(ex, 0, sizeof ex);
+        bool swept = ++k == 8;
+        if (swept) {
+            /* The buckets of a window's last byte are tied on the whole window: their next
+             * windows are loaded now, in one sweep over the group that fetches records ahead
+             * across buckets (a bucket alone, often ten refs, is too short to hide a miss:
+             * 30 M keys key<n>x sorted 2.5x faster so). ex[b]: strings that ended. */
+            size_t at = 0;
+            for (unsigned b = 0; b < 256 && at < need; at += cnt[b++]) {
+                unsigned kk = 8;
+                if (cnt[b] > 1) ex[b] = reload(a + at, cnt[b], n - at, d + 8 - koff, &kk);
+                kb[b] = (unsigned char)kk;
+            }
+            d += 8;
+        }
+        /* bucket b's unsorted part: [at + ex[b], at + cnt[b]) */
+        size_t big = 0, big_at = 0, at = 0;
+        unsigned big_k = k;
+        for (unsigned b = 0; b < 256 && at < need; at += cnt[b++])
+            if (cnt[b] - ex[b] > big && at + ex[b] < need) {
+                big = cnt[b] - ex[b];
+                big_at = at + ex[b];
+                big_k = swept ? kb[b] : k;
+            }
+        at = 0;
+        for (unsigned b = 0; b < 256 && at < need; at += cnt[b++]) {
+            size_t c = cnt[b] - ex[b], lo = at + ex[b];
+            if (c > 1 && lo < need && lo != big_at)
+                msd_sort(a + lo, c, c < need - lo ? c : need - lo, d, swept ? kb[b] : k, koff);
+        }
+        if (big < 2) return;
+        a += big_at;
+        need = big < need - big_at ? big : need - big_at;
+        n = big;
+        k = big_k;
+    }
+}
+
+/* One slice: the first windows, then the radix sort. */
+static void sort_slice(ref *a, size_t n, size_t need, bool by_count)
+{
+    uint64_t diff = 0, w0 = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i + SORT_PREFETCH < n) __builtin_prefetch(a[i + SORT_PREFETCH].rec);
+        const unsigned char *r = a[i].rec;
+        uint64_t w = by_count ? ~mrc_rec_count(r) : key_window(r, 0);
+        if (i == 0) w0 = w;
+        diff |= w ^ w0;
+        a[i].window = w;
+    }
+    msd_sort(a, n, need, 0, first_diff(diff), by_count ? 8 : 0);
+}
+
+typedef struct sort_job {
+    const mrc_out_sorted *s;
+} sort_job;
+
+static int sort_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
+{
+    (void)failed;
+    (void)err;
+    const mrc_out_sorted *s = ((const sort_job *)arg)->s;
+    size_t lo = s->bounds[ti], n = s->bounds[ti + 1] - lo;
+    size_t need = s->limit != 0 && s->limit < n ? (size_t)s->limit : n;
+    sort_slice(s->refs + lo, n, need, s->order == MRC_ORDER_COUNT);
+    return 0;
+}
+
+int mrc_output_sort(mrc_out_ref *refs, size_t n, enum mrc_order order, uint64_t limit,
+                    mrc_topo *topo, const mrc_placement *pl, mrc_out_sorted *out, mrc_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (order != MRC_ORDER_COUNT && order != MRC_ORDER_KEY)
+        return mrc_err_set(err, MRC_EINVAL, "output: cannot sort the result in order %d",
+                           (int)order);
+    bool threaded = topo != NULL && pl != NULL && pl->nthreads > 1;
+    size_t t = threaded ? pl->nthreads : 1;
+    size_t *bounds = malloc((t + 1) * sizeof *bounds);
+    if (bounds == NULL) return mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
+    for (size_t i = 0; i <= t; i++) /* n * i / t without overflow */
+        bounds[i] = n / t * i + n % t * i / t;
+    *out = (mrc_out_sorted){.refs = refs,
+                            .n = n,
+                            .order = order,
+                            .limit = limit,
+                            .records = limit != 0 && limit < n ? limit : n,
+                            .nslices = t,
+                            .bounds = bounds};
+    sort_job job = {out};
+    int rc = 0;
+    if (threaded) {
+        rc = mrc_run_tasks(topo, pl, sort_task, &job, err);
+    } else {
+        atomic_int failed = 0;
+        rc = sort_task(0, &job, &failed, err);
+    }
+    if (rc != 0) mrc_output_sorted_free(out);
+    return rc;
+}
+
+void mrc_output_sorted_free(mrc_out_sorted *s)
+{
+    free(s->bounds);
+    memset(s, 0, sizeof *s);
+}

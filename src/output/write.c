@@ -1,0 +1,656 @@
+/* write.c - the result as text: sorted slices (merged on the fly) or streams already in output
+ * order become `key TAB count` lines in blocks, formatted on the rank's threads; a regular file
+ * is written at known offsets into a temporary renamed into place, anything else in order.
+ * It must never leave a partial result under the final name, never print, and never hold more
+ * than one block per thread. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mrcount/runtime.h"
+#include "output_internal.h"
+
+#define OUT_BLOCK_MIN 64     /* a block always holds a count line */
+#define OUT_SUM_PREFETCH 16  /* refs ahead whose records are fetched while summing lengths */
+#define OUT_CHUNK_SAMPLES 64 /* records sampled for the average line of an in-order chunk */
+#define OUT_PEER_FAILED (-1) /* errnum of a writer stopped because another one failed */
+
+static size_t block_bytes; /* 0: OUT_BLOCK_DEFAULT */
+static bool durable_fsync = true, durable_sync_range = false;
+
+void mrc_out_set_durability(bool fsync, bool sync_range)
+{
+    durable_fsync = fsync;
+    durable_sync_range = sync_range;
+}
+
+void mrc_output_set_block_size(size_t bytes)
+{
+    block_bytes = bytes == 0 ? 0 : bytes < OUT_BLOCK_MIN ? OUT_BLOCK_MIN : bytes;
+}
+
+size_t mrc_out_block_size(void)
+{
+    return block_bytes != 0 ? block_bytes : OUT_BLOCK_DEFAULT;
+}
+
+char *mrc_out_decimal(uint64_t v, char *end)
+{
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+                                "25262728293031323334353637383940414243444546474849"
+                                "50515253545556575859606162636465666768697071727374"
+                                "75767778798081828384858687888990919293949596979899";
+    char *p = end;
+    while (v >= 100) {
+        unsigned d = (unsigned)(v % 100) * 2;
+        v /= 100;
+        *--p = pairs[d + 1];
+        *--p = pairs[d];
+    }
+    if (v >= 10) {
+        unsigned d = (unsigned)v * 2;
+        *--p = pairs[d + 1];
+        *--p = pairs[d];
+    } else {
+        *--p = (char)('0' + v);
+    }
+    return p;
+}
+
+int mrc_out_write_all(int fd, const unsigned char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        if (w == 0) return EIO;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int pwrite_all(int fd, const unsigned char *p, size_t n, uint64_t off)
+{
+    while (n > 0) {
+        ssize_t w = pwrite(fd, p, n, (off_t)off);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        if (w == 0) return EIO;
+        p += w;
+        n -= (size_t)w;
+        off += (uint64_t)w;
+    }
+    return 0;
+}
+
+/* ---- destinations ---- */
+
+int mrc_out_dest_open(mrc_out_dest *d, const char *path, mrc_err *err)
+{
+    *d = (mrc_out_dest){.path = path, .label = path, .fd = -1};
+    if (strcmp(path, "-") == 0) {
+        d->label = "standard output";
+        fflush(stdout); /* whatever stdio already holds goes first */
+        d->fd = STDOUT_FILENO;
+        return 0;
+    }
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) return mrc_err_errno(err, EISDIR, "%s", path);
+        if (!S_ISREG(st.st_mode)) { /* a device or a FIFO: a rename would replace the node */
+            d->fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+            return d->fd < 0 ? mrc_err_errno(err, errno, "%s", path) : 0;
+        }
+    }
+    d->tmp = mrc_temp_path(path);
+    if (d->tmp == NULL) return mrc_err_errno(err, ENOMEM, "%s", path);
+    d->fd = open(d->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (d->fd < 0 && errno == EEXIST) {
+        /* left by a dead process that had our pid; nobody else writes this name */
+        if (unlink(d->tmp) == 0)
+            d->fd = open(d->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        else
+            errno = EEXIST;
+    }
+    if (d->fd < 0) {
+        int e = errno;
+        free(d->tmp);
+        d->tmp = NULL;
+        return mrc_err_errno(err, e, "%s", path);
+    }
+    d->seekable = true;
+    return 0;
+}
+
+/* Make the rename durable; a file system that cannot fsync a directory loses nothing here. */
+static void sync_parent_dir(const char *path)
+{
+    char *copy = strdup(path);
+    if (copy == NULL) return;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+    free(copy);
+}
+
+int mrc_out_dest_close(mrc_out_dest *d, int rc, mrc_err *err)
+{
+    int e = 0;
+    if (d->tmp != NULL) {
+        if (rc == 0 && durable_fsync && fsync(d->fd) != 0) e = errno;
+        if (close(d->fd) != 0 && e == 0) e = errno;
+        if (rc == 0 && e == 0 && rename(d->tmp, d->path) != 0) e = errno;
+        if (rc != 0 || e != 0)
+            unlink(d->tmp);
+        else
+            sync_parent_dir(d->path);
+        free(d->tmp);
+        d->tmp = NULL;
+    } else if (d->fd >= 0 && d->fd != STDOUT_FILENO) {
+        if (close(d->fd) != 0 && e == 0) e = errno;
+    }
+    d->fd = -1;
+    if (rc != 0) return rc;
+    return e != 0 ? mrc_err_errno(err, e, "%s", d->label) : 0;
+}
+
+/* ---- lines into blocks ---- */
+
+typedef struct line_out line_out;
+struct line_out {
+    unsigned char *buf;
+    size_t len, cap;
+    /* Writes p[0, n) out at the writer's place. @return 0 or an errno value. */
+    int (*put)(line_out *w, const unsigned char *p, size_t n);
+    const mrc_stop *stop;
+    int errnum; /* the first error: EINTR for a stop, OUT_PEER_FAILED */
+    int fd;
+    uint64_t off; /* positioned writes: where the next byte goes */
+    void *arg;    /* in-order writes: the turn */
+};
+
+static int line_out_flush(line_out *w)
+{
+    if (w->errnum == 0 && mrc_stopped(w->stop)) w->errnum = EINTR;
+    if (w->errnum == 0 && w->len > 0) w->errnum = w->put(w, w->buf, w->len);
+    w->len = 0;
+    return w->errnum;
+}
+
+/* Append one line. Measured at 30 M lines of "key<n>x\t1": about 7 ns a line with the record
+ * already fetched. @return 0 or the writer's error. */
+static inline int line_out_add(line_out *w, const unsigned char *key, size_t len, uint64_t count)
+{
+    if (w->cap - w->len < len + OUT_LINE_EXTRA) {
+        if (line_out_flush(w) != 0) return w->errnum;
+        if (len + OUT_LINE_EXTRA > w->cap) { /* a huge key: straight out */
+            w->errnum = w->put(w, key, len);
+            if (w->errnum != 0) return w->errnum;
+            len = 0;
+        }
+    }
+    memcpy(w->buf + w->len, key, len);
+    w->len += len;
+    unsigned nd = mrc_out_digits(count);
+    w->buf[w->len] = '\t';
+    mrc_out_decimal(count, (char *)w->buf + w->len + 1 + nd);
+    w->buf[w->len + 1 + nd] = '\n';
+    w->len += 2 + (size_t)nd;
+    return 0;
+}
+
+static inline int line_out_rec(line_out *w, const unsigned char *rec)
+{
+    return line_out_add(w, mrc_rec_key(rec), mrc_rec_len(rec), mrc_rec_count(rec));
+}
+
+static int put_at(line_out *w, const unsigned char *p, size_t n)
+{
+    int e = pwrite_all(w->fd, p, n, w->off);
+    if (e == 0 && durable_sync_range) /* start the writeback: less for the final fsync */
+        (void)sync_file_range(w->fd, (off_t)w->off, (off_t)n, SYNC_FILE_RANGE_WRITE);
+    if (e == 0) w->off += n;
+    return e;
+}
+
+static int put_in_order(line_out *w, const unsigned char *p, size_t n)
+{
+    return mrc_out_write_all(w->fd, p, n);
+}
+
+/* A writer's error as the thread reports it: a stop or a failed write names the destination;
+ * one that only follows another's failure is a stop, so mrc_run_tasks() reports the cause. */
+static int report(const line_out *w, const char *label, mrc_err *err)
+{
+    if (w->errnum == OUT_PEER_FAILED) return mrc_err_set(err, MRC_EINTR, "%s: stopped", label);
+    return mrc_err_errno(err, w->errnum, "%s", label);
+}
+
+/* Run fn on t threads of pl (t > 1), or on the calling thread. */
+static int run_tasks(mrc_topo *topo, const mrc_placement *pl, size_t t, mrc_task_fn fn, void *arg,
+                     mrc_err *err)
+{
+    if (t > 1) return mrc_run_tasks(topo, pl, fn, arg, err);
+    atomic_int failed = 0;
+    return fn(0, arg, &failed, err);
+}
+
+/* ---- sorted slices to a regular file: shares at known offsets ----
+ * Thread i writes lines [i*L/T, (i+1)*L/T): it co-ranks where its share starts and ends in
+ * every slice, sums the text length of its records (a first pass, so every offset is known
+ * before anyone writes), then merges, formats and pwrite()s its blocks at its offset. */
+
+typedef struct shares_job {
+    const mrc_out_sorted *s;
+    const mrc_output_opts *o;
+    const char *label;
+    size_t t;
+    uint64_t lines;
+    size_t *cuts;    /* t x nslices: where share i starts in every slice */
+    uint64_t *bytes; /* text bytes of each share, then the offset where it starts */
+    int fd;
+} shares_job;
+
+static uint64_t share_start(const shares_job *j, size_t i)
+{
+    return j->lines / j->t * i + j->lines % j->t * i / j->t;
+}
+
+/* Cuts of line k into lo (hi, tmp: scratch), nslices entries each. */
+static void corank_from_scratch(const mrc_out_sorted *s, uint64_t k, size_t *lo, size_t *hi,
+                                size_t *tmp)
+{
+    for (size_t j = 0; j < s->nslices; j++) {
+        lo[j] = 0;
+        hi[j] = mrc_out_slice_len(s, j);
+    }
+    mrc_out_corank(s, k, lo, hi, tmp);
+}
+
+static int shares_measure(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
+{
+    shares_job *j = arg;
+    const mrc_out_sorted *s = j->s;
+    size_t ns = s->nslices, *start = j->cuts + ti * ns;
+    size_t *end = malloc(3 * ns * sizeof *end);
+    if (end == NULL) return mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", j->label);
+    corank_from_scratch(s, share_start(j, ti), start, end + ns, end + 2 * ns);
+    uint64_t bytes = 0;
+    if (ti + 1 < j->t) { /* the last share's length places nothing */
+        corank_from_scratch(s, share_start(j, ti + 1), end, end + ns, end + 2 * ns);
+        for (size_t q = 0; q < ns && !atomic_load_explicit(failed, memory_order_relaxed); q++) {
+            const mrc_out_ref *r = s->refs + s->bounds[q];
+            for (size_t i = start[q]; i < end[q]; i++) {
+                if (i + OUT_SUM_PREFETCH < end[q]) __builtin_prefetch(r[i + OUT_SUM_PREFETCH].rec);
+                bytes += mrc_out_line_len(r[i].rec);
+            }
+        }
+    }
+    j->bytes[ti] = bytes;
+    free(end);
+    return 0;
+}
+
+static int shares_write(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
+{
+    shares_job *j = arg;
+    mrc_out_merge m;
+    line_out w = {.cap = mrc_out_block_size(),
+                  .put = put_at,
+                  .stop = j->o->stop,
+                  .fd = j->fd,
+                  .off = j->bytes[ti]};
+    w.buf = malloc(w.cap);
+    if (w.buf == NULL || mrc_out_merge_init(&m, j->s, err) != 0) {
+        free(w.buf);
+        return mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", j->label);
+    }
+    mrc_out_merge_start(&m, j->cuts + ti * j->s->nslices,
+                        share_start(j, ti + 1) - share_start(j, ti));
+    const unsigned char *rec;
+    while ((rec = mrc_out_merge_next(&m)) != NULL)
+        if (line_out_rec(&w, rec) != 0) break;
+    if (w.errnum == 0) line_out_flush(&w);
+    if (w.errnum == 0 && atomic_load_explicit(failed, memory_order_relaxed))
+        w.errnum = OUT_PEER_FAILED;
+    mrc_out_merge_free(&m);
+    free(w.buf);
+    return w.errnum != 0 ? report(&w, j->label, err) : 0;
+}
+
+static int write_shares(const mrc_out_sorted *s, const mrc_output_opts *o, const char *label,
+                        int fd, uint64_t lines, mrc_topo *topo, const mrc_placement *pl, size_t t,
+                        mrc_err *err)
+{
+    shares_job j = {
+        s, o, label, t, lines, calloc(t * s->nslices, sizeof(size_t)), calloc(t, sizeof(uint64_t)),
+        fd};
+    int rc = 0;
+    if (j.cuts == NULL || j.bytes == NULL)
+        rc = mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", label);
+    if (rc == 0 && t > 1) rc = run_tasks(topo, pl, t, shares_measure, &j, err);
+    if (rc == 0) {
+        uint64_t off = 0;
+        for (size_t i = 0; i < t; i++) {
+            uint64_t b = j.bytes[i];
+            j.bytes[i] = off;
+            off += b;
+        }
+        rc = run_tasks(topo, pl, t, shares_write, &j, err);
+    }
+    free(j.cuts);
+    free(j.bytes);
+    return rc;
+}
+
+/* ---- sorted slices in order (standard output, a device, a FIFO) ----
+ * Lines are cut into chunks of about a block; thread i formats chunks i, i+T, ... and the
+ * chunks are written in turn: each thread formats its next chunk while another writes. */
+
+typedef struct turn_job {
+    const mrc_out_sorted *s;
+    const mrc_output_opts *o;
+    const char *label;
+    size_t t;
+    uint64_t lines, chunk;
+    int fd;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t turn; /* the chunk whose bytes go out now */
+    bool aborted;  /* a writer failed: nobody waits any more */
+} turn_job;
+
+typedef struct turn_state {
+    turn_job *job;
+    uint64_t chunk;
+    bool mine; /* this thread holds the turn */
+} turn_state;
+
+static int take_turn(turn_state *ts)
+{
+    if (ts->mine) return 0;
+    turn_job *j = ts->job;
+    pthread_mutex_lock(&j->mu);
+    while (j->turn != ts->chunk && !j->aborted)
+        pthread_cond_wait(&j->cv, &j->mu);
+    bool aborted = j->aborted;
+    pthread_mutex_unlock(&j->mu);
+    if (aborted) return OUT_PEER_FAILED;
+    ts->mine = true;
+    return 0;
+}
+
+static void pass_turn(turn_job *j, uint64_t next, bool abort)
+{
+    pthread_mutex_lock(&j->mu);
+    if (abort)
+        j->aborted = true;
+    else
+        j->turn = next;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+}
+
+static int put_in_turn(line_out *w, const unsigned char *p, size_t n)
+{
+    int e = take_turn(w->arg);
+    return e != 0 ? e : mrc_out_write_all(w->fd, p, n);
+}
+
+static int turns_write(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
+{
+    (void)failed;
+    turn_job *j = arg;
+    const mrc_out_sorted *s = j->s;
+    size_t ns = s->nslices;
+    turn_state ts = {j, 0, false};
+    line_out w = {.cap = mrc_out_block_size(),
+                  .put = put_in_turn,
+                  .stop = j->o->stop,
+                  .fd = j->fd,
+                  .arg = &ts};
+    mrc_out_merge m = {0};
+    size_t *prev = calloc(4 * ns, sizeof *prev), *lo = prev + ns, *hi = lo + ns, *tmp = hi + ns;
+    w.buf = malloc(w.cap);
+    if (prev == NULL || w.buf == NULL || mrc_out_merge_init(&m, s, err) != 0) {
+        free(prev);
+        free(w.buf);
+        pass_turn(j, 0, true);
+        return mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", j->label);
+    }
+    uint64_t prev_k = 0; /* prev: the cuts of line prev_k, the end of this thread's last chunk */
+    for (uint64_t c = ti; c < (j->lines + j->chunk - 1) / j->chunk && w.errnum == 0; c += j->t) {
+        uint64_t k0 = c * j->chunk, k1 = k0 + j->chunk < j->lines ? k0 + j->chunk : j->lines;
+        for (size_t q = 0; q < ns; q++) {
+            size_t len = mrc_out_slice_len(s, q);
+            lo[q] = prev[q];
+            hi[q] = k0 - prev_k < len - prev[q] ? prev[q] + (size_t)(k0 - prev_k) : len;
+        }
+        mrc_out_corank(s, k0, lo, hi, tmp);
+        mrc_out_merge_start(&m, lo, k1 - k0);
+        ts.chunk = c;
+        ts.mine = false;
+        const unsigned char *rec;
+        while ((rec = mrc_out_merge_next(&m)) != NULL)
+            if (line_out_rec(&w, rec) != 0) break;
+        if (w.errnum == 0) line_out_flush(&w);
+        if (w.errnum == 0) w.errnum = take_turn(&ts); /* a chunk whose bytes all went out */
+        if (w.errnum != 0) break;
+        pass_turn(j, c + 1, false);
+        mrc_out_merge_cuts(&m, prev);
+        prev_k = k1;
+    }
+    if (w.errnum != 0 && w.errnum != OUT_PEER_FAILED) pass_turn(j, 0, true);
+    mrc_out_merge_free(&m);
+    free(prev);
+    free(w.buf);
+    return w.errnum != 0 ? report(&w, j->label, err) : 0;
+}
+
+/* Lines per chunk: about a block of text, from the average line of a sample of the records. */
+static uint64_t chunk_lines(const mrc_out_sorted *s, uint64_t lines)
+{
+    uint64_t bytes = 0, seen = 0;
+    for (size_t q = 0; q < s->nslices; q++) {
+        size_t len = mrc_out_slice_len(s, q), step = len / OUT_CHUNK_SAMPLES + 1;
+        for (size_t i = 0; i < len; i += step, seen++)
+            bytes += mrc_out_line_len(s->refs[s->bounds[q] + i].rec);
+    }
+    uint64_t avg = seen != 0 ? bytes / seen + 1 : 1, c = mrc_out_block_size() / avg;
+    return c < 1 ? 1 : c > lines && lines > 0 ? lines : c;
+}
+
+static int write_turns(const mrc_out_sorted *s, const mrc_output_opts *o, const char *label, int fd,
+                       uint64_t lines, mrc_topo *topo, const mrc_placement *pl, size_t t,
+                       mrc_err *err)
+{
+    turn_job j = {.s = s, .o = o, .label = label, .t = t, .lines = lines, .fd = fd};
+    j.chunk = chunk_lines(s, lines);
+    if (pthread_mutex_init(&j.mu, NULL) != 0)
+        return mrc_err_set(err, MRC_ENOMEM, "%s: cannot create a mutex", label);
+    if (pthread_cond_init(&j.cv, NULL) != 0) {
+        pthread_mutex_destroy(&j.mu);
+        return mrc_err_set(err, MRC_ENOMEM, "%s: cannot create a condition variable", label);
+    }
+    int rc = run_tasks(topo, pl, t, turns_write, &j, err);
+    /* no lines: nothing was written, but a stop still ends the write */
+    if (rc == 0 && lines == 0 && mrc_stopped(o->stop)) rc = mrc_err_errno(err, EINTR, "%s", label);
+    pthread_cond_destroy(&j.cv);
+    pthread_mutex_destroy(&j.mu);
+    return rc;
+}
+
+int mrc_output_write_sorted(const mrc_out_sorted *s, const mrc_output_opts *o, mrc_topo *topo,
+                            const mrc_placement *pl, mrc_err *err)
+{
+    const char *path = o->path != NULL ? o->path : "-";
+    const char *label = strcmp(path, "-") == 0 ? "standard output" : path;
+    enum mrc_order want = o->sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT;
+    if (s->order != want)
+        return mrc_err_set(err, MRC_EINVAL, "%s: the records are sorted in another order", label);
+    uint64_t lines = o->top != 0 && o->top < s->records ? o->top : s->records;
+    size_t t = topo != NULL && pl != NULL && pl->nthreads > 1 ? pl->nthreads : 1;
+    mrc_out_dest d;
+    int rc = mrc_out_dest_open(&d, path, err);
+    if (rc != 0) return rc;
+    if (d.seekable)
+        rc = write_shares(s, o, label, d.fd, lines, topo, pl, t, err);
+    else
+        rc = write_turns(s, o, label, d.fd, lines, topo, pl, t, err);
+    return mrc_out_dest_close(&d, rc, err);
+}
+
+int mrc_output_write_records(mrc_out_ref *refs, size_t n, const mrc_output_opts *o, mrc_topo *topo,
+                             const mrc_placement *pl, mrc_err *err)
+{
+    const char *path = o->path != NULL ? o->path : "-";
+    struct stat st; /* refuse a directory before doing any work */
+    if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return mrc_err_errno(err, EISDIR, "%s", path);
+    mrc_out_sorted s;
+    int rc = mrc_output_sort(refs, n, o->sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT,
+                             o->top, topo, pl, &s, err);
+    if (rc != 0) return rc;
+    rc = mrc_output_write_sorted(&s, o, topo, pl, err);
+    mrc_output_sorted_free(&s);
+    return rc;
+}
+
+/* ---- streams already in order: a k-way merge on the calling thread ---- */
+
+typedef struct stream_merge {
+    mrc_source *const *streams;
+    size_t n, leaves;
+    mrc_rec_view *head; /* per leaf; valid while live[leaf] */
+    bool *live;
+    size_t *tree; /* tree[0]: the winner; tree[1, leaves): losers */
+    bool by_count;
+} stream_merge;
+
+static int view_cmp(const mrc_rec_view *a, const mrc_rec_view *b, bool by_count)
+{
+    if (by_count && a->count != b->count) return a->count > b->count ? -1 : 1;
+    return mrc_key_cmp(a->key, a->len, b->key, b->len);
+}
+
+static bool stream_beats(const stream_merge *m, size_t x, size_t y)
+{
+    if (!m->live[x]) return false;
+    if (!m->live[y]) return true;
+    int c = view_cmp(&m->head[x], &m->head[y], m->by_count);
+    return c < 0 || (c == 0 && x < y);
+}
+
+static size_t stream_build(stream_merge *m, size_t node)
+{
+    if (node >= m->leaves) return node - m->leaves;
+    size_t l = stream_build(m, 2 * node), r = stream_build(m, 2 * node + 1);
+    if (stream_beats(m, r, l)) {
+        m->tree[node] = l;
+        return r;
+    }
+    m->tree[node] = r;
+    return l;
+}
+
+/* The next record of stream i into its leaf. @return 0, or the stream's error. */
+static int stream_advance(stream_merge *m, size_t i, mrc_err *err)
+{
+    int rc = m->streams[i]->next(m->streams[i], &m->head[i], err);
+    if (rc < 0) return err->code != 0 ? err->code : mrc_err_set(err, MRC_EIO, "stream %zu", i);
+    m->live[i] = rc > 0;
+    return 0;
+}
+
+static int merge_streams(stream_merge *m, line_out *w, uint64_t lines, const char *label,
+                         mrc_err *err)
+{
+    unsigned char *last = NULL; /* the last key written: a stream must not go back past it */
+    size_t last_cap = 0, last_len = 0;
+    uint64_t last_count = 0;
+    int rc = 0;
+    for (size_t i = 0; i < m->n && rc == 0; i++)
+        rc = stream_advance(m, i, err);
+    if (rc != 0) return rc;
+    m->tree[0] = stream_build(m, 1);
+    for (uint64_t done = 0; done < lines; done++) {
+        size_t x = m->tree[0];
+        if (!m->live[x]) break;
+        const mrc_rec_view *v = &m->head[x];
+        if (line_out_add(w, v->key, v->len, v->count) != 0)
+            return mrc_err_errno(err, w->errnum, "%s", label);
+        if (v->len > last_cap) {
+            size_t cap = v->len > 2 * last_cap ? v->len : 2 * last_cap;
+            unsigned char *p = realloc(last, cap);
+            if (p == NULL) {
+                free(last);
+                return mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", label);
+            }
+            last = p;
+            last_cap = cap;
+        }
+        if (v->len > 0) memcpy(last, v->key, v->len);
+        last_len = v->len;
+        last_count = v->count;
+        if ((rc = stream_advance(m, x, err)) != 0) break;
+        mrc_rec_view prev = {0, last_count, last, (uint32_t)last_len};
+        if (m->live[x] && view_cmp(&m->head[x], &prev, m->by_count) < 0) {
+            rc = mrc_err_set(err, MRC_EINVAL, "%s: stream %zu is not in order", label, x);
+            break;
+        }
+        for (size_t node = (x + m->leaves) >> 1; node > 0; node >>= 1) {
+            size_t l = m->tree[node];
+            if (stream_beats(m, l, x)) {
+                m->tree[node] = x;
+                x = l;
+            }
+        }
+        m->tree[0] = x;
+    }
+    free(last);
+    if (rc == 0 && line_out_flush(w) != 0) rc = mrc_err_errno(err, w->errnum, "%s", label);
+    return rc;
+}
+
+int mrc_output_write_merged(mrc_source *const *streams, size_t n, const mrc_output_opts *o,
+                            mrc_err *err)
+{
+    const char *path = o->path != NULL ? o->path : "-";
+    stream_merge m = {.streams = streams, .n = n, .leaves = 1, .by_count = o->sort != MRC_SORT_KEY};
+    while (m.leaves < n)
+        m.leaves *= 2;
+    m.head = calloc(m.leaves, sizeof *m.head);
+    m.live = calloc(m.leaves, sizeof *m.live);
+    m.tree = calloc(m.leaves, sizeof *m.tree);
+    line_out w = {.cap = mrc_out_block_size(), .put = put_in_order, .stop = o->stop};
+    w.buf = malloc(w.cap);
+    mrc_out_dest d;
+    int rc = 0;
+    if (m.head == NULL || m.live == NULL || m.tree == NULL || w.buf == NULL)
+        rc = mrc_err_set(err, MRC_ENOMEM, "%s: out of memory",
+                         strcmp(path, "-") == 0 ? "standard output" : path);
+    if (rc == 0 && (rc = mrc_out_dest_open(&d, path, err)) == 0) {
+        w.fd = d.fd;
+        rc = merge_streams(&m, &w, o->top != 0 ? o->top : UINT64_MAX, d.label, err);
+        rc = mrc_out_dest_close(&d, rc, err);
+    }
+    free(w.buf);
+    free(m.tree);
+    free(m.live);
+    free(m.head);
+    return rc;
+}

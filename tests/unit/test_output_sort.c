@@ -1,0 +1,925 @@
+/* test_output_sort.c - the parallel output: mrc_output_sort() and its merged iterator, the
+ * threaded writers (a regular file, standard output, a FIFO) and the k-way stream writer, all
+ * against an independent oracle (qsort with a plain comparator over the same records, text by
+ * snprintf), on every thread count 1..5, with keys sharing long prefixes, keys that are
+ * prefixes of others, NUL bytes, the empty key, equal and 64-bit counts, --top at every edge.
+ * It must never write outside its own temporary directory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mrcount/output.h"
+#include "mrcount/runtime.h"
+#include "mrcount/table.h"
+#include "test_util.h"
+
+#define MAX_THREADS 5
+
+static char tmpdir[64];
+static mrc_topo *topo;
+static mrc_placement pls[MAX_THREADS + 1]; /* pls[t]: t threads */
+
+/* ---- records, packed back to back and unaligned as in a serialized table ---- */
+
+typedef struct recset {
+    unsigned char *buf;
+    size_t len, cap, n;
+    size_t *off; /* where record i starts */
+    size_t off_cap;
+} recset;
+
+static void rs_add(recset *r, const void *key, uint32_t len, uint64_t count)
+{
+    if (r->len + 12 + len + 1 > r->cap) {
+        r->cap = (r->cap + 12 + len + 1) * 2;
+        r->buf = realloc(r->buf, r->cap);
+        assert_non_null(r->buf);
+    }
+    if (r->n == r->off_cap) {
+        r->off_cap = r->off_cap ? r->off_cap * 2 : 64;
+        r->off = realloc(r->off, r->off_cap * sizeof *r->off);
+        assert_non_null(r->off);
+    }
+    if (r->len == 0) r->buf[r->len++] = 0xee; /* the first record starts unaligned */
+    r->off[r->n++] = r->len;
+    put_le(r->buf + r->len, count, 8);
+    put_le(r->buf + r->len + 8, len, 4);
+    if (len > 0) memcpy(r->buf + r->len + 12, key, len);
+    r->len += 12 + len;
+}
+
+static const unsigned char *rs_rec(const recset *r, size_t i)
+{
+    return r->buf + r->off[i];
+}
+
+static void rs_free(recset *r)
+{
+    free(r->buf);
+    free(r->off);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- the oracle ---- */
+
+static uint64_t o_count(const unsigned char *rec)
+{
+    return get_le(rec, 8);
+}
+
+static uint32_t o_len(const unsigned char *rec)
+{
+    return (uint32_t)get_le(rec + 8, 4);
+}
+
+static int o_key_cmp(const unsigned char *a, const unsigned char *b)
+{
+    return bytes_cmp(a + 12, o_len(a), b + 12, o_len(b));
+}
+
+static int o_by_count(const void *pa, const void *pb)
+{
+    const unsigned char *a = *(const unsigned char *const *)pa,
+                        *b = *(const unsigned char *const *)pb;
+    uint64_t ca = o_count(a), cb = o_count(b);
+    if (ca != cb) return ca > cb ? -1 : 1;
+    return o_key_cmp(a, b);
+}
+
+static int o_by_key(const void *pa, const void *pb)
+{
+    return o_key_cmp(*(const unsigned char *const *)pa, *(const unsigned char *const *)pb);
+}
+
+/* The records in order: a malloc'd array of record heads. */
+static const unsigned char **oracle_order(const recset *r, enum mrc_sort sort)
+{
+    const unsigned char **o = malloc((r->n + 1) * sizeof *o);
+    assert_non_null(o);
+    for (size_t i = 0; i < r->n; i++)
+        o[i] = rs_rec(r, i);
+    qsort(o, r->n, sizeof *o, sort == MRC_SORT_KEY ? o_by_key : o_by_count);
+    return o;
+}
+
+static unsigned char *oracle_text(const unsigned char **ord, size_t n, uint64_t top, size_t *len)
+{
+    size_t keep = top != 0 && top < n ? (size_t)top : n, cap = 1;
+    for (size_t i = 0; i < keep; i++)
+        cap += o_len(ord[i]) + 23;
+    unsigned char *out = malloc(cap);
+    assert_non_null(out);
+    size_t w = 0;
+    for (size_t i = 0; i < keep; i++) {
+        memcpy(out + w, ord[i] + 12, o_len(ord[i]));
+        w += o_len(ord[i]);
+        w += (size_t)snprintf((char *)out + w, cap - w, "\t%llu\n",
+                              (unsigned long long)o_count(ord[i]));
+    }
+    *len = w;
+    return out;
+}
+
+/* Keep the first of every run of equal keys (records of one table have distinct keys). */
+static void rs_dedupe(recset *r)
+{
+    const unsigned char **o = oracle_order(r, MRC_SORT_KEY);
+    recset u = {0};
+    for (size_t i = 0; i < r->n; i++)
+        if (i == 0 || o_key_cmp(o[i - 1], o[i]) != 0)
+            rs_add(&u, o[i] + 12, o_len(o[i]), o_count(o[i]));
+    free(o);
+    rs_free(r);
+    /* shuffle, so that no input arrives sorted */
+    for (size_t i = u.n; i > 1; i--) {
+        size_t j = rng_below(i), t = u.off[i - 1];
+        u.off[i - 1] = u.off[j];
+        u.off[j] = t;
+    }
+    *r = u;
+}
+
+/* ---- data sets ---- */
+
+enum counts { C_ONE, C_FEW, C_WIDE, C_ZIPF };
+
+static uint64_t pick_count(enum counts c, size_t i, size_t n)
+{
+    switch (c) {
+    case C_ONE:
+        return 1;
+    case C_FEW:
+        return 1 + rng_below(3);
+    case C_ZIPF:
+        return 4 * (uint64_t)n / (i + 1);
+    default:
+        switch (rng_below(6)) {
+        case 0:
+            return UINT64_MAX - rng_below(2);
+        case 1:
+            return 0;
+        case 2:
+            return (uint64_t)1 << rng_below(64);
+        default:
+            return rng_next();
+        }
+    }
+}
+
+/* key1x ... keyNx (the issue's vocabulary) */
+static recset ds_keyn(size_t n, enum counts c)
+{
+    recset r = {0};
+    char k[32];
+    for (size_t i = 0; i < n; i++) {
+        int len = snprintf(k, sizeof k, "key%zux", i + 1);
+        rs_add(&r, k, (uint32_t)len, pick_count(c, i, n));
+    }
+    rs_dedupe(&r);
+    return r;
+}
+
+/* Keys over {a, b, NUL} up to 6 bytes: the empty key, prefixes of one another, NULs inside and
+ * at the end ("a" < "a\0" < "a\0\0" < "a\0a"). */
+static recset ds_prefixes(enum counts c)
+{
+    recset r = {0};
+    static const unsigned char alpha[3] = {'a', 'b', 0};
+    unsigned char k[8];
+    size_t total = 0;
+    for (unsigned len = 0; len <= 6; len++) {
+        size_t combos = 1;
+        for (unsigned i = 0; i < len; i++)
+            combos *= 3;
+        for (size_t x = 0; x < combos; x++) {
+            size_t y = x;
+            for (unsigned i = 0; i < len; i++, y /= 3)
+                k[i] = alpha[y % 3];
+            rs_add(&r, k, len, pick_count(c, total++, 1093));
+        }
+    }
+    rs_dedupe(&r);
+    return r;
+}
+
+/* Long shared stems ("of the ", 20 and 90 bytes), random tails of any bytes, some keys cut
+ * short at every length around the 8-byte windows. */
+static recset ds_stems(size_t n, enum counts c)
+{
+    static const char *stems[] = {"of the ", "in the middle of the ",
+                                  "0123456789012345678901234567890123456789012345678901234567890123"
+                                  "45678901234567890123456789",
+                                  ""};
+    recset r = {0};
+    unsigned char k[160];
+    for (size_t i = 0; i < n; i++) {
+        const char *stem = stems[rng_below(4)];
+        size_t sl = strlen(stem), tl = rng_below(14);
+        memcpy(k, stem, sl);
+        for (size_t j = 0; j < tl; j++) {
+            unsigned v = (unsigned)rng_below(8);
+            k[sl + j] = v == 0 ? 0 : v == 1 ? 0xff : (unsigned char)('a' + rng_below(4));
+        }
+        size_t len = sl + tl;
+        if (rng_below(5) == 0) len = rng_below(len + 1); /* a prefix of something */
+        rs_add(&r, k, (uint32_t)len, pick_count(c, i, n));
+    }
+    rs_dedupe(&r);
+    return r;
+}
+
+/* Random binary keys of 0..24 bytes. */
+static recset ds_random(size_t n, enum counts c)
+{
+    recset r = {0};
+    unsigned char k[24];
+    for (size_t i = 0; i < n; i++) {
+        size_t len = rng_below(25);
+        for (size_t j = 0; j < len; j++)
+            k[j] = (unsigned char)rng_next();
+        rs_add(&r, k, (uint32_t)len, pick_count(c, i, n));
+    }
+    rs_dedupe(&r);
+    return r;
+}
+
+/* ---- fixtures ---- */
+
+static int setup(void **state)
+{
+    (void)state;
+    unsetenv("OMP_NUM_THREADS");
+    unsetenv("SLURM_CPUS_PER_TASK");
+    mrc_err err = {0};
+    topo = mrc_topo_open(NULL, &err);
+    if (topo == NULL) return -1;
+    for (size_t t = 1; t <= MAX_THREADS; t++)
+        if (mrc_placement_plan(topo, NULL, 0, 1, t, &pls[t], &err) != 0) return -1;
+    return tmpdir_make(tmpdir, sizeof tmpdir, "/tmp/mrc_test_osort.XXXXXX");
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    for (size_t t = 1; t <= MAX_THREADS; t++)
+        mrc_placement_free(&pls[t]);
+    mrc_topo_close(topo);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static const char *tmp_path(const char *name)
+{
+    static char path[4][160];
+    static int slot;
+    slot = (slot + 1) % 4;
+    snprintf(path[slot], sizeof path[slot], "%s/%s", tmpdir, name);
+    return path[slot];
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    size_t cap = 1 << 16, n = 0, got;
+    unsigned char *p = malloc(cap);
+    assert_non_null(p);
+    while ((got = fread(p + n, 1, cap - n, f)) > 0)
+        if ((n += got) == cap) {
+            p = realloc(p, cap *= 2);
+            assert_non_null(p);
+        }
+    fclose(f);
+    *len = n;
+    return p;
+}
+
+static mrc_out_ref *refs_of(const recset *r)
+{
+    mrc_out_ref *refs = malloc((r->n + 1) * sizeof *refs);
+    assert_non_null(refs);
+    for (size_t i = 0; i < r->n; i++)
+        refs[i] = (mrc_out_ref){0xdeadbeef, rs_rec(r, i)};
+    return refs;
+}
+
+static void assert_same_rec(const unsigned char *got, const unsigned char *want, size_t i)
+{
+    if (got == NULL || o_count(got) != o_count(want) || o_len(got) != o_len(want) ||
+        memcmp(got + 12, want + 12, o_len(want)) != 0)
+        fail_msg("record %zu differs from the oracle's", i);
+}
+
+/* Sort r on t threads (limit: as mrc_output_sort) and check the merged order, from `first`. */
+static void check_sort(const recset *r, enum mrc_sort sort, size_t t, uint64_t limit,
+                       const unsigned char **ord)
+{
+    mrc_out_ref *refs = refs_of(r);
+    mrc_out_sorted s;
+    mrc_err err = {0};
+    enum mrc_order order = sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT;
+    assert_int_equal(mrc_output_sort(refs, r->n, order, limit, topo, &pls[t], &s, &err), 0);
+    assert_int_equal(s.nslices, t);
+    uint64_t want = limit != 0 && limit < r->n ? limit : r->n;
+    assert_int_equal(s.records, want);
+    uint64_t firsts[] = {0, 1, want / 3, want > 0 ? want - 1 : 0, want, want + 1};
+    for (size_t f = 0; f < sizeof firsts / sizeof firsts[0]; f++) {
+        if (f > 0 && want > 5000) break; /* the suffixes of big sets: once is enough */
+        mrc_out_iter *it = mrc_output_iter_open(&s, firsts[f], &err);
+        assert_non_null(it);
+        for (uint64_t i = firsts[f]; i < want; i++)
+            assert_same_rec(mrc_output_iter_next(it), ord[i], (size_t)i);
+        assert_null(mrc_output_iter_next(it));
+        mrc_output_iter_close(it);
+    }
+    mrc_output_sorted_free(&s);
+    free(refs);
+}
+
+static void check_all_sorts(const recset *r, size_t max_t)
+{
+    for (int so = 0; so < 2; so++) {
+        enum mrc_sort sort = so ? MRC_SORT_KEY : MRC_SORT_COUNT;
+        const unsigned char **ord = oracle_order(r, sort);
+        for (size_t t = 1; t <= max_t; t++) {
+            check_sort(r, sort, t, 0, ord);
+            if (r->n > 2) check_sort(r, sort, t, r->n / 2, ord);
+        }
+        free(ord);
+    }
+}
+
+/* ---- the sort ---- */
+
+static void test_sort_small_sets(void **state)
+{
+    (void)state;
+    rng_seed(11);
+    for (size_t n = 0; n <= 40; n++) {
+        recset r = ds_random(n, (enum counts)(n % 4));
+        check_all_sorts(&r, MAX_THREADS);
+        rs_free(&r);
+    }
+}
+
+static void test_sort_prefixes_and_nuls(void **state)
+{
+    (void)state;
+    rng_seed(12);
+    for (int c = 0; c < 4; c++) {
+        recset r = ds_prefixes((enum counts)c);
+        check_all_sorts(&r, MAX_THREADS);
+        rs_free(&r);
+    }
+}
+
+static void test_sort_shared_stems(void **state)
+{
+    (void)state;
+    rng_seed(13);
+    for (int c = 0; c < 4; c++) {
+        recset r = ds_stems(20000, (enum counts)c);
+        check_all_sorts(&r, MAX_THREADS);
+        rs_free(&r);
+    }
+}
+
+static void test_sort_issue_vocabulary(void **state)
+{
+    (void)state;
+    rng_seed(14);
+    recset r = ds_keyn(100000, C_ONE);
+    check_all_sorts(&r, MAX_THREADS);
+    rs_free(&r);
+    r = ds_keyn(100000, C_ZIPF);
+    check_all_sorts(&r, MAX_THREADS);
+    rs_free(&r);
+}
+
+static void test_sort_wide_counts(void **state)
+{
+    (void)state;
+    rng_seed(15);
+    recset r = ds_random(50000, C_WIDE);
+    check_all_sorts(&r, MAX_THREADS);
+    rs_free(&r);
+}
+
+/* 10^6 records on 1, 2 and 5 threads. */
+static void test_sort_million(void **state)
+{
+    (void)state;
+    rng_seed(16);
+    recset r = ds_stems(1000000, C_ZIPF);
+    for (int so = 0; so < 2; so++) {
+        enum mrc_sort sort = so ? MRC_SORT_KEY : MRC_SORT_COUNT;
+        const unsigned char **ord = oracle_order(&r, sort);
+        check_sort(&r, sort, 1, 0, ord);
+        check_sort(&r, sort, 2, 0, ord);
+        check_sort(&r, sort, 5, 0, ord);
+        free(ord);
+    }
+    rs_free(&r);
+}
+
+/* Records that repeat (not a table's, but refs may point anywhere): still sorted, no loop. */
+static void test_sort_repeated_records(void **state)
+{
+    (void)state;
+    recset r = {0};
+    rs_add(&r, "same-long-key!", 14, 3);
+    rs_add(&r, "a", 1, 3);
+    rs_add(&r, "", 0, 3);
+    mrc_out_ref *refs = malloc(3000 * sizeof *refs);
+    assert_non_null(refs);
+    for (size_t i = 0; i < 3000; i++)
+        refs[i] = (mrc_out_ref){0, rs_rec(&r, i % 3)};
+    for (size_t t = 1; t <= 3; t++) {
+        mrc_out_sorted s;
+        mrc_err err = {0};
+        assert_int_equal(mrc_output_sort(refs, 3000, MRC_ORDER_KEY, 0, topo, &pls[t], &s, &err), 0);
+        mrc_out_iter *it = mrc_output_iter_open(&s, 0, &err);
+        for (size_t i = 0; i < 3000; i++)
+            assert_ptr_equal(mrc_output_iter_next(it), rs_rec(&r, i < 1000 ? 2 : i < 2000 ? 1 : 0));
+        mrc_output_iter_close(it);
+        mrc_output_sorted_free(&s);
+    }
+    free(refs);
+    rs_free(&r);
+}
+
+static void test_sort_bad_order(void **state)
+{
+    (void)state;
+    mrc_out_sorted s;
+    mrc_err err = {0};
+    assert_int_equal(mrc_output_sort(NULL, 0, MRC_ORDER_HASH, 0, NULL, NULL, &s, &err), MRC_EINVAL);
+    assert_null(s.bounds);
+}
+
+/* ---- the writers ---- */
+
+/* Write r sorted (refs: fresh) to path on t threads; compare with the oracle. */
+static void check_write(const recset *r, const unsigned char **ord, enum mrc_sort sort,
+                        uint64_t top, size_t t, const char *path)
+{
+    mrc_out_ref *refs = refs_of(r);
+    mrc_output_opts o = {path, sort, top, NULL};
+    mrc_err err = {0};
+    int rc = mrc_output_write_records(refs, r->n, &o, topo, &pls[t], &err);
+    if (rc != 0) fail_msg("write (%zu threads, top %llu): %s", t, (unsigned long long)top, err.msg);
+    free(refs);
+    size_t got_len, want_len;
+    unsigned char *got = slurp(path, &got_len), *want = oracle_text(ord, r->n, top, &want_len);
+    if (got_len != want_len || memcmp(got, want, want_len) != 0)
+        fail_msg("%s: %zu threads, top %llu: %zu bytes, the oracle %zu", path, t,
+                 (unsigned long long)top, got_len, want_len);
+    free(got);
+    free(want);
+}
+
+static void test_write_files_every_thread_count(void **state)
+{
+    (void)state;
+    rng_seed(21);
+    recset r = ds_stems(3000, C_FEW);
+    static const size_t blocks[] = {64, 300, 0};
+    for (int so = 0; so < 2; so++) {
+        enum mrc_sort sort = so ? MRC_SORT_KEY : MRC_SORT_COUNT;
+        const unsigned char **ord = oracle_order(&r, sort);
+        uint64_t tops[] = {0, 1, 2, 7, r.n - 1, r.n, r.n + 1};
+        for (size_t b = 0; b < 3; b++) {
+            mrc_output_set_block_size(blocks[b]);
+            for (size_t t = 1; t <= MAX_THREADS; t++)
+                for (size_t k = 0; k < sizeof tops / sizeof tops[0]; k++)
+                    check_write(&r, ord, sort, tops[k], t, tmp_path("out.tsv"));
+        }
+        free(ord);
+    }
+    mrc_output_set_block_size(0);
+    rs_free(&r);
+}
+
+/* Standard output redirected to a file, written in order (chunks taking turns). */
+static void test_write_stdout_in_order(void **state)
+{
+    (void)state;
+    rng_seed(22);
+    recset r = ds_keyn(5000, C_ZIPF);
+    const char *path = tmp_path("stdout.tsv");
+    static const size_t blocks[] = {64, 1000, 0};
+    for (int so = 0; so < 2; so++) {
+        enum mrc_sort sort = so ? MRC_SORT_KEY : MRC_SORT_COUNT;
+        const unsigned char **ord = oracle_order(&r, sort);
+        uint64_t tops[] = {0, 1, 100, r.n - 1, r.n + 5};
+        for (size_t b = 0; b < 3; b++) {
+            mrc_output_set_block_size(blocks[b]);
+            for (size_t t = 1; t <= MAX_THREADS; t++)
+                for (size_t k = 0; k < sizeof tops / sizeof tops[0]; k++) {
+                    fflush(stdout);
+                    int saved = dup(STDOUT_FILENO);
+                    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+                    assert_true(saved >= 0 && fd >= 0);
+                    assert_true(dup2(fd, STDOUT_FILENO) >= 0);
+                    close(fd);
+                    mrc_out_ref *refs = refs_of(&r);
+                    mrc_output_opts o = {"-", sort, tops[k], NULL};
+                    mrc_err err = {0};
+                    int rc = mrc_output_write_records(refs, r.n, &o, topo, &pls[t], &err);
+                    assert_true(dup2(saved, STDOUT_FILENO) >= 0);
+                    close(saved);
+                    free(refs);
+                    if (rc != 0) fail_msg("stdout: %s", err.msg);
+                    size_t got_len, want_len;
+                    unsigned char *got = slurp(path, &got_len);
+                    unsigned char *want = oracle_text(ord, r.n, tops[k], &want_len);
+                    assert_int_equal(got_len, want_len);
+                    assert_memory_equal(got, want, want_len);
+                    free(got);
+                    free(want);
+                }
+        }
+        free(ord);
+    }
+    mrc_output_set_block_size(0);
+    rs_free(&r);
+}
+
+typedef struct fifo_reader {
+    const char *path;
+    unsigned char *buf;
+    size_t len, cap;
+    int ok;
+} fifo_reader;
+
+static void *read_fifo(void *arg)
+{
+    fifo_reader *f = arg;
+    int fd = open(f->path, O_RDONLY);
+    if (fd < 0) return NULL;
+    for (;;) {
+        if (f->len == f->cap) {
+            unsigned char *p = realloc(f->buf, f->cap = f->cap ? 2 * f->cap : 1 << 16);
+            if (p == NULL) break;
+            f->buf = p;
+        }
+        ssize_t n = read(fd, f->buf + f->len, f->cap - f->len);
+        if (n <= 0) {
+            f->ok = n == 0;
+            break;
+        }
+        f->len += (size_t)n;
+    }
+    close(fd);
+    return NULL;
+}
+
+/* A named pipe: written in place, in order, while a reader drains it. */
+static void test_write_fifo(void **state)
+{
+    (void)state;
+    rng_seed(23);
+    recset r = ds_stems(20000, C_WIDE);
+    const char *path = tmp_path("fifo");
+    assert_int_equal(mkfifo(path, 0600), 0);
+    const unsigned char **ord = oracle_order(&r, MRC_SORT_COUNT);
+    mrc_output_set_block_size(4096);
+    for (size_t t = 1; t <= MAX_THREADS; t++) {
+        fifo_reader f = {path, NULL, 0, 0, 0};
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, read_fifo, &f), 0);
+        mrc_out_ref *refs = refs_of(&r);
+        mrc_output_opts o = {path, MRC_SORT_COUNT, 0, NULL};
+        mrc_err err = {0};
+        int rc = mrc_output_write_records(refs, r.n, &o, topo, &pls[t], &err);
+        pthread_join(th, NULL);
+        free(refs);
+        if (rc != 0) fail_msg("fifo: %s", err.msg);
+        assert_true(f.ok);
+        size_t want_len;
+        unsigned char *want = oracle_text(ord, r.n, 0, &want_len);
+        assert_int_equal(f.len, want_len);
+        assert_memory_equal(f.buf, want, want_len);
+        free(want);
+        free(f.buf);
+        struct stat st;
+        assert_int_equal(stat(path, &st), 0);
+        assert_true(S_ISFIFO(st.st_mode)); /* not replaced by a file */
+    }
+    mrc_output_set_block_size(0);
+    free(ord);
+    rs_free(&r);
+}
+
+/* Keys longer than a block go straight out, between small ones, on every thread count. */
+static void test_write_huge_keys(void **state)
+{
+    (void)state;
+    size_t big = 3u << 20;
+    char *huge = malloc(big);
+    assert_non_null(huge);
+    memset(huge, 'h', big);
+    recset r = {0};
+    rs_add(&r, huge, 300u << 10, 2);
+    rs_add(&r, "s", 1, 2);
+    rs_add(&r, huge, (uint32_t)big, 3);
+    rs_add(&r, "t", 1, 1);
+    rs_add(&r, huge, (300u << 10) + 1, 1);
+    rs_add(&r, huge, 5, 2);
+    for (int so = 0; so < 2; so++) {
+        enum mrc_sort sort = so ? MRC_SORT_KEY : MRC_SORT_COUNT;
+        const unsigned char **ord = oracle_order(&r, sort);
+        for (size_t t = 1; t <= MAX_THREADS; t++)
+            check_write(&r, ord, sort, 0, t, tmp_path("huge.tsv"));
+        free(ord);
+    }
+    rs_free(&r);
+    free(huge);
+}
+
+/* A raised stop flag ends the write on every thread count: an error, the old file kept, no
+ * temporary left; /dev/full fails with its cause. */
+static void test_write_stop_and_failure(void **state)
+{
+    (void)state;
+    rng_seed(24);
+    recset r = ds_keyn(20000, C_ONE);
+    const char *path = tmp_path("kept.tsv");
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("old content\n", f);
+    fclose(f);
+    atomic_int stop = 1;
+    char msg[300];
+    snprintf(msg, sizeof msg, "%s: Interrupted system call", path);
+    mrc_output_set_block_size(1000);
+    for (size_t t = 1; t <= MAX_THREADS; t++) {
+        mrc_out_ref *refs = refs_of(&r);
+        mrc_output_opts o = {path, MRC_SORT_COUNT, 0, &stop};
+        mrc_err err = {0};
+        assert_int_not_equal(mrc_output_write_records(refs, r.n, &o, topo, &pls[t], &err), 0);
+        assert_string_equal(err.msg, msg);
+        size_t len;
+        unsigned char *text = slurp(path, &len);
+        assert_int_equal(len, 12);
+        assert_memory_equal(text, "old content\n", 12);
+        free(text);
+        char *tmp = mrc_temp_path(path);
+        assert_int_equal(access(tmp, F_OK), -1);
+        free(tmp);
+
+        o.path = "/dev/full";
+        o.stop = NULL;
+        memset(&err, 0, sizeof err);
+        assert_int_not_equal(mrc_output_write_records(refs, r.n, &o, topo, &pls[t], &err), 0);
+        assert_string_equal(err.msg, "/dev/full: No space left on device");
+
+        o.path = tmpdir; /* a directory */
+        memset(&err, 0, sizeof err);
+        assert_int_not_equal(mrc_output_write_records(refs, r.n, &o, topo, &pls[t], &err), 0);
+        char dmsg[200];
+        snprintf(dmsg, sizeof dmsg, "%s: Is a directory", tmpdir);
+        assert_string_equal(err.msg, dmsg);
+        free(refs);
+    }
+    /* the stop also holds for an empty result */
+    mrc_output_opts o = {path, MRC_SORT_COUNT, 0, &stop};
+    mrc_err err = {0};
+    assert_int_not_equal(mrc_output_write_records(NULL, 0, &o, topo, &pls[3], &err), 0);
+    assert_string_equal(err.msg, msg);
+    mrc_output_set_block_size(0);
+    rs_free(&r);
+}
+
+static void test_write_sorted_wrong_order(void **state)
+{
+    (void)state;
+    mrc_out_sorted s;
+    mrc_err err = {0};
+    assert_int_equal(mrc_output_sort(NULL, 0, MRC_ORDER_KEY, 0, NULL, NULL, &s, &err), 0);
+    mrc_output_opts o = {tmp_path("never.tsv"), MRC_SORT_COUNT, 0, NULL};
+    assert_int_equal(mrc_output_write_sorted(&s, &o, NULL, NULL, &err), MRC_EINVAL);
+    assert_int_equal(access(o.path, F_OK), -1);
+    mrc_output_sorted_free(&s);
+}
+
+/* ---- streams ---- */
+
+/* A stream over an array of record heads; fails at `fail_at` when set. */
+typedef struct arr_stream {
+    mrc_source src;
+    const unsigned char **recs;
+    size_t n, i, fail_at;
+} arr_stream;
+
+static int arr_next(mrc_source *s, mrc_rec_view *v, mrc_err *err)
+{
+    arr_stream *a = (arr_stream *)(void *)s;
+    if (a->fail_at != 0 && a->i == a->fail_at)
+        return -mrc_err_set(err, MRC_EIO, "stream file: read error");
+    if (a->i == a->n) return 0;
+    const unsigned char *r = a->recs[a->i++];
+    *v = (mrc_rec_view){0, o_count(r), r + 12, o_len(r)};
+    return 1;
+}
+
+/* Deal the oracle order into k streams at random (each stays in order); merge; compare. */
+static void check_merged(const unsigned char **ord, size_t n, size_t k, enum mrc_sort sort,
+                         uint64_t top)
+{
+    arr_stream *st = calloc(k, sizeof *st);
+    mrc_source **srcs = calloc(k, sizeof *srcs);
+    assert_non_null(st);
+    assert_non_null(srcs);
+    for (size_t j = 0; j < k; j++) {
+        st[j].src = (mrc_source){arr_next, NULL};
+        st[j].recs = malloc((n + 1) * sizeof *st[j].recs);
+        assert_non_null(st[j].recs);
+        srcs[j] = &st[j].src;
+    }
+    for (size_t i = 0; i < n; i++) {
+        arr_stream *a = &st[rng_below(k)];
+        a->recs[a->n++] = ord[i];
+    }
+    const char *path = tmp_path("merged.tsv");
+    mrc_output_opts o = {path, sort, top, NULL};
+    mrc_err err = {0};
+    int rc = mrc_output_write_merged(srcs, k, &o, &err);
+    if (rc != 0) fail_msg("merged: %s", err.msg);
+    size_t got_len, want_len;
+    unsigned char *got = slurp(path, &got_len), *want = oracle_text(ord, n, top, &want_len);
+    assert_int_equal(got_len, want_len);
+    assert_memory_equal(got, want, want_len);
+    free(got);
+    free(want);
+    for (size_t j = 0; j < k; j++)
+        free(st[j].recs);
+    free(srcs);
+    free(st);
+}
+
+static void test_write_merged_streams(void **state)
+{
+    (void)state;
+    rng_seed(31);
+    recset r = ds_stems(20000, C_FEW);
+    mrc_output_set_block_size(500);
+    for (int so = 0; so < 2; so++) {
+        enum mrc_sort sort = so ? MRC_SORT_KEY : MRC_SORT_COUNT;
+        const unsigned char **ord = oracle_order(&r, sort);
+        static const size_t ks[] = {1, 2, 3, 5, 8, 17};
+        for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+            check_merged(ord, r.n, ks[i], sort, 0);
+            check_merged(ord, r.n, ks[i], sort, 1);
+            check_merged(ord, r.n, ks[i], sort, r.n - 1);
+            check_merged(ord, r.n, ks[i], sort, r.n + 1);
+        }
+        check_merged(ord, 0, 3, sort, 0);
+        free(ord);
+    }
+    mrc_output_set_block_size(0);
+    rs_free(&r);
+}
+
+/* A rank's own sorted slices as one stream beside received ones. */
+static void test_write_merged_with_iterator(void **state)
+{
+    (void)state;
+    rng_seed(32);
+    recset r = ds_keyn(30000, C_ZIPF);
+    const unsigned char **ord = oracle_order(&r, MRC_SORT_COUNT);
+    /* the first third sorted here on 3 threads, the rest dealt into two streams */
+    recset mine = {0};
+    arr_stream st[2] = {{{arr_next, NULL}, malloc(r.n * sizeof(void *)), 0, 0, 0},
+                        {{arr_next, NULL}, malloc(r.n * sizeof(void *)), 0, 0, 0}};
+    for (size_t i = 0; i < r.n; i++) {
+        size_t d = rng_below(3);
+        if (d == 2)
+            rs_add(&mine, ord[i] + 12, o_len(ord[i]), o_count(ord[i]));
+        else
+            st[d].recs[st[d].n++] = ord[i];
+    }
+    mrc_out_ref *refs = refs_of(&mine);
+    mrc_out_sorted s;
+    mrc_err err = {0};
+    assert_int_equal(mrc_output_sort(refs, mine.n, MRC_ORDER_COUNT, 0, topo, &pls[3], &s, &err), 0);
+    mrc_out_iter *it = mrc_output_iter_open(&s, 0, &err);
+    mrc_source *srcs[3] = {&st[0].src, mrc_output_iter_source(it), &st[1].src};
+    const char *path = tmp_path("mixed.tsv");
+    mrc_output_opts o = {path, MRC_SORT_COUNT, 0, NULL};
+    assert_int_equal(mrc_output_write_merged(srcs, 3, &o, &err), 0);
+    srcs[1]->close(srcs[1]); /* closes the iterator */
+    size_t got_len, want_len;
+    unsigned char *got = slurp(path, &got_len), *want = oracle_text(ord, r.n, 0, &want_len);
+    assert_int_equal(got_len, want_len);
+    assert_memory_equal(got, want, want_len);
+    free(got);
+    free(want);
+    mrc_output_sorted_free(&s);
+    free(refs);
+    free(st[0].recs);
+    free(st[1].recs);
+    rs_free(&mine);
+    free(ord);
+    rs_free(&r);
+}
+
+/* A stream out of order, or one that fails: an error, and no result left behind. */
+static void test_write_merged_errors(void **state)
+{
+    (void)state;
+    recset r = {0};
+    rs_add(&r, "b", 1, 5);
+    rs_add(&r, "a", 1, 5);
+    rs_add(&r, "c", 1, 9);
+    const unsigned char *backwards[] = {rs_rec(&r, 0), rs_rec(&r, 1)}; /* b, then a */
+    const unsigned char *fine[] = {rs_rec(&r, 2)};
+    arr_stream st[2] = {{{arr_next, NULL}, fine, 1, 0, 0}, {{arr_next, NULL}, backwards, 2, 0, 0}};
+    mrc_source *srcs[2] = {&st[0].src, &st[1].src};
+    const char *path = tmp_path("bad.tsv");
+    mrc_output_opts o = {path, MRC_SORT_KEY, 0, NULL};
+    mrc_err err = {0};
+    assert_int_equal(mrc_output_write_merged(srcs, 2, &o, &err), MRC_EINVAL);
+    char msg[300];
+    snprintf(msg, sizeof msg, "%s: stream 1 is not in order", path);
+    assert_string_equal(err.msg, msg);
+    assert_int_equal(access(path, F_OK), -1);
+
+    st[0].i = 0;
+    st[1] = (arr_stream){{arr_next, NULL}, backwards, 2, 0, 1}; /* fails at its second */
+    memset(&err, 0, sizeof err);
+    assert_int_equal(mrc_output_write_merged(srcs, 2, &o, &err), MRC_EIO);
+    assert_string_equal(err.msg, "stream file: read error");
+    assert_int_equal(access(path, F_OK), -1);
+    char *tmp = mrc_temp_path(path);
+    assert_int_equal(access(tmp, F_OK), -1);
+    free(tmp);
+    rs_free(&r);
+}
+
+/* ---- refs from a serialized table ---- */
+
+static void test_refs_from_table(void **state)
+{
+    (void)state;
+    rng_seed(41);
+    recset r = ds_stems(5000, C_WIDE);
+    size_t len = MRC_SER_HEADER + r.len - 1;
+    unsigned char *t = malloc(len);
+    assert_non_null(t);
+    mrc_ser_header h = {MRC_SER_MAGIC, MRC_SER_VERSION, r.n, r.len - 1, 0, 0};
+    mrc_ser_write_header(t, &h);
+    memcpy(t + MRC_SER_HEADER, r.buf + 1, r.len - 1);
+    mrc_out_ref *refs;
+    size_t n;
+    mrc_err err = {0};
+    assert_int_equal(mrc_output_refs_from_table(t, len, "tbl", &refs, &n, &err), 0);
+    assert_int_equal(n, r.n);
+    for (size_t i = 0, at = MRC_SER_HEADER; i < n; at += 12 + o_len(refs[i++].rec))
+        assert_ptr_equal(refs[i].rec, t + at); /* the table's order */
+    free(refs);
+    h.flags = MRC_SER_FLAG_COUNT_OVERFLOW;
+    mrc_ser_write_header(t, &h);
+    assert_int_equal(mrc_output_refs_from_table(t, len, "tbl", &refs, &n, &err), MRC_EOVERFLOW);
+    assert_null(refs);
+    free(t);
+    rs_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sort_small_sets),
+        cmocka_unit_test(test_sort_prefixes_and_nuls),
+        cmocka_unit_test(test_sort_shared_stems),
+        cmocka_unit_test(test_sort_issue_vocabulary),
+        cmocka_unit_test(test_sort_wide_counts),
+        cmocka_unit_test(test_sort_million),
+        cmocka_unit_test(test_sort_repeated_records),
+        cmocka_unit_test(test_sort_bad_order),
+        cmocka_unit_test(test_write_files_every_thread_count),
+        cmocka_unit_test(test_write_stdout_in_order),
+        cmocka_unit_test(test_write_fifo),
+        cmocka_unit_test(test_write_huge_keys),
+        cmocka_unit_test(test_write_stop_and_failure),
+        cmocka_unit_test(test_write_sorted_wrong_order),
+        cmocka_unit_test(test_write_merged_streams),
+        cmocka_unit_test(test_write_merged_with_iterator),
+        cmocka_unit_test(test_write_merged_errors),
+        cmocka_unit_test(test_refs_from_table),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
