@@ -201,11 +201,31 @@ typedef struct mrc_map_stats {
 
 typedef struct mrc_map_run mrc_map_run;
 
+/* How a map run works (NULL: the defaults). */
+typedef struct mrc_map_opts {
+    uint64_t piece_size; /* pieces of at most this many bytes (0: a default) */
+    /* The memory the rank's tables may hold (0: no bound). Each worker's table gets an equal
+     * share; one that would pass it is written to tmp_dir as a sorted run and emptied. */
+    uint64_t table_budget;
+    const char *tmp_dir;
+} mrc_map_opts;
+
+/* What the workers leave: their tables (in what state the last spill left them) and the runs
+ * they spilled. mrc_map_output_free() releases both. */
+typedef struct mrc_map_output {
+    mrc_table *tables; /* ntables, one per worker */
+    size_t ntables;
+    mrc_run_file *runs; /* in the order they were written */
+    size_t nruns;
+} mrc_map_output;
+
+void mrc_map_output_free(mrc_map_output *o);
+
 /** mrc_map_start() : start mapping `nsplits` splits (of `files`) on the placement's workers;
- *  pieces of at most piece_size bytes (0: a default) are handed out from an atomic cursor.
+ *  pieces (o->piece_size) are handed out from an atomic cursor.
  *  Returns at once; the workers run in the background. @return NULL with err filled. */
 mrc_map_run *mrc_map_start(const mrc_job *job, const mrc_file_list *files, const mrc_split *splits,
-                           size_t nsplits, uint64_t piece_size, mrc_topo *topo,
+                           size_t nsplits, const mrc_map_opts *o, mrc_topo *topo,
                            const mrc_placement *pl, mrc_err *err);
 
 /** mrc_map_start_fed() : like mrc_map_start(), but no split is given yet: the caller feeds them
@@ -213,7 +233,7 @@ mrc_map_run *mrc_map_start(const mrc_job *job, const mrc_file_list *files, const
  *  until then. `bound` (nbound splits) holds every split that may be fed: it sizes the piece
  *  array once, so the array never moves under the workers. @return NULL with err filled. */
 mrc_map_run *mrc_map_start_fed(const mrc_job *job, const mrc_file_list *files,
-                               const mrc_split *bound, size_t nbound, uint64_t piece_size,
+                               const mrc_split *bound, size_t nbound, const mrc_map_opts *o,
                                mrc_topo *topo, const mrc_placement *pl, mrc_err *err);
 
 /** mrc_map_feed() : hand nsplits more splits to the workers (each from `bound`, at most once),
@@ -238,10 +258,14 @@ int mrc_map_poll(mrc_map_run *m, int timeout_ms, uint64_t *bytes_done, bool *don
 /** mrc_map_stop() : ask the workers to stop early (another rank failed, or a signal). */
 void mrc_map_stop(mrc_map_run *m);
 
-/** mrc_map_finish() : end the feed, join the workers; on success merge the thread tables in
- *  parallel into one serialized table (DESIGN wire format) in *out (malloc'd, *out_len bytes)
- *  and fill stats.
- *  @return 0, or the first worker's error (err filled), or the merge's. */
+/** mrc_map_end() : end the feed, join the workers, and hand over what they left (*out: their
+ *  tables and spilled runs, owned by the caller) and the stats; the run is freed.
+ *  @return 0, or the first worker's error (err filled; *out empty). */
+int mrc_map_end(mrc_map_run *m, mrc_map_output *out, mrc_map_stats *stats, mrc_err *err);
+
+/** mrc_map_finish() : mrc_map_end(), then the thread tables merged in parallel into one
+ *  serialized table (DESIGN wire format) in *out (malloc'd, *out_len bytes). A run that spilled
+ *  has no such table: MRC_EINVAL. @return 0, or the first worker's error, or the merge's. */
 int mrc_map_finish(mrc_map_run *m, void **out, size_t *out_len, mrc_map_stats *stats, mrc_err *err);
 
 void mrc_map_stats_free(mrc_map_stats *s);

@@ -201,18 +201,9 @@ enum mrc_combine_strategy { MRC_COMBINE_AUTO, MRC_COMBINE_REDUCE, MRC_COMBINE_SH
  * then stops; the callee has reported the failing rank's message). */
 typedef int (*mrc_agree_fn)(void *arg, int status);
 
-/* The first records in output order of a serialized table as a new table (wire order): the
- * output stage's mrc_output_top_table(), given by the caller. */
-typedef int (*mrc_prune_fn)(void *arg, const void *table, size_t len, void **out, size_t *out_len,
-                            mrc_err *err);
-
 typedef struct mrc_combine_opts {
     int strategy;     /* enum mrc_combine_strategy */
-    bool keep_ranges; /* every rank keeps its hash range (--output-per-rank): the shuffle, and
-                         nothing is gathered */
-    uint64_t top;     /* prune each range to its first `top` before the gather (0: all) */
-    mrc_prune_fn prune;
-    void *prune_arg;
+    bool need_ranges; /* every rank must own its hash range (--output-per-rank): the shuffle */
     uint64_t mem_share; /* bytes this rank may use (0: unknown): auto never picks what cannot fit */
     mrc_topo *topo;
     const mrc_placement *pl;
@@ -226,25 +217,53 @@ typedef struct mrc_combine_opts {
 } mrc_combine_opts;
 
 typedef struct mrc_combine_result {
-    void *table; /* the result on rank 0 (every rank's own range with keep_ranges) */
+    void *table; /* this rank's share: its hash range (shuffle), or all on rank 0 (reduce) */
     size_t table_len;
-    uint64_t distinct;   /* distinct keys of the whole result, before any pruning */
+    uint64_t distinct;   /* distinct keys of the whole result */
     bool shuffle;        /* the shuffle combined the tables (else MPI_Reduce) */
     bool fell_back;      /* the reduce's sketch-sized buffers were too small */
     double union_est;    /* HyperLogLog estimate of the run's distinct keys */
     double predicted[2]; /* modelled combine seconds: reduce, shuffle */
-    uint64_t range_len;  /* shuffle: this rank's range, serialized, before pruning */
+    uint64_t range_len;  /* shuffle: this rank's range, serialized */
     bool agreed_failure; /* the ranks already agreed to fail (and the cause was reported) */
 } mrc_combine_result;
 
 /** mrc_mpi_combine() : combine every rank's serialized table (*local, local_len bytes; freed
- *  and set to NULL here) into the result: choose MPI_Reduce or the shuffle (collectively, by
- *  the cost model and the memory share), run it, fall back from a reduce whose buffers were too
- *  small to the shuffle, prune ranges to --top, and gather them on rank 0, agreeing (o->agree)
- *  after each step that can fail on one rank. Collective. @return 0, or nonzero once the
- *  ranks agreed to fail (err filled on the failing rank). */
+ *  and set to NULL here) into shares of the result: choose MPI_Reduce (all of it on rank 0) or
+ *  the shuffle (each rank its hash range) collectively, by the cost model and the memory each
+ *  rank may use (never a reduce whose buffers could not fit it), run it, and fall back from a
+ *  reduce whose buffers were too small to the shuffle, agreeing (o->agree) after each step that
+ *  can fail on one rank. The shares are what rank 0 then merges as streams: nothing is gathered
+ *  whole. Collective. @return 0, or nonzero once the ranks agreed to fail (err filled on the
+ *  failing rank). */
 int mrc_mpi_combine(const mrc_mpi *d, void **local, size_t local_len, uint64_t local_distinct,
                     const mrc_combine_opts *o, mrc_combine_result *res, mrc_err *err);
+
+/* ---- the shuffle of spilled data (spread.c) ---- */
+
+typedef struct mrc_spread_opts {
+    size_t round_bytes;  /* bytes of records per chunk sent (a bigger record goes alone) */
+    size_t read_buf;     /* read block of each run file's range reader */
+    uint64_t mem_budget; /* bytes the received chunks may hold before they spill */
+    const char *tmp_dir; /* where they spill */
+    const mrc_stop *stop;
+} mrc_spread_opts;
+
+typedef struct mrc_spread_stats {
+    uint64_t sent, received, kept; /* record bytes sent to, received from others; kept here */
+    bool peer_failed;              /* a sender flagged its data incomplete */
+} mrc_spread_stats;
+
+/** mrc_mpi_shuffle_spilled() : this rank's records (its frozen tables and its runs, all in hash
+ *  order) go to their owners, range r to rank r, in P phases of bounded chunks (phase p: send
+ *  range (rank + p) mod P, receive this rank's range from rank (rank - p) mod P); what this
+ *  rank receives is kept in a chunk store (*out: source i is rank i's part of this rank's range,
+ *  in hash order), in memory up to mem_budget, spilled to tmp_dir beyond. A rank that fails
+ *  still takes part in every phase, sending empty chunks flagged as failed. Collective.
+ *  @return 0, or nonzero with err filled (*out NULL). */
+int mrc_mpi_shuffle_spilled(const mrc_mpi *d, mrc_table *const *tables, size_t ntables,
+                            const mrc_run_file *runs, size_t nruns, const mrc_spread_opts *o,
+                            mrc_chunk_store **out, mrc_spread_stats *stats, mrc_err *err);
 
 /* ---- the owners' sorted ranges streamed to rank 0 (stream.c) ---- */
 

@@ -153,6 +153,53 @@ int mrc_output_refs_from_table(const void *table, size_t cap, const char *label,
 int mrc_output_write_merged(mrc_source *const *streams, size_t n, const mrc_output_opts *o,
                             mrc_err *err);
 
+/** mrc_output_refs_from_tables() : a lone rank's result straight from its thread tables (not
+ *  frozen, or frozen): one ref per distinct key, pointing at its record in an arena. One table:
+ *  its records as they are; several: frozen and merged by hash sub-range on pl's threads, each
+ *  key's total written into the first record that holds it. The tables' indexes are given back
+ *  (mrc_table_drop_index()); their arenas must outlive the refs. @return 0 with *refs (malloc'd)
+ *  and *n, or nonzero with err filled (a total past 2^64-1 names the key). */
+int mrc_output_refs_from_tables(mrc_table *const *tables, size_t ntables, mrc_topo *topo,
+                                const mrc_placement *pl, mrc_out_ref **refs, size_t *n,
+                                mrc_err *err);
+
+/* ---- the output order with bounded memory (extsort.c) ---- */
+
+typedef struct mrc_sort_stream_opts {
+    enum mrc_order order; /* MRC_ORDER_COUNT or MRC_ORDER_KEY */
+    uint64_t budget;      /* bytes of records and refs a sorted buffer may hold */
+    const char *tmp_dir;  /* where sorted buffers go when the stream does not fit one */
+    uint64_t top;         /* only the first `top` are wanted (0: all) */
+    mrc_topo *topo;       /* the threads that sort a buffer (NULL: the calling thread) */
+    const mrc_placement *pl;
+} mrc_sort_stream_opts;
+
+/* A sorted result: in memory (one buffer that held it all) or the merge of sorted runs. */
+typedef struct mrc_sorted_result {
+    enum mrc_order order;
+    bool in_memory;
+    unsigned char *buf;  /* in memory: the records */
+    mrc_out_ref *refs;   /* in memory: their refs */
+    mrc_out_sorted sorted;
+    mrc_run_file *runs;  /* otherwise: the sorted runs */
+    size_t nruns;
+    mrc_source *merged;  /* their merge, until taken by mrc_output_sorted_result_source() */
+    uint64_t spilled_bytes;
+} mrc_sorted_result;
+
+/** mrc_output_sort_stream() : the records of `in` (any order; read to its end, not closed)
+ *  sorted in o->order: buffers of at most o->budget bytes are sorted on o's threads; when the
+ *  stream fills more than one, each goes to o->tmp_dir as a sorted run, merged on reading.
+ *  @return 0 with *out (mrc_output_sorted_result_free() it), or nonzero with err filled. */
+int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_sorted_result *out,
+                           mrc_err *err);
+
+/** mrc_output_sorted_result_source() : the sorted result as one stream in its order (the
+ *  result must outlive it; call it once). @return the stream, or NULL with err filled. */
+mrc_source *mrc_output_sorted_result_source(mrc_sorted_result *s, mrc_err *err);
+
+void mrc_output_sorted_result_free(mrc_sorted_result *s);
+
 /** mrc_output_set_block_size() : test hook: bytes per write block (0: the default, 1 MiB);
  *  small blocks drive the chunk, turn and huge-line paths with few records. Not thread-safe:
  *  call it between writes. */

@@ -235,6 +235,10 @@ void mrc_table_each(const mrc_table *t, void (*fn)(const mrc_rec *r, void *arg),
  *  emit (the table is left as it is; mrc_table_clear() empties it). @return 0 or emit's error. */
 int mrc_table_drain(const mrc_table *t, mrc_rec_sink emit, void *arg, mrc_err *err);
 
+/** mrc_table_drop_index() : give the index back: only the arena's records remain (read them
+ *  with mrc_table_each() or by address; mrc_table_free() still frees the table). */
+void mrc_table_drop_index(mrc_table *t);
+
 /** mrc_table_freeze() : end the adds: the index becomes the dense array of the `used` slots in
  *  hash order (equal tags ordered by full hash, then key), its tail given back. */
 void mrc_table_freeze(mrc_table *t);
@@ -447,6 +451,14 @@ mrc_source *mrc_ser_source_open(const unsigned char *payload, size_t len, enum m
 int mrc_source_merge(mrc_source *const *src, size_t n, enum mrc_order order, mrc_rec_sink emit,
                      void *arg, mrc_err *err);
 
+/** mrc_merge_source_open() : the k-way merge of n streams, all in `order`, as a stream to pull
+ *  from (mergesrc.c): in MRC_ORDER_HASH equal keys come once with their counts summed (an
+ *  overflow names the key); in the output orders a key in two streams is an error. It owns the
+ *  streams: its close() closes them (also on failure here). A record it returns is valid until
+ *  its next call. @return the merge, or NULL with err filled (a stream's first error, ENOMEM). */
+mrc_source *mrc_merge_source_open(mrc_source *const *src, size_t n, enum mrc_order order,
+                                  mrc_err *err);
+
 #define MRC_RUN_INDEX_BITS 12 /* a bucket = the top 12 bits of the hash */
 #define MRC_RUN_BUCKETS (1u << MRC_RUN_INDEX_BITS)
 #define MRC_RUN_BUF_DEFAULT ((size_t)1 << 20) /* writer buffer and reader block: 1 MiB */
@@ -490,6 +502,10 @@ void mrc_run_writer_abort(mrc_run_writer *w);
 /** mrc_run_file_close() : close the file and free the index; safe twice and on a zeroed
  *  struct with fd -1. */
 void mrc_run_file_close(mrc_run_file *f);
+
+/** mrc_table_write_run() : the records of a table that is not frozen, in hash order, to a new
+ *  run file in dir (*out). @return 0, or nonzero with err filled (a full disk names dir). */
+int mrc_table_write_run(const mrc_table *t, const char *dir, mrc_run_file *out, mrc_err *err);
 
 /** mrc_run_file_source() : a stream of f's records whose hash lies in [lo, hi] (MRC_ORDER_HASH;
  *  the output orders take only lo = 0, hi = UINT64_MAX), read with pread in blocks of buf_size

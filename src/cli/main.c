@@ -33,10 +33,6 @@ static int agree(run *r, int status)
     return mrc_run_agree(r, status);
 }
 
-static int agree_cb(void *arg, int status)
-{
-    return agree(arg, status);
-}
 
 int mrc_run_end_phase(run *r, enum mrc_fault_phase p, int rc)
 {
@@ -144,9 +140,12 @@ static int phase_map(run *r)
         return 1;
     }
     if (MRC_FAULT_AT(MRC_FP_MAP)) mrc_fault_wrap_map(&r->job);
-    mrc_map_run *m = dynamic ? mrc_map_start_fed(&r->job, &r->files, r->mine, r->nmine, piece,
+    mrc_map_opts mapo = {.piece_size = piece,
+                         .table_budget = mrc_run_table_budget(r),
+                         .tmp_dir = r->o.tmp_dir};
+    mrc_map_run *m = dynamic ? mrc_map_start_fed(&r->job, &r->files, r->mine, r->nmine, &mapo,
                                                  r->topo, &r->pl, &r->err)
-                             : mrc_map_start(&r->job, &r->files, r->mine, r->nmine, piece, r->topo,
+                             : mrc_map_start(&r->job, &r->files, r->mine, r->nmine, &mapo, r->topo,
                                              &r->pl, &r->err);
     bool show = r->d.rank == 0 && (r->o.progress == MRC_PROGRESS_ALWAYS ||
                                    (r->o.progress == MRC_PROGRESS_AUTO && mrc_progress_terminal()));
@@ -167,71 +166,16 @@ static int phase_map(run *r)
     int status = rc != 0 ? rc : local_failed ? (r->err.code ? r->err.code : MRC_EIO) : 0;
     if (m != NULL) {
         mrc_err ferr = {0};
-        int frc = mrc_map_finish(m, &r->local, &r->local_len, &r->st, &ferr);
+        int frc = mrc_map_end(m, &r->mapped, &r->st, &ferr);
         if (frc != 0 && frc != MRC_EINTR) {
             if (r->err.code == 0) r->err = ferr;
             if (status == 0) status = frc;
         }
     }
     r->phase[MRC_PHASE_MAP] = r->st.map_seconds > 0 ? r->st.map_seconds : t1 - t0;
-    r->phase[MRC_PHASE_LOCAL_MERGE] = r->st.merge_seconds;
     /* A rank whose workers consumed nothing (no input reached it) takes its map fault here. */
     if (mrc_fault_map_pending()) status = mrc_fault_at(&r->err, MRC_FP_MAP, status);
-    return mrc_run_end_phase(r, MRC_FP_LOCAL_MERGE, status);
-}
-
-static int prune_cb(void *arg, const void *table, size_t len, void **out, size_t *out_len,
-                    mrc_err *err)
-{
-    const run *r = arg;
-    return mrc_output_top_table(table, len, &r->o.out, out, out_len, err);
-}
-
-static int phase_combine(run *r)
-{
-    double t0 = mrc_now();
-    r->table_bytes = r->local_len;
-    r->rss_before_combine = mrc_peak_rss_bytes();
-    r->rss_combine_start = mrc_rss_window_start();
-    mrc_combine_opts co = {.strategy = r->o.reduce == MRC_REDUCE_SHUFFLE  ? MRC_COMBINE_SHUFFLE
-                                       : r->o.reduce == MRC_REDUCE_REDUCE ? MRC_COMBINE_REDUCE
-                                                                          : MRC_COMBINE_AUTO,
-                           .keep_ranges = r->o.output_per_rank != NULL,
-                           .top = r->o.out.top,
-                           .prune = prune_cb,
-                           .prune_arg = r,
-                           .mem_share = r->mem.limit == MRC_MEMLIMIT_UNLIMITED ? 0 : r->mem.limit,
-                           .topo = r->topo,
-                           .pl = &r->pl,
-                           .agree = agree_cb,
-                           .agree_arg = r,
-                           .test_reduce_cap = r->knobs.reduce_cap,
-                           .test_reduce_block = r->knobs.reduce_block,
-                           .test_shuffle_round = r->knobs.shuffle_round};
-    int rc =
-        mrc_mpi_combine(&r->d, &r->local, r->local_len, r->st.distinct, &co, &r->comb, &r->err);
-    r->phase[MRC_PHASE_COMBINE] = mrc_now() - t0;
-    r->rss_combine = mrc_rss_window_peak();
-    if (r->comb.agreed_failure) return 1;
-    return mrc_run_end_phase(r, MRC_FP_COMBINE, rc);
-}
-
-static int phase_output(run *r)
-{
-    double t0 = mrc_now();
-    int rc = 0;
-    if (r->o.output_per_rank != NULL) {
-        rc = mrc_run_write_parts(r);
-    } else {
-        if (r->d.rank == 0) {
-            r->o.out.stop = &mrc_signal_flag;
-            rc = mrc_output_write(r->comb.table, r->comb.table_len, &r->o.out, &r->err);
-            if (rc == 0 && strcmp(r->o.out.path, "-") != 0) mrc_signals_watch_made(r->o.out.path);
-        }
-        rc = mrc_run_end_phase(r, MRC_FP_OUTPUT, rc);
-    }
-    r->phase[MRC_PHASE_OUTPUT] = mrc_now() - t0;
-    return rc;
+    return agree(r, status);
 }
 
 /* Rank 0 gathers every rank's bad-record counts and first samples, and finds their lines. */
@@ -247,14 +191,14 @@ static int run_all(run *r)
     int rc = mrc_job_select(&r->job, r->o.job, mrc_options_job_settings(&r->o), &env, &r->err);
     if (agree(r, rc) != 0) return 2;
     if (phase_discover(r) || phase_distribute(r) || phase_place(r) || phase_map(r) ||
-        phase_combine(r))
+        mrc_run_combine(r))
         return 1;
     if (r->job.desc->bad_records && gather_bad_records(r) != 0) return 1;
     r->totals[0] = r->st.bytes;
     r->totals[1] = r->st.records;
     memcpy(r->totals + 2, r->st.counters, sizeof r->st.counters);
     if (agree(r, mrc_mpi_sum_u64(&r->d, r->totals, 2 + MRC_JOB_COUNTERS, &r->err)) != 0) return 1;
-    if (phase_output(r) != 0) return 1;
+    if (mrc_run_output(r) != 0) return 1;
     r->t_total = mrc_now() - r->t_start;
     if (r->o.metrics != NULL && mrc_run_write_metrics(r) != 0) return 1;
     if (!mrc_signals_keep()) { /* too late to agree on: this rank alone stops */
@@ -274,6 +218,7 @@ static int run_all(run *r)
 static void run_free(run *r)
 {
     mrc_bad_report_free(&r->bad);
+    mrc_run_flow_free(r);
     free(r->comb.table);
     free(r->local);
     free(r->mine);

@@ -22,18 +22,15 @@ int mrc_run_write_parts(run *r)
     int rc = r->d.rank == 0 ? mrc_output_prepare_parts(dir, &r->made_dir, &r->err) : 0;
     if (mrc_run_agree(r, rc) != 0) return 1;
     char *path = mrc_output_part_path(dir, r->d.rank);
-    mrc_ser_header h;
-    mrc_ser_read_header(r->comb.table, &h);
     if (path == NULL) {
         rc = mrc_err_set(&r->err, MRC_ENOMEM, "out of memory");
     } else {
-        mrc_output_opts po = {path, r->o.out.sort, 0, &mrc_signal_flag};
-        rc = mrc_output_write(r->comb.table, r->comb.table_len, &po, &r->err);
+        rc = mrc_run_write_part(r, path, &r->err);
         if (rc == 0) mrc_signals_watch_made(path);
     }
     free(path);
     if (mrc_run_end_phase(r, MRC_FP_OUTPUT, rc) != 0) return 1; /* ranks write at their own pace */
-    uint64_t *keys = NULL, mine = h.records;
+    uint64_t *keys = NULL, mine = r->distinct_mine;
     size_t *lens = NULL;
     rc = mrc_run_agree(
         r, mrc_mpi_gather_bytes(&r->d, &mine, sizeof mine, (void **)&keys, &lens, &r->err));

@@ -7,6 +7,7 @@
 #include "mrcount/map.h"
 #include "mrcount/memlimit.h"
 #include "mrcount/mpi.h"
+#include "mrcount/output.h"
 #include "mrcount/report.h"
 #include "mrcount/runtime.h"
 #include "agree.h"
@@ -26,9 +27,19 @@ typedef struct run {
     mrc_placement pl;
     mrc_memlimit mem; /* what this rank may use (--memory-limit, or detected) */
     mrc_map_stats st;
-    void *local; /* this rank's serialized table after the local merge */
+    mrc_map_output mapped; /* the workers' tables and spilled runs */
+    bool spilled;          /* some rank's tables spilled (every rank knows) */
+    void *local;           /* this rank's serialized table after the local merge */
     size_t local_len;
-    mrc_combine_result comb;
+    mrc_combine_result comb;  /* what the combine left this rank (comb.table: its share) */
+    mrc_chunk_store *store;   /* spilled: what the shuffle brought this rank */
+    /* this rank's share of the result, sorted (flow.c): in memory, or with bounded memory */
+    mrc_out_ref *sorted_refs;
+    mrc_out_sorted sorted;
+    bool have_sorted;
+    mrc_sorted_result ext;
+    bool have_ext;
+    uint64_t distinct_mine; /* distinct keys of this rank's share */
     uint64_t chunk;       /* split size used (rank 0): --chunk-size, or adapted to the input */
     uint64_t table_bytes; /* this rank's serialized table after the local merge */
     uint64_t rss_before_combine, rss_combine_start, rss_combine;
@@ -48,6 +59,21 @@ int mrc_run_agree(run *r, int status);
 /** mrc_run_end_phase() : the end of a phase: this rank's injected fault (tests), then the
  *  agreement. */
 int mrc_run_end_phase(run *r, enum mrc_fault_phase p, int rc);
+
+/** mrc_run_table_budget() : the bytes the map's tables may hold (0: no bound). */
+uint64_t mrc_run_table_budget(const run *r);
+
+/** mrc_run_combine() / mrc_run_output() : the run after the map (flow.c): the combine of the
+ *  situation, then this rank's share sorted and written (rank 0 merging every rank's, or each
+ *  writing its part). Collective. */
+int mrc_run_combine(run *r);
+int mrc_run_output(run *r);
+
+/** mrc_run_write_part() : this rank's sorted share to path (--output-per-rank). */
+int mrc_run_write_part(run *r, const char *path, mrc_err *err);
+
+/** mrc_run_flow_free() : release what flow.c holds. */
+void mrc_run_flow_free(run *r);
 
 /** mrc_run_write_parts() : --output-per-rank: every rank writes its hash range as a part, rank 0
  *  the manifest last, so a directory with a manifest is complete. Collective. */

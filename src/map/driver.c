@@ -20,6 +20,11 @@
 typedef struct worker {
     _Alignas(MRC_CACHE_LINE) mrc_table table;
     mrc_map_ctx ctx;
+    /* the runs this worker's table spilled (its full() hook) */
+    struct mrc_map_run *run;
+    mrc_run_file *runs;
+    size_t nruns, cap_runs;
+    uint64_t spill_bytes;
 } worker;
 
 typedef struct piece {
@@ -32,6 +37,8 @@ struct mrc_map_run {
     const mrc_job *job;
     const mrc_file_list *files;
     uint64_t piece_size;
+    uint64_t table_share; /* bytes each worker's table may hold (0: no bound) */
+    const char *tmp_dir;
     piece *pieces; /* cap entries, allocated once: workers read it while the feed appends */
     size_t cap;
     size_t nsplits; /* splits fed (the caller's thread only) */
@@ -128,6 +135,28 @@ static const piece *claim_piece(mrc_map_run *m)
     return p;
 }
 
+/* ---- spilling a worker's table ---- */
+
+/* The table's full() hook: its records in hash order to a run file in --tmp-dir, then empty. */
+static int spill_table(void *arg, mrc_table *t, mrc_err *err)
+{
+    worker *w = arg;
+    if (w->nruns == w->cap_runs) {
+        size_t cap = w->cap_runs ? 2 * w->cap_runs : 8;
+        mrc_run_file *r = realloc(w->runs, cap * sizeof *r);
+        if (r == NULL) return mrc_err_set(err, MRC_ENOMEM, "spill: out of memory");
+        w->runs = r;
+        w->cap_runs = cap;
+    }
+    mrc_run_file *f = &w->runs[w->nruns];
+    int rc = mrc_table_write_run(t, w->run->tmp_dir, f, err);
+    if (rc != 0) return rc;
+    w->nruns++;
+    w->spill_bytes += f->bytes;
+    mrc_table_clear(t);
+    return 0;
+}
+
 static void map_worker(size_t ti, void *arg)
 {
     mrc_map_run *m = arg;
@@ -137,6 +166,12 @@ static void map_worker(size_t ti, void *arg)
     double t0 = mrc_now();
     /* Allocated here, after pinning, so the pages land on this core's NUMA node. */
     int rc = mrc_table_init(&m->workers[ti].table, 0, err);
+    if (m->table_share != 0) {
+        m->workers[ti].table.max_bytes = (size_t)m->table_share;
+        m->workers[ti].table.full = spill_table;
+        m->workers[ti].table.full_arg = &m->workers[ti];
+    }
+    m->workers[ti].run = m;
     ctx->table = &m->workers[ti].table;
     ctx->settings = m->job->settings;
     if (rc == 0) rc = mrc_reader_init(&rd, 0, err);
@@ -176,6 +211,9 @@ static void map_run_free(mrc_map_run *m)
     for (size_t i = 0; m->workers != NULL && i < m->nthreads; i++) {
         mrc_table_free(&m->workers[i].table);
         mrc_map_ctx_free(&m->workers[i].ctx);
+        for (size_t r = 0; r < m->workers[i].nruns; r++)
+            mrc_run_file_close(&m->workers[i].runs[r]);
+        free(m->workers[i].runs);
     }
     free(m->workers);
     free(m->errs);
@@ -192,7 +230,7 @@ static void map_run_free(mrc_map_run *m)
  * unless `fed`, when they come later through mrc_map_feed(). */
 static mrc_map_run *map_start(const mrc_job *job, const mrc_file_list *files,
                               const mrc_split *splits, size_t nsplits, bool fed,
-                              uint64_t piece_size, mrc_topo *topo, const mrc_placement *pl,
+                              const mrc_map_opts *o, mrc_topo *topo, const mrc_placement *pl,
                               mrc_err *err)
 {
     mrc_map_run *m = calloc(1, sizeof *m);
@@ -205,7 +243,11 @@ static mrc_map_run *map_start(const mrc_job *job, const mrc_file_list *files,
     pthread_cond_init(&m->fed, NULL);
     m->job = job;
     m->files = files;
-    m->piece_size = piece_size ? piece_size : MRC_PIECE_DEFAULT;
+    m->piece_size = o != NULL && o->piece_size ? o->piece_size : MRC_PIECE_DEFAULT;
+    if (o != NULL && o->table_budget != 0 && o->tmp_dir != NULL) {
+        m->table_share = o->table_budget / (pl->nthreads ? pl->nthreads : 1);
+        m->tmp_dir = o->tmp_dir;
+    }
     m->topo = topo;
     m->pl = pl;
     m->nthreads = pl->nthreads;
@@ -240,17 +282,17 @@ static mrc_map_run *map_start(const mrc_job *job, const mrc_file_list *files,
 }
 
 mrc_map_run *mrc_map_start(const mrc_job *job, const mrc_file_list *files, const mrc_split *splits,
-                           size_t nsplits, uint64_t piece_size, mrc_topo *topo,
+                           size_t nsplits, const mrc_map_opts *o, mrc_topo *topo,
                            const mrc_placement *pl, mrc_err *err)
 {
-    return map_start(job, files, splits, nsplits, false, piece_size, topo, pl, err);
+    return map_start(job, files, splits, nsplits, false, o, topo, pl, err);
 }
 
 mrc_map_run *mrc_map_start_fed(const mrc_job *job, const mrc_file_list *files,
-                               const mrc_split *bound, size_t nbound, uint64_t piece_size,
+                               const mrc_split *bound, size_t nbound, const mrc_map_opts *o,
                                mrc_topo *topo, const mrc_placement *pl, mrc_err *err)
 {
-    return map_start(job, files, bound, nbound, true, piece_size, topo, pl, err);
+    return map_start(job, files, bound, nbound, true, o, topo, pl, err);
 }
 
 int mrc_map_feed(mrc_map_run *m, const mrc_split *splits, size_t nsplits, mrc_err *err)
@@ -316,21 +358,6 @@ void mrc_map_stop(mrc_map_run *m)
     raise_stop(m);
 }
 
-/* ---- the local merge, in parallel on the same pinned placement ---- */
-
-static int local_merge(mrc_map_run *m, void **out, size_t *out_len, uint64_t *distinct,
-                       mrc_err *err)
-{
-    mrc_table **tabs = malloc(m->nthreads * sizeof *tabs);
-    if (tabs == NULL) return mrc_err_set(err, MRC_ENOMEM, "local merge: out of memory");
-    for (size_t i = 0; i < m->nthreads; i++)
-        tabs[i] = &m->workers[i].table;
-    mrc_merge_input in = {.tables = tabs, .ntables = m->nthreads};
-    int rc = mrc_table_merge_parallel(&in, m->topo, m->pl, out, out_len, distinct, err);
-    free(tabs);
-    return rc;
-}
-
 /* The threads' bad-record logs as one: per-file sums, and per file the first samples. */
 static int merge_bad_logs(mrc_map_run *m, mrc_map_stats *st, mrc_err *err)
 {
@@ -363,14 +390,13 @@ static int merge_bad_logs(mrc_map_run *m, mrc_map_stats *st, mrc_err *err)
     return 0;
 }
 
-int mrc_map_finish(mrc_map_run *m, void **out, size_t *out_len, mrc_map_stats *stats, mrc_err *err)
+int mrc_map_end(mrc_map_run *m, mrc_map_output *out, mrc_map_stats *stats, mrc_err *err)
 {
     mrc_map_feed_end(m); /* workers waiting for more would never return */
     mrc_pool_join(m->pool);
     m->pool = NULL;
     memset(stats, 0, sizeof *stats);
-    *out = NULL;
-    *out_len = 0;
+    memset(out, 0, sizeof *out);
     mrc_err first = {0};
     int rc = mrc_first_error(m->errs, m->nthreads, &first);
     if (rc == MRC_EINTR) rc = 0; /* a stop: said below */
@@ -382,19 +408,76 @@ int mrc_map_finish(mrc_map_run *m, void **out, size_t *out_len, mrc_map_stats *s
     stats->thread_seconds = m->thread_seconds;
     m->thread_seconds = NULL;
     stats->map_seconds = m->t_end - m->t_start;
+    size_t nruns = 0;
     for (size_t i = 0; i < m->nthreads; i++) {
         stats->bytes += m->thread_bytes[i];
         stats->records += m->workers[i].ctx.records;
         for (size_t c = 0; c < MRC_JOB_COUNTERS; c++)
             stats->counters[c] += m->workers[i].ctx.counters[c];
+        stats->spill_bytes += m->workers[i].spill_bytes;
+        stats->spill_runs += m->workers[i].nruns;
+        nruns += m->workers[i].nruns;
     }
     if (rc == 0) rc = merge_bad_logs(m, stats, err);
     if (rc == 0) {
-        double t0 = mrc_now();
-        rc = local_merge(m, out, out_len, &stats->distinct, err);
-        stats->merge_seconds = mrc_now() - t0;
+        out->tables = calloc(m->nthreads, sizeof *out->tables);
+        out->runs = calloc(nruns + 1, sizeof *out->runs);
+        if (out->tables == NULL || out->runs == NULL) {
+            free(out->tables);
+            free(out->runs);
+            memset(out, 0, sizeof *out);
+            rc = mrc_err_set(err, MRC_ENOMEM, "map: out of memory");
+        }
+    }
+    if (rc == 0) { /* hand the tables and runs over: the run forgets them */
+        for (size_t i = 0; i < m->nthreads; i++) {
+            worker *w = &m->workers[i];
+            out->tables[out->ntables++] = w->table;
+            memset(&w->table, 0, sizeof w->table);
+            out->tables[i].full = NULL;
+            for (size_t r = 0; r < w->nruns; r++)
+                out->runs[out->nruns++] = w->runs[r];
+            w->nruns = 0;
+        }
     }
     map_run_free(m);
+    return rc;
+}
+
+void mrc_map_output_free(mrc_map_output *o)
+{
+    for (size_t i = 0; i < o->ntables; i++)
+        mrc_table_free(&o->tables[i]);
+    for (size_t r = 0; r < o->nruns; r++)
+        mrc_run_file_close(&o->runs[r]);
+    free(o->tables);
+    free(o->runs);
+    memset(o, 0, sizeof *o);
+}
+
+int mrc_map_finish(mrc_map_run *m, void **out, size_t *out_len, mrc_map_stats *stats, mrc_err *err)
+{
+    *out = NULL;
+    *out_len = 0;
+    mrc_topo *topo = m->topo;
+    const mrc_placement *pl = m->pl;
+    mrc_map_output mo;
+    int rc = mrc_map_end(m, &mo, stats, err);
+    if (rc == 0 && mo.nruns > 0)
+        rc = mrc_err_set(err, MRC_EINVAL, "map: the tables spilled %zu runs", mo.nruns);
+    if (rc == 0) {
+        double t0 = mrc_now();
+        mrc_table **tabs = malloc((mo.ntables + 1) * sizeof *tabs);
+        if (tabs == NULL) rc = mrc_err_set(err, MRC_ENOMEM, "local merge: out of memory");
+        for (size_t i = 0; tabs != NULL && i < mo.ntables; i++)
+            tabs[i] = &mo.tables[i];
+        mrc_merge_input in = {.tables = tabs, .ntables = mo.ntables};
+        if (rc == 0)
+            rc = mrc_table_merge_parallel(&in, topo, pl, out, out_len, &stats->distinct, err);
+        free(tabs);
+        stats->merge_seconds = mrc_now() - t0;
+    }
+    mrc_map_output_free(&mo);
     return rc;
 }
 

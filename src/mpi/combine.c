@@ -1,8 +1,8 @@
 /* combine.c - the combine as one call: every rank's serialized table becomes the run's result,
  * by MPI_Reduce with a merging operator or by the hash-range shuffle, chosen collectively by a
  * cost model and the memory each rank may use; a reduce whose sketch-sized buffers turn out too
- * small falls back to the shuffle; shuffled ranges are pruned to --top before rank 0 gathers
- * them. The ranks agree after every step one of them can fail alone, so none waits in a
+ * small falls back to the shuffle; each rank keeps its share, which rank 0 later merges as
+ * streams. The ranks agree after every step one of them can fail alone, so none waits in a
  * collective that another left. */
 #include <stdlib.h>
 
@@ -24,7 +24,7 @@ static int plan(const mrc_mpi *d, const void *local, size_t local_len, uint64_t 
                 mrc_err *err)
 {
     *cap_hint = 0;
-    res->shuffle = o->strategy == MRC_COMBINE_SHUFFLE || o->keep_ranges;
+    res->shuffle = o->strategy == MRC_COMBINE_SHUFFLE || o->need_ranges;
     res->union_est = (double)local_distinct;
     int P = d->size;
     if (P == 1) return 0;
@@ -52,25 +52,23 @@ static int plan(const mrc_mpi *d, const void *local, size_t local_len, uint64_t 
         levels++;
     /* MPI_Reduce: log2 P steps, each moving and merging a buffer of the union's size.
      * Shuffle: three small collectives, an all-to-all and a gather (P messages each), each
-     * rank sends and merges its share (on T threads), then rank 0 gathers the union. */
+     * rank sends and merges its share (on T threads), then streams it to rank 0. */
     res->union_est = U;
     res->predicted[0] =
         levels * (MODEL_LATENCY_S + cap / MODEL_NET_BPS + U_bytes / MODEL_MERGE_BPS);
     res->predicted[1] = (3 * levels + 2 * (P - 1)) * MODEL_LATENCY_S + S / P / MODEL_NET_BPS +
                         S / P / (MODEL_MERGE_BPS * T) +
-                        (o->keep_ranges ? 0 : U_bytes / MODEL_NET_BPS);
-    if (o->strategy == MRC_COMBINE_AUTO && !o->keep_ranges)
+                        (o->need_ranges ? 0 : U_bytes / MODEL_NET_BPS);
+    if (o->strategy == MRC_COMBINE_AUTO && !o->need_ranges)
         res->shuffle = res->predicted[1] < res->predicted[0] || 3 * cap > mem_share;
     *cap_hint = (uint64_t)cap;
     if (o->test_reduce_cap > 0) *cap_hint = o->test_reduce_cap; /* tests force a fall back */
     return 0;
 }
 
-/* The shuffled ranges: the distinct keys of all of them, each pruned to its first --top (the
- * ranges are disjoint: the top K of the union is among the union of their top K), gathered on
- * rank 0 unless every rank keeps its own. */
+/* The shuffled ranges: each rank keeps its own; the distinct keys of all of them summed. */
 static int after_shuffle(const mrc_mpi *d, void **range, size_t range_len,
-                         const mrc_combine_opts *o, mrc_combine_result *res, mrc_err *err)
+                         mrc_combine_result *res, mrc_err *err)
 {
     mrc_ser_header h;
     mrc_ser_read_header(*range, &h);
@@ -78,27 +76,8 @@ static int after_shuffle(const mrc_mpi *d, void **range, size_t range_len,
     int rc = mrc_mpi_sum_u64(d, &distinct, 1, err);
     res->distinct = distinct;
     res->range_len = range_len;
-    if (o->keep_ranges) {
-        res->table = *range;
-        res->table_len = range_len;
-        *range = NULL;
-        return rc;
-    }
-    if (rc == 0 && o->top > 0 && o->top < h.records) {
-        void *top = NULL;
-        size_t top_len = 0;
-        rc = o->prune(o->prune_arg, *range, range_len, &top, &top_len, err);
-        if (rc == 0) {
-            free(*range);
-            *range = top;
-        }
-    }
-    if (o->agree(o->agree_arg, rc) != 0) {
-        res->agreed_failure = true;
-        return MRC_EIO;
-    }
-    rc = mrc_mpi_gather_table(d, *range, &res->table, &res->table_len, err);
-    free(*range);
+    res->table = *range;
+    res->table_len = range_len;
     *range = NULL;
     return rc;
 }
@@ -134,7 +113,7 @@ int mrc_mpi_combine(const mrc_mpi *d, void **local, size_t local_len, uint64_t l
             res->agreed_failure = true;
             rc = MRC_EIO;
         } else {
-            rc = after_shuffle(d, &range, range_len, o, res, err);
+            rc = after_shuffle(d, &range, range_len, res, err);
             free(range);
         }
     }

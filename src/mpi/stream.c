@@ -160,6 +160,10 @@ int mrc_mpi_stream_serve(const mrc_mpi *d, mrc_source *src, size_t block, const 
 {
     (void)d;
     *sent = 0;
+    if (src == NULL) { /* this owner has nothing to serve but its error */
+        send_error(err);
+        return err->code ? err->code : MRC_EIO;
+    }
     unsigned char *buf = malloc(block);
     if (buf == NULL) {
         mrc_err_set(err, MRC_ENOMEM, "stream: out of memory (%zu bytes)", block);

@@ -283,6 +283,15 @@ int mrc_table_drain(const mrc_table *t, mrc_rec_sink emit, void *arg, mrc_err *e
     return 0;
 }
 
+void mrc_table_drop_index(mrc_table *t)
+{
+    big_free(t->slots, t->slots_mapped);
+    t->slots = NULL;
+    t->slots_mapped = 0;
+    t->frozen = true; /* no adds, and nothing to walk */
+    t->used = 0;
+}
+
 void mrc_table_freeze(mrc_table *t)
 {
     if (t->frozen) return;
@@ -369,4 +378,21 @@ mrc_source *mrc_table_source(const mrc_table *t, uint64_t lo, uint64_t hi, mrc_e
     ts->at = mrc_table_lower(t, lo);
     ts->end = hi == UINT64_MAX ? t->used : mrc_table_lower(t, hi + 1);
     return &ts->base;
+}
+
+static int run_put(void *arg, const mrc_rec_view *r, mrc_err *err)
+{
+    return mrc_run_writer_put(arg, r, err);
+}
+
+int mrc_table_write_run(const mrc_table *t, const char *dir, mrc_run_file *out, mrc_err *err)
+{
+    mrc_run_writer *w = mrc_run_writer_open(dir, MRC_ORDER_HASH, 0, err);
+    if (w == NULL) return err->code ? err->code : MRC_EIO;
+    int rc = mrc_table_drain(t, run_put, w, err);
+    if (rc != 0) {
+        mrc_run_writer_abort(w);
+        return rc;
+    }
+    return mrc_run_writer_finish(w, out, err);
 }

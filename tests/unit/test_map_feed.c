@@ -138,7 +138,7 @@ static unsigned char *static_table(fixture *fx, size_t nthreads, uint64_t piece,
     mrc_placement pl;
     plan_threads(fx, nthreads, &pl);
     mrc_err err = {0};
-    mrc_map_run *run = mrc_map_start(&fx->job, &fx->files, fx->plan.splits, fx->plan.n, piece,
+    mrc_map_run *run = mrc_map_start(&fx->job, &fx->files, fx->plan.splits, fx->plan.n, &(mrc_map_opts){.piece_size = piece},
                                      fx->topo, &pl, &err);
     assert_non_null(run);
     wait_done(run);
@@ -162,7 +162,7 @@ static void test_feed_equals_static(void **state)
             plan_threads(fx, t, &pl);
             mrc_err err = {0};
             mrc_map_run *run = mrc_map_start_fed(&fx->job, &fx->files, fx->plan.splits, fx->plan.n,
-                                                 pieces[p], fx->topo, &pl, &err);
+                                                 &(mrc_map_opts){.piece_size = pieces[p]}, fx->topo, &pl, &err);
             assert_non_null(run);
             assert_true(mrc_map_wants(run));
             for (size_t i = 0; i < fx->plan.n; i++) {
@@ -196,7 +196,7 @@ static void test_waiting_workers_released(void **state)
     mrc_placement pl;
     plan_threads(fx, 3, &pl);
     mrc_err err = {0};
-    mrc_map_run *run = mrc_map_start_fed(&fx->job, &fx->files, fx->plan.splits, fx->plan.n, 0,
+    mrc_map_run *run = mrc_map_start_fed(&fx->job, &fx->files, fx->plan.splits, fx->plan.n, &(mrc_map_opts){.piece_size = 0},
                                          fx->topo, &pl, &err);
     assert_non_null(run);
     sleep_us(20000); /* every worker is now waiting for the feed */
@@ -209,7 +209,7 @@ static void test_waiting_workers_released(void **state)
     mrc_map_stats_free(&st);
     free(out);
 
-    run = mrc_map_start_fed(&fx->job, &fx->files, fx->plan.splits, fx->plan.n, 0, fx->topo, &pl,
+    run = mrc_map_start_fed(&fx->job, &fx->files, fx->plan.splits, fx->plan.n, &(mrc_map_opts){.piece_size = 0}, fx->topo, &pl,
                             &err);
     assert_non_null(run);
     assert_int_equal(mrc_map_feed(run, fx->plan.splits, 1, &err), 0);
@@ -230,7 +230,7 @@ static void test_feed_past_bound(void **state)
     mrc_err err = {0};
     /* Bound: the first split only; a second one does not fit the piece array. */
     mrc_map_run *run =
-        mrc_map_start_fed(&fx->job, &fx->files, fx->plan.splits, 1, 0, fx->topo, &pl, &err);
+        mrc_map_start_fed(&fx->job, &fx->files, fx->plan.splits, 1, &(mrc_map_opts){.piece_size = 0}, fx->topo, &pl, &err);
     assert_non_null(run);
     assert_int_equal(mrc_map_feed(run, fx->plan.splits, 1, &err), 0);
     assert_int_equal(mrc_map_feed(run, fx->plan.splits + 1, 1, &err), MRC_EINVAL);

@@ -1,0 +1,350 @@
+/* flow.c - the run after the map, on every rank: where the tables go (the combine), how the
+ * rank's share of the result is sorted, and who writes it. Four ways, one per situation:
+ * - one rank, nothing spilled: refs straight into the thread tables, sorted, written in parallel;
+ * - one rank, spilled: every run merged in hash order, sorted with bounded memory;
+ * - several ranks, nothing spilled: the local merge, MPI_Reduce or the shuffle, each rank's range
+ *   sorted where it is;
+ * - several ranks, spilled on any: the bounded shuffle of runs, each owner's range sorted with
+ *   bounded memory.
+ * Then rank 0 merges one stream per rank into the result, or each rank writes its part. It
+ * decides which way; the work is in the stages it calls. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mrcount/output.h"
+#include "run.h"
+#include "signals.h"
+
+#define STREAM_BLOCK ((size_t)1 << 20)  /* bytes an owner sends rank 0 per block */
+#define ROUND_MAX ((size_t)8 << 20)     /* bytes of one chunk of the spilled shuffle */
+#define ROUND_MIN ((size_t)64 << 10)
+#define READ_BUF_MAX ((size_t)1 << 20)  /* a run reader's block */
+#define READ_BUF_MIN ((size_t)64 << 10)
+
+/* The memory this rank may use (0: no bound known). */
+static uint64_t budget(const run *r)
+{
+    return r->mem.limit == MRC_MEMLIMIT_UNLIMITED ? 0 : r->mem.limit;
+}
+
+uint64_t mrc_run_table_budget(const run *r)
+{
+    /* One rank: the tables' arenas become the result's records and refs (16 bytes a key) take
+     * the index's place. Several: the local merge's serialized copy (about half the tables)
+     * stands beside them. */
+    uint64_t b = budget(r);
+    return r->d.size == 1 ? b / 20 * 17 : b / 10 * 6;
+}
+
+/* Spilled: the tables' last contents become runs too, so all of the rank's data is in runs and
+ * the memory goes to the next steps. */
+static int tables_to_runs(run *r, mrc_err *err)
+{
+    mrc_map_output *m = &r->mapped;
+    mrc_run_file *runs = realloc(m->runs, (m->nruns + m->ntables + 1) * sizeof *runs);
+    if (runs == NULL) return mrc_err_set(err, MRC_ENOMEM, "spill: out of memory");
+    m->runs = runs;
+    for (size_t t = 0; t < m->ntables; t++) {
+        if (m->tables[t].used == 0) continue;
+        int rc = mrc_table_write_run(&m->tables[t], r->o.tmp_dir, &m->runs[m->nruns], err);
+        if (rc != 0) return rc;
+        r->st.spill_bytes += m->runs[m->nruns].bytes;
+        r->st.spill_runs++;
+        m->nruns++;
+        mrc_table_free(&m->tables[t]);
+    }
+    return 0;
+}
+
+static int agree_cb(void *arg, int status)
+{
+    return mrc_run_agree(arg, status);
+}
+
+static int refs_from_tables(run *r, mrc_err *err);
+
+/* After the map, every rank: agree whether any spilled; the local merge of the situation (its
+ * own phase in the metrics and for the fault tests); then the combine. */
+int mrc_run_combine(run *r)
+{
+    uint64_t spilled = r->mapped.nruns > 0;
+    int rc = mrc_mpi_max_u64(&r->d, &spilled, 1, &r->err);
+    if (mrc_run_agree(r, rc) != 0) return 1;
+    r->spilled = spilled != 0;
+    double tm = mrc_now();
+    if (r->spilled) {
+        rc = tables_to_runs(r, &r->err);
+    } else if (r->d.size == 1) { /* refs straight into the tables */
+        rc = refs_from_tables(r, &r->err);
+    } else { /* one serialized table of the rank */
+        mrc_table **tabs = malloc((r->mapped.ntables + 1) * sizeof *tabs);
+        if (tabs == NULL) rc = mrc_err_set(&r->err, MRC_ENOMEM, "local merge: out of memory");
+        for (size_t i = 0; tabs != NULL && i < r->mapped.ntables; i++)
+            tabs[i] = &r->mapped.tables[i];
+        mrc_merge_input in = {.tables = tabs, .ntables = r->mapped.ntables};
+        if (rc == 0)
+            rc = mrc_table_merge_parallel(&in, r->topo, &r->pl, &r->local, &r->local_len,
+                                          &r->st.distinct, &r->err);
+        free(tabs);
+        mrc_map_output_free(&r->mapped);
+        r->table_bytes = r->local_len;
+    }
+    r->phase[MRC_PHASE_LOCAL_MERGE] = mrc_now() - tm;
+    if (mrc_run_end_phase(r, MRC_FP_LOCAL_MERGE, rc) != 0) return 1;
+
+    double t0 = mrc_now();
+    r->rss_before_combine = mrc_peak_rss_bytes();
+    r->rss_combine_start = mrc_rss_window_start();
+    if (r->d.size == 1) { /* nothing crosses ranks */
+    } else if (r->spilled) { /* the bounded shuffle of runs */
+        uint64_t b = budget(r);
+        size_t round = b ? (size_t)(b / 16 / (uint64_t)r->d.size) : ROUND_MAX;
+        round = round < ROUND_MIN ? ROUND_MIN : round > ROUND_MAX ? ROUND_MAX : round;
+        size_t nr = r->mapped.nruns ? r->mapped.nruns : 1;
+        size_t rbuf = b ? (size_t)(b / 8 / nr) : READ_BUF_MAX;
+        rbuf = rbuf < READ_BUF_MIN ? READ_BUF_MIN : rbuf > READ_BUF_MAX ? READ_BUF_MAX : rbuf;
+        mrc_spread_opts so = {.round_bytes = round,
+                              .read_buf = rbuf,
+                              .mem_budget = b ? b / 2 : UINT64_MAX,
+                              .tmp_dir = r->o.tmp_dir,
+                              .stop = &mrc_signal_flag};
+        mrc_spread_stats ss;
+        rc = mrc_mpi_shuffle_spilled(&r->d, NULL, 0, r->mapped.runs, r->mapped.nruns, &so,
+                                     &r->store, &ss, &r->err);
+        r->comb.shuffle = true;
+        r->comb.range_len = ss.received + ss.kept;
+        mrc_map_output_free(&r->mapped); /* sent: the runs are no longer needed */
+    } else { /* MPI_Reduce or the shuffle of the serialized tables */
+        mrc_combine_opts co = {
+            .strategy = r->o.reduce == MRC_REDUCE_SHUFFLE  ? MRC_COMBINE_SHUFFLE
+                        : r->o.reduce == MRC_REDUCE_REDUCE ? MRC_COMBINE_REDUCE
+                                                           : MRC_COMBINE_AUTO,
+            .need_ranges = r->o.output_per_rank != NULL,
+            .mem_share = budget(r),
+            .topo = r->topo,
+            .pl = &r->pl,
+            .agree = agree_cb,
+            .agree_arg = r,
+            .test_reduce_cap = r->knobs.reduce_cap,
+            .test_reduce_block = r->knobs.reduce_block,
+            .test_shuffle_round = r->knobs.shuffle_round};
+        rc = mrc_mpi_combine(&r->d, &r->local, r->local_len, r->st.distinct, &co, &r->comb,
+                             &r->err);
+    }
+    r->phase[MRC_PHASE_COMBINE] = mrc_now() - t0;
+    r->rss_combine = mrc_rss_window_peak();
+    if (r->comb.agreed_failure) return 1;
+    return mrc_run_end_phase(r, MRC_FP_COMBINE, rc);
+}
+
+/* ---- this rank's share of the result, sorted ---- */
+
+/* One rank, nothing spilled: one ref per distinct key into the thread tables. */
+static int refs_from_tables(run *r, mrc_err *err)
+{
+    mrc_out_ref *refs = NULL;
+    size_t n = 0;
+    mrc_table **tabs = malloc((r->mapped.ntables + 1) * sizeof *tabs);
+    if (tabs == NULL) return mrc_err_set(err, MRC_ENOMEM, "local merge: out of memory");
+    for (size_t i = 0; i < r->mapped.ntables; i++)
+        tabs[i] = &r->mapped.tables[i];
+    int rc = mrc_output_refs_from_tables(tabs, r->mapped.ntables, r->topo, &r->pl, &refs, &n, err);
+    free(tabs);
+    r->sorted_refs = refs;
+    r->distinct_mine = n;
+    r->st.distinct = n;
+    return rc;
+}
+
+static int sort_refs(run *r, mrc_out_ref *refs, size_t n, mrc_err *err)
+{
+    r->sorted_refs = refs;
+    r->distinct_mine = n;
+    enum mrc_order order = r->o.out.sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT;
+    int rc = mrc_output_sort(refs, n, order, r->o.out.top, r->topo, &r->pl, &r->sorted, err);
+    if (rc == 0) r->have_sorted = true;
+    return rc;
+}
+
+/* Counts what passes on its way into the external sort (the rank's distinct keys). */
+typedef struct counting {
+    mrc_source base;
+    mrc_source *in;
+    uint64_t n;
+} counting;
+
+static int counting_next(mrc_source *s, mrc_rec_view *v, mrc_err *err)
+{
+    counting *c = (counting *)(void *)s;
+    int rc = c->in->next(c->in, v, err);
+    if (rc > 0) c->n++;
+    return rc;
+}
+
+/* The rank's data in hash order (runs, or what the shuffle received), sorted with bounded
+ * memory. */
+static int sort_stream(run *r, mrc_source *in, uint64_t held, mrc_err *err)
+{
+    uint64_t b = budget(r);
+    counting c = {{counting_next, NULL}, in, 0};
+    mrc_sort_stream_opts so = {
+        .order = r->o.out.sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT,
+        .budget = b == 0 ? UINT64_MAX : b > held + (b / 10) ? b - held - b / 10 : b / 10,
+        .tmp_dir = r->o.tmp_dir,
+        .top = r->o.out.top,
+        .topo = r->topo,
+        .pl = &r->pl};
+    int rc = mrc_output_sort_stream(&c.base, &so, &r->ext, err);
+    in->close(in);
+    r->distinct_mine = c.n;
+    if (rc == 0) r->have_ext = true;
+    return rc;
+}
+
+static int sort_mine(run *r, mrc_err *err)
+{
+    if (r->d.size == 1 && !r->spilled) /* the refs into the tables, made by the local merge */
+        return sort_refs(r, r->sorted_refs, r->distinct_mine, err);
+    if (r->spilled) { /* a stream: the runs, or what the shuffle received */
+        mrc_source *in = NULL;
+        uint64_t held = 0;
+        if (r->d.size == 1) {
+            size_t nr = r->mapped.nruns ? r->mapped.nruns : 1;
+            uint64_t b = budget(r);
+            size_t rbuf = b ? (size_t)(b / 4 / nr) : READ_BUF_MAX;
+            rbuf = rbuf < READ_BUF_MIN ? READ_BUF_MIN : rbuf > READ_BUF_MAX ? READ_BUF_MAX : rbuf;
+            mrc_source **src = calloc(nr, sizeof *src);
+            if (src == NULL) return mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
+            size_t n = 0;
+            int rc = 0;
+            for (size_t i = 0; i < r->mapped.nruns && rc == 0; i++)
+                if ((src[n] = mrc_run_file_source(&r->mapped.runs[i], 0, UINT64_MAX, rbuf, err)) ==
+                    NULL)
+                    rc = err->code ? err->code : MRC_ENOMEM;
+                else
+                    n++;
+            if (rc == 0) in = mrc_merge_source_open(src, n, MRC_ORDER_HASH, err);
+            else
+                for (size_t i = 0; i < n; i++)
+                    src[i]->close(src[i]);
+            free(src);
+            held = (uint64_t)n * rbuf;
+        } else {
+            size_t P = (size_t)r->d.size;
+            mrc_chunk_stats cs;
+            mrc_chunk_store_stats(r->store, &cs);
+            held = cs.mem;
+            mrc_source **src = calloc(P, sizeof *src);
+            if (src == NULL) return mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
+            size_t n = 0;
+            int rc = 0;
+            for (size_t i = 0; i < P && rc == 0; i++)
+                if ((src[n] = mrc_chunk_store_source(r->store, i, MRC_ORDER_HASH, READ_BUF_MIN,
+                                                     err)) == NULL)
+                    rc = err->code ? err->code : MRC_ENOMEM;
+                else
+                    n++;
+            if (rc == 0) in = mrc_merge_source_open(src, n, MRC_ORDER_HASH, err);
+            else
+                for (size_t i = 0; i < n; i++)
+                    src[i]->close(src[i]);
+            free(src);
+        }
+        if (in == NULL) return err->code ? err->code : MRC_ENOMEM;
+        return sort_stream(r, in, held, err);
+    }
+    /* several ranks, in memory: this rank's range (all of it on rank 0 after a reduce) */
+    mrc_out_ref *refs = NULL;
+    size_t n = 0;
+    int rc = 0;
+    if (r->comb.table != NULL)
+        rc = mrc_output_refs_from_table(r->comb.table, r->comb.table_len, "result", &refs, &n,
+                                        err);
+    return rc != 0 ? rc : sort_refs(r, refs, n, err);
+}
+
+/* This rank's sorted share as a stream in the output order. */
+static mrc_source *mine_source(run *r, mrc_err *err)
+{
+    if (r->have_ext) return mrc_output_sorted_result_source(&r->ext, err);
+    mrc_out_iter *it = mrc_output_iter_open(&r->sorted, 0, err);
+    return it == NULL ? NULL : mrc_output_iter_source(it);
+}
+
+/* Write this rank's sorted share to path (the whole result, or its part). */
+static int write_mine(run *r, const mrc_output_opts *o, mrc_err *err)
+{
+    if (!r->have_ext) return mrc_output_write_sorted(&r->sorted, o, r->topo, &r->pl, err);
+    mrc_source *s = mrc_output_sorted_result_source(&r->ext, err);
+    if (s == NULL) return err->code ? err->code : MRC_ENOMEM;
+    int rc = mrc_output_write_merged(&s, 1, o, err);
+    s->close(s);
+    return rc;
+}
+
+/* Rank 0: its own share and one stream from every other rank, merged and written. */
+static int merge_all(run *r, mrc_err *err)
+{
+    size_t P = (size_t)r->d.size;
+    mrc_source **src = calloc(P, sizeof *src);
+    if (src == NULL) return mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
+    int rc = 0;
+    src[0] = mine_source(r, err);
+    if (src[0] == NULL) rc = err->code ? err->code : MRC_ENOMEM;
+    for (size_t k = 1; k < P; k++) /* opened even after a failure: closing tells the owner */
+        if ((src[k] = mrc_mpi_stream_source(&r->d, (int)k, &mrc_signal_flag, err)) == NULL &&
+            rc == 0)
+            rc = MRC_ENOMEM;
+    if (rc == 0) rc = mrc_output_write_merged(src, P, &r->o.out, err);
+    for (size_t k = 0; k < P; k++)
+        if (src[k] != NULL) src[k]->close(src[k]);
+    free(src);
+    return rc;
+}
+
+int mrc_run_output(run *r)
+{
+    double t0 = mrc_now();
+    r->o.out.stop = &mrc_signal_flag;
+    int rc = sort_mine(r, &r->err);
+    uint64_t distinct = r->distinct_mine;
+    int rc2 = mrc_mpi_sum_u64(&r->d, &distinct, 1, &r->err);
+    if (rc == 0) rc = rc2;
+    r->comb.distinct = distinct;
+    if (mrc_run_agree(r, rc) != 0) return 1;
+    if (r->o.output_per_rank != NULL) {
+        rc = mrc_run_write_parts(r);
+    } else if (r->d.rank == 0) {
+        rc = r->d.size == 1 ? write_mine(r, &r->o.out, &r->err) : merge_all(r, &r->err);
+        if (rc == 0 && strcmp(r->o.out.path, "-") != 0) mrc_signals_watch_made(r->o.out.path);
+        rc = mrc_run_end_phase(r, MRC_FP_OUTPUT, rc);
+    } else {
+        mrc_source *s = mine_source(r, &r->err);
+        uint64_t sent = 0;
+        if (s == NULL) { /* rank 0 still asks: answer with the error */
+            rc = r->err.code ? r->err.code : MRC_ENOMEM;
+            mrc_mpi_stream_serve(&r->d, NULL, STREAM_BLOCK, &mrc_signal_flag, &sent, &r->err);
+        } else {
+            rc = mrc_mpi_stream_serve(&r->d, s, STREAM_BLOCK, &mrc_signal_flag, &sent, &r->err);
+            s->close(s);
+        }
+        rc = mrc_run_end_phase(r, MRC_FP_OUTPUT, rc);
+    }
+    r->phase[MRC_PHASE_OUTPUT] = mrc_now() - t0;
+    return rc;
+}
+
+int mrc_run_write_part(run *r, const char *path, mrc_err *err)
+{
+    mrc_output_opts po = {path, r->o.out.sort, 0, &mrc_signal_flag};
+    return write_mine(r, &po, err);
+}
+
+void mrc_run_flow_free(run *r)
+{
+    if (r->have_sorted) mrc_output_sorted_free(&r->sorted);
+    free(r->sorted_refs);
+    if (r->have_ext) mrc_output_sorted_result_free(&r->ext);
+    if (r->store != NULL) mrc_chunk_store_close(r->store);
+    mrc_map_output_free(&r->mapped);
+}
