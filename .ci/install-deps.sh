@@ -9,6 +9,7 @@ packages=(
     libopenmpi-dev openmpi-bin                    # MPI (Open MPI 4.1 on Debian 12)
     libhwloc-dev hwloc                            # core placement
     zlib1g-dev libxxhash-dev libinih-dev          # .gz inputs, hashing, --config FILE.ini
+    libutf8proc-dev                               # --tokens unicode (Unicode data)
     libisal-dev                                   # .gz inputs, fast path (ISA-L igzip)
     libcmocka-dev                                 # unit tests
     perl mawk python3                             # integration-test oracles and baselines
