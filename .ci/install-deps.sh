@@ -13,6 +13,7 @@ packages=(
     libisal-dev                                   # .gz inputs, fast path (ISA-L igzip)
     libcmocka-dev                                 # unit tests
     perl mawk python3                             # integration-test oracles and baselines
+    manpages-fr manpages-de manpages-ru manpages-el  # real UTF-8 text for the Unicode oracle test
     slurm-wlm munge                               # Slurm batch jobs, tested on a one-node cluster
     gnuplot-nox                                   # scaling plots (jobs/scaling)
     clang                                         # ThreadSanitizer build in CI
