@@ -296,7 +296,8 @@ static inline void append_ascii(mrc_unicode_keybuf *b, const unsigned char *tok,
 }
 
 /* Normalize tok into b->cps (NFC or NFKC, utf8proc's canonical ordering and composition;
- * UTF8PROC_STABLE keeps the composition exclusions out, as the standard requires).
+ * UTF8PROC_STABLE keeps the composition exclusions out, as the standard requires: without it
+ * U+2ADD U+0338 would compose to U+2ADC).
  * @return the number of code points, or -1 with err filled. */
 static long long normalize(mrc_unicode_keybuf *b, const unsigned char *tok, size_t n,
                            utf8proc_option_t opts, mrc_err *err)
