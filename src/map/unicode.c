@@ -10,6 +10,10 @@
 
 #include "unicode.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 /* ---- classes ---- */
 
 enum byte_class {
@@ -131,71 +135,166 @@ static inline bool token_cp_at(const unsigned char *q, const unsigned char *end,
     return true;
 }
 
+/* ---- 64-byte blocks of ASCII ---- */
+
+typedef struct block_masks {
+    uint64_t word; /* [A-Za-z0-9] */
+    uint64_t apos; /* ' */
+    uint64_t high; /* >= 0x80 */
+} block_masks;
+
+#if defined(__SSE2__)
+static inline void masks16(const unsigned char *p, unsigned shift, block_masks *m)
+{
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i low = _mm_sub_epi8(_mm_or_si128(x, _mm_set1_epi8(0x20)), _mm_set1_epi8('a'));
+    __m128i is_alpha = _mm_cmpeq_epi8(_mm_min_epu8(low, _mm_set1_epi8(25)), low);
+    __m128i dig = _mm_sub_epi8(x, _mm_set1_epi8('0'));
+    __m128i is_digit = _mm_cmpeq_epi8(_mm_min_epu8(dig, _mm_set1_epi8(9)), dig);
+    __m128i is_apos = _mm_cmpeq_epi8(x, _mm_set1_epi8('\''));
+    m->word |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(is_alpha, is_digit)) << shift;
+    m->apos |= (uint64_t)(unsigned)_mm_movemask_epi8(is_apos) << shift;
+    m->high |= (uint64_t)(unsigned)_mm_movemask_epi8(x) << shift;
+}
+#endif
+
+/* The class masks of p[0..64). (A byte >= 0x80 may set `word` too: such blocks go the
+ * scalar way.) */
+static inline block_masks masks64(const unsigned char *p)
+{
+    block_masks m = {0, 0, 0};
+#if defined(__SSE2__)
+    masks16(p, 0, &m);
+    masks16(p + 16, 16, &m);
+    masks16(p + 32, 32, &m);
+    masks16(p + 48, 48, &m);
+#else
+    for (unsigned i = 0; i < 64; i++) {
+        unsigned c = byte_class[p[i]];
+        m.word |= (uint64_t)(c == W) << i;
+        m.apos |= (uint64_t)(c == A) << i;
+        m.high |= (uint64_t)(c == H) << i;
+    }
+#endif
+    return m;
+}
+
+/* The scan's state between code points: a token is open (its last code point was a token code
+ * point: an apostrophe is only ever taken together with the code point after it). */
+typedef struct scan_state {
+    mrc_unicode_span *spans;
+    size_t n, max;
+    bool in_tok, ascii;
+    size_t tok_start;
+} scan_state;
+
+static inline void tok_end(scan_state *s, size_t at)
+{
+    s->spans[s->n++] = (mrc_unicode_span){s->tok_start, at, s->ascii};
+    s->in_tok = false;
+}
+
 size_t mrc_unicode_scan(const unsigned char *buf, size_t pos, size_t len, mrc_unicode_span *spans,
                         size_t max, size_t *nspans, uint64_t *invalid)
 {
     const unsigned char *end = buf + len;
-    size_t n = 0, p = pos;
+    scan_state s = {spans, 0, max, false, true, 0};
     uint64_t bad_bytes = 0;
+    size_t p = pos;
     while (p < len) {
-        /* Between tokens: skip delimiters, count invalid bytes. An apostrophe here has no
-         * token code point before it, so it is a delimiter too. */
-        size_t start = p;
-        bool ascii = true;
-        unsigned c = byte_class[buf[p]];
-        if (c == W) {
-            if (n == max) break;
-            p++;
-        } else if (c != H) {
-            p++;
-            continue;
-        } else {
-            int32_t cp;
-            size_t bad, k = decode(buf + p, end, &cp, &bad);
-            if (k == 0) {
-                bad_bytes += bad;
-                p += bad;
+        /* A block of 64 ASCII bytes: token bytes are the letters and digits, and the
+         * apostrophes between two of them; starts and ends are the edges of that mask, taken
+         * in order, so the cost is per token, not per byte (and no branch per byte). */
+        if (len - p >= 64) {
+            block_masks m = masks64(buf + p);
+            if (m.high == 0) {
+                uint64_t prev = s.in_tok;
+                size_t k;
+                uint64_t next_word = p + 64 < len && token_cp_at(buf + p + 64, end, &k);
+                uint64_t joined = m.apos & (m.word << 1 | prev) & (m.word >> 1 | next_word << 63);
+                uint64_t t = m.word | joined;
+                uint64_t before = t << 1 | prev;
+                uint64_t starts = t & ~before, ends = ~t & before;
+                for (;;) {
+                    if (!s.in_tok) {
+                        if (starts == 0) break;
+                        size_t at = p + (size_t)__builtin_ctzll(starts);
+                        starts &= starts - 1;
+                        if (s.n == s.max) {
+                            p = at;
+                            goto full;
+                        }
+                        s.tok_start = at;
+                        s.ascii = true;
+                        s.in_tok = true;
+                    }
+                    if (ends == 0) break;
+                    size_t at = p + (size_t)__builtin_ctzll(ends);
+                    ends &= ends - 1;
+                    tok_end(&s, at);
+                }
+                p += 64;
                 continue;
             }
-            if (cp == RIGHT_SINGLE_QUOTE || !is_token_cp(cp)) {
-                p += k;
-                continue;
-            }
-            if (n == max) break;
-            ascii = false;
-            p += k;
         }
-        /* In a token that started at `start`: take token code points, and an apostrophe
-         * when a token code point follows it. */
-        for (;;) {
-            while (p < len && byte_class[buf[p]] == W)
+        /* Code point by code point, to the end of this block (or a few bytes past it, to
+         * finish a code point) */
+        size_t stop = len - p >= 64 ? p + 64 : len;
+        while (p < stop) {
+            unsigned c = byte_class[buf[p]];
+            size_t k = 1;
+            if (c == W) {
+                if (!s.in_tok) {
+                    if (s.n == s.max) goto full;
+                    s.tok_start = p;
+                    s.ascii = true;
+                    s.in_tok = true;
+                }
                 p++;
-            if (p == len) break;
-            size_t apos;
-            if (buf[p] == '\'') {
-                apos = 1;
-            } else if (buf[p] < 0x80) {
-                break;
-            } else {
+                continue;
+            }
+            if (c == H) {
                 int32_t cp;
-                size_t bad, k = decode(buf + p, end, &cp, &bad);
-                if (k == 0) break; /* counted by the loop between tokens */
+                size_t bad;
+                k = decode(buf + p, end, &cp, &bad);
+                if (k == 0) {
+                    if (s.in_tok) tok_end(&s, p);
+                    bad_bytes += bad;
+                    p += bad;
+                    continue;
+                }
                 if (cp != RIGHT_SINGLE_QUOTE) {
-                    if (!is_token_cp(cp)) break;
-                    ascii = false;
+                    if (!is_token_cp(cp)) {
+                        if (s.in_tok) tok_end(&s, p);
+                    } else if (s.in_tok) {
+                        s.ascii = false;
+                    } else {
+                        if (s.n == s.max) goto full;
+                        s.tok_start = p;
+                        s.ascii = false;
+                        s.in_tok = true;
+                    }
                     p += k;
                     continue;
                 }
-                apos = k;
+                c = A;
             }
-            size_t k;
-            if (p + apos == len || !token_cp_at(buf + p + apos, end, &k)) break;
-            if (apos > 1 || k > 1) ascii = false;
-            p += apos + k;
+            if (c == A && s.in_tok) { /* ' or U+2019 (k bytes): joins if a token cp follows */
+                size_t k2;
+                if (p + k < len && token_cp_at(buf + p + k, end, &k2)) {
+                    if (k > 1 || k2 > 1) s.ascii = false;
+                    p += k + k2;
+                    continue;
+                }
+            }
+            if (s.in_tok) tok_end(&s, p);
+            p += k;
         }
-        spans[n++] = (mrc_unicode_span){start, p, ascii};
     }
-    *nspans = n;
+    if (s.in_tok) tok_end(&s, len);
+    p = len;
+full:
+    *nspans = s.n;
     *invalid += bad_bytes;
     return p;
 }
@@ -280,19 +379,54 @@ static inline int append_folded(mrc_unicode_keybuf *b, int32_t cp, mrc_err *err)
     return 0;
 }
 
-static inline void append_ascii(mrc_unicode_keybuf *b, const unsigned char *tok, size_t n,
-                                bool fold)
+/* Eight bytes with A-Z lower-cased (bytes >= 0x80 untouched), without a branch. */
+static inline uint64_t fold8(uint64_t x)
 {
-    unsigned char *d = b->bytes + b->len;
-    if (fold) {
-        for (size_t i = 0; i < n; i++) {
-            unsigned char c = tok[i];
-            d[i] = (unsigned char)((unsigned)(c - 'A') < 26u ? c + 32 : c);
-        }
-    } else {
-        memcpy(d, tok, n);
+    const uint64_t ones = 0x0101010101010101ull;
+    uint64_t h = x & 0x7f * ones;
+    uint64_t ge_a = h + (0x80 - 'A') * ones; /* bit 7 set where h >= 'A' */
+    uint64_t gt_z = h + (0x7f - 'Z') * ones; /* bit 7 set where h > 'Z' */
+    return x | ((ge_a & ~gt_z & ~x & 0x80 * ones) >> 2);
+}
+
+static inline uint64_t load8(const unsigned char *p)
+{
+    uint64_t x;
+    memcpy(&x, p, 8);
+    return x;
+}
+
+/* Write the token buf[start..start+n) (ASCII, or copied as it is), lower-cased with fold, at
+ * d. Eight bytes at a time: a short token is read as the last 8 bytes before its end (bytes of
+ * buf before it, shifted out) and written as 8 bytes, so d must have room for n + 8. */
+static inline void put_ascii(unsigned char *d, const unsigned char *buf, size_t start, size_t n,
+                             bool fold)
+{
+    const unsigned char *tok = buf + start;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (n <= 8 && start + n >= 8) {
+        uint64_t x = load8(tok + n - 8);
+        if (fold) x = fold8(x);
+        x >>= 8 * (8 - n);
+        memcpy(d, &x, 8);
+        return;
     }
-    b->len += n;
+    if (n > 8) {
+        for (size_t i = 0; i + 8 < n; i += 8) {
+            uint64_t x = load8(tok + i);
+            if (fold) x = fold8(x);
+            memcpy(d + i, &x, 8);
+        }
+        uint64_t x = load8(tok + n - 8);
+        if (fold) x = fold8(x);
+        memcpy(d + n - 8, &x, 8);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = tok[i];
+        d[i] = (unsigned char)(fold && (unsigned)(c - 'A') < 26u ? c + 32 : c);
+    }
 }
 
 /* Normalize tok into b->cps (NFC or NFKC, utf8proc's canonical ordering and composition;
@@ -315,23 +449,20 @@ static long long normalize(mrc_unicode_keybuf *b, const unsigned char *tok, size
     }
 }
 
-/* The key body; inlined into one function per (normalization, fold) pair. */
-static inline int make_key(mrc_unicode_keybuf *b, const unsigned char *tok, size_t n, bool ascii,
-                           mrc_err *err, enum mrc_normalize norm, bool fold)
+/* The key of a token that is not all ASCII (or, without folding, that needs normalizing),
+ * through the library. Out of line: the ASCII path stays small. @return 0 or error. */
+static __attribute__((noinline)) int key_library(mrc_unicode_keybuf *b, const unsigned char *tok,
+                                                 size_t n, enum mrc_normalize norm, bool fold,
+                                                 mrc_err *err)
 {
-    size_t len0 = b->len;
-    if (ascii || (norm == MRC_NORMALIZE_NONE && !fold)) {
-        if (reserve_bytes(b, n, err) != 0) goto fail;
-        append_ascii(b, tok, n, fold);
-        return 0;
-    }
     if (norm == MRC_NORMALIZE_NONE) { /* fold only: code point by code point */
         const unsigned char *end = tok + n;
         for (const unsigned char *p = tok; p < end;) {
             int32_t cp = *p;
             size_t bad, k = 1;
-            if (cp >= 0x80 && (k = decode(p, end, &cp, &bad)) == 0) goto invalid;
-            if (append_folded(b, cp, err) != 0) goto fail;
+            if (cp >= 0x80 && (k = decode(p, end, &cp, &bad)) == 0)
+                return mrc_err_set(err, MRC_EINVAL, "a %zu-byte token is not valid UTF-8", n);
+            if (append_folded(b, cp, err) != 0) return err->code;
             p += k;
         }
         return 0;
@@ -339,46 +470,80 @@ static inline int make_key(mrc_unicode_keybuf *b, const unsigned char *tok, size
     utf8proc_option_t opts = UTF8PROC_STABLE | UTF8PROC_COMPOSE;
     if (norm == MRC_NORMALIZE_NFKC) opts |= UTF8PROC_COMPAT;
     long long m = normalize(b, tok, n, opts, err);
-    if (m < 0) goto fail;
+    if (m < 0) return err->code;
     if (fold) {
         for (long long i = 0; i < m; i++)
-            if (append_folded(b, b->cps[i], err) != 0) goto fail;
+            if (append_folded(b, b->cps[i], err) != 0) return err->code;
     } else {
         if ((size_t)m > (SIZE_MAX - b->len) / 4 || reserve_bytes(b, 4 * (size_t)m, err) != 0)
-            goto fail;
+            return err->code ? err->code : MRC_ENOMEM;
         for (long long i = 0; i < m; i++)
             b->len += encode(b->cps[i], b->bytes + b->len);
     }
     return 0;
-invalid:
-    mrc_err_set(err, MRC_EINVAL, "a %zu-byte token is not valid UTF-8", n);
+}
+
+/* The keys body; inlined into one function per (normalization, fold) pair, so an ASCII token
+ * costs a copy (folded in line) and nothing else. */
+static inline int make_keys(mrc_unicode_keybuf *b, const unsigned char *buf,
+                            const mrc_unicode_span *spans, size_t n, size_t *ends, mrc_err *err,
+                            enum mrc_normalize norm, bool fold)
+{
+    size_t len0 = b->len;
+    /* b's fields in locals: the byte stores below may alias anything, so the compiler would
+     * reload them from memory at every token */
+    unsigned char *bytes = b->bytes;
+    size_t len = b->len, room = b->cap - b->len;
+    for (size_t i = 0; i < n; i++) {
+        size_t tl = spans[i].end - spans[i].start;
+        if (spans[i].ascii || (norm == MRC_NORMALIZE_NONE && !fold)) {
+            if (room < tl + 8) {
+                b->len = len;
+                if (reserve_bytes(b, tl + 8, err) != 0) goto fail;
+                bytes = b->bytes;
+                room = b->cap - len;
+            }
+            put_ascii(bytes + len, buf, spans[i].start, tl, fold);
+            len += tl;
+            room -= tl;
+        } else {
+            b->len = len;
+            if (key_library(b, buf + spans[i].start, tl, norm, fold, err) != 0) goto fail;
+            bytes = b->bytes;
+            len = b->len;
+            room = b->cap - len;
+        }
+        ends[i] = len;
+    }
+    b->len = len;
+    return 0;
 fail:
     b->len = len0;
     return err->code ? err->code : MRC_EINVAL;
 }
 
-#define KEY_FN(name, norm, fold)                                                                   \
-    static int name(mrc_unicode_keybuf *b, const unsigned char *tok, size_t n, bool ascii,         \
-                    mrc_err *err)                                                                  \
+#define KEYS_FN(name, norm, fold)                                                                  \
+    static int name(mrc_unicode_keybuf *b, const unsigned char *buf,                               \
+                    const mrc_unicode_span *spans, size_t n, size_t *ends, mrc_err *err)           \
     {                                                                                              \
-        return make_key(b, tok, n, ascii, err, norm, fold);                                        \
+        return make_keys(b, buf, spans, n, ends, err, norm, fold);                                 \
     }
-KEY_FN(key_none, MRC_NORMALIZE_NONE, false)
-KEY_FN(key_fold, MRC_NORMALIZE_NONE, true)
-KEY_FN(key_nfc, MRC_NORMALIZE_NFC, false)
-KEY_FN(key_nfc_fold, MRC_NORMALIZE_NFC, true)
-KEY_FN(key_nfkc, MRC_NORMALIZE_NFKC, false)
-KEY_FN(key_nfkc_fold, MRC_NORMALIZE_NFKC, true)
+KEYS_FN(keys_none, MRC_NORMALIZE_NONE, false)
+KEYS_FN(keys_fold, MRC_NORMALIZE_NONE, true)
+KEYS_FN(keys_nfc, MRC_NORMALIZE_NFC, false)
+KEYS_FN(keys_nfc_fold, MRC_NORMALIZE_NFC, true)
+KEYS_FN(keys_nfkc, MRC_NORMALIZE_NFKC, false)
+KEYS_FN(keys_nfkc_fold, MRC_NORMALIZE_NFKC, true)
 
-mrc_unicode_key_fn mrc_unicode_key_select(enum mrc_normalize norm, bool fold)
+mrc_unicode_keys_fn mrc_unicode_keys_select(enum mrc_normalize norm, bool fold)
 {
     switch (norm) {
     case MRC_NORMALIZE_NFC:
-        return fold ? key_nfc_fold : key_nfc;
+        return fold ? keys_nfc_fold : keys_nfc;
     case MRC_NORMALIZE_NFKC:
-        return fold ? key_nfkc_fold : key_nfkc;
+        return fold ? keys_nfkc_fold : keys_nfkc;
     default:
-        return fold ? key_fold : key_none;
+        return fold ? keys_fold : keys_none;
     }
 }
 

@@ -47,18 +47,31 @@ typedef struct mrc_unicode_keybuf {
     size_t cps_cap;
 } mrc_unicode_keybuf;
 
-/* Appends the key of the token tok[0..n) (valid UTF-8, as the scanner gives it; `ascii` its
- * span's flag) to b->bytes. @return 0, or MRC_ENOMEM / MRC_EINVAL (invalid UTF-8) with err
- * filled; on error b->len is unchanged. */
-typedef int (*mrc_unicode_key_fn)(mrc_unicode_keybuf *b, const unsigned char *tok, size_t n,
-                                  bool ascii, mrc_err *err);
+/* Appends the keys of spans[0..n) (tokens of buf, as the scanner gave them: valid UTF-8, with
+ * their ASCII flags) to b->bytes, one after the other; ends[i] is set to where key i ends in
+ * b->bytes (key i starts at ends[i-1], key 0 at b->len on entry).
+ * @return 0, or MRC_ENOMEM / MRC_EINVAL (invalid UTF-8) with err filled; on error b->len is
+ * as it was on entry. */
+typedef int (*mrc_unicode_keys_fn)(mrc_unicode_keybuf *b, const unsigned char *buf,
+                                   const mrc_unicode_span *spans, size_t n, size_t *ends,
+                                   mrc_err *err);
 
-/** mrc_unicode_key_select() : the key builder for these options, chosen once (no option is
+/** mrc_unicode_keys_select() : the key builder for these options, chosen once (no option is
  *  tested per token). Keys are exactly Python's `unicodedata.normalize(form, t).casefold()`
  *  (full case folding, CaseFolding.txt status C+F, locale-free) in the library's Unicode
  *  version; an ASCII token never reaches the library (folding is A-Z -> a-z, normalization
  *  the identity). @return the function (never NULL). */
-mrc_unicode_key_fn mrc_unicode_key_select(enum mrc_normalize norm, bool fold);
+mrc_unicode_keys_fn mrc_unicode_keys_select(enum mrc_normalize norm, bool fold);
+
+/** mrc_unicode_key() : the key of one token tok[0..n), appended to b->bytes, by a builder from
+ *  mrc_unicode_keys_select(). @return as the builder. */
+static inline int mrc_unicode_key(mrc_unicode_keys_fn keys, mrc_unicode_keybuf *b,
+                                  const unsigned char *tok, size_t n, bool ascii, mrc_err *err)
+{
+    mrc_unicode_span s = {0, n, ascii};
+    size_t end;
+    return keys(b, tok, &s, 1, &end, err);
+}
 
 /** mrc_unicode_key_is_token() : true when every key these options build for a token with
  *  this ASCII flag is the token's own bytes, so a caller may hash the token in place instead

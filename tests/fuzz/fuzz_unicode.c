@@ -131,9 +131,10 @@ static uint64_t scanned(const unsigned char *text, size_t len, size_t max, size_
                         enum mrc_normalize norm, bool fold, keylist *out)
 {
     const unsigned char *delim = mrc_unicode_record_delims();
-    mrc_unicode_key_fn keyfn = mrc_unicode_key_select(norm, fold);
+    mrc_unicode_keys_fn keys = mrc_unicode_keys_select(norm, fold);
     mrc_unicode_keybuf kb = {0};
     mrc_unicode_span *spans = xmalloc(max * sizeof *spans);
+    size_t *ends = xmalloc(max * sizeof *ends);
     uint64_t invalid = 0;
     size_t cut = 0;
     for (size_t pos = 0; pos < len;) {
@@ -162,15 +163,21 @@ static uint64_t scanned(const unsigned char *text, size_t len, size_t max, size_
                 for (size_t j = s->start; j < s->end; j++)
                     ascii = ascii && r[j] < 0x80;
                 CHECK(s->ascii == ascii, "span %zu..%zu ascii flag %d", s->start, s->end, s->ascii);
-                mrc_err err = {0};
-                kb.len = 0;
-                unsigned char *tok = exact_copy(r + s->start, s->end - s->start);
-                CHECK(keyfn(&kb, tok, s->end - s->start, s->ascii, &err) == 0, "key: %s", err.msg);
+            }
+            /* the keys of the batch, after a byte already in the buffer */
+            mrc_err err = {0};
+            kb.len = 0;
+            CHECK(mrc_unicode_key(keys, &kb, (const unsigned char *)"-", 1, true, &err) == 0,
+                  "key: %s", err.msg);
+            CHECK(keys(&kb, r, spans, n, ends, &err) == 0, "keys: %s", err.msg);
+            for (size_t i = 0, at = 1; i < n; at = ends[i++]) {
+                const mrc_unicode_span *s = &spans[i];
+                CHECK(ends[i] >= at && ends[i] <= kb.len, "key %zu ends at %zu", i, ends[i]);
                 if (mrc_unicode_key_is_token(norm, fold, s->ascii))
-                    CHECK(kb.len == s->end - s->start && memcmp(kb.bytes, tok, kb.len) == 0,
+                    CHECK(ends[i] - at == s->end - s->start &&
+                              memcmp(kb.bytes + at, r + s->start, ends[i] - at) == 0,
                           "a key that should be its token is not");
-                free(tok);
-                keys_push(out, kb.bytes, kb.len);
+                keys_push(out, kb.bytes + at, ends[i] - at);
             }
             p = next;
         }
@@ -178,6 +185,7 @@ static uint64_t scanned(const unsigned char *text, size_t len, size_t max, size_
         pos = end;
     }
     free(spans);
+    free(ends);
     mrc_unicode_keybuf_free(&kb);
     return invalid;
 }

@@ -47,9 +47,10 @@ static unsigned char *read_all(const char *path, size_t *len)
 }
 
 typedef struct run {
-    mrc_unicode_key_fn key;
+    mrc_unicode_keys_fn keys;
     mrc_unicode_keybuf kb;
     mrc_unicode_span *spans;
+    size_t *ends;
     size_t max;
     uint64_t tokens, invalid;
 } run;
@@ -61,12 +62,10 @@ static void emit_range(run *r, const unsigned char *buf, size_t pos, size_t end)
         size_t n;
         size_t next = mrc_unicode_scan(buf, pos, end, r->spans, r->max, &n, &r->invalid);
         if (next < end && n != r->max) die("scanner stopped early");
-        for (size_t i = 0; i < n; i++) {
-            const mrc_unicode_span *s = &r->spans[i];
-            r->kb.len = 0;
-            if (r->key(&r->kb, buf + s->start, s->end - s->start, s->ascii, &err) != 0)
-                die(err.msg);
-            fwrite(r->kb.bytes, 1, r->kb.len, stdout);
+        r->kb.len = 0;
+        if (r->keys(&r->kb, buf, r->spans, n, r->ends, &err) != 0) die(err.msg);
+        for (size_t i = 0, at = 0; i < n; at = r->ends[i++]) {
+            fwrite(r->kb.bytes + at, 1, r->ends[i] - at, stdout);
             putchar('\n');
         }
         r->tokens += n;
@@ -97,12 +96,12 @@ static void emit_file(run *r, const char *path, size_t cut)
 }
 
 /* The key of the one code point cp, as hex code points. */
-static void print_key(mrc_unicode_key_fn key, mrc_unicode_keybuf *kb, const unsigned char *u,
+static void print_key(mrc_unicode_keys_fn keys, mrc_unicode_keybuf *kb, const unsigned char *u,
                       size_t n)
 {
     mrc_err err = {0};
     kb->len = 0;
-    if (key(kb, u, n, n == 1, &err) != 0) die(err.msg);
+    if (mrc_unicode_key(keys, kb, u, n, n == 1, &err) != 0) die(err.msg);
     putchar('\t');
     for (utf8proc_ssize_t i = 0; i < (utf8proc_ssize_t)kb->len;) {
         utf8proc_int32_t c;
@@ -128,10 +127,10 @@ static void table(void)
         bool token = ns == 1 && span.start == 0 && span.end == n;
         if (invalid != 0 || (ns == 1 && !token)) die("a code point scanned wrong");
         printf("%04X\t%s\t%d", (unsigned)cp, utf8proc_category_string(cp), token);
-        print_key(mrc_unicode_key_select(MRC_NORMALIZE_NONE, true), &kb, u, n);
+        print_key(mrc_unicode_keys_select(MRC_NORMALIZE_NONE, true), &kb, u, n);
         for (int f = 0; f < 2; f++)
             for (int i = 1; i < 3; i++)
-                print_key(mrc_unicode_key_select(norms[i], f), &kb, u, n);
+                print_key(mrc_unicode_keys_select(norms[i], f), &kb, u, n);
         putchar('\n');
     }
     mrc_unicode_keybuf_free(&kb);
@@ -165,12 +164,14 @@ int main(int argc, char **argv)
                 "FILE... | --table");
         }
     }
-    run r = {.key = mrc_unicode_key_select(norm, fold), .max = max};
+    run r = {.keys = mrc_unicode_keys_select(norm, fold), .max = max};
     r.spans = malloc(max * sizeof *r.spans);
-    if (r.spans == NULL) die("out of memory");
+    r.ends = malloc(max * sizeof *r.ends);
+    if (r.spans == NULL || r.ends == NULL) die("out of memory");
     for (; i < argc; i++)
         emit_file(&r, argv[i], cut);
     mrc_unicode_keybuf_free(&r.kb);
     free(r.spans);
+    free(r.ends);
     return fflush(stdout) == 0 ? 0 : 1;
 }

@@ -283,6 +283,106 @@ static void test_many_spans(void **state)
     free(buf);
 }
 
+/* Text made of units whose class is known (ASCII letters, ', U+2019, an accented letter, a
+ * combining mark, NBSP, an invalid byte, truncated sequences...), tokenized here unit by unit:
+ * the scanner's 64-byte ASCII blocks and its code point path must agree wherever the units
+ * fall against the block edges, and so must the keys. */
+typedef struct unit {
+    const char *bytes;
+    char cls; /* 'w' token code point, 'a' apostrophe, 'd' delimiter, 'x' one invalid byte */
+} unit;
+
+static const unit units[] = {
+    {"a", 'w'},      {"Z", 'w'},          {"7", 'w'},      {"'", 'a'},
+    {"\u2019", 'a'}, {" ", 'd'},          {".", 'd'},      {"\n", 'd'},
+    {"\u00e9", 'w'}, {"\u0301", 'w'},     {"\u00a0", 'd'}, {"\u4e2d", 'w'},
+    {"\xff", 'x'},   {"\U0001F600", 'd'}, {"\u0130", 'w'}, {"\ufb01", 'w'},
+};
+
+static void test_block_edges(void **state)
+{
+    (void)state;
+    enum { N = 600 };
+    char *text = malloc(N * 4 + 1);
+    size_t *at = malloc((N + 1) * sizeof *at);
+    unsigned char *cls = malloc(N);
+    mrc_unicode_span *spans = malloc(N * sizeof *spans), *want = malloc(N * sizeof *want);
+    assert_true(text && at && cls && spans && want);
+    rng_seed(7);
+    for (int round = 0; round < 300; round++) {
+        /* mostly ASCII, so that many 64-byte blocks are pure ASCII: other units take 0-5% */
+        size_t len = 0, m = 0, other = rng_below(6);
+        for (; m < N; m++) {
+            size_t r = rng_below(100);
+            const unit *u = r < other ? &units[rng_below(sizeof units / sizeof *units)]
+                            : r < 80  ? &units[rng_below(3)]
+                                      : &units[3 + rng_below(4)]; /* ' ’ space . */
+            at[m] = len;
+            cls[m] = (unsigned char)u->cls;
+            memcpy(text + len, u->bytes, strlen(u->bytes));
+            len += strlen(u->bytes);
+        }
+        at[m] = len;
+        size_t nw = 0;
+        uint64_t want_invalid = 0;
+        for (size_t j = 0; j < m;) {
+            want_invalid += cls[j] == 'x';
+            if (cls[j] != 'w') {
+                j++;
+                continue;
+            }
+            size_t s = j++;
+            while (j < m && (cls[j] == 'w' || (cls[j] == 'a' && j + 1 < m && cls[j + 1] == 'w')))
+                j += cls[j] == 'w' ? 1 : 2;
+            bool ascii = true;
+            for (size_t k = at[s]; k < at[j]; k++)
+                ascii = ascii && (unsigned char)text[k] < 0x80;
+            want[nw++] = (mrc_unicode_span){at[s], at[j], ascii};
+        }
+        size_t max = 1 + rng_below(40), k = 0, n;
+        uint64_t invalid = 0;
+        const unsigned char *b = (const unsigned char *)text;
+        for (size_t pos = 0; pos < len;) {
+            pos = mrc_unicode_scan(b, pos, len, spans, max, &n, &invalid);
+            for (size_t i = 0; i < n; i++, k++) {
+                assert_true(k < nw);
+                if (spans[i].start != want[k].start || spans[i].end != want[k].end ||
+                    spans[i].ascii != want[k].ascii) {
+                    print_error("round %d token %zu: %zu..%zu (%d), want %zu..%zu (%d)\n", round, k,
+                                spans[i].start, spans[i].end, spans[i].ascii, want[k].start,
+                                want[k].end, want[k].ascii);
+                    fail();
+                }
+            }
+        }
+        assert_int_equal(k, nw);
+        assert_int_equal(invalid, want_invalid);
+        /* the keys of ASCII tokens: folded 8 bytes at a time, the same as byte by byte */
+        mrc_unicode_keybuf kb = {0};
+        mrc_err err = {0};
+        size_t *ends = malloc((nw + 1) * sizeof *ends);
+        assert_non_null(ends);
+        assert_int_equal(
+            mrc_unicode_keys_select(MRC_NORMALIZE_NFKC, true)(&kb, b, want, nw, ends, &err), 0);
+        for (size_t i = 0, e0 = 0; i < nw; e0 = ends[i++]) {
+            if (!want[i].ascii) continue;
+            size_t tl = want[i].end - want[i].start;
+            assert_int_equal(ends[i] - e0, tl);
+            for (size_t j = 0; j < tl; j++) {
+                unsigned char c = b[want[i].start + j];
+                assert_int_equal(kb.bytes[e0 + j], c >= 'A' && c <= 'Z' ? c + 32 : c);
+            }
+        }
+        free(ends);
+        mrc_unicode_keybuf_free(&kb);
+    }
+    free(text);
+    free(at);
+    free(cls);
+    free(spans);
+    free(want);
+}
+
 /* ---- keys ---- */
 
 static void expect_key(const char *tok, enum mrc_normalize norm, bool fold, const char *want)
@@ -295,10 +395,12 @@ static void expect_key(const char *tok, enum mrc_normalize norm, bool fold, cons
         ascii = ascii && (unsigned char)tok[i] < 0x80;
     /* appended after what the buffer already holds */
     kb.len = 0;
-    assert_int_equal(
-        mrc_unicode_key_select(norm, fold)(&kb, (const unsigned char *)"x", 1, true, &err), 0);
-    assert_int_equal(
-        mrc_unicode_key_select(norm, fold)(&kb, (const unsigned char *)tok, n, ascii, &err), 0);
+    assert_int_equal(mrc_unicode_key(mrc_unicode_keys_select(norm, fold), &kb,
+                                     (const unsigned char *)"x", 1, true, &err),
+                     0);
+    assert_int_equal(mrc_unicode_key(mrc_unicode_keys_select(norm, fold), &kb,
+                                     (const unsigned char *)tok, n, ascii, &err),
+                     0);
     if (kb.len - 1 != strlen(want) || memcmp(kb.bytes + 1, want, kb.len - 1) != 0) {
         print_error("key of \"%s\" (norm %d, fold %d): \"%.*s\", want \"%s\"\n", tok, (int)norm,
                     fold, (int)(kb.len - 1), (const char *)kb.bytes + 1, want);
@@ -399,21 +501,42 @@ static void test_key_buffers(void **state)
         memcpy(tok + 2 * i, "\xce\x90", 2); /* U+0390: 3 code points folded, 6 bytes */
     for (int nm = NONE; nm <= NFKC; nm++) {
         kb.len = 0;
-        assert_int_equal(
-            mrc_unicode_key_select((enum mrc_normalize)nm, true)(&kb, tok, 2 * reps, false, &err),
-            0);
+        assert_int_equal(mrc_unicode_key(mrc_unicode_keys_select((enum mrc_normalize)nm, true), &kb,
+                                         tok, 2 * reps, false, &err),
+                         0);
         assert_int_equal(kb.len, 6 * reps);
         assert_memory_equal(kb.bytes + kb.len - 6, "\xce\xb9\xcc\x88\xcc\x81", 6);
     }
-    /* invalid UTF-8 is refused and leaves the buffer as it was */
-    kb.len = 3;
+    /* a batch: keys one after the other, each one's end given */
+    const char text[] = "Stra\u00dfe DON'T \u00c9t\u00e9 x";
+    const unsigned char *t = (const unsigned char *)text;
+    mrc_unicode_span spans[8];
+    size_t ns, ends[8];
+    uint64_t invalid = 0;
+    assert_int_equal(mrc_unicode_scan(t, 0, sizeof text - 1, spans, 8, &ns, &invalid),
+                     sizeof text - 1);
+    assert_int_equal(ns, 4);
+    kb.len = 2;
+    assert_int_equal(mrc_unicode_keys_select(NFC, true)(&kb, t, spans, ns, ends, &err), 0);
+    static const char *const want[] = {"strasse", "don't", "\u00e9t\u00e9", "x"};
+    for (size_t i = 0, at = 2; i < ns; at = ends[i++]) {
+        assert_int_equal(ends[i] - at, strlen(want[i]));
+        assert_memory_equal(kb.bytes + at, want[i], strlen(want[i]));
+    }
+    /* invalid UTF-8 is refused, and the buffer is left as it was before the batch */
+    memcpy(tok, "Ab\xff", 3);
+    mrc_unicode_span bad[2] = {{0, 2, true}, {0, 3, false}};
     for (int nm = NONE; nm <= NFKC; nm++) {
-        memset(&err, 0, sizeof err);
-        assert_int_equal(mrc_unicode_key_select((enum mrc_normalize)nm, true)(
-                             &kb, (const unsigned char *)"ab\xff", 3, false, &err),
-                         MRC_EINVAL);
-        assert_int_equal(kb.len, 3);
-        assert_true(err.msg[0] != '\0');
+        for (int fold = 0; fold < 2; fold++) {
+            if (nm == NONE && !fold) continue; /* the identity never decodes */
+            memset(&err, 0, sizeof err);
+            kb.len = 3;
+            assert_int_equal(
+                mrc_unicode_keys_select((enum mrc_normalize)nm, fold)(&kb, tok, bad, 2, ends, &err),
+                MRC_EINVAL);
+            assert_int_equal(kb.len, 3);
+            assert_true(err.msg[0] != '\0');
+        }
     }
     mrc_unicode_keybuf_free(&kb);
     assert_null(kb.bytes);
@@ -436,9 +559,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_record_delims),     cmocka_unit_test(test_apostrophes),
         cmocka_unit_test(test_marks_and_scripts), cmocka_unit_test(test_invalid_utf8),
-        cmocka_unit_test(test_many_spans),        cmocka_unit_test(test_case_folding),
-        cmocka_unit_test(test_normalization),     cmocka_unit_test(test_key_buffers),
-        cmocka_unit_test(test_versions),
+        cmocka_unit_test(test_many_spans),        cmocka_unit_test(test_block_edges),
+        cmocka_unit_test(test_case_folding),      cmocka_unit_test(test_normalization),
+        cmocka_unit_test(test_key_buffers),       cmocka_unit_test(test_versions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
