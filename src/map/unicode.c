@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
 #include <utf8proc.h>
 
 #include "unicode.h"
@@ -63,6 +64,9 @@ const unsigned char *mrc_unicode_record_delims(void)
 
 #define RIGHT_SINGLE_QUOTE 0x2019
 
+/* The longest full case folding is 3 code points (CaseFolding.txt status F). */
+#define FOLD_MAX 8
+
 /* Decode the sequence at p (p < end, *p >= 0x80). @return its length (2-4) with *cp set, or 0
  * when p does not start a valid sequence: then *bad is the length (1-3) of its maximal
  * invalid subpart (a lead byte and the continuation bytes that could still have completed it,
@@ -111,11 +115,37 @@ static inline size_t decode(const unsigned char *p, const unsigned char *end, in
     return need + 1;
 }
 
-/* A code point of a token: general category L*, M* or N*. */
-static inline bool is_token_cp(int32_t cp)
+/* Per code point of the BMP, two bits read off the library once per process (never written by
+ * hand): is it a token code point (general category L*, M* or N*), and does full case folding
+ * change it. Code points past the BMP ask the library each time. */
+#define BMP 0x10000
+static uint64_t bmp_token[BMP / 64], bmp_folds[BMP / 64];
+static pthread_once_t bmp_once = PTHREAD_ONCE_INIT;
+
+static bool library_token_cp(int32_t cp)
 {
     utf8proc_category_t cat = utf8proc_category(cp);
     return cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_NO;
+}
+
+static void bmp_init(void)
+{
+    for (int32_t cp = 0; cp < BMP; cp++) {
+        int32_t f[FOLD_MAX];
+        int boundclass = UTF8PROC_BOUNDCLASS_START;
+        utf8proc_ssize_t k =
+            utf8proc_decompose_char(cp, f, FOLD_MAX, UTF8PROC_CASEFOLD, &boundclass);
+        bool folds = k != 1 || f[0] != cp;
+        bmp_token[cp / 64] |= (uint64_t)library_token_cp(cp) << (cp % 64);
+        bmp_folds[cp / 64] |= (uint64_t)folds << (cp % 64);
+    }
+}
+
+/* A code point of a token: general category L*, M* or N*. */
+static inline bool is_token_cp(int32_t cp)
+{
+    if (cp < BMP) return bmp_token[cp / 64] >> (cp % 64) & 1;
+    return library_token_cp(cp);
 }
 
 /* Does a token code point start at q (q < end)? Its length in *k when it does. */
@@ -199,6 +229,7 @@ size_t mrc_unicode_scan(const unsigned char *buf, size_t pos, size_t len, mrc_un
 {
     const unsigned char *end = buf + len;
     scan_state s = {spans, 0, max, false, true, 0};
+    pthread_once(&bmp_once, bmp_init);
     uint64_t bad_bytes = 0;
     size_t p = pos;
     while (p < len) {
@@ -356,9 +387,6 @@ static inline size_t encode(int32_t cp, unsigned char *d)
     return 4;
 }
 
-/* The longest full case folding is 3 code points (CaseFolding.txt status F). */
-#define FOLD_MAX 8
-
 /* Append the full case folding of cp (utf8proc: CaseFolding C+F, applied again to its own
  * result, which is a fixed point). */
 static inline int append_folded(mrc_unicode_keybuf *b, int32_t cp, mrc_err *err)
@@ -366,6 +394,10 @@ static inline int append_folded(mrc_unicode_keybuf *b, int32_t cp, mrc_err *err)
     if (reserve_bytes(b, 4 * FOLD_MAX, err) != 0) return -1;
     if (cp < 0x80) {
         b->bytes[b->len++] = (unsigned char)((unsigned)(cp - 'A') < 26u ? cp + 32 : cp);
+        return 0;
+    }
+    if (cp < BMP && !(bmp_folds[cp / 64] >> (cp % 64) & 1)) {
+        b->len += encode(cp, b->bytes + b->len);
         return 0;
     }
     int32_t f[FOLD_MAX];
@@ -537,6 +569,7 @@ KEYS_FN(keys_nfkc_fold, MRC_NORMALIZE_NFKC, true)
 
 mrc_unicode_keys_fn mrc_unicode_keys_select(enum mrc_normalize norm, bool fold)
 {
+    pthread_once(&bmp_once, bmp_init);
     switch (norm) {
     case MRC_NORMALIZE_NFC:
         return fold ? keys_nfc_fold : keys_nfc;
