@@ -14,6 +14,7 @@ Run by CTest (oracle.unicode); exits 1 on any difference, printing the first one
 """
 
 import argparse
+import collections
 import glob
 import gzip
 import os
@@ -185,6 +186,23 @@ def compare_keys(driver, files, label):
     return tokens, invalid
 
 
+def check_counts(driver, files):
+    """The oracle's command line (counts, sorted by count then key bytes, or by key) against the
+    driver's keys counted here, for single tokens (n-grams are in the oracle's self-test)."""
+    r = subprocess.run([driver, "--fold", "--normalize", "nfkc"] + files, capture_output=True,
+                       check=True)
+    counts = collections.Counter(r.stdout.split(b"\n")[:-1])
+    by_count = sorted(counts.items(), key=lambda kc: (-kc[1], kc[0]))
+    by_key = sorted(counts.items())
+    for extra, want in (([], by_count), (["--sort-key"], by_key)):
+        o = subprocess.run([sys.executable, os.path.join(HERE, "unicode_oracle.py"), "--fold",
+                            "--normalize", "nfkc", "--ngrams", "1"] + extra + files,
+                           capture_output=True, check=True)
+        check(o.stdout == b"".join(k + b"\t%d\n" % c for k, c in want),
+              "oracle %s: the counted keys differ from the driver's" % (extra or "by count"))
+    print("oracle counts: %d distinct keys, by count and by key, equal the driver's" % len(counts))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--driver", required=True)
@@ -214,6 +232,7 @@ def main():
             files.append(p)
         _, invalid = compare_keys(args.driver, files, "synthetic")
         check(invalid > 0, "the synthetic text has invalid bytes")
+        check_counts(args.driver, files)
     finally:
         if not args.keep:
             shutil.rmtree(tmp)
