@@ -1,8 +1,8 @@
-/* unicode.c - the `--tokens unicode` scanner and key builder (see unicode.h). Per byte, ASCII is
- * classified by a 256-entry table and never decoded; only bytes >= 0x80 are decoded (here,
- * validated) and classified by utf8proc. Keys: normalization then case folding, by utf8proc,
- * into buffers reused from token to token. Never allocates per token, never writes the input,
- * and never treats a byte of an invalid sequence as part of a token. */
+/* unicode.c - the `--tokens unicode` scanner and key builder (see unicode.h). ASCII is classified
+ * 64 bytes at a time by bit masks (or a 256-entry table) and never decoded; only bytes >= 0x80
+ * are decoded (validated here) and classified with utf8proc's data. Keys: normalization, then
+ * case folding, into buffers reused from token to token. Never allocates per token, never writes
+ * the input, never lets a byte of an invalid sequence into a token. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,6 +141,51 @@ static void bmp_init(void)
     }
 }
 
+/* Per code point of the BMP, whether a token made only of such code points is its own NFC
+ * (and NFKC): no canonical (compatibility) decomposition, combining class 0, and never the
+ * second of a canonical composition (over-approximated: any code point after the first in a
+ * canonical decomposition). Then neither decomposition, reordering nor composition can change
+ * the token. Read off the library once per process, when a normalization is asked for. */
+static uint64_t bmp_nfc_inert[BMP / 64], bmp_nfkc_inert[BMP / 64];
+static pthread_once_t inert_once = PTHREAD_ONCE_INIT;
+
+static void inert_init(void)
+{
+    static uint64_t second[BMP / 64];
+    int32_t d[32];
+    for (int32_t cp = 0; cp < 0x110000; cp++) {
+        int boundclass = UTF8PROC_BOUNDCLASS_START;
+        utf8proc_ssize_t k = utf8proc_decompose_char(cp, d, 32, UTF8PROC_DECOMPOSE, &boundclass);
+        for (utf8proc_ssize_t i = 1; i < k && i < 32; i++)
+            if (d[i] >= 0 && d[i] < BMP) second[d[i] / 64] |= 1ull << (d[i] % 64);
+    }
+    for (int32_t cp = 0; cp < BMP; cp++) {
+        int boundclass = UTF8PROC_BOUNDCLASS_START;
+        utf8proc_ssize_t k = utf8proc_decompose_char(cp, d, 32, UTF8PROC_DECOMPOSE, &boundclass);
+        bool canonical = k == 1 && d[0] == cp;
+        k = utf8proc_decompose_char(cp, d, 32, UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT, &boundclass);
+        bool compat = k == 1 && d[0] == cp;
+        bool inert = canonical && utf8proc_get_property(cp)->combining_class == 0 &&
+                     !(second[cp / 64] >> (cp % 64) & 1);
+        bmp_nfc_inert[cp / 64] |= (uint64_t)inert << (cp % 64);
+        bmp_nfkc_inert[cp / 64] |= (uint64_t)(inert && compat) << (cp % 64);
+    }
+}
+
+/* Is tok[0..n) (valid UTF-8) its own normal form (the inert table of that form)? */
+static bool is_normal(const unsigned char *tok, size_t n, const uint64_t *inert)
+{
+    const unsigned char *end = tok + n;
+    for (const unsigned char *p = tok; p < end;) {
+        int32_t cp = *p;
+        size_t bad, k = 1;
+        if (cp >= 0x80 && (k = decode(p, end, &cp, &bad)) == 0) return false;
+        if (cp >= BMP || !(inert[cp / 64] >> (cp % 64) & 1)) return false;
+        p += k;
+    }
+    return true;
+}
+
 /* A code point of a token: general category L*, M* or N*. */
 static inline bool is_token_cp(int32_t cp)
 {
@@ -188,8 +233,7 @@ static inline void masks16(const unsigned char *p, unsigned shift, block_masks *
 }
 #endif
 
-/* The class masks of p[0..64). (A byte >= 0x80 may set `word` too: such blocks go the
- * scalar way.) */
+/* The class masks of p[0..64) (`word` and `apos` only for ASCII bytes). */
 static inline block_masks masks64(const unsigned char *p)
 {
     block_masks m = {0, 0, 0};
@@ -233,37 +277,65 @@ size_t mrc_unicode_scan(const unsigned char *buf, size_t pos, size_t len, mrc_un
     uint64_t bad_bytes = 0;
     size_t p = pos;
     while (p < len) {
-        /* A block of 64 ASCII bytes: token bytes are the letters and digits, and the
-         * apostrophes between two of them; starts and ends are the edges of that mask, taken
-         * in order, so the cost is per token, not per byte (and no branch per byte). */
+        /* A block of 64 bytes as bit masks: token bytes are the letters and digits, the
+         * bytes of token code points, and the apostrophes between two of them; starts and ends
+         * are the edges of that mask, taken in order, so the cost is per token and per
+         * non-ASCII code point, not per byte. A block where a sequence crosses the end goes
+         * code point by code point. */
         if (len - p >= 64) {
             block_masks m = masks64(buf + p);
-            if (m.high == 0) {
+            uint64_t word = m.word, apos3 = 0, invalid_bits = 0;
+            bool whole = true;
+            for (uint64_t h = m.high; h != 0;) { /* the non-ASCII code points, in order */
+                unsigned i = (unsigned)__builtin_ctzll(h);
+                int32_t cp;
+                size_t bad, k = decode(buf + p + i, end, &cp, &bad), n = k ? k : bad;
+                if (i + n > 64) {
+                    whole = false;
+                    break;
+                }
+                uint64_t bits = ((1ull << n) - 1) << i;
+                h &= ~bits;
+                if (k == 0)
+                    invalid_bits |= bits;
+                else if (cp == RIGHT_SINGLE_QUOTE)
+                    apos3 |= 1ull << i;
+                else if (is_token_cp(cp))
+                    word |= bits;
+            }
+            if (whole) {
                 uint64_t prev = s.in_tok;
                 size_t k;
                 uint64_t next_word = p + 64 < len && token_cp_at(buf + p + 64, end, &k);
-                uint64_t joined = m.apos & (m.word << 1 | prev) & (m.word >> 1 | next_word << 63);
-                uint64_t t = m.word | joined;
+                uint64_t joined = m.apos & (word << 1 | prev) & (word >> 1 | next_word << 63);
+                uint64_t joined3 = apos3 & (word << 1 | prev) & (word >> 3 | next_word << 61);
+                uint64_t t = word | joined | joined3 | joined3 << 1 | joined3 << 2;
                 uint64_t before = t << 1 | prev;
                 uint64_t starts = t & ~before, ends = ~t & before;
+                unsigned from = 0; /* where the open token's part in this block starts */
                 for (;;) {
                     if (!s.in_tok) {
                         if (starts == 0) break;
-                        size_t at = p + (size_t)__builtin_ctzll(starts);
+                        from = (unsigned)__builtin_ctzll(starts);
                         starts &= starts - 1;
-                        if (s.n == s.max) {
-                            p = at;
+                        if (s.n == s.max) { /* invalid bytes past here are counted later */
+                            bad_bytes +=
+                                (uint64_t)__builtin_popcountll(invalid_bits & ((1ull << from) - 1));
+                            p += from;
                             goto full;
                         }
-                        s.tok_start = at;
+                        s.tok_start = p + from;
                         s.ascii = true;
                         s.in_tok = true;
                     }
                     if (ends == 0) break;
-                    size_t at = p + (size_t)__builtin_ctzll(ends);
+                    unsigned e = (unsigned)__builtin_ctzll(ends);
                     ends &= ends - 1;
-                    tok_end(&s, at);
+                    s.ascii = s.ascii && (m.high & ((1ull << e) - 1) >> from << from) == 0;
+                    tok_end(&s, p + e);
                 }
+                if (s.in_tok) s.ascii = s.ascii && (m.high >> from) == 0;
+                bad_bytes += (uint64_t)__builtin_popcountll(invalid_bits);
                 p += 64;
                 continue;
             }
@@ -487,6 +559,16 @@ static __attribute__((noinline)) int key_library(mrc_unicode_keybuf *b, const un
                                                  size_t n, enum mrc_normalize norm, bool fold,
                                                  mrc_err *err)
 {
+    if (norm != MRC_NORMALIZE_NONE &&
+        is_normal(tok, n, norm == MRC_NORMALIZE_NFC ? bmp_nfc_inert : bmp_nfkc_inert)) {
+        if (!fold) {
+            if (reserve_bytes(b, n, err) != 0) return err->code;
+            memcpy(b->bytes + b->len, tok, n);
+            b->len += n;
+            return 0;
+        }
+        norm = MRC_NORMALIZE_NONE; /* the token is normal: fold it as it is */
+    }
     if (norm == MRC_NORMALIZE_NONE) { /* fold only: code point by code point */
         const unsigned char *end = tok + n;
         for (const unsigned char *p = tok; p < end;) {
@@ -570,6 +652,7 @@ KEYS_FN(keys_nfkc_fold, MRC_NORMALIZE_NFKC, true)
 mrc_unicode_keys_fn mrc_unicode_keys_select(enum mrc_normalize norm, bool fold)
 {
     pthread_once(&bmp_once, bmp_init);
+    if (norm != MRC_NORMALIZE_NONE) pthread_once(&inert_once, inert_init);
     switch (norm) {
     case MRC_NORMALIZE_NFC:
         return fold ? keys_nfc_fold : keys_nfc;
