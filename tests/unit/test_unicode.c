@@ -472,8 +472,19 @@ static void test_normalization(void **state)
      * symbols such as U+2ADC, so never inside a token: unicode_check.py compares them all) */
     expect_key("\u0915\u093c", NFC, false, "\u0915\u093c");
     expect_key("\u0958", NFC, false, "\u0915\u093c");
-    /* Hangul jamo compose algorithmically */
+    /* Hangul jamo compose algorithmically; a leading jamo alone stays */
     expect_key("\u1100\u1161\u11a8", NFC, false, "\uac01");
+    expect_key("\u1100\u1161", NFKC, true, "\uac00");
+    expect_key("\u1100", NFC, false, "\u1100");
+    /* vowel signs of combining class 0 that compose with the letter before them (Oriya,
+     * Myanmar): a token of class-0 code points is not always its own NFC */
+    expect_key("\u0b47\u0b3e", NFC, false, "\u0b4b");
+    expect_key("\u1025\u102e", NFC, true, "\u1026");
+    expect_key("\u0b47", NFC, false, "\u0b47");
+    /* already normal, with folding: Cyrillic, Greek with tonos */
+    expect_key("\u041f\u0440\u0438\u0432\u0435\u0442", NFC, true,
+               "\u043f\u0440\u0438\u0432\u0435\u0442");
+    expect_key("\u0386\u03b8\u03b7\u03bd\u03b1", NFKC, true, "\u03ac\u03b8\u03b7\u03bd\u03b1");
     /* compatibility forms: only NFKC */
     expect_key("\ufb01", NFKC, false, "fi");
     expect_key("\ufb01", NFC, false, "\ufb01");
