@@ -25,7 +25,8 @@ Cn in every version, are kept: both sides agree they are delimiters).
 
 Usage:
   unicode_oracle.py [--fold] [--normalize none|nfc|nfkc] [--ngrams N]
-                    [--break line|paragraph|none] [--sort-key] [--top K] [--min-count K]
+                    [--break|--ngram-break line|paragraph|none] [--sort-key] [--top K]
+                    [--min-count K]
                     [--stats FILE.json] [--unassigned warn|error|ignore] [--careful] FILE...
   unicode_oracle.py --keys [--fold] [--normalize ...] FILE...   every key in input order, one a
                     line, and per file "PATH TAB tokens N invalid_utf8_bytes M" on stderr
@@ -296,6 +297,16 @@ def self_test():
         ]:
             got = list(f.ngrams(n, mode, "none", False))
             assert got == want, (mode, n, got, want)
+        with open(p, "wb") as fh:
+            fh.write("b a B \u00c9 c a \u00e9 a\xa0b".encode())
+        ns = argparse.Namespace(ngrams=1, break_="none", normalize="nfc", fold=True,
+                                min_count=1, sort_key=False, top=None)
+        _, items = count([File(p)], ns)
+        assert items == [(b"a", 3), (b"b", 3), ("\u00e9".encode(), 2), (b"c", 1)], items
+        ns.min_count, ns.top = 2, 2
+        assert count([File(p)], ns)[1] == [(b"a", 3), (b"b", 3)]
+        ns.min_count, ns.top, ns.sort_key = 1, None, True
+        assert [k for k, _ in count([File(p)], ns)[1]] == [b"a", b"b", b"c", "\u00e9".encode()]
     # the decoders agree on random bytes biased towards UTF-8 lead/continuation bytes
     rng = random.Random(1)
     alphabet = list(range(0x00, 0x80, 7)) + list(range(0x80, 0x100))
@@ -315,7 +326,8 @@ def main(argv):
     ap.add_argument("--fold", action="store_true")
     ap.add_argument("--normalize", choices=("none", "nfc", "nfkc"), default="none")
     ap.add_argument("--ngrams", type=int, default=1)
-    ap.add_argument("--break", dest="break_", choices=("line", "paragraph", "none"), default="line")
+    ap.add_argument("--break", "--ngram-break", dest="break_", choices=("line", "paragraph", "none"),
+                    default="line")
     ap.add_argument("--sort-key", action="store_true")
     ap.add_argument("--top", type=int)
     ap.add_argument("--min-count", type=int, default=1)
