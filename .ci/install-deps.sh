@@ -9,9 +9,11 @@ packages=(
     libopenmpi-dev openmpi-bin                    # MPI (Open MPI 4.1 on Debian 12)
     libhwloc-dev hwloc                            # core placement
     zlib1g-dev libxxhash-dev libinih-dev          # .gz inputs, hashing, --config FILE.ini
+    libutf8proc-dev                               # --tokens unicode (Unicode data)
     libisal-dev                                   # .gz inputs, fast path (ISA-L igzip)
     libcmocka-dev                                 # unit tests
     perl mawk python3                             # integration-test oracles and baselines
+    manpages-fr manpages-de manpages-ru manpages-el  # real UTF-8 text for the Unicode oracle test
     slurm-wlm munge                               # Slurm batch jobs, tested on a one-node cluster
     gnuplot-nox                                   # scaling plots (jobs/scaling)
     clang                                         # ThreadSanitizer build in CI
