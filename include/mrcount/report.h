@@ -93,6 +93,7 @@ typedef struct mrc_run_report {
     size_t ninputs;
     size_t files;
     uint64_t bytes, records, distinct;
+    uint64_t min_count_dropped; /* keys --min-count left out */
     uint64_t counters[MRC_JOB_COUNTERS]; /* the job's counters, summed over ranks */
     double seconds;
     const mrc_bad_report *bad; /* NULL: the job has no bad records */

@@ -156,10 +156,23 @@ static int refs_from_tables(run *r, mrc_err *err)
     return rc;
 }
 
+/* --min-count: the refs of keys below it go (each rank holds its keys' totals: exact). */
+static size_t drop_below(run *r, mrc_out_ref *refs, size_t n)
+{
+    uint64_t k = r->o.min_count;
+    if (k <= 1) return n;
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++)
+        if (mrc_rec_count(refs[i].rec) >= k) refs[w++] = refs[i];
+    r->dropped_mine += n - w;
+    return w;
+}
+
 static int sort_refs(run *r, mrc_out_ref *refs, size_t n, mrc_err *err)
 {
     r->sorted_refs = refs;
     r->distinct_mine = n;
+    n = drop_below(r, refs, n);
     enum mrc_order order = r->o.out.sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT;
     int rc = mrc_output_sort(refs, n, order, r->o.out.top, r->topo, &r->pl, &r->sorted, err);
     if (rc == 0) r->have_sorted = true;
@@ -170,15 +183,20 @@ static int sort_refs(run *r, mrc_out_ref *refs, size_t n, mrc_err *err)
 typedef struct counting {
     mrc_source base;
     mrc_source *in;
-    uint64_t n;
+    uint64_t n, min, dropped;
 } counting;
 
+/* Counts the keys; --min-count leaves out those below it. */
 static int counting_next(mrc_source *s, mrc_rec_view *v, mrc_err *err)
 {
     counting *c = (counting *)(void *)s;
-    int rc = c->in->next(c->in, v, err);
-    if (rc > 0) c->n++;
-    return rc;
+    for (;;) {
+        int rc = c->in->next(c->in, v, err);
+        if (rc <= 0) return rc;
+        c->n++;
+        if (v->count >= c->min) return rc;
+        c->dropped++;
+    }
 }
 
 /* The rank's data in hash order (runs, or what the shuffle received), sorted with bounded
@@ -186,7 +204,7 @@ static int counting_next(mrc_source *s, mrc_rec_view *v, mrc_err *err)
 static int sort_stream(run *r, mrc_source *in, uint64_t held, mrc_err *err)
 {
     uint64_t b = budget(r);
-    counting c = {{counting_next, NULL}, in, 0};
+    counting c = {{counting_next, NULL}, in, 0, r->o.min_count, 0};
     mrc_sort_stream_opts so = {
         .order = r->o.out.sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT,
         .budget = b == 0 ? UINT64_MAX : b > held + (b / 10) ? b - held - b / 10 : b / 10,
@@ -197,6 +215,7 @@ static int sort_stream(run *r, mrc_source *in, uint64_t held, mrc_err *err)
     int rc = mrc_output_sort_stream(&c.base, &so, &r->ext, err);
     in->close(in);
     r->distinct_mine = c.n;
+    r->dropped_mine = c.dropped;
     if (rc == 0) r->have_ext = true;
     return rc;
 }
@@ -307,10 +326,11 @@ int mrc_run_output(run *r)
     double t0 = mrc_now();
     r->o.out.stop = &mrc_signal_flag;
     int rc = sort_mine(r, &r->err);
-    uint64_t distinct = r->distinct_mine;
-    int rc2 = mrc_mpi_sum_u64(&r->d, &distinct, 1, &r->err);
+    uint64_t sums[2] = {r->distinct_mine, r->dropped_mine};
+    int rc2 = mrc_mpi_sum_u64(&r->d, sums, 2, &r->err);
     if (rc == 0) rc = rc2;
-    r->comb.distinct = distinct;
+    r->comb.distinct = sums[0];
+    r->dropped = sums[1];
     if (mrc_run_agree(r, rc) != 0) return 1;
     if (r->o.output_per_rank != NULL) {
         rc = mrc_run_write_parts(r);

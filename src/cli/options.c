@@ -72,11 +72,6 @@ static int parse_job(void *field, const char *value, char *cause, size_t causele
     return 0;
 }
 
-static void show_job(const void *field, FILE *f)
-{
-    mrc_json_string(f, (*(const mrc_job_desc *const *)field)->name);
-}
-
 #define OPT(field) offsetof(mrc_options, field)
 
 static const mrc_opt_def run_opts[] = {
@@ -98,9 +93,7 @@ static const mrc_opt_def run_opts[] = {
      .section = "job",
      .type = MRC_OPT_CUSTOM,
      .offset = OPT(job),
-     .parse = parse_job,
-     .show = show_job,
-     .metric = "job"},
+     .parse = parse_job},
     {.name = "threads",
      .section = "run",
      .short_name = 't',
@@ -200,6 +193,13 @@ static const mrc_opt_def run_opts[] = {
      .arg = "K",
      .help = "only the first K lines (default: 0 = all)",
      .metric = "top"},
+    {.name = "min-count",
+     .section = "output",
+     .type = MRC_OPT_UINT,
+     .offset = OPT(min_count),
+     .arg = "K",
+     .help = "leave out keys whose total is below K (decided\nafter the ranks combine: exact)",
+     .metric = "min_count"},
     {.name = "metrics",
      .section = "output",
      .short_name = 'm',

@@ -135,6 +135,7 @@ int mrc_run_write_metrics(run *r)
                               .bytes = r->totals[0],
                               .records = r->totals[1],
                               .distinct = r->comb.distinct,
+                              .min_count_dropped = r->dropped,
                               .seconds = r->t_total,
                               .bad = r->job.desc->bad_records ? &r->bad : NULL,
                               .phases = phases,

@@ -40,6 +40,8 @@ typedef struct run {
     mrc_sorted_result ext;
     bool have_ext;
     uint64_t distinct_mine; /* distinct keys of this rank's share */
+    uint64_t dropped_mine;  /* of those, left out by --min-count */
+    uint64_t dropped;       /* left out by --min-count, all ranks */
     uint64_t chunk;       /* split size used (rank 0): --chunk-size, or adapted to the input */
     uint64_t table_bytes; /* this rank's serialized table after the local merge */
     uint64_t rss_before_combine, rss_combine_start, rss_combine;

@@ -77,6 +77,7 @@ static inline int parse_year(const unsigned char **pp, const unsigned char *end,
  * counts within the years (meaningful when `counted`). */
 typedef struct line_value {
     size_t key_len;
+    int year; /* v1/v2: the line's year */
     uint64_t value;
     bool counted; /* at least one year inside the range */
     bool value_overflow;
@@ -105,6 +106,7 @@ static int parse_rows(const mrc_ngram_opts *o, const unsigned char *p, const uns
     }
     if (p != end) return MRC_BAD_EXTRA;
     lv->counted = in_years(o, year);
+    lv->year = year;
     lv->value = value;
     return 0;
 }
@@ -414,6 +416,99 @@ static long long consume_v3(void *c, const unsigned char *b, size_t n, bool f, m
     return consume_lines(c, b, n, f, e, MRC_NGRAM_V3);
 }
 
+/* ---- --per-year: one key per (ngram, year) ---- */
+
+/* Add value under "<ngram key> TAB <year, 4 digits>": the year's fixed width makes bytewise key
+ * order the order of years. @return 0, or -1 (err filled). */
+static int add_year(mrc_map_ctx *ctx, const unsigned char *ngram, size_t len, int year,
+                    uint64_t value, mrc_err *err)
+{
+    const unsigned char *k;
+    size_t n;
+    int keep = key_of(ctx, ngram, len, &k, &n, err);
+    if (keep <= 0) return keep;
+    if (n + 5 > ctx->scratch_cap || k != ctx->scratch) {
+        size_t at = k == ctx->scratch ? 0 : SIZE_MAX; /* the rewritten key is in scratch */
+        if (n + 5 > ctx->scratch_cap && mrc_map_ctx_grow_scratch(ctx, n + 5, err) != 0) return -1;
+        if (at == SIZE_MAX) memmove(ctx->scratch, k, n); /* k points into the input */
+    }
+    unsigned char *w = ctx->scratch;
+    w[n] = '\t';
+    w[n + 1] = (unsigned char)('0' + year / 1000);
+    w[n + 2] = (unsigned char)('0' + year / 100 % 10);
+    w[n + 3] = (unsigned char)('0' + year / 10 % 10);
+    w[n + 4] = (unsigned char)('0' + year % 10);
+    n += 5;
+    if (n > UINT32_MAX)
+        return mrc_err_set(err, MRC_EINVAL, "%s: an ngram of %zu bytes exceeds the 4 GiB key limit",
+                           ctx->path, n),
+               -1;
+    uint64_t h = XXH3_64bits_withSeed(w, n, MRC_HASH_SEED);
+    if (mrc_table_add(ctx->table, w, (uint32_t)n, h, value, err) != 0) return -1;
+    return 0;
+}
+
+/* The careful path for every line: validate it, then one add per year in range (v3: per
+ * entry). */
+static inline __attribute__((always_inline)) long long
+consume_years(void *c, const unsigned char *buf, size_t len, bool final, mrc_err *err,
+              enum mrc_ngram_format format)
+{
+    mrc_map_ctx *ctx = c;
+    const mrc_ngram_opts *o = ctx->settings;
+    const unsigned char *p = buf, *end = buf + len;
+    while (p < end) {
+        const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (nl == NULL && !final) break;
+        size_t n = (size_t)((nl ? nl : end) - p);
+        if (n > 0 && p[n - 1] == '\r') n--;
+        const unsigned char *next = nl ? nl + 1 : end;
+        line_value lv;
+        int cause = parse_line(o, format, p, n, NULL, &lv);
+        if (cause != 0 && ctx->piece_offset == 0 && ctx->piece_line < FORMAT_CHECK_LINES &&
+            check_format(ctx, p, n, err) != 0)
+            return -1;
+        if (cause != 0) {
+            if (log_bad(ctx, cause, err) != 0) return -1;
+        } else if (format != MRC_NGRAM_V3) {
+            if (lv.counted && add_year(ctx, p, lv.key_len, lv.year, lv.value, err) != 0) return -1;
+        } else { /* the entries are valid: "TAB year,match,volumes" each */
+            const unsigned char *q = p + lv.key_len, *e = p + n;
+            while (q < e) {
+                q++;
+                int year = 0;
+                uint64_t v[2];
+                parse_year(&q, e, ',', &year);
+                q++;
+                parse_count(&q, e, ',', &v[0]);
+                q++;
+                parse_count(&q, e, '\t', &v[1]);
+                if (in_years(o, year) &&
+                    add_year(ctx, p, lv.key_len, year, v[o->value == MRC_VALUE_MATCH ? 0 : 1],
+                             err) != 0)
+                    return -1;
+            }
+        }
+        ctx->records++;
+        ctx->piece_line++;
+        p = next;
+    }
+    return final ? (long long)len : (long long)(p - buf);
+}
+
+static long long consume_v1_years(void *c, const unsigned char *b, size_t n, bool f, mrc_err *e)
+{
+    return consume_years(c, b, n, f, e, MRC_NGRAM_V1);
+}
+static long long consume_v2_years(void *c, const unsigned char *b, size_t n, bool f, mrc_err *e)
+{
+    return consume_years(c, b, n, f, e, MRC_NGRAM_V2);
+}
+static long long consume_v3_years(void *c, const unsigned char *b, size_t n, bool f, mrc_err *e)
+{
+    return consume_years(c, b, n, f, e, MRC_NGRAM_V3);
+}
+
 static int ngram_check(const void *settings, mrc_err *err)
 {
     const mrc_ngram_opts *o = settings;
@@ -430,9 +525,14 @@ static int ngram_select(mrc_job *job, const mrc_job_env *env, mrc_err *err)
     int rc = ngram_check(o, err);
     if (rc != 0) return rc;
     job->rules.delim = delim_newline;
-    job->consume = o->format == MRC_NGRAM_V1   ? consume_v1
-                   : o->format == MRC_NGRAM_V2 ? consume_v2
-                                               : consume_v3;
+    if (o->per_year)
+        job->consume = o->format == MRC_NGRAM_V1   ? consume_v1_years
+                       : o->format == MRC_NGRAM_V2 ? consume_v2_years
+                                                   : consume_v3_years;
+    else
+        job->consume = o->format == MRC_NGRAM_V1   ? consume_v1
+                       : o->format == MRC_NGRAM_V2 ? consume_v2
+                                                   : consume_v3;
     return 0;
 }
 
@@ -497,6 +597,14 @@ static const mrc_opt_def ngram_opts[] = {
      .type = MRC_OPT_FLAG,
      .offset = offsetof(mrc_ngram_opts, fold_case),
      .negate = true},
+    {.name = "per-year",
+     .section = "job",
+     .type = MRC_OPT_FLAG,
+     .offset = offsetof(mrc_ngram_opts, per_year),
+     .help = "one key per (ngram, year): 'ngram TAB year TAB count'\n"
+             "lines (years as 4 digits); --sort key gives a time\n"
+             "series per ngram",
+     .metric = "per_year"},
     {.name = "strict",
      .section = "job",
      .type = MRC_OPT_FLAG,

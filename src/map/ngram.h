@@ -16,7 +16,8 @@ typedef struct mrc_ngram_opts {
     int pos;                /* enum mrc_pos */
     int year_min, year_max; /* inclusive, within 0..MRC_YEAR_MAX */
     bool fold_case;
-    bool strict; /* the first bad record is fatal */
+    bool strict;   /* the first bad record is fatal */
+    bool per_year; /* the key is (ngram, year): "ngram TAB YYYY" */
 } mrc_ngram_opts;
 
 #endif

@@ -170,6 +170,7 @@ void mrc_report_metrics(const mrc_run_report *r, FILE *f)
             "  \"%s\": %llu,\n  \"distinct_keys\": %llu,\n",
             r->files, (unsigned long long)r->bytes, (unsigned long long)r->records,
             job->desc->records, (unsigned long long)r->records, (unsigned long long)r->distinct);
+    fprintf(f, "  \"min_count_dropped\": %llu,\n", (unsigned long long)r->min_count_dropped);
     for (size_t c = 0; job->desc->counters != NULL && job->desc->counters[c] != NULL; c++)
         fprintf(f, "  \"%s\": %llu,\n", job->desc->counters[c], (unsigned long long)r->counters[c]);
     fprintf(f, "  \"seconds\": %.6f,\n  \"mb_per_s\": %.3f,\n", r->seconds,
