@@ -202,8 +202,8 @@ enum mrc_combine_strategy { MRC_COMBINE_AUTO, MRC_COMBINE_REDUCE, MRC_COMBINE_SH
 typedef int (*mrc_agree_fn)(void *arg, int status);
 
 typedef struct mrc_combine_opts {
-    int strategy;     /* enum mrc_combine_strategy */
-    bool need_ranges; /* every rank must own its hash range (--output-per-rank): the shuffle */
+    int strategy;       /* enum mrc_combine_strategy */
+    bool need_ranges;   /* every rank must own its hash range (--output-per-rank): the shuffle */
     uint64_t mem_share; /* bytes this rank may use (0: unknown): auto never picks what cannot fit */
     mrc_topo *topo;
     const mrc_placement *pl;
@@ -272,8 +272,7 @@ int mrc_mpi_shuffle_spilled(const mrc_mpi *d, mrc_table *const *tables, size_t n
  *  holds one block per owner. Closing it before its end tells the owner to stop (--top). Waits
  *  poll `stop` (MRC_EINTR). An owner's error arrives as this stream's error ("rank N: ...").
  *  @return NULL on ENOMEM. */
-mrc_source *mrc_mpi_stream_source(const mrc_mpi *d, int owner, const mrc_stop *stop,
-                                  mrc_err *err);
+mrc_source *mrc_mpi_stream_source(const mrc_mpi *d, int owner, const mrc_stop *stop, mrc_err *err);
 
 /** mrc_mpi_stream_serve() : on an owner (rank != 0), serve src's records to rank 0 in blocks of
  *  about `block` bytes (a larger record alone), each when rank 0 asks, until src ends (an empty

@@ -178,12 +178,12 @@ typedef struct mrc_sort_stream_opts {
 typedef struct mrc_sorted_result {
     enum mrc_order order;
     bool in_memory;
-    unsigned char *buf;  /* in memory: the records */
-    mrc_out_ref *refs;   /* in memory: their refs */
+    unsigned char *buf; /* in memory: the records */
+    mrc_out_ref *refs;  /* in memory: their refs */
     mrc_out_sorted sorted;
-    mrc_run_file *runs;  /* otherwise: the sorted runs */
+    mrc_run_file *runs; /* otherwise: the sorted runs */
     size_t nruns;
-    mrc_source *merged;  /* their merge, until taken by mrc_output_sorted_result_source() */
+    mrc_source *merged; /* their merge, until taken by mrc_output_sorted_result_source() */
     uint64_t spilled_bytes;
 } mrc_sorted_result;
 

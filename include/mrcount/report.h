@@ -36,9 +36,10 @@ typedef struct mrc_rank_report {
     size_t splits_mapped;
     const char *threads_source;
     size_t cores_available;
-    uint64_t memory_limit;      /* bytes this rank may use (UINT64_MAX: no limit found) */
-    const char *memory_source;  /* where the limit came from */
-    uint64_t spill_bytes, spill_runs; /* what the tables spilled to --tmp-dir */
+    uint64_t memory_limit;              /* bytes this rank may use (UINT64_MAX: no limit found) */
+    const char *memory_source;          /* where the limit came from */
+    uint64_t spill_bytes, spill_runs;   /* what the tables spilled to --tmp-dir */
+    uint64_t spill_written, spill_read; /* all spill file traffic (tables, shuffle, sort) */
     size_t nthreads;
     const int *core_of;           /* per thread, -1: unpinned */
     char *const *cpus_of;         /* per thread PU list, may hold NULLs */
@@ -93,7 +94,7 @@ typedef struct mrc_run_report {
     size_t ninputs;
     size_t files;
     uint64_t bytes, records, distinct;
-    uint64_t min_count_dropped; /* keys --min-count left out */
+    uint64_t min_count_dropped;          /* keys --min-count left out */
     uint64_t counters[MRC_JOB_COUNTERS]; /* the job's counters, summed over ranks */
     double seconds;
     const mrc_bad_report *bad; /* NULL: the job has no bad records */

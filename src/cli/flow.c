@@ -15,10 +15,10 @@
 #include "run.h"
 #include "signals.h"
 
-#define STREAM_BLOCK ((size_t)1 << 20)  /* bytes an owner sends rank 0 per block */
-#define ROUND_MAX ((size_t)8 << 20)     /* bytes of one chunk of the spilled shuffle */
+#define STREAM_BLOCK ((size_t)1 << 20) /* bytes an owner sends rank 0 per block */
+#define ROUND_MAX ((size_t)8 << 20)    /* bytes of one chunk of the spilled shuffle */
 #define ROUND_MIN ((size_t)64 << 10)
-#define READ_BUF_MAX ((size_t)1 << 20)  /* a run reader's block */
+#define READ_BUF_MAX ((size_t)1 << 20) /* a run reader's block */
 #define READ_BUF_MIN ((size_t)64 << 10)
 
 /* The memory this rank may use (0: no bound known). */
@@ -95,8 +95,10 @@ int mrc_run_combine(run *r)
     double t0 = mrc_now();
     r->rss_before_combine = mrc_peak_rss_bytes();
     r->rss_combine_start = mrc_rss_window_start();
-    if (r->d.size == 1) { /* nothing crosses ranks */
-    } else if (r->spilled) { /* the bounded shuffle of runs */
+    if (r->d.size == 1) { /* nothing crosses ranks: the strategy asked is the one reported */
+        r->comb.shuffle = r->o.reduce == MRC_REDUCE_SHUFFLE || r->o.output_per_rank != NULL;
+    } else if (r->spilled) { /* the bounded shuffle of runs (a reduce asked for falls back) */
+        r->comb.fell_back = r->o.reduce == MRC_REDUCE_REDUCE;
         uint64_t b = budget(r);
         size_t round = b ? (size_t)(b / 16 / (uint64_t)r->d.size) : ROUND_MAX;
         round = round < ROUND_MIN ? ROUND_MIN : round > ROUND_MAX ? ROUND_MAX : round;
@@ -114,22 +116,21 @@ int mrc_run_combine(run *r)
         r->comb.shuffle = true;
         r->comb.range_len = ss.received + ss.kept;
         mrc_map_output_free(&r->mapped); /* sent: the runs are no longer needed */
-    } else { /* MPI_Reduce or the shuffle of the serialized tables */
-        mrc_combine_opts co = {
-            .strategy = r->o.reduce == MRC_REDUCE_SHUFFLE  ? MRC_COMBINE_SHUFFLE
-                        : r->o.reduce == MRC_REDUCE_REDUCE ? MRC_COMBINE_REDUCE
-                                                           : MRC_COMBINE_AUTO,
-            .need_ranges = r->o.output_per_rank != NULL,
-            .mem_share = budget(r),
-            .topo = r->topo,
-            .pl = &r->pl,
-            .agree = agree_cb,
-            .agree_arg = r,
-            .test_reduce_cap = r->knobs.reduce_cap,
-            .test_reduce_block = r->knobs.reduce_block,
-            .test_shuffle_round = r->knobs.shuffle_round};
-        rc = mrc_mpi_combine(&r->d, &r->local, r->local_len, r->st.distinct, &co, &r->comb,
-                             &r->err);
+    } else {                             /* MPI_Reduce or the shuffle of the serialized tables */
+        mrc_combine_opts co = {.strategy = r->o.reduce == MRC_REDUCE_SHUFFLE  ? MRC_COMBINE_SHUFFLE
+                                           : r->o.reduce == MRC_REDUCE_REDUCE ? MRC_COMBINE_REDUCE
+                                                                              : MRC_COMBINE_AUTO,
+                               .need_ranges = r->o.output_per_rank != NULL,
+                               .mem_share = budget(r),
+                               .topo = r->topo,
+                               .pl = &r->pl,
+                               .agree = agree_cb,
+                               .agree_arg = r,
+                               .test_reduce_cap = r->knobs.reduce_cap,
+                               .test_reduce_block = r->knobs.reduce_block,
+                               .test_shuffle_round = r->knobs.shuffle_round};
+        rc =
+            mrc_mpi_combine(&r->d, &r->local, r->local_len, r->st.distinct, &co, &r->comb, &r->err);
     }
     r->phase[MRC_PHASE_COMBINE] = mrc_now() - t0;
     r->rss_combine = mrc_rss_window_peak();
@@ -205,13 +206,15 @@ static int sort_stream(run *r, mrc_source *in, uint64_t held, mrc_err *err)
 {
     uint64_t b = budget(r);
     counting c = {{counting_next, NULL}, in, 0, r->o.min_count, 0};
-    mrc_sort_stream_opts so = {
-        .order = r->o.out.sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT,
-        .budget = b == 0 ? UINT64_MAX : b > held + (b / 10) ? b - held - b / 10 : b / 10,
-        .tmp_dir = r->o.tmp_dir,
-        .top = r->o.out.top,
-        .topo = r->topo,
-        .pl = &r->pl};
+    mrc_sort_stream_opts so = {.order =
+                                   r->o.out.sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT,
+                               .budget = b == 0                ? UINT64_MAX
+                                         : b > held + (b / 10) ? b - held - b / 10
+                                                               : b / 10,
+                               .tmp_dir = r->o.tmp_dir,
+                               .top = r->o.out.top,
+                               .topo = r->topo,
+                               .pl = &r->pl};
     int rc = mrc_output_sort_stream(&c.base, &so, &r->ext, err);
     in->close(in);
     r->distinct_mine = c.n;
@@ -242,7 +245,8 @@ static int sort_mine(run *r, mrc_err *err)
                     rc = err->code ? err->code : MRC_ENOMEM;
                 else
                     n++;
-            if (rc == 0) in = mrc_merge_source_open(src, n, MRC_ORDER_HASH, err);
+            if (rc == 0)
+                in = mrc_merge_source_open(src, n, MRC_ORDER_HASH, err);
             else
                 for (size_t i = 0; i < n; i++)
                     src[i]->close(src[i]);
@@ -263,7 +267,8 @@ static int sort_mine(run *r, mrc_err *err)
                     rc = err->code ? err->code : MRC_ENOMEM;
                 else
                     n++;
-            if (rc == 0) in = mrc_merge_source_open(src, n, MRC_ORDER_HASH, err);
+            if (rc == 0)
+                in = mrc_merge_source_open(src, n, MRC_ORDER_HASH, err);
             else
                 for (size_t i = 0; i < n; i++)
                     src[i]->close(src[i]);
@@ -277,8 +282,7 @@ static int sort_mine(run *r, mrc_err *err)
     size_t n = 0;
     int rc = 0;
     if (r->comb.table != NULL)
-        rc = mrc_output_refs_from_table(r->comb.table, r->comb.table_len, "result", &refs, &n,
-                                        err);
+        rc = mrc_output_refs_from_table(r->comb.table, r->comb.table_len, "result", &refs, &n, err);
     return rc != 0 ? rc : sort_refs(r, refs, n, err);
 }
 

@@ -33,7 +33,6 @@ static int agree(run *r, int status)
     return mrc_run_agree(r, status);
 }
 
-
 int mrc_run_end_phase(run *r, enum mrc_fault_phase p, int rc)
 {
     if (MRC_FAULT_AT(p)) rc = mrc_fault_at(&r->err, p, rc);
@@ -140,9 +139,8 @@ static int phase_map(run *r)
         return 1;
     }
     if (MRC_FAULT_AT(MRC_FP_MAP)) mrc_fault_wrap_map(&r->job);
-    mrc_map_opts mapo = {.piece_size = piece,
-                         .table_budget = mrc_run_table_budget(r),
-                         .tmp_dir = r->o.tmp_dir};
+    mrc_map_opts mapo = {
+        .piece_size = piece, .table_budget = mrc_run_table_budget(r), .tmp_dir = r->o.tmp_dir};
     mrc_map_run *m = dynamic ? mrc_map_start_fed(&r->job, &r->files, r->mine, r->nmine, &mapo,
                                                  r->topo, &r->pl, &r->err)
                              : mrc_map_start(&r->job, &r->files, r->mine, r->nmine, &mapo, r->topo,

@@ -25,11 +25,11 @@ typedef struct mrc_options {
     void **job_settings;     /* one per registry job, in registry order: a job option given
                                 applies to every job that owns an option of that name */
     /* [run] */
-    uint64_t threads;    /* --threads N, 0 = default */
-    int schedule;        /* enum mrc_schedule: --schedule static|dynamic */
-    uint64_t chunk_size; /* --chunk-size SIZE (suffixes k/M/G), 0 = default */
-    int reduce;          /* enum mrc_reduce: --reduce auto|reduce|shuffle */
-    int progress;        /* enum mrc_progress: --progress auto|always|never */
+    uint64_t threads;      /* --threads N, 0 = default */
+    int schedule;          /* enum mrc_schedule: --schedule static|dynamic */
+    uint64_t chunk_size;   /* --chunk-size SIZE (suffixes k/M/G), 0 = default */
+    int reduce;            /* enum mrc_reduce: --reduce auto|reduce|shuffle */
+    int progress;          /* enum mrc_progress: --progress auto|always|never */
     uint64_t memory_limit; /* --memory-limit SIZE per rank, 0 = what the rank may really use */
     char *tmp_dir;         /* --tmp-dir DIR for spill files (default: $TMPDIR, else /tmp) */
     /* [output] */

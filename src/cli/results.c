@@ -81,6 +81,8 @@ static void metrics_json(const void *arg, FILE *f)
 int mrc_run_write_metrics(run *r)
 {
     uint64_t peak = mrc_peak_rss_bytes(); /* may have dropped with the combine's window reset */
+    mrc_spill_io io;
+    mrc_spill_io_get(&io);
     mrc_rank_report rr = {.rank = r->d.rank,
                           .host = r->d.host,
                           .peak_rss = peak > r->rss_before_combine ? peak : r->rss_before_combine,
@@ -100,6 +102,8 @@ int mrc_run_write_metrics(run *r)
                           .memory_source = r->mem.source,
                           .spill_bytes = r->st.spill_bytes,
                           .spill_runs = r->st.spill_runs,
+                          .spill_written = io.written,
+                          .spill_read = io.read,
                           .cores_available = r->pl.cores_available,
                           .nthreads = r->pl.nthreads,
                           .core_of = r->pl.core_of,

@@ -31,8 +31,8 @@ typedef struct run {
     bool spilled;          /* some rank's tables spilled (every rank knows) */
     void *local;           /* this rank's serialized table after the local merge */
     size_t local_len;
-    mrc_combine_result comb;  /* what the combine left this rank (comb.table: its share) */
-    mrc_chunk_store *store;   /* spilled: what the shuffle brought this rank */
+    mrc_combine_result comb; /* what the combine left this rank (comb.table: its share) */
+    mrc_chunk_store *store;  /* spilled: what the shuffle brought this rank */
     /* this rank's share of the result, sorted (flow.c): in memory, or with bounded memory */
     mrc_out_ref *sorted_refs;
     mrc_out_sorted sorted;
@@ -42,8 +42,8 @@ typedef struct run {
     uint64_t distinct_mine; /* distinct keys of this rank's share */
     uint64_t dropped_mine;  /* of those, left out by --min-count */
     uint64_t dropped;       /* left out by --min-count, all ranks */
-    uint64_t chunk;       /* split size used (rank 0): --chunk-size, or adapted to the input */
-    uint64_t table_bytes; /* this rank's serialized table after the local merge */
+    uint64_t chunk;         /* split size used (rank 0): --chunk-size, or adapted to the input */
+    uint64_t table_bytes;   /* this rank's serialized table after the local merge */
     uint64_t rss_before_combine, rss_combine_start, rss_combine;
     double phase[MRC_PHASE_COUNT];
     double t_start, t_total;

@@ -483,9 +483,8 @@ consume_years(void *c, const unsigned char *buf, size_t len, bool final, mrc_err
                 parse_count(&q, e, ',', &v[0]);
                 q++;
                 parse_count(&q, e, '\t', &v[1]);
-                if (in_years(o, year) &&
-                    add_year(ctx, p, lv.key_len, year, v[o->value == MRC_VALUE_MATCH ? 0 : 1],
-                             err) != 0)
+                if (in_years(o, year) && add_year(ctx, p, lv.key_len, year,
+                                                  v[o->value == MRC_VALUE_MATCH ? 0 : 1], err) != 0)
                     return -1;
             }
         }

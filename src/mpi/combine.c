@@ -61,14 +61,18 @@ static int plan(const mrc_mpi *d, const void *local, size_t local_len, uint64_t 
                         (o->need_ranges ? 0 : U_bytes / MODEL_NET_BPS);
     if (o->strategy == MRC_COMBINE_AUTO && !o->need_ranges)
         res->shuffle = res->predicted[1] < res->predicted[0] || 3 * cap > mem_share;
+    /* A reduce asked for that could not fit a rank's memory (rank 0 holds its buffers and the
+     * union) runs as the shuffle instead: reported as a fall back. */
+    if (o->strategy == MRC_COMBINE_REDUCE && 3 * cap > mem_share)
+        res->shuffle = res->fell_back = true;
     *cap_hint = (uint64_t)cap;
     if (o->test_reduce_cap > 0) *cap_hint = o->test_reduce_cap; /* tests force a fall back */
     return 0;
 }
 
 /* The shuffled ranges: each rank keeps its own; the distinct keys of all of them summed. */
-static int after_shuffle(const mrc_mpi *d, void **range, size_t range_len,
-                         mrc_combine_result *res, mrc_err *err)
+static int after_shuffle(const mrc_mpi *d, void **range, size_t range_len, mrc_combine_result *res,
+                         mrc_err *err)
 {
     mrc_ser_header h;
     mrc_ser_read_header(*range, &h);

@@ -103,8 +103,8 @@ int mrc_mpi_shuffle_spilled(const mrc_mpi *d, mrc_table *const *tables, size_t n
     for (int p = 0; p < P && mpi_rc == MPI_SUCCESS; p++) {
         int dest = (me + p) % P, from = (me - p + P) % P;
         uint64_t lo = mrc_hash_range_start((uint32_t)dest, (uint32_t)P);
-        uint64_t hi = dest + 1 < P ? mrc_hash_range_start((uint32_t)dest + 1, (uint32_t)P) - 1
-                                   : UINT64_MAX;
+        uint64_t hi =
+            dest + 1 < P ? mrc_hash_range_start((uint32_t)dest + 1, (uint32_t)P) - 1 : UINT64_MAX;
         chunk_fill c = {0};
         if (!failed) {
             c.src = range_stream(tables, ntables, runs, nruns, lo, hi, o->read_buf, err);
@@ -148,8 +148,8 @@ int mrc_mpi_shuffle_spilled(const mrc_mpi *d, mrc_table *const *tables, size_t n
                     send_done = true;
                 }
                 stats->sent += slen - CHUNK_HEAD;
-                mpi_rc = MPI_Isend(sbuf, (int)slen, MPI_BYTE, dest, TAG_SPREAD, MPI_COMM_WORLD,
-                                   &req[0]);
+                mpi_rc =
+                    MPI_Isend(sbuf, (int)slen, MPI_BYTE, dest, TAG_SPREAD, MPI_COMM_WORLD, &req[0]);
                 if (mpi_rc != MPI_SUCCESS) break;
             }
             if (!recv_done) {
@@ -167,8 +167,8 @@ int mrc_mpi_shuffle_spilled(const mrc_mpi *d, mrc_table *const *tables, size_t n
                     rcap = (size_t)n;
                 }
                 if (mpi_rc == MPI_SUCCESS)
-                    mpi_rc = MPI_Irecv(rbuf, n, MPI_BYTE, from, TAG_SPREAD, MPI_COMM_WORLD,
-                                       &req[1]);
+                    mpi_rc =
+                        MPI_Irecv(rbuf, n, MPI_BYTE, from, TAG_SPREAD, MPI_COMM_WORLD, &req[1]);
                 if (mpi_rc != MPI_SUCCESS) break;
                 mpi_rc = MPI_Waitall(2, req, MPI_STATUSES_IGNORE);
                 if (mpi_rc != MPI_SUCCESS) break;

@@ -63,8 +63,8 @@ static int walk_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
     refs_job *j = arg;
     for (size_t p = ti; p < j->nparts && !atomic_load(failed); p += j->nthreads) {
         part_sink s = {j->refs + j->start[p], 0};
-        int rc = mrc_table_walk(j->tables, j->ntables, part_lo(p, j->nparts),
-                                part_hi(p, j->nparts), put_ref, &s, err);
+        int rc = mrc_table_walk(j->tables, j->ntables, part_lo(p, j->nparts), part_hi(p, j->nparts),
+                                put_ref, &s, err);
         if (rc != 0) return rc;
         j->count[p] = s.n;
     }

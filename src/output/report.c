@@ -41,8 +41,11 @@ char *mrc_report_rank_json(const mrc_rank_report *r)
         fprintf(f, "\"memory_limit_bytes\": %llu", (unsigned long long)r->memory_limit);
     fputs(", \"memory_limit_source\": ", f);
     mrc_json_string(f, r->memory_source ? r->memory_source : "none");
-    fprintf(f, ", \"spill_bytes\": %llu, \"spill_runs\": %llu, \"threads\": [",
-            (unsigned long long)r->spill_bytes, (unsigned long long)r->spill_runs);
+    fprintf(f,
+            ", \"spill_bytes\": %llu, \"spill_runs\": %llu, \"spill_written_bytes\": %llu, "
+            "\"spill_read_bytes\": %llu, \"threads\": [",
+            (unsigned long long)r->spill_bytes, (unsigned long long)r->spill_runs,
+            (unsigned long long)r->spill_written, (unsigned long long)r->spill_read);
     for (size_t i = 0; i < r->nthreads; i++) {
         fprintf(f, "%s{\"thread\": %zu, \"core\": %d, \"cpus\": ", i ? ", " : "", i, r->core_of[i]);
         mrc_json_string(f, r->cpus_of[i] ? r->cpus_of[i] : "");

@@ -66,8 +66,8 @@ static int merge_next(mrc_source *base, mrc_rec_view *r, mrc_err *err)
     while (m->nheap > 0 && mrc_rec_cmp(m->order, &m->cur[m->heap[0]], r) == 0) {
         const mrc_rec_view *d = &m->cur[m->heap[0]];
         if (m->order != MRC_ORDER_HASH) {
-            mrc_err_set(err, MRC_EINVAL, "merge of %zu streams: key '%.*s' is in two streams",
-                        m->n, (int)(r->len > 200 ? 200 : r->len), (const char *)r->key);
+            mrc_err_set(err, MRC_EINVAL, "merge of %zu streams: key '%.*s' is in two streams", m->n,
+                        (int)(r->len > 200 ? 200 : r->len), (const char *)r->key);
             return -1;
         }
         if (__builtin_add_overflow(r->count, d->count, &r->count)) {

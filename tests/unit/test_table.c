@@ -691,6 +691,87 @@ static void test_table_merge_parallel(void **state)
     mrc_topo_close(topo);
 }
 
+/* ---- the memory bound: spills through the full() hook ---- */
+
+typedef struct spill_log {
+    okvec got;       /* every record drained, in order */
+    size_t spills;   /* full() calls */
+    size_t max_seen; /* the largest table seen at a spill */
+    uint64_t last_hash;
+    bool sorted; /* each drain came in hash order */
+    unsigned char *keys[64];
+} spill_log;
+
+static int spill_collect(void *arg, const mrc_rec_view *r, mrc_err *err)
+{
+    (void)err;
+    spill_log *l = arg;
+    if (l->got.n > 0 && r->hash < l->last_hash) l->sorted = false;
+    l->last_hash = r->hash;
+    unsigned char *k = malloc(r->len + 1);
+    assert_non_null(k);
+    memcpy(k, r->key, r->len);
+    okvec_push(&l->got, k, r->len, r->count, r->hash);
+    return 0;
+}
+
+static int spill_hook(void *arg, mrc_table *t, mrc_err *err)
+{
+    spill_log *l = arg;
+    l->spills++;
+    size_t b = mrc_table_bytes(t);
+    if (b > l->max_seen) l->max_seen = b;
+    l->last_hash = 0;
+    uint64_t before = l->got.n;
+    int rc = mrc_table_drain(t, spill_collect, l, err);
+    assert_int_equal(l->got.n - before, t->used);
+    mrc_table_clear(t);
+    return rc;
+}
+
+/* Past max_bytes the table calls full() (which drains it in hash order and clears it) instead
+ * of growing; what was drained plus what is left is exactly what was added, and the table never
+ * held more than its bound. */
+static void test_table_spills_at_its_bound(void **state)
+{
+    (void)state;
+    rng_seed(555);
+    keypool p = pool_make(60000, 256);
+    mrc_table t;
+    table_init(&t, 0);
+    spill_log l = {.sorted = true};
+    t.max_bytes = (size_t)3 << 20;
+    t.full = spill_hook;
+    t.full_arg = &l;
+    okvec o = {0};
+    fill_random(&t, &o, &p, 300000, 7);
+    assert_true(l.spills >= 3);
+    assert_true(l.sorted);
+    assert_true(l.max_seen <= t.max_bytes);
+    /* what is still in the table joins what was drained */
+    l.last_hash = 0;
+    assert_int_equal(mrc_table_drain(&t, spill_collect, &l, &(mrc_err){0}), 0);
+    okvec_aggregate(&o);
+    okvec_aggregate(&l.got);
+    assert_int_equal(l.got.n, o.n);
+    for (size_t i = 0; i < o.n; i++) {
+        assert_int_equal(okv_key_cmp(&l.got.v[i], &o.v[i]), 0);
+        assert_int_equal(l.got.v[i].count, o.v[i].count);
+    }
+    /* an empty table does not spill, even past its bound: one more key always goes in */
+    mrc_table_clear(&t);
+    t.max_bytes = 1;
+    size_t before = l.spills;
+    add_ok(&t, "x", 1, mrc_hash("x", 1), 1);
+    assert_int_equal(l.spills, before);
+    for (size_t i = 0; i < l.got.n; i++)
+        free((void *)l.got.v[i].key);
+    okvec_free(&l.got);
+    okvec_free(&o);
+    mrc_table_free(&t);
+    pool_free(&p);
+}
+
 /* ---- the merge operator on serialized tables ---- */
 
 typedef struct sertab {
@@ -1295,6 +1376,7 @@ int main(void)
         cmocka_unit_test(test_table_equal_tags),
         cmocka_unit_test(test_table_walk_overflow),
         cmocka_unit_test(test_table_merge_parallel),
+        cmocka_unit_test(test_table_spills_at_its_bound),
         cmocka_unit_test(test_ser_merge_algebra),
         cmocka_unit_test(test_ser_merge_caps),
         cmocka_unit_test(test_ser_merge_into_shared_keys),

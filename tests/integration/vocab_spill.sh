@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# vocab_spill.sh - bounded memory: a vocabulary far bigger than --memory-limit is counted exactly
+# at np 1, 2 and 3 (every rank's tables spill several times to --tmp-dir, the owners' shares and
+# the output sort too), equal to sort | uniq -c, with any --reduce, --sort key, --top, --min-count
+# and --output-per-rank; the limit can come from SLURM_MEM_PER_NODE alone; a --tmp-dir that fills
+# up is an error naming it that leaves nothing behind; a signal while spill files exist leaves
+# nothing behind either (they have no name). Sizes are kept small for CI: the limit is small
+# instead (bench/bench-vocab.sh has the large sizes).
+# shellcheck source-path=SCRIPTDIR source=lib.bash
+source "$(dirname "$0")/lib.bash"
+TAB=$(printf '\t')
+
+gen_keys() {
+    local tool=$MRC_BUILD_DIR/tests/gen_keys
+    [ -x "$tool" ] || fail "gen_keys not built ($tool)"
+    "$tool" "$@" >/dev/null
+}
+
+# 1.2 M distinct keys, 3 M tokens with Zipf repeats, 4 a line, shuffled, in 6 files (~30 MB).
+gen_keys "$T/keys" 1200000 --tokens 3000000 --dist zipf --per-line 4 --order shuffle --files 6 --seed 3
+cat "$T"/keys/* | tr ' ' '\n' | grep -v '^$' | sort | uniq -c |
+    awk '{ print $2 "\t" $1 }' | sort -t "$TAB" -k2,2nr -k1,1 >"$T/exp.tsv"
+sort -t "$TAB" -k1,1 "$T/exp.tsv" >"$T/exp-key.tsv"
+[ "$(wc -l <"$T/exp.tsv")" -gt 1000000 ] || fail "the oracle has too few keys"
+mkdir -p "$T/spill"
+
+# metric FILE EXPR : a Python expression over the metrics m.
+metric() { python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+
+# check NAME NP EXPECTED ARGS... : the run's result equals EXPECTED, every rank spilled, and the
+# tmp dir holds nothing afterwards.
+check() {
+    local name=$1 np=$2 exp=$3
+    shift 3
+    run_mrc_ok "$np" --quiet --tmp-dir "$T/spill" --metrics "$T/m.json" --output "$T/out.tsv" \
+        "$@" "$T/keys"
+    assert_same "$exp" "$T/out.tsv" "$name np $np $*"
+    local runs
+    runs=$(metric "$T/m.json" 'min(r["spill_runs"] for r in m["ranks"])')
+    [ "$runs" -ge 2 ] || fail "$name np $np: a rank spilled $runs runs (expected several)"
+    [ "$(metric "$T/m.json" 'm["distinct_keys"]')" = "$(wc -l <"$T/exp.tsv")" ] ||
+        fail "$name np $np: distinct_keys differs from the oracle's"
+    nothing_left "$T/spill" "$name np $np: the tmp dir"
+    log "ok: $name np $np $* (fewest runs per rank: $runs)"
+}
+
+for np in 1 2 3; do
+    check "spilled" "$np" "$T/exp.tsv" --memory-limit 16M --threads 2 --chunk-size 1M
+done
+check "by key" 2 "$T/exp-key.tsv" --memory-limit 16M --sort key
+for reduce in reduce shuffle auto; do
+    check "--reduce $reduce" 2 "$T/exp.tsv" --memory-limit 16M --reduce "$reduce"
+done
+head -n 1000 "$T/exp.tsv" >"$T/exp-top.tsv"
+check "--top" 3 "$T/exp-top.tsv" --memory-limit 16M --top 1000
+awk -F "$TAB" '$2 >= 3' "$T/exp.tsv" >"$T/exp-min.tsv"
+check "--min-count" 2 "$T/exp-min.tsv" --memory-limit 16M --min-count 3
+
+# --output-per-rank: the parts, concatenated and sorted, are the table.
+run_mrc_ok 3 --quiet --tmp-dir "$T/spill" --memory-limit 16M --output-per-rank "$T/parts" "$T/keys"
+cat "$T"/parts/part-*.tsv | sort -t "$TAB" -k2,2nr -k1,1 >"$T/parts.tsv"
+assert_same "$T/exp.tsv" "$T/parts.tsv" "--output-per-rank, spilled"
+nothing_left "$T/spill" "--output-per-rank: the tmp dir"
+log "ok: --output-per-rank, spilled"
+
+# The limit from SLURM_MEM_PER_NODE alone (MiB for the node: 2 ranks share 200, less the
+# headroom): spills, and the metrics name the source.
+SLURM_MEM_PER_NODE=200 run_mrc_ok 2 --quiet --tmp-dir "$T/spill" --metrics "$T/m.json" \
+    --output "$T/out.tsv" "$T/keys"
+assert_same "$T/exp.tsv" "$T/out.tsv" "SLURM_MEM_PER_NODE"
+metric "$T/m.json" 'm["ranks"][0]["memory_limit_source"]' | grep -q SLURM_MEM_PER_NODE ||
+    fail "SLURM_MEM_PER_NODE: the metrics do not name it as the limit's source"
+[ "$(metric "$T/m.json" 'min(r["spill_runs"] for r in m["ranks"])')" -ge 1 ] ||
+    fail "SLURM_MEM_PER_NODE: nothing spilled"
+log "ok: SLURM_MEM_PER_NODE alone"
+
+# A tmp dir that fills up: exit 1 naming it, no result, nothing left in it.
+mkdir -p "$T/tiny"
+if mount -t tmpfs -o size=1m tmpfs "$T/tiny" 2>/dev/null; then
+    at_exit_umount() { umount "$T/tiny" 2>/dev/null || true; }
+    at_exit at_exit_umount
+    for np in 1 2; do
+        run_mrc "$np" --tmp-dir "$T/tiny" --memory-limit 16M --output "$T/full.tsv" "$T/keys"
+        assert_status 1 "full tmp dir np $np"
+        assert_one_error "$T/tiny: no space left" "full tmp dir np $np"
+        [ ! -e "$T/full.tsv" ] || fail "full tmp dir np $np: a result was left"
+        nothing_left "$T/tiny" "full tmp dir np $np"
+        log "ok: a full tmp dir at np $np"
+    done
+    umount "$T/tiny"
+else
+    log "skip: cannot mount a tmpfs here (not root?): the full tmp dir case"
+fi
+
+# An unwritable tmp dir: the error names it.
+run_mrc 2 --tmp-dir "$T/no/such/dir" --memory-limit 16M --output "$T/bad.tsv" "$T/keys"
+assert_status 1 "missing tmp dir"
+assert_one_error "$T/no/such/dir" "missing tmp dir"
+log "ok: a missing tmp dir"
+
+# A signal while spill files exist: rank 1 holds after its tables went to runs (MRC_FAULT), its
+# unnamed spill files open; SIGTERM to it: the run stops with the signal's status, no result, and
+# nothing in the tmp dir.
+MRC_FAULT=1:local_merge:hang timeout -k 10 60 "${MPIRUN[@]}" 2 "$MRCOUNT" --quiet \
+    --tmp-dir "$T/spill" --memory-limit 16M --output "$T/sig.tsv" "$T/keys" >/dev/null \
+    2>"$T/stderr" </dev/null &
+pid=$!
+held=
+for _ in $(seq 1 600); do
+    held=$(sed -n 's/.*(pid \([0-9]*\)): MRC_FAULT holds local_merge .*/\1/p' "$T/stderr" | head -1)
+    [ -z "$held" ] || break
+    sleep 0.1
+done
+[ -n "$held" ] || fail "SIGTERM while spilled: rank 1 never held"
+nfiles=$(find "/proc/$held/fd" -lname "$T/spill/*" 2>/dev/null | wc -l)
+[ "$nfiles" -gt 0 ] || fail "SIGTERM while spilled: rank 1 holds no spill file"
+kill -TERM "$held"
+rc=0
+wait "$pid" || rc=$?
+[ "$rc" != 0 ] || fail "SIGTERM while spilled: exit 0"
+[ ! -e "$T/sig.tsv" ] || fail "SIGTERM while spilled: a result was left"
+nothing_left "$T/spill" "SIGTERM while spilled"
+log "ok: SIGTERM while $nfiles spill files were open (status $rc)"
+log "PASS"
