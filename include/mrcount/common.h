@@ -21,6 +21,7 @@ enum mrc_status {
     MRC_EINVAL = 4,    /* bad usage, bad configuration, malformed data */
     MRC_EMPI = 5,      /* an MPI call failed */
     MRC_EINTR = 6,     /* stopped by a signal */
+    MRC_EUSAGE = 7,    /* the command must change (a checkpoint of another run): exit 2 */
 };
 
 typedef struct mrc_err {

@@ -13,8 +13,9 @@
 #include "mrcount/common.h"
 
 typedef struct mrc_file {
-    char *path;    /* as discovered (relative paths stay relative) */
-    uint64_t size; /* st_size at discovery */
+    char *path;       /* as discovered (relative paths stay relative) */
+    uint64_t size;    /* st_size at discovery */
+    int64_t mtime_ns; /* st_mtim at discovery (rank 0 only: checkpoints compare it) */
     bool gz; /* name ends in ".gz": read through ISA-L or zlib, one split for the whole file */
 } mrc_file;
 
@@ -79,6 +80,14 @@ typedef struct mrc_split_plan {
  *  @return 0, or MRC_ENOMEM / MRC_EINVAL with err filled. */
 int mrc_split_plan_make(const mrc_file_list *files, uint64_t chunk_size, size_t nranks,
                         mrc_split_plan *out, mrc_err *err);
+
+/** mrc_split_plan_make_rest() : mrc_split_plan_make() of what is left of the files once the
+ *  byte ranges in done (ndone, any order, the rank field unused; a resumed checkpoint's) are
+ *  taken out; a .gz file with any range done is left out whole. Splits of one range never
+ *  cross another. @return as mrc_split_plan_make(). */
+int mrc_split_plan_make_rest(const mrc_file_list *files, uint64_t chunk_size, size_t nranks,
+                             const mrc_split *done, size_t ndone, mrc_split_plan *out,
+                             mrc_err *err);
 
 void mrc_split_plan_free(mrc_split_plan *p);
 

@@ -184,6 +184,8 @@ typedef struct mrc_map_stats {
     uint64_t counters[MRC_JOB_COUNTERS]; /* the job's own, summed over threads */
     uint64_t spill_bytes, spill_runs;    /* the tables written to --tmp-dir as runs */
     uint64_t distinct;                   /* distinct keys after the local merge */
+    uint64_t ckpt_count, ckpt_bytes;     /* manifests written, bytes of checkpoint runs */
+    double ckpt_seconds;                 /* workers' time spent writing checkpoints, summed */
     double map_seconds;                  /* first worker start to last worker end */
     double merge_seconds;                /* local merge across threads */
     double
@@ -208,6 +210,17 @@ typedef struct mrc_map_opts {
      * share; one that would pass it is written to tmp_dir as a sorted run and emptied. */
     uint64_t table_budget;
     const char *tmp_dir;
+    /* --checkpoint: the workers' runs go to ckpt_dir as named files, and each worker keeps a
+     * manifest there of the pieces whose counts those runs hold, rewritten at a piece boundary
+     * once ckpt_interval seconds passed since its last one, when the map is drained, and at
+     * its end (NULL: no checkpoint). */
+    const char *ckpt_dir;
+    int ckpt_rank, ckpt_gen; /* names the files: r<rank>-g<gen>-w<worker> */
+    double ckpt_interval;
+    /* tests only: each worker pauses this long after each piece (a map slow enough to stop
+     * at a chosen point); a worker holds in its ckpt_hold-th checkpoint, between its run and its
+     * manifest, saying so on stderr, until killed (0: neither) */
+    uint64_t test_piece_pause_us, test_ckpt_hold;
 } mrc_map_opts;
 
 /* What the workers leave: their tables (in what state the last spill left them) and the runs
@@ -258,6 +271,12 @@ int mrc_map_poll(mrc_map_run *m, int timeout_ms, uint64_t *bytes_done, bool *don
 /** mrc_map_stop() : ask the workers to stop early (another rank failed, or a signal). */
 void mrc_map_stop(mrc_map_run *m);
 
+/** mrc_map_drain() : with a checkpoint, stop at the next piece boundary: each worker ends the
+ *  piece it maps (a .gz piece, a whole file, is abandoned instead: it is mapped again on
+ *  resume), writes its checkpoint and returns; mrc_map_end() then says MRC_EINTR. Without a
+ *  checkpoint it is mrc_map_stop(). */
+void mrc_map_drain(mrc_map_run *m);
+
 /** mrc_map_end() : end the feed, join the workers, and hand over what they left (*out: their
  *  tables and spilled runs, owned by the caller) and the stats; the run is freed.
  *  @return 0, or the first worker's error (err filled; *out empty). */
@@ -280,5 +299,76 @@ size_t mrc_bad_samples_first(mrc_bad_sample *s, size_t n);
 /** mrc_bad_locate() : the 1-based line number of a sample in file `path` (plain: counts the
  *  newlines before its piece; gzip pieces always start at 0). @return 0 or error. */
 int mrc_bad_locate(const char *path, const mrc_bad_sample *s, uint64_t *line, mrc_err *err);
+
+/* ---- checkpoints: the map's work kept in --checkpoint DIR for a later run (checkpoint.c) ---- */
+
+typedef struct mrc_ckpt_run {
+    char *name; /* in DIR; its bucket index is NAME.idx */
+    uint64_t bytes, records, total;
+} mrc_ckpt_run;
+
+/* What one map worker of one rank of one run attempt (generation) has safely on disk. */
+typedef struct mrc_ckpt_manifest {
+    int rank, gen, worker;
+    mrc_ckpt_run *runs;
+    size_t nruns;
+    mrc_split *pieces; /* the byte ranges mapped (rank unused): pieces of any split size */
+    size_t npieces;
+    uint64_t bytes, records, counters[MRC_JOB_COUNTERS]; /* what those pieces read and counted */
+    mrc_bad_file *bad_files;
+    size_t nbad_files;
+    mrc_bad_sample *bad_samples;
+    size_t nbad_samples;
+} mrc_ckpt_manifest;
+
+/** mrc_ckpt_prepare_dir() : make DIR (or accept it). @return 0, or nonzero naming it. */
+int mrc_ckpt_prepare_dir(const char *dir, mrc_err *err);
+
+/** mrc_ckpt_fingerprint() : compare `text` (what must not change between runs) with DIR's
+ *  fingerprint: absent: written, a new checkpoint; equal: *resumed; different: MRC_EUSAGE naming
+ *  the first line that differs, unless `reset`, which empties DIR and starts a new one. */
+int mrc_ckpt_fingerprint(const char *dir, const char *text, bool reset, bool *resumed,
+                         mrc_err *err);
+
+/** mrc_ckpt_write_manifest() : DIR/r<rank>-g<gen>-w<worker>.manifest, replaced atomically
+ *  (written, fsync'd, renamed, the directory fsync'd). @return 0, or nonzero naming the file. */
+int mrc_ckpt_write_manifest(const char *dir, const mrc_ckpt_manifest *m, mrc_err *err);
+
+/** mrc_ckpt_read_dir() : every whole manifest in DIR (*out, malloc'd; a torn or unknown one is
+ *  left out), and the highest generation among them. @return 0, or nonzero with err filled. */
+int mrc_ckpt_read_dir(const char *dir, mrc_ckpt_manifest **out, size_t *n, int *max_gen,
+                      mrc_err *err);
+
+void mrc_ckpt_manifest_free(mrc_ckpt_manifest *m);
+
+/** mrc_ckpt_read_manifest() : the manifest DIR/name. @return 1 taken, 0 absent or not whole
+ *  (torn, or of another version), -1 out of memory. */
+int mrc_ckpt_read_manifest(const char *dir, const char *name, mrc_ckpt_manifest *out);
+
+/** mrc_ckpt_manifest_name() : the file name of m's manifest, into buf. */
+void mrc_ckpt_manifest_name(const mrc_ckpt_manifest *m, char *buf, size_t size);
+
+/** mrc_ckpt_sweep() : remove what an earlier run left in DIR that no manifest of `keep` names:
+ *  runs and indexes written after their worker's last manifest, temporaries. Call it only while
+ *  no other run uses DIR. @return 0, or nonzero naming what could not be removed. */
+int mrc_ckpt_sweep(const char *dir, const mrc_ckpt_manifest *keep, size_t nkeep, mrc_err *err);
+
+/** mrc_ckpt_run_create() : a new named file DIR/name for a checkpoint run (*fd read-write). */
+int mrc_ckpt_run_create(const char *dir, const char *name, int *fd, mrc_err *err);
+
+/** mrc_ckpt_run_discard() : remove DIR/name and its index (a run that failed). */
+void mrc_ckpt_run_discard(const char *dir, const char *name);
+
+/** mrc_ckpt_run_seal() : a finished checkpoint run made durable: its file fsync'd and its bucket
+ *  index written beside it (NAME.idx, atomically). */
+int mrc_ckpt_run_seal(const char *dir, const char *name, const mrc_run_file *f, mrc_err *err);
+
+/** mrc_ckpt_run_open() : reopen a run a manifest names, with its index, as a run file; a file or
+ *  index that does not match the manifest is an error. */
+int mrc_ckpt_run_open(const char *dir, const mrc_ckpt_run *r, mrc_run_file *out, mrc_err *err);
+
+/** mrc_ckpt_remove() : remove what a checkpoint put in DIR (fingerprint, runs, indexes,
+ *  manifests), and DIR itself when remove_dir and it is then empty. */
+int mrc_ckpt_remove(const char *dir, bool remove_dir, mrc_err *err);
 
 #endif

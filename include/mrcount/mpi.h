@@ -47,6 +47,10 @@ int mrc_mpi_share(const mrc_mpi *d, const char *cpuset, size_t *index, size_t *c
  *  @return the failing rank's code (0 when every rank succeeded). */
 int mrc_mpi_agree(const mrc_mpi *d, int status, mrc_err *err);
 
+/** mrc_mpi_bcast_string() : rank 0's string *s (NULL: empty) on every rank (malloc'd there,
+ *  replacing *s). Collective. @return 0, or nonzero with err filled. */
+int mrc_mpi_bcast_string(const mrc_mpi *d, char **s, mrc_err *err);
+
 /** mrc_mpi_bcast_files() : rank 0's file list to every rank (paths, sizes, gz flags).
  *  On other ranks `files` is filled. Collective. */
 int mrc_mpi_bcast_files(const mrc_mpi *d, mrc_file_list *files, mrc_err *err);
@@ -178,6 +182,7 @@ typedef struct mrc_mpi_map_opts {
     void *progress_arg;
     void (*stopping)(void *arg); /* the map stops early (test hooks), may be NULL */
     void *stopping_arg;
+    bool drain; /* --checkpoint: an early stop drains the map (mrc_map_drain()) */
 } mrc_mpi_map_opts;
 
 /** mrc_mpi_map_open() : the dynamic schedule's counter (when dynamic) and the progress

@@ -40,6 +40,8 @@ typedef struct mrc_rank_report {
     const char *memory_source;          /* where the limit came from */
     uint64_t spill_bytes, spill_runs;   /* what the tables spilled to --tmp-dir */
     uint64_t spill_written, spill_read; /* all spill file traffic (tables, shuffle, sort) */
+    uint64_t checkpoint_bytes;          /* bytes of checkpoint runs this rank wrote */
+    double checkpoint_seconds;          /* its workers' time writing checkpoints, summed */
     size_t nthreads;
     const int *core_of;           /* per thread, -1: unpinned */
     char *const *cpus_of;         /* per thread PU list, may hold NULLs */
@@ -77,6 +79,15 @@ void mrc_bad_report_free(mrc_bad_report *b);
  *  with its first located samples), to f. Nothing when there are none. */
 void mrc_report_print_bad(FILE *f, const mrc_bad_report *b);
 
+/* --checkpoint: what a run resumed and what it kept. */
+typedef struct mrc_ckpt_report {
+    const char *dir;
+    int generation; /* this attempt: 1 + the earlier ones */
+    uint64_t manifests, pieces_skipped, bytes_skipped, runs_reused; /* resumed */
+    uint64_t checkpoints, bytes_written;                            /* this attempt, all ranks */
+    bool kept; /* DIR stays (--keep-checkpoint) */
+} mrc_ckpt_report;
+
 /* What the metrics say about a run: plain data that cli/ fills on rank 0. */
 typedef struct mrc_run_report {
     const mrc_job *job;
@@ -97,9 +108,10 @@ typedef struct mrc_run_report {
     uint64_t min_count_dropped;          /* keys --min-count left out */
     uint64_t counters[MRC_JOB_COUNTERS]; /* the job's counters, summed over ranks */
     double seconds;
-    const mrc_bad_report *bad; /* NULL: the job has no bad records */
-    const double *phases;      /* ranks * MRC_PHASE_COUNT, rank-major */
-    char *const *rank_json;    /* per rank: mrc_report_rank_json() text, may hold NULLs */
+    const mrc_bad_report *bad;         /* NULL: the job has no bad records */
+    const mrc_ckpt_report *checkpoint; /* NULL: no --checkpoint */
+    const double *phases;              /* ranks * MRC_PHASE_COUNT, rank-major */
+    char *const *rank_json;            /* per rank: mrc_report_rank_json() text, may hold NULLs */
 } mrc_run_report;
 
 /** mrc_report_metrics() : the metrics JSON of a run, to f. */

@@ -484,6 +484,12 @@ typedef struct mrc_run_writer mrc_run_writer;
 mrc_run_writer *mrc_run_writer_open(const char *dir, enum mrc_order order, size_t buf_size,
                                     mrc_err *err);
 
+/** mrc_run_writer_open_fd() : a run writer to the file fd (empty, open for writing; the writer
+ *  owns it from here, closing it on every failure); dir names it in messages (a checkpoint's
+ *  named run). @return the writer, or NULL with err filled. */
+mrc_run_writer *mrc_run_writer_open_fd(int fd, const char *dir, enum mrc_order order,
+                                       size_t buf_size, mrc_err *err);
+
 /** mrc_run_writer_put() : append one record; records come strictly in the writer's order (in
  *  MRC_ORDER_HASH, r->hash must be mrc_hash(r->key, r->len)). @return 0; MRC_EINVAL for a
  *  record out of order; MRC_EIO naming the dir (a full disk: "<dir>: no space left for spill
@@ -499,6 +505,13 @@ int mrc_run_writer_finish(mrc_run_writer *w, mrc_run_file *out, mrc_err *err);
 /** mrc_run_writer_abort() : drop the writer and its file (NULL: nothing). */
 void mrc_run_writer_abort(mrc_run_writer *w);
 
+/** mrc_run_file_adopt() : a run file from a file written earlier (a checkpoint's, reopened):
+ *  fd (owned from here), its figures, and its index (malloc'd, owned from here; NULL in the
+ *  output orders). @return 0, or MRC_ENOMEM (fd and index released). */
+int mrc_run_file_adopt(int fd, const char *dir, enum mrc_order order, uint64_t bytes,
+                       uint64_t records, uint64_t total, uint64_t *index, mrc_run_file *out,
+                       mrc_err *err);
+
 /** mrc_run_file_close() : close the file and free the index; safe twice and on a zeroed
  *  struct with fd -1. */
 void mrc_run_file_close(mrc_run_file *f);
@@ -506,6 +519,11 @@ void mrc_run_file_close(mrc_run_file *f);
 /** mrc_table_write_run() : the records of a table that is not frozen, in hash order, to a new
  *  run file in dir (*out). @return 0, or nonzero with err filled (a full disk names dir). */
 int mrc_table_write_run(const mrc_table *t, const char *dir, mrc_run_file *out, mrc_err *err);
+
+/** mrc_table_write_run_fd() : mrc_table_write_run() to the empty file fd (owned from here: a
+ *  checkpoint's named run); dir names it in messages. */
+int mrc_table_write_run_fd(const mrc_table *t, int fd, const char *dir, mrc_run_file *out,
+                           mrc_err *err);
 
 /** mrc_run_file_source() : a stream of f's records whose hash lies in [lo, hi] (MRC_ORDER_HASH;
  *  the output orders take only lo = 0, hi = UINT64_MAX), read with pread in blocks of buf_size

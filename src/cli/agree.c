@@ -37,7 +37,7 @@ static _Noreturn void give_up(const mrc_agreement *a)
     fprintf(stderr,
             "mrcount: rank %d: stopped by %s; the other ranks did not stop within %.0f s, "
             "ending the job\n",
-            a->d->rank, mrc_signals_name(sig), SIGNAL_GRACE_S);
+            a->d->rank, mrc_signals_name(sig), a->grace > 0 ? a->grace : SIGNAL_GRACE_S);
     mrc_mpi_abort(128 + sig);
     _exit(128 + sig);
 }
@@ -55,7 +55,7 @@ static int agree_wait(mrc_agreement *a, uint64_t sums[3], mrc_err *err)
         if (atomic_load(&mrc_signal_flag)) {
             if (signalled == 0)
                 signalled = now;
-            else if (now - signalled > SIGNAL_GRACE_S)
+            else if (now - signalled > (a->grace > 0 ? a->grace : SIGNAL_GRACE_S))
                 give_up(a);
         }
         if (now - t0 > AGREE_SPIN_S) {

@@ -8,6 +8,7 @@
 typedef struct mrc_agreement {
     const mrc_mpi *d;
     mrc_mpi_iprogress *ex; /* the non-blocking exchange of failure flags */
+    double grace;          /* seconds a signalled rank waits for the others (0: 2 s) */
 } mrc_agreement;
 
 /** mrc_agree_open() : the agreement's exchange state (no MPI call). @return 0 or MRC_ENOMEM. */

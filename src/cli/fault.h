@@ -28,9 +28,11 @@ extern unsigned mrc_fault_phases; /* bit p: this rank has a fault at phase p */
 
 /* Test hooks beside the faults: values the tests force into the combine (0: none). */
 typedef struct mrc_fault_knobs {
-    uint64_t reduce_cap;  /* MRC_TEST_REDUCE_CAP: the reduce's buffer capacity (a fall back) */
-    size_t reduce_block;  /* MRC_TEST_REDUCE_BLOCK: the reduce's >2 GiB path on small tables */
-    size_t shuffle_round; /* MRC_TEST_SHUFFLE_ROUND: bytes of one shuffle round */
+    uint64_t reduce_cap;     /* MRC_TEST_REDUCE_CAP: the reduce's buffer capacity (a fall back) */
+    size_t reduce_block;     /* MRC_TEST_REDUCE_BLOCK: the reduce's >2 GiB path on small tables */
+    size_t shuffle_round;    /* MRC_TEST_SHUFFLE_ROUND: bytes of one shuffle round */
+    uint64_t piece_pause_us; /* MRC_TEST_PIECE_PAUSE_US: each map worker pauses after a piece */
+    uint64_t ckpt_hold;      /* MRC_TEST_CKPT_HOLD=N: hold in the N-th checkpoint of a worker */
 } mrc_fault_knobs;
 
 /** mrc_fault_parse() : read MRC_FAULT for this rank (unset or empty: no fault) and the test

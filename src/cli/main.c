@@ -12,10 +12,12 @@
 
 #include "mrcount/output.h"
 #include "mrcount/table.h"
+#include "resume.h"
 #include "run.h"
 #include "signals.h"
 
 #define PIECE_MAX ((uint64_t)4 << 20)
+#define CKPT_GRACE_S 60.0 /* the agreement's wait for ranks draining into a checkpoint */
 
 static void warn_rank0(const char *msg, void *arg)
 {
@@ -50,7 +52,9 @@ static int phase_discover(run *r)
                                       warn_rank0, NULL, &mrc_signal_flag, &r->err);
         r->chunk = r->o.chunk_size ? r->o.chunk_size
                                    : mrc_split_default_chunk(r->files.total_bytes, r->d.size);
-        if (rc == 0)
+        if (rc == 0 && r->o.checkpoint != NULL) /* the plan of what the checkpoint lacks */
+            rc = mrc_run_ckpt_plan(r);
+        else if (rc == 0)
             rc = mrc_split_plan_make(&r->files, r->chunk, (size_t)r->d.size, &r->plan, &r->err);
     }
     r->phase[MRC_PHASE_DISCOVER] = mrc_now() - t0;
@@ -68,6 +72,16 @@ static int phase_distribute(run *r)
         rc = mrc_mpi_scatter_splits(&r->d, &r->plan, &r->mine, &r->nmine, &r->err);
     r->phase[MRC_PHASE_DISTRIBUTE] = mrc_now() - t0;
     return mrc_run_end_phase(r, MRC_FP_DISTRIBUTE, rc);
+}
+
+/* --checkpoint: every rank reopens its share of what earlier attempts kept. */
+static int phase_resume(run *r)
+{
+    if (r->o.checkpoint == NULL) return 0;
+    double t0 = mrc_now();
+    int rc = mrc_run_ckpt_share(r);
+    r->phase[MRC_PHASE_DISTRIBUTE] += mrc_now() - t0;
+    return agree(r, rc);
 }
 
 static int phase_place(run *r)
@@ -139,8 +153,15 @@ static int phase_map(run *r)
         return 1;
     }
     if (MRC_FAULT_AT(MRC_FP_MAP)) mrc_fault_wrap_map(&r->job);
-    mrc_map_opts mapo = {
-        .piece_size = piece, .table_budget = mrc_run_table_budget(r), .tmp_dir = r->o.tmp_dir};
+    mrc_map_opts mapo = {.piece_size = piece,
+                         .table_budget = mrc_run_table_budget(r),
+                         .tmp_dir = r->o.tmp_dir,
+                         .ckpt_dir = r->o.checkpoint,
+                         .ckpt_rank = r->d.rank,
+                         .ckpt_gen = r->ckpt.gen,
+                         .ckpt_interval = r->o.checkpoint_interval,
+                         .test_piece_pause_us = r->knobs.piece_pause_us,
+                         .test_ckpt_hold = r->knobs.ckpt_hold};
     mrc_map_run *m = dynamic ? mrc_map_start_fed(&r->job, &r->files, r->mine, r->nmine, &mapo,
                                                  r->topo, &r->pl, &r->err)
                              : mrc_map_start(&r->job, &r->files, r->mine, r->nmine, &mapo, r->topo,
@@ -155,7 +176,8 @@ static int phase_map(run *r)
                            .on_signal = signalled_map,
                            .progress = show ? draw_progress : NULL,
                            .progress_arg = &pv,
-                           .stopping = stopping_map};
+                           .stopping = stopping_map,
+                           .drain = r->o.checkpoint != NULL};
     bool local_failed = false;
     int rc = mrc_mpi_map_drive(&r->d, m, &mo, &st, &local_failed, &r->err);
     double t1 = mrc_now();
@@ -170,6 +192,7 @@ static int phase_map(run *r)
             if (status == 0) status = frc;
         }
     }
+    if (status == 0 && r->o.checkpoint != NULL) status = mrc_run_ckpt_adopt(r);
     r->phase[MRC_PHASE_MAP] = r->st.map_seconds > 0 ? r->st.map_seconds : t1 - t0;
     /* A rank whose workers consumed nothing (no input reached it) takes its map fault here. */
     if (mrc_fault_map_pending()) status = mrc_fault_at(&r->err, MRC_FP_MAP, status);
@@ -188,14 +211,18 @@ static int run_all(run *r)
     mrc_job_env env = {.kernel = getenv("MRC_KERNEL")};
     int rc = mrc_job_select(&r->job, r->o.job, mrc_options_job_settings(&r->o), &env, &r->err);
     if (agree(r, rc) != 0) return 2;
-    if (phase_discover(r) || phase_distribute(r) || phase_place(r) || phase_map(r) ||
+    if (phase_discover(r)) return r->err.code == MRC_EUSAGE ? 2 : 1;
+    if (phase_distribute(r) || phase_resume(r) || phase_place(r) || phase_map(r) ||
         mrc_run_combine(r))
         return 1;
     if (r->job.desc->bad_records && gather_bad_records(r) != 0) return 1;
     r->totals[0] = r->st.bytes;
-    r->totals[1] = r->st.records;
-    memcpy(r->totals + 2, r->st.counters, sizeof r->st.counters);
-    if (agree(r, mrc_mpi_sum_u64(&r->d, r->totals, 2 + MRC_JOB_COUNTERS, &r->err)) != 0) return 1;
+    r->totals[1] = r->st.records + r->ckpt.figures.records;
+    for (size_t c = 0; c < MRC_JOB_COUNTERS; c++)
+        r->totals[2 + c] = r->st.counters[c] + r->ckpt.figures.counters[c];
+    r->totals[MRC_TOTAL_CKPT_COUNT] = r->st.ckpt_count;
+    r->totals[MRC_TOTAL_CKPT_BYTES] = r->st.ckpt_bytes;
+    if (agree(r, mrc_mpi_sum_u64(&r->d, r->totals, MRC_TOTALS, &r->err)) != 0) return 1;
     if (mrc_run_output(r) != 0) return 1;
     r->t_total = mrc_now() - r->t_start;
     if (r->o.metrics != NULL && mrc_run_write_metrics(r) != 0) return 1;
@@ -208,6 +235,8 @@ static int run_all(run *r)
             fprintf(stderr, "mrcount: %s\n", r->err.msg);
         return 1;
     }
+    if (r->o.checkpoint != NULL && mrc_run_ckpt_finish(r) != 0) /* the result stands */
+        fprintf(stderr, "mrcount: warning: %s\n", r->err.msg);
     if (r->d.rank == 0) mrc_report_print_bad(stderr, &r->bad); /* --quiet drops only the summary */
     if (r->d.rank == 0 && !r->o.quiet) mrc_run_print_summary(r);
     return 0;
@@ -215,6 +244,7 @@ static int run_all(run *r)
 
 static void run_free(run *r)
 {
+    mrc_run_ckpt_free(r);
     mrc_bad_report_free(&r->bad);
     mrc_run_flow_free(r);
     free(r->comb.table);
@@ -256,6 +286,10 @@ static int finish_failed(run *r)
     if (r->d.size > 1 && r->err.code != MRC_EMPI && mrc_mpi_max_u64(&r->d, &sig, 1, &e) != 0)
         sig = (uint64_t)atomic_load(&mrc_signal_flag);
     if (r->d.rank == 0 && r->made_dir) rmdir(r->o.output_per_rank);
+    if (r->d.rank == 0 && r->o.checkpoint != NULL && r->ckpt.gen > 0)
+        fprintf(stderr,
+                "mrcount: the work done so far is kept in %s: the same command resumes it\n",
+                r->o.checkpoint);
     return r->err.code == MRC_EINTR ? (int)sig : 0;
 }
 
@@ -292,6 +326,8 @@ int main(int argc, char **argv)
         status = 2;
     } else {
         watch_temps(&r);
+        /* a signalled rank gives the others time to write their checkpoints */
+        if (r.o.checkpoint != NULL) r.agreement.grace = CKPT_GRACE_S;
         status = run_all(&r);
     }
     int sig = 0;

@@ -74,6 +74,34 @@ static int parse_job(void *field, const char *value, char *cause, size_t causele
 
 #define OPT(field) offsetof(mrc_options, field)
 
+/* --checkpoint-interval: seconds, with an optional s/m/h suffix; more than 0. */
+static int parse_duration(void *field, const char *value, char *cause, size_t causelen)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(value, &end);
+    double unit = 1;
+    if (end != NULL && end != value) {
+        if (*end == 's')
+            end++;
+        else if (*end == 'm')
+            unit = 60, end++;
+        else if (*end == 'h')
+            unit = 3600, end++;
+    }
+    if (end == value || *end != '\0' || errno != 0 || !(v > 0) || v * unit > 1e9) {
+        snprintf(cause, causelen, "'%s' is not a duration (seconds, suffix s/m/h, above 0)", value);
+        return MRC_EINVAL;
+    }
+    *(double *)field = v * unit;
+    return 0;
+}
+
+static void show_duration(const void *field, FILE *f)
+{
+    fprintf(f, "%g", *(const double *)field);
+}
+
 static const mrc_opt_def run_opts[] = {
     {.name = "inputs",
      .section = "input",
@@ -160,6 +188,38 @@ static const mrc_opt_def run_opts[] = {
              "$TMPDIR, else /tmp); they have no name and vanish\n"
              "with the run",
      .metric = "tmp_dir"},
+    {.name = "checkpoint",
+     .section = "run",
+     .type = MRC_OPT_STRING,
+     .offset = OPT(checkpoint),
+     .arg = "DIR",
+     .help = "keep the map's work in DIR (on a file system every\n"
+             "rank sees), so that the same command run again after\n"
+             "a stop (SIGTERM, a time limit, a lost node) resumes\n"
+             "it; DIR is removed after a successful run",
+     .metric = "checkpoint"},
+    {.name = "checkpoint-interval",
+     .section = "run",
+     .type = MRC_OPT_CUSTOM,
+     .offset = OPT(checkpoint_interval),
+     .arg = "SECONDS",
+     .help = "map time between a thread's checkpoints, suffix\n"
+             "s/m/h (default: 5m)",
+     .parse = parse_duration,
+     .show = show_duration,
+     .metric = "checkpoint_interval"},
+    {.name = "checkpoint-reset",
+     .section = "run",
+     .type = MRC_OPT_FLAG,
+     .offset = OPT(checkpoint_reset),
+     .help = "start over when DIR holds the checkpoint of another\n"
+             "run (other inputs or options), instead of refusing"},
+    {.name = "keep-checkpoint",
+     .section = "run",
+     .type = MRC_OPT_FLAG,
+     .offset = OPT(keep_checkpoint),
+     .help = "keep DIR after a successful run (the next run with\n"
+             "it maps nothing)"},
     {.name = "output",
      .section = "output",
      .short_name = 'o',
@@ -586,6 +646,7 @@ static int set_defaults(mrc_options *o, mrc_err *err)
     o->job = mrc_job_find("words");
     o->out.path = strdup("-");
     o->tmp_dir = strdup(mrc_tmp_dir_default());
+    o->checkpoint_interval = 300;
     const mrc_job_desc *const *jobs = mrc_job_registry();
     size_t n = 0;
     while (jobs[n] != NULL)

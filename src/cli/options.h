@@ -32,6 +32,10 @@ typedef struct mrc_options {
     int progress;          /* enum mrc_progress: --progress auto|always|never */
     uint64_t memory_limit; /* --memory-limit SIZE per rank, 0 = what the rank may really use */
     char *tmp_dir;         /* --tmp-dir DIR for spill files (default: $TMPDIR, else /tmp) */
+    char *checkpoint;      /* --checkpoint DIR, NULL = none */
+    double checkpoint_interval; /* --checkpoint-interval: seconds of map between checkpoints */
+    bool checkpoint_reset;      /* --checkpoint-reset: another run's checkpoint is replaced */
+    bool keep_checkpoint;       /* --keep-checkpoint: DIR stays after success */
     /* [output] */
     mrc_output_opts out;   /* --output PATH|- (default "-"), --sort count|key, --top K */
     char *output_per_rank; /* --output-per-rank DIR (shuffle parts), NULL = one result */

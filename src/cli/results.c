@@ -104,6 +104,8 @@ int mrc_run_write_metrics(run *r)
                           .spill_runs = r->st.spill_runs,
                           .spill_written = io.written,
                           .spill_read = io.read,
+                          .checkpoint_bytes = r->st.ckpt_bytes,
+                          .checkpoint_seconds = r->st.ckpt_seconds,
                           .cores_available = r->pl.cores_available,
                           .nthreads = r->pl.nthreads,
                           .core_of = r->pl.core_of,
@@ -121,6 +123,15 @@ int mrc_run_write_metrics(run *r)
     if (rc == 0) rc = mrc_mpi_gather_doubles(&r->d, r->phase, MRC_PHASE_COUNT, phases, &r->err);
     if (rc == 0) rc = mrc_mpi_gather_strings(&r->d, mine ? mine : "{}", &ranks, &r->err);
     free(mine);
+    mrc_ckpt_report ck = {.dir = r->o.checkpoint,
+                          .generation = r->ckpt.gen,
+                          .manifests = r->ckpt.manifests,
+                          .pieces_skipped = r->ckpt.pieces_skipped,
+                          .bytes_skipped = r->ckpt.bytes_skipped,
+                          .runs_reused = r->ckpt.runs_reused,
+                          .checkpoints = r->totals[MRC_TOTAL_CKPT_COUNT],
+                          .bytes_written = r->totals[MRC_TOTAL_CKPT_BYTES],
+                          .kept = r->o.keep_checkpoint};
     if (rc == 0 && r->d.rank == 0) {
         mrc_run_report rep = {.job = &r->job,
                               .run_options = run_options_json,
@@ -142,6 +153,7 @@ int mrc_run_write_metrics(run *r)
                               .min_count_dropped = r->dropped,
                               .seconds = r->t_total,
                               .bad = r->job.desc->bad_records ? &r->bad : NULL,
+                              .checkpoint = r->o.checkpoint != NULL ? &ck : NULL,
                               .phases = phases,
                               .rank_json = ranks};
         memcpy(rep.counters, r->totals + 2, sizeof rep.counters);
@@ -158,10 +170,14 @@ int mrc_run_write_metrics(run *r)
 void mrc_run_print_summary(const run *r)
 {
     double mb = (double)r->totals[0] / 1e6;
+    char resumed[96] = "";
+    if (r->ckpt.bytes_skipped > 0 || r->ckpt.manifests > 0)
+        snprintf(resumed, sizeof resumed, " (and %.1f MB resumed from the checkpoint)",
+                 (double)r->ckpt.bytes_skipped / 1e6);
     fprintf(stderr,
-            "mrcount: %zu files, %.1f MB, %llu %s, %llu distinct, %.2f s, %.1f MB/s "
+            "mrcount: %zu files, %.1f MB%s, %llu %s, %llu distinct, %.2f s, %.1f MB/s "
             "(%d ranks x %zu threads)\n",
-            r->files.n, mb, (unsigned long long)r->totals[1], r->job.desc->records,
+            r->files.n, mb, resumed, (unsigned long long)r->totals[1], r->job.desc->records,
             (unsigned long long)r->comb.distinct, r->t_total,
             r->t_total > 0 ? mb / r->t_total : 0.0, r->d.size, r->pl.nthreads);
 }

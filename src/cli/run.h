@@ -14,6 +14,21 @@
 #include "fault.h"
 #include "options.h"
 
+enum { MRC_TOTAL_CKPT_COUNT = 2 + MRC_JOB_COUNTERS, MRC_TOTAL_CKPT_BYTES, MRC_TOTALS };
+
+/* --checkpoint DIR (resume.c) */
+typedef struct run_ckpt {
+    int gen;                 /* this attempt's generation: 1 + the highest found */
+    char *names;             /* rank 0 -> all: the generation, then the manifests taken */
+    size_t manifests;        /* rank 0: manifests of earlier attempts taken */
+    uint64_t pieces_skipped; /* rank 0: their pieces, which this attempt does not map */
+    uint64_t bytes_skipped;  /* rank 0: the input bytes of those pieces */
+    uint64_t runs_reused;    /* rank 0: the runs they name */
+    mrc_run_file *runs;      /* this rank's share of those runs, until the map ends */
+    size_t nruns;
+    mrc_map_stats figures; /* what this rank's share of the manifests read and counted */
+} run_ckpt;
+
 typedef struct run {
     mrc_mpi d;
     mrc_options o;
@@ -47,11 +62,14 @@ typedef struct run {
     uint64_t rss_before_combine, rss_combine_start, rss_combine;
     double phase[MRC_PHASE_COUNT];
     double t_start, t_total;
-    uint64_t totals[2 + MRC_JOB_COUNTERS]; /* bytes, records, the job's counters */
-    mrc_bad_report bad;                    /* bad records of the whole run (rank 0) */
-    mrc_agreement agreement;               /* the agreements' exchange (agree.c) */
-    bool made_dir;                         /* rank 0 created --output-per-rank's directory */
-    bool late_signal; /* a signal removed the files after every rank succeeded */
+    /* all ranks: bytes read, records (resumed ones too), the job's counters (likewise), and the
+     * checkpoints written and their bytes */
+    uint64_t totals[MRC_TOTALS];
+    mrc_bad_report bad;      /* bad records of the whole run (rank 0) */
+    mrc_agreement agreement; /* the agreements' exchange (agree.c) */
+    bool made_dir;           /* rank 0 created --output-per-rank's directory */
+    bool late_signal;        /* a signal removed the files after every rank succeeded */
+    run_ckpt ckpt;
     mrc_err err;
 } run;
 

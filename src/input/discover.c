@@ -128,7 +128,9 @@ static int add_file(discover_ctx *c, const char *path, const struct stat *st)
     char *copy = strdup(path);
     if (copy == NULL) return mrc_err_errno(c->err, ENOMEM, "%s", path);
     uint64_t size = st->st_size > 0 ? (uint64_t)st->st_size : 0;
-    l->files[l->n++] = (mrc_file){.path = copy, .size = size, .gz = ends_with_gz(path)};
+    int64_t mtime = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    l->files[l->n++] =
+        (mrc_file){.path = copy, .size = size, .mtime_ns = mtime, .gz = ends_with_gz(path)};
     l->total_bytes += size;
     return MRC_OK;
 }

@@ -53,17 +53,60 @@ static int cmp_rank_file_offset(const void *pa, const void *pb)
     return a->offset < b->offset ? -1 : a->offset > b->offset;
 }
 
-/* Pieces of one plain file: n = ceil(size / chunk) near-equal ranges rather than full chunks
- * plus a small tail, which balances better and never exceeds chunk_size. */
-static uint64_t pieces_of(const mrc_file *f, uint64_t chunk)
+/* Splits of one range of a plain file: n = ceil(length / chunk) near-equal ranges rather than
+ * full chunks plus a small tail, which balances better and never exceeds chunk_size. */
+static uint64_t pieces_of(const mrc_split *r, bool gz, uint64_t chunk)
 {
-    if (f->size == 0) return 0;
-    if (f->gz) return 1;
-    return f->size / chunk + (f->size % chunk != 0);
+    if (r->length == 0) return 0;
+    if (gz) return 1;
+    return r->length / chunk + (r->length % chunk != 0);
+}
+
+static int cmp_file_offset(const void *pa, const void *pb)
+{
+    const mrc_split *a = pa, *b = pb;
+    if (a->file != b->file) return a->file < b->file ? -1 : 1;
+    return a->offset < b->offset ? -1 : a->offset > b->offset;
+}
+
+/* The ranges left to map: each file whole, less the ranges in done (sorted by file and
+ * offset); a .gz file with any range done is done. @return how many (in out, which has room
+ * for files->n + ndone). */
+static size_t ranges_left(const mrc_file_list *files, const mrc_split *done, size_t ndone,
+                          mrc_split *out)
+{
+    size_t k = 0, d = 0;
+    for (size_t i = 0; i < files->n; i++) {
+        const mrc_file *f = &files->files[i];
+        uint64_t at = 0;
+        bool gz_done = false;
+        for (; d < ndone && done[d].file < i; d++) {
+        }
+        for (; d < ndone && done[d].file == i; d++) {
+            if (f->gz) {
+                gz_done = true;
+                continue;
+            }
+            uint64_t lo = done[d].offset, hi = lo + done[d].length;
+            if (lo > at)
+                out[k++] = (mrc_split){.file = (uint32_t)i, .offset = at, .length = lo - at};
+            if (hi > at) at = hi;
+        }
+        if (!gz_done && at < f->size)
+            out[k++] = (mrc_split){.file = (uint32_t)i, .offset = at, .length = f->size - at};
+    }
+    return k;
 }
 
 int mrc_split_plan_make(const mrc_file_list *files, uint64_t chunk_size, size_t nranks,
                         mrc_split_plan *out, mrc_err *err)
+{
+    return mrc_split_plan_make_rest(files, chunk_size, nranks, NULL, 0, out, err);
+}
+
+int mrc_split_plan_make_rest(const mrc_file_list *files, uint64_t chunk_size, size_t nranks,
+                             const mrc_split *done_in, size_t ndone, mrc_split_plan *out,
+                             mrc_err *err)
 {
     memset(out, 0, sizeof *out);
     if (chunk_size == 0) return mrc_err_set(err, MRC_EINVAL, "chunk size must be at least 1 byte");
@@ -71,13 +114,31 @@ int mrc_split_plan_make(const mrc_file_list *files, uint64_t chunk_size, size_t 
         return mrc_err_set(err, MRC_EINVAL, "number of ranks out of range: %zu", nranks);
     if (files->n > UINT32_MAX)
         return mrc_err_set(err, MRC_EINVAL, "too many input files: %zu", files->n);
+    if (ndone > SIZE_MAX / sizeof(mrc_split) - files->n - 1)
+        return mrc_err_set(err, MRC_EOVERFLOW, "too many ranges done: %zu", ndone);
+
+    mrc_split *done = ndone ? malloc(ndone * sizeof *done) : NULL;
+    mrc_split *left = malloc((files->n + ndone + 1) * sizeof *left);
+    if ((ndone && done == NULL) || left == NULL) {
+        free(done);
+        free(left);
+        return mrc_err_errno(err, ENOMEM, "split plan for %zu files", files->n);
+    }
+    if (ndone) {
+        memcpy(done, done_in, ndone * sizeof *done);
+        qsort(done, ndone, sizeof *done, cmp_file_offset);
+    }
+    size_t nleft = ranges_left(files, done, ndone, left);
+    free(done);
 
     uint64_t total = 0;
-    for (size_t i = 0; i < files->n; i++) {
-        uint64_t k = pieces_of(&files->files[i], chunk_size);
-        if (k > SIZE_MAX / sizeof(mrc_split) - total)
+    for (size_t i = 0; i < nleft; i++) {
+        uint64_t k = pieces_of(&left[i], files->files[left[i].file].gz, chunk_size);
+        if (k > SIZE_MAX / sizeof(mrc_split) - total) {
+            free(left);
             return mrc_err_set(err, MRC_EOVERFLOW, "%s: too many splits for chunk size %llu",
-                               files->files[i].path, (unsigned long long)chunk_size);
+                               files->files[left[i].file].path, (unsigned long long)chunk_size);
+        }
         total += k;
     }
     size_t n = (size_t)total;
@@ -89,6 +150,7 @@ int mrc_split_plan_make(const mrc_file_list *files, uint64_t chunk_size, size_t 
         .rank = malloc(nranks * sizeof(size_t)), .load = out->rank_bytes, .n = nranks};
     if (out->splits == NULL || out->first == NULL || out->rank_bytes == NULL || heap.rank == NULL) {
         free(heap.rank);
+        free(left);
         mrc_split_plan_free(out);
         return mrc_err_errno(err, ENOMEM, "split plan for %zu splits", n);
     }
@@ -96,16 +158,17 @@ int mrc_split_plan_make(const mrc_file_list *files, uint64_t chunk_size, size_t 
     out->nranks = nranks;
 
     size_t s = 0;
-    for (size_t i = 0; i < files->n; i++) {
-        const mrc_file *f = &files->files[i];
-        uint64_t k = pieces_of(f, chunk_size);
-        uint64_t base = k ? f->size / k : 0, extra = k ? f->size % k : 0, off = 0;
+    for (size_t i = 0; i < nleft; i++) {
+        const mrc_split *r = &left[i];
+        uint64_t k = pieces_of(r, files->files[r->file].gz, chunk_size);
+        uint64_t base = k ? r->length / k : 0, extra = k ? r->length % k : 0, off = r->offset;
         for (uint64_t j = 0; j < k; j++) {
             uint64_t len = base + (j < extra);
-            out->splits[s++] = (mrc_split){.file = (uint32_t)i, .offset = off, .length = len};
+            out->splits[s++] = (mrc_split){.file = r->file, .offset = off, .length = len};
             off += len;
         }
     }
+    free(left);
 
     /* Largest first onto the least loaded rank (LPT): the final spread between the most and the
      * least loaded rank is at most the largest split. */

@@ -6,8 +6,10 @@
  * except a worker with nothing to map, which waits for the feed without spinning. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mrcount/map.h"
 
@@ -25,6 +27,16 @@ typedef struct worker {
     mrc_run_file *runs;
     size_t nruns, cap_runs;
     uint64_t spill_bytes;
+    /* --checkpoint: names of the runs (parallel to runs), the pieces mapped so far, and how
+     * many of each the worker's last manifest holds */
+    mrc_ckpt_run *names;
+    mrc_split *done;
+    size_t ndone, cap_done, pieces_kept, runs_kept;
+    uint64_t bytes_kept; /* bytes read by the pieces in done */
+    unsigned seq;        /* runs named so far */
+    double last_ckpt;
+    uint64_t ckpt_count, ckpt_bytes;
+    double ckpt_seconds;
 } worker;
 
 typedef struct piece {
@@ -51,6 +63,13 @@ struct mrc_map_run {
     atomic_uint_least64_t bytes_done;
     atomic_int failed;
     mrc_stop stop; /* raised to stop early; the reader polls it between reads */
+    /* --checkpoint (ckpt_dir not NULL) */
+    const char *ckpt_dir;
+    int ckpt_rank, ckpt_gen;
+    double ckpt_interval;
+    uint64_t test_piece_pause_us, test_ckpt_hold;
+    atomic_bool draining; /* mrc_map_drain(): no new piece; checkpoint and return */
+    mrc_stop gz_stop;     /* raised by the drain and the stop: a .gz piece is abandoned */
 
     mrc_topo *topo;
     const mrc_placement *pl;
@@ -71,6 +90,7 @@ struct mrc_map_run {
 static void raise_stop(mrc_map_run *m)
 {
     mrc_stop_raise(&m->stop);
+    mrc_stop_raise(&m->gz_stop);
     /* Workers waiting for the feed return instead of waiting for a piece that may never come. */
     pthread_mutex_lock(&m->lock);
     pthread_cond_broadcast(&m->fed);
@@ -110,13 +130,14 @@ static size_t cut_pieces(const mrc_map_run *m, const mrc_split *splits, size_t n
  * stops. A claim past the published pieces sleeps until the feed reaches it. */
 static const piece *claim_piece(mrc_map_run *m)
 {
+    if (atomic_load_explicit(&m->draining, memory_order_relaxed)) return NULL;
     size_t i = atomic_fetch_add_explicit(&m->cursor, 1, memory_order_relaxed);
     size_t published = atomic_load_explicit(&m->published, memory_order_acquire);
     if (i >= published) {
         pthread_mutex_lock(&m->lock);
         pthread_cond_signal(&m->cond); /* the caller may be waiting in mrc_map_poll(): feed now */
         while (i >= (published = atomic_load_explicit(&m->published, memory_order_relaxed)) &&
-               !m->feed_ended && !mrc_stopped(&m->stop))
+               !m->feed_ended && !mrc_stopped(&m->stop) && !atomic_load(&m->draining))
             pthread_cond_wait(&m->fed, &m->lock);
         pthread_mutex_unlock(&m->lock);
         if (i >= published) return NULL;
@@ -135,25 +156,127 @@ static const piece *claim_piece(mrc_map_run *m)
     return p;
 }
 
-/* ---- spilling a worker's table ---- */
+/* ---- spilling a worker's table, and its checkpoints ---- */
 
-/* The table's full() hook: its records in hash order to a run file in --tmp-dir, then empty. */
-static int spill_table(void *arg, mrc_table *t, mrc_err *err)
+/* The table's records in hash order to a new run: an anonymous file in --tmp-dir, or with a
+ * checkpoint a named one in its directory, fsync'd with its index beside it. */
+static int write_table_run(worker *w, size_t ti, mrc_err *err)
 {
-    worker *w = arg;
+    mrc_map_run *m = w->run;
     if (w->nruns == w->cap_runs) {
         size_t cap = w->cap_runs ? 2 * w->cap_runs : 8;
         mrc_run_file *r = realloc(w->runs, cap * sizeof *r);
         if (r == NULL) return mrc_err_set(err, MRC_ENOMEM, "spill: out of memory");
         w->runs = r;
+        if (m->ckpt_dir != NULL) {
+            mrc_ckpt_run *n = realloc(w->names, cap * sizeof *n);
+            if (n == NULL) return mrc_err_set(err, MRC_ENOMEM, "checkpoint: out of memory");
+            w->names = n;
+        }
         w->cap_runs = cap;
     }
     mrc_run_file *f = &w->runs[w->nruns];
-    int rc = mrc_table_write_run(t, w->run->tmp_dir, f, err);
-    if (rc != 0) return rc;
+    if (m->ckpt_dir == NULL) {
+        int rc = mrc_table_write_run(&w->table, m->tmp_dir, f, err);
+        if (rc != 0) return rc;
+    } else {
+        char name[96];
+        snprintf(name, sizeof name, "r%d-g%d-w%zu-%u.run", m->ckpt_rank, m->ckpt_gen, ti, w->seq++);
+        char *copy = strdup(name);
+        int fd = -1, rc = copy == NULL ? mrc_err_set(err, MRC_ENOMEM, "checkpoint: out of memory")
+                                       : mrc_ckpt_run_create(m->ckpt_dir, name, &fd, err);
+        *f = (mrc_run_file){.fd = -1};
+        if (rc == 0) rc = mrc_table_write_run_fd(&w->table, fd, m->ckpt_dir, f, err);
+        if (rc == 0) rc = mrc_ckpt_run_seal(m->ckpt_dir, name, f, err);
+        if (rc != 0) {
+            mrc_run_file_close(f);
+            if (copy != NULL) mrc_ckpt_run_discard(m->ckpt_dir, name);
+            free(copy);
+            return rc;
+        }
+        w->names[w->nruns] = (mrc_ckpt_run){copy, f->bytes, f->records, f->total};
+        w->ckpt_bytes += f->bytes;
+    }
     w->nruns++;
     w->spill_bytes += f->bytes;
-    mrc_table_clear(t);
+    mrc_table_clear(&w->table);
+    return 0;
+}
+
+/* The table's full() hook. */
+static int spill_table(void *arg, mrc_table *t, mrc_err *err)
+{
+    worker *w = arg;
+    (void)t;
+    return write_table_run(w, (size_t)(w - w->run->workers), err);
+}
+
+/* What the worker has mapped, made durable: the table's contents as a run (when any) and the
+ * manifest naming every run and piece of this worker so far, replaced atomically. Called
+ * between pieces only, so the runs hold exactly the counts of the pieces. */
+static int checkpoint(mrc_map_run *m, size_t ti, mrc_err *err)
+{
+    worker *w = &m->workers[ti];
+    double t0 = mrc_now();
+    int rc = w->table.used > 0 ? write_table_run(w, ti, err) : 0;
+    if (rc != 0) return rc;
+    const mrc_bad_log *b = &w->ctx.bad;
+    mrc_ckpt_manifest man = {.rank = m->ckpt_rank,
+                             .gen = m->ckpt_gen,
+                             .worker = (int)ti,
+                             .runs = w->names,
+                             .nruns = w->nruns,
+                             .pieces = w->done,
+                             .npieces = w->ndone,
+                             .bytes = w->bytes_kept,
+                             .records = w->ctx.records,
+                             .bad_samples = b->samples,
+                             .nbad_samples = b->nsamples};
+    memcpy(man.counters, w->ctx.counters, sizeof man.counters);
+    if (m->test_ckpt_hold != 0 && w->ckpt_count + 1 == m->test_ckpt_hold) {
+        fprintf(stderr,
+                "mrcount: warning: rank %d (pid %ld): MRC_TEST_CKPT_HOLD holds checkpoint %llu\n",
+                m->ckpt_rank, (long)getpid(), (unsigned long long)m->test_ckpt_hold);
+        for (;;)
+            pause();
+    }
+    mrc_bad_file *bf = NULL;
+    if (b->total > 0) {
+        bf = calloc(b->nfiles + 1, sizeof *bf);
+        if (bf == NULL) return mrc_err_set(err, MRC_ENOMEM, "checkpoint: out of memory");
+        for (size_t f = 0; f < b->nfiles; f++)
+            if (b->per_file[f] > 0)
+                bf[man.nbad_files++] = (mrc_bad_file){(uint32_t)f, b->per_file[f]};
+        man.bad_files = bf;
+    }
+    rc = mrc_ckpt_write_manifest(m->ckpt_dir, &man, err);
+    free(bf);
+    if (rc != 0) return rc;
+    w->pieces_kept = w->ndone;
+    w->runs_kept = w->nruns;
+    w->ckpt_count++;
+    w->last_ckpt = mrc_now();
+    w->ckpt_seconds += w->last_ckpt - t0;
+    return 0;
+}
+
+/* A piece mapped whole: noted for the next manifest; a checkpoint when one is due. */
+static int piece_mapped(mrc_map_run *m, size_t ti, const piece *p, uint64_t bytes_read,
+                        mrc_err *err)
+{
+    worker *w = &m->workers[ti];
+    if (w->ndone == w->cap_done) {
+        size_t cap = w->cap_done ? 2 * w->cap_done : 64;
+        mrc_split *d = realloc(w->done, cap * sizeof *d);
+        if (d == NULL) return mrc_err_set(err, MRC_ENOMEM, "checkpoint: out of memory");
+        w->done = d;
+        w->cap_done = cap;
+    }
+    w->done[w->ndone++] = (mrc_split){.file = p->file, .offset = p->offset, .length = p->length};
+    w->bytes_kept = bytes_read;
+    if (atomic_load_explicit(&m->draining, memory_order_relaxed) ||
+        mrc_now() - w->last_ckpt >= m->ckpt_interval)
+        return checkpoint(m, ti, err);
     return 0;
 }
 
@@ -172,6 +295,7 @@ static void map_worker(size_t ti, void *arg)
         m->workers[ti].table.full_arg = &m->workers[ti];
     }
     m->workers[ti].run = m;
+    m->workers[ti].last_ckpt = t0;
     ctx->table = &m->workers[ti].table;
     ctx->settings = m->job->settings;
     if (rc == 0) rc = mrc_reader_init(&rd, 0, err);
@@ -181,15 +305,29 @@ static void map_worker(size_t ti, void *arg)
         const char *path = m->files->files[p->file].path;
         uint64_t before = rd.bytes_read;
         mrc_map_ctx_piece(ctx, path, p->file, p->offset);
+        /* A .gz piece is a whole file: what came before it is kept first, as a drain would
+         * abandon the piece and everything since the last checkpoint with it. */
+        if (p->gz && m->ckpt_dir != NULL && m->workers[ti].ndone > m->workers[ti].pieces_kept)
+            rc = checkpoint(m, ti, err);
+        if (rc != 0) {
+            if (p->gz) atomic_fetch_sub_explicit(&m->inflating, 1, memory_order_relaxed);
+            break;
+        }
         if (p->gz) {
             rc = mrc_reader_run_gz(&rd, path, p->length, &m->job->rules, m->job->consume, ctx,
-                                   &m->stop, err);
+                                   &m->gz_stop, err);
             atomic_fetch_sub_explicit(&m->inflating, 1, memory_order_relaxed); /* claim_piece() */
         } else
             rc = mrc_reader_run(&rd, path, p->offset, p->length, &m->job->rules, m->job->consume,
                                 ctx, &m->stop, err);
         atomic_fetch_add_explicit(&m->bytes_done, rd.bytes_read - before, memory_order_relaxed);
+        if (rc == 0 && m->ckpt_dir != NULL) rc = piece_mapped(m, ti, p, rd.bytes_read, err);
+        if (m->test_piece_pause_us != 0) usleep((useconds_t)m->test_piece_pause_us);
     }
+    /* The last checkpoint: at the end of the map, or of a drain (a stop leaves the last one). */
+    if (rc == 0 && m->ckpt_dir != NULL && !mrc_stopped(&m->stop) &&
+        (m->workers[ti].ndone > m->workers[ti].pieces_kept || m->workers[ti].table.used > 0))
+        rc = checkpoint(m, ti, err);
     if (rc != 0 && rc != MRC_EINTR) {
         atomic_store(&m->failed, 1);
         raise_stop(m);
@@ -214,6 +352,10 @@ static void map_run_free(mrc_map_run *m)
         for (size_t r = 0; r < m->workers[i].nruns; r++)
             mrc_run_file_close(&m->workers[i].runs[r]);
         free(m->workers[i].runs);
+        for (size_t r = 0; m->workers[i].names != NULL && r < m->workers[i].nruns; r++)
+            free(m->workers[i].names[r].name);
+        free(m->workers[i].names);
+        free(m->workers[i].done);
     }
     free(m->workers);
     free(m->errs);
@@ -244,9 +386,19 @@ static mrc_map_run *map_start(const mrc_job *job, const mrc_file_list *files,
     m->job = job;
     m->files = files;
     m->piece_size = o != NULL && o->piece_size ? o->piece_size : MRC_PIECE_DEFAULT;
-    if (o != NULL && o->table_budget != 0 && o->tmp_dir != NULL) {
+    if (o != NULL && o->table_budget != 0 && (o->tmp_dir != NULL || o->ckpt_dir != NULL)) {
         m->table_share = o->table_budget / (pl->nthreads ? pl->nthreads : 1);
         m->tmp_dir = o->tmp_dir;
+    }
+    if (o != NULL && o->ckpt_dir != NULL) {
+        m->ckpt_dir = o->ckpt_dir;
+        m->ckpt_rank = o->ckpt_rank;
+        m->ckpt_gen = o->ckpt_gen;
+        m->ckpt_interval = o->ckpt_interval;
+    }
+    if (o != NULL) {
+        m->test_piece_pause_us = o->test_piece_pause_us;
+        m->test_ckpt_hold = o->test_ckpt_hold;
     }
     m->topo = topo;
     m->pl = pl;
@@ -358,6 +510,19 @@ void mrc_map_stop(mrc_map_run *m)
     raise_stop(m);
 }
 
+void mrc_map_drain(mrc_map_run *m)
+{
+    if (m->ckpt_dir == NULL) {
+        raise_stop(m);
+        return;
+    }
+    atomic_store(&m->draining, true);
+    mrc_stop_raise(&m->gz_stop);
+    pthread_mutex_lock(&m->lock);
+    pthread_cond_broadcast(&m->fed);
+    pthread_mutex_unlock(&m->lock);
+}
+
 /* The threads' bad-record logs as one: per-file sums, and per file the first samples. */
 static int merge_bad_logs(mrc_map_run *m, mrc_map_stats *st, mrc_err *err)
 {
@@ -401,7 +566,7 @@ int mrc_map_end(mrc_map_run *m, mrc_map_output *out, mrc_map_stats *stats, mrc_e
     int rc = mrc_first_error(m->errs, m->nthreads, &first);
     if (rc == MRC_EINTR) rc = 0; /* a stop: said below */
     if (rc != 0) *err = first;
-    if (rc == 0 && mrc_stopped(&m->stop))
+    if (rc == 0 && (mrc_stopped(&m->stop) || atomic_load(&m->draining)))
         rc = mrc_err_set(err, MRC_EINTR, "map stopped before the end");
     stats->nthreads = m->nthreads;
     stats->splits = m->nsplits;
@@ -415,6 +580,9 @@ int mrc_map_end(mrc_map_run *m, mrc_map_output *out, mrc_map_stats *stats, mrc_e
         for (size_t c = 0; c < MRC_JOB_COUNTERS; c++)
             stats->counters[c] += m->workers[i].ctx.counters[c];
         stats->spill_bytes += m->workers[i].spill_bytes;
+        stats->ckpt_count += m->workers[i].ckpt_count;
+        stats->ckpt_bytes += m->workers[i].ckpt_bytes;
+        stats->ckpt_seconds += m->workers[i].ckpt_seconds;
         stats->spill_runs += m->workers[i].nruns;
         nruns += m->workers[i].nruns;
     }
@@ -435,8 +603,10 @@ int mrc_map_end(mrc_map_run *m, mrc_map_output *out, mrc_map_stats *stats, mrc_e
             out->tables[out->ntables++] = w->table;
             memset(&w->table, 0, sizeof w->table);
             out->tables[i].full = NULL;
-            for (size_t r = 0; r < w->nruns; r++)
+            for (size_t r = 0; r < w->nruns; r++) {
                 out->runs[out->nruns++] = w->runs[r];
+                if (w->names != NULL) free(w->names[r].name);
+            }
             w->nruns = 0;
         }
     }

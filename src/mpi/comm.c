@@ -166,6 +166,29 @@ static int bcast_bytes(void *buf, uint64_t len, mrc_err *err)
     return 0;
 }
 
+int mrc_mpi_bcast_string(const mrc_mpi *d, char **s, mrc_err *err)
+{
+    uint64_t len = d->rank == 0 && *s != NULL ? strlen(*s) : 0;
+    MRC_MPI_CHECK(MPI_Bcast(&len, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD), err);
+    if (d->rank != 0) {
+        free(*s);
+        *s = len < SIZE_MAX ? malloc((size_t)len + 1) : NULL;
+    }
+    /* every rank learns whether every rank has the memory, so none waits in a broadcast alone */
+    int ok = *s != NULL || len == 0, all_ok = 0;
+    MRC_MPI_CHECK(MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), err);
+    if (!all_ok)
+        return mrc_err_set(err, MRC_ENOMEM, "broadcast of %llu bytes: out of memory",
+                           (unsigned long long)len);
+    if (len == 0) {
+        if (*s != NULL) (*s)[0] = '\0';
+        return 0;
+    }
+    int rc = bcast_bytes(*s, len, err);
+    if (rc == 0) (*s)[len] = '\0';
+    return rc;
+}
+
 int mrc_mpi_bcast_files(const mrc_mpi *d, mrc_file_list *files, mrc_err *err)
 {
     uint64_t len = 0;

@@ -40,7 +40,10 @@ static int pull_splits(const mrc_mpi_map_opts *o, mrc_map_run *m, mrc_mpi_counte
 static void stop_map(const mrc_mpi_map_opts *o, mrc_map_run *m)
 {
     if (o->stopping != NULL) o->stopping(o->stopping_arg);
-    if (m != NULL) mrc_map_stop(m);
+    if (m != NULL && o->drain)
+        mrc_map_drain(m);
+    else if (m != NULL)
+        mrc_map_stop(m);
 }
 
 int mrc_mpi_map_open(const mrc_mpi *d, bool dynamic, mrc_mpi_map_state *st, mrc_err *err)

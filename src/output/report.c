@@ -43,9 +43,11 @@ char *mrc_report_rank_json(const mrc_rank_report *r)
     mrc_json_string(f, r->memory_source ? r->memory_source : "none");
     fprintf(f,
             ", \"spill_bytes\": %llu, \"spill_runs\": %llu, \"spill_written_bytes\": %llu, "
-            "\"spill_read_bytes\": %llu, \"threads\": [",
+            "\"spill_read_bytes\": %llu, \"checkpoint_bytes\": %llu, "
+            "\"checkpoint_seconds\": %.6f, \"threads\": [",
             (unsigned long long)r->spill_bytes, (unsigned long long)r->spill_runs,
-            (unsigned long long)r->spill_written, (unsigned long long)r->spill_read);
+            (unsigned long long)r->spill_written, (unsigned long long)r->spill_read,
+            (unsigned long long)r->checkpoint_bytes, r->checkpoint_seconds);
     for (size_t i = 0; i < r->nthreads; i++) {
         fprintf(f, "%s{\"thread\": %zu, \"core\": %d, \"cpus\": ", i ? ", " : "", i, r->core_of[i]);
         mrc_json_string(f, r->cpus_of[i] ? r->cpus_of[i] : "");
@@ -179,6 +181,19 @@ void mrc_report_metrics(const mrc_run_report *r, FILE *f)
     fprintf(f, "  \"seconds\": %.6f,\n  \"mb_per_s\": %.3f,\n", r->seconds,
             r->seconds > 0 ? (double)r->bytes / 1e6 / r->seconds : 0.0);
     if (r->bad != NULL) bad_json(f, r->bad);
+    if (r->checkpoint != NULL) {
+        const mrc_ckpt_report *c = r->checkpoint;
+        fputs("  \"checkpoint\": {\"dir\": ", f);
+        mrc_json_string(f, c->dir);
+        fprintf(f,
+                ", \"generation\": %d, \"resumed\": {\"manifests\": %llu, "
+                "\"pieces_skipped\": %llu, \"bytes_skipped\": %llu, \"runs_reused\": %llu}, "
+                "\"checkpoints_written\": %llu, \"bytes_written\": %llu, \"kept\": %s},\n",
+                c->generation, (unsigned long long)c->manifests,
+                (unsigned long long)c->pieces_skipped, (unsigned long long)c->bytes_skipped,
+                (unsigned long long)c->runs_reused, (unsigned long long)c->checkpoints,
+                (unsigned long long)c->bytes_written, c->kept ? "true" : "false");
+    }
     fputs("  \"phases\": {", f);
     double map_mean = 0, map_max = 0;
     for (int p = 0; p < MRC_PHASE_COUNT; p++) {

@@ -80,12 +80,21 @@ static void writer_free(mrc_run_writer *w)
 mrc_run_writer *mrc_run_writer_open(const char *dir, enum mrc_order order, size_t buf_size,
                                     mrc_err *err)
 {
+    int fd;
+    if (mrc_tmpfile_open(dir, &fd, err) != 0) return NULL;
+    return mrc_run_writer_open_fd(fd, dir, order, buf_size, err);
+}
+
+mrc_run_writer *mrc_run_writer_open_fd(int fd, const char *dir, enum mrc_order order,
+                                       size_t buf_size, mrc_err *err)
+{
     mrc_run_writer *w = calloc(1, sizeof *w);
     if (w == NULL) {
+        close(fd);
         mrc_err_set(err, MRC_ENOMEM, "%s: run writer: out of memory", dir);
         return NULL;
     }
-    w->fd = -1;
+    w->fd = fd;
     w->order = order;
     w->cap = buf_size ? buf_size : MRC_RUN_BUF_DEFAULT;
     w->dir = strdup(dir);
@@ -96,10 +105,6 @@ mrc_run_writer *mrc_run_writer_open(const char *dir, enum mrc_order order, size_
     if (w->dir == NULL || w->buf == NULL || w->last_key == NULL ||
         (order == MRC_ORDER_HASH && w->index == NULL)) {
         mrc_err_set(err, MRC_ENOMEM, "%s: run writer: out of memory", dir);
-        writer_free(w);
-        return NULL;
-    }
-    if (mrc_tmpfile_open(dir, &w->fd, err) != 0) {
         writer_free(w);
         return NULL;
     }
@@ -216,6 +221,26 @@ int mrc_run_writer_finish(mrc_run_writer *w, mrc_run_file *out, mrc_err *err)
 void mrc_run_writer_abort(mrc_run_writer *w)
 {
     if (w != NULL) writer_free(w);
+}
+
+int mrc_run_file_adopt(int fd, const char *dir, enum mrc_order order, uint64_t bytes,
+                       uint64_t records, uint64_t total, uint64_t *index, mrc_run_file *out,
+                       mrc_err *err)
+{
+    memset(out, 0, sizeof *out);
+    out->fd = -1;
+    out->dir = strdup(dir);
+    if (out->dir == NULL) {
+        free(index);
+        return mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", dir);
+    }
+    out->fd = fd;
+    out->order = order;
+    out->bytes = bytes;
+    out->records = records;
+    out->total = total;
+    out->index = index;
+    return 0;
 }
 
 void mrc_run_file_close(mrc_run_file *f)

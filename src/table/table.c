@@ -385,9 +385,8 @@ static int run_put(void *arg, const mrc_rec_view *r, mrc_err *err)
     return mrc_run_writer_put(arg, r, err);
 }
 
-int mrc_table_write_run(const mrc_table *t, const char *dir, mrc_run_file *out, mrc_err *err)
+static int write_run(const mrc_table *t, mrc_run_writer *w, mrc_run_file *out, mrc_err *err)
 {
-    mrc_run_writer *w = mrc_run_writer_open(dir, MRC_ORDER_HASH, 0, err);
     if (w == NULL) return err->code ? err->code : MRC_EIO;
     int rc = mrc_table_drain(t, run_put, w, err);
     if (rc != 0) {
@@ -395,4 +394,15 @@ int mrc_table_write_run(const mrc_table *t, const char *dir, mrc_run_file *out, 
         return rc;
     }
     return mrc_run_writer_finish(w, out, err);
+}
+
+int mrc_table_write_run(const mrc_table *t, const char *dir, mrc_run_file *out, mrc_err *err)
+{
+    return write_run(t, mrc_run_writer_open(dir, MRC_ORDER_HASH, 0, err), out, err);
+}
+
+int mrc_table_write_run_fd(const mrc_table *t, int fd, const char *dir, mrc_run_file *out,
+                           mrc_err *err)
+{
+    return write_run(t, mrc_run_writer_open_fd(fd, dir, MRC_ORDER_HASH, 0, err), out, err);
 }

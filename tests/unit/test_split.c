@@ -1,6 +1,7 @@
 /* test_split.c - the split plan on synthetic file lists (sizes only, no files): splits tile
  * each file exactly, respect chunk_size, keep .gz files whole, balance ranks within one chunk,
- * group and order each rank's splits, and come out identical for identical inputs. */
+ * group and order each rank's splits, and come out identical for identical inputs; the plan of
+ * what a checkpoint left covers every byte it did not once. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -187,6 +188,66 @@ static void test_ties_go_to_lowest_rank(void **state)
     mrc_split_plan_free(&p);
 }
 
+/* A resumed checkpoint's plan: random done ranges (overlapping, touching, out of order, some
+ * over .gz files) taken out; the splits and the done ranges together cover every byte of every
+ * file exactly once (a byte map of small files is the oracle), a .gz file with any range done is
+ * left out whole, and the splits stay within chunk_size. */
+static void test_plan_of_the_rest(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 200; round++) {
+        mrc_file_list l;
+        make_files(&l, 1 + rng_next() % 6, 3000, 4);
+        size_t ndone = rng_next() % 8;
+        mrc_split done[8];
+        unsigned char *seen[8] = {0};
+        bool gz_done[8] = {0};
+        for (size_t i = 0; i < l.n; i++) {
+            seen[i] = calloc(l.files[i].size + 1, 1);
+            assert_non_null(seen[i]);
+        }
+        for (size_t d = 0; d < ndone; d++) {
+            uint32_t f = (uint32_t)(rng_next() % l.n);
+            uint64_t size = l.files[f].size;
+            uint64_t off = size ? rng_next() % size : 0;
+            uint64_t len = size ? rng_next() % (size - off + 1) : 0;
+            if (l.files[f].gz) off = 0, len = size;
+            done[d] = (mrc_split){.file = f, .offset = off, .length = len};
+            if (l.files[f].gz && size > 0) gz_done[f] = true;
+            for (uint64_t b = off; b < off + len; b++)
+                seen[f][b] = 1; /* done: counted by the checkpoint */
+        }
+        uint64_t chunk = 1 + rng_next() % 700;
+        size_t nranks = 1 + rng_next() % 4;
+        mrc_split_plan p;
+        mrc_err err = {0};
+        assert_int_equal(mrc_split_plan_make_rest(&l, chunk, nranks, done, ndone, &p, &err), 0);
+        for (size_t i = 0; i < p.n; i++) {
+            const mrc_split *s = &p.splits[i];
+            const mrc_file *f = &l.files[s->file];
+            assert_true(s->length > 0);
+            if (f->gz) {
+                assert_false(gz_done[s->file]);
+                assert_int_equal(s->offset, 0);
+                assert_int_equal(s->length, f->size);
+            } else {
+                assert_true(s->length <= chunk);
+            }
+            for (uint64_t b = s->offset; b < s->offset + s->length; b++) {
+                if (!f->gz) assert_int_equal(seen[s->file][b], 0); /* never mapped twice */
+                seen[s->file][b] = 2;
+            }
+        }
+        for (size_t i = 0; i < l.n; i++) {
+            for (uint64_t b = 0; b < l.files[i].size; b++)
+                if (!(l.files[i].gz && gz_done[i])) assert_int_not_equal(seen[i][b], 0);
+            free(seen[i]);
+        }
+        mrc_split_plan_free(&p);
+        free(l.files);
+    }
+}
+
 static void test_empty_list_and_bad_arguments(void **state)
 {
     (void)state;
@@ -215,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_random_plans),
         cmocka_unit_test(test_exact_cuts_and_gz),
         cmocka_unit_test(test_ties_go_to_lowest_rank),
+        cmocka_unit_test(test_plan_of_the_rest),
         cmocka_unit_test(test_empty_list_and_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,454 @@
+/* checkpoint.c - what a run keeps of its map in --checkpoint DIR so that a later run can resume
+ * it: named run files (records in hash order, each with its bucket index beside it) and, per
+ * map worker and run attempt ("generation"), a manifest of the pieces whose counts are in those
+ * runs, with the worker's figures and bad-record log. A manifest is written whole to a temporary
+ * name, fsync'd, renamed, and its directory fsync'd, and it ends with an "end" line: one that a
+ * crash cut short is never taken. A fingerprint file holds what must not change between runs
+ * (inputs, the job and its options, split and piece sizes). It never deletes a file it did not
+ * name itself. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mrcount/map.h"
+
+#define MANIFEST_MAGIC "mrcount-checkpoint 1"
+
+static void sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
+static char *path_of(const char *dir, const char *name)
+{
+    char *p = NULL;
+    return asprintf(&p, "%s/%s", dir, name) < 0 ? NULL : p;
+}
+
+/* Write text to dir/name through name.tmp: written, fsync'd, renamed, the directory fsync'd. */
+static int write_atomic(const char *dir, const char *name, const char *text, size_t len,
+                        mrc_err *err)
+{
+    char *path = path_of(dir, name), *tmp = NULL;
+    if (path == NULL || asprintf(&tmp, "%s.tmp", path) < 0) {
+        free(path);
+        return mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", dir);
+    }
+    int rc = 0, fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        rc = mrc_err_errno(err, errno, "%s", tmp);
+    } else {
+        for (size_t off = 0; off < len && rc == 0;) {
+            ssize_t w = write(fd, text + off, len - off);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0)
+                rc = mrc_err_errno(err, w < 0 ? errno : EIO, "%s", tmp);
+            else
+                off += (size_t)w;
+        }
+        if (rc == 0 && fsync(fd) != 0) rc = mrc_err_errno(err, errno, "%s", tmp);
+        if (close(fd) != 0 && rc == 0) rc = mrc_err_errno(err, errno, "%s", tmp);
+        if (rc == 0 && rename(tmp, path) != 0) rc = mrc_err_errno(err, errno, "%s", path);
+        if (rc != 0) unlink(tmp);
+    }
+    if (rc == 0) sync_dir(dir);
+    free(tmp);
+    free(path);
+    return rc;
+}
+
+int mrc_ckpt_prepare_dir(const char *dir, mrc_err *err)
+{
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) return mrc_err_errno(err, errno, "%s", dir);
+    struct stat st;
+    if (stat(dir, &st) != 0) return mrc_err_errno(err, errno, "%s", dir);
+    if (!S_ISDIR(st.st_mode)) return mrc_err_set(err, MRC_EUSAGE, "%s: not a directory", dir);
+    return 0;
+}
+
+/* ---- the fingerprint ---- */
+
+int mrc_ckpt_fingerprint(const char *dir, const char *text, bool reset, bool *resumed, mrc_err *err)
+{
+    *resumed = false;
+    char *path = path_of(dir, "fingerprint");
+    if (path == NULL) return mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", dir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL && errno != ENOENT) {
+        int e = errno;
+        free(path);
+        return mrc_err_errno(err, e, "%s/fingerprint", dir);
+    }
+    if (f != NULL) {
+        char *old = NULL;
+        size_t cap = 0, len = 0;
+        char buf[4096];
+        for (size_t n; (n = fread(buf, 1, sizeof buf, f)) > 0; len += n) {
+            if (len + n + 1 > cap) {
+                cap = (len + n + 1) * 2;
+                char *o = realloc(old, cap);
+                if (o == NULL) break;
+                old = o;
+            }
+            memcpy(old + len, buf, n);
+        }
+        fclose(f);
+        if (old != NULL) old[len] = '\0';
+        bool same = old != NULL && strcmp(old, text) == 0;
+        if (!same && !reset) {
+            /* name the first line that differs */
+            const char *a = old ? old : "", *b = text;
+            while (*a && *a == *b) {
+                a++;
+                b++;
+            }
+            while (a > (old ? old : "") && a[-1] != '\n')
+                a--, b--;
+            int la = (int)strcspn(a, "\n"), lb = (int)strcspn(b, "\n");
+            int rc = mrc_err_set(err, MRC_EUSAGE,
+                                 "%s: the checkpoint is of another run (it has '%.*s', this run "
+                                 "'%.*s'); --checkpoint-reset starts over",
+                                 dir, la > 160 ? 160 : la, a, lb > 160 ? 160 : lb, b);
+            free(old);
+            free(path);
+            return rc;
+        }
+        free(old);
+        free(path);
+        if (same) {
+            *resumed = true;
+            return 0;
+        }
+        int rc = mrc_ckpt_remove(dir, false, err); /* --checkpoint-reset: start over */
+        if (rc != 0) return rc;
+    } else {
+        free(path);
+    }
+    return write_atomic(dir, "fingerprint", text, strlen(text), err);
+}
+
+/* ---- manifests ---- */
+
+void mrc_ckpt_manifest_name(const mrc_ckpt_manifest *m, char *buf, size_t size)
+{
+    snprintf(buf, size, "r%d-g%d-w%d.manifest", m->rank, m->gen, m->worker);
+}
+
+int mrc_ckpt_write_manifest(const char *dir, const mrc_ckpt_manifest *m, mrc_err *err)
+{
+    char *text = NULL, name[96];
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (f == NULL) return mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", dir);
+    fprintf(f, "%s\nworker %d %d %d\n", MANIFEST_MAGIC, m->rank, m->gen, m->worker);
+    fprintf(f, "figures %" PRIu64 " %" PRIu64, m->bytes, m->records);
+    for (size_t c = 0; c < MRC_JOB_COUNTERS; c++)
+        fprintf(f, " %" PRIu64, m->counters[c]);
+    fprintf(f, "\n");
+    for (size_t i = 0; i < m->nruns; i++)
+        fprintf(f, "run %s %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", m->runs[i].name,
+                m->runs[i].bytes, m->runs[i].records, m->runs[i].total);
+    for (size_t i = 0; i < m->npieces; i++)
+        fprintf(f, "piece %" PRIu32 " %" PRIu64 " %" PRIu64 "\n", m->pieces[i].file,
+                m->pieces[i].offset, m->pieces[i].length);
+    for (size_t i = 0; i < m->nbad_files; i++)
+        fprintf(f, "bad %" PRIu32 " %" PRIu64 "\n", m->bad_files[i].file, m->bad_files[i].count);
+    for (size_t i = 0; i < m->nbad_samples; i++)
+        fprintf(f, "sample %" PRIu32 " %" PRIu32 " %" PRIu64 " %" PRIu64 "\n",
+                m->bad_samples[i].file, m->bad_samples[i].cause, m->bad_samples[i].piece_offset,
+                m->bad_samples[i].piece_line);
+    fprintf(f, "end\n");
+    if (fclose(f) != 0) {
+        free(text);
+        return mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", dir);
+    }
+    mrc_ckpt_manifest_name(m, name, sizeof name);
+    int rc = write_atomic(dir, name, text, len, err);
+    free(text);
+    return rc;
+}
+
+void mrc_ckpt_manifest_free(mrc_ckpt_manifest *m)
+{
+    for (size_t i = 0; i < m->nruns; i++)
+        free(m->runs[i].name);
+    free(m->runs);
+    free(m->pieces);
+    free(m->bad_files);
+    free(m->bad_samples);
+    memset(m, 0, sizeof *m);
+}
+
+#define GROW(arr, n, cap)                                                                          \
+    ((n) < (cap) ? 0                                                                               \
+                 : ((cap) = (cap) ? 2 * (cap) : 16,                                                \
+                    ((arr) = realloc((arr), (cap) * sizeof *(arr))) == NULL ? -1 : 0))
+
+/* One manifest file; @return 1 taken, 0 not a whole manifest (torn: ignored), -1 ENOMEM. */
+static int read_manifest(const char *path, mrc_ckpt_manifest *m)
+{
+    memset(m, 0, sizeof *m);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return 0;
+    char line[4200];
+    size_t crun = 0, cpiece = 0, cbad = 0, csample = 0;
+    bool magic = false, worker = false, end = false;
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        char name[4096];
+        if (!magic) {
+            magic = strcmp(line, MANIFEST_MAGIC) == 0;
+            if (!magic) break;
+        } else if (end) {
+            end = false; /* nothing may follow "end" */
+            break;
+        } else if (strcmp(line, "end") == 0) {
+            end = true;
+        } else if (sscanf(line, "worker %d %d %d", &m->rank, &m->gen, &m->worker) == 3) {
+            worker = true;
+        } else if (strncmp(line, "figures ", 8) == 0) {
+            char *p = line + 8, *e;
+            m->bytes = strtoull(p, &e, 10);
+            m->records = strtoull(e, &e, 10);
+            for (size_t c = 0; c < MRC_JOB_COUNTERS; c++)
+                m->counters[c] = strtoull(e, &e, 10);
+        } else if (strncmp(line, "run ", 4) == 0) {
+            mrc_ckpt_run r = {0};
+            if (sscanf(line, "run %4095s %" SCNu64 " %" SCNu64 " %" SCNu64, name, &r.bytes,
+                       &r.records, &r.total) != 4)
+                break;
+            if (GROW(m->runs, m->nruns, crun) != 0 || (r.name = strdup(name)) == NULL) {
+                rc = -1;
+                break;
+            }
+            m->runs[m->nruns++] = r;
+        } else if (strncmp(line, "piece ", 6) == 0) {
+            mrc_split pc = {0};
+            if (sscanf(line, "piece %" SCNu32 " %" SCNu64 " %" SCNu64, &pc.file, &pc.offset,
+                       &pc.length) != 3)
+                break;
+            if (GROW(m->pieces, m->npieces, cpiece) != 0) {
+                rc = -1;
+                break;
+            }
+            m->pieces[m->npieces++] = pc;
+        } else if (strncmp(line, "bad ", 4) == 0) {
+            mrc_bad_file b = {0};
+            if (sscanf(line, "bad %" SCNu32 " %" SCNu64, &b.file, &b.count) != 2) break;
+            if (GROW(m->bad_files, m->nbad_files, cbad) != 0) {
+                rc = -1;
+                break;
+            }
+            m->bad_files[m->nbad_files++] = b;
+        } else if (strncmp(line, "sample ", 7) == 0) {
+            mrc_bad_sample s = {0};
+            if (sscanf(line, "sample %" SCNu32 " %" SCNu32 " %" SCNu64 " %" SCNu64, &s.file,
+                       &s.cause, &s.piece_offset, &s.piece_line) != 4)
+                break;
+            if (GROW(m->bad_samples, m->nbad_samples, csample) != 0) {
+                rc = -1;
+                break;
+            }
+            m->bad_samples[m->nbad_samples++] = s;
+        } else {
+            break; /* a line this version does not know: not a manifest to trust */
+        }
+    }
+    fclose(f);
+    if (rc == 0 && magic && worker && end) return 1;
+    mrc_ckpt_manifest_free(m);
+    return rc;
+}
+
+int mrc_ckpt_read_manifest(const char *dir, const char *name, mrc_ckpt_manifest *out)
+{
+    char *path = path_of(dir, name);
+    if (path == NULL) return -1;
+    int got = read_manifest(path, out);
+    free(path);
+    return got;
+}
+
+int mrc_ckpt_read_dir(const char *dir, mrc_ckpt_manifest **out, size_t *n, int *max_gen,
+                      mrc_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    *max_gen = 0;
+    DIR *dh = opendir(dir);
+    if (dh == NULL) return errno == ENOENT ? 0 : mrc_err_errno(err, errno, "%s", dir);
+    size_t cap = 0;
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(dh)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l < 9 || strcmp(e->d_name + l - 9, ".manifest") != 0) continue;
+        char *path = path_of(dir, e->d_name);
+        if (path == NULL) {
+            rc = mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", dir);
+            break;
+        }
+        mrc_ckpt_manifest m;
+        int got = read_manifest(path, &m);
+        free(path);
+        if (got < 0) rc = mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", dir);
+        if (got <= 0) continue;
+        if (m.gen > *max_gen) *max_gen = m.gen;
+        if (GROW(*out, *n, cap) != 0) {
+            mrc_ckpt_manifest_free(&m);
+            rc = mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", dir);
+            break;
+        }
+        (*out)[(*n)++] = m;
+    }
+    closedir(dh);
+    if (rc != 0) {
+        for (size_t i = 0; i < *n; i++)
+            mrc_ckpt_manifest_free(&(*out)[i]);
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+/* ---- named runs ---- */
+
+int mrc_ckpt_run_create(const char *dir, const char *name, int *fd, mrc_err *err)
+{
+    char *path = path_of(dir, name);
+    if (path == NULL) return mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", dir);
+    *fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int rc = *fd < 0 ? mrc_err_errno(err, errno, "%s", path) : 0;
+    free(path);
+    return rc;
+}
+
+void mrc_ckpt_run_discard(const char *dir, const char *name)
+{
+    char *path = path_of(dir, name), *idx = NULL;
+    if (path != NULL) {
+        unlink(path);
+        if (asprintf(&idx, "%s.idx", path) >= 0) unlink(idx);
+    }
+    free(idx);
+    free(path);
+}
+
+int mrc_ckpt_run_seal(const char *dir, const char *name, const mrc_run_file *f, mrc_err *err)
+{
+    if (fsync(f->fd) != 0) return mrc_err_errno(err, errno, "%s/%s", dir, name);
+    char idx[300];
+    snprintf(idx, sizeof idx, "%s.idx", name);
+    size_t len = f->index != NULL ? (MRC_RUN_BUCKETS + 1) * sizeof *f->index : 0;
+    return write_atomic(dir, idx, (const char *)f->index, len, err);
+}
+
+int mrc_ckpt_run_open(const char *dir, const mrc_ckpt_run *r, mrc_run_file *out, mrc_err *err)
+{
+    char *path = path_of(dir, r->name), *idx = NULL;
+    if (path == NULL || asprintf(&idx, "%s.idx", path) < 0) {
+        free(path);
+        return mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", dir);
+    }
+    int rc = 0, fd = open(path, O_RDONLY | O_CLOEXEC);
+    uint64_t *index = malloc((MRC_RUN_BUCKETS + 1) * sizeof *index);
+    struct stat st;
+    if (fd < 0) {
+        rc = mrc_err_errno(err, errno, "%s (checkpoint run)", path);
+    } else if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != r->bytes) {
+        rc = mrc_err_set(err, MRC_EIO, "%s: a checkpoint run of %llu bytes, the manifest says %llu",
+                         path, (unsigned long long)st.st_size, (unsigned long long)r->bytes);
+    } else if (index == NULL) {
+        rc = mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", dir);
+    } else {
+        int xfd = open(idx, O_RDONLY | O_CLOEXEC);
+        size_t want = (MRC_RUN_BUCKETS + 1) * sizeof *index, got = 0;
+        while (xfd >= 0 && got < want) {
+            ssize_t n = read(xfd, (char *)index + got, want - got);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            got += (size_t)n;
+        }
+        if (xfd >= 0) close(xfd);
+        if (got != want || index[MRC_RUN_BUCKETS] != r->bytes)
+            rc = mrc_err_set(err, MRC_EIO, "%s: a missing or torn index", idx);
+    }
+    if (rc == 0) {
+        rc = mrc_run_file_adopt(fd, dir, MRC_ORDER_HASH, r->bytes, r->records, r->total, index, out,
+                                err);
+    } else {
+        if (fd >= 0) close(fd);
+        free(index);
+    }
+    free(path);
+    free(idx);
+    return rc;
+}
+
+static bool named_by(const char *file, const mrc_ckpt_manifest *keep, size_t nkeep)
+{
+    for (size_t i = 0; i < nkeep; i++)
+        for (size_t r = 0; r < keep[i].nruns; r++) {
+            const char *run = keep[i].runs[r].name;
+            size_t l = strlen(run);
+            if (strncmp(file, run, l) == 0 && (file[l] == '\0' || strcmp(file + l, ".idx") == 0))
+                return true;
+        }
+    return false;
+}
+
+int mrc_ckpt_sweep(const char *dir, const mrc_ckpt_manifest *keep, size_t nkeep, mrc_err *err)
+{
+    DIR *dh = opendir(dir);
+    if (dh == NULL) return errno == ENOENT ? 0 : mrc_err_errno(err, errno, "%s", dir);
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(dh)) != NULL) {
+        const char *n = e->d_name;
+        size_t l = strlen(n);
+        bool tmp = l > 4 && strcmp(n + l - 4, ".tmp") == 0 && n[0] == 'r';
+        bool run = n[0] == 'r' && strstr(n, ".run") != NULL && !named_by(n, keep, nkeep);
+        if (!tmp && !run) continue;
+        char *path = path_of(dir, n);
+        if (path != NULL && unlink(path) != 0 && errno != ENOENT && rc == 0)
+            rc = mrc_err_errno(err, errno, "%s", path);
+        free(path);
+    }
+    closedir(dh);
+    if (rc == 0) sync_dir(dir);
+    return rc;
+}
+
+int mrc_ckpt_remove(const char *dir, bool remove_dir, mrc_err *err)
+{
+    DIR *dh = opendir(dir);
+    if (dh == NULL) return errno == ENOENT ? 0 : mrc_err_errno(err, errno, "%s", dir);
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(dh)) != NULL) {
+        const char *n = e->d_name;
+        bool ours = strcmp(n, "fingerprint") == 0 || strcmp(n, "fingerprint.tmp") == 0 ||
+                    (n[0] == 'r' && (strstr(n, ".run") != NULL || strstr(n, ".manifest") != NULL));
+        if (!ours) continue;
+        char *path = path_of(dir, n);
+        if (path != NULL && unlink(path) != 0 && errno != ENOENT && rc == 0)
+            rc = mrc_err_errno(err, errno, "%s", path);
+        free(path);
+    }
+    closedir(dh);
+    if (rc == 0 && remove_dir && rmdir(dir) != 0 && errno != ENOENT && errno != ENOTEMPTY)
+        rc = mrc_err_errno(err, errno, "%s", dir);
+    return rc;
+}
