@@ -172,6 +172,7 @@ typedef struct mrc_sort_stream_opts {
     uint64_t top;         /* only the first `top` are wanted (0: all) */
     mrc_topo *topo;       /* the threads that sort a buffer (NULL: the calling thread) */
     const mrc_placement *pl;
+    size_t fan_in; /* sorted runs one merge may open (0: mrc_runs_fan_in()) */
 } mrc_sort_stream_opts;
 
 /* A sorted result: in memory (one buffer that held it all) or the merge of sorted runs. */

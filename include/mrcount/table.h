@@ -536,6 +536,20 @@ int mrc_table_write_run_fd(const mrc_table *t, int fd, const char *dir, mrc_run_
 mrc_source *mrc_run_file_source(const mrc_run_file *f, uint64_t lo, uint64_t hi, size_t buf_size,
                                 mrc_err *err);
 
+/** mrc_runs_fan_in() : how many runs one merge may open at once: half the descriptors the
+ *  process may open past a spare, within [8, 512]; the soft RLIMIT_NOFILE is raised to the hard
+ *  one first. */
+size_t mrc_runs_fan_in(void);
+
+/** mrc_runs_compact() : while there are more than max_runs runs, merge the first ones (at most
+ *  max_runs at a time, each read in blocks of buf bytes) into one new run in dir, closing them;
+ *  all runs are in one order (hash: equal keys are summed; an output order: keys are unique).
+ *  *n is updated and the bytes written are added to *bytes (may be NULL). @return 0, or
+ *  nonzero with err filled (the runs given stay valid and open on failure, but for those
+ *  already merged). */
+int mrc_runs_compact(mrc_run_file *runs, size_t *n, size_t max_runs, const char *dir, size_t buf,
+                     uint64_t *bytes, mrc_err *err);
+
 /* Bytes moved through spill files by this process (every thread, run files and chunk stores). */
 typedef struct mrc_spill_io {
     uint64_t written; /* bytes written to spill files */

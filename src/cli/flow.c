@@ -74,6 +74,15 @@ int mrc_run_combine(run *r)
     double tm = mrc_now();
     if (r->spilled) {
         rc = tables_to_runs(r, &r->err);
+        /* no more runs than a merge can open: thousands of spills or checkpoints are merged
+         * in groups first */
+        uint64_t b = budget(r);
+        size_t fan = r->knobs.fan_in ? r->knobs.fan_in : mrc_runs_fan_in();
+        size_t cbuf = b ? (size_t)(b / 4 / (fan + 1)) : READ_BUF_MAX;
+        cbuf = cbuf < READ_BUF_MIN ? READ_BUF_MIN : cbuf > READ_BUF_MAX ? READ_BUF_MAX : cbuf;
+        if (rc == 0)
+            rc = mrc_runs_compact(r->mapped.runs, &r->mapped.nruns, fan, r->o.tmp_dir, cbuf, NULL,
+                                  &r->err);
     } else if (r->d.size == 1) { /* refs straight into the tables */
         rc = refs_from_tables(r, &r->err);
     } else { /* one serialized table of the rank */
@@ -214,7 +223,8 @@ static int sort_stream(run *r, mrc_source *in, uint64_t held, mrc_err *err)
                                .tmp_dir = r->o.tmp_dir,
                                .top = r->o.out.top,
                                .topo = r->topo,
-                               .pl = &r->pl};
+                               .pl = &r->pl,
+                               .fan_in = r->knobs.fan_in};
     int rc = mrc_output_sort_stream(&c.base, &so, &r->ext, err);
     in->close(in);
     r->distinct_mine = c.n;

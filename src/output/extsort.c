@@ -157,6 +157,13 @@ int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_so
         c.n = 0;
     }
     chunk_free(&c);
+    if (rc == 0 && out->nruns > 0) { /* no more runs than can be open at once */
+        size_t fan = o->fan_in ? o->fan_in : mrc_runs_fan_in();
+        size_t cbuf = (size_t)(budget / 2 / (fan + 1));
+        cbuf = cbuf < 65536 ? 65536 : cbuf > ((size_t)1 << 20) ? (size_t)1 << 20 : cbuf;
+        rc = mrc_runs_compact(out->runs, &out->nruns, fan, o->tmp_dir, cbuf, &out->spilled_bytes,
+                              err);
+    }
     if (rc == 0) { /* the runs, merged in the output order */
         mrc_source **src = calloc(out->nruns + 1, sizeof *src);
         size_t buf = out->nruns > 0 ? (size_t)(budget / 2 / out->nruns) : 0;

@@ -2,7 +2,8 @@
 # vocab_spill.sh - bounded memory: a vocabulary far bigger than --memory-limit is counted exactly
 # at np 1, 2 and 3 (every rank's tables spill several times to --tmp-dir, the owners' shares and
 # the output sort too), equal to sort | uniq -c, with any --reduce, --sort key, --top, --min-count
-# and --output-per-rank; the limit can come from SLURM_MEM_PER_NODE alone; a --tmp-dir that fills
+# and --output-per-rank, and merges that may open only a few runs at once (multi-pass); the
+# limit can come from SLURM_MEM_PER_NODE alone; a --tmp-dir that fills
 # up is an error naming it that leaves nothing behind; a signal while spill files exist leaves
 # nothing behind either (they have no name). Sizes are kept small for CI: the limit is small
 # instead (bench/bench-vocab.sh has the large sizes).
@@ -48,6 +49,10 @@ for np in 1 2 3; do
     check "spilled" "$np" "$T/exp.tsv" --memory-limit 16M --threads 2 --chunk-size 1M
 done
 check "by key" 2 "$T/exp-key.tsv" --memory-limit 16M --sort key
+# Multi-pass merges: a merge may open only 2 or 3 runs (the test hook MRC_TEST_FAN_IN), so the
+# map's runs and the output sort's runs are merged in groups first.
+MRC_TEST_FAN_IN=2 check "fan-in 2" 1 "$T/exp.tsv" --memory-limit 16M --threads 2
+MRC_TEST_FAN_IN=3 check "fan-in 3" 2 "$T/exp-key.tsv" --memory-limit 16M --sort key
 for reduce in reduce shuffle auto; do
     check "--reduce $reduce" 2 "$T/exp.tsv" --memory-limit 16M --reduce "$reduce"
 done
