@@ -13,7 +13,8 @@ icu=()
 if pkg-config --exists icu-uc; then
     read -r -a icu <<<"-DWITH_ICU $(pkg-config --cflags --libs icu-uc)"
 fi
+read -r -a libs <<<"$(pkg-config --libs libutf8proc hwloc libxxhash zlib) $(pkg-config --libs libisal 2>/dev/null || true)"
 cc -std=c11 -O3 -D_GNU_SOURCE -I"$HERE/../include" -I"$HERE/../src/map" \
     "$HERE/unicode/bench_unicode.c" -o "$bin" "$BUILD/libmrc_core.a" \
-    $(pkg-config --libs libutf8proc hwloc libxxhash zlib) $(pkg-config --libs libisal 2>/dev/null || true) -lpthread -lm "${icu[@]}"
+    "${libs[@]}" -lpthread -lm "${icu[@]}"
 "$bin" "$2" "${3:-5}" ${4:+"$4"}

@@ -135,9 +135,10 @@ int mrc_split_plan_make_rest(const mrc_file_list *files, uint64_t chunk_size, si
     for (size_t i = 0; i < nleft; i++) {
         uint64_t k = pieces_of(&left[i], files->files[left[i].file].gz, chunk_size);
         if (k > SIZE_MAX / sizeof(mrc_split) - total) {
+            int rc = mrc_err_set(err, MRC_EOVERFLOW, "%s: too many splits for chunk size %llu",
+                                 files->files[left[i].file].path, (unsigned long long)chunk_size);
             free(left);
-            return mrc_err_set(err, MRC_EOVERFLOW, "%s: too many splits for chunk size %llu",
-                               files->files[left[i].file].path, (unsigned long long)chunk_size);
+            return rc;
         }
         total += k;
     }

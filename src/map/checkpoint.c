@@ -76,6 +76,42 @@ int mrc_ckpt_prepare_dir(const char *dir, mrc_err *err)
     return 0;
 }
 
+/* ---- the names a checkpoint writes ---- */
+
+/* Digits at *p (at least one), advanced past them. */
+static bool digits(const char **p)
+{
+    const char *s = *p;
+    while (**p >= '0' && **p <= '9')
+        (*p)++;
+    return *p > s;
+}
+
+enum name_kind { NAME_NONE, NAME_FINGERPRINT, NAME_MANIFEST, NAME_RUN };
+
+/* What a file of DIR is to the checkpoint: "fingerprint", "rR-gG-wW.manifest",
+ * "rR-gG-wW-S.run" or its ".idx", each also with the ".tmp" of a write in progress (*tmp set);
+ * anything else is not the checkpoint's (NAME_NONE) and is never removed. */
+static enum name_kind name_kind(const char *n, bool *tmp)
+{
+    size_t l = strlen(n);
+    *tmp = l > 4 && strcmp(n + l - 4, ".tmp") == 0;
+    char base[256];
+    if (l - (*tmp ? 4 : 0) >= sizeof base) return NAME_NONE;
+    memcpy(base, n, l - (*tmp ? 4 : 0));
+    base[l - (*tmp ? 4 : 0)] = '\0';
+    if (strcmp(base, "fingerprint") == 0) return NAME_FINGERPRINT;
+    const char *p = base;
+    if (*p++ != 'r' || !digits(&p) || strncmp(p, "-g", 2) != 0) return NAME_NONE;
+    p += 2;
+    if (!digits(&p) || strncmp(p, "-w", 2) != 0) return NAME_NONE;
+    p += 2;
+    if (!digits(&p)) return NAME_NONE;
+    if (strcmp(p, ".manifest") == 0) return NAME_MANIFEST;
+    if (*p++ != '-' || !digits(&p)) return NAME_NONE;
+    return strcmp(p, ".run") == 0 || strcmp(p, ".run.idx") == 0 ? NAME_RUN : NAME_NONE;
+}
+
 /* ---- the fingerprint ---- */
 
 int mrc_ckpt_fingerprint(const char *dir, const char *text, bool reset, bool *resumed, mrc_err *err)
@@ -133,6 +169,9 @@ int mrc_ckpt_fingerprint(const char *dir, const char *text, bool reset, bool *re
         if (rc != 0) return rc;
     } else {
         free(path);
+        /* no fingerprint: what a remove cut short may have left is not a checkpoint to trust */
+        int rc = mrc_ckpt_remove(dir, false, err);
+        if (rc != 0) return rc;
     }
     return write_atomic(dir, "fingerprint", text, strlen(text), err);
 }
@@ -367,7 +406,9 @@ int mrc_ckpt_run_open(const char *dir, const mrc_ckpt_run *r, mrc_run_file *out,
     struct stat st;
     if (fd < 0) {
         rc = mrc_err_errno(err, errno, "%s (checkpoint run)", path);
-    } else if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != r->bytes) {
+    } else if (fstat(fd, &st) != 0) {
+        rc = mrc_err_errno(err, errno, "%s", path);
+    } else if ((uint64_t)st.st_size != r->bytes) {
         rc = mrc_err_set(err, MRC_EIO, "%s: a checkpoint run of %llu bytes, the manifest says %llu",
                          path, (unsigned long long)st.st_size, (unsigned long long)r->bytes);
     } else if (index == NULL) {
@@ -397,6 +438,7 @@ int mrc_ckpt_run_open(const char *dir, const mrc_ckpt_run *r, mrc_run_file *out,
     return rc;
 }
 
+/* Whether file (a run or its index) is a run that one of keep names. */
 static bool named_by(const char *file, const mrc_ckpt_manifest *keep, size_t nkeep)
 {
     for (size_t i = 0; i < nkeep; i++)
@@ -409,19 +451,20 @@ static bool named_by(const char *file, const mrc_ckpt_manifest *keep, size_t nke
     return false;
 }
 
-int mrc_ckpt_sweep(const char *dir, const mrc_ckpt_manifest *keep, size_t nkeep, mrc_err *err)
+/* Remove the files of DIR that `doomed` picks among the checkpoint's (never another name). */
+static int remove_where(const char *dir, bool (*doomed)(const char *name, enum name_kind kind,
+                                                        bool tmp, const void *arg),
+                        const void *arg, mrc_err *err)
 {
     DIR *dh = opendir(dir);
     if (dh == NULL) return errno == ENOENT ? 0 : mrc_err_errno(err, errno, "%s", dir);
     struct dirent *e;
     int rc = 0;
     while ((e = readdir(dh)) != NULL) {
-        const char *n = e->d_name;
-        size_t l = strlen(n);
-        bool tmp = l > 4 && strcmp(n + l - 4, ".tmp") == 0 && n[0] == 'r';
-        bool run = n[0] == 'r' && strstr(n, ".run") != NULL && !named_by(n, keep, nkeep);
-        if (!tmp && !run) continue;
-        char *path = path_of(dir, n);
+        bool tmp;
+        enum name_kind kind = name_kind(e->d_name, &tmp);
+        if (kind == NAME_NONE || !doomed(e->d_name, kind, tmp, arg)) continue;
+        char *path = path_of(dir, e->d_name);
         if (path != NULL && unlink(path) != 0 && errno != ENOENT && rc == 0)
             rc = mrc_err_errno(err, errno, "%s", path);
         free(path);
@@ -431,24 +474,46 @@ int mrc_ckpt_sweep(const char *dir, const mrc_ckpt_manifest *keep, size_t nkeep,
     return rc;
 }
 
+typedef struct sweep_arg {
+    const mrc_ckpt_manifest *keep;
+    size_t nkeep;
+} sweep_arg;
+
+static bool unnamed_run_or_tmp(const char *name, enum name_kind kind, bool tmp, const void *arg)
+{
+    const sweep_arg *a = arg;
+    return tmp || (kind == NAME_RUN && !named_by(name, a->keep, a->nkeep));
+}
+
+int mrc_ckpt_sweep(const char *dir, const mrc_ckpt_manifest *keep, size_t nkeep, mrc_err *err)
+{
+    sweep_arg a = {keep, nkeep};
+    return remove_where(dir, unnamed_run_or_tmp, &a, err);
+}
+
+static bool all_but_fingerprint(const char *name, enum name_kind kind, bool tmp, const void *arg)
+{
+    (void)name;
+    (void)arg;
+    return kind != NAME_FINGERPRINT || tmp;
+}
+
+static bool fingerprint_only(const char *name, enum name_kind kind, bool tmp, const void *arg)
+{
+    (void)name;
+    (void)tmp;
+    (void)arg;
+    return kind == NAME_FINGERPRINT;
+}
+
 int mrc_ckpt_remove(const char *dir, bool remove_dir, mrc_err *err)
 {
-    DIR *dh = opendir(dir);
-    if (dh == NULL) return errno == ENOENT ? 0 : mrc_err_errno(err, errno, "%s", dir);
-    struct dirent *e;
-    int rc = 0;
-    while ((e = readdir(dh)) != NULL) {
-        const char *n = e->d_name;
-        bool ours = strcmp(n, "fingerprint") == 0 || strcmp(n, "fingerprint.tmp") == 0 ||
-                    (n[0] == 'r' && (strstr(n, ".run") != NULL || strstr(n, ".manifest") != NULL));
-        if (!ours) continue;
-        char *path = path_of(dir, n);
-        if (path != NULL && unlink(path) != 0 && errno != ENOENT && rc == 0)
-            rc = mrc_err_errno(err, errno, "%s", path);
-        free(path);
-    }
-    closedir(dh);
-    if (rc == 0 && remove_dir && rmdir(dir) != 0 && errno != ENOENT && errno != ENOTEMPTY)
+    /* The fingerprint last: a remove cut short leaves a checkpoint that is still recognised as
+     * one (its manifests are then swept or reset), never manifests without it. */
+    int rc = remove_where(dir, all_but_fingerprint, NULL, err);
+    if (rc == 0) rc = remove_where(dir, fingerprint_only, NULL, err);
+    if (rc == 0 && remove_dir && rmdir(dir) != 0 && errno != ENOENT && errno != ENOTEMPTY &&
+        errno != EEXIST)
         rc = mrc_err_errno(err, errno, "%s", dir);
     return rc;
 }
