@@ -13,6 +13,7 @@ packages=(
     libisal-dev                                   # .gz inputs, fast path (ISA-L igzip)
     libcmocka-dev                                 # unit tests
     perl mawk python3                             # integration-test oracles and baselines
+    groff-base man-db                             # the man page's test renders it (groff, man -l)
     manpages-fr manpages-de manpages-ru manpages-el  # real UTF-8 text for the Unicode oracle test
     slurm-wlm munge                               # Slurm batch jobs, tested on a one-node cluster
     gnuplot-nox                                   # scaling plots (jobs/scaling)

@@ -1,18 +1,28 @@
-# local.bash - the body of the workstation jobs (sourced by jobs/*-local.sh, never run): build
-# what is missing, make the demo input once when no INPUT is given, fill this machine's cores with
-# ranks x threads under mpirun, run mrcount bounded in time, and print the top 20.
+# local.bash - the body of the workstation jobs (sourced by jobs/*-local.sh, never run): find
+# mrcount (jobs/locate.bash: $MRCOUNT, an installation's own, the checkout's build, PATH; in a
+# checkout, build what is missing), make the demo input once when no INPUT is given, fill this
+# machine's cores with ranks x threads under mpirun, run mrcount bounded in time, and print the
+# top 20. It runs from a checkout or from an installation (PREFIX/share/mrcount/jobs).
 # The job script sets, before sourcing: JOB (output names), JOB_ARGS (mrcount options of the job),
-# TITLE (heading of the top 20), DEMO_NAME (directory under $MRC_DEMO_DIR), DEMO_TOOL (generator
-# under build/tests/), DEMO_ARGS (its options after OUTDIR SIZE_MiB), DEMO_WHAT (for the message).
+# TITLE (heading of the top 20), DEMO_NAME (directory under $MRC_DEMO_DIR), DEMO_TOOL (generator:
+# build/tests/ of a checkout, PREFIX/libexec/mrcount/ installed), DEMO_ARGS (its options after
+# OUTDIR SIZE_MiB), DEMO_WHAT (for the message).
 # shellcheck shell=bash disable=SC2154 # the job variables above are set by the sourcing script
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${MRC_BUILD_DIR:-$ROOT/build}
-MRC=${MRCOUNT:-$BUILD/mrcount}
+# shellcheck source=jobs/locate.bash
+source "$ROOT/jobs/locate.bash"
+mrc_locate "$ROOT"
+BUILD=$MRC_BUILD
+MRC=${MRC_BIN:-$BUILD/mrcount} # none yet: a checkout builds its own
 DEMO_DIR=${MRC_DEMO_DIR:-/tmp/mrcount-demo}
 DEMO_SIZE_MIB=${DEMO_SIZE_MIB:-256}
-OUT_DIR=${OUT_DIR:-$ROOT/out}
+if [ "$MRC_INSTALLED" = 1 ]; then
+    OUT_DIR=${OUT_DIR:-$PWD/out} # not into the installation
+else
+    OUT_DIR=${OUT_DIR:-$ROOT/out}
+fi
 LIMIT=${MRC_TIMEOUT:-7200}
 
 say() { printf '%s-local: %s\n' "$JOB" "$*" >&2; }
@@ -32,9 +42,13 @@ command -v mpirun >/dev/null || die "mpirun not found (apt-get install openmpi-b
 # The binary (and the corpus tool for the demo), built once if this checkout has no build yet.
 need_build=()
 [ -x "$MRC" ] || need_build+=(mrcount)
-[ $# -gt 0 ] || [ -d "$DEMO_DIR/$DEMO_NAME" ] || [ -x "$BUILD/tests/$DEMO_TOOL" ] || need_build+=("$DEMO_TOOL")
+[ $# -gt 0 ] || [ -d "$DEMO_DIR/$DEMO_NAME" ] || [ -x "$MRC_TOOLS/$DEMO_TOOL" ] || need_build+=("$DEMO_TOOL")
 if [ "${#need_build[@]}" -gt 0 ]; then
     [ -z "${MRCOUNT:-}" ] || [ -x "$MRC" ] || die "MRCOUNT=$MRC is not an executable"
+    if [ "$MRC_INSTALLED" = 1 ]; then
+        [ -x "$MRC" ] || die "no mrcount in this installation ($MRC) nor on PATH (set MRCOUNT)"
+        die "no $DEMO_TOOL in $MRC_TOOLS to make the demo input: name INPUTs"
+    fi
     say "building ${need_build[*]} (Release) in $BUILD"
     [ -f "$BUILD/CMakeCache.txt" ] || cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
     cmake --build "$BUILD" -j "$(nproc)" --target "${need_build[@]}" >/dev/null
@@ -49,7 +63,7 @@ if [ $# -eq 0 ]; then
         part=$(mktemp -d "$DEMO_DIR/corpus.tmp.XXXXXX")
         chmod 755 "$part" # mktemp makes it private; the corpus is not
         trap 'rm -rf "$part"' EXIT
-        "$BUILD/tests/$DEMO_TOOL" "$part" "$DEMO_SIZE_MIB" "${DEMO_ARGS[@]}"
+        "$MRC_TOOLS/$DEMO_TOOL" "$part" "$DEMO_SIZE_MIB" "${DEMO_ARGS[@]}"
         mv -T "$part" "$corpus" 2>/dev/null || rm -rf "$part" # another run may have won the race
         trap - EXIT
     fi
@@ -75,6 +89,7 @@ result=$OUT_DIR/$JOB.tsv
 metrics=$OUT_DIR/$JOB.metrics.json
 cmd=("${launch[@]}" "$MRC" "${JOB_ARGS[@]}" --threads "$threads" --top 20 --output "$result"
     --metrics "$metrics" "${inputs[@]}")
+[ "$MRC_BIN_FROM" != PATH ] || say "using the mrcount on PATH: $MRC"
 say "$ranks rank(s) x $threads thread(s) on $cores cores"
 say "running: ${cmd[*]}"
 rc=0

@@ -1,12 +1,17 @@
 # slurm.bash - the common part of the Slurm batch jobs (sourced by jobs/*.sbatch, never run):
-# find the checkout and the binary, check the config and the inputs, pass the CPUs per task on
-# to srun, make the job's own output directory, and log the plan.
+# find the binary, check the config and the inputs, pass the CPUs per task on to srun, make the
+# job's own output directory, and log the plan.
 # The job script sets, before sourcing: JOB (a short name for the directory), CONFIG (an INI
-# file, absolute or relative to the checkout), INPUTS (an array of mrcount INPUTs).
+# file, absolute or relative to MRC_ROOT), INPUTS (an array of mrcount INPUTs).
 # It gets: MRC_ROOT, MRCOUNT, CONFIG (absolute), THREADS (per rank), OUT (the job's directory).
-# Env overrides: MRC_ROOT (the checkout; default the directory sbatch was called from, since
-# sbatch runs a copy of the script), MRCOUNT (default $MRC_ROOT/build/mrcount), OUT_DIR (where
-# the job's directory goes; default the submit directory).
+# MRC_ROOT is the directory above this file's jobs/, with configs/ beside it: a checkout, or
+# PREFIX/share/mrcount of an installation. sbatch runs a copy of the job script from its spool
+# directory, so the job script sources this file from $MRC_ROOT (`module load mrcount` sets it),
+# else from the directory sbatch was called from (a checkout), else from beside the mrcount on
+# PATH (PATH/../share/mrcount).
+# Env overrides: MRCOUNT (default, the first found: the installation's PREFIX/bin/mrcount, the
+# checkout's build/mrcount ($MRC_BUILD_DIR), the mrcount on PATH), OUT_DIR (where the job's
+# directory goes; default the submit directory).
 # shellcheck shell=bash disable=SC2154 # JOB, CONFIG, INPUTS are set by the sourcing script
 set -euo pipefail
 
@@ -15,8 +20,12 @@ die() {
     exit 1
 }
 
-MRC_ROOT=${MRC_ROOT:-${SLURM_SUBMIT_DIR:-$PWD}}
-MRCOUNT=${MRCOUNT:-$MRC_ROOT/build/mrcount}
+MRC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=jobs/locate.bash
+source "$MRC_ROOT/jobs/locate.bash"
+mrc_locate "$MRC_ROOT"
+MRCOUNT=$MRC_BIN
+[ -n "$MRCOUNT" ] || die "no mrcount in $MRC_ROOT (build the checkout, or load the mrcount module, or set MRCOUNT)"
 [ -x "$MRCOUNT" ] || die "no mrcount at $MRCOUNT (submit from the checkout after building it, or set MRCOUNT)"
 [[ $CONFIG == /* ]] || CONFIG=$MRC_ROOT/$CONFIG
 [ -r "$CONFIG" ] || die "cannot read the config $CONFIG"
@@ -41,4 +50,5 @@ mkdir -p "$OUT"
 
 printf '%s: job %s on %s: %s rank(s) x %s thread(s)\n' "$JOB" "$id" "${SLURM_JOB_NODELIST:-?}" \
     "${SLURM_NTASKS:-?}" "$THREADS"
+printf '%s: mrcount %s (%s)\n' "$JOB" "$MRCOUNT" "$MRC_BIN_FROM"
 printf '%s: config %s\n%s: inputs %s\n%s: results in %s\n' "$JOB" "$CONFIG" "$JOB" "${INPUTS[*]}" "$JOB" "$OUT"

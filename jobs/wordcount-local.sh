@@ -4,13 +4,16 @@
 #
 # usage: jobs/wordcount-local.sh [MRCOUNT-OPTION...] [INPUT...]
 #   With no arguments, counts a demo corpus (256 MiB of generated English-like text in 16 files,
-#   made once with the build's gen_corpus tool under $MRC_DEMO_DIR, default /tmp/mrcount-demo).
+#   made once with gen_corpus (the build's, or an installation's PREFIX/libexec/mrcount/) under
+#   $MRC_DEMO_DIR, default /tmp/mrcount-demo).
 #   Arguments are passed to mrcount after this job's defaults, so `--top 50` or `--fold-case`
 #   override or add to them; INPUT is files, directories, globs or @list.txt.
 # Launch: mpirun -np RANKS --map-by slot:PE=THREADS --bind-to core mrcount --threads THREADS,
 #   with RANKS x THREADS = the cores of this machine (default RANKS=1, THREADS=cores/RANKS).
-# Env: RANKS, THREADS; MRCOUNT (default build/mrcount, configured and built if missing);
-#   OUT_DIR (default out/ in the repository): gets wordcount.tsv and wordcount.metrics.json;
+# Env: RANKS, THREADS; MRCOUNT (default: installed, PREFIX/bin/mrcount; in a checkout,
+#   build/mrcount, configured and built if missing and none is on PATH; else mrcount on PATH);
+#   OUT_DIR (default out/ in the checkout; installed, out/ in the current directory): gets
+#   wordcount.tsv and wordcount.metrics.json;
 #   MRC_DEMO_DIR, DEMO_SIZE_MIB (256); MRC_TIMEOUT (seconds, default 7200) bounds the run.
 set -euo pipefail
 

@@ -88,4 +88,20 @@ int mrc_parse_size(const char *s, uint64_t *out);
  *  remove it). @return a malloc'd string, or NULL when out of memory. */
 char *mrc_temp_path(const char *path);
 
+/* ---- the version ----
+ * Set in one place, project(mrcount VERSION x.y.z) of CMakeLists.txt; the build adds what git
+ * says of a checkout (src/common/version.cmake generates the definitions at every build). */
+
+/** mrc_common_version() : this build's version: "0.1.0" from a source tarball, or with the
+ *  checkout's `git describe --tags --always` and "-dirty" for uncommitted changes to tracked
+ *  files: "0.1.0 (7e2ce30-dirty)". For --version, the metrics and the man page. A static string. */
+const char *mrc_common_version(void);
+
+/** mrc_common_version_date() : the date of the commit built, "YYYY-MM-DD", or "" when not built
+ *  from a git checkout. A static string. */
+const char *mrc_common_version_date(void);
+
+/* What --version and the reports print (kept as a name for the code that uses it). */
+#define MRC_VERSION (mrc_common_version())
+
 #endif

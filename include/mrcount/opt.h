@@ -69,6 +69,20 @@ void mrc_opt_write_json(const mrc_opt_def *defs, const void *base, FILE *f);
  *  option is wider). */
 void mrc_opt_write_help(const mrc_opt_def *defs, FILE *f);
 
+/** mrc_opt_write_roff() : text as roff running text (no line break of its own): '\\' as \\e,
+ *  '-' as \\- (a minus: what users type), a '.' or '\'' that starts it guarded by \\& (a control
+ *  line otherwise), each control character ('\\n' of --help) as a space, and every character
+ *  outside ASCII as \\[uXXXX] (a byte that is not part of valid UTF-8: \\[uFFFD]), since
+ *  groff reads its input as Latin-1. */
+void mrc_opt_write_roff(FILE *f, const char *text);
+
+/** mrc_opt_write_man() : the man page entries of defs (ended by a NULL name), as .TP
+ *  paragraphs: "-x, --name ARG" (choices in bold, ARG in italics), the help joined into one
+ *  paragraph, then the INI key and its section ("INI: [run] threads = N"), or "Command line
+ *  only.". Options without help are left out, except a negation (--no-fold-case), which names
+ *  the option of the same field that it turns off. */
+void mrc_opt_write_man(const mrc_opt_def *defs, FILE *f);
+
 /** mrc_opt_free_strings() : free every STRING field of defs in base (and set it to NULL). */
 void mrc_opt_free_strings(const mrc_opt_def *defs, void *base);
 

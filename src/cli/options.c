@@ -1,7 +1,8 @@
 /* options.c - turns the command line and an optional INI file (--config) into mrc_options:
  * defaults, then the INI file, then the command line, each option checked once, here.
  * It must never print, exit or touch MPI: every problem becomes an mrc_err that names the option
- * (or "<file>:<line>: [section] key") for cli/ to report once. */
+ * (or "<file>:<line>: [section] key") for cli/ to report once. It also documents the options it
+ * defines: the --help text, and the man page's OPTIONS written to the stream it is given. */
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -368,6 +369,78 @@ const char *mrc_options_usage(void)
         usage_text = make_usage();
     }
     return usage_text ? usage_text : "Usage: mrcount [OPTION]... INPUT...\n";
+}
+
+/* ---- the man page's OPTIONS, from the same definitions ---- */
+
+/* One section of the run's options, as .TP entries (the CUSTOM ones, which have no help of
+ * their own, written here). */
+static void man_section(FILE *f, const char *title, const char *section)
+{
+    fprintf(f, ".SS \"%s\"\n", title);
+    for (const mrc_opt_def *d = run_opts; d->name != NULL; d++) {
+        bool here = section == NULL ? d->section == NULL && d->offset != OPT(config)
+                                    : d->section != NULL && strcmp(d->section, section) == 0;
+        if (!here) continue;
+        if (d->offset == OPT(inputs)) {
+            fputs(
+                ".TP\n\\fIINPUT\\fR...\n"
+                "What to count: files, directories (walked recursively, hidden entries\n"
+                "skipped), shell globs (quoted: mrcount expands them itself), and\n"
+                "\\fB@\\fR\\fIlist.txt\\fR (a regular file: one path a line, \\fB#\\fR comments).\n"
+                "Standard input is never read: \\fB\\-\\fR or no INPUT is an error.\n"
+                ".br\nINI: \\fB[input] inputs =\\fR \\fIINPUT\\fR... (separated by blanks;\n"
+                "indented lines continue the list; INPUTs on the command line replace it)\n",
+                f);
+        } else if (d->offset == OPT(job)) {
+            fputs(".TP\n\\fB\\-\\-job\\fR", f);
+            for (int i = 0; job_names[i] != NULL; i++) {
+                fputs(i ? "|\\fB" : " \\fB", f);
+                mrc_opt_write_roff(f, job_names[i]);
+                fputs("\\fR", f);
+            }
+            fputs("\nWhat to count (default: words); each job's own options follow.\n"
+                  ".br\nINI: \\fB[job] job =\\fR \\fINAME\\fR\n",
+                  f);
+        } else {
+            mrc_opt_def one[2] = {*d, {0}};
+            mrc_opt_write_man(one, f);
+        }
+    }
+}
+
+void mrc_options_man(FILE *f)
+{
+    options_init();
+    fputs(".SH OPTIONS\n"
+          "Every option but \\fB\\-\\-config\\fR, \\fB\\-\\-help\\fR and "
+          "\\fB\\-\\-version\\fR is also a key of a\n"
+          "configuration file (see \\fBCONFIGURATION\\fR): the long name without \\fB\\-\\-\\fR,\n"
+          "in the section shown after \\fBINI:\\fR.\n"
+          "A value follows its option as the next argument or after \\fB=\\fR;\n"
+          "an unambiguous abbreviation of a long option is accepted.\n"
+          "Sizes take a suffix \\fBk\\fR, \\fBM\\fR, \\fBG\\fR or \\fBT\\fR "
+          "(powers of 1024).\n",
+          f);
+    man_section(f, "Input ([input])", "input");
+    fputs(".SS \"Configuration file\"\n", f);
+    for (const mrc_opt_def *d = run_opts; d->name != NULL; d++)
+        if (d->offset == OPT(config)) {
+            mrc_opt_def one[2] = {*d, {0}};
+            mrc_opt_write_man(one, f);
+        }
+    man_section(f, "Job ([job])", "job");
+    const mrc_job_desc *const *jobs = mrc_job_registry();
+    for (size_t i = 0; jobs[i] != NULL; i++) {
+        fprintf(f, ".SS \"%c%s job (\\-\\-job %s)\"\nWhat it counts: ",
+                toupper((unsigned char)jobs[i]->name[0]), jobs[i]->name + 1, jobs[i]->name);
+        mrc_opt_write_roff(f, jobs[i]->summary);
+        fputs(".\n", f);
+        mrc_opt_write_man(jobs[i]->opts, f);
+    }
+    man_section(f, "Run ([run])", "run");
+    man_section(f, "Output ([output])", "output");
+    man_section(f, "Information", NULL);
 }
 
 void mrc_options_metrics(const mrc_options *o, FILE *f)

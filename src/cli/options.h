@@ -62,6 +62,12 @@ const void *mrc_options_job_settings(const mrc_options *o);
 /** mrc_options_usage() : the --help text (made once from the option definitions). */
 const char *mrc_options_usage(void);
 
+/** mrc_options_man() : the OPTIONS section of mrcount(1) in roff (".SH OPTIONS" and on), made
+ *  from the same definitions as --help: INPUT, --config, --job and each job's own options under
+ *  its name, then the run's [run] and [output] options and --help/--version, each with its INI
+ *  key and section. For the man page generator (src/cli/man/); writes only to f. */
+void mrc_options_man(FILE *f);
+
 /** mrc_options_metrics() : the run's options that go into the metrics' config, as
  *  ", \"key\": value" fields (the job's own are the job's to write). */
 void mrc_options_metrics(const mrc_options *o, FILE *f);

@@ -289,3 +289,99 @@ void mrc_json_string(FILE *f, const char *s)
 {
     mrc_json_bytes(f, (const unsigned char *)s, strlen(s));
 }
+
+/* ---- man pages (roff) ---- */
+
+/* The code point of the valid UTF-8 sequence of len bytes at s. */
+static unsigned long utf8_decode(const unsigned char *s, size_t len)
+{
+    static const unsigned char lead_mask[] = {0, 0x7f, 0x1f, 0x0f, 0x07};
+    unsigned long cp = s[0] & lead_mask[len];
+    for (size_t i = 1; i < len; i++)
+        cp = cp << 6 | (s[i] & 0x3fu);
+    return cp;
+}
+
+void mrc_opt_write_roff(FILE *f, const char *text)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t n = strlen(text);
+    if (s[0] == '.' || s[0] == '\'') fputs("\\&", f); /* a control line otherwise */
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        size_t len = 1;
+        if (c == '\\') {
+            fputs("\\e", f);
+        } else if (c == '-') {
+            fputs("\\-", f); /* a minus (what is typed), not a hyphen */
+        } else if (c < 0x20 || c == 0x7f) {
+            fputc(' ', f); /* line breaks of --help (and any control) fill as spaces */
+        } else if (c < 0x80) {
+            fputc(c, f);
+        } else if ((len = utf8_valid_len(s + i, n - i)) == 0) {
+            fputs("\\[uFFFD]", f);
+            len = 1;
+        } else {
+            fprintf(f, "\\[u%04lX]", utf8_decode(s + i, len)); /* groff reads input as Latin-1 */
+        }
+        i += len;
+    }
+}
+
+/* " ARG" of an option in a man page: the choices in bold, else its argument in italics. */
+static void write_man_arg(const mrc_opt_def *d, FILE *f)
+{
+    if (d->type == MRC_OPT_FLAG) return;
+    if (d->type == MRC_OPT_CHOICE && d->arg == NULL) {
+        for (int i = 0; d->choices[i] != NULL; i++) {
+            fputs(i ? "|\\fB" : " \\fB", f);
+            mrc_opt_write_roff(f, d->choices[i]);
+            fputs("\\fR", f);
+        }
+        return;
+    }
+    fputs(" \\fI", f);
+    mrc_opt_write_roff(f, d->arg != NULL ? d->arg : "VALUE");
+    fputs("\\fR", f);
+}
+
+void mrc_opt_write_man(const mrc_opt_def *defs, FILE *f)
+{
+    for (const mrc_opt_def *d = defs; d->name != NULL; d++) {
+        if (d->help == NULL && !d->negate) continue;
+        fputs(".TP\n", f);
+        if (d->short_name) fprintf(f, "\\fB\\-%c\\fR, ", d->short_name);
+        fputs("\\fB\\-\\-", f);
+        mrc_opt_write_roff(f, d->name);
+        fputs("\\fR", f);
+        write_man_arg(d, f);
+        fputc('\n', f);
+        if (d->help != NULL) {
+            mrc_opt_write_roff(f, d->help);
+            fputc('\n', f);
+        } else { /* a negation without help of its own: name what it undoes */
+            const mrc_opt_def *pos = defs;
+            while (pos->name != NULL && (pos->offset != d->offset || pos->negate))
+                pos++;
+            if (pos->name != NULL) {
+                fputs("Turns \\fB\\-\\-", f);
+                mrc_opt_write_roff(f, pos->name);
+                fputs("\\fR off again (after a \\fB\\-\\-config\\fR file that sets it).\n", f);
+            }
+        }
+        if (d->section == NULL) {
+            fputs(".br\nCommand line only.\n", f);
+            continue;
+        }
+        fputs(".br\nINI: \\fB[", f);
+        mrc_opt_write_roff(f, d->section);
+        fputs("] ", f);
+        mrc_opt_write_roff(f, d->name);
+        fputs(" =\\fR", f);
+        if (d->type == MRC_OPT_FLAG)
+            fputs(" \\fBtrue\\fR|\\fBfalse\\fR", f);
+        else
+            write_man_arg(d, f);
+        fputc('\n', f);
+    }
+}

@@ -3,8 +3,9 @@
 # wordcount.sbatch and ngram.sbatch equal the oracles on generated inputs, with the ranks bound
 # to distinct cores by srun; the job array counts three corpora, one table each; a job with a
 # missing input ends FAILED with the file named in its log and no result; a small scaling sweep
-# under scaling.sbatch gives results.csv with the planned rows and PNG plots. The cluster is
-# always stopped, on failure too.
+# under scaling.sbatch gives results.csv with the planned rows and PNG plots; the batch job of an
+# installation (cmake --install), submitted with the module's MRC_ROOT, runs the installed binary
+# and config. The cluster is always stopped, on failure too.
 # Skips (exit 77) when Slurm is not installed, unless MRC_REQUIRE_SLURM=1 (CI sets it).
 # shellcheck source-path=SCRIPTDIR source=../integration/lib.bash
 source "$(dirname "$0")/../integration/lib.bash"
@@ -62,7 +63,12 @@ ngram=$(submit "$MRC_SOURCE_DIR/jobs/ngram.sbatch" "$T/ngrams")
 array=$(submit --array=0-2 "$MRC_SOURCE_DIR/jobs/wordcount-array.sbatch" "$T/corpora.txt")
 broken=$(submit "$MRC_SOURCE_DIR/jobs/wordcount.sbatch" "$T/words" "$T/no-such-corpus")
 scaling=$(submit "$MRC_SOURCE_DIR/jobs/scaling.sbatch" --size 1 --runs 1)
-log "submitted: wordcount $words, ngram $ngram, array $array, broken $broken, scaling $scaling"
+# Installed: the batch job of an installation (cmake --install) submitted as a module's user
+# would, with MRC_ROOT as the module sets it and neither the checkout nor MRCOUNT in sight.
+cmake --install "$MRC_BUILD_DIR" --prefix "$T/prefix" >"$T/install.log" 2>&1 || fail "cmake --install failed"
+installed=$(MRC_ROOT=$T/prefix/share/mrcount env -u MRCOUNT -u MRC_BUILD_DIR \
+    sbatch --parsable "$T/prefix/share/mrcount/jobs/wordcount.sbatch" "$T/words") || fail "sbatch of the installed job refused"
+log "submitted: wordcount $words, ngram $ngram, array $array, broken $broken, scaling $scaling, installed $installed"
 
 # wordcount.sbatch: 2 ranks x 1 thread, each on its own core, the oracle's table.
 "$HERE/cluster.sh" wait "$CL" "$words" "$WAIT" || fail "wordcount job $words did not complete"
@@ -89,6 +95,14 @@ for i in 0 1 2; do
     assert_same "$T/array$i.expected" "wordcount-${array}_$i/words.tsv" "array task $i"
     [ -s "wordcount-${array}_$i.log" ] || fail "no log for array task $i"
 done
+
+# The installed job: the oracle's table, from the installed binary and config.
+"$HERE/cluster.sh" wait "$CL" "$installed" "$WAIT" || fail "installed wordcount job $installed did not complete"
+assert_same "$T/words.expected" "wordcount-$installed/words.tsv" "installed wordcount.sbatch"
+grep -qxF "wordcount: mrcount $T/prefix/bin/mrcount (installation)" "wordcount-$installed.log" ||
+    fail "the installed job did not run the installed binary: $(grep 'wordcount: mrcount' "wordcount-$installed.log")"
+grep -qxF "wordcount: config $T/prefix/share/mrcount/configs/words.ini" "wordcount-$installed.log" ||
+    fail "the installed job did not use the installed config"
 
 # A missing input: the job fails, its log names the file, and it leaves no result behind.
 rc=0
