@@ -7,7 +7,7 @@
 
 #include "output_internal.h"
 
-#define MERGE_PREFETCH 16 /* refs ahead, per slice, whose records are fetched early */
+#define MERGE_PREFETCH 8 /* refs ahead, per slice, whose records are fetched early */
 
 /* The extended order: records, then the slice (a tie goes to the lower slice). */
 static inline bool rec_before(const unsigned char *a, size_t ja, const unsigned char *b, size_t jb,

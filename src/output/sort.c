@@ -25,26 +25,13 @@ typedef mrc_out_ref ref;
 #define SORT_SMALL 32   /* groups up to this size: insertion sort on windows, then the keys */
 #define SORT_PREFETCH 8 /* refs ahead whose records are fetched while loading windows */
 
-static inline uint64_t be_bytes(uint64_t v)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    return __builtin_bswap64(v);
-#else
-    return v;
-#endif
-}
-
 /* The 8 key bytes from offset o, zero-padded, as a big-endian integer. */
 static inline uint64_t key_window(const unsigned char *rec, size_t o)
 {
     size_t len = mrc_rec_len(rec);
     const unsigned char *k = mrc_rec_key(rec) + o;
-    uint64_t v = 0;
-    if (len >= o + 8)
-        memcpy(&v, k, 8);
-    else if (len > o)
-        memcpy(&v, k, len - o);
-    return be_bytes(v);
+    if (len >= o + 8) return mrc_out_be64(k);
+    return len > o ? mrc_out_be_short(k, len - o) : 0;
 }
 
 /* The first byte at which the windows of a group differ (8: none). */
@@ -57,12 +44,9 @@ static inline unsigned first_diff(uint64_t diff)
  * bytewise, then the shorter first. */
 static inline int key_tail_cmp(const unsigned char *a, const unsigned char *b, size_t ko)
 {
-    size_t la = mrc_rec_len(a), lb = mrc_rec_len(b), m = la < lb ? la : lb;
-    if (ko < m) {
-        int c = memcmp(mrc_rec_key(a) + ko, mrc_rec_key(b) + ko, m - ko);
-        if (c != 0) return c;
-    }
-    return (la > lb) - (la < lb);
+    size_t la = mrc_rec_len(a), lb = mrc_rec_len(b);
+    if (ko >= la || ko >= lb) return (la > lb) - (la < lb);
+    return mrc_out_key_cmp(mrc_rec_key(a) + ko, la - ko, mrc_rec_key(b) + ko, lb - ko);
 }
 
 /* A small group whose windows are at depth d, sorted on the windows alone first; then each run
