@@ -160,7 +160,6 @@ int mrc_output_top_table(const void *table, size_t cap, const mrc_output_opts *o
     unsigned char *t = it != NULL ? malloc(bytes) : NULL;
     if (t == NULL) {
         free(hr);
-        mrc_output_sorted_free(&s);
         free(refs);
         return mrc_err_errno(err, ENOMEM, "top");
     }
@@ -176,7 +175,6 @@ int mrc_output_top_table(const void *table, size_t cap, const mrc_output_opts *o
     }
     mrc_ser_write_header(t, &th);
     free(hr);
-    mrc_output_sorted_free(&s);
     free(refs);
     *out = t;
     *out_len = bytes;

@@ -1,8 +1,8 @@
-/* sort.c - puts the result's records in output order: an in-place MSD radix sort (American
- * flag) of 16-byte refs on each record's sort string, one contiguous slice per pinned thread;
- * merge.c merges the slices as they are written. It must never copy the refs into a second
- * array (they are the only per-record memory besides the records), never write a record, and
- * never allocate per record. */
+/* sort.c - puts the result's records in output order: a sample partition across the pinned
+ * threads, then on each thread an in-place MSD radix sort (American flag) of 16-byte refs on
+ * each record's sort string; and the iterator over the result. It must never copy the refs
+ * into a second array (they are the only per-record memory besides the records), never write
+ * a record, and never allocate per record. */
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -272,19 +272,142 @@ static void sort_slice(ref *a, size_t n, size_t need, bool by_count)
     msd_sort(a, n, need, 0, first_diff(diff), by_count ? 8 : 0);
 }
 
+/* ---- on T threads: a sample partition, then one part per thread ----
+ * T-1 splitters from a sorted sample cut the order into T parts; every thread classifies a
+ * slice of the refs (its records read in memory order), one pass puts the refs in part order,
+ * and thread j sorts part j: the refs end in one sorted array, so nothing is merged when they
+ * are written (a 2-way merge of sorted halves cost as much again as reading the records in
+ * order: 30 M records, 2.5 s of CPU instead of 1.4). */
+
+#define SORT_SAMPLE 1024 /* sampled refs per part: parts within a few percent of n/T */
+#define SORT_MAX_PARTS 65536
+
 typedef struct sort_job {
-    const mrc_out_sorted *s;
+    mrc_out_ref *refs;
+    size_t n;
+    uint64_t limit;
+    bool by_count;
+    size_t parts;
+    const unsigned char **split; /* parts - 1 splitter records, ascending */
+    size_t *counts;              /* parts x parts: refs of slice i in part c */
+    size_t *bounds;              /* parts + 1: part j is refs[bounds[j], bounds[j + 1]) */
 } sort_job;
 
-static int sort_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
+static size_t slice_at(size_t n, size_t parts, size_t i)
+{
+    return n / parts * i + n % parts * i / parts; /* n * i / parts without overflow */
+}
+
+/* The part of a record: how many splitters come before or with it. */
+static size_t part_of(const sort_job *j, const unsigned char *rec)
+{
+    size_t lo = 0, hi = j->parts - 1;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (mrc_out_rec_cmp(j->split[mid], rec, j->by_count) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int classify_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
 {
     (void)failed;
     (void)err;
-    const mrc_out_sorted *s = ((const sort_job *)arg)->s;
-    size_t lo = s->bounds[ti], n = s->bounds[ti + 1] - lo;
-    size_t need = s->limit != 0 && s->limit < n ? (size_t)s->limit : n;
-    sort_slice(s->refs + lo, n, need, s->order == MRC_ORDER_COUNT);
+    sort_job *j = arg;
+    if (ti >= j->parts) return 0;
+    size_t *cnt = j->counts + ti * j->parts;
+    ref *a = j->refs;
+    for (size_t i = slice_at(j->n, j->parts, ti), end = slice_at(j->n, j->parts, ti + 1); i < end;
+         i++) {
+        if (i + SORT_PREFETCH < end) __builtin_prefetch(a[i + SORT_PREFETCH].rec);
+        size_t c = part_of(j, a[i].rec);
+        a[i].window = c;
+        cnt[c]++;
+    }
     return 0;
+}
+
+/* Refs into part order by their windows (the part numbers, < parts): one pass on one thread,
+ * which moves each ref once (30 M refs, 2 parts: 0.1 s). */
+static void permute_parts(ref *a, const size_t *totals, size_t parts)
+{
+    size_t cnt[256];
+    if (parts <= 256) {
+        memset(cnt, 0, sizeof cnt);
+        memcpy(cnt, totals, parts * sizeof *totals);
+        permute(a, cnt, 0);
+        return;
+    }
+    memset(cnt, 0, sizeof cnt); /* the high byte first, then the low byte within */
+    for (size_t c = 0; c < parts; c++)
+        cnt[c >> 8] += totals[c];
+    permute(a, cnt, 8);
+    for (size_t hi = 0, at = 0; hi * 256 < parts; hi++) {
+        size_t group = 0, low[256];
+        memset(low, 0, sizeof low);
+        for (size_t c = hi * 256; c < parts && c < hi * 256 + 256; c++)
+            group += low[c & 0xff] = totals[c];
+        permute(a + at, low, 0);
+        at += group;
+    }
+}
+
+static int part_sort_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
+{
+    (void)failed;
+    (void)err;
+    const sort_job *j = arg;
+    if (ti >= j->parts) return 0;
+    size_t lo = j->bounds[ti], n = j->bounds[ti + 1] - lo, need = n;
+    if (j->limit != 0) need = j->limit <= lo ? 0 : j->limit - lo < n ? (size_t)(j->limit - lo) : n;
+    if (need > 0) sort_slice(j->refs + lo, n, need, j->by_count);
+    return 0;
+}
+
+/* The splitters: T-1 records at even ranks of a sorted sample of evenly spaced refs. */
+static int pick_splitters(sort_job *j, mrc_err *err)
+{
+    size_t s = j->parts * SORT_SAMPLE < j->n ? j->parts * SORT_SAMPLE : j->n;
+    ref *sample = malloc((s ? s : 1) * sizeof *sample);
+    if (sample == NULL) return mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
+    for (size_t i = 0; i < s; i++)
+        sample[i] = j->refs[slice_at(j->n, s, i)];
+    sort_slice(sample, s, s, j->by_count);
+    for (size_t c = 1; c < j->parts; c++)
+        j->split[c - 1] = s > 0 ? sample[slice_at(s, j->parts, c)].rec : NULL;
+    free(sample);
+    return 0;
+}
+
+static int sort_parts(sort_job *j, mrc_topo *topo, const mrc_placement *pl, mrc_err *err)
+{
+    size_t p = j->parts;
+    j->split = malloc(p * sizeof *j->split);
+    j->counts = calloc(p * p, sizeof *j->counts);
+    j->bounds = malloc((p + 1) * sizeof *j->bounds);
+    int rc = 0;
+    if (j->split == NULL || j->counts == NULL || j->bounds == NULL)
+        rc = mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
+    if (rc == 0) rc = pick_splitters(j, err);
+    if (rc == 0) rc = mrc_run_tasks(topo, pl, classify_task, j, err);
+    if (rc == 0) {
+        size_t *totals = j->counts; /* row 0 becomes the sum of every row */
+        for (size_t i = 1; i < p; i++)
+            for (size_t c = 0; c < p; c++)
+                totals[c] += j->counts[i * p + c];
+        j->bounds[0] = 0;
+        for (size_t c = 0; c < p; c++)
+            j->bounds[c + 1] = j->bounds[c] + totals[c];
+        permute_parts(j->refs, totals, p);
+        rc = mrc_run_tasks(topo, pl, part_sort_task, j, err);
+    }
+    free(j->split);
+    free(j->counts);
+    free(j->bounds);
+    return rc;
 }
 
 int mrc_output_sort(mrc_out_ref *refs, size_t n, enum mrc_order order, uint64_t limit,
@@ -294,33 +417,68 @@ int mrc_output_sort(mrc_out_ref *refs, size_t n, enum mrc_order order, uint64_t 
     if (order != MRC_ORDER_COUNT && order != MRC_ORDER_KEY)
         return mrc_err_set(err, MRC_EINVAL, "output: cannot sort the result in order %d",
                            (int)order);
-    bool threaded = topo != NULL && pl != NULL && pl->nthreads > 1;
-    size_t t = threaded ? pl->nthreads : 1;
-    size_t *bounds = malloc((t + 1) * sizeof *bounds);
-    if (bounds == NULL) return mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
-    for (size_t i = 0; i <= t; i++) /* n * i / t without overflow */
-        bounds[i] = n / t * i + n % t * i / t;
-    *out = (mrc_out_sorted){.refs = refs,
-                            .n = n,
-                            .order = order,
-                            .limit = limit,
-                            .records = limit != 0 && limit < n ? limit : n,
-                            .nslices = t,
-                            .bounds = bounds};
-    sort_job job = {out};
+    sort_job j = {refs, n, limit, order == MRC_ORDER_COUNT, 1, NULL, NULL, NULL};
+    if (topo != NULL && pl != NULL && pl->nthreads > 1 && n > 1)
+        j.parts = pl->nthreads < SORT_MAX_PARTS ? pl->nthreads : SORT_MAX_PARTS;
     int rc = 0;
-    if (threaded) {
-        rc = mrc_run_tasks(topo, pl, sort_task, &job, err);
-    } else {
-        atomic_int failed = 0;
-        rc = sort_task(0, &job, &failed, err);
-    }
-    if (rc != 0) mrc_output_sorted_free(out);
-    return rc;
+    if (j.parts > 1)
+        rc = sort_parts(&j, topo, pl, err);
+    else
+        sort_slice(refs, n, limit != 0 && limit < n ? (size_t)limit : n, j.by_count);
+    if (rc != 0) return rc;
+    *out = (mrc_out_sorted){refs, n, order, limit, limit != 0 && limit < n ? limit : n};
+    return 0;
 }
 
-void mrc_output_sorted_free(mrc_out_sorted *s)
+/* ---- the sorted records one at a time ---- */
+
+struct mrc_out_iter {
+    mrc_source src; /* first: the iterator as a stream */
+    const mrc_out_sorted *s;
+    size_t next, end;
+};
+
+static int iter_source_next(mrc_source *src, mrc_rec_view *r, mrc_err *err)
 {
-    free(s->bounds);
-    memset(s, 0, sizeof *s);
+    (void)err;
+    const unsigned char *rec = mrc_output_iter_next((mrc_out_iter *)(void *)src);
+    if (rec == NULL) return 0;
+    *r = (mrc_rec_view){0, mrc_rec_count(rec), mrc_rec_key(rec), mrc_rec_len(rec)};
+    return 1;
+}
+
+static void iter_source_close(mrc_source *src)
+{
+    mrc_output_iter_close((mrc_out_iter *)(void *)src);
+}
+
+mrc_out_iter *mrc_output_iter_open(const mrc_out_sorted *s, uint64_t first, mrc_err *err)
+{
+    mrc_out_iter *it = malloc(sizeof *it);
+    if (it == NULL) {
+        mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
+        return NULL;
+    }
+    size_t end = (size_t)s->records;
+    *it = (mrc_out_iter){
+        {iter_source_next, iter_source_close}, s, first < end ? (size_t)first : end, end};
+    return it;
+}
+
+const unsigned char *mrc_output_iter_next(mrc_out_iter *it)
+{
+    if (it->next >= it->end) return NULL;
+    if (it->next + SORT_PREFETCH < it->end)
+        __builtin_prefetch(it->s->refs[it->next + SORT_PREFETCH].rec);
+    return it->s->refs[it->next++].rec;
+}
+
+mrc_source *mrc_output_iter_source(mrc_out_iter *it)
+{
+    return &it->src;
+}
+
+void mrc_output_iter_close(mrc_out_iter *it)
+{
+    free(it);
 }

@@ -1,4 +1,4 @@
-/* test_output_sort.c - the parallel output: mrc_output_sort() and its merged iterator, the
+/* test_output_sort.c - the parallel output: mrc_output_sort() and its iterator, the
  * threaded writers (a regular file, standard output, a FIFO) and the k-way stream writer, all
  * against an independent oracle (qsort with a plain comparator over the same records, text by
  * snprintf), on every thread count 1..5, with keys sharing long prefixes, keys that are
@@ -332,7 +332,6 @@ static void check_sort(const recset *r, enum mrc_sort sort, size_t t, uint64_t l
     mrc_err err = {0};
     enum mrc_order order = sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT;
     assert_int_equal(mrc_output_sort(refs, r->n, order, limit, topo, &pls[t], &s, &err), 0);
-    assert_int_equal(s.nslices, t);
     uint64_t want = limit != 0 && limit < r->n ? limit : r->n;
     assert_int_equal(s.records, want);
     uint64_t firsts[] = {0, 1, want / 3, want > 0 ? want - 1 : 0, want, want + 1};
@@ -345,7 +344,6 @@ static void check_sort(const recset *r, enum mrc_sort sort, size_t t, uint64_t l
         assert_null(mrc_output_iter_next(it));
         mrc_output_iter_close(it);
     }
-    mrc_output_sorted_free(&s);
     free(refs);
 }
 
@@ -455,7 +453,6 @@ static void test_sort_repeated_records(void **state)
         for (size_t i = 0; i < 3000; i++)
             assert_ptr_equal(mrc_output_iter_next(it), rs_rec(&r, i < 1000 ? 2 : i < 2000 ? 1 : 0));
         mrc_output_iter_close(it);
-        mrc_output_sorted_free(&s);
     }
     free(refs);
     rs_free(&r);
@@ -467,7 +464,7 @@ static void test_sort_bad_order(void **state)
     mrc_out_sorted s;
     mrc_err err = {0};
     assert_int_equal(mrc_output_sort(NULL, 0, MRC_ORDER_HASH, 0, NULL, NULL, &s, &err), MRC_EINVAL);
-    assert_null(s.bounds);
+    assert_string_equal(err.msg, "output: cannot sort the result in order 0");
 }
 
 /* ---- the writers ---- */
@@ -713,7 +710,6 @@ static void test_write_sorted_wrong_order(void **state)
     mrc_output_opts o = {tmp_path("never.tsv"), MRC_SORT_COUNT, 0, NULL};
     assert_int_equal(mrc_output_write_sorted(&s, &o, NULL, NULL, &err), MRC_EINVAL);
     assert_int_equal(access(o.path, F_OK), -1);
-    mrc_output_sorted_free(&s);
 }
 
 /* ---- streams ---- */
@@ -828,7 +824,6 @@ static void test_write_merged_with_iterator(void **state)
     assert_memory_equal(got, want, want_len);
     free(got);
     free(want);
-    mrc_output_sorted_free(&s);
     free(refs);
     free(st[0].recs);
     free(st[1].recs);
