@@ -894,6 +894,53 @@ static void test_refs_from_table(void **state)
     rs_free(&r);
 }
 
+/* The shuffle's prune: the first K records as a valid serialized table (hash order). */
+static void test_top_table(void **state)
+{
+    (void)state;
+    rng_seed(51);
+    recset r = ds_stems(3000, C_FEW);
+    size_t len = MRC_SER_HEADER + r.len - 1;
+    unsigned char *t = malloc(len);
+    assert_non_null(t);
+    mrc_ser_header h = {MRC_SER_MAGIC, MRC_SER_VERSION, r.n, r.len - 1, 0, 0};
+    mrc_ser_write_header(t, &h);
+    memcpy(t + MRC_SER_HEADER, r.buf + 1, r.len - 1);
+    for (int so = 0; so < 2; so++) {
+        enum mrc_sort sort = so ? MRC_SORT_KEY : MRC_SORT_COUNT;
+        const unsigned char **ord = oracle_order(&r, sort);
+        uint64_t tops[] = {0, 1, 10, r.n - 1, r.n, r.n + 5};
+        for (size_t k = 0; k < sizeof tops / sizeof tops[0]; k++) {
+            mrc_output_opts o = {NULL, sort, tops[k], NULL};
+            void *out;
+            size_t out_len;
+            mrc_err err = {0};
+            assert_int_equal(mrc_output_top_table(t, len, &o, &out, &out_len, &err), 0);
+            assert_int_equal(mrc_ser_validate(out, out_len, &err), 0);
+            mrc_ser_header oh;
+            mrc_ser_read_header(out, &oh);
+            size_t want = tops[k] != 0 && tops[k] < r.n ? (size_t)tops[k] : r.n;
+            assert_int_equal(oh.records, want);
+            recset got = {0};
+            size_t pos = 0;
+            mrc_ser_rec rec;
+            while (mrc_ser_next((unsigned char *)out + MRC_SER_HEADER, (size_t)oh.payload, &pos,
+                                &rec) == 1)
+                rs_add(&got, rec.key, rec.len, rec.count);
+            const unsigned char **gord = oracle_order(&got, sort);
+            assert_int_equal(got.n, want);
+            for (size_t i = 0; i < want; i++)
+                assert_same_rec(gord[i], ord[i], i);
+            free(gord);
+            rs_free(&got);
+            free(out);
+        }
+        free(ord);
+    }
+    free(t);
+    rs_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -915,6 +962,7 @@ int main(void)
         cmocka_unit_test(test_write_merged_with_iterator),
         cmocka_unit_test(test_write_merged_errors),
         cmocka_unit_test(test_refs_from_table),
+        cmocka_unit_test(test_top_table),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
