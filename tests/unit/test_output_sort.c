@@ -218,10 +218,11 @@ static recset ds_prefixes(enum counts c)
  * short at every length around the 8-byte windows. */
 static recset ds_stems(size_t n, enum counts c)
 {
-    static const char *stems[] = {"of the ", "in the middle of the ",
-                                  "0123456789012345678901234567890123456789012345678901234567890123"
-                                  "45678901234567890123456789",
-                                  ""};
+    static const char *stems[] = {
+        "of the ", "in the middle of the ",
+        ("0123456789012345678901234567890123456789012345678901234567890123"
+         "45678901234567890123456789"),
+        ""};
     recset r = {0};
     unsigned char k[160];
     for (size_t i = 0; i < n; i++) {
