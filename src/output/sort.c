@@ -22,8 +22,9 @@
 
 typedef mrc_out_ref ref;
 
-#define SORT_SMALL 32   /* groups up to this size: insertion sort on windows, then the keys */
-#define SORT_PREFETCH 8 /* refs ahead whose records are fetched while loading windows */
+#define SORT_SMALL 32        /* groups up to this size: insertion sort on windows, then the keys */
+#define SORT_PREFETCH 8      /* refs ahead whose records are fetched while loading windows */
+#define SORT_GUESS_SAMPLE 64 /* records sampled for the prefix every string may share */
 
 /* The 8 key bytes from offset o, zero-padded, as a big-endian integer. */
 static inline uint64_t key_window(const unsigned char *rec, size_t o)
@@ -104,8 +105,12 @@ static void heap_sort_windows(ref *a, size_t n)
 /* A group tied on its whole window: the strings that end within it (key length <= ko, the new
  * key offset) go first, by length; the others get their next window, and *k the first byte
  * at which those differ (8: none). Records are fetched SORT_PREFETCH refs ahead, up to
- * a[horizon) (past the group: the next group's records). @return how many ended. */
-static size_t reload(ref *a, size_t n, size_t horizon, size_t ko, unsigned *k)
+ * a[horizon) (past the group: the next group's records). pre (NULL: none) is a record whose
+ * string the group is only guessed to share up to the new window: each record is checked
+ * (its count when by_count, its key up to ko). @return how many ended, or SIZE_MAX when a
+ * record does not share that prefix (windows and order then unspecified). */
+static size_t reload(ref *a, size_t n, size_t horizon, size_t ko, unsigned *k,
+                     const unsigned char *pre, bool by_count)
 {
     size_t e = 0;
     uint64_t w0 = 0, diff = 0;
@@ -117,6 +122,9 @@ static size_t reload(ref *a, size_t n, size_t horizon, size_t ko, unsigned *k)
         }
         const unsigned char *r = a[i].rec;
         uint32_t len = mrc_rec_len(r);
+        if (pre != NULL && ((by_count && mrc_rec_count(r) != mrc_rec_count(pre)) ||
+                            !mrc_key_eq(mrc_rec_key(r), mrc_rec_key(pre), len < ko ? len : ko)))
+            return SIZE_MAX;
         if (len <= ko) {
             a[i] = a[e];
             a[e++] = (ref){len, r};
@@ -190,7 +198,7 @@ static void msd_sort(ref *a, size_t n, size_t need, size_t d, unsigned k, size_t
             k = 8;
         }
         if (k == 8) { /* tied on the whole window */
-            size_t e = reload(a, n, n, d + 8 - koff, &k);
+            size_t e = reload(a, n, n, d + 8 - koff, &k, NULL, false);
             a += e;
             n -= e;
             need = need > e ? need - e : 0;
@@ -229,7 +237,8 @@ static void msd_sort(ref *a, size_t n, size_t need, size_t d, unsigned k, size_t
             size_t at = 0;
             for (unsigned b = 0; b < 256 && at < need; at += cnt[b++]) {
                 unsigned kk = 8;
-                if (cnt[b] > 1) ex[b] = reload(a + at, cnt[b], n - at, d + 8 - koff, &kk);
+                if (cnt[b] > 1)
+                    ex[b] = reload(a + at, cnt[b], n - at, d + 8 - koff, &kk, NULL, false);
                 kb[b] = (unsigned char)kk;
             }
             d += 8;
@@ -258,8 +267,46 @@ static void msd_sort(ref *a, size_t n, size_t need, size_t d, unsigned k, size_t
 }
 
 /* One slice: the first windows, then the radix sort. */
+/* The sort string's bytes that every record of a slice is guessed to share, from a sample:
+ * their common prefix, rounded down to whole windows; *pre gets a record that has them.
+ * @return that depth (0: nothing worth a guess). */
+static size_t shared_depth(const ref *a, size_t n, bool by_count, const unsigned char **pre)
+{
+    size_t step = n / SORT_GUESS_SAMPLE;
+    if (step == 0) return 0; /* small: the first reload costs little */
+    const unsigned char *p = a[0].rec;
+    if (by_count) /* the counts first: a depth past them needs them all equal */
+        for (size_t i = 1; i < SORT_GUESS_SAMPLE; i++)
+            if (mrc_rec_count(a[step * i].rec) != mrc_rec_count(p)) return 0;
+    size_t lcp = mrc_rec_len(p);
+    for (size_t i = 1; i < SORT_GUESS_SAMPLE && lcp >= 8; i++) {
+        const unsigned char *q = a[step * i].rec;
+        size_t m = mrc_rec_len(q) < lcp ? mrc_rec_len(q) : lcp, c = 0;
+        while (c < m && mrc_rec_key(p)[c] == mrc_rec_key(q)[c])
+            c++;
+        lcp = c;
+    }
+    *pre = p;
+    return (lcp & ~(size_t)7) + (by_count ? 8 : 0);
+}
+
+/* One slice: the first windows, then the radix sort. When a sample says every string starts
+ * with the same bytes (every count 1 and keys "key...": 8 bytes), the first windows are
+ * taken past them, checked on the way: the pass over the records, in memory order here, does
+ * the work of the first reload (which comes after the refs are shuffled by the partition). */
 static void sort_slice(ref *a, size_t n, size_t need, bool by_count)
 {
+    size_t koff = by_count ? 8 : 0;
+    const unsigned char *pre = NULL;
+    size_t d = shared_depth(a, n, by_count, &pre);
+    if (d >= 8) {
+        unsigned k;
+        size_t e = reload(a, n, n, d - koff, &k, pre, by_count);
+        if (e != SIZE_MAX) {
+            msd_sort(a + e, n - e, need > e ? need - e : 0, d, k, koff);
+            return;
+        }
+    }
     uint64_t diff = 0, w0 = 0;
     for (size_t i = 0; i < n; i++) {
         if (i + SORT_PREFETCH < n) __builtin_prefetch(a[i + SORT_PREFETCH].rec);
@@ -269,7 +316,7 @@ static void sort_slice(ref *a, size_t n, size_t need, bool by_count)
         diff |= w ^ w0;
         a[i].window = w;
     }
-    msd_sort(a, n, need, 0, first_diff(diff), by_count ? 8 : 0);
+    msd_sort(a, n, need, 0, first_diff(diff), koff);
 }
 
 /* ---- on T threads: a sample partition, then one part per thread ----
@@ -315,10 +362,11 @@ static size_t part_of(const sort_job *j, const unsigned char *rec)
 static int classify_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
 {
     (void)failed;
-    (void)err;
     sort_job *j = arg;
     if (ti >= j->parts) return 0;
-    size_t *cnt = j->counts + ti * j->parts;
+    /* counted here, copied at the end: rows of neighbours share cache lines */
+    size_t *cnt = calloc(j->parts, sizeof *cnt);
+    if (cnt == NULL) return mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
     ref *a = j->refs;
     for (size_t i = slice_at(j->n, j->parts, ti), end = slice_at(j->n, j->parts, ti + 1); i < end;
          i++) {
@@ -327,6 +375,8 @@ static int classify_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
         a[i].window = c;
         cnt[c]++;
     }
+    memcpy(j->counts + ti * j->parts, cnt, j->parts * sizeof *cnt);
+    free(cnt);
     return 0;
 }
 

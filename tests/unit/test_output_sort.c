@@ -417,6 +417,37 @@ static void test_sort_wide_counts(void **state)
     rs_free(&r);
 }
 
+/* Sets whose sampled strings all share a prefix: the sort takes its first windows past it and
+ * checks every record on the way; a few records that do not share it (or share only part of
+ * it: shorter keys) take the slow path back or go first. */
+static void test_sort_guessed_prefix(void **state)
+{
+    (void)state;
+    rng_seed(17);
+    static const char stem[] = "in the middle of the "; /* 21 bytes: windows from byte 16 */
+    for (int variant = 0; variant < 4; variant++) {
+        recset r = {0};
+        unsigned char k[40];
+        for (size_t i = 0; i < 50000; i++) {
+            size_t tl = 1 + rng_below(10);
+            memcpy(k, stem, 21);
+            for (size_t j = 0; j < tl; j++)
+                k[21 + j] = (unsigned char)('a' + rng_below(26));
+            rs_add(&r, k, (uint32_t)(21 + tl), 7);
+        }
+        rs_add(&r, stem, 6, 7);  /* "in the": a prefix of the shared bytes */
+        rs_add(&r, stem, 15, 7); /* "in the middle o" */
+        rs_add(&r, stem, 16, 7); /* exactly the shared bytes */
+        rs_add(&r, "", 0, 7);
+        if (variant == 1) rs_add(&r, "in the muddle", 13, 7); /* differs inside them */
+        if (variant == 2) rs_add(&r, stem, 21, 8);            /* another count */
+        if (variant == 3) rs_add(&r, "zz", 2, 7);             /* differs at once */
+        rs_dedupe(&r);
+        check_all_sorts(&r, MAX_THREADS);
+        rs_free(&r);
+    }
+}
+
 /* 10^6 records on 1, 2 and 5 threads. */
 static void test_sort_million(void **state)
 {
@@ -950,6 +981,7 @@ int main(void)
         cmocka_unit_test(test_sort_shared_stems),
         cmocka_unit_test(test_sort_issue_vocabulary),
         cmocka_unit_test(test_sort_wide_counts),
+        cmocka_unit_test(test_sort_guessed_prefix),
         cmocka_unit_test(test_sort_million),
         cmocka_unit_test(test_sort_repeated_records),
         cmocka_unit_test(test_sort_bad_order),
