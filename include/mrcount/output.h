@@ -1,7 +1,8 @@
 /* output.h - the final table as the user sees it: `key TAB count` lines, sorted by count
  * descending then key bytewise (or by key), optionally the top K, written to a temporary file
  * in the destination directory and renamed into place (or to standard output for "-").
- * Runs on one rank with a complete serialized table; no MPI. */
+ * Runs on one rank: records sorted through refs on that rank's threads, or streams already in
+ * order merged (what ranks send); no MPI. */
 #ifndef MRCOUNT_OUTPUT_H
 #define MRCOUNT_OUTPUT_H
 

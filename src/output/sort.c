@@ -266,7 +266,6 @@ static void msd_sort(ref *a, size_t n, size_t need, size_t d, unsigned k, size_t
     }
 }
 
-/* One slice: the first windows, then the radix sort. */
 /* The sort string's bytes that every record of a slice is guessed to share, from a sample:
  * their common prefix, rounded down to whole windows; *pre gets a record that has them.
  * @return that depth (0: nothing worth a guess). */
@@ -326,8 +325,8 @@ static void sort_slice(ref *a, size_t n, size_t need, bool by_count)
  * are written (a 2-way merge of sorted halves cost as much again as reading the records in
  * order: 30 M records, 2.5 s of CPU instead of 1.4). */
 
-#define SORT_SAMPLE 1024 /* sampled refs per part: parts within a few percent of n/T */
-#define SORT_MAX_PARTS 65536
+#define SORT_SAMPLE 1024    /* sampled refs per part: parts within a few percent of n/T */
+#define SORT_MAX_PARTS 1024 /* the counts are parts x parts */
 
 typedef struct sort_job {
     mrc_out_ref *refs;
