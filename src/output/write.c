@@ -174,8 +174,9 @@ static int line_out_flush(line_out *w)
     return w->errnum;
 }
 
-/* Append one line. Measured at 30 M lines of "key<n>x\t1": about 7 ns a line with the record
- * already fetched. @return 0 or the writer's error. */
+/* Append one line. 5 M lines "key<n>x\t1" from sorted refs to /dev/null, one thread: 28-30 ns
+ * of CPU a line, 17-24 of them reading the records in sorted order (the same loop summing
+ * line lengths instead); 30 M lines: 45-50 ns a line read. @return 0 or the writer's error. */
 static inline int line_out_add(line_out *w, const unsigned char *key, size_t len, uint64_t count)
 {
     if (w->cap - w->len < len + OUT_LINE_EXTRA) {
@@ -228,7 +229,8 @@ static int run_tasks(mrc_topo *topo, const mrc_placement *pl, size_t t, mrc_task
  * chunks go out in order, each thread writing its own when its turn comes: while one writes
  * (the kernel copy, which a file's lock serializes anyway), the others format. A first pass
  * summing line lengths would let threads pwrite() shares at known offsets instead, but it
- * reads every record once more: at 30 M lines that cost more CPU than it saved (measured). */
+ * reads every record once more: 30 M lines on 2 threads took 4.5-5.2 s of CPU that way, 3.8-5.0
+ * in turn (3 runs each, machine shared). */
 
 typedef struct turn_job {
     const mrc_out_sorted *s;
