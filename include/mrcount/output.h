@@ -1,7 +1,8 @@
 /* output.h - the final table as the user sees it: `key TAB count` lines, sorted by count
  * descending then key bytewise (or by key), optionally the top K, written to a temporary file
  * in the destination directory and renamed into place (or to standard output for "-").
- * Runs on one rank with a complete serialized table; no MPI. */
+ * Runs on one rank: records sorted through refs on that rank's threads, or streams already in
+ * order merged (what ranks send); no MPI. */
 #ifndef MRCOUNT_OUTPUT_H
 #define MRCOUNT_OUTPUT_H
 
@@ -49,12 +50,11 @@ char *mrc_output_part_path(const char *dir, int rank);
  *  join this result. @return 0, or nonzero with err filled. */
 int mrc_output_prepare_parts(const char *dir, bool *made, mrc_err *err);
 
-/* ---- sorting and writing on the rank's threads (sort.c, merge.c, write.c) ----
+/* ---- sorting and writing on the rank's threads (sort.c, write.c) ----
  * The result's records are sorted in place through refs, 16 bytes each, one per record: `rec`
  * points at a record head (u64 count, u32 key length, key; little-endian, maybe unaligned: the
  * same bytes in the table arena and in a serialized table) and `window` is the sort's scratch.
- * The sort leaves T sorted slices (one per thread); the writers merge them on the fly, so the
- * refs are the only per-record memory besides the records themselves. */
+ * The refs are the only per-record memory the output adds to the records themselves. */
 
 typedef struct mrc_topo mrc_topo;
 typedef struct mrc_placement mrc_placement;
@@ -64,48 +64,39 @@ typedef struct mrc_out_ref {
     const unsigned char *rec; /* a record head, which must outlive every use of the ref */
 } mrc_out_ref;
 
-/* The refs after mrc_output_sort(): slice s is refs[bounds[s], bounds[s + 1]), of which the
- * first min(its length, limit) are sorted (all of them when limit is 0); records counts those. */
+/* The refs after mrc_output_sort(): refs[0, records) are in order (records: n, or at most
+ * limit); the rest, if any, in no particular order. Nothing to release. */
 typedef struct mrc_out_sorted {
     mrc_out_ref *refs;
     size_t n;
     enum mrc_order order; /* MRC_ORDER_COUNT or MRC_ORDER_KEY */
     uint64_t limit;       /* 0: every ref is sorted */
-    uint64_t records;     /* records in merged order: n, or at most limit */
-    size_t nslices;
-    size_t *bounds; /* nslices + 1 entries (malloc'd) */
+    uint64_t records;
 } mrc_out_sorted;
 
 /** mrc_output_sort() : sort refs[0, n) in place, in `order` (MRC_ORDER_COUNT: count descending
- *  then key bytewise, a key that is a prefix of another first; MRC_ORDER_KEY: key bytewise), as
- *  pl->nthreads contiguous slices, each sorted by one pinned thread (topo == NULL or pl == NULL:
- *  one slice, on the calling thread). limit > 0: only the first `limit` records of the merged
- *  order are wanted, so each slice sorts only its first `limit` (a --top K). Fills every window;
- *  reads the records, never writes them. Allocates only the slice bounds (out->bounds) and
- *  stack. The merged order, and so every output, does not depend on the thread count.
- *  @return 0 with *out filled (release with mrc_output_sorted_free()), or MRC_EINVAL (a bad
- *  order) / MRC_ENOMEM / a worker pool failure with err filled (*out then needs no release). */
+ *  then key bytewise, a key that is a prefix of another first; MRC_ORDER_KEY: key bytewise),
+ *  on pl's pinned threads (topo == NULL or pl == NULL: on the calling thread): T-1 splitters
+ *  from a sample cut the order into T parts, the refs are put in part order, and each thread
+ *  sorts one part with an MSD radix sort. limit > 0: only the first `limit` refs of the order
+ *  are wanted (a --top K), the parts past them are left unsorted. Fills every window; reads
+ *  the records, never writes them. Allocates O(T^2) bookkeeping and a sample of 1024 refs per
+ *  thread, nothing per record. The order (so every output) does not depend on the thread
+ *  count. @return 0 with *out filled, or MRC_EINVAL (a bad order) / MRC_ENOMEM / a worker
+ *  pool failure with err filled (the refs then in no particular order). */
 int mrc_output_sort(mrc_out_ref *refs, size_t n, enum mrc_order order, uint64_t limit,
                     mrc_topo *topo, const mrc_placement *pl, mrc_out_sorted *out, mrc_err *err);
 
-/** mrc_output_sorted_free() : release what mrc_output_sort() allocated (not the refs). */
-void mrc_output_sorted_free(mrc_out_sorted *s);
-
-/** mrc_output_corank() : where line `k` (0 <= k <= s->records) of the merged order starts in
- *  each slice: cuts[j] (s->nslices entries) = how many of slice j's records come before it, so
- *  the cuts sum to k. O(T^2 log^2 n) record comparisons. */
-void mrc_output_corank(const mrc_out_sorted *s, uint64_t k, size_t *cuts);
-
-/* The merged order of a sorted set of refs, one record at a time (a rank sending its sorted
- * range in blocks, or writing its part). */
+/* The sorted records one at a time (a rank sending its sorted range in blocks, or writing its
+ * part). */
 typedef struct mrc_out_iter mrc_out_iter;
 
-/** mrc_output_iter_open() : an iterator over s's records in merged order from line `first`
- *  (0: the beginning; past s->records: empty). s must outlive it.
+/** mrc_output_iter_open() : an iterator over s's records in order from line `first` (0: the
+ *  beginning; past s->records: empty). s must outlive it.
  *  @return the iterator, or NULL (MRC_ENOMEM, err filled). */
 mrc_out_iter *mrc_output_iter_open(const mrc_out_sorted *s, uint64_t first, mrc_err *err);
 
-/** mrc_output_iter_next() : the next record head in merged order. @return NULL at the end. */
+/** mrc_output_iter_next() : the next record head in order. @return NULL at the end. */
 const unsigned char *mrc_output_iter_next(mrc_out_iter *it);
 
 /** mrc_output_iter_source() : the iterator as a record stream in s->order (hash 0), for
@@ -117,14 +108,13 @@ mrc_source *mrc_output_iter_source(mrc_out_iter *it);
 void mrc_output_iter_close(mrc_out_iter *it);
 
 /** mrc_output_write_sorted() : write s's records (the first o->top, all when 0, and never past
- *  s->records) as `key TAB count` lines to o->path, merged, formatted and written on pl's
- *  pinned threads (topo or pl NULL: the calling thread alone). A regular file: each thread
- *  writes its share of the lines with pwrite() at its offset in "<path>.tmp.<pid>", which is
- *  fsync'd and renamed over path; "-", a device or a FIFO: written in place, in order (threads
- *  format chunks ahead and take turns to write). o->sort must match s->order. o->stop is polled
- *  at every block: a raised flag ends the write with "<path>: Interrupted system call". On any
- *  failure the temporary is removed and path is untouched. The bytes written do not depend on
- *  the thread count. @return 0, or nonzero with err filled ("<path>: <cause>"). */
+ *  s->records) as `key TAB count` lines to o->path, formatted on pl's pinned threads (topo or
+ *  pl NULL: the calling thread alone) in chunks of about a block, which the threads write in
+ *  turn, in order: a regular file into "<path>.tmp.<pid>", fsync'd and renamed over path;
+ *  "-", a device or a FIFO in place. o->sort must match s->order. o->stop is polled at every
+ *  block: a raised flag ends the write with "<path>: Interrupted system call". On any failure
+ *  the temporary is removed and path is untouched. The bytes written do not depend on the
+ *  thread count. @return 0, or nonzero with err filled ("<path>: <cause>"). */
 int mrc_output_write_sorted(const mrc_out_sorted *s, const mrc_output_opts *o, mrc_topo *topo,
                             const mrc_placement *pl, mrc_err *err);
 

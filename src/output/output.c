@@ -37,8 +37,9 @@ static int read_header_checked(const void *table, size_t cap, const char *label,
 
 /* Large arrays on transparent huge pages where the system allows it (a hint; nothing fails
  * without it): the sort and the merge reach refs and records in random order, and with 4 KiB
- * pages every such access also misses the TLB (in this VM, 30 M refs: 3.1 s of sorting instead
- * of 5.1 s, and 2x cheaper page faults). */
+ * pages every such access also misses the TLB (in this VM, 30 M refs: built in 1.3 s of CPU
+ * instead of 2.0, sorted in 2.9 instead of 3.1; with the table on huge pages too, sorted in 3.1
+ * instead of 5.1). */
 static void advise_huge(void *p, size_t len)
 {
     const uintptr_t huge = (uintptr_t)2 << 20;
@@ -160,7 +161,6 @@ int mrc_output_top_table(const void *table, size_t cap, const mrc_output_opts *o
     unsigned char *t = it != NULL ? malloc(bytes) : NULL;
     if (t == NULL) {
         free(hr);
-        mrc_output_sorted_free(&s);
         free(refs);
         return mrc_err_errno(err, ENOMEM, "top");
     }
@@ -176,7 +176,6 @@ int mrc_output_top_table(const void *table, size_t cap, const mrc_output_opts *o
     }
     mrc_ser_write_header(t, &th);
     free(hr);
-    mrc_output_sorted_free(&s);
     free(refs);
     *out = t;
     *out_len = bytes;

@@ -11,21 +11,65 @@
 #include "mrcount/output.h"
 #include "mrcount/table.h"
 
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the output reads little-endian record heads and builds big-endian windows with bswap"
+#endif
+
 #define OUT_BLOCK_DEFAULT (1u << 20) /* bytes per write */
 #define OUT_LINE_EXTRA 22            /* TAB, up to 20 digits, LF */
 
 /* Bytes per write block: OUT_BLOCK_DEFAULT, or what a test set. */
 size_t mrc_out_block_size(void);
 
-/* The order of the result: count descending then key (by_count), or key alone; keys bytewise,
- * a key that is a prefix of another first. @return <0, 0, >0. */
+/* n bytes at p (n < 8), zero-padded, as a big-endian integer: a few loads, no loop or call
+ * (overlapping loads write equal bytes twice). */
+static inline uint64_t mrc_out_be_short(const unsigned char *p, size_t n)
+{
+    if (n >= 4) {
+        uint32_t hi, lo;
+        memcpy(&hi, p, 4);
+        memcpy(&lo, p + n - 4, 4);
+        return (uint64_t)__builtin_bswap32(hi) << 32 | (uint64_t)__builtin_bswap32(lo)
+                                                           << (8 * (8 - n));
+    }
+    if (n == 0) return 0;
+    return (uint64_t)p[0] << 56 | (uint64_t)p[n >> 1] << (56 - 8 * (n >> 1)) |
+           (uint64_t)p[n - 1] << (56 - 8 * (n - 1));
+}
+
+static inline uint64_t mrc_out_be64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return __builtin_bswap64(v);
+}
+
+/* Keys bytewise, a key that is a prefix of another first: 8 bytes a step, no library call
+ * (the merge compares a key per line written). @return <0, 0, >0. */
+static inline int mrc_out_key_cmp(const unsigned char *a, size_t la, const unsigned char *b,
+                                  size_t lb)
+{
+    size_t m = la < lb ? la : lb, i = 0;
+    for (; i + 8 <= m; i += 8) {
+        uint64_t x = mrc_out_be64(a + i), y = mrc_out_be64(b + i);
+        if (x != y) return x < y ? -1 : 1;
+    }
+    if (i < m) {
+        uint64_t x = mrc_out_be_short(a + i, m - i), y = mrc_out_be_short(b + i, m - i);
+        if (x != y) return x < y ? -1 : 1;
+    }
+    return (la > lb) - (la < lb);
+}
+
+/* The order of the result: count descending then key (by_count), or key alone.
+ * @return <0, 0, >0. */
 static inline int mrc_out_rec_cmp(const unsigned char *a, const unsigned char *b, bool by_count)
 {
     if (by_count) {
         uint64_t ca = mrc_rec_count(a), cb = mrc_rec_count(b);
         if (ca != cb) return ca > cb ? -1 : 1;
     }
-    return mrc_key_cmp(mrc_rec_key(a), mrc_rec_len(a), mrc_rec_key(b), mrc_rec_len(b));
+    return mrc_out_key_cmp(mrc_rec_key(a), mrc_rec_len(a), mrc_rec_key(b), mrc_rec_len(b));
 }
 
 /* Decimal digits of v (1 for 0). */
@@ -74,7 +118,7 @@ typedef struct mrc_out_dest {
     const char *label; /* for messages: the path, or "standard output" */
     char *tmp;         /* the temporary of a regular file; NULL when written in place */
     int fd;
-    bool seekable; /* a new regular file: positioned writes (pwrite) are allowed */
+    bool regular; /* a new regular file (the temporary) */
 } mrc_out_dest;
 
 /* Refuse a directory, then open the destination: a temporary beside a regular file (or a new
@@ -86,49 +130,12 @@ int mrc_out_dest_open(mrc_out_dest *d, const char *path, mrc_err *err);
  * "<label>: <strerror>". @return 0 or the error code. */
 int mrc_out_dest_close(mrc_out_dest *d, int errnum, mrc_err *err);
 
-/* Benchmark knob (tools/bench_output, never the run): fsync before the rename, and
- * sync_file_range(SYNC_FILE_RANGE_WRITE) after each positioned block. */
+/* Benchmark knob (tests/bench/bench_output, never the run): fsync before the rename, and
+ * sync_file_range(SYNC_FILE_RANGE_WRITE) after each block written to a regular file. */
 void mrc_out_set_durability(bool fsync, bool sync_range);
 
 /* Write all of p at the descriptor's position (over short writes and EINTR). @return 0 or an
  * errno value. */
 int mrc_out_write_all(int fd, const unsigned char *p, size_t n);
-
-/* ---- the merged order of sorted slices (merge.c) ---- */
-
-/* Records of slice j that take part in the merge: all, or its first s->limit. */
-static inline size_t mrc_out_slice_len(const mrc_out_sorted *s, size_t j)
-{
-    size_t l = s->bounds[j + 1] - s->bounds[j];
-    return s->limit != 0 && s->limit < l ? (size_t)s->limit : l;
-}
-
-/* A loser tree over the slices: ties go to the lower slice, the order co-ranking assumes. */
-typedef struct mrc_out_merge {
-    const mrc_out_sorted *s;
-    bool by_count;
-    size_t leaves;     /* slices rounded up to a power of two; the extra leaves are empty */
-    size_t *pos, *end; /* per leaf: next and end index into s->refs */
-    size_t *tree;      /* tree[0]: the winner's leaf; tree[1, leaves): the losers */
-    uint64_t left;     /* records still to yield */
-} mrc_out_merge;
-
-/* @return 0, or MRC_ENOMEM (err filled). */
-int mrc_out_merge_init(mrc_out_merge *m, const mrc_out_sorted *s, mrc_err *err);
-void mrc_out_merge_free(mrc_out_merge *m);
-
-/* Position the merge at cuts (slice-relative, as mrc_out_corank() gives) to yield `count`. */
-void mrc_out_merge_start(mrc_out_merge *m, const size_t *cuts, uint64_t count);
-
-/* The merge's current cuts (slice-relative). */
-void mrc_out_merge_cuts(const mrc_out_merge *m, size_t *cuts);
-
-/* The next record head, or NULL once `count` were yielded or every slice is spent. */
-const unsigned char *mrc_out_merge_next(mrc_out_merge *m);
-
-/* Co-ranking: where line k of the merged order starts in every slice, known to lie in
- * [lo[j], hi[j]] (slice-relative; 0 and mrc_out_slice_len() when nothing better is known).
- * On return lo[j] == hi[j] == the cut; tmp has nslices entries. */
-void mrc_out_corank(const mrc_out_sorted *s, uint64_t k, size_t *lo, size_t *hi, size_t *tmp);
 
 #endif

@@ -18,7 +18,7 @@
 #include "output_internal.h"
 
 #define OUT_BLOCK_MIN 64     /* a block always holds a count line */
-#define OUT_SUM_PREFETCH 16  /* refs ahead whose records are fetched while summing lengths */
+#define OUT_PREFETCH 8       /* refs ahead whose records are fetched while formatting */
 #define OUT_CHUNK_SAMPLES 64 /* records sampled for the average line of an in-order chunk */
 #define OUT_PEER_FAILED (-1) /* errnum of a writer stopped because another one failed */
 
@@ -79,22 +79,6 @@ int mrc_out_write_all(int fd, const unsigned char *p, size_t n)
     return 0;
 }
 
-static int pwrite_all(int fd, const unsigned char *p, size_t n, uint64_t off)
-{
-    while (n > 0) {
-        ssize_t w = pwrite(fd, p, n, (off_t)off);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return errno;
-        }
-        if (w == 0) return EIO;
-        p += w;
-        n -= (size_t)w;
-        off += (uint64_t)w;
-    }
-    return 0;
-}
-
 /* ---- destinations ---- */
 
 int mrc_out_dest_open(mrc_out_dest *d, const char *path, mrc_err *err)
@@ -130,7 +114,7 @@ int mrc_out_dest_open(mrc_out_dest *d, const char *path, mrc_err *err)
         d->tmp = NULL;
         return mrc_err_errno(err, e, "%s", path);
     }
-    d->seekable = true;
+    d->regular = true;
     return 0;
 }
 
@@ -179,8 +163,7 @@ struct line_out {
     const mrc_stop *stop;
     int errnum; /* the first error: EINTR for a stop, OUT_PEER_FAILED */
     int fd;
-    uint64_t off; /* positioned writes: where the next byte goes */
-    void *arg;    /* in-order writes: the turn */
+    void *arg; /* the turn */
 };
 
 static int line_out_flush(line_out *w)
@@ -191,8 +174,9 @@ static int line_out_flush(line_out *w)
     return w->errnum;
 }
 
-/* Append one line. Measured at 30 M lines of "key<n>x\t1": about 7 ns a line with the record
- * already fetched. @return 0 or the writer's error. */
+/* Append one line. 5 M lines "key<n>x\t1" from sorted refs to /dev/null, one thread: 28-30 ns
+ * of CPU a line, 17-24 of them reading the records in sorted order (the same loop summing
+ * line lengths instead); 30 M lines: 45-50 ns a line read. @return 0 or the writer's error. */
 static inline int line_out_add(line_out *w, const unsigned char *key, size_t len, uint64_t count)
 {
     if (w->cap - w->len < len + OUT_LINE_EXTRA) {
@@ -218,15 +202,6 @@ static inline int line_out_rec(line_out *w, const unsigned char *rec)
     return line_out_add(w, mrc_rec_key(rec), mrc_rec_len(rec), mrc_rec_count(rec));
 }
 
-static int put_at(line_out *w, const unsigned char *p, size_t n)
-{
-    int e = pwrite_all(w->fd, p, n, w->off);
-    if (e == 0 && durable_sync_range) /* start the writeback: less for the final fsync */
-        (void)sync_file_range(w->fd, (off_t)w->off, (off_t)n, SYNC_FILE_RANGE_WRITE);
-    if (e == 0) w->off += n;
-    return e;
-}
-
 static int put_in_order(line_out *w, const unsigned char *p, size_t n)
 {
     return mrc_out_write_all(w->fd, p, n);
@@ -249,117 +224,13 @@ static int run_tasks(mrc_topo *topo, const mrc_placement *pl, size_t t, mrc_task
     return fn(0, arg, &failed, err);
 }
 
-/* ---- sorted slices to a regular file: shares at known offsets ----
- * Thread i writes lines [i*L/T, (i+1)*L/T): it co-ranks where its share starts and ends in
- * every slice, sums the text length of its records (a first pass, so every offset is known
- * before anyone writes), then merges, formats and pwrite()s its blocks at its offset. */
-
-typedef struct shares_job {
-    const mrc_out_sorted *s;
-    const mrc_output_opts *o;
-    const char *label;
-    size_t t;
-    uint64_t lines;
-    size_t *cuts;    /* t x nslices: where share i starts in every slice */
-    uint64_t *bytes; /* text bytes of each share, then the offset where it starts */
-    int fd;
-} shares_job;
-
-static uint64_t share_start(const shares_job *j, size_t i)
-{
-    return j->lines / j->t * i + j->lines % j->t * i / j->t;
-}
-
-/* Cuts of line k into lo (hi, tmp: scratch), nslices entries each. */
-static void corank_from_scratch(const mrc_out_sorted *s, uint64_t k, size_t *lo, size_t *hi,
-                                size_t *tmp)
-{
-    for (size_t j = 0; j < s->nslices; j++) {
-        lo[j] = 0;
-        hi[j] = mrc_out_slice_len(s, j);
-    }
-    mrc_out_corank(s, k, lo, hi, tmp);
-}
-
-static int shares_measure(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
-{
-    shares_job *j = arg;
-    const mrc_out_sorted *s = j->s;
-    size_t ns = s->nslices, *start = j->cuts + ti * ns;
-    size_t *end = malloc(3 * ns * sizeof *end);
-    if (end == NULL) return mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", j->label);
-    corank_from_scratch(s, share_start(j, ti), start, end + ns, end + 2 * ns);
-    uint64_t bytes = 0;
-    if (ti + 1 < j->t) { /* the last share's length places nothing */
-        corank_from_scratch(s, share_start(j, ti + 1), end, end + ns, end + 2 * ns);
-        for (size_t q = 0; q < ns && !atomic_load_explicit(failed, memory_order_relaxed); q++) {
-            const mrc_out_ref *r = s->refs + s->bounds[q];
-            for (size_t i = start[q]; i < end[q]; i++) {
-                if (i + OUT_SUM_PREFETCH < end[q]) __builtin_prefetch(r[i + OUT_SUM_PREFETCH].rec);
-                bytes += mrc_out_line_len(r[i].rec);
-            }
-        }
-    }
-    j->bytes[ti] = bytes;
-    free(end);
-    return 0;
-}
-
-static int shares_write(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
-{
-    shares_job *j = arg;
-    mrc_out_merge m;
-    line_out w = {.cap = mrc_out_block_size(),
-                  .put = put_at,
-                  .stop = j->o->stop,
-                  .fd = j->fd,
-                  .off = j->bytes[ti]};
-    w.buf = malloc(w.cap);
-    if (w.buf == NULL || mrc_out_merge_init(&m, j->s, err) != 0) {
-        free(w.buf);
-        return mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", j->label);
-    }
-    mrc_out_merge_start(&m, j->cuts + ti * j->s->nslices,
-                        share_start(j, ti + 1) - share_start(j, ti));
-    const unsigned char *rec;
-    while ((rec = mrc_out_merge_next(&m)) != NULL)
-        if (line_out_rec(&w, rec) != 0) break;
-    if (w.errnum == 0) line_out_flush(&w);
-    if (w.errnum == 0 && atomic_load_explicit(failed, memory_order_relaxed))
-        w.errnum = OUT_PEER_FAILED;
-    mrc_out_merge_free(&m);
-    free(w.buf);
-    return w.errnum != 0 ? report(&w, j->label, err) : 0;
-}
-
-static int write_shares(const mrc_out_sorted *s, const mrc_output_opts *o, const char *label,
-                        int fd, uint64_t lines, mrc_topo *topo, const mrc_placement *pl, size_t t,
-                        mrc_err *err)
-{
-    shares_job j = {
-        s, o, label, t, lines, calloc(t * s->nslices, sizeof(size_t)), calloc(t, sizeof(uint64_t)),
-        fd};
-    int rc = 0;
-    if (j.cuts == NULL || j.bytes == NULL)
-        rc = mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", label);
-    if (rc == 0 && t > 1) rc = run_tasks(topo, pl, t, shares_measure, &j, err);
-    if (rc == 0) {
-        uint64_t off = 0;
-        for (size_t i = 0; i < t; i++) {
-            uint64_t b = j.bytes[i];
-            j.bytes[i] = off;
-            off += b;
-        }
-        rc = run_tasks(topo, pl, t, shares_write, &j, err);
-    }
-    free(j.cuts);
-    free(j.bytes);
-    return rc;
-}
-
-/* ---- sorted slices in order (standard output, a device, a FIFO) ----
- * Lines are cut into chunks of about a block; thread i formats chunks i, i+T, ... and the
- * chunks are written in turn: each thread formats its next chunk while another writes. */
+/* ---- sorted refs as lines: chunks formatted ahead, written in turn ----
+ * The lines are cut into chunks of about a block; thread i formats chunks i, i+T, ... and the
+ * chunks go out in order, each thread writing its own when its turn comes: while one writes
+ * (the kernel copy, which a file's lock serializes anyway), the others format. A first pass
+ * summing line lengths would let threads pwrite() shares at known offsets instead, but it
+ * reads every record once more: 30 M lines on 2 threads took 4.5-5.2 s of CPU that way, 3.8-5.0
+ * in turn (3 runs each, machine shared). */
 
 typedef struct turn_job {
     const mrc_out_sorted *s;
@@ -368,10 +239,12 @@ typedef struct turn_job {
     size_t t;
     uint64_t lines, chunk;
     int fd;
+    bool sync_range; /* a regular file: start its writeback as blocks go out */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    uint64_t turn; /* the chunk whose bytes go out now */
-    bool aborted;  /* a writer failed: nobody waits any more */
+    uint64_t turn;    /* the chunk whose bytes go out now */
+    uint64_t written; /* bytes written so far (by the turn's holder) */
+    bool aborted;     /* a writer failed: nobody waits any more */
 } turn_job;
 
 typedef struct turn_state {
@@ -407,56 +280,48 @@ static void pass_turn(turn_job *j, uint64_t next, bool abort)
 
 static int put_in_turn(line_out *w, const unsigned char *p, size_t n)
 {
-    int e = take_turn(w->arg);
-    return e != 0 ? e : mrc_out_write_all(w->fd, p, n);
+    turn_state *ts = w->arg;
+    int e = take_turn(ts);
+    if (e == 0) e = mrc_out_write_all(w->fd, p, n);
+    if (e == 0 && ts->job->sync_range && durable_sync_range)
+        (void)sync_file_range(w->fd, (off_t)ts->job->written, (off_t)n, SYNC_FILE_RANGE_WRITE);
+    if (e == 0) ts->job->written += n; /* only the turn's holder writes it */
+    return e;
 }
 
 static int turns_write(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
 {
     (void)failed;
     turn_job *j = arg;
-    const mrc_out_sorted *s = j->s;
-    size_t ns = s->nslices;
+    const mrc_out_ref *refs = j->s->refs;
     turn_state ts = {j, 0, false};
     line_out w = {.cap = mrc_out_block_size(),
                   .put = put_in_turn,
                   .stop = j->o->stop,
                   .fd = j->fd,
                   .arg = &ts};
-    mrc_out_merge m = {0};
-    size_t *prev = calloc(4 * ns, sizeof *prev), *lo = prev + ns, *hi = lo + ns, *tmp = hi + ns;
     w.buf = malloc(w.cap);
-    if (prev == NULL || w.buf == NULL || mrc_out_merge_init(&m, s, err) != 0) {
-        free(prev);
-        free(w.buf);
+    if (w.buf == NULL) {
         pass_turn(j, 0, true);
         return mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", j->label);
     }
-    uint64_t prev_k = 0; /* prev: the cuts of line prev_k, the end of this thread's last chunk */
-    for (uint64_t c = ti; c < (j->lines + j->chunk - 1) / j->chunk && w.errnum == 0; c += j->t) {
-        uint64_t k0 = c * j->chunk, k1 = k0 + j->chunk < j->lines ? k0 + j->chunk : j->lines;
-        for (size_t q = 0; q < ns; q++) {
-            size_t len = mrc_out_slice_len(s, q);
-            lo[q] = prev[q];
-            hi[q] = k0 - prev_k < len - prev[q] ? prev[q] + (size_t)(k0 - prev_k) : len;
-        }
-        mrc_out_corank(s, k0, lo, hi, tmp);
-        mrc_out_merge_start(&m, lo, k1 - k0);
+    uint64_t chunks = (j->lines + j->chunk - 1) / j->chunk;
+    for (uint64_t c = ti; c < chunks && w.errnum == 0; c += j->t) {
+        size_t i = (size_t)(c * j->chunk), end = (size_t)(c * j->chunk + j->chunk);
+        if (end > j->lines) end = (size_t)j->lines;
+        for (size_t q = i; q < i + OUT_PREFETCH && q < end; q++)
+            __builtin_prefetch(refs[q].rec);
         ts.chunk = c;
         ts.mine = false;
-        const unsigned char *rec;
-        while ((rec = mrc_out_merge_next(&m)) != NULL)
-            if (line_out_rec(&w, rec) != 0) break;
+        for (; i < end; i++) {
+            if (i + OUT_PREFETCH < end) __builtin_prefetch(refs[i + OUT_PREFETCH].rec);
+            if (line_out_rec(&w, refs[i].rec) != 0) break;
+        }
         if (w.errnum == 0) line_out_flush(&w);
         if (w.errnum == 0) w.errnum = take_turn(&ts); /* a chunk whose bytes all went out */
-        if (w.errnum != 0) break;
-        pass_turn(j, c + 1, false);
-        mrc_out_merge_cuts(&m, prev);
-        prev_k = k1;
+        if (w.errnum == 0) pass_turn(j, c + 1, false);
     }
     if (w.errnum != 0 && w.errnum != OUT_PEER_FAILED) pass_turn(j, 0, true);
-    mrc_out_merge_free(&m);
-    free(prev);
     free(w.buf);
     return w.errnum != 0 ? report(&w, j->label, err) : 0;
 }
@@ -464,34 +329,11 @@ static int turns_write(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
 /* Lines per chunk: about a block of text, from the average line of a sample of the records. */
 static uint64_t chunk_lines(const mrc_out_sorted *s, uint64_t lines)
 {
-    uint64_t bytes = 0, seen = 0;
-    for (size_t q = 0; q < s->nslices; q++) {
-        size_t len = mrc_out_slice_len(s, q), step = len / OUT_CHUNK_SAMPLES + 1;
-        for (size_t i = 0; i < len; i += step, seen++)
-            bytes += mrc_out_line_len(s->refs[s->bounds[q] + i].rec);
-    }
+    uint64_t bytes = 0, seen = 0, step = lines / OUT_CHUNK_SAMPLES + 1;
+    for (uint64_t i = 0; i < lines; i += step, seen++)
+        bytes += mrc_out_line_len(s->refs[i].rec);
     uint64_t avg = seen != 0 ? bytes / seen + 1 : 1, c = mrc_out_block_size() / avg;
-    return c < 1 ? 1 : c > lines && lines > 0 ? lines : c;
-}
-
-static int write_turns(const mrc_out_sorted *s, const mrc_output_opts *o, const char *label, int fd,
-                       uint64_t lines, mrc_topo *topo, const mrc_placement *pl, size_t t,
-                       mrc_err *err)
-{
-    turn_job j = {.s = s, .o = o, .label = label, .t = t, .lines = lines, .fd = fd};
-    j.chunk = chunk_lines(s, lines);
-    if (pthread_mutex_init(&j.mu, NULL) != 0)
-        return mrc_err_set(err, MRC_ENOMEM, "%s: cannot create a mutex", label);
-    if (pthread_cond_init(&j.cv, NULL) != 0) {
-        pthread_mutex_destroy(&j.mu);
-        return mrc_err_set(err, MRC_ENOMEM, "%s: cannot create a condition variable", label);
-    }
-    int rc = run_tasks(topo, pl, t, turns_write, &j, err);
-    /* no lines: nothing was written, but a stop still ends the write */
-    if (rc == 0 && lines == 0 && mrc_stopped(o->stop)) rc = mrc_err_errno(err, EINTR, "%s", label);
-    pthread_cond_destroy(&j.cv);
-    pthread_mutex_destroy(&j.mu);
-    return rc;
+    return c < 1 ? 1 : c;
 }
 
 int mrc_output_write_sorted(const mrc_out_sorted *s, const mrc_output_opts *o, mrc_topo *topo,
@@ -502,15 +344,29 @@ int mrc_output_write_sorted(const mrc_out_sorted *s, const mrc_output_opts *o, m
     enum mrc_order want = o->sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT;
     if (s->order != want)
         return mrc_err_set(err, MRC_EINVAL, "%s: the records are sorted in another order", label);
-    uint64_t lines = o->top != 0 && o->top < s->records ? o->top : s->records;
-    size_t t = topo != NULL && pl != NULL && pl->nthreads > 1 ? pl->nthreads : 1;
+    turn_job j = {.s = s, .o = o, .label = label};
+    j.lines = o->top != 0 && o->top < s->records ? o->top : s->records;
+    j.chunk = chunk_lines(s, j.lines);
+    j.t = topo != NULL && pl != NULL && pl->nthreads > 1 ? pl->nthreads : 1;
     mrc_out_dest d;
     int rc = mrc_out_dest_open(&d, path, err);
     if (rc != 0) return rc;
-    if (d.seekable)
-        rc = write_shares(s, o, label, d.fd, lines, topo, pl, t, err);
-    else
-        rc = write_turns(s, o, label, d.fd, lines, topo, pl, t, err);
+    j.fd = d.fd;
+    j.sync_range = d.regular;
+    if (pthread_mutex_init(&j.mu, NULL) != 0) {
+        rc = mrc_err_set(err, MRC_ENOMEM, "%s: cannot create a mutex", label);
+    } else {
+        if (pthread_cond_init(&j.cv, NULL) != 0) {
+            rc = mrc_err_set(err, MRC_ENOMEM, "%s: cannot create a condition variable", label);
+        } else {
+            rc = run_tasks(topo, pl, j.t, turns_write, &j, err);
+            pthread_cond_destroy(&j.cv);
+        }
+        pthread_mutex_destroy(&j.mu);
+    }
+    /* no lines: nothing was written, but a stop still ends the write */
+    if (rc == 0 && j.lines == 0 && mrc_stopped(o->stop))
+        rc = mrc_err_errno(err, EINTR, "%s", label);
     return mrc_out_dest_close(&d, rc, err);
 }
 
@@ -524,10 +380,7 @@ int mrc_output_write_records(mrc_out_ref *refs, size_t n, const mrc_output_opts 
     mrc_out_sorted s;
     int rc = mrc_output_sort(refs, n, o->sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT,
                              o->top, topo, pl, &s, err);
-    if (rc != 0) return rc;
-    rc = mrc_output_write_sorted(&s, o, topo, pl, err);
-    mrc_output_sorted_free(&s);
-    return rc;
+    return rc != 0 ? rc : mrc_output_write_sorted(&s, o, topo, pl, err);
 }
 
 /* ---- streams already in order: a k-way merge on the calling thread ---- */

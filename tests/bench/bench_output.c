@@ -158,7 +158,6 @@ int main(int argc, char **argv)
             die("write", &err);
         t3 = mrc_now();
         c3 = cpu_now();
-        mrc_output_sorted_free(&s);
         free(refs);
     }
     uint64_t peak = mrc_rss_window_peak();
