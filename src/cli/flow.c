@@ -184,9 +184,7 @@ static int sort_refs(run *r, mrc_out_ref *refs, size_t n, mrc_err *err)
     r->distinct_mine = n;
     n = drop_below(r, refs, n);
     enum mrc_order order = r->o.out.sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT;
-    int rc = mrc_output_sort(refs, n, order, r->o.out.top, r->topo, &r->pl, &r->sorted, err);
-    if (rc == 0) r->have_sorted = true;
-    return rc;
+    return mrc_output_sort(refs, n, order, r->o.out.top, r->topo, &r->pl, &r->sorted, err);
 }
 
 /* Counts what passes on its way into the external sort (the rank's distinct keys). */
@@ -376,7 +374,6 @@ int mrc_run_write_part(run *r, const char *path, mrc_err *err)
 
 void mrc_run_flow_free(run *r)
 {
-    if (r->have_sorted) mrc_output_sorted_free(&r->sorted);
     free(r->sorted_refs);
     if (r->have_ext) mrc_output_sorted_result_free(&r->ext);
     if (r->store != NULL) mrc_chunk_store_close(r->store);

@@ -73,11 +73,12 @@ static int collect_done(run *r, const mrc_ckpt_manifest *man, size_t n, mrc_spli
     qsort(d, k, sizeof *d, cmp_range);
     for (size_t i = 1; i < k; i++)
         if (d[i].file == d[i - 1].file && d[i].offset < d[i - 1].offset + d[i - 1].length) {
+            int rc = mrc_err_set(&r->err, MRC_EIO,
+                                 "%s: the checkpoint counts bytes %" PRIu64 " of %s twice; "
+                                 "--checkpoint-reset starts over",
+                                 dir, d[i].offset, r->files.files[d[i].file].path);
             free(d);
-            return mrc_err_set(&r->err, MRC_EIO,
-                               "%s: the checkpoint counts bytes %" PRIu64 " of %s twice; "
-                               "--checkpoint-reset starts over",
-                               dir, d[i].offset, r->files.files[d[i].file].path);
+            return rc;
         }
     for (size_t i = 0; i < k; i++)
         r->ckpt.bytes_skipped +=

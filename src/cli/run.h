@@ -51,7 +51,6 @@ typedef struct run {
     /* this rank's share of the result, sorted (flow.c): in memory, or with bounded memory */
     mrc_out_ref *sorted_refs;
     mrc_out_sorted sorted;
-    bool have_sorted;
     mrc_sorted_result ext;
     bool have_ext;
     uint64_t distinct_mine; /* distinct keys of this rank's share */

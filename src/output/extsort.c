@@ -72,7 +72,6 @@ void mrc_output_sorted_result_free(mrc_sorted_result *s)
     for (size_t i = 0; i < s->nruns; i++)
         mrc_run_file_close(&s->runs[i]);
     free(s->runs);
-    if (s->in_memory) mrc_output_sorted_free(&s->sorted);
     free(s->refs);
     free(s->buf);
     memset(s, 0, sizeof *s);
@@ -142,14 +141,12 @@ int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_so
             cap_runs = cap_runs ? 2 * cap_runs : 16;
             mrc_run_file *p = realloc(out->runs, cap_runs * sizeof *p);
             if (p == NULL) {
-                mrc_output_sorted_free(&sorted);
                 rc = mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
                 break;
             }
             out->runs = p;
         }
         rc = chunk_to_run(&sorted, o->tmp_dir, &out->runs[out->nruns], err);
-        mrc_output_sorted_free(&sorted);
         if (rc != 0) break;
         out->spilled_bytes += out->runs[out->nruns].bytes;
         out->nruns++;
