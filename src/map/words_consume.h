@@ -28,9 +28,11 @@ MRC_KERNEL_INLINE WORDS_TARGET long long
 WORDS_FN(consume_tokens)(mrc_map_ctx *ctx, const unsigned char *buf, size_t len, bool final,
                          mrc_err *err, enum token_class cls, int fold)
 {
-    pending batch[BATCH];
+    token_batch tb;
+    tb.n = 0;
+    memset(tb.in_class, 0, sizeof tb.in_class);
     unsigned char tail[64];
-    size_t nb = 0, tok_start = 0, win = 0;
+    size_t tok_start = 0, win = 0;
     bool in_tok = false;
     uint64_t carry = 1; /* the byte before buf counts as a delimiter: buf starts a record */
     long long consumed = (long long)len;
@@ -69,14 +71,9 @@ WORDS_FN(consume_tokens)(mrc_map_ctx *ctx, const unsigned char *buf, size_t len,
                 consumed = (long long)tok_start;
                 goto out;
             }
-            const unsigned char *keys = fold ? ctx->scratch : buf;
-            size_t koff = fold ? win : 0;
-            if (take_token(ctx, keys, tok_start - koff, e - tok_start, batch, &nb, err) != 0)
-                return -1;
-            if (nb == BATCH) {
-                if (add_batch(ctx->table, keys, batch, nb, err) != 0) return -1;
-                ctx->records += nb;
-                nb = 0;
+            if (take_token(&tb, tok_start - (fold ? win : 0), e - tok_start, err) != 0) return -1;
+            if (tb.n == BATCH) {
+                if (count_batch(ctx, fold ? ctx->scratch : buf, &tb, err) != 0) return -1;
                 if (fold) { /* later tokens start in this block: keep only it */
                     memmove(ctx->scratch, ctx->scratch + (b - win), 64);
                     win = b;
@@ -87,15 +84,11 @@ WORDS_FN(consume_tokens)(mrc_map_ctx *ctx, const unsigned char *buf, size_t len,
     if (in_tok) { /* a token running to the very end of a buffer of whole blocks */
         if (!final)
             consumed = (long long)tok_start;
-        else if (take_token(ctx, fold ? ctx->scratch : buf, tok_start - (fold ? win : 0),
-                            len - tok_start, batch, &nb, err) != 0)
+        else if (take_token(&tb, tok_start - (fold ? win : 0), len - tok_start, err) != 0)
             return -1;
     }
 out:
-    if (nb > 0) {
-        if (add_batch(ctx->table, fold ? ctx->scratch : buf, batch, nb, err) != 0) return -1;
-        ctx->records += nb;
-    }
+    if (tb.n > 0 && count_batch(ctx, fold ? ctx->scratch : buf, &tb, err) != 0) return -1;
     return consumed;
 }
 
