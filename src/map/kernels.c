@@ -66,7 +66,7 @@ int mrc_kernel_choose(const char *name, enum mrc_kernel *k, mrc_err *err)
             best = i;
             break;
         }
-    if (name == NULL || strcmp(name, "auto") == 0) {
+    if (name == NULL || name[0] == '\0' || strcmp(name, "auto") == 0) {
         *k = (enum mrc_kernel)best;
         return 0;
     }
@@ -74,12 +74,15 @@ int mrc_kernel_choose(const char *name, enum mrc_kernel *k, mrc_err *err)
         if (strcmp(name, names[i]) != 0) continue;
         if (!mrc_kernel_runs((enum mrc_kernel)i))
             return mrc_err_set(err, MRC_EINVAL,
-                               "kernel %s: this CPU cannot run it (the best it runs: %s)", name,
-                               names[best]);
+                               "tokenizer kernel %s (MRC_KERNEL): this CPU cannot run it (the "
+                               "best it runs: %s)",
+                               name, names[best]);
         *k = (enum mrc_kernel)i;
         return 0;
     }
-    return mrc_err_set(err, MRC_EINVAL, "kernel %s: unknown (auto, scalar, sse2, avx2, avx512)",
+    return mrc_err_set(err, MRC_EINVAL,
+                       "tokenizer kernel %s (MRC_KERNEL): unknown (auto, scalar, sse2, avx2, "
+                       "avx512)",
                        name);
 }
 

@@ -37,7 +37,7 @@ const char *mrc_kernel_name(enum mrc_kernel k);
 /** mrc_kernel_runs() : k is built in and this CPU (and its OS) can run it. */
 bool mrc_kernel_runs(enum mrc_kernel k);
 
-/** mrc_kernel_choose() : the kernel called `name`; NULL or "auto" is the best this CPU runs.
+/** mrc_kernel_choose() : the kernel called `name`; NULL, "" or "auto": the best this CPU runs.
  *  @return 0, or MRC_EINVAL with err naming the kernel (unknown, or not runnable here). */
 int mrc_kernel_choose(const char *name, enum mrc_kernel *k, mrc_err *err);
 
