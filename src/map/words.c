@@ -77,7 +77,10 @@ static inline void prefetch_rec(const mrc_table *t, uint64_t hash)
  * where they repeat. Every slot is prefetched as its token is hashed, the records those slots
  * point at AHEAD lookups early, so the cache misses of rare keys overlap instead of queueing.
  * The order in which keys enter the table changes nothing in its contents. One copy for every
- * consumer (called per batch, not per token); flatten inlines XXH3 into the loop. */
+ * consumer (called per batch, not per token); flatten inlines XXH3 into the loop.
+ * Measured (cachegrind, 64 MB, 9.3 M tokens, sse2 kernel, before -> after): whitespace 1636 M ->
+ * 1792 M instructions, 22.1 M -> 11.1 M simulated mispredicts; alnum+fold 1784 M -> 1925 M,
+ * 19.5 M -> 9.1 M; CPU seconds on 1 GiB (medians of 6): whitespace 5.57 -> 4.80-5.16. */
 static __attribute__((noinline, flatten)) int
 count_batch(mrc_map_ctx *ctx, const unsigned char *base, token_batch *tb, mrc_err *err)
 {
