@@ -1,7 +1,8 @@
 /* words.c - the words job: a token is a maximal run of bytes outside a delimiter class
  * (ASCII whitespace by default, everything but [A-Za-z0-9'] with --tokens alnum); each token
- * adds 1 to its key, lower-cased in ASCII with --fold-case. This is the per-byte hot path:
- * the variant is chosen once in mrc_job_select(), never per token. */
+ * adds 1 to its key, lower-cased in ASCII with --fold-case. This is the per-byte hot path: the
+ * consumer is compiled once per block kernel (words_consume.h over kernels.h) and the variant
+ * (kernel, class, fold) is chosen once in words_select(), never per block or token. */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,12 +10,9 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "kernels.h"
 #include "mrcount/map.h"
 #include "words.h"
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 enum token_class { CLASS_WHITESPACE, CLASS_ALNUM };
 
@@ -34,200 +32,135 @@ static void init_tables(void)
     done = 1;
 }
 
-#if defined(__SSE2__)
-/* 16-bit mask of the delimiter bytes among p[0..16). */
-static inline unsigned delim_mask16(const unsigned char *p, enum token_class cls)
-{
-    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-    if (cls == CLASS_WHITESPACE) {
-        __m128i ctl = _mm_sub_epi8(x, _mm_set1_epi8('\t')); /* \t..\r -> 0..4 */
-        __m128i is_ctl = _mm_cmpeq_epi8(_mm_min_epu8(ctl, _mm_set1_epi8(4)), ctl);
-        __m128i is_sp = _mm_cmpeq_epi8(x, _mm_set1_epi8(' '));
-        return (unsigned)_mm_movemask_epi8(_mm_or_si128(is_ctl, is_sp));
-    }
-    __m128i low = _mm_sub_epi8(_mm_or_si128(x, _mm_set1_epi8(0x20)), _mm_set1_epi8('a'));
-    __m128i is_alpha = _mm_cmpeq_epi8(_mm_min_epu8(low, _mm_set1_epi8(25)), low);
-    __m128i dig = _mm_sub_epi8(x, _mm_set1_epi8('0'));
-    __m128i is_digit = _mm_cmpeq_epi8(_mm_min_epu8(dig, _mm_set1_epi8(9)), dig);
-    __m128i is_apos = _mm_cmpeq_epi8(x, _mm_set1_epi8('\''));
-    __m128i keep = _mm_or_si128(_mm_or_si128(is_alpha, is_digit), is_apos);
-    return (unsigned)_mm_movemask_epi8(keep) ^ 0xffffu;
-}
-#endif
-
-/* 64-bit mask of the delimiter bytes among p[0..64). */
-static inline uint64_t delim_mask64(const unsigned char *p, enum token_class cls)
-{
-#if defined(__SSE2__)
-    return (uint64_t)delim_mask16(p, cls) | (uint64_t)delim_mask16(p + 16, cls) << 16 |
-           (uint64_t)delim_mask16(p + 32, cls) << 32 | (uint64_t)delim_mask16(p + 48, cls) << 48;
-#else
-    const unsigned char *delim = cls == CLASS_WHITESPACE ? delim_whitespace : delim_alnum;
-    uint64_t m = 0;
-    for (int i = 0; i < 64; i++)
-        m |= (uint64_t)(delim[p[i]] != 0) << i;
-    return m;
-#endif
-}
-
-static inline void fold_ascii(unsigned char *dst, const unsigned char *src, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = src[i];
-        dst[i] = (unsigned char)((unsigned)(c - 'A') < 26u ? c + 32 : c);
-    }
-}
-
 #define BATCH 256 /* tokens hashed (and their slots prefetched) before they are counted */
 #define AHEAD 64  /* how far ahead of its lookup a record is prefetched */
+#define LEN_CLASSES 5
 
-typedef struct pending {
-    size_t off; /* into buf, or into ctx->scratch with --fold-case */
-    uint32_t len;
-    uint64_t hash;
-} pending;
+/* Tokens waiting to be hashed and counted, their indices sorted by key length class as they
+ * come (see count_batch). */
+typedef struct token_batch {
+    size_t n;
+    size_t in_class[LEN_CLASSES];
+    struct {
+        size_t off; /* into buf, or into ctx->scratch with --fold-case */
+        uint32_t len;
+        uint64_t hash;
+    } tok[BATCH];
+    uint16_t by_class[LEN_CLASSES][BATCH];
+} token_batch;
 
-/* Count a batch of hashed tokens. Their slots were prefetched when they were hashed; the
- * records those slots point at are prefetched AHEAD lookups early, so the cache misses of
- * rare keys overlap instead of queueing. */
+/* The length classes XXH3 and the table's key compare branch on: 1-3, 4-7, 8, 9-16, longer. */
+static const unsigned char len_class[18] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 3, 3, 3, 3, 3, 3, 3, 3, 4};
+
+/* Queue one token (its key at base + off, n bytes: buf, or the folded copy); the consumer
+ * counts the queue when it is full. */
+static inline int take_token(token_batch *tb, size_t off, size_t n, mrc_err *err)
+{
+    if (n > UINT32_MAX)
+        return mrc_err_set(err, MRC_EINVAL, "a token of %zu bytes exceeds the 4 GiB key limit", n);
+    size_t i = tb->n++, c = len_class[n < 17 ? n : 17];
+    tb->tok[i].off = off;
+    tb->tok[i].len = (uint32_t)n;
+    tb->by_class[c][tb->in_class[c]++] = (uint16_t)i;
+    return 0;
+}
+
 static inline void prefetch_rec(const mrc_table *t, uint64_t hash)
 {
     uint64_t s = *mrc_table_home(t, hash);
     if (s != 0) __builtin_prefetch(mrc_table_rec_at(t, s));
 }
 
-static inline int add_batch(mrc_table *t, const unsigned char *base, const pending *p, size_t n,
-                            mrc_err *err)
-{
-    size_t i = 0;
-    for (; i < n && i < AHEAD; i++)
-        prefetch_rec(t, p[i].hash);
-    for (i = 0; i < n; i++) {
-        if (i + AHEAD < n) prefetch_rec(t, p[i + AHEAD].hash);
-        if (mrc_table_add(t, base + p[i].off, p[i].len, p[i].hash, 1, err) != 0) return -1;
-    }
-    return 0;
-}
-
-/* Hash one token, prefetch its slot and queue it; count the queue when it is full. */
-static inline int take_token(mrc_map_ctx *ctx, const unsigned char *buf, size_t start, size_t end,
-                             pending *batch, size_t *nb, size_t *folded, int fold, mrc_err *err)
+/* Hash and count the batch (keys at base + off) and empty it. XXH3 and the table's key compare
+ * branch on the key length: taken in token order those branches follow the text's word lengths
+ * and mispredict about once per token, so the batch is taken one length class after the other,
+ * where they repeat. Every slot is prefetched as its token is hashed, the records those slots
+ * point at AHEAD lookups early, so the cache misses of rare keys overlap instead of queueing.
+ * The order in which keys enter the table changes nothing in its contents. One copy for every
+ * consumer (called per batch, not per token); flatten inlines XXH3 into the loop.
+ * Measured (cachegrind, 64 MB, 9.3 M tokens, sse2 kernel, before -> after): whitespace 1636 M ->
+ * 1792 M instructions, 22.1 M -> 11.1 M simulated mispredicts; alnum+fold 1784 M -> 1925 M,
+ * 19.5 M -> 9.1 M; CPU seconds on 1 GiB (medians of 6): whitespace 5.57 -> 4.80-5.16. */
+static __attribute__((noinline, flatten)) int
+count_batch(mrc_map_ctx *ctx, const unsigned char *base, token_batch *tb, mrc_err *err)
 {
     mrc_table *t = ctx->table;
-    size_t n = end - start;
-    if (n > UINT32_MAX)
-        return mrc_err_set(err, MRC_EINVAL, "a token of %zu bytes exceeds the 4 GiB key limit", n);
-    uint64_t h;
-    size_t off = start;
-    if (fold) {
-        if (*folded + n > ctx->scratch_cap && mrc_map_ctx_grow_scratch(ctx, *folded + n, err) != 0)
+    uint16_t order[BATCH];
+    size_t n = 0;
+    for (size_t c = 0; c < LEN_CLASSES; c++) {
+        memcpy(order + n, tb->by_class[c], tb->in_class[c] * sizeof order[0]);
+        n += tb->in_class[c];
+        tb->in_class[c] = 0;
+    }
+    tb->n = 0;
+    for (size_t j = 0; j < n; j++) {
+        size_t i = order[j];
+        uint64_t h = XXH3_64bits_withSeed(base + tb->tok[i].off, tb->tok[i].len, MRC_HASH_SEED);
+        tb->tok[i].hash = h;
+        __builtin_prefetch(mrc_table_home(t, h));
+    }
+    for (size_t j = 0; j < n && j < AHEAD; j++)
+        prefetch_rec(t, tb->tok[order[j]].hash);
+    for (size_t j = 0; j < n; j++) {
+        if (j + AHEAD < n) prefetch_rec(t, tb->tok[order[j + AHEAD]].hash);
+        size_t i = order[j];
+        if (mrc_table_add(t, base + tb->tok[i].off, tb->tok[i].len, tb->tok[i].hash, 1, err) != 0)
             return -1;
-        fold_ascii(ctx->scratch + *folded, buf + start, n);
-        off = *folded;
-        *folded += n;
-        h = XXH3_64bits_withSeed(ctx->scratch + off, n, MRC_HASH_SEED);
-    } else {
-        h = XXH3_64bits_withSeed(buf + start, n, MRC_HASH_SEED);
     }
-    __builtin_prefetch(mrc_table_home(t, h));
-    batch[(*nb)++] = (pending){off, (uint32_t)n, h};
-    if (*nb == BATCH) {
-        if (add_batch(t, fold ? ctx->scratch : buf, batch, *nb, err) != 0) return -1;
-        ctx->records += *nb;
-        *nb = 0;
-        *folded = 0;
-    }
+    ctx->records += n;
     return 0;
 }
 
-/* The consumer body; inlined into one function per (class, fold) pair. Each 64-byte block
- * becomes a delimiter bit mask; token starts and ends are the mask's rising and falling edges,
- * taken in order with count-trailing-zeros, so the cost is per token, not per byte. */
-static inline long long consume_tokens(mrc_map_ctx *ctx, const unsigned char *buf, size_t len,
-                                       bool final, mrc_err *err, enum token_class cls, int fold)
-{
-    pending batch[BATCH];
-    unsigned char tail[64];
-    size_t nb = 0, folded = 0, tok_start = 0;
-    bool in_tok = false;
-    uint64_t carry = 1; /* the byte before buf counts as a delimiter: buf starts a record */
-    long long consumed = (long long)len;
-    for (size_t b = 0; b < len; b += 64) {
-        uint64_t d;
-        if (len - b >= 64) {
-            d = delim_mask64(buf + b, cls);
-        } else {
-            /* The tail, padded with a delimiter: a token reaching `len` ends there. */
-            memcpy(tail, buf + b, len - b);
-            memset(tail + (len - b), ' ', 64 - (len - b));
-            d = delim_mask64(tail, cls);
-        }
-        uint64_t prev = d << 1 | carry;
-        uint64_t starts = ~d & prev, ends = d & ~prev;
-        carry = d >> 63;
-        /* Edges alternate start, end, start, ...; a token open at the block start ends first. */
-        for (;;) {
-            if (!in_tok) {
-                if (starts == 0) break;
-                tok_start = b + (size_t)__builtin_ctzll(starts);
-                starts &= starts - 1;
-                in_tok = true;
-            }
-            if (ends == 0) break;
-            size_t e = b + (size_t)__builtin_ctzll(ends);
-            ends &= ends - 1;
-            in_tok = false;
-            if (e >= len && !final) {
-                consumed = (long long)tok_start;
-                goto out;
-            }
-            if (take_token(ctx, buf, tok_start, e, batch, &nb, &folded, fold, err) != 0) return -1;
-        }
-    }
-    if (in_tok) { /* a token running to the very end of a buffer of whole blocks */
-        if (!final)
-            consumed = (long long)tok_start;
-        else if (take_token(ctx, buf, tok_start, len, batch, &nb, &folded, fold, err) != 0)
-            return -1;
-    }
-out:
-    if (nb > 0) {
-        if (add_batch(ctx->table, fold ? ctx->scratch : buf, batch, nb, err) != 0) return -1;
-        ctx->records += nb;
-    }
-    return consumed;
-}
+/* One consumer per (kernel, class, fold), each with its kernel inlined (words_consume.h). */
+#define WORDS_ISA scalar
+#define WORDS_TARGET
+#include "words_consume.h"
+#undef WORDS_ISA
+#undef WORDS_TARGET
+#if MRC_KERNELS_X86
+#define WORDS_ISA sse2
+#define WORDS_TARGET MRC_TARGET_SSE2
+#include "words_consume.h"
+#undef WORDS_ISA
+#undef WORDS_TARGET
+#define WORDS_ISA avx2
+#define WORDS_TARGET MRC_TARGET_AVX2
+#include "words_consume.h"
+#undef WORDS_ISA
+#undef WORDS_TARGET
+#define WORDS_ISA avx512
+#define WORDS_TARGET MRC_TARGET_AVX512
+#include "words_consume.h"
+#undef WORDS_ISA
+#undef WORDS_TARGET
+#endif
 
-static long long consume_ws(void *c, const unsigned char *b, size_t n, bool f, mrc_err *e)
-{
-    return consume_tokens(c, b, n, f, e, CLASS_WHITESPACE, 0);
-}
-static long long consume_ws_fold(void *c, const unsigned char *b, size_t n, bool f, mrc_err *e)
-{
-    return consume_tokens(c, b, n, f, e, CLASS_WHITESPACE, 1);
-}
-static long long consume_alnum(void *c, const unsigned char *b, size_t n, bool f, mrc_err *e)
-{
-    return consume_tokens(c, b, n, f, e, CLASS_ALNUM, 0);
-}
-static long long consume_alnum_fold(void *c, const unsigned char *b, size_t n, bool f, mrc_err *e)
-{
-    return consume_tokens(c, b, n, f, e, CLASS_ALNUM, 1);
-}
+/* [kernel][alnum][fold] */
+static const mrc_consume_fn consumers[MRC_KERNELS][2][2] = {
+    [MRC_KERNEL_SCALAR] = {{consume_ws_scalar, consume_ws_fold_scalar},
+                           {consume_alnum_scalar, consume_alnum_fold_scalar}},
+#if MRC_KERNELS_X86
+    [MRC_KERNEL_SSE2] = {{consume_ws_sse2, consume_ws_fold_sse2},
+                         {consume_alnum_sse2, consume_alnum_fold_sse2}},
+    [MRC_KERNEL_AVX2] = {{consume_ws_avx2, consume_ws_fold_avx2},
+                         {consume_alnum_avx2, consume_alnum_fold_avx2}},
+    [MRC_KERNEL_AVX512] = {{consume_ws_avx512, consume_ws_fold_avx512},
+                           {consume_alnum_avx512, consume_alnum_fold_avx512}},
+#endif
+};
 
+/* env->kernel (MRC_KERNEL) forces a block kernel; one this CPU cannot run is an error. */
 static int words_select(mrc_job *job, const mrc_job_env *env, mrc_err *err)
 {
-    (void)env;
-    (void)err;
     const mrc_words_opts *o = (const void *)job->settings;
+    enum mrc_kernel k;
+    int rc = mrc_kernel_choose(env->kernel, &k, err);
+    if (rc != 0) return rc;
     init_tables();
-    if (o->tokens == MRC_TOKENS_ALNUM) {
-        job->rules.delim = delim_alnum;
-        job->consume = o->fold_case ? consume_alnum_fold : consume_alnum;
-    } else {
-        job->rules.delim = delim_whitespace;
-        job->consume = o->fold_case ? consume_ws_fold : consume_ws;
-    }
+    bool alnum = o->tokens == MRC_TOKENS_ALNUM;
+    job->rules.delim = alnum ? delim_alnum : delim_whitespace;
+    job->consume = consumers[k][alnum][o->fold_case];
+    job->kernel = mrc_kernel_name(k);
     return 0;
 }
 

@@ -1,7 +1,8 @@
 /* fuzz_words.c - libFuzzer harness for the words job: the SIMD tokenizers (whitespace and alnum,
- * with and without --fold-case) on the whole input and fed in reader-sized pieces. Every table
- * must equal a naive byte loop's count, key by key, and the token total must match: a mismatch
- * abort()s, so the fuzzer finds logic bugs as well as memory errors.
+ * with and without --fold-case), built for every block kernel this machine runs (scalar, SSE2,
+ * AVX2, AVX-512BW), on the whole input and fed in reader-sized pieces. Every table must equal a
+ * naive byte loop's count, key by key, and the token total must match: a mismatch abort()s, so
+ * the fuzzer finds logic bugs (in any kernel) as well as memory errors.
  * Input: byte 0 = the mode (bits 0-1) and the piece step (bits 2-7: 1-32 bytes, then multiples
  * of 64 up to 2048), the rest is the text. One mode per input: a table costs an mmap. */
 #include <stdbool.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "fuzz_util.h"
+#include "kernels.h"
 #include "words.h"
 #include "mrcount/map.h"
 #include "mrcount/table.h"
@@ -61,22 +63,25 @@ static uint64_t reference(const mode *m, const unsigned char *text, const unsign
     return tokens;
 }
 
-/* The words job in mode m. */
-static mrc_job job_of(const mode *m)
+/* The words job in mode m, with block kernel k. */
+static mrc_job job_of(const mode *m, enum mrc_kernel k)
 {
     mrc_job job;
     mrc_err err = {0};
     mrc_words_opts o = {.tokens = m->tokens, .fold_case = m->fold};
-    CHECK(mrc_job_select(&job, mrc_job_find("words"), &o, NULL, &err) == 0, "mrc_job_select: %s",
+    mrc_job_env env = {.kernel = mrc_kernel_name(k)};
+    CHECK(mrc_job_select(&job, mrc_job_find("words"), &o, &env, &err) == 0, "mrc_job_select: %s",
           err.msg);
+    CHECK(strcmp(job.kernel, mrc_kernel_name(k)) == 0, "kernel %s ran, not %s", job.kernel,
+          mrc_kernel_name(k));
     return job;
 }
 
 static void expect_counted(const counter *c, const kclist *want, uint64_t tokens, const char *how,
                            const mode *m)
 {
-    char what[64];
-    snprintf(what, sizeof what, "%s, %s", m->name, how);
+    char what[96];
+    snprintf(what, sizeof what, "%s, %s kernel, %s", m->name, c->job.kernel, how);
     kclist got = counter_keys(c);
     CHECK(c->ctx.records == tokens, "%s: %llu tokens, the reference has %llu", what,
           (unsigned long long)c->ctx.records, (unsigned long long)tokens);
@@ -102,22 +107,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     kclist want = {0};
     uint64_t tokens = reference(m, text, m->fold ? folded : text, len, &want);
 
-    mrc_job job = job_of(m);
-    counter whole;
-    counter_init(&whole, &job);
-    unsigned char *buf = exact_copy(text, len);
-    int rc = mrc_job_count_buffer(&whole.job, &whole.ctx, buf, len, &whole.err);
-    free(buf);
-    CHECK(rc == 0, "%s: mrc_job_count_buffer: %s", m->name, whole.err.msg);
-    expect_counted(&whole, &want, tokens, "whole buffer", m);
-    counter_free(&whole);
+    for (int k = 0; k < MRC_KERNELS; k++) {
+        if (!mrc_kernel_runs((enum mrc_kernel)k)) continue;
+        mrc_job job = job_of(m, (enum mrc_kernel)k);
+        counter whole;
+        counter_init(&whole, &job);
+        unsigned char *buf = exact_copy(text, len);
+        int rc = mrc_job_count_buffer(&whole.job, &whole.ctx, buf, len, &whole.err);
+        free(buf);
+        CHECK(rc == 0, "%s: mrc_job_count_buffer: %s", m->name, whole.err.msg);
+        expect_counted(&whole, &want, tokens, "whole buffer", m);
+        counter_free(&whole);
 
-    counter pieces;
-    counter_init(&pieces, &job);
-    rc = feed_in_pieces(pieces.job.consume, &pieces.ctx, text, len, step, &pieces.err);
-    CHECK(rc == 0, "%s: pieces of %zu bytes: %s", m->name, step, pieces.err.msg);
-    expect_counted(&pieces, &want, tokens, "in pieces", m);
-    counter_free(&pieces);
+        counter pieces;
+        counter_init(&pieces, &job);
+        rc = feed_in_pieces(pieces.job.consume, &pieces.ctx, text, len, step, &pieces.err);
+        CHECK(rc == 0, "%s: pieces of %zu bytes: %s", m->name, step, pieces.err.msg);
+        expect_counted(&pieces, &want, tokens, "in pieces", m);
+        counter_free(&pieces);
+    }
     kc_free(&want);
     free(folded);
     return 0;
