@@ -1,7 +1,8 @@
 /* words.c - the words job: a token is a maximal run of bytes outside a delimiter class
  * (ASCII whitespace by default, everything but [A-Za-z0-9'] with --tokens alnum); each token
  * adds 1 to its key, lower-cased in ASCII with --fold-case. This is the per-byte hot path:
- * the variant is chosen once in mrc_job_select(), never per token. */
+ * the variant is chosen once in mrc_job_select(), never per token. --tokens unicode and word
+ * n-grams (--ngrams N > 1) are counted by the span consumer of tokens.c, selected here. */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <xxhash.h>
 
 #include "mrcount/map.h"
+#include "unicode.h"
 #include "words.h"
 
 #if defined(__SSE2__)
@@ -198,20 +200,28 @@ out:
     return consumed;
 }
 
-static long long consume_ws(void *c, const unsigned char *b, size_t n, bool f, mrc_err *e)
+static long long consume_ws(void *c, const unsigned char *b, size_t n, size_t o, bool f,
+                            mrc_err *e)
 {
+    (void)o; /* no lookahead: all of b is the range's */
     return consume_tokens(c, b, n, f, e, CLASS_WHITESPACE, 0);
 }
-static long long consume_ws_fold(void *c, const unsigned char *b, size_t n, bool f, mrc_err *e)
+static long long consume_ws_fold(void *c, const unsigned char *b, size_t n, size_t o, bool f,
+                                 mrc_err *e)
 {
+    (void)o; /* no lookahead: all of b is the range's */
     return consume_tokens(c, b, n, f, e, CLASS_WHITESPACE, 1);
 }
-static long long consume_alnum(void *c, const unsigned char *b, size_t n, bool f, mrc_err *e)
+static long long consume_alnum(void *c, const unsigned char *b, size_t n, size_t o, bool f,
+                               mrc_err *e)
 {
+    (void)o; /* no lookahead: all of b is the range's */
     return consume_tokens(c, b, n, f, e, CLASS_ALNUM, 0);
 }
-static long long consume_alnum_fold(void *c, const unsigned char *b, size_t n, bool f, mrc_err *e)
+static long long consume_alnum_fold(void *c, const unsigned char *b, size_t n, size_t o, bool f,
+                                    mrc_err *e)
 {
+    (void)o; /* no lookahead: all of b is the range's */
     return consume_tokens(c, b, n, f, e, CLASS_ALNUM, 1);
 }
 
@@ -220,6 +230,10 @@ static int words_select(mrc_job *job, const mrc_job_env *env, mrc_err *err)
     (void)env;
     (void)err;
     const mrc_words_opts *o = (const void *)job->settings;
+    if (o->tokens == MRC_TOKENS_UNICODE || o->ngrams > 1) { /* tokens.c */
+        job->consume = mrc_words_spans_select(o, &job->rules);
+        return 0;
+    }
     init_tables();
     if (o->tokens == MRC_TOKENS_ALNUM) {
         job->rules.delim = delim_alnum;
@@ -231,7 +245,33 @@ static int words_select(mrc_job *job, const mrc_job_env *env, mrc_err *err)
     return 0;
 }
 
-static const char *const token_names[] = {"whitespace", "alnum", NULL};
+/* Options that only make sense together. */
+static int words_check(const void *settings, mrc_err *err)
+{
+    const mrc_words_opts *o = settings;
+    if (o->normalize != MRC_NORMALIZE_NONE && o->tokens != MRC_TOKENS_UNICODE)
+        return mrc_err_set(err, MRC_EINVAL,
+                           "--normalize applies to --tokens unicode only (the byte rules' keys "
+                           "are their bytes)");
+    return 0;
+}
+
+static void words_metrics(const mrc_job *job, FILE *f)
+{
+    const mrc_words_opts *o = (const void *)job->settings;
+    if (o->tokens != MRC_TOKENS_UNICODE) return;
+    fputs(", \"unicode_version\": ", f);
+    mrc_json_string(f, mrc_unicode_data_version());
+    fputs(", \"unicode_library\": ", f);
+    mrc_json_string(f, mrc_unicode_library_name());
+    fputs(", \"unicode_library_version\": ", f);
+    mrc_json_string(f, mrc_unicode_library_version());
+}
+
+static const char *const token_names[] = {"whitespace", "alnum", "unicode", NULL};
+static const char *const normalize_names[] = {"none", "nfc", "nfkc", NULL};
+static const char *const break_names[] = {"line", "paragraph", "none", NULL};
+static const char *const words_counters[] = {[MRC_WORDS_INVALID_UTF8] = "invalid_utf8_bytes", NULL};
 
 static const mrc_opt_def words_opts[] = {
     {.name = "tokens",
@@ -239,22 +279,54 @@ static const mrc_opt_def words_opts[] = {
      .type = MRC_OPT_CHOICE,
      .offset = offsetof(mrc_words_opts, tokens),
      .choices = token_names,
-     .help = "a word is a run of non-space bytes, or of\n[A-Za-z0-9'] (default: whitespace)",
+     .help = "a word is a run of non-space bytes (default), of\n"
+             "[A-Za-z0-9'], or of Unicode letters, marks and numbers",
      .metric = "tokens"},
     {.name = "fold-case",
      .section = "job",
      .type = MRC_OPT_FLAG,
      .offset = offsetof(mrc_words_opts, fold_case),
-     .help = "lower-case ASCII letters (--no-fold-case: don't)",
+     .help = "lower-case ASCII letters; with --tokens unicode, full\n"
+             "Unicode case folding (--no-fold-case: don't)",
      .metric = "fold_case"},
     {.name = "no-fold-case",
      .type = MRC_OPT_FLAG,
      .offset = offsetof(mrc_words_opts, fold_case),
      .negate = true},
+    {.name = "normalize",
+     .section = "job",
+     .type = MRC_OPT_CHOICE,
+     .offset = offsetof(mrc_words_opts, normalize),
+     .choices = normalize_names,
+     .help = "--tokens unicode: normalize each token (NFC or NFKC)\n"
+             "before folding (default: none)",
+     .metric = "normalize"},
+    {.name = "ngrams",
+     .section = "job",
+     .type = MRC_OPT_INT,
+     .offset = offsetof(mrc_words_opts, ngrams),
+     .min = 1,
+     .max = MRC_NGRAMS_MAX,
+     .arg = "N",
+     .help = "count N consecutive tokens joined by a space (1-9,\n"
+             "default 1)",
+     .metric = "ngrams"},
+    {.name = "ngram-break",
+     .section = "job",
+     .type = MRC_OPT_CHOICE,
+     .offset = offsetof(mrc_words_opts, ngram_break),
+     .choices = break_names,
+     .help = "where an n-gram sequence ends: at an LF (default), at a\n"
+             "blank line, or only at the end of the file",
+     .metric = "ngram_break"},
     {0},
 };
 
-static const mrc_words_opts words_defaults = {.tokens = MRC_TOKENS_WHITESPACE, .fold_case = false};
+static const mrc_words_opts words_defaults = {.tokens = MRC_TOKENS_WHITESPACE,
+                                              .fold_case = false,
+                                              .normalize = MRC_NORMALIZE_NONE,
+                                              .ngrams = 1,
+                                              .ngram_break = MRC_BREAK_LINE};
 
 const mrc_job_desc mrc_job_words = {
     .name = "words",
@@ -264,5 +336,8 @@ const mrc_job_desc mrc_job_words = {
     .opts = words_opts,
     .settings_size = sizeof(mrc_words_opts),
     .defaults = &words_defaults,
+    .check = words_check,
     .select = words_select,
+    .metrics = words_metrics,
+    .counters = words_counters,
 };
