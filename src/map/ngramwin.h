@@ -66,8 +66,8 @@ static inline void mrc_ngram_window_write(const mrc_ngram_window *w, unsigned ch
 
 /** mrc_ngram_window_push() : the key of the next token (`owned`: the token is the range's)
  *  joins the window, the oldest leaving it when it is full. @return 0 or MRC_ENOMEM. */
-static inline int mrc_ngram_window_push(mrc_ngram_window *w, const unsigned char *key,
-                                        size_t klen, bool owned, mrc_err *err)
+static inline int mrc_ngram_window_push(mrc_ngram_window *w, const unsigned char *key, size_t klen,
+                                        bool owned, mrc_err *err)
 {
     if (w->n + 1 == w->order) { /* full: the oldest key and its space go */
         size_t drop = w->klen[0] + (w->n > 1 ? 1 : 0);

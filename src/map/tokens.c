@@ -167,8 +167,8 @@ static int flush_grams(mrc_map_ctx *ctx, span_state *st, mrc_err *err)
 }
 
 /* The n-gram that the window and `key` make, queued; the batch counted when it is full. */
-static inline int emit_gram(mrc_map_ctx *ctx, span_state *st, const unsigned char *key,
-                            size_t klen, mrc_err *err)
+static inline int emit_gram(mrc_map_ctx *ctx, span_state *st, const unsigned char *key, size_t klen,
+                            mrc_err *err)
 {
     size_t n = mrc_ngram_window_gram_len(&st->win, klen);
     if (n > UINT32_MAX)
@@ -247,9 +247,9 @@ static inline int fold_ascii_keys(span_state *st, const unsigned char *buf, size
  * (their invalid bytes go to *invalid, their tokens to ctx->records). A context region stops,
  * *enough set, at the first token that no n-gram of the range needs. @return 0 or -1. */
 static inline __attribute__((always_inline)) int
-region(mrc_map_ctx *ctx, span_state *st, const unsigned char *buf, size_t from, size_t to,
-       bool own, uint64_t *invalid, bool *enough, mrc_err *err, enum rule rule,
-       enum keying keying, bool ngram, enum mrc_ngram_break brk)
+region(mrc_map_ctx *ctx, span_state *st, const unsigned char *buf, size_t from, size_t to, bool own,
+       uint64_t *invalid, bool *enough, mrc_err *err, enum rule rule, enum keying keying,
+       bool ngram, enum mrc_ngram_break brk)
 {
     const unsigned char *delim = rule_delims(rule);
     size_t pos = from, gap_from = from;
@@ -307,9 +307,8 @@ region(mrc_map_ctx *ctx, span_state *st, const unsigned char *buf, size_t from, 
 /* The consumer (mrc_consume_fn): the range's part of buf, then as much context as its last
  * n-grams need. */
 static inline __attribute__((always_inline)) long long
-consume_spans(void *c, const unsigned char *buf, size_t len, size_t owned, bool final,
-              mrc_err *err, enum rule rule, enum keying keying, bool ngram,
-              enum mrc_ngram_break brk)
+consume_spans(void *c, const unsigned char *buf, size_t len, size_t owned, bool final, mrc_err *err,
+              enum rule rule, enum keying keying, bool ngram, enum mrc_ngram_break brk)
 {
     mrc_map_ctx *ctx = c;
     span_state *st = span_state_of(ctx, err);
@@ -400,8 +399,8 @@ mrc_consume_fn mrc_words_spans_select(const mrc_words_opts *o, mrc_record_rules 
     rules->delim = rule_delims(rule);
     rules->lookahead = o->ngrams > 1;
     if (o->ngrams <= 1) return keying == KEY_TOKEN ? uni_token : uni_built;
-    int brk = o->ngram_break >= 0 && o->ngram_break <= MRC_BREAK_NONE ? o->ngram_break
-                                                                        : MRC_BREAK_LINE;
+    int brk =
+        o->ngram_break >= 0 && o->ngram_break <= MRC_BREAK_NONE ? o->ngram_break : MRC_BREAK_LINE;
     return ngram_consumers[rule][keying][brk];
 }
 
@@ -413,8 +412,7 @@ static pthread_once_t unicode_version_once = PTHREAD_ONCE_INIT;
 static void unicode_version_init(void)
 {
     snprintf(unicode_version, sizeof unicode_version, "Unicode %s (%s %s)",
-             mrc_unicode_data_version(), mrc_unicode_library_name(),
-             mrc_unicode_library_version());
+             mrc_unicode_data_version(), mrc_unicode_library_name(), mrc_unicode_library_version());
 }
 
 const char *mrc_map_unicode_version(void)

@@ -200,8 +200,7 @@ out:
     return consumed;
 }
 
-static long long consume_ws(void *c, const unsigned char *b, size_t n, size_t o, bool f,
-                            mrc_err *e)
+static long long consume_ws(void *c, const unsigned char *b, size_t n, size_t o, bool f, mrc_err *e)
 {
     (void)o; /* no lookahead: all of b is the range's */
     return consume_tokens(c, b, n, f, e, CLASS_WHITESPACE, 0);

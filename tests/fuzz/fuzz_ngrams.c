@@ -247,8 +247,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     mrc_err err = {0};
     mrc_job job;
-    CHECK(mrc_job_select(&job, mrc_job_find("words"), &o, NULL, &err) == 0, "select: %s",
-          err.msg);
+    CHECK(mrc_job_select(&job, mrc_job_find("words"), &o, NULL, &err) == 0, "select: %s", err.msg);
     counter c;
     counter_init(&c, &job);
     put_file(text, len);

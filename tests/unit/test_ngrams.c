@@ -78,9 +78,9 @@ typedef struct otok {
 } otok;
 
 typedef struct oracle {
-    okvec kv;           /* the n-grams, aggregated */
-    uint64_t tokens;    /* tokens of the text */
-    uint64_t invalid;   /* invalid UTF-8 bytes (unicode) */
+    okvec kv;            /* the n-grams, aggregated */
+    uint64_t tokens;     /* tokens of the text */
+    uint64_t invalid;    /* invalid UTF-8 bytes (unicode) */
     unsigned char **mem; /* the keys kv points at */
     size_t nmem;
 } oracle;
@@ -125,8 +125,8 @@ static otok *oracle_tokens(const config *c, const unsigned char *t, size_t n, si
             unsigned char *key = malloc(i - s);
             assert_non_null(key);
             for (size_t j = s; j < i; j++)
-                key[j - s] = c->fold && t[j] >= 'A' && t[j] <= 'Z' ? (unsigned char)(t[j] + 32)
-                                                                   : t[j];
+                key[j - s] =
+                    c->fold && t[j] >= 'A' && t[j] <= 'Z' ? (unsigned char)(t[j] + 32) : t[j];
             v[k++] = (otok){s, i, key, i - s};
         }
     } else {
@@ -234,8 +234,8 @@ static void check_counter(const counter *k, const oracle *o, const char *what)
         if (i >= got.n || i >= o->kv.n || okv_key_cmp(&got.v[i], &o->kv.v[i]) != 0 ||
             got.v[i].count != o->kv.v[i].count) {
             const okv *a = i < got.n ? &got.v[i] : NULL, *b = i < o->kv.n ? &o->kv.v[i] : NULL;
-            fail_msg("%s: entry %zu: got '%.*s' x%llu, oracle '%.*s' x%llu (%zu vs %zu keys)",
-                     what, i, a ? (int)a->len : 0, a ? (const char *)a->key : "",
+            fail_msg("%s: entry %zu: got '%.*s' x%llu, oracle '%.*s' x%llu (%zu vs %zu keys)", what,
+                     i, a ? (int)a->len : 0, a ? (const char *)a->key : "",
                      a ? (unsigned long long)a->count : 0ull, b ? (int)b->len : 0,
                      b ? (const char *)b->key : "", b ? (unsigned long long)b->count : 0ull, got.n,
                      o->kv.n);
@@ -308,7 +308,7 @@ static char *grams_of(const config *c, const unsigned char *t, size_t n)
     do {                                                                                           \
         char *got_ = grams_of(&(cfg), LIT(text));                                                  \
         if (strcmp(got_, want) != 0)                                                               \
-            fail_msg("%s on \"%s\":\n   got  %s\n   want %s", config_name(&(cfg)), text, got_,   \
+            fail_msg("%s on \"%s\":\n   got  %s\n   want %s", config_name(&(cfg)), text, got_,     \
                      want);                                                                        \
         free(got_);                                                                                \
     } while (0)
@@ -353,10 +353,16 @@ static void test_hand_checked(void **state)
     EXPECT_GRAMS(c, "\xc3\x89T\xc3\x89 \xc3\x89t\xc3\xa9", "\xc3\x89t\xc3\x89 \xc3\x89t\xc3\xa9");
     /* unicode: categories, apostrophes, CJK runs, folding and NFC, invalid bytes as delimiters */
     c = (config){MRC_TOKENS_UNICODE, true, MRC_NORMALIZE_NFC, 2, MRC_BREAK_LINE};
-    EXPECT_GRAMS(c, "L\xe2\x80\x99Homme\xe2\x80\x94 caf\xc3\xa9 CAFE\xcc\x81!\n\xe6\x97\xa5\xe6\x9c\xac\xe3\x80\x82\xe8\xaa\x9e",
+    EXPECT_GRAMS(c,
+                 "L\xe2\x80\x99Homme\xe2\x80\x94 caf\xc3\xa9 "
+                 "CAFE\xcc\x81!\n\xe6\x97\xa5\xe6\x9c\xac\xe3\x80\x82\xe8\xaa\x9e",
                  "caf\xc3\xa9 caf\xc3\xa9|l\xe2\x80\x99homme caf\xc3\xa9|\xe6\x97\xa5\xe6\x9c\xac "
                  "\xe8\xaa\x9e");
-    EXPECT_GRAMS(c, "Stra\xc3\x9f" "e a\xff" "b", "a b|strasse a");
+    EXPECT_GRAMS(c,
+                 "Stra\xc3\x9f"
+                 "e a\xff"
+                 "b",
+                 "a b|strasse a");
     c.n = 3;
     c.brk = MRC_BREAK_PARAGRAPH;
     EXPECT_GRAMS(c, "one two\n\xe2\x80\xa8\nthree. Four\n \n five six seven",
@@ -469,10 +475,12 @@ static void test_consume_contract(void **state)
  * apostrophes, a record of several unicode tokens (em dash, invalid byte) that a boundary cuts,
  * a CJK run, combining marks, and tokens longer than small reader buffers. */
 static const unsigned char edge_text[] =
-    "It's a dog's\r\nlife\xe2\x80\x94" "and l\xe2\x80\x99homme so I'd say, on\n \t\n"
+    "It's a dog's\r\nlife\xe2\x80\x94"
+    "and l\xe2\x80\x99homme so I'd say, on\n \t\n"
     "CAF\xc3\x89 e\xcc\x81t\xc3\xa9\n.\nx\n\n\n"
     "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xae\xe6\x96\x87\xe3\x80\x82\xe6\xac\xa1 "
-    "ab\xff" "cd ' q'  \n\t\nend";
+    "ab\xff"
+    "cd ' q'  \n\t\nend";
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -483,16 +491,16 @@ static int cmp_u64(const void *a, const void *b)
 /* Count the file through the reader as ranges cut at cuts[0..nc) (sorted), in the given order
  * (reversed: a thread may get a file's pieces in any order), into k (one ctx for all ranges,
  * as one worker does). */
-static void count_ranges(counter *k, mrc_reader *rd, const config *c, const char *path,
-                         size_t size, const uint64_t *cuts, size_t nc, bool reversed)
+static void count_ranges(counter *k, mrc_reader *rd, const config *c, const char *path, size_t size,
+                         const uint64_t *cuts, size_t nc, bool reversed)
 {
     mrc_err err = {0};
     for (size_t r = 0; r <= nc; r++) {
         size_t i = reversed ? nc - r : r;
         uint64_t from = i == 0 ? 0 : cuts[i - 1], to = i == nc ? size : cuts[i];
         mrc_map_ctx_piece(&k->ctx, path, 0, from);
-        if (mrc_reader_run(rd, path, from, to - from, &k->job.rules, k->job.consume, &k->ctx,
-                           NULL, &err) != 0)
+        if (mrc_reader_run(rd, path, from, to - from, &k->job.rules, k->job.consume, &k->ctx, NULL,
+                           &err) != 0)
             fail_msg("%s: range %llu+%llu: %s", config_name(c), (unsigned long long)from,
                      (unsigned long long)(to - from), err.msg);
     }
@@ -610,8 +618,8 @@ static void test_every_boundary(void **state)
                     for (uint64_t b = a; b <= size; b++) {
                         cuts[0] = a;
                         cuts[1] = b;
-                        check_cuts_shared(&k, (a + b) % 3 ? &dflt : &small, &c, path, size, cuts,
-                                          2, (a ^ b) & 1, &o, ofp);
+                        check_cuts_shared(&k, (a + b) % 3 ? &dflt : &small, &c, path, size, cuts, 2,
+                                          (a ^ b) & 1, &o, ofp);
                     }
                 counter_free(&k);
                 oracle_free(&o);
@@ -628,13 +636,37 @@ static void test_every_boundary(void **state)
 static size_t random_text(unsigned char *out, size_t size, bool long_tokens)
 {
     static const char *const parts[] = {
-        "the", "The", "cat", "CAT", "sat", "on", "a", "mat", "don't", "'", "l\xe2\x80\x99",
-        "\xe2\x80\x99", "caf\xc3\xa9", "CAFE\xcc\x81", "\xc3\x9f", "\xe2\x80\x94", "\xff",
-        "\xe2\x82", "\xe6\x97\xa5\xe6\x9c\xac", "\xe3\x80\x82", "\xce\xa3\xce\xb9", "-", ".",
-        ",", "42", "\xef\xac\x81", "\xc2\xa0",
+        "the",
+        "The",
+        "cat",
+        "CAT",
+        "sat",
+        "on",
+        "a",
+        "mat",
+        "don't",
+        "'",
+        "l\xe2\x80\x99",
+        "\xe2\x80\x99",
+        "caf\xc3\xa9",
+        "CAFE\xcc\x81",
+        "\xc3\x9f",
+        "\xe2\x80\x94",
+        "\xff",
+        "\xe2\x82",
+        "\xe6\x97\xa5\xe6\x9c\xac",
+        "\xe3\x80\x82",
+        "\xce\xa3\xce\xb9",
+        "-",
+        ".",
+        ",",
+        "42",
+        "\xef\xac\x81",
+        "\xc2\xa0",
     };
-    static const char *const gaps[] = {" ", " ", " ", "  ", "\n", "\n\n", "\n \t\n", "\r\n",
-                                       "\r\n\r\n", "\t", "\n.\n", "\n\n\n", ". ", "\n\xe2\x80\xa8\n"};
+    static const char *const gaps[] = {
+        " ",    " ",        " ",  "  ",    "\n",     "\n\n", "\n \t\n",
+        "\r\n", "\r\n\r\n", "\t", "\n.\n", "\n\n\n", ". ",   "\n\xe2\x80\xa8\n"};
     size_t n = 0;
     while (n < size) {
         const char *p;
@@ -735,9 +767,9 @@ static void test_map_driver(void **state)
                 mrc_placement pl;
                 if (mrc_placement_plan(topo, NULL, 0, 1, nthreads, &pl, &err) != 0)
                     fail_msg("mrc_placement_plan: %s", err.msg);
-                mrc_map_run *run = mrc_map_start(&j, &files, plan.splits, plan.n,
-                                                 &(mrc_map_opts){.piece_size = pieces[p]}, topo,
-                                                 &pl, &err);
+                mrc_map_run *run =
+                    mrc_map_start(&j, &files, plan.splits, plan.n,
+                                  &(mrc_map_opts){.piece_size = pieces[p]}, topo, &pl, &err);
                 if (run == NULL) fail_msg("mrc_map_start: %s", err.msg);
                 bool done = false;
                 uint64_t bytes = 0;
@@ -811,9 +843,9 @@ static void test_options(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hand_checked),    cmocka_unit_test(test_consume_contract),
-        cmocka_unit_test(test_options),         cmocka_unit_test(test_every_boundary),
-        cmocka_unit_test(test_random_cuts),     cmocka_unit_test(test_map_driver),
+        cmocka_unit_test(test_hand_checked), cmocka_unit_test(test_consume_contract),
+        cmocka_unit_test(test_options),      cmocka_unit_test(test_every_boundary),
+        cmocka_unit_test(test_random_cuts),  cmocka_unit_test(test_map_driver),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
