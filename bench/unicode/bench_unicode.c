@@ -16,6 +16,7 @@
 #include "mrcount/map.h"
 #include "mrcount/table.h"
 #include "unicode.h"
+#include "words.h"
 
 #ifdef WITH_ICU
 #include <unicode/ucasemap.h>
@@ -74,7 +75,7 @@ static uint64_t ws_scan(void)
     return tokens + in;
 }
 
-static mrc_job job_ws, job_ws_fold;
+static mrc_job job_ws, job_ws_fold, job_uni_fold;
 static const unsigned char *job_input;
 static size_t job_len;
 
@@ -102,6 +103,10 @@ static uint64_t job_ws_run(void)
 static uint64_t job_ws_fold_run(void)
 {
     return run_job(&job_ws_fold);
+}
+static uint64_t job_uni_fold_run(void)
+{
+    return run_job(&job_uni_fold);
 }
 
 /* ---- the scanner and key builder ---- */
@@ -379,14 +384,16 @@ int main(int argc, char **argv)
      * scan + fold keys, then the same job on those keys (which tokenizes them again: the
      * estimate errs on the slow side). Interleaved, so a busy machine slows all alike. */
     mrc_err err = {0};
-    mrc_job_opts o = {.job = "words", .tokens = MRC_TOKENS_WHITESPACE};
-    mrc_job_select(&o, &job_ws, &err);
+    mrc_words_opts o = {.tokens = MRC_TOKENS_WHITESPACE, .ngrams = 1};
+    if (mrc_job_select(&job_ws, mrc_job_find("words"), &o, NULL, &err) != 0) return 1;
     o.fold_case = true;
-    mrc_job_select(&o, &job_ws_fold, &err);
+    if (mrc_job_select(&job_ws_fold, mrc_job_find("words"), &o, NULL, &err) != 0) return 1;
+    o.tokens = MRC_TOKENS_UNICODE;
+    if (mrc_job_select(&job_uni_fold, mrc_job_find("words"), &o, NULL, &err) != 0) return 1;
     size_t klen;
     unsigned char *kt = keys_text(&klen);
     keyfn = mrc_unicode_keys_select(MRC_NORMALIZE_NONE, true);
-    double tj[64], tf[64], te[64];
+    double tj[64], tf[64], te[64], tu[64];
     for (int r = 0; r < reps; r++) {
         double t0 = mrc_now();
         job_input = buf;
@@ -400,16 +407,23 @@ int main(int argc, char **argv)
         job_len = klen;
         sink += job_ws_run();
         double t3 = mrc_now();
+        job_input = buf;
+        job_len = len;
+        sink += job_uni_fold_run();
+        double t4 = mrc_now();
         tj[r] = t1 - t0;
         tf[r] = t2 - t1;
         te[r] = t3 - t2;
+        tu[r] = t4 - t3;
     }
     qsort(tj, (size_t)reps, sizeof *tj, cmp_double);
     qsort(tf, (size_t)reps, sizeof *tf, cmp_double);
     qsort(te, (size_t)reps, sizeof *te, cmp_double);
+    qsort(tu, (size_t)reps, sizeof *tu, cmp_double);
     report("words job, whitespace", tj[reps / 2], tj[reps / 2]);
     report("words job, whitespace --fold-case", tf[reps / 2], tj[reps / 2]);
     report("estimate: unicode job --fold-case", te[reps / 2], tj[reps / 2]);
+    report("words job, unicode --fold-case", tu[reps / 2], tj[reps / 2]);
     free(kt);
 
 #ifdef WITH_ICU

@@ -57,7 +57,10 @@ void mrc_file_list_free(mrc_file_list *l);
 
 /* A split: a byte range of one input file. Records (tokens or lines) belong to the split in
  * which their first byte lies, so any placement of split boundaries counts each record once;
- * readers skip a record that started before their range and finish the last one past it. */
+ * readers skip a record that started before their range and finish the last one past it. A job
+ * whose counts need what follows a record (word n-grams) reads on past the end as context: an
+ * n-gram belongs to the split holding its first token's record, which reads ahead as far as the
+ * n-gram goes; the next split skips the n-grams that start before it (mrc_consume_fn). */
 typedef struct mrc_split {
     uint32_t file; /* index into the file list */
     uint32_t rank; /* rank that maps it (static schedule) */
@@ -118,13 +121,33 @@ typedef struct mrc_record_rules {
     /* Byte classes: delim[b] != 0 when byte b ends a record (words: ASCII whitespace;
      * ngram: '\n'). A record is a maximal run of non-delimiter bytes. */
     const unsigned char *delim;
+    /* The job's records need context after them (word n-grams: the N-1 tokens after a range's
+     * last one). The reader then reads on past the range's end for as long as the consumer
+     * asks (see mrc_consume_fn); without it, it stops at the end of the last record. */
+    bool lookahead;
 } mrc_record_rules;
 
-/* The consumer: counts every complete record in buf[0..len). When `final` is false the bytes
- * after the last delimiter are an unfinished record, which the consumer must leave alone and
- * report as not consumed. @return bytes consumed (>= 0), or -1 on error (err filled). */
-typedef long long (*mrc_consume_fn)(void *ctx, const unsigned char *buf, size_t len, bool final,
-                                    mrc_err *err);
+/* The consumer's "I have all the context I need" (see mrc_consume_fn). */
+#define MRC_CONSUME_ENOUGH (-2)
+
+/* The consumer: counts the records of buf[0..len) that belong to the range being read.
+ * - A range's records are those whose first byte lies in it, whole: they end at the first
+ *   delimiter at or after the range's end (or at the end itself when the byte before it is a
+ *   delimiter). buf[0, owned) holds bytes of those records (and the delimiters between them);
+ *   what starts there is the range's: records, the tokens in them, an n-gram whose first token
+ *   does. Bytes from `owned` on were read past the range's records only as context for a
+ *   lookahead job: nothing that starts there is counted by this range (the next range counts
+ *   it), it only completes what started before. owned is SIZE_MAX (all of buf is the range's)
+ *   for jobs without lookahead, for .gz files, and until the reader reaches the range's end.
+ * - final false: the bytes after the last delimiter may be an unfinished record: leave them and
+ *   report them as not consumed; the next call starts with them, followed by more bytes (the
+ *   consumer keeps what it learned of the bytes it consumed, such as an n-gram window, from
+ *   call to call). final true: the end of buf ends the input (or the context read).
+ * @return bytes consumed (0..len), or -1 on error (err filled), or MRC_CONSUME_ENOUGH: every
+ *   record that starts before `owned` is counted and complete (n-grams included), so no more
+ *   context is wanted: the reader stops reading this range and makes no final call. */
+typedef long long (*mrc_consume_fn)(void *ctx, const unsigned char *buf, size_t len, size_t owned,
+                                    bool final, mrc_err *err);
 
 typedef struct mrc_reader {
     unsigned char *buf; /* grows only for a record longer than the buffer */
@@ -138,7 +161,10 @@ void mrc_reader_free(mrc_reader *r);
 
 /** mrc_reader_run() : stream the records that start in [offset, offset+length) of file `path`
  *  (plain file) through consume: skip a record that began before offset, stop after the last
- *  record that starts before the end (reading past it as far as that record goes). The range
+ *  record that starts before the end (reading past it as far as that record goes). With
+ *  rules->lookahead, the reader then reads on in growing chunks, giving the consumer the bytes
+ *  past the range's records as context (`owned` says where they start), until it answers
+ *  MRC_CONSUME_ENOUGH or the file ends (then a final call). The range
  *  lies within the file's size at discovery, so a file that ends before offset+length shrank
  *  since: an error ("<path>: file shrank while being read (expected at least N bytes, found
  *  M)"), never a silently short count.

@@ -89,6 +89,11 @@ void mrc_job_settings_free(const mrc_job_desc *d, void *settings);
 int mrc_job_set(const mrc_job_desc *d, void *settings, const char *name, const char *value,
                 mrc_err *err);
 
+/** mrc_map_unicode_version() : the Unicode data the words job's `--tokens unicode` uses, as
+ *  "Unicode 15.0.0 (utf8proc 2.8.0)" (the library linked at run time), for --version.
+ *  @return a static string. */
+const char *mrc_map_unicode_version(void);
+
 /** mrc_job_select() : check `settings` (d->check) and select the job's hot path (d->select);
  *  the job gets its own copy of the settings. env may be NULL. @return 0, or nonzero with err
  *  filled (job left empty). */
@@ -153,6 +158,14 @@ typedef struct mrc_map_ctx {
     uint32_t file;
     uint64_t piece_offset;
     uint64_t piece_line; /* lines consumed so far in this piece */
+    /* Pieces started (mrc_map_ctx_piece(), and each mrc_job_count_buffer()): a consumer that
+     * carries state from call to call (the words job's n-gram window) starts afresh when it
+     * changes, since a piece's first record starts a new sequence. */
+    uint64_t pieces;
+    /* A consumer's own per-thread state, made on its first call; mrc_map_ctx_free() releases
+     * it with state_free. */
+    void *state;
+    void (*state_free)(void *state);
     mrc_bad_log bad;
 } mrc_map_ctx;
 
@@ -172,7 +185,8 @@ int mrc_map_bad_record(mrc_map_ctx *ctx, int cause, bool strict, mrc_err *err);
 int mrc_map_ctx_grow_scratch(mrc_map_ctx *ctx, size_t need, mrc_err *err);
 
 /** mrc_job_count_buffer() : count the tokens of a whole buffer (final: the end ends a token)
- *  into ctx; the same code path workers use. For tests and tools. @return 0 or error. */
+ *  into ctx, as one piece of its own (n-grams do not run on from a previous buffer); the same
+ *  code path workers use. For tests and tools. @return 0 or error. */
 int mrc_job_count_buffer(const mrc_job *job, mrc_map_ctx *ctx, const void *buf, size_t len,
                          mrc_err *err);
 

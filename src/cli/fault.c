@@ -167,12 +167,12 @@ int mrc_fault_at(mrc_err *err, enum mrc_fault_phase p, int rc)
 }
 
 /* The map's fault: the job's consumer, wrapped, fires once in the first worker to call it. */
-static long long fault_consume(void *ctx, const unsigned char *buf, size_t len, bool final,
-                               mrc_err *err)
+static long long fault_consume(void *ctx, const unsigned char *buf, size_t len, size_t owned,
+                               bool final, mrc_err *err)
 {
     if (atomic_load_explicit(&fault_map_fired, memory_order_relaxed) ||
         atomic_exchange(&fault_map_fired, 1))
-        return fault_real_consume(ctx, buf, len, final, err);
+        return fault_real_consume(ctx, buf, len, owned, final, err);
     const char *path = ((const mrc_map_ctx *)ctx)->path;
     switch (faults[MRC_FP_MAP].kind) {
     case FAULT_FAIL:
@@ -191,7 +191,7 @@ static long long fault_consume(void *ctx, const unsigned char *buf, size_t len, 
     case FAULT_ABORT:
         fault_crash();
     }
-    return fault_real_consume(ctx, buf, len, final, err);
+    return fault_real_consume(ctx, buf, len, owned, final, err);
 }
 
 void mrc_fault_wrap_map(mrc_job *job)

@@ -2,9 +2,10 @@
  * or a whole .gz file through ISA-L igzip or zlib, fixed at build time) into a job's consumer,
  * in buffer-sized pieces.
  * A record belongs to the range holding its first byte: the reader must never pass a record
- * that started before its range or one that starts at or after its end, must never hang on a
- * path that stopped being a regular file, must never count a file that shrank as if it were
- * whole, and must never print: failures come back as an mrc_err. */
+ * that started before its range, nor one that starts at or after its end unless the job asked
+ * for context (lookahead) and the consumer is told those bytes are not the range's (`owned`);
+ * it must never hang on a path that stopped being a regular file, must never count a file that
+ * shrank as if it were whole, and must never print: failures come back as an mrc_err. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -112,11 +113,23 @@ static ssize_t read_retry(int fd, void *buf, size_t n)
     return got;
 }
 
-/** feed() : passes buf[0..*have) to the consumer and moves the unconsumed tail to the front. */
-static int feed(mrc_reader *r, size_t *have, bool final, const char *path, mrc_consume_fn consume,
-                void *ctx, mrc_err *err)
+/** feed() : passes buf[0..*have) to the consumer (buf[0, owned) the range's, see
+ *  mrc_consume_fn) and moves the unconsumed tail to the front. *enough (may be NULL when the
+ *  caller gives the consumer no context, owned >= *have) is set when the consumer wants no more
+ *  context: nothing is pending then. */
+static int feed(mrc_reader *r, size_t *have, size_t owned, bool final, bool *enough,
+                const char *path, mrc_consume_fn consume, void *ctx, mrc_err *err)
 {
-    long long used = consume(ctx, r->buf, *have, final, err);
+    long long used = consume(ctx, r->buf, *have, owned, final, err);
+    if (used == MRC_CONSUME_ENOUGH && enough != NULL && owned < *have) {
+        *enough = true;
+        *have = 0;
+        return MRC_OK;
+    }
+    if (used == MRC_CONSUME_ENOUGH)
+        return mrc_err_set(err, MRC_EINVAL,
+                           "%s: the record consumer wanted no more context before the range's end",
+                           path);
     if (used < 0) /* the consumer's own message names the file and the cause */
         return err->code != 0
                    ? err->code
@@ -226,6 +239,35 @@ static int range_finish_tail(range_read *rr)
     }
 }
 
+/** range_read_context() : a lookahead job's range is read to its end, its pending bytes (all the
+ *  range's) not yet consumed: read on in growing chunks, the consumer told which bytes are the
+ *  range's (up to the first delimiter when the last record runs past the end: `open`) and which
+ *  are context, until it wants no more (MRC_CONSUME_ENOUGH) or the file ends (a final call). */
+static int range_read_context(range_read *rr, bool open)
+{
+    size_t owned = rr->have, step = READER_TAIL_STEP;
+    for (;;) {
+        size_t got, before = rr->have;
+        int rc = range_read_chunk(rr, step, &got);
+        if (rc != MRC_OK) return rc;
+        bool enough = false;
+        if (got == 0) /* the end of the file ends the context too */
+            return feed(rr->r, &rr->have, owned, true, &enough, rr->path, rr->consume, rr->ctx,
+                        rr->err);
+        if (open) {
+            size_t i = find_delim(rr->r->buf + before, got, rr->delim);
+            owned += i;
+            open = i == got;
+        }
+        rr->have = before + got;
+        rc = feed(rr->r, &rr->have, owned, false, &enough, rr->path, rr->consume, rr->ctx, rr->err);
+        if (rc != MRC_OK || enough) return rc;
+        size_t used = before + got - rr->have;
+        owned = owned > used ? owned - used : 0;
+        if (step < rr->r->cap / 2) step *= 2;
+    }
+}
+
 int mrc_reader_run(mrc_reader *r, const char *path, uint64_t offset, uint64_t length,
                    const mrc_record_rules *rules, mrc_consume_fn consume, void *ctx,
                    const mrc_stop *stop, mrc_err *err)
@@ -281,12 +323,17 @@ int mrc_reader_run(mrc_reader *r, const char *path, uint64_t offset, uint64_t le
         rr.have = before + got;
         last = r->buf[rr.have - 1];
         have_last = true;
-        if ((rc = feed(r, &rr.have, false, path, consume, ctx, err)) != MRC_OK) goto out;
+        if ((rc = feed(r, &rr.have, SIZE_MAX, false, NULL, path, consume, ctx, err)) != MRC_OK)
+            goto out;
+    }
+    if (owns_records && rules->lookahead) { /* every pending byte is the range's */
+        rc = range_read_context(&rr, have_last && !rr.delim[last]);
+        goto out;
     }
     if (owns_records && have_last && !rr.delim[last] && (rc = range_finish_tail(&rr)) != MRC_OK)
         goto out;
     if (!owns_records) rr.have = 0;
-    rc = feed(r, &rr.have, true, path, consume, ctx, err);
+    rc = feed(r, &rr.have, SIZE_MAX, true, NULL, path, consume, ctx, err);
 out:
     close(fd);
     return rc;
@@ -338,7 +385,7 @@ static int gz_corrupt(gz_read *g, uint64_t offset, const char *cause)
 
 static int gz_feed(gz_read *g, size_t *have, bool final)
 {
-    return feed(g->r, have, final, g->path, g->consume, g->ctx, g->err);
+    return feed(g->r, have, SIZE_MAX, final, NULL, g->path, g->consume, g->ctx, g->err);
 }
 
 /** gz_out_room() : room after the *have pending bytes for the next inflate call, growing the

@@ -25,6 +25,7 @@ void mrc_map_ctx_piece(mrc_map_ctx *ctx, const char *path, uint32_t file, uint64
     ctx->file = file;
     ctx->piece_offset = offset;
     ctx->piece_line = 0;
+    ctx->pieces++;
 }
 
 void mrc_bad_log_free(mrc_bad_log *b)
@@ -39,6 +40,9 @@ void mrc_map_ctx_free(mrc_map_ctx *ctx)
     free(ctx->scratch);
     ctx->scratch = NULL;
     ctx->scratch_cap = 0;
+    if (ctx->state != NULL && ctx->state_free != NULL) ctx->state_free(ctx->state);
+    ctx->state = NULL;
+    ctx->state_free = NULL;
     mrc_bad_log_free(&ctx->bad);
 }
 

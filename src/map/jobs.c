@@ -1,6 +1,7 @@
 /* jobs.c - the job registry (one line per job) and what every job shares: finding one by name,
  * making, setting and copying its settings, and selecting its hot path. The CLI and the tests
  * reach jobs only through here and the descriptors; nothing here knows any job's options. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,6 +81,7 @@ int mrc_job_count_buffer(const mrc_job *job, mrc_map_ctx *ctx, const void *buf, 
                          mrc_err *err)
 {
     if (ctx->settings == NULL) ctx->settings = job->settings;
-    long long n = job->consume(ctx, buf, len, true, err);
+    ctx->pieces++;
+    long long n = job->consume(ctx, buf, len, SIZE_MAX, true, err);
     return n < 0 ? (err->code ? err->code : MRC_EINVAL) : 0;
 }

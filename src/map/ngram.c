@@ -403,16 +403,19 @@ consume_lines(void *c, const unsigned char *buf, size_t len, bool final, mrc_err
     return final ? (long long)len : (long long)(p - buf);
 }
 
-static long long consume_v1(void *c, const unsigned char *b, size_t n, bool f, mrc_err *e)
+static long long consume_v1(void *c, const unsigned char *b, size_t n, size_t o, bool f, mrc_err *e)
 {
+    (void)o; /* no lookahead: all of b is the range's */
     return consume_lines(c, b, n, f, e, MRC_NGRAM_V1);
 }
-static long long consume_v2(void *c, const unsigned char *b, size_t n, bool f, mrc_err *e)
+static long long consume_v2(void *c, const unsigned char *b, size_t n, size_t o, bool f, mrc_err *e)
 {
+    (void)o; /* no lookahead: all of b is the range's */
     return consume_lines(c, b, n, f, e, MRC_NGRAM_V2);
 }
-static long long consume_v3(void *c, const unsigned char *b, size_t n, bool f, mrc_err *e)
+static long long consume_v3(void *c, const unsigned char *b, size_t n, size_t o, bool f, mrc_err *e)
 {
+    (void)o; /* no lookahead: all of b is the range's */
     return consume_lines(c, b, n, f, e, MRC_NGRAM_V3);
 }
 
@@ -495,16 +498,22 @@ consume_years(void *c, const unsigned char *buf, size_t len, bool final, mrc_err
     return final ? (long long)len : (long long)(p - buf);
 }
 
-static long long consume_v1_years(void *c, const unsigned char *b, size_t n, bool f, mrc_err *e)
+static long long consume_v1_years(void *c, const unsigned char *b, size_t n, size_t o, bool f,
+                                  mrc_err *e)
 {
+    (void)o; /* no lookahead: all of b is the range's */
     return consume_years(c, b, n, f, e, MRC_NGRAM_V1);
 }
-static long long consume_v2_years(void *c, const unsigned char *b, size_t n, bool f, mrc_err *e)
+static long long consume_v2_years(void *c, const unsigned char *b, size_t n, size_t o, bool f,
+                                  mrc_err *e)
 {
+    (void)o; /* no lookahead: all of b is the range's */
     return consume_years(c, b, n, f, e, MRC_NGRAM_V2);
 }
-static long long consume_v3_years(void *c, const unsigned char *b, size_t n, bool f, mrc_err *e)
+static long long consume_v3_years(void *c, const unsigned char *b, size_t n, size_t o, bool f,
+                                  mrc_err *e)
 {
+    (void)o; /* no lookahead: all of b is the range's */
     return consume_years(c, b, n, f, e, MRC_NGRAM_V3);
 }
 

@@ -86,9 +86,10 @@ static int line_key(mrc_map_ctx *ctx, const mrc_tsv_opts *o, const unsigned char
     return 0;
 }
 
-static long long consume_tsv(void *c, const unsigned char *buf, size_t len, bool final,
-                             mrc_err *err)
+static long long consume_tsv(void *c, const unsigned char *buf, size_t len, size_t owned,
+                             bool final, mrc_err *err)
 {
+    (void)owned; /* no lookahead: all of buf is the range's */
     mrc_map_ctx *ctx = c;
     const mrc_tsv_opts *o = ctx->settings;
     const unsigned char *p = buf, *end = buf + len;

@@ -2,7 +2,9 @@
  * (ASCII whitespace by default, everything but [A-Za-z0-9'] with --tokens alnum); each token
  * adds 1 to its key, lower-cased in ASCII with --fold-case. This is the per-byte hot path: the
  * consumer is compiled once per block kernel (words_consume.h over kernels.h) and the variant
- * (kernel, class, fold) is chosen once in words_select(), never per block or token. */
+ * (kernel, class, fold) is chosen once in words_select(), never per block or token.
+ * --tokens unicode and word n-grams (--ngrams N > 1) are counted by the span consumer of
+ * tokens.c, selected here too. */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 
 #include "kernels.h"
 #include "mrcount/map.h"
+#include "unicode.h"
 #include "words.h"
 
 enum token_class { CLASS_WHITESPACE, CLASS_ALNUM };
@@ -153,6 +156,10 @@ static const mrc_consume_fn consumers[MRC_KERNELS][2][2] = {
 static int words_select(mrc_job *job, const mrc_job_env *env, mrc_err *err)
 {
     const mrc_words_opts *o = (const void *)job->settings;
+    if (o->tokens == MRC_TOKENS_UNICODE || o->ngrams > 1) { /* tokens.c */
+        job->consume = mrc_words_spans_select(o, &job->rules);
+        return 0;
+    }
     enum mrc_kernel k;
     int rc = mrc_kernel_choose(env->kernel, &k, err);
     if (rc != 0) return rc;
@@ -164,7 +171,33 @@ static int words_select(mrc_job *job, const mrc_job_env *env, mrc_err *err)
     return 0;
 }
 
-static const char *const token_names[] = {"whitespace", "alnum", NULL};
+/* Options that only make sense together. */
+static int words_check(const void *settings, mrc_err *err)
+{
+    const mrc_words_opts *o = settings;
+    if (o->normalize != MRC_NORMALIZE_NONE && o->tokens != MRC_TOKENS_UNICODE)
+        return mrc_err_set(err, MRC_EINVAL,
+                           "--normalize applies to --tokens unicode only (the byte rules' keys "
+                           "are their bytes)");
+    return 0;
+}
+
+static void words_metrics(const mrc_job *job, FILE *f)
+{
+    const mrc_words_opts *o = (const void *)job->settings;
+    if (o->tokens != MRC_TOKENS_UNICODE) return;
+    fputs(", \"unicode_version\": ", f);
+    mrc_json_string(f, mrc_unicode_data_version());
+    fputs(", \"unicode_library\": ", f);
+    mrc_json_string(f, mrc_unicode_library_name());
+    fputs(", \"unicode_library_version\": ", f);
+    mrc_json_string(f, mrc_unicode_library_version());
+}
+
+static const char *const token_names[] = {"whitespace", "alnum", "unicode", NULL};
+static const char *const normalize_names[] = {"none", "nfc", "nfkc", NULL};
+static const char *const break_names[] = {"line", "paragraph", "none", NULL};
+static const char *const words_counters[] = {[MRC_WORDS_INVALID_UTF8] = "invalid_utf8_bytes", NULL};
 
 static const mrc_opt_def words_opts[] = {
     {.name = "tokens",
@@ -172,22 +205,54 @@ static const mrc_opt_def words_opts[] = {
      .type = MRC_OPT_CHOICE,
      .offset = offsetof(mrc_words_opts, tokens),
      .choices = token_names,
-     .help = "a word is a run of non-space bytes, or of\n[A-Za-z0-9'] (default: whitespace)",
+     .help = "a word is a run of non-space bytes (default), of\n"
+             "[A-Za-z0-9'], or of Unicode letters, marks and numbers",
      .metric = "tokens"},
     {.name = "fold-case",
      .section = "job",
      .type = MRC_OPT_FLAG,
      .offset = offsetof(mrc_words_opts, fold_case),
-     .help = "lower-case ASCII letters (--no-fold-case: don't)",
+     .help = "lower-case ASCII letters; with --tokens unicode, full\n"
+             "Unicode case folding (--no-fold-case: don't)",
      .metric = "fold_case"},
     {.name = "no-fold-case",
      .type = MRC_OPT_FLAG,
      .offset = offsetof(mrc_words_opts, fold_case),
      .negate = true},
+    {.name = "normalize",
+     .section = "job",
+     .type = MRC_OPT_CHOICE,
+     .offset = offsetof(mrc_words_opts, normalize),
+     .choices = normalize_names,
+     .help = "--tokens unicode: normalize each token (NFC or NFKC)\n"
+             "before folding (default: none)",
+     .metric = "normalize"},
+    {.name = "ngrams",
+     .section = "job",
+     .type = MRC_OPT_INT,
+     .offset = offsetof(mrc_words_opts, ngrams),
+     .min = 1,
+     .max = MRC_NGRAMS_MAX,
+     .arg = "N",
+     .help = "count N consecutive tokens joined by a space (1-9,\n"
+             "default 1)",
+     .metric = "ngrams"},
+    {.name = "ngram-break",
+     .section = "job",
+     .type = MRC_OPT_CHOICE,
+     .offset = offsetof(mrc_words_opts, ngram_break),
+     .choices = break_names,
+     .help = "where an n-gram sequence ends: at an LF (default), at a\n"
+             "blank line, or only at the end of the file",
+     .metric = "ngram_break"},
     {0},
 };
 
-static const mrc_words_opts words_defaults = {.tokens = MRC_TOKENS_WHITESPACE, .fold_case = false};
+static const mrc_words_opts words_defaults = {.tokens = MRC_TOKENS_WHITESPACE,
+                                              .fold_case = false,
+                                              .normalize = MRC_NORMALIZE_NONE,
+                                              .ngrams = 1,
+                                              .ngram_break = MRC_BREAK_LINE};
 
 const mrc_job_desc mrc_job_words = {
     .name = "words",
@@ -197,5 +262,8 @@ const mrc_job_desc mrc_job_words = {
     .opts = words_opts,
     .settings_size = sizeof(mrc_words_opts),
     .defaults = &words_defaults,
+    .check = words_check,
     .select = words_select,
+    .metrics = words_metrics,
+    .counters = words_counters,
 };

@@ -98,23 +98,27 @@ out:
 }
 
 static WORDS_TARGET long long WORDS_FN(consume_ws)(void *c, const unsigned char *b, size_t n,
-                                                   bool f, mrc_err *e)
+                                                   size_t o, bool f, mrc_err *e)
 {
+    (void)o; /* no lookahead: all of b is the range's */
     return WORDS_FN(consume_tokens)(c, b, n, f, e, CLASS_WHITESPACE, 0);
 }
 static WORDS_TARGET long long WORDS_FN(consume_ws_fold)(void *c, const unsigned char *b, size_t n,
-                                                        bool f, mrc_err *e)
+                                                        size_t o, bool f, mrc_err *e)
 {
+    (void)o; /* no lookahead: all of b is the range's */
     return WORDS_FN(consume_tokens)(c, b, n, f, e, CLASS_WHITESPACE, 1);
 }
 static WORDS_TARGET long long WORDS_FN(consume_alnum)(void *c, const unsigned char *b, size_t n,
-                                                      bool f, mrc_err *e)
+                                                      size_t o, bool f, mrc_err *e)
 {
+    (void)o; /* no lookahead: all of b is the range's */
     return WORDS_FN(consume_tokens)(c, b, n, f, e, CLASS_ALNUM, 0);
 }
 static WORDS_TARGET long long WORDS_FN(consume_alnum_fold)(void *c, const unsigned char *b,
-                                                           size_t n, bool f, mrc_err *e)
+                                                           size_t n, size_t o, bool f, mrc_err *e)
 {
+    (void)o; /* no lookahead: all of b is the range's */
     return WORDS_FN(consume_tokens)(c, b, n, f, e, CLASS_ALNUM, 1);
 }
 

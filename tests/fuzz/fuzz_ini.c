@@ -50,7 +50,9 @@ static int parse_file(mrc_options *o, mrc_err *err)
 
 /* ---- the round trip ---- */
 
-static const char *const tokens[] = {"whitespace", "alnum"};
+static const char *const tokens[] = {"whitespace", "alnum", "unicode"};
+static const char *const normalizes[] = {"none", "nfc", "nfkc"};
+static const char *const breaks[] = {"line", "paragraph", "none"};
 static const char *const formats[] = {"v1", "v2", "v3"};
 static const char *const values[] = {"match", "volumes"};
 static const char *const poses[] = {"keep", "untagged", "tagged", "strip"};
@@ -92,6 +94,9 @@ static char *write_back(const mrc_options *o, size_t *len, bool *fits)
     CHECK(WORDS(o)->fold_case == NGRAM(o)->fold_case, "fold-case differs between jobs");
     CHECK(NGRAM(o)->strict == TSV(o)->strict, "strict differs between jobs");
     put_key(f, "fold-case", WORDS(o)->fold_case ? "true" : "false", fits);
+    put_key(f, "normalize", normalizes[WORDS(o)->normalize], fits);
+    put_num(f, "ngrams", (unsigned long long)WORDS(o)->ngrams, fits);
+    put_key(f, "ngram-break", breaks[WORDS(o)->ngram_break], fits);
     put_key(f, "format", formats[NGRAM(o)->format], fits);
     put_key(f, "value", values[NGRAM(o)->value], fits);
     put_key(f, "pos", poses[NGRAM(o)->pos], fits);
@@ -170,11 +175,14 @@ static void expect_same(const mrc_options *a, const mrc_options *b)
 static void expect_in_range(const mrc_options *o)
 {
     CHECK(o->job == mrc_job_find(o->job->name), "job '%s'", o->job->name);
-    CHECK(IN_RANGE(WORDS(o)->tokens, tokens) && IN_RANGE(NGRAM(o)->format, formats) &&
+    CHECK(IN_RANGE(WORDS(o)->tokens, tokens) && IN_RANGE(WORDS(o)->normalize, normalizes) &&
+              IN_RANGE(WORDS(o)->ngram_break, breaks) && IN_RANGE(NGRAM(o)->format, formats) &&
               IN_RANGE(NGRAM(o)->value, values) && IN_RANGE(NGRAM(o)->pos, poses) &&
               IN_RANGE(o->schedule, schedules) && IN_RANGE(o->reduce, reduces) &&
               IN_RANGE(o->progress, progresses) && IN_RANGE(o->out.sort, sorts),
           "an option outside its choices");
+    CHECK(WORDS(o)->ngrams >= 1 && WORDS(o)->ngrams <= MRC_NGRAMS_MAX, "ngrams %d",
+          WORDS(o)->ngrams);
     const mrc_ngram_opts *n = NGRAM(o);
     CHECK(n->year_min >= 0 && n->year_min <= MRC_YEAR_MAX && n->year_max >= 0 &&
               n->year_max <= MRC_YEAR_MAX,

@@ -56,7 +56,7 @@ static inline int feed_in_pieces(mrc_consume_fn consume, void *ctx, const unsign
         bool final = end == len;
         size_t n = end - start;
         unsigned char *w = exact_copy(text + start, n);
-        long long used = consume(ctx, w, n, final, err);
+        long long used = consume(ctx, w, n, SIZE_MAX, final, err);
         free(w);
         if (used < 0) return -1;
         CHECK((unsigned long long)used <= n, "consumed %lld of %zu bytes", used, n);

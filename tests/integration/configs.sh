@@ -3,7 +3,9 @@
 # a scratch directory (so its relative output and metrics paths land there): the result equals
 # the oracle for the options the file sets, read back from the file by an independent INI reader
 # (awk), and the metrics file it names is written. A config this test does not know fails it, so
-# a new file cannot go unrun.
+# a new file cannot go unrun. Words configs use the perl oracle of lib.bash, or for tokens =
+# unicode tests/tools/unicode_oracle.py (the synthetic text holds only code points assigned in
+# Python's Unicode version, so the oracle needs nothing stripped).
 # shellcheck source-path=SCRIPTDIR source=lib.bash
 source "$(dirname "$0")/lib.bash"
 
@@ -16,6 +18,14 @@ ini() {
 }
 
 gen_corpus "$T/text" 2 --files 3 --seed 9 >/dev/null
+# text in other scripts and with blank lines, for the Unicode and n-gram configs (the others
+# count it by their own rules)
+python3 - "$MRC_SOURCE_DIR/tests/tools" "$T/text/synthetic.txt" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import unicode_check
+unicode_check.synthetic(sys.argv[2], 3, 200_000)
+PY
 gen_ngrams "$T/v2" 1.5 --format v2 --order 2 --files 3 --seed 4 >/dev/null
 gen_ngrams "$T/v3" 1.5 --format v3 --order 2 --files 3 --seed 4 >/dev/null
 
@@ -31,10 +41,18 @@ for ini_file in "$MRC_SOURCE_DIR"/configs/*.ini; do
     case $job in
     words)
         input=$T/text
-        flags=()
-        [ "$(ini "$ini_file" tokens whitespace)" = alnum ] && flags+=(--alnum)
+        flags=(--ngrams "$(ini "$ini_file" ngrams 1)" --break "$(ini "$ini_file" ngram-break line)")
         [ "$fold" = 1 ] && flags+=(--fold)
-        oracle "${flags[@]}" "$input"/* >"$T/$name.all"
+        case $(ini "$ini_file" tokens whitespace) in
+        whitespace) oracle "${flags[@]}" "$input"/* >"$T/$name.all" ;;
+        alnum) oracle --alnum "${flags[@]}" "$input"/* >"$T/$name.all" ;;
+        unicode)
+            python3 "$MRC_SOURCE_DIR/tests/tools/unicode_oracle.py" --unassigned error "${flags[@]}" \
+                --normalize "$(ini "$ini_file" normalize none)" "$input"/* >"$T/$name.all" ||
+                fail "$name.ini: the unicode oracle failed"
+            ;;
+        *) fail "$name.ini: tokens = $(ini "$ini_file" tokens) is not known to this test" ;;
+        esac
         ;;
     ngram)
         format=$(ini "$ini_file" format v2)

@@ -167,6 +167,9 @@ for how in single 1; do
     run_open "$how" --version
     expect 0 "--version ($how)"
     grep -Eq '^mrcount [0-9]+\.[0-9]+\.[0-9]+' "$T/stdout" || fail "--version ($how): got '$(head -c 200 "$T/stdout")'"
+    # the second line: the Unicode data of --tokens unicode and the library it comes from
+    sed -n 2p "$T/stdout" | grep -Eq '^Unicode [0-9]+\.[0-9]+\.[0-9]+ \(utf8proc [0-9]+\.[0-9]+\.[0-9]+\)$' ||
+        fail "--version ($how): no 'Unicode X.Y.Z (utf8proc A.B.C)' line: got '$(head -c 200 "$T/stdout")'"
 done
 project_version=$(sed -n 's/^project(mrcount VERSION \([0-9.]*\).*/\1/p' "$MRC_SOURCE_DIR/CMakeLists.txt")
 if [ -n "$project_version" ]; then

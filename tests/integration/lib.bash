@@ -82,25 +82,32 @@ run_single() {
     return 0
 }
 
-# oracle [--alnum] [--fold] [--sort-key] FILES... : the words job computed by perl from the
-# documented rule: a token is a maximal run of bytes other than space \t \n \v \f \r (or of
-# [A-Za-z0-9'] with --alnum); --fold lower-cases ASCII A-Z only; output "key\tcount" sorted by
-# count descending then key bytewise (or by key bytewise with --sort-key).
+# oracle [--alnum] [--fold] [--sort-key] [--ngrams N] [--break line|paragraph|none] FILES... :
+# the words job computed by perl from the documented rule: a token is a maximal run of bytes
+# other than space \t \n \v \f \r (or of [A-Za-z0-9'] with --alnum); --fold lower-cases ASCII A-Z
+# only; --ngrams N keys N consecutive tokens joined by one space, never across a file nor a
+# break found in the bytes between two tokens (--break line, the default: an LF; paragraph: an
+# LF, ASCII whitespace, an LF; none: no break); output "key\tcount" sorted by count descending
+# then key bytewise (or by key bytewise with --sort-key).
 oracle() {
-    local alnum=0 fold=0 bykey=0
+    local alnum=0 fold=0 bykey=0 ngrams=1 brk=line
     while [ $# -gt 0 ]; do
         case $1 in
         --alnum) alnum=1 ;;
         --fold) fold=1 ;;
         --sort-key) bykey=1 ;;
+        --ngrams) ngrams=$2 && shift ;;
+        --break) brk=$2 && shift ;;
         *) break ;;
         esac
         shift
     done
     perl -e '
         use strict; use warnings;
-        my ($alnum, $fold, $bykey) = splice(@ARGV, 0, 3);
+        my ($alnum, $fold, $bykey, $n, $brk) = splice(@ARGV, 0, 5);
         my %c;
+        my $tok = $alnum ? qr/[A-Za-z0-9\x27]+/ : qr/[^ \t\n\r\x0b\f]+/;
+        my $gapre = $brk eq "line" ? qr/\n/ : $brk eq "paragraph" ? qr/\n[ \t\n\r\x0b\f]*\n/ : undef;
         local $/;                                   # slurp whole files, bytes only
         for my $f (@ARGV) {
             open(my $fh, "<:raw", $f) or die "oracle: $f: $!\n";
@@ -108,13 +115,26 @@ oracle() {
             close $fh;
             next unless defined $d;
             $d =~ tr/A-Z/a-z/ if $fold;
-            if ($alnum) { $c{$_}++ for $d =~ /[A-Za-z0-9\x27]+/g; }
-            else        { $c{$_}++ for grep { length } split /[ \t\n\r\x0b\f]+/, $d; }
+            if ($n == 1) {
+                if ($alnum) { $c{$_}++ for $d =~ /[A-Za-z0-9\x27]+/g; }
+                else        { $c{$_}++ for grep { length } split /[ \t\n\r\x0b\f]+/, $d; }
+                next;
+            }
+            my @w;                                  # the current sequence
+            my $end = 0;                            # where the previous token ended
+            while ($d =~ /$tok/g) {
+                my ($t, $s, $e) = ($&, $-[0], $+[0]);
+                @w = () if defined $gapre && substr($d, $end, $s - $end) =~ $gapre;
+                push @w, $t;
+                shift @w if @w > $n;
+                $c{join " ", @w}++ if @w == $n;
+                $end = $e;
+            }
         }
         binmode STDOUT;
         my @k = $bykey ? sort keys %c : sort { $c{$b} <=> $c{$a} || $a cmp $b } keys %c;
         print "$_\t$c{$_}\n" for @k;
-    ' "$alnum" "$fold" "$bykey" "$@"
+    ' "$alnum" "$fold" "$bykey" "$ngrams" "$brk" "$@"
 }
 
 # total_of FILE : sum of the count column of a result.

@@ -454,7 +454,7 @@ static void check_consumers(const unsigned char *src, size_t len, size_t step, c
                 unsigned char *w = malloc(n ? n : 1);
                 assert_non_null(w);
                 if (n) memcpy(w, buf + start, n);
-                long long used = c.job.consume(&c.ctx, w, n, final, &err);
+                long long used = c.job.consume(&c.ctx, w, n, SIZE_MAX, final, &err);
                 free(w);
                 /* a non-final window is consumed up to its last delimiter */
                 size_t want_used = n;

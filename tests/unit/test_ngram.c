@@ -73,7 +73,7 @@ static char *exact_copy(const char *src, size_t len)
 /* The job's consumer on b[0..n), as the streaming reader calls it. */
 static long long consume(counter *c, const char *b, size_t n, bool final)
 {
-    return c->job.consume(&c->ctx, (const unsigned char *)b, n, final, &c->err);
+    return c->job.consume(&c->ctx, (const unsigned char *)b, n, SIZE_MAX, final, &c->err);
 }
 
 /* mrc_job_count_buffer() on an exact copy of text; the error (if any) stays in c->err. */

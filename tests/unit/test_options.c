@@ -289,7 +289,11 @@ static void test_bad_values(void **state)
     EXPECT_ERROR("--chunk-size: '12Q' is not a size (a number with k, M or G)", "--chunk-size",
                  "12Q");
     EXPECT_ERROR("--job: 'grep' is not one of words, ngram, tsv", "--job", "grep");
-    EXPECT_ERROR("--tokens: 'utf8' is not one of whitespace, alnum", "--tokens", "utf8");
+    EXPECT_ERROR("--tokens: 'utf8' is not one of whitespace, alnum, unicode", "--tokens", "utf8");
+    EXPECT_ERROR("--ngrams: '10' is more than the maximum of 9", "--ngrams", "10");
+    EXPECT_ERROR("--ngrams: '0' is not a positive integer", "--ngrams", "0");
+    EXPECT_ERROR("--ngram-break: 'page' is not one of line, paragraph, none", "--ngram-break",
+                 "page");
     EXPECT_ERROR("--schedule: 'guided' is not one of static, dynamic", "--schedule", "guided");
     EXPECT_ERROR("--reduce: 'tree' is not one of auto, reduce, shuffle", "--reduce", "tree");
     EXPECT_ERROR("--progress: 'yes' is not one of auto, always, never", "--progress", "yes");

@@ -75,10 +75,11 @@ typedef struct collect_ctx {
     int fail;        /* return -1 on the first call */
 } collect_ctx;
 
-static long long collect_consume(void *vctx, const unsigned char *buf, size_t len, bool final,
-                                 mrc_err *err)
+static long long collect_consume(void *vctx, const unsigned char *buf, size_t len, size_t owned,
+                                 bool final, mrc_err *err)
 {
     collect_ctx *c = vctx;
+    if (owned != SIZE_MAX) fail_msg("owned %zu given to a consumer without lookahead", owned);
     if (c->finals > 0) c->after_final++;
     if (c->fail) {
         mrc_err_set(err, MRC_EINVAL, "test consumer refused");
@@ -104,7 +105,7 @@ static void oracle_tokens(const unsigned char *data, size_t n, const unsigned ch
 {
     collect_ctx c = {.out = out, .delim = delim};
     mrc_err err = {0};
-    assert_int_equal(collect_consume(&c, data, n, true, &err), (long long)n);
+    assert_int_equal(collect_consume(&c, data, n, SIZE_MAX, true, &err), (long long)n);
 }
 
 static int cmp_tok(const void *a, const void *b, const tokvec *v)
@@ -809,10 +810,11 @@ typedef struct bytes_ctx {
     mrc_stop *stop_after_first; /* set on the first call when non-NULL */
 } bytes_ctx;
 
-static long long bytes_consume(void *vctx, const unsigned char *buf, size_t len, bool final,
-                               mrc_err *err)
+static long long bytes_consume(void *vctx, const unsigned char *buf, size_t len, size_t owned,
+                               bool final, mrc_err *err)
 {
     (void)err;
+    if (owned != SIZE_MAX) fail_msg("owned %zu given for a .gz file", owned);
     bytes_ctx *c = vctx;
     bytebuf_add(&c->out, buf, len);
     if (final) c->finals++;

@@ -84,7 +84,8 @@ static int feed(counter *c, const char *text, size_t step)
             }
             char *b = malloc(n ? n : 1); /* exact size: ASan sees a read past the end */
             memcpy(b, text + done, n);
-            long long used = c->job.consume(&c->ctx, (const unsigned char *)b, n, final, &c->err);
+            long long used =
+                c->job.consume(&c->ctx, (const unsigned char *)b, n, SIZE_MAX, final, &c->err);
             free(b);
             if (used < 0) return c->err.code ? c->err.code : -1;
             if (final || used > 0) {

@@ -463,7 +463,7 @@ static void test_consume_not_final(void **state)
         counter c;
         counter_init(&c);
         mrc_err err = {0};
-        long long got = j.consume(&c.ctx, b, n, false, &err);
+        long long got = j.consume(&c.ctx, b, n, SIZE_MAX, false, &err);
         if (got != (long long)want)
             fail_msg("%s, %zu bytes: consumed %lld, want %zu", m->name, n, got, want);
         /* what was counted so far is exactly the complete tokens before `want` */
@@ -477,7 +477,7 @@ static void test_consume_not_final(void **state)
         okvec_free(&o);
         /* the rest, final */
         unsigned char *rest = exact_copy(b + want, n - want);
-        got = j.consume(&c.ctx, rest, n - want, true, &err);
+        got = j.consume(&c.ctx, rest, n - want, SIZE_MAX, true, &err);
         assert_int_equal(got, (long long)(n - want));
         oracle_tokens(m, b, keys, n, &o);
         uint64_t all = o.tokens;
