@@ -14,6 +14,7 @@
 
 #include "fuzz_util.h"
 #include "mrcount/table.h"
+#include "mrcount/runtime.h"
 
 /* ---- the reference: explicit little-endian bytes, no code shared with src/table ---- */
 
@@ -378,36 +379,37 @@ static void builder_add(builder *bd, const unsigned char *key, size_t len, uint6
         kc_push(&bd->adds, key, len, count);
 }
 
-/* The local merge of the thread tables in nparts partitions, step by step as the map does. */
-static unsigned char *local_merge(mrc_table *const *tables, size_t n, size_t nparts, size_t *len,
+/* The local merge of the thread tables as the map does it: mrc_table_merge_parallel() on
+ * nthreads pinned threads (1 or 2; the topology and placements made once per process). */
+static unsigned char *local_merge(mrc_table *const *tables, size_t n, size_t nthreads, size_t *len,
                                   int *rc)
 {
+    static mrc_topo *topo;
+    static mrc_placement pl[2];
+    static bool planned[2];
     mrc_err err = {0};
-    mrc_merge *m = mrc_merge_prepare(tables, n, nparts, &err);
-    CHECK(m != NULL, "mrc_merge_prepare: %s", err.msg);
-    for (size_t t = 0; t < n; t++)
-        mrc_merge_count(m, t);
-    CHECK(mrc_merge_offsets(m, &err) == 0, "mrc_merge_offsets: %s", err.msg);
-    for (size_t t = 0; t < n; t++)
-        mrc_merge_place(m, t);
-    *rc = 0;
-    for (size_t p = 0; p < nparts; p++) {
-        int r = mrc_merge_partition(m, p, &err);
-        if (r != 0 && *rc == 0) *rc = r;
+    if (topo == NULL) {
+        topo = mrc_topo_open(NULL, &err);
+        CHECK(topo != NULL, "mrc_topo_open: %s", err.msg);
     }
-    unsigned char *out = NULL;
+    size_t k = nthreads - 1;
+    if (!planned[k]) {
+        CHECK(mrc_placement_plan(topo, NULL, 0, 1, nthreads, &pl[k], &err) == 0,
+              "mrc_placement_plan: %s", err.msg);
+        planned[k] = true;
+    }
+    mrc_merge_input in = {.tables = tables, .ntables = n, .lo = 0, .hi = UINT64_MAX};
+    void *out = NULL;
+    uint64_t distinct = 0;
+    *rc = mrc_table_merge_parallel(&in, topo, &pl[k], &out, len, &distinct, &err);
     if (*rc == 0) {
-        size_t offsets[8];
-        *len = mrc_merge_layout(m, offsets);
-        out = xmalloc(*len);
-        for (size_t p = 0; p < nparts; p++)
-            mrc_merge_write(m, p, out, offsets);
-        mrc_merge_write_header(m, out);
-        CHECK(mrc_merge_distinct(m) == le(out + 8, 8), "mrc_merge_distinct");
+        CHECK(distinct == le((unsigned char *)out + 8, 8), "distinct keys of the local merge");
     } else {
-        CHECK(*rc == MRC_EOVERFLOW && err.msg[0] != '\0', "mrc_merge_partition returned %d", *rc);
+        CHECK(*rc == MRC_EOVERFLOW && err.msg[0] != '\0', "mrc_table_merge_parallel returned %d",
+              *rc);
+        free(out);
+        out = NULL;
     }
-    mrc_merge_free(m);
     return out;
 }
 
@@ -452,9 +454,9 @@ static void fuzz_built(const uint8_t *p, const uint8_t *end, uint8_t mode, const
     }
     /* the local merge of both tables equals the serialized merge (or reports the overflow) */
     mrc_table *both[2] = {&bd[0].t, &bd[1].t};
-    size_t nparts = 1 + (size_t)(mode >> 5), llen = 0;
+    size_t nthreads = 1 + (size_t)(mode >> 5 & 1), llen = 0;
     int lrc;
-    unsigned char *local = local_merge(both, 2, nparts, &llen, &lrc);
+    unsigned char *local = local_merge(both, 2, nthreads, &llen, &lrc);
     rtable ra, rb;
     CHECK(ref_parse(ser[0], len[0], &ra) && ref_parse(ser[1], len[1], &rb), "tables");
     ra.flags = rb.flags = 0;
@@ -463,7 +465,7 @@ static void fuzz_built(const uint8_t *p, const uint8_t *end, uint8_t mode, const
     unsigned char *want = ref_merge(&ra, &rb, &wlen, &ovf);
     CHECK(lrc == (ovf ? MRC_EOVERFLOW : 0), "local merge returned %d", lrc);
     if (lrc == 0)
-        CHECK(llen == wlen && memcmp(local, want, wlen) == 0, "local merge of %zu parts", nparts);
+        CHECK(llen == wlen && memcmp(local, want, wlen) == 0, "local merge on %zu threads", nthreads);
     free(want);
     free(local);
     free(ra.v);
