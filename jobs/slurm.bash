@@ -3,7 +3,9 @@
 # job's own output directory, and log the plan.
 # The job script sets, before sourcing: JOB (a short name for the directory), CONFIG (an INI
 # file, absolute or relative to MRC_ROOT), INPUTS (an array of mrcount INPUTs).
-# It gets: MRC_ROOT, MRCOUNT, CONFIG (absolute), THREADS (per rank), OUT (the job's directory).
+# It gets: MRC_ROOT, MRCOUNT, CONFIG (absolute), THREADS (per rank), OUT (the job's directory),
+# CKPT (the job's checkpoint directory, $OUT/checkpoint) and mrc_step, which runs the step so that
+# a job stopped by its time limit resumes where it stopped (see below).
 # MRC_ROOT is the directory above this file's jobs/, with configs/ beside it: a checkout, or
 # PREFIX/share/mrcount of an installation. sbatch runs a copy of the job script from its spool
 # directory, so the job script sources this file from $MRC_ROOT (`module load mrcount` sets it),
@@ -11,7 +13,8 @@
 # PATH (PATH/../share/mrcount).
 # Env overrides: MRCOUNT (default, the first found: the installation's PREFIX/bin/mrcount, the
 # checkout's build/mrcount ($MRC_BUILD_DIR), the mrcount on PATH), OUT_DIR (where the job's
-# directory goes; default the submit directory).
+# directory goes; default the submit directory), CKPT_DIR (the checkpoint directory; "none": no
+# checkpoint), MRC_MAX_REQUEUES (default 10: the requeues one job may ask for).
 # shellcheck shell=bash disable=SC2154 # JOB, CONFIG, INPUTS are set by the sourcing script
 set -euo pipefail
 
@@ -52,3 +55,55 @@ printf '%s: job %s on %s: %s rank(s) x %s thread(s)\n' "$JOB" "$id" "${SLURM_JOB
     "${SLURM_NTASKS:-?}" "$THREADS"
 printf '%s: mrcount %s (%s)\n' "$JOB" "$MRCOUNT" "$MRC_BIN_FROM"
 printf '%s: config %s\n%s: inputs %s\n%s: results in %s\n' "$JOB" "$CONFIG" "$JOB" "${INPUTS[*]}" "$JOB" "$OUT"
+
+# ---- stop, checkpoint, requeue ----
+# With `#SBATCH --signal=B:TERM@120` Slurm sends SIGTERM to this script 2 minutes before the time
+# limit (scancel --batch --signal=TERM does the same by hand). mrc_step passes it on to the step's
+# ranks; mrcount finishes the pieces in hand, writes its checkpoint to $CKPT and exits 143; then
+# the job requeues itself (`#SBATCH --requeue`), keeps its id, its directory and its log
+# (`#SBATCH --open-mode=append`), and the next start of the same command resumes from $CKPT:
+# only the bytes not yet counted are read, at any rank count. The checkpoint is written every
+# --checkpoint-interval (5 min) as well, so a job killed without warning (a node failure, then
+# requeued by Slurm) loses at most that much. $CKPT must be on a file system every node sees.
+CKPT=${CKPT_DIR:-$OUT/checkpoint}
+MRC_MAX_REQUEUES=${MRC_MAX_REQUEUES:-10}
+if [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ]; then
+    printf '%s: start %s of job %s: resuming from %s\n' "$JOB" "$((SLURM_RESTART_COUNT + 1))" "$id" "$CKPT"
+fi
+
+# mrc_step SRUN_ARGS... : srun SRUN_ARGS (ending with mrcount and its arguments) with
+# --checkpoint $CKPT added, in the background so that this shell can take SIGTERM while the step
+# runs; SIGTERM is passed on to the step's tasks, and a step it stopped is requeued. Returns the
+# step's status (the requeue kills this script first).
+mrc_step() {
+    local args=("$@") pid rc=0 stopping=0
+    if [ "$CKPT" != none ]; then
+        args+=(--checkpoint "$CKPT")
+    fi
+    _mrc_term() {
+        stopping=1
+        printf '%s: SIGTERM: the step writes its checkpoint and stops\n' "$JOB" >&2
+        # the job's steps, not this batch shell; else srun itself, which forwards it
+        scancel --signal=TERM "$SLURM_JOB_ID" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    }
+    trap _mrc_term TERM
+    srun "${args[@]}" &
+    pid=$!
+    # wait returns early (status > 128) when a trapped signal arrives; wait again until srun ends
+    while :; do
+        wait "$pid" && rc=0 || rc=$?
+        kill -0 "$pid" 2>/dev/null || break
+    done
+    trap - TERM
+    if [ "$stopping" = 1 ] && [ "$rc" != 0 ] && [ "$CKPT" != none ]; then
+        if [ "${SLURM_RESTART_COUNT:-0}" -ge "$MRC_MAX_REQUEUES" ]; then
+            printf '%s: stopped after %s requeues (MRC_MAX_REQUEUES); the checkpoint stays in %s: resubmit with CKPT_DIR=%s\n' \
+                "$JOB" "${SLURM_RESTART_COUNT:-0}" "$CKPT" "$CKPT" >&2
+            return "$rc"
+        fi
+        printf '%s: step stopped (status %s) with its checkpoint in %s; requeueing job %s\n' \
+            "$JOB" "$rc" "$CKPT" "$SLURM_JOB_ID" >&2
+        scontrol requeue "$SLURM_JOB_ID" || printf '%s: scontrol requeue failed: resubmit with CKPT_DIR=%s\n' "$JOB" "$CKPT" >&2
+    fi
+    return "$rc"
+}

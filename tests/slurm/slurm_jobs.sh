@@ -5,7 +5,8 @@
 # missing input ends FAILED with the file named in its log and no result; a small scaling sweep
 # under scaling.sbatch gives results.csv with the planned rows and PNG plots; the batch job of an
 # installation (cmake --install), submitted with the module's MRC_ROOT, runs the installed binary
-# and config. The cluster is always stopped, on failure too.
+# and config; a job stopped by SIGTERM (the warning before its time limit) checkpoints, requeues
+# itself and resumes to the same table. The cluster is always stopped, on failure too.
 # Skips (exit 77) when Slurm is not installed, unless MRC_REQUIRE_SLURM=1 (CI sets it).
 # shellcheck source-path=SCRIPTDIR source=../integration/lib.bash
 source "$(dirname "$0")/../integration/lib.bash"
@@ -165,4 +166,39 @@ for png in strong-speedup strong-efficiency weak-efficiency throughput phases co
         fail "scaling.sbatch: $png.png missing or not a PNG"
 done
 
-log "OK: wordcount, ngram, array and scaling jobs under Slurm equal their oracles; failures fail"
+# Stop, checkpoint, requeue, resume: the warning Slurm sends before a time limit
+# (--signal=B:TERM@120) sent by hand once the step has counted some pieces (the map slowed by the
+# test hook MRC_TEST_PIECE_PAUSE_US, 12 files: 12 pieces of 2 s for 2 workers). The job passes
+# SIGTERM on to its ranks, which keep their work in the checkpoint and exit 143; the job requeues
+# itself, starts again with the same id, directory and log, resumes, and ends with the oracle's
+# table, having skipped what the first start counted, and no checkpoint left.
+gen_corpus "$T/resume" 2 --files 12 --seed 31 >/dev/null
+resume=$(MRC_TEST_PIECE_PAUSE_US=2000000 submit "$MRC_SOURCE_DIR/jobs/wordcount.sbatch" "$T/resume")
+R=wordcount-$resume
+for ((i = 0; i < 1200; i++)); do # the step has started: the job logged its plan
+    grep -q "^wordcount: results in" "$R.log" 2>/dev/null && break
+    sleep 0.1
+done
+grep -q "^wordcount: results in" "$R.log" 2>/dev/null || fail "resumable job $resume never started"
+sleep 5
+timeout 10 scancel --batch --signal=TERM "$resume" || fail "scancel --batch --signal=TERM $resume refused"
+# Slurm makes a requeued job wait 2 minutes (Reason=BeginTime); the test starts it at once.
+for ((i = 0; i < 600; i++)); do
+    info=$(timeout 10 scontrol -o show job "$resume")
+    [[ $info == *Restarts=1* && $info == *JobState=PENDING* ]] && break
+    sleep 0.1
+done
+[[ $info == *Restarts=1* ]] || fail "job $resume was not requeued: $info"
+timeout 10 scontrol update JobId="$resume" StartTime=now || fail "cannot move the start of job $resume"
+"$HERE/cluster.sh" wait "$CL" "$resume" "$WAIT" || fail "resumable job $resume did not complete"
+oracle "$T"/resume/* >"$T/resume.expected"
+assert_same "$T/resume.expected" "$R/words.tsv" "wordcount.sbatch stopped, requeued and resumed"
+grep -q "requeueing job $resume" "$R.log" || fail "job $resume did not requeue itself: $(tail -5 "$R.log")"
+grep -q "start 2 of job $resume: resuming from" "$R.log" || fail "job $resume did not start again"
+skipped=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["checkpoint"]["resumed"]["pieces_skipped"])' "$R/metrics.json")
+[ "$skipped" -gt 0 ] && [ "$skipped" -lt 12 ] ||
+    fail "the resumed start skipped $skipped of 12 pieces (want some, not all)"
+[ ! -e "$R/checkpoint" ] || fail "the checkpoint of job $resume is still there after success"
+log "ok: a job stopped by SIGTERM requeued itself and resumed ($skipped of 12 pieces kept)"
+
+log "OK: wordcount, ngram, array and scaling jobs under Slurm equal their oracles; failures fail; a stopped job resumes"
