@@ -716,7 +716,7 @@ static int set_defaults(mrc_options *o, mrc_err *err)
     o->reduce = MRC_REDUCE_AUTO;
     o->progress = MRC_PROGRESS_AUTO;
     o->out.sort = MRC_SORT_COUNT;
-    o->job = mrc_job_find("words");
+    o->job = mrc_job_registry()[0]; /* the default job: the registry's first */
     o->out.path = strdup("-");
     o->tmp_dir = strdup(mrc_tmp_dir_default());
     o->checkpoint_interval = 300;

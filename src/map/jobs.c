@@ -11,6 +11,7 @@ extern const mrc_job_desc mrc_job_words;
 extern const mrc_job_desc mrc_job_ngram;
 extern const mrc_job_desc mrc_job_tsv;
 
+/* In --help order; the first is the default job. */
 static const mrc_job_desc *const registry[] = {
     &mrc_job_words,
     &mrc_job_ngram,
