@@ -132,12 +132,13 @@ metric() { # FILE KEY: the largest value of KEY in a metrics file
 } | tee "$out"
 
 if has ckpt; then
-    # A stop at half the run's time, then the resume, against the whole run's median.
+    # A stop at half the run's time (SIGTERM to mpirun, which passes it on), then the resume,
+    # against the whole run's median.
     whole=$(median "${times[ws-1x2]}")
     half=$(awk -v w="$whole" 'BEGIN { printf "%.2f", w / 2 }')
     rm -rf "$tmp/ckpt"
     t0=$(date +%s.%N)
-    mpirun -np 1 --bind-to none --mca odls_base_sigkill_timeout 60 "$MRC" --threads 2 --quiet \
+    mpirun -np 1 --bind-to none "$MRC" --threads 2 --quiet \
         --checkpoint "$tmp/ckpt" --output "$tmp/stop.tsv" "$CORPUS" &
     pid=$!
     sleep "$half"
