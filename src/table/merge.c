@@ -174,34 +174,10 @@ int mrc_table_walk(mrc_table *const *tables, size_t ntables, uint64_t lo, uint64
 
 /* ---- serialization on one thread ---- */
 
-typedef struct ser_sink {
-    unsigned char *buf;
-    size_t len, cap;
-    uint64_t records, total;
-    int oom;
-} ser_sink;
-
 static int ser_put(void *arg, mrc_rec *rec, uint64_t count, uint64_t hash, mrc_err *err)
 {
     (void)hash;
-    ser_sink *s = arg;
-    size_t need = REC_HEAD + rec->len;
-    if (s->cap - s->len < need) {
-        size_t cap = s->cap ? s->cap * 2 : 65536;
-        while (cap - s->len < need)
-            cap *= 2;
-        unsigned char *b = realloc(s->buf, cap);
-        if (b == NULL) return mrc_err_set(err, MRC_ENOMEM, "serialize: out of memory");
-        s->buf = b;
-        s->cap = cap;
-    }
-    store64(s->buf + s->len, count);
-    store32(s->buf + s->len + 8, rec->len);
-    memcpy(s->buf + s->len + REC_HEAD, rec->key, rec->len);
-    s->len += need;
-    s->records++;
-    s->total = s->total + count < s->total ? UINT64_MAX : s->total + count;
-    return 0;
+    return rec_buf_put(arg, count, rec->key, rec->len, "serialize", err);
 }
 
 int mrc_table_serialize(mrc_table *const *tables, size_t ntables, void **out, size_t *out_len,
@@ -211,9 +187,9 @@ int mrc_table_serialize(mrc_table *const *tables, size_t ntables, void **out, si
     *out_len = 0;
     for (size_t i = 0; i < ntables; i++)
         mrc_table_freeze(tables[i]);
-    ser_sink s = {.buf = malloc(MRC_SER_HEADER + 65536),
-                  .len = MRC_SER_HEADER,
-                  .cap = MRC_SER_HEADER + 65536};
+    rec_buf s = {.buf = malloc(MRC_SER_HEADER + 65536),
+                 .len = MRC_SER_HEADER,
+                 .cap = MRC_SER_HEADER + 65536};
     if (s.buf == NULL) return mrc_err_set(err, MRC_ENOMEM, "serialize: out of memory");
     int rc = mrc_table_walk(tables, ntables, 0, UINT64_MAX, ser_put, &s, err);
     if (rc != 0) {

@@ -9,6 +9,7 @@
 
 #include "mrcount/runtime.h"
 #include "mrcount/table.h"
+#include "wire.h"
 
 #define PARTS_PER_THREAD_TABLES 8 /* partitions per thread for thread tables */
 #define PARTS_PER_THREAD_RUNS 4   /* hashes are uniform: a few sub-ranges per thread balance */
@@ -17,39 +18,17 @@ __extension__ typedef unsigned __int128 u128; /* GCC and clang: the width of the
 
 /* ---- thread tables: frozen (each a sorted run), then merged by hash sub-range ---- */
 
-typedef struct part_out {
-    unsigned char *buf;
-    size_t len, cap;
-    uint64_t records, total;
-} part_out;
 
 typedef struct tables_merge {
     mrc_table *const *tables;
     size_t ntables, nthreads, nparts;
-    part_out *parts;
+    rec_buf *parts;
 } tables_merge;
 
 static int part_put(void *arg, mrc_rec *rec, uint64_t count, uint64_t hash, mrc_err *err)
 {
     (void)hash;
-    part_out *p = arg;
-    size_t need = MRC_REC_HEAD + rec->len;
-    if (p->cap - p->len < need) {
-        size_t cap = p->cap ? p->cap * 2 : 65536;
-        while (cap - p->len < need)
-            cap *= 2;
-        unsigned char *b = realloc(p->buf, cap);
-        if (b == NULL) return mrc_err_set(err, MRC_ENOMEM, "local merge: out of memory");
-        p->buf = b;
-        p->cap = cap;
-    }
-    memcpy(p->buf + p->len, &count, 8);
-    memcpy(p->buf + p->len + 8, &rec->len, 4);
-    memcpy(p->buf + p->len + MRC_REC_HEAD, rec->key, rec->len);
-    p->len += need;
-    p->records++;
-    p->total = p->total + count < p->total ? UINT64_MAX : p->total + count;
-    return 0;
+    return rec_buf_put(arg, count, rec->key, rec->len, "local merge", err);
 }
 
 static int freeze_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
