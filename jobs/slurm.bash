@@ -103,7 +103,12 @@ mrc_step() {
         fi
         printf '%s: step stopped (status %s) with its checkpoint in %s; requeueing job %s\n' \
             "$JOB" "$rc" "$CKPT" "$SLURM_JOB_ID" >&2
-        scontrol requeue "$SLURM_JOB_ID" || printf '%s: scontrol requeue failed: resubmit with CKPT_DIR=%s\n' "$JOB" "$CKPT" >&2
+        if scontrol requeue "$SLURM_JOB_ID"; then
+            # the requeue ends this script; exiting first could end the job as FAILED instead
+            sleep 300
+        else
+            printf '%s: scontrol requeue failed: resubmit with CKPT_DIR=%s\n' "$JOB" "$CKPT" >&2
+        fi
     fi
     return "$rc"
 }
