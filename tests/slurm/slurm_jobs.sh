@@ -189,6 +189,10 @@ for ((i = 0; i < 600; i++)); do
     sleep 0.1
 done
 [[ $info == *Restarts=1* ]] || fail "job $resume was not requeued: $info"
+# Not in the second its first start was killed: slurmd refuses a launch whose credential is not
+# newer (in whole seconds) than the one it revoked ("Job credential revoked"), and the job would
+# end FAILED. Slurm's own 2-minute hold is there for that.
+sleep 2
 timeout 10 scontrol update JobId="$resume" StartTime=now || fail "cannot move the start of job $resume"
 "$HERE/cluster.sh" wait "$CL" "$resume" "$WAIT" || fail "resumable job $resume did not complete"
 oracle "$T"/resume/* >"$T/resume.expected"
