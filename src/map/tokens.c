@@ -16,6 +16,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "batch.h"
 #include "mrcount/map.h"
 #include "ngramwin.h"
 #include "unicode.h"
@@ -75,8 +76,7 @@ static inline size_t byte_scan(const unsigned char *buf, size_t pos, size_t end,
 
 /* ---- the state a thread's consumer keeps from call to call ---- */
 
-#define SPANS 256 /* tokens scanned and keyed per step; n-grams hashed per batch */
-#define AHEAD 64  /* how far ahead of its lookup a record is prefetched */
+#define SPANS BATCH /* tokens scanned and keyed per step; n-grams hashed per batch */
 
 typedef struct pending {
     size_t off; /* into the batch's key bytes */
@@ -90,7 +90,8 @@ typedef struct span_state {
     mrc_unicode_span spans[SPANS];
     size_t ends[SPANS];
     mrc_unicode_keybuf kb; /* the keys of one step (KEY_BUILT, KEY_FOLD_ASCII) */
-    pending batch[SPANS];
+    token_batch tb;        /* unigrams: the step's keys, by length class (batch.h) */
+    pending batch[SPANS];  /* n-grams */
     size_t nb;
     unsigned char *grams; /* the n-grams of the batch */
     size_t grams_len, grams_cap;
@@ -127,12 +128,6 @@ static span_state *span_state_of(mrc_map_ctx *ctx, mrc_err *err)
 }
 
 /* ---- counting ---- */
-
-static inline void prefetch_rec(const mrc_table *t, uint64_t hash)
-{
-    uint64_t s = *mrc_table_home(t, hash);
-    if (s != 0) __builtin_prefetch(mrc_table_rec_at(t, s));
-}
 
 /* Count a batch of hashed keys (at base + off). Their slots were prefetched when they were
  * hashed; the records those slots point at are prefetched AHEAD lookups early, as words.c does,
@@ -276,7 +271,7 @@ region(mrc_map_ctx *ctx, span_state *st, const unsigned char *buf, size_t from, 
                                    ctx->path ? ctx->path : "input", klen),
                        -1;
             if (!ngram) {
-                queue(ctx, st, kbase + koff, koff, klen);
+                take_token(&st->tb, koff, klen, err); /* klen fits: checked above */
                 continue;
             }
             if (brk != MRC_BREAK_NONE) {
@@ -292,10 +287,10 @@ region(mrc_map_ctx *ctx, span_state *st, const unsigned char *buf, size_t from, 
                 return -1;
             if (mrc_ngram_window_push(&st->win, kbase + koff, klen, own, err) != 0) return -1;
         }
-        if (own) ctx->records += n;
-        if (!ngram) {
-            if (st->nb && add_batch(ctx->table, kbase, st->batch, st->nb, err) != 0) return -1;
-            st->nb = 0;
+        if (!ngram) { /* count_batch adds them to ctx->records (unigrams are only own) */
+            if (st->tb.n && count_batch(ctx, kbase, &st->tb, err) != 0) return -1;
+        } else if (own) {
+            ctx->records += n;
         }
         pos = next;
     }
@@ -344,6 +339,8 @@ consume_spans(void *c, const unsigned char *buf, size_t len, size_t owned, bool 
 fail:
     st->nb = 0;
     st->grams_len = 0;
+    st->tb.n = 0;
+    memset(st->tb.in_class, 0, sizeof st->tb.in_class);
     return -1;
 }
 
