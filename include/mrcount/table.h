@@ -310,9 +310,10 @@ size_t mrc_ser_empty(void *buf);
 /* ---- frozen tables merged in hash order (merge.c) ---- */
 
 /* Called for each distinct key of a merge of frozen tables, in hash order: its record in the
- * first table that holds it (the merge may write the summed count there), the summed count, and
- * its hash. @return 0, or nonzero with err filled (stops the merge). */
-typedef int (*mrc_walk_fn)(void *arg, mrc_rec *rec, uint64_t count, uint64_t hash, mrc_err *err);
+ * first table that holds it (the merge may write the summed count there) and the summed count.
+ * The walk hashes a key only where two tables' tags tie, never a lone table's: a caller that
+ * needs the hash computes it. @return 0, or nonzero with err filled (stops the merge). */
+typedef int (*mrc_walk_fn)(void *arg, mrc_rec *rec, uint64_t count, mrc_err *err);
 
 /** mrc_table_walk() : the records of ntables frozen tables whose hash is in [lo, hi], merged in
  *  (hash, key) order with equal keys' counts summed, each passed to fn once.

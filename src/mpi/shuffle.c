@@ -1,13 +1,15 @@
 /* shuffle.c - the shuffle combine: every rank cuts its serialized table (sorted by hash) into
  * one contiguous hash range per rank, the ranges travel with MPI_Alltoallv (sizes first, then
- * data, in rounds when a buffer would pass 2 GiB), and each rank merges the runs of its own
- * range with its pinned threads. The ranges in rank order are the whole table sorted by hash,
- * so gathering them to rank 0 is a concatenation. Allocation failures are agreed on before any
- * transfer: a rank never waits for data another rank could not send. */
+ * data, in rounds when a buffer would pass 2 GiB; a rank's own range stays in place), and each
+ * rank merges the runs of its own range with its pinned threads. The ranges in rank order are the
+ * whole table sorted by hash, so gathering them to rank 0 is a concatenation. Allocation failures
+ * are agreed on before any transfer: a rank never waits for data another rank could not send. */
 #include <limits.h>
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "mpi_internal.h"
 #include "mrcount/mpi.h"
@@ -95,11 +97,33 @@ static int exchange_rounds(exchange *x, size_t q, uint64_t nrounds, int *aborted
     return rc != MPI_SUCCESS ? mrc_mpi_mpi_error(err, "MPI_Alltoallv(table ranges)", rc) : 0;
 }
 
+/* The pages of buf (len bytes) wholly outside [keep_from, keep_to) go back to the system: the
+ * ranges sent are dead, the rank's own range is still to be merged. */
+static void release_sent(void *buf, size_t keep_from, size_t keep_to, size_t len)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0) return;
+    uintptr_t page = (uintptr_t)pg, b = (uintptr_t)buf;
+    uintptr_t lo = (b + page - 1) & ~(page - 1);       /* first whole page */
+    uintptr_t keep_lo = (b + keep_from) & ~(page - 1); /* the kept range, by page */
+    uintptr_t keep_hi = (b + keep_to + page - 1) & ~(page - 1);
+    uintptr_t hi = (b + len) & ~(page - 1); /* end of the last whole page */
+    if (keep_lo > lo) madvise((void *)lo, keep_lo - lo, MADV_DONTNEED);
+    if (hi > keep_hi) madvise((void *)keep_hi, hi - keep_hi, MADV_DONTNEED);
+}
+
+typedef struct merged_inputs {
+    unsigned char **recv;
+    void **local;
+} merged_inputs;
+
 static void free_received(void *arg)
 {
-    unsigned char **recv = arg;
-    free(*recv); /* every run is merged: the received bytes are no longer needed */
-    *recv = NULL;
+    merged_inputs *m = arg; /* every run is merged: the bytes are no longer needed */
+    free(*m->recv);
+    *m->recv = NULL;
+    free(*m->local);
+    *m->local = NULL;
 }
 
 int mrc_mpi_shuffle_tables(const mrc_mpi *d, void **local, size_t local_len, mrc_topo *topo,
@@ -141,6 +165,10 @@ int mrc_mpi_shuffle_tables(const mrc_mpi *d, void **local, size_t local_len, mrc
                 x.scount[r] = x.sdispl[r + 1] - x.sdispl[r];
                 sc[r] = x.scount[r];
             }
+            /* its own range stays where it is: the merge reads it from the local table */
+            runs[d->rank] = (mrc_ser_run){pl_bytes + x.sdispl[d->rank], x.scount[d->rank]};
+            x.scount[d->rank] = 0;
+            sc[d->rank] = 0;
         }
         mine_ok = rc == 0;
     }
@@ -168,6 +196,7 @@ int mrc_mpi_shuffle_tables(const mrc_mpi *d, void **local, size_t local_len, mrc
     }
     {
         x.recv = malloc((size_t)recv_total + 1);
+        mrc_advise_huge(x.recv, (size_t)recv_total + 1);
         if (x.recv == NULL) {
             rc = mrc_err_set(err, MRC_ENOMEM, "shuffle: cannot allocate %llu bytes",
                              (unsigned long long)recv_total);
@@ -191,16 +220,17 @@ int mrc_mpi_shuffle_tables(const mrc_mpi *d, void **local, size_t local_len, mrc
         rc = exchange_rounds(&x, q, (agree[2] + q - 1) / q, &aborted, err);
     }
     if (rc != 0 || aborted) goto out;
-    free(*local); /* sent: only the received runs are needed from here on */
-    *local = NULL;
+    release_sent(*local, MRC_SER_HEADER + x.sdispl[d->rank], MRC_SER_HEADER + x.sdispl[d->rank + 1],
+                 local_len);
     for (int r = 0; r < P; r++)
-        runs[r] = (mrc_ser_run){x.recv + x.rdispl[r], x.rcount[r]};
+        if (r != d->rank) runs[r] = (mrc_ser_run){x.recv + x.rdispl[r], x.rcount[r]};
+    merged_inputs mi = {&x.recv, local};
     mrc_merge_input in = {.runs = runs,
                           .nruns = (size_t)P,
                           .lo = bounds[d->rank],
                           .hi = d->rank + 1 < P ? bounds[d->rank + 1] - 1 : UINT64_MAX,
                           .inputs_done = free_received,
-                          .inputs_done_arg = &x.recv};
+                          .inputs_done_arg = &mi};
     uint64_t distinct = 0;
     rc = mrc_table_merge_parallel(&in, topo, pl, range, range_len, &distinct, err);
 out:

@@ -1,6 +1,7 @@
 /* stream.c - the owners' sorted ranges reach rank 0 as streams of blocks: rank 0 merges one
  * stream per owner and writes the result, asking each owner for its next block only when it has
- * read the last, so it holds one block per owner and never the whole result. An owner serves its
+ * received the last (the owner fills the next while rank 0 merges this one), so it holds one
+ * block per owner and never the whole result. An owner serves its
  * records in the order they come (its range, sorted) until rank 0 has them all or asks no more
  * (--top, a failure). Every wait polls the run's stop flag; an owner that fails or is signalled
  * sends its error as a block, so rank 0 never waits for records that will not come. */
@@ -56,8 +57,9 @@ static int ask(stream_source *s, int more, mrc_err *err)
     return rc != MPI_SUCCESS ? mrc_mpi_mpi_error(err, "MPI_Send(stream request)", rc) : 0;
 }
 
-/* The owner's next message: a block (or the empty end) into s->buf, or its error. */
-static int receive_block(stream_source *s, mrc_err *err)
+/* The owner's next message: a block (or the empty end) into s->buf, or its error; with
+ * prefetch, the next block is asked for at once. */
+static int receive_block(stream_source *s, bool prefetch, mrc_err *err)
 {
     MPI_Status st;
     int flag = 0;
@@ -89,7 +91,16 @@ static int receive_block(stream_source *s, mrc_err *err)
     s->len = (size_t)n;
     s->pos = 0;
     s->received += (uint64_t)n;
-    if (n == 0) s->ended = true;
+    if (n == 0) {
+        s->ended = true;
+        return 0;
+    }
+    if (!prefetch) return 0;
+    /* ask for the next block at once: the owner fills it while this one is merged */
+    int more = 1;
+    rc = MPI_Send(&more, 1, MPI_INT, s->owner, TAG_ASK, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) return mrc_mpi_mpi_error(err, "MPI_Send(stream request)", rc);
+    s->asked = true;
     return 0;
 }
 
@@ -103,7 +114,7 @@ static int stream_next(mrc_source *src, mrc_rec_view *r, mrc_err *err)
             if (rc != 0) return -1;
             s->asked = true;
         }
-        if (receive_block(s, err) != 0) return -1;
+        if (receive_block(s, true, err) != 0) return -1;
     }
     if (s->len - s->pos < MRC_REC_HEAD ||
         s->len - s->pos - MRC_REC_HEAD < mrc_rec_len(s->buf + s->pos)) {
@@ -125,7 +136,7 @@ static void stream_close(mrc_source *src)
     mrc_err e = {0};
     /* An owner still serving waits for a request: tell it there is no more (a block it is
      * sending now is received and dropped first). */
-    if (!s->ended && s->asked) receive_block(s, &e);
+    if (!s->ended && s->asked) receive_block(s, false, &e);
     if (!s->ended) ask(s, 0, &e);
     free(s->buf);
     free(s);

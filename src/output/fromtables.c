@@ -48,9 +48,8 @@ typedef struct part_sink {
     size_t n;
 } part_sink;
 
-static int put_ref(void *arg, mrc_rec *rec, uint64_t count, uint64_t hash, mrc_err *err)
+static int put_ref(void *arg, mrc_rec *rec, uint64_t count, mrc_err *err)
 {
-    (void)hash;
     (void)err;
     part_sink *s = arg;
     rec->count = count; /* the key's total, in the record the ref points at */
@@ -95,6 +94,7 @@ int mrc_output_refs_from_tables(mrc_table *const *tables, size_t ntables, mrc_to
         mrc_table_drop_index(tables[0]);
         scan s = {malloc((total + 1) * sizeof *s.refs), 0};
         if (s.refs == NULL) return mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
+        mrc_advise_huge(s.refs, (total + 1) * sizeof *s.refs); /* the sort permutes them */
         mrc_table_each(tables[0], scan_rec, &s);
         *refs = s.refs;
         *n = s.n;
@@ -107,6 +107,7 @@ int mrc_output_refs_from_tables(mrc_table *const *tables, size_t ntables, mrc_to
     j.start = calloc(j.nparts + 1, sizeof *j.start);
     j.count = calloc(j.nparts, sizeof *j.count);
     j.refs = malloc((total + 1) * sizeof *j.refs);
+    mrc_advise_huge(j.refs, (total + 1) * sizeof *j.refs); /* the sort permutes them */
     if (j.start == NULL || j.count == NULL || j.refs == NULL) {
         rc = mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
         goto out;

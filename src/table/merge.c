@@ -62,8 +62,7 @@ static int walk_one(walk_cursor *c, mrc_walk_fn fn, void *arg, mrc_err *err)
 {
     while (cursor_load(c)) {
         mrc_rec *r = mrc_table_rec_at(c->t, c->slot);
-        cursor_hash(c);
-        int rc = fn(arg, r, r->count, c->hash, err);
+        int rc = fn(arg, r, r->count, err);
         if (rc != 0) return rc;
     }
     return 0;
@@ -91,8 +90,7 @@ static int walk_heap(walk_cursor *h, size_t n, mrc_walk_fn fn, void *arg, mrc_er
     while (n > 0) {
         walk_cursor top = h[0];
         mrc_rec *first = mrc_table_rec_at(top.t, top.slot);
-        cursor_hash(&top);
-        uint64_t hash = top.hash, count = first->count;
+        uint64_t count = first->count;
         if (cursor_load(&h[0]))
             heap_down(h, n, 0);
         else if (--n > 0) {
@@ -109,7 +107,7 @@ static int walk_heap(walk_cursor *h, size_t n, mrc_walk_fn fn, void *arg, mrc_er
                 heap_down(h, n, 0);
             }
         }
-        int rc = fn(arg, first, count, hash, err);
+        int rc = fn(arg, first, count, err);
         if (rc != 0) return rc;
     }
     return 0;
@@ -141,8 +139,7 @@ int mrc_table_walk(mrc_table *const *tables, size_t ntables, uint64_t lo, uint64
         for (size_t i = 1; i < n; i++)
             if (cursor_cmp(&cur[i], &cur[m]) < 0) m = i;
         mrc_rec *first = mrc_table_rec_at(cur[m].t, cur[m].slot);
-        cursor_hash(&cur[m]);
-        uint64_t hash = cur[m].hash, count = first->count;
+        uint64_t count = first->count;
         /* the same key in other tables: add, then advance those cursors */
         for (size_t i = 0; i < n && rc == 0;) {
             if (i != m && (cur[i].slot >> 32) == (cur[m].slot >> 32) &&
@@ -160,7 +157,7 @@ int mrc_table_walk(mrc_table *const *tables, size_t ntables, uint64_t lo, uint64
             }
             i++;
         }
-        if (rc == 0) rc = fn(arg, first, count, hash, err);
+        if (rc == 0) rc = fn(arg, first, count, err);
         if (rc == 0 && !cursor_load(&cur[m])) cur[m] = cur[--n];
         if (rc == 0 && n == 1) { /* one left: no more comparisons */
             cur[0].at--;
@@ -174,9 +171,8 @@ int mrc_table_walk(mrc_table *const *tables, size_t ntables, uint64_t lo, uint64
 
 /* ---- serialization on one thread ---- */
 
-static int ser_put(void *arg, mrc_rec *rec, uint64_t count, uint64_t hash, mrc_err *err)
+static int ser_put(void *arg, mrc_rec *rec, uint64_t count, mrc_err *err)
 {
-    (void)hash;
     return rec_buf_put(arg, count, rec->key, rec->len, "serialize", err);
 }
 

@@ -59,6 +59,7 @@ static inline int rec_buf_put(rec_buf *b, uint64_t count, const void *key, uint3
             cap *= 2;
         unsigned char *nb = realloc(b->buf, cap);
         if (nb == NULL) return mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", what);
+        if (cap >= ((size_t)4 << 20)) mrc_advise_huge(nb, cap); /* read back in random order */
         b->buf = nb;
         b->cap = cap;
     }
