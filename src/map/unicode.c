@@ -335,7 +335,8 @@ size_t mrc_unicode_scan(const unsigned char *buf, size_t pos, size_t len, mrc_un
                     tok_end(&s, p + e);
                 }
                 if (s.in_tok) s.ascii = s.ascii && (m.high >> from) == 0;
-                bad_bytes += (uint64_t)__builtin_popcountll(invalid_bits);
+                if (invalid_bits) /* rare; and without -mpopcnt this is a libgcc call */
+                    bad_bytes += (uint64_t)__builtin_popcountll(invalid_bits);
                 p += 64;
                 continue;
             }
