@@ -50,6 +50,10 @@ void mrc_signals_catch(void)
     for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
         if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
             sigaction(sigs[i], &sa, NULL);
+    /* A file past RLIMIT_FSIZE (`ulimit -f`, some batch systems) would kill the rank with
+     * SIGXFSZ and leave its temporaries; ignored, the write fails with EFBIG and the run ends
+     * with an error naming the file, like a full disk. */
+    signal(SIGXFSZ, SIG_IGN);
 }
 
 int mrc_signals_error(mrc_err *err)

@@ -109,6 +109,24 @@ stderr_names "missing-dir" "--output in a missing directory"
 no_result "--output in a missing directory"
 log "ok: --output in a missing directory"
 
+# A result past RLIMIT_FSIZE (`ulimit -f`, some batch systems): exit 1 naming the file, nothing
+# left; not death by SIGXFSZ with PATH.tmp.PID left behind (status 153 before the fix).
+awk 'BEGIN { for (i = 0; i < 2000000; i++) printf "k%07d\n", i }' >"$T/many.txt" # ~22 MB result
+for np in single 2; do
+    RC=0
+    (
+        ulimit -f 16384 # KiB; Open MPI's own shared-memory files need a few MiB
+        run_open "$np" --output "$T/out/r.tsv" "$T/many.txt"
+        exit "$RC"
+    ) || RC=$?
+    expect 1 "a result past ulimit -f ($np)"
+    stderr_names "r.tsv" "a result past ulimit -f ($np)"
+    grep -q 'File too large' "$T/stderr" || fail "a result past ulimit -f ($np): cause not given"
+    no_result "a result past ulimit -f ($np)"
+done
+rm -f "$T/many.txt"
+log "ok: a result past ulimit -f"
+
 # --- standard input is not an input ------------------------------------------------------------
 run_open 2 -
 expect nonzero "'-' as input"
