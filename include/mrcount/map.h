@@ -338,6 +338,13 @@ typedef struct mrc_ckpt_manifest {
 /** mrc_ckpt_prepare_dir() : make DIR (or accept it). @return 0, or nonzero naming it. */
 int mrc_ckpt_prepare_dir(const char *dir, mrc_err *err);
 
+/** mrc_ckpt_lock() : take DIR's lock (DIR/lock, a POSIX record lock, which ends with the process
+ *  or when *fd is closed; it names the holder, pid and host), so that two runs never write one
+ *  checkpoint. On a file system without locks the run goes on unguarded.
+ *  @return 0 with *fd open (close it to release), or MRC_EUSAGE naming DIR and the holder when
+ *  another run has it, or an open error naming the file. */
+int mrc_ckpt_lock(const char *dir, int *fd, mrc_err *err);
+
 /** mrc_ckpt_fingerprint() : compare `text` (what must not change between runs) with DIR's
  *  fingerprint: absent: written, a new checkpoint; equal: *resumed; different: MRC_EUSAGE naming
  *  the first line that differs, unless `reset`, which empties DIR and starts a new one. */
@@ -382,7 +389,7 @@ int mrc_ckpt_run_seal(const char *dir, const char *name, const mrc_run_file *f, 
 int mrc_ckpt_run_open(const char *dir, const mrc_ckpt_run *r, mrc_run_file *out, mrc_err *err);
 
 /** mrc_ckpt_remove() : remove what a checkpoint put in DIR (fingerprint, runs, indexes,
- *  manifests), and DIR itself when remove_dir and it is then empty. */
+ *  manifests), and with remove_dir its lock and DIR itself when it is then empty. */
 int mrc_ckpt_remove(const char *dir, bool remove_dir, mrc_err *err);
 
 #endif

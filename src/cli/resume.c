@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mrcount/input.h"
 #include "resume.h"
@@ -95,6 +96,8 @@ int mrc_run_ckpt_plan(run *r)
     if (text == NULL) return mrc_err_set(&r->err, MRC_ENOMEM, "%s: out of memory", dir);
     bool resumed = false;
     int rc = mrc_ckpt_prepare_dir(dir, &r->err);
+    if (rc == 0 && (rc = mrc_ckpt_lock(dir, &r->ckpt.lock_fd, &r->err)) == 0)
+        r->ckpt.locked = true;
     if (rc == 0) rc = mrc_ckpt_fingerprint(dir, text, r->o.checkpoint_reset, &resumed, &r->err);
     free(text);
     mrc_ckpt_manifest *man = NULL;
@@ -241,6 +244,7 @@ int mrc_run_ckpt_finish(run *r)
 
 void mrc_run_ckpt_free(run *r)
 {
+    if (r->ckpt.locked) close(r->ckpt.lock_fd); /* the lock goes with it */
     for (size_t i = 0; i < r->ckpt.nruns; i++)
         mrc_run_file_close(&r->ckpt.runs[i]);
     free(r->ckpt.runs);

@@ -27,6 +27,8 @@ typedef struct run_ckpt {
     mrc_run_file *runs;      /* this rank's share of those runs, until the map ends */
     size_t nruns;
     mrc_map_stats figures; /* what this rank's share of the manifests read and counted */
+    int lock_fd;           /* rank 0: DIR's lock, held for the run */
+    bool locked;
 } run_ckpt;
 
 typedef struct run {

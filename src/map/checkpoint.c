@@ -76,6 +76,53 @@ int mrc_ckpt_prepare_dir(const char *dir, mrc_err *err)
     return 0;
 }
 
+int mrc_ckpt_lock(const char *dir, int *fd, mrc_err *err)
+{
+    *fd = -1;
+    char *path = path_of(dir, "lock");
+    if (path == NULL) return mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", dir);
+    int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644), rc = 0;
+    if (f < 0) {
+        rc = mrc_err_errno(err, errno, "%s", path);
+        free(path);
+        return rc;
+    }
+    /* a POSIX record lock: NFS carries it (flock may not), and it goes with the process */
+    struct flock l;
+    memset(&l, 0, sizeof l);
+    l.l_type = F_WRLCK;
+    l.l_whence = SEEK_SET;
+    if (fcntl(f, F_SETLK, &l) != 0) {
+        int e = errno;
+        if (e == EACCES || e == EAGAIN) {
+            char who[160];
+            ssize_t n = pread(f, who, sizeof who - 1, 0);
+            who[n > 0 ? n : 0] = '\0';
+            who[strcspn(who, "\n")] = '\0';
+            rc = mrc_err_set(err, MRC_EUSAGE,
+                             "%s: the checkpoint is in use by another run%s%s; two runs cannot "
+                             "share one checkpoint directory",
+                             dir, who[0] ? " (" : "", who[0] ? who : "");
+            if (who[0]) strncat(err->msg, ")", sizeof err->msg - strlen(err->msg) - 1);
+        } else if (e != ENOLCK && e != EINVAL && e != ENOSYS && e != EOPNOTSUPP) {
+            rc = mrc_err_errno(err, e, "%s", path);
+        } /* else: a file system without locks; the run goes on unguarded */
+        if (rc != 0) {
+            close(f);
+            free(path);
+            return rc;
+        }
+    }
+    char host[64] = "";
+    gethostname(host, sizeof host - 1);
+    char who[128];
+    int n = snprintf(who, sizeof who, "pid %ld on %s\n", (long)getpid(), host[0] ? host : "?");
+    if (ftruncate(f, 0) == 0 && n > 0) (void)!pwrite(f, who, (size_t)n, 0);
+    free(path);
+    *fd = f;
+    return 0;
+}
+
 /* ---- the names a checkpoint writes ---- */
 
 /* Digits at *p (at least one), advanced past them. */
@@ -87,9 +134,9 @@ static bool digits(const char **p)
     return *p > s;
 }
 
-enum name_kind { NAME_NONE, NAME_FINGERPRINT, NAME_MANIFEST, NAME_RUN };
+enum name_kind { NAME_NONE, NAME_FINGERPRINT, NAME_MANIFEST, NAME_RUN, NAME_LOCK };
 
-/* What a file of DIR is to the checkpoint: "fingerprint", "rR-gG-wW.manifest",
+/* What a file of DIR is to the checkpoint: "lock", "fingerprint", "rR-gG-wW.manifest",
  * "rR-gG-wW-S.run" or its ".idx", each also with the ".tmp" of a write in progress (*tmp set);
  * anything else is not the checkpoint's (NAME_NONE) and is never removed. */
 static enum name_kind name_kind(const char *n, bool *tmp)
@@ -101,6 +148,7 @@ static enum name_kind name_kind(const char *n, bool *tmp)
     memcpy(base, n, l - (*tmp ? 4 : 0));
     base[l - (*tmp ? 4 : 0)] = '\0';
     if (strcmp(base, "fingerprint") == 0) return NAME_FINGERPRINT;
+    if (strcmp(base, "lock") == 0) return NAME_LOCK;
     const char *p = base;
     if (*p++ != 'r' || !digits(&p) || strncmp(p, "-g", 2) != 0) return NAME_NONE;
     p += 2;
@@ -495,7 +543,14 @@ static bool all_but_fingerprint(const char *name, enum name_kind kind, bool tmp,
 {
     (void)name;
     (void)arg;
-    return kind != NAME_FINGERPRINT || tmp;
+    return (kind != NAME_FINGERPRINT && kind != NAME_LOCK) || tmp;
+}
+
+static bool lock_only(const char *name, enum name_kind kind, bool tmp, const void *arg)
+{
+    (void)name;
+    (void)arg;
+    return kind == NAME_LOCK && !tmp;
 }
 
 static bool fingerprint_only(const char *name, enum name_kind kind, bool tmp, const void *arg)
@@ -512,6 +567,8 @@ int mrc_ckpt_remove(const char *dir, bool remove_dir, mrc_err *err)
      * one (its manifests are then swept or reset), never manifests without it. */
     int rc = remove_where(dir, all_but_fingerprint, NULL, err);
     if (rc == 0) rc = remove_where(dir, fingerprint_only, NULL, err);
+    /* the lock only with DIR itself (its holder is the run removing it; a reset keeps it) */
+    if (rc == 0 && remove_dir) rc = remove_where(dir, lock_only, NULL, err);
     if (rc == 0 && remove_dir && rmdir(dir) != 0 && errno != ENOENT && errno != ENOTEMPTY &&
         errno != EEXIST)
         rc = mrc_err_errno(err, errno, "%s", dir);

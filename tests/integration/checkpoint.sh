@@ -7,7 +7,8 @@
 # count than it stopped at. Then: a rank SIGKILLed inside a checkpoint (its run written, its
 # manifest not) and a torn manifest are ignored and the result stays exact; an input changed
 # between the runs, or another option, is refused (exit 2) unless --checkpoint-reset;
-# --keep-checkpoint keeps DIR, and a run over it maps nothing.
+# --keep-checkpoint keeps DIR, and a run over it maps nothing; a second run on a DIR in use is
+# refused.
 # The map is slowed with the test hook MRC_TEST_PIECE_PAUSE_US (a pause after each piece) and
 # small pieces, so the signal lands where the test wants it: after so many pieces are kept.
 # shellcheck source-path=SCRIPTDIR source=lib.bash
@@ -197,6 +198,26 @@ run_mrc_ok 3 "${args[@]}" --checkpoint-reset
 assert_same "$T/exp-words-words.tsv" "$OUT/r.tsv" "--checkpoint-reset"
 [ ! -e "$dir" ] || fail "--checkpoint-reset: DIR left after success"
 log "ok: a changed input and another option refused (exit 2); --checkpoint-reset starts over"
+
+# --- two runs on one DIR: the second is refused (exit 2) naming the holder; the first goes on
+# to its exact result -------------------------------------------------------------------------
+rm -rf "$dir" "$OUT/r.tsv"
+MRC_TEST_PIECE_PAUSE_US=20000 start 1 "${args[@]}"
+for ((i = 0; i < 400; i++)); do
+    [ -s "$dir/lock" ] && break
+    sleep 0.05
+done
+[ -s "$dir/lock" ] || fail "two runs: the first run never took DIR's lock"
+run_single "${args[@]}"
+assert_status 2 "a second run on a DIR in use"
+assert_one_error "ckpt: the checkpoint is in use by another run \(pid [0-9]+ on " "a second run on a DIR in use"
+rc=0
+wait "$BG" || rc=$?
+BG=
+[ "$rc" = 0 ] || fail "two runs: the first run ended with status $rc"
+assert_same "$T/exp-words-words.tsv" "$OUT/r.tsv" "the first of two runs on one DIR"
+[ ! -e "$dir" ] || fail "two runs: DIR left after the first run's success"
+log "ok: a second run on a DIR in use refused (exit 2, the holder named); the first one exact"
 
 # --- DIR names a file: exit 2 ---------------------------------------------------------------
 : >"$T/afile"
