@@ -96,8 +96,7 @@ int mrc_run_ckpt_plan(run *r)
     if (text == NULL) return mrc_err_set(&r->err, MRC_ENOMEM, "%s: out of memory", dir);
     bool resumed = false;
     int rc = mrc_ckpt_prepare_dir(dir, &r->err);
-    if (rc == 0 && (rc = mrc_ckpt_lock(dir, &r->ckpt.lock_fd, &r->err)) == 0)
-        r->ckpt.locked = true;
+    if (rc == 0 && (rc = mrc_ckpt_lock(dir, &r->ckpt.lock_fd, &r->err)) == 0) r->ckpt.locked = true;
     if (rc == 0) rc = mrc_ckpt_fingerprint(dir, text, r->o.checkpoint_reset, &resumed, &r->err);
     free(text);
     mrc_ckpt_manifest *man = NULL;
