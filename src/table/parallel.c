@@ -19,9 +19,9 @@ __extension__ typedef unsigned __int128 u128; /* GCC and clang: the width of the
 /* ---- the parts, one serialized table ---- */
 
 /* The merged sub-ranges become one table without copying the first: part 0 was written after
- * MRC_SER_HEADER reserved bytes, is grown in place (realloc of a large block remaps it), and the
- * other parts are copied after it by the workers, each freeing its parts as it goes. With one
- * part (one thread) nothing is copied. */
+ * MRC_SER_HEADER reserved bytes and is resized to the whole (a large block is remapped, not
+ * copied), and the other parts are copied after it by the workers, each freeing its parts as it
+ * goes. With one part (one thread) nothing is copied. */
 typedef struct assembly {
     unsigned char *t;
     unsigned char **bufs; /* nparts; bufs[0] is t's */
