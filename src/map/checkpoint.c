@@ -100,10 +100,9 @@ int mrc_ckpt_lock(const char *dir, int *fd, mrc_err *err)
             who[n > 0 ? n : 0] = '\0';
             who[strcspn(who, "\n")] = '\0';
             rc = mrc_err_set(err, MRC_EUSAGE,
-                             "%s: the checkpoint is in use by another run%s%s; two runs cannot "
+                             "%s: the checkpoint is in use by another run%s%s%s; two runs cannot "
                              "share one checkpoint directory",
-                             dir, who[0] ? " (" : "", who[0] ? who : "");
-            if (who[0]) strncat(err->msg, ")", sizeof err->msg - strlen(err->msg) - 1);
+                             dir, who[0] ? " (" : "", who, who[0] ? ")" : "");
         } else if (e != ENOLCK && e != EINVAL && e != ENOSYS && e != EOPNOTSUPP) {
             rc = mrc_err_errno(err, e, "%s", path);
         } /* else: a file system without locks; the run goes on unguarded */

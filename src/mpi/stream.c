@@ -97,9 +97,7 @@ static int receive_block(stream_source *s, bool prefetch, mrc_err *err)
     }
     if (!prefetch) return 0;
     /* ask for the next block at once: the owner fills it while this one is merged */
-    int more = 1;
-    rc = MPI_Send(&more, 1, MPI_INT, s->owner, TAG_ASK, MPI_COMM_WORLD);
-    if (rc != MPI_SUCCESS) return mrc_mpi_mpi_error(err, "MPI_Send(stream request)", rc);
+    if (ask(s, 1, err) != 0) return -1;
     s->asked = true;
     return 0;
 }
