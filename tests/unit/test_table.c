@@ -271,6 +271,61 @@ static void test_table_forced_collisions(void **state)
     pool_free(&p);
 }
 
+/* Keys given crafted hashes that pile up where an in-place doubling is delicate: a run of
+ * thousands from slot 0 (their new places do not move up: the prefix set aside), a long run in
+ * the middle, and a run at the last home that lives in the slack; random keys around them grow
+ * the index from 64 Ki to 512 Ki slots, the crafted ones added before, between and after. */
+static void test_table_growth_clustered(void **state)
+{
+    (void)state;
+    rng_seed(11);
+    enum { LOW = 3000, MID = 2000, HIGH = 100 };
+    static unsigned char keys[LOW + MID + HIGH][16];
+    static uint32_t lens[LOW + MID + HIGH];
+    static uint64_t hashes[LOW + MID + HIGH];
+    size_t nk = 0;
+    for (size_t i = 0; i < LOW + MID + HIGH; i++, nk++) {
+        lens[i] = (uint32_t)snprintf((char *)keys[i], sizeof keys[i], "\x01crafted%zu", i);
+        uint64_t tag = i < LOW         ? i
+                       : i < LOW + MID ? 0x80000000u + (i - LOW) / 3
+                                       : 0xffffffffu - (i - LOW - MID);
+        hashes[i] = tag << 32 | (i & 0xffffffffu);
+    }
+    keypool p = pool_make(250000, 12);
+    mrc_table t;
+    table_init(&t, 0);
+    okvec o = {0};
+    for (size_t round = 0; round < 4; round++) {
+        for (size_t i = round; i < nk; i += 2) { /* half of them, then the other half, twice */
+            uint64_t c = 1 + rng_below(3);
+            add_ok(&t, keys[i], lens[i], hashes[i], c);
+            okvec_push(&o, keys[i], lens[i], c, hashes[i]);
+        }
+        for (size_t i = round * p.n / 4; i < (round + 1) * p.n / 4; i++) {
+            add_ok(&t, pool_key(&p, i), p.len[i], p.hash[i], 1);
+            okvec_push(&o, pool_key(&p, i), p.len[i], 1, p.hash[i]);
+        }
+    }
+    assert_true(t.nslots >= (size_t)1 << 19);
+    okvec_aggregate(&o);
+    check_table(&t, &o);
+    /* every key is found where the sorted runs say: adding 0 creates nothing */
+    for (size_t i = 0; i < o.n; i++)
+        add_ok(&t, o.v[i].key, o.v[i].len, o.v[i].hash, 0);
+    assert_int_equal(t.used, o.n);
+    /* and the runs are in tag order, none past the slack */
+    uint64_t last = 0;
+    for (size_t i = 0; i < t.nslots + MRC_TABLE_SLACK; i++)
+        if (t.slots[i] != 0) {
+            assert_true((t.slots[i] >> 32) >= last);
+            assert_true((size_t)((t.slots[i] >> 32 << 32) >> t.shift) <= i);
+            last = t.slots[i] >> 32;
+        }
+    okvec_free(&o);
+    mrc_table_free(&t);
+    pool_free(&p);
+}
+
 static uint64_t count_of(const mrc_table *t, const void *key, uint32_t len)
 {
     okvec o = table_dump(t);
@@ -747,7 +802,7 @@ static void test_table_spills_at_its_bound(void **state)
     mrc_table t;
     table_init(&t, 0);
     spill_log l = {.sorted = true};
-    t.max_bytes = (size_t)3 << 20;
+    t.max_bytes = (size_t)2 << 20;
     t.full = spill_hook;
     t.full_arg = &l;
     okvec o = {0};
@@ -1375,6 +1430,7 @@ int main(void)
         cmocka_unit_test(test_hash_is_seeded_xxh3),
         cmocka_unit_test(test_table_growth_random),
         cmocka_unit_test(test_table_forced_collisions),
+        cmocka_unit_test(test_table_growth_clustered),
         cmocka_unit_test(test_table_count_overflow),
         cmocka_unit_test(test_table_overflow_same_hash_other_key),
         cmocka_unit_test(test_serialize_round_trip),
