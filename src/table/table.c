@@ -165,7 +165,7 @@ size_t mrc_table_bytes(const mrc_table *t)
 #define GROW_BLOCK 512 /* keys per checkpoint */
 
 typedef struct grow_mark {
-    size_t old; /* the old place of the block's first key */
+    size_t old;  /* the old place of the block's first key */
     size_t next; /* the first free new place before it */
 } grow_mark;
 

@@ -926,6 +926,71 @@ static void test_refs_from_table(void **state)
     rs_free(&r);
 }
 
+/* A lone rank's tables straight to refs: 2 to 9 tables (9: past the walk's linear scan) sharing
+ * keys at random, on 1 to MAX_THREADS threads; every key once, its record holding the sum of its
+ * counts over the tables (an oracle array), and each table's refs in arena order. */
+static void test_refs_from_tables(void **state)
+{
+    (void)state;
+    enum { NKEYS = 3000 };
+    static const size_t ntabs[] = {2, 3, 5, 9};
+    for (size_t nt = 0; nt < sizeof ntabs / sizeof ntabs[0]; nt++)
+        for (size_t th = 1; th <= MAX_THREADS; th += 2) {
+            rng_seed(61 + nt * 10 + th);
+            size_t T = ntabs[nt];
+            mrc_table tabs[9], *tp[9];
+            static uint64_t want[NKEYS];
+            memset(want, 0, sizeof want);
+            mrc_err err = {0};
+            for (size_t t = 0; t < T; t++) {
+                assert_int_equal(mrc_table_init(&tabs[t], 0, &err), 0);
+                tp[t] = &tabs[t];
+                for (size_t a = 0, na = rng_below(4000); a < na; a++) {
+                    char key[16];
+                    size_t k = rng_below(NKEYS);
+                    uint64_t c = 1 + rng_below(9);
+                    int kl = snprintf(key, sizeof key, "k%zu", k);
+                    assert_int_equal(mrc_table_add(&tabs[t], key, (uint32_t)kl,
+                                                   mrc_hash(key, (size_t)kl), c, &err),
+                                     0);
+                    want[k] += c;
+                }
+            }
+            size_t distinct = 0;
+            for (size_t k = 0; k < NKEYS; k++)
+                distinct += want[k] != 0;
+            mrc_out_ref *refs;
+            size_t n;
+            assert_int_equal(mrc_output_refs_from_tables(tp, T, topo, &pls[th], &refs, &n, &err),
+                             0);
+            assert_int_equal(n, distinct);
+            for (size_t i = 0; i < n; i++) {
+                const unsigned char *r = refs[i].rec;
+                char key[16];
+                uint32_t kl = mrc_rec_len(r);
+                assert_true(kl > 1 && kl < sizeof key);
+                memcpy(key, mrc_rec_key(r), kl);
+                key[kl] = 0;
+                size_t k = (size_t)strtoul(key + 1, NULL, 10);
+                assert_true(k < NKEYS);
+                if (want[k] != mrc_rec_count(r))
+                    fail_msg("key %s: count %llu, want %llu (a repeat or a partial sum)", key,
+                             (unsigned long long)mrc_rec_count(r), (unsigned long long)want[k]);
+                want[k] = 0; /* a second ref to the key would now fail */
+                if (i > 0) { /* within one arena, in memory order */
+                    uintptr_t a = (uintptr_t)refs[i - 1].rec, b = (uintptr_t)r;
+                    for (size_t t = 0; t < T; t++) {
+                        uintptr_t lo = (uintptr_t)tabs[t].arena, hi = lo + tabs[t].arena_len;
+                        if (a >= lo && a < hi && b >= lo && b < hi) assert_true(a < b);
+                    }
+                }
+            }
+            free(refs);
+            for (size_t t = 0; t < T; t++)
+                mrc_table_free(&tabs[t]);
+        }
+}
+
 /* The shuffle's prune: the first K records as a valid serialized table (hash order). */
 static void test_top_table(void **state)
 {
@@ -995,6 +1060,7 @@ int main(void)
         cmocka_unit_test(test_write_merged_with_iterator),
         cmocka_unit_test(test_write_merged_errors),
         cmocka_unit_test(test_refs_from_table),
+        cmocka_unit_test(test_refs_from_tables),
         cmocka_unit_test(test_top_table),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
