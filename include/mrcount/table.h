@@ -117,8 +117,8 @@ struct mrc_table {
     size_t slots_mapped;  /* bytes of the index's mapping */
     bool frozen;          /* mrc_table_freeze() made the index a dense sorted array */
     /* A memory bound (0: none): an insert that would take the index and arena past max_bytes
-     * (counting an index growth's old and new index at once) calls full() first, unless the
-     * table is empty. */
+     * (counting an index growth as twice the index: it grows in place, the new half added to
+     * the old pages) calls full() first, unless the table is empty. */
     size_t max_bytes;
     mrc_table_full_fn full;
     void *full_arg;

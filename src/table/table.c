@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -45,8 +46,9 @@ static void *map_aligned(size_t size, int prot)
     unsigned char *p = mmap(NULL, span, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return NULL;
     size_t head = (HUGE_PAGE - (uintptr_t)p % HUGE_PAGE) % HUGE_PAGE;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), whole = (size + page - 1) / page * page;
     if (head > 0) munmap(p, head);
-    munmap(p + head + size, span - head - size);
+    if (span - head > whole) munmap(p + head + whole, span - head - whole); /* page-aligned */
     return p + head;
 }
 
