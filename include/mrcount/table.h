@@ -321,6 +321,19 @@ typedef int (*mrc_walk_fn)(void *arg, mrc_rec *rec, uint64_t count, mrc_err *err
 int mrc_table_walk(mrc_table *const *tables, size_t ntables, uint64_t lo, uint64_t hi,
                    mrc_walk_fn fn, void *arg, mrc_err *err);
 
+/* Called by mrc_table_walk_ties() for each record of a key that another table's record holds
+ * the total of: that record (in tables[table], just read by the walk) is not the key's. The
+ * walk reads it no more: the callee may write it. */
+typedef void (*mrc_drop_fn)(void *arg, size_t table, mrc_rec *rec);
+
+/** mrc_table_walk_ties() : of ntables frozen tables, the keys whose hash is in [lo, hi] and that
+ *  several tables hold: the key's summed count is written into one of its records, each other
+ *  record goes to drop(). A key in one table costs a comparison of 4-byte tags in the index
+ *  (its record is not read): only tied tags read records.
+ *  @return 0 or MRC_EOVERFLOW (a sum past 2^64-1, naming the key). */
+int mrc_table_walk_ties(mrc_table *const *tables, size_t ntables, uint64_t lo, uint64_t hi,
+                        mrc_drop_fn drop, void *arg, mrc_err *err);
+
 /** mrc_table_serialize() : freeze the tables and merge them on the calling thread alone into one
  *  serialized table (tests, tools, small runs). @return 0 with *out (malloc'd) of *out_len bytes,
  *  or error. */

@@ -1,11 +1,13 @@
 /* fromtables.c - the result of a lone rank straight from its thread tables, with no serialized
  * copy: one ref per distinct key pointing at its record in a table's arena. One table: a scan of
- * its arena. Several: frozen, then merged by hash sub-range on the threads, a key's summed count
- * written back into the first table's record that holds it and that record marked chosen; the
- * indexes are given back, then each arena is scanned for its chosen records. The refs come out
- * in arena order, as with one table, so the sort reads the records in memory order (refs taken
- * in hash order made its first passes random reads: 30 M keys, 2 threads, 8% of the run in the
- * sort's classify alone). */
+ * its arena. Several: frozen, then the keys that several tables hold are found by a merge of the
+ * indexes' tags by hash sub-range on the threads; such a key's summed count is written into one
+ * of its records and its other records are marked dropped in a bitmap per table. The indexes
+ * are given back, then each arena is scanned for its records not dropped. A key in one table
+ * is not read before that scan (30 M distinct keys, 2 threads: a walk that read every key's
+ * record took 0.9-1.3 s, this one 0.4-0.5), and the refs come out in arena order, so the sort
+ * reads the records in memory order (refs taken in hash order made its first passes random
+ * reads). */
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,8 +24,8 @@ __extension__ typedef unsigned __int128 u128; /* GCC and clang: hash range bound
 typedef struct refs_job {
     mrc_table *const *tables;
     size_t ntables, nthreads, nparts;
-    uint64_t **chosen; /* ntables: a bit per 8 arena bytes, set at the record a key's total is in */
-    size_t *by_arena;  /* ntables: the tables in the order of their arenas' addresses */
+    uint64_t **dropped;       /* ntables: a bit per 8 arena bytes, set at a record dropped */
+    _Atomic size_t *ndropped; /* ntables: how many */
     mrc_out_ref *refs;
     size_t *start; /* ntables + 1: each table's region in refs */
 } refs_job;
@@ -48,32 +50,20 @@ static int freeze_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
     return 0;
 }
 
-/* The table whose arena holds rec: the last arena that starts at or before it. */
-static size_t table_of(const refs_job *j, const mrc_rec *rec)
-{
-    uintptr_t p = (uintptr_t)rec;   /* addresses as integers: the arenas are distinct objects */
-    size_t lo = 0, hi = j->ntables; /* by_arena[lo] starts at or before p; by_arena[hi] after */
-    while (hi - lo > 1) {
-        size_t mid = lo + (hi - lo) / 2;
-        if ((uintptr_t)j->tables[j->by_arena[mid]]->arena <= p)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return j->by_arena[lo];
-}
+/* A walk thread's drops: counted per table on the thread (one shared counter per table made
+ * the threads fight over its line), and marked in the table's bitmap DROP_AHEAD drops after
+ * the mark's word was prefetched (the words are as random as the records, and a mark set at
+ * once waited for its cache miss). A record's count cannot be the mark: 0 is a valid count
+ * (an ngram row's match_count). */
+#define DROP_AHEAD 16
 
-/* A walk part's marks, set CHOOSE_AHEAD records after their word was prefetched: the bitmap's
- * words are as random as the records, and a mark set at once waited for its cache miss (30 M
- * keys, 2 threads: 15% of the run). */
-#define CHOOSE_AHEAD 16
-
-typedef struct chooser {
+typedef struct dropper {
     const refs_job *j;
-    size_t n;
-    uint64_t *word[CHOOSE_AHEAD];
-    uint64_t mask[CHOOSE_AHEAD];
-} chooser;
+    size_t *n; /* ntables */
+    size_t marks;
+    uint64_t *word[DROP_AHEAD];
+    uint64_t mask[DROP_AHEAD];
+} dropper;
 
 static void mark(uint64_t *word, uint64_t mask)
 {
@@ -81,67 +71,74 @@ static void mark(uint64_t *word, uint64_t mask)
     __atomic_fetch_or(word, mask, __ATOMIC_RELAXED);
 }
 
-static int choose(void *arg, mrc_rec *rec, uint64_t count, mrc_err *err)
+static void drop(void *arg, size_t t, mrc_rec *rec)
 {
-    (void)err;
-    chooser *c = arg;
-    rec->count = count; /* the key's total, in the record the ref will point at */
-    size_t t = table_of(c->j, rec);
-    size_t bit = (size_t)((const unsigned char *)rec - c->j->tables[t]->arena) / 8;
-    uint64_t *word = &c->j->chosen[t][bit / 64];
+    dropper *d = arg;
+    size_t bit = (size_t)((const unsigned char *)rec - d->j->tables[t]->arena) / 8;
+    uint64_t *word = &d->j->dropped[t][bit / 64];
     __builtin_prefetch(word, 1);
-    size_t i = c->n++ % CHOOSE_AHEAD;
-    if (c->n > CHOOSE_AHEAD) mark(c->word[i], c->mask[i]);
-    c->word[i] = word;
-    c->mask[i] = (uint64_t)1 << (bit % 64);
-    return 0;
+    size_t i = d->marks++ % DROP_AHEAD;
+    if (d->marks > DROP_AHEAD) mark(d->word[i], d->mask[i]);
+    d->word[i] = word;
+    d->mask[i] = (uint64_t)1 << (bit % 64);
+    d->n[t]++;
 }
 
 static int walk_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
 {
     refs_job *j = arg;
-    for (size_t p = ti; p < j->nparts && !atomic_load(failed); p += j->nthreads) {
-        chooser c = {.j = j};
-        int rc = mrc_table_walk(j->tables, j->ntables, part_lo(p, j->nparts), part_hi(p, j->nparts),
-                                choose, &c, err);
-        if (rc != 0) return rc;
-        for (size_t i = 0; i < c.n && i < CHOOSE_AHEAD; i++)
-            mark(c.word[i], c.mask[i]);
-    }
-    return 0;
+    dropper d = {.j = j, .n = calloc(j->ntables, sizeof *d.n)};
+    if (d.n == NULL) return mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
+    int rc = 0;
+    for (size_t p = ti; p < j->nparts && rc == 0 && !atomic_load(failed); p += j->nthreads)
+        rc = mrc_table_walk_ties(j->tables, j->ntables, part_lo(p, j->nparts),
+                                 part_hi(p, j->nparts), drop, &d, err);
+    for (size_t i = 0; i < d.marks && i < DROP_AHEAD; i++)
+        mark(d.word[i], d.mask[i]);
+    for (size_t t = 0; t < j->ntables; t++)
+        atomic_fetch_add_explicit(&j->ndropped[t], d.n[t], memory_order_relaxed);
+    free(d.n);
+    return rc;
 }
 
-static size_t chosen_words(const mrc_table *t)
+static size_t dropped_words(const mrc_table *t)
 {
     return t->arena_len / 8 / 64 + 1;
 }
 
-/* Table ti's chosen records, in arena order, into its region. */
-static int collect_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
-{
-    (void)failed;
-    (void)err;
-    refs_job *j = arg;
-    for (size_t t = ti; t < j->ntables; t += j->nthreads) {
-        const uint64_t *bits = j->chosen[t];
-        const unsigned char *arena = j->tables[t]->arena;
-        mrc_out_ref *at = j->refs + j->start[t];
-        for (size_t w = 0, nw = chosen_words(j->tables[t]); w < nw; w++)
-            for (uint64_t b = bits[w]; b != 0; b &= b - 1)
-                (at++)->rec = arena + (w * 64 + (size_t)__builtin_ctzll(b)) * 8;
-    }
-    return 0;
-}
-
 typedef struct scan {
     mrc_out_ref *refs;
-    size_t n;
+    size_t n, cap;
+    const uint64_t *dropped; /* NULL: none */
+    const unsigned char *arena;
 } scan;
 
 static void scan_rec(const mrc_rec *r, void *arg)
 {
     scan *s = arg;
-    s->refs[s->n++].rec = (const unsigned char *)r;
+    if (s->dropped != NULL) {
+        size_t bit = (size_t)((const unsigned char *)r - s->arena) / 8;
+        if (s->dropped[bit / 64] >> (bit % 64) & 1) return;
+    }
+    if (s->n < s->cap) s->refs[s->n].rec = (const unsigned char *)r;
+    s->n++;
+}
+
+/* Table ti's records not dropped, in arena order, into its region. */
+static int collect_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
+{
+    (void)failed;
+    refs_job *j = arg;
+    for (size_t t = ti; t < j->ntables; t += j->nthreads) {
+        const mrc_table *tab = j->tables[t];
+        size_t want = j->start[t + 1] - j->start[t];
+        scan s = {j->refs + j->start[t], 0, want, j->dropped[t], tab->arena};
+        mrc_table_each(tab, scan_rec, &s);
+        if (s.n != want) /* the arena and the index disagree: never so for a valid table */
+            return mrc_err_set(err, MRC_EINVAL, "output: table %zu holds %zu records, not %zu", t,
+                               s.n, want);
+    }
+    return 0;
 }
 
 int mrc_output_refs_from_tables(mrc_table *const *tables, size_t ntables, mrc_topo *topo,
@@ -150,15 +147,19 @@ int mrc_output_refs_from_tables(mrc_table *const *tables, size_t ntables, mrc_to
 {
     *refs = NULL;
     *n = 0;
-    size_t total = 0;
-    for (size_t t = 0; t < ntables; t++)
-        total += tables[t]->frozen ? tables[t]->used : tables[t]->used;
+    if (ntables == 0) return 0;
     if (ntables == 1) { /* one table: every record is a distinct key already */
+        size_t total = tables[0]->used;
         mrc_table_drop_index(tables[0]);
-        scan s = {malloc((total + 1) * sizeof *s.refs), 0};
+        scan s = {malloc((total + 1) * sizeof *s.refs), 0, total, NULL, NULL};
         if (s.refs == NULL) return mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
         mrc_advise_huge(s.refs, (total + 1) * sizeof *s.refs); /* the sort permutes them */
         mrc_table_each(tables[0], scan_rec, &s);
+        if (s.n != total) {
+            free(s.refs);
+            return mrc_err_set(err, MRC_EINVAL, "output: the table holds %zu records, not %zu", s.n,
+                               total);
+        }
         *refs = s.refs;
         *n = s.n;
         return 0;
@@ -167,23 +168,16 @@ int mrc_output_refs_from_tables(mrc_table *const *tables, size_t ntables, mrc_to
     j.nparts = pl->nthreads * PARTS_PER_THREAD;
     int rc = mrc_run_tasks(topo, pl, freeze_task, &j, err);
     if (rc != 0) return rc;
-    j.chosen = calloc(ntables, sizeof *j.chosen);
+    j.dropped = calloc(ntables, sizeof *j.dropped);
+    j.ndropped = calloc(ntables, sizeof *j.ndropped);
     j.start = calloc(ntables + 1, sizeof *j.start);
-    j.by_arena = malloc(ntables * sizeof *j.by_arena);
-    if (j.chosen == NULL || j.start == NULL || j.by_arena == NULL) {
+    if (j.dropped == NULL || j.ndropped == NULL || j.start == NULL) {
         rc = mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
         goto out;
     }
-    for (size_t t = 0; t < ntables; t++) { /* insertion sort: one table per thread */
-        size_t i = t;
-        for (; i > 0 && (uintptr_t)tables[j.by_arena[i - 1]]->arena > (uintptr_t)tables[t]->arena;
-             i--)
-            j.by_arena[i] = j.by_arena[i - 1];
-        j.by_arena[i] = t;
-    }
-    for (size_t t = 0; t < ntables; t++) {
-        j.chosen[t] = calloc(chosen_words(tables[t]), sizeof *j.chosen[t]);
-        if (j.chosen[t] == NULL) {
+    for (size_t t = 0; t < ntables; t++) { /* calloc'd: the pages no drop touches stay unmapped */
+        j.dropped[t] = calloc(dropped_words(tables[t]), sizeof *j.dropped[t]);
+        if (j.dropped[t] == NULL) {
             rc = mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
             goto out;
         }
@@ -191,11 +185,9 @@ int mrc_output_refs_from_tables(mrc_table *const *tables, size_t ntables, mrc_to
     rc = mrc_run_tasks(topo, pl, walk_task, &j, err);
     if (rc != 0) goto out;
     for (size_t t = 0; t < ntables; t++) { /* the indexes go before the refs take memory */
+        size_t used = tables[t]->used;
         mrc_table_drop_index(tables[t]);
-        size_t k = 0;
-        for (size_t w = 0, nw = chosen_words(tables[t]); w < nw; w++)
-            k += (size_t)__builtin_popcountll(j.chosen[t][w]);
-        j.start[t + 1] = j.start[t] + k;
+        j.start[t + 1] = j.start[t] + used - atomic_load(&j.ndropped[t]);
     }
     j.refs = malloc((j.start[ntables] + 1) * sizeof *j.refs);
     if (j.refs == NULL) {
@@ -210,10 +202,10 @@ int mrc_output_refs_from_tables(mrc_table *const *tables, size_t ntables, mrc_to
         j.refs = NULL;
     }
 out:
-    for (size_t t = 0; j.chosen != NULL && t < ntables; t++)
-        free(j.chosen[t]);
-    free(j.chosen);
-    free(j.by_arena);
+    for (size_t t = 0; j.dropped != NULL && t < ntables; t++)
+        free(j.dropped[t]);
+    free(j.dropped);
+    free((void *)j.ndropped);
     free(j.start);
     free(j.refs);
     return rc;

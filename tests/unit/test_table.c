@@ -573,6 +573,120 @@ static unsigned char *walk_in_ranges(mrc_table *const *tabs, size_t nt, size_t n
     return w.buf;
 }
 
+/* ---- the ties walk: keys several tables share ---- */
+
+typedef struct ties_seen {
+    mrc_table *const *tabs;
+    uint64_t **dropped; /* per table: a bit per 8 arena bytes */
+    size_t drops;
+} ties_seen;
+
+static void ties_drop(void *arg, size_t t, mrc_rec *rec)
+{
+    ties_seen *s = arg;
+    size_t bit = (size_t)((const unsigned char *)rec - s->tabs[t]->arena) / 8;
+    uint64_t m = (uint64_t)1 << (bit % 64);
+    assert_false(s->dropped[t][bit / 64] & m); /* a record dropped twice */
+    s->dropped[t][bit / 64] |= m;
+    s->drops++;
+}
+
+typedef struct ties_check {
+    const uint64_t *dropped;
+    const unsigned char *arena;
+    uint64_t *kept; /* per key: the count of its record not dropped (0: none yet) */
+    size_t nkeys;
+} ties_check;
+
+static void ties_kept(const mrc_rec *r, void *arg)
+{
+    ties_check *c = arg;
+    size_t bit = (size_t)((const unsigned char *)r - c->arena) / 8;
+    if (c->dropped[bit / 64] >> (bit % 64) & 1) return;
+    char key[16];
+    assert_true(r->len > 1 && r->len < sizeof key);
+    memcpy(key, r->key, r->len);
+    key[r->len] = 0;
+    size_t k = (size_t)strtoul(key + 1, NULL, 10);
+    assert_true(k < c->nkeys);
+    assert_int_equal(c->kept[k], 0); /* a key kept in two tables */
+    c->kept[k] = r->count;
+}
+
+/* A key's crafted hash: 16 tags spread over the hash space, so that distinct keys share tags
+ * within and across tables (the walk then compares full hashes and keys). */
+static uint64_t ties_hash(const char *key, size_t len)
+{
+    uint64_t h = mrc_hash(key, len);
+    return ((h % 16) << 60) | (h & 0xffffffffu);
+}
+
+/* Every key ends with exactly one record not dropped, holding its total; every other record of
+ * it is dropped once; the walk over 1, 3 or 16 hash ranges, with 2, 3 or 9 tables. */
+static void test_table_walk_ties(void **state)
+{
+    (void)state;
+    enum { NKEYS = 2000 };
+    static const size_t ntabs[] = {2, 3, 9};
+    static const size_t ranges[] = {1, 3, 16};
+    for (size_t nt = 0; nt < sizeof ntabs / sizeof ntabs[0]; nt++)
+        for (size_t rg = 0; rg < sizeof ranges / sizeof ranges[0]; rg++)
+            for (int crafted = 0; crafted < 2; crafted++) {
+                rng_seed(1300 + nt * 10 + rg * 2 + (size_t)crafted);
+                size_t T = ntabs[nt];
+                mrc_table tabs[9], *tp[9];
+                static uint64_t want[NKEYS], kept[NKEYS];
+                memset(want, 0, sizeof want);
+                memset(kept, 0, sizeof kept);
+                size_t records = 0;
+                for (size_t t = 0; t < T; t++) {
+                    table_init(&tabs[t], 0);
+                    tp[t] = &tabs[t];
+                    for (size_t a = 0, na = rng_below(3000); a < na; a++) {
+                        char key[16];
+                        size_t k = rng_below(NKEYS);
+                        uint64_t c = 1 + rng_below(9);
+                        int kl = snprintf(key, sizeof key, "k%zu", k);
+                        uint64_t h =
+                            crafted ? ties_hash(key, (size_t)kl) : mrc_hash(key, (size_t)kl);
+                        size_t before = tabs[t].used;
+                        add_ok(&tabs[t], key, (uint32_t)kl, h, c);
+                        records += tabs[t].used - before;
+                        want[k] += c;
+                    }
+                    mrc_table_freeze(&tabs[t]);
+                }
+                size_t distinct = 0;
+                for (size_t k = 0; k < NKEYS; k++)
+                    distinct += want[k] != 0;
+                uint64_t *dropped[9];
+                for (size_t t = 0; t < T; t++) {
+                    dropped[t] = calloc(tabs[t].arena_len / 8 / 64 + 1, sizeof *dropped[t]);
+                    assert_non_null(dropped[t]);
+                }
+                ties_seen s = {tp, dropped, 0};
+                mrc_err err = {0};
+                size_t nr = ranges[rg];
+                for (size_t r = 0; r < nr; r++) {
+                    uint64_t lo = (uint64_t)(((u128)r << 64) / nr);
+                    uint64_t hi =
+                        r + 1 == nr ? UINT64_MAX : (uint64_t)(((u128)(r + 1) << 64) / nr) - 1;
+                    assert_int_equal(mrc_table_walk_ties(tp, T, lo, hi, ties_drop, &s, &err), 0);
+                }
+                assert_int_equal(s.drops, records - distinct);
+                for (size_t t = 0; t < T; t++) {
+                    ties_check c = {dropped[t], tabs[t].arena, kept, NKEYS};
+                    mrc_table_each(&tabs[t], ties_kept, &c);
+                    free(dropped[t]);
+                    mrc_table_free(&tabs[t]);
+                }
+                for (size_t k = 0; k < NKEYS; k++)
+                    if (kept[k] != want[k])
+                        fail_msg("key k%zu: kept count %llu, want %llu", k,
+                                 (unsigned long long)kept[k], (unsigned long long)want[k]);
+            }
+}
+
 static void test_table_walk_ranges(void **state)
 {
     (void)state;
@@ -1437,6 +1551,7 @@ int main(void)
         cmocka_unit_test(test_serialize_same_keys_across_tables),
         cmocka_unit_test(test_serialize_sum_overflow),
         cmocka_unit_test(test_table_walk_ranges),
+        cmocka_unit_test(test_table_walk_ties),
         cmocka_unit_test(test_table_equal_tags),
         cmocka_unit_test(test_table_walk_overflow),
         cmocka_unit_test(test_table_merge_parallel),
