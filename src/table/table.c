@@ -75,10 +75,10 @@ static void *big_realloc(void *old, size_t old_size, size_t size)
     void *at = map_aligned(size, PROT_NONE); /* a place of our own, which mremap replaces */
     if (at == NULL) return NULL;
     p = mremap(old, old_size, size, MREMAP_MAYMOVE | MREMAP_FIXED, at);
-    if (p == MAP_FAILED) {
-        munmap(at, size);
-        return NULL;
-    }
+    /* A failed move may already have unmapped the place (Linux clears the target first), and
+     * another thread may have mapped something there since: unmapping it now could take that.
+     * The place is left as it is, at worst PROT_NONE address space that holds no memory. */
+    if (p == MAP_FAILED) return NULL;
 #ifdef MADV_HUGEPAGE
     madvise(p, size, MADV_HUGEPAGE);
 #endif
