@@ -484,18 +484,41 @@ int mrc_output_sort(mrc_out_ref *refs, size_t n, enum mrc_order order, uint64_t 
 
 /* ---- the sorted records one at a time ---- */
 
+#define ITER_BATCH 32 /* records a stream reads ahead at a time */
+#define ITER_AHEAD 16 /* records whose lines it fetches ahead */
+
 struct mrc_out_iter {
     mrc_source src; /* first: the iterator as a stream */
     const mrc_out_sorted *s;
     size_t next, end;
+    /* as a stream: views of the next records, read in a tight loop (a merge that read one
+     * record per call between its comparisons and writes overlapped few misses: 30 M keys at
+     * np 2, rank 0's own stream took 0.75 s of its merge) */
+    size_t have, used;
+    mrc_rec_view view[ITER_BATCH];
 };
 
 static int iter_source_next(mrc_source *src, mrc_rec_view *r, mrc_err *err)
 {
     (void)err;
-    const unsigned char *rec = mrc_output_iter_next((mrc_out_iter *)(void *)src);
-    if (rec == NULL) return 0;
-    *r = (mrc_rec_view){0, mrc_rec_count(rec), mrc_rec_key(rec), mrc_rec_len(rec)};
+    mrc_out_iter *it = (mrc_out_iter *)(void *)src;
+    if (it->used == it->have) {
+        size_t n = 0;
+        const mrc_out_ref *refs = it->s->refs;
+        for (; n < ITER_BATCH && it->next < it->end; n++, it->next++) {
+            if (it->next + ITER_AHEAD < it->end) { /* both lines a short record may span */
+                const unsigned char *p = refs[it->next + ITER_AHEAD].rec;
+                __builtin_prefetch(p);
+                __builtin_prefetch(p + MRC_REC_HEAD + 15);
+            }
+            const unsigned char *rec = refs[it->next].rec;
+            it->view[n] = (mrc_rec_view){0, mrc_rec_count(rec), mrc_rec_key(rec), mrc_rec_len(rec)};
+        }
+        it->have = n;
+        it->used = 0;
+        if (n == 0) return 0;
+    }
+    *r = it->view[it->used++];
     return 1;
 }
 
@@ -512,8 +535,10 @@ mrc_out_iter *mrc_output_iter_open(const mrc_out_sorted *s, uint64_t first, mrc_
         return NULL;
     }
     size_t end = (size_t)s->records;
-    *it = (mrc_out_iter){
-        {iter_source_next, iter_source_close}, s, first < end ? (size_t)first : end, end};
+    *it = (mrc_out_iter){.src = {iter_source_next, iter_source_close},
+                         .s = s,
+                         .next = first < end ? (size_t)first : end,
+                         .end = end};
     return it;
 }
 
