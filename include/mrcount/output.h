@@ -100,8 +100,10 @@ mrc_out_iter *mrc_output_iter_open(const mrc_out_sorted *s, uint64_t first, mrc_
 const unsigned char *mrc_output_iter_next(mrc_out_iter *it);
 
 /** mrc_output_iter_source() : the iterator as a record stream in s->order (hash 0), for
- *  mrc_output_write_merged() beside received streams. Its close closes the iterator: call one of
- *  the two, once. @return the stream (never NULL). */
+ *  mrc_output_write_merged() beside received streams. The stream reads records ahead in
+ *  batches: once it is used, mrc_output_iter_next() on the same iterator would skip them (use
+ *  one or the other). Its close closes the iterator: call one of the two, once.
+ *  @return the stream (never NULL). */
 mrc_source *mrc_output_iter_source(mrc_out_iter *it);
 
 /** mrc_output_iter_close() : release the iterator; NULL is ignored. */

@@ -330,7 +330,8 @@ typedef void (*mrc_drop_fn)(void *arg, size_t table, mrc_rec *rec);
  *  several tables hold: the key's summed count is written into one of its records, each other
  *  record goes to drop(). A key in one table costs a comparison of 4-byte tags in the index
  *  (its record is not read): only tied tags read records.
- *  @return 0 or MRC_EOVERFLOW (a sum past 2^64-1, naming the key). */
+ *  @return 0, MRC_EOVERFLOW (a sum past 2^64-1, naming the key) or MRC_ENOMEM (more than 8
+ *  tables: the cursors' array). */
 int mrc_table_walk_ties(mrc_table *const *tables, size_t ntables, uint64_t lo, uint64_t hi,
                         mrc_drop_fn drop, void *arg, mrc_err *err);
 

@@ -687,6 +687,39 @@ static void test_table_walk_ties(void **state)
             }
 }
 
+static void ties_drop_none(void *arg, size_t t, mrc_rec *rec)
+{
+    (void)t;
+    (void)rec;
+    ++*(size_t *)arg;
+}
+
+/* A shared key whose total passes 2^64-1: MRC_EOVERFLOW naming it, from the ties walk too. */
+static void test_table_walk_ties_overflow(void **state)
+{
+    (void)state;
+    mrc_table a, b, c;
+    table_init(&a, 0);
+    table_init(&b, 0);
+    table_init(&c, 0);
+    add_ok(&a, "k", 1, mrc_hash("k", 1), UINT64_MAX - 1);
+    add_ok(&b, "k", 1, mrc_hash("k", 1), 1);
+    add_ok(&c, "k", 1, mrc_hash("k", 1), 1);
+    mrc_table *tp[3] = {&a, &b, &c};
+    for (int i = 0; i < 3; i++)
+        mrc_table_freeze(tp[i]);
+    size_t drops = 0;
+    mrc_err err = {0};
+    assert_int_equal(mrc_table_walk_ties(tp, 2, 0, UINT64_MAX, ties_drop_none, &drops, &err), 0);
+    assert_int_equal(drops, 1); /* UINT64_MAX - 1 + 1 fits */
+    assert_int_equal(mrc_table_walk_ties(tp, 3, 0, UINT64_MAX, ties_drop_none, &drops, &err),
+                     MRC_EOVERFLOW);
+    assert_int_equal(err.code, MRC_EOVERFLOW);
+    assert_non_null(strstr(err.msg, "'k'"));
+    for (int i = 0; i < 3; i++)
+        mrc_table_free(tp[i]);
+}
+
 static void test_table_walk_ranges(void **state)
 {
     (void)state;
@@ -1552,6 +1585,7 @@ int main(void)
         cmocka_unit_test(test_serialize_sum_overflow),
         cmocka_unit_test(test_table_walk_ranges),
         cmocka_unit_test(test_table_walk_ties),
+        cmocka_unit_test(test_table_walk_ties_overflow),
         cmocka_unit_test(test_table_equal_tags),
         cmocka_unit_test(test_table_walk_overflow),
         cmocka_unit_test(test_table_merge_parallel),
