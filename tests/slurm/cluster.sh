@@ -55,13 +55,20 @@ until_true() {
     done
 }
 
-listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+# in_use PORT: a TCP socket of any state has it as its local port (a listener, or one end of a
+# connection: Open MPI's TCP connections of a test running beside this one take such ports).
+in_use() { ss -Htan "sport = :$1" 2>/dev/null | grep -q .; }
 
-# free_port: a TCP port nobody listens on (the test may run beside another cluster).
+# free_port: a TCP port no socket uses, below the kernel's ephemeral range, where the ports of
+# outgoing connections come from (a port of 20000-40000 once collided with one: slurmd failed
+# with "Address already in use" while MPI tests ran beside it).
 free_port() {
-    local p
-    for p in $(shuf -i 20000-40000 -n 50); do
-        listening "$p" || {
+    local p lo=32768 hi
+    read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+    hi=$((lo - 1))
+    [ "$hi" -ge 11000 ] || die "the ephemeral port range starts at $lo: no room below it"
+    for p in $(shuf -i 10000-"$hi" -n 50); do
+        in_use "$p" || {
             echo "$p"
             return 0
         }
