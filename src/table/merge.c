@@ -16,6 +16,7 @@
 
 typedef struct walk_cursor {
     const mrc_table *t;
+    size_t ti; /* the table's index among the walk's tables (the ties walk's drop() needs it) */
     size_t at, end;
     uint64_t slot;
     uint64_t hash; /* full hash of the current record, 0 until needed (hashed) */
@@ -55,6 +56,17 @@ static inline bool cursor_load(walk_cursor *c)
     c->slot = c->t->slots[c->at++];
     c->hashed = false;
     return true;
+}
+
+/* A cursor over table ti's slots of hashes [lo, hi] (hi UINT64_MAX: to the end), before its
+ * first slot. */
+static walk_cursor cursor_range(mrc_table *const *tables, size_t ti, uint64_t lo, uint64_t hi)
+{
+    const mrc_table *t = tables[ti];
+    return (walk_cursor){.t = t,
+                         .ti = ti,
+                         .at = mrc_table_lower(t, lo),
+                         .end = hi == UINT64_MAX ? t->used : mrc_table_lower(t, hi + 1)};
 }
 
 static int overflow(const mrc_rec *r, mrc_err *err)
@@ -127,9 +139,7 @@ int mrc_table_walk(mrc_table *const *tables, size_t ntables, uint64_t lo, uint64
         return mrc_err_set(err, MRC_ENOMEM, "merge of %zu tables: out of memory", ntables);
     size_t n = 0;
     for (size_t i = 0; i < ntables; i++) {
-        walk_cursor c = {.t = tables[i]};
-        c.at = mrc_table_lower(tables[i], lo);
-        c.end = hi == UINT64_MAX ? tables[i]->used : mrc_table_lower(tables[i], hi + 1);
+        walk_cursor c = cursor_range(tables, i, lo, hi);
         if (cursor_load(&c)) cur[n++] = c;
     }
     int rc = 0;
@@ -193,7 +203,7 @@ static inline bool cursor_step(walk_cursor *c, bool ahead)
 /* The key at cur[m] against every other cursor: each one that holds it adds its count into
  * cur[m]'s record, goes to drop() and steps on. Cursors that run out are replaced by the last
  * (*n shrinks; the index of cur[m] after the swaps is returned through *m). */
-static int settle_ties(walk_cursor *cur, size_t *tix, size_t *n, size_t *m, bool ahead,
+static int settle_ties(walk_cursor *cur, size_t *n, size_t *m, bool ahead,
                        mrc_drop_fn drop, void *arg, mrc_err *err)
 {
     mrc_rec *first = NULL;
@@ -210,10 +220,9 @@ static int settle_ties(walk_cursor *cur, size_t *tix, size_t *n, size_t *m, bool
         }
         mrc_rec *r = mrc_table_rec_at(cur[i].t, cur[i].slot);
         if (__builtin_add_overflow(count, r->count, &count)) return overflow(first, err);
-        drop(arg, tix[i], r);
+        drop(arg, cur[i].ti, r);
         if (!cursor_step(&cur[i], ahead)) { /* exhausted: the last cursor takes its place */
             cur[i] = cur[--*n];
-            tix[i] = tix[*n];
             if (*m == *n) *m = i;
             continue;
         }
@@ -227,25 +236,12 @@ int mrc_table_walk_ties(mrc_table *const *tables, size_t ntables, uint64_t lo, u
                         mrc_drop_fn drop, void *arg, mrc_err *err)
 {
     walk_cursor few[WALK_SCAN_MAX], *cur = few;
-    size_t fewt[WALK_SCAN_MAX], *tix = fewt;
-    if (ntables > WALK_SCAN_MAX) {
-        cur = malloc(ntables * sizeof *cur);
-        tix = malloc(ntables * sizeof *tix);
-        if (cur == NULL || tix == NULL) {
-            free(cur);
-            free(tix);
-            return mrc_err_set(err, MRC_ENOMEM, "merge of %zu tables: out of memory", ntables);
-        }
-    }
+    if (ntables > WALK_SCAN_MAX && (cur = malloc(ntables * sizeof *cur)) == NULL)
+        return mrc_err_set(err, MRC_ENOMEM, "merge of %zu tables: out of memory", ntables);
     size_t n = 0;
     for (size_t i = 0; i < ntables; i++) {
-        walk_cursor c = {.t = tables[i]};
-        c.at = mrc_table_lower(tables[i], lo);
-        c.end = hi == UINT64_MAX ? tables[i]->used : mrc_table_lower(tables[i], hi + 1);
-        if (cursor_step(&c, false)) {
-            tix[n] = i;
-            cur[n++] = c;
-        }
+        walk_cursor c = cursor_range(tables, i, lo, hi);
+        if (cursor_step(&c, false)) cur[n++] = c;
     }
     int rc = 0;
     /* Records are fetched ahead while at least 1 key in TIES_AHEAD_SHARE ties (English words at
@@ -275,19 +271,13 @@ int mrc_table_walk_ties(mrc_table *const *tables, size_t ntables, uint64_t lo, u
         if (tie) { /* the smallest (tag, hash, key) among those with the tag */
             for (size_t i = 0; i < n; i++)
                 if (i != m && (cur[i].slot >> 32) == tm && cursor_cmp(&cur[i], &cur[m]) < 0) m = i;
-            rc = settle_ties(cur, tix, &n, &m, ahead, drop, arg, err);
+            rc = settle_ties(cur, &n, &m, ahead, drop, arg, err);
             if (rc != 0) break;
             ties++;
         }
-        if (!cursor_step(&cur[m], ahead)) {
-            cur[m] = cur[--n];
-            tix[m] = tix[n];
-        }
+        if (!cursor_step(&cur[m], ahead)) cur[m] = cur[--n];
     }
-    if (cur != few) {
-        free(cur);
-        free(tix);
-    }
+    if (cur != few) free(cur);
     return rc;
 }
 
