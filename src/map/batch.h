@@ -13,10 +13,10 @@
 #endif
 #include <xxhash.h>
 
+#include "addq.h"
 #include "mrcount/map.h"
 
 #define BATCH 256 /* tokens hashed (and their slots prefetched) before they are counted */
-#define AHEAD 64  /* how far ahead of its lookup a record is prefetched */
 #define LEN_CLASSES 5
 
 /* Tokens waiting to be hashed and counted, their indices sorted by key length class as they
@@ -46,12 +46,6 @@ static inline int take_token(token_batch *tb, size_t off, size_t n, mrc_err *err
     tb->tok[i].len = (uint32_t)n;
     tb->by_class[c][tb->in_class[c]++] = (uint16_t)i;
     return 0;
-}
-
-static inline void prefetch_rec(const mrc_table *t, uint64_t hash)
-{
-    uint64_t s = *mrc_table_home(t, hash);
-    if (s != 0) __builtin_prefetch(mrc_table_rec_at(t, s));
 }
 
 /* Hash and count the batch (keys at base + off) and empty it. XXH3 and the table's key compare

@@ -2,14 +2,13 @@
  * by year and part-of-speech tags, and their match (or volume) counts summed per ngram.
  * A malformed line is never guessed at: it is skipped and logged with its place (or fatal with
  * --strict); a line of another export format among a file's first lines ends the run.
- * Rows of one ngram are adjacent in real exports, so a run of equal keys costs one table add. */
+ * Rows of one ngram are adjacent in real exports, so a run of equal keys costs one table add
+ * (queued: addq.h). */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define XXH_INLINE_ALL
-#include <xxhash.h>
-
+#include "addq.h"
 #include "mrcount/map.h"
 #include "ngram.h"
 
@@ -262,8 +261,8 @@ static int check_format(mrc_map_ctx *ctx, const unsigned char *line, size_t len,
 
 /* ---- the consumer ---- */
 
-/* Adds a run's sum to the table under its key. */
-static int flush_run(mrc_map_ctx *ctx, const unsigned char *key, size_t len, uint64_t sum,
+/* Queues a run's sum for the table under its key. */
+static int flush_run(mrc_map_ctx *ctx, addq *aq, const unsigned char *key, size_t len, uint64_t sum,
                      mrc_err *err)
 {
     const unsigned char *k;
@@ -274,8 +273,7 @@ static int flush_run(mrc_map_ctx *ctx, const unsigned char *key, size_t len, uin
         return mrc_err_set(err, MRC_EINVAL, "%s: an ngram of %zu bytes exceeds the 4 GiB key limit",
                            ctx->path, n),
                -1;
-    uint64_t h = XXH3_64bits_withSeed(k, n, MRC_HASH_SEED);
-    return mrc_table_add(ctx->table, k, (uint32_t)n, h, sum, err) != 0 ? -1 : 0;
+    return addq_push(ctx->table, aq, k, n, sum, err);
 }
 
 static int sum_overflow(mrc_map_ctx *ctx, const unsigned char *key, size_t len, mrc_err *err)
@@ -338,10 +336,9 @@ fast_row(const unsigned char *p, const unsigned char *key_end, int ncounts, int 
 }
 
 static inline __attribute__((always_inline)) long long
-consume_lines(void *c, const unsigned char *buf, size_t len, bool final, mrc_err *err,
-              enum mrc_ngram_format format)
+consume_lines(mrc_map_ctx *ctx, addq *aq, const unsigned char *buf, size_t len, bool final,
+              mrc_err *err, enum mrc_ngram_format format)
 {
-    mrc_map_ctx *ctx = c;
     const mrc_ngram_opts *o = ctx->settings;
     const unsigned char *run_key = NULL, *p = buf, *end = buf + len;
     size_t run_len = 0;
@@ -382,7 +379,8 @@ consume_lines(void *c, const unsigned char *buf, size_t len, bool final, mrc_err
             if (lv.value_overflow && sum_overflow_unless_dropped(ctx, p, lv.key_len, err) != 0)
                 return -1;
             if (key_end == NULL) { /* a new key: the previous run is complete */
-                if (run_counted && flush_run(ctx, run_key, run_len, run_sum, err) != 0) return -1;
+                if (run_counted && flush_run(ctx, aq, run_key, run_len, run_sum, err) != 0)
+                    return -1;
                 run_key = p;
                 run_len = lv.key_len;
                 run_sum = 0;
@@ -399,31 +397,15 @@ consume_lines(void *c, const unsigned char *buf, size_t len, bool final, mrc_err
         ctx->piece_line++;
         p = next;
     }
-    if (run_counted && flush_run(ctx, run_key, run_len, run_sum, err) != 0) return -1;
+    if (run_counted && flush_run(ctx, aq, run_key, run_len, run_sum, err) != 0) return -1;
     return final ? (long long)len : (long long)(p - buf);
-}
-
-static long long consume_v1(void *c, const unsigned char *b, size_t n, size_t o, bool f, mrc_err *e)
-{
-    (void)o; /* no lookahead: all of b is the range's */
-    return consume_lines(c, b, n, f, e, MRC_NGRAM_V1);
-}
-static long long consume_v2(void *c, const unsigned char *b, size_t n, size_t o, bool f, mrc_err *e)
-{
-    (void)o; /* no lookahead: all of b is the range's */
-    return consume_lines(c, b, n, f, e, MRC_NGRAM_V2);
-}
-static long long consume_v3(void *c, const unsigned char *b, size_t n, size_t o, bool f, mrc_err *e)
-{
-    (void)o; /* no lookahead: all of b is the range's */
-    return consume_lines(c, b, n, f, e, MRC_NGRAM_V3);
 }
 
 /* ---- --per-year: one key per (ngram, year) ---- */
 
-/* Add value under "<ngram key> TAB <year, 4 digits>": the year's fixed width makes bytewise key
- * order the order of years. @return 0, or -1 (err filled). */
-static int add_year(mrc_map_ctx *ctx, const unsigned char *ngram, size_t len, int year,
+/* Queue value under "<ngram key> TAB <year, 4 digits>": the year's fixed width makes bytewise
+ * key order the order of years. @return 0, or -1 (err filled). */
+static int add_year(mrc_map_ctx *ctx, addq *aq, const unsigned char *ngram, size_t len, int year,
                     uint64_t value, mrc_err *err)
 {
     const unsigned char *k;
@@ -446,18 +428,15 @@ static int add_year(mrc_map_ctx *ctx, const unsigned char *ngram, size_t len, in
         return mrc_err_set(err, MRC_EINVAL, "%s: an ngram of %zu bytes exceeds the 4 GiB key limit",
                            ctx->path, n),
                -1;
-    uint64_t h = XXH3_64bits_withSeed(w, n, MRC_HASH_SEED);
-    if (mrc_table_add(ctx->table, w, (uint32_t)n, h, value, err) != 0) return -1;
-    return 0;
+    return addq_push(ctx->table, aq, w, n, value, err);
 }
 
 /* The careful path for every line: validate it, then one add per year in range (v3: per
  * entry). */
 static inline __attribute__((always_inline)) long long
-consume_years(void *c, const unsigned char *buf, size_t len, bool final, mrc_err *err,
-              enum mrc_ngram_format format)
+consume_years(mrc_map_ctx *ctx, addq *aq, const unsigned char *buf, size_t len, bool final,
+              mrc_err *err, enum mrc_ngram_format format)
 {
-    mrc_map_ctx *ctx = c;
     const mrc_ngram_opts *o = ctx->settings;
     const unsigned char *p = buf, *end = buf + len;
     while (p < end) {
@@ -474,7 +453,8 @@ consume_years(void *c, const unsigned char *buf, size_t len, bool final, mrc_err
         if (cause != 0) {
             if (log_bad(ctx, cause, err) != 0) return -1;
         } else if (format != MRC_NGRAM_V3) {
-            if (lv.counted && add_year(ctx, p, lv.key_len, lv.year, lv.value, err) != 0) return -1;
+            if (lv.counted && add_year(ctx, aq, p, lv.key_len, lv.year, lv.value, err) != 0)
+                return -1;
         } else { /* the entries are valid: "TAB year,match,volumes" each */
             const unsigned char *q = p + lv.key_len, *e = p + n;
             while (q < e) {
@@ -486,7 +466,7 @@ consume_years(void *c, const unsigned char *buf, size_t len, bool final, mrc_err
                 parse_count(&q, e, ',', &v[0]);
                 q++;
                 parse_count(&q, e, '\t', &v[1]);
-                if (in_years(o, year) && add_year(ctx, p, lv.key_len, year,
+                if (in_years(o, year) && add_year(ctx, aq, p, lv.key_len, year,
                                                   v[o->value == MRC_VALUE_MATCH ? 0 : 1], err) != 0)
                     return -1;
             }
@@ -498,23 +478,56 @@ consume_years(void *c, const unsigned char *buf, size_t len, bool final, mrc_err
     return final ? (long long)len : (long long)(p - buf);
 }
 
+/* A consumer call, its queue emptied into the table before it returns (addq.h). Inlined into
+ * each consumer below with its format a constant. */
+static inline __attribute__((always_inline)) long long
+consume_queued(void *c, const unsigned char *b, size_t n, bool f, mrc_err *e,
+               enum mrc_ngram_format format, bool per_year)
+{
+    mrc_map_ctx *ctx = c;
+    addq *aq = addq_of(ctx, e);
+    if (aq == NULL) return -1;
+    long long r = per_year ? consume_years(ctx, aq, b, n, f, e, format)
+                           : consume_lines(ctx, aq, b, n, f, e, format);
+    if (r < 0) {
+        aq->n = aq->used = 0; /* the run ends with the error: nothing more is added */
+        return r;
+    }
+    return addq_flush(ctx->table, aq, e) != 0 ? -1 : r;
+}
+
+static long long consume_v1(void *c, const unsigned char *b, size_t n, size_t o, bool f, mrc_err *e)
+{
+    (void)o; /* no lookahead: all of b is the range's */
+    return consume_queued(c, b, n, f, e, MRC_NGRAM_V1, false);
+}
+static long long consume_v2(void *c, const unsigned char *b, size_t n, size_t o, bool f, mrc_err *e)
+{
+    (void)o; /* no lookahead: all of b is the range's */
+    return consume_queued(c, b, n, f, e, MRC_NGRAM_V2, false);
+}
+static long long consume_v3(void *c, const unsigned char *b, size_t n, size_t o, bool f, mrc_err *e)
+{
+    (void)o; /* no lookahead: all of b is the range's */
+    return consume_queued(c, b, n, f, e, MRC_NGRAM_V3, false);
+}
 static long long consume_v1_years(void *c, const unsigned char *b, size_t n, size_t o, bool f,
                                   mrc_err *e)
 {
     (void)o; /* no lookahead: all of b is the range's */
-    return consume_years(c, b, n, f, e, MRC_NGRAM_V1);
+    return consume_queued(c, b, n, f, e, MRC_NGRAM_V1, true);
 }
 static long long consume_v2_years(void *c, const unsigned char *b, size_t n, size_t o, bool f,
                                   mrc_err *e)
 {
     (void)o; /* no lookahead: all of b is the range's */
-    return consume_years(c, b, n, f, e, MRC_NGRAM_V2);
+    return consume_queued(c, b, n, f, e, MRC_NGRAM_V2, true);
 }
 static long long consume_v3_years(void *c, const unsigned char *b, size_t n, size_t o, bool f,
                                   mrc_err *e)
 {
     (void)o; /* no lookahead: all of b is the range's */
-    return consume_years(c, b, n, f, e, MRC_NGRAM_V3);
+    return consume_queued(c, b, n, f, e, MRC_NGRAM_V3, true);
 }
 
 static int ngram_check(const void *settings, mrc_err *err)

@@ -78,12 +78,6 @@ static inline size_t byte_scan(const unsigned char *buf, size_t pos, size_t end,
 
 #define SPANS BATCH /* tokens scanned and keyed per step; n-grams hashed per batch */
 
-typedef struct pending {
-    size_t off; /* into the batch's key bytes */
-    uint32_t len;
-    uint64_t hash;
-} pending;
-
 typedef struct span_state {
     uint64_t piece; /* ctx->pieces when the window was last reset */
     mrc_unicode_keys_fn keys;
@@ -129,33 +123,19 @@ static span_state *span_state_of(mrc_map_ctx *ctx, mrc_err *err)
 
 /* ---- counting ---- */
 
-/* Count a batch of hashed keys (at base + off). Their slots were prefetched when they were
- * hashed; the records those slots point at are prefetched AHEAD lookups early, as words.c does,
- * so the cache misses of rare keys overlap instead of queueing. */
-static int add_batch(mrc_table *t, const unsigned char *base, const pending *p, size_t n,
-                     mrc_err *err)
-{
-    size_t i = 0;
-    for (; i < n && i < AHEAD; i++)
-        prefetch_rec(t, p[i].hash);
-    for (i = 0; i < n; i++) {
-        if (i + AHEAD < n) prefetch_rec(t, p[i + AHEAD].hash);
-        if (mrc_table_add(t, base + p[i].off, p[i].len, p[i].hash, 1, err) != 0) return -1;
-    }
-    return 0;
-}
-
+/* An n-gram (its bytes at st->grams + off) into the batch: hashed and its home slot fetched
+ * now, added with the batch (add_pending, addq.h). */
 static inline void queue(mrc_map_ctx *ctx, span_state *st, const unsigned char *key, size_t off,
                          size_t len)
 {
     uint64_t h = XXH3_64bits_withSeed(key, len, MRC_HASH_SEED);
     __builtin_prefetch(mrc_table_home(ctx->table, h));
-    st->batch[st->nb++] = (pending){off, (uint32_t)len, h};
+    st->batch[st->nb++] = (pending){off, (uint32_t)len, h, 1};
 }
 
 static int flush_grams(mrc_map_ctx *ctx, span_state *st, mrc_err *err)
 {
-    int rc = st->nb ? add_batch(ctx->table, st->grams, st->batch, st->nb, err) : 0;
+    int rc = st->nb ? add_pending(ctx->table, st->grams, st->batch, st->nb, err) : 0;
     st->nb = 0;
     st->grams_len = 0;
     return rc;

@@ -8,9 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define XXH_INLINE_ALL
-#include <xxhash.h>
-
+#include "addq.h"
 #include "mrcount/map.h"
 #include "tsv.h"
 
@@ -86,11 +84,21 @@ static int line_key(mrc_map_ctx *ctx, const mrc_tsv_opts *o, const unsigned char
     return 0;
 }
 
-static long long consume_tsv(void *c, const unsigned char *buf, size_t len, size_t owned,
-                             bool final, mrc_err *err)
+/* The table's count overflow, named with the file (the key alone is the table's message). */
+static int name_overflow(mrc_map_ctx *ctx, mrc_err *err)
 {
-    (void)owned; /* no lookahead: all of buf is the range's */
-    mrc_map_ctx *ctx = c;
+    if (err->code == MRC_EOVERFLOW) {
+        char msg[MRC_ERR_MSG_MAX];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        memset(err, 0, sizeof *err);
+        mrc_err_set(err, MRC_EOVERFLOW, "%s: %s", ctx->path, msg);
+    }
+    return -1;
+}
+
+static long long consume_lines(mrc_map_ctx *ctx, addq *aq, const unsigned char *buf, size_t len,
+                               bool final, mrc_err *err)
+{
     const mrc_tsv_opts *o = ctx->settings;
     const unsigned char *p = buf, *end = buf + len;
     while (p < end) {
@@ -112,17 +120,8 @@ static long long consume_tsv(void *c, const unsigned char *buf, size_t len, size
                                        "%s: a key of %zu bytes exceeds the 4 GiB key limit",
                                        ctx->path, key_len),
                            -1;
-                uint64_t h = XXH3_64bits_withSeed(ctx->scratch, key_len, MRC_HASH_SEED);
-                if (mrc_table_add(ctx->table, ctx->scratch, (uint32_t)key_len, h, value, err) !=
-                    0) {
-                    if (err->code == MRC_EOVERFLOW) { /* name the file too */
-                        char msg[MRC_ERR_MSG_MAX];
-                        snprintf(msg, sizeof msg, "%s", err->msg);
-                        memset(err, 0, sizeof *err);
-                        mrc_err_set(err, MRC_EOVERFLOW, "%s: %s", ctx->path, msg);
-                    }
-                    return -1;
-                }
+                if (addq_push(ctx->table, aq, ctx->scratch, key_len, value, err) != 0)
+                    return name_overflow(ctx, err);
                 ctx->records++;
             }
         }
@@ -130,6 +129,22 @@ static long long consume_tsv(void *c, const unsigned char *buf, size_t len, size
         p = next;
     }
     return final ? (long long)len : (long long)(p - buf);
+}
+
+/* The consumer: the lines' keys go through the add queue, emptied before it returns (addq.h). */
+static long long consume_tsv(void *c, const unsigned char *buf, size_t len, size_t owned,
+                             bool final, mrc_err *err)
+{
+    (void)owned; /* no lookahead: all of buf is the range's */
+    mrc_map_ctx *ctx = c;
+    addq *aq = addq_of(ctx, err);
+    if (aq == NULL) return -1;
+    long long r = consume_lines(ctx, aq, buf, len, final, err);
+    if (r < 0) {
+        aq->n = aq->used = 0; /* the run ends with the error: nothing more is added */
+        return r;
+    }
+    return addq_flush(ctx->table, aq, err) != 0 ? name_overflow(ctx, err) : r;
 }
 
 static int tsv_select(mrc_job *job, const mrc_job_env *env, mrc_err *err)

@@ -2,7 +2,7 @@
 # vocab_spill.sh - bounded memory: a vocabulary far bigger than --memory-limit is counted exactly
 # at np 1, 2 and 3 (every rank's tables spill several times to --tmp-dir, the owners' shares and
 # the output sort too), equal to sort | uniq -c, with any --reduce, --sort key, --top, --min-count
-# and --output-per-rank, and merges that may open only a few runs at once (multi-pass); the
+# and --output-per-rank, and as the tsv and ngram jobs' sums (awk), and merges that may open only a few runs at once (multi-pass); the
 # limit can come from SLURM_MEM_PER_NODE alone; a --tmp-dir that fills
 # up is an error naming it that leaves nothing behind; a signal while spill files exist leaves
 # nothing behind either (they have no name). Sizes are kept small for CI: the limit is small
@@ -34,7 +34,7 @@ check() {
     local name=$1 np=$2 exp=$3
     shift 3
     run_mrc_ok "$np" --quiet --tmp-dir "$T/spill" --metrics "$T/m.json" --output "$T/out.tsv" \
-        "$@" "$T/keys"
+        "$@" "${IN:-$T/keys}"
     assert_same "$exp" "$T/out.tsv" "$name np $np $*"
     local runs
     runs=$(metric "$T/m.json" 'min(r["spill_runs"] for r in m["ranks"])')
@@ -60,6 +60,20 @@ head -n 1000 "$T/exp.tsv" >"$T/exp-top.tsv"
 check "--top" 3 "$T/exp-top.tsv" --memory-limit 16M --top 1000
 awk -F "$TAB" '$2 >= 3' "$T/exp.tsv" >"$T/exp-min.tsv"
 check "--min-count" 2 "$T/exp-min.tsv" --memory-limit 16M --min-count 3
+
+# The line jobs, whose keys go through an add queue (src/map/addq.h) that a spill may interrupt:
+# the same keys one a line with a value (0-6, so some keys sum to 0) as tsv rows and as ngram
+# v2 rows, equal to awk's sums.
+mkdir -p "$T/tsv" "$T/ngram"
+for f in "$T"/keys/*; do
+    tr ' ' '\n' <"$f" | grep -v '^$' | awk -v OFS="$TAB" '{ print $0, NR % 7 }' >"$T/tsv/${f##*/}"
+    awk -F "$TAB" -v OFS="$TAB" '{ print $1, 1900 + $2, $2, 1 }' "$T/tsv/${f##*/}" \
+        >"$T/ngram/${f##*/}"
+done
+cat "$T"/tsv/* | awk -F "$TAB" -v OFS="$TAB" '{ s[$1] += $2 } END { for (k in s) print k, s[k] }' |
+    sort -t "$TAB" -k2,2nr -k1,1 >"$T/exp-sum.tsv"
+IN=$T/tsv check "tsv job" 2 "$T/exp-sum.tsv" --job tsv --value-column 2 --memory-limit 16M --threads 2
+IN=$T/ngram check "ngram job" 1 "$T/exp-sum.tsv" --job ngram --memory-limit 16M --threads 2
 
 # --output-per-rank: the parts, concatenated and sorted, are the table.
 run_mrc_ok 3 --quiet --tmp-dir "$T/spill" --memory-limit 16M --output-per-rank "$T/parts" "$T/keys"

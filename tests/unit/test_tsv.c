@@ -227,6 +227,54 @@ static void test_sum_overflow_is_an_error(void **state)
     counter_free(&c);
 }
 
+/* Keys of every length from 1 byte to past the add queue's copy limit (4096) and their bytes
+ * past its buffer (64 KiB), many more keys than it holds: key i (its number, then filler) on
+ * i % 3 + 1 lines of value i % 5, so its sum is (i % 3 + 1) * (i % 5), whatever the buffer
+ * size (a sum of 0 is still a key). */
+static void test_keys_of_any_length_through_the_queue(void **state)
+{
+    (void)state;
+    enum { KEYS = 700, MAXLEN = 6000 };
+    size_t cap = (size_t)KEYS * 3 * (MAXLEN + 16), len = 0;
+    char *text = malloc(cap), *key = malloc(MAXLEN + 1);
+    assert_non_null(text);
+    assert_non_null(key);
+    for (int pass = 0; pass < 3; pass++)
+        for (int i = 0; i < KEYS; i++) {
+            if (i % 3 < pass) continue;
+            size_t kl = (size_t)(i * 389 % MAXLEN) + 6;
+            int n = snprintf(key, 7, "%06d", i);
+            assert_int_equal(n, 6);
+            for (size_t j = 6; j < kl; j++)
+                key[j] = (char)('a' + (i + j) % 26);
+            memcpy(text + len, key, kl);
+            len += kl;
+            len += (size_t)snprintf(text + len, cap - len, "\t%d\n", i % 5);
+        }
+    text[len] = '\0';
+    const size_t steps[] = {1 << 20, 4096};
+    for (size_t s = 0; s < 2; s++) {
+        counter c;
+        const char *const o[] = {"value-column", "2", NULL};
+        assert_int_equal(counter_init(&c, o), 0);
+        assert_int_equal(feed(&c, text, steps[s]), 0);
+        assert_int_equal(c.table.used, KEYS);
+        for (int i = 0; i < KEYS; i++) {
+            size_t kl = (size_t)(i * 389 % MAXLEN) + 6;
+            snprintf(key, 7, "%06d", i);
+            for (size_t j = 6; j < kl; j++)
+                key[j] = (char)('a' + (i + j) % 26);
+            uint64_t want = (uint64_t)(i % 3 + 1) * (uint64_t)(i % 5);
+            if (count_of(&c, key, kl) != want)
+                fail_msg("key %d (%zu bytes): %llu, want %llu", i, kl,
+                         (unsigned long long)count_of(&c, key, kl), (unsigned long long)want);
+        }
+        counter_free(&c);
+    }
+    free(key);
+    free(text);
+}
+
 static void test_header_skips_first_line_of_file_only(void **state)
 {
     (void)state;
@@ -314,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_bad_records_are_located),
         cmocka_unit_test(test_strict_names_file_and_line),
         cmocka_unit_test(test_sum_overflow_is_an_error),
+        cmocka_unit_test(test_keys_of_any_length_through_the_queue),
         cmocka_unit_test(test_header_skips_first_line_of_file_only),
         cmocka_unit_test(test_same_table_for_any_buffer_size),
         cmocka_unit_test(test_option_values),
