@@ -166,11 +166,12 @@ static int refs_from_tables(run *r, mrc_err *err)
     return rc;
 }
 
-/* --min-count: the refs of keys below it go (each rank holds its keys' totals: exact). */
+/* --min-count: the refs of keys below it go (each rank holds its keys' totals: exact). K = 1
+ * drops something too: a tsv or ngram key's total may be 0. */
 static size_t drop_below(run *r, mrc_out_ref *refs, size_t n)
 {
     uint64_t k = r->o.min_count;
-    if (k <= 1) return n;
+    if (k == 0) return n;
     size_t w = 0;
     for (size_t i = 0; i < n; i++)
         if (mrc_rec_count(refs[i].rec) >= k) refs[w++] = refs[i];

@@ -3,7 +3,7 @@
 # chunks (so split boundaries fall everywhere), plain and .gz: the match_count column of an ngram
 # export summed by year; two key columns; lines counted; a comma-separated file with a header and
 # CRLF line ends; malformed lines counted, reported per file with their line, and fatal with
-# --strict; a sum past 2^64-1 is an error naming the key.
+# --strict; a sum past 2^64-1 is an error naming the key; totals of 0 and --min-count.
 # shellcheck source-path=SCRIPTDIR source=lib.bash
 source "$(dirname "$0")/lib.bash"
 TAB=$(printf '\t')
@@ -100,6 +100,25 @@ gzip -c "$T/csv/part0.csv" >"$T/part0.csv.gz"
 ORACLE_INPUTS=("$T/csv/part0.csv")
 check "csv with header, gz" 2 , 1 1 3 -- --delimiter comma --header -- "$T/part0.csv.gz"
 ORACLE_INPUTS=()
+
+# Totals of 0 are keys (values of 0), and --min-count K leaves out those below K: K = 1 drops
+# the zeros, K = 0 (the default) none.
+awk -v OFS="$TAB" 'BEGIN { for (i = 0; i < 3000; i++) print "k" (i % 500), (i % 500 < 100 ? 0 : i % 7) }' \
+    >"$T/zeros.tsv"
+tsv_oracle "$TAB" 0 1 2 "$T/zeros.tsv" >"$T/exp-all.tsv"
+grep -q "$TAB"'0$' "$T/exp-all.tsv" || fail "the oracle has no key of total 0"
+for k in 0 1 5; do
+    awk -F "$TAB" -v k="$k" '$2 >= k' "$T/exp-all.tsv" >"$T/exp-min.tsv"
+    for np in 1 3; do
+        run_mrc_ok "$np" --job tsv --value-column 2 --min-count "$k" --quiet --metrics "$T/m.json" \
+            --output "$T/got.tsv" "$T/zeros.tsv"
+        assert_same "$T/exp-min.tsv" "$T/got.tsv" "--min-count $k np $np"
+        dropped=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["min_count_dropped"])' "$T/m.json")
+        [ "$dropped" = $(($(wc -l <"$T/exp-all.tsv") - $(wc -l <"$T/exp-min.tsv"))) ] ||
+            fail "--min-count $k np $np: min_count_dropped $dropped"
+    done
+done
+log "ok: --min-count 0, 1 and 5 with totals of 0"
 
 # The warning names the file and the first malformed lines; --strict makes the first fatal.
 run_mrc_ok 2 --job tsv --key-columns 1 --value-column 3 --delimiter , --header \
