@@ -5,7 +5,10 @@
 #            RSS, mrcount's phase breakdown and the output phase's share of the run;
 #   100m     100 M distinct keys under --memory-limit at np 1 and 2: seconds, spill bytes and
 #            peak RSS per rank against the limit;
-#   english  the 1 GiB English corpus at 1x1 and 1x2: seconds and map MB/s (no spill expected).
+#   english  the 1 GiB English corpus at 1x1 and 1x2: seconds and map MB/s (no spill expected);
+#   ngram    the 30m part's keys as Google Books v2 rows (key TAB 2000 TAB 1-7 TAB 1, one a key),
+#            --job ngram at 1x1, 1x2 and 2x1 beside sort-count.sh and awk-count.sh ngram: a 2- to
+#            5-gram export's cardinality (not in the default parts).
 # Every run goes through peakmem.py (peak RSS of the process tree, mpirun's ranks included).
 #
 # usage: bench/bench-vocab.sh [WORK_DIR [RESULTS_DIR]]
@@ -13,8 +16,8 @@
 #   RESULTS_DIR  default bench/results; gets bench-vocab-<stamp>.md (the tables) and
 #                bench-vocab-<stamp>/ (runs.tsv: every run; the metrics JSON of every mrcount run)
 # Env: MRCOUNT, MRC_SHARED, BENCH_RUNS (3), BENCH_TIMEOUT (3600 s per run) as in lib.bash;
-#      BENCH_PARTS ("30m 100m english"); BENCH_COMMANDS (30m part: subset of "mrc-1x1 mrc-1x2
-#      mrc-2x1 sort mawk python", default all); BENCH_KEYS (30000000), BENCH_BIG_KEYS (100000000);
+#      BENCH_PARTS ("30m 100m english"; "ngram" too); BENCH_COMMANDS (30m and ngram parts: subset
+#      of "mrc-1x1 mrc-1x2 mrc-2x1 sort mawk python", default all; ngram has no python); BENCH_KEYS (30000000), BENCH_BIG_KEYS (100000000);
 #      BENCH_TOKENS, BENCH_BIG_TOKENS (0: each key once; more: repeats, see gen_keys --tokens);
 #      BENCH_DIST (zipf), BENCH_ORDER (seq), BENCH_PER_LINE (1), BENCH_FILES (8) for gen_keys;
 #      BENCH_MEMORY_LIMIT (1G); BENCH_SORT_MEM (4G); BENCH_DIR (the English corpus, default
@@ -103,9 +106,13 @@ mrc() {
 }
 
 names=() cmds=()
-# add NAME CMD : one command of the current part (for the 30m part only when BENCH_COMMANDS has it).
+# add NAME CMD : one command of the current part (for the 30m and ngram parts only when
+# BENCH_COMMANDS has it).
 add() {
-    if [ "$part" != 30m ] || [[ $WANT == *" $1 "* ]]; then names+=("$1"); cmds+=("$2"); fi
+    if { [ "$part" != 30m ] && [ "$part" != ngram ]; } || [[ $WANT == *" $1 "* ]]; then
+        names+=("$1")
+        cmds+=("$2")
+    fi
 }
 
 # run_interleaved : BENCH_RUNS rounds, each running every command of names/cmds once under
@@ -380,6 +387,64 @@ for n in names:
 print()
 print("(MB/s = corpus bytes / seconds; map s = phases.map.max; medians of the runs; spill bytes "
       "from the last run, n/a when this mrcount does not report them)")
+EOF
+    } >>"$out"
+fi
+
+if [[ $PARTS == *" ngram "* ]]; then
+    part=ngram
+    keyset "$KEYS" "$TOKENS"
+    ngdir=$WORK/ngram-$(basename "$(dirname "${files[0]}")")
+    if [ ! -d "$ngdir" ]; then
+        say "generating $ngdir (v2 rows of the keys)"
+        rm -rf "$ngdir.part"
+        mkdir -p "$ngdir.part"
+        for f in "${files[@]}"; do
+            mawk -v OFS='\t' '{ for (i = 1; i <= NF; i++) print $i, 2000, (NR + i) % 7 + 1, 1 }' "$f" \
+                >"$ngdir.part/googlebooks-eng-all-2gram-20120701-$(basename "$f" .txt)"
+        done
+        mv "$ngdir.part" "$ngdir"
+    fi
+    mapfile -t files < <(find "$ngdir" -maxdepth 1 -type f | sort)
+    inputs=$(q "${files[@]}")
+    names=() cmds=()
+    add mrc-1x1 "$(mrc mrc-1x1 -np 1 --bind-to none -- --job ngram --threads 1)"
+    add mrc-1x2 "$(mrc mrc-1x2 -np 1 --bind-to none -- --job ngram --threads 2)"
+    add mrc-2x1 "$(mrc mrc-2x1 -np 2 -- --job ngram --threads 1)"
+    add sort "SORT_MEM=$SORT_MEM timeout $LIMIT $(q "$SHARED_BENCH/sort-count.sh") ngram $inputs"
+    add mawk "timeout $LIMIT $(q "$SHARED_BENCH/awk-count.sh") ngram $inputs"
+    [ "${#names[@]}" -gt 0 ] || { echo "$BENCH: BENCH_COMMANDS selects nothing" >&2; exit 2; }
+    run_interleaved
+    unset EXPECT_DISTINCT EXPECT_TOTAL
+    check_counts "${names[@]}"
+    {
+        echo
+        echo "## ngram: the keys of the 30m part as v2 rows (${#files[@]} files, $(cat -- "${files[@]}" | wc -c) bytes)"
+        echo
+        python3 - "$log" ngram "${names[@]}" <<'EOF'
+import csv, json, statistics, sys
+log, part, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+rows = [r for r in csv.DictReader(open(log), delimiter="\t") if r["part"] == part]
+ok = {n: [r for r in rows if r["name"] == n and r["status"] == "ok"] for n in names}
+med = {n: statistics.median(float(r["wall_s"]) for r in ok[n]) for n in names if ok[n]}
+print("| command | median s | vs sort-count.sh | vs awk-count.sh | CPU s | peak RSS GiB (tree) "
+      "| map / local_merge / combine / output s |")
+print("|---|---:|---:|---:|---:|---:|---|")
+for n in names:
+    if n not in med:
+        print("| %s | not run | - | - | - | - | - |" % n)
+        continue
+    vs = lambda b: "%.2fx" % (med[b] / med[n]) if b in med else "-"
+    phases = "-"
+    if n.startswith("mrc-"):
+        ms = [json.load(open(r["metrics"])) for r in ok[n]]
+        phases = " / ".join("%.2f" % statistics.median(x["phases"][p]["max"] for x in ms)
+                            for p in ("map", "local_merge", "combine", "output"))
+    print("| %s | %.2f | %s | %s | %.1f | %.2f | %s |" % (
+        n, med[n], vs("sort"), vs("mawk"), statistics.median(float(r["cpu_s"]) for r in ok[n]),
+        max(float(r["tree_rss_mib"]) for r in ok[n]) / 1024, phases))
+print()
+print("(medians of the runs; vs X = X's median / the command's; phases: medians of phases.*.max)")
 EOF
     } >>"$out"
 fi
