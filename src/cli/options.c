@@ -740,6 +740,29 @@ typedef struct cli_opt {
     const char *value;
 } cli_opt;
 
+/* Options on the command line that the run would ignore are refused, as a misspelt one is: a
+ * job's option that the chosen job does not have (--per-year with --job words), a checkpoint
+ * option without --checkpoint. (A config file may hold options for several jobs.) */
+static int check_given(const mrc_options *o, const cli_opt *given, size_t ngiven, mrc_err *err)
+{
+    for (size_t i = 0; i < ngiven; i++) {
+        const char *name = given[i].k->def->name;
+        if (given[i].k->of_jobs) {
+            bool mine = false;
+            for (const mrc_opt_def *d = o->job->opts; d->name != NULL && !mine; d++)
+                mine = strcmp(d->name, name) == 0;
+            if (!mine)
+                return mrc_err_set(err, MRC_EINVAL, "--%s is not an option of --job %s", name,
+                                   o->job->name);
+        } else if (o->checkpoint == NULL && strncmp(name, "checkpoint-", 11) == 0) {
+            return mrc_err_set(err, MRC_EINVAL, "--%s needs --checkpoint DIR", name);
+        } else if (o->checkpoint == NULL && strcmp(name, "keep-checkpoint") == 0) {
+            return mrc_err_set(err, MRC_EINVAL, "--%s needs --checkpoint DIR", name);
+        }
+    }
+    return 0;
+}
+
 int mrc_options_parse(int argc, char **argv, mrc_options *o, mrc_err *err)
 {
     collect_known();
@@ -807,7 +830,9 @@ int mrc_options_parse(int argc, char **argv, mrc_options *o, mrc_err *err)
             goto fail;
         }
     }
+    rc = check_given(o, given, ngiven, err);
     free(given);
+    if (rc != 0) goto fail;
 
     if (o->output_per_rank != NULL) {
         const char *clash = o->out.top > 0                   ? "--top"

@@ -111,13 +111,13 @@ static void test_every_long_option(void **state)
     (void)state;
     mrc_options o;
     mrc_err e;
-    assert_int_equal(parse(&o, &e, "--job", "ngram", "--tokens", "alnum", "--fold-case",
+    assert_int_equal(parse(&o, &e, "--job", "words", "--tokens", "alnum", "--fold-case",
                            "--threads", "4", "--schedule", "dynamic", "--chunk-size", "1M",
                            "--reduce", "shuffle", "--progress", "never", "--output", "out.tsv",
                            "--sort", "key", "--top", "10", "--metrics", "m.json", "--quiet",
                            "a.txt", "dir/", (char *)NULL),
                      0);
-    assert_string_equal(o.job->name, "ngram");
+    assert_string_equal(o.job->name, "words");
     assert_int_equal(WORDS(&o)->tokens, MRC_TOKENS_ALNUM);
     assert_true(WORDS(&o)->fold_case);
     assert_int_equal(o.threads, 4);
@@ -260,9 +260,23 @@ static void test_bad_usage(void **state)
     EXPECT_ERROR("option '-t' requires an argument", "-t");
     EXPECT_ERROR("option '--quiet' doesn't allow an argument", "--quiet=yes");
     EXPECT_ERROR("option '--fold-case' doesn't allow an argument", "--fold-case=1");
+    /* options the run would ignore: another job's, a checkpoint's without one */
+    EXPECT_ERROR("--per-year is not an option of --job words", "--per-year");
+    EXPECT_ERROR("--tokens is not an option of --job ngram", "--tokens", "alnum", "--job", "ngram");
+    EXPECT_ERROR("--header is not an option of --job ngram", "--job", "ngram", "--header");
+    EXPECT_ERROR("--keep-checkpoint needs --checkpoint DIR", "--keep-checkpoint");
+    EXPECT_ERROR("--checkpoint-interval needs --checkpoint DIR", "--checkpoint-interval", "5");
     /* abbreviations that are unambiguous are fine */
     mrc_options o;
     mrc_err e;
+    /* an option both jobs have; a config file may hold several jobs' options */
+    assert_int_equal(parse(&o, &e, "--job", "ngram", "--fold-case", (char *)NULL), 0);
+    mrc_options_free(&o);
+    assert_int_equal(parse(&o, &e, "--config", write_ini("[job]\nper-year = true\n"), (char *)NULL),
+                     0);
+    mrc_options_free(&o);
+    assert_int_equal(parse(&o, &e, "--checkpoint", "ck", "--keep-checkpoint", (char *)NULL), 0);
+    mrc_options_free(&o);
     assert_int_equal(parse(&o, &e, "--thr", "6", (char *)NULL), 0);
     assert_int_equal(o.threads, 6);
     mrc_options_free(&o);
