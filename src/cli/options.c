@@ -492,6 +492,45 @@ static int apply(mrc_options *o, const known *k, const char *value, char *cause,
     return 0;
 }
 
+/* Whether two paths name one regular file: the same inode when both exist (a device such as
+ * /dev/null may take both), else the same name in the same directory ("r.tsv", "./r.tsv"). */
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (strcmp(a, b) == 0) return stat(a, &sa) != 0 || S_ISREG(sa.st_mode);
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino && S_ISREG(sa.st_mode);
+    const char *ba = strrchr(a, '/'), *bb = strrchr(b, '/');
+    ba = ba ? ba + 1 : a;
+    bb = bb ? bb + 1 : b;
+    if (strcmp(ba, bb) != 0) return false;
+    char da[4096], db[4096];
+    snprintf(da, sizeof da, "%.*s", ba == a ? 1 : (int)(ba - a), ba == a ? "." : a);
+    snprintf(db, sizeof db, "%.*s", bb == b ? 1 : (int)(bb - b), bb == b ? "." : b);
+    return stat(da, &sa) == 0 && stat(db, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/* The result and the metrics are written over their paths: one path for both would keep only
+ * the metrics, and an input named as either would be replaced. Refused (inputs as given: a file
+ * found in a directory is not checked). */
+static int check_paths(const mrc_options *o, mrc_err *err)
+{
+    const char *out = o->out.path, *m = o->metrics;
+    bool out_file = out != NULL && strcmp(out, "-") != 0;
+    if (m != NULL && out != NULL &&
+        (strcmp(m, "-") == 0 || !out_file ? strcmp(m, out) == 0 : same_file(m, out)))
+        return mrc_err_set(err, MRC_EINVAL, "--output and --metrics name the same file (%s)", m);
+    for (size_t i = 0; i < o->ninputs; i++) {
+        const char *in = o->inputs[i];
+        if (out_file && same_file(out, in))
+            return mrc_err_set(err, MRC_EINVAL, "--output %s would replace the input %s", out, in);
+        if (m != NULL && strcmp(m, "-") != 0 && same_file(m, in))
+            return mrc_err_set(err, MRC_EINVAL, "--metrics %s would replace the input %s", m, in);
+    }
+    return 0;
+}
+
 static void free_inputs(mrc_options *o)
 {
     for (size_t i = 0; i < o->ninputs; i++)
@@ -853,6 +892,7 @@ int mrc_options_parse(int argc, char **argv, mrc_options *o, mrc_err *err)
                 goto fail;
             }
     }
+    if ((rc = check_paths(o, err)) != 0) goto fail;
     return 0;
 
 fail:

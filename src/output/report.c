@@ -3,9 +3,11 @@
  * warning, and the atomic write of such a file (temporary, then rename), so a scaling script
  * never reads half a metrics file. It must never decide anything about the run or touch MPI. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mrcount/report.h"
@@ -243,9 +245,28 @@ void mrc_report_manifest(const mrc_parts_report *p, FILE *f)
     fputs("\n  ]\n}\n", f);
 }
 
+/* Straight to an existing destination that a rename would replace, not fill: standard output
+ * ("-"), a device (/dev/null: run as root, a rename made it a regular file) or a FIFO. */
+static int write_in_place(const char *path, void (*fn)(const void *arg, FILE *f), const void *arg,
+                          mrc_err *err)
+{
+    bool out = strcmp(path, "-") == 0;
+    FILE *f = out ? stdout : fopen(path, "w");
+    if (f == NULL) return mrc_err_errno(err, errno, "%s", path);
+    fn(arg, f);
+    int bad = ferror(f);
+    if ((out ? fflush(f) : fclose(f)) != 0 || bad)
+        return mrc_err_errno(err, errno ? errno : EIO, "%s", out ? "standard output" : path);
+    return 0;
+}
+
 int mrc_report_write_file(const char *path, void (*fn)(const void *arg, FILE *f), const void *arg,
                           mrc_err *err)
 {
+    struct stat st;
+    if (strcmp(path, "-") == 0) return write_in_place(path, fn, arg, err);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return mrc_err_errno(err, EISDIR, "%s", path);
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) return write_in_place(path, fn, arg, err);
     char *tmp = mrc_temp_path(path);
     if (tmp == NULL) return mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", path);
     FILE *f = fopen(tmp, "wx");

@@ -116,4 +116,28 @@ run_vs "@list.txt" "$T/list.tsv" 2 "@$T/list.txt"
 run_vs "glob input" "$T/words.tsv" 2 "$D/*.txt"
 oracle "$D/part0000.txt" "$D/part0001.txt" >"$T/glob2.tsv"
 run_vs "glob with [] and ?" "$T/glob2.tsv" 3 "$D/part000[0-1].tx?"
+
+# Where the metrics go: "-" is standard output; a FIFO (as a device would be) is written in
+# place, never replaced by a rename (run as root, -m /dev/null once made /dev/null a file); one
+# path for the result and the metrics, or an input's, is refused before anything is written.
+run_mrc_ok 2 --quiet --output "$T/m-out.tsv" --metrics - "$D/part0000.txt"
+python3 -c 'import json,sys; m = json.load(sys.stdin); assert m["files"] == 1' <"$T/stdout" ||
+    fail "--metrics -: no metrics JSON on standard output"
+mkfifo "$T/m.fifo"
+cat "$T/m.fifo" >"$T/m.fifo.out" &
+reader=$!
+run_mrc_ok 2 --quiet --output "$T/m-out.tsv" --metrics "$T/m.fifo" "$D/part0000.txt"
+wait "$reader"
+[ -p "$T/m.fifo" ] || fail "--metrics FIFO: the FIFO was replaced"
+python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/m.fifo.out" ||
+    fail "--metrics FIFO: the reader got no metrics JSON"
+cp "$D/part0000.txt" "$T/in.txt"
+for args in "--output $T/same --metrics $T/./same" "--metrics $T/in.txt" "--output $T/in.txt"; do
+    # shellcheck disable=SC2086 # word splitting of the option list is intended
+    run_mrc 2 $args "$T/in.txt"
+    assert_status 2 "'$args'"
+    cmp -s "$D/part0000.txt" "$T/in.txt" || fail "'$args': the input was changed"
+    [ ! -e "$T/same" ] || fail "'$args': something was written"
+done
+log "ok: --metrics to standard output, to a FIFO; paths that clash refused"
 log "PASS"
