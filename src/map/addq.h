@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,6 +93,19 @@ static inline int addq_push(mrc_table *t, addq *q, const unsigned char *key, siz
     q->key[q->n++] = (pending){q->used, (uint32_t)len, h, value};
     q->used += len;
     return 0;
+}
+
+/* The table's count overflow, named with the file being read (the table's message names the
+ * key only). @return -1. */
+static inline int addq_name_overflow(const mrc_map_ctx *ctx, mrc_err *err)
+{
+    if (err->code == MRC_EOVERFLOW && ctx->path != NULL) {
+        char msg[MRC_ERR_MSG_MAX];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        memset(err, 0, sizeof *err);
+        mrc_err_set(err, MRC_EOVERFLOW, "%s: %s", ctx->path, msg);
+    }
+    return -1;
 }
 
 static void addq_free(void *q)

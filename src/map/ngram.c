@@ -489,11 +489,14 @@ consume_queued(void *c, const unsigned char *b, size_t n, bool f, mrc_err *e,
     if (aq == NULL) return -1;
     long long r = per_year ? consume_years(ctx, aq, b, n, f, e, format)
                            : consume_lines(ctx, aq, b, n, f, e, format);
+    if (r >= 0 && addq_flush(ctx->table, aq, e) != 0) r = -1;
     if (r < 0) {
         aq->n = aq->used = 0; /* the run ends with the error: nothing more is added */
-        return r;
+        if (e->code == MRC_EOVERFLOW && ctx->path != NULL &&
+            strncmp(e->msg, ctx->path, strlen(ctx->path)) != 0)
+            addq_name_overflow(ctx, e); /* the table's, which names the key only */
     }
-    return addq_flush(ctx->table, aq, e) != 0 ? -1 : r;
+    return r;
 }
 
 static long long consume_v1(void *c, const unsigned char *b, size_t n, size_t o, bool f, mrc_err *e)

@@ -84,18 +84,6 @@ static int line_key(mrc_map_ctx *ctx, const mrc_tsv_opts *o, const unsigned char
     return 0;
 }
 
-/* The table's count overflow, named with the file (the key alone is the table's message). */
-static int name_overflow(mrc_map_ctx *ctx, mrc_err *err)
-{
-    if (err->code == MRC_EOVERFLOW) {
-        char msg[MRC_ERR_MSG_MAX];
-        snprintf(msg, sizeof msg, "%s", err->msg);
-        memset(err, 0, sizeof *err);
-        mrc_err_set(err, MRC_EOVERFLOW, "%s: %s", ctx->path, msg);
-    }
-    return -1;
-}
-
 static long long consume_lines(mrc_map_ctx *ctx, addq *aq, const unsigned char *buf, size_t len,
                                bool final, mrc_err *err)
 {
@@ -121,7 +109,7 @@ static long long consume_lines(mrc_map_ctx *ctx, addq *aq, const unsigned char *
                                        ctx->path, key_len),
                            -1;
                 if (addq_push(ctx->table, aq, ctx->scratch, key_len, value, err) != 0)
-                    return name_overflow(ctx, err);
+                    return addq_name_overflow(ctx, err);
                 ctx->records++;
             }
         }
@@ -144,7 +132,7 @@ static long long consume_tsv(void *c, const unsigned char *buf, size_t len, size
         aq->n = aq->used = 0; /* the run ends with the error: nothing more is added */
         return r;
     }
-    return addq_flush(ctx->table, aq, err) != 0 ? name_overflow(ctx, err) : r;
+    return addq_flush(ctx->table, aq, err) != 0 ? addq_name_overflow(ctx, err) : r;
 }
 
 static int tsv_select(mrc_job *job, const mrc_job_env *env, mrc_err *err)

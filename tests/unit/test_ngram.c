@@ -713,16 +713,21 @@ static void test_format_check(void **state)
 
 /* ---- sum overflow ---- */
 
+static bool per_year_overflow; /* check_overflow() with --per-year */
+
 static void check_overflow(enum mrc_ngram_format f, enum mrc_ngram_value v, const char *text)
 {
     mrc_ngram_opts o = opts_for(f);
     o.value = v;
+    o.per_year = per_year_overflow;
     counter c;
     counter_init(&c, &o);
     if (feed(&c, text) == 0) fail_msg("a sum past 2^64-1 was accepted: %s", text);
     assert_int_equal(c.err.code, MRC_EOVERFLOW);
-    if (strstr(c.err.msg, "'big key'") == NULL)
+    if (strstr(c.err.msg, "'big key") == NULL)
         fail_msg("overflow message does not name the key: %s", c.err.msg);
+    if (strncmp(c.err.msg, PATH ": ", strlen(PATH ": ")) != 0)
+        fail_msg("overflow message does not start with the file: %s", c.err.msg);
     counter_free(&c);
 }
 
@@ -741,6 +746,12 @@ static void test_sum_overflow(void **state)
     /* repeats that are not adjacent meet in the table */
     check_overflow(MRC_NGRAM_V2, MRC_VALUE_MATCH,
                    "big key\t2000\t" MAX64 "\t1\nother\t2000\t1\t1\nbig key\t2001\t1\t1\n");
+    /* --per-year: one key a year, summed in the table only */
+    per_year_overflow = true;
+    check_overflow(MRC_NGRAM_V2, MRC_VALUE_MATCH,
+                   "big key\t2000\t" MAX64 "\t1\nother\t2000\t1\t1\nbig key\t2000\t1\t1\n");
+    check_overflow(MRC_NGRAM_V3, MRC_VALUE_MATCH, "big key\t2000," MAX64 ",1\t2000,1,1\n");
+    per_year_overflow = false;
 
     /* just at the limit, or past it only in the other column or outside the years: fine */
     mrc_ngram_opts o = opts_for(MRC_NGRAM_V2);
