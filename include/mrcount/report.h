@@ -128,8 +128,9 @@ typedef struct mrc_parts_report {
 void mrc_report_manifest(const mrc_parts_report *p, FILE *f);
 
 /** mrc_report_write_file() : the JSON text of fn(arg, f) to path, through a temporary file
- *  (mrc_temp_path()) renamed into place; "-" is standard output, and an existing device or FIFO
- *  is written in place (never replaced by a rename). @return 0 or nonzero with err filled. */
+ *  (mrc_temp_path()) renamed into place; "-" is standard output, an existing device or FIFO
+ *  is written in place and a symbolic link's target replaced (neither ever replaced by a
+ *  rename). @return 0 or nonzero with err filled. */
 int mrc_report_write_file(const char *path, void (*fn)(const void *arg, FILE *f), const void *arg,
                           mrc_err *err);
 

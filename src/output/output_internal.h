@@ -114,15 +114,17 @@ char *mrc_out_decimal(uint64_t v, char *end);
 /* ---- destinations ---- */
 
 typedef struct mrc_out_dest {
-    const char *path;  /* as given ("-": standard output) */
-    const char *label; /* for messages: the path, or "standard output" */
+    const char *path;  /* as given ("-": standard output), or what a symbolic link names */
+    const char *label; /* for messages: the path as given, or "standard output" */
+    char *resolved;    /* the link's target (path points at it), NULL when path is no link */
     char *tmp;         /* the temporary of a regular file; NULL when written in place */
     int fd;
     bool regular; /* a new regular file (the temporary) */
 } mrc_out_dest;
 
 /* Refuse a directory, then open the destination: a temporary beside a regular file (or a new
- * name), a device or FIFO in place, or standard output. @return 0, or nonzero with err. */
+ * name), a device or FIFO in place, or standard output; a symbolic link is written through
+ * (its target replaced, the link kept). @return 0, or nonzero with err. */
 int mrc_out_dest_open(mrc_out_dest *d, const char *path, mrc_err *err);
 
 /* After the last write: errnum 0 makes the result durable and visible (fsync, close, rename,

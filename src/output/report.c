@@ -267,6 +267,12 @@ int mrc_report_write_file(const char *path, void (*fn)(const void *arg, FILE *f)
     if (strcmp(path, "-") == 0) return write_in_place(path, fn, arg, err);
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return mrc_err_errno(err, EISDIR, "%s", path);
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) return write_in_place(path, fn, arg, err);
+    char *target = NULL; /* a symbolic link is written through: a rename would replace it */
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) && (target = realpath(path, NULL)) != NULL) {
+        int rc = mrc_report_write_file(target, fn, arg, err);
+        free(target);
+        return rc;
+    }
     char *tmp = mrc_temp_path(path);
     if (tmp == NULL) return mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", path);
     FILE *f = fopen(tmp, "wx");

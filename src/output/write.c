@@ -81,7 +81,7 @@ int mrc_out_write_all(int fd, const unsigned char *p, size_t n)
 
 /* ---- destinations ---- */
 
-int mrc_out_dest_open(mrc_out_dest *d, const char *path, mrc_err *err)
+static int dest_open(mrc_out_dest *d, const char *path, mrc_err *err)
 {
     *d = (mrc_out_dest){.path = path, .label = path, .fd = -1};
     if (strcmp(path, "-") == 0) {
@@ -91,6 +91,9 @@ int mrc_out_dest_open(mrc_out_dest *d, const char *path, mrc_err *err)
         return 0;
     }
     struct stat st;
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) &&
+        (d->resolved = realpath(path, NULL)) != NULL)
+        d->path = path = d->resolved; /* a rename over the link would replace the link */
     if (stat(path, &st) == 0) {
         if (S_ISDIR(st.st_mode)) return mrc_err_errno(err, EISDIR, "%s", path);
         if (!S_ISREG(st.st_mode)) { /* a device or a FIFO: a rename would replace the node */
@@ -118,6 +121,16 @@ int mrc_out_dest_open(mrc_out_dest *d, const char *path, mrc_err *err)
     return 0;
 }
 
+int mrc_out_dest_open(mrc_out_dest *d, const char *path, mrc_err *err)
+{
+    int rc = dest_open(d, path, err);
+    if (rc != 0) {
+        free(d->resolved);
+        d->resolved = NULL;
+    }
+    return rc;
+}
+
 /* Make the rename durable; a file system that cannot fsync a directory loses nothing here. */
 static void sync_parent_dir(const char *path)
 {
@@ -134,6 +147,8 @@ static void sync_parent_dir(const char *path)
 int mrc_out_dest_close(mrc_out_dest *d, int rc, mrc_err *err)
 {
     int e = 0;
+    char *resolved = d->resolved; /* d->path may point at it: freed last */
+    d->resolved = NULL;
     if (d->tmp != NULL) {
         if (rc == 0 && durable_fsync && fsync(d->fd) != 0) e = errno;
         if (close(d->fd) != 0 && e == 0) e = errno;
@@ -148,8 +163,9 @@ int mrc_out_dest_close(mrc_out_dest *d, int rc, mrc_err *err)
         if (close(d->fd) != 0 && e == 0) e = errno;
     }
     d->fd = -1;
-    if (rc != 0) return rc;
-    return e != 0 ? mrc_err_errno(err, e, "%s", d->label) : 0;
+    if (rc == 0 && e != 0) rc = mrc_err_errno(err, e, "%s", d->label);
+    free(resolved);
+    return rc;
 }
 
 /* ---- lines into blocks ---- */

@@ -139,5 +139,18 @@ for args in "--output $T/same --metrics $T/./same" "--metrics $T/in.txt" "--outp
     cmp -s "$D/part0000.txt" "$T/in.txt" || fail "'$args': the input was changed"
     [ ! -e "$T/same" ] || fail "'$args': something was written"
 done
-log "ok: --metrics to standard output, to a FIFO; paths that clash refused"
+# A symbolic link as the result or the metrics is written through: its target is replaced,
+# the link stays.
+mkdir -p "$T/store"
+echo old >"$T/store/r.tsv"
+echo old >"$T/store/m.json"
+ln -s "$T/store/r.tsv" "$T/r-link.tsv"
+ln -s store/m.json "$T/m-link.json"
+oracle "$D/part0000.txt" >"$T/p0.tsv"
+run_mrc_ok 2 --quiet --output "$T/r-link.tsv" --metrics "$T/m-link.json" "$D/part0000.txt"
+[ -L "$T/r-link.tsv" ] && [ -L "$T/m-link.json" ] || fail "an output link was replaced"
+assert_same "$T/p0.tsv" "$T/store/r.tsv" "--output through a link"
+python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/store/m.json" ||
+    fail "--metrics through a link: no JSON in its target"
+log "ok: --metrics to standard output, to a FIFO, through links; paths that clash refused"
 log "PASS"
