@@ -288,7 +288,8 @@ static int finish_failed(run *r)
     if (r->d.rank == 0 && r->made_dir) rmdir(r->o.output_per_rank);
     if (r->d.rank == 0 && r->o.checkpoint != NULL && r->ckpt.gen > 0)
         fprintf(stderr,
-                "mrcount: the work done so far is kept in %s: the same command resumes it\n",
+                "mrcount: the work done so far is kept in %s: the same command resumes it "
+                "(--checkpoint-reset starts over, which a damaged checkpoint needs)\n",
                 r->o.checkpoint);
     return r->err.code == MRC_EINTR ? (int)sig : 0;
 }

@@ -312,7 +312,8 @@ static int read_manifest(const char *path, mrc_ckpt_manifest *m)
         } else if (strncmp(line, "run ", 4) == 0) {
             mrc_ckpt_run r = {0};
             if (sscanf(line, "run %4095s %" SCNu64 " %" SCNu64 " %" SCNu64, name, &r.bytes,
-                       &r.records, &r.total) != 4)
+                       &r.records, &r.total) != 4 ||
+                strchr(name, '/') != NULL || name[0] == '.') /* a run is a file of DIR */
                 break;
             if (GROW(m->runs, m->nruns, crun) != 0 || (r.name = strdup(name)) == NULL) {
                 rc = -1;
@@ -499,8 +500,9 @@ static bool named_by(const char *file, const mrc_ckpt_manifest *keep, size_t nke
 }
 
 /* Remove the files of DIR that `doomed` picks among the checkpoint's (never another name). */
-static int remove_where(const char *dir, bool (*doomed)(const char *name, enum name_kind kind,
-                                                        bool tmp, const void *arg),
+static int remove_where(const char *dir,
+                        bool (*doomed)(const char *name, enum name_kind kind, bool tmp,
+                                       const void *arg),
                         const void *arg, mrc_err *err)
 {
     DIR *dh = opendir(dir);

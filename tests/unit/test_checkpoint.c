@@ -441,6 +441,8 @@ static void test_torn_manifests(void **state)
         {"no worker", "mrcount-checkpoint 1\nfigures 0 0 0 0 0 0\nend\n"},
         {"a short worker line", "mrcount-checkpoint 1\nworker 0 1\nend\n"},
         {"a short run line", "mrcount-checkpoint 1\nworker 0 1 0\nrun r0-g1-w0-0.run 1 1\nend\n"},
+        {"a run outside DIR", "mrcount-checkpoint 1\nworker 0 1 0\nrun ../in/f1.txt 1 1 1\nend\n"},
+        {"a hidden run", "mrcount-checkpoint 1\nworker 0 1 0\nrun .r0-g1-w0-0.run 1 1 1\nend\n"},
         {"a short piece line", "mrcount-checkpoint 1\nworker 0 1 0\npiece 0 1\nend\n"},
         {"a short bad line", "mrcount-checkpoint 1\nworker 0 1 0\nbad 0\nend\n"},
         {"a short sample line", "mrcount-checkpoint 1\nworker 0 1 0\nsample 0 1 2\nend\n"},
@@ -528,8 +530,8 @@ static void test_fingerprint(void **state)
          "'input /data/a.txt 1000 1700000000'", "'input /data/a.txt 1000 1700000001'"},
         {"input /data/a.txt 1000 1700000000\njob words upper\nsplit 67108864\n",
          "'job words lower'", "'job words upper'"},
-        {"input /data/a.txt 1000 1700000000\njob words lower\nsplit 1048576\n",
-         "'split 67108864'", "'split 1048576'"},
+        {"input /data/a.txt 1000 1700000000\njob words lower\nsplit 1048576\n", "'split 67108864'",
+         "'split 1048576'"},
         {"input /data/a.txt 1000 1700000000\njob words lowercase\nsplit 67108864\n",
          "'job words lower'", "'job words lowercase'"},
         {"input /data/a.txt 1000 1700000000\njob words lower\nsplit 67108864\nmin 2\n", "''",
@@ -609,7 +611,7 @@ static void test_prepare_dir(void **state)
 #define NKEYS 700
 
 typedef struct recs {
-    okvec o;      /* in hash order */
+    okvec o; /* in hash order */
     keypool kp;
     uint64_t bytes, total;
 } recs;
@@ -922,8 +924,8 @@ static void fill_checkpoint(const char *d)
     write_manifest(d, &ma);
     ma.gen = 2;
     write_manifest(d, &ma);
-    static const char *files[] = {"r0-g1-w0-0.run",         "r0-g1-w0-0.run.idx",
-                                  "r0-g2-w0-0.run",         "r0-g2-w0-0.run.idx.tmp",
+    static const char *files[] = {"r0-g1-w0-0.run",        "r0-g1-w0-0.run.idx",
+                                  "r0-g2-w0-0.run",        "r0-g2-w0-0.run.idx.tmp",
                                   "r0-g3-w0.manifest.tmp", "fingerprint.tmp"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++)
         put_text(d, files[i], "x");
