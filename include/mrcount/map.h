@@ -319,6 +319,8 @@ int mrc_bad_locate(const char *path, const mrc_bad_sample *s, uint64_t *line, mr
 typedef struct mrc_ckpt_run {
     char *name; /* in DIR; its bucket index is NAME.idx */
     uint64_t bytes, records, total;
+    uint64_t sum; /* XXH3-64 of the run's bytes, then its index's (mrc_ckpt_run_seal()) */
+    bool has_sum; /* false: a manifest of a version that wrote none (nothing to check) */
 } mrc_ckpt_run;
 
 /* What one map worker of one rank of one run attempt (generation) has safely on disk. */
@@ -381,11 +383,14 @@ int mrc_ckpt_run_create(const char *dir, const char *name, int *fd, mrc_err *err
 void mrc_ckpt_run_discard(const char *dir, const char *name);
 
 /** mrc_ckpt_run_seal() : a finished checkpoint run made durable: its file fsync'd and its bucket
- *  index written beside it (NAME.idx, atomically). */
-int mrc_ckpt_run_seal(const char *dir, const char *name, const mrc_run_file *f, mrc_err *err);
+ *  index written beside it (NAME.idx, atomically); *sum gets the checksum the manifest keeps
+ *  (the run's bytes read back, then the index). */
+int mrc_ckpt_run_seal(const char *dir, const char *name, const mrc_run_file *f, uint64_t *sum,
+                      mrc_err *err);
 
 /** mrc_ckpt_run_open() : reopen a run a manifest names, with its index, as a run file; a file or
- *  index that does not match the manifest is an error. */
+ *  index that does not match the manifest (size, or checksum: both are read through) is an
+ *  error, never a silently different table. */
 int mrc_ckpt_run_open(const char *dir, const mrc_ckpt_run *r, mrc_run_file *out, mrc_err *err);
 
 /** mrc_ckpt_remove() : remove what a checkpoint put in DIR (fingerprint, runs, indexes,

@@ -16,6 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include "mrcount/map.h"
 
 #define MANIFEST_MAGIC "mrcount-checkpoint 1"
@@ -242,8 +245,13 @@ int mrc_ckpt_write_manifest(const char *dir, const mrc_ckpt_manifest *m, mrc_err
         fprintf(f, " %" PRIu64, m->counters[c]);
     fprintf(f, "\n");
     for (size_t i = 0; i < m->nruns; i++)
-        fprintf(f, "run %s %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", m->runs[i].name,
-                m->runs[i].bytes, m->runs[i].records, m->runs[i].total);
+        if (m->runs[i].has_sum)
+            fprintf(f, "run %s %" PRIu64 " %" PRIu64 " %" PRIu64 " %016" PRIx64 "\n",
+                    m->runs[i].name, m->runs[i].bytes, m->runs[i].records, m->runs[i].total,
+                    m->runs[i].sum);
+        else
+            fprintf(f, "run %s %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", m->runs[i].name,
+                    m->runs[i].bytes, m->runs[i].records, m->runs[i].total);
     for (size_t i = 0; i < m->npieces; i++)
         fprintf(f, "piece %" PRIu32 " %" PRIu64 " %" PRIu64 "\n", m->pieces[i].file,
                 m->pieces[i].offset, m->pieces[i].length);
@@ -311,10 +319,11 @@ static int read_manifest(const char *path, mrc_ckpt_manifest *m)
                 m->counters[c] = strtoull(e, &e, 10);
         } else if (strncmp(line, "run ", 4) == 0) {
             mrc_ckpt_run r = {0};
-            if (sscanf(line, "run %4095s %" SCNu64 " %" SCNu64 " %" SCNu64, name, &r.bytes,
-                       &r.records, &r.total) != 4 ||
-                strchr(name, '/') != NULL || name[0] == '.') /* a run is a file of DIR */
+            int got = sscanf(line, "run %4095s %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNx64, name,
+                             &r.bytes, &r.records, &r.total, &r.sum);
+            if (got < 4 || strchr(name, '/') != NULL || name[0] == '.') /* a run is a file of DIR */
                 break;
+            r.has_sum = got == 5;
             if (GROW(m->runs, m->nruns, crun) != 0 || (r.name = strdup(name)) == NULL) {
                 rc = -1;
                 break;
@@ -433,12 +442,44 @@ void mrc_ckpt_run_discard(const char *dir, const char *name)
     free(path);
 }
 
-int mrc_ckpt_run_seal(const char *dir, const char *name, const mrc_run_file *f, mrc_err *err)
+/* XXH3-64 of fd's first `bytes` bytes (read with pread), then of index[0, len). @return 0, or an
+ * errno value (a short file: EIO). */
+static int run_sum(int fd, uint64_t bytes, const void *index, size_t len, uint64_t *sum)
+{
+    XXH3_state_t *st = XXH3_createState();
+    enum { CHUNK = 1 << 20 };
+    unsigned char *buf = malloc(CHUNK);
+    int e = st == NULL || buf == NULL ? ENOMEM : 0;
+    if (e == 0) XXH3_64bits_reset(st);
+    for (uint64_t at = 0; e == 0 && at < bytes;) {
+        size_t want = bytes - at < CHUNK ? (size_t)(bytes - at) : CHUNK;
+        ssize_t n = pread(fd, buf, want, (off_t)at);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            e = n < 0 ? errno : EIO;
+            break;
+        }
+        XXH3_64bits_update(st, buf, (size_t)n);
+        at += (uint64_t)n;
+    }
+    if (e == 0) {
+        if (len > 0) XXH3_64bits_update(st, index, len);
+        *sum = XXH3_64bits_digest(st);
+    }
+    free(buf);
+    XXH3_freeState(st);
+    return e;
+}
+
+int mrc_ckpt_run_seal(const char *dir, const char *name, const mrc_run_file *f, uint64_t *sum,
+                      mrc_err *err)
 {
     if (fsync(f->fd) != 0) return mrc_err_errno(err, errno, "%s/%s", dir, name);
     char idx[300];
     snprintf(idx, sizeof idx, "%s.idx", name);
     size_t len = f->index != NULL ? (MRC_RUN_BUCKETS + 1) * sizeof *f->index : 0;
+    int e = run_sum(f->fd, f->bytes, f->index, len, sum);
+    if (e != 0) return mrc_err_errno(err, e, "%s/%s", dir, name);
     return write_atomic(dir, idx, (const char *)f->index, len, err);
 }
 
@@ -471,8 +512,17 @@ int mrc_ckpt_run_open(const char *dir, const mrc_ckpt_run *r, mrc_run_file *out,
             got += (size_t)n;
         }
         if (xfd >= 0) close(xfd);
+        uint64_t sum = 0;
+        int e = 0;
         if (got != want || index[MRC_RUN_BUCKETS] != r->bytes)
             rc = mrc_err_set(err, MRC_EIO, "%s: a missing or torn index", idx);
+        else if (r->has_sum && (e = run_sum(fd, r->bytes, index, want, &sum)) != 0)
+            rc = mrc_err_errno(err, e, "%s", path);
+        else if (r->has_sum && sum != r->sum)
+            rc = mrc_err_set(err, MRC_EIO,
+                             "%s: a damaged checkpoint run (its bytes or its index differ from "
+                             "what was written: checksum %016llx, the manifest says %016llx)",
+                             path, (unsigned long long)sum, (unsigned long long)r->sum);
     }
     if (rc == 0) {
         rc = mrc_run_file_adopt(fd, dir, MRC_ORDER_HASH, r->bytes, r->records, r->total, index, out,

@@ -187,14 +187,15 @@ static int write_table_run(worker *w, size_t ti, mrc_err *err)
                                        : mrc_ckpt_run_create(m->ckpt_dir, name, &fd, err);
         *f = (mrc_run_file){.fd = -1};
         if (rc == 0) rc = mrc_table_write_run_fd(&w->table, fd, m->ckpt_dir, f, err);
-        if (rc == 0) rc = mrc_ckpt_run_seal(m->ckpt_dir, name, f, err);
+        uint64_t sum = 0;
+        if (rc == 0) rc = mrc_ckpt_run_seal(m->ckpt_dir, name, f, &sum, err);
         if (rc != 0) {
             mrc_run_file_close(f);
             if (copy != NULL) mrc_ckpt_run_discard(m->ckpt_dir, name);
             free(copy);
             return rc;
         }
-        w->names[w->nruns] = (mrc_ckpt_run){copy, f->bytes, f->records, f->total};
+        w->names[w->nruns] = (mrc_ckpt_run){copy, f->bytes, f->records, f->total, sum, true};
         w->ckpt_bytes += f->bytes;
     }
     w->nruns++;

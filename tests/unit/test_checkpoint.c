@@ -157,9 +157,9 @@ static int open_fds(void)
 /* ---- manifests ---- */
 
 static mrc_ckpt_run runs_a[] = {
-    {"r2-g3-w1-0.run", 123456789012ull, 42, 18446744073709551615ull},
-    {"r2-g3-w1-1.run", 0, 0, 0},
-    {"r2-g3-w1-7.run", 4096, 300, 9000000000ull},
+    {"r2-g3-w1-0.run", 123456789012ull, 42, 18446744073709551615ull, 0x0123456789abcdefull, true},
+    {"r2-g3-w1-1.run", 0, 0, 0, 0, true},
+    {"r2-g3-w1-7.run", 4096, 300, 9000000000ull, 0, false}, /* a manifest of before the sums */
 };
 static mrc_split pieces_a[] = {
     {0, 0, 0, 67108864},
@@ -174,8 +174,9 @@ static mrc_bad_sample samples_a[] = {
 static const char text_a[] = "mrcount-checkpoint 1\n"
                              "worker 2 3 1\n"
                              "figures 67110098 4242 0 1 18446744073709551615 77\n"
-                             "run r2-g3-w1-0.run 123456789012 42 18446744073709551615\n"
-                             "run r2-g3-w1-1.run 0 0 0\n"
+                             "run r2-g3-w1-0.run 123456789012 42 18446744073709551615 "
+                             "0123456789abcdef\n"
+                             "run r2-g3-w1-1.run 0 0 0 0000000000000000\n"
                              "run r2-g3-w1-7.run 4096 300 9000000000\n"
                              "piece 0 0 67108864\n"
                              "piece 0 67108864 1234\n"
@@ -243,6 +244,8 @@ static void assert_manifest_equal(const mrc_ckpt_manifest *got, const mrc_ckpt_m
         assert_int_equal(got->runs[i].bytes, want->runs[i].bytes);
         assert_int_equal(got->runs[i].records, want->runs[i].records);
         assert_int_equal(got->runs[i].total, want->runs[i].total);
+        assert_int_equal(got->runs[i].has_sum, want->runs[i].has_sum);
+        if (want->runs[i].has_sum) assert_int_equal(got->runs[i].sum, want->runs[i].sum);
     }
     assert_int_equal(got->npieces, want->npieces);
     for (size_t i = 0; i < want->npieces; i++) {
@@ -351,7 +354,7 @@ static void test_manifest_round_trip(void **state)
     /* several manifests of several generations; an empty one; a torn one of a higher
      * generation, a whole one under a temporary name and other files, all left out */
     mrc_ckpt_manifest empty = {.rank = 0, .gen = 1, .worker = 0};
-    mrc_ckpt_run runs_b[] = {{"r1-g5-w2-0.run", 12, 1, 5}};
+    mrc_ckpt_run runs_b[] = {{"r1-g5-w2-0.run", 12, 1, 5, 7, true}};
     mrc_ckpt_manifest b = manifest_of(1, 5, 2, runs_b, 1);
     mrc_ckpt_manifest c = manifest_of(1, 2, 0, runs_b, 1);
     write_manifest(dir, &empty);
@@ -556,7 +559,8 @@ static void test_fingerprint(void **state)
     /* reset: the old checkpoint's files go (manifests, runs, indexes, temporaries), nobody
      * else's, and the new fingerprint is written */
     static const char t2[] = "input /data/b.txt 5 1\njob ngram\n";
-    mrc_ckpt_run runs[] = {{"r0-g1-w0-0.run", 1, 1, 1}, {"r0-g1-w0-1.run", 1, 1, 1}};
+    mrc_ckpt_run runs[] = {{"r0-g1-w0-0.run", 1, 1, 1, 0, false},
+                           {"r0-g1-w0-1.run", 1, 1, 1, 0, false}};
     mrc_ckpt_manifest m = manifest_of(0, 1, 0, runs, 2);
     write_manifest(dir, &m);
     m.gen = 2;
@@ -665,8 +669,9 @@ static void run_make(const char *name, const okv *v, size_t n, mrc_ckpt_run *out
     }
     mrc_run_file f;
     if (mrc_run_writer_finish(w, &f, &err) != 0) fail_msg("finish: %s", err.msg);
-    if (mrc_ckpt_run_seal(dir, name, &f, &err) != 0) fail_msg("seal: %s", err.msg);
-    *out = (mrc_ckpt_run){(char *)name, f.bytes, f.records, f.total};
+    uint64_t sum = 0;
+    if (mrc_ckpt_run_seal(dir, name, &f, &sum, &err) != 0) fail_msg("seal: %s", err.msg);
+    *out = (mrc_ckpt_run){(char *)name, f.bytes, f.records, f.total, sum, true};
     mrc_run_file_close(&f);
 }
 
@@ -820,6 +825,27 @@ static void test_runs(void **state)
     run_read(&r, 0, UINT64_MAX, &c);
     assert_recs(&c.o, v, n, 1);
     coll_free(&c);
+
+    /* one byte changed, the sizes kept: in the run (a count, a key length, a key byte) or in
+     * the index: the checksum finds it; a manifest of before the sums checks nothing */
+    run = get_file(dir, "r0-g1-w0-0.run", &rlen);
+    static const size_t flip_at[] = {0, 8, 12, 40};
+    for (size_t k = 0; k < sizeof flip_at / sizeof *flip_at && flip_at[k] < rlen; k++) {
+        run[flip_at[k]] ^= 0x10;
+        put_file(dir, "r0-g1-w0-0.run", run, rlen);
+        assert_open_fails(&r, "r0-g1-w0-0.run");
+        run[flip_at[k]] ^= 0x10;
+    }
+    put_file(dir, "r0-g1-w0-0.run", run, rlen);
+    free(run);
+    idx[16] ^= 1;
+    put_file(dir, "r0-g1-w0-0.run.idx", idx, ilen);
+    assert_open_fails(&r, "r0-g1-w0-0.run");
+    idx[16] ^= 1;
+    put_file(dir, "r0-g1-w0-0.run.idx", idx, ilen);
+    run_read(&r, 0, UINT64_MAX, &c);
+    assert_recs(&c.o, v, n, 1);
+    coll_free(&c);
     free(ip);
     free(idx);
 
@@ -834,8 +860,9 @@ static void test_runs(void **state)
 static void test_sweep(void **state)
 {
     (void)state;
-    mrc_ckpt_run ra[] = {{"r0-g1-w0-0.run", 1, 1, 1}, {"r0-g1-w0-1.run", 1, 1, 1}};
-    mrc_ckpt_run rb[] = {{"r1-g2-w0-0.run", 1, 1, 1}};
+    mrc_ckpt_run ra[] = {{"r0-g1-w0-0.run", 1, 1, 1, 0, false},
+                         {"r0-g1-w0-1.run", 1, 1, 1, 0, false}};
+    mrc_ckpt_run rb[] = {{"r1-g2-w0-0.run", 1, 1, 1, 0, false}};
     mrc_ckpt_manifest ma = manifest_of(0, 1, 0, ra, 2), mb = manifest_of(1, 2, 0, rb, 1);
     write_manifest(dir, &ma);
     write_manifest(dir, &mb);
@@ -919,7 +946,7 @@ static void fill_checkpoint(const char *d)
     mrc_err err = {0};
     bool resumed;
     assert_int_equal(mrc_ckpt_fingerprint(d, "job words\n", false, &resumed, &err), 0);
-    mrc_ckpt_run ra[] = {{"r0-g1-w0-0.run", 1, 1, 1}};
+    mrc_ckpt_run ra[] = {{"r0-g1-w0-0.run", 1, 1, 1, 0, false}};
     mrc_ckpt_manifest ma = manifest_of(0, 1, 0, ra, 1);
     write_manifest(d, &ma);
     ma.gen = 2;
