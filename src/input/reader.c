@@ -193,6 +193,11 @@ static int range_shrank(range_read *rr, uint64_t end)
 {
     struct stat st;
     uint64_t now = fstat(rr->fd, &st) == 0 && st.st_size >= 0 ? (uint64_t)st.st_size : rr->pos;
+    if (now >= end) /* the size did not change, the bytes did not come: not a file's size */
+        return mrc_err_set(rr->err, MRC_EIO,
+                           "%s: the file ends before byte %llu although its size says %llu bytes "
+                           "(a size that is not its contents, as in /proc or /sys)",
+                           rr->path, (unsigned long long)end, (unsigned long long)now);
     return mrc_err_set(
         rr->err, MRC_EIO,
         "%s: file shrank while being read (expected at least %llu bytes, found %llu)", rr->path,

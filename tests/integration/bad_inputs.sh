@@ -278,6 +278,16 @@ for np in "${NPS[@]}"; do
         ".gz cut between its members after discovery"
 done
 
+# A file whose size is not its contents (sysfs: 4096 bytes said, a line read): an error that
+# says so, not a short count (where the machine has such a file).
+sysf=/sys/kernel/mm/transparent_hugepage/enabled
+if [ -r "$sysf" ] && [ "$(stat -c %s "$sysf")" -gt "$(wc -c <"$sysf")" ]; then
+    run_mrc 2 --quiet --output "$OUT/r.tsv" "$sysf"
+    expect_error 2 "$sysf: the file ends before byte" "a size that is not the contents"
+else
+    log "skip: no sysfs file whose size is not its contents here"
+fi
+
 # ---------------------------------------------------------------------------------------------
 # A 300 MB token with no delimiter: counted exactly, once, with its exact bytes (no size limit;
 # it costs about its size in the reader's buffer and again in the table of the rank that reads
