@@ -29,8 +29,14 @@ typedef struct mrc_err {
     char msg[MRC_ERR_MSG_MAX]; /* "<file>: <cause>", without the "mrcount: " prefix */
 } mrc_err;
 
+/** mrc_msg_printable() : control bytes of msg other than TAB (a newline or an escape sequence
+ *  in a file name or a key) become '?', so that a message stays one line and prints nothing
+ *  the terminal would act on. */
+void mrc_msg_printable(char *msg);
+
 /** mrc_err_set() : record an error (printf-style message) unless one is already recorded,
- *  so the first cause wins. @return code, so callers can `return mrc_err_set(...)`. */
+ *  so the first cause wins; its control bytes made printable (mrc_msg_printable()).
+ *  @return code, so callers can `return mrc_err_set(...)`. */
 int mrc_err_set(mrc_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /** mrc_err_errno() : like mrc_err_set() with ": strerror(errnum)" appended; code MRC_EIO

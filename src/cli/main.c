@@ -22,7 +22,10 @@
 static void warn_rank0(const char *msg, void *arg)
 {
     (void)arg;
-    fprintf(stderr, "mrcount: warning: %s\n", msg);
+    char line[MRC_ERR_MSG_MAX];
+    snprintf(line, sizeof line, "%s", msg);
+    mrc_msg_printable(line);
+    fprintf(stderr, "mrcount: warning: %s\n", line);
 }
 
 int mrc_run_agree(run *r, int status)

@@ -14,6 +14,12 @@
 
 #include "mrcount/common.h"
 
+void mrc_msg_printable(char *msg)
+{
+    for (unsigned char *p = (unsigned char *)msg; *p != '\0'; p++)
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f) *p = '?';
+}
+
 static int err_vset(mrc_err *err, int code, const char *suffix, const char *fmt, va_list ap)
 {
     if (err == NULL || err->code != MRC_OK) return code;
@@ -21,6 +27,7 @@ static int err_vset(mrc_err *err, int code, const char *suffix, const char *fmt,
     int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     if (suffix != NULL && n >= 0 && (size_t)n < sizeof err->msg)
         snprintf(err->msg + n, sizeof err->msg - (size_t)n, ": %s", suffix);
+    mrc_msg_printable(err->msg);
     return code;
 }
 

@@ -71,9 +71,12 @@ void mrc_report_print_bad(FILE *f, const mrc_bad_report *b)
             fprintf(f, "mrcount:   ... and %zu more files (see --metrics)\n", b->nfiles - i);
             break;
         }
-        fprintf(f, "mrcount:   %s: %llu", bf->path, (unsigned long long)bf->count);
+        char path[MRC_ERR_MSG_MAX]; /* one line whatever the name holds */
+        snprintf(path, sizeof path, "%s", bf->path);
+        mrc_msg_printable(path);
+        fprintf(f, "mrcount:   %s: %llu", path, (unsigned long long)bf->count);
         for (size_t j = bf->first; j < bf->first + bf->n; j++)
-            fprintf(f, "%s%s:%llu: %s", j == bf->first ? " (first: " : "; ", bf->path,
+            fprintf(f, "%s%s:%llu: %s", j == bf->first ? " (first: " : "; ", path,
                     (unsigned long long)b->lines[j], b->causes[j]);
         fputs(bf->n > 0 ? ")\n" : "\n", f);
     }

@@ -204,5 +204,18 @@ assert_same "$T/expected.tsv" "$T/out/r.tsv" "FIFO inside an input directory"
 grep -q 'pipe.fifo' "$T/stderr" || fail "FIFO inside an input directory: no warning naming it"
 log "ok: FIFO inside a directory skipped"
 
+# --- a file name with a newline and an escape sequence: the message stays one line, the
+# control bytes shown as '?' --------------------------------------------------------------------
+mkdir -p "$T/odd"
+odd="$T/odd/a"$'\n'"b"$'\e'"[31m.gz"
+printf 'not gzip' >"$odd"
+run_open 2 --output "$T/out/r.tsv" "$T/odd"
+expect 1 "a file name with control bytes"
+[ "$(grep -c '^mrcount: ' "$T/stderr")" = 1 ] && grep -q "odd/a?b?\[31m.gz: not a gzip file" "$T/stderr" ||
+    { sed 's/^/  stderr: /' "$T/stderr" | cat -A | head >&2; fail "a file name with control bytes: not one printable line"; }
+! grep -q $'\e' "$T/stderr" || fail "a file name with control bytes: an escape reached stderr"
+rm -rf "$T/odd"
+log "ok: control bytes of a file name made printable"
+
 exec 9>&-
 log "PASS"
