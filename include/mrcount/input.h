@@ -13,9 +13,10 @@
 #include "mrcount/common.h"
 
 typedef struct mrc_file {
-    char *path;       /* as discovered (relative paths stay relative) */
-    uint64_t size;    /* st_size at discovery */
-    int64_t mtime_ns; /* st_mtim at discovery (rank 0 only: checkpoints compare it) */
+    char *path;        /* as discovered (relative paths stay relative) */
+    uint64_t size;     /* st_size at discovery */
+    int64_t mtime_ns;  /* st_mtim at discovery (rank 0 only: checkpoints compare it) */
+    uint64_t dev, ino; /* st_dev, st_ino at discovery (rank 0 only: outputs are checked) */
     bool gz; /* name ends in ".gz": read through ISA-L or zlib, one split for the whole file */
 } mrc_file;
 

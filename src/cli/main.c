@@ -53,6 +53,7 @@ static int phase_discover(run *r)
     if (r->d.rank == 0) {
         rc = mrc_input_discover_until((const char *const *)r->o.inputs, r->o.ninputs, &r->files,
                                       warn_rank0, NULL, &mrc_signal_flag, &r->err);
+        if (rc == 0) rc = mrc_options_check_inputs(&r->o, &r->files, &r->err);
         r->chunk = r->o.chunk_size ? r->o.chunk_size
                                    : mrc_split_default_chunk(r->files.total_bytes, r->d.size);
         if (rc == 0 && r->o.checkpoint != NULL) /* the plan of what the checkpoint lacks */

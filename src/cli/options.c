@@ -512,8 +512,8 @@ static bool same_file(const char *a, const char *b)
 }
 
 /* The result and the metrics are written over their paths: one path for both would keep only
- * the metrics, and an input named as either would be replaced. Refused (inputs as given: a file
- * found in a directory is not checked). */
+ * the metrics. Refused here, on every rank alike (two stat calls); an input among them is found
+ * by rank 0's discovery, which stats every input anyway (mrc_options_check_inputs()). */
 static int check_paths(const mrc_options *o, mrc_err *err)
 {
     const char *out = o->out.path, *m = o->metrics;
@@ -521,12 +521,23 @@ static int check_paths(const mrc_options *o, mrc_err *err)
     if (m != NULL && out != NULL &&
         (strcmp(m, "-") == 0 || !out_file ? strcmp(m, out) == 0 : same_file(m, out)))
         return mrc_err_set(err, MRC_EINVAL, "--output and --metrics name the same file (%s)", m);
-    for (size_t i = 0; i < o->ninputs; i++) {
-        const char *in = o->inputs[i];
-        if (out_file && same_file(out, in))
-            return mrc_err_set(err, MRC_EINVAL, "--output %s would replace the input %s", out, in);
-        if (m != NULL && strcmp(m, "-") != 0 && same_file(m, in))
-            return mrc_err_set(err, MRC_EINVAL, "--metrics %s would replace the input %s", m, in);
+    return 0;
+}
+
+int mrc_options_check_inputs(const mrc_options *o, const mrc_file_list *files, mrc_err *err)
+{
+    const char *what[2] = {"--output", "--metrics"};
+    const char *path[2] = {o->out.path != NULL && strcmp(o->out.path, "-") != 0 ? o->out.path
+                                                                                : NULL,
+                           o->metrics != NULL && strcmp(o->metrics, "-") != 0 ? o->metrics : NULL};
+    for (int k = 0; k < 2; k++) {
+        struct stat st;
+        if (path[k] == NULL || stat(path[k], &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        for (size_t i = 0; i < files->n; i++)
+            if (files->files[i].dev == (uint64_t)st.st_dev &&
+                files->files[i].ino == (uint64_t)st.st_ino)
+                return mrc_err_set(err, MRC_EINVAL, "%s %s would replace the input %s", what[k],
+                                   path[k], files->files[i].path);
     }
     return 0;
 }

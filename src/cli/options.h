@@ -25,14 +25,14 @@ typedef struct mrc_options {
     void **job_settings;     /* one per registry job, in registry order: a job option given
                                 applies to every job that owns an option of that name */
     /* [run] */
-    uint64_t threads;      /* --threads N, 0 = default */
-    int schedule;          /* enum mrc_schedule: --schedule static|dynamic */
-    uint64_t chunk_size;   /* --chunk-size SIZE (suffixes k/M/G), 0 = default */
-    int reduce;            /* enum mrc_reduce: --reduce auto|reduce|shuffle */
-    int progress;          /* enum mrc_progress: --progress auto|always|never */
-    uint64_t memory_limit; /* --memory-limit SIZE per rank, 0 = what the rank may really use */
-    char *tmp_dir;         /* --tmp-dir DIR for spill files (default: $TMPDIR, else /tmp) */
-    char *checkpoint;      /* --checkpoint DIR, NULL = none */
+    uint64_t threads;           /* --threads N, 0 = default */
+    int schedule;               /* enum mrc_schedule: --schedule static|dynamic */
+    uint64_t chunk_size;        /* --chunk-size SIZE (suffixes k/M/G), 0 = default */
+    int reduce;                 /* enum mrc_reduce: --reduce auto|reduce|shuffle */
+    int progress;               /* enum mrc_progress: --progress auto|always|never */
+    uint64_t memory_limit;      /* --memory-limit SIZE per rank, 0 = what the rank may really use */
+    char *tmp_dir;              /* --tmp-dir DIR for spill files (default: $TMPDIR, else /tmp) */
+    char *checkpoint;           /* --checkpoint DIR, NULL = none */
     double checkpoint_interval; /* --checkpoint-interval: seconds of map between checkpoints */
     bool checkpoint_reset;      /* --checkpoint-reset: another run's checkpoint is replaced */
     bool keep_checkpoint;       /* --keep-checkpoint: DIR stays after success */
@@ -67,6 +67,12 @@ const char *mrc_options_usage(void);
  *  its name, then the run's [run] and [output] options and --help/--version, each with its INI
  *  key and section. For the man page generator (src/cli/man/); writes only to f. */
 void mrc_options_man(FILE *f);
+
+/** mrc_options_check_inputs() : rank 0, after discovery: --output or --metrics naming an
+ *  existing file that is one of the inputs (a literal one or one found in a directory, by its
+ *  device and inode) would replace it, or count the last run's result: refused. @return 0, or
+ *  MRC_EINVAL with err filled. */
+int mrc_options_check_inputs(const mrc_options *o, const mrc_file_list *files, mrc_err *err);
 
 /** mrc_options_metrics() : the run's options that go into the metrics' config, as
  *  ", \"key\": value" fields (the job's own are the job's to write). */

@@ -129,8 +129,12 @@ static int add_file(discover_ctx *c, const char *path, const struct stat *st)
     if (copy == NULL) return mrc_err_errno(c->err, ENOMEM, "%s", path);
     uint64_t size = st->st_size > 0 ? (uint64_t)st->st_size : 0;
     int64_t mtime = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-    l->files[l->n++] =
-        (mrc_file){.path = copy, .size = size, .mtime_ns = mtime, .gz = ends_with_gz(path)};
+    l->files[l->n++] = (mrc_file){.path = copy,
+                                  .size = size,
+                                  .mtime_ns = mtime,
+                                  .dev = (uint64_t)st->st_dev,
+                                  .ino = (uint64_t)st->st_ino,
+                                  .gz = ends_with_gz(path)};
     l->total_bytes += size;
     return MRC_OK;
 }

@@ -131,13 +131,21 @@ wait "$reader"
 [ -p "$T/m.fifo" ] || fail "--metrics FIFO: the FIFO was replaced"
 python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/m.fifo.out" ||
     fail "--metrics FIFO: the reader got no metrics JSON"
+run_mrc 2 --output "$T/same" --metrics "$T/./same" "$D/part0000.txt"
+assert_status 2 "--output and --metrics on one path"
+[ ! -e "$T/same" ] || fail "--output and --metrics on one path: something was written"
+# an input as the result or the metrics: named, or found in an input directory (the last
+# run's result left there would be counted, then replaced)
+mkdir -p "$T/indir"
 cp "$D/part0000.txt" "$T/in.txt"
-for args in "--output $T/same --metrics $T/./same" "--metrics $T/in.txt" "--output $T/in.txt"; do
+cp "$D/part0000.txt" "$T/indir/old-result.tsv"
+for args in "--metrics $T/in.txt" "--output $T/in.txt" "--output $T/indir/old-result.tsv"; do
     # shellcheck disable=SC2086 # word splitting of the option list is intended
-    run_mrc 2 $args "$T/in.txt"
-    assert_status 2 "'$args'"
-    cmp -s "$D/part0000.txt" "$T/in.txt" || fail "'$args': the input was changed"
-    [ ! -e "$T/same" ] || fail "'$args': something was written"
+    run_mrc 2 $args "$T/in.txt" "$T/indir"
+    assert_status 1 "'$args'"
+    assert_one_error "would replace the input" "'$args'"
+    cmp -s "$D/part0000.txt" "$T/in.txt" && cmp -s "$D/part0000.txt" "$T/indir/old-result.tsv" ||
+        fail "'$args': an input was changed"
 done
 # A symbolic link as the result or the metrics is written through: its target is replaced,
 # the link stays.
