@@ -102,6 +102,13 @@ int mrc_parse_size(const char *s, uint64_t *out);
  *  remove it). @return a malloc'd string, or NULL when out of memory. */
 char *mrc_temp_path(const char *path);
 
+/** mrc_link_target() : when path is a symbolic link, the file it names, as an absolute path
+ *  (its directory resolved; the file itself may not exist yet, as for a link made ahead of the
+ *  result), so that a result written through a temporary and a rename replaces the target and
+ *  keeps the link. @return a malloc'd path, or NULL: not a link (or its directory is gone, or
+ *  out of memory: the caller then writes at path). */
+char *mrc_link_target(const char *path);
+
 /* ---- the version ----
  * Set in one place, project(mrcount VERSION x.y.z) of CMakeLists.txt; the build adds what git
  * says of a checkout (src/common/version.cmake generates the definitions at every build). */

@@ -127,10 +127,10 @@ typedef struct mrc_parts_report {
 /** mrc_report_manifest() : DIR/manifest.json's text, to f. */
 void mrc_report_manifest(const mrc_parts_report *p, FILE *f);
 
-/** mrc_report_write_file() : the JSON text of fn(arg, f) to path, through a temporary file
- *  (mrc_temp_path()) renamed into place; "-" is standard output, an existing device or FIFO
- *  is written in place and a symbolic link's target replaced (neither ever replaced by a
- *  rename). @return 0 or nonzero with err filled. */
+/** mrc_report_write_file() : the JSON text of fn(arg, f) to path, as the result is written
+ *  (mrc_out_dest_open(): a temporary renamed into place and fsync'd; "-" standard output; an
+ *  existing device or FIFO in place; a symbolic link written through). @return 0 or nonzero
+ *  with err filled. */
 int mrc_report_write_file(const char *path, void (*fn)(const void *arg, FILE *f), const void *arg,
                           mrc_err *err);
 

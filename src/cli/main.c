@@ -263,6 +263,15 @@ static void run_free(run *r)
     mrc_agree_close(&r->agreement);
 }
 
+/* The temporary of a result or metrics path (of its target when it is a symbolic link, as
+ * mrc_out_dest_open() writes it). */
+static void watch_temp_of(const char *path)
+{
+    char *target = mrc_link_target(path);
+    mrc_signals_watch(mrc_temp_path(target != NULL ? target : path));
+    free(target);
+}
+
 /* Give the signal handler every temporary file this rank may write. */
 static void watch_temps(const run *r)
 {
@@ -274,9 +283,10 @@ static void watch_temps(const run *r)
             mrc_signals_watch(mrc_temp_path(manifest));
         free(manifest);
     } else if (r->d.rank == 0 && strcmp(r->o.out.path, "-") != 0) {
-        mrc_signals_watch(mrc_temp_path(r->o.out.path));
+        watch_temp_of(r->o.out.path);
     }
-    if (r->d.rank == 0 && r->o.metrics != NULL) mrc_signals_watch(mrc_temp_path(r->o.metrics));
+    if (r->d.rank == 0 && r->o.metrics != NULL && strcmp(r->o.metrics, "-") != 0)
+        watch_temp_of(r->o.metrics);
 }
 
 /* The run failed: every rank removes what it wrote; then, together (the collective also tells

@@ -512,13 +512,14 @@ static bool same_file(const char *a, const char *b)
 }
 
 /* The result and the metrics are written over their paths: one path for both would keep only
- * the metrics. Refused here, on every rank alike (two stat calls); an input among them is found
- * by rank 0's discovery, which stats every input anyway (mrc_options_check_inputs()). */
+ * the metrics. Refused here, on every rank alike (a usage error; a few stat calls, only when
+ * both are given); an input among them is found by rank 0's discovery, which stats every input
+ * anyway (mrc_options_check_inputs()). --output-per-rank writes no single result. */
 static int check_paths(const mrc_options *o, mrc_err *err)
 {
     const char *out = o->out.path, *m = o->metrics;
     bool out_file = out != NULL && strcmp(out, "-") != 0;
-    if (m != NULL && out != NULL &&
+    if (m != NULL && out != NULL && o->output_per_rank == NULL &&
         (strcmp(m, "-") == 0 || !out_file ? strcmp(m, out) == 0 : same_file(m, out)))
         return mrc_err_set(err, MRC_EINVAL, "--output and --metrics name the same file (%s)", m);
     return 0;
@@ -804,9 +805,8 @@ static int check_given(const mrc_options *o, const cli_opt *given, size_t ngiven
             if (!mine)
                 return mrc_err_set(err, MRC_EINVAL, "--%s is not an option of --job %s", name,
                                    o->job->name);
-        } else if (o->checkpoint == NULL && strncmp(name, "checkpoint-", 11) == 0) {
-            return mrc_err_set(err, MRC_EINVAL, "--%s needs --checkpoint DIR", name);
-        } else if (o->checkpoint == NULL && strcmp(name, "keep-checkpoint") == 0) {
+        } else if (o->checkpoint == NULL && (strncmp(name, "checkpoint-", 11) == 0 ||
+                                             strcmp(name, "keep-checkpoint") == 0)) {
             return mrc_err_set(err, MRC_EINVAL, "--%s needs --checkpoint DIR", name);
         }
     }

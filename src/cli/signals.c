@@ -81,8 +81,11 @@ void mrc_signals_watch(char *path)
 
 void mrc_signals_watch_made(const char *path)
 {
+    char *target = mrc_link_target(path); /* a link was written through: its target is made */
+    const char *made = target != NULL ? target : path;
     struct stat st;
-    if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) mrc_signals_watch(strdup(path));
+    if (lstat(made, &st) == 0 && S_ISREG(st.st_mode)) mrc_signals_watch(strdup(made));
+    free(target);
 }
 
 bool mrc_signals_keep(void)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -168,4 +169,33 @@ char *mrc_temp_path(const char *path)
     char *t = malloc(n);
     if (t != NULL) snprintf(t, n, "%s.tmp.%ld", path, (long)getpid());
     return t;
+}
+
+char *mrc_link_target(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0 || !S_ISLNK(st.st_mode)) return NULL;
+    char *real = realpath(path, NULL);
+    if (real != NULL) return real;
+    /* dangling: the name it holds, relative to the link's directory, that directory resolved */
+    char to[4096], *full = NULL, *out = NULL;
+    ssize_t n = readlink(path, to, sizeof to - 1);
+    if (n <= 0) return NULL;
+    to[n] = '\0';
+    const char *slash = strrchr(path, '/');
+    int dl = slash == NULL ? 1 : slash == path ? 1 : (int)(slash - path);
+    if (to[0] == '/')
+        full = strdup(to);
+    else if (asprintf(&full, "%.*s/%s", dl, slash == NULL ? "." : path, to) < 0)
+        full = NULL;
+    if (full == NULL) return NULL;
+    char *base = strrchr(full, '/'); /* full has one: it is absolute or joined */
+    *base++ = '\0';
+    char *dir = realpath(*full != '\0' ? full : "/", NULL);
+    if (dir != NULL && *base != '\0' &&
+        asprintf(&out, "%s/%s", strcmp(dir, "/") ? dir : "", base) < 0)
+        out = NULL;
+    free(dir);
+    free(full);
+    return out;
 }

@@ -187,8 +187,9 @@ static int range_read_chunk(range_read *rr, size_t want, size_t *got)
 }
 
 /** range_shrank() : the file ends before `end`, a byte the split plan saw at discovery: it was
- *  truncated or rewritten shorter since. Counting what is left would give a silently short
- *  table, so it is an error naming the file. */
+ *  truncated or rewritten shorter since, or its size never was its contents (a pseudo-file, or
+ *  a size this node still caches for a file cut on another). Counting what is left would give
+ *  a silently short table, so it is an error naming the file. */
 static int range_shrank(range_read *rr, uint64_t end)
 {
     struct stat st;
@@ -196,7 +197,7 @@ static int range_shrank(range_read *rr, uint64_t end)
     if (now >= end) /* the size did not change, the bytes did not come: not a file's size */
         return mrc_err_set(rr->err, MRC_EIO,
                            "%s: the file ends before byte %llu although its size says %llu bytes "
-                           "(a size that is not its contents, as in /proc or /sys)",
+                           "(a pseudo-file as in /sys, or a file cut on another node)",
                            rr->path, (unsigned long long)end, (unsigned long long)now);
     return mrc_err_set(
         rr->err, MRC_EIO,

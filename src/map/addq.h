@@ -94,9 +94,10 @@ static inline int addq_push(mrc_table *t, addq *q, const unsigned char *key, siz
     return 0;
 }
 
-/* The table's count overflow, named with the file being read (the table's message names the
- * key only). @return -1. */
-static inline int addq_name_overflow(const mrc_map_ctx *ctx, mrc_err *err)
+/* A failed add, named with the file being read: the table's messages (a count past 2^64-1,
+ * its own limits) name the key or nothing. For a failure of the table only (a consumer's own
+ * messages name the file already). @return -1. */
+static inline int addq_name_failure(const mrc_map_ctx *ctx, mrc_err *err)
 {
     if (err->code == MRC_EOVERFLOW && ctx->path != NULL) {
         char msg[MRC_ERR_MSG_MAX];
@@ -105,6 +106,16 @@ static inline int addq_name_overflow(const mrc_map_ctx *ctx, mrc_err *err)
         mrc_err_set(err, MRC_EOVERFLOW, "%s: %s", ctx->path, msg);
     }
     return -1;
+}
+
+/* The end of a consumer call that queued its keys: r, its result, once the queue is added
+ * (-1 if that fails, the failure named); after a failure the queue is emptied, added or not
+ * (the run ends with the error). */
+static inline long long addq_finish(mrc_map_ctx *ctx, addq *q, long long r, mrc_err *err)
+{
+    if (r >= 0 && addq_flush(ctx->table, q, err) != 0) r = addq_name_failure(ctx, err);
+    if (r < 0) q->n = q->used = 0;
+    return r;
 }
 
 static void addq_free(void *q)

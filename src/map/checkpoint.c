@@ -319,9 +319,15 @@ static int read_manifest(const char *path, mrc_ckpt_manifest *m)
                 m->counters[c] = strtoull(e, &e, 10);
         } else if (strncmp(line, "run ", 4) == 0) {
             mrc_ckpt_run r = {0};
-            int got = sscanf(line, "run %4095s %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNx64, name,
-                             &r.bytes, &r.records, &r.total, &r.sum);
-            if (got < 4 || strchr(name, '/') != NULL || name[0] == '.') /* a run is a file of DIR */
+            /* 4 fields (a manifest of before the checksums) or 5 (16 hex digits), nothing after */
+            int end4 = 0, end5 = 0;
+            int got =
+                sscanf(line, "run %4095s %" SCNu64 " %" SCNu64 " %" SCNu64 "%n %16" SCNx64 "%n",
+                       name, &r.bytes, &r.records, &r.total, &end4, &r.sum, &end5);
+            size_t at = got == 5 ? (size_t)end5 : (size_t)end4;
+            if (got < 4 || (got == 5 && end5 - end4 != 17) ||
+                strspn(line + at, "\r\n") != strlen(line + at) || strchr(name, '/') != NULL ||
+                name[0] == '.') /* a run is a file of DIR */
                 break;
             r.has_sum = got == 5;
             if (GROW(m->runs, m->nruns, crun) != 0 || (r.name = strdup(name)) == NULL) {

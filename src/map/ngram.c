@@ -273,7 +273,7 @@ static int flush_run(mrc_map_ctx *ctx, addq *aq, const unsigned char *key, size_
         return mrc_err_set(err, MRC_EINVAL, "%s: an ngram of %zu bytes exceeds the 4 GiB key limit",
                            ctx->path, n),
                -1;
-    return addq_push(ctx->table, aq, k, n, sum, err);
+    return addq_push(ctx->table, aq, k, n, sum, err) != 0 ? addq_name_failure(ctx, err) : 0;
 }
 
 static int sum_overflow(mrc_map_ctx *ctx, const unsigned char *key, size_t len, mrc_err *err)
@@ -428,7 +428,7 @@ static int add_year(mrc_map_ctx *ctx, addq *aq, const unsigned char *ngram, size
         return mrc_err_set(err, MRC_EINVAL, "%s: an ngram of %zu bytes exceeds the 4 GiB key limit",
                            ctx->path, n),
                -1;
-    return addq_push(ctx->table, aq, w, n, value, err);
+    return addq_push(ctx->table, aq, w, n, value, err) != 0 ? addq_name_failure(ctx, err) : 0;
 }
 
 /* The careful path for every line: validate it, then one add per year in range (v3: per
@@ -489,14 +489,7 @@ consume_queued(void *c, const unsigned char *b, size_t n, bool f, mrc_err *e,
     if (aq == NULL) return -1;
     long long r = per_year ? consume_years(ctx, aq, b, n, f, e, format)
                            : consume_lines(ctx, aq, b, n, f, e, format);
-    if (r >= 0 && addq_flush(ctx->table, aq, e) != 0) r = -1;
-    if (r < 0) {
-        aq->n = aq->used = 0; /* the run ends with the error: nothing more is added */
-        if (e->code == MRC_EOVERFLOW && ctx->path != NULL &&
-            strncmp(e->msg, ctx->path, strlen(ctx->path)) != 0)
-            addq_name_overflow(ctx, e); /* the table's, which names the key only */
-    }
-    return r;
+    return addq_finish(ctx, aq, r, e);
 }
 
 static long long consume_v1(void *c, const unsigned char *b, size_t n, size_t o, bool f, mrc_err *e)

@@ -109,7 +109,7 @@ static long long consume_lines(mrc_map_ctx *ctx, addq *aq, const unsigned char *
                                        ctx->path, key_len),
                            -1;
                 if (addq_push(ctx->table, aq, ctx->scratch, key_len, value, err) != 0)
-                    return addq_name_overflow(ctx, err);
+                    return addq_name_failure(ctx, err);
                 ctx->records++;
             }
         }
@@ -127,12 +127,7 @@ static long long consume_tsv(void *c, const unsigned char *buf, size_t len, size
     mrc_map_ctx *ctx = c;
     addq *aq = addq_of(ctx, err);
     if (aq == NULL) return -1;
-    long long r = consume_lines(ctx, aq, buf, len, final, err);
-    if (r < 0) {
-        aq->n = aq->used = 0; /* the run ends with the error: nothing more is added */
-        return r;
-    }
-    return addq_flush(ctx->table, aq, err) != 0 ? addq_name_overflow(ctx, err) : r;
+    return addq_finish(ctx, aq, consume_lines(ctx, aq, buf, len, final, err), err);
 }
 
 static int tsv_select(mrc_job *job, const mrc_job_env *env, mrc_err *err)

@@ -3,15 +3,14 @@
  * warning, and the atomic write of such a file (temporary, then rename), so a scaling script
  * never reads half a metrics file. It must never decide anything about the run or touch MPI. */
 #include <errno.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mrcount/report.h"
 #include "mrcount/table.h"
+#include "output_internal.h"
 
 const char *const mrc_phase_names[MRC_PHASE_COUNT] = {
     "discover", "distribute", "map", "local_merge", "combine", "output",
@@ -248,56 +247,22 @@ void mrc_report_manifest(const mrc_parts_report *p, FILE *f)
     fputs("\n  ]\n}\n", f);
 }
 
-/* Straight to an existing destination that a rename would replace, not fill: standard output
- * ("-"), a device (/dev/null: run as root, a rename made it a regular file) or a FIFO. */
-static int write_in_place(const char *path, void (*fn)(const void *arg, FILE *f), const void *arg,
-                          mrc_err *err)
-{
-    bool out = strcmp(path, "-") == 0;
-    FILE *f = out ? stdout : fopen(path, "w");
-    if (f == NULL) return mrc_err_errno(err, errno, "%s", path);
-    fn(arg, f);
-    int bad = ferror(f);
-    if ((out ? fflush(f) : fclose(f)) != 0 || bad)
-        return mrc_err_errno(err, errno ? errno : EIO, "%s", out ? "standard output" : path);
-    return 0;
-}
-
 int mrc_report_write_file(const char *path, void (*fn)(const void *arg, FILE *f), const void *arg,
                           mrc_err *err)
 {
-    struct stat st;
-    if (strcmp(path, "-") == 0) return write_in_place(path, fn, arg, err);
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return mrc_err_errno(err, EISDIR, "%s", path);
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) return write_in_place(path, fn, arg, err);
-    char *target = NULL; /* a symbolic link is written through: a rename would replace it */
-    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) && (target = realpath(path, NULL)) != NULL) {
-        int rc = mrc_report_write_file(target, fn, arg, err);
-        free(target);
-        return rc;
-    }
-    char *tmp = mrc_temp_path(path);
-    if (tmp == NULL) return mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", path);
-    FILE *f = fopen(tmp, "wx");
+    mrc_out_dest d; /* as the result: "-", a device or FIFO in place, a link written through */
+    int rc = mrc_out_dest_open(&d, path, err);
+    if (rc != 0) return rc;
+    int fd = dup(d.fd), e = 0;
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (f == NULL) {
-        int e = errno;
-        free(tmp);
-        return mrc_err_errno(err, e, "%s", path);
+        e = errno != 0 ? errno : EIO;
+        if (fd >= 0) close(fd);
+    } else {
+        fn(arg, f);
+        int bad = ferror(f);
+        if (fclose(f) != 0 || bad) e = errno != 0 ? errno : EIO;
     }
-    fn(arg, f);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) {
-        int e = errno ? errno : EIO;
-        unlink(tmp);
-        free(tmp);
-        return mrc_err_errno(err, e, "%s", path);
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        free(tmp);
-        return mrc_err_errno(err, e, "%s", path);
-    }
-    free(tmp);
-    return 0;
+    if (e != 0) rc = mrc_err_errno(err, e, "%s", d.label);
+    return mrc_out_dest_close(&d, rc, err);
 }

@@ -91,8 +91,7 @@ static int dest_open(mrc_out_dest *d, const char *path, mrc_err *err)
         return 0;
     }
     struct stat st;
-    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) &&
-        (d->resolved = realpath(path, NULL)) != NULL)
+    if ((d->resolved = mrc_link_target(path)) != NULL)
         d->path = path = d->resolved; /* a rename over the link would replace the link */
     if (stat(path, &st) == 0) {
         if (S_ISDIR(st.st_mode)) return mrc_err_errno(err, EISDIR, "%s", path);

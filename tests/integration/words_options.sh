@@ -124,10 +124,10 @@ run_mrc_ok 2 --quiet --output "$T/m-out.tsv" --metrics - "$D/part0000.txt"
 python3 -c 'import json,sys; m = json.load(sys.stdin); assert m["files"] == 1' <"$T/stdout" ||
     fail "--metrics -: no metrics JSON on standard output"
 mkfifo "$T/m.fifo"
-cat "$T/m.fifo" >"$T/m.fifo.out" &
+timeout 60 cat "$T/m.fifo" >"$T/m.fifo.out" & # bounded: a run that fails first never opens it
 reader=$!
 run_mrc_ok 2 --quiet --output "$T/m-out.tsv" --metrics "$T/m.fifo" "$D/part0000.txt"
-wait "$reader"
+wait "$reader" || fail "--metrics FIFO: its reader got nothing in 60 s"
 [ -p "$T/m.fifo" ] || fail "--metrics FIFO: the FIFO was replaced"
 python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/m.fifo.out" ||
     fail "--metrics FIFO: the reader got no metrics JSON"

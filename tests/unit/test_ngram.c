@@ -222,6 +222,39 @@ static void test_formats_and_values(void **state)
 
 /* ---- year range ---- */
 
+/* Keys longer than the add queue copies (4096 bytes) go straight to the table, the queue
+ * emptied first: their rows beside short ones, adjacent and not, in both jobs' orders
+ * (per-year too). */
+static void test_long_keys(void **state)
+{
+    (void)state;
+    enum { LONG = 5000 };
+    char *big = malloc(LONG + 1), *text = malloc(4 * LONG + 256);
+    assert_non_null(big);
+    assert_non_null(text);
+    for (size_t i = 0; i < LONG; i++)
+        big[i] = (char)('a' + i % 26);
+    big[LONG] = '\0';
+    snprintf(text, 4 * LONG + 256,
+             "a\t2000\t1\t1\n%s\t2000\t2\t1\nb\t2000\t3\t1\n%s\t2001\t4\t1\n"
+             "a\t2001\t5\t1\n%s\t2001\t6\t1\n",
+             big, big, big);
+    mrc_ngram_opts o = opts_for(MRC_NGRAM_V2);
+    counter c;
+    count_text(&c, &o, text);
+    EXPECT_TABLE(&c.table, {"a", 6}, {"b", 3}, {big, 12});
+    counter_free(&c);
+    o.per_year = true;
+    count_text(&c, &o, text);
+    char y2000[LONG + 8], y2001[LONG + 8];
+    snprintf(y2000, sizeof y2000, "%s\t2000", big);
+    snprintf(y2001, sizeof y2001, "%s\t2001", big);
+    EXPECT_TABLE(&c.table, {"a\t2000", 1}, {"a\t2001", 5}, {"b\t2000", 3}, {y2000, 2}, {y2001, 10});
+    counter_free(&c);
+    free(big);
+    free(text);
+}
+
 static void test_year_range(void **state)
 {
     (void)state;
@@ -1368,6 +1401,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_formats_and_values),
+        cmocka_unit_test(test_long_keys),
         cmocka_unit_test(test_year_range),
         cmocka_unit_test(test_select_rejects_bad_ranges),
         cmocka_unit_test(test_pos_modes),
