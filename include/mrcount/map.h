@@ -384,7 +384,8 @@ void mrc_ckpt_run_discard(const char *dir, const char *name);
 
 /** mrc_ckpt_run_seal() : a finished checkpoint run made durable: its file fsync'd and its bucket
  *  index written beside it (NAME.idx, atomically); *sum gets the checksum the manifest keeps
- *  (the run's bytes read back, then the index). */
+ *  (of the run's bytes, then the index): f->sum when its writer made it, else the bytes are
+ *  read back. */
 int mrc_ckpt_run_seal(const char *dir, const char *name, const mrc_run_file *f, uint64_t *sum,
                       mrc_err *err);
 

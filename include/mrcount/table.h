@@ -489,6 +489,10 @@ typedef struct mrc_run_file {
     /* MRC_ORDER_HASH: MRC_RUN_BUCKETS + 1 offsets, index[b] = where the first record whose hash
      * has top bits >= b starts, index[MRC_RUN_BUCKETS] = bytes; NULL in the output orders. */
     uint64_t *index;
+    /* With has_sum (a writer asked by mrc_run_writer_sum()): the XXH3-64 of the file's bytes
+     * as written, then of the index (a checkpoint's manifest keeps it). */
+    uint64_t sum;
+    bool has_sum;
 } mrc_run_file;
 
 typedef struct mrc_run_writer mrc_run_writer;
@@ -504,6 +508,11 @@ mrc_run_writer *mrc_run_writer_open(const char *dir, enum mrc_order order, size_
  *  named run). @return the writer, or NULL with err filled. */
 mrc_run_writer *mrc_run_writer_open_fd(int fd, const char *dir, enum mrc_order order,
                                        size_t buf_size, mrc_err *err);
+
+/** mrc_run_writer_sum() : have the writer checksum what it writes (mrc_run_file.sum), so that
+ *  a run that must carry one is not read back for it. Before the first put. @return 0 or
+ *  MRC_ENOMEM (err filled). */
+int mrc_run_writer_sum(mrc_run_writer *w, mrc_err *err);
 
 /** mrc_run_writer_put() : append one record; records come strictly in the writer's order (in
  *  MRC_ORDER_HASH, r->hash must be mrc_hash(r->key, r->len)). @return 0; MRC_EINVAL for a
@@ -536,7 +545,8 @@ void mrc_run_file_close(mrc_run_file *f);
 int mrc_table_write_run(const mrc_table *t, const char *dir, mrc_run_file *out, mrc_err *err);
 
 /** mrc_table_write_run_fd() : mrc_table_write_run() to the empty file fd (owned from here: a
- *  checkpoint's named run); dir names it in messages. */
+ *  checkpoint's named run), checksummed as it is written (out->sum); dir names it in
+ *  messages. */
 int mrc_table_write_run_fd(const mrc_table *t, int fd, const char *dir, mrc_run_file *out,
                            mrc_err *err);
 

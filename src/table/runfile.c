@@ -22,6 +22,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include "mrcount/table.h"
 #include "mrcount/tmpfile.h"
 #include "pieces.h"
@@ -65,6 +68,9 @@ struct mrc_run_writer {
     unsigned char *last_key;
     size_t last_cap;
     int failed; /* the first error's code */
+    /* mrc_run_writer_sum(): XXH3-64 of the bytes as they go out (then of the index, at the
+     * finish); NULL: none */
+    XXH3_state_t *sum;
 };
 
 static void writer_free(mrc_run_writer *w)
@@ -74,6 +80,7 @@ static void writer_free(mrc_run_writer *w)
     free(w->buf);
     free(w->index);
     free(w->last_key);
+    if (w->sum != NULL) XXH3_freeState(w->sum);
     free(w);
 }
 
@@ -111,6 +118,14 @@ mrc_run_writer *mrc_run_writer_open_fd(int fd, const char *dir, enum mrc_order o
     return w;
 }
 
+int mrc_run_writer_sum(mrc_run_writer *w, mrc_err *err)
+{
+    if (w->sum == NULL && (w->sum = XXH3_createState()) == NULL)
+        return mrc_err_set(err, MRC_ENOMEM, "%s: run writer: out of memory", w->dir);
+    XXH3_64bits_reset(w->sum);
+    return 0;
+}
+
 static int writer_fail(mrc_run_writer *w, int code)
 {
     if (w->failed == 0) w->failed = code;
@@ -122,6 +137,7 @@ static int writer_flush(mrc_run_writer *w, mrc_err *err)
     if (w->used == 0) return 0;
     if (mrc_write_full(w->fd, w->buf, w->used, w->dir, err) != 0)
         return writer_fail(w, err->code ? err->code : MRC_EIO);
+    if (w->sum != NULL) XXH3_64bits_update(w->sum, w->buf, w->used);
     mrc_spill_note_written(w->used);
     w->flushed += w->used;
     w->used = 0;
@@ -211,6 +227,12 @@ int mrc_run_writer_finish(mrc_run_writer *w, mrc_run_file *out, mrc_err *err)
     out->records = w->records;
     out->total = w->total;
     out->index = w->index;
+    if (w->sum != NULL) {
+        if (w->index != NULL)
+            XXH3_64bits_update(w->sum, w->index, (MRC_RUN_BUCKETS + 1) * sizeof *w->index);
+        out->sum = XXH3_64bits_digest(w->sum);
+        out->has_sum = true;
+    }
     w->fd = -1;
     w->dir = NULL;
     w->index = NULL;

@@ -512,5 +512,10 @@ int mrc_table_write_run(const mrc_table *t, const char *dir, mrc_run_file *out, 
 int mrc_table_write_run_fd(const mrc_table *t, int fd, const char *dir, mrc_run_file *out,
                            mrc_err *err)
 {
-    return write_run(t, mrc_run_writer_open_fd(fd, dir, MRC_ORDER_HASH, 0, err), out, err);
+    mrc_run_writer *w = mrc_run_writer_open_fd(fd, dir, MRC_ORDER_HASH, 0, err);
+    if (w != NULL && mrc_run_writer_sum(w, err) != 0) {
+        mrc_run_writer_abort(w);
+        return err->code;
+    }
+    return write_run(t, w, out, err);
 }

@@ -660,8 +660,9 @@ static void recs_free(recs *r)
     keypool_free(&r->kp);
 }
 
-/* Create, write and seal the run `name` of v[0, n); its figures into *out (file closed). */
-static void run_make(const char *name, const okv *v, size_t n, mrc_ckpt_run *out)
+/* Create, write and seal the run `name` of v[0, n); its figures into *out (file closed).
+ * writer_sum: the writer checksums as it writes (the map's way), else seal reads the run back. */
+static void run_make(const char *name, const okv *v, size_t n, bool writer_sum, mrc_ckpt_run *out)
 {
     mrc_err err = {0};
     int fd = -1;
@@ -669,12 +670,14 @@ static void run_make(const char *name, const okv *v, size_t n, mrc_ckpt_run *out
     assert_true(fd >= 0);
     mrc_run_writer *w = mrc_run_writer_open_fd(fd, dir, MRC_ORDER_HASH, 4096, &err);
     if (w == NULL) fail_msg("writer: %s", err.msg);
+    if (writer_sum && mrc_run_writer_sum(w, &err) != 0) fail_msg("sum: %s", err.msg);
     for (size_t i = 0; i < n; i++) {
         mrc_rec_view r = {v[i].hash, v[i].count, v[i].key, v[i].len};
         if (mrc_run_writer_put(w, &r, &err) != 0) fail_msg("put %zu: %s", i, err.msg);
     }
     mrc_run_file f;
     if (mrc_run_writer_finish(w, &f, &err) != 0) fail_msg("finish: %s", err.msg);
+    assert_int_equal(f.has_sum, writer_sum);
     uint64_t sum = 0;
     if (mrc_ckpt_run_seal(dir, name, &f, &sum, &err) != 0) fail_msg("seal: %s", err.msg);
     *out = (mrc_ckpt_run){(char *)name, f.bytes, f.records, f.total, sum, true};
@@ -726,8 +729,14 @@ static void test_runs(void **state)
     const okv *v = rs.o.v;
     size_t n = rs.o.n;
 
-    mrc_ckpt_run r;
-    run_make("r0-g1-w0-0.run", v, n, &r);
+    mrc_ckpt_run r, r2;
+    run_make("r0-g1-w0-0.run", v, n, true, &r);
+    /* the sum made while writing (records across many 4 KiB buffers, some past one) is the
+     * one a read of the sealed files makes */
+    run_make("r0-g1-w2-0.run", v, n, false, &r2);
+    assert_true(r.sum == r2.sum);
+    assert_int_equal(r.bytes, r2.bytes);
+    mrc_ckpt_run_discard(dir, "r0-g1-w2-0.run");
     assert_int_equal(r.bytes, rs.bytes);
     assert_int_equal(r.records, n);
     assert_int_equal(r.total, rs.total);
@@ -778,7 +787,10 @@ static void test_runs(void **state)
 
     /* an empty run */
     mrc_ckpt_run e;
-    run_make("r0-g1-w1-0.run", v, 0, &e);
+    run_make("r0-g1-w3-0.run", v, 0, false, &r2);
+    mrc_ckpt_run_discard(dir, "r0-g1-w3-0.run");
+    run_make("r0-g1-w1-0.run", v, 0, true, &e);
+    assert_true(e.sum == r2.sum);
     assert_int_equal(e.bytes, 0);
     assert_int_equal(e.records, 0);
     run_read(&e, 0, UINT64_MAX, &c);
