@@ -274,6 +274,61 @@ static int range_read_context(range_read *rr, bool open)
     }
 }
 
+/* ---- compressed data in a plain file ----
+ * A plain file's bytes are counted as they are: a .bz2, .xz or .zst corpus (Wikipedia dumps,
+ * many web corpora) would give a table of its compressed bytes, exit 0. The piece at a file's
+ * start looks at its first bytes for the signatures of those formats (long enough that text does
+ * not start with them) and fails naming the file and the format. */
+
+static const struct compressed_sig {
+    const char *format;
+    unsigned char len;
+    unsigned char magic[10];
+    signed char level; /* the index of a byte that is any of '1'-'9' (bzip2's block size), or -1 */
+} compressed_sigs[] = {
+    {"bzip2", 10, {'B', 'Z', 'h', 0, 0x31, 0x41, 0x59, 0x26, 0x53, 0x59}, 3}, /* then a block */
+    {"bzip2", 10, {'B', 'Z', 'h', 0, 0x17, 0x72, 0x45, 0x38, 0x50, 0x90}, 3}, /* an empty one */
+    {"xz", 6, {0xfd, '7', 'z', 'X', 'Z', 0x00}, -1},
+    {"zstd", 4, {0x28, 0xb5, 0x2f, 0xfd}, -1},
+    {"lz4", 4, {0x04, 0x22, 0x4d, 0x18}, -1},
+    {"zip", 4, {'P', 'K', 0x03, 0x04}, -1},
+    {"7z", 6, {'7', 'z', 0xbc, 0xaf, 0x27, 0x1c}, -1},
+};
+
+/* The compressed format p[0, n) (a file's first bytes) starts, or NULL. gzip (its method
+ * byte deflate, no reserved flag set) is told apart: mrcount reads it, by the name. */
+static const char *compressed_format(const unsigned char *p, size_t n)
+{
+    if (n >= 4 && p[0] == 0x1f && p[1] == 0x8b && p[2] == 8 && (p[3] & 0xe0) == 0) return "gzip";
+    for (size_t i = 0; i < sizeof compressed_sigs / sizeof *compressed_sigs; i++) {
+        const struct compressed_sig *g = &compressed_sigs[i];
+        size_t j = 0;
+        for (; j < g->len && j < n; j++)
+            if ((int)j == g->level ? p[j] < '1' || p[j] > '9' : p[j] != g->magic[j]) break;
+        if (j == g->len) return g->format;
+    }
+    return NULL;
+}
+
+/* A plain file's first bytes checked (above). @return MRC_OK, or MRC_EINVAL naming the file. */
+static int check_not_compressed(int fd, const char *path, mrc_err *err)
+{
+    unsigned char head[16];
+    ssize_t n = pread_retry(fd, head, sizeof head, 0);
+    if (n < 0) return mrc_err_errno(err, errno, "%s", path);
+    const char *f = compressed_format(head, (size_t)n);
+    if (f == NULL) return MRC_OK;
+    if (f[0] == 'g')
+        return mrc_err_set(err, MRC_EINVAL,
+                           "%s: gzip-compressed data in a file whose name does not end in .gz "
+                           "(mrcount chooses gzip by the name): rename it to end in .gz",
+                           path);
+    return mrc_err_set(err, MRC_EINVAL,
+                       "%s: %s-compressed data, which mrcount does not read (it reads plain text "
+                       "and gzip): decompress it, or recompress it with gzip",
+                       path, f);
+}
+
 int mrc_reader_run(mrc_reader *r, const char *path, uint64_t offset, uint64_t length,
                    const mrc_record_rules *rules, mrc_consume_fn consume, void *ctx,
                    const mrc_stop *stop, mrc_err *err)
@@ -299,7 +354,8 @@ int mrc_reader_run(mrc_reader *r, const char *path, uint64_t offset, uint64_t le
                      .pos = offset,
                      .have = 0};
     bool owns_records = offset < end;
-    if (owns_records && offset > 0) {
+    if (owns_records && offset == 0) rc = check_not_compressed(fd, path, err);
+    if (rc == MRC_OK && owns_records && offset > 0) {
         unsigned char before;
         ssize_t n = pread_retry(fd, &before, 1, offset - 1);
         if (n < 0) {

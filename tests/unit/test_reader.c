@@ -573,6 +573,73 @@ static void test_errors_name_the_file(void **state)
     mrc_reader_free(&r);
 }
 
+/* A plain file that starts with a compressed format's signature is refused by the piece that
+ * reads its start, naming the file and the format; a piece further in reads its bytes (its
+ * run fails through the first piece); text that starts with a signature's first bytes only,
+ * and the signatures further in, are data. */
+static void test_compressed_data_is_an_error(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *format;
+        size_t n;
+        const char *bytes;
+    } sigs[] = {
+        {"bzip2-compressed", 10, "BZh91AY&SY"},
+        {"bzip2-compressed", 10, "BZh1\x17\x72\x45\x38\x50\x90"},
+        {"xz-compressed", 6, "\xfd\x37zXZ\0"}, /* \x37: '7' */
+        {"zstd-compressed", 4, "\x28\xb5\x2f\xfd"},
+        {"lz4-compressed", 4, "\x04\x22\x4d\x18"},
+        {"zip-compressed", 4, "PK\x03\x04"},
+        {"7z-compressed", 6, "7z\xbc\xaf\x27\x1c"},
+        {"does not end in .gz", 4, "\x1f\x8b\x08\x00"},
+    };
+    char path[128];
+    tmp_path(path, sizeof path, "packed.dat");
+    unsigned char buf[64];
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        memcpy(buf, sigs[i].bytes, sigs[i].n);
+        memcpy(buf + sigs[i].n, " tail words\n", 12);
+        size_t n = sigs[i].n + 12;
+        write_file(path, buf, n);
+        for (size_t b = 0; b < sizeof buf_sizes / sizeof *buf_sizes; b++) {
+            mrc_err err = {0};
+            size_t ntok;
+            assert_int_equal(read_range_status(path, 0, n, buf_sizes[b], &ntok, &err), MRC_EINVAL);
+            if (strstr(err.msg, path) == NULL || strstr(err.msg, sigs[i].format) == NULL)
+                fail_msg("signature %zu: message '%s' lacks the file or '%s'", i, err.msg,
+                         sigs[i].format);
+            assert_int_equal(ntok, 0);
+            memset(&err, 0, sizeof err); /* a later piece of it is read */
+            assert_int_equal(
+                read_range_status(path, sigs[i].n, n - sigs[i].n, buf_sizes[b], &ntok, &err), 0);
+            assert_int_equal(ntok, 2);
+        }
+    }
+    /* near misses and signatures further in: counted like any bytes */
+    static const struct {
+        size_t n, tokens;
+        const char *bytes;
+    } text[] = {
+        {15, 4, "BZh9 is a word\n"},
+        {10, 1, "BZh01AY&SY"},          /* no bzip2 block size 0 */
+        {3, 1, "PK\x03"},               /* shorter than the signature */
+        {8, 2, "\x1f\x8b\x07\x00 abc"}, /* not deflate */
+        {8, 2, "\x1f\x8b\x08\xe0 abc"}, /* a reserved gzip flag */
+        {16, 2, "words BZh91AY&SY"},
+        {10, 2, "a PK\x03\x04rest"},
+    };
+    for (size_t i = 0; i < sizeof text / sizeof *text; i++) {
+        size_t n = text[i].n;
+        write_file(path, text[i].bytes, n);
+        mrc_err err = {0};
+        size_t ntok;
+        if (read_range_status(path, 0, n, 0, &ntok, &err) != 0)
+            fail_msg("text %zu refused: %s", i, err.msg);
+        assert_int_equal(ntok, text[i].tokens);
+    }
+}
+
 /* ---- gzip ---- */
 
 static void write_gz_members(const char *path, const unsigned char *d, size_t n, size_t cut)
@@ -1096,6 +1163,7 @@ int main(void)
         cmocka_unit_test(test_shrunk_file_is_an_error),
         cmocka_unit_test(test_no_longer_a_regular_file_is_an_error),
         cmocka_unit_test(test_errors_name_the_file),
+        cmocka_unit_test(test_compressed_data_is_an_error),
         cmocka_unit_test(test_gz_two_members),
         cmocka_unit_test(test_gz_cut_between_members_is_shrank),
         cmocka_unit_test(test_gz_truncated_corrupt_and_not_gzip),
