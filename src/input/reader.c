@@ -295,9 +295,8 @@ static const struct compressed_sig {
     {"7z", 6, {'7', 'z', 0xbc, 0xaf, 0x27, 0x1c}, -1},
 };
 
-/* The compressed format p[0, n) (a file's first bytes) starts, or NULL. gzip (its method
- * byte deflate, no reserved flag set) is told apart: mrcount reads it, by the name. */
-static const char *compressed_format(const unsigned char *p, size_t n)
+/* gzip needs its method byte (deflate) and no reserved flag besides the 2-byte magic. */
+const char *mrc_input_compressed_format(const unsigned char *p, size_t n)
 {
     if (n >= 4 && p[0] == 0x1f && p[1] == 0x8b && p[2] == 8 && (p[3] & 0xe0) == 0) return "gzip";
     for (size_t i = 0; i < sizeof compressed_sigs / sizeof *compressed_sigs; i++) {
@@ -316,9 +315,9 @@ static int check_not_compressed(int fd, const char *path, mrc_err *err)
     unsigned char head[16];
     ssize_t n = pread_retry(fd, head, sizeof head, 0);
     if (n < 0) return mrc_err_errno(err, errno, "%s", path);
-    const char *f = compressed_format(head, (size_t)n);
+    const char *f = mrc_input_compressed_format(head, (size_t)n);
     if (f == NULL) return MRC_OK;
-    if (f[0] == 'g')
+    if (strcmp(f, "gzip") == 0)
         return mrc_err_set(err, MRC_EINVAL,
                            "%s: gzip-compressed data in a file whose name does not end in .gz "
                            "(mrcount chooses gzip by the name): rename it to end in .gz",
