@@ -13,7 +13,7 @@ packages=(
     libisal-dev                                   # .gz inputs, fast path (ISA-L igzip)
     libcmocka-dev                                 # unit tests
     perl mawk python3                             # integration-test oracles and baselines
-    bzip2 xz-utils zstd                           # compressed inputs mrcount must refuse (a test)
+    bzip2 xz-utils zstd lz4                       # compressed inputs mrcount must refuse (a test)
     groff-base man-db                             # the man page's test renders it (groff, man -l)
     manpages-fr manpages-de manpages-ru manpages-el  # real UTF-8 text for the Unicode oracle test
     slurm-wlm munge                               # Slurm batch jobs, tested on a one-node cluster

@@ -118,9 +118,9 @@ int mrc_open_regular(const char *path, int *fd, mode_t *mode);
 int mrc_input_open(const char *path, int *fd, mrc_err *err);
 
 /** mrc_input_compressed_format() : the compressed format whose signature p[0, n) (a file's first
- *  bytes) starts with: "bzip2", "xz", "zstd", "lz4", "zip", "7z", or "gzip" (which mrcount reads
- *  only in a file named .gz); NULL for anything else. A plain file that starts with one is an
- *  error at its first piece (mrc_reader_run()), never counted as text. */
+ *  bytes) starts with: "bzip2", "xz", "zstd", "zstd/lz4" (a skippable frame), "lz4", "zip",
+ *  "7z", or "gzip" (which mrcount reads only in a file named .gz); NULL for anything else. Every
+ *  piece of a plain file that starts with one is an error (mrc_reader_run()), never text. */
 const char *mrc_input_compressed_format(const unsigned char *p, size_t n);
 
 /* What a job tells the reader about its records. */

@@ -510,8 +510,8 @@ mrc_run_writer *mrc_run_writer_open_fd(int fd, const char *dir, enum mrc_order o
                                        size_t buf_size, mrc_err *err);
 
 /** mrc_run_writer_sum() : have the writer checksum what it writes (mrc_run_file.sum), so that
- *  a run that must carry one is not read back for it. Before the first put. @return 0 or
- *  MRC_ENOMEM (err filled). */
+ *  a run that must carry one is not read back for it. @return 0; MRC_EINVAL after the first
+ *  put; MRC_ENOMEM (err filled). */
 int mrc_run_writer_sum(mrc_run_writer *w, mrc_err *err);
 
 /** mrc_run_writer_put() : append one record; records come strictly in the writer's order (in

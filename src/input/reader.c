@@ -276,43 +276,62 @@ static int range_read_context(range_read *rr, bool open)
 
 /* ---- compressed data in a plain file ----
  * A plain file's bytes are counted as they are: a .bz2, .xz or .zst corpus (Wikipedia dumps,
- * many web corpora) would give a table of its compressed bytes, exit 0. The piece at a file's
- * start looks at its first bytes for the signatures of those formats (long enough that text does
- * not start with them) and fails naming the file and the format. */
+ * many web corpora) or a zip archive (.zip, .epub, .docx) would give a table of its compressed
+ * bytes, exit 0. Every piece of a plain file looks at the file's first bytes (one small pread: a
+ * piece is megabytes) for the signatures of those formats, long enough that text does not start
+ * with them, and fails naming the file and the format: at once, on whichever rank maps a piece
+ * of it first, and on a resume too. */
 
 static const struct compressed_sig {
     const char *format;
-    unsigned char len;
-    unsigned char magic[10];
-    signed char level; /* the index of a byte that is any of '1'-'9' (bzip2's block size), or -1 */
+    bool archive; /* a container of files: extracted, not decompressed */
+    unsigned char len, magic[10];
+    unsigned char first_mask; /* the bits of magic[0] that must match */
+    signed char digit_at;     /* the index of a byte that is any of '1'-'9', or -1 */
 } compressed_sigs[] = {
-    {"bzip2", 10, {'B', 'Z', 'h', 0, 0x31, 0x41, 0x59, 0x26, 0x53, 0x59}, 3}, /* then a block */
-    {"bzip2", 10, {'B', 'Z', 'h', 0, 0x17, 0x72, 0x45, 0x38, 0x50, 0x90}, 3}, /* an empty one */
-    {"xz", 6, {0xfd, '7', 'z', 'X', 'Z', 0x00}, -1},
-    {"zstd", 4, {0x28, 0xb5, 0x2f, 0xfd}, -1},
-    {"lz4", 4, {0x04, 0x22, 0x4d, 0x18}, -1},
-    {"zip", 4, {'P', 'K', 0x03, 0x04}, -1},
-    {"7z", 6, {'7', 'z', 0xbc, 0xaf, 0x27, 0x1c}, -1},
+    /* bzip2: "BZh", the level, then a block's magic or the end of an empty stream's */
+    {"bzip2", false, 10, {'B', 'Z', 'h', 0, 0x31, 0x41, 0x59, 0x26, 0x53, 0x59}, 0xff, 3},
+    {"bzip2", false, 10, {'B', 'Z', 'h', 0, 0x17, 0x72, 0x45, 0x38, 0x50, 0x90}, 0xff, 3},
+    {"xz", false, 6, {0xfd, '7', 'z', 'X', 'Z', 0x00}, 0xff, -1},
+    {"zstd", false, 4, {0x28, 0xb5, 0x2f, 0xfd}, 0xff, -1},
+    /* a skippable frame (0x184D2A50-5F, little-endian), as pzstd's files start */
+    {"zstd/lz4", false, 4, {0x50, 0x2a, 0x4d, 0x18}, 0xf0, -1},
+    {"lz4", false, 4, {0x04, 0x22, 0x4d, 0x18}, 0xff, -1},
+    {"lz4", false, 4, {0x02, 0x21, 0x4c, 0x18}, 0xff, -1}, /* the legacy format (lz4 -l) */
+    {"zip", true, 4, {'P', 'K', 0x03, 0x04}, 0xff, -1},    /* also .epub, .docx, .xlsx, .jar */
+    {"7z", true, 6, {'7', 'z', 0xbc, 0xaf, 0x27, 0x1c}, 0xff, -1},
 };
+
+#define SIG_MAX sizeof compressed_sigs[0].magic
+
+static const struct compressed_sig *compressed_sig_of(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < sizeof compressed_sigs / sizeof *compressed_sigs; i++) {
+        const struct compressed_sig *g = &compressed_sigs[i];
+        size_t j = 0;
+        for (; j < g->len && j < n; j++) {
+            unsigned char mask = j == 0 ? g->first_mask : 0xff;
+            bool ok =
+                (int)j == g->digit_at ? p[j] >= '1' && p[j] <= '9' : (p[j] & mask) == g->magic[j];
+            if (!ok) break;
+        }
+        if (j == g->len) return g;
+    }
+    return NULL;
+}
 
 /* gzip needs its method byte (deflate) and no reserved flag besides the 2-byte magic. */
 const char *mrc_input_compressed_format(const unsigned char *p, size_t n)
 {
     if (n >= 4 && p[0] == 0x1f && p[1] == 0x8b && p[2] == 8 && (p[3] & 0xe0) == 0) return "gzip";
-    for (size_t i = 0; i < sizeof compressed_sigs / sizeof *compressed_sigs; i++) {
-        const struct compressed_sig *g = &compressed_sigs[i];
-        size_t j = 0;
-        for (; j < g->len && j < n; j++)
-            if ((int)j == g->level ? p[j] < '1' || p[j] > '9' : p[j] != g->magic[j]) break;
-        if (j == g->len) return g->format;
-    }
-    return NULL;
+    const struct compressed_sig *g = compressed_sig_of(p, n);
+    return g != NULL ? g->format : NULL;
 }
 
 /* A plain file's first bytes checked (above). @return MRC_OK, or MRC_EINVAL naming the file. */
 static int check_not_compressed(int fd, const char *path, mrc_err *err)
 {
-    unsigned char head[16];
+    unsigned char head[SIG_MAX];
     ssize_t n = pread_retry(fd, head, sizeof head, 0);
     if (n < 0) return mrc_err_errno(err, errno, "%s", path);
     const char *f = mrc_input_compressed_format(head, (size_t)n);
@@ -320,8 +339,14 @@ static int check_not_compressed(int fd, const char *path, mrc_err *err)
     if (strcmp(f, "gzip") == 0)
         return mrc_err_set(err, MRC_EINVAL,
                            "%s: gzip-compressed data in a file whose name does not end in .gz "
-                           "(mrcount chooses gzip by the name): rename it to end in .gz",
+                           "(mrcount chooses gzip by the name, in lower case): rename it to end "
+                           "in .gz, or extract it if it is a tar archive",
                            path);
+    if (compressed_sig_of(head, (size_t)n)->archive)
+        return mrc_err_set(err, MRC_EINVAL,
+                           "%s: a %s archive, which mrcount does not read (it reads plain text "
+                           "and gzip): extract its files",
+                           path, f);
     return mrc_err_set(err, MRC_EINVAL,
                        "%s: %s-compressed data, which mrcount does not read (it reads plain text "
                        "and gzip): decompress it, or recompress it with gzip",
@@ -353,7 +378,7 @@ int mrc_reader_run(mrc_reader *r, const char *path, uint64_t offset, uint64_t le
                      .pos = offset,
                      .have = 0};
     bool owns_records = offset < end;
-    if (owns_records && offset == 0) rc = check_not_compressed(fd, path, err);
+    if (owns_records) rc = check_not_compressed(fd, path, err);
     if (rc == MRC_OK && owns_records && offset > 0) {
         unsigned char before;
         ssize_t n = pread_retry(fd, &before, 1, offset - 1);

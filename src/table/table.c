@@ -493,10 +493,13 @@ static int run_put(void *arg, const mrc_rec_view *r, mrc_err *err)
     return mrc_run_writer_put(arg, r, err);
 }
 
-static int write_run(const mrc_table *t, mrc_run_writer *w, mrc_run_file *out, mrc_err *err)
+/* The table into the new writer w (NULL: its open failed, err filled), checksummed with sum. */
+static int write_run(const mrc_table *t, mrc_run_writer *w, bool sum, mrc_run_file *out,
+                     mrc_err *err)
 {
     if (w == NULL) return err->code ? err->code : MRC_EIO;
-    int rc = mrc_table_drain(t, run_put, w, err);
+    int rc = sum ? mrc_run_writer_sum(w, err) : 0;
+    if (rc == 0) rc = mrc_table_drain(t, run_put, w, err);
     if (rc != 0) {
         mrc_run_writer_abort(w);
         return rc;
@@ -506,16 +509,11 @@ static int write_run(const mrc_table *t, mrc_run_writer *w, mrc_run_file *out, m
 
 int mrc_table_write_run(const mrc_table *t, const char *dir, mrc_run_file *out, mrc_err *err)
 {
-    return write_run(t, mrc_run_writer_open(dir, MRC_ORDER_HASH, 0, err), out, err);
+    return write_run(t, mrc_run_writer_open(dir, MRC_ORDER_HASH, 0, err), false, out, err);
 }
 
 int mrc_table_write_run_fd(const mrc_table *t, int fd, const char *dir, mrc_run_file *out,
                            mrc_err *err)
 {
-    mrc_run_writer *w = mrc_run_writer_open_fd(fd, dir, MRC_ORDER_HASH, 0, err);
-    if (w != NULL && mrc_run_writer_sum(w, err) != 0) {
-        mrc_run_writer_abort(w);
-        return err->code;
-    }
-    return write_run(t, w, out, err);
+    return write_run(t, mrc_run_writer_open_fd(fd, dir, MRC_ORDER_HASH, 0, err), true, out, err);
 }

@@ -4,8 +4,8 @@
 # empty directory, a whitespace-only file and a 300 MB token with no delimiter are counted
 # exactly by the token rule (exit 0, the perl oracle's table; the huge token compared byte for
 # byte), and a 300 MB ngram line with no TAB is one malformed record (an error with --strict).
-# Compressed data in a plain file (bzip2, xz, zstd, gzip not named .gz) is an error naming the
-# file and the format.
+# Compressed data in a plain file (bzip2, xz, zstd, lz4, zip, gzip not named .gz) is an error
+# naming the file and the format.
 # Bad paths each have one behaviour: an error (exit 1) naming the path with no result file left
 # behind (missing, unreadable, unlistable, a symlink loop, dangling link, FIFO or socket named
 # directly, a non-regular @list, a file that shrinks, vanishes or is replaced by a FIFO after
@@ -107,24 +107,30 @@ done
 log "ok: random.bin as --job ngram: malformed records skipped and reported"
 
 # ---------------------------------------------------------------------------------------------
-# Compressed data in a plain file is not counted as bytes: bzip2, xz and zstd files (as their
-# tools write them, when installed) and gzip data in a file not named .gz are refused by the
-# piece at the file's start, naming the file and the format, even when the file is split across
-# ranks; text that merely starts like a signature is data.
+# Compressed data in a plain file is not counted as bytes: bzip2, xz, zstd, pzstd, lz4 and zip
+# files (as their tools write them, when installed) and gzip data in a file not named .gz are
+# refused by every piece of the file, naming the file and the format, split across ranks; text
+# that merely starts like a signature is data.
 Z=$T/packed
 mkdir -p "$Z"
 perl -e 'print "w", $_ % 997, ($_ % 13 ? " " : "\n") for 1 .. 40000' >"$Z/plain.txt"
 gzip -c "$Z/plain.txt" >"$Z/gzip-data.txt"
 packed=("$Z/gzip-data.txt|gzip-compressed data in a file whose name does not end in .gz")
-for tool in "bzip2 -c|bz2|bzip2" "xz -c|xz|xz" "zstd -q -c|zst|zstd"; do
-    IFS='|' read -r cmd ext format <<<"$tool"
+for tool in "bzip2 -c|bz2|bzip2-compressed data" "xz -c|xz|xz-compressed data" \
+    "zstd -q -c|zst|zstd-compressed data" "pzstd -q -c|pzst|zstd/lz4-compressed data" \
+    "lz4 -q -c|lz4|lz4-compressed data" "lz4 -q -l -c|lz4l|lz4-compressed data"; do
+    IFS='|' read -r cmd ext said <<<"$tool"
     if command -v "${cmd%% *}" >/dev/null; then
         $cmd "$Z/plain.txt" >"$Z/plain.txt.$ext"
-        packed+=("$Z/plain.txt.$ext|$format-compressed data, which mrcount does not read")
+        packed+=("$Z/plain.txt.$ext|$said, which mrcount does not read")
     else
         log "note: ${cmd%% *} is not installed: its output is not tried"
     fi
 done
+if command -v zip >/dev/null; then
+    (cd "$Z" && zip -q plain.zip plain.txt)
+    packed+=("$Z/plain.zip|a zip archive, which mrcount does not read")
+fi
 for entry in "${packed[@]}"; do
     file=${entry%%|*}
     for np in "${NPS[@]}"; do

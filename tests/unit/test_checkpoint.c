@@ -737,6 +737,27 @@ static void test_runs(void **state)
     assert_true(r.sum == r2.sum);
     assert_int_equal(r.bytes, r2.bytes);
     mrc_ckpt_run_discard(dir, "r0-g1-w2-0.run");
+    {
+        /* seal takes the writer's sum as it is (no read back); a sum asked late is refused */
+        mrc_err err = {0};
+        int fd = -1;
+        if (mrc_ckpt_run_create(dir, "r0-g1-w2-1.run", &fd, &err) != 0) fail_msg("%s", err.msg);
+        mrc_run_writer *w = mrc_run_writer_open_fd(fd, dir, MRC_ORDER_HASH, 4096, &err);
+        assert_non_null(w);
+        assert_int_equal(mrc_run_writer_sum(w, &err), 0);
+        mrc_rec_view rec = {v[0].hash, v[0].count, v[0].key, v[0].len};
+        assert_int_equal(mrc_run_writer_put(w, &rec, &err), 0);
+        assert_int_equal(mrc_run_writer_sum(w, &err), MRC_EINVAL);
+        mrc_run_file f;
+        assert_int_equal(mrc_run_writer_finish(w, &f, &err), 0);
+        assert_true(f.has_sum);
+        f.sum ^= 0x5a5a;
+        uint64_t sum = 0;
+        assert_int_equal(mrc_ckpt_run_seal(dir, "r0-g1-w2-1.run", &f, &sum, &err), 0);
+        assert_true(sum == f.sum);
+        mrc_run_file_close(&f);
+        mrc_ckpt_run_discard(dir, "r0-g1-w2-1.run");
+    }
     assert_int_equal(r.bytes, rs.bytes);
     assert_int_equal(r.records, n);
     assert_int_equal(r.total, rs.total);
