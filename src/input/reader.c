@@ -282,24 +282,32 @@ static int range_read_context(range_read *rr, bool open)
  * with them, and fails naming the file and the format: at once, on whichever rank maps a piece
  * of it first, and on a resume too. */
 
+enum sig_kind {
+    SIG_PACKED,  /* compressed data: decompressed, or recompressed with gzip */
+    SIG_ARCHIVE, /* a container of files: extracted */
+    SIG_GZIP,    /* gzip, read only in a file named .gz: renamed */
+};
+
 static const struct compressed_sig {
     const char *format;
-    bool archive; /* a container of files: extracted, not decompressed */
+    enum sig_kind kind;
     unsigned char len, magic[10];
-    unsigned char first_mask; /* the bits of magic[0] that must match */
-    signed char digit_at;     /* the index of a byte that is any of '1'-'9', or -1 */
+    unsigned char any[10]; /* bits of each byte that may take any value (0: exact) */
+    signed char digit_at;  /* the index of a byte that is any of '1'-'9', or -1 */
 } compressed_sigs[] = {
+    /* deflate, no reserved flag */
+    {"gzip", SIG_GZIP, 4, {0x1f, 0x8b, 0x08, 0x00}, {[3] = 0x1f}, -1},
     /* bzip2: "BZh", the level, then a block's magic or the end of an empty stream's */
-    {"bzip2", false, 10, {'B', 'Z', 'h', 0, 0x31, 0x41, 0x59, 0x26, 0x53, 0x59}, 0xff, 3},
-    {"bzip2", false, 10, {'B', 'Z', 'h', 0, 0x17, 0x72, 0x45, 0x38, 0x50, 0x90}, 0xff, 3},
-    {"xz", false, 6, {0xfd, '7', 'z', 'X', 'Z', 0x00}, 0xff, -1},
-    {"zstd", false, 4, {0x28, 0xb5, 0x2f, 0xfd}, 0xff, -1},
+    {"bzip2", SIG_PACKED, 10, {'B', 'Z', 'h', 0, 0x31, 0x41, 0x59, 0x26, 0x53, 0x59}, {0}, 3},
+    {"bzip2", SIG_PACKED, 10, {'B', 'Z', 'h', 0, 0x17, 0x72, 0x45, 0x38, 0x50, 0x90}, {0}, 3},
+    {"xz", SIG_PACKED, 6, {0xfd, '7', 'z', 'X', 'Z', 0x00}, {0}, -1},
+    {"zstd", SIG_PACKED, 4, {0x28, 0xb5, 0x2f, 0xfd}, {0}, -1},
     /* a skippable frame (0x184D2A50-5F, little-endian), as pzstd's files start */
-    {"zstd/lz4", false, 4, {0x50, 0x2a, 0x4d, 0x18}, 0xf0, -1},
-    {"lz4", false, 4, {0x04, 0x22, 0x4d, 0x18}, 0xff, -1},
-    {"lz4", false, 4, {0x02, 0x21, 0x4c, 0x18}, 0xff, -1}, /* the legacy format (lz4 -l) */
-    {"zip", true, 4, {'P', 'K', 0x03, 0x04}, 0xff, -1},    /* also .epub, .docx, .xlsx, .jar */
-    {"7z", true, 6, {'7', 'z', 0xbc, 0xaf, 0x27, 0x1c}, 0xff, -1},
+    {"zstd/lz4", SIG_PACKED, 4, {0x50, 0x2a, 0x4d, 0x18}, {[0] = 0x0f}, -1},
+    {"lz4", SIG_PACKED, 4, {0x04, 0x22, 0x4d, 0x18}, {0}, -1},
+    {"lz4", SIG_PACKED, 4, {0x02, 0x21, 0x4c, 0x18}, {0}, -1}, /* the legacy format (lz4 -l) */
+    {"zip", SIG_ARCHIVE, 4, {'P', 'K', 0x03, 0x04}, {0}, -1},  /* also .epub, .docx, .jar */
+    {"7z", SIG_ARCHIVE, 6, {'7', 'z', 0xbc, 0xaf, 0x27, 0x1c}, {0}, -1},
 };
 
 #define SIG_MAX sizeof compressed_sigs[0].magic
@@ -310,9 +318,8 @@ static const struct compressed_sig *compressed_sig_of(const unsigned char *p, si
         const struct compressed_sig *g = &compressed_sigs[i];
         size_t j = 0;
         for (; j < g->len && j < n; j++) {
-            unsigned char mask = j == 0 ? g->first_mask : 0xff;
-            bool ok =
-                (int)j == g->digit_at ? p[j] >= '1' && p[j] <= '9' : (p[j] & mask) == g->magic[j];
+            bool ok = (int)j == g->digit_at ? p[j] >= '1' && p[j] <= '9'
+                                            : (p[j] & ~g->any[j]) == g->magic[j];
             if (!ok) break;
         }
         if (j == g->len) return g;
@@ -320,10 +327,8 @@ static const struct compressed_sig *compressed_sig_of(const unsigned char *p, si
     return NULL;
 }
 
-/* gzip needs its method byte (deflate) and no reserved flag besides the 2-byte magic. */
 const char *mrc_input_compressed_format(const unsigned char *p, size_t n)
 {
-    if (n >= 4 && p[0] == 0x1f && p[1] == 0x8b && p[2] == 8 && (p[3] & 0xe0) == 0) return "gzip";
     const struct compressed_sig *g = compressed_sig_of(p, n);
     return g != NULL ? g->format : NULL;
 }
@@ -334,23 +339,27 @@ static int check_not_compressed(int fd, const char *path, mrc_err *err)
     unsigned char head[SIG_MAX];
     ssize_t n = pread_retry(fd, head, sizeof head, 0);
     if (n < 0) return mrc_err_errno(err, errno, "%s", path);
-    const char *f = mrc_input_compressed_format(head, (size_t)n);
-    if (f == NULL) return MRC_OK;
-    if (strcmp(f, "gzip") == 0)
+    const struct compressed_sig *g = compressed_sig_of(head, (size_t)n);
+    if (g == NULL) return MRC_OK;
+    switch (g->kind) {
+    case SIG_GZIP:
         return mrc_err_set(err, MRC_EINVAL,
                            "%s: gzip-compressed data in a file whose name does not end in .gz "
                            "(mrcount chooses gzip by the name, in lower case): rename it to end "
                            "in .gz, or extract it if it is a tar archive",
                            path);
-    if (compressed_sig_of(head, (size_t)n)->archive)
+    case SIG_ARCHIVE:
         return mrc_err_set(err, MRC_EINVAL,
                            "%s: a %s archive, which mrcount does not read (it reads plain text "
                            "and gzip): extract its files",
-                           path, f);
+                           path, g->format);
+    case SIG_PACKED:
+        break;
+    }
     return mrc_err_set(err, MRC_EINVAL,
                        "%s: %s-compressed data, which mrcount does not read (it reads plain text "
                        "and gzip): decompress it, or recompress it with gzip",
-                       path, f);
+                       path, g->format);
 }
 
 int mrc_reader_run(mrc_reader *r, const char *path, uint64_t offset, uint64_t length,
