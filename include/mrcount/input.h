@@ -117,11 +117,14 @@ int mrc_open_regular(const char *path, int *fd, mode_t *mode);
  *  error, never a hang. @return 0 with *fd set, or nonzero with err filled ("<path>: <cause>"). */
 int mrc_input_open(const char *path, int *fd, mrc_err *err);
 
-/** mrc_input_compressed_format() : the compressed format whose signature p[0, n) (a file's first
- *  bytes) starts with: "bzip2", "xz", "zstd", "zstd/lz4" (a skippable frame), "lz4", "zip",
- *  "7z", or "gzip" (which mrcount reads only in a file named .gz); NULL for anything else. Every
- *  piece of a plain file that starts with one is an error (mrc_reader_run()), never text. */
-const char *mrc_input_compressed_format(const unsigned char *p, size_t n);
+/** mrc_input_foreign_format() : the format of data that is not UTF-8 text whose signature p[0, n)
+ *  (a file's first bytes, or a .gz's first inflated bytes) starts with: compressed data
+ *  ("bzip2", "xz", "zstd", "zstd/lz4" for a skippable frame, "lz4", and "gzip", which mrcount
+ *  reads only in a file named .gz), an archive ("zip", "7z", "tar": a POSIX or GNU header with
+ *  its checksum right, 512 bytes), or text in another encoding ("UTF-16", "UTF-32": a
+ *  byte-order mark); NULL for anything else. Every piece of a plain file, and every .gz, that
+ *  starts with one is an error (mrc_reader_run(), mrc_reader_run_gz()), never text. */
+const char *mrc_input_foreign_format(const unsigned char *p, size_t n);
 
 /* What a job tells the reader about its records. */
 typedef struct mrc_record_rules {
@@ -174,7 +177,8 @@ void mrc_reader_free(mrc_reader *r);
  *  MRC_CONSUME_ENOUGH or the file ends (then a final call). The range
  *  lies within the file's size at discovery, so a file that ends before offset+length shrank
  *  since: an error ("<path>: file shrank while being read (expected at least N bytes, found
- *  M)"), never a silently short count.
+ *  M)"), never a silently short count. A file that starts with a foreign format
+ *  (mrc_input_foreign_format()) is an error naming the file and the format, in every range.
  *  `stop`, when non-NULL, is polled between reads: nonzero ends the read early with MRC_EINTR.
  *  @return 0, or nonzero with err filled ("<path>: <cause>"). */
 int mrc_reader_run(mrc_reader *r, const char *path, uint64_t offset, uint64_t length,
@@ -183,7 +187,8 @@ int mrc_reader_run(mrc_reader *r, const char *path, uint64_t offset, uint64_t le
 
 /** mrc_reader_run_gz() : the same for a whole .gz file (all members), streaming through ISA-L
  *  igzip when the build found it (mrc_reader_gz_backend()), zlib otherwise.
- *  A truncated or corrupt stream is an error naming the file and the compressed byte offset.
+ *  A truncated or corrupt stream is an error naming the file and the compressed byte offset,
+ *  and so is a stream whose first inflated bytes are a foreign format (a .tar.gz, UTF-16).
  *  `size` is the file's size at discovery: a file that ends cleanly before it (cut between two
  *  members since) is the same "file shrank" error as mrc_reader_run()'s. */
 int mrc_reader_run_gz(mrc_reader *r, const char *path, uint64_t size, const mrc_record_rules *rules,

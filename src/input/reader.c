@@ -274,27 +274,29 @@ static int range_read_context(range_read *rr, bool open)
     }
 }
 
-/* ---- compressed data in a plain file ----
+/* ---- data that is not UTF-8 text ----
  * A plain file's bytes are counted as they are: a .bz2, .xz or .zst corpus (Wikipedia dumps,
- * many web corpora) or a zip archive (.zip, .epub, .docx) would give a table of its compressed
- * bytes, exit 0. Every piece of a plain file looks at the file's first bytes (one small pread: a
- * piece is megabytes) for the signatures of those formats, long enough that text does not start
- * with them, and fails naming the file and the format: at once, on whichever rank maps a piece
- * of it first, and on a resume too. */
+ * many web corpora), a zip or tar archive (.zip, .epub, .docx; a .tar's headers and padding) or
+ * UTF-16 text (Excel's "Unicode text", Windows tools) would give a table of garbage, exit 0.
+ * Every piece of a plain file looks at the file's first bytes (one small pread: a piece is
+ * megabytes), and a .gz at its stream's first bytes, for the signatures of those formats, long
+ * enough that text does not start with them, and fails naming the file and the format: at once,
+ * on whichever rank maps a piece of it first, and on a resume too. */
 
 enum sig_kind {
-    SIG_PACKED,  /* compressed data: decompressed, or recompressed with gzip */
-    SIG_ARCHIVE, /* a container of files: extracted */
-    SIG_GZIP,    /* gzip, read only in a file named .gz: renamed */
+    SIG_PACKED,   /* compressed data: decompressed, or recompressed with gzip */
+    SIG_ARCHIVE,  /* a container of files: extracted */
+    SIG_GZIP,     /* gzip, read only in a file named .gz: renamed */
+    SIG_ENCODING, /* text in another encoding than UTF-8: converted */
 };
 
-static const struct compressed_sig {
+static const struct foreign_sig {
     const char *format;
     enum sig_kind kind;
     unsigned char len, magic[10];
     unsigned char any[10]; /* bits of each byte that may take any value (0: exact) */
     signed char digit_at;  /* the index of a byte that is any of '1'-'9', or -1 */
-} compressed_sigs[] = {
+} foreign_sigs[] = {
     /* deflate, no reserved flag */
     {"gzip", SIG_GZIP, 4, {0x1f, 0x8b, 0x08, 0x00}, {[3] = 0x1f}, -1},
     /* bzip2: "BZh", the level, then a block's magic or the end of an empty stream's */
@@ -308,14 +310,46 @@ static const struct compressed_sig {
     {"lz4", SIG_PACKED, 4, {0x02, 0x21, 0x4c, 0x18}, {0}, -1}, /* the legacy format (lz4 -l) */
     {"zip", SIG_ARCHIVE, 4, {'P', 'K', 0x03, 0x04}, {0}, -1},  /* also .epub, .docx, .jar */
     {"7z", SIG_ARCHIVE, 6, {'7', 'z', 0xbc, 0xaf, 0x27, 0x1c}, {0}, -1},
+    /* byte-order marks: the bytes 0xfe and 0xff never occur in UTF-8; UTF-32's first */
+    {"UTF-32", SIG_ENCODING, 4, {0xff, 0xfe, 0x00, 0x00}, {0}, -1},
+    {"UTF-32", SIG_ENCODING, 4, {0x00, 0x00, 0xfe, 0xff}, {0}, -1},
+    {"UTF-16", SIG_ENCODING, 2, {0xff, 0xfe}, {0}, -1},
+    {"UTF-16", SIG_ENCODING, 2, {0xfe, 0xff}, {0}, -1},
 };
 
-#define SIG_MAX sizeof compressed_sigs[0].magic
+static const struct foreign_sig tar_sig = {"tar", SIG_ARCHIVE, 0, {0}, {0}, -1};
 
-static const struct compressed_sig *compressed_sig_of(const unsigned char *p, size_t n)
+#define TAR_BLOCK 512
+#define HEAD_MAX TAR_BLOCK /* the bytes of a file's head that are looked at */
+
+/* A tar header (POSIX ustar and pax, GNU): "ustar" at 257 and the header's checksum right (the
+ * octal sum of its bytes, the checksum field's 8 counted as spaces; old tars summed signed
+ * bytes). The checksum makes text that happens to hold "ustar" there data. V7 tar files, with
+ * no magic, are not recognized. */
+static bool is_tar_header(const unsigned char *p, size_t n)
 {
-    for (size_t i = 0; i < sizeof compressed_sigs / sizeof *compressed_sigs; i++) {
-        const struct compressed_sig *g = &compressed_sigs[i];
+    if (n < TAR_BLOCK || memcmp(p + 257, "ustar", 5) != 0) return false;
+    size_t i = 148, digits = 0;
+    uint64_t want = 0;
+    while (i < 156 && p[i] == ' ')
+        i++;
+    for (; i < 156 && p[i] >= '0' && p[i] <= '7'; i++, digits++)
+        want = want * 8 + (uint64_t)(p[i] - '0');
+    if (digits == 0 || (i < 156 && p[i] != ' ' && p[i] != 0)) return false;
+    uint64_t sum = 0;
+    int64_t ssum = 0;
+    for (size_t j = 0; j < TAR_BLOCK; j++) {
+        unsigned char c = j >= 148 && j < 156 ? ' ' : p[j];
+        sum += c;
+        ssum += (signed char)c;
+    }
+    return want == sum || (int64_t)want == ssum;
+}
+
+static const struct foreign_sig *foreign_sig_of(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < sizeof foreign_sigs / sizeof *foreign_sigs; i++) {
+        const struct foreign_sig *g = &foreign_sigs[i];
         size_t j = 0;
         for (; j < g->len && j < n; j++) {
             bool ok = (int)j == g->digit_at ? p[j] >= '1' && p[j] <= '9'
@@ -324,25 +358,25 @@ static const struct compressed_sig *compressed_sig_of(const unsigned char *p, si
         }
         if (j == g->len) return g;
     }
-    return NULL;
+    return is_tar_header(p, n) ? &tar_sig : NULL;
 }
 
-const char *mrc_input_compressed_format(const unsigned char *p, size_t n)
+const char *mrc_input_foreign_format(const unsigned char *p, size_t n)
 {
-    const struct compressed_sig *g = compressed_sig_of(p, n);
+    const struct foreign_sig *g = foreign_sig_of(p, n);
     return g != NULL ? g->format : NULL;
 }
 
-/* A plain file's first bytes checked (above). @return MRC_OK, or MRC_EINVAL naming the file. */
-static int check_not_compressed(int fd, const char *path, mrc_err *err)
+/* The error for data of format g: in a plain file, or in a .gz's stream (inflated). */
+static int foreign_error(const struct foreign_sig *g, const char *path, bool inflated, mrc_err *err)
 {
-    unsigned char head[SIG_MAX];
-    ssize_t n = pread_retry(fd, head, sizeof head, 0);
-    if (n < 0) return mrc_err_errno(err, errno, "%s", path);
-    const struct compressed_sig *g = compressed_sig_of(head, (size_t)n);
-    if (g == NULL) return MRC_OK;
     switch (g->kind) {
     case SIG_GZIP:
+        if (inflated)
+            return mrc_err_set(err, MRC_EINVAL,
+                               "%s: gzip-compressed data inside its gzip stream (compressed "
+                               "twice), which mrcount does not read: decompress it once",
+                               path);
         return mrc_err_set(err, MRC_EINVAL,
                            "%s: gzip-compressed data in a file whose name does not end in .gz "
                            "(mrcount chooses gzip by the name, in lower case): rename it to end "
@@ -350,16 +384,36 @@ static int check_not_compressed(int fd, const char *path, mrc_err *err)
                            path);
     case SIG_ARCHIVE:
         return mrc_err_set(err, MRC_EINVAL,
-                           "%s: a %s archive, which mrcount does not read (it reads plain text "
+                           "%s: a %s archive%s, which mrcount does not read (it reads plain text "
                            "and gzip): extract its files",
-                           path, g->format);
+                           path, g->format, inflated ? " compressed with gzip" : "");
+    case SIG_ENCODING:
+        return mrc_err_set(err, MRC_EINVAL,
+                           "%s: %s text%s (it starts with a byte-order mark), which mrcount does "
+                           "not read (it reads UTF-8): convert it, e.g. iconv -f %s -t UTF-8",
+                           path, g->format, inflated ? " compressed with gzip" : "", g->format);
     case SIG_PACKED:
         break;
     }
+    if (inflated)
+        return mrc_err_set(err, MRC_EINVAL,
+                           "%s: %s-compressed data inside its gzip stream, which mrcount does "
+                           "not read: decompress it",
+                           path, g->format);
     return mrc_err_set(err, MRC_EINVAL,
                        "%s: %s-compressed data, which mrcount does not read (it reads plain text "
                        "and gzip): decompress it, or recompress it with gzip",
                        path, g->format);
+}
+
+/* A plain file's first bytes checked (above). @return MRC_OK, or MRC_EINVAL naming the file. */
+static int check_head(int fd, const char *path, mrc_err *err)
+{
+    unsigned char head[HEAD_MAX];
+    ssize_t n = pread_retry(fd, head, sizeof head, 0);
+    if (n < 0) return mrc_err_errno(err, errno, "%s", path);
+    const struct foreign_sig *g = foreign_sig_of(head, (size_t)n);
+    return g == NULL ? MRC_OK : foreign_error(g, path, false, err);
 }
 
 int mrc_reader_run(mrc_reader *r, const char *path, uint64_t offset, uint64_t length,
@@ -387,7 +441,7 @@ int mrc_reader_run(mrc_reader *r, const char *path, uint64_t offset, uint64_t le
                      .pos = offset,
                      .have = 0};
     bool owns_records = offset < end;
-    if (owns_records) rc = check_not_compressed(fd, path, err);
+    if (owns_records) rc = check_head(fd, path, err);
     if (rc == MRC_OK && owns_records && offset > 0) {
         unsigned char before;
         ssize_t n = pread_retry(fd, &before, 1, offset - 1);
@@ -450,6 +504,7 @@ typedef struct gz_read {
     unsigned char *in; /* GZ_IN_BUF bytes of compressed input */
     uint64_t in_total; /* compressed bytes read so far */
     bool in_eof;       /* a read returned 0 */
+    bool head_checked; /* the stream's first bytes were looked at (foreign_sig_of) */
 } gz_read;
 
 /** gz_fill() : reads up to cap compressed bytes into `at`; *got = 0 means end of file. */
@@ -478,8 +533,16 @@ static int gz_corrupt(gz_read *g, uint64_t offset, const char *cause)
                        (unsigned long long)offset, cause);
 }
 
+/* The inflated bytes to the consumer; the stream's first HEAD_MAX bytes (or all of a shorter
+ * one) are held back until they can be checked like a plain file's head. */
 static int gz_feed(gz_read *g, size_t *have, bool final)
 {
+    if (!g->head_checked) {
+        if (*have < HEAD_MAX && !final) return MRC_OK;
+        g->head_checked = true;
+        const struct foreign_sig *s = foreign_sig_of(g->r->buf, *have);
+        if (s != NULL) return foreign_error(s, g->path, true, g->err);
+    }
     return feed(g->r, have, SIZE_MAX, final, NULL, g->path, g->consume, g->ctx, g->err);
 }
 

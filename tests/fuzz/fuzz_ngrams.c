@@ -253,8 +253,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     put_file(text, len);
     mrc_reader rd;
     CHECK(mrc_reader_init(&rd, bufsize, &err) == 0, "reader: %s", err.msg);
-    const char *packed = mrc_input_compressed_format(text, len);
-    if (packed != NULL) { /* a compressed format's signature: every piece of the file refuses it */
+    const char *packed = mrc_input_foreign_format(text, len);
+    if (packed != NULL) { /* a foreign format's signature: every piece of the file refuses it */
         mrc_map_ctx_piece(&c.ctx, text_path, 0, 0);
         int rc =
             mrc_reader_run(&rd, text_path, 0, len, &job.rules, job.consume, &c.ctx, NULL, &c.err);

@@ -4,8 +4,8 @@
 # empty directory, a whitespace-only file and a 300 MB token with no delimiter are counted
 # exactly by the token rule (exit 0, the perl oracle's table; the huge token compared byte for
 # byte), and a 300 MB ngram line with no TAB is one malformed record (an error with --strict).
-# Compressed data in a plain file (bzip2, xz, zstd, lz4, zip, gzip not named .gz) is an error
-# naming the file and the format.
+# Compressed data in a plain file (bzip2, xz, zstd, lz4, zip, gzip not named .gz), tar archives
+# (also .tar.gz) and UTF-16/32 text are errors naming the file and the format.
 # Bad paths each have one behaviour: an error (exit 1) naming the path with no result file left
 # behind (missing, unreadable, unlistable, a symlink loop, dangling link, FIFO or socket named
 # directly, a non-regular @list, a file that shrinks, vanishes or is replaced by a FIFO after
@@ -69,7 +69,7 @@ mkdir -p "$B/empty-dir"
 printf 'x\0y \0\0 z\0\n\0\nx\0y\n\0\0' >"$B/nul.bin"
 printf 'a\rb\r\rc a\r' >"$B/lone-cr.txt"
 printf 'a b\r\nc a\r\n\r\nb\r\nend\r\n' >"$B/crlf.txt"
-printf '\xff\xfe caf\xc3 caf\xc3\xa9 \xe2\x80 \x80abc \xc0\xaf\xed\xa0\x80 \xff\xfe\n' >"$B/bad-utf8.txt"
+printf 'a \xff\xfe caf\xc3 caf\xc3\xa9 \xe2\x80 \x80abc \xc0\xaf\xed\xa0\x80 \xff\xfe\n' >"$B/bad-utf8.txt"
 : >"$B/empty.txt"
 printf ' \t\n\r\v\f  \r\n\n\t' >"$B/whitespace.txt"
 # 5 MB of deterministic pseudo-random bytes (every byte value, whitespace included): rotations
@@ -107,10 +107,10 @@ done
 log "ok: random.bin as --job ngram: malformed records skipped and reported"
 
 # ---------------------------------------------------------------------------------------------
-# Compressed data in a plain file is not counted as bytes: bzip2, xz, zstd, pzstd, lz4 and zip
-# files (as their tools write them, when installed) and gzip data in a file not named .gz are
-# refused by every piece of the file, naming the file and the format, split across ranks; text
-# that merely starts like a signature is data.
+# Data that is not UTF-8 text is not counted as bytes: bzip2, xz, zstd, pzstd, lz4 and zip files
+# (as their tools write them, when installed), gzip data in a file not named .gz, tar archives
+# (plain and .tar.gz) and UTF-16/32 text are refused by every piece of the file, naming the file
+# and the format, split across ranks; text that merely starts like a signature is data.
 Z=$T/packed
 mkdir -p "$Z"
 perl -e 'print "w", $_ % 997, ($_ % 13 ? " " : "\n") for 1 .. 40000' >"$Z/plain.txt"
@@ -131,11 +131,25 @@ if command -v zip >/dev/null; then
     (cd "$Z" && zip -q plain.zip plain.txt)
     packed+=("$Z/plain.zip|a zip archive, which mrcount does not read")
 fi
+# tar archives as tar(1) writes them (GNU, POSIX pax, ustar), plain and as .tar.gz; UTF-16 and
+# UTF-32 text as iconv writes it (with a byte-order mark), plain and gzipped
+for format in gnu pax ustar; do
+    tar -C "$Z" --format=$format -cf "$Z/plain-$format.tar" plain.txt
+    packed+=("$Z/plain-$format.tar|a tar archive, which mrcount does not read")
+done
+tar -C "$Z" -czf "$Z/plain.tar.gz" plain.txt
+packed+=("$Z/plain.tar.gz|a tar archive compressed with gzip, which mrcount does not read")
+iconv -f UTF-8 -t UTF-16 "$Z/plain.txt" >"$Z/utf16.txt"
+packed+=("$Z/utf16.txt|UTF-16 text (it starts with a byte-order mark)")
+iconv -f UTF-8 -t UTF-32 "$Z/plain.txt" >"$Z/utf32.txt"
+packed+=("$Z/utf32.txt|UTF-32 text (it starts with a byte-order mark)")
+gzip -c "$Z/utf16.txt" >"$Z/utf16.txt.gz"
+packed+=("$Z/utf16.txt.gz|UTF-16 text compressed with gzip")
 for entry in "${packed[@]}"; do
     file=${entry%%|*}
     for np in "${NPS[@]}"; do
         run_mrc "$np" --chunk-size 4096 --output "$OUT/r.tsv" "$Z/plain.txt" "$file"
-        expect_error "$np" "$file: ${entry#*|}" "compressed ${file#"$Z/"}"
+        expect_error "$np" "$file: ${entry#*|}" "foreign ${file#"$Z/"}"
     done
 done
 printf 'BZh91AY&SZ is not bzip2\nPK is not zip\n' >"$Z/looks-packed.txt"
@@ -144,7 +158,7 @@ for np in "${NPS[@]}"; do
     run_mrc "$np" --quiet --output "$OUT/r.tsv" "$Z/looks-packed.txt"
     expect_table "$T/expected.tsv" "text that starts like a signature (np $np)"
 done
-log "ok: compressed data refused (${#packed[@]} formats), look-alike text counted"
+log "ok: data that is not UTF-8 text refused (${#packed[@]} files), look-alike text counted"
 
 # ---------------------------------------------------------------------------------------------
 # Bad paths named directly: an error naming the path, no result, no hang.

@@ -14,7 +14,7 @@ printf 'a' >"$D/one-byte.txt"
 printf 'a b\r\nc a\r\n\r\nb\r\nend\r' >"$D/crlf with spaces.txt"
 printf 'v\vw\fx\vv\f\fw\v' >"$D/vt-ff.txt"
 printf 'x\0y \0\0 z\0\n\0\nx\0y\n\0\0' >"$D/nul.bin"
-printf '\xff\xfe caf\xc3 caf\xc3\xa9 \xe2\x80 \x80abc \xff\xfe\n\xc3\xa9\xc3\n' >"$D/bad-utf8.txt"
+printf 'a \xff\xfe caf\xc3 caf\xc3\xa9 \xe2\x80 \x80abc \xff\xfe\n\xc3\xa9\xc3\n' >"$D/bad-utf8.txt"
 printf 'non\xc2\xa0breaking nel\x85x \xe2\x80\x83emsp \xe3\x80\x80 a\n' >"$D/unicode-space.txt"
 # bytewise order on ties: upper case, lower case, digits, punctuation and high bytes, count 1 each
 printf 'b B a A 1 _ ~ \xc3\xa9 \xff z Z 10 9 a\n' >"$D/order.txt"

@@ -595,6 +595,10 @@ static void test_compressed_data_is_an_error(void **state)
         {"a zip archive", 4, "PK\x03\x04"},
         {"a 7z archive", 6, "7z\xbc\xaf\x27\x1c"},
         {"does not end in .gz", 4, "\x1f\x8b\x08\x00"},
+        {"UTF-32 text", 4, "\xff\xfe\0\0"},
+        {"UTF-32 text", 4, "\0\0\xfe\xff"},
+        {"UTF-16 text", 4, "\xff\xfeh\0"},
+        {"UTF-16 text", 4, "\xfe\xff\0h"},
     };
     char path[128];
     tmp_path(path, sizeof path, "packed.dat");
@@ -630,6 +634,8 @@ static void test_compressed_data_is_an_error(void **state)
         {8, 2, "\x60\x2a\x4d\x18 abc"}, /* past the skippable frames */
         {16, 2, "words BZh91AY&SY"},
         {10, 2, "a PK\x03\x04rest"},
+        {4, 1, "\376\376ab"},    /* not a byte-order mark */
+        {6, 2, "a \377\376b\n"}, /* one further in */
     };
     for (size_t i = 0; i < sizeof text / sizeof *text; i++) {
         write_file(path, text[i].bytes, text[i].n);
@@ -687,6 +693,93 @@ static int run_gz(const char *path, uint64_t size, size_t buf_size, tokvec *got,
     if (bytes_read) *bytes_read = r.bytes_read;
     mrc_reader_free(&r);
     return rc;
+}
+
+/* A ustar header (GNU when gnu) for a member `name` of size bytes, its checksum as tar(1)
+ * writes it: six octal digits, NUL, space, over the header with that field as spaces. */
+static void tar_header(unsigned char h[512], const char *name, size_t size, bool gnu)
+{
+    memset(h, 0, 512);
+    snprintf((char *)h, 100, "%s", name);
+    memcpy(h + 100, "0000644", 8);
+    memcpy(h + 108, "0001750", 8);
+    memcpy(h + 116, "0001750", 8);
+    snprintf((char *)h + 124, 12, "%011zo", size);
+    memcpy(h + 136, "14723306740", 12);
+    h[156] = '0';
+    if (gnu)
+        memcpy(h + 257, "ustar  ", 8);
+    else
+        memcpy(h + 257, "ustar\00000", 8);
+    memset(h + 148, ' ', 8);
+    unsigned sum = 0;
+    for (size_t i = 0; i < 512; i++)
+        sum += h[i];
+    snprintf((char *)h + 148, 8, "%06o", sum);
+    h[155] = ' ';
+}
+
+/* A tar archive (POSIX or GNU header) is refused by every piece of a plain file, and as the
+ * inflated stream of a .gz; the same bytes with a wrong checksum, or cut before the header's
+ * end, are text. A UTF-16 .gz is refused too, and a short .gz of text is counted. */
+static void test_tar_and_utf16_are_errors(void **state)
+{
+    (void)state;
+    char path[128], gz[128];
+    tmp_path(path, sizeof path, "archive.tar");
+    tmp_path(gz, sizeof gz, "archive.tar.gz");
+    unsigned char buf[3 * 512 + 1024];
+    static const char body[] = "words in a member\n";
+    for (int gnu = 0; gnu < 2; gnu++) {
+        memset(buf, 0, sizeof buf);
+        tar_header(buf, "a.txt", sizeof body - 1, gnu);
+        memcpy(buf + 512, body, sizeof body - 1);
+        write_file(path, buf, sizeof buf);
+        static const uint64_t at[][2] = {{0, 2048}, {0, 3}, {700, 100}};
+        for (size_t k = 0; k < sizeof at / sizeof *at; k++) {
+            mrc_err err = {0};
+            size_t ntok;
+            assert_int_equal(read_range_status(path, at[k][0], at[k][1], 0, &ntok, &err),
+                             MRC_EINVAL);
+            if (strstr(err.msg, path) == NULL || strstr(err.msg, "a tar archive") == NULL)
+                fail_msg("tar (gnu %d), piece %zu: '%s'", gnu, k, err.msg);
+            assert_int_equal(ntok, 0);
+        }
+        write_gz_members(gz, buf, sizeof buf, 100); /* the header across two members */
+        tokvec got = {0};
+        mrc_err err = {0};
+        assert_int_equal(run_gz(gz, 0, 64, &got, &err, NULL), MRC_EINVAL);
+        if (strstr(err.msg, gz) == NULL || strstr(err.msg, "tar archive compressed") == NULL)
+            fail_msg("tar.gz (gnu %d): '%s'", gnu, err.msg);
+        assert_int_equal(got.n, 0);
+        tokvec_free(&got);
+    }
+    /* a wrong checksum, and a header cut short: text (the tokens of its name and fields) */
+    tar_header(buf, "a.txt", 10, false);
+    buf[0] = 'b';
+    write_file(path, buf, 512);
+    mrc_err err = {0};
+    size_t ntok;
+    assert_int_equal(read_range_status(path, 0, 512, 0, &ntok, &err), 0);
+    assert_true(ntok > 0);
+    buf[0] = 'a';
+    write_file(path, buf, 511);
+    assert_int_equal(read_range_status(path, 0, 511, 0, &ntok, &err), 0);
+    assert_true(ntok > 0);
+    /* UTF-16 in a .gz; then text shorter than the head that is held back, in two members */
+    static const unsigned char utf16[] = "\xff\xfeh\0i\0 \0";
+    write_gz_members(gz, utf16, sizeof utf16 - 1, 1);
+    tokvec got = {0};
+    memset(&err, 0, sizeof err);
+    assert_int_equal(run_gz(gz, 0, 0, &got, &err, NULL), MRC_EINVAL);
+    assert_non_null(strstr(err.msg, "UTF-16 text compressed with gzip"));
+    assert_int_equal(got.n, 0);
+    static const unsigned char small[] = "one two\nthree";
+    write_gz_members(gz, small, sizeof small - 1, 5);
+    memset(&err, 0, sizeof err);
+    assert_int_equal(run_gz(gz, 0, 4, &got, &err, NULL), 0);
+    assert_int_equal(got.n, 3);
+    tokvec_free(&got);
 }
 
 /* A .gz cut exactly between two members since discovery inflates cleanly: only the size the
@@ -1165,6 +1258,7 @@ int main(void)
         cmocka_unit_test(test_no_longer_a_regular_file_is_an_error),
         cmocka_unit_test(test_errors_name_the_file),
         cmocka_unit_test(test_compressed_data_is_an_error),
+        cmocka_unit_test(test_tar_and_utf16_are_errors),
         cmocka_unit_test(test_gz_two_members),
         cmocka_unit_test(test_gz_cut_between_members_is_shrank),
         cmocka_unit_test(test_gz_truncated_corrupt_and_not_gzip),
