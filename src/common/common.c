@@ -1,7 +1,10 @@
 /* errors.c - the common floor's small helpers: the error value (mrc_err), aligned allocation,
  * timing, peak RSS, memory available, size parsing and temporary names. Every stage stands on
  * it and it stands on nothing of ours; it must never print or exit. */
+#include <dirent.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,6 +75,29 @@ void mrc_advise_huge(void *p, size_t len)
     (void)p;
     (void)len;
 #endif
+}
+
+size_t mrc_tcp_nodelay_all(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL) return 0;
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        if (*end != '\0' || end == e->d_name || fd < 0 || fd == dirfd(d)) continue;
+        int type = 0, one = 1;
+        socklen_t len = sizeof type;
+        struct sockaddr_storage sa;
+        socklen_t sa_len = sizeof sa;
+        if (getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM ||
+            getsockname((int)fd, (struct sockaddr *)&sa, &sa_len) != 0 ||
+            (sa.ss_family != AF_INET && sa.ss_family != AF_INET6))
+            continue;
+        if (setsockopt((int)fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0) n++;
+    }
+    closedir(d);
+    return n;
 }
 
 double mrc_now(void)
