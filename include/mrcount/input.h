@@ -160,7 +160,8 @@ typedef long long (*mrc_consume_fn)(void *ctx, const unsigned char *buf, size_t 
                                     bool final, mrc_err *err);
 
 typedef struct mrc_reader {
-    unsigned char *buf; /* grows only for a record longer than the buffer */
+    unsigned char *buf; /* grows only for a record longer than the buffer, or to hold a .gz's
+                         * first 512 inflated bytes (their check) */
     size_t cap;
     uint64_t bytes_read; /* bytes read from files (progress and metrics) */
 } mrc_reader;

@@ -287,7 +287,7 @@ enum sig_kind {
     SIG_PACKED,   /* compressed data: decompressed, or recompressed with gzip */
     SIG_ARCHIVE,  /* a container of files: extracted */
     SIG_GZIP,     /* gzip, read only in a file named .gz: renamed */
-    SIG_ENCODING, /* text in another encoding than UTF-8: converted */
+    SIG_ENCODING, /* text in an encoding other than UTF-8: converted */
 };
 
 static const struct foreign_sig {
@@ -320,26 +320,31 @@ static const struct foreign_sig {
 static const struct foreign_sig tar_sig = {"tar", SIG_ARCHIVE, 0, {0}, {0}, -1};
 
 #define TAR_BLOCK 512
+#define TAR_CHKSUM 148 /* the header's checksum field: 8 bytes */
+#define TAR_CHKSUM_LEN 8
+#define TAR_MAGIC 257      /* "ustar": POSIX "ustar\0" "00", GNU "ustar  \0" */
 #define HEAD_MAX TAR_BLOCK /* the bytes of a file's head that are looked at */
 
-/* A tar header (POSIX ustar and pax, GNU): "ustar" at 257 and the header's checksum right (the
- * octal sum of its bytes, the checksum field's 8 counted as spaces; old tars summed signed
- * bytes). The checksum makes text that happens to hold "ustar" there data. V7 tar files, with
- * no magic, are not recognized. */
+/* A tar header (POSIX ustar and pax, GNU): "ustar" at TAR_MAGIC and the header's checksum
+ * right, read as tar does (spaces, octal digits, then a space, a NUL or the field's end; the
+ * sum of the header's bytes with the field's own counted as spaces; old tars summed signed
+ * bytes). The checksum makes text that happens to hold "ustar" there data. Not recognized:
+ * V7 archives (no magic) and an empty archive (only its end-of-archive NUL blocks). */
 static bool is_tar_header(const unsigned char *p, size_t n)
 {
-    if (n < TAR_BLOCK || memcmp(p + 257, "ustar", 5) != 0) return false;
-    size_t i = 148, digits = 0;
+    if (n < TAR_BLOCK || memcmp(p + TAR_MAGIC, "ustar", 5) != 0) return false;
+    const unsigned char *f = p + TAR_CHKSUM;
+    size_t i = 0, digits = 0;
     uint64_t want = 0;
-    while (i < 156 && p[i] == ' ')
+    while (i < TAR_CHKSUM_LEN && f[i] == ' ')
         i++;
-    for (; i < 156 && p[i] >= '0' && p[i] <= '7'; i++, digits++)
-        want = want * 8 + (uint64_t)(p[i] - '0');
-    if (digits == 0 || (i < 156 && p[i] != ' ' && p[i] != 0)) return false;
+    for (; i < TAR_CHKSUM_LEN && f[i] >= '0' && f[i] <= '7'; i++, digits++)
+        want = want * 8 + (uint64_t)(f[i] - '0');
+    if (digits == 0 || (i < TAR_CHKSUM_LEN && f[i] != ' ' && f[i] != 0)) return false;
     uint64_t sum = 0;
     int64_t ssum = 0;
     for (size_t j = 0; j < TAR_BLOCK; j++) {
-        unsigned char c = j >= 148 && j < 156 ? ' ' : p[j];
+        unsigned char c = j >= TAR_CHKSUM && j < TAR_CHKSUM + TAR_CHKSUM_LEN ? ' ' : p[j];
         sum += c;
         ssum += (signed char)c;
     }
@@ -375,7 +380,8 @@ static int foreign_error(const struct foreign_sig *g, const char *path, bool inf
         if (inflated)
             return mrc_err_set(err, MRC_EINVAL,
                                "%s: gzip-compressed data inside its gzip stream (compressed "
-                               "twice), which mrcount does not read: decompress it once",
+                               "twice), which mrcount does not read (it reads text, plain or "
+                               "gzipped): decompress the outer layer (zcat FILE > FILE2.gz)",
                                path);
         return mrc_err_set(err, MRC_EINVAL,
                            "%s: gzip-compressed data in a file whose name does not end in .gz "
@@ -384,25 +390,32 @@ static int foreign_error(const struct foreign_sig *g, const char *path, bool inf
                            path);
     case SIG_ARCHIVE:
         return mrc_err_set(err, MRC_EINVAL,
-                           "%s: a %s archive%s, which mrcount does not read (it reads plain text "
-                           "and gzip): extract its files",
+                           "%s: a %s archive%s, which mrcount does not read (it reads text, plain "
+                           "or gzipped): extract its files",
                            path, g->format, inflated ? " compressed with gzip" : "");
     case SIG_ENCODING:
+        if (inflated)
+            return mrc_err_set(err, MRC_EINVAL,
+                               "%s: %s text compressed with gzip (it starts with a byte-order "
+                               "mark), which mrcount does not read (it reads UTF-8): convert "
+                               "it, e.g. zcat FILE | iconv -f %s -t UTF-8 | gzip",
+                               path, g->format, g->format);
         return mrc_err_set(err, MRC_EINVAL,
-                           "%s: %s text%s (it starts with a byte-order mark), which mrcount does "
+                           "%s: %s text (it starts with a byte-order mark), which mrcount does "
                            "not read (it reads UTF-8): convert it, e.g. iconv -f %s -t UTF-8",
-                           path, g->format, inflated ? " compressed with gzip" : "", g->format);
+                           path, g->format, g->format);
     case SIG_PACKED:
         break;
     }
     if (inflated)
         return mrc_err_set(err, MRC_EINVAL,
-                           "%s: %s-compressed data inside its gzip stream, which mrcount does "
-                           "not read: decompress it",
+                           "%s: %s-compressed data inside its gzip stream (compressed twice), "
+                           "which mrcount does not read (it reads text, plain or gzipped): "
+                           "decompress both layers",
                            path, g->format);
     return mrc_err_set(err, MRC_EINVAL,
-                       "%s: %s-compressed data, which mrcount does not read (it reads plain text "
-                       "and gzip): decompress it, or recompress it with gzip",
+                       "%s: %s-compressed data, which mrcount does not read (it reads text, plain "
+                       "or gzipped): decompress it, or recompress it with gzip",
                        path, g->format);
 }
 

@@ -695,6 +695,19 @@ static int run_gz(const char *path, uint64_t size, size_t buf_size, tokvec *got,
     return rc;
 }
 
+/* Writes h's checksum field as fmt (a printf format of an int, at most 8 bytes with its NUL)
+ * over the sum of h's bytes with the field as spaces, signed bytes when is_signed. */
+static void tar_checksum(unsigned char h[512], const char *fmt, bool is_signed)
+{
+    memset(h + 148, ' ', 8);
+    int sum = 0;
+    for (size_t i = 0; i < 512; i++)
+        sum += is_signed ? (signed char)h[i] : h[i];
+    char field[9];
+    snprintf(field, sizeof field, fmt, sum);
+    memcpy(h + 148, field, strlen(field) < 8 ? strlen(field) + 1 : 8);
+}
+
 /* A ustar header (GNU when gnu) for a member `name` of size bytes, its checksum as tar(1)
  * writes it: six octal digits, NUL, space, over the header with that field as spaces. */
 static void tar_header(unsigned char h[512], const char *name, size_t size, bool gnu)
@@ -711,12 +724,18 @@ static void tar_header(unsigned char h[512], const char *name, size_t size, bool
         memcpy(h + 257, "ustar  ", 8);
     else
         memcpy(h + 257, "ustar\00000", 8);
-    memset(h + 148, ' ', 8);
-    unsigned sum = 0;
-    for (size_t i = 0; i < 512; i++)
-        sum += h[i];
-    snprintf((char *)h + 148, 8, "%06o", sum);
+    tar_checksum(h, "%06o", false);
     h[155] = ' ';
+}
+
+/* Whether path, read whole as one plain range, is refused as a tar archive (else counted:
+ * *ntok tokens). */
+static bool refused_as_tar(const char *path, size_t n, size_t *ntok)
+{
+    mrc_err err = {0};
+    int rc = read_range_status(path, 0, n, 0, ntok, &err);
+    if (rc != 0 && strstr(err.msg, "a tar archive") == NULL) fail_msg("'%s'", err.msg);
+    return rc != 0;
 }
 
 /* A tar archive (POSIX or GNU header) is refused by every piece of a plain file, and as the
@@ -754,12 +773,33 @@ static void test_tar_and_utf16_are_errors(void **state)
         assert_int_equal(got.n, 0);
         tokvec_free(&got);
     }
+    /* checksums as other tars write them: signed bytes (a name byte >= 0x80), leading spaces */
+    size_t ntok;
+    tar_header(buf, "caf\xe9.txt", 10, false);
+    tar_checksum(buf, "%06o", true);
+    write_file(path, buf, 512);
+    assert_true(refused_as_tar(path, 512, &ntok));
+    tar_header(buf, "a.txt", 10, false);
+    tar_checksum(buf, "  %05o", false);
+    write_file(path, buf, 512);
+    assert_true(refused_as_tar(path, 512, &ntok));
+    /* not a header: a stray byte after the digits; the right checksum without "ustar" */
+    tar_header(buf, "a.txt", 10, false);
+    tar_checksum(buf, "%06oX", false);
+    write_file(path, buf, 512);
+    assert_false(refused_as_tar(path, 512, &ntok));
+    assert_true(ntok > 0);
+    tar_header(buf, "a.txt", 10, false);
+    buf[261] = 'R'; /* "ustaR" */
+    tar_checksum(buf, "%06o", false);
+    write_file(path, buf, 512);
+    assert_false(refused_as_tar(path, 512, &ntok));
+    assert_true(ntok > 0);
     /* a wrong checksum, and a header cut short: text (the tokens of its name and fields) */
     tar_header(buf, "a.txt", 10, false);
     buf[0] = 'b';
     write_file(path, buf, 512);
     mrc_err err = {0};
-    size_t ntok;
     assert_int_equal(read_range_status(path, 0, 512, 0, &ntok, &err), 0);
     assert_true(ntok > 0);
     buf[0] = 'a';
@@ -774,6 +814,23 @@ static void test_tar_and_utf16_are_errors(void **state)
     assert_int_equal(run_gz(gz, 0, 0, &got, &err, NULL), MRC_EINVAL);
     assert_non_null(strstr(err.msg, "UTF-16 text compressed with gzip"));
     assert_int_equal(got.n, 0);
+    /* only the stream's head is checked: a byte-order mark or a tar header further in is data */
+    unsigned char later[2048];
+    memset(later, 'w', sizeof later);
+    for (size_t i = 1; i < sizeof later; i += 2)
+        later[i] = i % 16 == 15 ? '\n' : ' ';
+    later[600] = 0xff;
+    later[601] = 0xfe;
+    tar_header(later + 1024, "a.txt", 10, false);
+    write_gz_members(gz, later, sizeof later, 700);
+    size_t want = 0;
+    for (size_t i = 0; i < sizeof later; i++)
+        want += later[i] != ' ' && later[i] != '\n' &&
+                (i == 0 || later[i - 1] == ' ' || later[i - 1] == '\n');
+    memset(&err, 0, sizeof err);
+    assert_int_equal(run_gz(gz, 0, 64, &got, &err, NULL), 0);
+    assert_int_equal(got.n, want);
+    tokvec_free(&got);
     static const unsigned char small[] = "one two\nthree";
     write_gz_members(gz, small, sizeof small - 1, 5);
     memset(&err, 0, sizeof err);
