@@ -780,7 +780,16 @@ int mrc_reader_run_gz(mrc_reader *r, const char *path, uint64_t size, const mrc_
         in_len += got;
     } while (in_len < 2 && got > 0);
     if (in_len < 2 || g.in[0] != 0x1f || g.in[1] != 0x8b) {
-        rc = mrc_err_set(err, MRC_EINVAL, "%s: not a gzip file", path);
+        /* a .gz that is something else named: say what it starts like */
+        const struct foreign_sig *f = foreign_sig_of(g.in, in_len);
+        if (f == NULL)
+            rc = mrc_err_set(err, MRC_EINVAL, "%s: not a gzip file", path);
+        else
+            rc = mrc_err_set(err, MRC_EINVAL, "%s: not a gzip file (it holds %s%s%s)", path,
+                             f->kind == SIG_ARCHIVE ? "a " : "", f->format,
+                             f->kind == SIG_PACKED    ? "-compressed data"
+                             : f->kind == SIG_ARCHIVE ? " archive"
+                                                      : " text");
         goto out;
     }
     rc = gz_inflate(&g, in_len);

@@ -970,6 +970,23 @@ static void test_gz_truncated_corrupt_and_not_gzip(void **state)
         assert_int_equal(got.n, 0);
         tokvec_free(&got);
     }
+    /* another format named .gz: the message says which */
+    static const struct {
+        const char *bytes, *said;
+    } other[] = {
+        {"BZh91AY&SY rest", "not a gzip file (it holds bzip2-compressed data)"},
+        {"PK\003\004 rest", "not a gzip file (it holds a zip archive)"},
+        {"\377\376h\000i\000", "not a gzip file (it holds UTF-16 text)"},
+    };
+    for (size_t k = 0; k < sizeof other / sizeof *other; k++) {
+        write_file(bad, other[k].bytes, strlen(other[k].bytes) + (k == 2 ? 1 : 0));
+        tokvec got = {0};
+        mrc_err err = {0};
+        assert_int_equal(run_gz(bad, 0, 0, &got, &err, NULL), MRC_EINVAL);
+        if (strstr(err.msg, bad) == NULL || strstr(err.msg, other[k].said) == NULL)
+            fail_msg("'%s' lacks the file or '%s'", err.msg, other[k].said);
+        tokvec_free(&got);
+    }
     free(g);
     free(d);
 }
