@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -372,51 +373,59 @@ const char *mrc_input_foreign_format(const unsigned char *p, size_t n)
     return g != NULL ? g->format : NULL;
 }
 
+/* What data of format g is, as the messages say it: "bzip2-compressed data", "a zip archive",
+ * "UTF-16 text". @return buf. */
+static const char *foreign_what(const struct foreign_sig *g, char *buf, size_t cap)
+{
+    if (g->kind == SIG_ARCHIVE)
+        snprintf(buf, cap, "a %s archive", g->format);
+    else if (g->kind == SIG_ENCODING)
+        snprintf(buf, cap, "%s text", g->format);
+    else
+        snprintf(buf, cap, "%s-compressed data", g->format);
+    return buf;
+}
+
 /* The error for data of format g: in a plain file, or in a .gz's stream (inflated). */
 static int foreign_error(const struct foreign_sig *g, const char *path, bool inflated, mrc_err *err)
 {
+    char what[64];
+    foreign_what(g, what, sizeof what);
+    const char *gz = inflated ? " compressed with gzip" : "";
     switch (g->kind) {
-    case SIG_GZIP:
-        if (inflated)
-            return mrc_err_set(err, MRC_EINVAL,
-                               "%s: gzip-compressed data inside its gzip stream (compressed "
-                               "twice), which mrcount does not read (it reads text, plain or "
-                               "gzipped): decompress the outer layer (zcat FILE > FILE2.gz)",
-                               path);
-        return mrc_err_set(err, MRC_EINVAL,
-                           "%s: gzip-compressed data in a file whose name does not end in .gz "
-                           "(mrcount chooses gzip by the name, in lower case): rename it to end "
-                           "in .gz, or extract it if it is a tar archive",
-                           path);
     case SIG_ARCHIVE:
         return mrc_err_set(err, MRC_EINVAL,
-                           "%s: a %s archive%s, which mrcount does not read (it reads text, plain "
-                           "or gzipped): extract its files",
-                           path, g->format, inflated ? " compressed with gzip" : "");
+                           "%s: %s%s, which mrcount does not read (it reads text, plain or "
+                           "gzipped): extract its files",
+                           path, what, gz);
     case SIG_ENCODING:
-        if (inflated)
-            return mrc_err_set(err, MRC_EINVAL,
-                               "%s: %s text compressed with gzip (it starts with a byte-order "
-                               "mark), which mrcount does not read (it reads UTF-8): convert "
-                               "it, e.g. zcat FILE | iconv -f %s -t UTF-8 | gzip",
-                               path, g->format, g->format);
         return mrc_err_set(err, MRC_EINVAL,
-                           "%s: %s text (it starts with a byte-order mark), which mrcount does "
-                           "not read (it reads UTF-8): convert it, e.g. iconv -f %s -t UTF-8",
-                           path, g->format, g->format);
+                           "%s: %s%s (it starts with a byte-order mark), which mrcount does not "
+                           "read (it reads UTF-8): convert it, e.g. %siconv -f %s -t UTF-8%s",
+                           path, what, gz, inflated ? "zcat FILE | " : "", g->format,
+                           inflated ? " | gzip" : "");
+    case SIG_GZIP:
+        if (!inflated)
+            return mrc_err_set(err, MRC_EINVAL,
+                               "%s: %s in a file whose name does not end in .gz (mrcount chooses "
+                               "gzip by the name, in lower case): rename it to end in .gz, or "
+                               "extract it if it is a tar archive",
+                               path, what);
+        break;
     case SIG_PACKED:
         break;
     }
-    if (inflated)
+    if (inflated) /* compressed twice */
         return mrc_err_set(err, MRC_EINVAL,
-                           "%s: %s-compressed data inside its gzip stream (compressed twice), "
-                           "which mrcount does not read (it reads text, plain or gzipped): "
-                           "decompress both layers",
-                           path, g->format);
+                           "%s: %s inside its gzip stream (compressed twice), which mrcount does "
+                           "not read (it reads text, plain or gzipped): %s",
+                           path, what,
+                           g->kind == SIG_GZIP ? "decompress the outer layer (zcat FILE > FILE2.gz)"
+                                               : "decompress both layers");
     return mrc_err_set(err, MRC_EINVAL,
-                       "%s: %s-compressed data, which mrcount does not read (it reads text, plain "
-                       "or gzipped): decompress it, or recompress it with gzip",
-                       path, g->format);
+                       "%s: %s, which mrcount does not read (it reads text, plain or gzipped): "
+                       "decompress it, or recompress it with gzip",
+                       path, what);
 }
 
 /* A plain file's first bytes checked (above). @return MRC_OK, or MRC_EINVAL naming the file. */
@@ -782,14 +791,12 @@ int mrc_reader_run_gz(mrc_reader *r, const char *path, uint64_t size, const mrc_
     if (in_len < 2 || g.in[0] != 0x1f || g.in[1] != 0x8b) {
         /* a .gz that is something else named: say what it starts like */
         const struct foreign_sig *f = foreign_sig_of(g.in, in_len);
+        char what[64];
         if (f == NULL)
             rc = mrc_err_set(err, MRC_EINVAL, "%s: not a gzip file", path);
         else
-            rc = mrc_err_set(err, MRC_EINVAL, "%s: not a gzip file (it holds %s%s%s)", path,
-                             f->kind == SIG_ARCHIVE ? "a " : "", f->format,
-                             f->kind == SIG_PACKED    ? "-compressed data"
-                             : f->kind == SIG_ARCHIVE ? " archive"
-                                                      : " text");
+            rc = mrc_err_set(err, MRC_EINVAL, "%s: not a gzip file (it holds %s)", path,
+                             foreign_what(f, what, sizeof what));
         goto out;
     }
     rc = gz_inflate(&g, in_len);

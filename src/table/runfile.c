@@ -120,7 +120,7 @@ mrc_run_writer *mrc_run_writer_open_fd(int fd, const char *dir, enum mrc_order o
 
 int mrc_run_writer_sum(mrc_run_writer *w, mrc_err *err)
 {
-    if (w->records > 0 || w->flushed > 0 || w->used > 0) /* it would sum part of the file */
+    if (w->flushed + w->used > 0) /* it would sum part of the file */
         return mrc_err_set(err, MRC_EINVAL,
                            "%s: run writer: a checksum asked after the first record", w->dir);
     if (w->sum == NULL && (w->sum = XXH3_createState()) == NULL)
