@@ -24,6 +24,7 @@ typedef struct mrc_file_list {
     mrc_file *files;
     size_t n, cap;
     uint64_t total_bytes;
+    size_t excluded; /* paths left out by an exclude pattern (a directory counts once) */
 } mrc_file_list;
 
 /* Called for each non-fatal discovery warning (a FIFO or socket skipped, a symlink loop not
@@ -53,6 +54,24 @@ int mrc_input_discover(const char *const *args, size_t nargs, mrc_file_list *out
  *  does not wait for a huge tree to be walked. */
 int mrc_input_discover_until(const char *const *args, size_t nargs, mrc_file_list *out,
                              mrc_warn_fn warn, void *warn_arg, const mrc_stop *stop, mrc_err *err);
+
+/* What discovery may be given besides the INPUTs. */
+typedef struct mrc_discover_opts {
+    mrc_warn_fn warn; /* may be NULL */
+    void *warn_arg;
+    const mrc_stop *stop; /* may be NULL */
+    /* fnmatch(3) patterns (flags 0: '*' also matches '/'): a path is left out, never stat'ed
+     * or opened (a directory not entered), when one matches its last component or the whole
+     * path as discovery spells it (argument, @list line, glob match or walk's dir/name). It
+     * applies to every path: named, listed, globbed or walked; not to an @list file itself. */
+    const char *const *exclude;
+    size_t nexclude;
+} mrc_discover_opts;
+
+/** mrc_input_discover_with() : mrc_input_discover_until() with exclude patterns; the paths
+ *  they leave out are counted in out->excluded. */
+int mrc_input_discover_with(const char *const *args, size_t nargs, const mrc_discover_opts *o,
+                            mrc_file_list *out, mrc_err *err);
 
 void mrc_file_list_free(mrc_file_list *l);
 

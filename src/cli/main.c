@@ -51,8 +51,12 @@ static int phase_discover(run *r)
     double t0 = mrc_now();
     int rc = 0;
     if (r->d.rank == 0) {
-        rc = mrc_input_discover_until((const char *const *)r->o.inputs, r->o.ninputs, &r->files,
-                                      warn_rank0, NULL, &mrc_signal_flag, &r->err);
+        mrc_discover_opts dopt = {.warn = warn_rank0,
+                                  .stop = &mrc_signal_flag,
+                                  .exclude = (const char *const *)r->o.exclude.v,
+                                  .nexclude = r->o.exclude.n};
+        rc = mrc_input_discover_with((const char *const *)r->o.inputs, r->o.ninputs, &dopt,
+                                     &r->files, &r->err);
         if (rc == 0) rc = mrc_options_check_inputs(&r->o, &r->files, &r->err);
         r->chunk = r->o.chunk_size ? r->o.chunk_size
                                    : mrc_split_default_chunk(r->files.total_bytes, r->d.size);

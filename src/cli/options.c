@@ -59,6 +59,46 @@ static int parse_inputs(void *field, const char *value, char *cause, size_t caus
     }
 }
 
+/* --exclude GLOB (repeatable; in the INI one pattern a line, continuation lines add more): a
+ * pattern is taken whole, blanks and all, and appended. */
+static int parse_exclude(void *field, const char *value, char *cause, size_t causelen)
+{
+    mrc_str_list *l = field;
+    if (*value == '\0') {
+        snprintf(cause, causelen, "empty pattern");
+        return MRC_EINVAL;
+    }
+    char **grown = realloc(l->v, (l->n + 1) * sizeof *grown);
+    char *dup = grown != NULL ? strdup(value) : NULL;
+    if (grown != NULL) l->v = grown;
+    if (dup == NULL) {
+        snprintf(cause, causelen, "out of memory");
+        return MRC_ENOMEM;
+    }
+    l->v[l->n++] = dup;
+    return 0;
+}
+
+static void show_exclude(const void *field, FILE *f)
+{
+    const mrc_str_list *l = field;
+    fputc('[', f);
+    for (size_t i = 0; i < l->n; i++) {
+        if (i) fputs(", ", f);
+        mrc_json_string(f, l->v[i]);
+    }
+    fputc(']', f);
+}
+
+static void free_str_list(mrc_str_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
 /* --job NAME: a job of the registry. */
 static int parse_job(void *field, const char *value, char *cause, size_t causelen)
 {
@@ -109,6 +149,17 @@ static const mrc_opt_def run_opts[] = {
      .type = MRC_OPT_CUSTOM,
      .offset = OPT(inputs),
      .parse = parse_inputs},
+    {.name = "exclude",
+     .section = "input",
+     .type = MRC_OPT_CUSTOM,
+     .offset = OPT(exclude),
+     .arg = "GLOB",
+     .help = "leave out the files and directories whose name or\n"
+             "path matches GLOB ('*.tar.gz', 'test-*', '*/old/*'),\n"
+             "wherever found (repeatable; in FILE.ini, one a line)",
+     .metric = "exclude",
+     .parse = parse_exclude,
+     .show = show_exclude},
     {.name = "config",
      .short_name = 'c',
      .type = MRC_OPT_STRING,
@@ -333,6 +384,7 @@ static char *make_usage(void)
             mrc_opt_def one[2] = {*d, {0}};
             mrc_opt_write_help(one, f);
         }
+    write_section(f, "Input:", "input", false);
     write_section(f, "Job:", "job", false);
     const mrc_job_desc *const *jobs = mrc_job_registry();
     for (size_t i = 0; jobs[i] != NULL; i++) {
@@ -923,6 +975,7 @@ void mrc_options_free(mrc_options *o)
 {
     if (o == NULL) return;
     free_inputs(o);
+    free_str_list(&o->exclude);
     const mrc_job_desc *const *jobs = mrc_job_registry();
     for (size_t j = 0; o->job_settings != NULL && jobs[j] != NULL; j++)
         mrc_job_settings_free(jobs[j], o->job_settings[j]);

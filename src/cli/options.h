@@ -16,10 +16,17 @@ enum mrc_schedule { MRC_SCHEDULE_STATIC, MRC_SCHEDULE_DYNAMIC };
 enum mrc_reduce { MRC_REDUCE_AUTO, MRC_REDUCE_REDUCE, MRC_REDUCE_SHUFFLE };
 enum mrc_progress { MRC_PROGRESS_AUTO, MRC_PROGRESS_ALWAYS, MRC_PROGRESS_NEVER };
 
+/* Strings given one by one (a repeatable option). */
+typedef struct mrc_str_list {
+    char **v;
+    size_t n;
+} mrc_str_list;
+
 typedef struct mrc_options {
     /* [input] */
     char **inputs; /* INPUT arguments (CLI), or `inputs` key of [input] (whitespace-separated) */
     size_t ninputs;
+    mrc_str_list exclude; /* --exclude GLOB, each given (INI lines first, then the CLI's) */
     /* [job] */
     const mrc_job_desc *job; /* --job NAME (default: words) */
     void **job_settings;     /* one per registry job, in registry order: a job option given

@@ -147,6 +147,7 @@ int mrc_run_write_metrics(run *r)
                               .inputs = (const char *const *)r->o.inputs,
                               .ninputs = r->o.ninputs,
                               .files = r->files.n,
+                              .files_excluded = r->files.excluded,
                               .bytes = r->totals[0],
                               .records = r->totals[1],
                               .distinct = r->comb.distinct,
@@ -175,10 +176,12 @@ void mrc_run_print_summary(const run *r)
     if (r->ckpt.bytes_skipped > 0 || r->ckpt.manifests > 0)
         snprintf(resumed, sizeof resumed, " (and %.1f MB resumed from the checkpoint)",
                  (double)r->ckpt.bytes_skipped / 1e6);
+    char excl[48] = "";
+    if (r->files.excluded > 0) snprintf(excl, sizeof excl, " (%zu excluded)", r->files.excluded);
     fprintf(stderr,
-            "mrcount: %zu files, %.1f MB%s, %llu %s, %llu distinct, %.2f s, %.1f MB/s "
+            "mrcount: %zu files%s, %.1f MB%s, %llu %s, %llu distinct, %.2f s, %.1f MB/s "
             "(%d ranks x %zu threads)\n",
-            r->files.n, mb, resumed, (unsigned long long)r->totals[1], r->job.desc->records,
+            r->files.n, excl, mb, resumed, (unsigned long long)r->totals[1], r->job.desc->records,
             (unsigned long long)r->comb.distinct, r->t_total,
             r->t_total > 0 ? mb / r->t_total : 0.0, r->d.size, r->pl.nthreads);
 }

@@ -4,6 +4,8 @@
  * open an input (a FIFO would block the whole run), never read standard input, never print. */
 #include <dirent.h>
 #include <errno.h>
+#include <fnmatch.h>
+#include <limits.h>
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,8 +31,36 @@ typedef struct discover_ctx {
     void *warn_arg;
     mrc_err *err;
     const mrc_stop *stop; /* nonzero ends the walk (a signal); may be NULL */
+    const char *const *exclude;
+    size_t nexclude;
     dir_set dirs;
 } discover_ctx;
+
+/* Whether an exclude pattern matches the path's last component (trailing slashes aside) or the
+ * whole path; counted when one does. */
+static bool excluded(discover_ctx *c, const char *path)
+{
+    if (c->nexclude == 0) return false;
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    size_t b = n;
+    while (b > 0 && path[b - 1] != '/')
+        b--;
+    char last[NAME_MAX + 1];
+    bool have_last = n - b <= NAME_MAX && n > b;
+    if (have_last) {
+        memcpy(last, path + b, n - b);
+        last[n - b] = '\0';
+    }
+    for (size_t i = 0; i < c->nexclude; i++)
+        if ((have_last && fnmatch(c->exclude[i], last, 0) == 0) ||
+            fnmatch(c->exclude[i], path, 0) == 0) {
+            c->out->excluded++;
+            return true;
+        }
+    return false;
+}
 
 /* A tree of millions of entries takes minutes to walk: a signal must end it, not wait for it. */
 static int check_stop(const discover_ctx *c, const char *path)
@@ -214,7 +244,7 @@ static int walk_dir(discover_ctx *c, const char *path, const struct stat *st);
 static int take_entry(discover_ctx *c, const char *path)
 {
     int rc = check_stop(c, path);
-    if (rc != MRC_OK) return rc;
+    if (rc != MRC_OK || excluded(c, path)) return rc;
     struct stat st;
     if (stat(path, &st) != 0) {
         int e = errno;
@@ -307,7 +337,7 @@ static int take_named(discover_ctx *c, const char *arg)
                            "-: standard input is not supported; name the files");
     if (arg[0] == '\0') return mrc_err_set(c->err, MRC_EINVAL, "empty input path");
     int rc = check_stop(c, arg);
-    if (rc != MRC_OK) return rc;
+    if (rc != MRC_OK || excluded(c, arg)) return rc;
     struct stat st;
     if (stat(arg, &st) != 0) {
         int e = errno;
@@ -385,8 +415,21 @@ int mrc_input_discover(const char *const *args, size_t nargs, mrc_file_list *out
 int mrc_input_discover_until(const char *const *args, size_t nargs, mrc_file_list *out,
                              mrc_warn_fn warn, void *warn_arg, const mrc_stop *stop, mrc_err *err)
 {
+    mrc_discover_opts o = {.warn = warn, .warn_arg = warn_arg, .stop = stop};
+    return mrc_input_discover_with(args, nargs, &o, out, err);
+}
+
+int mrc_input_discover_with(const char *const *args, size_t nargs, const mrc_discover_opts *o,
+                            mrc_file_list *out, mrc_err *err)
+{
     memset(out, 0, sizeof *out);
-    discover_ctx c = {.out = out, .warn = warn, .warn_arg = warn_arg, .err = err, .stop = stop};
+    discover_ctx c = {.out = out,
+                      .warn = o->warn,
+                      .warn_arg = o->warn_arg,
+                      .err = err,
+                      .stop = o->stop,
+                      .exclude = o->exclude,
+                      .nexclude = o->nexclude};
     int rc = MRC_OK;
     if (nargs == 0)
         rc = mrc_err_set(err, MRC_EINVAL, "no input: name files, directories, globs or @list");

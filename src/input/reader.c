@@ -386,6 +386,10 @@ static const char *foreign_what(const struct foreign_sig *g, char *buf, size_t c
     return buf;
 }
 
+/* Every refusal of a file's format ends with the way to count around it (the file may sit in a
+ * tree with the text to count). */
+#define EXCLUDE_HINT "; to skip it: --exclude GLOB"
+
 /* The error for data of format g: in a plain file, or in a .gz's stream (inflated). */
 static int foreign_error(const struct foreign_sig *g, const char *path, bool inflated, mrc_err *err)
 {
@@ -396,20 +400,20 @@ static int foreign_error(const struct foreign_sig *g, const char *path, bool inf
     case SIG_ARCHIVE:
         return mrc_err_set(err, MRC_EINVAL,
                            "%s: %s%s, which mrcount does not read (it reads text, plain or "
-                           "gzipped): extract its files",
+                           "gzipped): extract its files" EXCLUDE_HINT,
                            path, what, gz);
     case SIG_ENCODING:
-        return mrc_err_set(err, MRC_EINVAL,
-                           "%s: %s%s (it starts with a byte-order mark), which mrcount does not "
-                           "read (it reads UTF-8): convert it, e.g. %siconv -f %s -t UTF-8%s",
-                           path, what, gz, inflated ? "zcat FILE | " : "", g->format,
-                           inflated ? " | gzip" : "");
+        return mrc_err_set(
+            err, MRC_EINVAL,
+            "%s: %s%s (it starts with a byte-order mark), which mrcount does not "
+            "read (it reads UTF-8): convert it, e.g. %siconv -f %s -t UTF-8%s" EXCLUDE_HINT,
+            path, what, gz, inflated ? "zcat FILE | " : "", g->format, inflated ? " | gzip" : "");
     case SIG_GZIP:
         if (!inflated)
             return mrc_err_set(err, MRC_EINVAL,
                                "%s: %s in a file whose name does not end in .gz (mrcount chooses "
                                "gzip by the name, in lower case): rename it to end in .gz, or "
-                               "extract it if it is a tar archive",
+                               "extract it if it is a tar archive" EXCLUDE_HINT,
                                path, what);
         break;
     case SIG_PACKED:
@@ -418,13 +422,13 @@ static int foreign_error(const struct foreign_sig *g, const char *path, bool inf
     if (inflated) /* compressed twice */
         return mrc_err_set(err, MRC_EINVAL,
                            "%s: %s inside its gzip stream (compressed twice), which mrcount does "
-                           "not read (it reads text, plain or gzipped): %s",
+                           "not read (it reads text, plain or gzipped): %s" EXCLUDE_HINT,
                            path, what,
                            g->kind == SIG_GZIP ? "decompress the outer layer (zcat FILE > FILE2.gz)"
                                                : "decompress both layers");
     return mrc_err_set(err, MRC_EINVAL,
                        "%s: %s, which mrcount does not read (it reads text, plain or gzipped): "
-                       "decompress it, or recompress it with gzip",
+                       "decompress it or recompress it with gzip" EXCLUDE_HINT,
                        path, what);
 }
 
@@ -793,10 +797,10 @@ int mrc_reader_run_gz(mrc_reader *r, const char *path, uint64_t size, const mrc_
         const struct foreign_sig *f = foreign_sig_of(g.in, in_len);
         char what[64];
         if (f == NULL)
-            rc = mrc_err_set(err, MRC_EINVAL, "%s: not a gzip file", path);
+            rc = mrc_err_set(err, MRC_EINVAL, "%s: not a gzip file" EXCLUDE_HINT, path);
         else
-            rc = mrc_err_set(err, MRC_EINVAL, "%s: not a gzip file (it holds %s)", path,
-                             foreign_what(f, what, sizeof what));
+            rc = mrc_err_set(err, MRC_EINVAL, "%s: not a gzip file (it holds %s)" EXCLUDE_HINT,
+                             path, foreign_what(f, what, sizeof what));
         goto out;
     }
     rc = gz_inflate(&g, in_len);

@@ -449,6 +449,81 @@ static void test_unreadable_file_is_an_error(void **state)
     if (failed != NULL) fail_msg("%s", failed);
 }
 
+/* --exclude: a pattern matches a path's last component or the whole path ('*' crosses '/');
+ * what it matches is never stat'ed or entered (a dangling link inside an excluded directory
+ * gives no warning), wherever the path comes from: a walk, a glob, a name, an @list line. */
+static void test_exclude(void **state)
+{
+    (void)state;
+    mkdir_rel("ex");
+    mkdir_rel("ex/old");
+    mkdir_rel("ex/sub");
+    mkdir_rel("ex/sub/deep");
+    put("ex/keep.txt", "k");
+    put("ex/skip.tar.gz", "not even gzip");
+    put("ex/old/inner.txt", "i");
+    put("ex/sub/new.txt", "n");
+    put("ex/sub/old.txt", "o");
+    put("ex/with space.txt", "w");
+    put("ex/sub/deep/a.log", "a");
+    char p[256];
+    path_of(p, sizeof p, "ex/old/dangling");
+    assert_int_equal(symlink("nowhere", p), 0);
+
+    const char *pats[] = {"*.tar.gz", "old", "with *", "*/deep/*"};
+    char ex[256];
+    path_of(ex, sizeof ex, "ex");
+    const char *args[] = {ex};
+    warnings w = {0};
+    mrc_discover_opts o = {.warn = collect_warning, .warn_arg = &w, .exclude = pats, .nexclude = 4};
+    mrc_file_list l;
+    mrc_err err = {0};
+    assert_int_equal(mrc_input_discover_with(args, 1, &o, &l, &err), 0);
+    const char *want[] = {"ex/keep.txt", "ex/sub/new.txt", "ex/sub/old.txt"};
+    assert_paths(&l, want, 3);
+    assert_int_equal(l.excluded, 4); /* skip.tar.gz, old/ (once), "with space.txt", a.log */
+    assert_int_equal(w.n, 0);
+    mrc_file_list_free(&l);
+
+    /* no pattern: everything, the dangling link warned about */
+    o.nexclude = 0;
+    assert_int_equal(mrc_input_discover_with(args, 1, &o, &l, &err), 0);
+    assert_int_equal(l.n, 7);
+    assert_int_equal(l.excluded, 0);
+    assert_true(any_warning_has(&w, "dangling", NULL));
+    mrc_file_list_free(&l);
+
+    /* named paths (one missing: never stat'ed), a trailing slash, a glob, an @list */
+    char named[256], slash[256], missing[256], glob[256], list[256], listarg[260];
+    path_of(named, sizeof named, "ex/skip.tar.gz");
+    path_of(slash, sizeof slash, "ex/old/");
+    path_of(missing, sizeof missing, "ex/missing.tar.gz");
+    path_of(glob, sizeof glob, "ex/*.txt");
+    path_of(list, sizeof list, "ex-list.txt");
+    char body[600];
+    snprintf(body, sizeof body, "%s/ex/with space.txt\n%s/ex/keep.txt\n", root, root);
+    put("ex-list.txt", body);
+    snprintf(listarg, sizeof listarg, "@%s", list);
+    const char *args2[] = {named, slash, missing, glob, listarg};
+    o.nexclude = 3;
+    assert_int_equal(mrc_input_discover_with(args2, 5, &o, &l, &err), 0);
+    const char *want2[] = {"ex/keep.txt", "ex/keep.txt"};
+    assert_paths(&l, want2, 2);
+    assert_int_equal(l.excluded, 5); /* the three named, the glob's and the list's "with space" */
+    mrc_file_list_free(&l);
+
+    /* an excluded @list line is not an error even when the path does not exist */
+    const char *pats2[] = {"*/nope/*"};
+    snprintf(body, sizeof body, "%s/nope/x.txt\n", root);
+    put("ex-list.txt", body);
+    const char *args3[] = {listarg};
+    mrc_discover_opts o2 = {.exclude = pats2, .nexclude = 1};
+    assert_int_equal(mrc_input_discover_with(args3, 1, &o2, &l, &err), 0);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(l.excluded, 1);
+    mrc_file_list_free(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -466,6 +541,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stdin_and_missing_paths, guard_setup, guard_teardown),
         cmocka_unit_test_setup_teardown(test_unreadable_file_is_an_error, guard_setup,
                                         guard_teardown),
+        cmocka_unit_test_setup_teardown(test_exclude, guard_setup, guard_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
