@@ -203,8 +203,8 @@ static inline bool cursor_step(walk_cursor *c, bool ahead)
 /* The key at cur[m] against every other cursor: each one that holds it adds its count into
  * cur[m]'s record, goes to drop() and steps on. Cursors that run out are replaced by the last
  * (*n shrinks; the index of cur[m] after the swaps is returned through *m). */
-static int settle_ties(walk_cursor *cur, size_t *n, size_t *m, bool ahead,
-                       mrc_drop_fn drop, void *arg, mrc_err *err)
+static int settle_ties(walk_cursor *cur, size_t *n, size_t *m, bool ahead, mrc_drop_fn drop,
+                       void *arg, mrc_err *err)
 {
     mrc_rec *first = NULL;
     uint64_t count = 0;

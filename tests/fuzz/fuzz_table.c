@@ -465,7 +465,8 @@ static void fuzz_built(const uint8_t *p, const uint8_t *end, uint8_t mode, const
     unsigned char *want = ref_merge(&ra, &rb, &wlen, &ovf);
     CHECK(lrc == (ovf ? MRC_EOVERFLOW : 0), "local merge returned %d", lrc);
     if (lrc == 0)
-        CHECK(llen == wlen && memcmp(local, want, wlen) == 0, "local merge on %zu threads", nthreads);
+        CHECK(llen == wlen && memcmp(local, want, wlen) == 0, "local merge on %zu threads",
+              nthreads);
     free(want);
     free(local);
     free(ra.v);

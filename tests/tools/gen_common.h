@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct { uint64_t s[4]; } rng_t;
+typedef struct {
+    uint64_t s[4];
+} rng_t;
 
 static inline uint64_t splitmix64(uint64_t *x)
 {
@@ -29,7 +31,10 @@ static inline void rng_seed(rng_t *r, uint64_t seed)
         r->s[i] = splitmix64(&seed);
 }
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static inline uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
 
 static inline uint64_t rng_next(rng_t *r)
 {
@@ -55,7 +60,8 @@ static inline uint32_t rng_below(rng_t *r, uint32_t n)
 static inline uint32_t pick_weighted(rng_t *r, const uint16_t *w, size_t n)
 {
     uint32_t sum = 0;
-    for (size_t i = 0; i < n; i++) sum += w[i];
+    for (size_t i = 0; i < n; i++)
+        sum += w[i];
     uint32_t x = rng_below(r, sum);
     for (size_t i = 0; i < n; i++) {
         if (x < w[i]) return (uint32_t)i;
@@ -70,10 +76,19 @@ static inline double det_log(double x) /* x > 0 */
 {
     const double ln2 = 0.6931471805599453094;
     int e = 0;
-    while (x >= 2.0) { x *= 0.5; e++; }
-    while (x < 1.0) { x *= 2.0; e--; }
+    while (x >= 2.0) {
+        x *= 0.5;
+        e++;
+    }
+    while (x < 1.0) {
+        x *= 2.0;
+        e--;
+    }
     double z = (x - 1.0) / (x + 1.0), z2 = z * z, term = z, sum = 0.0;
-    for (int k = 1; k < 60; k += 2) { sum += term / k; term *= z2; }
+    for (int k = 1; k < 60; k += 2) {
+        sum += term / k;
+        term *= z2;
+    }
     return 2.0 * sum + e * ln2;
 }
 
@@ -81,12 +96,23 @@ static inline double det_exp(double x)
 {
     const double ln2 = 0.6931471805599453094;
     int n = 0;
-    while (x > 0.5 * ln2) { x -= ln2; n++; }
-    while (x < -0.5 * ln2) { x += ln2; n--; }
+    while (x > 0.5 * ln2) {
+        x -= ln2;
+        n++;
+    }
+    while (x < -0.5 * ln2) {
+        x += ln2;
+        n--;
+    }
     double term = 1.0, sum = 1.0;
-    for (int k = 1; k < 25; k++) { term *= x / k; sum += term; }
-    for (; n > 0; n--) sum *= 2.0;
-    for (; n < 0; n++) sum *= 0.5;
+    for (int k = 1; k < 25; k++) {
+        term *= x / k;
+        sum += term;
+    }
+    for (; n > 0; n--)
+        sum *= 2.0;
+    for (; n < 0; n++)
+        sum *= 0.5;
     return sum;
 }
 
@@ -111,7 +137,8 @@ static inline int alias_build(alias_t *a, double *w, uint32_t n)
         return -1;
     }
     double total = 0.0;
-    for (uint32_t i = 0; i < n; i++) total += w[i];
+    for (uint32_t i = 0; i < n; i++)
+        total += w[i];
     uint32_t ns = 0, nl = 0;
     for (uint32_t i = 0; i < n; i++) {
         w[i] = w[i] * n / total;
@@ -130,8 +157,16 @@ static inline int alias_build(alias_t *a, double *w, uint32_t n)
             small[ns++] = big;
         }
     }
-    while (nl > 0) { uint32_t b = large[--nl]; a->threshold[b] = UINT32_MAX; a->alias[b] = b; }
-    while (ns > 0) { uint32_t l = small[--ns]; a->threshold[l] = UINT32_MAX; a->alias[l] = l; }
+    while (nl > 0) {
+        uint32_t b = large[--nl];
+        a->threshold[b] = UINT32_MAX;
+        a->alias[b] = b;
+    }
+    while (ns > 0) {
+        uint32_t l = small[--ns];
+        a->threshold[l] = UINT32_MAX;
+        a->alias[l] = l;
+    }
     free(small), free(large);
     return 0;
 }
@@ -154,7 +189,8 @@ static inline void alias_free(alias_t *a)
 static inline uint64_t fnv1a(const char *s, size_t n)
 {
     uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
     return h;
 }
 
@@ -173,20 +209,23 @@ static inline int parse_u64(const char *s, uint64_t *out)
 
 /* English letter frequencies (per mille, roughly), split into consonants and vowels. */
 static const char consonants[] = "tnshrdlcmwfgypbvkjxqz";
-static const uint16_t consonant_w[] = {91, 67, 63, 61, 60, 43, 40, 28, 24, 24, 22, 20, 20, 19, 15, 10, 8, 2, 2, 1, 1};
+static const uint16_t consonant_w[] = {91, 67, 63, 61, 60, 43, 40, 28, 24, 24, 22,
+                                       20, 20, 19, 15, 10, 8,  2,  2,  1,  1};
 static const char vowels[] = "eaoiu";
 static const uint16_t vowel_w[] = {127, 82, 75, 70, 28};
 
 /* The most frequent English words, in frequency order: ranks 1..N of the vocabulary. */
 static const char *const function_words[] = {
-    "the", "of", "and", "to", "a", "in", "is", "that", "it", "was", "for", "on", "as", "with",
-    "he", "be", "by", "at", "his", "I", "this", "not", "are", "from", "or", "had", "which", "but",
-    "have", "they", "you", "were", "her", "she", "an", "one", "all", "their", "there", "been",
-    "we", "him", "has", "when", "who", "will", "more", "no", "if", "out", "so", "said", "what",
-    "up", "its", "about", "into", "than", "them", "can", "only", "other", "new", "some", "could",
-    "time", "these", "two", "may", "then", "do", "first", "any", "my", "now", "such", "like",
-    "our", "over", "man", "me", "even", "most", "made", "after", "also", "did", "many", "before",
-    "must", "through", "back", "years", "where", "much", "your", "way", "well", "down", "should",
+    "the",     "of",    "and",   "to",    "a",     "in",    "is",    "that",  "it",     "was",
+    "for",     "on",    "as",    "with",  "he",    "be",    "by",    "at",    "his",    "I",
+    "this",    "not",   "are",   "from",  "or",    "had",   "which", "but",   "have",   "they",
+    "you",     "were",  "her",   "she",   "an",    "one",   "all",   "their", "there",  "been",
+    "we",      "him",   "has",   "when",  "who",   "will",  "more",  "no",    "if",     "out",
+    "so",      "said",  "what",  "up",    "its",   "about", "into",  "than",  "them",   "can",
+    "only",    "other", "new",   "some",  "could", "time",  "these", "two",   "may",    "then",
+    "do",      "first", "any",   "my",    "now",   "such",  "like",  "our",   "over",   "man",
+    "me",      "even",  "most",  "made",  "after", "also",  "did",   "many",  "before", "must",
+    "through", "back",  "years", "where", "much",  "your",  "way",   "well",  "down",   "should",
 };
 #define NFUNC (sizeof function_words / sizeof *function_words)
 

@@ -14,10 +14,11 @@
 
 #include "gen_common.h"
 
-#define GEN_MAX_WORD 64            /* longest vocabulary word in bytes (UTF-8 included) */
-#define GEN_OUTBUF (1u << 20)      /* write buffer per file */
-#define GEN_MAX_LINE (16 * (4000 + GEN_MAX_WORD + 8) + 8) /* 15 tokens, each at worst a long URL */
-#define GEN_ZIPF_S 1.07            /* Zipf exponent of the vocabulary */
+#define GEN_MAX_WORD 64       /* longest vocabulary word in bytes (UTF-8 included) */
+#define GEN_OUTBUF (1u << 20) /* write buffer per file */
+#define GEN_MAX_LINE (16 * (4000 + GEN_MAX_WORD + 8) + 8) /* 15 tokens, each at worst a long URL   \
+                                                           */
+#define GEN_ZIPF_S 1.07                                   /* Zipf exponent of the vocabulary */
 
 static const char usage_text[] =
     "usage: gen_corpus OUTDIR SIZE_MiB [--files N] [--vocab V] [--seed S] [--ascii]\n"
@@ -28,16 +29,20 @@ static const char usage_text[] =
     "  `LC_ALL=C wc -w` counts exactly the tokens of the words rule.\n";
 
 /** rng_chance() : true with probability num / 2^20. */
-static inline int rng_chance(rng_t *r, uint32_t num) { return (rng_next(r) >> 44) < num; }
+static inline int rng_chance(rng_t *r, uint32_t num)
+{
+    return (rng_next(r) >> 44) < num;
+}
 
-#define PPM(x) ((uint32_t)((x) * 1048576.0 / 1e6)) /* parts per million -> num of rng_chance */
+#define PPM(x) ((uint32_t)((x)*1048576.0 / 1e6)) /* parts per million -> num of rng_chance */
 
 /** zipf_build() : the alias table of Zipf(s) over n ranks. @return 0, or -1 (memory). */
 static int zipf_build(alias_t *a, uint32_t n, double s)
 {
     double *w = malloc(sizeof *w * n);
     if (!w) return -1;
-    for (uint32_t i = 0; i < n; i++) w[i] = det_exp(-s * det_log((double)i + 1.0));
+    for (uint32_t i = 0; i < n; i++)
+        w[i] = det_exp(-s * det_log((double)i + 1.0));
     int rc = alias_build(a, w, n);
     free(w);
     return rc;
@@ -46,8 +51,8 @@ static int zipf_build(alias_t *a, uint32_t n, double s)
 /* ---- Vocabulary -------------------------------------------------------------------------- */
 
 typedef struct {
-    char *bytes;      /* all words back to back */
-    uint32_t *off;    /* word i = bytes[off[i] .. off[i] + len[i]) */
+    char *bytes;   /* all words back to back */
+    uint32_t *off; /* word i = bytes[off[i] .. off[i] + len[i]) */
     uint8_t *len;
     uint32_t n;
 } vocab_t;
@@ -59,14 +64,16 @@ static int vocab_build(vocab_t *v, uint32_t n, rng_t *r, int ascii_only)
     v->off = malloc(sizeof *v->off * n);
     v->len = malloc(sizeof *v->len * n);
     uint32_t cap = 1;
-    while (cap < 2u * n) cap <<= 1;
+    while (cap < 2u * n)
+        cap <<= 1;
     uint32_t *set = calloc(cap, sizeof *set); /* word index + 1, 0 = empty */
     if (!v->bytes || !v->off || !v->len || !set) {
         free(set);
         return -1;
     }
-    static const char *const accents[] = {"\xc3\xa9", "\xc3\xaf", "\xc3\xb6", "\xc3\xbc", "\xc3\xa0",
-                                          "\xc3\xa8", "\xc3\xa2", "\xc3\xb1", "\xc3\xa7"};
+    static const char *const accents[] = {"\xc3\xa9", "\xc3\xaf", "\xc3\xb6",
+                                          "\xc3\xbc", "\xc3\xa0", "\xc3\xa8",
+                                          "\xc3\xa2", "\xc3\xb1", "\xc3\xa7"};
     static const char rsquo[] = "\xe2\x80\x99"; /* U+2019, as in "don’t" */
     size_t used = 0;
     for (uint32_t i = 0; i < n;) {
@@ -79,7 +86,8 @@ static int vocab_build(vocab_t *v, uint32_t n, rng_t *r, int ascii_only)
         }
         /* Frequent words are short: the mean length grows with log(rank), as in English. */
         double mean = 1.6 + 0.62 * det_log((double)i + 2.0);
-        int target = (int)mean + (int)rng_below(r, 5) - 2 + (rng_chance(r, PPM(50000)) ? (int)rng_below(r, 6) : 0);
+        int target = (int)mean + (int)rng_below(r, 5) - 2 +
+                     (rng_chance(r, PPM(50000)) ? (int)rng_below(r, 6) : 0);
         if (target < 1) target = 1;
         if (target > 22) target = 22;
         int vowel_next = rng_below(r, 3) == 0;
@@ -87,13 +95,14 @@ static int vocab_build(vocab_t *v, uint32_t n, rng_t *r, int ascii_only)
             if (vowel_next)
                 w[wl++] = vowels[pick_weighted(r, vowel_w, sizeof vowel_w / sizeof *vowel_w)];
             else
-                w[wl++] = consonants[pick_weighted(r, consonant_w, sizeof consonant_w / sizeof *consonant_w)];
+                w[wl++] = consonants[pick_weighted(r, consonant_w,
+                                                   sizeof consonant_w / sizeof *consonant_w)];
             /* mostly alternate, sometimes two consonants or vowels in a row */
             vowel_next = rng_below(r, 10) < 8 ? !vowel_next : vowel_next;
         }
         uint32_t kind = rng_below(r, 1000);
         if (kind < 40) {
-            w[0] = (char)(w[0] - 'a' + 'A');  /* a proper noun, always capitalized */
+            w[0] = (char)(w[0] - 'a' + 'A');   /* a proper noun, always capitalized */
         } else if (kind < 55 && !ascii_only) { /* a borrowed word with an accent: café, naïve */
             size_t pos = rng_below(r, (uint32_t)wl);
             const char *acc = accents[rng_below(r, sizeof accents / sizeof *accents)];
@@ -110,7 +119,8 @@ static int vocab_build(vocab_t *v, uint32_t n, rng_t *r, int ascii_only)
         } else if (kind < 70) { /* a number */
             wl = 0;
             int digits = 1 + (int)rng_below(r, 4);
-            for (int k = 0; k < digits; k++) w[wl++] = (char)('0' + rng_below(r, 10));
+            for (int k = 0; k < digits; k++)
+                w[wl++] = (char)('0' + rng_below(r, 10));
         } else if (kind < 74 && wl > 3) { /* hyphenated */
             w[rng_below(r, (uint32_t)wl - 2) + 1] = '-';
         }
@@ -173,7 +183,7 @@ static size_t emit_line(char *line, const vocab_t *v, const alias_t *z, rng_t *r
     int words = 5 + (int)rng_below(r, 11);
     for (int k = 0; k < words; k++) {
         uint64_t bits = rng_next(r);
-        uint32_t sep = (uint32_t)(bits & 1023);            /* 10 bits: separator before the token */
+        uint32_t sep = (uint32_t)(bits & 1023); /* 10 bits: separator before the token */
         uint32_t rare = (uint32_t)((bits >> 10) & 0xFFFFF); /* 20 bits: very long token */
         uint32_t quote = (uint32_t)((bits >> 30) & 4095);   /* 12 bits: "quoted" */
         uint32_t cap = (uint32_t)((bits >> 42) & 127);      /* 7 bits: capitalized mid-sentence */
@@ -263,7 +273,8 @@ int main(int argc, char **argv)
     rng_seed(&rng, seed);
     vocab_t vocab;
     alias_t zipf;
-    if (vocab_build(&vocab, (uint32_t)nvocab, &rng, ascii_only) || zipf_build(&zipf, (uint32_t)nvocab, GEN_ZIPF_S)) {
+    if (vocab_build(&vocab, (uint32_t)nvocab, &rng, ascii_only) ||
+        zipf_build(&zipf, (uint32_t)nvocab, GEN_ZIPF_S)) {
         fprintf(stderr, "gen_corpus: out of memory\n");
         return 1;
     }

@@ -21,19 +21,19 @@
 #pragma GCC optimize("fp-contract=off")
 #endif
 
-#define YEAR0 1500                 /* first possible year of every format */
-#define NYMAX (2019 - YEAR0 + 1)   /* years 1500..2019 (v3); v1 and v2 end in 2008 */
+#define YEAR0 1500               /* first possible year of every format */
+#define NYMAX (2019 - YEAR0 + 1) /* years 1500..2019 (v3); v1 and v2 end in 2008 */
 #define MAX_ORDER 5
-#define MAX_WORD 24                /* longest vocabulary word */
-#define MAX_TOKEN (MAX_WORD + 6)   /* word_PRON */
+#define MAX_WORD 24              /* longest vocabulary word */
+#define MAX_TOKEN (MAX_WORD + 6) /* word_PRON */
 #define MAX_KEY (MAX_ORDER * (MAX_TOKEN + 1))
-#define OUTBUF (1u << 22)          /* write buffer */
-#define ROW_MAX (MAX_KEY + 96)     /* one v1/v2 row or one v3 year entry at most */
-#define KMAX 65536                 /* draws of continuations per ngram prefix (order > 1) */
-#define SCATTER_MAX 48.0           /* below this expected total, occurrences are scattered */
-#define A_MAX 2e10                 /* expected total match_count of rank 1 ("the") at most */
-#define VOCAB_MAX 16777216u        /* the vocabulary grows up to this when SIZE needs it */
-#define NCLASS 6                   /* year-profile classes */
+#define OUTBUF (1u << 22)      /* write buffer */
+#define ROW_MAX (MAX_KEY + 96) /* one v1/v2 row or one v3 year entry at most */
+#define KMAX 65536             /* draws of continuations per ngram prefix (order > 1) */
+#define SCATTER_MAX 48.0       /* below this expected total, occurrences are scattered */
+#define A_MAX 2e10             /* expected total match_count of rank 1 ("the") at most */
+#define VOCAB_MAX 16777216u    /* the vocabulary grows up to this when SIZE needs it */
+#define NCLASS 6               /* year-profile classes */
 
 static const char usage_text[] =
     "usage: gen_ngrams OUTDIR SIZE_MiB [--format v1|v2|v3] [--files N] [--vocab V] [--order N]\n"
@@ -48,7 +48,8 @@ static const char usage_text[] =
     "    v3: ngram TAB year,match_count,volume_count TAB ... (one line per ngram)\n"
     "        files <N>-<iiiii>-of-<nnnnn>, years ..2019\n"
     "  --vocab V   Zipf(s=1) vocabulary of V pseudo-words (default 20000); rarer words are added\n"
-    "              when SIZE_MiB cannot be reached with V. ~10% have a capitalised twin (the, The);\n"
+    "              when SIZE_MiB cannot be reached with V. ~10% have a capitalised twin (the, "
+    "The);\n"
     "              v2 and v3 add tagged forms (word_NOUN, ...) and the tags _NOUN_, _VERB_, ...\n"
     "  --order N   ngrams of N space-separated tokens (1..5, default 1)\n"
     "  --seed S    default 1; same arguments -> same bytes on every machine\n"
@@ -56,7 +57,10 @@ static const char usage_text[] =
     "              default 1) split at line boundaries\n";
 
 /** rng_unif() : uniform double in (0, 1). */
-static inline double rng_unif(rng_t *r) { return ((double)(rng_next(r) >> 11) + 0.5) * (1.0 / 9007199254740992.0); }
+static inline double rng_unif(rng_t *r)
+{
+    return ((double)(rng_next(r) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
 
 /** mix64() : a 64-bit hash of x (the splitmix64 finaliser), for per-ngram seeds. */
 static inline uint64_t mix64(uint64_t x)
@@ -71,30 +75,31 @@ static inline uint64_t mix64(uint64_t x)
 
 enum { TK_PLAIN, TK_CAPS, TK_TAGGED, TK_TAGONLY };
 
-static const char *const tag_names[] = {"NOUN", "VERB", "ADJ", "ADV", "PRON", "DET",
+static const char *const tag_names[] = {"NOUN", "VERB", "ADJ",  "ADV", "PRON", "DET",
                                         "ADP",  "NUM",  "CONJ", "PRT", "X"};
 #define NTAGS 11
 /* Expected total of the standalone tag ngrams _NOUN_ ..., per mille of rank 1's. */
-static const uint32_t tagonly_permille[NTAGS] = {2600, 1600, 800, 500, 700, 1100, 1300, 200, 400, 300, 20};
+static const uint32_t tagonly_permille[NTAGS] = {2600, 1600, 800, 500, 700, 1100,
+                                                 1300, 200,  400, 300, 20};
 /* Tag choice weights for content words and for the most frequent (function) words. */
 static const uint16_t tag_w_content[NTAGS] = {50, 25, 18, 6, 0, 0, 0, 2, 0, 1, 1};
 static const uint16_t tag_w_function[NTAGS] = {2, 4, 2, 10, 14, 16, 18, 1, 10, 12, 1};
 
 typedef struct {
-    double w;          /* expected total match_count = A * w (tagged forms: derived, see below) */
-    uint32_t off;      /* the string is bytes[off .. off + len) */
-    uint32_t rank;     /* rank of the base word (0 = most frequent); tag-only: the tag */
-    uint32_t parent;   /* tagged form: token of its untagged word */
-    uint8_t len, kind, tag, slot;  /* tagged form: its tag and index in the parent's tag list */
-    uint8_t ntags, tags[3];        /* untagged word: its tagged forms */
-    uint16_t share[3];             /* untagged word: per mille of its count going to each tag;
-                                    * capitalised twin: share[0], per mille of the word's count */
+    double w;        /* expected total match_count = A * w (tagged forms: derived, see below) */
+    uint32_t off;    /* the string is bytes[off .. off + len) */
+    uint32_t rank;   /* rank of the base word (0 = most frequent); tag-only: the tag */
+    uint32_t parent; /* tagged form: token of its untagged word */
+    uint8_t len, kind, tag, slot; /* tagged form: its tag and index in the parent's tag list */
+    uint8_t ntags, tags[3];       /* untagged word: its tagged forms */
+    uint16_t share[3];            /* untagged word: per mille of its count going to each tag;
+                                   * capitalised twin: share[0], per mille of the word's count */
 } token_t;
 
 typedef struct {
     int format, order; /* 1..3, 1..MAX_ORDER */
     uint64_t seed, seedkey;
-    int ny;            /* years YEAR0 .. YEAR0 + ny - 1 */
+    int ny; /* years YEAR0 .. YEAR0 + ny - 1 */
     uint32_t nwords;
     token_t *tok;
     uint32_t ntok, captok;
@@ -112,11 +117,12 @@ typedef struct {
     uint64_t cum[NCLASS][NYMAX]; /* cumulative share * 2^32 */
     uint64_t books[NYMAX];       /* books printed that year, for volume_count */
     char yearstr[NYMAX][4];
-    double expneg[64 * 64 + 2];  /* exp(-k / 64) */
+    double expneg[64 * 64 + 2]; /* exp(-k / 64) */
 } gen_t;
 
 /* The usual tag of the first of them (index in tag_names): the_DET, of_ADP, and_CONJ, ... */
-static const uint8_t function_tag[] = {5, 6, 8, 9, 5, 6, 1, 6, 4, 1, 6, 6, 6, 6, 4, 1, 6, 6, 4, 4, 5, 3, 1, 6};
+static const uint8_t function_tag[] = {5, 6, 8, 9, 5, 6, 1, 6, 4, 1, 6, 6,
+                                       6, 6, 4, 1, 6, 6, 4, 4, 5, 3, 1, 6};
 #define NFUNCTAG (sizeof function_tag / sizeof *function_tag)
 
 /** make_word() : the candidate word for rank i at w; @return its length. ASCII letters, a few
@@ -131,7 +137,8 @@ static size_t make_word(rng_t *r, uint32_t i, char *w)
     size_t wl = 0;
     /* Frequent words are short: the mean length grows with log(rank), as in English. */
     double mean = 1.6 + 0.62 * det_log((double)i + 2.0);
-    int target = (int)mean + (int)rng_below(r, 5) - 2 + (rng_below(r, 20) == 0 ? (int)rng_below(r, 6) : 0);
+    int target =
+        (int)mean + (int)rng_below(r, 5) - 2 + (rng_below(r, 20) == 0 ? (int)rng_below(r, 6) : 0);
     if (target < 1) target = 1;
     if (target > MAX_WORD - 2) target = MAX_WORD - 2;
     int vowel_next = rng_below(r, 3) == 0;
@@ -139,7 +146,8 @@ static size_t make_word(rng_t *r, uint32_t i, char *w)
         if (vowel_next)
             w[wl++] = vowels[pick_weighted(r, vowel_w, sizeof vowel_w / sizeof *vowel_w)];
         else
-            w[wl++] = consonants[pick_weighted(r, consonant_w, sizeof consonant_w / sizeof *consonant_w)];
+            w[wl++] =
+                consonants[pick_weighted(r, consonant_w, sizeof consonant_w / sizeof *consonant_w)];
         vowel_next = rng_below(r, 10) < 8 ? !vowel_next : vowel_next;
     }
     uint32_t kind = rng_below(r, 1000);
@@ -148,7 +156,7 @@ static size_t make_word(rng_t *r, uint32_t i, char *w)
     else if (kind < 48 && wl >= 2) {     /* word's, don't */
         w[wl++] = '\'';
         w[wl++] = rng_below(r, 3) ? 's' : 't';
-    } else if (kind < 54 && wl > 3)      /* hyphenated */
+    } else if (kind < 54 && wl > 3) /* hyphenated */
         w[1 + rng_below(r, (uint32_t)wl - 2)] = '-';
     return wl;
 }
@@ -184,7 +192,8 @@ static const gen_t *sort_gen; /* for the qsort comparator */
 
 static int cmp_token(const void *a, const void *b)
 {
-    const token_t *x = &sort_gen->tok[*(const uint32_t *)a], *y = &sort_gen->tok[*(const uint32_t *)b];
+    const token_t *x = &sort_gen->tok[*(const uint32_t *)a],
+                  *y = &sort_gen->tok[*(const uint32_t *)b];
     size_t n = x->len < y->len ? x->len : y->len;
     int c = memcmp(sort_gen->bytes + x->off, sort_gen->bytes + y->off, n);
     if (c) return c;
@@ -202,7 +211,8 @@ static void vocab_free(gen_t *g)
     free(g->tok), free(g->bytes), free(g->sorted), free(g->sortpos);
     free(g->elig), free(g->cnt);
     alias_free(&g->draw);
-    for (int i = 0; i < MAX_ORDER; i++) free(g->lvl[i]), g->lvl[i] = NULL;
+    for (int i = 0; i < MAX_ORDER; i++)
+        free(g->lvl[i]), g->lvl[i] = NULL;
     g->tok = NULL, g->bytes = NULL, g->sorted = g->sortpos = NULL;
     g->elig = g->cnt = NULL;
     g->ntok = g->captok = 0;
@@ -217,7 +227,8 @@ static int vocab_build(gen_t *g, uint32_t n)
     vocab_free(g);
     g->nwords = n;
     uint32_t cap = 1;
-    while (cap < 4u * n + 64) cap <<= 1;
+    while (cap < 4u * n + 64)
+        cap <<= 1;
     uint32_t *set = calloc(cap, sizeof *set); /* token index + 1 of words and twins, 0 = empty */
     if (!set) return -1;
     rng_t r;
@@ -294,14 +305,16 @@ static int vocab_build(gen_t *g, uint32_t n)
             uint32_t nt = 0;
             for (uint32_t k = 0; k < ntags; k++) {
                 int seen = 0;
-                for (uint32_t j = 0; j < nt; j++) seen |= tags[j] == tags[k];
+                for (uint32_t j = 0; j < nt; j++)
+                    seen |= tags[j] == tags[k];
                 if (!seen) {
                     tags[nt] = tags[k];
                     sw[nt] = sw[k];
                     nt++;
                 }
             }
-            for (uint32_t k = 0; k < nt; k++) swsum += sw[k];
+            for (uint32_t k = 0; k < nt; k++)
+                swsum += sw[k];
             g->tok[t].ntags = (uint8_t)nt;
             for (uint32_t k = 0; k < nt; k++) {
                 char tw[MAX_TOKEN + 2];
@@ -344,10 +357,12 @@ static int vocab_build(gen_t *g, uint32_t n)
     g->sorted = malloc(sizeof *g->sorted * g->ntok);
     g->sortpos = malloc(sizeof *g->sortpos * g->ntok);
     if (!g->sorted || !g->sortpos) return -1;
-    for (uint32_t i = 0; i < g->ntok; i++) g->sorted[i] = i;
+    for (uint32_t i = 0; i < g->ntok; i++)
+        g->sorted[i] = i;
     sort_gen = g;
     qsort(g->sorted, g->ntok, sizeof *g->sorted, cmp_token);
-    for (uint32_t i = 0; i < g->ntok; i++) g->sortpos[g->sorted[i]] = i;
+    for (uint32_t i = 0; i < g->ntok; i++)
+        g->sortpos[g->sorted[i]] = i;
     if (g->order > 1) {
         g->elig = malloc(sizeof *g->elig * g->ntok);
         g->cnt = calloc(g->ntok, sizeof *g->cnt);
@@ -359,7 +374,8 @@ static int vocab_build(gen_t *g, uint32_t n)
             if (!(g->lvl[l] = malloc(sizeof *g->lvl[l] * KMAX))) return -1;
         double *w = malloc(sizeof *w * (g->nelig ? g->nelig : 1));
         if (!w) return -1;
-        for (uint32_t i = 0; i < g->nelig; i++) w[i] = g->tok[g->elig[i]].w;
+        for (uint32_t i = 0; i < g->nelig; i++)
+            w[i] = g->tok[g->elig[i]].w;
         int rc = alias_build(&g->draw, w, g->nelig);
         free(w);
         if (rc) return -1;
@@ -410,7 +426,8 @@ static void years_build(gen_t *g)
         g->yearstr[i][2] = (char)('0' + y / 10 % 10);
         g->yearstr[i][3] = (char)('0' + y % 10);
     }
-    for (int k = 0; k < 64 * 64 + 2; k++) g->expneg[k] = det_exp(-k / 64.0);
+    for (int k = 0; k < 64 * 64 + 2; k++)
+        g->expneg[k] = det_exp(-k / 64.0);
 }
 
 /** poisson() : Poisson(lam) for lam < 64 (Knuth; exp(-lam) from the table, refined by Taylor). */
@@ -485,12 +502,16 @@ static void gen_rows(const gen_t *g, uint64_t key, double M, int cls_fixed, rows
             }
             if (lo < y0 || (lo >= gap_lo && lo < gap_hi)) continue;
             int j = n++;
-            while (j > 0 && ys[j - 1] > lo) { ys[j] = ys[j - 1]; j--; }
+            while (j > 0 && ys[j - 1] > lo) {
+                ys[j] = ys[j - 1];
+                j--;
+            }
             ys[j] = (uint16_t)lo;
         }
         for (int k = 0; k < n;) {
             int e = k;
-            while (e < n && ys[e] == ys[k]) e++;
+            while (e < n && ys[e] == ys[k])
+                e++;
             o->year[o->n] = ys[k];
             o->m[o->n++] = (uint64_t)(e - k);
             k = e;
@@ -505,7 +526,8 @@ static void gen_rows(const gen_t *g, uint64_t key, double M, int cls_fixed, rows
                 c = poisson(g, &r, lam);
             else { /* lam times a noise factor in [0.5, 1.5] (sum of 4 uniforms) */
                 uint64_t b = rng_next(&r);
-                double z = (double)((b & 0xFFFF) + ((b >> 16) & 0xFFFF) + ((b >> 32) & 0xFFFF) + (b >> 48));
+                double z = (double)((b & 0xFFFF) + ((b >> 16) & 0xFFFF) + ((b >> 32) & 0xFFFF) +
+                                    (b >> 48));
                 double f = 1.0 + 0.25 * (z / 65536.0 - 2.0);
                 c = (uint64_t)(lam * f);
             }
@@ -520,7 +542,8 @@ static void gen_rows(const gen_t *g, uint64_t key, double M, int cls_fixed, rows
 
 /** derive_tagged() : rows of the tagged form `slot` of the untagged word u, whose rows are p:
  *  each year the tagged forms share out at most the untagged count (as the real v3 data). */
-static void derive_tagged(const gen_t *g, const token_t *u, uint64_t key, int slot, const rows_t *p, rows_t *o)
+static void derive_tagged(const gen_t *g, const token_t *u, uint64_t key, int slot, const rows_t *p,
+                          rows_t *o)
 {
     rng_t r;
     rng_seed(&r, key ^ 0x7461676765640000ull);
@@ -542,7 +565,8 @@ static void derive_tagged(const gen_t *g, const token_t *u, uint64_t key, int sl
     }
     volumes(g, &r, o);
     for (int i = 0, j = 0; i < o->n; i++) { /* in no more books than the untagged word */
-        while (p->year[j] != o->year[i]) j++;
+        while (p->year[j] != o->year[i])
+            j++;
         if (o->v[i] > p->v[j]) o->v[i] = p->v[j];
         if (o->p[i] > p->p[j]) o->p[i] = p->p[j];
         if (o->p[i] < o->v[i]) o->p[i] = o->v[i];
@@ -553,7 +577,7 @@ static void derive_tagged(const gen_t *g, const token_t *u, uint64_t key, int sl
 
 typedef struct {
     const gen_t *g;
-    rows_t rows, prow;    /* the current ngram's rows, the last untagged word's rows */
+    rows_t rows, prow; /* the current ngram's rows, the last untagged word's rows */
     uint32_t prow_tok;
     /* estimation (dry run): weighted bytes of a sample, nothing written */
     int dry;
@@ -598,7 +622,8 @@ static void z_run(sink_t *s, int flush)
             return;
         }
         size_t have = ZBUF - s->z.avail_out;
-        if (have && !s->failed && fwrite(s->zbuf, 1, have, s->f) != have) sink_fail(s, strerror(errno));
+        if (have && !s->failed && fwrite(s->zbuf, 1, have, s->f) != have)
+            sink_fail(s, strerror(errno));
     } while (flush == Z_FINISH ? rc != Z_STREAM_END : s->z.avail_out == 0);
 }
 
@@ -612,7 +637,10 @@ static void sink_flush(sink_t *s)
     s->n = 0;
 }
 
-static uint64_t per_file(const sink_t *s) { return s->budget / s->nfiles; }
+static uint64_t per_file(const sink_t *s)
+{
+    return s->budget / s->nfiles;
+}
 
 static void member_end(sink_t *s)
 {
@@ -633,9 +661,11 @@ static const char *file_name(const sink_t *s, uint32_t i)
     const char *ext = s->gz ? ".gz" : "";
     int o = s->g->order;
     if (s->g->format == 1)
-        snprintf(s->path, s->pathlen, "%s/googlebooks-eng-all-%dgram-20090715-%u.csv%s", s->outdir, o, i, ext);
+        snprintf(s->path, s->pathlen, "%s/googlebooks-eng-all-%dgram-20090715-%u.csv%s", s->outdir,
+                 o, i, ext);
     else if (s->g->format == 2)
-        snprintf(s->path, s->pathlen, "%s/googlebooks-eng-all-%dgram-20120701-%02u%s", s->outdir, o, i, ext);
+        snprintf(s->path, s->pathlen, "%s/googlebooks-eng-all-%dgram-20120701-%02u%s", s->outdir, o,
+                 i, ext);
     else
         snprintf(s->path, s->pathlen, "%s/%d-%05u-of-%05u%s", s->outdir, o, i, s->nfiles, ext);
     return s->path;
@@ -666,7 +696,8 @@ static void file_close(sink_t *s)
     if (!s->f) return;
     if (s->gz) {
         member_end(s);
-        while (s->members_done < s->members) member_end(s); /* short file: empty members */
+        while (s->members_done < s->members)
+            member_end(s); /* short file: empty members */
     } else
         sink_flush(s);
     if (fclose(s->f) != 0) sink_fail(s, strerror(errno));
@@ -681,7 +712,10 @@ static const char digit_pairs[] =
 static inline int ndig(uint64_t x)
 {
     int n = 1;
-    while (x >= 10000) { x /= 10000; n += 4; }
+    while (x >= 10000) {
+        x /= 10000;
+        n += 4;
+    }
     return n + (x >= 10) + (x >= 100) + (x >= 1000);
 }
 
@@ -708,7 +742,8 @@ static double rows_bytes(const gen_t *g, size_t kl, const rows_t *w)
     uint64_t b = 0;
     if (g->format == 3) {
         b = kl + 1;
-        for (int i = 0; i < w->n; i++) b += 7 + ndig(w->m[i]) + ndig(w->v[i]);
+        for (int i = 0; i < w->n; i++)
+            b += 7 + ndig(w->m[i]) + ndig(w->v[i]);
     } else
         for (int i = 0; i < w->n; i++) {
             b += kl + 8 + ndig(w->m[i]) + ndig(w->v[i]);
@@ -962,14 +997,19 @@ int main(int argc, char **argv)
     int st = gen_parse_args(argc, argv, "gen_ngrams", usage_text, opts, sizeof opts / sizeof *opts,
                             &outdir, &mib);
     if (st >= 0) return st;
-    int format = !strcmp(format_arg, "v1") ? 1 : !strcmp(format_arg, "v2") ? 2 : !strcmp(format_arg, "v3") ? 3 : 0;
+    int format = !strcmp(format_arg, "v1")   ? 1
+                 : !strcmp(format_arg, "v2") ? 2
+                 : !strcmp(format_arg, "v3") ? 3
+                                             : 0;
     if (!format) {
         fprintf(stderr, "gen_ngrams: --format must be v1, v2 or v3, not '%s'\n", format_arg);
         return 2;
     }
-    if (nfiles < 1 || nfiles > 99999 || nvocab < 1 || nvocab > VOCAB_MAX || order < 1 || order > MAX_ORDER ||
-        members < 1 || members > 10000) {
-        fprintf(stderr, "gen_ngrams: --files must be 1..99999, --vocab 1..%u, --order 1..%d, --members 1..10000\n",
+    if (nfiles < 1 || nfiles > 99999 || nvocab < 1 || nvocab > VOCAB_MAX || order < 1 ||
+        order > MAX_ORDER || members < 1 || members > 10000) {
+        fprintf(stderr,
+                "gen_ngrams: --files must be 1..99999, --vocab 1..%u, --order 1..%d, --members "
+                "1..10000\n",
                 VOCAB_MAX, MAX_ORDER);
         return 2;
     }
@@ -1008,7 +1048,7 @@ int main(int argc, char **argv)
     double A = 0.0;
     if (s->budget > 0) {
         double target = 0.98 * (double)s->budget; /* aim a little low: the cut at the budget
-                                                     * would drop the last ngrams (z...) */
+                                                   * would drop the last ngrams (z...) */
         A = target / (40.0 * (det_log((double)nvocab + 1.0) + 1.0));
         if (A > A_MAX) A = A_MAX;
         for (;;) {
@@ -1025,7 +1065,8 @@ int main(int argc, char **argv)
 
     if (gz) {
         s->zbuf = malloc(ZBUF);
-        if (!s->zbuf || deflateInit2(&s->z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        if (!s->zbuf ||
+            deflateInit2(&s->z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
             fprintf(stderr, "gen_ngrams: out of memory\n");
             return 1;
         }

@@ -138,8 +138,8 @@ static unsigned char *static_table(fixture *fx, size_t nthreads, uint64_t piece,
     mrc_placement pl;
     plan_threads(fx, nthreads, &pl);
     mrc_err err = {0};
-    mrc_map_run *run = mrc_map_start(&fx->job, &fx->files, fx->plan.splits, fx->plan.n, &(mrc_map_opts){.piece_size = piece},
-                                     fx->topo, &pl, &err);
+    mrc_map_run *run = mrc_map_start(&fx->job, &fx->files, fx->plan.splits, fx->plan.n,
+                                     &(mrc_map_opts){.piece_size = piece}, fx->topo, &pl, &err);
     assert_non_null(run);
     wait_done(run);
     mrc_map_stats st;
@@ -161,8 +161,9 @@ static void test_feed_equals_static(void **state)
             mrc_placement pl;
             plan_threads(fx, t, &pl);
             mrc_err err = {0};
-            mrc_map_run *run = mrc_map_start_fed(&fx->job, &fx->files, fx->plan.splits, fx->plan.n,
-                                                 &(mrc_map_opts){.piece_size = pieces[p]}, fx->topo, &pl, &err);
+            mrc_map_run *run =
+                mrc_map_start_fed(&fx->job, &fx->files, fx->plan.splits, fx->plan.n,
+                                  &(mrc_map_opts){.piece_size = pieces[p]}, fx->topo, &pl, &err);
             assert_non_null(run);
             assert_true(mrc_map_wants(run));
             for (size_t i = 0; i < fx->plan.n; i++) {
@@ -196,8 +197,8 @@ static void test_waiting_workers_released(void **state)
     mrc_placement pl;
     plan_threads(fx, 3, &pl);
     mrc_err err = {0};
-    mrc_map_run *run = mrc_map_start_fed(&fx->job, &fx->files, fx->plan.splits, fx->plan.n, &(mrc_map_opts){.piece_size = 0},
-                                         fx->topo, &pl, &err);
+    mrc_map_run *run = mrc_map_start_fed(&fx->job, &fx->files, fx->plan.splits, fx->plan.n,
+                                         &(mrc_map_opts){.piece_size = 0}, fx->topo, &pl, &err);
     assert_non_null(run);
     sleep_us(20000); /* every worker is now waiting for the feed */
     mrc_map_stop(run);
@@ -209,8 +210,8 @@ static void test_waiting_workers_released(void **state)
     mrc_map_stats_free(&st);
     free(out);
 
-    run = mrc_map_start_fed(&fx->job, &fx->files, fx->plan.splits, fx->plan.n, &(mrc_map_opts){.piece_size = 0}, fx->topo, &pl,
-                            &err);
+    run = mrc_map_start_fed(&fx->job, &fx->files, fx->plan.splits, fx->plan.n,
+                            &(mrc_map_opts){.piece_size = 0}, fx->topo, &pl, &err);
     assert_non_null(run);
     assert_int_equal(mrc_map_feed(run, fx->plan.splits, 1, &err), 0);
     sleep_us(20000);
@@ -229,8 +230,8 @@ static void test_feed_past_bound(void **state)
     plan_threads(fx, 2, &pl);
     mrc_err err = {0};
     /* Bound: the first split only; a second one does not fit the piece array. */
-    mrc_map_run *run =
-        mrc_map_start_fed(&fx->job, &fx->files, fx->plan.splits, 1, &(mrc_map_opts){.piece_size = 0}, fx->topo, &pl, &err);
+    mrc_map_run *run = mrc_map_start_fed(&fx->job, &fx->files, fx->plan.splits, 1,
+                                         &(mrc_map_opts){.piece_size = 0}, fx->topo, &pl, &err);
     assert_non_null(run);
     assert_int_equal(mrc_map_feed(run, fx->plan.splits, 1, &err), 0);
     assert_int_equal(mrc_map_feed(run, fx->plan.splits + 1, 1, &err), MRC_EINVAL);

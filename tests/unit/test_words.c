@@ -661,7 +661,8 @@ static void run_map(const mode *m, const mrc_file_list *files, const mrc_split *
         fail_msg("mrc_placement_plan: %s", err.msg);
     assert_int_equal(pl.nthreads, nthreads);
     mrc_job j = job_for(m);
-    mrc_map_run *run = mrc_map_start(&j, files, splits, nsplits, &(mrc_map_opts){.piece_size = piece}, topo, &pl, &err);
+    mrc_map_run *run = mrc_map_start(&j, files, splits, nsplits,
+                                     &(mrc_map_opts){.piece_size = piece}, topo, &pl, &err);
     if (run == NULL) fail_msg("mrc_map_start: %s", err.msg);
     bool done = false;
     uint64_t bytes = 0;
