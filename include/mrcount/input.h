@@ -24,7 +24,7 @@ typedef struct mrc_file_list {
     mrc_file *files;
     size_t n, cap;
     uint64_t total_bytes;
-    size_t excluded; /* paths left out by an exclude pattern (a directory counts once) */
+    size_t excluded; /* paths an exclude pattern left out (a directory counts once) */
 } mrc_file_list;
 
 /* Called for each non-fatal discovery warning (a FIFO or socket skipped, a symlink loop not
@@ -60,10 +60,11 @@ typedef struct mrc_discover_opts {
     mrc_warn_fn warn; /* may be NULL */
     void *warn_arg;
     const mrc_stop *stop; /* may be NULL */
-    /* fnmatch(3) patterns (flags 0: '*' also matches '/'): a path is left out, never stat'ed
-     * or opened (a directory not entered), when one matches its last component or the whole
-     * path as discovery spells it (argument, @list line, glob match or walk's dir/name). It
-     * applies to every path: named, listed, globbed or walked; not to an @list file itself. */
+    /* fnmatch(3) patterns (flags 0): a path is left out (a directory not entered) when one
+     * matches it, trailing slashes aside: a pattern with a '/' the whole path as discovery
+     * spells it (the argument or @list line, a glob match, the walk's dir/name), '*' crossing
+     * '/'; one without the last component ("." and ".." never). Tested before the path is
+     * stat'ed (a glob's matches one by one, not its text), for every path but an @list's own. */
     const char *const *exclude;
     size_t nexclude;
 } mrc_discover_opts;

@@ -59,15 +59,13 @@ static int parse_inputs(void *field, const char *value, char *cause, size_t caus
     }
 }
 
-/* --exclude GLOB (repeatable; in the INI one pattern a line, continuation lines add more): a
- * pattern is taken whole, blanks and all, and appended. */
+/* --exclude GLOB (repeatable; in the INI one pattern a line, continuation lines add more, an
+ * empty first line allowed): a pattern is taken whole, blanks and all, and appended; the command
+ * line's add to the file's. An empty one would match no name: nothing is added. */
 static int parse_exclude(void *field, const char *value, char *cause, size_t causelen)
 {
     mrc_str_list *l = field;
-    if (*value == '\0') {
-        snprintf(cause, causelen, "empty pattern");
-        return MRC_EINVAL;
-    }
+    if (*value == '\0') return 0;
     char **grown = realloc(l->v, (l->n + 1) * sizeof *grown);
     char *dup = grown != NULL ? strdup(value) : NULL;
     if (grown != NULL) l->v = grown;
@@ -154,9 +152,10 @@ static const mrc_opt_def run_opts[] = {
      .type = MRC_OPT_CUSTOM,
      .offset = OPT(exclude),
      .arg = "GLOB",
-     .help = "leave out the files and directories whose name or\n"
-             "path matches GLOB ('*.tar.gz', 'test-*', '*/old/*'),\n"
-             "wherever found (repeatable; in FILE.ini, one a line)",
+     .help = "leave out every file and directory whose name\n"
+             "matches GLOB ('*.tar.gz', 'old'), or whose path does\n"
+             "if GLOB holds a '/' ('*/old/*'), wherever found;\n"
+             "repeatable (in FILE.ini one a line; both add up)",
      .metric = "exclude",
      .parse = parse_exclude,
      .show = show_exclude},
@@ -168,7 +167,8 @@ static const mrc_opt_def run_opts[] = {
      .help = "read options from FILE.ini: sections [input] [job]\n"
              "[run] [output], keys named as the long options;\n"
              "the command line wins ([input] inputs = INPUTs,\n"
-             "replaced by any INPUT given on the command line)"},
+             "replaced by any INPUT given on the command line;\n"
+             "exclude patterns of both apply)"},
     {.name = "job",
      .section = "job",
      .type = MRC_OPT_CUSTOM,

@@ -147,7 +147,7 @@ int mrc_run_write_metrics(run *r)
                               .inputs = (const char *const *)r->o.inputs,
                               .ninputs = r->o.ninputs,
                               .files = r->files.n,
-                              .files_excluded = r->files.excluded,
+                              .paths_excluded = r->files.excluded,
                               .bytes = r->totals[0],
                               .records = r->totals[1],
                               .distinct = r->comb.distinct,

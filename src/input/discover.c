@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
-#include <limits.h>
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,30 +35,36 @@ typedef struct discover_ctx {
     dir_set dirs;
 } discover_ctx;
 
-/* Whether an exclude pattern matches the path's last component (trailing slashes aside) or the
- * whole path; counted when one does. */
-static bool excluded(discover_ctx *c, const char *path)
+/* Whether an exclude pattern matches the path, trailing slashes aside (*out; counted when one
+ * does): a pattern with a '/' is matched against the whole path as spelled here, '*' crossing
+ * '/'; one without, against the last component ("." and ".." are no names: never matched).
+ * @return MRC_OK, or MRC_ENOMEM with err. */
+static int excluded(discover_ctx *c, const char *path, bool *out)
 {
-    if (c->nexclude == 0) return false;
-    size_t n = strlen(path);
+    *out = false;
+    if (c->nexclude == 0) return MRC_OK;
+    size_t len = strlen(path), n = len;
     while (n > 1 && path[n - 1] == '/')
         n--;
-    size_t b = n;
-    while (b > 0 && path[b - 1] != '/')
-        b--;
-    char last[NAME_MAX + 1];
-    bool have_last = n - b <= NAME_MAX && n > b;
-    if (have_last) {
-        memcpy(last, path + b, n - b);
-        last[n - b] = '\0';
+    char *trimmed = NULL;
+    const char *p = path;
+    if (n < len) {
+        if ((trimmed = strndup(path, n)) == NULL) return mrc_err_errno(c->err, ENOMEM, "%s", path);
+        p = trimmed;
     }
-    for (size_t i = 0; i < c->nexclude; i++)
-        if ((have_last && fnmatch(c->exclude[i], last, 0) == 0) ||
-            fnmatch(c->exclude[i], path, 0) == 0) {
-            c->out->excluded++;
-            return true;
-        }
-    return false;
+    size_t b = n;
+    while (b > 0 && p[b - 1] != '/')
+        b--;
+    const char *last = p + b;
+    bool name = *last != '\0' && strcmp(last, ".") != 0 && strcmp(last, "..") != 0;
+    for (size_t i = 0; i < c->nexclude && !*out; i++) {
+        const char *pat = c->exclude[i];
+        *out =
+            strchr(pat, '/') != NULL ? fnmatch(pat, p, 0) == 0 : name && fnmatch(pat, last, 0) == 0;
+    }
+    if (*out) c->out->excluded++;
+    free(trimmed);
+    return MRC_OK;
 }
 
 /* A tree of millions of entries takes minutes to walk: a signal must end it, not wait for it. */
@@ -243,8 +248,9 @@ static int walk_dir(discover_ctx *c, const char *path, const struct stat *st);
  *  warning; what would make the table silently short (an unreadable file) is an error. */
 static int take_entry(discover_ctx *c, const char *path)
 {
+    bool ex = false;
     int rc = check_stop(c, path);
-    if (rc != MRC_OK || excluded(c, path)) return rc;
+    if (rc != MRC_OK || (rc = excluded(c, path, &ex)) != MRC_OK || ex) return rc;
     struct stat st;
     if (stat(path, &st) != 0) {
         int e = errno;
@@ -336,14 +342,17 @@ static int take_named(discover_ctx *c, const char *arg)
         return mrc_err_set(c->err, MRC_EINVAL,
                            "-: standard input is not supported; name the files");
     if (arg[0] == '\0') return mrc_err_set(c->err, MRC_EINVAL, "empty input path");
+    /* a pattern's own text is not a path: its matches are tested as they are taken */
+    bool glob = has_glob_chars(arg), ex = false;
     int rc = check_stop(c, arg);
-    if (rc != MRC_OK || excluded(c, arg)) return rc;
+    if (rc != MRC_OK || (!glob && ((rc = excluded(c, arg, &ex)) != MRC_OK || ex))) return rc;
     struct stat st;
     if (stat(arg, &st) != 0) {
         int e = errno;
-        if (e == ENOENT && has_glob_chars(arg)) return expand_glob(c, arg);
+        if (e == ENOENT && glob) return expand_glob(c, arg);
         return mrc_err_errno(c->err, e, "%s", arg);
     }
+    if (glob && ((rc = excluded(c, arg, &ex)) != MRC_OK || ex)) return rc; /* a literal name */
     dir_set_clear(&c->dirs);
     if (S_ISREG(st.st_mode)) return add_file(c, arg, &st);
     if (S_ISDIR(st.st_mode)) return walk_dir(c, arg, &st);

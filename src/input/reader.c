@@ -428,7 +428,7 @@ static int foreign_error(const struct foreign_sig *g, const char *path, bool inf
                                                : "decompress both layers");
     return mrc_err_set(err, MRC_EINVAL,
                        "%s: %s, which mrcount does not read (it reads text, plain or gzipped): "
-                       "decompress it or recompress it with gzip" EXCLUDE_HINT,
+                       "decompress it, or recompress it with gzip" EXCLUDE_HINT,
                        path, what);
 }
 

@@ -218,7 +218,7 @@ mkfifo "$X/text/old/fifo"
 tar -C "$X" -czf "$X/text/sub/archive.tar.gz" text/a.txt
 printf 'utf16 words\n' | iconv -f UTF-8 -t UTF-16 >"$X/text/notes utf16.txt"
 oracle "$X/text/a.txt" "$X/text/sub/b.txt" >"$T/expected.tsv"
-printf '[input]\ninputs = %s\nexclude = *.tar.gz\n  *utf16*\n  old\n' "$X/text" >"$X/ex.ini"
+printf '[input]\ninputs = %s\nexclude =\n  *.tar.gz\n  *utf16*\n  old\n' "$X/text" >"$X/ex.ini"
 for np in "${NPS[@]}"; do
     run_mrc "$np" --output "$OUT/r.tsv" "$X/text"
     expect_error "$np" "which mrcount does not read" "a tree with an archive and UTF-16 text"
@@ -233,9 +233,12 @@ for np in "${NPS[@]}"; do
     expect_table "$T/expected.tsv" "[input] exclude lines (np $np)"
     python3 -c 'import json, sys
 m = json.load(open(sys.argv[1]))
-assert m["files"] == 2 and m["files_excluded"] == 3, (m["files"], m["files_excluded"])
+assert m["files"] == 2 and m["paths_excluded"] == 3, (m["files"], m["paths_excluded"])
 assert m["config"]["exclude"] == ["*.tar.gz", "*utf16*", "old"], m["config"]["exclude"]' \
         "$X/m.json" || fail "metrics of --exclude (np $np)"
+    oracle "$X/text/a.txt" >"$T/expected-a.tsv"
+    run_mrc "$np" --quiet --output "$OUT/r.tsv" --config "$X/ex.ini" --exclude 'b.*'
+    expect_table "$T/expected-a.tsv" "[input] exclude and --exclude add up (np $np)"
 done
 log "ok: --exclude leaves out what it matches, named in the refusal, counted in the metrics"
 

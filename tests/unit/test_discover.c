@@ -512,6 +512,28 @@ static void test_exclude(void **state)
     assert_int_equal(l.excluded, 5); /* the three named, the glob's and the list's "with space" */
     mrc_file_list_free(&l);
 
+    /* a glob's own text is no path ('?' matches no name below ex/, but would match '*');
+     * a pattern with a '/' matches a named path with trailing slashes; one without matches
+     * the last component only ('ex' does not leave out ex/sub's files); "." is no name */
+    const char *pats3[] = {"?", "*/old", "ex"};
+    char star[256], sub[256], dot[256], olds[256];
+    path_of(star, sizeof star, "ex/*");
+    path_of(sub, sizeof sub, "ex/sub");
+    path_of(dot, sizeof dot, "ex/sub/.");
+    path_of(olds, sizeof olds, "ex/old//");
+    const char *args4[] = {star, sub, olds, dot};
+    mrc_discover_opts o3 = {.exclude = pats3, .nexclude = 3};
+    assert_int_equal(mrc_input_discover_with(args4, 4, &o3, &l, &err), 0);
+    /* the glob: keep.txt, old/ (left out), skip.tar.gz, sub/..., "with space.txt"; then ex/sub
+     * twice (as ex/sub and ex/sub/.) */
+    const char *want4[] = {"ex/keep.txt",         "ex/skip.tar.gz",   "ex/sub/deep/a.log",
+                           "ex/sub/new.txt",      "ex/sub/old.txt",   "ex/with space.txt",
+                           "ex/sub/deep/a.log",   "ex/sub/new.txt",   "ex/sub/old.txt",
+                           "ex/sub/./deep/a.log", "ex/sub/./new.txt", "ex/sub/./old.txt"};
+    assert_paths(&l, want4, 12);
+    assert_int_equal(l.excluded, 2); /* ex/old from the glob, ex/old// named */
+    mrc_file_list_free(&l);
+
     /* an excluded @list line is not an error even when the path does not exist */
     const char *pats2[] = {"*/nope/*"};
     snprintf(body, sizeof body, "%s/nope/x.txt\n", root);
