@@ -461,8 +461,10 @@ static int merge_streams(stream_merge *m, line_out *w, uint64_t lines, const cha
         size_t x = m->tree[0];
         if (!m->live[x]) break;
         const mrc_rec_view *v = &m->head[x];
-        if (line_out_add(w, v->key, v->len, v->count) != 0)
-            return mrc_err_errno(err, w->errnum, "%s", label);
+        if (line_out_add(w, v->key, v->len, v->count) != 0) {
+            rc = mrc_err_errno(err, w->errnum, "%s", label); /* `last` freed below */
+            break;
+        }
         if (v->len > last_cap) {
             size_t cap = v->len > 2 * last_cap ? v->len : 2 * last_cap;
             unsigned char *p = realloc(last, cap);
