@@ -11,9 +11,10 @@ packages=(
     zlib1g-dev libxxhash-dev libinih-dev          # .gz inputs, hashing, --config FILE.ini
     libutf8proc-dev                               # --tokens unicode (Unicode data)
     libisal-dev                                   # .gz inputs, fast path (ISA-L igzip)
+    libzstd-dev liblzma-dev libbz2-dev            # .zst, .xz and .bz2 inputs
     libcmocka-dev                                 # unit tests
     perl mawk python3                             # integration-test oracles and baselines
-    bzip2 xz-utils zstd lz4                       # compressed inputs mrcount must refuse (a test)
+    bzip2 xz-utils zstd lz4                       # compressed inputs of the tests (lz4: refused)
     groff-base man-db                             # the man page's test renders it (groff, man -l)
     manpages-fr manpages-de manpages-ru manpages-el  # real UTF-8 text for the Unicode oracle test
     slurm-wlm munge                               # Slurm batch jobs, tested on a one-node cluster

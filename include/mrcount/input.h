@@ -17,8 +17,19 @@ typedef struct mrc_file {
     uint64_t size;     /* st_size at discovery */
     int64_t mtime_ns;  /* st_mtim at discovery (rank 0 only: checkpoints compare it) */
     uint64_t dev, ino; /* st_dev, st_ino at discovery (rank 0 only: outputs are checked) */
-    bool gz; /* name ends in ".gz": read through ISA-L or zlib, one split for the whole file */
+    uint8_t codec;     /* enum mrc_codec, by the name's suffix: a compressed file is one split */
 } mrc_file;
+
+/* How a file is read, chosen by its name's suffix (lower case): as it is, or decompressed whole
+ * (.gz through ISA-L igzip or zlib, .zst libzstd, .xz liblzma, .bz2 libbz2), one split for the
+ * whole file; concatenated members, frames or streams are read back to back. */
+enum mrc_codec { MRC_CODEC_NONE, MRC_CODEC_GZIP, MRC_CODEC_ZSTD, MRC_CODEC_XZ, MRC_CODEC_BZIP2 };
+
+/** mrc_codec_of_path() : the codec a path's suffix names (MRC_CODEC_NONE: plain text). */
+enum mrc_codec mrc_codec_of_path(const char *path);
+
+/** mrc_codec_name() : "gzip", "zstd", "xz", "bzip2" (NULL for MRC_CODEC_NONE). */
+const char *mrc_codec_name(enum mrc_codec c);
 
 typedef struct mrc_file_list {
     mrc_file *files;
@@ -214,6 +225,15 @@ int mrc_reader_run(mrc_reader *r, const char *path, uint64_t offset, uint64_t le
  *  members since) is the same "file shrank" error as mrc_reader_run()'s. */
 int mrc_reader_run_gz(mrc_reader *r, const char *path, uint64_t size, const mrc_record_rules *rules,
                       mrc_consume_fn consume, void *ctx, const mrc_stop *stop, mrc_err *err);
+
+/** mrc_reader_run_packed() : the same for a whole compressed file of any codec (mrc_codec_of_path
+ *  of its name): gzip as mrc_reader_run_gz(), zstd (frames back to back, skippable frames
+ *  skipped), xz (streams back to back) and bzip2 (streams back to back) through their libraries.
+ *  A file that does not start like its codec's is "<path>: not a zstd file (it holds ...)"; a
+ *  truncated or corrupt one names the compressed byte offset; the first decompressed bytes are
+ *  checked like a plain file's head. */
+int mrc_reader_run_packed(mrc_reader *r, const char *path, enum mrc_codec codec, uint64_t size,
+                          mrc_consume_fn consume, void *ctx, const mrc_stop *stop, mrc_err *err);
 
 /** mrc_reader_gz_backend() : the inflate library mrc_reader_run_gz() was built with: "isa-l"
  *  (ISA-L igzip) or "zlib". */

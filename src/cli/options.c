@@ -375,8 +375,9 @@ static char *make_usage(void)
     if (f == NULL) return NULL;
     fputs("Usage: mrcount [OPTION]... INPUT...\n"
           "Count the words (or Google Books ngrams, or a column of delimited text) of\n"
-          "INPUTs on every MPI rank and core; write 'key TAB count' lines. INPUT: files,\n"
-          "directories (recursed), globs, or @list.txt (one path a line).\n"
+          "INPUTs on every MPI rank and core; write 'key TAB count' lines. INPUT: files\n"
+          "(plain, or compressed: .gz .zst .xz .bz2), directories (recursed), globs, or\n"
+          "@list.txt (one path a line).\n"
           "\n",
           f);
     for (const mrc_opt_def *d = run_opts; d->name != NULL; d++)
@@ -437,7 +438,9 @@ static void man_section(FILE *f, const char *title, const char *section)
         if (d->offset == OPT(inputs)) {
             fputs(
                 ".TP\n\\fIINPUT\\fR...\n"
-                "What to count: files, directories (walked recursively, hidden entries\n"
+                "What to count: files (plain, or compressed: \\fB.gz\\fR, \\fB.zst\\fR,\n"
+                "\\fB.xz\\fR, \\fB.bz2\\fR, read whole), directories (walked recursively,\n"
+                "hidden entries\n"
                 "skipped), shell globs (quoted: mrcount expands them itself), and\n"
                 "\\fB@\\fR\\fIlist.txt\\fR (a regular file: one path a line, \\fB#\\fR comments).\n"
                 "Standard input is never read: \\fB\\-\\fR or no INPUT is an error.\n"

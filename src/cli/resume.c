@@ -82,8 +82,9 @@ static int collect_done(run *r, const mrc_ckpt_manifest *man, size_t n, mrc_spli
             return rc;
         }
     for (size_t i = 0; i < k; i++)
-        r->ckpt.bytes_skipped +=
-            r->files.files[d[i].file].gz ? r->files.files[d[i].file].size : d[i].length;
+        r->ckpt.bytes_skipped += r->files.files[d[i].file].codec != MRC_CODEC_NONE
+                                     ? r->files.files[d[i].file].size
+                                     : d[i].length;
     *out = d;
     *nout = k;
     return 0;

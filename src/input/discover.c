@@ -143,12 +143,6 @@ static const char *file_kind(mode_t mode)
     return "not a regular file";
 }
 
-static bool ends_with_gz(const char *path)
-{
-    size_t n = strlen(path);
-    return n >= 3 && strcmp(path + n - 3, ".gz") == 0;
-}
-
 static int add_file(discover_ctx *c, const char *path, const struct stat *st)
 {
     if (access(path, R_OK) != 0) return mrc_err_errno(c->err, errno, "%s", path);
@@ -169,7 +163,7 @@ static int add_file(discover_ctx *c, const char *path, const struct stat *st)
                                   .mtime_ns = mtime,
                                   .dev = (uint64_t)st->st_dev,
                                   .ino = (uint64_t)st->st_ino,
-                                  .gz = ends_with_gz(path)};
+                                  .codec = (uint8_t)mrc_codec_of_path(path)};
     l->total_bytes += size;
     return MRC_OK;
 }

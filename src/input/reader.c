@@ -22,6 +22,10 @@
 #include <zlib.h>
 #endif
 
+#include <bzlib.h>
+#include <lzma.h>
+#include <zstd.h>
+
 #include "mrcount/input.h"
 
 /* Small enough to stay in L2 beside the hot part of the table while the tokenizer reads it back
@@ -285,11 +289,36 @@ static int range_read_context(range_read *rr, bool open)
  * on whichever rank maps a piece of it first, and on a resume too. */
 
 enum sig_kind {
-    SIG_PACKED,   /* compressed data: decompressed, or recompressed with gzip */
+    SIG_PACKED,   /* compressed data mrcount does not read: decompressed, or recompressed */
     SIG_ARCHIVE,  /* a container of files: extracted */
-    SIG_GZIP,     /* gzip, read only in a file named .gz: renamed */
+    SIG_CODEC,    /* compressed data mrcount reads, only in a file named for it: renamed */
     SIG_ENCODING, /* text in an encoding other than UTF-8: converted */
 };
+
+/* The compressed formats mrcount reads, each only in a file whose name ends in its suffix. */
+static const struct codec_info {
+    const char *name, *suffix, *cat, *pack; /* the format, the file name's end, its tools */
+} codecs[] = {
+    [MRC_CODEC_GZIP] = {"gzip", ".gz", "zcat", "gzip"},
+    [MRC_CODEC_ZSTD] = {"zstd", ".zst", "zstdcat", "zstd"},
+    [MRC_CODEC_XZ] = {"xz", ".xz", "xzcat", "xz"},
+    [MRC_CODEC_BZIP2] = {"bzip2", ".bz2", "bzcat", "bzip2"},
+};
+
+enum mrc_codec mrc_codec_of_path(const char *path)
+{
+    size_t n = strlen(path);
+    for (int c = MRC_CODEC_GZIP; c <= MRC_CODEC_BZIP2; c++) {
+        size_t k = strlen(codecs[c].suffix);
+        if (n >= k && strcmp(path + n - k, codecs[c].suffix) == 0) return (enum mrc_codec)c;
+    }
+    return MRC_CODEC_NONE;
+}
+
+const char *mrc_codec_name(enum mrc_codec c)
+{
+    return c > MRC_CODEC_NONE && c <= MRC_CODEC_BZIP2 ? codecs[c].name : NULL;
+}
 
 static const struct foreign_sig {
     const char *format;
@@ -297,28 +326,41 @@ static const struct foreign_sig {
     unsigned char len, magic[10];
     unsigned char any[10]; /* bits of each byte that may take any value (0: exact) */
     signed char digit_at;  /* the index of a byte that is any of '1'-'9', or -1 */
+    unsigned char codec;   /* SIG_CODEC: the enum mrc_codec that reads it */
 } foreign_sigs[] = {
     /* deflate, no reserved flag */
-    {"gzip", SIG_GZIP, 4, {0x1f, 0x8b, 0x08, 0x00}, {[3] = 0x1f}, -1},
+    {"gzip", SIG_CODEC, 4, {0x1f, 0x8b, 0x08, 0x00}, {[3] = 0x1f}, -1, MRC_CODEC_GZIP},
     /* bzip2: "BZh", the level, then a block's magic or the end of an empty stream's */
-    {"bzip2", SIG_PACKED, 10, {'B', 'Z', 'h', 0, 0x31, 0x41, 0x59, 0x26, 0x53, 0x59}, {0}, 3},
-    {"bzip2", SIG_PACKED, 10, {'B', 'Z', 'h', 0, 0x17, 0x72, 0x45, 0x38, 0x50, 0x90}, {0}, 3},
-    {"xz", SIG_PACKED, 6, {0xfd, '7', 'z', 'X', 'Z', 0x00}, {0}, -1},
-    {"zstd", SIG_PACKED, 4, {0x28, 0xb5, 0x2f, 0xfd}, {0}, -1},
+    {"bzip2",
+     SIG_CODEC,
+     10,
+     {'B', 'Z', 'h', 0, 0x31, 0x41, 0x59, 0x26, 0x53, 0x59},
+     {0},
+     3,
+     MRC_CODEC_BZIP2},
+    {"bzip2",
+     SIG_CODEC,
+     10,
+     {'B', 'Z', 'h', 0, 0x17, 0x72, 0x45, 0x38, 0x50, 0x90},
+     {0},
+     3,
+     MRC_CODEC_BZIP2},
+    {"xz", SIG_CODEC, 6, {0xfd, '7', 'z', 'X', 'Z', 0x00}, {0}, -1, MRC_CODEC_XZ},
+    {"zstd", SIG_CODEC, 4, {0x28, 0xb5, 0x2f, 0xfd}, {0}, -1, MRC_CODEC_ZSTD},
     /* a skippable frame (0x184D2A50-5F, little-endian), as pzstd's files start */
-    {"zstd/lz4", SIG_PACKED, 4, {0x50, 0x2a, 0x4d, 0x18}, {[0] = 0x0f}, -1},
-    {"lz4", SIG_PACKED, 4, {0x04, 0x22, 0x4d, 0x18}, {0}, -1},
-    {"lz4", SIG_PACKED, 4, {0x02, 0x21, 0x4c, 0x18}, {0}, -1}, /* the legacy format (lz4 -l) */
-    {"zip", SIG_ARCHIVE, 4, {'P', 'K', 0x03, 0x04}, {0}, -1},  /* also .epub, .docx, .jar */
-    {"7z", SIG_ARCHIVE, 6, {'7', 'z', 0xbc, 0xaf, 0x27, 0x1c}, {0}, -1},
+    {"zstd/lz4", SIG_PACKED, 4, {0x50, 0x2a, 0x4d, 0x18}, {[0] = 0x0f}, -1, 0},
+    {"lz4", SIG_PACKED, 4, {0x04, 0x22, 0x4d, 0x18}, {0}, -1, 0},
+    {"lz4", SIG_PACKED, 4, {0x02, 0x21, 0x4c, 0x18}, {0}, -1, 0}, /* the legacy format (lz4 -l) */
+    {"zip", SIG_ARCHIVE, 4, {'P', 'K', 0x03, 0x04}, {0}, -1, 0},  /* also .epub, .docx, .jar */
+    {"7z", SIG_ARCHIVE, 6, {'7', 'z', 0xbc, 0xaf, 0x27, 0x1c}, {0}, -1, 0},
     /* byte-order marks: the bytes 0xfe and 0xff never occur in UTF-8; UTF-32's first */
-    {"UTF-32", SIG_ENCODING, 4, {0xff, 0xfe, 0x00, 0x00}, {0}, -1},
-    {"UTF-32", SIG_ENCODING, 4, {0x00, 0x00, 0xfe, 0xff}, {0}, -1},
-    {"UTF-16", SIG_ENCODING, 2, {0xff, 0xfe}, {0}, -1},
-    {"UTF-16", SIG_ENCODING, 2, {0xfe, 0xff}, {0}, -1},
+    {"UTF-32", SIG_ENCODING, 4, {0xff, 0xfe, 0x00, 0x00}, {0}, -1, 0},
+    {"UTF-32", SIG_ENCODING, 4, {0x00, 0x00, 0xfe, 0xff}, {0}, -1, 0},
+    {"UTF-16", SIG_ENCODING, 2, {0xff, 0xfe}, {0}, -1, 0},
+    {"UTF-16", SIG_ENCODING, 2, {0xfe, 0xff}, {0}, -1, 0},
 };
 
-static const struct foreign_sig tar_sig = {"tar", SIG_ARCHIVE, 0, {0}, {0}, -1};
+static const struct foreign_sig tar_sig = {"tar", SIG_ARCHIVE, 0, {0}, {0}, -1, 0};
 
 #define TAR_BLOCK 512
 #define TAR_CHKSUM 148 /* the header's checksum field: 8 bytes */
@@ -390,45 +432,51 @@ static const char *foreign_what(const struct foreign_sig *g, char *buf, size_t c
  * tree with the text to count). */
 #define EXCLUDE_HINT "; to skip it: --exclude GLOB"
 
-/* The error for data of format g: in a plain file, or in a .gz's stream (inflated). */
-static int foreign_error(const struct foreign_sig *g, const char *path, bool inflated, mrc_err *err)
+/* The error for data of format g: in a plain file (in = MRC_CODEC_NONE), or in the stream of a
+ * file compressed with `in`. */
+static int foreign_error(const struct foreign_sig *g, const char *path, enum mrc_codec in,
+                         mrc_err *err)
 {
-    char what[64];
+    char what[64], with[32] = "";
     foreign_what(g, what, sizeof what);
-    const char *gz = inflated ? " compressed with gzip" : "";
+    const struct codec_info *o = in != MRC_CODEC_NONE ? &codecs[in] : NULL;
+    if (o != NULL) snprintf(with, sizeof with, " compressed with %s", o->name);
     switch (g->kind) {
     case SIG_ARCHIVE:
         return mrc_err_set(err, MRC_EINVAL,
                            "%s: %s%s, which mrcount does not read (it reads text, plain or "
-                           "gzipped): extract its files" EXCLUDE_HINT,
-                           path, what, gz);
+                           "compressed): extract its files" EXCLUDE_HINT,
+                           path, what, with);
     case SIG_ENCODING:
         return mrc_err_set(
             err, MRC_EINVAL,
             "%s: %s%s (it starts with a byte-order mark), which mrcount does not "
-            "read (it reads UTF-8): convert it, e.g. %siconv -f %s -t UTF-8%s" EXCLUDE_HINT,
-            path, what, gz, inflated ? "zcat FILE | " : "", g->format, inflated ? " | gzip" : "");
-    case SIG_GZIP:
-        if (!inflated)
+            "read (it reads UTF-8): convert it, e.g. %s%siconv -f %s -t UTF-8%s%s" EXCLUDE_HINT,
+            path, what, with, o ? o->cat : "", o ? " FILE | " : "", g->format, o ? " | " : "",
+            o ? o->pack : "");
+    case SIG_CODEC:
+        if (o == NULL)
             return mrc_err_set(err, MRC_EINVAL,
-                               "%s: %s in a file whose name does not end in .gz (mrcount chooses "
-                               "gzip by the name, in lower case): rename it to end in .gz, or "
-                               "extract it if it is a tar archive" EXCLUDE_HINT,
-                               path, what);
-        break;
+                               "%s: %s in a file whose name does not end in %s (mrcount chooses "
+                               "the decompressor by the name, in lower case): rename it to end "
+                               "in %s, or extract it if it is a tar archive" EXCLUDE_HINT,
+                               path, what, codecs[g->codec].suffix, codecs[g->codec].suffix);
+        return mrc_err_set(err, MRC_EINVAL,
+                           "%s: %s inside its %s stream (compressed twice), which mrcount does "
+                           "not read: decompress the outer layer (%s FILE > FILE2%s)" EXCLUDE_HINT,
+                           path, what, o->name, o->cat, codecs[g->codec].suffix);
     case SIG_PACKED:
         break;
     }
-    if (inflated) /* compressed twice */
+    if (o != NULL)
         return mrc_err_set(err, MRC_EINVAL,
-                           "%s: %s inside its gzip stream (compressed twice), which mrcount does "
-                           "not read (it reads text, plain or gzipped): %s" EXCLUDE_HINT,
-                           path, what,
-                           g->kind == SIG_GZIP ? "decompress the outer layer (zcat FILE > FILE2.gz)"
-                                               : "decompress both layers");
+                           "%s: %s inside its %s stream (compressed twice), which mrcount does "
+                           "not read: decompress both layers" EXCLUDE_HINT,
+                           path, what, o->name);
     return mrc_err_set(err, MRC_EINVAL,
-                       "%s: %s, which mrcount does not read (it reads text, plain or gzipped): "
-                       "decompress it, or recompress it with gzip" EXCLUDE_HINT,
+                       "%s: %s, which mrcount does not read (it reads text, plain or compressed "
+                       "with gzip, zstd, xz or bzip2): decompress it, or recompress it with one "
+                       "of those" EXCLUDE_HINT,
                        path, what);
 }
 
@@ -439,7 +487,7 @@ static int check_head(int fd, const char *path, mrc_err *err)
     ssize_t n = pread_retry(fd, head, sizeof head, 0);
     if (n < 0) return mrc_err_errno(err, errno, "%s", path);
     const struct foreign_sig *g = foreign_sig_of(head, (size_t)n);
-    return g == NULL ? MRC_OK : foreign_error(g, path, false, err);
+    return g == NULL ? MRC_OK : foreign_error(g, path, MRC_CODEC_NONE, err);
 }
 
 int mrc_reader_run(mrc_reader *r, const char *path, uint64_t offset, uint64_t length,
@@ -531,6 +579,7 @@ typedef struct gz_read {
     uint64_t in_total; /* compressed bytes read so far */
     bool in_eof;       /* a read returned 0 */
     bool head_checked; /* the stream's first bytes were looked at (foreign_sig_of) */
+    enum mrc_codec codec;
 } gz_read;
 
 /** gz_fill() : reads up to cap compressed bytes into `at`; *got = 0 means end of file. */
@@ -547,16 +596,15 @@ static int gz_fill(gz_read *g, unsigned char *at, size_t cap, size_t *got)
 
 static int gz_truncated(gz_read *g)
 {
-    return mrc_err_set(g->err, MRC_EINVAL,
-                       "%s: truncated gzip stream at compressed byte offset %llu", g->path,
-                       (unsigned long long)g->in_total);
+    return mrc_err_set(g->err, MRC_EINVAL, "%s: truncated %s stream at compressed byte offset %llu",
+                       g->path, codecs[g->codec].name, (unsigned long long)g->in_total);
 }
 
 static int gz_corrupt(gz_read *g, uint64_t offset, const char *cause)
 {
     return mrc_err_set(g->err, MRC_EINVAL,
-                       "%s: corrupt gzip data at compressed byte offset %llu (%s)", g->path,
-                       (unsigned long long)offset, cause);
+                       "%s: corrupt %s data at compressed byte offset %llu (%s)", g->path,
+                       codecs[g->codec].name, (unsigned long long)offset, cause);
 }
 
 /* The inflated bytes to the consumer; the stream's first HEAD_MAX bytes (or all of a shorter
@@ -567,7 +615,7 @@ static int gz_feed(gz_read *g, size_t *have, bool final)
         if (*have < HEAD_MAX && !final) return MRC_OK;
         g->head_checked = true;
         const struct foreign_sig *s = foreign_sig_of(g->r->buf, *have);
-        if (s != NULL) return foreign_error(s, g->path, true, g->err);
+        if (s != NULL) return foreign_error(s, g->path, g->codec, g->err);
     }
     return feed(g->r, have, SIZE_MAX, final, NULL, g->path, g->consume, g->ctx, g->err);
 }
@@ -780,7 +828,8 @@ int mrc_reader_run_gz(mrc_reader *r, const char *path, uint64_t size, const mrc_
                  .ctx = ctx,
                  .stop = stop,
                  .err = err,
-                 .in = malloc(GZ_IN_BUF)};
+                 .in = malloc(GZ_IN_BUF),
+                 .codec = MRC_CODEC_GZIP};
     if (g.in == NULL) {
         rc = mrc_err_errno(err, ENOMEM, "%s: gzip input buffer", path);
         goto out;
@@ -806,6 +855,242 @@ int mrc_reader_run_gz(mrc_reader *r, const char *path, uint64_t size, const mrc_
     rc = gz_inflate(&g, in_len);
     /* Members are independent streams: a file cut between two of them since discovery inflates
      * cleanly, only shorter. The size the split plan saw tells it from a whole file. */
+    if (rc == MRC_OK && g.in_total < size) {
+        range_read rr = {.fd = fd, .path = path, .err = err, .pos = g.in_total};
+        rc = range_shrank(&rr, size);
+    }
+out:
+    free(g.in);
+    close(fd);
+    return rc;
+}
+
+/* ---- zstd, xz and bzip2: one loop around a step of each library ---- */
+
+/* The decoder of a zstd, xz or bzip2 file. */
+typedef struct unpack {
+    gz_read *g;
+    ZSTD_DStream *zs;
+    lzma_stream xs;
+    bz_stream bs;
+    bool live; /* the library's state is set up (bzip2: one per stream) */
+} unpack;
+
+static int unpack_init(unpack *u)
+{
+    gz_read *g = u->g;
+    int ok = 0;
+    switch (g->codec) {
+    case MRC_CODEC_ZSTD:
+        u->zs = ZSTD_createDStream();
+        ok = u->zs != NULL && !ZSTD_isError(ZSTD_initDStream(u->zs)) ? 1 : -1;
+        break;
+    case MRC_CODEC_XZ: {
+        lzma_stream init = LZMA_STREAM_INIT;
+        u->xs = init;
+        lzma_ret x = lzma_stream_decoder(&u->xs, UINT64_MAX, LZMA_CONCATENATED);
+        ok = x == LZMA_OK ? 1 : x == LZMA_MEM_ERROR ? -1 : 0;
+        break;
+    }
+    case MRC_CODEC_BZIP2: {
+        memset(&u->bs, 0, sizeof u->bs);
+        int b = BZ2_bzDecompressInit(&u->bs, 0, 0);
+        ok = b == BZ_OK ? 1 : b == BZ_MEM_ERROR ? -1 : 0;
+        break;
+    }
+    default:
+        break;
+    }
+    if (ok > 0) {
+        u->live = true;
+        return MRC_OK;
+    }
+    if (g->codec == MRC_CODEC_ZSTD) ZSTD_freeDStream(u->zs); /* NULL: nothing */
+    return ok < 0 ? mrc_err_errno(g->err, ENOMEM, "%s: %s decoder", g->path, codecs[g->codec].name)
+                  : mrc_err_set(g->err, MRC_EINVAL, "%s: %s decoder: setup failed", g->path,
+                                codecs[g->codec].name);
+}
+
+static void unpack_end(unpack *u)
+{
+    if (!u->live) return;
+    if (u->g->codec == MRC_CODEC_ZSTD) ZSTD_freeDStream(u->zs);
+    if (u->g->codec == MRC_CODEC_XZ) lzma_end(&u->xs);
+    if (u->g->codec == MRC_CODEC_BZIP2) BZ2_bzDecompressEnd(&u->bs);
+    u->live = false;
+}
+
+static const char *xz_cause(lzma_ret x)
+{
+    switch (x) {
+    case LZMA_FORMAT_ERROR:
+        return "not an xz stream";
+    case LZMA_OPTIONS_ERROR:
+        return "unsupported options";
+    case LZMA_DATA_ERROR:
+        return "corrupt data";
+    default:
+        return "decoder error";
+    }
+}
+
+/* One call of the library: from in[0, in_len) (*used taken) into out[0, room) (*made written);
+ * *end when a frame or stream ended there (xz: the last one, at finish, when no input follows).
+ * off: the compressed offset of in, for messages. @return MRC_OK, or the error. */
+static int unpack_step(unpack *u, unsigned char *in, size_t in_len, bool finish, unsigned char *out,
+                       size_t room, uint64_t off, size_t *used, size_t *made, bool *end)
+{
+    gz_read *g = u->g;
+    *end = false;
+    if (g->codec == MRC_CODEC_ZSTD) {
+        ZSTD_inBuffer ib = {in, in_len, 0};
+        ZSTD_outBuffer ob = {out, room, 0};
+        size_t ret = ZSTD_decompressStream(u->zs, &ob, &ib);
+        *used = ib.pos;
+        *made = ob.pos;
+        if (ZSTD_isError(ret)) return gz_corrupt(g, off + ib.pos, ZSTD_getErrorName(ret));
+        *end = ret == 0; /* a frame decoded and flushed: another may follow */
+        return MRC_OK;
+    }
+    if (g->codec == MRC_CODEC_XZ) {
+        u->xs.next_in = in;
+        u->xs.avail_in = in_len;
+        u->xs.next_out = out;
+        u->xs.avail_out = room;
+        lzma_ret x = lzma_code(&u->xs, finish ? LZMA_FINISH : LZMA_RUN);
+        *used = in_len - u->xs.avail_in;
+        *made = room - u->xs.avail_out;
+        if (x == LZMA_STREAM_END) *end = true;
+        if (x == LZMA_STREAM_END || x == LZMA_OK || x == LZMA_BUF_ERROR) return MRC_OK;
+        if (x == LZMA_MEM_ERROR) return mrc_err_errno(g->err, ENOMEM, "%s: xz decoder", g->path);
+        return gz_corrupt(g, off + *used, xz_cause(x));
+    }
+    /* bzip2's counters are 32 bits */
+    unsigned in_n = in_len > UINT_MAX ? UINT_MAX : (unsigned)in_len;
+    unsigned out_n = room > UINT_MAX ? UINT_MAX : (unsigned)room;
+    u->bs.next_in = (char *)in;
+    u->bs.avail_in = in_n;
+    u->bs.next_out = (char *)out;
+    u->bs.avail_out = out_n;
+    int b = BZ2_bzDecompress(&u->bs);
+    *used = in_n - u->bs.avail_in;
+    *made = out_n - u->bs.avail_out;
+    if (b == BZ_STREAM_END) *end = true;
+    if (b == BZ_STREAM_END || b == BZ_OK) return MRC_OK;
+    if (b == BZ_MEM_ERROR) return mrc_err_errno(g->err, ENOMEM, "%s: bzip2 decoder", g->path);
+    return gz_corrupt(g, off + *used,
+                      b == BZ_DATA_ERROR_MAGIC ? "not a bzip2 stream" : "corrupt data");
+}
+
+/* The decompressed bytes of the whole file to the consumer, frames or streams back to back (like
+ * zstd -d, xz -d, bzip2 -d); in_len compressed bytes are in g->in already. */
+static int unpack_all(gz_read *g, size_t in_len)
+{
+    mrc_reader *r = g->r;
+    unpack u = {.g = g};
+    int rc = unpack_init(&u);
+    size_t in_pos = 0, have = 0;
+    bool ended = false;
+    while (rc == MRC_OK) {
+        if ((rc = check_stop(g->stop, g->path, g->err)) != MRC_OK) break;
+        if (in_pos == in_len && !g->in_eof) {
+            size_t got = 0;
+            if ((rc = gz_fill(g, g->in, GZ_IN_BUF, &got)) != MRC_OK) break;
+            in_pos = 0;
+            in_len = got;
+            continue;
+        }
+        bool finish = in_pos == in_len && g->in_eof;
+        if (ended) {
+            if (finish) break;
+            /* more input after a stream: the next one (bzip2 starts a new decoder) */
+            if (g->codec == MRC_CODEC_BZIP2) {
+                unpack_end(&u);
+                if ((rc = unpack_init(&u)) != MRC_OK) break;
+            }
+            ended = false;
+        }
+        size_t room, used = 0, made = 0;
+        if ((rc = gz_out_room(g, have, SIZE_MAX, &room)) != MRC_OK) break;
+        uint64_t off = g->in_total - (in_len - in_pos);
+        rc = unpack_step(&u, g->in + in_pos, in_len - in_pos, finish, r->buf + have, room, off,
+                         &used, &made, &ended);
+        if (rc != MRC_OK) break;
+        in_pos += used;
+        have += made;
+        if (used == 0 && made == 0 && !ended) { /* stuck: the input ends inside a stream */
+            rc = finish ? gz_truncated(g) : gz_corrupt(g, off, "no progress");
+            break;
+        }
+        if (made > 0 && (rc = gz_feed(g, &have, false)) != MRC_OK) break;
+    }
+    if (rc == MRC_OK) rc = gz_feed(g, &have, true);
+    unpack_end(&u);
+    return rc;
+}
+
+/* Whether p[0, n) starts like the codec's files: zstd's frame (or a skippable frame, as pzstd
+ * writes first), xz's stream header, bzip2's "BZh" and level. */
+static bool codec_magic(enum mrc_codec c, const unsigned char *p, size_t n)
+{
+    static const unsigned char zstd[4] = {0x28, 0xb5, 0x2f, 0xfd}, skip[3] = {0x2a, 0x4d, 0x18},
+                               xz[6] = {0xfd, '7', 'z', 'X', 'Z', 0x00};
+    switch (c) {
+    case MRC_CODEC_ZSTD:
+        return n >= 4 &&
+               (memcmp(p, zstd, 4) == 0 || ((p[0] & 0xf0) == 0x50 && !memcmp(p + 1, skip, 3)));
+    case MRC_CODEC_XZ:
+        return n >= 6 && memcmp(p, xz, 6) == 0;
+    case MRC_CODEC_BZIP2:
+        return n >= 4 && p[0] == 'B' && p[1] == 'Z' && p[2] == 'h' && p[3] >= '1' && p[3] <= '9';
+    default:
+        return false;
+    }
+}
+
+int mrc_reader_run_packed(mrc_reader *r, const char *path, enum mrc_codec codec, uint64_t size,
+                          mrc_consume_fn consume, void *ctx, const mrc_stop *stop, mrc_err *err)
+{
+    if (codec == MRC_CODEC_GZIP)
+        return mrc_reader_run_gz(r, path, size, NULL, consume, ctx, stop, err);
+    if (codec != MRC_CODEC_ZSTD && codec != MRC_CODEC_XZ && codec != MRC_CODEC_BZIP2)
+        return mrc_err_set(err, MRC_EINVAL, "%s: no decompressor for codec %d", path, (int)codec);
+    int rc = check_stop(stop, path, err);
+    if (rc != MRC_OK) return rc;
+    int fd;
+    if ((rc = mrc_input_open(path, &fd, err)) != MRC_OK) return rc;
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    gz_read g = {.r = r,
+                 .fd = fd,
+                 .path = path,
+                 .consume = consume,
+                 .ctx = ctx,
+                 .stop = stop,
+                 .err = err,
+                 .in = malloc(GZ_IN_BUF),
+                 .codec = codec};
+    if (g.in == NULL) {
+        rc = mrc_err_errno(err, ENOMEM, "%s: %s input buffer", path, codecs[codec].name);
+        goto out;
+    }
+    size_t in_len = 0, got = 0; /* the magic: up to 6 bytes, which a read may return in parts */
+    do {
+        if ((rc = gz_fill(&g, g.in + in_len, GZ_IN_BUF - in_len, &got)) != MRC_OK) goto out;
+        in_len += got;
+    } while (in_len < 6 && got > 0);
+    if (!codec_magic(codec, g.in, in_len)) {
+        const struct foreign_sig *f = foreign_sig_of(g.in, in_len);
+        char what[64];
+        if (f == NULL)
+            rc = mrc_err_set(err, MRC_EINVAL, "%s: not a %s file" EXCLUDE_HINT, path,
+                             codecs[codec].name);
+        else
+            rc = mrc_err_set(err, MRC_EINVAL, "%s: not a %s file (it holds %s)" EXCLUDE_HINT, path,
+                             codecs[codec].name, foreign_what(f, what, sizeof what));
+        goto out;
+    }
+    rc = unpack_all(&g, in_len);
+    /* a file cut cleanly between two frames or streams since discovery: shorter, not whole */
     if (rc == MRC_OK && g.in_total < size) {
         range_read rr = {.fd = fd, .path = path, .err = err, .pos = g.in_total};
         rc = range_shrank(&rr, size);

@@ -1,5 +1,5 @@
 /* split.c - rank 0's second step: cut the discovered files into byte ranges of at most
- * chunk_size (a .gz file whole) and balance them across ranks by bytes, deterministically.
+ * chunk_size (a compressed file whole) and balance them across ranks by bytes, deterministically.
  * It works on sizes only: it must never open or read an input (record boundaries are the
  * reader's business, through the first-byte ownership rule). */
 #include <errno.h>
@@ -55,10 +55,10 @@ static int cmp_rank_file_offset(const void *pa, const void *pb)
 
 /* Splits of one range of a plain file: n = ceil(length / chunk) near-equal ranges rather than
  * full chunks plus a small tail, which balances better and never exceeds chunk_size. */
-static uint64_t pieces_of(const mrc_split *r, bool gz, uint64_t chunk)
+static uint64_t pieces_of(const mrc_split *r, bool whole, uint64_t chunk)
 {
     if (r->length == 0) return 0;
-    if (gz) return 1;
+    if (whole) return 1;
     return r->length / chunk + (r->length % chunk != 0);
 }
 
@@ -83,7 +83,7 @@ static size_t ranges_left(const mrc_file_list *files, const mrc_split *done, siz
         for (; d < ndone && done[d].file < i; d++) {
         }
         for (; d < ndone && done[d].file == i; d++) {
-            if (f->gz) {
+            if (f->codec != MRC_CODEC_NONE) {
                 gz_done = true;
                 continue;
             }
@@ -133,7 +133,8 @@ int mrc_split_plan_make_rest(const mrc_file_list *files, uint64_t chunk_size, si
 
     uint64_t total = 0;
     for (size_t i = 0; i < nleft; i++) {
-        uint64_t k = pieces_of(&left[i], files->files[left[i].file].gz, chunk_size);
+        uint64_t k =
+            pieces_of(&left[i], files->files[left[i].file].codec != MRC_CODEC_NONE, chunk_size);
         if (k > SIZE_MAX / sizeof(mrc_split) - total) {
             int rc = mrc_err_set(err, MRC_EOVERFLOW, "%s: too many splits for chunk size %llu",
                                  files->files[left[i].file].path, (unsigned long long)chunk_size);
@@ -161,7 +162,7 @@ int mrc_split_plan_make_rest(const mrc_file_list *files, uint64_t chunk_size, si
     size_t s = 0;
     for (size_t i = 0; i < nleft; i++) {
         const mrc_split *r = &left[i];
-        uint64_t k = pieces_of(r, files->files[r->file].gz, chunk_size);
+        uint64_t k = pieces_of(r, files->files[r->file].codec != MRC_CODEC_NONE, chunk_size);
         uint64_t base = k ? r->length / k : 0, extra = k ? r->length % k : 0, off = r->offset;
         for (uint64_t j = 0; j < k; j++) {
             uint64_t len = base + (j < extra);

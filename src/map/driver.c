@@ -41,7 +41,7 @@ typedef struct worker {
 
 typedef struct piece {
     uint32_t file;
-    bool gz;
+    uint8_t codec; /* enum mrc_codec: not NONE, a whole compressed file */
     uint64_t offset, length;
 } piece;
 
@@ -102,7 +102,9 @@ static size_t count_pieces(const mrc_map_run *m, const mrc_split *splits, size_t
     size_t n = 0;
     for (size_t i = 0; i < nsplits; i++) {
         const mrc_file *f = &m->files->files[splits[i].file];
-        n += f->gz ? 1 : (size_t)((splits[i].length + m->piece_size - 1) / m->piece_size);
+        n += f->codec != MRC_CODEC_NONE
+                 ? 1
+                 : (size_t)((splits[i].length + m->piece_size - 1) / m->piece_size);
     }
     return n;
 }
@@ -114,13 +116,13 @@ static size_t cut_pieces(const mrc_map_run *m, const mrc_split *splits, size_t n
     for (size_t i = 0; i < nsplits; i++) {
         const mrc_split *s = &splits[i];
         const mrc_file *f = &m->files->files[s->file];
-        if (f->gz) {
-            out[k++] = (piece){s->file, true, 0, s->length};
+        if (f->codec != MRC_CODEC_NONE) {
+            out[k++] = (piece){s->file, f->codec, 0, s->length};
             continue;
         }
         for (uint64_t off = 0; off < s->length; off += m->piece_size) {
             uint64_t len = s->length - off < m->piece_size ? s->length - off : m->piece_size;
-            out[k++] = (piece){s->file, false, s->offset + off, len};
+            out[k++] = (piece){s->file, MRC_CODEC_NONE, s->offset + off, len};
         }
     }
     return k;
@@ -145,7 +147,8 @@ static const piece *claim_piece(mrc_map_run *m)
     const piece *p = &m->pieces[i];
     /* Counted before the caller can hear of this claim, so that it never queues a piece behind
      * a whole .gz file (mrc_map_wants()). */
-    if (p->gz) atomic_fetch_add_explicit(&m->inflating, 1, memory_order_relaxed);
+    if (p->codec != MRC_CODEC_NONE)
+        atomic_fetch_add_explicit(&m->inflating, 1, memory_order_relaxed);
     if (published - i <= m->nthreads) {
         /* Fewer unclaimed pieces than workers: wake the caller, which may feed more now rather
          * than at the end of its wait (static: only the last few claims get here). */
@@ -308,15 +311,17 @@ static void map_worker(size_t ti, void *arg)
         mrc_map_ctx_piece(ctx, path, p->file, p->offset);
         /* A .gz piece is a whole file: what came before it is kept first, as a drain would
          * abandon the piece and everything since the last checkpoint with it. */
-        if (p->gz && m->ckpt_dir != NULL && m->workers[ti].ndone > m->workers[ti].pieces_kept)
+        if (p->codec != MRC_CODEC_NONE && m->ckpt_dir != NULL &&
+            m->workers[ti].ndone > m->workers[ti].pieces_kept)
             rc = checkpoint(m, ti, err);
         if (rc != 0) {
-            if (p->gz) atomic_fetch_sub_explicit(&m->inflating, 1, memory_order_relaxed);
+            if (p->codec != MRC_CODEC_NONE)
+                atomic_fetch_sub_explicit(&m->inflating, 1, memory_order_relaxed);
             break;
         }
-        if (p->gz) {
-            rc = mrc_reader_run_gz(&rd, path, p->length, &m->job->rules, m->job->consume, ctx,
-                                   &m->gz_stop, err);
+        if (p->codec != MRC_CODEC_NONE) {
+            rc = mrc_reader_run_packed(&rd, path, p->codec, p->length, m->job->consume, ctx,
+                                       &m->gz_stop, err);
             atomic_fetch_sub_explicit(&m->inflating, 1, memory_order_relaxed); /* claim_piece() */
         } else
             rc = mrc_reader_run(&rd, path, p->offset, p->length, &m->job->rules, m->job->consume,

@@ -639,7 +639,7 @@ static const mrc_ngram_opts ngram_defaults = {.format = MRC_NGRAM_V2,
 
 const mrc_job_desc mrc_job_ngram = {
     .name = "ngram",
-    .summary = "Google Books Ngram exports, plain or .gz",
+    .summary = "Google Books Ngram exports, plain or compressed",
     .records = "lines",
     .unit = MRC_UNIT_LINE,
     .bad_records = true,

@@ -212,7 +212,7 @@ int mrc_mpi_bcast_files(const mrc_mpi *d, mrc_file_list *files, mrc_err *err)
             const mrc_file *f = &files->files[i];
             uint32_t pl = (uint32_t)strlen(f->path);
             memcpy(p, &f->size, 8);
-            p[8] = f->gz;
+            p[8] = f->codec;
             memcpy(p + 9, &pl, 4);
             memcpy(p + 13, f->path, pl);
             p += 13 + pl;
@@ -242,7 +242,7 @@ int mrc_mpi_bcast_files(const mrc_mpi *d, mrc_file_list *files, mrc_err *err)
         mrc_file *f = &files->files[i];
         uint32_t pl;
         memcpy(&f->size, p, 8);
-        f->gz = p[8] != 0;
+        f->codec = p[8];
         memcpy(&pl, p + 9, 4);
         f->path = strndup((const char *)p + 13, pl);
         if (f->path == NULL) {

@@ -37,10 +37,11 @@ static void pull_order(const mrc_file_list *files, const mrc_split_plan *plan, m
 {
     size_t ngz = 0;
     for (size_t i = 0; i < plan->n; i++)
-        if (files->files[plan->splits[i].file].gz) out[ngz++] = plan->splits[i];
+        if (files->files[plan->splits[i].file].codec != MRC_CODEC_NONE)
+            out[ngz++] = plan->splits[i];
     size_t k = ngz;
     for (size_t i = 0; i < plan->n; i++)
-        if (!files->files[plan->splits[i].file].gz) out[k++] = plan->splits[i];
+        if (files->files[plan->splits[i].file].codec == MRC_CODEC_NONE) out[k++] = plan->splits[i];
     qsort(out, ngz, sizeof *out, cmp_largest_first);
     qsort(out + ngz, plan->n - ngz, sizeof *out, cmp_file_offset);
 }

@@ -4,7 +4,7 @@
 # empty directory, a whitespace-only file and a 300 MB token with no delimiter are counted
 # exactly by the token rule (exit 0, the perl oracle's table; the huge token compared byte for
 # byte), and a 300 MB ngram line with no TAB is one malformed record (an error with --strict).
-# Compressed data in a plain file (bzip2, xz, zstd, lz4, zip, gzip not named .gz), tar archives
+# Compressed data in a plain file (lz4, zip; gzip, bzip2, xz, zstd not named for it), tar archives
 # (also .tar.gz) and UTF-16/32 text are errors naming the file and the format.
 # Bad paths each have one behaviour: an error (exit 1) naming the path with no result file left
 # behind (missing, unreadable, unlistable, a symlink loop, dangling link, FIFO or socket named
@@ -108,8 +108,8 @@ done
 log "ok: random.bin as --job ngram: malformed records skipped and reported"
 
 # ---------------------------------------------------------------------------------------------
-# Data that is not UTF-8 text is not counted as bytes: bzip2, xz, zstd, pzstd, lz4 and zip files
-# (as their tools write them, when installed), gzip data in a file not named .gz, tar archives
+# Data that is not UTF-8 text is not counted as bytes: lz4, pzstd and zip files (as their tools
+# write them, when installed), gzip, bzip2, xz and zstd data in a file not named for it, tar archives
 # (plain and .tar.gz) and UTF-16/32 text are refused by every piece of the file, naming the file
 # and the format, split across ranks; text that merely starts like a signature is data.
 Z=$T/packed
@@ -117,13 +117,17 @@ mkdir -p "$Z"
 perl -e 'print "w", $_ % 997, ($_ % 13 ? " " : "\n") for 1 .. 40000' >"$Z/plain.txt"
 gzip -c "$Z/plain.txt" >"$Z/gzip-data.txt"
 packed=("$Z/gzip-data.txt|gzip-compressed data in a file whose name does not end in .gz")
-for tool in "bzip2 -c|bz2|bzip2-compressed data" "xz -c|xz|xz-compressed data" \
-    "zstd -q -c|zst|zstd-compressed data" "pzstd -q -c|pzst|zstd/lz4-compressed data" \
-    "lz4 -q -c|lz4|lz4-compressed data" "lz4 -q -l -c|lz4l|lz4-compressed data"; do
+# bzip2, xz and zstd data is read only in a file named for it (.bz2, .xz, .zst: compressed.sh)
+for tool in "bzip2 -c|bz2.txt|bzip2-compressed data in a file whose name does not end in .bz2" \
+    "xz -c|xz.txt|xz-compressed data in a file whose name does not end in .xz" \
+    "zstd -q -c|zst.txt|zstd-compressed data in a file whose name does not end in .zst" \
+    "pzstd -q -c|pzst|zstd/lz4-compressed data, which mrcount does not read" \
+    "lz4 -q -c|lz4|lz4-compressed data, which mrcount does not read" \
+    "lz4 -q -l -c|lz4l|lz4-compressed data, which mrcount does not read"; do
     IFS='|' read -r cmd ext said <<<"$tool"
     if command -v "${cmd%% *}" >/dev/null; then
         $cmd "$Z/plain.txt" >"$Z/plain.txt.$ext"
-        packed+=("$Z/plain.txt.$ext|$said, which mrcount does not read")
+        packed+=("$Z/plain.txt.$ext|$said")
     else
         log "note: ${cmd%% *} is not installed: its output is not tried"
     fi

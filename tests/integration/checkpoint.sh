@@ -3,12 +3,12 @@
 # step kill does) at several points of its map exits 143, leaves no result, and keeps its work;
 # the same command run again resumes it, possibly stopped again (a third generation), and ends
 # with a result equal to the oracle's, its metrics saying what was skipped, and DIR removed.
-# For words and ngram, plain and .gz, static and dynamic, at np 1-3, resumed at another rank
-# count than it stopped at. Then: a rank SIGKILLed inside a checkpoint (its run written, its
-# manifest not) and a torn manifest are ignored and the result stays exact; an input changed
-# between the runs, or another option, is refused (exit 2) unless --checkpoint-reset;
-# --keep-checkpoint keeps DIR, and a run over it maps nothing; a second run on a DIR in use is
-# refused.
+# For words and ngram, plain and compressed (.gz; words also .zst .xz .bz2), static and dynamic,
+# at np 1-3, resumed at another rank count than it stopped at. Then: a rank SIGKILLed inside a
+# checkpoint (its run written, its manifest not) and a torn manifest are ignored and the result
+# stays exact; an input changed between the runs, or another option, is refused (exit 2)
+# unless --checkpoint-reset; --keep-checkpoint keeps DIR, and a run over it maps nothing; a
+# second run on a DIR in use is refused.
 # The map is slowed with the test hook MRC_TEST_PIECE_PAUSE_US (a pause after each piece) and
 # small pieces, so the signal lands where the test wants it: after so many pieces are kept.
 # shellcheck source-path=SCRIPTDIR source=lib.bash
@@ -23,7 +23,15 @@ mkdir -p "$OUT"
 gen_corpus "$T/words" 1 --files 3 --seed 21
 mkdir -p "$T/words-gz"
 gen_corpus "$T/wgz-src" 1 --files 10 --seed 22
-for f in "$T/wgz-src"/*; do gzip -c "$f" >"$T/words-gz/$(basename "$f").gz"; done
+i=0 # compressed files of every codec: each is one piece, read whole
+for f in "$T/wgz-src"/*; do
+    case $((i++ % 4)) in
+    0) gzip -c "$f" >"$T/words-gz/$(basename "$f").gz" ;;
+    1) zstd -q -c "$f" >"$T/words-gz/$(basename "$f").zst" ;;
+    2) xz -c "$f" >"$T/words-gz/$(basename "$f").xz" ;;
+    3) bzip2 -c "$f" >"$T/words-gz/$(basename "$f").bz2" ;;
+    esac
+done
 cp "$T/words/part0000.txt" "$T/words-gz/" # a plain file among the .gz ones
 gen_ngrams "$T/ngram" 1 --format v2 --order 2 --files 3 --seed 23
 gen_ngrams "$T/ngram-gz" 1 --format v2 --order 2 --files 10 --seed 24 --gzip

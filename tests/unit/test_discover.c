@@ -145,8 +145,20 @@ static void test_directory_recursion_order_and_skips(void **state)
     const char *expect[] = {"d/B.txt", "d/a.txt", "d/sub/c.txt", "d/z.gz"};
     assert_paths(&l, expect, 4);
     assert_int_equal(l.total_bytes, 1 + 2 + 3 + 0);
-    assert_false(l.files[0].gz);
-    assert_true(l.files[3].gz);
+    assert_int_equal(l.files[0].codec, MRC_CODEC_NONE);
+    assert_int_equal(l.files[3].codec, MRC_CODEC_GZIP);
+    /* the codec by the name's suffix, lower case only */
+    static const struct {
+        const char *name;
+        enum mrc_codec codec;
+    } names[] = {
+        {"a.gz", MRC_CODEC_GZIP},   {"a.zst", MRC_CODEC_ZSTD},  {"a.xz", MRC_CODEC_XZ},
+        {"a.bz2", MRC_CODEC_BZIP2}, {".gz", MRC_CODEC_GZIP},    {"a.GZ", MRC_CODEC_NONE},
+        {"a.tgz", MRC_CODEC_NONE},  {"a.zstd", MRC_CODEC_NONE}, {"a.gz.txt", MRC_CODEC_NONE},
+        {"a.bz", MRC_CODEC_NONE},   {"gz", MRC_CODEC_NONE},     {"a.txz", MRC_CODEC_NONE}};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (mrc_codec_of_path(names[i].name) != names[i].codec)
+            fail_msg("%s: codec %d", names[i].name, (int)mrc_codec_of_path(names[i].name));
     assert_int_equal(l.files[2].size, 3);
     assert_true(any_warning_has(&w, "d/fifo", "FIFO"));
     assert_true(any_warning_has(&w, "d/sub/loop", "already entered"));

@@ -75,7 +75,7 @@ static int setup(void **state)
     mrc_err err = {0};
     const char *args[NFILES] = {fx.paths[0], fx.paths[1], fx.paths[2], fx.paths[3]};
     assert_int_equal(mrc_input_discover(args, NFILES, &fx.files, NULL, NULL, &err), 0);
-    assert_true(fx.files.files[2].gz);
+    assert_int_equal(fx.files.files[2].codec, MRC_CODEC_GZIP);
     assert_int_equal(mrc_split_plan_make(&fx.files, 3000, 1, &fx.plan, &err), 0);
     void *o = mrc_job_settings_new(mrc_job_find("words"));
     assert_non_null(o);

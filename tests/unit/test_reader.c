@@ -12,7 +12,10 @@
 #include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <bzlib.h>
+#include <lzma.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include <cmocka.h>
 
@@ -1318,6 +1321,137 @@ static void test_gz_empty_members_trailers_and_garbage(void **state)
     free(empty.p);
 }
 
+/* ---- zstd, xz and bzip2 (mrc_reader_run_packed), compressed here by their libraries ---- */
+
+/* data[0, n) compressed by codec c as parts frames or streams cut at random byte offsets (in
+ * the middle of tokens), zstd with a skippable frame and an empty frame among them, appended to
+ * out (cap bytes); ends[] gets where each frame or stream ends (up to 2 * parts + 1). @return
+ * its length. */
+static size_t pack_parts(enum mrc_codec c, const unsigned char *data, size_t n, size_t parts,
+                         unsigned char *out, size_t cap, size_t *ends)
+{
+    size_t len = 0, from = 0;
+    for (size_t p = 0; p < parts; p++) {
+        size_t to = p + 1 == parts ? n : from + rng_below(n - from + 1);
+        if (c == MRC_CODEC_ZSTD) {
+            if (p == 1) { /* a skippable frame: magic 0x184D2A5?, size, payload */
+                static const unsigned char skip[12] = {0x53, 0x2a, 0x4d, 0x18, 4,   0,
+                                                       0,    0,    'J',  'U',  'N', 'K'};
+                memcpy(out + len, skip, sizeof skip);
+                len += sizeof skip;
+                *ends++ = len;
+                size_t z = ZSTD_compress(out + len, cap - len, data, 0, 3); /* an empty frame */
+                assert_false(ZSTD_isError(z));
+                len += z;
+                *ends++ = len;
+            }
+            size_t z = ZSTD_compress(out + len, cap - len, data + from, to - from, 1 + (int)p % 5);
+            assert_false(ZSTD_isError(z));
+            len += z;
+        } else if (c == MRC_CODEC_XZ) {
+            size_t pos = len;
+            assert_int_equal(lzma_easy_buffer_encode((uint32_t)p % 4, LZMA_CHECK_CRC64, NULL,
+                                                     data + from, to - from, out, &pos, cap),
+                             LZMA_OK);
+            len = pos;
+        } else {
+            unsigned int dl = (unsigned int)(cap - len);
+            assert_int_equal(BZ2_bzBuffToBuffCompress((char *)out + len, &dl, (char *)data + from,
+                                                      (unsigned int)(to - from), 1 + (int)p % 9, 0,
+                                                      0),
+                             BZ_OK);
+            len += dl;
+        }
+        from = to;
+        *ends++ = len;
+    }
+    return len;
+}
+
+static int run_packed(const char *path, enum mrc_codec c, uint64_t size, size_t buf_size,
+                      tokvec *got, mrc_err *err)
+{
+    mrc_reader r;
+    assert_int_equal(mrc_reader_init(&r, buf_size, err), 0);
+    collect_ctx cc = {.out = got, .delim = words_delim};
+    int rc = mrc_reader_run_packed(&r, path, c, size, collect_consume, &cc, NULL, err);
+    if (rc == 0) {
+        assert_int_equal(cc.finals, 1);
+        assert_int_equal(cc.after_final, 0);
+    }
+    mrc_reader_free(&r);
+    return rc;
+}
+
+/* Each codec: the tokens of 1-5 frames or streams cut anywhere equal the text's, with small
+ * buffers (grown for a long token) and large; every cut of the file short of its end is an
+ * error naming it; text in a file named for the codec is "not a ... file". */
+static void test_packed_codecs(void **state)
+{
+    (void)state;
+    static const enum mrc_codec cs[] = {MRC_CODEC_ZSTD, MRC_CODEC_XZ, MRC_CODEC_BZIP2};
+    static const char *const names[] = {"t.zst", "t.xz", "t.bz2"};
+    size_t n = 200000;
+    unsigned char *text = make_text(n, 12, 4000, 20000);
+    text[0] = 'a'; /* no byte-order mark by chance */
+    tokvec want = {0};
+    oracle_tokens(text, n, words_delim, &want);
+    size_t cap = n + n / 2 + 65536;
+    unsigned char *packed = malloc(cap);
+    assert_non_null(packed);
+    for (size_t k = 0; k < 3; k++) {
+        char path[512];
+        tmp_path(path, sizeof path, names[k]);
+        assert_int_equal(mrc_codec_of_path(path), cs[k]);
+        for (size_t parts = 1; parts <= 5; parts += 2) {
+            size_t ends[16];
+            size_t len = pack_parts(cs[k], text, n, parts, packed, cap, ends);
+            write_file(path, packed, len);
+            for (size_t b = 0; b < 2; b++) {
+                tokvec got = {0};
+                mrc_err err = {0};
+                if (run_packed(path, cs[k], len, b ? 1 << 20 : 4096, &got, &err) != 0)
+                    fail_msg("%s, %zu parts: %s", names[k], parts, err.msg);
+                assert_int_equal(got.n, want.n);
+                for (size_t i = 0; i < want.n; i++) {
+                    assert_int_equal(got.len[i], want.len[i]);
+                    assert_memory_equal(got.s[i], want.s[i], want.len[i]);
+                }
+                tokvec_free(&got);
+            }
+            /* cut short anywhere but between two frames or streams (a shorter whole file):
+             * truncated or corrupt, whatever the size at discovery says */
+            for (size_t cut = 0; parts == 3 && cut < 12; cut++) {
+                size_t at = cut < 11 ? 1 + rng_below(len - 1) : len - 1;
+                bool boundary = false;
+                for (size_t e = 0; e + 1 < parts + (cs[k] == MRC_CODEC_ZSTD ? 2 : 0); e++)
+                    boundary = boundary || ends[e] == at;
+                if (boundary) continue;
+                write_file(path, packed, at);
+                tokvec got = {0};
+                mrc_err err = {0};
+                int rc = run_packed(path, cs[k], at, 4096, &got, &err);
+                if (rc == 0 || strstr(err.msg, path) == NULL ||
+                    (strstr(err.msg, "truncated") == NULL && strstr(err.msg, "corrupt") == NULL))
+                    fail_msg("%s cut at %zu of %zu: status %d, '%s'", names[k], at, len, rc,
+                             err.msg);
+                tokvec_free(&got);
+            }
+        }
+        write_file(path, text, 1000);
+        tokvec got = {0};
+        mrc_err err = {0};
+        assert_int_equal(run_packed(path, cs[k], 1000, 4096, &got, &err), MRC_EINVAL);
+        char said[64];
+        snprintf(said, sizeof said, ": not a %s file", mrc_codec_name(cs[k]));
+        if (strstr(err.msg, said) == NULL) fail_msg("'%s' lacks '%s'", err.msg, said);
+        tokvec_free(&got);
+    }
+    tokvec_free(&want);
+    free(packed);
+    free(text);
+}
+
 int main(void)
 {
     rng_seed(0x2545F4914F6CDD1Dull); /* this test's sequence starts here */
@@ -1341,6 +1475,7 @@ int main(void)
         cmocka_unit_test(test_gz_many_members_exact_bytes),
         cmocka_unit_test(test_gz_member_straddles_every_chunk_offset),
         cmocka_unit_test(test_gz_empty_members_trailers_and_garbage),
+        cmocka_unit_test(test_packed_codecs),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -26,7 +26,8 @@ static void make_files(mrc_file_list *l, size_t n, uint64_t max_size, int gz_eve
         if (rng_next() % 7 == 0) sz = 0;
         l->files[i].path = "synthetic";
         l->files[i].size = sz;
-        l->files[i].gz = gz_every && rng_next() % (uint64_t)gz_every == 0;
+        l->files[i].codec =
+            gz_every && rng_next() % (uint64_t)gz_every == 0 ? MRC_CODEC_GZIP : MRC_CODEC_NONE;
         l->total_bytes += sz;
     }
 }
@@ -51,7 +52,7 @@ static void check_plan(const mrc_file_list *l, uint64_t chunk, size_t nranks,
             assert_true(s->file < l->n);
             const mrc_file *f = &l->files[s->file];
             assert_true(s->length > 0); /* empty files are dropped */
-            if (f->gz) {
+            if (f->codec != MRC_CODEC_NONE) {
                 assert_int_equal(s->offset, 0);
                 assert_int_equal(s->length, f->size);
             } else {
@@ -135,7 +136,7 @@ static void test_exact_cuts_and_gz(void **state)
 {
     (void)state;
     mrc_file files[] = {
-        {.path = "a.txt", .size = 100}, {.path = "b.gz", .size = 1000, .gz = true},
+        {.path = "a.txt", .size = 100}, {.path = "b.gz", .size = 1000, .codec = MRC_CODEC_GZIP},
         {.path = "empty", .size = 0},   {.path = "c.txt", .size = 10},
         {.path = "d.txt", .size = 101},
     };
@@ -211,9 +212,9 @@ static void test_plan_of_the_rest(void **state)
             uint64_t size = l.files[f].size;
             uint64_t off = size ? rng_next() % size : 0;
             uint64_t len = size ? rng_next() % (size - off + 1) : 0;
-            if (l.files[f].gz) off = 0, len = size;
+            if (l.files[f].codec != MRC_CODEC_NONE) off = 0, len = size;
             done[d] = (mrc_split){.file = f, .offset = off, .length = len};
-            if (l.files[f].gz && size > 0) gz_done[f] = true;
+            if (l.files[f].codec != MRC_CODEC_NONE && size > 0) gz_done[f] = true;
             for (uint64_t b = off; b < off + len; b++)
                 seen[f][b] = 1; /* done: counted by the checkpoint */
         }
@@ -226,7 +227,7 @@ static void test_plan_of_the_rest(void **state)
             const mrc_split *s = &p.splits[i];
             const mrc_file *f = &l.files[s->file];
             assert_true(s->length > 0);
-            if (f->gz) {
+            if (f->codec != MRC_CODEC_NONE) {
                 assert_false(gz_done[s->file]);
                 assert_int_equal(s->offset, 0);
                 assert_int_equal(s->length, f->size);
@@ -234,13 +235,15 @@ static void test_plan_of_the_rest(void **state)
                 assert_true(s->length <= chunk);
             }
             for (uint64_t b = s->offset; b < s->offset + s->length; b++) {
-                if (!f->gz) assert_int_equal(seen[s->file][b], 0); /* never mapped twice */
+                if (f->codec == MRC_CODEC_NONE)
+                    assert_int_equal(seen[s->file][b], 0); /* never mapped twice */
                 seen[s->file][b] = 2;
             }
         }
         for (size_t i = 0; i < l.n; i++) {
             for (uint64_t b = 0; b < l.files[i].size; b++)
-                if (!(l.files[i].gz && gz_done[i])) assert_int_not_equal(seen[i][b], 0);
+                if (!(l.files[i].codec != MRC_CODEC_NONE && gz_done[i]))
+                    assert_int_not_equal(seen[i][b], 0);
             free(seen[i]);
         }
         mrc_split_plan_free(&p);
