@@ -149,12 +149,13 @@ int mrc_open_regular(const char *path, int *fd, mode_t *mode);
 int mrc_input_open(const char *path, int *fd, mrc_err *err);
 
 /** mrc_input_foreign_format() : the format of data that is not UTF-8 text whose signature p[0, n)
- *  (a file's first bytes, or a .gz's first inflated bytes) starts with: compressed data
- *  ("bzip2", "xz", "zstd", "zstd/lz4" for a skippable frame, "lz4", and "gzip", which mrcount
- *  reads only in a file named .gz), an archive ("zip", "7z", "tar": a POSIX or GNU header with
- *  its checksum right, 512 bytes), or text in another encoding ("UTF-16", "UTF-32": a
- *  byte-order mark); NULL for anything else. Every piece of a plain file, and every .gz, that
- *  starts with one is an error (mrc_reader_run(), mrc_reader_run_gz()), never text. */
+ *  (a file's first bytes, or a compressed file's first decompressed bytes) starts with:
+ *  compressed data ("gzip", "bzip2", "xz", "zstd", which mrcount reads only in a file named for
+ *  it, "zstd/lz4" for a skippable frame, "lz4"), an archive ("zip", "7z", "tar": a POSIX or GNU
+ *  header with its checksum right, 512 bytes), or text in another encoding ("UTF-16", "UTF-32":
+ *  a byte-order mark); NULL for anything else. Every piece of a plain file, and every compressed
+ *  file, that starts with one is an error (mrc_reader_run(), mrc_reader_run_packed()), never
+ *  text. */
 const char *mrc_input_foreign_format(const unsigned char *p, size_t n);
 
 /* What a job tells the reader about its records. */
