@@ -97,7 +97,7 @@ typedef struct mrc_split {
     uint32_t file; /* index into the file list */
     uint32_t rank; /* rank that maps it (static schedule) */
     uint64_t offset;
-    uint64_t length; /* for a .gz file: the whole file, offset 0 */
+    uint64_t length; /* for a compressed file: the whole file, offset 0 */
 } mrc_split;
 
 typedef struct mrc_split_plan {
@@ -108,17 +108,18 @@ typedef struct mrc_split_plan {
     uint64_t *rank_bytes; /* bytes assigned to each rank */
 } mrc_split_plan;
 
-/** mrc_split_plan() : cut the files into splits of at most chunk_size bytes (a .gz file and an
- *  empty file are one split each; empty files may be dropped) and assign them to nranks ranks,
- *  balancing bytes (largest first onto the least loaded rank, then each rank's splits sorted by
- *  (file, offset) so ranks read files sequentially). Deterministic for the same inputs.
+/** mrc_split_plan() : cut the files into splits of at most chunk_size bytes (a compressed file
+ *  and an empty file are one split each; empty files may be dropped) and assign them to
+ *  nranks ranks, balancing bytes (largest first onto the least loaded rank, then each rank's
+ *  splits sorted by (file, offset) so ranks read files sequentially). Deterministic for the
+ *  same inputs.
  *  @return 0, or MRC_ENOMEM / MRC_EINVAL with err filled. */
 int mrc_split_plan_make(const mrc_file_list *files, uint64_t chunk_size, size_t nranks,
                         mrc_split_plan *out, mrc_err *err);
 
 /** mrc_split_plan_make_rest() : mrc_split_plan_make() of what is left of the files once the
  *  byte ranges in done (ndone, any order, the rank field unused; a resumed checkpoint's) are
- *  taken out; a .gz file with any range done is left out whole. Splits of one range never
+ *  taken out; a compressed file with any range done is left out whole. Splits of one range never
  *  cross another. @return as mrc_split_plan_make(). */
 int mrc_split_plan_make_rest(const mrc_file_list *files, uint64_t chunk_size, size_t nranks,
                              const mrc_split *done, size_t ndone, mrc_split_plan *out,
@@ -180,7 +181,8 @@ typedef struct mrc_record_rules {
  *   does. Bytes from `owned` on were read past the range's records only as context for a
  *   lookahead job: nothing that starts there is counted by this range (the next range counts
  *   it), it only completes what started before. owned is SIZE_MAX (all of buf is the range's)
- *   for jobs without lookahead, for .gz files, and until the reader reaches the range's end.
+ *   for jobs without lookahead, for compressed files, and until the reader reaches the
+ *   range's end.
  * - final false: the bytes after the last delimiter may be an unfinished record: leave them and
  *   report them as not consumed; the next call starts with them, followed by more bytes (the
  *   consumer keeps what it learned of the bytes it consumed, such as an n-gram window, from
@@ -192,8 +194,8 @@ typedef long long (*mrc_consume_fn)(void *ctx, const unsigned char *buf, size_t 
                                     bool final, mrc_err *err);
 
 typedef struct mrc_reader {
-    unsigned char *buf; /* grows only for a record longer than the buffer, or to hold a .gz's
-                         * first 512 inflated bytes (their check) */
+    unsigned char *buf; /* grows only for a record longer than the buffer, or to hold a
+                         * compressed file's first 512 decompressed bytes (their check) */
     size_t cap;
     uint64_t bytes_read; /* bytes read from files (progress and metrics) */
 } mrc_reader;

@@ -25,6 +25,7 @@
 #include <bzlib.h>
 #include <lzma.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "mrcount/input.h"
 
@@ -323,8 +324,8 @@ const char *mrc_codec_name(enum mrc_codec c)
 static const struct foreign_sig {
     const char *format;
     enum sig_kind kind;
-    unsigned char len, magic[10];
-    unsigned char any[10]; /* bits of each byte that may take any value (0: exact) */
+    unsigned char len, magic[16];
+    unsigned char any[16]; /* bits of each byte that may take any value (0: exact) */
     signed char digit_at;  /* the index of a byte that is any of '1'-'9', or -1 */
     unsigned char codec;   /* SIG_CODEC: the enum mrc_codec that reads it */
 } foreign_sigs[] = {
@@ -347,7 +348,15 @@ static const struct foreign_sig {
      MRC_CODEC_BZIP2},
     {"xz", SIG_CODEC, 6, {0xfd, '7', 'z', 'X', 'Z', 0x00}, {0}, -1, MRC_CODEC_XZ},
     {"zstd", SIG_CODEC, 4, {0x28, 0xb5, 0x2f, 0xfd}, {0}, -1, MRC_CODEC_ZSTD},
-    /* a skippable frame (0x184D2A50-5F, little-endian), as pzstd's files start */
+    /* pzstd's files: a skippable frame of 4 bytes (the next frame's size), then a zstd frame */
+    {"zstd",
+     SIG_CODEC,
+     16,
+     {0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, 0, 0, 0, 0, 0x28, 0xb5, 0x2f, 0xfd},
+     {[0] = 0x0f, [8] = 0xff, [9] = 0xff, [10] = 0xff, [11] = 0xff},
+     -1,
+     MRC_CODEC_ZSTD},
+    /* any other skippable frame (0x184D2A50-5F, little-endian): zstd's or lz4's */
     {"zstd/lz4", SIG_PACKED, 4, {0x50, 0x2a, 0x4d, 0x18}, {[0] = 0x0f}, -1, 0},
     {"lz4", SIG_PACKED, 4, {0x04, 0x22, 0x4d, 0x18}, {0}, -1, 0},
     {"lz4", SIG_PACKED, 4, {0x02, 0x21, 0x4c, 0x18}, {0}, -1, 0}, /* the legacy format (lz4 -l) */
@@ -712,6 +721,13 @@ static int gz_inflate(gz_read *g, size_t in_len)
                 goto out;
             }
             if (ret != ISAL_DECOMP_OK) goto corrupt;
+            /* RFC 1952: a reserved FLG bit may announce a field ISA-L would take for deflate
+             * data (gzip 1.2's encryption header); zlib and gzip -d refuse it, and so do we.
+             * ISA-L 2.30 leaves the FLG byte in hdr.flags. */
+            if (hdr.flags & 0xe0) {
+                rc = gz_corrupt(g, g->in_total - st->avail_in, "unknown header flags set");
+                goto out;
+            }
             in_header = false;
         }
         size_t room;
@@ -948,6 +964,12 @@ static int unpack_step(unpack *u, unsigned char *in, size_t in_len, bool finish,
         size_t ret = ZSTD_decompressStream(u->zs, &ob, &ib);
         *used = ib.pos;
         *made = ob.pos;
+        if (ZSTD_isError(ret) && ZSTD_getErrorCode(ret) == ZSTD_error_frameParameter_windowTooLarge)
+            return mrc_err_set(g->err, MRC_EINVAL,
+                               "%s: a zstd frame that needs a window over 128 MiB (zstd --long=28 "
+                               "or more), which mrcount does not decode, as zstd -d does not "
+                               "without --long: recompress it without --long" EXCLUDE_HINT,
+                               g->path);
         if (ZSTD_isError(ret)) return gz_corrupt(g, off + ib.pos, ZSTD_getErrorName(ret));
         *end = ret == 0; /* a frame decoded and flushed: another may follow */
         return MRC_OK;

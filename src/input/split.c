@@ -70,7 +70,7 @@ static int cmp_file_offset(const void *pa, const void *pb)
 }
 
 /* The ranges left to map: each file whole, less the ranges in done (sorted by file and
- * offset); a .gz file with any range done is done. @return how many (in out, which has room
+ * offset); a compressed file with any range done is done. @return how many (in out, which has room
  * for files->n + ndone). */
 static size_t ranges_left(const mrc_file_list *files, const mrc_split *done, size_t ndone,
                           mrc_split *out)

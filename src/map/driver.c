@@ -58,7 +58,7 @@ struct mrc_map_run {
      * worker that loads it with acquire may read them. */
     atomic_size_t published;
     atomic_size_t cursor;    /* next piece to claim; runs ahead of published while workers wait */
-    atomic_size_t inflating; /* workers on a .gz piece: a whole file, long and of unknown length */
+    atomic_size_t inflating; /* workers on a compressed piece: a whole file of unknown length */
     bool feed_ended;         /* written under lock by the feeder */
     atomic_uint_least64_t bytes_done;
     atomic_int failed;
@@ -69,7 +69,7 @@ struct mrc_map_run {
     double ckpt_interval;
     uint64_t test_piece_pause_us, test_ckpt_hold;
     atomic_bool draining; /* mrc_map_drain(): no new piece; checkpoint and return */
-    mrc_stop gz_stop;     /* raised by the drain and the stop: a .gz piece is abandoned */
+    mrc_stop gz_stop;     /* raised by the drain and the stop: a compressed piece is abandoned */
 
     mrc_topo *topo;
     const mrc_placement *pl;
@@ -109,7 +109,7 @@ static size_t count_pieces(const mrc_map_run *m, const mrc_split *splits, size_t
     return n;
 }
 
-/* Cut splits into pieces at `out`; a .gz file is one piece. @return the number written. */
+/* Cut splits into pieces at `out`; a compressed file is one piece. @return the number written. */
 static size_t cut_pieces(const mrc_map_run *m, const mrc_split *splits, size_t nsplits, piece *out)
 {
     size_t k = 0;
@@ -146,7 +146,7 @@ static const piece *claim_piece(mrc_map_run *m)
     }
     const piece *p = &m->pieces[i];
     /* Counted before the caller can hear of this claim, so that it never queues a piece behind
-     * a whole .gz file (mrc_map_wants()). */
+     * a whole compressed file (mrc_map_wants()). */
     if (p->codec != MRC_CODEC_NONE)
         atomic_fetch_add_explicit(&m->inflating, 1, memory_order_relaxed);
     if (published - i <= m->nthreads) {
@@ -309,7 +309,7 @@ static void map_worker(size_t ti, void *arg)
         const char *path = m->files->files[p->file].path;
         uint64_t before = rd.bytes_read;
         mrc_map_ctx_piece(ctx, path, p->file, p->offset);
-        /* A .gz piece is a whole file: what came before it is kept first, as a drain would
+        /* A compressed piece is a whole file: what came before it is kept first, as a drain would
          * abandon the piece and everything since the last checkpoint with it. */
         if (p->codec != MRC_CODEC_NONE && m->ckpt_dir != NULL &&
             m->workers[ti].ndone > m->workers[ti].pieces_kept)
@@ -485,7 +485,7 @@ bool mrc_map_wants(mrc_map_run *m)
     size_t published = atomic_load_explicit(&m->published, memory_order_relaxed);
     size_t next = atomic_load_explicit(&m->cursor, memory_order_relaxed);
     size_t unclaimed = published > next ? published - next : 0;
-    /* A piece queued for a worker that is inflating a .gz file would wait for the whole file,
+    /* A piece queued for a worker that is decompressing a file would wait for the whole file,
      * while another rank may have nothing to do: only the other workers get one queued. Such a
      * worker fetches when it asks for its next piece, a delay small beside a whole file. */
     size_t inflating = atomic_load_explicit(&m->inflating, memory_order_relaxed);

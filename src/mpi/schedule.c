@@ -29,8 +29,8 @@ static int cmp_file_offset(const void *pa, const void *pb)
     return a->offset < b->offset ? -1 : a->offset > b->offset;
 }
 
-/* Rank 0's plan in pull order, into out (plan->n entries). A .gz file is one split that only one
- * thread can inflate, so the largest start first and finish while the rest is shared out; plain
+/* Rank 0's plan in pull order, into out (plan->n entries). A compressed file is one split that only
+ * one thread can inflate, so the largest start first and finish while the rest is shared out; plain
  * splits follow in (file, offset) order, which keeps each file read forwards and hands its pieces
  * to any one thread in offset order. */
 static void pull_order(const mrc_file_list *files, const mrc_split_plan *plan, mrc_split *out)

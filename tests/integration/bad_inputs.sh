@@ -121,7 +121,7 @@ packed=("$Z/gzip-data.txt|gzip-compressed data in a file whose name does not end
 for tool in "bzip2 -c|bz2.txt|bzip2-compressed data in a file whose name does not end in .bz2" \
     "xz -c|xz.txt|xz-compressed data in a file whose name does not end in .xz" \
     "zstd -q -c|zst.txt|zstd-compressed data in a file whose name does not end in .zst" \
-    "pzstd -q -c|pzst|zstd/lz4-compressed data, which mrcount does not read" \
+    "pzstd -q -c|pzst|zstd-compressed data in a file whose name does not end in .zst" \
     "lz4 -q -c|lz4|lz4-compressed data, which mrcount does not read" \
     "lz4 -q -l -c|lz4l|lz4-compressed data, which mrcount does not read"; do
     IFS='|' read -r cmd ext said <<<"$tool"

@@ -3,8 +3,8 @@
 # compressed by the zstd, pzstd, xz and bzip2 tools (single and concatenated frames or streams,
 # beside .gz and plain files) equals the perl oracle of the plain text at np 1-3 x threads, static
 # and dynamic, and the ngram job over compressed v2 exports equals the awk oracle; a truncated or
-# corrupt file, or one whose name does not match its data, is an error naming the file (exit 1,
-# no result left), at np 2.
+# corrupt file, one whose name does not match its data, or a zstd frame with a window over
+# 128 MiB (zstd --long=31) is an error naming the file (exit 1, no result left), at np 2.
 # shellcheck source-path=SCRIPTDIR source=lib.bash
 source "$(dirname "$0")/lib.bash"
 
@@ -74,6 +74,7 @@ printf '\xff\xff\xff\xff' | dd of="$B/flip.xz" bs=1 seek=2000 conv=notrunc statu
 cp "$S/part0005.txt" "$B/text.zst"
 cp "$D/sub/part0002.txt.xz" "$B/xz-data.bz2"
 cp "$D/part0000.txt.zst" "$B/zstd-data.txt"
+zstd -q --long=31 -c <"$S/part0005.txt" >"$B/long.zst" # a 2 GiB window (read from a pipe)
 bad=(
     "$B/cut.zst|$B/cut.zst: truncated zstd stream at compressed byte offset"
     "$B/cut.xz|$B/cut.xz: truncated xz stream at compressed byte offset"
@@ -82,6 +83,7 @@ bad=(
     "$B/text.zst|$B/text.zst: not a zstd file"
     "$B/xz-data.bz2|$B/xz-data.bz2: not a bzip2 file .it holds xz-compressed data."
     "$B/zstd-data.txt|$B/zstd-data.txt: zstd-compressed data in a file whose name does not end in .zst"
+    "$B/long.zst|$B/long.zst: a zstd frame that needs a window over 128 MiB"
 )
 for entry in "${bad[@]}"; do
     file=${entry%%|*}
