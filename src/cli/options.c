@@ -30,16 +30,31 @@ static const char *const progress_names[] = {"auto", "always", "never", NULL};
 static const char *const sort_names[] = {"count", "key", NULL};
 static const char *job_names[16]; /* the registry's names, filled by options_init() */
 
+/* Appends a copy of s[0, len) to the strings v[0, *n). @return 0 or MRC_ENOMEM. */
+static int strings_add(char ***v, size_t *n, const char *s, size_t len)
+{
+    char **grown = realloc(*v, (*n + 1) * sizeof *grown);
+    if (grown == NULL) return MRC_ENOMEM;
+    *v = grown;
+    char *dup = strndup(s, len);
+    if (dup == NULL) return MRC_ENOMEM;
+    grown[(*n)++] = dup;
+    return 0;
+}
+
+static void strings_free(char ***v, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++)
+        free((*v)[i]);
+    free(*v);
+    *v = NULL;
+    *n = 0;
+}
+
 /* [input] inputs: whitespace-separated, appended (continuation lines add more). */
 static int add_input(mrc_options *o, const char *s, size_t len)
 {
-    char **grown = realloc(o->inputs, (o->ninputs + 1) * sizeof *grown);
-    if (grown == NULL) return MRC_ENOMEM;
-    o->inputs = grown;
-    char *dup = strndup(s, len);
-    if (dup == NULL) return MRC_ENOMEM;
-    o->inputs[o->ninputs++] = dup;
-    return 0;
+    return strings_add(&o->inputs, &o->ninputs, s, len);
 }
 
 static int parse_inputs(void *field, const char *value, char *cause, size_t causelen)
@@ -66,15 +81,9 @@ static int parse_exclude(void *field, const char *value, char *cause, size_t cau
 {
     mrc_str_list *l = field;
     if (*value == '\0') return 0;
-    char **grown = realloc(l->v, (l->n + 1) * sizeof *grown);
-    char *dup = grown != NULL ? strdup(value) : NULL;
-    if (grown != NULL) l->v = grown;
-    if (dup == NULL) {
-        snprintf(cause, causelen, "out of memory");
-        return MRC_ENOMEM;
-    }
-    l->v[l->n++] = dup;
-    return 0;
+    if (strings_add(&l->v, &l->n, value, strlen(value)) == 0) return 0;
+    snprintf(cause, causelen, "out of memory");
+    return MRC_ENOMEM;
 }
 
 static void show_exclude(const void *field, FILE *f)
@@ -86,15 +95,6 @@ static void show_exclude(const void *field, FILE *f)
         mrc_json_string(f, l->v[i]);
     }
     fputc(']', f);
-}
-
-static void free_str_list(mrc_str_list *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    l->v = NULL;
-    l->n = 0;
 }
 
 /* --job NAME: a job of the registry. */
@@ -600,11 +600,7 @@ int mrc_options_check_inputs(const mrc_options *o, const mrc_file_list *files, m
 
 static void free_inputs(mrc_options *o)
 {
-    for (size_t i = 0; i < o->ninputs; i++)
-        free(o->inputs[i]);
-    free(o->inputs);
-    o->inputs = NULL;
-    o->ninputs = 0;
+    strings_free(&o->inputs, &o->ninputs);
 }
 
 /* ---- the INI file ---- */
@@ -978,7 +974,7 @@ void mrc_options_free(mrc_options *o)
 {
     if (o == NULL) return;
     free_inputs(o);
-    free_str_list(&o->exclude);
+    strings_free(&o->exclude.v, &o->exclude.n);
     const mrc_job_desc *const *jobs = mrc_job_registry();
     for (size_t j = 0; o->job_settings != NULL && jobs[j] != NULL; j++)
         mrc_job_settings_free(jobs[j], o->job_settings[j]);

@@ -828,59 +828,6 @@ out:
 
 #endif
 
-int mrc_reader_run_gz(mrc_reader *r, const char *path, uint64_t size, const mrc_record_rules *rules,
-                      mrc_consume_fn consume, void *ctx, const mrc_stop *stop, mrc_err *err)
-{
-    (void)rules; /* a whole file: no range boundaries to resolve */
-    int rc = check_stop(stop, path, err);
-    if (rc != MRC_OK) return rc;
-    int fd;
-    if ((rc = mrc_input_open(path, &fd, err)) != MRC_OK) return rc;
-    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    gz_read g = {.r = r,
-                 .fd = fd,
-                 .path = path,
-                 .consume = consume,
-                 .ctx = ctx,
-                 .stop = stop,
-                 .err = err,
-                 .in = malloc(GZ_IN_BUF),
-                 .codec = MRC_CODEC_GZIP};
-    if (g.in == NULL) {
-        rc = mrc_err_errno(err, ENOMEM, "%s: gzip input buffer", path);
-        goto out;
-    }
-
-    /* The magic check needs two bytes; a regular file may still return them one at a time. */
-    size_t in_len = 0, got = 0;
-    do {
-        if ((rc = gz_fill(&g, g.in + in_len, GZ_IN_BUF - in_len, &got)) != MRC_OK) goto out;
-        in_len += got;
-    } while (in_len < 2 && got > 0);
-    if (in_len < 2 || g.in[0] != 0x1f || g.in[1] != 0x8b) {
-        /* a .gz that is something else named: say what it starts like */
-        const struct foreign_sig *f = foreign_sig_of(g.in, in_len);
-        char what[64];
-        if (f == NULL)
-            rc = mrc_err_set(err, MRC_EINVAL, "%s: not a gzip file" EXCLUDE_HINT, path);
-        else
-            rc = mrc_err_set(err, MRC_EINVAL, "%s: not a gzip file (it holds %s)" EXCLUDE_HINT,
-                             path, foreign_what(f, what, sizeof what));
-        goto out;
-    }
-    rc = gz_inflate(&g, in_len);
-    /* Members are independent streams: a file cut between two of them since discovery inflates
-     * cleanly, only shorter. The size the split plan saw tells it from a whole file. */
-    if (rc == MRC_OK && g.in_total < size) {
-        range_read rr = {.fd = fd, .path = path, .err = err, .pos = g.in_total};
-        rc = range_shrank(&rr, size);
-    }
-out:
-    free(g.in);
-    close(fd);
-    return rc;
-}
-
 /* ---- zstd, xz and bzip2: one loop around a step of each library ---- */
 
 /* The decoder of a zstd, xz or bzip2 file. */
@@ -1051,13 +998,15 @@ static int unpack_all(gz_read *g, size_t in_len)
     return rc;
 }
 
-/* Whether p[0, n) starts like the codec's files: zstd's frame (or a skippable frame, as pzstd
- * writes first), xz's stream header, bzip2's "BZh" and level. */
+/* Whether p[0, n) starts like the codec's files: gzip's magic, zstd's frame (or a skippable
+ * frame, as pzstd writes first), xz's stream header, bzip2's "BZh" and level. */
 static bool codec_magic(enum mrc_codec c, const unsigned char *p, size_t n)
 {
     static const unsigned char zstd[4] = {0x28, 0xb5, 0x2f, 0xfd}, skip[3] = {0x2a, 0x4d, 0x18},
                                xz[6] = {0xfd, '7', 'z', 'X', 'Z', 0x00};
     switch (c) {
+    case MRC_CODEC_GZIP:
+        return n >= 2 && p[0] == 0x1f && p[1] == 0x8b;
     case MRC_CODEC_ZSTD:
         return n >= 4 &&
                (memcmp(p, zstd, 4) == 0 || ((p[0] & 0xf0) == 0x50 && !memcmp(p + 1, skip, 3)));
@@ -1070,13 +1019,14 @@ static bool codec_magic(enum mrc_codec c, const unsigned char *p, size_t n)
     }
 }
 
-int mrc_reader_run_packed(mrc_reader *r, const char *path, enum mrc_codec codec, uint64_t size,
+/* A whole compressed file to the consumer: its first bytes checked for the codec's magic (a file
+ * named for one format that holds another says which), then decompressed (gz_inflate() or
+ * unpack_all()). Members, frames and streams are independent: a file cut cleanly between two of
+ * them since discovery decompresses without error, only shorter; the size the split plan saw
+ * tells it from a whole file. */
+static int run_compressed(mrc_reader *r, const char *path, enum mrc_codec codec, uint64_t size,
                           mrc_consume_fn consume, void *ctx, const mrc_stop *stop, mrc_err *err)
 {
-    if (codec == MRC_CODEC_GZIP)
-        return mrc_reader_run_gz(r, path, size, NULL, consume, ctx, stop, err);
-    if (codec != MRC_CODEC_ZSTD && codec != MRC_CODEC_XZ && codec != MRC_CODEC_BZIP2)
-        return mrc_err_set(err, MRC_EINVAL, "%s: no decompressor for codec %d", path, (int)codec);
     int rc = check_stop(stop, path, err);
     if (rc != MRC_OK) return rc;
     int fd;
@@ -1111,8 +1061,7 @@ int mrc_reader_run_packed(mrc_reader *r, const char *path, enum mrc_codec codec,
                              codecs[codec].name, foreign_what(f, what, sizeof what));
         goto out;
     }
-    rc = unpack_all(&g, in_len);
-    /* a file cut cleanly between two frames or streams since discovery: shorter, not whole */
+    rc = codec == MRC_CODEC_GZIP ? gz_inflate(&g, in_len) : unpack_all(&g, in_len);
     if (rc == MRC_OK && g.in_total < size) {
         range_read rr = {.fd = fd, .path = path, .err = err, .pos = g.in_total};
         rc = range_shrank(&rr, size);
@@ -1121,4 +1070,19 @@ out:
     free(g.in);
     close(fd);
     return rc;
+}
+
+int mrc_reader_run_gz(mrc_reader *r, const char *path, uint64_t size, const mrc_record_rules *rules,
+                      mrc_consume_fn consume, void *ctx, const mrc_stop *stop, mrc_err *err)
+{
+    (void)rules; /* a whole file: no range boundaries to resolve */
+    return run_compressed(r, path, MRC_CODEC_GZIP, size, consume, ctx, stop, err);
+}
+
+int mrc_reader_run_packed(mrc_reader *r, const char *path, enum mrc_codec codec, uint64_t size,
+                          mrc_consume_fn consume, void *ctx, const mrc_stop *stop, mrc_err *err)
+{
+    if (codec < MRC_CODEC_GZIP || codec > MRC_CODEC_BZIP2)
+        return mrc_err_set(err, MRC_EINVAL, "%s: no decompressor for codec %d", path, (int)codec);
+    return run_compressed(r, path, codec, size, consume, ctx, stop, err);
 }

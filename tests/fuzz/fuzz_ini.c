@@ -26,24 +26,11 @@
 #define NGRAM(o) ((const mrc_ngram_opts *)(o)->job_settings[1])
 #define TSV(o) ((const mrc_tsv_opts *)(o)->job_settings[2])
 
-static int ini_fd = -1;
-static char ini_path[64];
-
-/* The memfd now holds exactly data[0..size). */
-static void put_file(const void *data, size_t size)
-{
-    if (ini_fd < 0) {
-        ini_fd = memfd_create("fuzz.ini", 0);
-        CHECK(ini_fd >= 0, "memfd_create failed");
-        snprintf(ini_path, sizeof ini_path, "/proc/self/fd/%d", ini_fd);
-    }
-    CHECK(ftruncate(ini_fd, 0) == 0, "ftruncate");
-    CHECK(size == 0 || pwrite(ini_fd, data, size, 0) == (ssize_t)size, "pwrite");
-}
+static fuzz_file ini_file = FUZZ_FILE_INIT;
 
 static int parse_file(mrc_options *o, mrc_err *err)
 {
-    char *argv[] = {(char *)"mrcount", (char *)"--config", ini_path, NULL};
+    char *argv[] = {(char *)"mrcount", (char *)"--config", ini_file.path, NULL};
     memset(err, 0, sizeof *err);
     return mrc_options_parse(3, argv, o, err);
 }
@@ -208,7 +195,7 @@ static void expect_in_range(const mrc_options *o)
         CHECK(o->inputs[i][0] != '\0' && strpbrk(o->inputs[i], " \t\r\n\v\f") == NULL,
               "input %zu is empty or holds whitespace", i);
     CHECK(!o->help && !o->version, "--help or --version from a file");
-    CHECK(same_str(o->config, ini_path), "config '%s'", o->config);
+    CHECK(same_str(o->config, ini_file.path), "config '%s'", o->config);
 }
 
 /* A rejection says why; "<file>:<line>: ..." names a line the file has. */
@@ -216,8 +203,8 @@ static void expect_reasoned(int rc, const mrc_err *err, const uint8_t *data, siz
 {
     CHECK(rc == MRC_EINVAL || rc == MRC_ENOMEM, "mrc_options_parse returned %d", rc);
     CHECK(err->code == rc && err->msg[0] != '\0', "a rejection without a message");
-    size_t plen = strlen(ini_path);
-    if (strncmp(err->msg, ini_path, plen) != 0 || err->msg[plen] != ':') return;
+    size_t plen = strlen(ini_file.path);
+    if (strncmp(err->msg, ini_file.path, plen) != 0 || err->msg[plen] != ':') return;
     const char *p = err->msg + plen + 1;
     if (*p < '0' || *p > '9') return;
     unsigned long long line = strtoull(p, NULL, 10), lines = 1;
@@ -229,7 +216,7 @@ static void expect_reasoned(int rc, const mrc_err *err, const uint8_t *data, siz
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    put_file(data, size);
+    fuzz_file_put(&ini_file, "fuzz.ini", data, size);
     mrc_options o;
     mrc_err err;
     int rc = parse_file(&o, &err);
@@ -243,7 +230,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool fits;
     char *text = write_back(&o, &len, &fits);
     if (fits) {
-        put_file(text, len);
+        fuzz_file_put(&ini_file, "fuzz.ini", text, len);
         mrc_options again;
         rc = parse_file(&again, &err);
         CHECK(rc == 0, "the options written back do not parse: %s\n%s", err.msg, text);

@@ -28,19 +28,7 @@
 
 /* ---- the text as a file the reader can open ---- */
 
-static int text_fd = -1;
-static char text_path[64];
-
-static void put_file(const void *data, size_t size)
-{
-    if (text_fd < 0) {
-        text_fd = memfd_create("fuzz-ngrams.txt", 0);
-        CHECK(text_fd >= 0, "memfd_create failed");
-        snprintf(text_path, sizeof text_path, "/proc/self/fd/%d", text_fd);
-    }
-    CHECK(ftruncate(text_fd, 0) == 0, "ftruncate");
-    CHECK(size == 0 || pwrite(text_fd, data, size, 0) == (ssize_t)size, "pwrite");
-}
+static fuzz_file text_file = FUZZ_FILE_INIT;
 
 /* ---- the reference ---- */
 
@@ -250,14 +238,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(mrc_job_select(&job, mrc_job_find("words"), &o, NULL, &err) == 0, "select: %s", err.msg);
     counter c;
     counter_init(&c, &job);
-    put_file(text, len);
+    fuzz_file_put(&text_file, "fuzz-ngrams.txt", text, len);
     mrc_reader rd;
     CHECK(mrc_reader_init(&rd, bufsize, &err) == 0, "reader: %s", err.msg);
     const char *packed = mrc_input_foreign_format(text, len);
     if (packed != NULL) { /* a foreign format's signature: every piece of the file refuses it */
-        mrc_map_ctx_piece(&c.ctx, text_path, 0, 0);
-        int rc =
-            mrc_reader_run(&rd, text_path, 0, len, &job.rules, job.consume, &c.ctx, NULL, &c.err);
+        mrc_map_ctx_piece(&c.ctx, text_file.path, 0, 0);
+        int rc = mrc_reader_run(&rd, text_file.path, 0, len, &job.rules, job.consume, &c.ctx, NULL,
+                                &c.err);
         CHECK(rc == MRC_EINVAL && strstr(c.err.msg, packed) != NULL,
               "a %s signature: status %d (%s)", packed, rc, c.err.msg);
         mrc_reader_free(&rd);
@@ -275,9 +263,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t r = 0; r <= nc; r++) {
         size_t i = reversed ? nc - r : r;
         size_t from = i == 0 ? 0 : cuts[i - 1], to = i == nc ? len : cuts[i];
-        mrc_map_ctx_piece(&c.ctx, text_path, 0, from);
-        int rc = mrc_reader_run(&rd, text_path, from, to - from, &job.rules, job.consume, &c.ctx,
-                                NULL, &c.err);
+        mrc_map_ctx_piece(&c.ctx, text_file.path, 0, from);
+        int rc = mrc_reader_run(&rd, text_file.path, from, to - from, &job.rules, job.consume,
+                                &c.ctx, NULL, &c.err);
         CHECK(rc == 0, "range %zu+%zu: %s", from, to - from, c.err.msg);
     }
     mrc_reader_free(&rd);

@@ -46,20 +46,7 @@
 
 /* ---- the file as a path the reader can open ---- */
 
-static int file_fd = -1;
-static char file_path[64];
-
-/* The memfd now holds exactly data[0..size). */
-static void put_file(const void *data, size_t size)
-{
-    if (file_fd < 0) {
-        file_fd = memfd_create("fuzz-packed", 0);
-        CHECK(file_fd >= 0, "memfd_create failed");
-        snprintf(file_path, sizeof file_path, "/proc/self/fd/%d", file_fd);
-    }
-    CHECK(ftruncate(file_fd, 0) == 0, "ftruncate");
-    CHECK(size == 0 || pwrite(file_fd, data, size, 0) == (ssize_t)size, "pwrite");
-}
+static fuzz_file packed_file = FUZZ_FILE_INIT;
 
 /* ---- a growing byte string ---- */
 
@@ -350,13 +337,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         foreign = mrc_input_foreign_format(want.p, want.n < HEAD_BYTES ? want.n : HEAD_BYTES);
     bool may_succeed = v == REF_TEXT && foreign == NULL && !shrunk;
 
-    put_file(file, len);
+    fuzz_file_put(&packed_file, "fuzz-packed", file, len);
     mrc_err err = {0};
     mrc_reader rd;
     CHECK(mrc_reader_init(&rd, bufsize, &err) == 0, "reader: %s", err.msg);
     size_t cap0 = rd.cap;
     seen got = {0};
-    int rc = mrc_reader_run_packed(&rd, file_path, codec, len + shrunk, consume, &got, NULL, &err);
+    int rc = mrc_reader_run_packed(&rd, packed_file.path, codec, len + shrunk, consume, &got, NULL,
+                                   &err);
 
     if (rc == 0 || (may_succeed && !either)) {
         CHECK(rc == 0, "%s, %zu bytes decompressing to %zu: refused: %s", name, len, want.n,
@@ -379,8 +367,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
               rd.cap, longest);
     } else {
         CHECK(err.msg[0] != '\0', "%s: status %d without a message", name, rc);
-        CHECK(strstr(err.msg, file_path) != NULL, "%s: the message does not name the file: %s",
-              name, err.msg);
+        CHECK(strstr(err.msg, packed_file.path) != NULL,
+              "%s: the message does not name the file: %s", name, err.msg);
         CHECK(strstr(err.msg, name) != NULL || (shrunk && strstr(err.msg, "shrank") != NULL),
               "%s: the message names neither the codec nor a shrunk file: %s", name, err.msg);
         if (foreign != NULL && !either)

@@ -1,8 +1,9 @@
 /* fuzz_util.h - what the libFuzzer harnesses share: the invariant check that abort()s (so a
  * logic bug is a crash the fuzzer keeps, like a memory error), exact-size copies (ASan sees any
  * read one byte past the data), the reader's way of feeding a consumer, and a (key, count) list
- * in the wire format's key order, and a job counting into a table of its own the way a map
- * worker does. All static: each harness is one translation unit. */
+ * in the wire format's key order, a job counting into a table of its own the way a map worker
+ * does, and a memfd the code under test opens by path. All static: each harness is one translation
+ * unit. */
 #ifndef MRC_FUZZ_UTIL_H
 #define MRC_FUZZ_UTIL_H
 
@@ -12,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "mrcount/common.h"
 #include "mrcount/input.h"
@@ -29,6 +32,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
             abort();                                                                               \
         }                                                                                          \
     } while (0)
+
+/* A file the code under test opens by its path (/proc/self/fd/N): a memfd, made on first use,
+ * so nothing is written to disk. */
+typedef struct fuzz_file {
+    int fd;
+    char path[64];
+} fuzz_file;
+#define FUZZ_FILE_INIT                                                                             \
+    {                                                                                              \
+        -1, ""                                                                                     \
+    }
+
+/* f now holds exactly data[0..size). */
+static inline void fuzz_file_put(fuzz_file *f, const char *name, const void *data, size_t size)
+{
+    if (f->fd < 0) {
+        f->fd = memfd_create(name, 0);
+        CHECK(f->fd >= 0, "memfd_create failed");
+        snprintf(f->path, sizeof f->path, "/proc/self/fd/%d", f->fd);
+    }
+    CHECK(ftruncate(f->fd, 0) == 0, "ftruncate");
+    CHECK(size == 0 || pwrite(f->fd, data, size, 0) == (ssize_t)size, "pwrite");
+}
 
 static inline void *xmalloc(size_t n)
 {
