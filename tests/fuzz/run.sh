@@ -72,7 +72,7 @@ for h in "${harnesses[@]}"; do
         "${cov:-?}" "$result"
     if [ "$rc" != 0 ]; then
         grep -E 'invariant failed|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error|SUMMARY' \
-            "$log" | head -5 | sed 's/^/    /'
+            "$log" | sed -n 's/^/    /; 1,5p' || true
         sed -n "s|.*Test unit written to \(.*\)|    input kept: \1|p" "$log"
         echo "    log: $ART/$h.log"
         echo "    replay: $bin <input>"

@@ -23,6 +23,10 @@ if [ "$(id -u)" = 0 ]; then # Open MPI refuses to run as root without these
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
 TEST_NAME=$(basename "$0" .sh)
+# Tests run the same inside a Slurm job or beside a caller's launcher options: SLURM_* (memory
+# limit, CPUs per task, jobs/scaling's choice of srun) and MPIRUN_ARGS/SRUN_ARGS are the test's
+# to set (with either set outside, jobs/scaling plans srun or other mpirun lines).
+while read -r _mrc_v; do unset "$_mrc_v"; done < <(compgen -e | grep -E '^(SLURM_|MPIRUN_ARGS$|SRUN_ARGS$)' || true)
 
 log() { printf '[%s] %s\n' "$TEST_NAME" "$*" >&2; }
 fail() {

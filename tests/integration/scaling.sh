@@ -63,8 +63,8 @@ cp "$T/out" "$T/plan"
 [ "$(grep -vc '^#' "$T/plan")" = 11 ] || fail "--dry-run: $(grep -vc '^#' "$T/plan") run lines, expected 11"
 plan_points "$T/plan" >"$T/planned"
 assert_same "$T/expected" "$T/planned" "--dry-run points at 2 cores"
-grep -v '^#' "$T/plan" | grep -q ' cmd=mpirun -np 2 .*--reduce shuffle .*--metrics ' ||
-    fail "--dry-run: no mpirun command line with --reduce shuffle"
+grep -q ' cmd=mpirun -np 2 .*--reduce shuffle .*--metrics ' "$T/plan" ||
+    fail "--dry-run: no mpirun command line with --reduce shuffle in the plan: $(cat "$T/plan")"
 
 # Runs repeat in rounds; 6 cores: hybrid and combine use every divisor; 2 threads per rank.
 drive --dry-run --cores 6 --runs 2 --sweeps hybrid,combine

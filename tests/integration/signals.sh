@@ -67,7 +67,7 @@ launcher_pid() { children "$BG" | head -1; }
 rank_pid() {
     local p
     for p in $(children "$(launcher_pid)"); do
-        if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1"; then
+        if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -x "OMPI_COMM_WORLD_RANK=$1" >/dev/null; then
             echo "$p"
             return 0
         fi
@@ -158,7 +158,7 @@ for c in "${cases[@]}"; do
     signal_and_wait "$sig" "$(launcher_pid)"
     check "mpirun -np $np ${per:+--output-per-rank }gets SIG$sig, rank ${spec%%:*} held in ${spec#*:}" 1
     [ "$(errors | wc -l)" -le 1 ] || fail "more than one error line"
-    if errors | grep -qv 'stopped by SIGTERM'; then fail "an error line that is not the signal's"; fi
+    if errors | grep -v 'stopped by SIGTERM' >/dev/null; then fail "an error line that is not the signal's"; fi
 done
 
 # --- one rank alone gets SIGTERM (a kill, or a node's time limit): every rank stops, all with

@@ -104,7 +104,8 @@ head -n 3 "$T/fold.tsv" >"$T/fold-top3.tsv"
 run_vs "--config + --top 3 (CLI wins)" "$T/fold-top3.tsv" 2 --config "$T/run.ini" --top 3
 head -n 5 "$T/words.tsv" >"$T/top5.tsv"
 run_vs "--config + --no-fold-case (CLI wins)" "$T/top5.tsv" 2 --config "$T/run.ini" --no-fold-case
-oracle --fold "$D/mixed.txt" | head -n 5 >"$T/mixed-top5.tsv"
+oracle --fold "$D/mixed.txt" >"$T/mixed.tsv"
+head -n 5 "$T/mixed.tsv" >"$T/mixed-top5.tsv"
 run_vs "--config + CLI inputs replace [input]" "$T/mixed-top5.tsv" 1 --config "$T/run.ini" "$D/mixed.txt"
 
 # @list.txt: one path a line

@@ -41,7 +41,7 @@ ours() {
     [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
     [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] || return 1
     [ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" != Z ] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$DIR" || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -F -- "$DIR" >/dev/null || return 1
     echo "$pid"
 }
 
