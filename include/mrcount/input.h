@@ -36,10 +36,13 @@ typedef struct mrc_file_list {
     size_t n, cap;
     uint64_t total_bytes;
     size_t excluded; /* paths an exclude pattern left out (a directory counts once) */
+    size_t skipped;  /* paths skipped with a warning (a FIFO, a link loop, a dangling link...) */
 } mrc_file_list;
 
 /* Called for each non-fatal discovery warning (a FIFO or socket skipped, a symlink loop not
- * followed, a directory entry that vanished); msg is "<path>: <cause>". May be NULL. */
+ * followed, a directory entry that vanished); msg is "<path>: <cause>". Past the first 5 of one
+ * cause, one call at the end of the walk says how many more ("N more <what> (not listed)").
+ * May be NULL. */
 typedef void (*mrc_warn_fn)(const char *msg, void *arg);
 
 /** mrc_input_discover() : expand the INPUT arguments into regular files, in a deterministic

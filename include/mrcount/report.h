@@ -105,6 +105,7 @@ typedef struct mrc_run_report {
     size_t ninputs;
     size_t files;
     size_t paths_excluded; /* paths an --exclude pattern left out (a directory counts once) */
+    size_t paths_skipped;  /* paths discovery skipped with a warning (FIFOs, link loops...) */
     uint64_t bytes, records, distinct;
     uint64_t min_count_dropped;          /* keys --min-count left out */
     uint64_t counters[MRC_JOB_COUNTERS]; /* the job's counters, summed over ranks */

@@ -148,6 +148,7 @@ int mrc_run_write_metrics(run *r)
                               .ninputs = r->o.ninputs,
                               .files = r->files.n,
                               .paths_excluded = r->files.excluded,
+                              .paths_skipped = r->files.skipped,
                               .bytes = r->totals[0],
                               .records = r->totals[1],
                               .distinct = r->comb.distinct,
@@ -176,8 +177,14 @@ void mrc_run_print_summary(const run *r)
     if (r->ckpt.bytes_skipped > 0 || r->ckpt.manifests > 0)
         snprintf(resumed, sizeof resumed, " (and %.1f MB resumed from the checkpoint)",
                  (double)r->ckpt.bytes_skipped / 1e6);
-    char excl[48] = "";
-    if (r->files.excluded > 0) snprintf(excl, sizeof excl, " (%zu excluded)", r->files.excluded);
+    char excl[96] = "";
+    if (r->files.excluded > 0 && r->files.skipped > 0)
+        snprintf(excl, sizeof excl, " (%zu excluded, %zu skipped)", r->files.excluded,
+                 r->files.skipped);
+    else if (r->files.excluded > 0 || r->files.skipped > 0)
+        snprintf(excl, sizeof excl, " (%zu %s)",
+                 r->files.excluded > 0 ? r->files.excluded : r->files.skipped,
+                 r->files.excluded > 0 ? "excluded" : "skipped");
     fprintf(stderr,
             "mrcount: %zu files%s, %.1f MB%s, %llu %s, %llu distinct, %.2f s, %.1f MB/s "
             "(%d ranks x %zu threads)\n",

@@ -24,8 +24,27 @@ typedef struct dir_set {
     size_t cap, n;
 } dir_set;
 
+/* What a walk skips with a warning. The first DISCOVER_WARN_SHOWN of each cause are printed one
+ * by one, the rest counted in one line at the end (a tree like /usr/share/doc holds dozens of
+ * links to directories already entered: their warnings buried the summary). */
+#define DISCOVER_WARN_SHOWN 5
+enum skip_cause {
+    SKIP_LOOP,
+    SKIP_DANGLING,
+    SKIP_VANISHED,
+    SKIP_SPECIAL,
+    SKIP_ENTERED,
+    SKIP_CAUSES
+};
+static const char *const skip_what[SKIP_CAUSES] = {
+    "symbolic link loops, not followed", "dangling symbolic links, skipped",
+    "paths that vanished during discovery, skipped",
+    "FIFOs, sockets or devices, skipped (never opened)",
+    "directories already entered (symbolic link loops or second links), skipped"};
+
 typedef struct discover_ctx {
     mrc_file_list *out;
+    size_t skipped[SKIP_CAUSES];
     mrc_warn_fn warn;
     void *warn_arg;
     mrc_err *err;
@@ -126,12 +145,25 @@ static int dir_set_insert(dir_set *s, dev_t dev, ino_t ino)
     return 1;
 }
 
-static void warnf(discover_ctx *c, const char *path, const char *cause)
+static void warnf(discover_ctx *c, enum skip_cause k, const char *path, const char *cause)
 {
-    if (c->warn == NULL) return;
+    c->out->skipped++;
+    if (c->warn == NULL || ++c->skipped[k] > DISCOVER_WARN_SHOWN) return;
     char msg[MRC_ERR_MSG_MAX];
     snprintf(msg, sizeof msg, "%s: %s", path, cause);
     c->warn(msg, c->warn_arg);
+}
+
+/* One line a cause for the warnings past the first DISCOVER_WARN_SHOWN. */
+static void warn_rest(const discover_ctx *c)
+{
+    for (size_t k = 0; k < SKIP_CAUSES && c->warn != NULL; k++) {
+        if (c->skipped[k] <= DISCOVER_WARN_SHOWN) continue;
+        char msg[MRC_ERR_MSG_MAX];
+        snprintf(msg, sizeof msg, "%zu more %s (not listed)", c->skipped[k] - DISCOVER_WARN_SHOWN,
+                 skip_what[k]);
+        c->warn(msg, c->warn_arg);
+    }
 }
 
 static const char *file_kind(mode_t mode)
@@ -250,15 +282,15 @@ static int take_entry(discover_ctx *c, const char *path)
         int e = errno;
         struct stat lst;
         if (e == ELOOP) {
-            warnf(c, path, "symbolic link loop, not followed");
+            warnf(c, SKIP_LOOP, path, "symbolic link loop, not followed");
             return MRC_OK;
         }
         if (e == ENOENT && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
-            warnf(c, path, "dangling symbolic link, skipped");
+            warnf(c, SKIP_DANGLING, path, "dangling symbolic link, skipped");
             return MRC_OK;
         }
         if (e == ENOENT) {
-            warnf(c, path, "vanished during discovery, skipped");
+            warnf(c, SKIP_VANISHED, path, "vanished during discovery, skipped");
             return MRC_OK;
         }
         return mrc_err_errno(c->err, e, "%s", path);
@@ -267,7 +299,7 @@ static int take_entry(discover_ctx *c, const char *path)
     if (S_ISDIR(st.st_mode)) return walk_dir(c, path, &st);
     char cause[96];
     snprintf(cause, sizeof cause, "%s, skipped (never opened)", file_kind(st.st_mode));
-    warnf(c, path, cause);
+    warnf(c, SKIP_SPECIAL, path, cause);
     return MRC_OK;
 }
 
@@ -276,7 +308,8 @@ static int walk_dir(discover_ctx *c, const char *path, const struct stat *st)
     int fresh = dir_set_insert(&c->dirs, st->st_dev, st->st_ino);
     if (fresh < 0) return mrc_err_errno(c->err, ENOMEM, "%s", path);
     if (fresh == 0) {
-        warnf(c, path, "directory already entered (symbolic link loop or second link), skipped");
+        warnf(c, SKIP_ENTERED, path,
+              "directory already entered (symbolic link loop or second link), skipped");
         return MRC_OK;
     }
     char **names = NULL;
@@ -446,6 +479,7 @@ int mrc_input_discover_with(const char *const *args, size_t nargs, const mrc_dis
             rc = take_named(&c, a);
     }
     dir_set_clear(&c.dirs);
+    if (rc == MRC_OK) warn_rest(&c);
     if (rc != MRC_OK) mrc_file_list_free(out);
     return rc;
 }

@@ -175,9 +175,10 @@ void mrc_report_metrics(const mrc_run_report *r, FILE *f)
         mrc_json_string(f, r->inputs[i]);
     }
     fprintf(f,
-            "]},\n  \"files\": %zu,\n  \"paths_excluded\": %zu,\n  \"bytes_read\": %llu,\n"
-            "  \"records\": %llu,\n  \"%s\": %llu,\n  \"distinct_keys\": %llu,\n",
-            r->files, r->paths_excluded, (unsigned long long)r->bytes,
+            "]},\n  \"files\": %zu,\n  \"paths_excluded\": %zu,\n  \"paths_skipped\": %zu,\n"
+            "  \"bytes_read\": %llu,\n  \"records\": %llu,\n  \"%s\": %llu,\n"
+            "  \"distinct_keys\": %llu,\n",
+            r->files, r->paths_excluded, r->paths_skipped, (unsigned long long)r->bytes,
             (unsigned long long)r->records, job->desc->records, (unsigned long long)r->records,
             (unsigned long long)r->distinct);
     fprintf(f, "  \"min_count_dropped\": %llu,\n", (unsigned long long)r->min_count_dropped);

@@ -120,6 +120,53 @@ static int guard_teardown(void **state)
     return 0;
 }
 
+/* Past the first 5 warnings of one cause, the rest are one line at the end: 8 dangling links
+ * and 6 links to a directory already entered give 5 + 5 lines, then "3 more dangling ..." and
+ * "1 more directories ..."; every one is counted in skipped. */
+static void test_warnings_capped_per_cause(void **state)
+{
+    (void)state;
+    char d[256], p[300], target[256];
+    path_of(d, sizeof d, "many");
+    assert_int_equal(mkdir(d, 0755), 0);
+    path_of(target, sizeof target, "many/real");
+    assert_int_equal(mkdir(target, 0755), 0);
+    put("many/real/x.txt", "x\n");
+    for (int i = 0; i < 8; i++) {
+        snprintf(p, sizeof p, "%s/gone%d", d, i);
+        assert_int_equal(symlink("/nonexistent/mrcount-test", p), 0);
+    }
+    for (int i = 0; i < 6; i++) {
+        snprintf(p, sizeof p, "%s/zlink%d", d, i);
+        assert_int_equal(symlink(target, p), 0);
+    }
+    const char *args[] = {d};
+    mrc_file_list l;
+    mrc_err err = {0};
+    warnings w = {0};
+    if (mrc_input_discover(args, 1, &l, collect_warning, &w, &err) != 0) fail_msg("%s", err.msg);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.skipped, 14);
+    assert_int_equal(w.n, 12);
+    int dangling = 0, entered = 0;
+    for (int i = 0; i < 10; i++) {
+        dangling += strstr(w.msg[i], "/gone") && strstr(w.msg[i], "dangling symbolic link");
+        entered += strstr(w.msg[i], "/zlink") && strstr(w.msg[i], "already entered");
+    }
+    assert_int_equal(dangling, 5);
+    assert_int_equal(entered, 5);
+    assert_true(any_warning_has(&w, "3 more dangling symbolic links", NULL));
+    assert_true(any_warning_has(&w, "1 more directories already entered", NULL));
+    assert_null(strstr(w.msg[10], "/gone"));
+    assert_null(strstr(w.msg[11], "/zlink"));
+    mrc_file_list_free(&l);
+
+    /* without a callback the paths are counted all the same */
+    if (mrc_input_discover(args, 1, &l, NULL, NULL, &err) != 0) fail_msg("%s", err.msg);
+    assert_int_equal(l.skipped, 14);
+    mrc_file_list_free(&l);
+}
+
 static void assert_paths(const mrc_file_list *l, const char *const *rel, size_t n)
 {
     assert_int_equal(l->n, n);
@@ -576,6 +623,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unreadable_file_is_an_error, guard_setup,
                                         guard_teardown),
         cmocka_unit_test_setup_teardown(test_exclude, guard_setup, guard_teardown),
+        cmocka_unit_test_setup_teardown(test_warnings_capped_per_cause, guard_setup,
+                                        guard_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
