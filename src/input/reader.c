@@ -947,8 +947,10 @@ static int unpack_step(unpack *u, unsigned char *in, size_t in_len, bool finish,
     if (b == BZ_STREAM_END) *end = true;
     if (b == BZ_STREAM_END || b == BZ_OK) return MRC_OK;
     if (b == BZ_MEM_ERROR) return mrc_err_errno(g->err, ENOMEM, "%s: bzip2 decoder", g->path);
-    return gz_corrupt(g, off + *used,
-                      b == BZ_DATA_ERROR_MAGIC ? "not a bzip2 stream" : "corrupt data");
+    /* bad magic: named where the stream starts (the decoder has taken a byte or more of it) */
+    if (b == BZ_DATA_ERROR_MAGIC && u->bs.total_in_hi32 == 0 && u->bs.total_in_lo32 <= off + *used)
+        return gz_corrupt(g, off + *used - u->bs.total_in_lo32, "not a bzip2 stream");
+    return gz_corrupt(g, off + *used, "corrupt data");
 }
 
 /* The decompressed bytes of the whole file to the consumer, frames or streams back to back (like

@@ -1462,6 +1462,21 @@ static void test_packed_codecs(void **state)
                              rc, err.msg, want_msg);
                 tokvec_free(&got);
             }
+            /* bytes after the last frame or stream that cannot start one: corrupt, and (zstd,
+             * bzip2) named where they start; xz reads a whole stream header before it can tell */
+            if (parts == 3) {
+                memcpy(packed + len, "JUNKJUNKJUNKJUNK", 16);
+                write_file(path, packed, len + 16);
+                tokvec got = {0};
+                mrc_err err = {0};
+                assert_int_equal(run_packed(path, cs[k], len + 16, 4096, &got, &err), MRC_EINVAL);
+                char at[64];
+                snprintf(at, sizeof at, "data at compressed byte offset %zu ", len);
+                if (strstr(err.msg, "corrupt") == NULL ||
+                    (cs[k] != MRC_CODEC_XZ && strstr(err.msg, at) == NULL))
+                    fail_msg("%s with trailing junk at %zu: '%s'", names[k], len, err.msg);
+                tokvec_free(&got);
+            }
         }
         write_file(path, text, 1000);
         tokvec got = {0};
