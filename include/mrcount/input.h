@@ -245,4 +245,9 @@ int mrc_reader_run_packed(mrc_reader *r, const char *path, enum mrc_codec codec,
  *  (ISA-L igzip) or "zlib". */
 const char *mrc_reader_gz_backend(void);
 
+/** mrc_reader_codec_versions() : the decompression libraries this build reads with, and their
+ *  versions, into buf (NUL-terminated, cut to cap): "gzip (isa-l 2.30.0), zstd 1.5.4, xz 5.4.1,
+ *  bzip2 1.0.8" (isa-l's is the version of the headers built against). */
+void mrc_reader_codec_versions(char *buf, size_t cap);
+
 #endif

@@ -336,7 +336,11 @@ int main(int argc, char **argv)
     } else if (r.o.help) {
         if (r.d.rank == 0) fputs(mrc_options_usage(), stdout);
     } else if (r.o.version) {
-        if (r.d.rank == 0) printf("mrcount %s\n%s\n", MRC_VERSION, mrc_map_unicode_version());
+        if (r.d.rank == 0) {
+            char codecs[160];
+            mrc_reader_codec_versions(codecs, sizeof codecs);
+            printf("mrcount %s\n%s\nreads %s\n", MRC_VERSION, mrc_map_unicode_version(), codecs);
+        }
     } else if (r.o.ninputs == 0) {
         if (r.d.rank == 0)
             fprintf(stderr, "mrcount: no input: name files, directories, globs or @lists "

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mrcount/input.h"
 #include "mrcount/report.h"
 #include "mrcount/table.h"
 #include "output_internal.h"
@@ -151,7 +152,11 @@ void mrc_report_metrics(const mrc_run_report *r, FILE *f)
 {
     const mrc_job *job = r->job;
     int n = r->ranks;
-    fprintf(f, "{\n  \"mrcount_version\": \"%s\",\n  \"config\": {\"job\": ", MRC_VERSION);
+    char codecs[160];
+    mrc_reader_codec_versions(codecs, sizeof codecs);
+    fprintf(f, "{\n  \"mrcount_version\": \"%s\",\n  \"decompressors\": ", MRC_VERSION);
+    mrc_json_string(f, codecs);
+    fputs(",\n  \"config\": {\"job\": ", f);
     mrc_json_string(f, job->desc->name);
     mrc_opt_write_json(job->desc->opts, job->settings, f);
     if (job->desc->metrics != NULL) job->desc->metrics(job, f);

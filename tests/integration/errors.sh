@@ -188,6 +188,14 @@ for how in single 1; do
     # the second line: the Unicode data of --tokens unicode and the library it comes from
     sed -n 2p "$T/stdout" | grep -Eq '^Unicode [0-9]+\.[0-9]+\.[0-9]+ \(utf8proc [0-9]+\.[0-9]+\.[0-9]+\)$' ||
         fail "--version ($how): no 'Unicode X.Y.Z (utf8proc A.B.C)' line: got '$(head -c 200 "$T/stdout")'"
+    # the third: the decompression libraries, zstd's and xz's versions as pkg-config knows them
+    reads=$(sed -n 3p "$T/stdout")
+    [[ $reads =~ ^reads\ gzip\ \((isa-l|zlib)\ [0-9.]+\),\ zstd\ [0-9.]+,\ xz\ [0-9.]+,\ bzip2\ [0-9.]+$ ]] ||
+        fail "--version ($how): third line '$reads'"
+    if command -v pkg-config >/dev/null && zv=$(pkg-config --modversion libzstd liblzma 2>/dev/null); then
+        read -r -d '' zstd_v xz_v <<<"$zv" || true
+        [[ $reads == *"zstd $zstd_v, xz $xz_v,"* ]] || fail "--version: '$reads', pkg-config says zstd $zstd_v, xz $xz_v"
+    fi
 done
 project_version=$(sed -n 's/^project(mrcount VERSION \([0-9.]*\).*/\1/p' "$MRC_SOURCE_DIR/CMakeLists.txt")
 if [ -n "$project_version" ]; then
