@@ -201,6 +201,9 @@ typedef struct mrc_reader {
                          * compressed file's first 512 decompressed bytes (their check) */
     size_t cap;
     uint64_t bytes_read; /* bytes read from files (progress and metrics) */
+    /* the memory an xz decoder may take (0: no bound); a file whose dictionary needs more is
+     * an error saying how much it needs */
+    uint64_t decoder_limit;
 } mrc_reader;
 
 /** mrc_reader_init() : a reader with a buffer of buf_size bytes (0: 256 KiB). */

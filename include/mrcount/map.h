@@ -223,6 +223,7 @@ typedef struct mrc_map_opts {
     /* The memory the rank's tables may hold (0: no bound). Each worker's table gets an equal
      * share; one that would pass it is written to tmp_dir as a sorted run and emptied. */
     uint64_t table_budget;
+    uint64_t decoder_limit; /* each worker's reader's decoder_limit (0: no bound) */
     const char *tmp_dir;
     /* --checkpoint: the workers' runs go to ckpt_dir as named files, and each worker keeps a
      * manifest there of the pieces whose counts those runs hold, rewritten at a piece boundary

@@ -36,6 +36,14 @@ uint64_t mrc_run_table_budget(const run *r)
     return r->d.size == 1 ? b / 20 * 17 : b / 10 * 6;
 }
 
+uint64_t mrc_run_decoder_limit(const run *r)
+{
+    uint64_t b = budget(r), t = mrc_run_table_budget(r);
+    if (b == 0) return 0;
+    uint64_t per = (b > t ? b - t : 0) / (r->pl.nthreads ? r->pl.nthreads : 1);
+    return per > MRC_DECODER_MIN ? per : MRC_DECODER_MIN;
+}
+
 /* Spilled: the tables' last contents become runs too, so all of the rank's data is in runs and
  * the memory goes to the next steps. */
 static int tables_to_runs(run *r, mrc_err *err)

@@ -163,6 +163,7 @@ static int phase_map(run *r)
     if (MRC_FAULT_AT(MRC_FP_MAP)) mrc_fault_wrap_map(&r->job);
     mrc_map_opts mapo = {.piece_size = piece,
                          .table_budget = mrc_run_table_budget(r),
+                         .decoder_limit = mrc_run_decoder_limit(r),
                          .tmp_dir = r->o.tmp_dir,
                          .ckpt_dir = r->o.checkpoint,
                          .ckpt_rank = r->d.rank,

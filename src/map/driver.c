@@ -49,7 +49,8 @@ struct mrc_map_run {
     const mrc_job *job;
     const mrc_file_list *files;
     uint64_t piece_size;
-    uint64_t table_share; /* bytes each worker's table may hold (0: no bound) */
+    uint64_t table_share;   /* bytes each worker's table may hold (0: no bound) */
+    uint64_t decoder_limit; /* bytes each worker's xz decoder may take (0: no bound) */
     const char *tmp_dir;
     piece *pieces; /* cap entries, allocated once: workers read it while the feed appends */
     size_t cap;
@@ -303,6 +304,7 @@ static void map_worker(size_t ti, void *arg)
     ctx->table = &m->workers[ti].table;
     ctx->settings = m->job->settings;
     if (rc == 0) rc = mrc_reader_init(&rd, 0, err);
+    rd.decoder_limit = m->decoder_limit;
     while (rc == 0 && !mrc_stopped(&m->stop)) {
         const piece *p = claim_piece(m);
         if (p == NULL) break;
@@ -392,6 +394,7 @@ static mrc_map_run *map_start(const mrc_job *job, const mrc_file_list *files,
     m->job = job;
     m->files = files;
     m->piece_size = o != NULL && o->piece_size ? o->piece_size : MRC_PIECE_DEFAULT;
+    m->decoder_limit = o != NULL ? o->decoder_limit : 0;
     if (o != NULL && o->table_budget != 0 && (o->tmp_dir != NULL || o->ckpt_dir != NULL)) {
         m->table_share = o->table_budget / (pl->nthreads ? pl->nthreads : 1);
         m->tmp_dir = o->tmp_dir;

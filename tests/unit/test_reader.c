@@ -1401,6 +1401,53 @@ static int run_packed(const char *path, enum mrc_codec c, uint64_t size, size_t 
     return rc;
 }
 
+/* The reader's decoder_limit bounds an xz decoder: a file made with preset 6 (an 8 MiB
+ * dictionary) under a 4 MiB limit is an error saying what it needs (liblzma's own figure for
+ * the preset, rounded up to MiB) and the limit; under the preset's need, or no limit, it reads. */
+static void test_xz_decoder_limit(void **state)
+{
+    (void)state;
+    char path[512];
+    tmp_path(path, sizeof path, "limit.xz");
+    size_t n = 100000;
+    unsigned char *text = make_text(n, 12, 4000, 20000);
+    text[0] = 'a';
+    size_t cap = n + 65536, len = 0;
+    unsigned char *packed = malloc(cap);
+    assert_non_null(packed);
+    assert_int_equal(lzma_easy_buffer_encode(6, LZMA_CHECK_CRC64, NULL, text, n, packed, &len, cap),
+                     LZMA_OK);
+    write_file(path, packed, len);
+    uint64_t need = lzma_easy_decoder_memusage(6);
+    const uint64_t limits[] = {4 << 20, need, 0};
+    for (size_t i = 0; i < 3; i++) {
+        mrc_reader r;
+        mrc_err err = {0};
+        assert_int_equal(mrc_reader_init(&r, 0, &err), 0);
+        r.decoder_limit = limits[i];
+        tokvec got = {0};
+        collect_ctx cc = {.out = &got, .delim = words_delim};
+        int rc =
+            mrc_reader_run_packed(&r, path, MRC_CODEC_XZ, len, collect_consume, &cc, NULL, &err);
+        if (i == 0) {
+            char want[128];
+            snprintf(want, sizeof want, ": its xz data needs %llu MiB to decompress",
+                     (unsigned long long)((need + (1u << 20) - 1) >> 20));
+            if (rc != MRC_ENOMEM || strstr(err.msg, path) == NULL ||
+                strstr(err.msg, want) == NULL || strstr(err.msg, "leaves a thread (4 MiB)") == NULL)
+                fail_msg("limit 4 MiB: status %d, '%s' (want '%s')", rc, err.msg, want);
+        } else if (rc != 0) {
+            fail_msg("limit %llu: %s", (unsigned long long)limits[i], err.msg);
+        } else {
+            assert_true(got.n > 0);
+        }
+        tokvec_free(&got);
+        mrc_reader_free(&r);
+    }
+    free(packed);
+    free(text);
+}
+
 /* Each codec: the tokens of 1-5 frames or streams cut anywhere equal the text's, with small
  * buffers (grown for a long token) and large; every cut of the file short of its end is an
  * error naming it; text in a file named for the codec is "not a ... file". */
@@ -1516,6 +1563,7 @@ int main(void)
         cmocka_unit_test(test_gz_member_straddles_every_chunk_offset),
         cmocka_unit_test(test_gz_empty_members_trailers_and_garbage),
         cmocka_unit_test(test_packed_codecs),
+        cmocka_unit_test(test_xz_decoder_limit),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
