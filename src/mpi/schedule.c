@@ -15,10 +15,12 @@
 
 /* ---- the plan in pull order ---- */
 
-static int cmp_largest_first(const void *pa, const void *pb)
+/* Most work first (mrc_split_work(): a .bz2 byte is 45 plain ones), then by file. */
+static int cmp_largest_first(const void *pa, const void *pb, void *files)
 {
     const mrc_split *a = pa, *b = pb;
-    if (a->length != b->length) return a->length > b->length ? -1 : 1;
+    uint64_t wa = mrc_split_work(files, a), wb = mrc_split_work(files, b);
+    if (wa != wb) return wa > wb ? -1 : 1;
     return a->file < b->file ? -1 : a->file > b->file;
 }
 
@@ -30,9 +32,9 @@ static int cmp_file_offset(const void *pa, const void *pb)
 }
 
 /* Rank 0's plan in pull order, into out (plan->n entries). A compressed file is one split that only
- * one thread can inflate, so the largest start first and finish while the rest is shared out; plain
- * splits follow in (file, offset) order, which keeps each file read forwards and hands its pieces
- * to any one thread in offset order. */
+ * one thread can inflate, so the most work (not bytes: see mrc_split_work()) start first and finish
+ * while the rest is shared out; plain splits follow in (file, offset) order, which keeps each file
+ * read forwards and hands its pieces to any one thread in offset order. */
 static void pull_order(const mrc_file_list *files, const mrc_split_plan *plan, mrc_split *out)
 {
     size_t ngz = 0;
@@ -42,7 +44,7 @@ static void pull_order(const mrc_file_list *files, const mrc_split_plan *plan, m
     size_t k = ngz;
     for (size_t i = 0; i < plan->n; i++)
         if (files->files[plan->splits[i].file].codec == MRC_CODEC_NONE) out[k++] = plan->splits[i];
-    qsort(out, ngz, sizeof *out, cmp_largest_first);
+    qsort_r(out, ngz, sizeof *out, cmp_largest_first, (void *)files);
     qsort(out + ngz, plan->n - ngz, sizeof *out, cmp_file_offset);
 }
 

@@ -26,8 +26,9 @@ static void make_files(mrc_file_list *l, size_t n, uint64_t max_size, int gz_eve
         if (rng_next() % 7 == 0) sz = 0;
         l->files[i].path = "synthetic";
         l->files[i].size = sz;
-        l->files[i].codec =
-            gz_every && rng_next() % (uint64_t)gz_every == 0 ? MRC_CODEC_GZIP : MRC_CODEC_NONE;
+        l->files[i].codec = gz_every && rng_next() % (uint64_t)gz_every == 0
+                                ? (enum mrc_codec)(MRC_CODEC_GZIP + rng_next() % 4)
+                                : MRC_CODEC_NONE;
         l->total_bytes += sz;
     }
 }
@@ -45,7 +46,7 @@ static void check_plan(const mrc_file_list *l, uint64_t chunk, size_t nranks,
     uint64_t biggest = 0, sum_ranks = 0;
     for (size_t r = 0; r < nranks; r++) {
         assert_true(p->first[r] <= p->first[r + 1]);
-        uint64_t bytes = 0;
+        uint64_t bytes = 0, work = 0;
         for (size_t i = p->first[r]; i < p->first[r + 1]; i++) {
             const mrc_split *s = &p->splits[i];
             assert_int_equal(s->rank, r);
@@ -58,14 +59,20 @@ static void check_plan(const mrc_file_list *l, uint64_t chunk, size_t nranks,
             } else {
                 assert_true(s->length <= chunk);
             }
-            if (s->length > biggest) biggest = s->length;
+            /* a split's work: its bytes, times the codec's cost (the rule, restated) */
+            static const uint64_t cost[] = {1, 4, 4, 18, 45};
+            uint64_t w = s->length * cost[f->codec];
+            assert_int_equal(mrc_split_work(l, s), w);
+            if (w > biggest) biggest = w;
             bytes += s->length;
+            work += w;
             if (i > p->first[r]) { /* sorted by (file, offset) within the rank */
                 const mrc_split *q = &p->splits[i - 1];
                 assert_true(q->file < s->file || (q->file == s->file && q->offset < s->offset));
             }
         }
         assert_int_equal(bytes, p->rank_bytes[r]);
+        assert_int_equal(work, p->rank_work[r]);
         sum_ranks += bytes;
     }
     assert_int_equal(sum_ranks, l->total_bytes);
@@ -89,10 +96,11 @@ static void check_plan(const mrc_file_list *l, uint64_t chunk, size_t nranks,
     for (size_t f = 0; f < l->n; f++)
         assert_int_equal(covered[f], l->files[f].size);
 
+    /* LPT: the spread of work between ranks is at most the largest split's */
     uint64_t lo = UINT64_MAX, hi = 0;
     for (size_t r = 0; r < nranks; r++) {
-        if (p->rank_bytes[r] < lo) lo = p->rank_bytes[r];
-        if (p->rank_bytes[r] > hi) hi = p->rank_bytes[r];
+        if (p->rank_work[r] < lo) lo = p->rank_work[r];
+        if (p->rank_work[r] > hi) hi = p->rank_work[r];
     }
     assert_true(hi - lo <= biggest);
     free(all);
@@ -166,6 +174,41 @@ static void test_exact_cuts_and_gz(void **state)
     assert_int_equal(mrc_split_plan_make(&l, 5000, 8, &p, &err), 0);
     check_plan(&l, 5000, 8, &p);
     assert_int_equal(p.n, 4);
+    mrc_split_plan_free(&p);
+}
+
+/* Work, not bytes: 100 bytes of .bz2 weigh 4500, more than 1000 of text in 10 splits, so one
+ * of two ranks maps the .bz2 file alone (by bytes it would also take half the text); an .xz
+ * file of 300 bytes (5400) outweighs it and goes first. */
+static void test_compressed_weigh_their_work(void **state)
+{
+    (void)state;
+    mrc_file files[] = {{.path = "a.txt", .size = 1000},
+                        {.path = "b.bz2", .size = 100, .codec = MRC_CODEC_BZIP2}};
+    mrc_file_list l = {.files = files, .n = 2, .cap = 2, .total_bytes = 1100};
+    mrc_split_plan p;
+    mrc_err err = {0};
+    assert_int_equal(mrc_split_plan_make(&l, 100, 2, &p, &err), 0);
+    check_plan(&l, 100, 2, &p);
+    assert_int_equal(p.n, 11);
+    assert_int_equal(p.first[1] - p.first[0], 1); /* rank 0: the .bz2 file alone */
+    assert_int_equal(p.splits[0].file, 1);
+    assert_int_equal(p.rank_bytes[1], 1000);
+    assert_int_equal(p.rank_work[0], 4500);
+    assert_int_equal(p.rank_work[1], 1000);
+    mrc_split_plan_free(&p);
+
+    mrc_file three[] = {{.path = "a.txt", .size = 1000},
+                        {.path = "b.bz2", .size = 100, .codec = MRC_CODEC_BZIP2},
+                        {.path = "c.xz", .size = 300, .codec = MRC_CODEC_XZ}};
+    mrc_file_list l3 = {.files = three, .n = 3, .cap = 3, .total_bytes = 1400};
+    assert_int_equal(mrc_split_plan_make(&l3, 100, 3, &p, &err), 0);
+    check_plan(&l3, 100, 3, &p);
+    assert_int_equal(p.first[1] - p.first[0], 1); /* rank 0: the .xz file (5400) */
+    assert_int_equal(p.splits[p.first[0]].file, 2);
+    assert_int_equal(p.first[2] - p.first[1], 1); /* rank 1: the .bz2 file (4500) */
+    assert_int_equal(p.splits[p.first[1]].file, 1);
+    assert_int_equal(p.rank_bytes[2], 1000); /* rank 2: all the text */
     mrc_split_plan_free(&p);
 }
 
@@ -278,6 +321,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_plans),
         cmocka_unit_test(test_exact_cuts_and_gz),
+        cmocka_unit_test(test_compressed_weigh_their_work),
         cmocka_unit_test(test_ties_go_to_lowest_rank),
         cmocka_unit_test(test_plan_of_the_rest),
         cmocka_unit_test(test_empty_list_and_bad_arguments),
