@@ -198,6 +198,11 @@ void mrc_output_sorted_result_free(mrc_sorted_result *s);
  *  call it between writes. */
 void mrc_output_set_block_size(size_t bytes);
 
+/** mrc_output_set_write_behind() : test hook: the write-behind window of a regular result file
+ *  in bytes (0: the default, 16 MiB; output_internal.h's mrc_out_dest_put() says what it is).
+ *  Not thread-safe: call it between writes. */
+void mrc_output_set_write_behind(uint64_t bytes);
+
 /* ---- the progress bar (progress.c) ---- */
 
 /** mrc_progress_draw() : one frame of the bar on f ("\r[####....] 42.0% ... ETA"): done of total

@@ -23,12 +23,12 @@
 #define OUT_PEER_FAILED (-1) /* errnum of a writer stopped because another one failed */
 
 static size_t block_bytes; /* 0: OUT_BLOCK_DEFAULT */
-static bool durable_fsync = true, durable_sync_range = false;
+static bool durable_fsync = true, write_behind = true;
 
-void mrc_out_set_durability(bool fsync, bool sync_range)
+void mrc_out_set_durability(bool fsync, bool behind)
 {
     durable_fsync = fsync;
-    durable_sync_range = sync_range;
+    write_behind = behind;
 }
 
 void mrc_output_set_block_size(size_t bytes)
@@ -80,6 +80,33 @@ int mrc_out_write_all(int fd, const unsigned char *p, size_t n)
 }
 
 /* ---- destinations ---- */
+
+static uint64_t behind_window = OUT_WRITE_BEHIND;
+
+void mrc_output_set_write_behind(uint64_t bytes)
+{
+    behind_window = bytes != 0 ? bytes : OUT_WRITE_BEHIND;
+}
+
+int mrc_out_dest_put(mrc_out_dest *d, const unsigned char *p, size_t n)
+{
+    int e = mrc_out_write_all(d->fd, p, n);
+    if (e != 0 || !d->regular || !write_behind) return e;
+    /* Hints only: a file system that cannot do them loses nothing but their gain. */
+    (void)sync_file_range(d->fd, (off_t)d->written, (off_t)n, SYNC_FILE_RANGE_WRITE);
+    d->written += n;
+    uint64_t win = behind_window;
+    while (d->written - d->retired >= 2 * win) {
+        if (sync_file_range(d->fd, (off_t)d->retired, (off_t)win,
+                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                SYNC_FILE_RANGE_WAIT_AFTER) != 0 &&
+            errno == EIO)
+            return EIO; /* a write the disk refused: fsync would report it too, later */
+        (void)posix_fadvise(d->fd, (off_t)d->retired, (off_t)win, POSIX_FADV_DONTNEED);
+        d->retired += win;
+    }
+    return 0;
+}
 
 static int dest_open(mrc_out_dest *d, const char *path, mrc_err *err)
 {
@@ -177,8 +204,7 @@ struct line_out {
     int (*put)(line_out *w, const unsigned char *p, size_t n);
     const mrc_stop *stop;
     int errnum; /* the first error: EINTR for a stop, OUT_PEER_FAILED */
-    int fd;
-    void *arg; /* the turn */
+    void *arg;  /* the turn, or the destination (put_in_order) */
 };
 
 static int line_out_flush(line_out *w)
@@ -219,7 +245,7 @@ static inline int line_out_rec(line_out *w, const unsigned char *rec)
 
 static int put_in_order(line_out *w, const unsigned char *p, size_t n)
 {
-    return mrc_out_write_all(w->fd, p, n);
+    return mrc_out_dest_put(w->arg, p, n);
 }
 
 /* A writer's error as the thread reports it: a stop or a failed write names the destination;
@@ -253,13 +279,11 @@ typedef struct turn_job {
     const char *label;
     size_t t;
     uint64_t lines, chunk;
-    int fd;
-    bool sync_range; /* a regular file: start its writeback as blocks go out */
+    mrc_out_dest *dest;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    uint64_t turn;    /* the chunk whose bytes go out now */
-    uint64_t written; /* bytes written so far (by the turn's holder) */
-    bool aborted;     /* a writer failed: nobody waits any more */
+    uint64_t turn; /* the chunk whose bytes go out now */
+    bool aborted;  /* a writer failed: nobody waits any more */
 } turn_job;
 
 typedef struct turn_state {
@@ -297,11 +321,7 @@ static int put_in_turn(line_out *w, const unsigned char *p, size_t n)
 {
     turn_state *ts = w->arg;
     int e = take_turn(ts);
-    if (e == 0) e = mrc_out_write_all(w->fd, p, n);
-    if (e == 0 && ts->job->sync_range && durable_sync_range)
-        (void)sync_file_range(w->fd, (off_t)ts->job->written, (off_t)n, SYNC_FILE_RANGE_WRITE);
-    if (e == 0) ts->job->written += n; /* only the turn's holder writes it */
-    return e;
+    return e != 0 ? e : mrc_out_dest_put(ts->job->dest, p, n); /* the turn's holder only */
 }
 
 static int turns_write(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
@@ -310,11 +330,7 @@ static int turns_write(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
     turn_job *j = arg;
     const mrc_out_ref *refs = j->s->refs;
     turn_state ts = {j, 0, false};
-    line_out w = {.cap = mrc_out_block_size(),
-                  .put = put_in_turn,
-                  .stop = j->o->stop,
-                  .fd = j->fd,
-                  .arg = &ts};
+    line_out w = {.cap = mrc_out_block_size(), .put = put_in_turn, .stop = j->o->stop, .arg = &ts};
     w.buf = malloc(w.cap);
     if (w.buf == NULL) {
         pass_turn(j, 0, true);
@@ -366,8 +382,7 @@ int mrc_output_write_sorted(const mrc_out_sorted *s, const mrc_output_opts *o, m
     mrc_out_dest d;
     int rc = mrc_out_dest_open(&d, path, err);
     if (rc != 0) return rc;
-    j.fd = d.fd;
-    j.sync_range = d.regular;
+    j.dest = &d;
     if (pthread_mutex_init(&j.mu, NULL) != 0) {
         rc = mrc_err_set(err, MRC_ENOMEM, "%s: cannot create a mutex", label);
     } else {
@@ -516,7 +531,7 @@ int mrc_output_write_merged(mrc_source *const *streams, size_t n, const mrc_outp
         rc = mrc_err_set(err, MRC_ENOMEM, "%s: out of memory",
                          strcmp(path, "-") == 0 ? "standard output" : path);
     if (rc == 0 && (rc = mrc_out_dest_open(&d, path, err)) == 0) {
-        w.fd = d.fd;
+        w.arg = &d;
         rc = merge_streams(&m, &w, o->top != 0 ? o->top : UINT64_MAX, d.label, err);
         rc = mrc_out_dest_close(&d, rc, err);
     }

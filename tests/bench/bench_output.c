@@ -15,7 +15,7 @@
 #include "output_internal.h"
 
 static const char usage[] =
-    "usage: bench_output N ones|zipf T PATH new|old|write-table [--no-fsync] [--sync-range] "
+    "usage: bench_output N ones|zipf T PATH new|old|write-table [--no-fsync] [--no-write-behind] "
     "[--key]\n"
     "  new: refs from the table, mrc_output_sort(), mrc_output_write_sorted() on T threads\n"
     "  old: mrc_output_write() of the table (whatever this build's is)\n"
@@ -98,10 +98,10 @@ int main(int argc, char **argv)
     int zipf = strcmp(argv[2], "zipf") == 0;
     size_t threads = strtoull(argv[3], NULL, 10);
     const char *path = argv[4], *mode = argv[5];
-    bool fsync_on = true, sync_range = false, by_key = false;
+    bool fsync_on = true, write_behind = true, by_key = false;
     for (int i = 6; i < argc; i++) {
         if (strcmp(argv[i], "--no-fsync") == 0) fsync_on = false;
-        if (strcmp(argv[i], "--sync-range") == 0) sync_range = true;
+        if (strcmp(argv[i], "--no-write-behind") == 0) write_behind = false;
         if (strcmp(argv[i], "--key") == 0) by_key = true;
         if (strcmp(argv[i], "--huge") == 0) huge = true;
     }
@@ -120,7 +120,7 @@ int main(int argc, char **argv)
         fclose(f);
         return 0;
     }
-    mrc_out_set_durability(fsync_on, sync_range);
+    mrc_out_set_durability(fsync_on, write_behind);
     mrc_topo *topo = mrc_topo_open(NULL, &err);
     mrc_placement pl;
     if (topo == NULL || mrc_placement_plan(topo, NULL, 0, 1, threads, &pl, &err) != 0)

@@ -17,7 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "mrcount/output.h"
@@ -518,6 +521,70 @@ static void check_write(const recset *r, const unsigned char **ord, enum mrc_sor
                  (unsigned long long)top, got_len, want_len);
     free(got);
     free(want);
+}
+
+/* Pages of `path` in the page cache among its first `bytes` (mincore of a mapping). */
+static size_t resident_pages(const char *path, size_t bytes)
+{
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE), np = bytes / pg, n = 0;
+    void *m = np ? mmap(NULL, np * pg, PROT_READ, MAP_SHARED, fd, 0) : NULL;
+    assert_true(np == 0 || m != MAP_FAILED);
+    unsigned char *vec = malloc(np + 1);
+    assert_non_null(vec);
+    if (np) assert_int_equal(mincore(m, np * pg, vec), 0);
+    for (size_t i = 0; i < np; i++)
+        n += vec[i] & 1;
+    free(vec);
+    if (np) munmap(m, np * pg);
+    close(fd);
+    return n;
+}
+
+static void check_merged(const unsigned char **ord, size_t n, size_t k, enum mrc_sort sort,
+                         uint64_t top);
+
+/* Write-behind with a 4 KiB window: what the threads write in turns, and the merge, is still
+ * the oracle's text, and once written no page before the last two windows is left in the page
+ * cache (written back and dropped as the writer went on; not on tmpfs, whose pages are the
+ * file). */
+static void test_write_behind(void **state)
+{
+    (void)state;
+    rng_seed(23);
+    recset r = ds_stems(6000, C_FEW);
+    mrc_output_set_write_behind(4096);
+    mrc_output_set_block_size(700);
+    struct statfs sf;
+    assert_int_equal(statfs(tmpdir, &sf), 0);
+    bool drops = sf.f_type != TMPFS_MAGIC && sf.f_type != RAMFS_MAGIC;
+    for (int so = 0; so < 2; so++) {
+        enum mrc_sort sort = so ? MRC_SORT_KEY : MRC_SORT_COUNT;
+        const unsigned char **ord = oracle_order(&r, sort);
+        for (size_t t = 1; t <= MAX_THREADS; t++) {
+            const char *path = tmp_path("behind.tsv");
+            mrc_out_ref *refs = refs_of(&r);
+            mrc_output_opts o = {path, sort, 0, NULL};
+            mrc_err err = {0};
+            if (mrc_output_write_records(refs, r.n, &o, topo, &pls[t], &err) != 0)
+                fail_msg("%zu threads: %s", t, err.msg);
+            free(refs);
+            struct stat st;
+            assert_int_equal(stat(path, &st), 0);
+            assert_true(st.st_size > 8 * 4096);
+            size_t old = ((size_t)st.st_size - 2 * 4096) & ~(size_t)4095, cached;
+            if (drops && (cached = resident_pages(path, old)) != 0)
+                fail_msg("%zu threads: %zu of the first %zu pages still cached", t, cached,
+                         old / 4096);
+            check_write(&r, ord, sort, 0, t, path);
+        }
+        check_merged(ord, r.n, 3, sort, 0);
+        free(ord);
+    }
+    mrc_output_set_write_behind(0);
+    mrc_output_set_block_size(0);
+    rs_free(&r);
 }
 
 static void test_write_files_every_thread_count(void **state)
@@ -1062,6 +1129,7 @@ int main(void)
         cmocka_unit_test(test_write_merged_streams),
         cmocka_unit_test(test_write_merged_with_iterator),
         cmocka_unit_test(test_write_merged_errors),
+        cmocka_unit_test(test_write_behind),
         cmocka_unit_test(test_refs_from_table),
         cmocka_unit_test(test_refs_from_tables),
         cmocka_unit_test(test_top_table),
