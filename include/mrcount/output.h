@@ -149,11 +149,13 @@ int mrc_output_write_merged(mrc_source *const *streams, size_t n, const mrc_outp
  *  frozen, or frozen): one ref per distinct key, pointing at its record in an arena. One table:
  *  its records as they are; several: frozen and merged by hash sub-range on pl's threads, each
  *  key's total written into the first record that holds it. The tables' indexes are given back
- *  (mrc_table_drop_index()); their arenas must outlive the refs. @return 0 with *refs (malloc'd)
- *  and *n, or nonzero with err filled (a total past 2^64-1 names the key). */
+ *  (mrc_table_drop_index()); their arenas must outlive the refs. One table: the refs take its
+ *  index's memory when it is large enough (*in_table: they are the table's, freed with it by
+ *  mrc_table_free(), never free()d). @return 0 with *refs (malloc'd unless *in_table) and *n,
+ *  or nonzero with err filled (a total past 2^64-1 names the key). */
 int mrc_output_refs_from_tables(mrc_table *const *tables, size_t ntables, mrc_topo *topo,
                                 const mrc_placement *pl, mrc_out_ref **refs, size_t *n,
-                                mrc_err *err);
+                                bool *in_table, mrc_err *err);
 
 /* ---- the output order with bounded memory (extsort.c) ---- */
 

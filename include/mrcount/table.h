@@ -239,6 +239,14 @@ int mrc_table_drain(const mrc_table *t, mrc_rec_sink emit, void *arg, mrc_err *e
  *  with mrc_table_each() or by address; mrc_table_free() still frees the table). */
 void mrc_table_drop_index(mrc_table *t);
 
+/** mrc_table_index_as_buffer() : mrc_table_drop_index(), but the index's memory is kept and
+ *  given to the caller as a buffer of at least `bytes` (grown in place by mremap when smaller:
+ *  only the part past the index is fresh). Its pages are in memory already, where a fresh
+ *  buffer's first touch costs a page fault and a cleared page each. mrc_table_free() releases
+ *  it: never free() it. @return the buffer, or NULL with the index as it was (a frozen table's,
+ *  or no memory to grow it). */
+void *mrc_table_index_as_buffer(mrc_table *t, size_t bytes);
+
 /** mrc_table_freeze() : end the adds: the index becomes the dense array of the `used` slots in
  *  hash order (equal tags ordered by full hash, then key), its tail given back. */
 void mrc_table_freeze(mrc_table *t);

@@ -166,7 +166,8 @@ static int refs_from_tables(run *r, mrc_err *err)
     if (tabs == NULL) return mrc_err_set(err, MRC_ENOMEM, "local merge: out of memory");
     for (size_t i = 0; i < r->mapped.ntables; i++)
         tabs[i] = &r->mapped.tables[i];
-    int rc = mrc_output_refs_from_tables(tabs, r->mapped.ntables, r->topo, &r->pl, &refs, &n, err);
+    int rc = mrc_output_refs_from_tables(tabs, r->mapped.ntables, r->topo, &r->pl, &refs, &n,
+                                         &r->refs_in_table, err);
     free(tabs);
     r->sorted_refs = refs;
     r->distinct_mine = n;
@@ -383,7 +384,7 @@ int mrc_run_write_part(run *r, const char *path, mrc_err *err)
 
 void mrc_run_flow_free(run *r)
 {
-    free(r->sorted_refs);
+    if (!r->refs_in_table) free(r->sorted_refs); /* else the table's: freed with it, below */
     if (r->have_ext) mrc_output_sorted_result_free(&r->ext);
     if (r->store != NULL) mrc_chunk_store_close(r->store);
     mrc_map_output_free(&r->mapped);

@@ -52,6 +52,7 @@ typedef struct run {
     mrc_chunk_store *store;  /* spilled: what the shuffle brought this rank */
     /* this rank's share of the result, sorted (flow.c): in memory, or with bounded memory */
     mrc_out_ref *sorted_refs;
+    bool refs_in_table; /* sorted_refs are a table's memory (mrc_output_refs_from_tables()) */
     mrc_out_sorted sorted;
     mrc_sorted_result ext;
     bool have_ext;

@@ -143,20 +143,28 @@ static int collect_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
 
 int mrc_output_refs_from_tables(mrc_table *const *tables, size_t ntables, mrc_topo *topo,
                                 const mrc_placement *pl, mrc_out_ref **refs, size_t *n,
-                                mrc_err *err)
+                                bool *in_table, mrc_err *err)
 {
     *refs = NULL;
     *n = 0;
+    *in_table = false;
     if (ntables == 0) return 0;
     if (ntables == 1) { /* one table: every record is a distinct key already */
-        size_t total = tables[0]->used;
-        mrc_table_drop_index(tables[0]);
-        scan s = {malloc((total + 1) * sizeof *s.refs), 0, total, NULL, NULL};
-        if (s.refs == NULL) return mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
-        mrc_advise_huge(s.refs, (total + 1) * sizeof *s.refs); /* the sort permutes them */
+        size_t total = tables[0]->used, bytes = (total + 1) * sizeof **refs;
+        /* the refs take the index's place: its pages, not fresh ones (16 bytes a key against
+         * 8 a slot: they fit unless the table is fuller than half) */
+        scan s = {mrc_table_index_as_buffer(tables[0], bytes), 0, total, NULL, NULL};
+        *in_table = s.refs != NULL;
+        if (s.refs == NULL) {
+            mrc_table_drop_index(tables[0]);
+            s.refs = malloc(bytes);
+            if (s.refs == NULL) return mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
+            mrc_advise_huge(s.refs, bytes); /* the sort permutes them */
+        }
         mrc_table_each(tables[0], scan_rec, &s);
         if (s.n != total) {
-            free(s.refs);
+            if (!*in_table) free(s.refs);
+            *in_table = false;
             return mrc_err_set(err, MRC_EINVAL, "output: the table holds %zu records, not %zu", s.n,
                                total);
         }

@@ -400,6 +400,21 @@ void mrc_table_drop_index(mrc_table *t)
     t->used = 0;
 }
 
+void *mrc_table_index_as_buffer(mrc_table *t, size_t bytes)
+{
+    if (t->frozen || t->slots == NULL) return NULL;
+    if (t->slots_mapped < bytes) { /* grown in place: only the new part is fresh memory */
+        size_t size = big_size(bytes);
+        void *p = big_realloc(t->slots, t->slots_mapped, size);
+        if (p == NULL) return NULL;
+        t->slots = p;
+        t->slots_mapped = size;
+    }
+    t->frozen = true; /* no adds, and nothing to walk: the slots are the caller's now */
+    t->used = 0;
+    return t->slots;
+}
+
 void mrc_table_freeze(mrc_table *t)
 {
     if (t->frozen) return;

@@ -1571,6 +1571,58 @@ static void test_ser_validate_rejects(void **state)
     pool_free(&p);
 }
 
+/* The index given up as a buffer: at every load (below and above half full, where 16 bytes a
+ * key need more than 8 a slot and the mapping grows in place) the buffer holds the bytes asked
+ * for, writing all of them leaves every record as it was, and the table frees it. A frozen
+ * table's index is not given. */
+static void test_index_as_buffer(void **state)
+{
+    (void)state;
+    rng_seed(77);
+    static const size_t sizes[] = {1, 100, 700, 1400, 2900, 3000, 5000, 40000};
+    size_t grew = 0, fit = 0;
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        keypool p = pool_make(sizes[k], 256);
+        mrc_table t;
+        table_init(&t, 0);
+        okvec want = {0};
+        for (size_t i = 0; i < p.n; i++) {
+            add_ok(&t, p.bytes + 40 * i, p.len[i], p.hash[i], i + 1);
+            okvec_push(&want, p.bytes + 40 * i, p.len[i], i + 1, p.hash[i]);
+        }
+        okvec_aggregate(&want);
+        size_t used = t.used, bytes = (used + 1) * 16;
+        if (t.slots_mapped < bytes) grew++;
+        else fit++;
+        okvec before = table_dump(&t);
+        unsigned char *b = mrc_table_index_as_buffer(&t, bytes);
+        assert_non_null(b);
+        assert_true(t.slots_mapped >= bytes);
+        memset(b, 0xa5, bytes);
+        okvec after = table_dump(&t);
+        assert_int_equal(after.n, before.n);
+        assert_int_equal(after.n, want.n);
+        for (size_t i = 0; i < after.n; i++) {
+            assert_int_equal(after.v[i].len, before.v[i].len);
+            assert_int_equal(after.v[i].count, before.v[i].count);
+            assert_int_equal(okv_key_cmp(&after.v[i], &before.v[i]), 0);
+        }
+        assert_null(mrc_table_index_as_buffer(&t, 16)); /* given once */
+        okvec_free(&before);
+        okvec_free(&after);
+        okvec_free(&want);
+        mrc_table_free(&t);
+        pool_free(&p);
+    }
+    assert_true(grew > 0 && fit > 0); /* both ways were taken */
+    mrc_table t;
+    table_init(&t, 0);
+    add_ok(&t, "a", 1, mrc_hash("a", 1), 1);
+    mrc_table_freeze(&t);
+    assert_null(mrc_table_index_as_buffer(&t, 16));
+    mrc_table_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1598,6 +1650,7 @@ int main(void)
         cmocka_unit_test(test_ser_merge_corrupt_input),
         cmocka_unit_test(test_ser_merge_into_bad_headers),
         cmocka_unit_test(test_ser_validate_rejects),
+        cmocka_unit_test(test_index_as_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
