@@ -950,14 +950,14 @@ static int unpack_step(unpack *u, unsigned char *in, size_t in_len, bool finish,
         if (x == LZMA_STREAM_END || x == LZMA_OK || x == LZMA_BUF_ERROR) return MRC_OK;
         if (x == LZMA_MEM_ERROR) return mrc_err_errno(g->err, ENOMEM, "%s: xz decoder", g->path);
         if (x == LZMA_MEMLIMIT_ERROR)
-            return mrc_err_set(g->err, MRC_ENOMEM,
-                               "%s: its xz data needs %llu MiB to decompress (the dictionary it "
-                               "was compressed with), more than the memory limit leaves a thread "
-                               "(%llu MiB): raise --memory-limit, use fewer --threads, or "
-                               "recompress it with a smaller dictionary (xz -9 needs 65 MiB)",
-                               g->path,
-                               (unsigned long long)((lzma_memusage(&u->xs) + (1u << 20) - 1) >> 20),
-                               (unsigned long long)(g->r->decoder_limit >> 20));
+            return mrc_err_set(
+                g->err, MRC_ENOMEM,
+                "%s: its xz data needs %llu MiB to decompress (the dictionary it "
+                "was compressed with), more than a thread's decoder may take under "
+                "the memory limit (%llu MiB): raise --memory-limit, use fewer --threads, or "
+                "recompress it with a smaller dictionary (xz -9 needs 65 MiB)",
+                g->path, (unsigned long long)((lzma_memusage(&u->xs) + (1u << 20) - 1) >> 20),
+                (unsigned long long)(g->r->decoder_limit >> 20));
         return gz_corrupt(g, off + *used, xz_cause(x));
     }
     /* bzip2's counters are 32 bits */
