@@ -117,6 +117,10 @@ typedef struct mrc_split_plan {
  *  .bz2 45: split.c says where these come from). */
 uint64_t mrc_split_work(const mrc_file_list *files, const mrc_split *s);
 
+/** mrc_split_cmp_most_work() : qsort_r() order of splits (files: the mrc_file_list): most work
+ *  first, then by file and offset. */
+int mrc_split_cmp_most_work(const void *a, const void *b, void *files);
+
 /** mrc_split_plan() : cut the files into splits of at most chunk_size bytes (a compressed file
  *  and an empty file are one split each; empty files may be dropped) and assign them to
  *  nranks ranks, balancing work (mrc_split_work(): largest first onto the least loaded rank,

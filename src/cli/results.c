@@ -177,14 +177,10 @@ void mrc_run_print_summary(const run *r)
     if (r->ckpt.bytes_skipped > 0 || r->ckpt.manifests > 0)
         snprintf(resumed, sizeof resumed, " (and %.1f MB resumed from the checkpoint)",
                  (double)r->ckpt.bytes_skipped / 1e6);
-    char excl[96] = "";
-    if (r->files.excluded > 0 && r->files.skipped > 0)
-        snprintf(excl, sizeof excl, " (%zu excluded, %zu skipped)", r->files.excluded,
-                 r->files.skipped);
-    else if (r->files.excluded > 0 || r->files.skipped > 0)
-        snprintf(excl, sizeof excl, " (%zu %s)",
-                 r->files.excluded > 0 ? r->files.excluded : r->files.skipped,
-                 r->files.excluded > 0 ? "excluded" : "skipped");
+    char excl[96] = "", ex[40] = "", sk[40] = "";
+    if (r->files.excluded > 0) snprintf(ex, sizeof ex, "%zu excluded", r->files.excluded);
+    if (r->files.skipped > 0) snprintf(sk, sizeof sk, "%zu skipped", r->files.skipped);
+    if (*ex || *sk) snprintf(excl, sizeof excl, " (%s%s%s)", ex, *ex && *sk ? ", " : "", sk);
     fprintf(stderr,
             "mrcount: %zu files%s, %.1f MB%s, %llu %s, %llu distinct, %.2f s, %.1f MB/s "
             "(%d ranks x %zu threads)\n",

@@ -147,18 +147,19 @@ static int dir_set_insert(dir_set *s, dev_t dev, ino_t ino)
 
 static void warnf(discover_ctx *c, enum skip_cause k, const char *path, const char *cause)
 {
-    c->out->skipped++;
-    if (c->warn == NULL || ++c->skipped[k] > DISCOVER_WARN_SHOWN) return;
+    if (++c->skipped[k] > DISCOVER_WARN_SHOWN || c->warn == NULL) return;
     char msg[MRC_ERR_MSG_MAX];
     snprintf(msg, sizeof msg, "%s: %s", path, cause);
     c->warn(msg, c->warn_arg);
 }
 
-/* One line a cause for the warnings past the first DISCOVER_WARN_SHOWN. */
-static void warn_rest(const discover_ctx *c)
+/* The paths skipped, counted into the list, and one line a cause for the warnings past the
+ * first DISCOVER_WARN_SHOWN. */
+static void end_skips(const discover_ctx *c)
 {
-    for (size_t k = 0; k < SKIP_CAUSES && c->warn != NULL; k++) {
-        if (c->skipped[k] <= DISCOVER_WARN_SHOWN) continue;
+    for (size_t k = 0; k < SKIP_CAUSES; k++) {
+        c->out->skipped += c->skipped[k];
+        if (c->skipped[k] <= DISCOVER_WARN_SHOWN || c->warn == NULL) continue;
         char msg[MRC_ERR_MSG_MAX];
         snprintf(msg, sizeof msg, "%zu more %s (not listed)", c->skipped[k] - DISCOVER_WARN_SHOWN,
                  skip_what[k]);
@@ -479,7 +480,7 @@ int mrc_input_discover_with(const char *const *args, size_t nargs, const mrc_dis
             rc = take_named(&c, a);
     }
     dir_set_clear(&c.dirs);
-    if (rc == MRC_OK) warn_rest(&c);
+    if (rc == MRC_OK) end_skips(&c);
     if (rc != MRC_OK) mrc_file_list_free(out);
     return rc;
 }

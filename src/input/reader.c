@@ -765,22 +765,6 @@ const char *mrc_reader_gz_backend(void)
 {
     return "zlib";
 }
-#endif
-
-void mrc_reader_codec_versions(char *buf, size_t cap)
-{
-    const char *bz = BZ2_bzlibVersion(); /* "1.0.8, 13-Jul-2019" */
-    int bzlen = (int)strcspn(bz, ", ");
-#ifdef MRC_HAVE_ISAL
-    snprintf(buf, cap, "gzip (isa-l %d.%d.%d), zstd %s, xz %s, bzip2 %.*s", ISAL_MAJOR_VERSION,
-             ISAL_MINOR_VERSION, ISAL_PATCH_VERSION, ZSTD_versionString(), lzma_version_string(),
-             bzlen, bz);
-#else
-    snprintf(buf, cap, "gzip (zlib %s), zstd %s, xz %s, bzip2 %.*s", zlibVersion(),
-             ZSTD_versionString(), lzma_version_string(), bzlen, bz);
-#endif
-}
-#ifndef MRC_HAVE_ISAL
 
 /** gz_inflate() : zlib. inflate() ends each member with Z_STREAM_END; more input after it is
  *  the next member, inflated after inflateReset(). */
@@ -843,6 +827,20 @@ out:
 }
 
 #endif
+
+void mrc_reader_codec_versions(char *buf, size_t cap)
+{
+    const char *bz = BZ2_bzlibVersion(); /* "1.0.8, 13-Jul-2019" */
+    int bzlen = (int)strcspn(bz, ", ");
+#ifdef MRC_HAVE_ISAL
+    snprintf(buf, cap, "gzip (isa-l %d.%d.%d), zstd %s, xz %s, bzip2 %.*s", ISAL_MAJOR_VERSION,
+             ISAL_MINOR_VERSION, ISAL_PATCH_VERSION, ZSTD_versionString(), lzma_version_string(),
+             bzlen, bz);
+#else
+    snprintf(buf, cap, "gzip (zlib %s), zstd %s, xz %s, bzip2 %.*s", zlibVersion(),
+             ZSTD_versionString(), lzma_version_string(), bzlen, bz);
+#endif
+}
 
 /* ---- zstd, xz and bzip2: one loop around a step of each library ---- */
 

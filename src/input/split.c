@@ -55,18 +55,13 @@ uint64_t mrc_split_work(const mrc_file_list *files, const mrc_split *s)
     return s->length > UINT64_MAX / f ? UINT64_MAX : s->length * f;
 }
 
-/* A split and its work, for the largest-first order. */
-typedef struct weighed {
-    uint64_t work;
-    mrc_split s;
-} weighed;
-
-static int cmp_largest_first(const void *pa, const void *pb)
+int mrc_split_cmp_most_work(const void *pa, const void *pb, void *files)
 {
-    const weighed *a = pa, *b = pb;
-    if (a->work != b->work) return a->work > b->work ? -1 : 1;
-    if (a->s.file != b->s.file) return a->s.file < b->s.file ? -1 : 1;
-    return a->s.offset < b->s.offset ? -1 : a->s.offset > b->s.offset;
+    const mrc_split *a = pa, *b = pb;
+    uint64_t wa = mrc_split_work(files, a), wb = mrc_split_work(files, b);
+    if (wa != wb) return wa > wb ? -1 : 1;
+    if (a->file != b->file) return a->file < b->file ? -1 : 1;
+    return a->offset < b->offset ? -1 : a->offset > b->offset;
 }
 
 static int cmp_rank_file_offset(const void *pa, const void *pb)
@@ -173,12 +168,10 @@ int mrc_split_plan_make_rest(const mrc_file_list *files, uint64_t chunk_size, si
     out->first = calloc(nranks + 1, sizeof *out->first);
     out->rank_bytes = calloc(nranks, sizeof *out->rank_bytes);
     out->rank_work = calloc(nranks, sizeof *out->rank_work);
-    weighed *by_work = malloc((n ? n : 1) * sizeof *by_work);
     rank_heap heap = {.rank = malloc(nranks * sizeof(size_t)), .load = out->rank_work, .n = nranks};
     if (out->splits == NULL || out->first == NULL || out->rank_bytes == NULL ||
-        out->rank_work == NULL || by_work == NULL || heap.rank == NULL) {
+        out->rank_work == NULL || heap.rank == NULL) {
         free(heap.rank);
-        free(by_work);
         free(left);
         mrc_split_plan_free(out);
         return mrc_err_errno(err, ENOMEM, "split plan for %zu splits", n);
@@ -201,22 +194,18 @@ int mrc_split_plan_make_rest(const mrc_file_list *files, uint64_t chunk_size, si
 
     /* Largest work first onto the least loaded rank (LPT): the final spread of work between the
      * most and the least loaded rank is at most the largest split's. */
-    for (size_t i = 0; i < n; i++)
-        by_work[i] = (weighed){mrc_split_work(files, &out->splits[i]), out->splits[i]};
-    if (n > 1) qsort(by_work, n, sizeof *by_work, cmp_largest_first);
+    if (n > 1) qsort_r(out->splits, n, sizeof *out->splits, mrc_split_cmp_most_work, (void *)files);
     for (size_t r = 0; r < nranks; r++)
         heap.rank[r] = r; /* all loads zero: already a heap ordered by index */
     for (size_t i = 0; i < n; i++) {
         size_t r = heap.rank[0];
-        out->splits[i] = by_work[i].s;
         out->splits[i].rank = (uint32_t)r;
         out->rank_bytes[r] += out->splits[i].length;
-        uint64_t w = by_work[i].work;
+        uint64_t w = mrc_split_work(files, &out->splits[i]);
         out->rank_work[r] = out->rank_work[r] > UINT64_MAX - w ? UINT64_MAX : out->rank_work[r] + w;
         heap_sift_down(&heap, 0);
     }
     free(heap.rank);
-    free(by_work);
 
     if (n > 1) qsort(out->splits, n, sizeof *out->splits, cmp_rank_file_offset);
     for (size_t i = 0; i < n; i++)

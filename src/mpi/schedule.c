@@ -15,15 +15,6 @@
 
 /* ---- the plan in pull order ---- */
 
-/* Most work first (mrc_split_work(): a .bz2 byte is 45 plain ones), then by file. */
-static int cmp_largest_first(const void *pa, const void *pb, void *files)
-{
-    const mrc_split *a = pa, *b = pb;
-    uint64_t wa = mrc_split_work(files, a), wb = mrc_split_work(files, b);
-    if (wa != wb) return wa > wb ? -1 : 1;
-    return a->file < b->file ? -1 : a->file > b->file;
-}
-
 static int cmp_file_offset(const void *pa, const void *pb)
 {
     const mrc_split *a = pa, *b = pb;
@@ -44,7 +35,7 @@ static void pull_order(const mrc_file_list *files, const mrc_split_plan *plan, m
     size_t k = ngz;
     for (size_t i = 0; i < plan->n; i++)
         if (files->files[plan->splits[i].file].codec == MRC_CODEC_NONE) out[k++] = plan->splits[i];
-    qsort_r(out, ngz, sizeof *out, cmp_largest_first, (void *)files);
+    qsort_r(out, ngz, sizeof *out, mrc_split_cmp_most_work, (void *)files);
     qsort(out + ngz, plan->n - ngz, sizeof *out, cmp_file_offset);
 }
 

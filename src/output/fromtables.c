@@ -151,8 +151,7 @@ int mrc_output_refs_from_tables(mrc_table *const *tables, size_t ntables, mrc_to
     if (ntables == 0) return 0;
     if (ntables == 1) { /* one table: every record is a distinct key already */
         size_t total = tables[0]->used, bytes = (total + 1) * sizeof **refs;
-        /* the refs take the index's place: its pages, not fresh ones (16 bytes a key against
-         * 8 a slot: they fit unless the table is fuller than half) */
+        /* the refs take the index's place: its pages, not fresh ones */
         scan s = {mrc_table_index_as_buffer(tables[0], bytes), 0, total, NULL, NULL};
         *in_table = s.refs != NULL;
         if (s.refs == NULL) {

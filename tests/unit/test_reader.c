@@ -1386,11 +1386,13 @@ static size_t pack_parts(enum mrc_codec c, const unsigned char *data, size_t n, 
     return len;
 }
 
-static int run_packed(const char *path, enum mrc_codec c, uint64_t size, size_t buf_size,
-                      tokvec *got, mrc_err *err)
+/* The tokens of a compressed file, its xz decoder bounded by decoder_limit (0: none). */
+static int run_packed_limited(const char *path, enum mrc_codec c, uint64_t size, size_t buf_size,
+                              uint64_t decoder_limit, tokvec *got, mrc_err *err)
 {
     mrc_reader r;
     assert_int_equal(mrc_reader_init(&r, buf_size, err), 0);
+    r.decoder_limit = decoder_limit;
     collect_ctx cc = {.out = got, .delim = words_delim};
     int rc = mrc_reader_run_packed(&r, path, c, size, collect_consume, &cc, NULL, err);
     if (rc == 0) {
@@ -1399,6 +1401,12 @@ static int run_packed(const char *path, enum mrc_codec c, uint64_t size, size_t 
     }
     mrc_reader_free(&r);
     return rc;
+}
+
+static int run_packed(const char *path, enum mrc_codec c, uint64_t size, size_t buf_size,
+                      tokvec *got, mrc_err *err)
+{
+    return run_packed_limited(path, c, size, buf_size, 0, got, err);
 }
 
 /* The reader's decoder_limit bounds an xz decoder: a file made with preset 6 (an 8 MiB
@@ -1421,14 +1429,9 @@ static void test_xz_decoder_limit(void **state)
     uint64_t need = lzma_easy_decoder_memusage(6);
     const uint64_t limits[] = {4 << 20, need, 0};
     for (size_t i = 0; i < 3; i++) {
-        mrc_reader r;
         mrc_err err = {0};
-        assert_int_equal(mrc_reader_init(&r, 0, &err), 0);
-        r.decoder_limit = limits[i];
         tokvec got = {0};
-        collect_ctx cc = {.out = &got, .delim = words_delim};
-        int rc =
-            mrc_reader_run_packed(&r, path, MRC_CODEC_XZ, len, collect_consume, &cc, NULL, &err);
+        int rc = run_packed_limited(path, MRC_CODEC_XZ, len, 0, limits[i], &got, &err);
         if (i == 0) {
             char want[128];
             snprintf(want, sizeof want, ": its xz data needs %llu MiB to decompress",
@@ -1443,7 +1446,6 @@ static void test_xz_decoder_limit(void **state)
             assert_true(got.n > 0);
         }
         tokvec_free(&got);
-        mrc_reader_free(&r);
     }
     free(packed);
     free(text);
