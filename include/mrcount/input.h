@@ -211,8 +211,8 @@ typedef struct mrc_reader {
                          * compressed file's first 512 decompressed bytes (their check) */
     size_t cap;
     uint64_t bytes_read; /* bytes read from files (progress and metrics) */
-    /* the memory an xz decoder may take (0: no bound); a file whose dictionary needs more is
-     * an error saying how much it needs */
+    /* the memory a decoder may take (0: no bound): an xz dictionary, a zstd window (at least
+     * 128 MiB, zstd's own bound); a file that needs more is an error saying how much */
     uint64_t decoder_limit;
 } mrc_reader;
 

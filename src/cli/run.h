@@ -85,9 +85,9 @@ int mrc_run_end_phase(run *r, enum mrc_fault_phase p, int rc);
 /** mrc_run_table_budget() : the bytes the map's tables may hold (0: no bound). */
 uint64_t mrc_run_table_budget(const run *r);
 
-/** mrc_run_decoder_limit() : the memory each map thread's xz decoder may take (0: no bound):
- *  what the memory limit leaves beside the tables, shared by the threads, and at least
- *  MRC_DECODER_MIN (every xz preset decodes: -9 needs 65 MiB). */
+/** mrc_run_decoder_limit() : the memory each map thread's decoder (an xz dictionary, a zstd
+ *  window) may take (0: no bound): what the memory limit leaves beside the tables, shared by
+ *  the threads, and at least MRC_DECODER_MIN (every xz preset decodes: -9 needs 65 MiB). */
 #define MRC_DECODER_MIN ((uint64_t)80 << 20)
 uint64_t mrc_run_decoder_limit(const run *r);
 

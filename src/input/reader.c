@@ -848,10 +848,90 @@ void mrc_reader_codec_versions(char *buf, size_t cap)
 typedef struct unpack {
     gz_read *g;
     ZSTD_DStream *zs;
+    unsigned zs_log;   /* zstd: the largest window accepted, 2^zs_log bytes */
+    uint64_t frame_at; /* zstd: the compressed offset where the current frame starts */
     lzma_stream xs;
     bz_stream bs;
     bool live; /* the library's state is set up (bzip2: one per stream) */
 } unpack;
+
+/* zstd's default window bound: 128 MiB, what every level writes without --long (-22: 2^27) */
+#define ZSTD_LOG_DEFAULT 27
+
+/* The largest zstd window (log2) a decoder may take under `limit` bytes (0: no bound): at
+ * least the default, so that whatever zstd -d reads, mrcount reads; at most the library's. */
+static unsigned zstd_window_log(uint64_t limit)
+{
+    ZSTD_bounds b = ZSTD_dParam_getBounds(ZSTD_d_windowLogMax);
+    unsigned max = ZSTD_isError(b.error) || b.upperBound < ZSTD_LOG_DEFAULT
+                       ? ZSTD_LOG_DEFAULT
+                       : (unsigned)b.upperBound;
+    if (limit == 0) return max;
+    unsigned lg = ZSTD_LOG_DEFAULT;
+    while (lg < max && (uint64_t)1 << (lg + 1) <= limit)
+        lg++;
+    return lg;
+}
+
+static uint64_t le_bytes(const unsigned char *p, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned i = n; i-- > 0;)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* The window the frame at compressed offset `at` asks for (skippable frames before it passed
+ * over), read from its header in the file (RFC 8878, 3.1.1.1): 0 when it cannot be told. */
+static uint64_t zstd_frame_window(gz_read *g, uint64_t at)
+{
+    unsigned char h[18]; /* magic, descriptor, window byte, dictionary id (4), content size (8) */
+    for (int hop = 0; hop < 16; hop++) {
+        ssize_t n = pread_retry(g->fd, h, sizeof h, at);
+        if (n < 8) return 0;
+        uint32_t magic = (uint32_t)le_bytes(h, 4);
+        if ((magic & 0xfffffff0u) == 0x184d2a50u) { /* skippable: its size, then its bytes */
+            at += 8 + le_bytes(h + 4, 4);
+            continue;
+        }
+        if (magic != 0xfd2fb528u) return 0;
+        unsigned d = h[4], single = d >> 5 & 1, fcs = d >> 6, did = d & 3;
+        if (!single) { /* the window descriptor: a power of two and eighths of it */
+            unsigned lg = 10 + (h[5] >> 3);
+            return ((uint64_t)1 << lg) + ((uint64_t)1 << lg >> 3) * (h[5] & 7);
+        }
+        /* one segment: the window is the content size */
+        static const unsigned did_len[4] = {0, 1, 2, 4}, fcs_len[4] = {1, 2, 4, 8};
+        unsigned o = 5 + did_len[did], len = fcs_len[fcs];
+        if ((size_t)n < o + len) return 0;
+        return le_bytes(h + o, len) + (len == 2 ? 256 : 0);
+    }
+    return 0;
+}
+
+/* A zstd frame whose window (zstd --long) is larger than this decoder accepts: how large,
+ * and what it may take. */
+static int zstd_too_large(const unpack *u)
+{
+    gz_read *g = u->g;
+    unsigned long long need = zstd_frame_window(g, u->frame_at) >> 20,
+                       may = 1ull << u->zs_log >> 20;
+    char what[64];
+    if (need > may)
+        snprintf(what, sizeof what, "a %llu MiB window", need);
+    else
+        snprintf(what, sizeof what, "a window over %llu MiB", may);
+    if (g->r->decoder_limit == 0) /* no memory limit: the library's bound */
+        return mrc_err_set(g->err, MRC_EINVAL,
+                           "%s: a zstd frame that needs %s, more than zstd decodes" EXCLUDE_HINT,
+                           g->path, what);
+    return mrc_err_set(g->err, MRC_ENOMEM,
+                       "%s: a zstd frame that needs %s (it was compressed with zstd --long), more "
+                       "than a thread's decoder may take under the memory limit (windows up to "
+                       "%llu MiB): raise --memory-limit, use fewer --threads, or recompress it "
+                       "without --long" EXCLUDE_HINT,
+                       g->path, what, may);
+}
 
 static int unpack_init(unpack *u)
 {
@@ -860,7 +940,12 @@ static int unpack_init(unpack *u)
     switch (g->codec) {
     case MRC_CODEC_ZSTD:
         u->zs = ZSTD_createDStream();
-        ok = u->zs != NULL && !ZSTD_isError(ZSTD_initDStream(u->zs)) ? 1 : -1;
+        u->zs_log = zstd_window_log(g->r->decoder_limit);
+        ok = u->zs != NULL && !ZSTD_isError(ZSTD_initDStream(u->zs)) &&
+                     !ZSTD_isError(
+                         ZSTD_DCtx_setParameter(u->zs, ZSTD_d_windowLogMax, (int)u->zs_log))
+                 ? 1
+                 : -1;
         break;
     case MRC_CODEC_XZ: {
         lzma_stream init = LZMA_STREAM_INIT;
@@ -927,13 +1012,10 @@ static int unpack_step(unpack *u, unsigned char *in, size_t in_len, bool finish,
         *used = ib.pos;
         *made = ob.pos;
         if (ZSTD_isError(ret) && ZSTD_getErrorCode(ret) == ZSTD_error_frameParameter_windowTooLarge)
-            return mrc_err_set(g->err, MRC_EINVAL,
-                               "%s: a zstd frame that needs a window over 128 MiB (zstd --long=28 "
-                               "or more), which mrcount does not decode, as zstd -d does not "
-                               "without --long: recompress it without --long" EXCLUDE_HINT,
-                               g->path);
+            return zstd_too_large(u);
         if (ZSTD_isError(ret)) return gz_corrupt(g, off + ib.pos, ZSTD_getErrorName(ret));
         *end = ret == 0; /* a frame decoded and flushed: another may follow */
+        if (*end) u->frame_at = off + ib.pos;
         return MRC_OK;
     }
     if (g->codec == MRC_CODEC_XZ) {

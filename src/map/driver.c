@@ -50,7 +50,7 @@ struct mrc_map_run {
     const mrc_file_list *files;
     uint64_t piece_size;
     uint64_t table_share;   /* bytes each worker's table may hold (0: no bound) */
-    uint64_t decoder_limit; /* bytes each worker's xz decoder may take (0: no bound) */
+    uint64_t decoder_limit; /* bytes each worker's decoder may take (0: no bound) */
     const char *tmp_dir;
     piece *pieces; /* cap entries, allocated once: workers read it while the feed appends */
     size_t cap;

@@ -3,8 +3,9 @@
 # compressed by the zstd, pzstd, xz and bzip2 tools (single and concatenated frames or streams,
 # beside .gz and plain files) equals the perl oracle of the plain text at np 1-3 x threads, static
 # and dynamic, and the ngram job over compressed v2 exports equals the awk oracle; a truncated or
-# corrupt file, one whose name does not match its data, or a zstd frame with a window over
-# 128 MiB (zstd --long=31) is an error naming the file (exit 1, no result left), at np 2.
+# corrupt file, one whose name does not match its data, or a zstd frame whose window (zstd
+# --long=31: 2 GiB) is more than a decoder may take under the memory limit is an error naming
+# the file (exit 1, no result left), at np 2; a 256 MiB window (--long=28) within it decodes.
 # shellcheck source-path=SCRIPTDIR source=lib.bash
 source "$(dirname "$0")/lib.bash"
 
@@ -83,14 +84,23 @@ bad=(
     "$B/text.zst|$B/text.zst: not a zstd file"
     "$B/xz-data.bz2|$B/xz-data.bz2: not a bzip2 file .it holds xz-compressed data."
     "$B/zstd-data.txt|$B/zstd-data.txt: zstd-compressed data in a file whose name does not end in .zst"
-    "$B/long.zst|$B/long.zst: a zstd frame that needs a window over 128 MiB"
+    "$B/long.zst|$B/long.zst: a zstd frame that needs a 2048 MiB window .it was compressed with zstd --long., more than a thread.s decoder may take under the memory limit .windows up to 512 MiB."
 )
+# 2G a rank at np 2: 0.8 GiB beside the tables for one thread's decoder, so 512 MiB windows
 for entry in "${bad[@]}"; do
     file=${entry%%|*}
-    run_mrc 2 --chunk-size 64k --output "$T/bad.tsv" "$S/part0005.txt" "$file"
+    run_mrc 2 --threads 1 --memory-limit 2G --chunk-size 64k --output "$T/bad.tsv" \
+        "$S/part0005.txt" "$file"
     assert_status 1 "${file#"$B/"}"
     assert_one_error "${entry#*|}" "${file#"$B/"}"
     [ ! -e "$T/bad.tsv" ] || fail "${file#"$B/"}: a result was left behind"
 done
 log "ok: truncated, corrupt and misnamed compressed files are errors naming them"
+
+# A window the limit allows decodes (zstd -d would need --long=28 for it).
+zstd -q --long=28 -c <"$S/part0005.txt" >"$B/long28.zst"
+oracle "$S/part0005.txt" >"$T/expected-5.tsv"
+run_mrc_ok 2 --threads 1 --memory-limit 2G --quiet --output "$T/out.tsv" "$B/long28.zst"
+assert_same "$T/expected-5.tsv" "$T/out.tsv" "a 256 MiB zstd window under a 2G limit"
+log "ok: a zstd --long=28 frame within the limit decodes"
 log "PASS"

@@ -1451,6 +1451,83 @@ static void test_xz_decoder_limit(void **state)
     free(text);
 }
 
+/* A zstd frame of windowLog lg in `out`, streamed with no pledged size, so that its header
+ * keeps the whole window (zstd --long=lg reading a pipe); a skippable frame first when skip. */
+static size_t zstd_long_frame(const unsigned char *text, size_t n, int lg, bool skip,
+                              unsigned char *out, size_t cap)
+{
+    size_t len = 0;
+    if (skip) { /* magic 0x184D2A53, 3 bytes of payload */
+        static const unsigned char sk[11] = {0x53, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 'a', 'b', 'c'};
+        memcpy(out, sk, sizeof sk);
+        len = sizeof sk;
+    }
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    assert_non_null(cc);
+    assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_windowLog, lg)));
+    assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_enableLongDistanceMatching, 1)));
+    ZSTD_inBuffer in = {text, n, 0};
+    ZSTD_outBuffer ob = {out + len, cap - len, 0};
+    /* fed first, ended after: at ZSTD_e_end on the first call the size would be known */
+    while (in.pos < in.size)
+        assert_false(ZSTD_isError(ZSTD_compressStream2(cc, &ob, &in, ZSTD_e_continue)));
+    size_t left;
+    do {
+        left = ZSTD_compressStream2(cc, &ob, &in, ZSTD_e_end);
+        assert_false(ZSTD_isError(left));
+    } while (left != 0);
+    ZSTD_freeCCtx(cc);
+    return len + ob.pos;
+}
+
+/* The reader's decoder_limit bounds a zstd window: a 256 MiB window (--long=28) decodes under
+ * 256 MiB and no limit, and under 200 MiB is an error naming the window it needs and the
+ * largest allowed (128 MiB, never less: what zstd -d reads by default); a skippable frame
+ * before it does not hide the need. The result equals the text's tokens. */
+static void test_zstd_window_limit(void **state)
+{
+    (void)state;
+    char path[512];
+    tmp_path(path, sizeof path, "long.zst");
+    size_t n = 100000;
+    unsigned char *text = make_text(n, 12, 4000, 20000);
+    text[0] = 'a';
+    tokvec want = {0};
+    oracle_tokens(text, n, words_delim, &want);
+    size_t cap = n + 65536;
+    unsigned char *packed = malloc(cap);
+    assert_non_null(packed);
+    for (int skip = 0; skip < 2; skip++) {
+        size_t len = zstd_long_frame(text, n, 28, skip, packed, cap);
+        write_file(path, packed, len);
+        const uint64_t limits[] = {(uint64_t)200 << 20, (uint64_t)256 << 20, 0};
+        for (size_t i = 0; i < 3; i++) {
+            mrc_err err = {0};
+            tokvec got = {0};
+            int rc = run_packed_limited(path, MRC_CODEC_ZSTD, len, 0, limits[i], &got, &err);
+            if (i == 0) {
+                if (rc != MRC_ENOMEM || strstr(err.msg, path) == NULL ||
+                    strstr(err.msg, ": a zstd frame that needs a 256 MiB window") == NULL ||
+                    strstr(err.msg, "under the memory limit (windows up to 128 MiB)") == NULL)
+                    fail_msg("skip %d, limit 200 MiB: status %d, '%s'", skip, rc, err.msg);
+            } else {
+                if (rc != 0)
+                    fail_msg("skip %d, limit %llu: %s", skip, (unsigned long long)limits[i],
+                             err.msg);
+                assert_int_equal(got.n, want.n);
+                for (size_t t = 0; t < want.n; t++) {
+                    assert_int_equal(got.len[t], want.len[t]);
+                    assert_memory_equal(got.s[t], want.s[t], want.len[t]);
+                }
+            }
+            tokvec_free(&got);
+        }
+    }
+    tokvec_free(&want);
+    free(packed);
+    free(text);
+}
+
 /* Each codec: the tokens of 1-5 frames or streams cut anywhere equal the text's, with small
  * buffers (grown for a long token) and large; every cut of the file short of its end is an
  * error naming it; text in a file named for the codec is "not a ... file". */
@@ -1567,6 +1644,7 @@ int main(void)
         cmocka_unit_test(test_gz_empty_members_trailers_and_garbage),
         cmocka_unit_test(test_packed_codecs),
         cmocka_unit_test(test_xz_decoder_limit),
+        cmocka_unit_test(test_zstd_window_limit),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
