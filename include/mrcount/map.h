@@ -112,6 +112,7 @@ enum mrc_bad_cause {                      /* nonzero: parsers return 0 for a goo
                      MRC_BAD_NEGATIVE,    /* a count is negative */
                      MRC_BAD_COUNT_RANGE, /* a count is over 2^64-1 */
                      MRC_BAD_ENTRY,       /* a v3 entry is not year,match,volumes */
+                     MRC_BAD_QUOTE,       /* a quoted field does not end on its line */
                      MRC_BAD_CAUSES
 };
 

@@ -1,8 +1,10 @@
 /* tsv.c - the tsv job: lines of delimited text, a numeric column summed (or the lines counted)
  * under a key made of one or more columns joined by TAB. A line with too few fields or a value
  * that is not an unsigned 64-bit number is a bad record: counted, located and reported (fatal
- * with --strict) through the same log as the ngram job; a blank line is skipped. The fields are
- * found with memchr (glibc's is vectorised); nothing here depends on options per byte. */
+ * with --strict) through the same log as the ngram job; a blank line is skipped. Fields may be
+ * quoted as in CSV (--quote): read as Python's csv module reads one line, a quoted field that
+ * does not close on its line being a bad record. The fields are found with memchr (glibc's is
+ * vectorised); nothing here depends on options per byte. */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,25 +16,65 @@
 
 static unsigned char delim_newline[256] = {['\n'] = 1};
 
-/* Where the fields this line needs start and end: field i (0-based) is [start[i], end[i]). */
-typedef struct fields {
-    const unsigned char *start[MRC_TSV_MAX_KEYS + 1];
-    const unsigned char *end[MRC_TSV_MAX_KEYS + 1];
-} fields;
-
-/* Field `col` (1-based) of line [p, e) split on delim: @return false if the line has fewer. */
-static inline bool field_at(const unsigned char *p, const unsigned char *e, unsigned char delim,
-                            uint32_t col, const unsigned char **fs, const unsigned char **fe)
+/* Field `col` (1-based) of line [p, e) split on delim: its bytes [*fs, *fe). With a quote byte
+ * (0: none), a field that starts with it is quoted: it runs to the next lone quote ("" inside
+ * is one quote), and what follows up to the delimiter is the field's too, as Python's csv
+ * module reads it. @return 1, 0 if the line has fewer fields, or -1 if a quoted field up to
+ * col does not close on the line (fields with line breaks are not read). */
+static inline int field_at(const unsigned char *p, const unsigned char *e, unsigned char delim,
+                           unsigned char quote, uint32_t col, const unsigned char **fs,
+                           const unsigned char **fe)
 {
-    for (uint32_t c = 1; c < col; c++) {
+    if (quote == 0) { /* the common case, kept tight */
+        for (uint32_t c = 1; c < col; c++) {
+            const unsigned char *d = memchr(p, delim, (size_t)(e - p));
+            if (d == NULL) return 0;
+            p = d + 1;
+        }
         const unsigned char *d = memchr(p, delim, (size_t)(e - p));
-        if (d == NULL) return false;
+        *fs = p;
+        *fe = d != NULL ? d : e;
+        return 1;
+    }
+    for (uint32_t c = 1;; c++) {
+        const unsigned char *q = p; /* where the delimiter may be */
+        if (p < e && *p == quote)
+            for (q = p + 1;;) {
+                const unsigned char *x = memchr(q, quote, (size_t)(e - q));
+                if (x == NULL) return -1;
+                q = x + 1;
+                if (q == e || *q != quote) break;
+                q++;
+            }
+        const unsigned char *d = memchr(q, delim, (size_t)(e - q));
+        if (c == col) {
+            *fs = p;
+            *fe = d != NULL ? d : e;
+            return 1;
+        }
+        if (d == NULL) return 0;
         p = d + 1;
     }
-    const unsigned char *d = memchr(p, delim, (size_t)(e - p));
-    *fs = p;
-    *fe = d != NULL ? d : e;
-    return true;
+}
+
+/* The text of field [p, e) as field_at() found it, into dst: a quoted field's quotes taken
+ * off and its "" made one. @return its length (at most e - p). */
+static size_t field_text(unsigned char *dst, const unsigned char *p, const unsigned char *e,
+                         unsigned char quote)
+{
+    size_t n = 0;
+    if (quote != 0 && p < e && *p == quote)
+        for (p++;;) { /* field_at() saw the closing quote */
+            const unsigned char *x = memchr(p, quote, (size_t)(e - p));
+            memcpy(dst + n, p, (size_t)(x - p));
+            n += (size_t)(x - p);
+            p = x + 1;
+            if (p == e || *p != quote) break;
+            dst[n++] = quote;
+            p++;
+        }
+    memcpy(dst + n, p, (size_t)(e - p));
+    return n + (size_t)(e - p);
 }
 
 /* The unsigned decimal value of [p, e): @return 0, or the bad-record cause. */
@@ -62,21 +104,35 @@ static int parse_value(const unsigned char *p, const unsigned char *e, uint64_t 
 static int line_key(mrc_map_ctx *ctx, const mrc_tsv_opts *o, const unsigned char *p,
                     const unsigned char *e, size_t *key_len, uint64_t *value, mrc_err *err)
 {
-    unsigned char delim = (unsigned char)o->delimiter;
-    size_t need = (size_t)(e - p) + o->keys.n;
-    if (need > ctx->scratch_cap && mrc_map_ctx_grow_scratch(ctx, need, err) != 0) return -1;
+    unsigned char delim = (unsigned char)o->delimiter, quote = (unsigned char)o->quote;
     size_t n = 0;
     for (uint32_t k = 0; k < o->keys.n; k++) {
         const unsigned char *fs, *fe;
-        if (!field_at(p, e, delim, o->keys.col[k], &fs, &fe)) return MRC_BAD_COLUMNS;
+        int found = field_at(p, e, delim, quote, o->keys.col[k], &fs, &fe);
+        if (found <= 0) return found < 0 ? MRC_BAD_QUOTE : MRC_BAD_COLUMNS;
+        /* the key's parts so far, a TAB, this field: a column may be named twice */
+        size_t need = n + 1 + (size_t)(fe - fs);
+        if (need > ctx->scratch_cap && mrc_map_ctx_grow_scratch(ctx, need, err) != 0) return -1;
         if (k > 0) ctx->scratch[n++] = '\t';
-        memcpy(ctx->scratch + n, fs, (size_t)(fe - fs));
-        n += (size_t)(fe - fs);
+        if (quote != 0) {
+            n += field_text(ctx->scratch + n, fs, fe, quote);
+        } else {
+            memcpy(ctx->scratch + n, fs, (size_t)(fe - fs));
+            n += (size_t)(fe - fs);
+        }
     }
     *value = 1;
     if (o->value_column > 0) {
         const unsigned char *fs, *fe;
-        if (!field_at(p, e, delim, (uint32_t)o->value_column, &fs, &fe)) return MRC_BAD_COLUMNS;
+        int found = field_at(p, e, delim, quote, (uint32_t)o->value_column, &fs, &fe);
+        if (found <= 0) return found < 0 ? MRC_BAD_QUOTE : MRC_BAD_COLUMNS;
+        if (quote != 0 && fs < fe && *fs == quote) { /* its text, after the key's */
+            size_t need = n + (size_t)(fe - fs);
+            if (need > ctx->scratch_cap && mrc_map_ctx_grow_scratch(ctx, need, err) != 0) return -1;
+            unsigned char *v = ctx->scratch + n;
+            fe = v + field_text(v, fs, fe, quote);
+            fs = v;
+        }
         int cause = parse_value(fs, fe, value);
         if (cause != 0) return cause;
     }
@@ -130,10 +186,21 @@ static long long consume_tsv(void *c, const unsigned char *buf, size_t len, size
     return addq_finish(ctx, aq, consume_lines(ctx, aq, buf, len, final, err), err);
 }
 
+static int tsv_check(const void *settings, mrc_err *err)
+{
+    const mrc_tsv_opts *o = settings;
+    if (o->quote == o->delimiter)
+        return mrc_err_set(err, MRC_EINVAL, "--quote: '%c' is the --delimiter too", o->quote);
+    return 0;
+}
+
 static int tsv_select(mrc_job *job, const mrc_job_env *env, mrc_err *err)
 {
     (void)env;
-    (void)err;
+    mrc_tsv_opts *o = (void *)job->settings;
+    if (o->quote == MRC_TSV_QUOTE_AUTO) o->quote = o->delimiter == '\t' ? 0 : '"';
+    int rc = tsv_check(o, err);
+    if (rc != 0) return rc;
     job->rules.delim = delim_newline;
     job->consume = consume_tsv;
     return 0;
@@ -201,6 +268,29 @@ static void show_delimiter(const void *field, FILE *f)
     mrc_json_string(f, s);
 }
 
+/* --quote C: one byte other than CR and LF, or none, or auto. */
+static int parse_quote(void *field, const char *value, char *cause, size_t causelen)
+{
+    int c = -2;
+    if (strcmp(value, "none") == 0) c = 0;
+    if (strcmp(value, "auto") == 0) c = MRC_TSV_QUOTE_AUTO;
+    if (value[0] != '\0' && value[1] == '\0' && value[0] != '\n' && value[0] != '\r')
+        c = (unsigned char)value[0];
+    if (c == -2) {
+        snprintf(cause, causelen, "'%s' is not one byte other than CR and LF, none or auto", value);
+        return MRC_EINVAL;
+    }
+    *(int *)field = c;
+    return 0;
+}
+
+static void show_quote(const void *field, FILE *f)
+{
+    int c = *(const int *)field;
+    char s[2] = {(char)c, '\0'};
+    mrc_json_string(f, c == 0 ? "none" : c == MRC_TSV_QUOTE_AUTO ? "auto" : s);
+}
+
 static const mrc_opt_def tsv_opts[] = {
     {.name = "key-columns",
      .section = "job",
@@ -230,6 +320,18 @@ static const mrc_opt_def tsv_opts[] = {
      .metric = "delimiter",
      .parse = parse_delimiter,
      .show = show_delimiter},
+    {.name = "quote",
+     .section = "job",
+     .type = MRC_OPT_CUSTOM,
+     .offset = offsetof(mrc_tsv_opts, quote),
+     .arg = "C|none|auto",
+     .help = "a field that starts with C runs to the next lone C\n"
+             "(CC inside is one C), delimiters and all, as in\n"
+             "CSV (default: auto = '\"', none when the delimiter\n"
+             "is TAB)",
+     .metric = "quote",
+     .parse = parse_quote,
+     .show = show_quote},
     {.name = "header",
      .section = "job",
      .type = MRC_OPT_FLAG,
@@ -245,7 +347,8 @@ static const mrc_opt_def tsv_opts[] = {
     {0},
 };
 
-static const mrc_tsv_opts tsv_defaults = {.keys = {.col = {1}, .n = 1}, .delimiter = '\t'};
+static const mrc_tsv_opts tsv_defaults = {
+    .keys = {.col = {1}, .n = 1}, .delimiter = '\t', .quote = MRC_TSV_QUOTE_AUTO};
 
 const mrc_job_desc mrc_job_tsv = {
     .name = "tsv",
@@ -256,5 +359,6 @@ const mrc_job_desc mrc_job_tsv = {
     .opts = tsv_opts,
     .settings_size = sizeof(mrc_tsv_opts),
     .defaults = &tsv_defaults,
+    .check = tsv_check,
     .select = tsv_select,
 };

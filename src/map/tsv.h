@@ -7,6 +7,7 @@
 
 #define MRC_TSV_MAX_KEYS 32      /* key columns */
 #define MRC_TSV_MAX_COLUMN 65535 /* the highest column number */
+#define MRC_TSV_QUOTE_AUTO (-1)  /* --quote's default */
 
 typedef struct mrc_tsv_columns {
     uint32_t col[MRC_TSV_MAX_KEYS]; /* 1-based, in key order */
@@ -17,6 +18,8 @@ typedef struct mrc_tsv_opts {
     mrc_tsv_columns keys; /* --key-columns 1,3 (default: 1) */
     int value_column;     /* --value-column N, 0: count lines */
     int delimiter;        /* --delimiter C: one byte (default TAB) */
+    int quote;            /* --quote C: one byte, 0: none, MRC_TSV_QUOTE_AUTO: '"' unless the
+                           * delimiter is TAB (resolved when the job is selected) */
     bool header;          /* --header: skip each file's first line */
     bool strict;          /* the first bad record is fatal */
 } mrc_tsv_opts;

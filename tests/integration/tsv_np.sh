@@ -3,7 +3,8 @@
 # chunks (so split boundaries fall everywhere), plain and .gz: the match_count column of an ngram
 # export summed by year; two key columns; lines counted; a comma-separated file with a header and
 # CRLF line ends; malformed lines counted, reported per file with their line, and fatal with
-# --strict; a sum past 2^64-1 is an error naming the key; totals of 0 and --min-count.
+# --strict; a sum past 2^64-1 is an error naming the key; totals of 0 and --min-count; quoted
+# CSV fields against Python's csv module.
 # shellcheck source-path=SCRIPTDIR source=lib.bash
 source "$(dirname "$0")/lib.bash"
 TAB=$(printf '\t')
@@ -100,6 +101,69 @@ gzip -c "$T/csv/part0.csv" >"$T/part0.csv.gz"
 ORACLE_INPUTS=("$T/csv/part0.csv")
 check "csv with header, gz" 2 , 1 1 3 -- --delimiter comma --header -- "$T/part0.csv.gz"
 ORACLE_INPUTS=()
+
+# Quoted CSV fields (--quote '"', the default with a comma), as Python's csv module reads each
+# line: written by csv.writer (minimal quoting, and all fields quoted with CRLF ends), with
+# delimiters, doubled quotes and text after a closing quote inside fields, and lines whose quote
+# does not close (malformed when the field is one the key or value needs; a later one is not
+# read). The oracle is csv.reader, line by line: a field that swallowed the line's LF is one
+# whose quote did not close.
+mkdir -p "$T/quoted"
+python3 - "$T/quoted" <<'PY'
+import csv, random, sys
+random.seed(7)
+names = ['Paris, FR', 'The "Big" Apple', 'plain', 'a""b', ',', '"', 'x,"y"', '', 'tab\there']
+for f, (quoting, end) in enumerate([(csv.QUOTE_MINIMAL, '\n'), (csv.QUOTE_ALL, '\r\n')]):
+    with open(f'{sys.argv[1]}/part{f}.csv', 'w', newline='') as out:
+        w = csv.writer(out, quoting=quoting, lineterminator=end)
+        for i in range(3000):
+            w.writerow([random.choice(names), random.randint(1990, 1999), random.randint(0, 9999),
+                        random.choice(names)])
+            if i % 97 == 0:
+                out.write('"ab"c,1995,7,z' + end)     # abc
+            if i % 131 == 0:
+                out.write('"open,1995,7,z' + end)     # malformed: the key's quote
+            if i % 151 == 0:
+                out.write('k,1995,7,"open' + end)     # fine: column 4 is not read
+PY
+cat >"$T/csv_oracle.py" <<'PY'
+import csv, sys
+keys, value = [int(k) for k in sys.argv[1].split(',')], int(sys.argv[2])
+need = max(keys + [value])
+counts, bad = {}, 0
+for name in sys.argv[4:]:
+    for raw in open(name, 'rb').read().split(b'\n'):
+        line = raw.decode('latin-1')
+        if line.endswith('\r'):
+            line = line[:-1]
+        if line == '':
+            continue
+        row = next(csv.reader([line + '\n']))
+        swallowed = [i for i, x in enumerate(row) if '\n' in x]
+        if (swallowed and swallowed[0] < need) or len(row) < need or \
+                (value and not row[value - 1].isdigit()):
+            bad += 1
+            continue
+        row[-1] = row[-1].rstrip('\n')
+        k = '\t'.join(row[c - 1] for c in keys)
+        counts[k] = counts.get(k, 0) + (int(row[value - 1]) if value else 1)
+with open(sys.argv[3], 'w') as f:
+    print(bad, file=f)
+out = sys.stdout.buffer
+for k, c in sorted(counts.items(), key=lambda kc: (-kc[1], kc[0].encode('latin-1'))):
+    out.write(k.encode('latin-1') + b'\t' + str(c).encode() + b'\n')
+PY
+python3 "$T/csv_oracle.py" 1,2 3 "$T/oracle-bad" "$T/quoted"/*.csv >"$T/exp.tsv"
+[ "$(cat "$T/oracle-bad")" -gt 0 ] || fail "the quoted csv data has no malformed lines"
+grep -q '^Paris, FR' "$T/exp.tsv" || fail "the quoted csv oracle has no key with a comma"
+for np in 1 2 3; do
+    run_mrc_ok "$np" --job tsv --delimiter , --key-columns 1,2 --value-column 3 --chunk-size 4k \
+        --quiet --metrics "$T/m.json" --output "$T/got.tsv" "$T/quoted"
+    assert_same "$T/exp.tsv" "$T/got.tsv" "quoted csv np $np"
+    [ "$(bad_total "$T/m.json")" = "$(cat "$T/oracle-bad")" ] ||
+        fail "quoted csv np $np: $(bad_total "$T/m.json") bad records, the oracle counts $(cat "$T/oracle-bad")"
+done
+log "ok: quoted csv fields, np 1-3 ($(wc -l <"$T/exp.tsv") keys, $(cat "$T/oracle-bad") malformed)"
 
 # Totals of 0 are keys (values of 0), and --min-count K leaves out those below K: K = 1 drops
 # the zeros, K = 0 (the default) none.

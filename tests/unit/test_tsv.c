@@ -174,6 +174,98 @@ static void test_other_delimiters(void **state)
     counter_free(&c);
 }
 
+/* CSV quoting (--quote, '"' by default with a delimiter other than TAB), as Python's csv module
+ * reads a line: a delimiter inside quotes is data, "" is one quote, text after the closing quote
+ * is the field's, a quote inside an unquoted field is data; a quoted value is a number; a quoted
+ * field not closed on its line is a bad record (quote), as is a value that is not a number once
+ * unquoted. Any buffer size gives the same table. */
+static void test_quoted_fields(void **state)
+{
+    (void)state;
+    static const char text[] = "\"a,b\",2\n"            /* a,b */
+                               "\"a\"\"b\",3\n"         /* a"b */
+                               "\"ab\"c,4\n"            /* abc */
+                               "ab\"c,5\n"              /* ab"c */
+                               "\"\",6\n"               /* the empty key */
+                               "x,\"7\"\n"              /* a quoted value */
+                               "\"x\",8\r\n"            /* x again */
+                               "\"open,9\n"             /* not closed: bad */
+                               "y,\"1\"\"0\"\n"         /* 1"0: bad value */
+                               "\"q\"\"\",\"1\"\"\"\n"; /* q" and 1": bad value */
+    for (size_t step = 1; step <= 64; step *= 4) {
+        counter c;
+        const char *const o[] = {"delimiter", ",", "value-column", "2", NULL};
+        assert_int_equal(counter_init(&c, o), 0);
+        assert_int_equal(feed(&c, text, step), 0);
+        assert_int_equal(COUNT(&c, "a,b"), 2);
+        assert_int_equal(COUNT(&c, "a\"b"), 3);
+        assert_int_equal(COUNT(&c, "abc"), 4);
+        assert_int_equal(COUNT(&c, "ab\"c"), 5);
+        assert_int_equal(COUNT(&c, ""), 6);
+        assert_int_equal(COUNT(&c, "x"), 15);
+        assert_int_equal(c.table.used, 6);
+        assert_int_equal(c.ctx.bad.total, 3);
+        assert_int_equal(c.ctx.bad.nsamples, 3); /* in file order: lines 8, 9, 10 */
+        assert_int_equal(c.ctx.bad.samples[0].cause, MRC_BAD_QUOTE);
+        assert_int_equal(c.ctx.bad.samples[1].cause, MRC_BAD_COUNT);
+        assert_int_equal(c.ctx.bad.samples[2].cause, MRC_BAD_COUNT);
+        counter_free(&c);
+    }
+    /* TAB: quotes are data unless asked for; --quote none with a comma */
+    counter c;
+    assert_int_equal(counter_init(&c, NULL), 0);
+    assert_int_equal(feed(&c, "\"a\"\t1\n\"a\n", 1 << 20), 0);
+    assert_int_equal(COUNT(&c, "\"a\""), 1);
+    assert_int_equal(COUNT(&c, "\"a"), 1);
+    counter_free(&c);
+    const char *const tq[] = {"quote", "\"", "key-columns", "1,2", NULL};
+    assert_int_equal(counter_init(&c, tq), 0);
+    assert_int_equal(feed(&c, "\"a\tb\"\tc\n", 1 << 20), 0);
+    assert_int_equal(COUNT(&c, "a\tb\tc"), 1);
+    counter_free(&c);
+    const char *const none[] = {"delimiter", ",", "quote", "none", NULL};
+    assert_int_equal(counter_init(&c, none), 0);
+    assert_int_equal(feed(&c, "\"a,b\"\n\"open\n", 1 << 20), 0);
+    assert_int_equal(COUNT(&c, "\"a"), 1);
+    assert_int_equal(COUNT(&c, "\"open"), 1);
+    assert_int_equal(c.ctx.bad.total, 0);
+    counter_free(&c);
+    const char *const single[] = {"delimiter", ";", "quote", "'", NULL};
+    assert_int_equal(counter_init(&c, single), 0);
+    assert_int_equal(feed(&c, "'a;''b'\n\"a\n", 1 << 20), 0);
+    assert_int_equal(COUNT(&c, "a;'b"), 1);
+    assert_int_equal(COUNT(&c, "\"a"), 1);
+    counter_free(&c);
+}
+
+/* A column named several times in the key, on a line longer than any scratch buffer before it:
+ * the key is as long as its parts (the scratch grows to it). */
+static void test_repeated_key_column_on_a_long_line(void **state)
+{
+    (void)state;
+    size_t n = 300000;
+    char *line = malloc(n + 2);
+    assert_non_null(line);
+    for (size_t i = 0; i < n; i++)
+        line[i] = (char)('a' + i % 26);
+    line[n] = '\n';
+    line[n + 1] = '\0';
+    char *key = malloc(3 * n + 2);
+    assert_non_null(key);
+    for (size_t k = 0; k < 3; k++) {
+        memcpy(key + k * (n + 1), line, n);
+        if (k < 2) key[k * (n + 1) + n] = '\t';
+    }
+    counter c;
+    const char *const o[] = {"key-columns", "1,1,1", NULL};
+    assert_int_equal(counter_init(&c, o), 0);
+    assert_int_equal(feed(&c, line, 1 << 20), 0);
+    assert_int_equal(count_of(&c, key, 3 * n + 2), 1);
+    counter_free(&c);
+    free(key);
+    free(line);
+}
+
 static void test_bad_records_are_located(void **state)
 {
     (void)state;
@@ -345,12 +437,16 @@ static void test_option_values(void **state)
         {"key-columns", ""},    {"key-columns", "1,"},   {"key-columns", "65536"},
         {"delimiter", "ab"},    {"delimiter", "\n"},     {"delimiter", ""},
         {"value-column", "-1"}, {"value-column", "x"},   {"value-column", "65536"},
+        {"quote", "ab"},        {"quote", "\n"},         {"quote", ""},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         const char *const o[] = {bad[i][0], bad[i][1], NULL};
         assert_int_equal(counter_init(&c, o), MRC_EINVAL);
         assert_non_null(strstr(c.err.msg, bad[i][0]));
     }
+    const char *const same[] = {"delimiter", ";", "quote", ";", NULL};
+    assert_int_equal(counter_init(&c, same), MRC_EINVAL);
+    assert_non_null(strstr(c.err.msg, "--quote"));
     const char *const many[] = {"key-columns",
                                 "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,"
                                 "20,21,22,23,24,25,26,27,28,29,30,31,32,33",
@@ -370,6 +466,8 @@ int main(void)
         cmocka_unit_test(test_key_columns_in_order_and_sum),
         cmocka_unit_test(test_empty_fields_and_crlf),
         cmocka_unit_test(test_other_delimiters),
+        cmocka_unit_test(test_quoted_fields),
+        cmocka_unit_test(test_repeated_key_column_on_a_long_line),
         cmocka_unit_test(test_bad_records_are_located),
         cmocka_unit_test(test_strict_names_file_and_line),
         cmocka_unit_test(test_sum_overflow_is_an_error),
