@@ -105,6 +105,14 @@ static char *write_back(const mrc_options *o, size_t *len, bool *fits)
                                        : delim,
             fits);
     if (strchr("\v\f", TSV(o)->delimiter) != NULL) *fits = false; /* trimmed by inih */
+    char quote[2] = {(char)TSV(o)->quote, '\0'};
+    put_key(f, "quote",
+            TSV(o)->quote == 0                    ? "none"
+            : TSV(o)->quote == MRC_TSV_QUOTE_AUTO ? "auto"
+                                                  : quote,
+            fits);
+    if (TSV(o)->quote > 0 && strchr(" \t\v\f;#", TSV(o)->quote) != NULL)
+        *fits = false; /* trimmed by inih, or a comment */
     put_key(f, "header", TSV(o)->header ? "yes" : "no", fits);
     fputs("[run]\n", f);
     if (o->threads != 0) put_num(f, "threads", o->threads, fits);
