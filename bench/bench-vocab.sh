@@ -20,6 +20,7 @@
 #      of "mrc-1x1 mrc-1x2 mrc-2x1 sort mawk python", default all; ngram has no python); BENCH_KEYS (30000000), BENCH_BIG_KEYS (100000000);
 #      BENCH_TOKENS, BENCH_BIG_TOKENS (0: each key once; more: repeats, see gen_keys --tokens);
 #      BENCH_DIST (zipf), BENCH_ORDER (seq), BENCH_PER_LINE (1), BENCH_FILES (8) for gen_keys;
+#      BENCH_SETTLE (5: seconds of quiet before each run, see run_interleaved);
 #      BENCH_MEMORY_LIMIT (1G); BENCH_SORT_MEM (4G); BENCH_DIR (the English corpus, default
 #      /tmp/mrc-bench/corpus-1g, made by ../shared/bench/make-corpus.sh if missing),
 #      BENCH_SIZE_MIB (1024: its size when made).
@@ -37,6 +38,7 @@ WANT=" ${BENCH_COMMANDS:-mrc-1x1 mrc-1x2 mrc-2x1 sort mawk python} "
 KEYS=${BENCH_KEYS:-30000000}
 BIG_KEYS=${BENCH_BIG_KEYS:-100000000}
 TOKENS=${BENCH_TOKENS:-0}
+SETTLE=${BENCH_SETTLE:-5}
 BIG_TOKENS=${BENCH_BIG_TOKENS:-0}
 DIST=${BENCH_DIST:-zipf}
 ORDER=${BENCH_ORDER:-seq}
@@ -118,12 +120,17 @@ add() {
 # run_interleaved : BENCH_RUNS rounds, each running every command of names/cmds once under
 # peakmem.py, its output in $tmp/PART-NAME.{stdout,stderr} (last run); one line per run in $log
 # (part, name, run, status, wall s, CPU s of the tree (user + sys), tree RSS MiB, the 1-minute
-# load average when the run started, metrics file).
+# load average when the run started, metrics file, sys s of the tree).
+# Each run starts after SETTLE quiet seconds: on a VM whose guest reports freed pages to the
+# host (virtio-balloon free page reporting), memory touched within ~2 s of another process
+# freeing it is cheap and memory touched later costs a host fault (30 M keys, 2 threads: sys
+# 0.4 s right after another run, 3.0 s after 8 s), so without the pause a command's figures
+# depend on the command before it.
 # A timeout (status 124) marks the command and skips its later runs; mrcount refusing an option
 # (status 2, as for --memory-limit before it exists) marks the command "rejected"; any other
 # failure ends the benchmark.
 run_interleaved() {
-    local r i name f rc wall cpu rss load status
+    local r i name f rc wall cpu sys rss load status
     local -A skip=()
     for ((r = 1; r <= RUNS; r++)); do
         for i in "${!names[@]}"; do
@@ -132,11 +139,13 @@ run_interleaved() {
             f=$tmp/$part-$name
             say "$part run $r/$RUNS: $name"
             rc=0
+            sleep "$SETTLE"
             read -r load _ </proc/loadavg
             python3 "$SHARED_BENCH/peakmem.py" -- bash -c "${cmds[$i]//@RUN@/$r}" \
                 >"$f.stdout" 2>"$f.stderr" || rc=$?
             wall=$(sed -n 's/^peakmem: wall \([0-9.]*\)s.*/\1/p' "$f.stderr")
             cpu=$(sed -n 's/^peakmem: .* user \([0-9.]*\)s  sys \([0-9.]*\)s.*/\1 \2/p' "$f.stderr" | mawk '{ printf "%.2f", $1 + $2 }')
+            sys=$(sed -n 's/^peakmem: .* sys \([0-9.]*\)s.*/\1/p' "$f.stderr")
             rss=$(sed -n 's/^peakmem: .*tree-RSS \([0-9.]*\) MiB.*/\1/p' "$f.stderr")
             status=ok
             if [ "$rc" = 124 ]; then
@@ -153,9 +162,9 @@ run_interleaved() {
                 echo "$BENCH: $name failed (exit $rc)" >&2
                 exit 1
             fi
-            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$part" "$name" "$r" "$status" "$wall" "$cpu" "$rss" "$load" \
-                "$([[ $name == mrc-* ]] && echo "$keep/$part-$name.$r.json" || echo -)" >>"$log"
-            say "  $status, ${wall} s, CPU ${cpu} s, tree RSS ${rss} MiB (load at start $load)"
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$part" "$name" "$r" "$status" "$wall" "$cpu" "$rss" "$load" \
+                "$([[ $name == mrc-* ]] && echo "$keep/$part-$name.$r.json" || echo -)" "$sys" >>"$log"
+            say "  $status, ${wall} s, CPU ${cpu} s (sys $sys), tree RSS ${rss} MiB (load at start $load)"
         done
     done
 }
@@ -206,7 +215,7 @@ print(",".join(sorted({str(json.load(open(f))["distinct_keys"]) for f in glob.gl
     echo
     echo "mrcount: $MRC ($("$MRC" --version | head -n 1)); load before: $(uptime | sed 's/.*load average: //')"
 } >"$out"
-printf 'part\tname\trun\tstatus\twall_s\tcpu_s\ttree_rss_mib\tload\tmetrics\n' >"$log"
+printf 'part\tname\trun\tstatus\twall_s\tcpu_s\ttree_rss_mib\tload\tmetrics\tsys_s\n' >"$log"
 
 if [[ $PARTS == *" 30m "* ]]; then
     part=30m
@@ -228,7 +237,7 @@ if [[ $PARTS == *" 30m "* ]]; then
         echo "## 30m: $KEYS distinct keys, $EXPECT_TOTAL tokens ($ORDER order, $PER_LINE a line, ${#files[@]} files, $(cat -- "${files[@]}" | wc -c) bytes)"
         echo
         python3 - "$log" 30m "$(nproc)" "${names[@]}" <<'EOF'
-import csv, json, statistics, sys
+import csv, json, os, statistics, sys
 log, part, cores, names = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 rows = [r for r in csv.DictReader(open(log), delimiter="\t") if r["part"] == part]
 PH = ("discover", "distribute", "map", "local_merge", "combine", "output")
@@ -239,13 +248,13 @@ def status(n):
 med = {n: statistics.median(float(r["wall_s"]) for r in runs(n)) for n in names if runs(n)}
 def metrics(n):
     return [json.load(open(r["metrics"])) for r in runs(n)] if n.startswith("mrc-") else []
-print("| command | median s | vs sort\\|uniq -c | CPU s | peak RSS GiB (tree) | peak RSS GiB (max rank) "
+print("| command | median s | vs sort\\|uniq -c | CPU s | sys s | peak RSS GiB (tree) | peak RSS GiB (max rank) "
       "| run s (metrics) | " + " | ".join(PH) + " | output share |")
-print("|---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(PH) + "---:|")
+print("|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(PH) + "---:|")
 share = {}
 for n in names:
     if n not in med:
-        print("| %s | %s |" % (n, ", ".join(sorted(status(n))) or "not run") + " - |" * (5 + len(PH)))
+        print("| %s | %s |" % (n, ", ".join(sorted(status(n))) or "not run") + " - |" * (6 + len(PH)))
         continue
     rss = max(float(r["tree_rss_mib"]) for r in runs(n)) / 1024
     ms = metrics(n)
@@ -259,13 +268,15 @@ for n in names:
         cells += ["%.0f%%" % (100 * share[n])]
     ratio = "%.2fx" % (med["sort"] / med[n]) if "sort" in med else "-"
     cpu = statistics.median(float(r["cpu_s"]) for r in runs(n))
-    print("| %s | %.2f | %s | %.1f | %.2f | %s |" % (n, med[n], ratio, cpu, rss, " | ".join(cells)))
+    sys_s = statistics.median(float(r.get("sys_s") or 0) for r in runs(n))
+    print("| %s | %.2f | %s | %.1f | %.1f | %.2f | %s |" % (n, med[n], ratio, cpu, sys_s, rss, " | ".join(cells)))
 print()
 print("(median s: whole command, wall, mpirun's start-up included; vs sort|uniq -c: speed-up = sort's "
       "median / the command's; CPU s: user + sys of the whole tree (median), a check on the machine's "
-      "load: far below cores x seconds means the command waited; peak RSS (tree): peakmem.py over the process tree, highest of the runs; "
+      "load: far below cores x seconds means the command waited; sys s: its kernel part (page faults of "
+      "fresh memory, I/O); each run after %s s of quiet (BENCH_SETTLE); peak RSS (tree): peakmem.py over the process tree, highest of the runs; "
       "max rank, run s and phases: medians of mrcount's metrics (phases.*.max, slowest rank); "
-      "output share = phases.output.max / run s)")
+      "output share = phases.output.max / run s)" % os.environ.get("BENCH_SETTLE", "5"))
 print()
 def r(a, b):
     return "%.2fx" % (med[b] / med[a]) if a in med and b in med else "n/a (not run)"
