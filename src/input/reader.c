@@ -858,15 +858,16 @@ typedef struct unpack {
 /* zstd's default window bound: 128 MiB, what every level writes without --long (-22: 2^27) */
 #define ZSTD_LOG_DEFAULT 27
 
-/* The largest zstd window (log2) a decoder may take under `limit` bytes (0: no bound): at
- * least the default, so that whatever zstd -d reads, mrcount reads; at most the library's. */
+/* The largest zstd window (log2) a decoder may take under `limit` bytes: at least the default,
+ * so that whatever zstd -d reads, mrcount reads; at most the library's. With no limit (0), the
+ * default: a few bytes of a frame header must not make a thread allocate 2 GiB. */
 static unsigned zstd_window_log(uint64_t limit)
 {
     ZSTD_bounds b = ZSTD_dParam_getBounds(ZSTD_d_windowLogMax);
     unsigned max = ZSTD_isError(b.error) || b.upperBound < ZSTD_LOG_DEFAULT
                        ? ZSTD_LOG_DEFAULT
                        : (unsigned)b.upperBound;
-    if (limit == 0) return max;
+    if (limit == 0) return ZSTD_LOG_DEFAULT;
     unsigned lg = ZSTD_LOG_DEFAULT;
     while (lg < max && (uint64_t)1 << (lg + 1) <= limit)
         lg++;
@@ -921,10 +922,13 @@ static int zstd_too_large(const unpack *u)
         snprintf(what, sizeof what, "a %llu MiB window", need);
     else
         snprintf(what, sizeof what, "a window over %llu MiB", may);
-    if (g->r->decoder_limit == 0) /* no memory limit: the library's bound */
-        return mrc_err_set(g->err, MRC_EINVAL,
-                           "%s: a zstd frame that needs %s, more than zstd decodes" EXCLUDE_HINT,
-                           g->path, what);
+    if (g->r->decoder_limit == 0) /* no memory limit known: zstd's default bound */
+        return mrc_err_set(
+            g->err, MRC_ENOMEM,
+            "%s: a zstd frame that needs %s (it was compressed with zstd --long), "
+            "more than a decoder takes without a memory limit (windows up to "
+            "%llu MiB): set --memory-limit, or recompress it without --long" EXCLUDE_HINT,
+            g->path, what, may);
     return mrc_err_set(g->err, MRC_ENOMEM,
                        "%s: a zstd frame that needs %s (it was compressed with zstd --long), more "
                        "than a thread's decoder may take under the memory limit (windows up to "
