@@ -925,12 +925,12 @@ static int zstd_too_large(const unpack *u)
     if (g->r->decoder_limit == 0) /* no memory limit known: zstd's default bound */
         return mrc_err_set(
             g->err, MRC_ENOMEM,
-            "%s: a zstd frame that needs %s (it was compressed with zstd --long), "
+            "%s: a zstd frame that needs %s (as zstd --long writes), "
             "more than a decoder takes without a memory limit (windows up to "
             "%llu MiB): set --memory-limit, or recompress it without --long" EXCLUDE_HINT,
             g->path, what, may);
     return mrc_err_set(g->err, MRC_ENOMEM,
-                       "%s: a zstd frame that needs %s (it was compressed with zstd --long), more "
+                       "%s: a zstd frame that needs %s (as zstd --long writes), more "
                        "than a thread's decoder may take under the memory limit (windows up to "
                        "%llu MiB): raise --memory-limit, use fewer --threads, or recompress it "
                        "without --long" EXCLUDE_HINT,

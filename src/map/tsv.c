@@ -189,8 +189,11 @@ static long long consume_tsv(void *c, const unsigned char *buf, size_t len, size
 static int tsv_check(const void *settings, mrc_err *err)
 {
     const mrc_tsv_opts *o = settings;
-    if (o->quote == o->delimiter)
-        return mrc_err_set(err, MRC_EINVAL, "--quote: '%c' is the --delimiter too", o->quote);
+    if (o->quote == o->delimiter) {
+        char c[8];
+        snprintf(c, sizeof c, o->quote > ' ' && o->quote < 127 ? "'%c'" : "byte %d", o->quote);
+        return mrc_err_set(err, MRC_EINVAL, "--quote: %s is the --delimiter too", c);
+    }
     return 0;
 }
 
@@ -198,7 +201,8 @@ static int tsv_select(mrc_job *job, const mrc_job_env *env, mrc_err *err)
 {
     (void)env;
     mrc_tsv_opts *o = (void *)job->settings;
-    if (o->quote == MRC_TSV_QUOTE_AUTO) o->quote = o->delimiter == '\t' ? 0 : '"';
+    if (o->quote == MRC_TSV_QUOTE_AUTO)
+        o->quote = o->delimiter == '\t' || o->delimiter == '"' ? 0 : '"';
     int rc = tsv_check(o, err);
     if (rc != 0) return rc;
     job->rules.delim = delim_newline;
@@ -328,7 +332,7 @@ static const mrc_opt_def tsv_opts[] = {
      .help = "a field that starts with C runs to the next lone C\n"
              "(CC inside is one C), delimiters and all, as in\n"
              "CSV (default: auto = '\"', none when the delimiter\n"
-             "is TAB)",
+             "is TAB or '\"')",
      .metric = "quote",
      .parse = parse_quote,
      .show = show_quote},

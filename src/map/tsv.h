@@ -19,7 +19,7 @@ typedef struct mrc_tsv_opts {
     int value_column;     /* --value-column N, 0: count lines */
     int delimiter;        /* --delimiter C: one byte (default TAB) */
     int quote;            /* --quote C: one byte, 0: none, MRC_TSV_QUOTE_AUTO: '"' unless the
-                           * delimiter is TAB (resolved when the job is selected) */
+                           * delimiter is TAB or '"' (resolved when the job is selected) */
     bool header;          /* --header: skip each file's first line */
     bool strict;          /* the first bad record is fatal */
 } mrc_tsv_opts;

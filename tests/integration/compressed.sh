@@ -84,7 +84,7 @@ bad=(
     "$B/text.zst|$B/text.zst: not a zstd file"
     "$B/xz-data.bz2|$B/xz-data.bz2: not a bzip2 file .it holds xz-compressed data."
     "$B/zstd-data.txt|$B/zstd-data.txt: zstd-compressed data in a file whose name does not end in .zst"
-    "$B/long.zst|$B/long.zst: a zstd frame that needs a 2048 MiB window .it was compressed with zstd --long., more than a thread.s decoder may take under the memory limit .windows up to 512 MiB."
+    "$B/long.zst|$B/long.zst: a zstd frame that needs a 2048 MiB window .as zstd --long writes., more than a thread.s decoder may take under the memory limit .windows up to 512 MiB."
 )
 # 2G a rank at np 2: 0.8 GiB beside the tables for one thread's decoder, so 512 MiB windows
 for entry in "${bad[@]}"; do

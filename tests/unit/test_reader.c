@@ -1512,7 +1512,8 @@ static void test_zstd_window_limit(void **state)
                 if (rc != MRC_ENOMEM || strstr(err.msg, path) == NULL ||
                     strstr(err.msg, ": a zstd frame that needs a 256 MiB window") == NULL ||
                     strstr(err.msg, why) == NULL)
-                    fail_msg("skip %d, limit %zu: status %d, '%s'", skip, i, rc, err.msg);
+                    fail_msg("skip %d, limit %llu: status %d, '%s'", skip,
+                             (unsigned long long)limits[i], rc, err.msg);
             } else {
                 if (rc != 0)
                     fail_msg("skip %d, limit %llu: %s", skip, (unsigned long long)limits[i],

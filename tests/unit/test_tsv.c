@@ -230,6 +230,13 @@ static void test_quoted_fields(void **state)
     assert_int_equal(COUNT(&c, "\"open"), 1);
     assert_int_equal(c.ctx.bad.total, 0);
     counter_free(&c);
+    const char *const dq[] = {"delimiter", "\"", "value-column", "2", NULL}; /* auto: none */
+    assert_int_equal(counter_init(&c, dq), 0);
+    assert_int_equal(feed(&c, "a\"1\n\"a\"2\n", 1 << 20), 0);
+    assert_int_equal(COUNT(&c, "a"), 1);
+    assert_int_equal(COUNT(&c, ""), 0); /* "a"2: the empty first field, then a: bad value */
+    assert_int_equal(c.ctx.bad.total, 1);
+    counter_free(&c);
     const char *const single[] = {"delimiter", ";", "quote", "'", NULL};
     assert_int_equal(counter_init(&c, single), 0);
     assert_int_equal(feed(&c, "'a;''b'\n\"a\n", 1 << 20), 0);
@@ -446,7 +453,10 @@ static void test_option_values(void **state)
     }
     const char *const same[] = {"delimiter", ";", "quote", ";", NULL};
     assert_int_equal(counter_init(&c, same), MRC_EINVAL);
-    assert_non_null(strstr(c.err.msg, "--quote"));
+    assert_non_null(strstr(c.err.msg, "--quote: ';' is the --delimiter too"));
+    const char *const tabs[] = {"quote", "\t", NULL};
+    assert_int_equal(counter_init(&c, tabs), MRC_EINVAL);
+    assert_non_null(strstr(c.err.msg, "--quote: byte 9 is the --delimiter too"));
     const char *const many[] = {"key-columns",
                                 "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,"
                                 "20,21,22,23,24,25,26,27,28,29,30,31,32,33",
