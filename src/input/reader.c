@@ -863,11 +863,11 @@ typedef struct unpack {
  * default: a few bytes of a frame header must not make a thread allocate 2 GiB. */
 static unsigned zstd_window_log(uint64_t limit)
 {
+    if (limit == 0) return ZSTD_LOG_DEFAULT;
     ZSTD_bounds b = ZSTD_dParam_getBounds(ZSTD_d_windowLogMax);
     unsigned max = ZSTD_isError(b.error) || b.upperBound < ZSTD_LOG_DEFAULT
                        ? ZSTD_LOG_DEFAULT
                        : (unsigned)b.upperBound;
-    if (limit == 0) return ZSTD_LOG_DEFAULT;
     unsigned lg = ZSTD_LOG_DEFAULT;
     while (lg < max && (uint64_t)1 << (lg + 1) <= limit)
         lg++;
@@ -922,19 +922,15 @@ static int zstd_too_large(const unpack *u)
         snprintf(what, sizeof what, "a %llu MiB window", need);
     else
         snprintf(what, sizeof what, "a window over %llu MiB", may);
-    if (g->r->decoder_limit == 0) /* no memory limit known: zstd's default bound */
-        return mrc_err_set(
-            g->err, MRC_ENOMEM,
-            "%s: a zstd frame that needs %s (as zstd --long writes), "
-            "more than a decoder takes without a memory limit (windows up to "
-            "%llu MiB): set --memory-limit, or recompress it without --long" EXCLUDE_HINT,
-            g->path, what, may);
+    bool bound = g->r->decoder_limit != 0; /* else no memory limit known: zstd's default */
     return mrc_err_set(g->err, MRC_ENOMEM,
-                       "%s: a zstd frame that needs %s (as zstd --long writes), more "
-                       "than a thread's decoder may take under the memory limit (windows up to "
-                       "%llu MiB): raise --memory-limit, use fewer --threads, or recompress it "
-                       "without --long" EXCLUDE_HINT,
-                       g->path, what, may);
+                       "%s: a zstd frame that needs %s (as zstd --long writes), more than %s "
+                       "(windows up to %llu MiB): %s, or recompress it without --long" EXCLUDE_HINT,
+                       g->path, what,
+                       bound ? "a thread's decoder may take under the memory limit"
+                             : "a decoder takes without a memory limit",
+                       may,
+                       bound ? "raise --memory-limit, use fewer --threads" : "set --memory-limit");
 }
 
 static int unpack_init(unpack *u)

@@ -16,6 +16,12 @@
 
 static unsigned char delim_newline[256] = {['\n'] = 1};
 
+/* Whether field [p, e) is quoted: it starts with the quote byte (0: none). */
+static inline bool quoted(const unsigned char *p, const unsigned char *e, unsigned char quote)
+{
+    return quote != 0 && p < e && *p == quote;
+}
+
 /* Field `col` (1-based) of line [p, e) split on delim: its bytes [*fs, *fe). With a quote byte
  * (0: none), a field that starts with it is quoted: it runs to the next lone quote ("" inside
  * is one quote), and what follows up to the delimiter is the field's too, as Python's csv
@@ -25,20 +31,9 @@ static inline int field_at(const unsigned char *p, const unsigned char *e, unsig
                            unsigned char quote, uint32_t col, const unsigned char **fs,
                            const unsigned char **fe)
 {
-    if (quote == 0) { /* the common case, kept tight */
-        for (uint32_t c = 1; c < col; c++) {
-            const unsigned char *d = memchr(p, delim, (size_t)(e - p));
-            if (d == NULL) return 0;
-            p = d + 1;
-        }
-        const unsigned char *d = memchr(p, delim, (size_t)(e - p));
-        *fs = p;
-        *fe = d != NULL ? d : e;
-        return 1;
-    }
     for (uint32_t c = 1;; c++) {
         const unsigned char *q = p; /* where the delimiter may be */
-        if (p < e && *p == quote)
+        if (quoted(p, e, quote))
             for (q = p + 1;;) {
                 const unsigned char *x = memchr(q, quote, (size_t)(e - q));
                 if (x == NULL) return -1;
@@ -63,7 +58,7 @@ static size_t field_text(unsigned char *dst, const unsigned char *p, const unsig
                          unsigned char quote)
 {
     size_t n = 0;
-    if (quote != 0 && p < e && *p == quote)
+    if (quoted(p, e, quote))
         for (p++;;) { /* field_at() saw the closing quote */
             const unsigned char *x = memchr(p, quote, (size_t)(e - p));
             memcpy(dst + n, p, (size_t)(x - p));
@@ -114,19 +109,14 @@ static int line_key(mrc_map_ctx *ctx, const mrc_tsv_opts *o, const unsigned char
         size_t need = n + 1 + (size_t)(fe - fs);
         if (need > ctx->scratch_cap && mrc_map_ctx_grow_scratch(ctx, need, err) != 0) return -1;
         if (k > 0) ctx->scratch[n++] = '\t';
-        if (quote != 0) {
-            n += field_text(ctx->scratch + n, fs, fe, quote);
-        } else {
-            memcpy(ctx->scratch + n, fs, (size_t)(fe - fs));
-            n += (size_t)(fe - fs);
-        }
+        n += field_text(ctx->scratch + n, fs, fe, quote);
     }
     *value = 1;
     if (o->value_column > 0) {
         const unsigned char *fs, *fe;
         int found = field_at(p, e, delim, quote, (uint32_t)o->value_column, &fs, &fe);
         if (found <= 0) return found < 0 ? MRC_BAD_QUOTE : MRC_BAD_COLUMNS;
-        if (quote != 0 && fs < fe && *fs == quote) { /* its text, after the key's */
+        if (quoted(fs, fe, quote)) { /* its text, after the key's */
             size_t need = n + (size_t)(fe - fs);
             if (need > ctx->scratch_cap && mrc_map_ctx_grow_scratch(ctx, need, err) != 0) return -1;
             unsigned char *v = ctx->scratch + n;

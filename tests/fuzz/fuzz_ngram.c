@@ -174,13 +174,6 @@ static bool ref_key(const mrc_ngram_opts *o, const unsigned char *key, size_t n,
     return true;
 }
 
-typedef struct ref_result {
-    kclist keys; /* aggregated; key bytes in `arena` */
-    unsigned char *arena;
-    uint64_t lines, bad;
-    bool error; /* the run must fail */
-} ref_result;
-
 static void reference(const mrc_ngram_opts *o, const unsigned char *text, size_t len, ref_result *r)
 {
     memset(r, 0, sizeof *r);
@@ -216,23 +209,6 @@ static void reference(const mrc_ngram_opts *o, const unsigned char *text, size_t
 }
 
 /* ---- the job under test ---- */
-
-static void expect_outcome(const counter *c, int rc, const ref_result *want, const char *how)
-{
-    if (want->error) {
-        CHECK(rc != 0 && c->err.code != 0 && c->err.msg[0] != '\0', "%s: an error was due", how);
-        return;
-    }
-    CHECK(rc == 0, "%s: unexpected error: %s", how, c->err.msg);
-    CHECK(c->ctx.records == want->lines, "%s: %llu lines, the reference has %llu", how,
-          (unsigned long long)c->ctx.records, (unsigned long long)want->lines);
-    CHECK(c->ctx.bad.total == want->bad, "%s: %llu bad records, the reference has %llu", how,
-          (unsigned long long)c->ctx.bad.total, (unsigned long long)want->bad);
-    kclist got = counter_keys(c);
-    CHECK(c->table.used == got.n, "%s: table says %zu keys, holds %zu", how, c->table.used, got.n);
-    kc_expect_equal(&got, &want->keys, how);
-    kc_free(&got);
-}
 
 /* The bad-record logs of the whole buffer and of its pieces are the same. */
 static void expect_same_log(const mrc_bad_log *a, const mrc_bad_log *b)
@@ -295,7 +271,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     counter_free(&whole);
     counter_free(&pieces);
-    kc_free(&want.keys);
-    free(want.arena);
+    ref_result_free(&want);
     return 0;
 }

@@ -2,8 +2,8 @@
  * logic bug is a crash the fuzzer keeps, like a memory error), exact-size copies (ASan sees any
  * read one byte past the data), the reader's way of feeding a consumer, and a (key, count) list
  * in the wire format's key order, a job counting into a table of its own the way a map worker
- * does, and a memfd the code under test opens by path. All static: each harness is one translation
- * unit. */
+ * does, a line job's reference result held against it, and a memfd the code under test opens by
+ * path. All static: each harness is one translation unit. */
 #ifndef MRC_FUZZ_UTIL_H
 #define MRC_FUZZ_UTIL_H
 
@@ -203,6 +203,40 @@ static inline kclist counter_keys(const counter *c)
     mrc_table_each(&c->table, kc_push_rec, &got);
     kc_sort(&got);
     return got;
+}
+
+/* ---- a line job's reference result, and the counter held against it ---- */
+
+typedef struct ref_result {
+    kclist keys; /* aggregated; key bytes in `arena` */
+    unsigned char *arena;
+    uint64_t lines, bad; /* the records counted (ctx.records), the bad ones */
+    bool error;          /* the run must fail */
+} ref_result;
+
+static inline void ref_result_free(ref_result *r)
+{
+    kc_free(&r->keys);
+    free(r->arena);
+}
+
+/* The counter after rc (its consume's status) is the reference: an error exactly when one is
+ * due, else the same records, bad records, keys and sums. */
+static inline void expect_outcome(const counter *c, int rc, const ref_result *want, const char *how)
+{
+    if (want->error) {
+        CHECK(rc != 0 && c->err.code != 0 && c->err.msg[0] != '\0', "%s: an error was due", how);
+        return;
+    }
+    CHECK(rc == 0, "%s: unexpected error: %s", how, c->err.msg);
+    CHECK(c->ctx.records == want->lines, "%s: %llu lines, the reference has %llu", how,
+          (unsigned long long)c->ctx.records, (unsigned long long)want->lines);
+    CHECK(c->ctx.bad.total == want->bad, "%s: %llu bad records, the reference has %llu", how,
+          (unsigned long long)c->ctx.bad.total, (unsigned long long)want->bad);
+    kclist got = counter_keys(c);
+    CHECK(c->table.used == got.n, "%s: table says %zu keys, holds %zu", how, c->table.used, got.n);
+    kc_expect_equal(&got, &want->keys, how);
+    kc_free(&got);
 }
 
 #endif

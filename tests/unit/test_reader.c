@@ -127,6 +127,16 @@ static int cmp_tok_qsort(const void *a, const void *b)
     return cmp_tok(a, b, sort_vec);
 }
 
+/* The same tokens in the same order. */
+static void assert_same_tokens(const tokvec *got, const tokvec *want)
+{
+    assert_int_equal(got->n, want->n);
+    for (size_t i = 0; i < want->n; i++) {
+        assert_int_equal(got->len[i], want->len[i]);
+        assert_memory_equal(got->s[i], want->s[i], want->len[i]);
+    }
+}
+
 /* Multiset equality: sort index arrays of both and compare element-wise. */
 static void assert_same_multiset(const tokvec *a, const tokvec *b)
 {
@@ -1518,11 +1528,7 @@ static void test_zstd_window_limit(void **state)
                 if (rc != 0)
                     fail_msg("skip %d, limit %llu: %s", skip, (unsigned long long)limits[i],
                              err.msg);
-                assert_int_equal(got.n, want.n);
-                for (size_t t = 0; t < want.n; t++) {
-                    assert_int_equal(got.len[t], want.len[t]);
-                    assert_memory_equal(got.s[t], want.s[t], want.len[t]);
-                }
+                assert_same_tokens(&got, &want);
             }
             tokvec_free(&got);
         }
@@ -1561,11 +1567,7 @@ static void test_packed_codecs(void **state)
                 mrc_err err = {0};
                 if (run_packed(path, cs[k], len, b ? 1 << 20 : 4096, &got, &err) != 0)
                     fail_msg("%s, %zu parts: %s", names[k], parts, err.msg);
-                assert_int_equal(got.n, want.n);
-                for (size_t i = 0; i < want.n; i++) {
-                    assert_int_equal(got.len[i], want.len[i]);
-                    assert_memory_equal(got.s[i], want.s[i], want.len[i]);
-                }
+                assert_same_tokens(&got, &want);
                 tokvec_free(&got);
             }
             /* cut short: inside a frame or stream, truncated or corrupt whatever the size at
