@@ -546,9 +546,10 @@ static void check_merged(const unsigned char **ord, size_t n, size_t k, enum mrc
                          uint64_t top);
 
 /* Write-behind with a 4 KiB window: what the threads write in turns, and the merge, is still
- * the oracle's text, and once written no page before the last two windows is left in the page
- * cache (written back and dropped as the writer went on; not on tmpfs, whose pages are the
- * file). */
+ * the oracle's text, and once written the pages before the last two windows are gone from the
+ * page cache (written back and dropped as the writer went on; not on tmpfs, whose pages are the
+ * file). A few may stay: POSIX_FADV_DONTNEED skips a page still in another CPU's LRU batch
+ * (CI under TSan kept 2 of 37), so a quarter is allowed; without the write-behind all stay. */
 static void test_write_behind(void **state)
 {
     (void)state;
@@ -574,7 +575,7 @@ static void test_write_behind(void **state)
             assert_int_equal(stat(path, &st), 0);
             assert_true(st.st_size > 8 * 4096);
             size_t old = ((size_t)st.st_size - 2 * 4096) & ~(size_t)4095, cached;
-            if (drops && (cached = resident_pages(path, old)) != 0)
+            if (drops && (cached = resident_pages(path, old)) > old / 4096 / 4)
                 fail_msg("%zu threads: %zu of the first %zu pages still cached", t, cached,
                          old / 4096);
             check_write(&r, ord, sort, 0, t, path);
