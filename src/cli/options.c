@@ -266,12 +266,20 @@ static const mrc_opt_def run_opts[] = {
      .offset = OPT(checkpoint_reset),
      .help = "start over when DIR holds the checkpoint of another\n"
              "run (other inputs or options), instead of refusing"},
+    {.name = "no-checkpoint-reset",
+     .type = MRC_OPT_FLAG,
+     .offset = OPT(checkpoint_reset),
+     .negate = true},
     {.name = "keep-checkpoint",
      .section = "run",
      .type = MRC_OPT_FLAG,
      .offset = OPT(keep_checkpoint),
      .help = "keep DIR after a successful run (the next run with\n"
              "it maps nothing)"},
+    {.name = "no-keep-checkpoint",
+     .type = MRC_OPT_FLAG,
+     .offset = OPT(keep_checkpoint),
+     .negate = true},
     {.name = "output",
      .section = "output",
      .short_name = 'o',
@@ -325,6 +333,7 @@ static const mrc_opt_def run_opts[] = {
      .type = MRC_OPT_FLAG,
      .offset = OPT(quiet),
      .help = "no summary line on stderr"},
+    {.name = "no-quiet", .type = MRC_OPT_FLAG, .offset = OPT(quiet), .negate = true},
     {.name = "help",
      .short_name = 'h',
      .type = MRC_OPT_FLAG,
@@ -404,7 +413,8 @@ static char *make_usage(void)
             mrc_opt_write_help(one, f);
         }
     fputs("\n"
-          "In FILE.ini, booleans are true/false, yes/no, on/off or 1/0.\n"
+          "In FILE.ini, booleans are true/false, yes/no, on/off or 1/0; on the command\n"
+          "line, --no-NAME turns off an on/off option NAME that FILE.ini turned on.\n"
           "Exit status: 0 success, 2 bad usage or configuration, 1 a runtime failure\n"
           "on any rank.\n"
           "\n"
@@ -849,6 +859,7 @@ static int check_given(const mrc_options *o, const cli_opt *given, size_t ngiven
 {
     for (size_t i = 0; i < ngiven; i++) {
         const char *name = given[i].k->def->name;
+        const char *what = strncmp(name, "no-", 3) == 0 ? name + 3 : name; /* --no-NAME: NAME's */
         if (given[i].k->of_jobs) {
             bool mine = false;
             for (const mrc_opt_def *d = o->job->opts; d->name != NULL && !mine; d++)
@@ -856,8 +867,8 @@ static int check_given(const mrc_options *o, const cli_opt *given, size_t ngiven
             if (!mine)
                 return mrc_err_set(err, MRC_EINVAL, "--%s is not an option of --job %s", name,
                                    o->job->name);
-        } else if (o->checkpoint == NULL && (strncmp(name, "checkpoint-", 11) == 0 ||
-                                             strcmp(name, "keep-checkpoint") == 0)) {
+        } else if (o->checkpoint == NULL && (strncmp(what, "checkpoint-", 11) == 0 ||
+                                             strcmp(what, "keep-checkpoint") == 0)) {
             return mrc_err_set(err, MRC_EINVAL, "--%s needs --checkpoint DIR", name);
         }
     }

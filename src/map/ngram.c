@@ -622,12 +622,20 @@ static const mrc_opt_def ngram_opts[] = {
              "lines (years as 4 digits); --sort key gives a time\n"
              "series per ngram",
      .metric = "per_year"},
+    {.name = "no-per-year",
+     .type = MRC_OPT_FLAG,
+     .offset = offsetof(mrc_ngram_opts, per_year),
+     .negate = true},
     {.name = "strict",
      .section = "job",
      .type = MRC_OPT_FLAG,
      .offset = offsetof(mrc_ngram_opts, strict),
      .help = "a malformed line is an error (default: skipped,\ncounted and reported)",
      .metric = "strict"},
+    {.name = "no-strict",
+     .type = MRC_OPT_FLAG,
+     .offset = offsetof(mrc_ngram_opts, strict),
+     .negate = true},
     {0},
 };
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "addq.h"
 #include "mrcount/map.h"
@@ -233,18 +234,25 @@ static void show_columns(const void *field, FILE *f)
     fputc(']', f);
 }
 
-/* --delimiter C: one byte, or one of the names tab, space, comma, semicolon, pipe, or \t. */
+/* --delimiter C: one byte, or one of the names tab, space, comma, semicolon, pipe (any case),
+ * or \t. */
 static int parse_delimiter(void *field, const char *value, char *cause, size_t causelen)
 {
     static const struct {
         const char *name;
         char c;
-    } names[] = {{"tab", '\t'},  {"\\t", '\t'},      {"TAB", '\t'}, {"space", ' '},
+    } names[] = {{"tab", '\t'},  {"\\t", '\t'},      {"space", ' '},
                  {"comma", ','}, {"semicolon", ';'}, {"pipe", '|'}};
     int c = -1;
     if (value[0] != '\0' && value[1] == '\0') c = (unsigned char)value[0];
     for (size_t i = 0; c < 0 && i < sizeof names / sizeof *names; i++)
-        if (strcmp(value, names[i].name) == 0) c = (unsigned char)names[i].c;
+        if (strcasecmp(value, names[i].name) == 0) c = (unsigned char)names[i].c;
+    if (value[0] == '\0') { /* what an INI file's "delimiter = ;" leaves: the ';' began a comment */
+        snprintf(cause, causelen,
+                 "empty (in a config file a ';' after a space starts a comment: write "
+                 "'semicolon')");
+        return MRC_EINVAL;
+    }
     if (c < 0 || c == '\n' || c == '\r') {
         snprintf(cause, causelen,
                  "'%s' is not one byte other than CR and LF (or tab, space, comma, semicolon, "
@@ -332,12 +340,20 @@ static const mrc_opt_def tsv_opts[] = {
      .offset = offsetof(mrc_tsv_opts, header),
      .help = "skip each file's first line",
      .metric = "header"},
+    {.name = "no-header",
+     .type = MRC_OPT_FLAG,
+     .offset = offsetof(mrc_tsv_opts, header),
+     .negate = true},
     {.name = "strict",
      .section = "job",
      .type = MRC_OPT_FLAG,
      .offset = offsetof(mrc_tsv_opts, strict),
      .help = "a malformed line is an error (default: skipped,\ncounted and reported)",
      .metric = "strict"},
+    {.name = "no-strict",
+     .type = MRC_OPT_FLAG,
+     .offset = offsetof(mrc_tsv_opts, strict),
+     .negate = true},
     {0},
 };
 

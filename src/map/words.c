@@ -101,6 +101,10 @@ static int words_check(const void *settings, mrc_err *err)
         return mrc_err_set(err, MRC_EINVAL,
                            "--normalize applies to --tokens unicode only (the byte rules' keys "
                            "are their bytes)");
+    if (o->ngrams < 2 && o->ngram_break != MRC_BREAK_LINE)
+        return mrc_err_set(err, MRC_EINVAL,
+                           "--ngram-break applies to --ngrams 2 and more (single tokens have "
+                           "no sequence to break)");
     return 0;
 }
 

@@ -824,8 +824,12 @@ static void test_options(void **state)
     assert_int_equal(mrc_job_select(&j, d, s, NULL, &err), 0);
     assert_false(j.rules.lookahead);
     assert_ptr_equal(j.rules.delim, mrc_unicode_record_delims());
-    assert_int_equal(mrc_job_set(d, s, "ngrams", "4", &err), 0);
+    /* a break without n-grams would change nothing: refused, as the run would ignore it */
     assert_int_equal(mrc_job_set(d, s, "ngram-break", "paragraph", &err), 0);
+    assert_int_equal(mrc_job_select(&j, d, s, NULL, &err), MRC_EINVAL);
+    assert_non_null(strstr(err.msg, "--ngram-break applies to --ngrams 2"));
+    memset(&err, 0, sizeof err);
+    assert_int_equal(mrc_job_set(d, s, "ngrams", "4", &err), 0);
     assert_int_equal(mrc_job_select(&j, d, s, NULL, &err), 0);
     assert_true(j.rules.lookahead);
     assert_int_not_equal(mrc_job_set(d, s, "ngrams", "0", &err), 0);

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "options.h"
+#include "ngram.h"
+#include "tsv.h"
 #include "words.h"
 
 /* The words job's settings as parsed (every job option applies to each job that owns it). */
@@ -425,6 +427,59 @@ static void test_cli_beats_ini(void **state)
     EXPECT_ERROR(msg, "-c", ini, "--threads", "many");
 }
 
+/* Every on/off option a file can turn on, the command line can turn off again (--no-NAME),
+ * whichever comes first; and a negation the run would ignore is refused like its option. */
+static void test_cli_turns_off_ini_flags(void **state)
+{
+    (void)state;
+    mrc_options o;
+    mrc_err e;
+    const char *tsv = write_ini("[job]\njob = tsv\nheader = true\nstrict = yes\n"
+                                "[output]\nquiet = on\n");
+    assert_int_equal(parse(&o, &e, "-c", tsv, (char *)NULL), 0);
+    const mrc_tsv_opts *t = mrc_options_job_settings(&o);
+    assert_true(t->header);
+    assert_true(t->strict);
+    assert_true(o.quiet);
+    mrc_options_free(&o);
+    assert_int_equal(
+        parse(&o, &e, "--no-header", "-c", tsv, "--no-strict", "--no-quiet", (char *)NULL), 0);
+    t = mrc_options_job_settings(&o);
+    assert_false(t->header);
+    assert_false(t->strict);
+    assert_false(o.quiet);
+    mrc_options_free(&o);
+
+    const char *ngram = write_ini("[job]\njob = ngram\nper-year = 1\nstrict = true\n");
+    assert_int_equal(parse(&o, &e, "-c", ngram, "--no-per-year", (char *)NULL), 0);
+    const mrc_ngram_opts *g = mrc_options_job_settings(&o);
+    assert_false(g->per_year);
+    assert_true(g->strict);
+    mrc_options_free(&o);
+    assert_int_equal(parse(&o, &e, "-c", ngram, "--no-strict", (char *)NULL), 0);
+    g = mrc_options_job_settings(&o);
+    assert_true(g->per_year);
+    assert_false(g->strict);
+    mrc_options_free(&o);
+
+    /* the last of a flag and its negation wins */
+    assert_int_equal(parse(&o, &e, "--job", "tsv", "--no-header", "--header", (char *)NULL), 0);
+    assert_true(((const mrc_tsv_opts *)mrc_options_job_settings(&o))->header);
+    mrc_options_free(&o);
+
+    const char *ck = write_ini("[run]\ncheckpoint = ck.d\ncheckpoint-reset = true\n"
+                               "keep-checkpoint = true\n");
+    assert_int_equal(
+        parse(&o, &e, "-c", ck, "--no-checkpoint-reset", "--no-keep-checkpoint", (char *)NULL), 0);
+    assert_false(o.checkpoint_reset);
+    assert_false(o.keep_checkpoint);
+    mrc_options_free(&o);
+
+    EXPECT_ERROR("--no-header is not an option of --job words", "--no-header");
+    EXPECT_ERROR("--no-per-year is not an option of --job tsv", "--job", "tsv", "--no-per-year");
+    EXPECT_ERROR("--no-keep-checkpoint needs --checkpoint DIR", "--no-keep-checkpoint");
+}
+
 static void test_ini_errors(void **state)
 {
     (void)state;
@@ -686,6 +741,7 @@ int main(void)
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_ini_every_key),
         cmocka_unit_test(test_cli_beats_ini),
+        cmocka_unit_test(test_cli_turns_off_ini_flags),
         cmocka_unit_test(test_ini_errors),
         cmocka_unit_test(test_ini_long_inputs_on_continuation_lines),
         cmocka_unit_test(test_ini_nul_bytes),

@@ -152,10 +152,11 @@ static void test_other_delimiters(void **state)
     (void)state;
     static const struct {
         const char *opt, *text;
-    } cases[] = {{",", "k,3\nk,4\nj,1\n"},     {"comma", "k,3\nk,4\nj,1\n"},
-                 {"space", "k 3\nk 4\nj 1\n"}, {";", "k;3\nk;4\nj;1\n"},
-                 {"pipe", "k|3\nk|4\nj|1\n"},  {"\\t", "k\t3\nk\t4\nj\t1\n"},
-                 {"tab", "k\t3\nk\t4\nj\t1\n"}};
+    } cases[] = {{",", "k,3\nk,4\nj,1\n"},      {"comma", "k,3\nk,4\nj,1\n"},
+                 {"space", "k 3\nk 4\nj 1\n"},  {";", "k;3\nk;4\nj;1\n"},
+                 {"pipe", "k|3\nk|4\nj|1\n"},   {"\\t", "k\t3\nk\t4\nj\t1\n"},
+                 {"tab", "k\t3\nk\t4\nj\t1\n"}, {"TAB", "k\t3\nk\t4\nj\t1\n"},
+                 {"Comma", "k,3\nk,4\nj,1\n"},  {"SEMICOLON", "k;3\nk;4\nj;1\n"}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         counter c;
         const char *const o[] = {"delimiter", cases[i].opt, "value-column", "2", NULL};
@@ -451,6 +452,11 @@ static void test_option_values(void **state)
         assert_int_equal(counter_init(&c, o), MRC_EINVAL);
         assert_non_null(strstr(c.err.msg, bad[i][0]));
     }
+    /* "delimiter = ;" in an INI file reaches the option empty (inih took the ';' for a
+     * comment): the message says so */
+    const char *const empty[] = {"delimiter", "", NULL};
+    assert_int_equal(counter_init(&c, empty), MRC_EINVAL);
+    assert_non_null(strstr(c.err.msg, "a ';' after a space starts a comment: write 'semicolon'"));
     const char *const same[] = {"delimiter", ";", "quote", ";", NULL};
     assert_int_equal(counter_init(&c, same), MRC_EINVAL);
     assert_non_null(strstr(c.err.msg, "--quote: ';' is the --delimiter too"));
