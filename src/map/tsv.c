@@ -157,9 +157,9 @@ static long long consume_lines(mrc_map_ctx *ctx, addq *aq, const unsigned char *
                            -1;
                 if (addq_push(ctx->table, aq, ctx->scratch, key_len, value, err) != 0)
                     return addq_name_failure(ctx, err);
-                ctx->records++;
             }
         }
+        ctx->records += !header; /* lines read, malformed and blank ones too (as ngram's) */
         ctx->piece_line++;
         p = next;
     }
