@@ -112,9 +112,11 @@ char *mrc_temp_path(const char *path);
 
 /** mrc_link_target() : when path is a symbolic link, the file it names, as an absolute path
  *  (its directory resolved; the file itself may not exist yet, as for a link made ahead of the
- *  result), so that a result written through a temporary and a rename replaces the target and
- *  keeps the link. @return a malloc'd path, or NULL: not a link (or its directory is gone, or
- *  out of memory: the caller then writes at path). */
+ *  result: a dangling chain is followed to its last name), so that a result written through a
+ *  temporary and a rename replaces the target and keeps the link. @return a malloc'd path;
+ *  NULL with errno 0: not a link (the caller writes at path); NULL with errno set: a link that
+ *  names nothing one could make (ENOENT: its directory does not exist, ELOOP: a loop,
+ *  ENOMEM), which the caller must refuse rather than replace the link. */
 char *mrc_link_target(const char *path);
 
 /* ---- the version ----

@@ -195,6 +195,12 @@ mrc_source *mrc_output_sorted_result_source(mrc_sorted_result *s, mrc_err *err);
 
 void mrc_output_sorted_result_free(mrc_sorted_result *s);
 
+/** mrc_output_probe() : whether a result or metrics file could be written at path, checked
+ *  before the map so that a typo does not cost the run: the temporary it would be written under
+ *  is created and removed ("-", a device or a FIFO pass unopened; a symbolic link is checked as
+ *  written: through to its target). @return 0, or nonzero with err naming path and the cause. */
+int mrc_output_probe(const char *path, mrc_err *err);
+
 /** mrc_output_set_block_size() : test hook: bytes per write block (0: the default, 1 MiB);
  *  small blocks drive the chunk, turn and huge-line paths with few records. Not thread-safe:
  *  call it between writes. */

@@ -58,6 +58,9 @@ static int phase_discover(run *r)
         rc = mrc_input_discover_with((const char *const *)r->o.inputs, r->o.ninputs, &dopt,
                                      &r->files, &r->err);
         if (rc == 0) rc = mrc_options_check_inputs(&r->o, &r->files, &r->err);
+        /* where the result and the metrics go, before the map rather than after it */
+        if (rc == 0 && r->o.output_per_rank == NULL) rc = mrc_output_probe(r->o.out.path, &r->err);
+        if (rc == 0 && r->o.metrics != NULL) rc = mrc_output_probe(r->o.metrics, &r->err);
         r->chunk = r->o.chunk_size ? r->o.chunk_size
                                    : mrc_split_default_chunk(r->files.total_bytes, r->d.size);
         if (rc == 0 && r->o.checkpoint != NULL) /* the plan of what the checkpoint lacks */

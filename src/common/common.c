@@ -198,13 +198,11 @@ char *mrc_temp_path(const char *path)
     return t;
 }
 
-char *mrc_link_target(const char *path)
+/* One hop of a link that realpath() cannot resolve (it dangles, somewhere along its chain):
+ * the name it holds, relative to the link's directory, that directory resolved. NULL (errno
+ * set) when that directory does not exist. */
+static char *link_hop(const char *path)
 {
-    struct stat st;
-    if (lstat(path, &st) != 0 || !S_ISLNK(st.st_mode)) return NULL;
-    char *real = realpath(path, NULL);
-    if (real != NULL) return real;
-    /* dangling: the name it holds, relative to the link's directory, that directory resolved */
     char to[4096], *full = NULL, *out = NULL;
     ssize_t n = readlink(path, to, sizeof to - 1);
     if (n <= 0) return NULL;
@@ -219,10 +217,38 @@ char *mrc_link_target(const char *path)
     char *base = strrchr(full, '/'); /* full has one: it is absolute or joined */
     *base++ = '\0';
     char *dir = realpath(*full != '\0' ? full : "/", NULL);
+    if (dir != NULL && *base == '\0') errno = EISDIR;
     if (dir != NULL && *base != '\0' &&
         asprintf(&out, "%s/%s", strcmp(dir, "/") ? dir : "", base) < 0)
         out = NULL;
     free(dir);
     free(full);
     return out;
+}
+
+#define LINK_HOPS 40 /* as the kernel's limit: more is a loop (ELOOP) */
+
+char *mrc_link_target(const char *path)
+{
+    struct stat st;
+    errno = 0;
+    if (lstat(path, &st) != 0 || !S_ISLNK(st.st_mode)) {
+        errno = 0;
+        return NULL;
+    }
+    char *real = realpath(path, NULL);
+    if (real != NULL) return real;
+    /* dangling: hop by hop, until a name that is not a link (the file to make) */
+    char *cur = NULL;
+    for (int hop = 0;; hop++) {
+        char *next = hop < LINK_HOPS ? link_hop(cur != NULL ? cur : path) : NULL;
+        int e = hop < LINK_HOPS ? (errno != 0 ? errno : ENOENT) : ELOOP;
+        free(cur);
+        if (next == NULL) {
+            errno = e;
+            return NULL;
+        }
+        cur = next;
+        if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode)) return cur;
+    }
 }

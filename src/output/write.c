@@ -120,6 +120,8 @@ static int dest_open(mrc_out_dest *d, const char *path, mrc_err *err)
     struct stat st;
     if ((d->resolved = mrc_link_target(path)) != NULL)
         d->path = path = d->resolved; /* a rename over the link would replace the link */
+    else if (errno != 0) /* a link to nothing that can be made: never replace the link */
+        return mrc_err_errno(err, errno, "%s (a symbolic link)", path);
     if (stat(path, &st) == 0) {
         if (S_ISDIR(st.st_mode)) return mrc_err_errno(err, EISDIR, "%s", path);
         if (!S_ISREG(st.st_mode)) { /* a device or a FIFO: a rename would replace the node */
@@ -154,6 +156,24 @@ int mrc_out_dest_open(mrc_out_dest *d, const char *path, mrc_err *err)
         free(d->resolved);
         d->resolved = NULL;
     }
+    return rc;
+}
+
+int mrc_output_probe(const char *path, mrc_err *err)
+{
+    if (strcmp(path, "-") == 0) return 0;
+    char *target = mrc_link_target(path);
+    struct stat st;
+    int rc = 0;
+    if (target == NULL && errno != 0)
+        rc = mrc_err_errno(err, errno, "%s (a symbolic link)", path);
+    else if (stat(target != NULL ? target : path, &st) != 0 || S_ISREG(st.st_mode) ||
+             S_ISDIR(st.st_mode)) { /* a device or FIFO is not opened: a FIFO would wait */
+        mrc_out_dest d;
+        rc = mrc_out_dest_open(&d, path, err);
+        if (rc == 0) (void)mrc_out_dest_close(&d, MRC_EIO, err); /* the temporary removed */
+    }
+    free(target);
     return rc;
 }
 

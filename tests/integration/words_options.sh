@@ -161,5 +161,32 @@ run_mrc_ok 2 --quiet --output "$T/r-link.tsv" --metrics "$T/m-link.json" "$D/par
 assert_same "$T/p0.tsv" "$T/store/r.tsv" "--output through a link"
 python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/store/m.json" ||
     fail "--metrics through a link: no JSON in its target"
+# A dangling link is written through to the file it names (as a shell's > does), also along a
+# chain of dangling links; a link into a directory that does not exist, or a loop, is refused
+# naming it, and the link stays (it was replaced by a regular file, exit 0).
+ln -s chain2.tsv "$T/chain1.tsv"
+ln -s store/made.tsv "$T/chain2.tsv"
+run_mrc_ok 1 --quiet --output "$T/chain1.tsv" "$D/part0000.txt"
+[ -L "$T/chain1.tsv" ] && [ -L "$T/chain2.tsv" ] || fail "a dangling output link was replaced"
+assert_same "$T/p0.tsv" "$T/store/made.tsv" "--output through dangling links"
+ln -s "$T/no-such-dir/x.tsv" "$T/dangling.tsv"
+ln -s loop.json "$T/loop.json"
+for args in "--output $T/dangling.tsv" "--metrics $T/loop.json"; do
+    # shellcheck disable=SC2086 # word splitting of the option list is intended
+    run_mrc 1 $args "$D/part0000.txt"
+    assert_status 1 "'$args'"
+    assert_one_error "(a symbolic link)" "'$args'"
+    [ -L "${args#* }" ] || fail "'$args': the link was replaced"
+done
+assert_stderr_has "Too many levels of symbolic links"
+# ... and before the map: with a failure injected into every rank's map, the output's error is
+# the one reported, and nothing was made
+for args in "--output $T/no-such-dir/r.tsv" "--metrics $T/no-such-dir/m.json" "--output $T/store"; do
+    # shellcheck disable=SC2086 # word splitting of the option list is intended
+    MRC_FAULT=1:map run_mrc 2 $args "$D/part0000.txt"
+    assert_status 1 "'$args' (before the map)"
+    assert_one_error "(No such file or directory|Is a directory)" "'$args' (before the map)"
+done
+[ ! -e "$T/no-such-dir" ] || fail "an output probe made a directory"
 log "ok: --metrics to standard output, to a FIFO, through links; paths that clash refused"
 log "PASS"
