@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 
 #include "mrcount/memlimit.h"
@@ -240,6 +241,39 @@ static void offer_meminfo(best *b, const char *root, unsigned ranks)
     free(text);
 }
 
+/* RLIMIT_AS less what is mapped already (VmSize of <root>/proc/self/status) and what each CPU's
+ * thread reserves. Without a readable VmSize the limit is not offered: what is left of it is
+ * unknown, and an Open MPI rank maps hundreds of MiB of libraries and segments. */
+static void offer_address_space(best *b, const char *root, uint64_t as_limit, unsigned cpus)
+{
+    if (as_limit == 0 || as_limit == MRC_MEMLIMIT_UNLIMITED) return;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/proc/self/status", root);
+    char *text = slurp(path);
+    if (text == NULL) return;
+    static const char key[] = "VmSize:";
+    for (char *line = text; line != NULL; line = strchr(line, '\n')) {
+        if (*line == '\n') line++;
+        if (strncmp(line, key, sizeof key - 1) != 0) continue;
+        char *p = line + sizeof key - 1, *end;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p < '0' || *p > '9') break;
+        errno = 0;
+        unsigned long long kib = strtoull(p, &end, 10);
+        if (errno != 0 || strncmp(end, " kB", 3) != 0) break;
+        uint64_t used = mul_sat(kib, 1024), reserved = mul_sat(cpus, MRC_MEMLIMIT_AS_PER_CPU);
+        uint64_t left = as_limit > used ? as_limit - used : 0;
+        char what[128];
+        snprintf(what, sizeof what, "RLIMIT_AS less %llu MiB mapped and %llu MiB for %u thread%s, / %d",
+                 (unsigned long long)(used >> 20), (unsigned long long)(reserved >> 20), cpus,
+                 cpus > 1 ? "s" : "", MRC_MEMLIMIT_AS_SHARE);
+        offer(b, (left > reserved ? left - reserved : 0) / MRC_MEMLIMIT_AS_SHARE, what);
+        break;
+    }
+    free(text);
+}
+
 uint64_t mrc_memlimit_headroom(uint64_t source_bytes)
 {
     if (source_bytes == MRC_MEMLIMIT_UNLIMITED) return 0;
@@ -255,6 +289,7 @@ void mrc_memlimit_detect(const mrc_memlimit_env *env, mrc_memlimit *out)
     offer_cgroups(&b, root, ranks);
     offer_slurm(&b, env, ranks, cpus);
     offer_meminfo(&b, root, ranks);
+    offer_address_space(&b, root, env->as_limit, cpus);
 
     out->source_bytes = b.bytes;
     snprintf(out->source, sizeof out->source, "%s", b.what);
@@ -284,4 +319,7 @@ void mrc_memlimit_env_from_process(mrc_memlimit_env *env, unsigned ranks_on_node
     env->slurm_mem_per_cpu = getenv("SLURM_MEM_PER_CPU");
     env->ranks_on_node = ranks_on_node;
     env->cpus = cpus;
+    struct rlimit rl;
+    env->as_limit =
+        getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (uint64_t)rl.rlim_cur : 0;
 }

@@ -54,7 +54,7 @@ static void put(const char *rel, const char *contents)
 
 static mrc_memlimit detect(const char *node, const char *cpu, unsigned ranks, unsigned cpus)
 {
-    mrc_memlimit_env env = {root, node, cpu, ranks, cpus};
+    mrc_memlimit_env env = {root, node, cpu, ranks, cpus, 0};
     mrc_memlimit m;
     memset(&m, 0x5a, sizeof m);
     mrc_memlimit_detect(&env, &m);
@@ -305,6 +305,33 @@ static void test_malformed_ignored(void **state)
     assert_int_equal(m.source_bytes, 2 * GiB);
 }
 
+/* RLIMIT_AS (ulimit -v, SGE's h_vmem): per process, less what is mapped and the threads'
+ * reserves, a third of the rest; no VmSize, no source (what is left is unknown). */
+static void test_address_space_limit(void **state)
+{
+    (void)state;
+    put("proc/meminfo", "MemAvailable:   10485760 kB\n"); /* 10 GiB: not the smallest */
+    put("proc/self/status", "Name:\tmrcount\nVmPeak:\t  300000 kB\nVmSize:\t  204800 kB\n"
+                            "VmRSS:\t   20000 kB\n");
+    mrc_memlimit_env env = {root, NULL, NULL, 2, 2, 1000 * MiB};
+    mrc_memlimit m;
+    mrc_memlimit_detect(&env, &m);
+    assert_int_equal(m.source_bytes, (1000 - 200 - 144) * MiB / 3); /* not / 2 ranks */
+    assert_string_equal(m.source, "RLIMIT_AS less 200 MiB mapped and 144 MiB for 2 threads, / 3");
+    assert_int_equal(m.limit, m.source_bytes - 64 * MiB);
+    env.as_limit = 0; /* none */
+    mrc_memlimit_detect(&env, &m);
+    assert_string_equal(m.source, "MemAvailable / 2 ranks");
+    env.as_limit = 300 * MiB; /* less than mapped and reserved: the floor */
+    mrc_memlimit_detect(&env, &m);
+    assert_int_equal(m.source_bytes, 0);
+    assert_int_equal(m.limit, MRC_MEMLIMIT_FLOOR);
+    env.as_limit = 1000 * MiB;
+    put("proc/self/status", "Name:\tmrcount\nVmRSS:\t   20000 kB\n");
+    mrc_memlimit_detect(&env, &m);
+    assert_string_equal(m.source, "MemAvailable / 2 ranks");
+}
+
 static void test_env_from_process(void **state)
 {
     (void)state;
@@ -339,6 +366,7 @@ int main(void)
         T(test_slurm_mem_per_cpu),
         T(test_mem_available),
         T(test_smallest_wins),
+        T(test_address_space_limit),
         T(test_headroom_and_floor),
         T(test_malformed_ignored),
         T(test_env_from_process),
