@@ -4,8 +4,10 @@
  * open an input (a FIFO would block the whole run), never read standard input, never print. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <glob.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,9 +178,29 @@ static const char *file_kind(mode_t mode)
     return "not a regular file";
 }
 
+/* Whether a file of size 0 has data all the same: a pseudo-file (/proc) is read to its end but
+ * stats as empty, and splits by size would count nothing of it. */
+static bool empty_but_reads(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) return false; /* the map's open names the cause */
+    char byte;
+    ssize_t n;
+    do
+        n = read(fd, &byte, 1);
+    while (n < 0 && errno == EINTR);
+    close(fd);
+    return n > 0;
+}
+
 static int add_file(discover_ctx *c, const char *path, const struct stat *st)
 {
     if (access(path, R_OK) != 0) return mrc_err_errno(c->err, errno, "%s", path);
+    if (st->st_size == 0 && empty_but_reads(path))
+        return mrc_err_set(c->err, MRC_EINVAL,
+                           "%s: its size is 0 but it reads data (a pseudo-file as in /proc, "
+                           "whose size is not its contents): copy it to a regular file first",
+                           path);
     mrc_file_list *l = c->out;
     if (l->n == l->cap) {
         size_t ncap = l->cap ? 2 * l->cap : 16;

@@ -291,6 +291,32 @@ static void test_fifo_named_directly_is_an_error(void **state)
     assert_int_equal(l.n, 0);
 }
 
+/* A pseudo-file stats as size 0 but reads data: refused, naming it (it would count nothing);
+ * a truly empty file is fine. */
+static void test_pseudo_file_of_size_0_is_an_error(void **state)
+{
+    (void)state;
+    struct stat st;
+    const char *proc = "/proc/self/status";
+    if (stat(proc, &st) != 0 || st.st_size != 0) skip();
+    const char *args[] = {proc};
+    mrc_file_list l;
+    mrc_err err = {0};
+    assert_int_not_equal(mrc_input_discover(args, 1, &l, NULL, NULL, &err), 0);
+    assert_non_null(strstr(err.msg, proc));
+    assert_non_null(strstr(err.msg, "its size is 0 but it reads data"));
+    char f[256];
+    path_of(f, sizeof f, "empty.txt");
+    FILE *e = fopen(f, "w");
+    assert_non_null(e);
+    fclose(e);
+    args[0] = f;
+    assert_int_equal(mrc_input_discover(args, 1, &l, NULL, NULL, &err), 0);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.files[0].size, 0);
+    mrc_file_list_free(&l);
+}
+
 static void test_glob(void **state)
 {
     (void)state;
@@ -615,6 +641,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fifo_named_directly_is_an_error, guard_setup,
                                         guard_teardown),
         cmocka_unit_test_setup_teardown(test_stop_ends_the_walk, guard_setup, guard_teardown),
+        cmocka_unit_test_setup_teardown(test_pseudo_file_of_size_0_is_an_error, guard_setup,
+                                        guard_teardown),
         cmocka_unit_test_setup_teardown(test_glob, guard_setup, guard_teardown),
         cmocka_unit_test_setup_teardown(test_list_file, guard_setup, guard_teardown),
         cmocka_unit_test_setup_teardown(test_list_must_be_a_regular_file, guard_setup,
