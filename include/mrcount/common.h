@@ -27,6 +27,8 @@ enum mrc_status {
 typedef struct mrc_err {
     int code;                  /* enum mrc_status; 0 when no error was recorded */
     char msg[MRC_ERR_MSG_MAX]; /* "<file>: <cause>", without the "mrcount: " prefix */
+    bool relayed; /* another rank's error passed on (a stream's owner failed): an agreement
+                     reports a rank's own error before it */
 } mrc_err;
 
 /** mrc_msg_printable() : control bytes of msg other than TAB (a newline or an escape sequence

@@ -137,9 +137,12 @@ int mrc_mpi_share(const mrc_mpi *d, const char *cpuset, size_t *index, size_t *c
 
 int mrc_mpi_agree(const mrc_mpi *d, int status, mrc_err *err)
 {
-    int mine = status != 0 ? d->rank : d->size, first = d->size;
-    MRC_MPI_CHECK(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), err);
-    if (first == d->size) return 0;
+    /* the lowest rank whose error is its own; else the lowest that relays one */
+    int mine = status == 0 ? 2 * d->size : err->relayed ? d->size + d->rank : d->rank;
+    int lowest = 2 * d->size;
+    MRC_MPI_CHECK(MPI_Allreduce(&mine, &lowest, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), err);
+    if (lowest == 2 * d->size) return 0;
+    int first = lowest % d->size;
     mrc_err msg = {0};
     if (d->rank == first) {
         msg = *err;

@@ -15,7 +15,7 @@
 
 #define TAG_ASK 21   /* rank 0 -> owner: int 1 (the next block) or 0 (no more) */
 #define TAG_BLOCK 22 /* owner -> rank 0: records (empty: the end) */
-#define TAG_ERROR 23 /* owner -> rank 0: the owner's error message instead of a block */
+#define TAG_ERROR 23 /* owner -> rank 0: the owner's error (code, message) instead of a block */
 
 /* Wait for a request to complete, napping, and give up when the stop flag is raised (the
  * request is cancelled). @return 0, MRC_EINTR, or an MPI failure. */
@@ -83,10 +83,19 @@ static int receive_block(stream_source *s, bool prefetch, mrc_err *err)
     int rc = MPI_Recv(s->buf, n, MPI_BYTE, s->owner, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
     if (rc != MPI_SUCCESS) return mrc_mpi_mpi_error(err, "MPI_Recv(stream block)", rc);
     s->asked = false;
-    if (st.MPI_TAG == TAG_ERROR) {
+    if (st.MPI_TAG == TAG_ERROR) { /* int code, then the message */
         s->ended = true;
-        return mrc_err_set(err, MRC_EIO, "rank %d: %.*s", s->owner, n > 400 ? 400 : n,
-                           (const char *)s->buf);
+        int code = MRC_EIO;
+        if (n >= (int)sizeof code) memcpy(&code, s->buf, sizeof code);
+        int len = n - (int)sizeof code;
+        if (err->code != 0) return err->code; /* an error of its own came first */
+        mrc_err_set(err, code != 0 ? code : MRC_EIO, "rank %d: %.*s", s->owner,
+                    len < 0     ? 0
+                    : len > 400 ? 400
+                                : len,
+                    (const char *)s->buf + sizeof code);
+        err->relayed = true; /* a signal that stopped the owner stops the run as one (EINTR) */
+        return err->code;
     }
     s->len = (size_t)n;
     s->pos = 0;
@@ -157,11 +166,16 @@ mrc_source *mrc_mpi_stream_source(const mrc_mpi *d, int owner, const mrc_stop *s
 
 /* ---- an owner ---- */
 
-/* Tell rank 0 why this owner's stream ends early. */
+/* Tell rank 0 why this owner's stream ends early: the error's code, then its message. */
 static void send_error(const mrc_err *e)
 {
     const char *msg = e->msg[0] ? e->msg : "the stream failed";
-    MPI_Send(msg, (int)strlen(msg), MPI_BYTE, 0, TAG_ERROR, MPI_COMM_WORLD);
+    unsigned char buf[sizeof(int) + MRC_ERR_MSG_MAX];
+    int code = e->code != 0 ? e->code : MRC_EIO;
+    size_t len = strnlen(msg, MRC_ERR_MSG_MAX);
+    memcpy(buf, &code, sizeof code);
+    memcpy(buf + sizeof code, msg, len);
+    MPI_Send(buf, (int)(sizeof code + len), MPI_BYTE, 0, TAG_ERROR, MPI_COMM_WORLD);
 }
 
 int mrc_mpi_stream_serve(const mrc_mpi *d, mrc_source *src, size_t block, const mrc_stop *stop,

@@ -142,8 +142,8 @@ else
 fi
 rm -rf "$W"
 
-# --- mpirun signalled: it sends SIGTERM to every rank (for SIGINT too), SIGKILL 1 s later, and
-# exits 1. The ranks' one message says so when it gets out before mpirun does. -----------------
+# --- mpirun signalled: it sends every rank SIGCONT, SIGTERM 1 s later (for SIGINT too), SIGKILL
+# 1 s after that, and exits 1. The ranks' one message says so when it gets out before mpirun does. -----------------
 # RANK:PHASE NP SIG [--output-per-rank]
 cases=(
     "1:map 2 TERM" "1:combine 2 TERM" "1:map 2 INT"
