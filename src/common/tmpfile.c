@@ -81,9 +81,9 @@ int mrc_write_full(int fd, const void *buf, size_t n, const char *dir, mrc_err *
         if (e == EINTR) continue;
         if (e == ENOSPC || e == EDQUOT)
             return mrc_err_set(err, MRC_EIO,
-                               "%s: no space left for spill files (%zu of %zu bytes written): %s",
-                               dir, done, n, strerror(e));
-        return mrc_err_errno(err, e, "%s: cannot write a spill file", dir);
+                               "%s: no space left (%zu of %zu bytes of a file written): %s", dir,
+                               done, n, strerror(e));
+        return mrc_err_errno(err, e, "%s: cannot write a file there", dir);
     }
     return 0;
 }

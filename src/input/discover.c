@@ -389,7 +389,7 @@ static int expand_glob(discover_ctx *c, const char *pattern)
 static int take_named(discover_ctx *c, const char *arg)
 {
     if (strcmp(arg, "-") == 0)
-        return mrc_err_set(c->err, MRC_EINVAL,
+        return mrc_err_set(c->err, MRC_EUSAGE, /* as no INPUT at all: exit 2 */
                            "-: standard input is not supported; name the files");
     if (arg[0] == '\0') return mrc_err_set(c->err, MRC_EINVAL, "empty input path");
     /* a pattern's own text is not a path: its matches are tested as they are taken */

@@ -129,17 +129,17 @@ log "ok: a result past ulimit -f"
 
 # --- standard input is not an input ------------------------------------------------------------
 run_open 2 -
-expect nonzero "'-' as input"
+expect 2 "'-' as input"
 assert_stderr_has 'mrcount: ' "'-' as input"
 run_open single -
-expect nonzero "'-' as input (singleton)"
+expect 2 "'-' as input (singleton)"
 log "ok: '-' refused with status $RC"
 
 run_open 2
-expect nonzero "no inputs"
+expect 2 "no inputs"
 assert_stderr_has 'mrcount: ' "no inputs"
 run_open single --quiet
-expect nonzero "no inputs (singleton)"
+expect 2 "no inputs (singleton)"
 log "ok: no inputs refused with status $RC"
 
 # --- usage and configuration errors: exit 2 ----------------------------------------------------

@@ -452,7 +452,7 @@ static void test_full_and_read_only_disk(void **state)
     gen_universe(&u, &kp, 20000, 16, 9); /* ~400 KB of records */
     order_sort(u.v, u.n, MRC_ORDER_HASH);
     char want[512];
-    snprintf(want, sizeof want, "%s: no space left for spill files (", dir);
+    snprintf(want, sizeof want, "%s: no space left (", dir);
     static const size_t bufs[] = {0, 4096};
     for (int i = 0; i < 2; i++) {
         mrc_err err = {0};

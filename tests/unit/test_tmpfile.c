@@ -186,7 +186,7 @@ static void test_io_errors_name_the_dir(void **state)
     assert_true(fd >= 0);
     mrc_err err = {0};
     assert_int_equal(mrc_write_full(fd, "x", 1, dir, &err), MRC_EIO);
-    assert_string_equal(err.msg, msg("%s: cannot write a spill file: Bad file descriptor", dir));
+    assert_string_equal(err.msg, msg("%s: cannot write a file there: Bad file descriptor", dir));
     char b[4];
     err = (mrc_err){0};
     assert_int_equal(mrc_pread_full(fd, b, sizeof b, 0, dir, &err), MRC_EIO);
@@ -226,7 +226,7 @@ static void test_full_file_system(void **state)
     assert_non_null(buf);
     /* 64 KiB of room: the first write is short (65536 bytes), the next one fails */
     assert_int_equal(mrc_write_full(fd, buf, n, dir, &err), MRC_EIO);
-    assert_string_equal(err.msg, msg("%s: no space left for spill files (65536 of 1048576 bytes "
+    assert_string_equal(err.msg, msg("%s: no space left (65536 of 1048576 bytes of a file "
                                      "written): No space left on device",
                                      dir));
     /* the same full file system, found before any work */
@@ -234,8 +234,7 @@ static void test_full_file_system(void **state)
     assert_int_equal(mrc_tmpdir_check(dir, &err), MRC_EIO);
     assert_string_equal(
         err.msg,
-        msg("%s: no space left for spill files (0 of 1 bytes written): No space left on device",
-            dir));
+        msg("%s: no space left (0 of 1 bytes of a file written): No space left on device", dir));
     /* closing the nameless file gives all the room back: nothing was left behind */
     assert_int_equal(close(fd), 0);
     assert_int_equal(entries(dir), 0);
