@@ -117,7 +117,7 @@ char *mrc_temp_path(const char *path);
  *  result: a dangling chain is followed to its last name), so that a result written through a
  *  temporary and a rename replaces the target and keeps the link. @return a malloc'd path;
  *  NULL with errno 0: not a link (the caller writes at path); NULL with errno set: a link that
- *  names nothing one could make (ENOENT: its directory does not exist, ELOOP: a loop,
+ *  names nothing one could make (e.g. ENOENT: its directory does not exist, ELOOP: a loop,
  *  ENOMEM), which the caller must refuse rather than replace the link. */
 char *mrc_link_target(const char *path);
 

@@ -56,8 +56,9 @@ typedef void (*mrc_warn_fn)(const char *msg, void *arg);
  *  - "@list.txt" reads one path per line (empty lines and lines starting with '#' ignored),
  *    each line treated like an argument (no nested @); the list must be a regular file (a
  *    directory, FIFO or device there is an error, never opened to wait on);
- *  - "-" is an error (standard input cannot be scattered to ranks);
- *  - a missing or unreadable path, or a FIFO named directly, is an error.
+ *  - "-" is an error, MRC_EUSAGE (standard input cannot be scattered to ranks);
+ *  - a missing or unreadable path, or a FIFO named directly, is an error; so is a regular file
+ *    of size 0 that reads data (a pseudo-file as in /proc, whose size is not its contents).
  *  The same file named twice is counted twice (like cat). @return 0, or nonzero with err
  *  filled ("<path>: <cause>"). */
 int mrc_input_discover(const char *const *args, size_t nargs, mrc_file_list *out, mrc_warn_fn warn,

@@ -27,7 +27,7 @@
 
 /* Address space a thread reserves without using it, which RLIMIT_AS counts: glibc's malloc
  * arena (64 MiB reserved at a time on 64-bit) and a stack (8 MiB by default). */
-#define MRC_MEMLIMIT_AS_PER_CPU ((uint64_t)72 << 20)
+#define MRC_MEMLIMIT_AS_PER_THREAD ((uint64_t)72 << 20)
 /* What is left of RLIMIT_AS is divided by this: the limit counts address space, and a table
  * maps ahead of what it holds (its arena doubles its mapping, and a growth maps the new size
  * before it lets the old one go: up to 3x the bytes the budget counts). */
@@ -41,6 +41,7 @@ typedef struct mrc_memlimit_env {
     unsigned ranks_on_node;         /* ranks sharing this node's memory (0 counts as 1) */
     unsigned cpus;                  /* CPUs of this rank (0 counts as 1) */
     uint64_t as_limit;              /* the process's RLIMIT_AS (ulimit -v) in bytes; 0: none */
+    unsigned threads; /* threads of the process, the main one included (0 counts as 1) */
 } mrc_memlimit_env;
 
 #define MRC_MEMLIMIT_SOURCE_MAX 512
@@ -60,7 +61,8 @@ typedef struct mrc_memlimit {
  *  of SLURM_MEM_PER_NODE and SLURM_MEM_PER_CPU from the environment (the only environment read
  *  of this module; the pointers stay valid while the environment is not changed), and the soft
  *  RLIMIT_AS. */
-void mrc_memlimit_env_from_process(mrc_memlimit_env *env, unsigned ranks_on_node, unsigned cpus);
+void mrc_memlimit_env_from_process(mrc_memlimit_env *env, unsigned ranks_on_node, unsigned cpus,
+                                   unsigned threads);
 
 /** mrc_memlimit_detect() : the budget of this rank from the smallest of these sources, each
  *  for this rank:
@@ -71,9 +73,9 @@ void mrc_memlimit_env_from_process(mrc_memlimit_env *env, unsigned ranks_on_node
  *    a K, M, G or T suffix is accepted; 0, which Slurm uses for "all of the node", is no limit);
  *  - MemAvailable of /proc/meminfo / ranks_on_node;
  *  - RLIMIT_AS (a per-process limit, so not divided among ranks) less the address space the
- *    process has mapped already (VmSize of /proc/self/status) and MRC_MEMLIMIT_AS_PER_CPU per
- *    CPU (what a thread reserves beyond what it uses: its stack, malloc's arena), divided by
- *    MRC_MEMLIMIT_AS_SHARE.
+ *    process has mapped already (VmSize of /proc/self/status) and MRC_MEMLIMIT_AS_PER_THREAD
+ *    per thread (what a thread reserves beyond what it uses: its stack, malloc's arena),
+ *    divided by MRC_MEMLIMIT_AS_SHARE.
  *  A missing file, an unreadable or malformed value, "max", or a v1 value of 2^62 or more (the
  *  kernel's "no limit") is no source, never an error. The budget is the source less the
  *  headroom (mrc_memlimit_headroom()), never below MRC_MEMLIMIT_FLOOR. No source at all:

@@ -363,6 +363,11 @@ int mrc_run_output(run *r)
     } else {
         mrc_source *s = mine_source(r, &r->err);
         uint64_t sent = 0;
+        if (s != NULL && MRC_FAULT_AT(MRC_FP_STREAM) &&
+            mrc_fault_at(&r->err, MRC_FP_STREAM, 0) != 0) { /* served as the error it is */
+            s->close(s);
+            s = NULL;
+        }
         if (s == NULL) { /* rank 0 still asks: answer with the error */
             rc = r->err.code ? r->err.code : MRC_ENOMEM;
             mrc_mpi_stream_serve(&r->d, NULL, STREAM_BLOCK, &mrc_signal_flag, &sent, &r->err);

@@ -119,7 +119,8 @@ static int phase_place(run *r)
         mrc_memlimit_env env;
         mrc_memlimit_env_from_process(
             &env, (unsigned)(r->d.node_size > 0 ? r->d.node_size : 1),
-            (unsigned)(r->pl.cores_available ? r->pl.cores_available : 1));
+            (unsigned)(r->pl.cores_available ? r->pl.cores_available : 1),
+            (unsigned)r->pl.nthreads + 1); /* the workers and the main thread */
         mrc_memlimit_detect(&env, &r->mem);
     }
     rc = mrc_run_end_phase(r, MRC_FP_PLACE, rc);

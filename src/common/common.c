@@ -217,7 +217,6 @@ static char *link_hop(const char *path)
     char *base = strrchr(full, '/'); /* full has one: it is absolute or joined */
     *base++ = '\0';
     char *dir = realpath(*full != '\0' ? full : "/", NULL);
-    if (dir != NULL && *base == '\0') errno = EISDIR;
     if (dir != NULL && *base != '\0' &&
         asprintf(&out, "%s/%s", strcmp(dir, "/") ? dir : "", base) < 0)
         out = NULL;
@@ -249,6 +248,8 @@ char *mrc_link_target(const char *path)
             return NULL;
         }
         cur = next;
-        if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode)) return cur;
+        /* the end: not a link, or a link that resolves after all (/dev/stdout hops to
+         * /proc/PID/fd/1, which names a pipe realpath() cannot: the pipe is opened through it) */
+        if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode) || stat(cur, &st) == 0) return cur;
     }
 }

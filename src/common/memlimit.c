@@ -244,7 +244,7 @@ static void offer_meminfo(best *b, const char *root, unsigned ranks)
 /* RLIMIT_AS less what is mapped already (VmSize of <root>/proc/self/status) and what each CPU's
  * thread reserves. Without a readable VmSize the limit is not offered: what is left of it is
  * unknown, and an Open MPI rank maps hundreds of MiB of libraries and segments. */
-static void offer_address_space(best *b, const char *root, uint64_t as_limit, unsigned cpus)
+static void offer_address_space(best *b, const char *root, uint64_t as_limit, unsigned threads)
 {
     if (as_limit == 0 || as_limit == MRC_MEMLIMIT_UNLIMITED) return;
     char path[PATH_MAX];
@@ -262,12 +262,14 @@ static void offer_address_space(best *b, const char *root, uint64_t as_limit, un
         errno = 0;
         unsigned long long kib = strtoull(p, &end, 10);
         if (errno != 0 || strncmp(end, " kB", 3) != 0) break;
-        uint64_t used = mul_sat(kib, 1024), reserved = mul_sat(cpus, MRC_MEMLIMIT_AS_PER_CPU);
+        uint64_t used = mul_sat(kib, 1024);
+        uint64_t reserved = mul_sat(threads, MRC_MEMLIMIT_AS_PER_THREAD);
         uint64_t left = as_limit > used ? as_limit - used : 0;
         char what[128];
-        snprintf(what, sizeof what, "RLIMIT_AS less %llu MiB mapped and %llu MiB for %u thread%s, / %d",
-                 (unsigned long long)(used >> 20), (unsigned long long)(reserved >> 20), cpus,
-                 cpus > 1 ? "s" : "", MRC_MEMLIMIT_AS_SHARE);
+        snprintf(what, sizeof what,
+                 "RLIMIT_AS less %llu MiB mapped and %llu MiB for %u thread%s, / %d",
+                 (unsigned long long)(used >> 20), (unsigned long long)(reserved >> 20), threads,
+                 threads > 1 ? "s" : "", MRC_MEMLIMIT_AS_SHARE);
         offer(b, (left > reserved ? left - reserved : 0) / MRC_MEMLIMIT_AS_SHARE, what);
         break;
     }
@@ -289,7 +291,7 @@ void mrc_memlimit_detect(const mrc_memlimit_env *env, mrc_memlimit *out)
     offer_cgroups(&b, root, ranks);
     offer_slurm(&b, env, ranks, cpus);
     offer_meminfo(&b, root, ranks);
-    offer_address_space(&b, root, env->as_limit, cpus);
+    offer_address_space(&b, root, env->as_limit, at_least_1(env->threads));
 
     out->source_bytes = b.bytes;
     snprintf(out->source, sizeof out->source, "%s", b.what);
@@ -312,13 +314,15 @@ void mrc_memlimit_explicit(uint64_t bytes, mrc_memlimit *out)
     snprintf(out->source, sizeof out->source, "--memory-limit");
 }
 
-void mrc_memlimit_env_from_process(mrc_memlimit_env *env, unsigned ranks_on_node, unsigned cpus)
+void mrc_memlimit_env_from_process(mrc_memlimit_env *env, unsigned ranks_on_node, unsigned cpus,
+                                   unsigned threads)
 {
     env->root = NULL;
     env->slurm_mem_per_node = getenv("SLURM_MEM_PER_NODE");
     env->slurm_mem_per_cpu = getenv("SLURM_MEM_PER_CPU");
     env->ranks_on_node = ranks_on_node;
     env->cpus = cpus;
+    env->threads = threads;
     struct rlimit rl;
     env->as_limit =
         getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (uint64_t)rl.rlim_cur : 0;

@@ -1,7 +1,8 @@
 /* discover.c - rank 0's first step: expand INPUT arguments (files, directories, globs, @lists)
  * into the list of regular files the run will read, in a deterministic bytewise order.
- * It only stats, lists directories and reads @list files (regular files only): it must never
- * open an input (a FIFO would block the whole run), never read standard input, never print. */
+ * It only stats, lists directories and reads @list files (regular files only): it opens an
+ * input only when it is a regular file of size 0 (to tell a /proc pseudo-file, never a FIFO,
+ * which would block the whole run), never reads standard input, never prints. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -179,7 +180,8 @@ static const char *file_kind(mode_t mode)
 }
 
 /* Whether a file of size 0 has data all the same: a pseudo-file (/proc) is read to its end but
- * stats as empty, and splits by size would count nothing of it. */
+ * stats as empty, and splits by size would count nothing of it. One that reads data and then
+ * has a size is a file that grew since its stat (a log, an NFS attribute cache): not one. */
 static bool empty_but_reads(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -189,8 +191,10 @@ static bool empty_but_reads(const char *path)
     do
         n = read(fd, &byte, 1);
     while (n < 0 && errno == EINTR);
+    struct stat now;
+    bool pseudo = n > 0 && fstat(fd, &now) == 0 && now.st_size == 0;
     close(fd);
-    return n > 0;
+    return pseudo;
 }
 
 static int add_file(discover_ctx *c, const char *path, const struct stat *st)

@@ -159,7 +159,7 @@ static long long consume_lines(mrc_map_ctx *ctx, addq *aq, const unsigned char *
                     return addq_name_failure(ctx, err);
             }
         }
-        ctx->records += !header; /* lines read, malformed and blank ones too (as ngram's) */
+        if (!header) ctx->records++; /* lines read, malformed and blank ones too (as ngram's) */
         ctx->piece_line++;
         p = next;
     }

@@ -104,7 +104,8 @@ static int words_check(const void *settings, mrc_err *err)
     if (o->ngrams < 2 && o->ngram_break != MRC_BREAK_LINE)
         return mrc_err_set(err, MRC_EINVAL,
                            "--ngram-break applies to --ngrams 2 and more (single tokens have "
-                           "no sequence to break)");
+                           "no sequence to break; after a config file that sets it, give "
+                           "--ngram-break line)");
     return 0;
 }
 

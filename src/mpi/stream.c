@@ -202,6 +202,10 @@ int mrc_mpi_stream_serve(const mrc_mpi *d, mrc_source *src, size_t block, const 
         int more = 0;
         MPI_Request req;
         MPI_Status st;
+        if (mrc_stopped(stop)) { /* signalled: stop serving now, rank 0 learns why */
+            rc = mrc_err_set(err, MRC_EINTR, "the stream to rank 0: stopped");
+            break;
+        }
         rc = MPI_Irecv(&more, 1, MPI_INT, 0, TAG_ASK, MPI_COMM_WORLD, &req);
         if (rc != MPI_SUCCESS) {
             rc = mrc_mpi_mpi_error(err, "MPI_Irecv(stream request)", rc);

@@ -70,6 +70,7 @@ cases=(
     "0:combine:fail 3 0" "1:combine:oom 2 0"
     "0:output:fail 2 0" "1:output:fail 3 0"
     "0:metrics:oom 3 0" "1:metrics:fail 2 0"
+    "1:stream:fail 2 0" "2:stream:oom 3 0" # named by the owner, not by rank 0 that relays it
 )
 for c in "${cases[@]}"; do
     read -r spec np named <<<"$c"

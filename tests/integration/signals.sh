@@ -143,7 +143,8 @@ fi
 rm -rf "$W"
 
 # --- mpirun signalled: it sends every rank SIGCONT, SIGTERM 1 s later (for SIGINT too), SIGKILL
-# 1 s after that, and exits 1. The ranks' one message says so when it gets out before mpirun does. -----------------
+# 1 s after that, and exits 1. The ranks' one message says so when it gets out before mpirun
+# does. ----------------------------------------------------------------------------------------
 # RANK:PHASE NP SIG [--output-per-rank]
 cases=(
     "1:map 2 TERM" "1:combine 2 TERM" "1:map 2 INT"
@@ -176,6 +177,14 @@ held combine
 signal_and_wait TERM "$(rank_pid 0)"
 check "np 2, SIGTERM to rank 0 while rank 1 holds in combine" 143 \
     '^mrcount: rank 0: stopped by SIGTERM; the other ranks did not stop within 2 s'
+
+# Rank 1 holds before it streams its share of the result to rank 0, which waits for it; rank 1
+# gets SIGTERM: its stop reaches rank 0 in the stream, and the run stops as a signal (rank 0
+# named the stop as its own failure, status 1, before the stream relayed the owner's code).
+MRC_FAULT=1:stream:hang start 2 "${ARGS[@]}" "$D"
+held stream
+signal_and_wait TERM "$HELD_PID"
+check "np 2, SIGTERM to rank 1 held before its stream" 143 '^mrcount: rank 1: stopped by SIGTERM$'
 
 # Rank 0 holds after putting the result in place; rank 1 gets SIGTERM: nothing is left.
 MRC_FAULT=0:output:hang start 2 "${ARGS[@]}" "$D"

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <errno.h>
 #include <sys/stat.h>
 
@@ -54,7 +55,7 @@ static void put(const char *rel, const char *contents)
 
 static mrc_memlimit detect(const char *node, const char *cpu, unsigned ranks, unsigned cpus)
 {
-    mrc_memlimit_env env = {root, node, cpu, ranks, cpus, 0};
+    mrc_memlimit_env env = {root, node, cpu, ranks, cpus, 0, 0};
     mrc_memlimit m;
     memset(&m, 0x5a, sizeof m);
     mrc_memlimit_detect(&env, &m);
@@ -313,7 +314,7 @@ static void test_address_space_limit(void **state)
     put("proc/meminfo", "MemAvailable:   10485760 kB\n"); /* 10 GiB: not the smallest */
     put("proc/self/status", "Name:\tmrcount\nVmPeak:\t  300000 kB\nVmSize:\t  204800 kB\n"
                             "VmRSS:\t   20000 kB\n");
-    mrc_memlimit_env env = {root, NULL, NULL, 2, 2, 1000 * MiB};
+    mrc_memlimit_env env = {root, NULL, NULL, 2, 2, 1000 * MiB, 2}; /* 2 threads */
     mrc_memlimit m;
     mrc_memlimit_detect(&env, &m);
     assert_int_equal(m.source_bytes, (1000 - 200 - 144) * MiB / 3); /* not / 2 ranks */
@@ -338,12 +339,16 @@ static void test_env_from_process(void **state)
     assert_int_equal(setenv("SLURM_MEM_PER_NODE", "8G", 1), 0);
     assert_int_equal(unsetenv("SLURM_MEM_PER_CPU"), 0);
     mrc_memlimit_env env;
-    mrc_memlimit_env_from_process(&env, 2, 3);
+    mrc_memlimit_env_from_process(&env, 2, 3, 4);
     assert_null(env.root);
     assert_string_equal(env.slurm_mem_per_node, "8G");
     assert_null(env.slurm_mem_per_cpu);
     assert_int_equal(env.ranks_on_node, 2);
     assert_int_equal(env.cpus, 3);
+    assert_int_equal(env.threads, 4);
+    struct rlimit rl;
+    assert_int_equal(getrlimit(RLIMIT_AS, &rl), 0);
+    assert_true(env.as_limit == (rl.rlim_cur == RLIM_INFINITY ? 0 : (uint64_t)rl.rlim_cur));
     /* the real machine: 8 GiB / 2 bounds whatever else it has */
     mrc_memlimit m;
     mrc_memlimit_detect(&env, &m);
