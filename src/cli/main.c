@@ -117,10 +117,10 @@ static int phase_place(run *r)
         mrc_memlimit_explicit(r->o.memory_limit, &r->mem);
     } else {
         mrc_memlimit_env env;
-        mrc_memlimit_env_from_process(
-            &env, (unsigned)(r->d.node_size > 0 ? r->d.node_size : 1),
-            (unsigned)(r->pl.cores_available ? r->pl.cores_available : 1),
-            (unsigned)r->pl.nthreads + 1); /* the workers and the main thread */
+        mrc_memlimit_env_from_process(&env, (unsigned)(r->d.node_size > 0 ? r->d.node_size : 1),
+                                      (unsigned)(r->pl.cores_available ? r->pl.cores_available : 1),
+                                      (unsigned)r->pl.nthreads +
+                                          1); /* the workers and the main thread */
         mrc_memlimit_detect(&env, &r->mem);
     }
     rc = mrc_run_end_phase(r, MRC_FP_PLACE, rc);
@@ -304,17 +304,29 @@ static void watch_temps(const run *r)
 static int finish_failed(run *r)
 {
     mrc_signals_remove_watched();
-    uint64_t sig = (uint64_t)atomic_load(&mrc_signal_flag);
+    /* the signal, and whether any rank's checkpoint holds work (manifests of this attempt or
+     * of earlier ones); unknown (as kept) when the ranks cannot reduce */
+    uint64_t v[2] = {(uint64_t)atomic_load(&mrc_signal_flag),
+                     r->st.ckpt_count + (r->d.rank == 0 ? r->ckpt.manifests : 0)};
     mrc_err e = {0};
-    if (r->d.size > 1 && r->err.code != MRC_EMPI && mrc_mpi_max_u64(&r->d, &sig, 1, &e) != 0)
-        sig = (uint64_t)atomic_load(&mrc_signal_flag);
+    if (r->d.size > 1 && (r->err.code == MRC_EMPI || mrc_mpi_max_u64(&r->d, v, 2, &e) != 0)) {
+        v[0] = (uint64_t)atomic_load(&mrc_signal_flag);
+        v[1] = 1;
+    }
     if (r->d.rank == 0 && r->made_dir) rmdir(r->o.output_per_rank);
-    if (r->d.rank == 0 && r->o.checkpoint != NULL && r->ckpt.gen > 0)
-        fprintf(stderr,
-                "mrcount: the work done so far is kept in %s: the same command resumes it "
-                "(--checkpoint-reset starts over, which a damaged checkpoint needs)\n",
-                r->o.checkpoint);
-    return r->err.code == MRC_EINTR ? (int)sig : 0;
+    if (r->d.rank == 0 && r->o.checkpoint != NULL && r->ckpt.gen > 0) {
+        if (v[1] > 0)
+            fprintf(stderr,
+                    "mrcount: the work done so far is kept in %s: the same command resumes it "
+                    "(--checkpoint-reset starts over, which a damaged checkpoint needs)\n",
+                    r->o.checkpoint);
+        else
+            fprintf(stderr,
+                    "mrcount: %s holds no finished work yet (the map had written no "
+                    "checkpoint): the same command starts the map over\n",
+                    r->o.checkpoint);
+    }
+    return r->err.code == MRC_EINTR ? (int)v[0] : 0;
 }
 
 int main(int argc, char **argv)

@@ -185,6 +185,24 @@ for f in "$dir"/*.run; do
 done
 log "ok: SIGKILL mid-checkpoint ($orphans torn runs) and a torn manifest: ignored, the result exact"
 
+# --- a stop before the map wrote anything: the message does not claim work was kept --------
+rm -rf "$T/ckpt0"
+MRC_FAULT=0:place:hang start 2 --checkpoint "$T/ckpt0" --output "$OUT/r.tsv" "$T/words"
+for ((i = 0; i < 1500; i++)); do
+    grep -q 'MRC_FAULT holds place' "$T/stderr" && break
+    sleep 0.02
+done
+grep -q 'MRC_FAULT holds place' "$T/stderr" || fail "the run never held in place"
+for p in $(pids_of_ranks); do kill -TERM "$p" 2>/dev/null || true; done
+RC=0
+wait "$BG" || RC=$?
+BG=
+assert_status 143 "SIGTERM before the map"
+assert_stderr_has "holds no finished work yet" "SIGTERM before the map"
+if grep -q "the work done so far is kept" "$T/stderr"; then fail "SIGTERM before the map: work claimed kept"; fi
+rm -rf "$T/ckpt0"
+log "ok: a stop before the map says that nothing was kept"
+
 # --- --keep-checkpoint: DIR stays complete; the same command maps nothing and gives the same
 # result -------------------------------------------------------------------------------------
 run_mrc_ok 1 "${args[@]}" --keep-checkpoint --metrics "$T/m.json"
