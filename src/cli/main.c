@@ -60,6 +60,11 @@ static int phase_discover(run *r)
         if (rc == 0) rc = mrc_options_check_inputs(&r->o, &r->files, &r->err);
         /* where the result and the metrics go, before the map rather than after it */
         if (rc == 0 && r->o.output_per_rank == NULL) rc = mrc_output_probe(r->o.out.path, &r->err);
+        if (rc == 0 && r->o.output_per_rank != NULL) { /* made, checked and removed again */
+            bool made = false;
+            rc = mrc_output_prepare_parts(r->o.output_per_rank, &made, &r->err);
+            if (made) rmdir(r->o.output_per_rank);
+        }
         if (rc == 0 && r->o.metrics != NULL) rc = mrc_output_probe(r->o.metrics, &r->err);
         r->chunk = r->o.chunk_size ? r->o.chunk_size
                                    : mrc_split_default_chunk(r->files.total_bytes, r->d.size);

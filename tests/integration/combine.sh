@@ -121,12 +121,17 @@ assert_same "$T/text.bykey" "$T/merged.tsv" "--sort key parts merged"
 # Each part is itself sorted as asked.
 for p in "$T"/parts/part-*.tsv; do sort -c "$p" || fail "$p is not sorted by key"; done
 
-# A directory holding parts of another run is refused, left as it was, exit 1.
+# A directory holding parts of another run is refused, left as it was, exit 1, before the map
+# (a failure injected into rank 1's map is not the one reported).
 before=$(cd "$T/parts" && md5sum ./*)
-run_mrc 2 --threads 1 --quiet --output-per-rank "$T/parts" "$T/text"
+MRC_FAULT=1:map run_mrc 2 --threads 1 --quiet --output-per-rank "$T/parts" "$T/text"
 [ "$RC" = 1 ] || fail "existing parts: exit $RC, expected 1"
 assert_stderr_has "parts: holds (part-0000[0-9].tsv|manifest.json) from another run" "existing parts"
 [ "$(cd "$T/parts" && md5sum ./*)" = "$before" ] || fail "existing parts were changed"
+# A directory whose parent does not exist: refused before the map, nothing made.
+MRC_FAULT=1:map run_mrc 2 --quiet --output-per-rank "$T/no-such-dir/parts" "$T/text"
+assert_status 1 "--output-per-rank under a missing directory"
+assert_one_error "no-such-dir/parts: No such file or directory" "--output-per-rank, missing parent"
 
 # Misuse: per-rank output with --top, --reduce reduce or --output is exit 2.
 for clash in "--top 5" "--reduce reduce" "--output $T/x.tsv"; do
