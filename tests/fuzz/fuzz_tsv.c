@@ -2,7 +2,7 @@
  * columns (repeated ones too), the value column, --header and --strict, on the whole input and
  * fed in reader-sized pieces. Both must agree with each other and with a reference written here
  * from the README's rule, byte by byte as a state machine (the job finds fields with memchr):
- * the same keys and sums, good lines, bad records, and an error exactly when one is due.
+ * the same keys and sums, lines read, bad records, and an error exactly when one is due.
  * Input: byte 0 = delimiter, quote, header, strict; byte 1 = key columns; byte 2 = value
  * column; byte 3 = piece step; the rest is the text. */
 #include <stdbool.h>
@@ -108,11 +108,13 @@ static void reference(const mrc_tsv_opts *o, int quote, const unsigned char *tex
         const unsigned char *line = text + pos;
         pos = nl ? end + 1 : len;
         if (n > 0 && line[n - 1] == '\r') n--;
-        if ((first && o->header) || n == 0) {
+        if (first && o->header) { /* the header: skipped, not a line read */
             first = false;
             continue;
         }
         first = false;
+        r->lines++; /* every other line, blank and malformed ones too */
+        if (n == 0) continue;
         ref_field f[REF_MAX_FIELDS + 1];
         size_t open, nf = ref_fields(line, n, (unsigned char)o->delimiter, quote, f, REF_MAX_FIELDS,
                                      texts, &open);
@@ -134,7 +136,6 @@ static void reference(const mrc_tsv_opts *o, int quote, const unsigned char *tex
         }
         kc_push(&r->keys, key, kl, v);
         used += kl;
-        r->lines++;
     }
     free(texts);
     bool overflow = false;
