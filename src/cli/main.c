@@ -122,10 +122,10 @@ static int phase_place(run *r)
         mrc_memlimit_explicit(r->o.memory_limit, &r->mem);
     } else {
         mrc_memlimit_env env;
+        unsigned threads = (unsigned)r->pl.nthreads + 1; /* the workers and the main thread */
         mrc_memlimit_env_from_process(&env, (unsigned)(r->d.node_size > 0 ? r->d.node_size : 1),
                                       (unsigned)(r->pl.cores_available ? r->pl.cores_available : 1),
-                                      (unsigned)r->pl.nthreads +
-                                          1); /* the workers and the main thread */
+                                      threads);
         mrc_memlimit_detect(&env, &r->mem);
     }
     rc = mrc_run_end_phase(r, MRC_FP_PLACE, rc);

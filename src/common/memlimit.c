@@ -214,66 +214,61 @@ static void offer_slurm(best *b, const mrc_memlimit_env *env, unsigned ranks, un
     }
 }
 
-/* MemAvailable of <root>/proc/meminfo ("MemAvailable:  123 kB"); absent before Linux 3.14. */
-static void offer_meminfo(best *b, const char *root, unsigned ranks)
+/* The bytes of a "Key:  123 kB" line of <root>/<rel> (/proc/meminfo, /proc/self/status).
+ * @return 0, or -1 when the file, the line or its number is missing or malformed. */
+static int read_kib_line(const char *root, const char *rel, const char *key, uint64_t *bytes)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/proc/meminfo", root);
+    snprintf(path, sizeof path, "%s/%s", root, rel);
     char *text = slurp(path);
-    if (text == NULL) return;
-    static const char key[] = "MemAvailable:";
+    if (text == NULL) return -1;
+    size_t kl = strlen(key);
+    int rc = -1;
     for (char *line = text; line != NULL; line = strchr(line, '\n')) {
         if (*line == '\n') line++;
-        if (strncmp(line, key, sizeof key - 1) != 0) continue;
-        char *p = line + sizeof key - 1, *end;
+        if (strncmp(line, key, kl) != 0) continue;
+        char *p = line + kl, *end;
         while (*p == ' ' || *p == '\t')
             p++;
         if (*p < '0' || *p > '9') break;
         errno = 0;
         unsigned long long kib = strtoull(p, &end, 10);
         if (errno != 0 || strncmp(end, " kB", 3) != 0) break;
-        char what[64], suffix[32];
-        per_rank_suffix(suffix, sizeof suffix, ranks);
-        snprintf(what, sizeof what, "MemAvailable%s", suffix);
-        offer(b, mul_sat(kib, 1024) / ranks, what);
+        *bytes = mul_sat(kib, 1024);
+        rc = 0;
         break;
     }
     free(text);
+    return rc;
 }
 
-/* RLIMIT_AS less what is mapped already (VmSize of <root>/proc/self/status) and what each CPU's
+/* MemAvailable of <root>/proc/meminfo; absent before Linux 3.14. */
+static void offer_meminfo(best *b, const char *root, unsigned ranks)
+{
+    uint64_t avail;
+    if (read_kib_line(root, "proc/meminfo", "MemAvailable:", &avail) != 0) return;
+    char what[64], suffix[32];
+    per_rank_suffix(suffix, sizeof suffix, ranks);
+    snprintf(what, sizeof what, "MemAvailable%s", suffix);
+    offer(b, avail / ranks, what);
+}
+
+/* RLIMIT_AS less what is mapped already (VmSize of <root>/proc/self/status) and what each
  * thread reserves. Without a readable VmSize the limit is not offered: what is left of it is
  * unknown, and an Open MPI rank maps hundreds of MiB of libraries and segments. */
 static void offer_address_space(best *b, const char *root, uint64_t as_limit, unsigned threads)
 {
-    if (as_limit == 0 || as_limit == MRC_MEMLIMIT_UNLIMITED) return;
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/proc/self/status", root);
-    char *text = slurp(path);
-    if (text == NULL) return;
-    static const char key[] = "VmSize:";
-    for (char *line = text; line != NULL; line = strchr(line, '\n')) {
-        if (*line == '\n') line++;
-        if (strncmp(line, key, sizeof key - 1) != 0) continue;
-        char *p = line + sizeof key - 1, *end;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (*p < '0' || *p > '9') break;
-        errno = 0;
-        unsigned long long kib = strtoull(p, &end, 10);
-        if (errno != 0 || strncmp(end, " kB", 3) != 0) break;
-        uint64_t used = mul_sat(kib, 1024);
-        uint64_t reserved = mul_sat(threads, MRC_MEMLIMIT_AS_PER_THREAD);
-        uint64_t left = as_limit > used ? as_limit - used : 0;
-        char what[128];
-        snprintf(what, sizeof what,
-                 "RLIMIT_AS less %llu MiB mapped and %llu MiB for %u thread%s, / %d",
-                 (unsigned long long)(used >> 20), (unsigned long long)(reserved >> 20), threads,
-                 threads > 1 ? "s" : "", MRC_MEMLIMIT_AS_SHARE);
-        offer(b, (left > reserved ? left - reserved : 0) / MRC_MEMLIMIT_AS_SHARE, what);
-        break;
-    }
-    free(text);
+    uint64_t used;
+    if (as_limit == 0 || as_limit == MRC_MEMLIMIT_UNLIMITED ||
+        read_kib_line(root, "proc/self/status", "VmSize:", &used) != 0)
+        return;
+    uint64_t reserved = mul_sat(threads, MRC_MEMLIMIT_AS_PER_THREAD);
+    uint64_t left = as_limit > used ? as_limit - used : 0;
+    char what[128];
+    snprintf(what, sizeof what, "RLIMIT_AS less %llu MiB mapped and %llu MiB for %u thread%s, / %d",
+             (unsigned long long)(used >> 20), (unsigned long long)(reserved >> 20), threads,
+             threads > 1 ? "s" : "", MRC_MEMLIMIT_AS_SHARE);
+    offer(b, (left > reserved ? left - reserved : 0) / MRC_MEMLIMIT_AS_SHARE, what);
 }
 
 uint64_t mrc_memlimit_headroom(uint64_t source_bytes)

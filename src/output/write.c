@@ -161,19 +161,13 @@ int mrc_out_dest_open(mrc_out_dest *d, const char *path, mrc_err *err)
 
 int mrc_output_probe(const char *path, mrc_err *err)
 {
-    if (strcmp(path, "-") == 0) return 0;
-    char *target = mrc_link_target(path);
-    struct stat st;
-    int rc = 0;
-    if (target == NULL && errno != 0)
-        rc = mrc_err_errno(err, errno, "%s (a symbolic link)", path);
-    else if (stat(target != NULL ? target : path, &st) != 0 || S_ISREG(st.st_mode) ||
-             S_ISDIR(st.st_mode)) { /* a device or FIFO is not opened: a FIFO would wait */
-        mrc_out_dest d;
-        rc = mrc_out_dest_open(&d, path, err);
-        if (rc == 0) (void)mrc_out_dest_close(&d, MRC_EIO, err); /* the temporary removed */
-    }
-    free(target);
+    struct stat st; /* through links: a device or FIFO is not opened (a FIFO would wait) */
+    if (strcmp(path, "-") == 0 ||
+        (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)))
+        return 0;
+    mrc_out_dest d;
+    int rc = mrc_out_dest_open(&d, path, err); /* a link is resolved and checked there */
+    if (rc == 0) (void)mrc_out_dest_close(&d, MRC_EIO, err); /* the temporary removed */
     return rc;
 }
 

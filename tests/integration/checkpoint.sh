@@ -80,11 +80,20 @@ pids_of_ranks() {
 # kept DIR GEN : the pieces its manifests of generation GEN hold.
 kept() { cat "$1"/r*-g"$2"-w*.manifest 2>/dev/null | grep -c '^piece ' || true; }
 
+# term_ranks : SIGTERM every rank of the run in the background; its status in $RC.
+term_ranks() {
+    local p
+    for p in $(pids_of_ranks); do kill -TERM "$p" 2>/dev/null || true; done
+    RC=0
+    wait "$BG" || RC=$?
+    BG=
+}
+
 # stop_after NPIECES DIR GEN : wait until DIR's manifests of generation GEN (the run in the
 # background) hold NPIECES pieces, then SIGTERM every rank; the run must end with 143, no
 # result, its work kept.
 stop_after() {
-    local want=$1 dir=$2 gen=$3 i p
+    local want=$1 dir=$2 gen=$3 i
     for ((i = 0; i < 1200; i++)); do
         [ "$(kept "$dir" "$gen")" -ge "$want" ] && break
         kill -0 "$BG" 2>/dev/null || break
@@ -94,10 +103,7 @@ stop_after() {
         sed 's/^/  stderr: /' "$T/stderr" | head >&2
         fail "the run never kept $want pieces in $dir"
     }
-    for p in $(pids_of_ranks); do kill -TERM "$p" 2>/dev/null || true; done
-    RC=0
-    wait "$BG" || RC=$?
-    BG=
+    term_ranks
     assert_status 143 "SIGTERM after $want pieces"
     nothing_left "$OUT" "SIGTERM after $want pieces"
     assert_stderr_has "the same command resumes it" "SIGTERM after $want pieces"
@@ -193,10 +199,7 @@ for ((i = 0; i < 1500; i++)); do
     sleep 0.02
 done
 grep -q 'MRC_FAULT holds place' "$T/stderr" || fail "the run never held in place"
-for p in $(pids_of_ranks); do kill -TERM "$p" 2>/dev/null || true; done
-RC=0
-wait "$BG" || RC=$?
-BG=
+term_ranks
 assert_status 143 "SIGTERM before the map"
 assert_stderr_has "holds no finished work yet" "SIGTERM before the map"
 if grep -q "the work done so far is kept" "$T/stderr"; then fail "SIGTERM before the map: work claimed kept"; fi
