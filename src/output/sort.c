@@ -13,11 +13,11 @@
 #include "output_internal.h"
 
 /* The sort string of a record: for MRC_ORDER_COUNT the 8 bytes of ~count big-endian, then the
- * key; for MRC_ORDER_KEY the key alone. A window holds the 8 bytes of it from a depth d (a
- * multiple of 8) as a big-endian integer, zero-padded past the end, so comparing windows
- * compares those bytes. Padding is not the end of a string ("a" and "a\0" share a window): a
- * group that ties on a whole window puts its strings that end there first, shorter first (a
- * prefix of another comes first), and loads the next window of the others. koff is 8 when the
+ * key; for MRC_ORDER_KEY the key alone. A window holds the 8 bytes of it from a depth d (the
+ * count's window, or one within the key) as a big-endian integer, zero-padded past the end, so
+ * comparing windows compares those bytes. Padding is not the end of a string ("a" and "a\0" share a
+ * window): a group that ties on a whole window puts its strings that end there first, shorter first
+ * (a prefix of another comes first), and loads the next window of the others. koff is 8 when the
  * count leads the string, 0 otherwise: key offset = depth - koff. */
 
 typedef mrc_out_ref ref;
@@ -144,13 +144,15 @@ static size_t reload(ref *a, size_t n, size_t horizon, size_t ko, unsigned *k,
     return e;
 }
 
-/* Distribute a group into the buckets of byte `sh` (cnt: their sizes), in place. In rounds
+/* Distribute a group into its buckets (cnt: their sizes), in place: a ref's bucket is byte
+ * `sh` of its window, or with a map the bucket map gives the two bytes from `sh`. In rounds
  * (as ska_sort does): every unfinished bucket swaps each of its unplaced refs straight to the
  * next free slot of the ref's bucket; what comes back waits for the next round. The swaps of a
  * round do not wait on one another, unlike a cycle's, so the memory system keeps several in
  * flight (with the first-byte hints of msd_sort(): 5 M keys key<n>x, one thread, 0.46 s of
  * CPU -> 0.35). */
-static void permute(ref *a, const size_t *cnt, unsigned sh)
+static inline __attribute__((always_inline)) void permute_by(ref *a, const size_t *cnt, unsigned sh,
+                                                             const unsigned char *map)
 {
     size_t head[256], tail[256];
     unsigned char left[256];
@@ -168,7 +170,8 @@ static void permute(ref *a, const size_t *cnt, unsigned sh)
         for (unsigned u = 0; u < nl; u++) {
             unsigned b = left[u];
             for (size_t i = head[b], end = tail[b]; i < end; i++) {
-                size_t dst = head[(a[i].window >> sh) & 0xff]++;
+                uint64_t w = a[i].window >> sh;
+                size_t dst = head[map != NULL ? map[w & 0xffff] : w & 0xff]++;
                 ref t = a[dst];
                 a[dst] = a[i];
                 a[i] = t;
@@ -179,10 +182,107 @@ static void permute(ref *a, const size_t *cnt, unsigned sh)
     }
 }
 
+static void permute(ref *a, const size_t *cnt, unsigned sh)
+{
+    permute_by(a, cnt, sh, NULL);
+}
+
+static void permute_mapped(ref *a, const size_t *cnt, unsigned sh, const unsigned char *map)
+{
+    permute_by(a, cnt, sh, map);
+}
+
+/* Counting the refs by a digit: neighbours often share it (a table's records in insertion
+ * order, keys key1x key2x ...: byte 3 changes once in a million), and one counter bumped
+ * again and again waits for its own last store each time; four histograms, one for every
+ * fourth ref, keep four chains apart (30 M keys key<n>x, one thread: the count took 0.6 s of
+ * a 1.7 s sort). */
+#define SORT_COUNT_SPLIT 256 /* groups from this size count on four histograms */
+
+/* cnt[v] += refs whose window's digit (w >> sh) & mask is v, or four[j][v] for every fourth
+ * from the j-th when four is not NULL (n <= UINT32_MAX); @return the OR of every window's
+ * difference from the first's. */
+static uint64_t count_digits(const ref *a, size_t n, unsigned sh, uint64_t mask, size_t *cnt,
+                             uint32_t (*four)[65536])
+{
+    uint64_t w0 = a[0].window, diff = 0;
+    size_t i = 0;
+    if (four != NULL) {
+        for (; i + 4 <= n; i += 4) {
+            uint64_t w[4] = {a[i].window, a[i + 1].window, a[i + 2].window, a[i + 3].window};
+            diff |= (w[0] ^ w0) | (w[1] ^ w0) | (w[2] ^ w0) | (w[3] ^ w0);
+            for (unsigned j = 0; j < 4; j++)
+                four[j][(w[j] >> sh) & mask]++;
+        }
+    }
+    for (; i < n; i++) {
+        uint64_t w = a[i].window;
+        diff |= w ^ w0;
+        cnt[(w >> sh) & mask]++;
+    }
+    return diff;
+}
+
+/* Two window bytes as one digit: where a byte takes few values (digits, hex, DNA), a pass on
+ * one byte splits a group in few buckets, and a group as large as the caches is permuted once
+ * per byte (30 M keys key<n>x: 11 buckets a byte, seven passes over 480 MB of refs). The pair
+ * takes one pass when the values it takes together number 256 or fewer. */
+#define SORT_WIDE_MIN 1024    /* groups from this size try it */
+#define SORT_WIDE_VALUES 16   /* ... when their first byte takes this many values or fewer */
+#define SORT_PAIRS_MIN 262144 /* groups from this size count pairs whatever the first byte */
+
+typedef struct sort_scratch {
+    uint32_t four[4][65536];     /* count_digits()'s histograms; only the rows counted are used */
+    size_t count[65536];         /* refs by the pair's value, rows of the first byte's values */
+    unsigned char bucket[65536]; /* the pair's value -> its bucket, in order */
+} sort_scratch;
+
+/* Count a[0, n) by digit into cnt, on s's histograms for the digit's values that start with a
+ * byte `rows` marks (a byte digit: row 0). @return as count_digits(). */
+static const size_t one_row[256] = {1}; /* the rows of a byte digit */
+
+/* @param rows the rows to count: rows[r] != 0 for the digit's values r << 8 ... (r << 8) + 255
+ * (NULL: every row) */
+static uint64_t count_into(const ref *a, size_t n, unsigned sh, uint64_t mask, size_t *cnt,
+                           sort_scratch *s, const size_t *rows)
+{
+    if (n < SORT_COUNT_SPLIT || n > UINT32_MAX) s = NULL;
+    for (unsigned r = 0; r < 256; r++)
+        if (rows == NULL || rows[r] != 0) {
+            memset(&cnt[r << 8], 0, 256 * sizeof *cnt);
+            for (unsigned j = 0; s != NULL && j < 4; j++)
+                memset(&s->four[j][r << 8], 0, 256 * sizeof **s->four);
+        }
+    uint64_t diff = count_digits(a, n, sh, mask, cnt, s != NULL ? s->four : NULL);
+    for (unsigned r = 0; s != NULL && r < 256; r++)
+        if (rows == NULL || rows[r] != 0)
+            for (unsigned v = r << 8; v < (r + 1) << 8; v++)
+                cnt[v] += (size_t)s->four[0][v] + s->four[1][v] + s->four[2][v] + s->four[3][v];
+    return diff;
+}
+
+/* The pairs counted in s->count (rows: the first byte's values, cnt[b] != 0) in buckets, in
+ * order: s->bucket numbers them and wide[] gets the refs by bucket. @return false when they
+ * take more than 256 values. */
+static bool wide_buckets(sort_scratch *s, const size_t *cnt, size_t *wide)
+{
+    unsigned m = 0;
+    for (unsigned b = 0; b < 256; b++)
+        for (unsigned v = b << 8; cnt[b] != 0 && v < (b + 1) << 8; v++)
+            if (s->count[v] != 0) {
+                if (m == 256) return false;
+                s->bucket[v] = (unsigned char)m;
+                wide[m++] = s->count[v];
+            }
+    memset(wide + m, 0, (256 - m) * sizeof *wide);
+    return true;
+}
+
 /* Sort the group a[0, n), tied on its first d + k string bytes, windows loaded at depth d, of
  * which only the first `need` must end sorted. Recurses into every bucket but the largest,
  * which the loop takes: the stack stays O(log n) deep whatever the keys. */
-static void msd_sort(ref *a, size_t n, size_t need, size_t d, unsigned k, size_t koff)
+static void msd_sort(ref *a, size_t n, size_t need, size_t d, unsigned k, size_t koff,
+                     sort_scratch *scr)
 {
     size_t cnt[256], ex[256];
     unsigned char kb[256]; /* after a sweep: the first byte where bucket b's new windows differ */
@@ -207,13 +307,21 @@ static void msd_sort(ref *a, size_t n, size_t need, size_t d, unsigned k, size_t
             d += 8;
             continue;
         }
+        /* A large group is counted by pairs of bytes at once: the pass gives the byte's
+         * counts as well, and the pairs' for free */
         unsigned sh = 56 - 8 * k;
-        uint64_t w0 = a[0].window, diff = 0;
-        memset(cnt, 0, sizeof cnt);
-        for (size_t i = 0; i < n; i++) {
-            uint64_t w = a[i].window;
-            diff |= w ^ w0;
-            cnt[(w >> sh) & 0xff]++;
+        bool pairs = scr != NULL && k < 7 && n >= SORT_PAIRS_MIN && n <= UINT32_MAX;
+        uint64_t diff;
+        if (pairs) {
+            diff = count_into(a, n, sh - 8, 0xffff, scr->count, scr, NULL);
+            for (unsigned b = 0; b < 256; b++) {
+                size_t sum = 0;
+                for (unsigned v = b << 8; v < (b + 1) << 8; v++)
+                    sum += scr->count[v];
+                cnt[b] = sum;
+            }
+        } else {
+            diff = count_into(a, n, sh, 0xff, cnt, scr, one_row);
         }
         /* skip bytes every window shares: one bucket would hold the whole group */
         unsigned first = first_diff(diff);
@@ -224,11 +332,27 @@ static void msd_sort(ref *a, size_t n, size_t need, size_t d, unsigned k, size_t
         if (first != k) {
             k = first;
             sh = 56 - 8 * k;
-            memset(cnt, 0, sizeof cnt);
-            for (size_t i = 0; i < n; i++)
-                cnt[(a[i].window >> sh) & 0xff]++;
+            pairs = false;
+            count_into(a, n, sh, 0xff, cnt, scr, one_row);
         }
-        permute(a, cnt, sh);
+        bool wide = false;
+        if (scr != NULL && k < 7 && n >= SORT_WIDE_MIN && n <= UINT32_MAX) {
+            unsigned values = 0;
+            for (unsigned b = 0; b < 256; b++)
+                values += cnt[b] != 0;
+            if (!pairs && values <= SORT_WIDE_VALUES) {
+                count_into(a, n, sh - 8, 0xffff, scr->count, scr, cnt);
+                pairs = true;
+            }
+            wide = pairs && wide_buckets(scr, cnt, ex);
+        }
+        if (wide) {
+            memcpy(cnt, ex, sizeof cnt);
+            permute_mapped(a, cnt, sh - 8, scr->bucket);
+            k++;
+        } else {
+            permute(a, cnt, sh);
+        }
         memset(ex, 0, sizeof ex);
         bool swept = ++k == 8;
         if (swept) {
@@ -259,7 +383,7 @@ static void msd_sort(ref *a, size_t n, size_t need, size_t d, unsigned k, size_t
         for (unsigned b = 0; b < 256 && at < need; at += cnt[b++]) {
             size_t c = cnt[b] - ex[b], lo = at + ex[b];
             if (c > 1 && lo < need && lo != big_at)
-                msd_sort(a + lo, c, c < need - lo ? c : need - lo, d, swept ? kb[b] : k, koff);
+                msd_sort(a + lo, c, c < need - lo ? c : need - lo, d, swept ? kb[b] : k, koff, scr);
         }
         if (big < 2) return;
         a += big_at;
@@ -270,8 +394,9 @@ static void msd_sort(ref *a, size_t n, size_t need, size_t d, unsigned k, size_t
 }
 
 /* The sort string's bytes that every record of a slice is guessed to share, from a sample:
- * their common prefix, rounded down to whole windows; *pre gets a record that has them.
- * @return that depth (0: nothing worth a guess). */
+ * their common prefix, at any byte (windows start wherever it ends: keys key<n>x share 3 bytes,
+ * and a first window from byte 3 holds 8 digits, where one from byte 0 held 5 and sent every
+ * ref to a reload); *pre gets a record that has them. @return that depth (0: none). */
 static size_t shared_depth(const ref *a, size_t n, bool by_count, const unsigned char **pre)
 {
     size_t step = n / SORT_GUESS_SAMPLE;
@@ -281,7 +406,7 @@ static size_t shared_depth(const ref *a, size_t n, bool by_count, const unsigned
         for (size_t i = 1; i < SORT_GUESS_SAMPLE; i++)
             if (mrc_rec_count(a[step * i].rec) != mrc_rec_count(p)) return 0;
     size_t lcp = mrc_rec_len(p);
-    for (size_t i = 1; i < SORT_GUESS_SAMPLE && lcp >= 8; i++) {
+    for (size_t i = 1; i < SORT_GUESS_SAMPLE && lcp > 0; i++) {
         const unsigned char *q = a[step * i].rec;
         size_t m = mrc_rec_len(q) < lcp ? mrc_rec_len(q) : lcp, c = 0;
         while (c < m && mrc_rec_key(p)[c] == mrc_rec_key(q)[c])
@@ -289,23 +414,26 @@ static size_t shared_depth(const ref *a, size_t n, bool by_count, const unsigned
         lcp = c;
     }
     *pre = p;
-    return (lcp & ~(size_t)7) + (by_count ? 8 : 0);
+    return lcp + (by_count ? 8 : 0);
 }
 
 /* One slice: the first windows, then the radix sort. When a sample says every string starts
- * with the same bytes (every count 1 and keys "key...": 8 bytes), the first windows are
+ * with the same bytes (every count 1 and keys "key...": 11 bytes), the first windows are
  * taken past them, checked on the way: the pass over the records, in memory order here, does
  * the work of the first reload (which comes after the refs are shuffled by the partition). */
 static void sort_slice(ref *a, size_t n, size_t need, bool by_count)
 {
     size_t koff = by_count ? 8 : 0;
+    /* without it (out of memory) the sort takes one byte a pass */
+    sort_scratch *scr = n >= SORT_WIDE_MIN ? malloc(sizeof *scr) : NULL;
     const unsigned char *pre = NULL;
     size_t d = shared_depth(a, n, by_count, &pre);
-    if (d >= 8) {
+    if (d > 0) {
         unsigned k;
         size_t e = reload(a, n, n, d - koff, &k, pre, by_count);
         if (e != SIZE_MAX) {
-            msd_sort(a + e, n - e, need > e ? need - e : 0, d, k, koff);
+            msd_sort(a + e, n - e, need > e ? need - e : 0, d, k, koff, scr);
+            free(scr);
             return;
         }
     }
@@ -318,7 +446,8 @@ static void sort_slice(ref *a, size_t n, size_t need, bool by_count)
         diff |= w ^ w0;
         a[i].window = w;
     }
-    msd_sort(a, n, need, 0, first_diff(diff), koff);
+    msd_sort(a, n, need, 0, first_diff(diff), koff, scr);
+    free(scr);
 }
 
 /* ---- on T threads: a sample partition, then one part per thread ----

@@ -1,6 +1,7 @@
 /* bench_output.c - times the output phase on a synthetic vocabulary: N distinct keys key1x ...
- * keyNx in a serialized table in random order, every count 1 (ones) or Zipf-like (zipf: key r
- * counts 4N/r), sorted and written on T threads; prints seconds per step and the peak resident
+ * keyNx in a serialized table in random order (--seq: in the order a map of them fills its
+ * table), every count 1 (ones) or Zipf-like (zipf: key r counts 4N/r), sorted and written on T
+ * threads; prints seconds per step and the peak resident
  * bytes per record. A measuring tool, not a test: it prints, and it exits on errors. */
 #include <stdint.h>
 #include <stdio.h>
@@ -16,10 +17,12 @@
 
 static const char usage[] =
     "usage: bench_output N ones|zipf T PATH new|old|write-table [--no-fsync] [--no-write-behind] "
-    "[--key]\n"
+    "[--key] [--huge] [--seq]\n"
     "  new: refs from the table, mrc_output_sort(), mrc_output_write_sorted() on T threads\n"
     "  old: mrc_output_write() of the table (whatever this build's is)\n"
-    "  write-table: the records as lines key\\n in table order, to PATH (for sort(1))\n";
+    "  write-table: the records as lines key\\n in table order, to PATH (for sort(1))\n"
+    "  sort: the sort alone; iter: the sort and one pass over the sorted records\n"
+    "  --seq: the table in insertion order key1x, key2x ... (a map's), not shuffled\n";
 
 static double cpu_now(void)
 {
@@ -42,7 +45,7 @@ static void die(const char *what, const mrc_err *e)
     exit(1);
 }
 
-static bool huge;
+static bool huge, seq;
 
 /* --huge: the table on transparent huge pages, as an arena could be */
 static void advise(void *p, size_t len)
@@ -62,7 +65,7 @@ static unsigned char *make_table(size_t n, int zipf, size_t *len)
     for (size_t i = 0; i < n; i++)
         perm[i] = (uint32_t)i;
     uint64_t seed = 42;
-    for (size_t i = n; i > 1; i--) {
+    for (size_t i = n; !seq && i > 1; i--) {
         size_t j = splitmix(&seed) % i;
         uint32_t x = perm[i - 1];
         perm[i - 1] = perm[j];
@@ -104,6 +107,7 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--no-write-behind") == 0) write_behind = false;
         if (strcmp(argv[i], "--key") == 0) by_key = true;
         if (strcmp(argv[i], "--huge") == 0) huge = true;
+        if (strcmp(argv[i], "--seq") == 0) seq = true;
     }
     size_t len;
     unsigned char *table = make_table(n, zipf, &len);

@@ -259,6 +259,26 @@ static recset ds_random(size_t n, enum counts c)
     return r;
 }
 
+/* Keys over the first `values` bytes of alpha, 1..24 bytes long, behind a shared stem of
+ * stem_len bytes: bytes that take few values, so the sort reads two at a time (a pair of
+ * digits, of hex or DNA letters, but not 17 letters: 289 pairs), long and short keys mixed so
+ * that some end inside a pair. */
+static recset ds_alphabet(size_t n, unsigned values, size_t stem_len, enum counts c)
+{
+    static const unsigned char alpha[] = "0123456789abcdefghijklmnopq\0";
+    recset r = {0};
+    unsigned char k[48];
+    memset(k, '/', stem_len);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = 1 + rng_below(24);
+        for (size_t j = 0; j < len; j++)
+            k[stem_len + j] = alpha[rng_below(values)];
+        rs_add(&r, k, (uint32_t)(stem_len + len), pick_count(c, i, n));
+    }
+    rs_dedupe(&r);
+    return r;
+}
+
 /* ---- fixtures ---- */
 
 static int setup(void **state)
@@ -411,6 +431,27 @@ static void test_sort_issue_vocabulary(void **state)
     rs_free(&r);
 }
 
+/* Small alphabets (2, 4, 10, 16, 17 and 28 values, NUL the last), behind stems of 0, 3 and 13
+ * bytes, sets past the size where pairs of bytes are counted at once (2^18). */
+static void test_sort_small_alphabets(void **state)
+{
+    (void)state;
+    rng_seed(18);
+    static const unsigned values[] = {2, 4, 10, 16, 17, 28};
+    static const size_t stems[] = {0, 3, 13};
+    for (size_t v = 0; v < sizeof values / sizeof values[0]; v++) {
+        recset r = ds_alphabet(300000, values[v], stems[v % 3], (enum counts)(v % 4));
+        for (int so = 0; so < 2; so++) {
+            enum mrc_sort sort = so ? MRC_SORT_KEY : MRC_SORT_COUNT;
+            const unsigned char **ord = oracle_order(&r, sort);
+            check_sort(&r, sort, 1, 0, ord);
+            check_sort(&r, sort, 3, r.n / 3, ord);
+            free(ord);
+        }
+        rs_free(&r);
+    }
+}
+
 static void test_sort_wide_counts(void **state)
 {
     (void)state;
@@ -427,7 +468,7 @@ static void test_sort_guessed_prefix(void **state)
 {
     (void)state;
     rng_seed(17);
-    static const char stem[] = "in the middle of the "; /* 21 bytes: windows from byte 16 */
+    static const char stem[] = "in the middle of the "; /* 21 bytes: windows from byte 21 */
     for (int variant = 0; variant < 4; variant++) {
         recset r = {0};
         unsigned char k[40];
@@ -1121,6 +1162,7 @@ int main(void)
         cmocka_unit_test(test_sort_shared_stems),
         cmocka_unit_test(test_sort_issue_vocabulary),
         cmocka_unit_test(test_sort_wide_counts),
+        cmocka_unit_test(test_sort_small_alphabets),
         cmocka_unit_test(test_sort_guessed_prefix),
         cmocka_unit_test(test_sort_million),
         cmocka_unit_test(test_sort_repeated_records),
