@@ -144,13 +144,13 @@ static size_t reload(ref *a, size_t n, size_t horizon, size_t ko, unsigned *k,
     return e;
 }
 
-/* Distribute a group into its buckets (cnt: their sizes), in place: a ref's bucket is byte
- * `sh` of its window, or with a map the bucket map gives the two bytes from `sh`. In rounds
- * (as ska_sort does): every unfinished bucket swaps each of its unplaced refs straight to the
- * next free slot of the ref's bucket; what comes back waits for the next round. The swaps of a
- * round do not wait on one another, unlike a cycle's, so the memory system keeps several in
- * flight (with the first-byte hints of msd_sort(): 5 M keys key<n>x, one thread, 0.46 s of
- * CPU -> 0.35). */
+/* Distribute a group into its buckets (cnt: their sizes), in place: a ref's bucket is the
+ * byte of its window at shift `sh`, or with a map what the map gives the two bytes there. In
+ * rounds (as ska_sort does): every unfinished bucket swaps each of its unplaced refs straight
+ * to the next free slot of the ref's bucket; what comes back waits for the next round. The
+ * swaps of a round do not wait on one another, unlike a cycle's, so the memory system keeps
+ * several in flight (with the first-byte hints of msd_sort(): 5 M keys key<n>x, one thread,
+ * 0.46 s of CPU -> 0.35). */
 static inline __attribute__((always_inline)) void permute_by(ref *a, const size_t *cnt, unsigned sh,
                                                              const unsigned char *map)
 {
@@ -197,7 +197,7 @@ static void permute_mapped(ref *a, const size_t *cnt, unsigned sh, const unsigne
  * again and again waits for its own last store each time; four histograms, one for every
  * fourth ref, keep four chains apart (30 M keys key<n>x, one thread: the count took 0.6 s of
  * a 1.7 s sort). */
-#define SORT_COUNT_SPLIT 256 /* groups from this size count on four histograms */
+#define SORT_COUNT_SPLIT 256 /* groups from this size count on four (in a slice with a scratch) */
 
 /* cnt[v] += refs whose window's digit (w >> sh) & mask is v, or four[j][v] for every fourth
  * from the j-th when four is not NULL (n <= UINT32_MAX); @return the OR of every window's
@@ -237,12 +237,11 @@ typedef struct sort_scratch {
     unsigned char bucket[65536]; /* the pair's value -> its bucket, in order */
 } sort_scratch;
 
-/* Count a[0, n) by digit into cnt, on s's histograms for the digit's values that start with a
- * byte `rows` marks (a byte digit: row 0). @return as count_digits(). */
 static const size_t one_row[256] = {1}; /* the rows of a byte digit */
 
-/* @param rows the rows to count: rows[r] != 0 for the digit's values r << 8 ... (r << 8) + 255
- * (NULL: every row) */
+/* Count a[0, n) by digit into cnt (on s's four histograms when s is not NULL and n allows).
+ * @param rows the rows cleared and counted: rows[r] != 0 for the digit's values r << 8 ...
+ * (r << 8) + 255 (a byte digit: one_row; NULL: every row). @return as count_digits(). */
 static uint64_t count_into(const ref *a, size_t n, unsigned sh, uint64_t mask, size_t *cnt,
                            sort_scratch *s, const size_t *rows)
 {

@@ -16,7 +16,8 @@
 #include "output_internal.h"
 
 static const char usage[] =
-    "usage: bench_output N ones|zipf T PATH new|old|write-table [--no-fsync] [--no-write-behind] "
+    "usage: bench_output N ones|zipf T PATH new|old|sort|iter|write-table [--no-fsync] "
+    "[--no-write-behind] "
     "[--key] [--huge] [--seq]\n"
     "  new: refs from the table, mrc_output_sort(), mrc_output_write_sorted() on T threads\n"
     "  old: mrc_output_write() of the table (whatever this build's is)\n"

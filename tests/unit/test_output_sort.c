@@ -432,7 +432,8 @@ static void test_sort_issue_vocabulary(void **state)
 }
 
 /* Small alphabets (2, 4, 10, 16, 17 and 28 values, NUL the last), behind stems of 0, 3 and 13
- * bytes, sets past the size where pairs of bytes are counted at once (2^18). */
+ * bytes: on one thread the sets are past the size where pairs of bytes are counted at once
+ * (2^18), on three each part is below it. */
 static void test_sort_small_alphabets(void **state)
 {
     (void)state;
