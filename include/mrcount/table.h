@@ -172,13 +172,21 @@ static inline int mrc_key_eq(const unsigned char *a, const unsigned char *b, siz
 }
 
 /** mrc_key_cmp() : the key order of the wire format: bytes, then length (a key that is a prefix
- *  of another first). @return <0, 0, >0. */
+ *  of another first). Inline, 8 bytes a step: the merges compare keys per record, and a
+ *  memcmp() call for keys of a dozen bytes was the cost (100 M keys under --memory-limit 1G,
+ *  one rank: 21% of the output phase in memcmp). @return <0, 0, >0. */
 static inline int mrc_key_cmp(const unsigned char *a, uint32_t la, const unsigned char *b,
                               uint32_t lb)
 {
-    uint32_t n = la < lb ? la : lb;
-    int c = n ? memcmp(a, b, n) : 0;
-    if (c != 0) return c;
+    uint32_t n = la < lb ? la : lb, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y) return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
+    }
+    for (; i < n; i++)
+        if (a[i] != b[i]) return a[i] < b[i] ? -1 : 1;
     return la < lb ? -1 : la > lb;
 }
 

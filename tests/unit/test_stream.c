@@ -166,6 +166,27 @@ static void streams_free(streams *s)
     keypool_free(&s->kp);
 }
 
+/* The same payloads pulled through mrc_merge_source_open() (a heap): the same records. */
+static void merge_source_check(const streams *s, enum mrc_order o)
+{
+    mrc_source **src = calloc(s->n + 1, sizeof *src);
+    assert_non_null(src);
+    mrc_err err = {0};
+    for (size_t i = 0; i < s->n; i++) {
+        src[i] = mrc_ser_source_open(s->pl[i], s->len[i], o, &err);
+        assert_non_null(src[i]);
+    }
+    mrc_source *m = mrc_merge_source_open(src, s->n, o, &err); /* owns them */
+    assert_non_null(m);
+    coll c = {0};
+    int rc = coll_drain(&c, m, &err);
+    if (rc != 0) fail_msg("merge source of %zu streams: %d %s", s->n, rc, err.msg);
+    assert_recs(&c.o, s->want.v, s->want.n, o == MRC_ORDER_HASH);
+    coll_free(&c);
+    m->close(m);
+    free(src);
+}
+
 static void merge_check(size_t n, size_t universe, enum mrc_order o, size_t per_stream)
 {
     streams s = streams_make(n, universe, o, per_stream);
@@ -175,6 +196,7 @@ static void merge_check(size_t n, size_t universe, enum mrc_order o, size_t per_
     if (rc != 0) fail_msg("merge of %zu streams: %d %s", n, rc, err.msg);
     assert_recs(&c.o, s.want.v, s.want.n, o == MRC_ORDER_HASH);
     coll_free(&c);
+    merge_source_check(&s, o);
     streams_free(&s);
 }
 
@@ -359,6 +381,38 @@ static void test_merge_output_duplicate(void **state)
     }
 }
 
+/* The pulled merge finds a key in two streams in the output orders wherever the heap holds
+ * it: five streams of other keys around it, the repeat in every pair of them. */
+static void test_merge_source_duplicate(void **state)
+{
+    (void)state;
+    static const char *keys[5][2] = {{"a", "x"}, {"b", "y"}, {"c", "z"}, {"d", "zz"}, {"e", "zzz"}};
+    for (int o = MRC_ORDER_COUNT; o <= MRC_ORDER_KEY; o++)
+        for (int p = 0; p < 5; p++)
+            for (int q = p + 1; q < 5; q++) {
+                mrc_source *src[5];
+                unsigned char *pl[5];
+                for (int i = 0; i < 5; i++) {
+                    okv v[3] = {rec(keys[i][0], 1), rec(i == p || i == q ? "same" : "m", 4),
+                                rec(keys[i][1], 1)};
+                    size_t n = i == p || i == q ? 3 : 2;
+                    if (n == 2) v[1] = v[2];
+                    order_sort(v, n, (enum mrc_order)o);
+                    src[i] = stream_of(v, n, (enum mrc_order)o, &pl[i]);
+                }
+                mrc_err err = {0};
+                mrc_source *m = mrc_merge_source_open(src, 5, (enum mrc_order)o, &err);
+                assert_non_null(m);
+                coll c = {0};
+                assert_int_equal(coll_drain(&c, m, &err), -1);
+                assert_string_equal(err.msg, "merge of 5 streams: key 'same' is in two streams");
+                coll_free(&c);
+                m->close(m);
+                for (int i = 0; i < 5; i++)
+                    free(pl[i]);
+            }
+}
+
 /* A stream that fails on its k-th record. */
 typedef struct failing {
     mrc_source base;
@@ -429,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_merge_overflow_names_key),
         cmocka_unit_test(test_merge_out_of_order),
         cmocka_unit_test(test_merge_output_duplicate),
+        cmocka_unit_test(test_merge_source_duplicate),
         cmocka_unit_test(test_merge_stops_on_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
