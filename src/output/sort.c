@@ -673,8 +673,11 @@ mrc_out_iter *mrc_output_iter_open(const mrc_out_sorted *s, uint64_t first, mrc_
 const unsigned char *mrc_output_iter_next(mrc_out_iter *it)
 {
     if (it->next >= it->end) return NULL;
-    if (it->next + SORT_PREFETCH < it->end)
-        __builtin_prefetch(it->s->refs[it->next + SORT_PREFETCH].rec);
+    if (it->next + ITER_AHEAD < it->end) { /* both lines, as iter_source_next() */
+        const unsigned char *p = it->s->refs[it->next + ITER_AHEAD].rec;
+        __builtin_prefetch(p);
+        __builtin_prefetch(p + MRC_REC_HEAD + 15);
+    }
     return it->s->refs[it->next++].rec;
 }
 

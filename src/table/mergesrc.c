@@ -19,18 +19,23 @@ typedef struct merge_src {
     size_t pending; /* the stream of the record returned last: advance it first (SIZE_MAX: none) */
 } merge_src;
 
-static bool less(const merge_src *m, size_t a, size_t b)
+/* Stream a's record before stream b's in `order` (the streams' index breaks a tie). Inlined
+ * with the order a constant where it is one: the hash order's first comparison is then one of
+ * two integers. */
+static inline __attribute__((always_inline)) bool less_in(const merge_src *m, size_t a, size_t b,
+                                                          enum mrc_order order)
 {
-    int c = mrc_rec_cmp(m->order, &m->cur[a], &m->cur[b]);
+    int c = mrc_rec_cmp(order, &m->cur[a], &m->cur[b]);
     return c < 0 || (c == 0 && a < b);
 }
 
-static void sift_down(merge_src *m, size_t i)
+static inline __attribute__((always_inline)) void sift_down_in(merge_src *m, size_t i,
+                                                               enum mrc_order order)
 {
     for (;;) {
         size_t l = 2 * i + 1, s = i;
-        if (l < m->nheap && less(m, m->heap[l], m->heap[s])) s = l;
-        if (l + 1 < m->nheap && less(m, m->heap[l + 1], m->heap[s])) s = l + 1;
+        if (l < m->nheap && less_in(m, m->heap[l], m->heap[s], order)) s = l;
+        if (l + 1 < m->nheap && less_in(m, m->heap[l + 1], m->heap[s], order)) s = l + 1;
         if (s == i) return;
         size_t t = m->heap[i];
         m->heap[i] = m->heap[s];
@@ -39,14 +44,23 @@ static void sift_down(merge_src *m, size_t i)
     }
 }
 
-/* Advance the stream at the heap's top: its next record, or out of the heap. */
-static int advance_top(merge_src *m, mrc_err *err)
+static void sift_down(merge_src *m, size_t i)
 {
-    size_t s = m->heap[0];
+    if (m->order == MRC_ORDER_HASH)
+        sift_down_in(m, i, MRC_ORDER_HASH);
+    else
+        sift_down_in(m, i, m->order);
+}
+
+/* Advance the stream at heap place i, whose subtree's records all come after the top's: its
+ * next record, or out of the heap (the last place's stream moves into i). */
+static int advance_at(merge_src *m, size_t i, mrc_err *err)
+{
+    size_t s = m->heap[i];
     int rc = m->src[s]->next(m->src[s], &m->cur[s], err);
     if (rc < 0) return -1;
-    if (rc == 0) m->heap[0] = m->heap[--m->nheap];
-    if (m->nheap > 0) sift_down(m, 0);
+    if (rc == 0) m->heap[i] = m->heap[--m->nheap];
+    if (i < m->nheap) sift_down(m, i);
     return 0;
 }
 
@@ -55,46 +69,35 @@ static int merge_next(mrc_source *base, mrc_rec_view *r, mrc_err *err)
     merge_src *m = (merge_src *)(void *)base;
     if (m->pending != SIZE_MAX) { /* the last record's stream moves on now */
         m->pending = SIZE_MAX;
-        if (advance_top(m, err) != 0) return -1;
+        if (advance_at(m, 0, err) != 0) return -1;
     }
     if (m->nheap == 0) return 0;
     size_t top = m->heap[0];
     *r = m->cur[top];
-    if (m->order != MRC_ORDER_HASH) {
-        /* Keys are unique: the top stays where it is until the next call moves it on. A
-         * record equal to the top would have only equal records above it, so one of the top's
-         * children would equal it: two comparisons find a repeat (the pop, re-sift and push
-         * back below cost twice the comparisons; with them, 100 M keys under --memory-limit 1G
-         * at np 1 spent 43% of the output phase in sift_down and memcmp). */
-        for (size_t c = 1; c <= 2 && c < m->nheap; c++)
-            if (mrc_rec_cmp(m->order, &m->cur[m->heap[c]], r) == 0) {
-                mrc_err_set(err, MRC_EINVAL, "merge of %zu streams: key '%.*s' is in two streams",
-                            m->n, (int)(r->len > 200 ? 200 : r->len), (const char *)r->key);
-                return -1;
-            }
-        m->pending = top;
-        return 1;
-    }
-    /* Pop the top, then the other streams' records equal to it (hash order: summed). */
-    m->heap[0] = m->heap[--m->nheap];
-    if (m->nheap > 0) sift_down(m, 0);
-    while (m->nheap > 0 && mrc_rec_cmp(m->order, &m->cur[m->heap[0]], r) == 0) {
-        const mrc_rec_view *d = &m->cur[m->heap[0]];
+    /* The top stays where it is until the next call moves it on (its key stays valid). A
+     * record equal to the top has only equal records above it, so one of the top's children
+     * equals it: two comparisons find it. In the output orders keys are unique and it is an
+     * error; in hash order it is summed into the top and its stream moves on, until neither
+     * child equals the top. (Popping the top, re-sifting and pushing it back cost twice the
+     * comparisons: 100 M keys under --memory-limit 1G at np 1 spent 43% of the output phase
+     * in sift_down and memcmp in the output orders, 11% of the run in hash order.) */
+    for (;;) {
+        size_t c = 1;
+        if (!(c < m->nheap && mrc_rec_cmp(m->order, &m->cur[m->heap[c]], r) == 0) &&
+            !(++c < m->nheap && mrc_rec_cmp(m->order, &m->cur[m->heap[c]], r) == 0))
+            break;
+        if (m->order != MRC_ORDER_HASH) {
+            mrc_err_set(err, MRC_EINVAL, "merge of %zu streams: key '%.*s' is in two streams", m->n,
+                        (int)(r->len > 200 ? 200 : r->len), (const char *)r->key);
+            return -1;
+        }
+        const mrc_rec_view *d = &m->cur[m->heap[c]];
         if (__builtin_add_overflow(r->count, d->count, &r->count)) {
             mrc_err_set(err, MRC_EOVERFLOW, "the count of key '%.*s' exceeds 2^64-1",
                         (int)(r->len > 200 ? 200 : r->len), (const char *)r->key);
             return -1;
         }
-        if (advance_top(m, err) != 0) return -1;
-    }
-    /* The top's stream goes back in with its record until the next call moves it on. */
-    m->heap[m->nheap++] = top;
-    for (size_t i = m->nheap - 1; i > 0;) { /* sift up: it is the smallest */
-        size_t p = (i - 1) / 2;
-        size_t t = m->heap[p];
-        m->heap[p] = m->heap[i];
-        m->heap[i] = t;
-        i = p;
+        if (advance_at(m, c, err) != 0) return -1;
     }
     m->pending = top;
     return 1;

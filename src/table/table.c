@@ -366,6 +366,9 @@ static int emit_ties(const mrc_table *t, const uint64_t *slots, size_t n, mrc_re
     return rc;
 }
 
+/* Slots ahead whose records the drain fetches (their order is the hash's, random in the arena). */
+#define DRAIN_AHEAD 24
+
 int mrc_table_drain(const mrc_table *t, mrc_rec_sink emit, void *arg, mrc_err *err)
 {
     size_t end = t->frozen ? t->used : t->nslots + MRC_TABLE_SLACK;
@@ -381,8 +384,12 @@ int mrc_table_drain(const mrc_table *t, mrc_rec_sink emit, void *arg, mrc_err *e
             i = j - 1;
             continue;
         }
-        if (i + 16 < end && t->slots[i + 16] != 0)
-            __builtin_prefetch(mrc_table_rec_at(t, t->slots[i + 16]));
+        if (i + DRAIN_AHEAD < end && t->slots[i + DRAIN_AHEAD] != 0) { /* both its lines */
+            const unsigned char *p =
+                (const unsigned char *)mrc_table_rec_at(t, t->slots[i + DRAIN_AHEAD]);
+            __builtin_prefetch(p);
+            __builtin_prefetch(p + MRC_REC_HEAD + 15);
+        }
         const mrc_rec *r = mrc_table_rec_at(t, s);
         mrc_rec_view view = {mrc_hash(r->key, r->len), r->count, r->key, r->len};
         int rc = emit(arg, &view, err);
