@@ -351,6 +351,21 @@ static void test_merge_out_of_order(void **state)
         assert_string_equal(err.msg, want);
         coll_free(&c);
 
+        /* the pulled merge finds it too, whichever record it returned last */
+        unsigned char *pl[2];
+        mrc_source *src[2] = {stream_of(other, 1, (enum mrc_order)o, &pl[0]),
+                              stream_of(bad, 4, (enum mrc_order)o, &pl[1])};
+        err = (mrc_err){0};
+        mrc_source *m = mrc_merge_source_open(src, 2, (enum mrc_order)o, &err);
+        assert_non_null(m);
+        memset(&c, 0, sizeof c);
+        assert_int_equal(coll_drain(&c, m, &err), -1);
+        assert_string_equal(err.msg, want);
+        coll_free(&c);
+        m->close(m);
+        free(pl[0]);
+        free(pl[1]);
+
         /* a key twice in a row in one stream is out of order too */
         okv twice[3] = {good[0], good[1], good[1]};
         memset(&c, 0, sizeof c);
