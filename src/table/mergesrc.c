@@ -173,13 +173,17 @@ mrc_source *mrc_merge_source_open(mrc_source *const *src, size_t n, enum mrc_ord
         m->src = calloc(n + 1, sizeof *m->src);
         m->h = calloc(n + 1, sizeof *m->h);
         m->tree = calloc(n + 1, sizeof *m->tree);
+        m->key_cap = 256;
+        m->key = malloc(m->key_cap); /* never NULL: an empty key is still a pointer */
         win = malloc((2 * n + 1) * sizeof *win);
     }
-    if (m == NULL || m->src == NULL || m->h == NULL || m->tree == NULL || win == NULL) {
+    if (m == NULL || m->src == NULL || m->h == NULL || m->tree == NULL || m->key == NULL ||
+        win == NULL) {
         if (m != NULL) {
             free(m->src);
             free(m->h);
             free(m->tree);
+            free(m->key);
             free(m);
         }
         free(win);
