@@ -6,11 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "losertree.h"
 #include "mrcount/table.h"
 #include "pieces.h"
 #include "wire.h"
-
-#define KEY_SHOWN 200 /* key bytes an error message quotes */
 
 /* ---- the piece reader ---- */
 
@@ -148,145 +147,111 @@ mrc_source *mrc_ser_source_open(const unsigned char *payload, size_t len, enum m
     return &s->r.base;
 }
 
-/* ---- the k-way merge: a loser tree ----
- * Leaves are the streams' current records; node i (1 <= i < k) holds the loser of the match
- * played there, tree[0] the overall winner. Taking the winner replays only its path: log2(k)
- * comparisons. The winner's key is copied (the stream's next() may overwrite it), which also
- * gives the one comparison that checks each stream's order, and the one that finds equal keys
- * of different streams. Measured (bench_spill, hash order, a quarter of the records in two
- * streams, streams over memory hashing every key; shared 2-core VM at load 8, medians): M records
- * in per second, k = 1: 27-47, 2: 18-25, 4: 11-17, 16: 7.5-12.6, 256: 4.3-6.6, 1000: 3.1-5. */
+/* ---- the k-way merge: a loser tree (losertree.h) ----
+ * Measured (bench_spill, hash order, a quarter of the records in two streams, streams over
+ * memory hashing every key; shared 2-core VM at load 8, medians): M records in per second,
+ * k = 1: 27-47, 2: 18-25, 4: 11-17, 16: 7.5-12.6, 256: 4.3-6.6, 1000: 3.1-5. */
 
-typedef struct head {
-    mrc_rec_view v;
-    bool live; /* false: the stream ended (it loses every match) */
-} head;
-
-typedef struct merge {
-    mrc_source *const *src;
-    size_t k;
-    head *h;
-    uint32_t *tree;
-    mrc_rec_view pend; /* the record being summed; its key in `last` */
-    unsigned char *last;
-    size_t last_cap;
-} merge;
-
-static const char *order_name(enum mrc_order o)
+int mrc_lt_build(const mrc_lt_leaf *h, uint32_t *tree, size_t k, enum mrc_order o, mrc_err *err)
 {
-    return o == MRC_ORDER_HASH ? "hash" : o == MRC_ORDER_COUNT ? "count" : "key";
-}
-
-static int key_shown(uint32_t len)
-{
-    return (int)(len > KEY_SHOWN ? KEY_SHOWN : len);
-}
-
-/* Whether leaf a wins against leaf b (ties go to the lower stream, so the tree is total). */
-static inline __attribute__((always_inline)) bool beats_full(const head *h, uint32_t a, uint32_t b,
-                                                             const enum mrc_order o)
-{
-    if (!h[a].live) return false;
-    if (!h[b].live) return true;
-    int c = mrc_rec_cmp(o, &h[a].v, &h[b].v);
-    return c < 0 || (c == 0 && a < b);
-}
-
-/* In hash order an ended stream's hash is UINT64_MAX, so unequal hashes decide alone (the
- * common case, and one the compiler turns into a conditional move in replay()). */
-static inline __attribute__((always_inline)) bool beats(const head *h, uint32_t a, uint32_t b,
-                                                        const enum mrc_order o)
-{
-    if (o == MRC_ORDER_HASH && __builtin_expect(h[a].v.hash != h[b].v.hash, 1))
-        return h[a].v.hash < h[b].v.hash;
-    return beats_full(h, a, b, o);
-}
-
-static inline __attribute__((always_inline)) void replay(merge *m, uint32_t leaf,
-                                                         const enum mrc_order o)
-{
-    uint32_t w = leaf;
-    for (size_t node = (leaf + m->k) >> 1; node > 0; node >>= 1) {
-        uint32_t l = m->tree[node];
-        bool lw = beats(m->h, l, w, o);
-        m->tree[node] = lw ? w : l;
-        w = lw ? l : w;
+    tree[0] = 0;
+    if (k == 0) return 0;
+    uint32_t *win = malloc(2 * k * sizeof *win);
+    if (win == NULL) return mrc_err_set(err, MRC_ENOMEM, "merge of %zu streams: out of memory", k);
+    /* leaves at win[k + i], node j plays win[2j] against win[2j+1] */
+    for (size_t i = 0; i < k; i++)
+        win[k + i] = (uint32_t)i;
+    for (size_t j = k - 1; j > 0; j--) {
+        uint32_t a = win[2 * j], b = win[2 * j + 1];
+        bool a_wins = mrc_lt_beats(h, a, b, o);
+        win[j] = a_wins ? a : b;
+        tree[j] = a_wins ? b : a;
     }
-    m->tree[0] = w;
-}
-
-static void set_ended(head *h)
-{
-    h->live = false;
-    h->v.hash = UINT64_MAX;
-}
-
-static int pend_take(merge *m, const mrc_rec_view *v, mrc_err *err)
-{
-    if (v->len > m->last_cap) {
-        size_t cap = m->last_cap * 2 > v->len ? m->last_cap * 2 : v->len;
-        unsigned char *b = realloc(m->last, cap);
-        if (b == NULL)
-            return mrc_err_set(err, MRC_ENOMEM, "merge: out of memory for a %u-byte key",
-                               (unsigned)v->len);
-        m->last = b;
-        m->last_cap = cap;
-    }
-    if (v->len) memcpy(m->last, v->key, v->len);
-    m->pend = *v;
-    m->pend.key = m->last;
+    tree[0] = win[1];
+    free(win);
     return 0;
 }
 
-static int stream_failed(mrc_err *err)
+int mrc_lt_keep(mrc_lt_kept *kp, const mrc_rec_view *v, mrc_err *err)
+{
+    if (v->len > kp->cap) {
+        size_t cap = kp->cap * 2 > v->len ? kp->cap * 2 : v->len;
+        unsigned char *b = realloc(kp->key, cap);
+        if (b == NULL)
+            return mrc_err_set(err, MRC_ENOMEM, "merge: out of memory for a %u-byte key",
+                               (unsigned)v->len);
+        kp->key = b;
+        kp->cap = cap;
+    }
+    if (v->len) memcpy(kp->key, v->key, v->len);
+    kp->v = *v;
+    kp->v.key = kp->key;
+    return 0;
+}
+
+int mrc_lt_stream_failed(mrc_err *err)
 {
     if (err->code == 0) mrc_err_set(err, MRC_EIO, "merge: a stream failed without a cause");
     return err->code;
 }
+
+const char *mrc_lt_order_name(enum mrc_order o)
+{
+    return o == MRC_ORDER_HASH ? "hash" : o == MRC_ORDER_COUNT ? "count" : "key";
+}
+
+typedef struct merge {
+    mrc_source *const *src;
+    size_t k;
+    mrc_lt_leaf *h;
+    uint32_t *tree;
+    mrc_lt_kept pend; /* the record being summed */
+} merge;
 
 static inline __attribute__((always_inline)) int
 merge_loop(merge *m, const enum mrc_order o, mrc_rec_sink emit, void *arg, mrc_err *err)
 {
     uint32_t w = m->tree[0];
     if (!m->h[w].live) return 0;
-    if (pend_take(m, &m->h[w].v, err) != 0) return err->code;
+    if (mrc_lt_keep(&m->pend, &m->h[w].v, err) != 0) return err->code;
     for (;;) {
-        head *hw = &m->h[w];
+        mrc_lt_leaf *hw = &m->h[w];
         mrc_source *s = m->src[w];
         int rc = s->next(s, &hw->v, err);
-        if (rc < 0) return stream_failed(err);
+        if (rc < 0) return mrc_lt_stream_failed(err);
         if (rc == 0) {
-            set_ended(hw);
-        } else if (mrc_rec_cmp(o, &hw->v, &m->pend) <= 0) {
-            return mrc_err_set(
-                err, MRC_EINVAL, "merge of %zu streams: stream %u is out of %s order at key '%.*s'",
-                m->k, (unsigned)w, order_name(o), key_shown(hw->v.len), (const char *)hw->v.key);
+            mrc_lt_end(hw);
+        } else if (mrc_rec_cmp(o, &hw->v, &m->pend.v) <= 0) {
+            return mrc_err_set(err, MRC_EINVAL,
+                               "merge of %zu streams: stream %u is out of %s order at key '%.*s'",
+                               m->k, (unsigned)w, mrc_lt_order_name(o), mrc_lt_key_shown(hw->v.len),
+                               (const char *)hw->v.key);
         }
-        replay(m, w, o);
+        mrc_lt_replay(m->h, m->tree, m->k, w, o);
         uint32_t nw = m->tree[0];
-        const head *hn = &m->h[nw];
+        const mrc_lt_leaf *hn = &m->h[nw];
         if (!hn->live) break;
         /* A record of the same stream is past pend (checked above); another stream's may
          * equal it. */
-        if (nw != w && mrc_rec_cmp(o, &hn->v, &m->pend) == 0) {
+        if (nw != w && mrc_rec_cmp(o, &hn->v, &m->pend.v) == 0) {
             if (o != MRC_ORDER_HASH)
                 return mrc_err_set(err, MRC_EINVAL,
                                    "merge of %zu streams: key '%.*s' is in two streams (in %s "
                                    "order keys must be unique across streams)",
-                                   m->k, key_shown(hn->v.len), (const char *)hn->v.key,
-                                   order_name(o));
-            if (__builtin_add_overflow(m->pend.count, hn->v.count, &m->pend.count))
+                                   m->k, mrc_lt_key_shown(hn->v.len), (const char *)hn->v.key,
+                                   mrc_lt_order_name(o));
+            if (__builtin_add_overflow(m->pend.v.count, hn->v.count, &m->pend.v.count))
                 return mrc_err_set(err, MRC_EOVERFLOW, "the count of key '%.*s' exceeds 2^64-1",
-                                   key_shown(hn->v.len), (const char *)hn->v.key);
+                                   mrc_lt_key_shown(hn->v.len), (const char *)hn->v.key);
             w = nw;
             continue;
         }
-        rc = emit(arg, &m->pend, err);
+        rc = emit(arg, &m->pend.v, err);
         if (rc != 0) return rc;
-        if (pend_take(m, &hn->v, err) != 0) return err->code;
+        if (mrc_lt_keep(&m->pend, &hn->v, err) != 0) return err->code;
         w = nw;
     }
-    return emit(arg, &m->pend, err);
+    return emit(arg, &m->pend.v, err);
 }
 
 int mrc_source_merge(mrc_source *const *src, size_t n, enum mrc_order order, mrc_rec_sink emit,
@@ -295,38 +260,25 @@ int mrc_source_merge(mrc_source *const *src, size_t n, enum mrc_order order, mrc
     if (n == 0) return 0;
     if (n >= UINT32_MAX / 2)
         return mrc_err_set(err, MRC_ENOMEM, "merge: %zu streams are too many", n);
-    merge m = {src, n, NULL, NULL, {0, 0, NULL, 0}, NULL, 256};
-    uint32_t *win = NULL;
+    merge m = {src, n, NULL, NULL, {{0, 0, NULL, 0}, NULL, 256}};
     m.h = malloc(n * sizeof *m.h);
-    m.tree = malloc(n * sizeof *m.tree);
-    win = malloc(2 * n * sizeof *win);
-    m.last = malloc(m.last_cap);
+    m.tree = malloc((n + 1) * sizeof *m.tree);
+    m.pend.key = malloc(m.pend.cap);
     int rc = 0;
-    if (m.h == NULL || m.tree == NULL || win == NULL || m.last == NULL) {
+    if (m.h == NULL || m.tree == NULL || m.pend.key == NULL) {
         rc = mrc_err_set(err, MRC_ENOMEM, "merge of %zu streams: out of memory", n);
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
         int r = src[i]->next(src[i], &m.h[i].v, err);
         if (r < 0) {
-            rc = stream_failed(err);
+            rc = mrc_lt_stream_failed(err);
             goto out;
         }
         m.h[i].live = true;
-        if (r == 0) set_ended(&m.h[i]);
+        if (r == 0) mrc_lt_end(&m.h[i]);
     }
-    /* Play the tournament bottom-up: leaves at win[n + i], node j plays win[2j] vs win[2j+1]. */
-    for (size_t i = 0; i < n; i++)
-        win[n + i] = (uint32_t)i;
-    for (size_t j = n - 1; j > 0; j--) {
-        uint32_t a = win[2 * j], b = win[2 * j + 1];
-        bool a_wins = beats(m.h, a, b, order);
-        win[j] = a_wins ? a : b;
-        m.tree[j] = a_wins ? b : a;
-    }
-    m.tree[0] = win[1];
-    free(win);
-    win = NULL;
+    if ((rc = mrc_lt_build(m.h, m.tree, n, order, err)) != 0) goto out;
     /* One instance per order, so the comparison is chosen once, outside the loop. */
     switch (order) {
     case MRC_ORDER_HASH:
@@ -342,9 +294,8 @@ int mrc_source_merge(mrc_source *const *src, size_t n, enum mrc_order order, mrc
         rc = mrc_err_set(err, MRC_EINVAL, "merge: unknown order %d", (int)order);
     }
 out:
-    free(win);
     free(m.h);
     free(m.tree);
-    free(m.last);
+    free(m.pend.key);
     return rc;
 }
