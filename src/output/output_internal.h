@@ -21,46 +21,6 @@
 /* Bytes per write block: OUT_BLOCK_DEFAULT, or what a test set. */
 size_t mrc_out_block_size(void);
 
-/* n bytes at p (n < 8), zero-padded, as a big-endian integer: a few loads, no loop or call
- * (overlapping loads write equal bytes twice). */
-static inline uint64_t mrc_out_be_short(const unsigned char *p, size_t n)
-{
-    if (n >= 4) {
-        uint32_t hi, lo;
-        memcpy(&hi, p, 4);
-        memcpy(&lo, p + n - 4, 4);
-        return (uint64_t)__builtin_bswap32(hi) << 32 | (uint64_t)__builtin_bswap32(lo)
-                                                           << (8 * (8 - n));
-    }
-    if (n == 0) return 0;
-    return (uint64_t)p[0] << 56 | (uint64_t)p[n >> 1] << (56 - 8 * (n >> 1)) |
-           (uint64_t)p[n - 1] << (56 - 8 * (n - 1));
-}
-
-static inline uint64_t mrc_out_be64(const unsigned char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return __builtin_bswap64(v);
-}
-
-/* Keys bytewise, a key that is a prefix of another first: 8 bytes a step, no library call
- * (the merge compares a key per line written). @return <0, 0, >0. */
-static inline int mrc_out_key_cmp(const unsigned char *a, size_t la, const unsigned char *b,
-                                  size_t lb)
-{
-    size_t m = la < lb ? la : lb, i = 0;
-    for (; i + 8 <= m; i += 8) {
-        uint64_t x = mrc_out_be64(a + i), y = mrc_out_be64(b + i);
-        if (x != y) return x < y ? -1 : 1;
-    }
-    if (i < m) {
-        uint64_t x = mrc_out_be_short(a + i, m - i), y = mrc_out_be_short(b + i, m - i);
-        if (x != y) return x < y ? -1 : 1;
-    }
-    return (la > lb) - (la < lb);
-}
-
 /* The order of the result: count descending then key (by_count), or key alone.
  * @return <0, 0, >0. */
 static inline int mrc_out_rec_cmp(const unsigned char *a, const unsigned char *b, bool by_count)
@@ -69,7 +29,7 @@ static inline int mrc_out_rec_cmp(const unsigned char *a, const unsigned char *b
         uint64_t ca = mrc_rec_count(a), cb = mrc_rec_count(b);
         if (ca != cb) return ca > cb ? -1 : 1;
     }
-    return mrc_out_key_cmp(mrc_rec_key(a), mrc_rec_len(a), mrc_rec_key(b), mrc_rec_len(b));
+    return mrc_key_cmp(mrc_rec_key(a), mrc_rec_len(a), mrc_rec_key(b), mrc_rec_len(b));
 }
 
 /* Decimal digits of v (1 for 0). */

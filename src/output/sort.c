@@ -31,8 +31,8 @@ static inline uint64_t key_window(const unsigned char *rec, size_t o)
 {
     size_t len = mrc_rec_len(rec);
     const unsigned char *k = mrc_rec_key(rec) + o;
-    if (len >= o + 8) return mrc_out_be64(k);
-    return len > o ? mrc_out_be_short(k, len - o) : 0;
+    if (len >= o + 8) return mrc_be64(k);
+    return len > o ? mrc_be_short(k, len - o) : 0;
 }
 
 /* The first byte at which the windows of a group differ (8: none). */
@@ -47,7 +47,8 @@ static inline int key_tail_cmp(const unsigned char *a, const unsigned char *b, s
 {
     size_t la = mrc_rec_len(a), lb = mrc_rec_len(b);
     if (ko >= la || ko >= lb) return (la > lb) - (la < lb);
-    return mrc_out_key_cmp(mrc_rec_key(a) + ko, la - ko, mrc_rec_key(b) + ko, lb - ko);
+    return mrc_key_cmp(mrc_rec_key(a) + ko, (uint32_t)(la - ko), mrc_rec_key(b) + ko,
+                       (uint32_t)(lb - ko));
 }
 
 /* A small group whose windows are at depth d, sorted on the windows alone first; then each run
@@ -634,11 +635,7 @@ static int iter_source_next(mrc_source *src, mrc_rec_view *r, mrc_err *err)
         size_t n = 0;
         const mrc_out_ref *refs = it->s->refs;
         for (; n < ITER_BATCH && it->next < it->end; n++, it->next++) {
-            if (it->next + ITER_AHEAD < it->end) { /* both lines a short record may span */
-                const unsigned char *p = refs[it->next + ITER_AHEAD].rec;
-                __builtin_prefetch(p);
-                __builtin_prefetch(p + MRC_REC_HEAD + 15);
-            }
+            if (it->next + ITER_AHEAD < it->end) mrc_rec_prefetch(refs[it->next + ITER_AHEAD].rec);
             const unsigned char *rec = refs[it->next].rec;
             it->view[n] = (mrc_rec_view){0, mrc_rec_count(rec), mrc_rec_key(rec), mrc_rec_len(rec)};
         }
@@ -673,11 +670,7 @@ mrc_out_iter *mrc_output_iter_open(const mrc_out_sorted *s, uint64_t first, mrc_
 const unsigned char *mrc_output_iter_next(mrc_out_iter *it)
 {
     if (it->next >= it->end) return NULL;
-    if (it->next + ITER_AHEAD < it->end) { /* both lines, as iter_source_next() */
-        const unsigned char *p = it->s->refs[it->next + ITER_AHEAD].rec;
-        __builtin_prefetch(p);
-        __builtin_prefetch(p + MRC_REC_HEAD + 15);
-    }
+    if (it->next + ITER_AHEAD < it->end) mrc_rec_prefetch(it->s->refs[it->next + ITER_AHEAD].rec);
     return it->s->refs[it->next++].rec;
 }
 

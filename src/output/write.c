@@ -443,7 +443,7 @@ typedef struct stream_merge {
 static inline int view_cmp(const mrc_rec_view *a, const mrc_rec_view *b, bool by_count)
 {
     if (by_count && a->count != b->count) return a->count > b->count ? -1 : 1;
-    return mrc_out_key_cmp(a->key, a->len, b->key, b->len);
+    return mrc_key_cmp(a->key, a->len, b->key, b->len);
 }
 
 static bool stream_beats(const stream_merge *m, size_t x, size_t y)

@@ -47,12 +47,8 @@ static inline int cursor_cmp(walk_cursor *a, walk_cursor *b)
 static inline bool cursor_load(walk_cursor *c)
 {
     if (c->at >= c->end) return false;
-    if (c->at + PREFETCH_AHEAD < c->end) { /* both lines a short record may span */
-        const unsigned char *r =
-            (const unsigned char *)mrc_table_rec_at(c->t, c->t->slots[c->at + PREFETCH_AHEAD]);
-        __builtin_prefetch(r);
-        __builtin_prefetch(r + MRC_REC_HEAD + 15);
-    }
+    if (c->at + PREFETCH_AHEAD < c->end)
+        mrc_rec_prefetch(mrc_table_rec_at(c->t, c->t->slots[c->at + PREFETCH_AHEAD]));
     c->slot = c->t->slots[c->at++];
     c->hashed = false;
     return true;

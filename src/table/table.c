@@ -384,12 +384,8 @@ int mrc_table_drain(const mrc_table *t, mrc_rec_sink emit, void *arg, mrc_err *e
             i = j - 1;
             continue;
         }
-        if (i + DRAIN_AHEAD < end && t->slots[i + DRAIN_AHEAD] != 0) { /* both its lines */
-            const unsigned char *p =
-                (const unsigned char *)mrc_table_rec_at(t, t->slots[i + DRAIN_AHEAD]);
-            __builtin_prefetch(p);
-            __builtin_prefetch(p + MRC_REC_HEAD + 15);
-        }
+        if (i + DRAIN_AHEAD < end && t->slots[i + DRAIN_AHEAD] != 0)
+            mrc_rec_prefetch(mrc_table_rec_at(t, t->slots[i + DRAIN_AHEAD]));
         const mrc_rec *r = mrc_table_rec_at(t, s);
         mrc_rec_view view = {mrc_hash(r->key, r->len), r->count, r->key, r->len};
         int rc = emit(arg, &view, err);
