@@ -344,12 +344,12 @@ int mrc_ser_next(const unsigned char *payload, size_t len, size_t *pos, mrc_ser_
  *  @return the bytes written to out (header included). */
 size_t mrc_ser_merge(const void *a, const void *b, void *out, size_t out_cap);
 
-/** mrc_ser_merge_into() : inout := merge(in, inout), in place when the two payloads fit in
- *  inout_cap, through a temporary buffer otherwise (MRC_SER_FLAG_OVERFLOW if even that result
- *  does not fit inout_cap). This is the body of the MPI_Reduce operator. A header that is not
- *  a table's, or an inout payload past inout_cap, flags inout MRC_SER_FLAG_CORRUPT (no records);
- *  in is read only as far as inout_cap. @return 0, or MRC_ENOMEM (inout flagged
- *  MRC_SER_FLAG_OVERFLOW). */
+/** mrc_ser_merge_into() : inout := merge(in, inout), in place: inout's records move to the end
+ *  of inout_cap and the merge writes from the front, never over a record it has not read
+ *  (whenever the union fits inout_cap it never comes to that; MRC_SER_FLAG_OVERFLOW when it does
+ *  not fit). No memory is allocated. This is the body of the MPI_Reduce operator. A header that
+ *  is not a table's, or an inout payload past inout_cap, flags inout MRC_SER_FLAG_CORRUPT (no
+ *  records); in is read only as far as inout_cap. @return 0. */
 int mrc_ser_merge_into(const void *in, void *inout, size_t inout_cap);
 
 /** mrc_ser_empty() : write an empty table (header only) into buf. @return MRC_SER_HEADER. */

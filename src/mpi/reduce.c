@@ -72,11 +72,22 @@ int mrc_mpi_reduce_tables(const mrc_mpi *d, void **local, size_t local_len, uint
     if (cap_hint > 0 && cap_hint < sum) sum = cap_hint > biggest ? cap_hint : biggest;
     size_t cap = (size_t)sum;
     if (cap > threshold) cap = (cap + blk - 1) / blk * blk;
-    /* The local table grows into the send buffer (no copy; MPI never writes a send buffer, so
-     * it is still the local table afterwards, for a fall back). Every rank allocates (or
-     * fails) before the collective: agree on it first. */
-    unsigned char *send = realloc(*local, cap);
-    if (send != NULL) *local = send;
+    /* The send buffer becomes the local table (MPI never writes a send buffer, so it is still
+     * the local table afterwards, for a fall back). A larger one is a fresh buffer and a copy,
+     * not a realloc(): the local merge's pages are huge, and moving them to an address of another
+     * offset within 2 MiB splits every one (a 110 MB table: realloc 0.27 s, a fresh buffer and
+     * the copy 0.13-0.17 s). Every rank allocates (or fails) before the collective: agree on
+     * it first. */
+    unsigned char *send = *local;
+    if (cap > local_len) {
+        send = malloc(cap);
+        if (send != NULL) {
+            mrc_advise_huge(send, cap);
+            memcpy(send, *local, local_len);
+            free(*local);
+            *local = send;
+        }
+    }
     unsigned char *recv = d->rank == 0 ? malloc(cap) : NULL;
     int ok = send != NULL && (d->rank != 0 || recv != NULL), all_ok = 0;
     rc = MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);

@@ -1,6 +1,7 @@
 /* serial.c - the serialized count table (DESIGN wire format) and the linear merge of two of
  * them, which is both the body of the MPI_Reduce operator and its in-place variant.
  * A merge never writes past the capacity it is given: a result that does not fit is flagged. */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,9 +121,14 @@ static int put_rec(unsigned char *out, size_t cap, size_t *w, uint64_t count, co
     return 0;
 }
 
-/* Merge payloads a and b into out[0..cap); `out` may alias the region just before b's
- * unread records (in-place case). @return bytes written, or SIZE_MAX when cap is too small. */
-static size_t merge_payloads(cursor *a, cursor *b, unsigned char *out, size_t cap,
+/* Merge payloads a and b into out[0..cap). In place (b's unread records at the end of out's
+ * region, `inplace`), a record of a is written only where it ends before b's current record:
+ * otherwise the union does not fit and SIZE_MAX says so before anything unread is overwritten.
+ * Records keep their size (a fixed head and the key), so out(<= k) - b(<= k), the bytes of the
+ * keys up to k that only a holds, never exceeds the final union's size less b's: whenever the
+ * union fits, the write never reaches b's unread records. @return bytes written, or SIZE_MAX
+ * when cap is too small. */
+static size_t merge_payloads(cursor *a, cursor *b, unsigned char *out, size_t cap, bool inplace,
                              uint64_t *records, uint64_t *flags)
 {
     size_t w = 0;
@@ -133,6 +139,10 @@ static size_t merge_payloads(cursor *a, cursor *b, unsigned char *out, size_t ca
         int c = !a->live ? 1 : !b->live ? -1 : rec_cmp(a->hash, &a->rec, b->hash, &b->rec);
         int rc;
         if (c < 0) {
+            /* b's current record starts REC_HEAD before its key */
+            if (inplace && b->live &&
+                (size_t)(b->rec.key - REC_HEAD - out) < w + REC_HEAD + (size_t)a->rec.len)
+                return SIZE_MAX;
             rc = put_rec(out, cap, &w, a->rec.count, &a->rec);
             cursor_next(a, flags);
         } else if (c > 0) {
@@ -183,7 +193,7 @@ size_t mrc_ser_merge(const void *a, const void *b, void *out, size_t out_cap)
     cursor ca = {(const unsigned char *)a + MRC_SER_HEADER, ha.payload, 0, {0, 0, NULL}, 0, 0};
     cursor cb = {(const unsigned char *)b + MRC_SER_HEADER, hb.payload, 0, {0, 0, NULL}, 0, 0};
     size_t w = merge_payloads(&ca, &cb, (unsigned char *)out + MRC_SER_HEADER,
-                              out_cap - MRC_SER_HEADER, &ho.records, &ho.flags);
+                              out_cap - MRC_SER_HEADER, false, &ho.records, &ho.flags);
     if (w == SIZE_MAX) return write_overflowed(out, ho.flags);
     ho.payload = w;
     mrc_ser_write_header(out, &ho);
@@ -212,33 +222,19 @@ int mrc_ser_merge_into(const void *in, void *inout, size_t inout_cap)
         write_overflowed(inout, flags);
         return 0;
     }
-    if (hi.payload <= room && ho.payload <= room - hi.payload) {
-        /* In place: move inout's records to the end, merge forward from the front. The write
-         * position never passes the unread part of the moved records (each output record is no
-         * longer than the input records it consumes, and in's payload fits before them). */
-        unsigned char *moved = io + inout_cap - ho.payload;
-        memmove(moved, io + MRC_SER_HEADER, ho.payload);
-        cursor ca = {(const unsigned char *)in + MRC_SER_HEADER, hi.payload, 0, {0, 0, NULL}, 0, 0};
-        cursor cb = {moved, ho.payload, 0, {0, 0, NULL}, 0, 0};
-        mrc_ser_header h = {MRC_SER_MAGIC, MRC_SER_VERSION, 0, 0, flags, total};
-        size_t w = merge_payloads(&ca, &cb, io + MRC_SER_HEADER, room, &h.records, &h.flags);
-        h.payload = w;
-        mrc_ser_write_header(inout, &h);
+    /* In place: inout's records move to the end, the merge runs forward from the front and
+     * stops (overflow) before its write would reach a record not yet read. */
+    unsigned char *moved = io + inout_cap - ho.payload;
+    memmove(moved, io + MRC_SER_HEADER, ho.payload);
+    cursor ca = {(const unsigned char *)in + MRC_SER_HEADER, hi.payload, 0, {0, 0, NULL}, 0, 0};
+    cursor cb = {moved, ho.payload, 0, {0, 0, NULL}, 0, 0};
+    mrc_ser_header h = {MRC_SER_MAGIC, MRC_SER_VERSION, 0, 0, flags, total};
+    size_t w = merge_payloads(&ca, &cb, io + MRC_SER_HEADER, room, true, &h.records, &h.flags);
+    if (w == SIZE_MAX) {
+        write_overflowed(inout, h.flags);
         return 0;
     }
-    size_t tmp_cap = MRC_SER_HEADER + (size_t)hi.payload + (size_t)ho.payload;
-    unsigned char *tmp = malloc(tmp_cap);
-    if (tmp == NULL) {
-        write_overflowed(inout, flags);
-        return MRC_ENOMEM;
-    }
-    size_t n = mrc_ser_merge(in, inout, tmp, tmp_cap);
-    mrc_ser_header hr;
-    mrc_ser_read_header(tmp, &hr);
-    if (n > inout_cap)
-        write_overflowed(inout, hr.flags);
-    else
-        memcpy(inout, tmp, n);
-    free(tmp);
+    h.payload = w;
+    mrc_ser_write_header(inout, &h);
     return 0;
 }

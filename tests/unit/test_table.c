@@ -1170,8 +1170,9 @@ static void test_ser_merge_caps(void **state)
     }
 }
 
-/* Many shared keys: the result is much smaller than both payloads, so a capacity between the
- * two forces the temporary-buffer path of mrc_ser_merge_into. */
+/* Many shared keys: the result is much smaller than both payloads, so with a capacity between
+ * the two the merge in place runs where a's records alone would pass b's unread ones if the
+ * write did not stop at them (it never has to: the union fits). */
 static void test_ser_merge_into_shared_keys(void **state)
 {
     (void)state;
