@@ -9,12 +9,16 @@
 #include "mpi_internal.h"
 #include "mrcount/mpi.h"
 
-/* What the cost model assumes per second: bytes moved between ranks, and bytes of serialized
- * table merged by one thread. Rough on purpose: it only has to rank two strategies whose costs
- * differ by factors when it matters (see jobs/README.md for the measured points). */
+/* What the cost model assumes: a collective step's latency; bytes per second between ranks;
+ * bytes of a union-sized buffer one reduce step copies and merges per second on one thread
+ * (the send buffer, MPI's copy into its own, the operator's move and its merge of both); bytes
+ * of its share one thread of a shuffle owner merges per second. Fitted at np 2 and 4 on the
+ * 2-core VM on 10^2 to 3.7*10^6 keys (jobs/README.md, "Cost model"): rough on purpose, they only
+ * have to rank two strategies whose costs differ by factors when it matters. */
+#define MODEL_LATENCY_S 3e-4
 #define MODEL_NET_BPS 1e9
-#define MODEL_MERGE_BPS 3e8
-#define MODEL_LATENCY_S 1e-5 /* one message */
+#define MODEL_REDUCE_BPS 2.3e8
+#define MODEL_SHUFFLE_BPS 4e8
 #define CAP_MARGIN 1.15      /* sketch-sized reduce buffers: estimate error and key-length spread */
 
 /* Choose the combine. Collective: every input of the decision is reduced over all ranks, so
@@ -50,14 +54,15 @@ static int plan(const mrc_mpi *d, const void *local, size_t local_len, uint64_t 
     int levels = 0;
     while ((1 << levels) < P)
         levels++;
-    /* MPI_Reduce: log2 P steps, each moving and merging a buffer of the union's size.
-     * Shuffle: three small collectives, an all-to-all and a gather (P messages each), each
-     * rank sends and merges its share (on T threads), then streams it to rank 0. */
+    /* MPI_Reduce: log2 P steps, each moving a buffer of the union's size, and copying and
+     * merging it on one thread. Shuffle: three small collectives, an all-to-all and a gather
+     * (P messages each), each rank sends and merges its share (on T threads), then streams it
+     * to rank 0. */
     res->union_est = U;
     res->predicted[0] =
-        levels * (MODEL_LATENCY_S + cap / MODEL_NET_BPS + U_bytes / MODEL_MERGE_BPS);
+        levels * (MODEL_LATENCY_S + cap / MODEL_NET_BPS + cap / MODEL_REDUCE_BPS);
     res->predicted[1] = (3 * levels + 2 * (P - 1)) * MODEL_LATENCY_S + S / P / MODEL_NET_BPS +
-                        S / P / (MODEL_MERGE_BPS * T) +
+                        S / P / (MODEL_SHUFFLE_BPS * T) +
                         (o->need_ranges ? 0 : U_bytes / MODEL_NET_BPS);
     if (o->strategy == MRC_COMBINE_AUTO && !o->need_ranges)
         res->shuffle = res->predicted[1] < res->predicted[0] || 3 * cap > mem_share;
