@@ -531,7 +531,8 @@ typedef struct mrc_run_file {
     int fd;               /* the anonymous file; -1 once closed */
     char *dir;            /* the directory it lives in (its errors name it) */
     enum mrc_order order; /* the order of its records */
-    uint64_t bytes;       /* file bytes: the records back to back, nothing else */
+    uint64_t bytes;       /* file bytes: the records back to back, nothing else (wire records
+                           * in hash order, front coded in the output orders: runfile.c) */
     uint64_t records;     /* records written */
     uint64_t total;       /* sum of their counts, saturating at 2^64-1 */
     /* MRC_ORDER_HASH: MRC_RUN_BUCKETS + 1 offsets, index[b] = where the first record whose hash

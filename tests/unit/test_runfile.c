@@ -126,6 +126,37 @@ static size_t in_range(const okv *v, size_t n, uint64_t lo, uint64_t hi, size_t 
     return k;
 }
 
+/* The bytes of an output-order run, by the rule runfile.c documents (front coding): per record
+ * LEB128 varints of the bytes its key shares with the previous key, the rest of its length and
+ * its count, then the rest of the key. */
+static unsigned char *coded_of(const okv *v, size_t n, size_t *len)
+{
+    size_t cap = 64;
+    for (size_t i = 0; i < n; i++)
+        cap += 20 + v[i].len;
+    unsigned char *b = malloc(cap);
+    assert_non_null(b);
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t shared = 0;
+        while (i > 0 && shared < v[i].len && shared < v[i - 1].len &&
+               v[i].key[shared] == v[i - 1].key[shared])
+            shared++;
+        uint64_t f[3] = {shared, v[i].len - shared, v[i].count};
+        for (int k = 0; k < 3; k++) {
+            uint64_t x = f[k];
+            do {
+                b[w++] = (unsigned char)((x & 0x7f) | (x > 0x7f ? 0x80 : 0));
+                x >>= 7;
+            } while (x != 0);
+        }
+        memcpy(b + w, v[i].key + shared, v[i].len - shared);
+        w += v[i].len - shared;
+    }
+    *len = w;
+    return b;
+}
+
 static void check_run(const okv *v, size_t n, enum mrc_order o, size_t wbuf, size_t rbuf)
 {
     mrc_spill_io io0, io1, io2;
@@ -133,7 +164,7 @@ static void check_run(const okv *v, size_t n, enum mrc_order o, size_t wbuf, siz
     mrc_run_file f = run_write(v, n, o, wbuf);
     mrc_spill_io_get(&io1);
     size_t plen;
-    unsigned char *want = payload_of(v, n, &plen);
+    unsigned char *want = o == MRC_ORDER_HASH ? payload_of(v, n, &plen) : coded_of(v, n, &plen);
     size_t flen;
     unsigned char *got = file_bytes(&f, &flen);
     assert_bytes_equal(got, flen, want, plen);
@@ -383,31 +414,69 @@ static void test_run_writer_rejects_disorder(void **state)
     mrc_run_writer_abort(NULL);
 }
 
-/* A file shorter than its writer wrote: the reader fails naming the dir, never a short run. */
+/* A file shorter than its writer wrote: the reader fails naming the dir, never a short run, in
+ * every order (front coded too: cut within a key, a varint, between two varints). */
 static void test_run_shrunk_file(void **state)
 {
     (void)state;
     rng_seed(35);
-    okvec u = {0};
-    keypool kp = {0};
-    gen_universe(&u, &kp, 500, 20, 9);
-    order_sort(u.v, u.n, MRC_ORDER_HASH);
-    mrc_run_file f = run_write(u.v, u.n, MRC_ORDER_HASH, 0);
-    assert_int_equal(ftruncate(f.fd, (off_t)(f.bytes - 7)), 0);
-    mrc_err err = {0};
-    mrc_source *s = mrc_run_file_source(&f, 0, UINT64_MAX, 1000, &err);
-    coll c = {0};
-    assert_true(coll_drain(&c, s, &err) < 0);
-    assert_int_equal(err.code, MRC_EIO);
-    char want[512];
-    snprintf(want, sizeof want, "%s: a spill file ended early", dir);
-    assert_memory_equal(err.msg, want, strlen(want));
-    assert_true(c.o.n < u.n);
-    s->close(s);
-    coll_free(&c);
-    mrc_run_file_close(&f);
-    okvec_free(&u);
-    keypool_free(&kp);
+    for (int o = MRC_ORDER_HASH; o <= MRC_ORDER_KEY; o++)
+        for (off_t cut = 1; cut <= 7; cut++) {
+            okvec u = {0};
+            keypool kp = {0};
+            gen_universe(&u, &kp, 500, 20, o == MRC_ORDER_COUNT ? 9 : 1000000);
+            order_sort(u.v, u.n, (enum mrc_order)o);
+            mrc_run_file f = run_write(u.v, u.n, (enum mrc_order)o, 0);
+            assert_int_equal(ftruncate(f.fd, (off_t)f.bytes - cut), 0);
+            mrc_err err = {0};
+            mrc_source *s = mrc_run_file_source(&f, 0, UINT64_MAX, 1000, &err);
+            coll c = {0};
+            assert_true(coll_drain(&c, s, &err) < 0);
+            assert_int_equal(err.code, MRC_EIO);
+            char want[512];
+            snprintf(want, sizeof want, "%s: a spill file ended early", dir);
+            assert_memory_equal(err.msg, want, strlen(want));
+            assert_true(c.o.n < u.n);
+            s->close(s);
+            coll_free(&c);
+            mrc_run_file_close(&f);
+            okvec_free(&u);
+            keypool_free(&kp);
+        }
+}
+
+/* A front-coded run whose record claims more shared bytes than the previous key has, or whose
+ * varint never ends: the reader fails naming the dir ("is corrupt"). */
+static void test_run_coded_corrupt(void **state)
+{
+    (void)state;
+    static const unsigned char bad[][16] = {
+        {3, 1, 1, 'a'},                               /* shares 3 bytes with no key */
+        {0, 2, 1, 'a', 'b', 3, 1, 1, 'c'},            /* shares 3 of a 2-byte key */
+        {0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 'a'}, /* 11 */
+    };
+    static const size_t len[] = {4, 9, 14};
+    for (size_t i = 0; i < 3; i++) {
+        mrc_err err = {0};
+        char path[] = "/tmp/mrc-coded-XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        unlink(path);
+        assert_int_equal(write(fd, bad[i], len[i]), (ssize_t)len[i]);
+        mrc_run_file f;
+        assert_int_equal(mrc_run_file_adopt(fd, dir, MRC_ORDER_KEY, len[i], 2, 2, NULL, &f, &err), 0);
+        mrc_source *s = mrc_run_file_source(&f, 0, UINT64_MAX, 0, &err);
+        assert_non_null(s);
+        coll c = {0};
+        assert_true(coll_drain(&c, s, &err) < 0);
+        assert_int_equal(err.code, MRC_EIO);
+        char want[512];
+        snprintf(want, sizeof want, "%s: a spill file is corrupt", dir);
+        assert_memory_equal(err.msg, want, strlen(want));
+        s->close(s);
+        coll_free(&c);
+        mrc_run_file_close(&f);
+    }
 }
 
 static void test_run_bad_dirs(void **state)
@@ -729,6 +798,7 @@ int main(void)
         T(test_runs_merged_back),
         T(test_run_writer_rejects_disorder),
         T(test_run_shrunk_file),
+        T(test_run_coded_corrupt),
         T(test_run_bad_dirs),
         cmocka_unit_test_setup_teardown(test_full_and_read_only_disk, tmpfs_make, tmpfs_remove),
         T(test_chunk_store_cut_everywhere),
