@@ -19,7 +19,7 @@
 #define MODEL_NET_BPS 1e9
 #define MODEL_REDUCE_BPS 2.3e8
 #define MODEL_SHUFFLE_BPS 4e8
-#define CAP_MARGIN 1.15      /* sketch-sized reduce buffers: estimate error and key-length spread */
+#define CAP_MARGIN 1.15 /* sketch-sized reduce buffers: estimate error and key-length spread */
 
 /* Choose the combine. Collective: every input of the decision is reduced over all ranks, so
  * every rank decides the same. With one rank there is nothing to combine: reduce (a copy). */
@@ -59,8 +59,7 @@ static int plan(const mrc_mpi *d, const void *local, size_t local_len, uint64_t 
      * (P messages each), each rank sends and merges its share (on T threads), then streams it
      * to rank 0. */
     res->union_est = U;
-    res->predicted[0] =
-        levels * (MODEL_LATENCY_S + cap / MODEL_NET_BPS + cap / MODEL_REDUCE_BPS);
+    res->predicted[0] = levels * (MODEL_LATENCY_S + cap / MODEL_NET_BPS + cap / MODEL_REDUCE_BPS);
     res->predicted[1] = (3 * levels + 2 * (P - 1)) * MODEL_LATENCY_S + S / P / MODEL_NET_BPS +
                         S / P / (MODEL_SHUFFLE_BPS * T) +
                         (o->need_ranges ? 0 : U_bytes / MODEL_NET_BPS);

@@ -169,7 +169,7 @@ static int writer_append(mrc_run_writer *w, const unsigned char *p, size_t n, mr
 
 /* ---- front coding (the output orders) ---- */
 
-#define CODED_HEAD_MAX 30 /* three varints read at once: 10 bytes each at most (valid: 5, 5, 10) */
+#define CODED_HEAD_MAX 30 /* three varints read at once, at most 10 bytes each */
 
 static size_t put_varint(unsigned char *d, uint64_t v)
 {
@@ -422,9 +422,11 @@ static int coded_fill(run_source *s, size_t need, mrc_err *err)
     s->lim = left;
     if (need > s->cap) {
         unsigned char *b = realloc(s->buf, need);
-        if (b == NULL)
-            return mrc_err_set(err, MRC_ENOMEM, "%s: spill file reader: out of memory for %zu bytes",
-                               s->dir, need), -1;
+        if (b == NULL) {
+            mrc_err_set(err, MRC_ENOMEM, "%s: spill file reader: out of memory for %zu bytes",
+                        s->dir, need);
+            return -1;
+        }
         s->buf = b;
         s->cap = need;
     }
@@ -444,9 +446,9 @@ static int coded_fill(run_source *s, size_t need, mrc_err *err)
 
 static int coded_bad(run_source *s, const char *what, mrc_err *err)
 {
-    mrc_err_set(err, MRC_EIO, "%s: a spill file %s (a record at byte %llu, the run ends at byte %llu)",
-                s->dir, what, (unsigned long long)(s->pos - (s->lim - s->at)),
-                (unsigned long long)s->end);
+    mrc_err_set(err, MRC_EIO,
+                "%s: a spill file %s (a record at byte %llu, the run ends at byte %llu)", s->dir,
+                what, (unsigned long long)(s->pos - (s->lim - s->at)), (unsigned long long)s->end);
     return -1;
 }
 
@@ -476,9 +478,11 @@ static int coded_next(mrc_source *src, mrc_rec_view *v, mrc_err *err)
     if (len > s->key_cap) {
         size_t cap = 2 * s->key_cap > len ? 2 * s->key_cap : len;
         unsigned char *k = realloc(s->key, cap);
-        if (k == NULL)
-            return mrc_err_set(err, MRC_ENOMEM, "%s: spill file reader: out of memory for a "
-                               "%zu-byte key", s->dir, len), -1;
+        if (k == NULL) {
+            mrc_err_set(err, MRC_ENOMEM, "%s: spill file reader: out of memory for a %zu-byte key",
+                        s->dir, len);
+            return -1;
+        }
         s->key = k;
         s->key_cap = cap;
     }

@@ -121,7 +121,8 @@ static unsigned char *ref_encode(const ref_run *r, size_t *len)
     size_t w = 0;
     for (size_t i = 0; i < r->n; i++) {
         uint32_t s = 0;
-        while (i > 0 && s < r->v[i].len && s < r->v[i - 1].len && r->v[i].key[s] == r->v[i - 1].key[s])
+        while (i > 0 && s < r->v[i].len && s < r->v[i - 1].len &&
+               r->v[i].key[s] == r->v[i - 1].key[s])
             s++;
         w += ref_put_varint(b + w, s);
         w += ref_put_varint(b + w, r->v[i].len - s);
@@ -164,10 +165,12 @@ static void check_read(const mrc_run_file *f, size_t rbuf, const ref_run *want)
     if (want->error == NULL) {
         CHECK(rc == 0, "an error where the reference ends: %s", err.msg);
     } else {
-        CHECK(rc < 0 && err.code == MRC_EIO, "no error where the reference says it %s", want->error);
+        CHECK(rc < 0 && err.code == MRC_EIO, "no error where the reference says it %s",
+              want->error);
         char msg[128];
         snprintf(msg, sizeof msg, "%s: a spill file %s", DIR_NAME, want->error);
-        CHECK(strncmp(err.msg, msg, strlen(msg)) == 0, "'%s', the reference says '%s'", err.msg, msg);
+        CHECK(strncmp(err.msg, msg, strlen(msg)) == 0, "'%s', the reference says '%s'", err.msg,
+              msg);
     }
     s->close(s);
 }

@@ -451,8 +451,8 @@ static void test_run_coded_corrupt(void **state)
 {
     (void)state;
     static const unsigned char bad[][16] = {
-        {3, 1, 1, 'a'},                               /* shares 3 bytes with no key */
-        {0, 2, 1, 'a', 'b', 3, 1, 1, 'c'},            /* shares 3 of a 2-byte key */
+        {3, 1, 1, 'a'},                    /* shares 3 bytes with no key */
+        {0, 2, 1, 'a', 'b', 3, 1, 1, 'c'}, /* shares 3 of a 2-byte key */
         {0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 'a'}, /* 11 */
     };
     static const size_t len[] = {4, 9, 14};
@@ -464,7 +464,8 @@ static void test_run_coded_corrupt(void **state)
         unlink(path);
         assert_int_equal(write(fd, bad[i], len[i]), (ssize_t)len[i]);
         mrc_run_file f;
-        assert_int_equal(mrc_run_file_adopt(fd, dir, MRC_ORDER_KEY, len[i], 2, 2, NULL, &f, &err), 0);
+        assert_int_equal(mrc_run_file_adopt(fd, dir, MRC_ORDER_KEY, len[i], 2, 2, NULL, &f, &err),
+                         0);
         mrc_source *s = mrc_run_file_source(&f, 0, UINT64_MAX, 0, &err);
         assert_non_null(s);
         coll c = {0};

@@ -1593,8 +1593,10 @@ static void test_index_as_buffer(void **state)
         }
         okvec_aggregate(&want);
         size_t used = t.used, bytes = (used + 1) * 16;
-        if (t.slots_mapped < bytes) grew++;
-        else fit++;
+        if (t.slots_mapped < bytes)
+            grew++;
+        else
+            fit++;
         okvec before = table_dump(&t);
         unsigned char *b = mrc_table_index_as_buffer(&t, bytes);
         assert_non_null(b);
