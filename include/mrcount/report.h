@@ -123,7 +123,8 @@ void mrc_report_metrics(const mrc_run_report *r, FILE *f);
 typedef struct mrc_parts_report {
     const char *sort; /* "count" or "key" */
     int ranks;
-    const uint64_t *keys; /* per rank */
+    const uint64_t *keys;       /* per rank: the lines of its part */
+    uint64_t distinct, dropped; /* all ranks: distinct keys, of those left out by --min-count */
 } mrc_parts_report;
 
 /** mrc_report_manifest() : DIR/manifest.json's text, to f. */

@@ -30,14 +30,15 @@ int mrc_run_write_parts(run *r)
     }
     free(path);
     if (mrc_run_end_phase(r, MRC_FP_OUTPUT, rc) != 0) return 1; /* ranks write at their own pace */
-    uint64_t *keys = NULL, mine = r->distinct_mine;
+    uint64_t *keys = NULL, mine = r->distinct_mine - r->dropped_mine; /* the part's lines */
     size_t *lens = NULL;
     rc = mrc_run_agree(
         r, mrc_mpi_gather_bytes(&r->d, &mine, sizeof mine, (void **)&keys, &lens, &r->err));
     if (rc == 0) {
         int mrc = 0;
         if (r->d.rank == 0) {
-            mrc_parts_report p = {r->o.out.sort == MRC_SORT_KEY ? "key" : "count", r->d.size, keys};
+            mrc_parts_report p = {r->o.out.sort == MRC_SORT_KEY ? "key" : "count", r->d.size, keys,
+                                  r->comb.distinct, r->dropped};
             char *mpath = NULL;
             if (asprintf(&mpath, "%s/manifest.json", dir) < 0)
                 mrc = mrc_err_set(&r->err, MRC_ENOMEM, "out of memory");

@@ -232,14 +232,12 @@ void mrc_report_metrics(const mrc_run_report *r, FILE *f)
 
 void mrc_report_manifest(const mrc_parts_report *p, FILE *f)
 {
-    uint64_t total = 0;
-    for (int k = 0; k < p->ranks; k++)
-        total += p->keys[k];
     fprintf(f,
             "{\n  \"mrcount_version\": \"%s\",\n  \"sort\": \"%s\",\n  \"ranks\": %d,\n"
-            "  \"distinct_keys\": %llu,\n  \"hash\": \"XXH3-64, seed 0x%016llx\",\n  \"parts\": [",
-            MRC_VERSION, p->sort, p->ranks, (unsigned long long)total,
-            (unsigned long long)MRC_HASH_SEED);
+            "  \"distinct_keys\": %llu,\n  \"min_count_dropped\": %llu,\n"
+            "  \"hash\": \"XXH3-64, seed 0x%016llx\",\n  \"parts\": [",
+            MRC_VERSION, p->sort, p->ranks, (unsigned long long)p->distinct,
+            (unsigned long long)p->dropped, (unsigned long long)MRC_HASH_SEED);
     for (int k = 0; k < p->ranks; k++) {
         uint64_t lo = mrc_hash_range_start((uint32_t)k, (uint32_t)p->ranks);
         uint64_t hi = k + 1 < p->ranks

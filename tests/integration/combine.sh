@@ -114,6 +114,21 @@ for p in m["parts"]:
 PY
     log "ok: np $np --output-per-rank parts merge to the result"
 done
+# --min-count: each part's key count is the lines it holds; the manifest says what was dropped.
+rm -rf "$T/parts"
+run_mrc_ok 3 --threads 1 --quiet --min-count 2 --output-per-rank "$T/parts" "$T/text"
+python3 - "$T/parts" "$(wc -l <"$T/text.expected")" \
+    "$(awk -F '\t' '$2 >= 2' "$T/text.expected" | wc -l)" <<'PY' || fail "--min-count manifest"
+import json, os, sys
+d, distinct, kept = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+m = json.load(open(os.path.join(d, "manifest.json")))
+assert m["distinct_keys"] == distinct and m["min_count_dropped"] == distinct - kept, m
+assert sum(p["keys"] for p in m["parts"]) == kept, m
+for p in m["parts"]:
+    lines = sum(1 for _ in open(os.path.join(d, p["path"]), "rb"))
+    assert lines == p["keys"], (p, lines)
+PY
+log "ok: --min-count parts: the manifest counts the lines each holds"
 rm -rf "$T/parts"
 run_mrc_ok 3 --threads 1 --quiet --sort key --output-per-rank "$T/parts" "$T/text"
 sort "$T"/parts/part-*.tsv >"$T/merged.tsv"
