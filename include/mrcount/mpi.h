@@ -115,6 +115,10 @@ int mrc_mpi_gather_table(const mrc_mpi *d, const void *table, void **result, siz
 /** mrc_mpi_hll_union() : every rank's sketch becomes the union's (MPI_Allreduce MAX). */
 int mrc_mpi_hll_union(const mrc_mpi *d, mrc_hll *h, mrc_err *err);
 
+/** mrc_mpi_psample_union() : every rank's priority sample becomes the union's (MPI_Allreduce,
+ *  an operator that merges two samples). */
+int mrc_mpi_psample_union(const mrc_mpi *d, mrc_psample *s, mrc_err *err);
+
 /* ---- while the ranks map (src/dist/schedule.c) ----
  * --schedule dynamic: every rank holds the whole plan and takes the next split from a counter on
  * rank 0 through MPI-3 RMA, so a rank that finishes early takes more. Both schedules: progress

@@ -461,14 +461,44 @@ typedef struct mrc_hll {
 void mrc_hll_init(mrc_hll *h);
 void mrc_hll_add(mrc_hll *h, uint64_t hash);
 
-/** mrc_hll_add_ser() : add every key of a valid serialized table. @return 0 or MRC_EINVAL. */
-int mrc_hll_add_ser(mrc_hll *h, const void *table, mrc_err *err);
-
 /** mrc_hll_merge() : into := the sketch of the union (register-wise max). */
 void mrc_hll_merge(mrc_hll *into, const mrc_hll *from);
 
 /** mrc_hll_estimate() : estimated distinct keys. */
 double mrc_hll_estimate(const mrc_hll *h);
+
+/* ---- priority sample of distinct keys by their bytes (the union's bytes) ----
+ * Priority sampling (Duffield, Lund, Thorup): a key of w bytes whose hash, as a fraction u of
+ * 2^64, lies in (0, 1] has priority w / u; the sample keeps the MRC_PSAMPLE + 1 keys of highest
+ * priority. The sum of max(w, tau) over the MRC_PSAMPLE highest, tau the last one's priority,
+ * estimates the bytes of all the keys without bias (about 6% standard error when the keys are
+ * alike), and a key much longer than the rest is kept whatever its hash, where a uniform sample
+ * would miss it. A key's priority is a function of the key, so the samples of several ranks
+ * merge into the union's, a key once. */
+
+#define MRC_PSAMPLE 256
+
+typedef struct mrc_psample {
+    /* by priority, highest first (then by hash); unused entries have priority 0 */
+    struct {
+        double prio;
+        uint64_t hash, bytes;
+    } e[MRC_PSAMPLE + 1];
+} mrc_psample;
+
+void mrc_psample_init(mrc_psample *s);
+void mrc_psample_add(mrc_psample *s, uint64_t hash, uint64_t bytes);
+
+/** mrc_psample_merge() : into := the sample of the union of both samples' keys. */
+void mrc_psample_merge(mrc_psample *into, const mrc_psample *from);
+
+/** mrc_psample_estimate() : the estimated bytes of the sampled keys' union (exact when it holds
+ *  MRC_PSAMPLE keys or fewer). */
+double mrc_psample_estimate(const mrc_psample *s);
+
+/** mrc_hll_add_ser() : add every key of a valid serialized table to h, and to s (when not NULL)
+ *  with its record's bytes. @return 0 or MRC_EINVAL. */
+int mrc_hll_add_ser(mrc_hll *h, mrc_psample *s, const void *table, mrc_err *err);
 
 /* ---- streams, the k-way merge, run files and the chunk store (stream.c, runfile.c,
  * chunkstore.c): the storage and merge side of spilling ----

@@ -33,8 +33,10 @@ static int plan(const mrc_mpi *d, const void *local, size_t local_len, uint64_t 
     int P = d->size;
     if (P == 1) return 0;
     static mrc_hll h;
+    static mrc_psample ps;
     mrc_hll_init(&h);
-    int rc = mrc_hll_add_ser(&h, local, err);
+    mrc_psample_init(&ps);
+    int rc = mrc_hll_add_ser(&h, &ps, local, err);
     uint64_t mem = o->mem_share;
     /* sums: payload bytes, records, threads; then the smallest memory share as a max of its
      * complement */
@@ -43,12 +45,19 @@ static int plan(const mrc_mpi *d, const void *local, size_t local_len, uint64_t 
     int rc2 = mrc_mpi_sum_u64(d, v, 3, err);
     if (rc2 == 0) rc2 = mrc_mpi_max_u64(d, &v[3], 1, err);
     if (rc2 == 0) rc2 = mrc_mpi_hll_union(d, &h, err);
+    if (rc2 == 0) rc2 = mrc_mpi_psample_union(d, &ps, err);
     if (rc == 0) rc = rc2;
     if (rc != 0) return rc;
     double U = mrc_hll_estimate(&h), S = (double)v[0] + P * MRC_SER_HEADER;
-    double rec_bytes = v[1] ? (double)v[0] / (double)v[1] : 16.0;
-    double U_bytes = U * rec_bytes + MRC_SER_HEADER, T = (double)v[2] / P;
-    double mem_share = (double)(UINT64_MAX - v[3]);
+    /* The union's bytes: the distinct keys times the mean of all ranks' records, precise when
+     * keys are alike; but a shared key counts there once per rank, so where shared keys are
+     * short and the keys of one rank long it fell short (the reduce's buffer overflowed and
+     * fell back to the shuffle). The priority sample's estimate is not fooled by that: the
+     * larger of the two. */
+    double rec_bytes = v[1] ? (double)v[0] / (double)v[1] : 16.0,
+           sampled = mrc_psample_estimate(&ps);
+    double U_bytes = (U * rec_bytes > sampled ? U * rec_bytes : sampled) + MRC_SER_HEADER;
+    double T = (double)v[2] / P, mem_share = (double)(UINT64_MAX - v[3]);
     double cap = U_bytes * CAP_MARGIN + 65536;
     if (cap > S) cap = S;
     int levels = 0;

@@ -326,6 +326,30 @@ int mrc_mpi_gather_table(const mrc_mpi *d, const void *table, void **result, siz
     return 0;
 }
 
+static void psample_op(void *in, void *inout, int *len, MPI_Datatype *type)
+{
+    (void)type;
+    for (int i = 0; i < *len; i++)
+        mrc_psample_merge((mrc_psample *)inout + i, (const mrc_psample *)in + i);
+}
+
+int mrc_mpi_psample_union(const mrc_mpi *d, mrc_psample *s, mrc_err *err)
+{
+    (void)d;
+    MPI_Datatype type;
+    MPI_Op op;
+    int rc = MPI_Type_contiguous((int)sizeof *s, MPI_BYTE, &type);
+    if (rc == MPI_SUCCESS) rc = MPI_Type_commit(&type);
+    if (rc != MPI_SUCCESS) return mrc_mpi_mpi_error(err, "MPI_Type_contiguous(sample)", rc);
+    rc = MPI_Op_create(psample_op, 1, &op);
+    if (rc == MPI_SUCCESS) {
+        rc = MPI_Allreduce(MPI_IN_PLACE, s, 1, type, op, MPI_COMM_WORLD);
+        MPI_Op_free(&op);
+    }
+    MPI_Type_free(&type);
+    return rc != MPI_SUCCESS ? mrc_mpi_mpi_error(err, "MPI_Allreduce(samples)", rc) : 0;
+}
+
 int mrc_mpi_hll_union(const mrc_mpi *d, mrc_hll *h, mrc_err *err)
 {
     (void)d;

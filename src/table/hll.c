@@ -1,8 +1,10 @@
 /* hll.c - a HyperLogLog sketch of a table's distinct keys, from the XXH3 hashes the tables
  * already use. Sketches of different ranks merge by register-wise max (an MPI_Allreduce MAX on
  * the register bytes), so the union vocabulary of the run is estimated before the combine picks
- * its strategy. Estimates only: nothing exact depends on it. */
+ * its strategy; and a priority sample of the keys by their bytes, for the union's bytes.
+ * Estimates only: nothing exact depends on them. */
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "mrcount/table.h"
@@ -23,7 +25,63 @@ void mrc_hll_add(mrc_hll *h, uint64_t hash)
     if (rank > h->reg[j]) h->reg[j] = rank;
 }
 
-int mrc_hll_add_ser(mrc_hll *h, const void *table, mrc_err *err)
+/* ---- the priority sample ---- */
+
+void mrc_psample_init(mrc_psample *s)
+{
+    memset(s, 0, sizeof *s);
+}
+
+/* a before b in the sample's order: higher priority, then lower hash */
+static bool ps_before(double pa, uint64_t ha, double pb, uint64_t hb)
+{
+    return pa > pb || (pa == pb && ha < hb);
+}
+
+void mrc_psample_add(mrc_psample *s, uint64_t hash, uint64_t bytes)
+{
+    /* u in (0, 1]: the hash's top 53 bits, plus one, over 2^53 */
+    double u = (double)((hash >> 11) + 1) * 0x1p-53;
+    size_t i = MRC_PSAMPLE;
+    if ((double)bytes < s->e[i].prio * u) return; /* below the last kept, no division: most keys */
+    double prio = (double)bytes / u;
+    if (!ps_before(prio, hash, s->e[i].prio, s->e[i].hash)) return;
+    for (; i > 0 && ps_before(prio, hash, s->e[i - 1].prio, s->e[i - 1].hash); i--)
+        s->e[i] = s->e[i - 1];
+    s->e[i].prio = prio;
+    s->e[i].hash = hash;
+    s->e[i].bytes = bytes;
+}
+
+void mrc_psample_merge(mrc_psample *into, const mrc_psample *from)
+{
+    mrc_psample m;
+    size_t a = 0, b = 0, n = 0;
+    const size_t k = MRC_PSAMPLE + 1;
+    while (n < k && (a < k || b < k)) {
+        bool take_a = b == k || (a < k && !ps_before(from->e[b].prio, from->e[b].hash,
+                                                     into->e[a].prio, into->e[a].hash));
+        if (take_a) {
+            /* one key in both samples: the same priority and hash; once */
+            if (b < k && from->e[b].prio == into->e[a].prio && from->e[b].hash == into->e[a].hash)
+                b++;
+            m.e[n++] = into->e[a++];
+        } else {
+            m.e[n++] = from->e[b++];
+        }
+    }
+    *into = m;
+}
+
+double mrc_psample_estimate(const mrc_psample *s)
+{
+    double tau = s->e[MRC_PSAMPLE].prio, sum = 0; /* 0 when it holds every key: exact */
+    for (size_t i = 0; i < MRC_PSAMPLE && s->e[i].prio > 0; i++)
+        sum += (double)s->e[i].bytes > tau ? (double)s->e[i].bytes : tau;
+    return sum;
+}
+
+int mrc_hll_add_ser(mrc_hll *h, mrc_psample *s, const void *table, mrc_err *err)
 {
     mrc_ser_header hd;
     mrc_ser_read_header(table, &hd);
@@ -31,8 +89,11 @@ int mrc_hll_add_ser(mrc_hll *h, const void *table, mrc_err *err)
     size_t pos = 0;
     mrc_ser_rec r;
     int rc;
-    while ((rc = mrc_ser_next(pl, (size_t)hd.payload, &pos, &r)) == 1)
-        mrc_hll_add(h, mrc_hash(r.key, r.len));
+    while ((rc = mrc_ser_next(pl, (size_t)hd.payload, &pos, &r)) == 1) {
+        uint64_t hash = mrc_hash(r.key, r.len);
+        mrc_hll_add(h, hash);
+        if (s != NULL) mrc_psample_add(s, hash, MRC_REC_HEAD + (uint64_t)r.len);
+    }
     if (rc < 0) return mrc_err_set(err, MRC_EINVAL, "sketch: truncated serialized table");
     return 0;
 }

@@ -309,7 +309,7 @@ static void check_pair(const unsigned char *a, size_t la, const unsigned char *b
         mrc_err err = {0};
         mrc_hll h;
         mrc_hll_init(&h);
-        CHECK(mrc_hll_add_ser(&h, a, &err) == 0, "mrc_hll_add_ser: %s", err.msg);
+        CHECK(mrc_hll_add_ser(&h, NULL, a, &err) == 0, "mrc_hll_add_ser: %s", err.msg);
     }
     /* the reduce operator sees cap-sized buffers, valid or not */
     size_t big = la > lb ? la : lb;

@@ -3,9 +3,10 @@
 # byte-identical at np 1-6 (oversubscribed) on corpora of 10, ~10^4 and 10^6 distinct keys, and
 # equal to an oracle (`sort | uniq -c` for the exact-vocabulary corpora, the perl oracle for the
 # text one); --output-per-rank parts, concatenated and sorted like the gathered result, equal it;
-# --top K pruned per owner; the Alltoallv rounds (forced small) and the reduce's fall back to the shuffle (forced small
-# buffer) give the same bytes; the ngram job with the shuffle; the misuse cases exit 2 and a part
-# directory from another run is refused without touching it.
+# --top K pruned per owner; the Alltoallv rounds (forced small) and the reduce's fall back to the
+# shuffle (forced small buffer) give the same bytes, and mixed key lengths do not make it fall
+# back; the ngram job with the shuffle; the misuse cases exit 2 and a part directory from another
+# run is refused without touching it.
 # shellcheck source-path=SCRIPTDIR source=lib.bash
 source "$(dirname "$0")/lib.bash"
 
@@ -92,6 +93,22 @@ assert_same "$T/text.expected" "$T/out.tsv" "reduce falling back to shuffle"
 [ "$(metric "$T/m.json" reduce_fallback)" = True ] || fail "fall back not reported in the metrics"
 [ "$(metric "$T/m.json" reduce_used)" = shuffle ] || fail "fall back: reduce_used is not shuffle"
 log "ok: too-small reduce buffer falls back to the shuffle"
+
+# Short keys on every rank, long ones each on one rank: the union's bytes are not the distinct
+# keys times the mean record of all ranks (which counts a shared key once per rank), so the
+# reduce's sketch-sized buffer fits, with no fall back (it fell back before the priority sample).
+mkdir -p "$T/mixed"
+awk 'BEGIN { for (b = 0; b < 8; b++) { for (i = 0; i < 5000; i++) printf "s%04d\n", i
+    for (j = 0; j < 50; j++) { printf "L%d_%d_", b, j; n = 200 + (j * 37 + b * 11) % 1000
+        for (k = 0; k < n; k++) printf "p"; printf "\n" } } }' >"$T/mixed/mixed.txt"
+sort_uniq "$T/mixed/mixed.txt" >"$T/mixed.expected"
+for np in 2 3; do
+    run_mrc_ok "$np" --threads 1 --quiet --chunk-size 64k --reduce reduce --output "$T/out.tsv" \
+        --metrics "$T/m.json" "$T/mixed"
+    assert_same "$T/mixed.expected" "$T/out.tsv" "np $np mixed key lengths"
+    [ "$(metric "$T/m.json" reduce_fallback)" = False ] || fail "np $np mixed key lengths: fell back"
+done
+log "ok: mixed key lengths: the reduce's buffer fits the union"
 
 # --output-per-rank: one part per rank plus a manifest; the parts sorted like the gathered
 # result are that result, byte for byte; the key sort too.
