@@ -370,18 +370,27 @@ typedef struct run_source {
     uint32_t key_len;
 } run_source;
 
-static int run_pull(mrc_pieces *r, mrc_err *err)
+/* Read up to n bytes of the range from s->pos into dst (no further than its end) and move on;
+ * the kernel is asked for the next block meanwhile. @return the bytes read, or -1 (err). */
+static long long run_read(run_source *s, unsigned char *dst, size_t n, mrc_err *err)
 {
-    run_source *s = (run_source *)(void *)r;
-    if (s->pos >= s->end) return 0;
-    size_t n = s->end - s->pos < s->cap ? (size_t)(s->end - s->pos) : s->cap;
-    if (mrc_pread_full(s->fd, s->buf, n, s->pos, s->dir, err) != 0) return -1;
+    if (n > s->end - s->pos) n = (size_t)(s->end - s->pos);
+    if (mrc_pread_full(s->fd, dst, n, s->pos, s->dir, err) != 0) return -1;
     mrc_spill_note_read(n);
     s->pos += n;
     if (s->pos < s->end) /* the kernel fetches the next block while this one is parsed */
         posix_fadvise(s->fd, (off_t)s->pos,
                       (off_t)(s->end - s->pos < s->cap ? s->end - s->pos : s->cap),
                       POSIX_FADV_WILLNEED);
+    return (long long)n;
+}
+
+static int run_pull(mrc_pieces *r, mrc_err *err)
+{
+    run_source *s = (run_source *)(void *)r;
+    if (s->pos >= s->end) return 0;
+    long long n = run_read(s, s->buf, s->cap, err);
+    if (n < 0) return -1;
     s->r.begin = s->r.p = s->buf;
     s->r.end = s->buf + n;
     return 1;
@@ -430,17 +439,9 @@ static int coded_fill(run_source *s, size_t need, mrc_err *err)
         s->buf = b;
         s->cap = need;
     }
-    while (s->lim < s->cap && s->pos < s->end) {
-        size_t n = s->end - s->pos < s->cap - s->lim ? (size_t)(s->end - s->pos) : s->cap - s->lim;
-        if (mrc_pread_full(s->fd, s->buf + s->lim, n, s->pos, s->dir, err) != 0) return -1;
-        mrc_spill_note_read(n);
-        s->pos += n;
-        s->lim += n;
-    }
-    if (s->pos < s->end) /* the kernel fetches the next block while this one is parsed */
-        posix_fadvise(s->fd, (off_t)s->pos,
-                      (off_t)(s->end - s->pos < s->cap ? s->end - s->pos : s->cap),
-                      POSIX_FADV_WILLNEED);
+    long long n = run_read(s, s->buf + s->lim, s->cap - s->lim, err);
+    if (n < 0) return -1;
+    s->lim += (size_t)n;
     return 0;
 }
 
@@ -471,8 +472,7 @@ static int coded_next(mrc_source *src, mrc_rec_view *v, mrc_err *err)
     size_t n = hn + (size_t)rest;
     if (s->lim - s->at < n) { /* a length past the file's end is never allocated for */
         if (n - (s->lim - s->at) > s->end - s->pos) return coded_bad(s, "ended early", err);
-        if (coded_fill(s, n, err) != 0) return -1;
-        if (s->lim - s->at < n) return coded_bad(s, "ended early", err);
+        if (coded_fill(s, n, err) != 0) return -1; /* it reads all of the n bytes */
     }
     size_t len = (size_t)(shared + rest);
     if (len > s->key_cap) {
