@@ -154,9 +154,9 @@ int mrc_input_count_newlines(const char *path, uint64_t upto, uint64_t *count, m
 /** mrc_open_regular() : opens `path` for reading if it is a regular file, without ever
  *  blocking: O_NONBLOCK makes the open of a FIFO with no writer return at once, fstat then says
  *  what the path is, and reads block as usual afterwards.
- *  @return 0 with *fd open; an errno (open or fstat failed); or -1: not a regular file, its
- *  type in *mode (nothing left open). */
-int mrc_open_regular(const char *path, int *fd, mode_t *mode);
+ *  @return 0 with *fd open (and its size in *size unless size is NULL); an errno (open or fstat
+ *  failed); or -1: not a regular file, its type in *mode (nothing left open). */
+int mrc_open_regular(const char *path, int *fd, mode_t *mode, uint64_t *size);
 
 /** mrc_input_open() : opens input `path` for reading without ever blocking: a path that is no
  *  longer a regular file (replaced by a FIFO, a socket or a directory since discovery) is an

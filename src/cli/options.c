@@ -750,7 +750,7 @@ static int load_config(mrc_options *o, const char *file, mrc_err *err)
      * would each get part of it, and opening one without a writer would wait forever. */
     int fd;
     mode_t mode;
-    int e = mrc_open_regular(file, &fd, &mode);
+    int e = mrc_open_regular(file, &fd, &mode, NULL);
     if (e != 0)
         return mrc_err_set(err, MRC_EINVAL, "%s: %s", file,
                            e > 0           ? strerror(e)

@@ -440,7 +440,7 @@ static int take_list(discover_ctx *c, const char *list_path)
     if (!S_ISREG(st.st_mode)) return not_a_list(c, list_path, st.st_mode);
     int fd;
     mode_t mode;
-    int e = mrc_open_regular(list_path, &fd, &mode);
+    int e = mrc_open_regular(list_path, &fd, &mode, NULL);
     if (e > 0) return mrc_err_errno(c->err, e, "%s", list_path);
     if (e < 0) return not_a_list(c, list_path, mode); /* replaced since the stat */
     int rc = MRC_OK;

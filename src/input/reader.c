@@ -72,7 +72,7 @@ static int check_stop(const mrc_stop *stop, const char *path, mrc_err *err)
     return MRC_OK;
 }
 
-int mrc_open_regular(const char *path, int *fd_out, mode_t *mode)
+int mrc_open_regular(const char *path, int *fd_out, mode_t *mode, uint64_t *size)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) return errno;
@@ -83,21 +83,30 @@ int mrc_open_regular(const char *path, int *fd_out, mode_t *mode)
         if (e < 0) *mode = st.st_mode;
         return e;
     }
-    int flags = fcntl(fd, F_GETFL);
-    if (flags >= 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    /* O_NONBLOCK off again. F_SETFL sets only the status flags it can change (append, async,
+     * direct, noatime, nonblock), none of which this open set but O_NONBLOCK: one call, not a
+     * F_GETFL before it (a syscall per file counts in a corpus of many small files). */
+    fcntl(fd, F_SETFL, 0);
+    if (size != NULL) *size = st.st_size > 0 ? (uint64_t)st.st_size : 0;
     *fd_out = fd;
     return 0;
 }
 
-int mrc_input_open(const char *path, int *fd_out, mrc_err *err)
+/* mrc_input_open() with the file's size at open (NULL: not wanted). */
+static int input_open(const char *path, int *fd_out, uint64_t *size, mrc_err *err)
 {
     mode_t mode;
-    int e = mrc_open_regular(path, fd_out, &mode);
+    int e = mrc_open_regular(path, fd_out, &mode, size);
     if (e > 0) return mrc_err_errno(err, e, "%s", path);
     if (e < 0)
         return mrc_err_set(err, MRC_EIO, "%s: no longer a regular file (replaced since discovery)",
                            path);
     return MRC_OK;
+}
+
+int mrc_input_open(const char *path, int *fd_out, mrc_err *err)
+{
+    return input_open(path, fd_out, NULL, err);
 }
 
 /** pread_retry() : pread that retries EINTR. @return bytes read (0 at EOF) or -1 (errno). */
@@ -376,6 +385,9 @@ static const struct foreign_sig tar_sig = {"tar", SIG_ARCHIVE, 0, {0}, {0}, -1, 
 #define TAR_CHKSUM_LEN 8
 #define TAR_MAGIC 257      /* "ustar": POSIX "ustar\0" "00", GNU "ustar  \0" */
 #define HEAD_MAX TAR_BLOCK /* the bytes of a file's head that are looked at */
+/* Ranges up to this long are read without POSIX_FADV_SEQUENTIAL: the kernel's default read-ahead
+ * (128 KiB) covers them, and the call is one more syscall for every small file. */
+#define READ_HINT_MIN ((uint64_t)128 << 10)
 
 /* A tar header (POSIX ustar and pax, GNU): "ustar" at TAR_MAGIC and the header's checksum
  * right, read as tar does (spaces, octal digits, then a space, a NUL or the field's end; the
@@ -510,8 +522,9 @@ int mrc_reader_run(mrc_reader *r, const char *path, uint64_t offset, uint64_t le
     int rc = check_stop(stop, path, err);
     if (rc != MRC_OK) return rc;
     int fd;
-    if ((rc = mrc_input_open(path, &fd, err)) != MRC_OK) return rc;
-    posix_fadvise(fd, (off_t)offset, 0, POSIX_FADV_SEQUENTIAL);
+    uint64_t size = 0;
+    if ((rc = input_open(path, &fd, &size, err)) != MRC_OK) return rc;
+    if (end - offset > READ_HINT_MIN) posix_fadvise(fd, (off_t)offset, 0, POSIX_FADV_SEQUENTIAL);
 
     range_read rr = {.r = r,
                      .fd = fd,
@@ -524,7 +537,10 @@ int mrc_reader_run(mrc_reader *r, const char *path, uint64_t offset, uint64_t le
                      .pos = offset,
                      .have = 0};
     bool owns_records = offset < end;
-    if (owns_records) rc = check_head(fd, path, err);
+    /* A range from byte 0 checks the head in its first read's bytes (below) rather than reading
+     * them twice; a range from further in reads it here. */
+    bool head_pending = owns_records && offset == 0;
+    if (owns_records && offset > 0) rc = check_head(fd, path, err);
     if (rc == MRC_OK && owns_records && offset > 0) {
         unsigned char before;
         ssize_t n = pread_retry(fd, &before, 1, offset - 1);
@@ -553,6 +569,19 @@ int mrc_reader_run(mrc_reader *r, const char *path, uint64_t offset, uint64_t le
             goto out;
         }
         rr.have = before + got;
+        if (head_pending) {
+            head_pending = false;
+            /* the whole head is there: HEAD_MAX bytes, or all of a shorter file; else (a short
+             * read, or a range that ends within the head) it is read on its own */
+            if (before == 0 && (rr.have >= HEAD_MAX || rr.have == size)) {
+                const struct foreign_sig *g =
+                    foreign_sig_of(r->buf, rr.have < HEAD_MAX ? rr.have : HEAD_MAX);
+                if (g != NULL) rc = foreign_error(g, path, MRC_CODEC_NONE, err);
+            } else {
+                rc = check_head(fd, path, err);
+            }
+            if (rc != MRC_OK) goto out;
+        }
         last = r->buf[rr.have - 1];
         have_last = true;
         if ((rc = feed(r, &rr.have, SIZE_MAX, false, NULL, path, consume, ctx, err)) != MRC_OK)

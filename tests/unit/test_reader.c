@@ -637,6 +637,33 @@ static void test_compressed_data_is_an_error(void **state)
             assert_int_equal(ntok, 0);
         }
     }
+    /* A file longer than the head (512 bytes): the piece at its start sees the signature in
+     * its first read (the whole piece, or one of 1 KiB), or, ending inside the head, reads
+     * the head on its own; a piece further in reads it too. */
+    static unsigned char longer[1500];
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        memcpy(longer, sigs[i].bytes, sigs[i].n);
+        for (size_t j = sigs[i].n; j < sizeof longer; j++)
+            longer[j] = j % 7 == 6 ? ' ' : (unsigned char)('a' + j % 26);
+        write_file(path, longer, sizeof longer);
+        static const uint64_t at[][2] = {{0, 1500}, {0, 1024}, {0, 300}, {700, 800}};
+        for (size_t k = 0; k < sizeof at / sizeof *at; k++) {
+            mrc_err err = {0};
+            size_t ntok;
+            assert_int_equal(read_range_status(path, at[k][0], at[k][1], 0, &ntok, &err),
+                             MRC_EINVAL);
+            if (strstr(err.msg, path) == NULL || strstr(err.msg, sigs[i].said) == NULL)
+                fail_msg("signature %zu, long file, piece %zu: message '%s' lacks the file or '%s'",
+                         i, k, err.msg, sigs[i].said);
+            assert_int_equal(ntok, 0);
+        }
+        /* a reader buffer smaller than the head: the first read holds part of it */
+        mrc_err err = {0};
+        size_t ntok;
+        assert_int_equal(read_range_status(path, 0, sizeof longer, 256, &ntok, &err), MRC_EINVAL);
+        assert_non_null(strstr(err.msg, sigs[i].said));
+        assert_int_equal(ntok, 0);
+    }
     /* near misses and signatures further in: counted like any bytes */
     static const struct {
         size_t n, tokens;
