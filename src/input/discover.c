@@ -182,9 +182,9 @@ static const char *file_kind(mode_t mode)
 /* Whether a file of size 0 has data all the same: a pseudo-file (/proc) is read to its end but
  * stats as empty, and splits by size would count nothing of it. One that reads data and then
  * has a size is a file that grew since its stat (a log, an NFS attribute cache): not one. */
-static bool empty_but_reads(const char *path)
+static bool empty_but_reads(int dfd, const char *name)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) return false; /* the map's open names the cause */
     char byte;
     ssize_t n;
@@ -197,10 +197,13 @@ static bool empty_but_reads(const char *path)
     return pseudo;
 }
 
-static int add_file(discover_ctx *c, const char *path, const struct stat *st)
+/* A regular file at `path`, which is `name` relative to the directory dfd (AT_FDCWD: path): the
+ * lookups of a directory's entries start from the open directory, not from the root again. */
+static int add_file(discover_ctx *c, int dfd, const char *name, const char *path,
+                    const struct stat *st)
 {
-    if (access(path, R_OK) != 0) return mrc_err_errno(c->err, errno, "%s", path);
-    if (st->st_size == 0 && empty_but_reads(path))
+    if (faccessat(dfd, name, R_OK, 0) != 0) return mrc_err_errno(c->err, errno, "%s", path);
+    if (st->st_size == 0 && empty_but_reads(dfd, name))
         return mrc_err_set(c->err, MRC_EINVAL,
                            "%s: its size is 0 but it reads data (a pseudo-file as in /proc, "
                            "whose size is not its contents): copy it to a regular file first",
@@ -251,11 +254,16 @@ static void free_strings(char **v, size_t n)
     free(v);
 }
 
-/** list_dir() : the visible entry names of `path`, sorted bytewise. */
-static int list_dir(discover_ctx *c, const char *path, char ***names_out, size_t *n_out)
+/** list_dir() : the visible entry names of the directory dfd (`path`), sorted bytewise. */
+static int list_dir(discover_ctx *c, int dfd, const char *path, char ***names_out, size_t *n_out)
 {
-    DIR *d = opendir(path);
-    if (d == NULL) return mrc_err_errno(c->err, errno, "%s", path);
+    int own = dup(dfd); /* closedir() closes it; dfd stays open for the entries' lookups */
+    DIR *d = own >= 0 ? fdopendir(own) : NULL;
+    if (d == NULL) {
+        int e = errno;
+        if (own >= 0) close(own);
+        return mrc_err_errno(c->err, e, "%s", path);
+    }
     char **names = NULL;
     size_t n = 0, cap = 0;
     int rc = MRC_OK;
@@ -296,23 +304,25 @@ static int list_dir(discover_ctx *c, const char *path, char ***names_out, size_t
 
 static int walk_dir(discover_ctx *c, const char *path, const struct stat *st);
 
-/** take_entry() : one path found inside a directory or by a glob. Things that may legitimately
- *  sit next to data (pipes, sockets, dangling links, a link back up the tree) are skipped with a
- *  warning; what would make the table silently short (an unreadable file) is an error. */
-static int take_entry(discover_ctx *c, const char *path)
+/** take_entry() : one path found inside a directory (name, relative to its open fd dfd) or by a
+ *  glob (dfd AT_FDCWD, name the path). Things that may legitimately sit next to data (pipes,
+ *  sockets, dangling links, a link back up the tree) are skipped with a warning; what would
+ *  make the table silently short (an unreadable file) is an error. */
+static int take_entry(discover_ctx *c, int dfd, const char *name, const char *path)
 {
     bool ex = false;
     int rc = check_stop(c, path);
     if (rc != MRC_OK || (rc = excluded(c, path, &ex)) != MRC_OK || ex) return rc;
     struct stat st;
-    if (stat(path, &st) != 0) {
+    if (fstatat(dfd, name, &st, 0) != 0) {
         int e = errno;
         struct stat lst;
         if (e == ELOOP) {
             warnf(c, SKIP_LOOP, path, "symbolic link loop, not followed");
             return MRC_OK;
         }
-        if (e == ENOENT && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+        if (e == ENOENT && fstatat(dfd, name, &lst, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISLNK(lst.st_mode)) {
             warnf(c, SKIP_DANGLING, path, "dangling symbolic link, skipped");
             return MRC_OK;
         }
@@ -322,7 +332,7 @@ static int take_entry(discover_ctx *c, const char *path)
         }
         return mrc_err_errno(c->err, e, "%s", path);
     }
-    if (S_ISREG(st.st_mode)) return add_file(c, path, &st);
+    if (S_ISREG(st.st_mode)) return add_file(c, dfd, name, path, &st);
     if (S_ISDIR(st.st_mode)) return walk_dir(c, path, &st);
     char cause[96];
     snprintf(cause, sizeof cause, "%s, skipped (never opened)", file_kind(st.st_mode));
@@ -339,20 +349,22 @@ static int walk_dir(discover_ctx *c, const char *path, const struct stat *st)
               "directory already entered (symbolic link loop or second link), skipped");
         return MRC_OK;
     }
+    int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return mrc_err_errno(c->err, errno, "%s", path);
     char **names = NULL;
     size_t n = 0;
-    int rc = list_dir(c, path, &names, &n);
-    if (rc != MRC_OK) return rc;
-    for (size_t i = 0; i < n && rc == MRC_OK; i++) {
+    int rc = list_dir(c, dfd, path, &names, &n);
+    for (size_t i = 0; rc == MRC_OK && i < n; i++) {
         char *child = join_path(path, names[i]);
         if (child == NULL) {
             rc = mrc_err_errno(c->err, ENOMEM, "%s", path);
             break;
         }
-        rc = take_entry(c, child);
+        rc = take_entry(c, dfd, names[i], child);
         free(child);
     }
     free_strings(names, n);
+    close(dfd);
     return rc;
 }
 
@@ -382,7 +394,7 @@ static int expand_glob(discover_ctx *c, const char *pattern)
     int rc = MRC_OK;
     for (size_t i = 0; i < g.gl_pathc && rc == MRC_OK; i++) {
         dir_set_clear(&c->dirs);
-        rc = take_entry(c, g.gl_pathv[i]);
+        rc = take_entry(c, AT_FDCWD, g.gl_pathv[i], g.gl_pathv[i]);
     }
     globfree(&g);
     return rc;
@@ -408,7 +420,7 @@ static int take_named(discover_ctx *c, const char *arg)
     }
     if (glob && ((rc = excluded(c, arg, &ex)) != MRC_OK || ex)) return rc; /* a literal name */
     dir_set_clear(&c->dirs);
-    if (S_ISREG(st.st_mode)) return add_file(c, arg, &st);
+    if (S_ISREG(st.st_mode)) return add_file(c, AT_FDCWD, arg, arg, &st);
     if (S_ISDIR(st.st_mode)) return walk_dir(c, arg, &st);
     return mrc_err_set(c->err, MRC_EINVAL, "%s: is %s, not a regular file or directory", arg,
                        file_kind(st.st_mode));
