@@ -466,7 +466,8 @@ static const char *unreadable_checks(void)
     } cases[] = {{"perm/secret.txt", "perm/secret.txt"}, /* named */
                  {"perm", "perm/secret.txt"},            /* found in a directory walk */
                  {"perm/*.txt", "perm/secret.txt"},      /* matched by a glob */
-                 {"perm2", "perm2/locked"}};             /* a directory it cannot list */
+                 {"perm2", "perm2/locked"},              /* a directory it cannot list */
+                 {"perm3", "perm3/f150.txt"}}; /* in a directory looked up on threads */
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char arg[256], want[512];
         path_of(arg, sizeof arg, cases[i].arg);
@@ -499,6 +500,15 @@ static void test_unreadable_file_is_an_error(void **state)
     put("perm/secret.txt", "s");
     put("perm2/ok.txt", "ok");
     put("perm2/locked/x.txt", "x");
+    mkdir_rel("perm3");
+    for (int i = 0; i < 200; i++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "perm3/f%03d.txt", i);
+        put(rel, "w");
+    }
+    char secret3[256];
+    path_of(secret3, sizeof secret3, "perm3/f150.txt");
+    assert_int_equal(chmod(secret3, 0), 0);
     char secret[256], locked[256];
     path_of(secret, sizeof secret, "perm/secret.txt");
     path_of(locked, sizeof locked, "perm2/locked");
@@ -522,6 +532,7 @@ static void test_unreadable_file_is_an_error(void **state)
         assert_int_equal(waitpid(pid, &status, 0), pid);
         chmod(root, 0700);
         if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+            chmod(secret3, 0644);
             chmod(secret, 0644);
             chmod(locked, 0755);
             skip(); /* cannot become nobody here (no CAP_SETUID) */
@@ -529,9 +540,84 @@ static void test_unreadable_file_is_an_error(void **state)
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
             failed = "as nobody (see the message above)";
     }
+    chmod(secret3, 0644);
     chmod(secret, 0644);
     chmod(locked, 0755);
     if (failed != NULL) fail_msg("%s", failed);
+}
+
+/* A directory of many entries is looked up on several threads before its entries are taken:
+ * the same files in the same bytewise order, the same exclusions (never looked up), warnings
+ * and skips as the one-by-one walk. 300 entries: 240 files of 1-5 bytes, 20 excluded by name,
+ * a hidden file, a FIFO, 8 dangling links, a link to a file (followed), a link back up (a
+ * loop), a subdirectory of 30 more entries. */
+static void test_large_directory(void **state)
+{
+    (void)state;
+    mkdir_rel("big");
+    mkdir_rel("big/sub");
+    char rel[64], p[256], q[256];
+    uint64_t bytes = 0;
+    for (int i = 0; i < 240; i++) {
+        snprintf(rel, sizeof rel, "big/f%03d.txt", i);
+        put(rel, &"xxxxx"[i % 5]);
+        bytes += 5 - (uint64_t)(i % 5);
+    }
+    for (int i = 0; i < 20; i++) {
+        snprintf(rel, sizeof rel, "big/e%02d.skip", i);
+        put(rel, "excluded");
+    }
+    for (int i = 0; i < 30; i++) {
+        snprintf(rel, sizeof rel, "big/sub/s%02d.txt", i);
+        put(rel, "ss");
+        bytes += 2;
+    }
+    put("big/.hidden", "h");
+    path_of(p, sizeof p, "big/fifo");
+    assert_int_equal(mkfifo(p, 0644), 0);
+    for (int i = 0; i < 8; i++) {
+        snprintf(rel, sizeof rel, "big/dangling%d", i);
+        path_of(p, sizeof p, rel);
+        assert_int_equal(symlink("nowhere", p), 0);
+    }
+    path_of(p, sizeof p, "big/link.txt");
+    assert_int_equal(symlink("f007.txt", p), 0);
+    bytes += 5 - 7 % 5;
+    path_of(p, sizeof p, "big/sub/up");
+    assert_int_equal(symlink("..", p), 0);
+
+    path_of(q, sizeof q, "big");
+    const char *args[] = {q};
+    const char *pats[] = {"*.skip"};
+    warnings w = {0};
+    mrc_discover_opts o = {
+        .warn = collect_warning, .warn_arg = &w, .exclude = pats, .nexclude = 1};
+    mrc_file_list l;
+    mrc_err err = {0};
+    if (mrc_input_discover_with(args, 1, &o, &l, &err) != 0)
+        fail_msg("%s", err.msg);
+    /* bytewise: f000 .. f239, link.txt, sub/s00 .. sub/s29 */
+    assert_int_equal(l.n, 240 + 1 + 30);
+    for (size_t i = 0; i < l.n; i++) {
+        if (i < 240)
+            snprintf(rel, sizeof rel, "big/f%03zu.txt", i);
+        else if (i == 240)
+            snprintf(rel, sizeof rel, "big/link.txt");
+        else
+            snprintf(rel, sizeof rel, "big/sub/s%02zu.txt", i - 241);
+        path_of(p, sizeof p, rel);
+        if (strcmp(l.files[i].path, p) != 0) fail_msg("file %zu: %s, not %s", i, l.files[i].path, p);
+    }
+    assert_int_equal(l.files[1].size, 4);
+    assert_int_equal(l.total_bytes, bytes);
+    assert_int_equal(l.excluded, 20);
+    assert_int_equal(l.skipped, 1 + 8 + 1); /* the FIFO, the dangling links, the loop */
+    assert_true(any_warning_has(&w, "big/fifo", "FIFO"));
+    assert_true(any_warning_has(&w, "big/dangling0", "dangling"));
+    assert_true(any_warning_has(&w, "big/sub/up", "already entered"));
+    assert_true(any_warning_has(&w, "3 more dangling", NULL)); /* 5 shown, then a count */
+    assert_int_equal(w.n, 1 + 5 + 1 + 1);
+    mrc_file_list_free(&l);
 }
 
 /* --exclude: a pattern matches a path's last component or the whole path ('*' crosses '/');
@@ -651,6 +737,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unreadable_file_is_an_error, guard_setup,
                                         guard_teardown),
         cmocka_unit_test_setup_teardown(test_exclude, guard_setup, guard_teardown),
+        cmocka_unit_test_setup_teardown(test_large_directory, guard_setup, guard_teardown),
         cmocka_unit_test_setup_teardown(test_warnings_capped_per_cause, guard_setup,
                                         guard_teardown),
     };
