@@ -78,9 +78,7 @@ cmds=("$(mrc mrc-1x1 -np 1 --bind-to core -- --threads 1)"
     "timeout $LIMIT xargs -a $(q "$list") env LC_ALL=C wc -w | awk '\$2 == \"total\" { t += \$1 } END { print t }'")
 
 say "files: $nfiles in $DIR, $bytes bytes; $(nproc) cores; $RUNS runs each"
-hf=()
-for i in "${!names[@]}"; do hf+=(-n "${names[$i]}" "${cmds[$i]}"); done
-hyperfine --shell=bash --runs "$RUNS" --export-markdown "$out.md" --export-json "$out.json" "${hf[@]}"
+time_all "$out"
 peak_memory
 
 # every mrcount layout the same table; its total equals wc -w's and the Python baseline's, whose
@@ -132,17 +130,4 @@ print()
 print("(%d files, %d bytes; speed-ups are baseline median / command median; mrcount's "
       "discover and map are medians of its metrics, slowest rank)" % (nfiles, nbytes))
 EOF
-{
-    echo
-    echo "Commands:"
-    for i in "${!names[@]}"; do echo "- ${names[$i]}: \`${cmds[$i]}\`"; done
-    echo
-    for c in "${checks[@]}"; do echo "- $c"; done
-} >>"$out.summary.md"
-
-echo
-cat "$out.summary.md"
-say "results: $out.md $out.json $out.summary.md"
-if printf '%s\n' "${checks[@]}" | grep -q MISMATCH; then
-    exit 1
-fi
+summary_end "$out"

@@ -53,9 +53,7 @@ add wc "timeout $LIMIT env LC_ALL=C wc -w $inputs"
 [ "${#names[@]}" -gt 0 ] || { echo "bench-words.sh: BENCH_COMMANDS selects nothing" >&2; exit 2; }
 
 say "corpus: ${#files[@]} files, $bytes bytes; $(nproc) cores; $RUNS runs each"
-hf=()
-for i in "${!names[@]}"; do hf+=(-n "${names[$i]}" "${cmds[$i]}"); done
-hyperfine --shell=bash --runs "$RUNS" --export-markdown "$out.md" --export-json "$out.json" "${hf[@]}"
+time_all "$out"
 
 peak_memory
 
@@ -120,17 +118,4 @@ print("(%d bytes; ratios are speed-ups: baseline median / command median. MB/s i
       "command, mpirun's start-up included; mrcount run and map MB/s come from its metrics)"
       % nbytes)
 EOF
-{
-    echo
-    echo "Commands:"
-    for i in "${!names[@]}"; do echo "- ${names[$i]}: \`${cmds[$i]//"$inputs"/CORPUS/part*.txt}\`"; done
-    echo
-    for c in "${checks[@]}"; do echo "- $c"; done
-} >>"$out.summary.md"
-
-echo
-cat "$out.summary.md"
-say "results: $out.md $out.json $out.summary.md"
-if printf '%s\n' "${checks[@]}" | grep -q MISMATCH; then
-    exit 1
-fi
+summary_end "$out" "$inputs" "CORPUS/part*.txt"

@@ -64,3 +64,33 @@ peak_memory() {
         grep '^peakmem:' "$tmp/${names[$i]}.peak" | sed "s/^/  ${names[$i]}: /" >&2
     done
 }
+
+# time_all OUT : every command of names/cmds in one hyperfine run, side by side: OUT.md, OUT.json.
+time_all() {
+    local i hf=()
+    for i in "${!names[@]}"; do hf+=(-n "${names[$i]}" "${cmds[$i]}"); done
+    hyperfine --shell=bash --runs "$RUNS" --export-markdown "$1.md" --export-json "$1.json" "${hf[@]}"
+}
+
+# summary_end OUT [FROM TO] : the commands (FROM shown as TO in each) and the checks appended to
+# OUT.summary.md, which is printed; exits 1 when a check says MISMATCH.
+summary_end() {
+    local out=$1 from=${2:-} to=${3:-} i c
+    {
+        echo
+        echo "Commands:"
+        for i in "${!names[@]}"; do
+            c=${cmds[$i]}
+            [ -z "$from" ] || c=${c//"$from"/$to}
+            echo "- ${names[$i]}: \`$c\`"
+        done
+        echo
+        for c in "${checks[@]}"; do echo "- $c"; done
+    } >>"$out.summary.md"
+    echo
+    cat "$out.summary.md"
+    say "results: $out.md $out.json $out.summary.md"
+    if printf '%s\n' "${checks[@]}" | grep -q MISMATCH; then
+        exit 1
+    fi
+}
