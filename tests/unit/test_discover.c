@@ -546,11 +546,12 @@ static void test_unreadable_file_is_an_error(void **state)
     if (failed != NULL) fail_msg("%s", failed);
 }
 
-/* A directory of many entries is looked up on several threads before its entries are taken:
- * the same files in the same bytewise order, the same exclusions (never looked up), warnings
- * and skips as the one-by-one walk. 300 entries: 240 files of 1-5 bytes, 20 excluded by name,
- * a hidden file, a FIFO, 8 dangling links, a link to a file (followed), a link back up (a
- * loop), a subdirectory of 30 more entries. */
+/* A directory of many entries is looked up on several threads, a batch of 4096 at a time,
+ * before its entries are taken: the same files in the same bytewise order, the same exclusions
+ * (never looked up), warnings and skips as the one-by-one walk. 4460 entries: 4400 files of 1-5
+ * bytes, 20 excluded by name, a hidden file, a FIFO, 8 dangling links, a link to a file
+ * (followed), a link back up (a loop), a subdirectory of 30 more entries. */
+#define NBIG 4400
 static void test_large_directory(void **state)
 {
     (void)state;
@@ -558,8 +559,8 @@ static void test_large_directory(void **state)
     mkdir_rel("big/sub");
     char rel[64], p[256], q[256];
     uint64_t bytes = 0;
-    for (int i = 0; i < 240; i++) {
-        snprintf(rel, sizeof rel, "big/f%03d.txt", i);
+    for (int i = 0; i < NBIG; i++) {
+        snprintf(rel, sizeof rel, "big/f%04d.txt", i);
         put(rel, &"xxxxx"[i % 5]);
         bytes += 5 - (uint64_t)(i % 5);
     }
@@ -581,7 +582,7 @@ static void test_large_directory(void **state)
         assert_int_equal(symlink("nowhere", p), 0);
     }
     path_of(p, sizeof p, "big/link.txt");
-    assert_int_equal(symlink("f007.txt", p), 0);
+    assert_int_equal(symlink("f0007.txt", p), 0);
     bytes += 5 - 7 % 5;
     path_of(p, sizeof p, "big/sub/up");
     assert_int_equal(symlink("..", p), 0);
@@ -596,15 +597,15 @@ static void test_large_directory(void **state)
     mrc_err err = {0};
     if (mrc_input_discover_with(args, 1, &o, &l, &err) != 0)
         fail_msg("%s", err.msg);
-    /* bytewise: f000 .. f239, link.txt, sub/s00 .. sub/s29 */
-    assert_int_equal(l.n, 240 + 1 + 30);
+    /* bytewise: f0000 .. f4399, link.txt, sub/s00 .. sub/s29 */
+    assert_int_equal(l.n, NBIG + 1 + 30);
     for (size_t i = 0; i < l.n; i++) {
-        if (i < 240)
-            snprintf(rel, sizeof rel, "big/f%03zu.txt", i);
-        else if (i == 240)
+        if (i < NBIG)
+            snprintf(rel, sizeof rel, "big/f%04zu.txt", i);
+        else if (i == NBIG)
             snprintf(rel, sizeof rel, "big/link.txt");
         else
-            snprintf(rel, sizeof rel, "big/sub/s%02zu.txt", i - 241);
+            snprintf(rel, sizeof rel, "big/sub/s%02zu.txt", i - NBIG - 1);
         path_of(p, sizeof p, rel);
         if (strcmp(l.files[i].path, p) != 0) fail_msg("file %zu: %s, not %s", i, l.files[i].path, p);
     }
