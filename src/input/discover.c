@@ -314,6 +314,15 @@ typedef struct look {
     int access_errno; /* a regular file: faccessat(R_OK)'s errno; -1: not looked */
 } look;
 
+/* The lookups of `name` (relative to dfd) into *l. */
+static void look_one(int dfd, const char *name, look *l)
+{
+    l->access_errno = -1;
+    l->stat_errno = fstatat(dfd, name, &l->st, 0) != 0 ? errno : 0;
+    if (l->stat_errno == 0 && S_ISREG(l->st.st_mode))
+        l->access_errno = faccessat(dfd, name, R_OK, 0) != 0 ? errno : 0;
+}
+
 /** take_looked() : an entry whose lookup (fstatat) is done. Things that may legitimately sit
  *  next to data (pipes, sockets, dangling links, a link back up the tree) are skipped with a
  *  warning; what would make the table silently short (an unreadable file) is an error. */
@@ -346,16 +355,15 @@ static int take_looked(discover_ctx *c, int dfd, const char *name, const char *p
     return MRC_OK;
 }
 
-/** take_entry() : one path found by a glob (dfd AT_FDCWD, name the path), or inside a directory
- *  (name relative to its open fd dfd): excluded, or looked up and taken. */
-static int take_entry(discover_ctx *c, int dfd, const char *name, const char *path)
+/** take_entry() : one path found by a glob: excluded, or looked up and taken. */
+static int take_entry(discover_ctx *c, const char *path)
 {
     bool ex = false;
     int rc = check_stop(c, path);
     if (rc != MRC_OK || (rc = excluded(c, path, &ex)) != MRC_OK || ex) return rc;
-    look l = {.access_errno = -1};
-    l.stat_errno = fstatat(dfd, name, &l.st, 0) != 0 ? errno : 0;
-    return take_looked(c, dfd, name, path, &l);
+    look l;
+    look_one(AT_FDCWD, path, &l);
+    return take_looked(c, AT_FDCWD, path, path, &l);
 }
 
 /* ---- a large directory's entries looked up on several threads ---- */
@@ -389,15 +397,8 @@ typedef struct look_worker {
 static void look_some(const look_job *j, size_t t)
 {
     for (size_t i = t; i < j->n; i += j->nthreads) {
-        look *l = &j->out[i];
-        l->access_errno = -1;
-        if (j->skip[i] || mrc_stopped(j->stop)) { /* a stop: the walk ends at its next check */
-            l->stat_errno = -1;                    /* not looked up */
-            continue;
-        }
-        l->stat_errno = fstatat(j->dfd, j->names[i], &l->st, 0) != 0 ? errno : 0;
-        if (l->stat_errno == 0 && S_ISREG(l->st.st_mode))
-            l->access_errno = faccessat(j->dfd, j->names[i], R_OK, 0) != 0 ? errno : 0;
+        /* excluded, or a stop (the walk ends at its next check): not looked up */
+        if (!j->skip[i] && !mrc_stopped(j->stop)) look_one(j->dfd, j->names[i], &j->out[i]);
     }
 }
 
@@ -417,14 +418,14 @@ static size_t look_threads(void)
 }
 
 /** look_ahead() : the lookups of names[i] (skip[i] false) into out[i], on several threads when
- *  there are enough of them. @return false when none were made (too few, one CPU, or no thread
- *  started): the caller looks each up itself. */
-static bool look_ahead(int dfd, char *const *names, const bool *skip, size_t n, look *out,
+ *  there are enough of them; otherwise (too few, one CPU, no thread started) none, and out[i]
+ *  stays "not looked up" for the caller to look up itself. */
+static void look_ahead(int dfd, char *const *names, const bool *skip, size_t n, look *out,
                        const mrc_stop *stop)
 {
     size_t k = look_threads();
     if (k > n / LOOK_MIN_PER_THREAD) k = n / LOOK_MIN_PER_THREAD;
-    if (k < 2) return false;
+    if (k < 2) return;
     look_worker w[LOOK_THREADS];
     look_job j = {dfd, names, skip, out, n, k, stop};
     size_t started = 1;
@@ -432,15 +433,9 @@ static bool look_ahead(int dfd, char *const *names, const bool *skip, size_t n, 
         w[started] = (look_worker){&j, started, 0};
         if (pthread_create(&w[started].tid, NULL, look_main, &w[started]) != 0) break;
     }
-    if (started < k) { /* fewer threads than planned: the entries of those not started too */
-        for (size_t t = 1; t < started; t++)
-            pthread_join(w[t].tid, NULL);
-        return false;
-    }
-    look_some(&j, 0);
-    for (size_t t = 1; t < k; t++)
+    if (started == k) look_some(&j, 0); /* else the entries of the threads not started too */
+    for (size_t t = 1; t < started; t++)
         pthread_join(w[t].tid, NULL);
-    return true;
 }
 
 static int walk_dir(discover_ctx *c, const char *path, const struct stat *st)
@@ -457,48 +452,35 @@ static int walk_dir(discover_ctx *c, const char *path, const struct stat *st)
     char **names = NULL;
     size_t n = 0;
     int rc = list_dir(c, dfd, path, &names, &n);
-    /* many entries: a batch at a time, its exclusions first (in order, as counted), then its
-     * lookups ahead, then its entries taken in order */
-    bool *skip = NULL;
-    look *looks = NULL;
-    if (rc == MRC_OK && n >= 2 * LOOK_MIN_PER_THREAD && look_threads() > 1) {
-        size_t b = n < LOOK_BATCH ? n : LOOK_BATCH;
-        skip = malloc(b * sizeof *skip);
-        looks = skip != NULL ? malloc(b * sizeof *looks) : NULL;
-        if (looks == NULL) {
-            free(skip);
-            skip = NULL;
-        }
-    }
-    for (size_t at = 0; rc == MRC_OK && at < n; at += LOOK_BATCH) {
-        size_t end = n - at < LOOK_BATCH ? n : at + LOOK_BATCH;
-        bool ahead = false;
-        for (size_t i = at; skip != NULL && rc == MRC_OK && i < end; i++) {
-            char *child = join_path(path, names[i]);
+    /* A batch at a time: its exclusions (in order, as counted), its lookups (ahead, on threads,
+     * when it is large), then its entries taken in order. */
+    size_t cap = n < LOOK_BATCH ? n : LOOK_BATCH;
+    bool *skip = rc == MRC_OK && cap > 0 ? malloc(cap * sizeof *skip) : NULL;
+    look *looks = skip != NULL ? malloc(cap * sizeof *looks) : NULL;
+    if (rc == MRC_OK && cap > 0 && looks == NULL) rc = mrc_err_errno(c->err, ENOMEM, "%s", path);
+    for (size_t at = 0; rc == MRC_OK && at < n; at += cap) {
+        size_t m = n - at < cap ? n - at : cap;
+        for (size_t i = 0; rc == MRC_OK && i < m; i++) {
+            char *child = join_path(path, names[at + i]);
             if (child == NULL) {
                 rc = mrc_err_errno(c->err, ENOMEM, "%s", path);
                 break;
             }
-            rc = excluded(c, child, &skip[i - at]);
+            rc = excluded(c, child, &skip[i]);
+            looks[i].stat_errno = -1; /* not looked up */
             free(child);
         }
-        if (rc == MRC_OK && skip != NULL)
-            ahead = look_ahead(dfd, names + at, skip, end - at, looks, c->stop);
-        for (size_t i = at; rc == MRC_OK && i < end; i++) {
-            if (skip != NULL && skip[i - at]) continue;
-            char *child = join_path(path, names[i]);
+        if (rc == MRC_OK) look_ahead(dfd, names + at, skip, m, looks, c->stop);
+        for (size_t i = 0; rc == MRC_OK && i < m; i++) {
+            if (skip[i]) continue;
+            char *child = join_path(path, names[at + i]);
             if (child == NULL) {
                 rc = mrc_err_errno(c->err, ENOMEM, "%s", path);
                 break;
             }
-            if (skip == NULL) { /* a small directory: excluded, looked up and taken one by one */
-                rc = take_entry(c, dfd, names[i], child);
-            } else if ((rc = check_stop(c, child)) == MRC_OK) {
-                look l = {.stat_errno = -1, .access_errno = -1};
-                if (ahead) l = looks[i - at];
-                if (l.stat_errno < 0)
-                    l.stat_errno = fstatat(dfd, names[i], &l.st, 0) != 0 ? errno : 0;
-                rc = take_looked(c, dfd, names[i], child, &l);
+            if ((rc = check_stop(c, child)) == MRC_OK) {
+                if (looks[i].stat_errno < 0) look_one(dfd, names[at + i], &looks[i]);
+                rc = take_looked(c, dfd, names[at + i], child, &looks[i]);
             }
             free(child);
         }
@@ -536,7 +518,7 @@ static int expand_glob(discover_ctx *c, const char *pattern)
     int rc = MRC_OK;
     for (size_t i = 0; i < g.gl_pathc && rc == MRC_OK; i++) {
         dir_set_clear(&c->dirs);
-        rc = take_entry(c, AT_FDCWD, g.gl_pathv[i], g.gl_pathv[i]);
+        rc = take_entry(c, g.gl_pathv[i]);
     }
     globfree(&g);
     return rc;
