@@ -198,6 +198,7 @@ typedef struct mrc_map_stats {
     uint64_t records;                    /* tokens or lines */
     uint64_t counters[MRC_JOB_COUNTERS]; /* the job's own, summed over threads */
     uint64_t spill_bytes, spill_runs;    /* the tables written to --tmp-dir as runs */
+    uint64_t hot_records;                /* tokens the tables' hot fronts counted */
     uint64_t distinct;                   /* distinct keys after the local merge */
     uint64_t ckpt_count, ckpt_bytes;     /* manifests written, bytes of checkpoint runs */
     double ckpt_seconds;                 /* workers' time spent writing checkpoints, summed */

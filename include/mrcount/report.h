@@ -39,6 +39,7 @@ typedef struct mrc_rank_report {
     uint64_t memory_limit;              /* bytes this rank may use (UINT64_MAX: no limit found) */
     const char *memory_source;          /* where the limit came from */
     uint64_t spill_bytes, spill_runs;   /* what the tables spilled to --tmp-dir */
+    uint64_t hot_records;               /* tokens counted in the tables' hot fronts */
     uint64_t spill_written, spill_read; /* all spill file traffic (tables, shuffle, sort) */
     uint64_t checkpoint_bytes;          /* bytes of checkpoint runs this rank wrote */
     double checkpoint_seconds;          /* its workers' time writing checkpoints, summed */

@@ -129,6 +129,12 @@ struct mrc_table {
     size_t max_bytes;
     mrc_table_full_fn full;
     void *full_arg;
+    /* The hot front (hot.c): NULL, or 2 * (hot_mask + 1) entries in buckets of one cache line. */
+    struct mrc_hot_entry *hot;
+    size_t hot_mask;   /* buckets - 1 */
+    uint64_t hot_next; /* the front is chosen again when total reaches this */
+    uint64_t hot_last; /* total when it was last chosen */
+    uint64_t hot_hits; /* tokens the front counted, settled (a metric; not reset by a clear) */
 };
 
 /** mrc_table_init() : an empty table sized for about `expect` distinct keys (0: a default).
@@ -267,6 +273,63 @@ static inline int mrc_table_add(mrc_table *t, const void *key, uint32_t len, uin
     }
     return mrc_table_add_slow(t, key, len, hash, count, err);
 }
+
+/* ---- the hot front (hot.c) ----
+ * Counting words, most tokens are a few thousand short keys: in a table of a million keys each
+ * of their lookups reads the home slot's line and the record's, and those lines, scattered over
+ * an index of megabytes, do not stay in L2. The front keeps the most frequent keys of up to
+ * MRC_HOT_KEY bytes inline, two to a 64-byte bucket (2 MiB in all), each with the count added
+ * since it was chosen (its delta): a hit reads and writes that one line and touches neither the
+ * index nor the record. Every key of the front has its record in the table, whose count lacks
+ * the delta until mrc_table_settle(). The front is chosen (mrc_table_hot_choose()) from the
+ * table's counts as the total grows, and left out when its keys would not cover enough of the
+ * tokens (a vocabulary of millions of rare keys). Only callers that add single tokens use it
+ * (mrc_table_hot_add()), so no record's count plus its delta can pass the table's total. */
+
+#define MRC_HOT_KEY 16
+
+typedef struct mrc_hot_entry {
+    unsigned char key[MRC_HOT_KEY]; /* the key, zero-padded */
+    uint32_t len;                   /* its length; UINT32_MAX: the entry is empty */
+    uint32_t ref;                   /* its record, as a slot refers to it */
+    uint64_t delta;                 /* counted here since the last settle */
+} mrc_hot_entry;
+
+/** mrc_table_hot_bucket() : the front's bucket for a hash (for prefetching). */
+static inline const mrc_hot_entry *mrc_table_hot_bucket(const mrc_table *t, uint64_t hash)
+{
+    return t->hot + 2 * (hash & t->hot_mask);
+}
+
+/** mrc_table_hot_add() : count one token of key (hash = mrc_hash(key, len)) in the front if the
+ *  key is there. @return true if counted, false if the caller must add it to the table. */
+static inline bool mrc_table_hot_add(mrc_table *t, const void *key, uint32_t len, uint64_t hash)
+{
+    mrc_hot_entry *b = t->hot + 2 * (hash & t->hot_mask);
+    for (int i = 0; i < 2; i++) {
+        if (b[i].len == len && mrc_key_eq(b[i].key, key, len)) {
+            b[i].delta++;
+            t->total += t->total != UINT64_MAX;
+            return true;
+        }
+    }
+    return false;
+}
+
+/** mrc_table_hot_choose() : choose the front again if the total has reached hot_next (settling
+ *  the old one): the most frequent short keys, if they cover enough of the total. A scan of the
+ *  table's records, so it runs only when the tokens since the last choice outnumber the keys
+ *  several times over. Without memory for the front the table runs without one. */
+void mrc_table_hot_choose(mrc_table *t);
+
+/** mrc_table_settle() : add the front's deltas to their records' counts (the front stays).
+ *  mrc_table_freeze(), mrc_table_write_run*(), mrc_table_index_as_buffer() and
+ *  mrc_table_drop_index() settle first; mrc_table_each() and mrc_table_drain() read the records
+ *  as they are. */
+void mrc_table_settle(mrc_table *t);
+
+/** mrc_table_hot_drop() : settle and release the front; it may be chosen again from hot_next on. */
+void mrc_table_hot_drop(mrc_table *t);
 
 /** mrc_table_each() : call fn on every record, in arena (insertion) order. */
 void mrc_table_each(const mrc_table *t, void (*fn)(const mrc_rec *r, void *arg), void *arg);
@@ -621,13 +684,12 @@ void mrc_run_file_close(mrc_run_file *f);
 
 /** mrc_table_write_run() : the records of a table that is not frozen, in hash order, to a new
  *  run file in dir (*out). @return 0, or nonzero with err filled (a full disk names dir). */
-int mrc_table_write_run(const mrc_table *t, const char *dir, mrc_run_file *out, mrc_err *err);
+int mrc_table_write_run(mrc_table *t, const char *dir, mrc_run_file *out, mrc_err *err);
 
 /** mrc_table_write_run_fd() : mrc_table_write_run() to the empty file fd (owned from here: a
  *  checkpoint's named run), checksummed as it is written (out->sum); dir names it in
  *  messages. */
-int mrc_table_write_run_fd(const mrc_table *t, int fd, const char *dir, mrc_run_file *out,
-                           mrc_err *err);
+int mrc_table_write_run_fd(mrc_table *t, int fd, const char *dir, mrc_run_file *out, mrc_err *err);
 
 /** mrc_run_file_source() : a stream of f's records whose hash lies in [lo, hi] (MRC_ORDER_HASH;
  *  the output orders take only lo = 0, hi = UINT64_MAX), read with pread in blocks of buf_size

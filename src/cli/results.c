@@ -103,6 +103,7 @@ int mrc_run_write_metrics(run *r)
                           .memory_source = r->mem.source,
                           .spill_bytes = r->st.spill_bytes,
                           .spill_runs = r->st.spill_runs,
+                          .hot_records = r->st.hot_records,
                           .spill_written = io.written,
                           .spill_read = io.read,
                           .checkpoint_bytes = r->st.ckpt_bytes,

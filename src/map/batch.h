@@ -70,21 +70,40 @@ count_batch(mrc_map_ctx *ctx, const unsigned char *base, token_batch *tb, mrc_er
         tb->in_class[c] = 0;
     }
     tb->n = 0;
-    for (size_t j = 0; j < n; j++) {
-        size_t i = order[j];
-        uint64_t h = XXH3_64bits_withSeed(base + tb->tok[i].off, tb->tok[i].len, MRC_HASH_SEED);
-        tb->tok[i].hash = h;
-        __builtin_prefetch(mrc_table_home(t, h));
+    size_t m = 0; /* the tokens the hot front did not count, to the table */
+    if (t->hot != NULL) {
+        for (size_t j = 0; j < n; j++) {
+            size_t i = order[j];
+            uint64_t h = XXH3_64bits_withSeed(base + tb->tok[i].off, tb->tok[i].len, MRC_HASH_SEED);
+            tb->tok[i].hash = h;
+            __builtin_prefetch(mrc_table_hot_bucket(t, h));
+        }
+        for (size_t j = 0; j < n; j++) {
+            size_t i = order[j];
+            uint64_t h = tb->tok[i].hash;
+            if (mrc_table_hot_add(t, base + tb->tok[i].off, tb->tok[i].len, h)) continue;
+            __builtin_prefetch(mrc_table_home(t, h));
+            order[m++] = (uint16_t)i;
+        }
+    } else {
+        for (size_t j = 0; j < n; j++) {
+            size_t i = order[j];
+            uint64_t h = XXH3_64bits_withSeed(base + tb->tok[i].off, tb->tok[i].len, MRC_HASH_SEED);
+            tb->tok[i].hash = h;
+            __builtin_prefetch(mrc_table_home(t, h));
+        }
+        m = n;
     }
-    for (size_t j = 0; j < n && j < AHEAD; j++)
+    for (size_t j = 0; j < m && j < AHEAD; j++)
         prefetch_rec(t, tb->tok[order[j]].hash);
-    for (size_t j = 0; j < n; j++) {
-        if (j + AHEAD < n) prefetch_rec(t, tb->tok[order[j + AHEAD]].hash);
+    for (size_t j = 0; j < m; j++) {
+        if (j + AHEAD < m) prefetch_rec(t, tb->tok[order[j + AHEAD]].hash);
         size_t i = order[j];
         if (mrc_table_add(t, base + tb->tok[i].off, tb->tok[i].len, tb->tok[i].hash, 1, err) != 0)
             return -1;
     }
     ctx->records += n;
+    if (t->total >= t->hot_next) mrc_table_hot_choose(t);
     return 0;
 }
 

@@ -336,6 +336,7 @@ static void map_worker(size_t ti, void *arg)
     if (rc == 0 && m->ckpt_dir != NULL && !mrc_stopped(&m->stop) &&
         (m->workers[ti].ndone > m->workers[ti].pieces_kept || m->workers[ti].table.used > 0))
         rc = checkpoint(m, ti, err);
+    mrc_table_hot_drop(&m->workers[ti].table); /* the map is over: every count in its record */
     if (rc != 0 && rc != MRC_EINTR) {
         atomic_store(&m->failed, 1);
         raise_stop(m);
@@ -589,6 +590,7 @@ int mrc_map_end(mrc_map_run *m, mrc_map_output *out, mrc_map_stats *stats, mrc_e
         for (size_t c = 0; c < MRC_JOB_COUNTERS; c++)
             stats->counters[c] += m->workers[i].ctx.counters[c];
         stats->spill_bytes += m->workers[i].spill_bytes;
+        stats->hot_records += m->workers[i].table.hot_hits;
         stats->ckpt_count += m->workers[i].ckpt_count;
         stats->ckpt_bytes += m->workers[i].ckpt_bytes;
         stats->ckpt_seconds += m->workers[i].ckpt_seconds;

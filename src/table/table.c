@@ -3,6 +3,8 @@
  * and one record; a miss stops at the first larger tag; growing the index walks the old slots in
  * order and places each at max(its home, the last place + 1), touching no record. Frozen, the
  * index is the table as a sorted run. Owned by one thread at a time; never shared by two writers.
+ * The words consumers look the frequent short keys up in the hot front first (hot.c), one line
+ * each; whatever hands the records on settles the front's counts into them first.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -130,6 +132,7 @@ int mrc_table_init(mrc_table *t, size_t expect, mrc_err *err)
 
 void mrc_table_free(mrc_table *t)
 {
+    free(t->hot);
     big_free(t->slots, t->slots_mapped);
     big_free(t->arena, t->arena_cap);
     memset(t, 0, sizeof *t);
@@ -144,11 +147,19 @@ void mrc_table_clear(mrc_table *t)
     t->used = 0;
     t->arena_len = 0;
     t->total = 0;
+    free(t->hot); /* its deltas went out with the records (settled by the spill) */
+    t->hot = NULL;
+    t->hot_next = t->hot_last = 0;
+}
+
+static size_t hot_bytes(const mrc_table *t)
+{
+    return t->hot != NULL ? 2 * (t->hot_mask + 1) * sizeof *t->hot : 0;
 }
 
 size_t mrc_table_bytes(const mrc_table *t)
 {
-    return t->slots_mapped + t->arena_len;
+    return t->slots_mapped + t->arena_len + hot_bytes(t);
 }
 
 /* ---- growing the index in place ----
@@ -268,7 +279,9 @@ int mrc_table_add_slow(mrc_table *t, const void *key, uint32_t len, uint64_t has
     bool grow = t->used + 1 > t->grow_at;
     size_t need = mrc_rec_size(len);
     if (t->max_bytes != 0 && t->full != NULL && t->used > 0 &&
-        (grow ? 2 * t->slots_mapped : t->slots_mapped) + t->arena_len + need > t->max_bytes) {
+        (grow ? 2 * t->slots_mapped : t->slots_mapped) + t->arena_len + need + hot_bytes(t) >
+            t->max_bytes) {
+        mrc_table_settle(t);                   /* what full() writes out holds the front's counts */
         int rc = t->full(t->full_arg, t, err); /* a spill: the table is empty afterwards */
         if (rc != 0) return rc;
         if (t->used != 0)
@@ -396,6 +409,7 @@ int mrc_table_drain(const mrc_table *t, mrc_rec_sink emit, void *arg, mrc_err *e
 
 void mrc_table_drop_index(mrc_table *t)
 {
+    mrc_table_hot_drop(t);
     big_free(t->slots, t->slots_mapped);
     t->slots = NULL;
     t->slots_mapped = 0;
@@ -406,6 +420,7 @@ void mrc_table_drop_index(mrc_table *t)
 void *mrc_table_index_as_buffer(mrc_table *t, size_t bytes)
 {
     if (t->frozen || t->slots == NULL) return NULL;
+    mrc_table_hot_drop(t);
     if (t->slots_mapped < bytes) { /* grown in place: only the new part is fresh memory */
         size_t size = big_size(bytes);
         void *p = big_realloc(t->slots, t->slots_mapped, size);
@@ -421,6 +436,7 @@ void *mrc_table_index_as_buffer(mrc_table *t, size_t bytes)
 void mrc_table_freeze(mrc_table *t)
 {
     if (t->frozen) return;
+    mrc_table_hot_drop(t);
     size_t n = 0, end = t->nslots + MRC_TABLE_SLACK;
     for (size_t i = 0; i < end; i++)
         if (t->slots[i] != 0) t->slots[n++] = t->slots[i];
@@ -512,10 +528,10 @@ static int run_put(void *arg, const mrc_rec_view *r, mrc_err *err)
 }
 
 /* The table into the new writer w (NULL: its open failed, err filled), checksummed with sum. */
-static int write_run(const mrc_table *t, mrc_run_writer *w, bool sum, mrc_run_file *out,
-                     mrc_err *err)
+static int write_run(mrc_table *t, mrc_run_writer *w, bool sum, mrc_run_file *out, mrc_err *err)
 {
     if (w == NULL) return err->code ? err->code : MRC_EIO;
+    mrc_table_settle(t);
     int rc = sum ? mrc_run_writer_sum(w, err) : 0;
     if (rc == 0) rc = mrc_table_drain(t, run_put, w, err);
     if (rc != 0) {
@@ -525,13 +541,12 @@ static int write_run(const mrc_table *t, mrc_run_writer *w, bool sum, mrc_run_fi
     return mrc_run_writer_finish(w, out, err);
 }
 
-int mrc_table_write_run(const mrc_table *t, const char *dir, mrc_run_file *out, mrc_err *err)
+int mrc_table_write_run(mrc_table *t, const char *dir, mrc_run_file *out, mrc_err *err)
 {
     return write_run(t, mrc_run_writer_open(dir, MRC_ORDER_HASH, 0, err), false, out, err);
 }
 
-int mrc_table_write_run_fd(const mrc_table *t, int fd, const char *dir, mrc_run_file *out,
-                           mrc_err *err)
+int mrc_table_write_run_fd(mrc_table *t, int fd, const char *dir, mrc_run_file *out, mrc_err *err)
 {
     return write_run(t, mrc_run_writer_open_fd(fd, dir, MRC_ORDER_HASH, 0, err), true, out, err);
 }

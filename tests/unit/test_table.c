@@ -982,6 +982,139 @@ static void test_table_spills_at_its_bound(void **state)
     pool_free(&p);
 }
 
+/* ---- the hot front ---- */
+
+/* Pool keys mostly of 0..16 bytes (the front's), every fifth 17..40; n of them. */
+static keypool pool_short(size_t n)
+{
+    keypool p = pool_make(n, 256);
+    for (size_t i = 0; i < n; i++) {
+        p.len[i] = i % 5 == 0 ? 17 + (uint32_t)rng_below(24) : (uint32_t)rng_below(17);
+        p.hash[i] = mrc_hash(pool_key(&p, i), p.len[i]);
+    }
+    return p;
+}
+
+/* What the words consumer does for a token: the front, else the table; the front chosen as the
+ * total grows. @return whether the front counted it. */
+static bool count_token(mrc_table *t, const keypool *p, size_t i)
+{
+    if (t->hot != NULL && mrc_table_hot_add(t, pool_key(p, i), p->len[i], p->hash[i])) return true;
+    add_ok(t, pool_key(p, i), p->len[i], p->hash[i], 1);
+    if (t->total >= t->hot_next) mrc_table_hot_choose(t);
+    return false;
+}
+
+/* The oracle: counts[i] tokens of pool key i (pool keys may repeat: aggregated by key). */
+static okvec counts_oracle(const keypool *p, const uint64_t *counts)
+{
+    okvec o = {0};
+    for (size_t i = 0; i < p->n; i++)
+        if (counts[i] > 0) okvec_push(&o, pool_key(p, i), p->len[i], counts[i], p->hash[i]);
+    okvec_aggregate(&o);
+    return o;
+}
+
+/* pct% of the tokens from the pool's first `hot` keys, the rest from all of it. */
+static size_t draw_token(const keypool *p, size_t hot, unsigned pct)
+{
+    return rng_below(100) < pct ? rng_below(hot) : rng_below(p->n);
+}
+
+/* Tokens counted through the front land in their records when settled: the table's counts
+ * equal the oracle's after a settle in the middle of the stream (the front kept, its deltas
+ * zeroed) and after more tokens and a freeze; keys of 16 bytes are in the front, longer ones
+ * never; the front counted most tokens. */
+static void test_hot_front_counts(void **state)
+{
+    (void)state;
+    rng_seed(4242);
+    keypool p = pool_short(100000);
+    uint64_t *counts = calloc(p.n, sizeof *counts);
+    assert_non_null(counts);
+    mrc_table t;
+    table_init(&t, 0);
+    size_t hits = 0, tokens = 0, long_hits = 0, hits16 = 0;
+    for (int half = 0; half < 2; half++) {
+        for (size_t k = 0; k < 1000000; k++, tokens++) {
+            size_t i = draw_token(&p, 8000, 70);
+            counts[i]++;
+            if (count_token(&t, &p, i)) {
+                hits++;
+                if (p.len[i] > MRC_HOT_KEY) long_hits++;
+                if (p.len[i] == MRC_HOT_KEY) hits16++;
+            }
+        }
+        assert_non_null(t.hot);
+        okvec o = counts_oracle(&p, counts);
+        if (half == 0) {
+            mrc_table_settle(&t);
+            for (size_t e = 0; e < 2 * (t.hot_mask + 1); e++)
+                assert_int_equal(t.hot[e].delta, 0);
+        } else {
+            mrc_table_freeze(&t);
+            assert_null(t.hot);
+        }
+        check_table(&t, &o);
+        assert_int_equal(t.total, tokens);
+        okvec_free(&o);
+    }
+    assert_int_equal(long_hits, 0);
+    assert_true(hits16 > 0);
+    assert_true(hits > tokens / 2);
+    mrc_table_free(&t);
+    free(counts);
+    pool_free(&p);
+}
+
+/* Spills under a bound with the front in use: each spill writes out the front's counts with the
+ * records (the table settles before full()), the front goes with the records and is chosen again
+ * as the emptied table fills; what was spilled plus what is left equals the oracle. */
+static void test_hot_front_spills(void **state)
+{
+    (void)state;
+    rng_seed(777);
+    keypool p = pool_short(1000000);
+    uint64_t *counts = calloc(p.n, sizeof *counts);
+    assert_non_null(counts);
+    mrc_table t;
+    table_init(&t, 0);
+    spill_log l = {.sorted = true};
+    t.max_bytes = (size_t)16 << 20; /* the least that takes a front (2 MiB, an eighth) */
+    t.full = spill_hook;
+    t.full_arg = &l;
+    size_t hits = 0, hits_after_spill = 0;
+    for (size_t k = 0; k < 5000000; k++) {
+        size_t i = draw_token(&p, 20000, 85);
+        counts[i]++;
+        if (count_token(&t, &p, i)) {
+            hits++;
+            if (l.spills > 0) hits_after_spill++;
+        }
+    }
+    assert_true(l.spills >= 1);
+    assert_true(l.max_seen <= t.max_bytes);
+    assert_true(hits_after_spill > 0);
+    mrc_table_settle(&t);
+    l.last_hash = 0;
+    assert_int_equal(mrc_table_drain(&t, spill_collect, &l, &(mrc_err){0}), 0);
+    okvec o = counts_oracle(&p, counts);
+    okvec_aggregate(&l.got);
+    assert_int_equal(l.got.n, o.n);
+    for (size_t i = 0; i < o.n; i++) {
+        assert_int_equal(okv_key_cmp(&l.got.v[i], &o.v[i]), 0);
+        assert_int_equal(l.got.v[i].count, o.v[i].count);
+    }
+    for (size_t i = 0; i < l.nkeys; i++)
+        free(l.keys[i]);
+    free(l.keys);
+    okvec_free(&l.got);
+    okvec_free(&o);
+    mrc_table_free(&t);
+    free(counts);
+    pool_free(&p);
+}
+
 /* ---- the merge operator on serialized tables ---- */
 
 typedef struct sertab {
@@ -1645,6 +1778,8 @@ int main(void)
         cmocka_unit_test(test_table_walk_overflow),
         cmocka_unit_test(test_table_merge_parallel),
         cmocka_unit_test(test_table_spills_at_its_bound),
+        cmocka_unit_test(test_hot_front_counts),
+        cmocka_unit_test(test_hot_front_spills),
         cmocka_unit_test(test_ser_merge_algebra),
         cmocka_unit_test(test_ser_merge_caps),
         cmocka_unit_test(test_ser_merge_into_shared_keys),

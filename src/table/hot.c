@@ -1,0 +1,147 @@
+/* hot.c - the table's hot front (see table.h): which keys it holds, and their deltas settled
+ * into the records. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mrcount/table.h"
+
+#define HOT_BUCKETS 32768                                   /* 2 entries of 32 bytes each */
+#define HOT_BYTES (2 * HOT_BUCKETS * sizeof(mrc_hot_entry)) /* 2 MiB */
+#define HOT_KEYS (HOT_BUCKETS * 3 / 2) /* keys chosen; a key whose bucket is full is left out */
+#define HOT_FIRST 65536                /* the first choice, after this many tokens */
+#define HOT_STEP ((uint64_t)1 << 26)   /* then at 4x the total, at most this many tokens apart */
+#define HOT_SCAN 4                     /* tokens since the last choice per key scanned, at least */
+/* The front is kept when its keys hold at least 1/HOT_COVER of the total: a token that misses
+ * it pays one more line (its bucket, fetched ahead) on top of its lookup in the table. */
+#define HOT_COVER 3
+
+_Static_assert(sizeof(mrc_hot_entry) == 32, "two hot entries to a cache line");
+
+/* A candidate: a record's count and where it is. */
+typedef struct cand {
+    uint64_t count;
+    uint32_t ref;
+} cand;
+
+/* The HOT_KEYS most frequent short keys: a min-heap on count. */
+typedef struct top {
+    cand *c;
+    size_t n, cap;
+} top;
+
+static void sift_down(cand *c, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < n && c[l].count < c[m].count) m = l;
+        if (l + 1 < n && c[l + 1].count < c[m].count) m = l + 1;
+        if (m == i) return;
+        cand x = c[i];
+        c[i] = c[m];
+        c[m] = x;
+        i = m;
+    }
+}
+
+static void offer(top *tp, uint64_t count, uint32_t ref)
+{
+    if (tp->n < tp->cap) {
+        size_t i = tp->n++;
+        tp->c[i] = (cand){count, ref};
+        while (i > 0 && tp->c[(i - 1) / 2].count > tp->c[i].count) {
+            cand x = tp->c[i];
+            tp->c[i] = tp->c[(i - 1) / 2];
+            tp->c[(i - 1) / 2] = x;
+            i = (i - 1) / 2;
+        }
+    } else if (count > tp->c[0].count) {
+        tp->c[0] = (cand){count, ref};
+        sift_down(tp->c, tp->n, 0);
+    }
+}
+
+static int by_count_desc(const void *a, const void *b)
+{
+    uint64_t x = ((const cand *)a)->count, y = ((const cand *)b)->count;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+void mrc_table_settle(mrc_table *t)
+{
+    if (t->hot == NULL) return;
+    for (size_t i = 0; i < 2 * (t->hot_mask + 1); i++) {
+        mrc_hot_entry *e = &t->hot[i];
+        if (e->delta == 0) continue;
+        mrc_rec *r = mrc_table_rec_at(t, e->ref);
+        /* cannot saturate: the count and the delta are tokens of this table (table.h) */
+        r->count = r->count + e->delta < r->count ? UINT64_MAX : r->count + e->delta;
+        t->hot_hits += e->delta;
+        e->delta = 0;
+    }
+}
+
+void mrc_table_hot_drop(mrc_table *t)
+{
+    mrc_table_settle(t);
+    free(t->hot);
+    t->hot = NULL;
+    t->hot_mask = 0;
+}
+
+static void empty_front(mrc_hot_entry *h, size_t n)
+{
+    memset(h, 0, n * sizeof *h);
+    for (size_t i = 0; i < n; i++)
+        h[i].len = UINT32_MAX;
+}
+
+void mrc_table_hot_choose(mrc_table *t)
+{
+    uint64_t total = t->total;
+    if (total < t->hot_next || t->frozen) return;
+    if (total < HOT_FIRST) { /* a new table, or one a spill cleared */
+        t->hot_next = HOT_FIRST;
+        return;
+    }
+    t->hot_next = total + (total < HOT_STEP / 3 ? 3 * total : HOT_STEP);
+    if ((total - t->hot_last) / HOT_SCAN < t->used) return; /* the scan would cost too much */
+    if (t->max_bytes != 0 && HOT_BYTES > t->max_bytes / 8) return; /* a small share: the table's */
+    t->hot_last = total;
+    mrc_table_settle(t);
+    top tp = {malloc(HOT_KEYS * sizeof(cand)), 0, HOT_KEYS};
+    if (tp.c == NULL) return; /* the front as it was */
+    for (size_t pos = 0; pos < t->arena_len;) {
+        const mrc_rec *r = (const mrc_rec *)(const void *)(t->arena + pos);
+        if (r->len <= MRC_HOT_KEY && (tp.n < tp.cap || r->count > tp.c[0].count))
+            offer(&tp, r->count, (uint32_t)(pos / 8 + 1));
+        pos += mrc_rec_size(r->len);
+    }
+    uint64_t held = 0;
+    for (size_t i = 0; i < tp.n; i++)
+        held += tp.c[i].count;
+    if (held < total / HOT_COVER) { /* too little of the text: no front until the next choice */
+        mrc_table_hot_drop(t);
+        free(tp.c);
+        return;
+    }
+    if (t->hot == NULL) {
+        t->hot = aligned_alloc(64, HOT_BYTES);
+        if (t->hot == NULL) {
+            free(tp.c);
+            return;
+        }
+        t->hot_mask = HOT_BUCKETS - 1;
+    }
+    empty_front(t->hot, 2 * HOT_BUCKETS);
+    qsort(tp.c, tp.n, sizeof *tp.c, by_count_desc); /* the most frequent first into the buckets */
+    for (size_t i = 0; i < tp.n; i++) {
+        const mrc_rec *r = mrc_table_rec_at(t, tp.c[i].ref);
+        mrc_hot_entry *b = t->hot + 2 * (mrc_hash(r->key, r->len) & t->hot_mask);
+        mrc_hot_entry *e = b[0].len == UINT32_MAX ? &b[0] : b[1].len == UINT32_MAX ? &b[1] : NULL;
+        if (e == NULL) continue;
+        memcpy(e->key, r->key, r->len);
+        e->len = r->len;
+        e->ref = tp.c[i].ref;
+    }
+    free(tp.c);
+}
