@@ -60,12 +60,6 @@ static void offer(top *tp, uint64_t count, uint32_t ref)
     }
 }
 
-static int by_count_desc(const void *a, const void *b)
-{
-    uint64_t x = ((const cand *)a)->count, y = ((const cand *)b)->count;
-    return x < y ? 1 : x > y ? -1 : 0;
-}
-
 void mrc_table_settle(mrc_table *t)
 {
     if (t->hot == NULL) return;
@@ -133,15 +127,20 @@ void mrc_table_hot_choose(mrc_table *t)
         t->hot_mask = HOT_BUCKETS - 1;
     }
     empty_front(t->hot, 2 * HOT_BUCKETS);
-    qsort(tp.c, tp.n, sizeof *tp.c, by_count_desc); /* the most frequent first into the buckets */
+    /* Each key to its bucket; a full bucket keeps its two most frequent (the counts held in the
+     * deltas while the front is built). */
     for (size_t i = 0; i < tp.n; i++) {
         const mrc_rec *r = mrc_table_rec_at(t, tp.c[i].ref);
         mrc_hot_entry *b = t->hot + 2 * (mrc_hash(r->key, r->len) & t->hot_mask);
-        mrc_hot_entry *e = b[0].len == UINT32_MAX ? &b[0] : b[1].len == UINT32_MAX ? &b[1] : NULL;
-        if (e == NULL) continue;
+        mrc_hot_entry *e = b[0].delta <= b[1].delta ? &b[0] : &b[1];
+        if (e->len != UINT32_MAX && e->delta >= tp.c[i].count) continue;
+        memset(e->key, 0, sizeof e->key);
         memcpy(e->key, r->key, r->len);
         e->len = r->len;
         e->ref = tp.c[i].ref;
+        e->delta = tp.c[i].count;
     }
+    for (size_t i = 0; i < 2 * HOT_BUCKETS; i++)
+        t->hot[i].delta = 0;
     free(tp.c);
 }
