@@ -77,7 +77,7 @@ static mrc_job job_of(const mode *m, enum mrc_kernel k)
     return job;
 }
 
-static void expect_counted(const counter *c, const kclist *want, uint64_t tokens, const char *how,
+static void expect_counted(counter *c, const kclist *want, uint64_t tokens, const char *how,
                            const mode *m)
 {
     char what[96];
