@@ -51,8 +51,10 @@ static inline int take_token(token_batch *tb, size_t off, size_t n, mrc_err *err
 /* Hash and count the batch (keys at base + off) and empty it. XXH3 and the table's key compare
  * branch on the key length: taken in token order those branches follow the text's word lengths
  * and mispredict about once per token, so the batch is taken one length class after the other,
- * where they repeat. Every slot is prefetched as its token is hashed, the records those slots
- * point at AHEAD lookups early, so the cache misses of rare keys overlap instead of queueing.
+ * where they repeat. Each token's bucket in the table's hot front (else its home slot) is
+ * prefetched as it is hashed; then the front counts its keys, and the other tokens' home slots
+ * are prefetched, their records AHEAD lookups early, so the cache misses of rare keys overlap
+ * instead of queueing.
  * The order in which keys enter the table changes nothing in its contents. One copy for every
  * consumer (called per batch, not per token); flatten inlines XXH3 into the loop.
  * Measured (cachegrind, 64 MB, 9.3 M tokens, sse2 kernel, before -> after): whitespace 1636 M ->
@@ -70,14 +72,16 @@ count_batch(mrc_map_ctx *ctx, const unsigned char *base, token_batch *tb, mrc_er
         tb->in_class[c] = 0;
     }
     tb->n = 0;
-    size_t m = 0; /* the tokens the hot front did not count, to the table */
+    for (size_t j = 0; j < n; j++) {
+        size_t i = order[j];
+        uint64_t h = XXH3_64bits_withSeed(base + tb->tok[i].off, tb->tok[i].len, MRC_HASH_SEED);
+        tb->tok[i].hash = h;
+        __builtin_prefetch(t->hot != NULL ? (const void *)mrc_table_hot_bucket(t, h)
+                                          : (const void *)mrc_table_home(t, h));
+    }
+    size_t m = n; /* order[0, m): the tokens for the table */
     if (t->hot != NULL) {
-        for (size_t j = 0; j < n; j++) {
-            size_t i = order[j];
-            uint64_t h = XXH3_64bits_withSeed(base + tb->tok[i].off, tb->tok[i].len, MRC_HASH_SEED);
-            tb->tok[i].hash = h;
-            __builtin_prefetch(mrc_table_hot_bucket(t, h));
-        }
+        m = 0;
         for (size_t j = 0; j < n; j++) {
             size_t i = order[j];
             uint64_t h = tb->tok[i].hash;
@@ -85,14 +89,6 @@ count_batch(mrc_map_ctx *ctx, const unsigned char *base, token_batch *tb, mrc_er
             __builtin_prefetch(mrc_table_home(t, h));
             order[m++] = (uint16_t)i;
         }
-    } else {
-        for (size_t j = 0; j < n; j++) {
-            size_t i = order[j];
-            uint64_t h = XXH3_64bits_withSeed(base + tb->tok[i].off, tb->tok[i].len, MRC_HASH_SEED);
-            tb->tok[i].hash = h;
-            __builtin_prefetch(mrc_table_home(t, h));
-        }
-        m = n;
     }
     for (size_t j = 0; j < m && j < AHEAD; j++)
         prefetch_rec(t, tb->tok[order[j]].hash);
