@@ -938,6 +938,29 @@ static int spill_hook(void *arg, mrc_table *t, mrc_err *err)
     return rc;
 }
 
+/* What the spills drained plus what is left in t (drained now) equals the oracle o (aggregated
+ * here), key by key. */
+static void expect_spilled_plus_left(spill_log *l, mrc_table *t, okvec *o)
+{
+    l->last_hash = 0;
+    assert_int_equal(mrc_table_drain(t, spill_collect, l, &(mrc_err){0}), 0);
+    okvec_aggregate(o);
+    okvec_aggregate(&l->got);
+    assert_int_equal(l->got.n, o->n);
+    for (size_t i = 0; i < o->n; i++) {
+        assert_int_equal(okv_key_cmp(&l->got.v[i], &o->v[i]), 0);
+        assert_int_equal(l->got.v[i].count, o->v[i].count);
+    }
+}
+
+static void spill_log_free(spill_log *l)
+{
+    for (size_t i = 0; i < l->nkeys; i++)
+        free(l->keys[i]);
+    free(l->keys);
+    okvec_free(&l->got);
+}
+
 /* Past max_bytes the table calls full() (which drains it in hash order and clears it) instead
  * of growing; what was drained plus what is left is exactly what was added, and the table never
  * held more than its bound. */
@@ -957,26 +980,14 @@ static void test_table_spills_at_its_bound(void **state)
     assert_true(l.spills >= 3);
     assert_true(l.sorted);
     assert_true(l.max_seen <= t.max_bytes);
-    /* what is still in the table joins what was drained */
-    l.last_hash = 0;
-    assert_int_equal(mrc_table_drain(&t, spill_collect, &l, &(mrc_err){0}), 0);
-    okvec_aggregate(&o);
-    okvec_aggregate(&l.got);
-    assert_int_equal(l.got.n, o.n);
-    for (size_t i = 0; i < o.n; i++) {
-        assert_int_equal(okv_key_cmp(&l.got.v[i], &o.v[i]), 0);
-        assert_int_equal(l.got.v[i].count, o.v[i].count);
-    }
+    expect_spilled_plus_left(&l, &t, &o);
     /* an empty table does not spill, even past its bound: one more key always goes in */
     mrc_table_clear(&t);
     t.max_bytes = 1;
     size_t before = l.spills;
     add_ok(&t, "x", 1, mrc_hash("x", 1), 1);
     assert_int_equal(l.spills, before);
-    for (size_t i = 0; i < l.nkeys; i++)
-        free(l.keys[i]);
-    free(l.keys);
-    okvec_free(&l.got);
+    spill_log_free(&l);
     okvec_free(&o);
     mrc_table_free(&t);
     pool_free(&p);
@@ -1015,6 +1026,30 @@ static okvec counts_oracle(const keypool *p, const uint64_t *counts)
     return o;
 }
 
+/* A hot front test's setup: seeded, a pool of n short keys, its zeroed token counts, an empty
+ * table. */
+typedef struct hot_case {
+    keypool p;
+    uint64_t *counts;
+    mrc_table t;
+} hot_case;
+
+static void hot_case_init(hot_case *h, uint64_t seed, size_t n)
+{
+    rng_seed(seed);
+    h->p = pool_short(n);
+    h->counts = calloc(n, sizeof *h->counts);
+    assert_non_null(h->counts);
+    table_init(&h->t, 0);
+}
+
+static void hot_case_free(hot_case *h)
+{
+    mrc_table_free(&h->t);
+    free(h->counts);
+    pool_free(&h->p);
+}
+
 /* pct% of the tokens from the pool's first `hot` keys, the rest from all of it. */
 static size_t draw_token(const keypool *p, size_t hot, unsigned pct)
 {
@@ -1028,43 +1063,37 @@ static size_t draw_token(const keypool *p, size_t hot, unsigned pct)
 static void test_hot_front_counts(void **state)
 {
     (void)state;
-    rng_seed(4242);
-    keypool p = pool_short(100000);
-    uint64_t *counts = calloc(p.n, sizeof *counts);
-    assert_non_null(counts);
-    mrc_table t;
-    table_init(&t, 0);
+    hot_case h;
+    hot_case_init(&h, 4242, 100000);
     size_t hits = 0, tokens = 0, long_hits = 0, hits16 = 0;
     for (int half = 0; half < 2; half++) {
         for (size_t k = 0; k < 1000000; k++, tokens++) {
-            size_t i = draw_token(&p, 8000, 70);
-            counts[i]++;
-            if (count_token(&t, &p, i)) {
+            size_t i = draw_token(&h.p, 8000, 70);
+            h.counts[i]++;
+            if (count_token(&h.t, &h.p, i)) {
                 hits++;
-                if (p.len[i] > MRC_HOT_KEY) long_hits++;
-                if (p.len[i] == MRC_HOT_KEY) hits16++;
+                if (h.p.len[i] > MRC_HOT_KEY) long_hits++;
+                if (h.p.len[i] == MRC_HOT_KEY) hits16++;
             }
         }
-        assert_non_null(t.hot);
-        okvec o = counts_oracle(&p, counts);
+        assert_non_null(h.t.hot);
+        okvec o = counts_oracle(&h.p, h.counts);
         if (half == 0) {
-            mrc_table_settle(&t);
-            for (size_t e = 0; e < 2 * (t.hot_mask + 1); e++)
-                assert_int_equal(t.hot[e].delta, 0);
+            mrc_table_settle(&h.t);
+            for (size_t e = 0; e < 2 * (h.t.hot_mask + 1); e++)
+                assert_int_equal(h.t.hot[e].delta, 0);
         } else {
-            mrc_table_freeze(&t);
-            assert_null(t.hot);
+            mrc_table_freeze(&h.t);
+            assert_null(h.t.hot);
         }
-        check_table(&t, &o);
-        assert_int_equal(t.total, tokens);
+        check_table(&h.t, &o);
+        assert_int_equal(h.t.total, tokens);
         okvec_free(&o);
     }
     assert_int_equal(long_hits, 0);
     assert_true(hits16 > 0);
     assert_true(hits > tokens / 2);
-    mrc_table_free(&t);
-    free(counts);
-    pool_free(&p);
+    hot_case_free(&h);
 }
 
 /* Spills under a bound with the front in use: each spill writes out the front's counts with the
@@ -1073,46 +1102,27 @@ static void test_hot_front_counts(void **state)
 static void test_hot_front_spills(void **state)
 {
     (void)state;
-    rng_seed(777);
-    keypool p = pool_short(1000000);
-    uint64_t *counts = calloc(p.n, sizeof *counts);
-    assert_non_null(counts);
-    mrc_table t;
-    table_init(&t, 0);
+    hot_case h;
+    hot_case_init(&h, 777, 1000000);
     spill_log l = {.sorted = true};
-    t.max_bytes = (size_t)16 << 20; /* the least that takes a front (2 MiB, an eighth) */
-    t.full = spill_hook;
-    t.full_arg = &l;
-    size_t hits = 0, hits_after_spill = 0;
+    h.t.max_bytes = (size_t)16 << 20; /* the least that takes a front (2 MiB, an eighth) */
+    h.t.full = spill_hook;
+    h.t.full_arg = &l;
+    size_t hits_after_spill = 0;
     for (size_t k = 0; k < 5000000; k++) {
-        size_t i = draw_token(&p, 20000, 85);
-        counts[i]++;
-        if (count_token(&t, &p, i)) {
-            hits++;
-            if (l.spills > 0) hits_after_spill++;
-        }
+        size_t i = draw_token(&h.p, 20000, 85);
+        h.counts[i]++;
+        if (count_token(&h.t, &h.p, i) && l.spills > 0) hits_after_spill++;
     }
     assert_true(l.spills >= 1);
-    assert_true(l.max_seen <= t.max_bytes);
+    assert_true(l.max_seen <= h.t.max_bytes);
     assert_true(hits_after_spill > 0);
-    mrc_table_settle(&t);
-    l.last_hash = 0;
-    assert_int_equal(mrc_table_drain(&t, spill_collect, &l, &(mrc_err){0}), 0);
-    okvec o = counts_oracle(&p, counts);
-    okvec_aggregate(&l.got);
-    assert_int_equal(l.got.n, o.n);
-    for (size_t i = 0; i < o.n; i++) {
-        assert_int_equal(okv_key_cmp(&l.got.v[i], &o.v[i]), 0);
-        assert_int_equal(l.got.v[i].count, o.v[i].count);
-    }
-    for (size_t i = 0; i < l.nkeys; i++)
-        free(l.keys[i]);
-    free(l.keys);
-    okvec_free(&l.got);
+    mrc_table_settle(&h.t);
+    okvec o = counts_oracle(&h.p, h.counts);
+    expect_spilled_plus_left(&l, &h.t, &o);
+    spill_log_free(&l);
     okvec_free(&o);
-    mrc_table_free(&t);
-    free(counts);
-    pool_free(&p);
+    hot_case_free(&h);
 }
 
 /* ---- the merge operator on serialized tables ---- */
