@@ -295,8 +295,8 @@ typedef struct mrc_hot_entry {
     uint64_t delta;                 /* counted here since the last settle */
 } mrc_hot_entry;
 
-/** mrc_table_hot_bucket() : the front's bucket for a hash (for prefetching). */
-static inline const mrc_hot_entry *mrc_table_hot_bucket(const mrc_table *t, uint64_t hash)
+/** mrc_table_hot_bucket() : the front's bucket (two entries) for a hash. */
+static inline mrc_hot_entry *mrc_table_hot_bucket(const mrc_table *t, uint64_t hash)
 {
     return t->hot + 2 * (hash & t->hot_mask);
 }
@@ -305,7 +305,7 @@ static inline const mrc_hot_entry *mrc_table_hot_bucket(const mrc_table *t, uint
  *  key is there. @return true if counted, false if the caller must add it to the table. */
 static inline bool mrc_table_hot_add(mrc_table *t, const void *key, uint32_t len, uint64_t hash)
 {
-    mrc_hot_entry *b = t->hot + 2 * (hash & t->hot_mask);
+    mrc_hot_entry *b = mrc_table_hot_bucket(t, hash);
     for (int i = 0; i < 2; i++) {
         if (b[i].len == len && mrc_key_eq(b[i].key, key, len)) {
             b[i].delta++;

@@ -106,8 +106,7 @@ void mrc_table_hot_choose(mrc_table *t)
     if (tp.c == NULL) return; /* the front as it was */
     for (size_t pos = 0; pos < t->arena_len;) {
         const mrc_rec *r = (const mrc_rec *)(const void *)(t->arena + pos);
-        if (r->len <= MRC_HOT_KEY && (tp.n < tp.cap || r->count > tp.c[0].count))
-            offer(&tp, r->count, (uint32_t)(pos / 8 + 1));
+        if (r->len <= MRC_HOT_KEY) offer(&tp, r->count, (uint32_t)(pos / 8 + 1));
         pos += mrc_rec_size(r->len);
     }
     uint64_t held = 0;
@@ -131,7 +130,7 @@ void mrc_table_hot_choose(mrc_table *t)
      * deltas while the front is built). */
     for (size_t i = 0; i < tp.n; i++) {
         const mrc_rec *r = mrc_table_rec_at(t, tp.c[i].ref);
-        mrc_hot_entry *b = t->hot + 2 * (mrc_hash(r->key, r->len) & t->hot_mask);
+        mrc_hot_entry *b = mrc_table_hot_bucket(t, mrc_hash(r->key, r->len));
         mrc_hot_entry *e = b[0].delta <= b[1].delta ? &b[0] : &b[1];
         if (e->len != UINT32_MAX && e->delta >= tp.c[i].count) continue;
         memset(e->key, 0, sizeof e->key);
