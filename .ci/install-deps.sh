@@ -14,6 +14,7 @@ packages=(
     libzstd-dev liblzma-dev libbz2-dev            # .zst, .xz and .bz2 inputs
     libcmocka-dev                                 # unit tests
     perl mawk python3                             # integration-test oracles and baselines
+    strace                                        # --sync test: the fsync calls
     bzip2 xz-utils zstd lz4                       # compressed inputs of the tests (lz4: refused)
     groff-base man-db                             # the man page's test renders it (groff, man -l)
     manpages-fr manpages-de manpages-ru manpages-el  # real UTF-8 text for the Unicode oracle test

@@ -201,6 +201,14 @@ void mrc_output_sorted_result_free(mrc_sorted_result *s);
  *  written: through to its target). @return 0, or nonzero with err naming path and the cause. */
 int mrc_output_probe(const char *path, mrc_err *err);
 
+/** mrc_output_set_sync() : whether result, part, manifest and metrics files are made durable
+ *  (default: no). On: a regular file's bytes are written back as they are written and all but
+ *  the last two write-behind windows leave the page cache (a result of any size holds ~32 MiB
+ *  of it), the file is fsync'd before its rename and its directory after. Off: written to the
+ *  page cache and renamed when complete, the kernel writes it back later; a failed run still
+ *  never leaves a partial result. Not thread-safe: call it before any write. */
+void mrc_output_set_sync(bool on);
+
 /** mrc_output_set_block_size() : test hook: bytes per write block (0: the default, 1 MiB);
  *  small blocks drive the chunk, turn and huge-line paths with few records. Not thread-safe:
  *  call it between writes. */

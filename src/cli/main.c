@@ -371,6 +371,7 @@ int main(int argc, char **argv)
         status = 2;
     } else {
         watch_temps(&r);
+        mrc_output_set_sync(r.o.sync);
         /* a signalled rank gives the others time to write their checkpoints */
         if (r.o.checkpoint != NULL) r.agreement.grace = CKPT_GRACE_S;
         status = run_all(&r);

@@ -48,6 +48,7 @@ typedef struct mrc_options {
     char *output_per_rank; /* --output-per-rank DIR (shuffle parts), NULL = one result */
     char *metrics;         /* --metrics FILE.json, NULL = none */
     bool quiet;            /* --quiet: no summary line on stderr */
+    bool sync;             /* --sync: result, parts and metrics made durable (fsync) */
     uint64_t min_count;    /* --min-count K: keys whose total is below K are not written */
     /* actions */
     bool help, version;

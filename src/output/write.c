@@ -23,12 +23,20 @@
 #define OUT_PEER_FAILED (-1) /* errnum of a writer stopped because another one failed */
 
 static size_t block_bytes; /* 0: OUT_BLOCK_DEFAULT */
-static bool durable_fsync = true, write_behind = true;
+/* Off by default (mrc_output_set_sync()): 30 M lines (420 MB) on the 2-core VM, output phase
+ * 1.10 -> 0.97 s at 1 x 1 and 0.84 -> 0.56 s at 1 x 2 without them (4 interleaved rounds), the
+ * difference being the disk's write speed: a durable result cannot be written faster. */
+static bool durable_fsync = false, write_behind = false;
 
 void mrc_out_set_durability(bool fsync, bool behind)
 {
     durable_fsync = fsync;
     write_behind = behind;
+}
+
+void mrc_output_set_sync(bool on)
+{
+    mrc_out_set_durability(on, on);
 }
 
 void mrc_output_set_block_size(size_t bytes)
@@ -195,7 +203,7 @@ int mrc_out_dest_close(mrc_out_dest *d, int rc, mrc_err *err)
         if (rc == 0 && e == 0 && rename(d->tmp, d->path) != 0) e = errno;
         if (rc != 0 || e != 0)
             unlink(d->tmp);
-        else
+        else if (durable_fsync)
             sync_parent_dir(d->path);
         free(d->tmp);
         d->tmp = NULL;

@@ -51,6 +51,36 @@ leftover=$(find "$T/outdir" -mindepth 1 ! -name result.tsv)
 [ ! -s "$T/stdout" ] || fail "--output FILE also wrote to stdout"
 log "ok: --output FILE"
 
+# --sync: the same result, and (strace, on rank 0's process) the result and the metrics file
+# fsync'd before their renames, their directory after; without it, no fsync at all
+run_vs "--sync" "$T/words.tsv" 2 --sync --threads 2 "${txt[@]}"
+if command -v strace >/dev/null; then
+    for mode in --sync --no-sync; do
+        # an MPI singleton under strace -f (run_single's conventions)
+        RC=0
+        timeout -k 10 "$MRC_TIMEOUT" strace -f -qq -e trace=fsync,rename -o "$T/strace.txt" \
+            "$MRCOUNT" "$mode" --quiet --output "$T/outdir/synced.tsv" \
+            --metrics "$T/outdir/m.json" "${txt[@]}" >"$T/stdout" 2>"$T/stderr" </dev/null || RC=$?
+        [ "$RC" = 0 ] || fail "$mode under strace: exit status $RC"
+        assert_same "$T/words.tsv" "$T/outdir/synced.tsv" "$mode under strace"
+        fsyncs=$(grep -c 'fsync(' "$T/strace.txt" || true)
+        renames=$(grep -c 'rename(.*synced.tsv' "$T/strace.txt" || true)
+        [ "$renames" = 1 ] || fail "$mode: the result renamed $renames times (strace)"
+        if [ "$mode" = --sync ]; then
+            # the result's fsync comes before its rename
+            awk '/fsync\(/ { f = 1 } /rename\(.*synced.tsv/ { exit !f }' "$T/strace.txt" ||
+                fail "--sync: no fsync before the result's rename"
+            [ "$fsyncs" -ge 4 ] || fail "--sync: $fsyncs fsync calls, want result, metrics and their directory"
+        else
+            [ "$fsyncs" = 0 ] || fail "--no-sync: $fsyncs fsync calls"
+        fi
+    done
+    rm -f "$T/outdir/synced.tsv" "$T/outdir/m.json"
+    log "ok: --sync fsyncs the result and the metrics, the default does not"
+else
+    log "strace not installed: --sync's fsync calls not checked (.ci/install-deps.sh installs it)"
+fi
+
 # --metrics: valid JSON; per-phase seconds, and the token total agrees with the oracle
 run_mrc_ok 2 --quiet --output "$T/out.tsv" --metrics "$T/m.json" "${txt[@]}"
 assert_same "$T/words.tsv" "$T/out.tsv" "--metrics run"

@@ -100,6 +100,7 @@ static void test_defaults(void **state)
     assert_int_equal(o.out.top, 0);
     assert_null(o.metrics);
     assert_false(o.quiet);
+    assert_false(o.sync);
     assert_false(o.help);
     assert_false(o.version);
     assert_null(o.config);
@@ -117,7 +118,7 @@ static void test_every_long_option(void **state)
                            "--threads", "4", "--schedule", "dynamic", "--chunk-size", "1M",
                            "--reduce", "shuffle", "--progress", "never", "--output", "out.tsv",
                            "--sort", "key", "--top", "10", "--metrics", "m.json", "--quiet",
-                           "a.txt", "dir/", (char *)NULL),
+                           "--sync", "a.txt", "dir/", (char *)NULL),
                      0);
     assert_string_equal(o.job->name, "words");
     assert_int_equal(WORDS(&o)->tokens, MRC_TOKENS_ALNUM);
@@ -132,6 +133,7 @@ static void test_every_long_option(void **state)
     assert_int_equal(o.out.top, 10);
     assert_string_equal(o.metrics, "m.json");
     assert_true(o.quiet);
+    assert_true(o.sync);
     assert_int_equal(o.ninputs, 2);
     assert_string_equal(o.inputs[0], "a.txt");
     assert_string_equal(o.inputs[1], "dir/");
@@ -435,19 +437,22 @@ static void test_cli_turns_off_ini_flags(void **state)
     mrc_options o;
     mrc_err e;
     const char *tsv = write_ini("[job]\njob = tsv\nheader = true\nstrict = yes\n"
-                                "[output]\nquiet = on\n");
+                                "[output]\nquiet = on\nsync = true\n");
     assert_int_equal(parse(&o, &e, "-c", tsv, (char *)NULL), 0);
     const mrc_tsv_opts *t = mrc_options_job_settings(&o);
     assert_true(t->header);
     assert_true(t->strict);
     assert_true(o.quiet);
+    assert_true(o.sync);
     mrc_options_free(&o);
-    assert_int_equal(
-        parse(&o, &e, "--no-header", "-c", tsv, "--no-strict", "--no-quiet", (char *)NULL), 0);
+    assert_int_equal(parse(&o, &e, "--no-header", "-c", tsv, "--no-strict", "--no-quiet",
+                           "--no-sync", (char *)NULL),
+                     0);
     t = mrc_options_job_settings(&o);
     assert_false(t->header);
     assert_false(t->strict);
     assert_false(o.quiet);
+    assert_false(o.sync);
     mrc_options_free(&o);
 
     const char *ngram = write_ini("[job]\njob = ngram\nper-year = 1\nstrict = true\n");
