@@ -129,8 +129,11 @@ struct mrc_table {
     size_t max_bytes;
     mrc_table_full_fn full;
     void *full_arg;
-    /* The hot front (hot.c): NULL, or 2 * (hot_mask + 1) entries in buckets of one cache line. */
+    /* The hot front (hot.c): NULL, or 2 * (hot_mask + 1) entries in buckets of one cache line,
+     * at the start of hot_mem (its memory, kept from one choice to the next with the choice's
+     * scratch after the buckets; NULL until a choice takes it). */
     struct mrc_hot_entry *hot;
+    void *hot_mem;
     size_t hot_mask;   /* buckets - 1 */
     uint64_t hot_next; /* the front is chosen again when total reaches this */
     uint64_t hot_last; /* total when it was last chosen */
@@ -321,6 +324,13 @@ static inline bool mrc_table_hot_add(mrc_table *t, const void *key, uint32_t len
  *  table's records, so it runs only when the tokens since the last choice outnumber the keys
  *  several times over. Without memory for the front the table runs without one. */
 void mrc_table_hot_choose(mrc_table *t);
+
+/** mrc_table_hot_bytes() : the memory the front holds (0 without one). */
+size_t mrc_table_hot_bytes(const mrc_table *t);
+
+/** mrc_table_hot_free() : give the front's memory back without settling it (the table's
+ *  records are gone, or its deltas settled); the next choice takes it again. */
+void mrc_table_hot_free(mrc_table *t);
 
 /** mrc_table_settle() : add the front's deltas to their records' counts (the front stays).
  *  mrc_table_freeze(), mrc_table_write_run*(), mrc_table_index_as_buffer() and

@@ -132,7 +132,7 @@ int mrc_table_init(mrc_table *t, size_t expect, mrc_err *err)
 
 void mrc_table_free(mrc_table *t)
 {
-    free(t->hot);
+    mrc_table_hot_free(t);
     big_free(t->slots, t->slots_mapped);
     big_free(t->arena, t->arena_cap);
     memset(t, 0, sizeof *t);
@@ -147,19 +147,13 @@ void mrc_table_clear(mrc_table *t)
     t->used = 0;
     t->arena_len = 0;
     t->total = 0;
-    free(t->hot); /* its deltas went out with the records (settled by the spill) */
-    t->hot = NULL;
+    mrc_table_hot_free(t); /* its deltas went out with the records (settled by the spill) */
     t->hot_next = t->hot_last = 0;
-}
-
-static size_t hot_bytes(const mrc_table *t)
-{
-    return t->hot != NULL ? 2 * (t->hot_mask + 1) * sizeof *t->hot : 0;
 }
 
 size_t mrc_table_bytes(const mrc_table *t)
 {
-    return t->slots_mapped + t->arena_len + hot_bytes(t);
+    return t->slots_mapped + t->arena_len + mrc_table_hot_bytes(t);
 }
 
 /* ---- growing the index in place ----
@@ -279,7 +273,7 @@ int mrc_table_add_slow(mrc_table *t, const void *key, uint32_t len, uint64_t has
     bool grow = t->used + 1 > t->grow_at;
     size_t need = mrc_rec_size(len);
     if (t->max_bytes != 0 && t->full != NULL && t->used > 0 &&
-        (grow ? 2 * t->slots_mapped : t->slots_mapped) + t->arena_len + need + hot_bytes(t) >
+        (grow ? 2 * t->slots_mapped : t->slots_mapped) + t->arena_len + need + mrc_table_hot_bytes(t) >
             t->max_bytes) {
         mrc_table_settle(t);                   /* what full() writes out holds the front's counts */
         int rc = t->full(t->full_arg, t, err); /* a spill: the table is empty afterwards */
