@@ -140,7 +140,7 @@ void mrc_table_hot_choose(mrc_table *t)
     for (size_t i = 0; i < tp.n; i++)
         held += tp.c[i].count;
     if (held < total / HOT_COVER) { /* too little of the text: no front until the next choice */
-        mrc_table_hot_free(t);           /* settled above */
+        mrc_table_hot_free(t);      /* settled above */
         return;
     }
     t->hot = t->hot_mem;

@@ -273,7 +273,8 @@ int mrc_table_add_slow(mrc_table *t, const void *key, uint32_t len, uint64_t has
     bool grow = t->used + 1 > t->grow_at;
     size_t need = mrc_rec_size(len);
     if (t->max_bytes != 0 && t->full != NULL && t->used > 0 &&
-        (grow ? 2 * t->slots_mapped : t->slots_mapped) + t->arena_len + need + mrc_table_hot_bytes(t) >
+        (grow ? 2 * t->slots_mapped : t->slots_mapped) + t->arena_len + need +
+                mrc_table_hot_bytes(t) >
             t->max_bytes) {
         mrc_table_settle(t);                   /* what full() writes out holds the front's counts */
         int rc = t->full(t->full_arg, t, err); /* a spill: the table is empty afterwards */
