@@ -90,15 +90,15 @@ typedef struct mrc_out_dest {
 #define OUT_WRITE_BEHIND ((uint64_t)16 << 20)
 
 /* Write p[0, n) at the destination's end. With mrc_output_set_sync() on, a regular file's new
- * bytes start going to disk at once, and once more than 2 x OUT_WRITE_BEHIND are in the page
- * cache the oldest OUT_WRITE_BEHIND are waited for and dropped from it, so that a result of
- * any size holds at most about 32 MiB of page cache (charged to the job's cgroup) and its
- * pages are reused, and the closing fsync finds little left to do. Measured (30 M lines, 400 MB, the 2-core VM, 3
- * interleaved rounds each): the output phase at 1 x 1 2.31-2.40 s -> 2.12-2.24 (window 4 MiB)
- * and 2.13-2.20 (16 MiB); with this code 2.30-2.35 -> 2.05-2.14 at 1 x 1 and 3.23-3.39 ->
- * 2.99-3.05 at 2 x 1 (rank 0's merge): the write-behind is what a durable result costs least
- * with. Off, the bytes go to the page cache, whose dirty part the kernel bounds and writes
- * back (per cgroup), as for any writer. @return 0 or an errno value. */
+ * bytes start going to disk at once, and once more than 2 x OUT_WRITE_BEHIND are in the page cache
+ * the oldest OUT_WRITE_BEHIND are waited for and dropped from it, so that a result of any size
+ * holds at most about 32 MiB of page cache (charged to the job's cgroup) and its pages are reused,
+ * and the closing fsync finds little left to do. Measured (30 M lines, 400 MB, the 2-core VM, 3
+ * interleaved rounds each): the output phase at 1 x 1 2.31-2.40 s -> 2.12-2.24 (window 4 MiB) and
+ * 2.13-2.20 (16 MiB); with this code 2.30-2.35 -> 2.05-2.14 at 1 x 1 and 3.23-3.39 -> 2.99-3.05 at
+ * 2 x 1 (rank 0's merge): the write-behind is what a durable result costs least with. Off, the
+ * bytes go to the page cache, whose dirty part the kernel bounds and writes back (per cgroup), as
+ * for any writer. @return 0 or an errno value. */
 int mrc_out_dest_put(mrc_out_dest *d, const unsigned char *p, size_t n);
 
 /* Refuse a directory, then open the destination: a temporary beside a regular file (or a new
@@ -107,8 +107,9 @@ int mrc_out_dest_put(mrc_out_dest *d, const unsigned char *p, size_t n);
 int mrc_out_dest_open(mrc_out_dest *d, const char *path, mrc_err *err);
 
 /* After the last write: errnum 0 makes the result visible (close, rename; with
- * mrc_output_set_sync() on, durable too: fsync before, the directory synced after); otherwise (or if that fails) the temporary is removed and err filled
- * "<label>: <strerror>". @return 0 or the error code. */
+ * mrc_output_set_sync() on, durable too: fsync before, the directory synced after); otherwise
+ * (or if that fails) the temporary is removed and err filled "<label>: <strerror>".
+ * @return 0 or the error code. */
 int mrc_out_dest_close(mrc_out_dest *d, int errnum, mrc_err *err);
 
 /* Benchmark knob (tests/bench/bench_output; the run uses mrc_output_set_sync(), which sets
