@@ -125,7 +125,12 @@ add() {
 # host (virtio-balloon free page reporting), memory touched within ~2 s of another process
 # freeing it is cheap and memory touched later costs a host fault (30 M keys, 2 threads: sys
 # 0.4 s right after another run, 3.0 s after 8 s), so without the pause a command's figures
-# depend on the command before it.
+# depend on the command before it. Before that pause the command's last result is removed and
+# every dirty page written back (sync): a result of 420 MB replaced by the next run's cost
+# mrcount's rename 0.6-0.8 s of output phase at 1 x 1 (ext4 flushes a file renamed over
+# another, and the old one's pages were still being written back) while a baseline's shell
+# truncated its old result before the timed command began; and a command should not pay for
+# the writeback of the one before it.
 # A timeout (status 124) marks the command and skips its later runs; mrcount refusing an option
 # (status 2, as for --memory-limit before it exists) marks the command "rejected"; any other
 # failure ends the benchmark.
@@ -139,6 +144,8 @@ run_interleaved() {
             f=$tmp/$part-$name
             say "$part run $r/$RUNS: $name"
             rc=0
+            rm -f "$tmp/$name.tsv" "$f.stdout"
+            sync
             sleep "$SETTLE"
             read -r load _ </proc/loadavg
             python3 "$SHARED_BENCH/peakmem.py" -- bash -c "${cmds[$i]//@RUN@/$r}" \

@@ -106,6 +106,15 @@ if mount -t tmpfs -o size=1m tmpfs "$T/tiny" 2>/dev/null; then
         nothing_left "$T/tiny" "full tmp dir np $np"
         log "ok: a full tmp dir at np $np"
     done
+    # The result on a file system that fills up (written without --sync, so the page cache
+    # takes it first): exit 1 naming the result, no result and no temporary left.
+    for np in 1 2; do
+        run_mrc "$np" --tmp-dir "$T/spill" --output "$T/tiny/result.tsv" "$T/keys"
+        assert_status 1 "full result fs np $np"
+        assert_one_error "$T/tiny/result.tsv: [Nn]o space left" "full result fs np $np"
+        nothing_left "$T/tiny" "full result fs np $np"
+        log "ok: a result that fills its file system at np $np"
+    done
     umount "$T/tiny"
 else
     log "skip: cannot mount a tmpfs here (not root?): the full tmp dir case"
