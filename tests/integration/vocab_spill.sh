@@ -4,7 +4,7 @@
 # the output sort too), equal to sort | uniq -c, with any --reduce, --sort key, --top, --min-count
 # and --output-per-rank, and as the tsv and ngram jobs' sums (awk), and merges that may open only a few runs at once (multi-pass); the
 # limit can come from SLURM_MEM_PER_NODE alone; a --tmp-dir that fills
-# up is an error naming it that leaves nothing behind; a signal while spill files exist leaves
+# up is an error naming it that leaves nothing behind, and so is a result whose file system fills; a signal while spill files exist leaves
 # nothing behind either (they have no name). Sizes are kept small for CI: the limit is small
 # instead (bench/bench-vocab.sh has the large sizes).
 # shellcheck source-path=SCRIPTDIR source=lib.bash
