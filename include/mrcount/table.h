@@ -130,10 +130,8 @@ struct mrc_table {
     mrc_table_full_fn full;
     void *full_arg;
     /* The hot front (hot.c): NULL, or 2 * (hot_mask + 1) entries in buckets of one cache line,
-     * at the start of hot_mem (its memory, kept from one choice to the next with the choice's
-     * scratch after the buckets; NULL until a choice takes it). */
+     * followed by the choice's scratch (kept from one choice to the next). */
     struct mrc_hot_entry *hot;
-    void *hot_mem;
     size_t hot_mask;   /* buckets - 1 */
     uint64_t hot_next; /* the front is chosen again when total reaches this */
     uint64_t hot_last; /* total when it was last chosen */

@@ -84,13 +84,12 @@ void mrc_table_settle(mrc_table *t)
 
 size_t mrc_table_hot_bytes(const mrc_table *t)
 {
-    return t->hot_mem != NULL ? HOT_MEM : 0;
+    return t->hot != NULL ? HOT_MEM : 0;
 }
 
 void mrc_table_hot_free(mrc_table *t)
 {
-    free(t->hot_mem);
-    t->hot_mem = NULL;
+    free(t->hot);
     t->hot = NULL;
     t->hot_mask = 0;
 }
@@ -121,16 +120,16 @@ void mrc_table_hot_choose(mrc_table *t)
     /* a small share is the table's (the buckets an eighth of it at most; with the heap, the
      * front holds 2.75 MiB of it, counted by mrc_table_hot_bytes()) */
     if (t->max_bytes != 0 && HOT_BYTES > t->max_bytes / 8) return;
-    if (t->hot_mem == NULL) {
-        if (posix_memalign(&t->hot_mem, HOT_BYTES, HOT_MEM) != 0) {
-            t->hot_mem = NULL;
-            return; /* no front */
-        }
-        (void)madvise(t->hot_mem, HOT_BYTES, MADV_HUGEPAGE); /* a hint */
-    }
     t->hot_last = total;
     mrc_table_settle(t);
-    top tp = {(cand *)(void *)((unsigned char *)t->hot_mem + HOT_BYTES), 0, HOT_KEYS};
+    if (t->hot == NULL) { /* empty until built below: nothing reads it before */
+        void *mem;
+        if (posix_memalign(&mem, HOT_BYTES, HOT_MEM) != 0) return; /* no front */
+        (void)madvise(mem, HOT_BYTES, MADV_HUGEPAGE);              /* a hint */
+        t->hot = mem;
+        t->hot_mask = HOT_BUCKETS - 1;
+    }
+    top tp = {(cand *)(void *)(t->hot + 2 * HOT_BUCKETS), 0, HOT_KEYS};
     for (size_t pos = 0; pos < t->arena_len;) {
         const mrc_rec *r = (const mrc_rec *)(const void *)(t->arena + pos);
         if (r->len <= MRC_HOT_KEY) offer(&tp, r->count, (uint32_t)(pos / 8 + 1));
@@ -143,8 +142,6 @@ void mrc_table_hot_choose(mrc_table *t)
         mrc_table_hot_free(t);      /* settled above */
         return;
     }
-    t->hot = t->hot_mem;
-    t->hot_mask = HOT_BUCKETS - 1;
     empty_front(t->hot, 2 * HOT_BUCKETS);
     /* Each key to its bucket; a full bucket keeps its two most frequent (the counts held in the
      * deltas while the front is built). */

@@ -17,6 +17,7 @@ MRC_BUILD_DIR=${MRC_BUILD_DIR:-$MRC_SOURCE_DIR/build}
 MRCOUNT=${MRCOUNT:-$MRC_BUILD_DIR/mrcount}
 MRC_MPIRUN=${MRC_MPIRUN:-mpiexec --oversubscribe -np}
 MRC_TIMEOUT=${MRC_TIMEOUT:-60}
+MRC_WRAP=() # run_single's wrapper command, if any
 read -r -a MPIRUN <<<"$MRC_MPIRUN"
 MPIEXEC=${MPIEXEC:-${MPIRUN[0]}}
 if [ "$(id -u)" = 0 ]; then # Open MPI refuses to run as root without these
@@ -78,10 +79,12 @@ run_mrc_ok() {
     fi
 }
 
-# run_single ARGS... : mrcount as an MPI singleton (no mpirun), same conventions as run_mrc.
+# run_single ARGS... : mrcount as an MPI singleton (no mpirun), same conventions as run_mrc;
+# under the command in the array MRC_WRAP when it is set (strace, say).
 run_single() {
     RC=0
-    timeout -k 10 "$MRC_TIMEOUT" "$MRCOUNT" "$@" >"$T/stdout" 2>"$T/stderr" </dev/null || RC=$?
+    timeout -k 10 "$MRC_TIMEOUT" "${MRC_WRAP[@]}" "$MRCOUNT" "$@" >"$T/stdout" 2>"$T/stderr" \
+        </dev/null || RC=$?
     case $RC in 124 | 137) fail "timed out after ${MRC_TIMEOUT}s: mrcount $*" ;; esac
     return 0
 }

@@ -2,10 +2,11 @@
 # vocab_spill.sh - bounded memory: a vocabulary far bigger than --memory-limit is counted exactly
 # at np 1, 2 and 3 (every rank's tables spill several times to --tmp-dir, the owners' shares and
 # the output sort too), equal to sort | uniq -c, with any --reduce, --sort key, --top, --min-count
-# and --output-per-rank, and as the tsv and ngram jobs' sums (awk), and merges that may open only a few runs at once (multi-pass); the
-# limit can come from SLURM_MEM_PER_NODE alone; a --tmp-dir that fills
-# up is an error naming it that leaves nothing behind, and so is a result whose file system fills; a signal while spill files exist leaves
-# nothing behind either (they have no name). Sizes are kept small for CI: the limit is small
+# and --output-per-rank, and as the tsv and ngram jobs' sums (awk), and merges that may open
+# only a few runs at once (multi-pass); the limit can come from SLURM_MEM_PER_NODE alone; a
+# --tmp-dir that fills up is an error naming it that leaves nothing behind, and so is a result
+# whose file system fills; a signal while spill files exist leaves nothing behind either (they
+# have no name). Sizes are kept small for CI: the limit is small
 # instead (bench/bench-vocab.sh has the large sizes).
 # shellcheck source-path=SCRIPTDIR source=lib.bash
 source "$(dirname "$0")/lib.bash"

@@ -56,11 +56,10 @@ log "ok: --output FILE"
 run_vs "--sync" "$T/words.tsv" 2 --sync --threads 2 "${txt[@]}"
 if command -v strace >/dev/null; then
     for mode in --sync --no-sync; do
-        # an MPI singleton under strace -f (run_single's conventions)
-        RC=0
-        timeout -k 10 "$MRC_TIMEOUT" strace -f -qq -e trace=fsync,rename -o "$T/strace.txt" \
-            "$MRCOUNT" "$mode" --quiet --output "$T/outdir/synced.tsv" \
-            --metrics "$T/outdir/m.json" "${txt[@]}" >"$T/stdout" 2>"$T/stderr" </dev/null || RC=$?
+        MRC_WRAP=(strace -f -qq -e 'trace=fsync,rename' -o "$T/strace.txt")
+        run_single "$mode" --quiet --output "$T/outdir/synced.tsv" --metrics "$T/outdir/m.json" \
+            "${txt[@]}"
+        MRC_WRAP=()
         [ "$RC" = 0 ] || fail "$mode under strace: exit status $RC"
         assert_same "$T/words.tsv" "$T/outdir/synced.tsv" "$mode under strace"
         fsyncs=$(grep -c 'fsync(' "$T/strace.txt" || true)

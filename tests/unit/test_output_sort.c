@@ -587,13 +587,31 @@ static size_t resident_pages(const char *path, size_t bytes)
 static void check_merged(const unsigned char **ord, size_t n, size_t k, enum mrc_sort sort,
                          uint64_t top);
 
+/* r's records written to path on t threads; *old gets the file's bytes before its last two
+ * 4 KiB windows (whole pages). @return how many of those pages are in the page cache. */
+static size_t write_cached(const recset *r, enum mrc_sort sort, size_t t, const char *path,
+                           size_t *old)
+{
+    mrc_out_ref *refs = refs_of(r);
+    mrc_output_opts o = {path, sort, 0, NULL};
+    mrc_err err = {0};
+    if (mrc_output_write_records(refs, r->n, &o, topo, &pls[t], &err) != 0)
+        fail_msg("%zu threads: %s", t, err.msg);
+    free(refs);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size > 8 * 4096);
+    *old = ((size_t)st.st_size - 2 * 4096) & ~(size_t)4095;
+    return resident_pages(path, *old);
+}
+
 /* Write-behind (mrc_output_set_sync(), --sync) with a 4 KiB window: what the threads write in
- * turns, and the merge, is still
- * the oracle's text, and once written the pages before the last two windows are gone from the
- * page cache (written back and dropped as the writer went on; not on tmpfs, whose pages are the
- * file). A few may stay: POSIX_FADV_DONTNEED skips a page still in another CPU's LRU batch
- * (CI under TSan kept 2 of 37), so a quarter is allowed; without the write-behind all stay:
- * the default (sync off) is checked to keep them, so the test sees the switch. */
+ * turns, and the merge, is still the oracle's text, and once written the pages before the last two
+ * windows are gone from the page cache (written back and dropped as the writer went on; not on
+ * tmpfs, whose pages are the file). A few may stay: POSIX_FADV_DONTNEED skips a page still in
+ * another CPU's LRU batch (CI under TSan kept 2 of 37), so a quarter is allowed; without the
+ * write-behind all stay: the default (sync off) is checked to keep them, so the test sees the
+ * switch. */
 static void test_write_behind(void **state)
 {
     (void)state;
@@ -610,17 +628,8 @@ static void test_write_behind(void **state)
         const unsigned char **ord = oracle_order(&r, sort);
         for (size_t t = 1; t <= MAX_THREADS; t++) {
             const char *path = tmp_path("behind.tsv");
-            mrc_out_ref *refs = refs_of(&r);
-            mrc_output_opts o = {path, sort, 0, NULL};
-            mrc_err err = {0};
-            if (mrc_output_write_records(refs, r.n, &o, topo, &pls[t], &err) != 0)
-                fail_msg("%zu threads: %s", t, err.msg);
-            free(refs);
-            struct stat st;
-            assert_int_equal(stat(path, &st), 0);
-            assert_true(st.st_size > 8 * 4096);
-            size_t old = ((size_t)st.st_size - 2 * 4096) & ~(size_t)4095, cached;
-            if (drops && (cached = resident_pages(path, old)) > old / 4096 / 4)
+            size_t old, cached = write_cached(&r, sort, t, path, &old);
+            if (drops && cached > old / 4096 / 4)
                 fail_msg("%zu threads: %zu of the first %zu pages still cached", t, cached,
                          old / 4096);
             check_write(&r, ord, sort, 0, t, path);
@@ -629,21 +638,10 @@ static void test_write_behind(void **state)
         free(ord);
     }
     mrc_output_set_sync(false); /* the default: the page cache keeps what was written */
-    {
-        const char *path = tmp_path("behind.tsv");
-        mrc_out_ref *refs = refs_of(&r);
-        mrc_output_opts o = {path, MRC_SORT_COUNT, 0, NULL};
-        mrc_err err = {0};
-        if (mrc_output_write_records(refs, r.n, &o, topo, &pls[1], &err) != 0)
-            fail_msg("sync off: %s", err.msg);
-        free(refs);
-        struct stat st;
-        assert_int_equal(stat(path, &st), 0);
-        size_t old = ((size_t)st.st_size - 2 * 4096) & ~(size_t)4095, cached;
-        if (drops && (cached = resident_pages(path, old)) < old / 4096 / 2)
-            fail_msg("sync off: %zu of the first %zu pages cached (written back and dropped?)",
-                     cached, old / 4096);
-    }
+    size_t old, cached = write_cached(&r, MRC_SORT_COUNT, 1, tmp_path("behind.tsv"), &old);
+    if (drops && cached < old / 4096 / 2)
+        fail_msg("sync off: %zu of the first %zu pages cached (written back and dropped?)", cached,
+                 old / 4096);
     mrc_output_set_write_behind(0);
     mrc_output_set_block_size(0);
     rs_free(&r);
