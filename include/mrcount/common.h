@@ -121,6 +121,23 @@ char *mrc_temp_path(const char *path);
  *  ENOMEM), which the caller must refuse rather than replace the link. */
 char *mrc_link_target(const char *path);
 
+/** mrc_path_fd() : the descriptor of this process that path names, if it names one:
+ *  /dev/stdout, /dev/stderr, /dev/stdin, /dev/fd/N or /proc/{self,PID}/fd/N, directly or
+ *  through symbolic links. Such a path is written through the descriptor, never replaced by a
+ *  rename: behind /dev/stdout may be a shell's redirection or a batch job's log, which a new
+ *  file renamed over it would take from the shell (what else it writes would be lost).
+ *  @return the descriptor (not checked to be open), or -1. */
+int mrc_path_fd(const char *path);
+
+/** mrc_note_given_fds() : remember which descriptors below 64 are open, as the process starts
+ *  (before MPI_Init opens its own): mrc_fd_given() tells a descriptor the caller gave us (a
+ *  shell's 3>file) from one a library opened, which a path such as /dev/fd/9 must not reach. */
+void mrc_note_given_fds(void);
+
+/** mrc_fd_given() : fd is open and was given to the process (or is 64 or more, or nothing was
+ *  noted). */
+bool mrc_fd_given(int fd);
+
 /* ---- the version ----
  * Set in one place, project(mrcount VERSION x.y.z) of CMakeLists.txt; the build adds what git
  * says of a checkout (src/common/version.cmake generates the definitions at every build). */

@@ -338,6 +338,7 @@ int main(int argc, char **argv)
 {
     static run r;
     r.t_start = mrc_now();
+    mrc_note_given_fds(); /* before MPI opens descriptors of its own */
     if (mrc_mpi_init(&argc, &argv, &r.d, &r.err) != 0) {
         fprintf(stderr, "mrcount: %s\n", r.err.msg);
         return 1;

@@ -3,6 +3,7 @@
  * it and it stands on nothing of ours; it must never print or exit. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
@@ -226,6 +227,75 @@ static char *link_hop(const char *path)
 }
 
 #define LINK_HOPS 40 /* as the kernel's limit: more is a loop (ELOOP) */
+
+/* The descriptor a name of /dev or /proc stands for: /dev/stdin, /dev/stdout, /dev/stderr,
+ * /dev/fd/N, and /proc/{self,thread-self,PID,PID/task/TID}/fd/N with PID this process. */
+static int fd_of_name(const char *p)
+{
+    static const char *const std[] = {"/dev/stdin", "/dev/stdout", "/dev/stderr"};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(p, std[i]) == 0) return i;
+    char self[48];
+    snprintf(self, sizeof self, "/proc/%ld/", (long)getpid());
+    const char *rest = NULL;
+    if (strncmp(p, "/dev/fd/", 8) == 0)
+        rest = p + 8;
+    else if (strncmp(p, "/proc/self/fd/", 14) == 0)
+        rest = p + 14;
+    else if (strncmp(p, "/proc/thread-self/fd/", 21) == 0)
+        rest = p + 21;
+    else if (strncmp(p, self, strlen(self)) == 0) {
+        rest = p + strlen(self);
+        if (strncmp(rest, "task/", 5) == 0) { /* task/TID/fd/N */
+            rest += 5;
+            if (*rest < '0' || *rest > '9') return -1;
+            while (*rest >= '0' && *rest <= '9')
+                rest++;
+            if (*rest++ != '/') return -1;
+        }
+        if (strncmp(rest, "fd/", 3) != 0) return -1;
+        rest += 3;
+    }
+    if (rest == NULL || *rest == '\0' || strlen(rest) > 9) return -1;
+    int fd = 0;
+    for (; *rest != '\0'; rest++) {
+        if (*rest < '0' || *rest > '9') return -1;
+        fd = fd * 10 + (*rest - '0');
+    }
+    return fd;
+}
+
+static uint64_t given_fds; /* bit n: descriptor n was open when the process started */
+static bool given_known;
+
+void mrc_note_given_fds(void)
+{
+    for (int fd = 0; fd < 64; fd++)
+        if (fcntl(fd, F_GETFD) != -1) given_fds |= (uint64_t)1 << fd;
+    given_known = true;
+}
+
+bool mrc_fd_given(int fd)
+{
+    if (fd < 0 || fcntl(fd, F_GETFD) == -1) return false;
+    return !given_known || fd >= 64 || (given_fds >> fd & 1) != 0;
+}
+
+int mrc_path_fd(const char *path)
+{
+    char *cur = NULL;
+    int fd = -1;
+    for (int hop = 0; hop < LINK_HOPS && fd < 0; hop++) {
+        const char *p = cur != NULL ? cur : path;
+        struct stat st;
+        if ((fd = fd_of_name(p)) >= 0 || lstat(p, &st) != 0 || !S_ISLNK(st.st_mode)) break;
+        char *next = link_hop(p); /* its directory resolved: /dev/fd/1 -> /proc/PID/fd/1 */
+        free(cur);
+        if ((cur = next) == NULL) break;
+    }
+    free(cur);
+    return fd;
+}
 
 char *mrc_link_target(const char *path)
 {

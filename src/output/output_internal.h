@@ -79,7 +79,8 @@ typedef struct mrc_out_dest {
     char *resolved;    /* the link's target (path points at it), NULL when path is no link */
     char *tmp;         /* the temporary of a regular file; NULL when written in place */
     int fd;
-    bool regular; /* a new regular file (the temporary) */
+    bool regular;  /* a new regular file (the temporary) */
+    bool borrowed; /* standard output or another descriptor of ours: not closed */
     /* Write-behind of a regular file (mrc_out_dest_put()): bytes written, and the start of
      * those still in the page cache (the ones before it written back and dropped). */
     uint64_t written, retired;

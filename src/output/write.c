@@ -119,10 +119,17 @@ int mrc_out_dest_put(mrc_out_dest *d, const unsigned char *p, size_t n)
 static int dest_open(mrc_out_dest *d, const char *path, mrc_err *err)
 {
     *d = (mrc_out_dest){.path = path, .label = path, .fd = -1};
-    if (strcmp(path, "-") == 0) {
-        d->label = "standard output";
-        fflush(stdout); /* whatever stdio already holds goes first */
-        d->fd = STDOUT_FILENO;
+    int own = strcmp(path, "-") == 0 ? STDOUT_FILENO : mrc_path_fd(path);
+    if (own >= 0) { /* written through the descriptor: never renamed over */
+        if (own == STDOUT_FILENO) {
+            if (strcmp(path, "-") == 0) d->label = "standard output";
+            fflush(stdout); /* whatever stdio already holds goes first */
+        }
+        int fl = fcntl(own, F_GETFL);
+        if (!mrc_fd_given(own) || fl < 0 || (fl & O_ACCMODE) == O_RDONLY)
+            return mrc_err_errno(err, EBADF, "%s", path);
+        d->fd = own;
+        d->borrowed = true;
         return 0;
     }
     struct stat st;
@@ -170,6 +177,10 @@ int mrc_out_dest_open(mrc_out_dest *d, const char *path, mrc_err *err)
 int mrc_output_probe(const char *path, mrc_err *err)
 {
     struct stat st; /* through links: a device or FIFO is not opened (a FIFO would wait) */
+    if (strcmp(path, "-") != 0 && mrc_path_fd(path) >= 0) { /* checked as it is opened */
+        mrc_out_dest d;
+        return mrc_out_dest_open(&d, path, err);
+    }
     if (strcmp(path, "-") == 0 ||
         (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)))
         return 0;
@@ -207,7 +218,7 @@ int mrc_out_dest_close(mrc_out_dest *d, int rc, mrc_err *err)
             sync_parent_dir(d->path);
         free(d->tmp);
         d->tmp = NULL;
-    } else if (d->fd >= 0 && d->fd != STDOUT_FILENO) {
+    } else if (d->fd >= 0 && !d->borrowed) {
         if (close(d->fd) != 0 && e == 0) e = errno;
     }
     d->fd = -1;

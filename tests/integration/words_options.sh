@@ -222,5 +222,27 @@ done
 run_mrc_ok 2 --quiet --output /dev/stdout --metrics /dev/stderr "$D/part0000.txt"
 assert_same "$T/p0.tsv" "$T/stdout" "--output /dev/stdout (a pipe)"
 grep -q '"distinct_keys"' "$T/stderr" || fail "--metrics /dev/stderr (a pipe): no metrics"
-log "ok: --metrics to standard output, to a FIFO, through links; paths that clash refused"
+# Behind /dev/stdout or /dev/fd/N may be a regular file (a shell's redirection, a batch job's
+# log): written through the descriptor at its offset, never replaced by a rename, so what the
+# shell writes before and after stays in it; a descriptor that is not open is refused, naming it
+RC=0
+{
+    echo before
+    timeout -k 10 "$MRC_TIMEOUT" "$MRCOUNT" --quiet --output /dev/stdout --metrics /dev/fd/3 \
+        "$D/part0000.txt" 3>>"$T/fd3.log" </dev/null || RC=$?
+    echo after
+} >"$T/log.txt" 2>"$T/stderr"
+assert_status 0 "--output /dev/stdout (a regular file)"
+{
+    echo before
+    cat "$T/p0.tsv"
+    echo after
+} >"$T/log.expected"
+assert_same "$T/log.expected" "$T/log.txt" "--output /dev/stdout (a regular file)"
+python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/fd3.log" ||
+    fail "--metrics /dev/fd/3 (a file): no JSON in it"
+run_single --output /dev/fd/9 "$D/part0000.txt"
+assert_status 1 "--output /dev/fd/9 (not open)"
+assert_one_error "/dev/fd/9: Bad file descriptor" "--output /dev/fd/9 (not open)"
+log "ok: --metrics to standard output, to a FIFO, through links, to descriptors; paths that clash refused"
 log "PASS"

@@ -1,5 +1,6 @@
 /* test_common.c - the common floor's helpers that no other unit test reaches:
- * mrc_tcp_nodelay_all() on the process's own sockets. */
+ * mrc_tcp_nodelay_all() on the process's own sockets; mrc_path_fd() and mrc_fd_given() on the
+ * names of the process's descriptors. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -92,10 +95,77 @@ static void test_tcp_nodelay_all(void **state)
     assert_int_equal(mrc_tcp_nodelay_all(), 0); /* none left */
 }
 
+/* The names a shell or a script gives a descriptor: /dev/std*, /dev/fd/N, /proc/self/fd/N,
+ * /proc/PID/fd/N and /proc/PID/task/TID/fd/N, directly or through a link of our own; other
+ * names, another process's descriptors and malformed numbers are none. */
+static void test_path_fd(void **state)
+{
+    (void)state;
+    assert_int_equal(mrc_path_fd("/dev/stdin"), 0);
+    assert_int_equal(mrc_path_fd("/dev/stdout"), 1);
+    assert_int_equal(mrc_path_fd("/dev/stderr"), 2);
+    assert_int_equal(mrc_path_fd("/dev/fd/5"), 5);
+    assert_int_equal(mrc_path_fd("/proc/self/fd/12"), 12);
+    assert_int_equal(mrc_path_fd("/proc/thread-self/fd/7"), 7);
+    char p[96];
+    snprintf(p, sizeof p, "/proc/%ld/fd/3", (long)getpid());
+    assert_int_equal(mrc_path_fd(p), 3);
+    snprintf(p, sizeof p, "/proc/%ld/task/%ld/fd/4", (long)getpid(), (long)getpid());
+    assert_int_equal(mrc_path_fd(p), 4);
+    snprintf(p, sizeof p, "/proc/%ld/fd/3", (long)getpid() + 1); /* not ours */
+    assert_int_equal(mrc_path_fd(p), -1);
+    const char *none[] = {"/dev/null",
+                          "/dev/fd/",
+                          "/dev/fd/1x",
+                          "/dev/fd/-1",
+                          "/proc/self/fd",
+                          "/proc/self/fdinfo/1",
+                          "/dev/fd/12345678901",
+                          "out.tsv",
+                          "-",
+                          ""};
+    for (size_t i = 0; i < sizeof none / sizeof none[0]; i++)
+        assert_int_equal(mrc_path_fd(none[i]), -1);
+    /* a link of ours to /dev/stderr, and one to that link */
+    char dir[] = "/tmp/mrc-test-fd-XXXXXX", l1[64], l2[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(l1, sizeof l1, "%s/err", dir);
+    snprintf(l2, sizeof l2, "%s/err2", dir);
+    assert_int_equal(symlink("/dev/stderr", l1), 0);
+    assert_int_equal(symlink("err", l2), 0);
+    assert_int_equal(mrc_path_fd(l1), 2);
+    assert_int_equal(mrc_path_fd(l2), 2);
+    unlink(l1);
+    unlink(l2);
+    rmdir(dir);
+}
+
+/* Descriptors open before mrc_note_given_fds() are given; one opened after it (as MPI_Init
+ * opens its own) is not, nor one that is closed. */
+static void test_fd_given(void **state)
+{
+    (void)state;
+    int early[2], late[2];
+    assert_int_equal(pipe(early), 0);
+    mrc_note_given_fds();
+    assert_int_equal(pipe(late), 0);
+    assert_true(mrc_fd_given(1));
+    assert_true(mrc_fd_given(early[1]));
+    assert_false(mrc_fd_given(late[1]));
+    close(early[1]);
+    assert_false(mrc_fd_given(early[1]));
+    assert_false(mrc_fd_given(-1));
+    close(early[0]);
+    close(late[0]);
+    close(late[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tcp_nodelay_all),
+        cmocka_unit_test(test_path_fd),
+        cmocka_unit_test(test_fd_given),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
