@@ -12,6 +12,7 @@
 
 #include "mrcount/output.h"
 #include "mrcount/table.h"
+#include "mrcount/tmpfile.h"
 #include "resume.h"
 #include "run.h"
 #include "signals.h"
@@ -100,6 +101,29 @@ static int phase_resume(run *r)
     return agree(r, rc);
 }
 
+/* The spill directory is node-local: every rank makes a temporary in it now, so that a run
+ * that would spill hours in does not learn only then that it cannot. A --tmp-dir asked for
+ * must work; the default ($TMPDIR, /tmp) only warns (once a node), as a run that never spills
+ * does not need it. @return 0, or the error naming the directory. */
+static int probe_tmp_dir(run *r)
+{
+    int fd = -1;
+    mrc_err e = {0};
+    if (mrc_tmpfile_open_unlinked(r->o.tmp_dir, &fd, &e) == 0) {
+        close(fd);
+        return 0;
+    }
+    if (strcmp(r->o.tmp_dir, mrc_tmp_dir_default()) != 0) {
+        r->err = e;
+        return e.code;
+    }
+    if (r->d.node_rank == 0)
+        fprintf(stderr,
+                "mrcount: warning: %s (a spill would fail there: --tmp-dir names another)\n",
+                e.msg);
+    return 0;
+}
+
 static int phase_place(run *r)
 {
     int rc = 0;
@@ -128,6 +152,7 @@ static int phase_place(run *r)
                                       threads);
         mrc_memlimit_detect(&env, &r->mem);
     }
+    if (rc == 0 && r->mem.limit != MRC_MEMLIMIT_UNLIMITED) rc = probe_tmp_dir(r);
     rc = mrc_run_end_phase(r, MRC_FP_PLACE, rc);
     if (rc == 0 && r->pl.oversubscribed)
         fprintf(stderr,

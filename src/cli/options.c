@@ -238,7 +238,7 @@ static const mrc_opt_def run_opts[] = {
      .arg = "DIR",
      .help = "where spill files go, on each rank's node (default:\n"
              "$TMPDIR, else /tmp); they have no name and vanish\n"
-             "with the run",
+             "with the run; every rank tries it before the map",
      .metric = "tmp_dir"},
     {.name = "checkpoint",
      .section = "run",

@@ -125,6 +125,13 @@ fi
 run_mrc 2 --tmp-dir "$T/no/such/dir" --memory-limit 16M --output "$T/bad.tsv" "$T/keys"
 assert_status 1 "missing tmp dir"
 assert_one_error "$T/no/such/dir" "missing tmp dir"
+# ... refused before the map even where nothing would spill (no limit asked, a small input):
+# a run that would spill hours in must not learn only then that it cannot
+printf 'a b a\n' >"$T/small.txt"
+run_mrc 2 --tmp-dir "$T/no/such/dir" --output "$T/bad.tsv" "$T/small.txt"
+assert_status 1 "missing tmp dir, nothing to spill"
+assert_one_error "$T/no/such/dir: cannot create a temporary file" "missing tmp dir, nothing to spill"
+[ ! -e "$T/bad.tsv" ] || fail "missing tmp dir: a result was written"
 log "ok: a missing tmp dir"
 
 # A signal while spill files exist: rank 1 holds after its tables went to runs (MRC_FAULT), its
