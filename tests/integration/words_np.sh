@@ -68,6 +68,27 @@ if got != want or idle:
 PY
 log "ok: np 4 default chunk size adapts, every rank maps"
 
+# The bytes a run reports (metrics, summary, progress) are its input's, however its splits cut
+# it: a split reads on to its last token's end and the next one back to its first's start, and
+# those bytes read twice are not input (one 300 kB token cut into 4 k splits was counted ~2x).
+head -c 300000 /dev/zero | tr '\0' 'x' >"$T/long-token.txt"
+echo " y" >>"$T/long-token.txt"
+for np in 1 3; do
+    run_mrc_ok "$np" --threads 2 --chunk-size 4k --output "$T/long.tsv" --metrics "$T/m.json" \
+        "$T/long-token.txt" "$D"
+    total=$(cat "$T/long-token.txt" "${files[@]}" | wc -c)
+    python3 - "$T/m.json" "$total" <<'PY' || fail "np $np: the bytes reported: see above"
+import json, sys
+m, total = json.load(open(sys.argv[1])), int(sys.argv[2])
+ranks = sum(r["bytes"] for r in m["ranks"])
+if m["bytes_read"] != total or ranks != total:
+    sys.exit("bytes_read %d, ranks' bytes %d, input %d" % (m["bytes_read"], ranks, total))
+PY
+    grep -q ", $(awk -v b="$total" 'BEGIN { printf "%.1f", b / 1e6 }') MB," "$T/stderr" ||
+        fail "np $np: the summary does not give the input's $total bytes: $(cat "$T/stderr")"
+done
+log "ok: the bytes reported are the input's (np 1 and 3, 4 k splits, a 300 kB token)"
+
 # Default --output is standard output, forwarded by mpirun unchanged.
 run_mrc_ok 2 --threads 1 --chunk-size 1M "$D"
 assert_same "$T/expected.tsv" "$T/stdout" "np 2 --output - (default)"
