@@ -222,9 +222,11 @@ void mrc_output_set_write_behind(uint64_t bytes);
 /* ---- the progress bar (progress.c) ---- */
 
 /** mrc_progress_draw() : one frame of the bar on f ("\r[####....] 42.0% ... ETA"): done of total
- *  bytes after `seconds`, `mapping` ranks still mapping; final ends the line. */
+ *  bytes after `seconds`, `mapping` ranks still mapping; final ends the line. With lines (f is
+ *  a file or a pipe: a batch job's log) each frame is a line of its own ("mrcount: [###...").
+ */
 void mrc_progress_draw(FILE *f, uint64_t done, uint64_t total, uint64_t mapping, double seconds,
-                       bool final);
+                       bool final, bool lines);
 
 /** mrc_progress_terminal() : whether this process's stderr reaches a terminal (under mpirun:
  *  the launcher's stderr, when this rank runs on its node). */

@@ -161,15 +161,23 @@ static int phase_place(run *r)
     return rc;
 }
 
+#define PROGRESS_LINE_S 10.0 /* seconds between progress lines in a log (a bar: 0.25) */
+
 typedef struct progress_view {
     run *r;
-    double t0;
+    double t0, last;
+    bool lines; /* stderr is no terminal (--progress always into a log): a line a frame */
 } progress_view;
 
 static void draw_progress(void *arg, uint64_t done, uint64_t mapping, bool final)
 {
     progress_view *v = arg;
-    mrc_progress_draw(stderr, done, v->r->files.total_bytes, mapping, mrc_now() - v->t0, final);
+    double now = mrc_now();
+    if (v->lines && !final && now - v->last < PROGRESS_LINE_S) return;
+    v->last = now;
+    /* what this run maps: the input less what a checkpoint holds already */
+    uint64_t total = v->r->files.total_bytes - v->r->ckpt.bytes_skipped;
+    mrc_progress_draw(stderr, done, total, mapping, now - v->t0, final, v->lines);
 }
 
 static void signalled_map(void *arg, mrc_err *err)
@@ -209,9 +217,10 @@ static int phase_map(run *r)
                                                  r->topo, &r->pl, &r->err)
                              : mrc_map_start(&r->job, &r->files, r->mine, r->nmine, &mapo, r->topo,
                                              &r->pl, &r->err);
+    bool tty = r->d.rank == 0 && r->o.progress != MRC_PROGRESS_NEVER && mrc_progress_terminal();
     bool show = r->d.rank == 0 && (r->o.progress == MRC_PROGRESS_ALWAYS ||
-                                   (r->o.progress == MRC_PROGRESS_AUTO && mrc_progress_terminal()));
-    progress_view pv = {r, t0};
+                                   (r->o.progress == MRC_PROGRESS_AUTO && tty));
+    progress_view pv = {r, t0, 0, !tty}; /* a log's first line at once: the map has begun */
     mrc_mpi_map_opts mo = {.dynamic = dynamic,
                            .plan = r->mine,
                            .nplan = r->nmine,

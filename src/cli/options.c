@@ -217,7 +217,8 @@ static const mrc_opt_def run_opts[] = {
      .type = MRC_OPT_CHOICE,
      .offset = OPT(progress),
      .choices = progress_names,
-     .help = "progress bar on stderr (auto: when a terminal)"},
+     .help = "progress bar on stderr (auto: when a terminal;\n"
+             "always, into a log: a line every 10 s)"},
     {.name = "memory-limit",
      .section = "run",
      .type = MRC_OPT_SIZE,

@@ -1,14 +1,16 @@
 /* progress.c - rank 0's progress bar on stderr (bytes done of the total, MB/s, ETA, ranks still
- * mapping), and whether stderr reaches a terminal at all, so batch jobs get no bar unless asked.
+ * mapping), and whether stderr reaches a terminal at all, so batch jobs get no bar unless asked
+ * (and, asked, lines a log can hold rather than a bar redrawn with carriage returns).
  * It only draws: what to draw and when comes from the caller. */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "mrcount/output.h"
 
 void mrc_progress_draw(FILE *f, uint64_t done, uint64_t total, uint64_t mapping, double seconds,
-                       bool final)
+                       bool final, bool lines)
 {
     double frac = total > 0 ? (double)done / (double)total : 1.0;
     if (frac > 1.0) frac = 1.0;
@@ -19,9 +21,11 @@ void mrc_progress_draw(FILE *f, uint64_t done, uint64_t total, uint64_t mapping,
     for (int i = 0; i < 30; i++)
         bar[i] = i < fill ? '#' : '.';
     bar[30] = '\0';
-    fprintf(f, "\r[%s] %5.1f%% %.1f/%.1f MB %.0f MB/s ETA %.0fs ranks mapping %llu  %s", bar,
-            frac * 100, (double)done / 1e6, (double)total / 1e6, rate, eta < 0 ? 0 : eta,
-            (unsigned long long)mapping, final ? "\n" : "");
+    char eta_s[32] = "ETA --"; /* nothing done yet: no rate to tell it from */
+    if (rate > 0 || done >= total) snprintf(eta_s, sizeof eta_s, "ETA %.0fs", eta < 0 ? 0 : eta);
+    fprintf(f, "%s[%s] %5.1f%% %.1f/%.1f MB %.0f MB/s %s ranks mapping %llu%s",
+            lines ? "mrcount: " : "\r", bar, frac * 100, (double)done / 1e6, (double)total / 1e6,
+            rate, eta_s, (unsigned long long)mapping, lines || final ? "\n" : "  ");
     fflush(f);
 }
 
