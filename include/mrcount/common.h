@@ -129,13 +129,13 @@ char *mrc_link_target(const char *path);
  *  @return the descriptor (not checked to be open), or -1. */
 int mrc_path_fd(const char *path);
 
-/** mrc_note_given_fds() : remember which descriptors below 64 are open, as the process starts
+/** mrc_note_given_fds() : remember which descriptors below 1024 are open, as the process starts
  *  (before MPI_Init opens its own): mrc_fd_given() tells a descriptor the caller gave us (a
  *  shell's 3>file) from one a library opened, which a path such as /dev/fd/9 must not reach. */
 void mrc_note_given_fds(void);
 
-/** mrc_fd_given() : fd is open and was given to the process (or is 64 or more, or nothing was
- *  noted). */
+/** mrc_fd_given() : fd is open and was given to the process (open when it was noted, and below
+ *  1024; any open one when nothing was noted). */
 bool mrc_fd_given(int fd);
 
 /* ---- the version ----

@@ -197,8 +197,10 @@ void mrc_output_sorted_result_free(mrc_sorted_result *s);
 
 /** mrc_output_probe() : whether a result or metrics file could be written at path, checked
  *  before the map so that a typo does not cost the run: the temporary it would be written under
- *  is created and removed ("-", a device or a FIFO pass unopened; a symbolic link is checked as
- *  written: through to its target). @return 0, or nonzero with err naming path and the cause. */
+ *  is created and removed ("-", a device or a FIFO pass unopened; a descriptor path such as
+ *  /dev/fd/N must name one given to the process and open for writing; a symbolic link is
+ *  checked as written: through to its target). @return 0, or nonzero with err naming path and
+ *  the cause. */
 int mrc_output_probe(const char *path, mrc_err *err);
 
 /** mrc_output_set_sync() : whether result, part, manifest and metrics files are made durable

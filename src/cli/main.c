@@ -1,9 +1,10 @@
 /* main.c - the mrcount program: parse options, start MPI, then run the phases of DESIGN.md on
  * every rank in order (discover on rank 0, distribute splits, place threads, map, combine,
  * output, metrics), the ranks agreeing after each, so a failure anywhere, or SIGTERM/SIGINT,
- * ends the run everywhere with one message, no output left behind, and status 1 (128 + the
- * signal when a signal stopped it). It only orchestrates: the work is in the stages it calls,
- * and what the run reports is rendered by output/report.c from the plain data filled here. */
+ * ends the run everywhere with one message, no output file left behind (standard output and
+ * other descriptors keep what they got), and status 1 (128 + the signal when a signal stopped
+ * it). It only orchestrates: the work is in the stages it calls, and what the run reports is
+ * rendered by output/report.c from the plain data filled here. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,12 +108,8 @@ static int phase_resume(run *r)
  * does not need it. @return 0, or the error naming the directory. */
 static int probe_tmp_dir(run *r)
 {
-    int fd = -1;
     mrc_err e = {0};
-    if (mrc_tmpfile_open_unlinked(r->o.tmp_dir, &fd, &e) == 0) {
-        close(fd);
-        return 0;
-    }
+    if (mrc_tmpdir_check(r->o.tmp_dir, &e) == 0) return 0; /* as a spill opens, a byte written */
     if (strcmp(r->o.tmp_dir, mrc_tmp_dir_default()) != 0) {
         r->err = e;
         return e.code;
@@ -167,14 +164,16 @@ typedef struct progress_view {
     run *r;
     double t0, last;
     bool lines; /* stderr is no terminal (--progress always into a log): a line a frame */
+    bool drawn; /* a log's first line comes at once: the map has begun */
 } progress_view;
 
 static void draw_progress(void *arg, uint64_t done, uint64_t mapping, bool final)
 {
     progress_view *v = arg;
     double now = mrc_now();
-    if (v->lines && !final && now - v->last < PROGRESS_LINE_S) return;
+    if (v->lines && v->drawn && !final && now - v->last < PROGRESS_LINE_S) return;
     v->last = now;
+    v->drawn = true;
     /* what this run maps: the input less what a checkpoint holds already */
     uint64_t total = v->r->files.total_bytes - v->r->ckpt.bytes_skipped;
     mrc_progress_draw(stderr, done, total, mapping, now - v->t0, final, v->lines);
@@ -220,7 +219,7 @@ static int phase_map(run *r)
     bool tty = r->d.rank == 0 && r->o.progress != MRC_PROGRESS_NEVER && mrc_progress_terminal();
     bool show = r->d.rank == 0 && (r->o.progress == MRC_PROGRESS_ALWAYS ||
                                    (r->o.progress == MRC_PROGRESS_AUTO && tty));
-    progress_view pv = {r, t0, 0, !tty}; /* a log's first line at once: the map has begun */
+    progress_view pv = {r, t0, t0, !tty, false};
     mrc_mpi_map_opts mo = {.dynamic = dynamic,
                            .plan = r->mine,
                            .nplan = r->nmine,
@@ -315,6 +314,7 @@ static void run_free(run *r)
  * mrc_out_dest_open() writes it). */
 static void watch_temp_of(const char *path)
 {
+    if (mrc_path_fd(path) >= 0) return; /* written through the descriptor: no temporary */
     char *target = mrc_link_target(path);
     mrc_signals_watch(mrc_temp_path(target != NULL ? target : path));
     free(target);

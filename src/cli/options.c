@@ -290,7 +290,8 @@ static const mrc_opt_def run_opts[] = {
      .offset = OPT(out.path),
      .arg = "PATH|-",
      .help = "result file (default: - = standard output); written\n"
-             "under a temporary name, renamed when complete",
+             "under a temporary name, renamed when complete\n"
+             "(/dev/stdout, /dev/fd/N: through the descriptor)",
      .metric = "output"},
     {.name = "output-per-rank",
      .section = "output",
@@ -603,9 +604,12 @@ static bool same_file(const char *a, const char *b)
 static int check_paths(const mrc_options *o, mrc_err *err)
 {
     const char *out = o->out.path, *m = o->metrics;
-    bool out_file = out != NULL && strcmp(out, "-") != 0;
-    if (m != NULL && out != NULL && o->output_per_rank == NULL &&
-        (strcmp(m, "-") == 0 || !out_file ? strcmp(m, out) == 0 : same_file(m, out)))
+    if (m == NULL || out == NULL || o->output_per_rank != NULL) return 0;
+    /* one descriptor under two names (-, /dev/stdout, /dev/fd/1) */
+    int fo = strcmp(out, "-") == 0 ? 1 : mrc_path_fd(out),
+        fm = strcmp(m, "-") == 0 ? 1 : mrc_path_fd(m);
+    bool same = fo >= 0 || fm >= 0 ? fo == fm : same_file(m, out);
+    if (same)
         return mrc_err_set(err, MRC_EINVAL, "--output and --metrics name the same file (%s)", m);
     return 0;
 }

@@ -235,8 +235,10 @@ static int fd_of_name(const char *p)
     static const char *const std[] = {"/dev/stdin", "/dev/stdout", "/dev/stderr"};
     for (int i = 0; i < 3; i++)
         if (strcmp(p, std[i]) == 0) return i;
-    char self[48];
-    snprintf(self, sizeof self, "/proc/%ld/", (long)getpid());
+    char self[48], pid[24];
+    ssize_t k = readlink("/proc/self", pid, sizeof pid - 1); /* this process as /proc names it */
+    if (k > 0) pid[k] = '\0';
+    snprintf(self, sizeof self, "/proc/%s/", k > 0 ? pid : "self");
     const char *rest = NULL;
     if (strncmp(p, "/dev/fd/", 8) == 0)
         rest = p + 8;
@@ -265,20 +267,47 @@ static int fd_of_name(const char *p)
     return fd;
 }
 
-static uint64_t given_fds; /* bit n: descriptor n was open when the process started */
+#define GIVEN_FDS 1024
+static uint64_t given_fds[GIVEN_FDS / 64]; /* bit n: descriptor n was open at the start */
 static bool given_known;
 
 void mrc_note_given_fds(void)
 {
-    for (int fd = 0; fd < 64; fd++)
-        if (fcntl(fd, F_GETFD) != -1) given_fds |= (uint64_t)1 << fd;
+    for (int fd = 0; fd < GIVEN_FDS; fd++)
+        if (fcntl(fd, F_GETFD) != -1) given_fds[fd / 64] |= (uint64_t)1 << (fd % 64);
     given_known = true;
 }
 
 bool mrc_fd_given(int fd)
 {
     if (fd < 0 || fcntl(fd, F_GETFD) == -1) return false;
-    return !given_known || fd >= 64 || (given_fds >> fd & 1) != 0;
+    if (!given_known) return true;
+    return fd < GIVEN_FDS && (given_fds[fd / 64] >> (fd % 64) & 1) != 0;
+}
+
+/* fd_of_name() of p, or of p with its directory resolved (/dev/./fd/1, fd/1 in /dev). */
+static int fd_of_path(const char *p)
+{
+    int fd = fd_of_name(p);
+    if (fd >= 0) return fd;
+    const char *slash = strrchr(p, '/');
+    char *dir = NULL, *canon = NULL;
+    if (slash == NULL)
+        dir = realpath(".", NULL);
+    else if (slash == p)
+        dir = strdup("/");
+    else {
+        char *d = strndup(p, (size_t)(slash - p));
+        dir = d != NULL ? realpath(d, NULL) : NULL;
+        free(d);
+    }
+    const char *base = slash != NULL ? slash + 1 : p;
+    if (dir != NULL && asprintf(&canon, "%s/%s", strcmp(dir, "/") ? dir : "", base) >= 0) {
+        fd = fd_of_name(canon);
+        free(canon);
+    }
+    free(dir);
+    return fd;
 }
 
 int mrc_path_fd(const char *path)
@@ -288,7 +317,7 @@ int mrc_path_fd(const char *path)
     for (int hop = 0; hop < LINK_HOPS && fd < 0; hop++) {
         const char *p = cur != NULL ? cur : path;
         struct stat st;
-        if ((fd = fd_of_name(p)) >= 0 || lstat(p, &st) != 0 || !S_ISLNK(st.st_mode)) break;
+        if ((fd = fd_of_path(p)) >= 0 || lstat(p, &st) != 0 || !S_ISLNK(st.st_mode)) break;
         char *next = link_hop(p); /* its directory resolved: /dev/fd/1 -> /proc/PID/fd/1 */
         free(cur);
         if ((cur = next) == NULL) break;

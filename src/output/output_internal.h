@@ -103,8 +103,10 @@ typedef struct mrc_out_dest {
 int mrc_out_dest_put(mrc_out_dest *d, const unsigned char *p, size_t n);
 
 /* Refuse a directory, then open the destination: a temporary beside a regular file (or a new
- * name), a device or FIFO in place, or standard output; a symbolic link is written through
- * (its target replaced, the link kept). @return 0, or nonzero with err. */
+ * name), a device or FIFO in place, or standard output and any other descriptor of ours that
+ * the path names (/dev/stdout, /dev/fd/N: mrc_path_fd(); written through, never closed); a
+ * symbolic link is written through (its target replaced, the link kept). @return 0, or nonzero
+ * with err. */
 int mrc_out_dest_open(mrc_out_dest *d, const char *path, mrc_err *err);
 
 /* After the last write: errnum 0 makes the result visible (close, rename; with

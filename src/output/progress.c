@@ -25,7 +25,10 @@ void mrc_progress_draw(FILE *f, uint64_t done, uint64_t total, uint64_t mapping,
     if (rate > 0 || done >= total) snprintf(eta_s, sizeof eta_s, "ETA %.0fs", eta < 0 ? 0 : eta);
     fprintf(f, "%s[%s] %5.1f%% %.1f/%.1f MB %.0f MB/s %s ranks mapping %llu%s",
             lines ? "mrcount: " : "\r", bar, frac * 100, (double)done / 1e6, (double)total / 1e6,
-            rate, eta_s, (unsigned long long)mapping, lines || final ? "\n" : "  ");
+            rate, eta_s, (unsigned long long)mapping,
+            lines   ? "\n"
+            : final ? "  \n"
+                    : "  "); /* a bar: over a longer last frame */
     fflush(f);
 }
 

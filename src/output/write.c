@@ -1,11 +1,13 @@
 /* write.c - the result as text: sorted slices (merged on the fly) or streams already in output
  * order become `key TAB count` lines in blocks, formatted on the rank's threads; a regular file
  * is written at known offsets into a temporary renamed into place, anything else in order.
- * It must never leave a partial result under the final name, never print, and never hold more
- * than one block per thread. */
+ * It must never leave a partial result under the final name (a descriptor it writes through,
+ * standard output or /dev/fd/N, keeps what it got: that cannot be taken back), never print,
+ * and never hold more than one block per thread. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -78,6 +80,12 @@ int mrc_out_write_all(int fd, const unsigned char *p, size_t n)
         ssize_t w = write(fd, p, n);
         if (w < 0) {
             if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                /* a descriptor we were given non-blocking (a parent's pipe): wait until it
+                 * takes more, as a blocking one would */
+                struct pollfd pf = {.fd = fd, .events = POLLOUT};
+                if (poll(&pf, 1, -1) >= 0 || errno == EINTR) continue;
+            }
             return errno;
         }
         if (w == 0) return EIO;
@@ -127,7 +135,7 @@ static int dest_open(mrc_out_dest *d, const char *path, mrc_err *err)
         }
         int fl = fcntl(own, F_GETFL);
         if (!mrc_fd_given(own) || fl < 0 || (fl & O_ACCMODE) == O_RDONLY)
-            return mrc_err_errno(err, EBADF, "%s", path);
+            return mrc_err_errno(err, EBADF, "%s", d->label);
         d->fd = own;
         d->borrowed = true;
         return 0;
@@ -220,6 +228,9 @@ int mrc_out_dest_close(mrc_out_dest *d, int rc, mrc_err *err)
         d->tmp = NULL;
     } else if (d->fd >= 0 && !d->borrowed) {
         if (close(d->fd) != 0 && e == 0) e = errno;
+    } else if (d->fd >= 0 && rc == 0 && durable_fsync) { /* a file behind /dev/stdout: --sync */
+        struct stat st;
+        if (fstat(d->fd, &st) == 0 && S_ISREG(st.st_mode) && fsync(d->fd) != 0) e = errno;
     }
     d->fd = -1;
     if (rc == 0 && e != 0) rc = mrc_err_errno(err, e, "%s", d->label);

@@ -228,8 +228,8 @@ grep -q '"distinct_keys"' "$T/stderr" || fail "--metrics /dev/stderr (a pipe): n
 RC=0
 {
     echo before
-    timeout -k 10 "$MRC_TIMEOUT" "$MRCOUNT" --quiet --output /dev/stdout --metrics /dev/fd/3 \
-        "$D/part0000.txt" 3>>"$T/fd3.log" </dev/null || RC=$?
+    timeout -k 10 "$MRC_TIMEOUT" "${MRC_WRAP[@]}" "$MRCOUNT" --quiet --output /dev/stdout \
+        --metrics /dev/fd/3 "$D/part0000.txt" 3>>"$T/fd3.log" </dev/null || RC=$?
     echo after
 } >"$T/log.txt" 2>"$T/stderr"
 assert_status 0 "--output /dev/stdout (a regular file)"
@@ -244,5 +244,42 @@ python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/fd3.log" ||
 run_single --output /dev/fd/9 "$D/part0000.txt"
 assert_status 1 "--output /dev/fd/9 (not open)"
 assert_one_error "/dev/fd/9: Bad file descriptor" "--output /dev/fd/9 (not open)"
+# ... and a run that fails after writing there does not remove the file behind it (the shell's,
+# not a temporary of ours): what is written stays, the lines around it too
+RC=0
+{
+    echo before
+    MRC_FAULT=0:output timeout -k 10 "$MRC_TIMEOUT" "${MRC_WRAP[@]}" "$MRCOUNT" --quiet \
+        --output /dev/stdout "$D/part0000.txt" </dev/null || RC=$?
+    echo after
+} >"$T/log.txt" 2>"$T/stderr"
+assert_status 1 "--output /dev/stdout, a fault after the output"
+[ -f "$T/log.txt" ] && [ "$(head -1 "$T/log.txt")" = before ] &&
+    [ "$(tail -1 "$T/log.txt")" = after ] ||
+    fail "--output /dev/stdout, a fault after the output: the shell's file was removed or cut"
+# ... and one given non-blocking (a parent's pipe, as some runners make them) is waited on as a
+# blocking one would be, not failed with EAGAIN ("-" too)
+for out in /dev/stdout -; do
+    timeout -k 10 "$MRC_TIMEOUT" python3 - "$T/nb.tsv" "$out" "${MRC_WRAP[@]}" "$MRCOUNT" \
+        "$D/part0000.txt" <<'PY' || fail "--output $out into a non-blocking pipe: see above"
+import fcntl, os, subprocess, sys, time
+out, where, cmd = sys.argv[1], sys.argv[2], sys.argv[3:-1]
+r, w = os.pipe()
+fcntl.fcntl(w, fcntl.F_SETFL, fcntl.fcntl(w, fcntl.F_GETFL) | os.O_NONBLOCK)
+p = subprocess.Popen(cmd + ["--quiet", "--output", where, sys.argv[-1]], stdout=w,
+                     stdin=subprocess.DEVNULL)
+os.close(w)
+time.sleep(1)  # the reader is late: the pipe fills
+data = bytearray()
+while True:
+    b = os.read(r, 65536)
+    if not b:
+        break
+    data += b
+open(out, "wb").write(data)
+sys.exit(p.wait())
+PY
+    assert_same "$T/p0.tsv" "$T/nb.tsv" "--output $out into a non-blocking pipe"
+done
 log "ok: --metrics to standard output, to a FIFO, through links, to descriptors; paths that clash refused"
 log "PASS"

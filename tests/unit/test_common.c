@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -114,6 +115,16 @@ static void test_path_fd(void **state)
     assert_int_equal(mrc_path_fd(p), 4);
     snprintf(p, sizeof p, "/proc/%ld/fd/3", (long)getpid() + 1); /* not ours */
     assert_int_equal(mrc_path_fd(p), -1);
+    /* other spellings of the same directories */
+    assert_int_equal(mrc_path_fd("/dev/./fd/5"), 5);
+    assert_int_equal(mrc_path_fd("/proc/self/../self/fd/12"), 12);
+    char *cwd = getcwd(NULL, 0);
+    assert_non_null(cwd);
+    assert_int_equal(chdir("/dev"), 0);
+    assert_int_equal(mrc_path_fd("fd/1"), 1);
+    assert_int_equal(mrc_path_fd("stdout"), 1);
+    assert_int_equal(chdir(cwd), 0);
+    free(cwd);
     const char *none[] = {"/dev/null",
                           "/dev/fd/",
                           "/dev/fd/1x",
@@ -158,6 +169,10 @@ static void test_fd_given(void **state)
     close(early[0]);
     close(late[0]);
     close(late[1]);
+    int high = fcntl(0, F_DUPFD, 100); /* opened after: not given, however high */
+    assert_true(high >= 100);
+    assert_false(mrc_fd_given(high));
+    close(high);
 }
 
 int main(void)
