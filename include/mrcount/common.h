@@ -122,12 +122,16 @@ char *mrc_temp_path(const char *path);
 char *mrc_link_target(const char *path);
 
 /** mrc_path_fd() : the descriptor of this process that path names, if it names one:
- *  /dev/stdout, /dev/stderr, /dev/stdin, /dev/fd/N or /proc/{self,PID}/fd/N, directly or
- *  through symbolic links. Such a path is written through the descriptor, never replaced by a
- *  rename: behind /dev/stdout may be a shell's redirection or a batch job's log, which a new
- *  file renamed over it would take from the shell (what else it writes would be lost).
+ *  /dev/stdout, /dev/stderr, /dev/stdin, /dev/fd/N or /proc/{self,PID}/fd/N, however spelled
+ *  (., .., relative) and through symbolic links. Such a path
+ * is written through the descriptor, never replaced by a rename: behind /dev/stdout may be a
+ * shell's redirection or a batch job's log, which a new file renamed over it would take from the
+ * shell (what else it writes would be lost).
  *  @return the descriptor (not checked to be open), or -1. */
 int mrc_path_fd(const char *path);
+
+/** mrc_output_fd() : mrc_path_fd() of an output path, where "-" is standard output. */
+int mrc_output_fd(const char *path);
 
 /** mrc_note_given_fds() : remember which descriptors below 1024 are open, as the process starts
  *  (before MPI_Init opens its own): mrc_fd_given() tells a descriptor the caller gave us (a

@@ -358,7 +358,7 @@ int mrc_run_output(run *r)
         rc = mrc_run_write_parts(r);
     } else if (r->d.rank == 0) {
         rc = r->d.size == 1 ? write_mine(r, &r->o.out, &r->err) : merge_all(r, &r->err);
-        if (rc == 0 && strcmp(r->o.out.path, "-") != 0) mrc_signals_watch_made(r->o.out.path);
+        if (rc == 0) mrc_signals_watch_made(r->o.out.path);
         rc = mrc_run_end_phase(r, MRC_FP_OUTPUT, rc);
     } else {
         mrc_source *s = mine_source(r, &r->err);

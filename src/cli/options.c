@@ -606,8 +606,7 @@ static int check_paths(const mrc_options *o, mrc_err *err)
     const char *out = o->out.path, *m = o->metrics;
     if (m == NULL || out == NULL || o->output_per_rank != NULL) return 0;
     /* one descriptor under two names (-, /dev/stdout, /dev/fd/1) */
-    int fo = strcmp(out, "-") == 0 ? 1 : mrc_path_fd(out),
-        fm = strcmp(m, "-") == 0 ? 1 : mrc_path_fd(m);
+    int fo = mrc_output_fd(out), fm = mrc_output_fd(m);
     bool same = fo >= 0 || fm >= 0 ? fo == fm : same_file(m, out);
     if (same)
         return mrc_err_set(err, MRC_EINVAL, "--output and --metrics name the same file (%s)", m);

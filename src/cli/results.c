@@ -161,8 +161,7 @@ int mrc_run_write_metrics(run *r)
                               .phases = phases,
                               .rank_json = ranks};
         memcpy(rep.counters, r->totals + 2, sizeof rep.counters);
-        if ((rc = mrc_report_write_file(r->o.metrics, metrics_json, &rep, &r->err)) == 0 &&
-            strcmp(r->o.metrics, "-") != 0)
+        if ((rc = mrc_report_write_file(r->o.metrics, metrics_json, &rep, &r->err)) == 0)
             mrc_signals_watch_made(r->o.metrics);
     }
     for (int k = 0; ranks != NULL && k < r->d.size; k++)

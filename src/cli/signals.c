@@ -83,7 +83,7 @@ void mrc_signals_watch_made(const char *path)
 {
     /* written through a descriptor (/dev/stdout, /dev/fd/N): the file behind it is the shell's
      * or the batch system's, never ours to remove */
-    if (strcmp(path, "-") == 0 || mrc_path_fd(path) >= 0) return;
+    if (mrc_output_fd(path) >= 0) return;
     char *target = mrc_link_target(path); /* a link was written through: its target is made */
     const char *made = target != NULL ? target : path;
     struct stat st;

@@ -27,7 +27,8 @@ const char *mrc_signals_name(int sig);
 void mrc_signals_watch(char *path);
 
 /** mrc_signals_watch_made() : watch a file this rank put in place, if it is a regular file (a
- *  device or a FIFO stays; for a symbolic link, the target it was written through). */
+ *  device or a FIFO stays, and "-" or a descriptor's path such as /dev/stdout names none of
+ *  ours; for a symbolic link, the target it was written through). */
 void mrc_signals_watch_made(const char *path);
 
 /** mrc_signals_remove_watched() : remove every watched file (async-signal-safe). */

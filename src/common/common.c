@@ -199,12 +199,28 @@ char *mrc_temp_path(const char *path)
     return t;
 }
 
+/* path with its directory resolved and its last name kept ("fd/1" in /dev: "/dev/fd/1"; the
+ * name itself may be a link, or not exist). NULL (errno set) when the directory does not
+ * exist, or the path ends in '/'. */
+static char *dir_resolved(const char *path)
+{
+    const char *slash = strrchr(path, '/'), *base = slash != NULL ? slash + 1 : path;
+    char *d = slash == NULL ? strdup(".") : strndup(path, (size_t)(slash - path));
+    char *dir = d == NULL ? NULL : realpath(*d != '\0' ? d : "/", NULL), *out = NULL;
+    if (dir != NULL && *base != '\0' &&
+        asprintf(&out, "%s/%s", strcmp(dir, "/") ? dir : "", base) < 0)
+        out = NULL;
+    free(dir);
+    free(d);
+    return out;
+}
+
 /* One hop of a link that realpath() cannot resolve (it dangles, somewhere along its chain):
  * the name it holds, relative to the link's directory, that directory resolved. NULL (errno
  * set) when that directory does not exist. */
 static char *link_hop(const char *path)
 {
-    char to[4096], *full = NULL, *out = NULL;
+    char to[4096], *full = NULL;
     ssize_t n = readlink(path, to, sizeof to - 1);
     if (n <= 0) return NULL;
     to[n] = '\0';
@@ -215,50 +231,39 @@ static char *link_hop(const char *path)
     else if (asprintf(&full, "%.*s/%s", dl, slash == NULL ? "." : path, to) < 0)
         full = NULL;
     if (full == NULL) return NULL;
-    char *base = strrchr(full, '/'); /* full has one: it is absolute or joined */
-    *base++ = '\0';
-    char *dir = realpath(*full != '\0' ? full : "/", NULL);
-    if (dir != NULL && *base != '\0' &&
-        asprintf(&out, "%s/%s", strcmp(dir, "/") ? dir : "", base) < 0)
-        out = NULL;
-    free(dir);
+    char *out = dir_resolved(full);
     free(full);
     return out;
 }
 
 #define LINK_HOPS 40 /* as the kernel's limit: more is a loop (ELOOP) */
 
-/* The descriptor a name of /dev or /proc stands for: /dev/stdin, /dev/stdout, /dev/stderr,
- * /dev/fd/N, and /proc/{self,thread-self,PID,PID/task/TID}/fd/N with PID this process. */
+/* The descriptor a name stands for, its directory resolved (dir_resolved()): /dev/stdin,
+ * /dev/stdout, /dev/stderr, or /proc/PID/fd/N and /proc/PID/task/TID/fd/N with PID this
+ * process as /proc names it (/dev/fd, /proc/self/fd and /proc/thread-self/fd resolve to
+ * those). -1: none. */
 static int fd_of_name(const char *p)
 {
     static const char *const std[] = {"/dev/stdin", "/dev/stdout", "/dev/stderr"};
     for (int i = 0; i < 3; i++)
         if (strcmp(p, std[i]) == 0) return i;
     char self[48], pid[24];
-    ssize_t k = readlink("/proc/self", pid, sizeof pid - 1); /* this process as /proc names it */
-    if (k > 0) pid[k] = '\0';
-    snprintf(self, sizeof self, "/proc/%s/", k > 0 ? pid : "self");
-    const char *rest = NULL;
-    if (strncmp(p, "/dev/fd/", 8) == 0)
-        rest = p + 8;
-    else if (strncmp(p, "/proc/self/fd/", 14) == 0)
-        rest = p + 14;
-    else if (strncmp(p, "/proc/thread-self/fd/", 21) == 0)
-        rest = p + 21;
-    else if (strncmp(p, self, strlen(self)) == 0) {
-        rest = p + strlen(self);
-        if (strncmp(rest, "task/", 5) == 0) { /* task/TID/fd/N */
-            rest += 5;
-            if (*rest < '0' || *rest > '9') return -1;
-            while (*rest >= '0' && *rest <= '9')
-                rest++;
-            if (*rest++ != '/') return -1;
-        }
-        if (strncmp(rest, "fd/", 3) != 0) return -1;
-        rest += 3;
+    ssize_t k = readlink("/proc/self", pid, sizeof pid - 1);
+    if (k <= 0) return -1;
+    pid[k] = '\0';
+    snprintf(self, sizeof self, "/proc/%s/", pid);
+    if (strncmp(p, self, strlen(self)) != 0) return -1;
+    const char *rest = p + strlen(self);
+    if (strncmp(rest, "task/", 5) == 0) { /* task/TID/fd/N */
+        rest += 5;
+        if (*rest < '0' || *rest > '9') return -1;
+        while (*rest >= '0' && *rest <= '9')
+            rest++;
+        if (*rest++ != '/') return -1;
     }
-    if (rest == NULL || *rest == '\0' || strlen(rest) > 9) return -1;
+    if (strncmp(rest, "fd/", 3) != 0) return -1;
+    rest += 3;
+    if (*rest == '\0' || strlen(rest) > 9) return -1;
     int fd = 0;
     for (; *rest != '\0'; rest++) {
         if (*rest < '0' || *rest > '9') return -1;
@@ -285,42 +290,21 @@ bool mrc_fd_given(int fd)
     return fd < GIVEN_FDS && (given_fds[fd / 64] >> (fd % 64) & 1) != 0;
 }
 
-/* fd_of_name() of p, or of p with its directory resolved (/dev/./fd/1, fd/1 in /dev). */
-static int fd_of_path(const char *p)
+int mrc_output_fd(const char *path)
 {
-    int fd = fd_of_name(p);
-    if (fd >= 0) return fd;
-    const char *slash = strrchr(p, '/');
-    char *dir = NULL, *canon = NULL;
-    if (slash == NULL)
-        dir = realpath(".", NULL);
-    else if (slash == p)
-        dir = strdup("/");
-    else {
-        char *d = strndup(p, (size_t)(slash - p));
-        dir = d != NULL ? realpath(d, NULL) : NULL;
-        free(d);
-    }
-    const char *base = slash != NULL ? slash + 1 : p;
-    if (dir != NULL && asprintf(&canon, "%s/%s", strcmp(dir, "/") ? dir : "", base) >= 0) {
-        fd = fd_of_name(canon);
-        free(canon);
-    }
-    free(dir);
-    return fd;
+    return strcmp(path, "-") == 0 ? STDOUT_FILENO : mrc_path_fd(path);
 }
 
 int mrc_path_fd(const char *path)
 {
-    char *cur = NULL;
+    char *cur = dir_resolved(path); /* each hop's name is then resolved as link_hop() gives it */
     int fd = -1;
-    for (int hop = 0; hop < LINK_HOPS && fd < 0; hop++) {
-        const char *p = cur != NULL ? cur : path;
+    for (int hop = 0; cur != NULL && hop < LINK_HOPS; hop++) {
         struct stat st;
-        if ((fd = fd_of_path(p)) >= 0 || lstat(p, &st) != 0 || !S_ISLNK(st.st_mode)) break;
-        char *next = link_hop(p); /* its directory resolved: /dev/fd/1 -> /proc/PID/fd/1 */
+        if ((fd = fd_of_name(cur)) >= 0 || lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode)) break;
+        char *next = link_hop(cur); /* /dev/stdout -> /proc/PID/fd/1 */
         free(cur);
-        if ((cur = next) == NULL) break;
+        cur = next;
     }
     free(cur);
     return fd;

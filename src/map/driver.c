@@ -331,9 +331,11 @@ static void map_worker(size_t ti, void *arg)
          * the next one back to its first's start (and a file's head), so the reads of a run
          * add up to more than its input (0.07% of the 1 GiB corpus, twice a file of one
          * 10 MB token at --chunk-size 4k), and progress went past 100% */
-        if (rc == 0) mapped += p->length;
-        atomic_fetch_add_explicit(&m->bytes_done, rc == 0 ? p->length : 0, memory_order_relaxed);
-        if (rc == 0 && m->ckpt_dir != NULL) rc = piece_mapped(m, ti, p, mapped, err);
+        if (rc == 0) {
+            mapped += p->length;
+            atomic_fetch_add_explicit(&m->bytes_done, p->length, memory_order_relaxed);
+            if (m->ckpt_dir != NULL) rc = piece_mapped(m, ti, p, mapped, err);
+        }
         if (m->test_piece_pause_us != 0) usleep((useconds_t)m->test_piece_pause_us);
     }
     /* The last checkpoint: at the end of the map, or of a drain (a stop leaves the last one). */

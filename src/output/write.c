@@ -127,12 +127,10 @@ int mrc_out_dest_put(mrc_out_dest *d, const unsigned char *p, size_t n)
 static int dest_open(mrc_out_dest *d, const char *path, mrc_err *err)
 {
     *d = (mrc_out_dest){.path = path, .label = path, .fd = -1};
-    int own = strcmp(path, "-") == 0 ? STDOUT_FILENO : mrc_path_fd(path);
+    int own = mrc_output_fd(path);
     if (own >= 0) { /* written through the descriptor: never renamed over */
-        if (own == STDOUT_FILENO) {
-            if (strcmp(path, "-") == 0) d->label = "standard output";
-            fflush(stdout); /* whatever stdio already holds goes first */
-        }
+        if (strcmp(path, "-") == 0) d->label = "standard output";
+        if (own == STDOUT_FILENO) fflush(stdout); /* whatever stdio holds goes first */
         int fl = fcntl(own, F_GETFL);
         if (!mrc_fd_given(own) || fl < 0 || (fl & O_ACCMODE) == O_RDONLY)
             return mrc_err_errno(err, EBADF, "%s", d->label);
@@ -184,13 +182,12 @@ int mrc_out_dest_open(mrc_out_dest *d, const char *path, mrc_err *err)
 
 int mrc_output_probe(const char *path, mrc_err *err)
 {
-    struct stat st; /* through links: a device or FIFO is not opened (a FIFO would wait) */
-    if (strcmp(path, "-") != 0 && mrc_path_fd(path) >= 0) { /* checked as it is opened */
-        mrc_out_dest d;
-        return mrc_out_dest_open(&d, path, err);
-    }
-    if (strcmp(path, "-") == 0 ||
-        (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)))
+    if (strcmp(path, "-") == 0) return 0;
+    /* through links: a device or FIFO is not opened (a FIFO would wait); a descriptor's path
+     * is (given to us, open for writing: dest_open() checks, and nothing is made) */
+    struct stat st;
+    if (mrc_path_fd(path) < 0 && stat(path, &st) == 0 && !S_ISREG(st.st_mode) &&
+        !S_ISDIR(st.st_mode))
         return 0;
     mrc_out_dest d;
     int rc = mrc_out_dest_open(&d, path, err); /* a link is resolved and checked there */
