@@ -279,7 +279,7 @@ static inline int mrc_table_add(mrc_table *t, const void *key, uint32_t len, uin
  * Counting words, most tokens are a few thousand short keys: in a table of a million keys each
  * of their lookups reads the home slot's line and the record's, and those lines, scattered over
  * an index of megabytes, do not stay in L2. The front keeps the most frequent keys of up to
- * MRC_HOT_KEY bytes inline, two to a 64-byte bucket (2 MiB in all), each with the count added
+ * MRC_HOT_KEY bytes inline, two to a 64-byte bucket (4 MiB in all), each with the count added
  * since it was chosen (its delta): a hit reads and writes that one line and touches neither the
  * index nor the record. Every key of the front has its record in the table, whose count lacks
  * the delta until mrc_table_settle(). The front is chosen (mrc_table_hot_choose()) from the

@@ -1103,14 +1103,14 @@ static void test_hot_front_spills(void **state)
 {
     (void)state;
     hot_case h;
-    hot_case_init(&h, 777, 1000000);
+    hot_case_init(&h, 777, 2000000);
     spill_log l = {.sorted = true};
-    h.t.max_bytes = (size_t)16 << 20; /* the least that takes a front (2 MiB, an eighth) */
+    h.t.max_bytes = (size_t)32 << 20; /* the least that takes a front (4 MiB, an eighth) */
     h.t.full = spill_hook;
     h.t.full_arg = &l;
     size_t hits_after_spill = 0;
-    for (size_t k = 0; k < 5000000; k++) {
-        size_t i = draw_token(&h.p, 20000, 85);
+    for (size_t k = 0; k < 6000000; k++) {
+        size_t i = draw_token(&h.p, 20000, 80);
         h.counts[i]++;
         if (count_token(&h.t, &h.p, i) && l.spills > 0) hits_after_spill++;
     }
