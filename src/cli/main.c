@@ -110,7 +110,7 @@ static int probe_tmp_dir(run *r)
 {
     mrc_err e = {0};
     if (mrc_tmpdir_check(r->o.tmp_dir, &e) == 0) return 0; /* as a spill opens, a byte written */
-    if (strcmp(r->o.tmp_dir, mrc_tmp_dir_default()) != 0) {
+    if (r->o.tmp_dir_given) { /* asked for, even as $TMPDIR or /tmp: the run ends here */
         r->err = e;
         return e.code;
     }

@@ -567,7 +567,11 @@ static void collect_known(void)
  * why (without the name). */
 static int apply(mrc_options *o, const known *k, const char *value, char *cause, size_t causelen)
 {
-    if (!k->of_jobs) return mrc_opt_apply(k->def, o, value, cause, causelen);
+    if (!k->of_jobs) {
+        int rc = mrc_opt_apply(k->def, o, value, cause, causelen);
+        if (rc == 0 && k->def->offset == OPT(tmp_dir)) o->tmp_dir_given = true;
+        return rc;
+    }
     const mrc_job_desc *const *jobs = mrc_job_registry();
     for (size_t j = 0; jobs[j] != NULL; j++)
         for (const mrc_opt_def *d = jobs[j]->opts; d->name != NULL; d++)

@@ -133,6 +133,24 @@ assert_status 1 "missing tmp dir, nothing to spill"
 assert_one_error "$T/no/such/dir: cannot (use as the temporary directory|create a temporary file)" \
     "missing tmp dir, nothing to spill"
 [ ! -e "$T/bad.tsv" ] || fail "missing tmp dir: a result was written"
+# The default ($TMPDIR here, unusable: under a regular file; Open MPI's own session directory
+# kept in /tmp) only warns, as a run that never spills does not need it; the same directory
+# asked for, on the command line or in a config file, is refused like any other.
+: >"$T/afile"
+export OMPI_MCA_orte_tmpdir_base=/tmp
+TMPDIR="$T/afile/sub" run_mrc_ok 2 --output "$T/dflt.tsv" "$T/small.txt"
+assert_stderr_has "warning: $T/afile/sub: cannot" "an unusable default tmp dir"
+[ "$(tr '\t' ' ' <"$T/dflt.tsv" | sort | tr '\n' ,)" = "a 2,b 1," ] ||
+    fail "an unusable default tmp dir: a wrong result"
+TMPDIR="$T/afile/sub" run_mrc 2 --tmp-dir "$T/afile/sub" --output "$T/bad.tsv" "$T/small.txt"
+assert_status 1 "the default tmp dir given explicitly"
+assert_one_error "$T/afile/sub: cannot" "the default tmp dir given explicitly"
+printf '[run]\ntmp-dir = %s\n' "$T/afile/sub" >"$T/tmp.ini"
+TMPDIR="$T/afile/sub" run_mrc 2 --config "$T/tmp.ini" --output "$T/bad.tsv" "$T/small.txt"
+assert_status 1 "the default tmp dir in a config file"
+assert_one_error "$T/afile/sub: cannot" "the default tmp dir in a config file"
+[ ! -e "$T/bad.tsv" ] || fail "the default tmp dir given: a result was written"
+unset OMPI_MCA_orte_tmpdir_base
 log "ok: a missing tmp dir"
 
 # A signal while spill files exist: rank 1 holds after its tables went to runs (MRC_FAULT), its
