@@ -123,10 +123,10 @@ char *mrc_link_target(const char *path);
 
 /** mrc_path_fd() : the descriptor of this process that path names, if it names one:
  *  /dev/stdout, /dev/stderr, /dev/stdin, /dev/fd/N or /proc/{self,PID}/fd/N, however spelled
- *  (., .., relative) and through symbolic links. Such a path
- * is written through the descriptor, never replaced by a rename: behind /dev/stdout may be a
- * shell's redirection or a batch job's log, which a new file renamed over it would take from the
- * shell (what else it writes would be lost).
+ *  (., .., relative) and through symbolic links. Such a path is written through the
+ *  descriptor, never replaced by a rename: behind /dev/stdout may be a shell's redirection or a
+ *  batch job's log, which a new file renamed over it would take from the shell (what else it
+ *  writes would be lost).
  *  @return the descriptor (not checked to be open), or -1. */
 int mrc_path_fd(const char *path);
 

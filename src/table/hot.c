@@ -10,7 +10,7 @@
  * interleaved runs beside 32768) the map took 2.59 s against 2.74 (7 rounds), 0.689 against 0.704
  * on its first 256 MiB (9 rounds); the front counted more of the tokens, and a token that misses
  * it costs two lines of the table where a hit on a colder bucket costs one. 131072 was slower
- * again (2.63 against 2.61: more of the front's lines outside the caches). */
+ * again (2.63 s, where 65536 took 2.55 and 32768 2.61 in that run). */
 #define HOT_BUCKETS 65536                                   /* 2 entries of 32 bytes each */
 #define HOT_BYTES (2 * HOT_BUCKETS * sizeof(mrc_hot_entry)) /* 4 MiB */
 #define HOT_KEYS (HOT_BUCKETS * 3 / 2) /* keys chosen; a key whose bucket is full is left out */
