@@ -23,6 +23,8 @@ static const char usage[] =
     "  old: mrc_output_write() of the table (whatever this build's is)\n"
     "  write-table: the records as lines key\\n in table order, to PATH (for sort(1))\n"
     "  sort: the sort alone; iter: the sort and one pass over the sorted records\n"
+    "  merge: the records cut in two at random, each half sorted, the halves written by the\n"
+    "         k-way merge of streams (rank 0's merge of two owners, without MPI)\n"
     "  --seq: the table in insertion order key1x, key2x ... (a map's), not shuffled\n";
 
 static double cpu_now(void)
@@ -144,6 +146,32 @@ int main(int argc, char **argv)
             die("refs", &err);
         t1 = mrc_now();
         c1 = cpu_now();
+        if (strcmp(mode, "merge") == 0) { /* two halves: the odd and even records of the table */
+            size_t h = 0;
+            for (size_t i = 0; i < nr; i += 2) {
+                mrc_out_ref x = refs[h];
+                refs[h++] = refs[i];
+                refs[i] = x;
+            }
+            enum mrc_order ord = by_key ? MRC_ORDER_KEY : MRC_ORDER_COUNT;
+            mrc_out_sorted a, b;
+            if (mrc_output_sort(refs, h, ord, 0, NULL, NULL, &a, &err) != 0 ||
+                mrc_output_sort(refs + h, nr - h, ord, 0, NULL, NULL, &b, &err) != 0)
+                die("sort", &err);
+            t2 = mrc_now();
+            c2 = cpu_now();
+            mrc_out_iter *ia = mrc_output_iter_open(&a, 0, &err);
+            mrc_out_iter *ib = mrc_output_iter_open(&b, 0, &err);
+            if (ia == NULL || ib == NULL) die("merge", &err);
+            mrc_source *src[2] = {mrc_output_iter_source(ia), mrc_output_iter_source(ib)};
+            if (mrc_output_write_merged(src, 2, &o, &err) != 0) die("merge", &err);
+            mrc_output_iter_close(ia);
+            mrc_output_iter_close(ib);
+            t3 = mrc_now();
+            c3 = cpu_now();
+            free(refs);
+            goto done;
+        }
         mrc_out_sorted s;
         if (mrc_output_sort(refs, nr, by_key ? MRC_ORDER_KEY : MRC_ORDER_COUNT, 0, topo, &pl, &s,
                             &err) != 0)
@@ -165,6 +193,7 @@ int main(int argc, char **argv)
         c3 = cpu_now();
         free(refs);
     }
+done:;
     uint64_t peak = mrc_rss_window_peak();
     printf("%s n=%zu %s T=%zu refs=%.3f sort=%.3f write=%.3f total=%.3f table=%.1fB/rec "
            "peak=%.1fB/rec extra=%.1fB/rec | cpu refs=%.3f sort=%.3f write=%.3f\n",
