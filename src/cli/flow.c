@@ -8,6 +8,8 @@
  *   bounded memory.
  * Then rank 0 merges one stream per rank into the result, or each rank writes its part. It
  * decides which way; the work is in the stages it calls. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +22,18 @@
 #define ROUND_MIN ((size_t)64 << 10)
 #define READ_BUF_MAX ((size_t)1 << 20) /* a run reader's block */
 #define READ_BUF_MIN ((size_t)64 << 10)
+
+void mrc_run_step(const run *r, const char *fmt, ...)
+{
+    if (!r->progress || r->d.rank != 0) return;
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "mrcount: %.1f s: %s\n", mrc_now() - r->t_start, what);
+    fflush(stderr);
+}
 
 /* The memory this rank may use (0: no bound known). */
 static uint64_t budget(const run *r)
@@ -79,6 +93,13 @@ int mrc_run_combine(run *r)
     int rc = mrc_mpi_max_u64(&r->d, &spilled, 1, &r->err);
     if (mrc_run_agree(r, rc) != 0) return 1;
     r->spilled = spilled != 0;
+    if (r->spilled && r->d.size == 1)
+        mrc_run_step(r, "merging the tables with %zu spilled runs (%.1f MB)", r->mapped.nruns,
+                     (double)r->st.spill_bytes / 1e6);
+    else if (r->spilled)
+        mrc_run_step(r, "combining the spilled runs of %d ranks", r->d.size);
+    else if (r->d.size > 1)
+        mrc_run_step(r, "combining the tables of %d ranks", r->d.size);
     double tm = mrc_now();
     if (r->spilled) {
         rc = tables_to_runs(r, &r->err);
@@ -347,6 +368,7 @@ int mrc_run_output(run *r)
 {
     double t0 = mrc_now();
     r->o.out.stop = &mrc_signal_flag;
+    mrc_run_step(r, "sorting the result");
     int rc = sort_mine(r, &r->err);
     uint64_t sums[2] = {r->distinct_mine, r->dropped_mine};
     int rc2 = mrc_mpi_sum_u64(&r->d, sums, 2, &r->err);
@@ -354,6 +376,15 @@ int mrc_run_output(run *r)
     r->comb.distinct = sums[0];
     r->dropped = sums[1];
     if (mrc_run_agree(r, rc) != 0) return 1;
+    uint64_t lines = r->comb.distinct > r->dropped ? r->comb.distinct - r->dropped : 0;
+    if (r->o.out.top != 0 && r->o.out.top < lines) lines = r->o.out.top;
+    if (r->o.output_per_rank != NULL)
+        mrc_run_step(r, "writing %llu keys as %d parts into %s", (unsigned long long)lines,
+                     r->d.size, r->o.output_per_rank);
+    else
+        mrc_run_step(r, "writing %llu lines to %s", (unsigned long long)lines,
+                     r->o.out.path == NULL || strcmp(r->o.out.path, "-") == 0 ? "standard output"
+                                                                              : r->o.out.path);
     if (r->o.output_per_rank != NULL) {
         rc = mrc_run_write_parts(r);
     } else if (r->d.rank == 0) {

@@ -220,6 +220,7 @@ static int phase_map(run *r)
     bool show = r->d.rank == 0 && (r->o.progress == MRC_PROGRESS_ALWAYS ||
                                    (r->o.progress == MRC_PROGRESS_AUTO && tty));
     progress_view pv = {r, t0, t0, !tty, false};
+    r->progress = show;
     mrc_mpi_map_opts mo = {.dynamic = dynamic,
                            .plan = r->mine,
                            .nplan = r->nmine,

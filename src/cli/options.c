@@ -217,8 +217,9 @@ static const mrc_opt_def run_opts[] = {
      .type = MRC_OPT_CHOICE,
      .offset = OPT(progress),
      .choices = progress_names,
-     .help = "progress bar on stderr (auto: when a terminal;\n"
-             "always, into a log: a line every 10 s)"},
+     .help = "progress bar on stderr, then a line as each\n"
+             "step after the map begins (auto: when a\n"
+             "terminal; always, into a log: a line every 10 s)"},
     {.name = "memory-limit",
      .section = "run",
      .type = MRC_OPT_SIZE,

@@ -71,6 +71,7 @@ typedef struct run {
     mrc_agreement agreement; /* the agreements' exchange (agree.c) */
     bool made_dir;           /* rank 0 created --output-per-rank's directory */
     bool late_signal;        /* a signal removed the files after every rank succeeded */
+    bool progress;           /* rank 0 shows progress (--progress): the map's bar, then the steps */
     run_ckpt ckpt;
     mrc_err err;
 } run;
@@ -81,6 +82,11 @@ int mrc_run_agree(run *r, int status);
 /** mrc_run_end_phase() : the end of a phase: this rank's injected fault (tests), then the
  *  agreement. */
 int mrc_run_end_phase(run *r, enum mrc_fault_phase p, int rc);
+
+/** mrc_run_step() : with progress shown, rank 0 says on stderr which step the run takes after the
+ *  map ("mrcount: 12.3 s: writing ..."): the map's bar stops at 100% and a spill's merge or a big
+ *  result's sort and write can take minutes more. */
+void mrc_run_step(const run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /** mrc_run_table_budget() : the bytes the map's tables may hold (0: no bound). */
 uint64_t mrc_run_table_budget(const run *r);

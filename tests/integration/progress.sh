@@ -10,6 +10,7 @@ source "$(dirname "$0")/lib.bash"
 D=$T/data
 gen_corpus "$D" 16 --files 4 --seed 51
 LINE='ETA [0-9]+s ranks mapping'
+STEP='^mrcount: [0-9]+\.[0-9] s: (combining|merging|sorting|writing) '
 
 # has_line FILE WHAT / no_line FILE WHAT : the progress line is in FILE, or is not.
 has_line() {
@@ -18,6 +19,7 @@ has_line() {
 }
 no_line() {
     if grep -Eq "$LINE" "$1"; then fail "$2: a progress line where none belongs"; fi
+    if grep -Eq "$STEP" "$1"; then fail "$2: a step line where no progress belongs"; fi
 }
 
 # in_pty COMMAND... : run the command on a pseudo-terminal (its stdin, stdout and stderr),
@@ -60,7 +62,7 @@ else
     log "skip: no script(1) to make a pseudo-terminal (apt-get install bsdutils)"
 fi
 
-# --- no terminal at all ------------------------------------------------------------------------
+# --- no terminal at all (the steps after the map: lines of their own as well) ------------------------------------------------------------------------
 run_mrc_ok 2 --threads 1 --quiet --output "$T/out.tsv" --progress auto "$D"
 no_line "$T/stderr" "np 2, auto, stderr to a file"
 timeout -k 10 "$MRC_TIMEOUT" "${NP2[@]}" --progress always "$D" 2>&1 >/dev/null </dev/null |
@@ -71,6 +73,19 @@ has_line "$T/always-pipe" "np 2, always, stderr to a pipe"
 if grep -q $'\r' "$T/always-pipe"; then fail "np 2, always, into a pipe: a carriage return"; fi
 grep -Eq '^mrcount: \[#{30}\] 100\.0% .* ranks mapping 0$' "$T/always-pipe" ||
     fail "np 2, always, into a pipe: no last line of its own: $(cat -A "$T/always-pipe")"
+# ... then the steps after the map, in order, each a line of its own with rank 0's clock: the
+# map's bar stops at 100% while a big result is still sorted and written
+steps=$(sed -n '/100\.0% .* ranks mapping 0$/,$p' "$T/always-pipe" | grep -E "$STEP" |
+    sed -E 's/^mrcount: [0-9.]+ s: //') || true
+want="combining the tables of 2 ranks
+sorting the result
+writing $(oracle "$D"/*.txt | wc -l) lines to $T/out.tsv"
+[ "$steps" = "$want" ] || fail "np 2, always: the steps after the map: $(cat -A "$T/always-pipe")"
+run_mrc_ok 1 --threads 1 --quiet --output "$T/spilled.tsv" --progress always \
+    --memory-limit 16M --top 3 "$D"
+grep -Eq "$STEP" "$T/stderr" || fail "np 1, always, into a file: no step line"
+grep -Eq '^mrcount: [0-9.]+ s: writing 3 lines to ' "$T/stderr" ||
+    fail "np 1, always, --top 3: the writing step: $(cat "$T/stderr")"
 run_mrc_ok 2 --threads 1 --quiet --output "$T/out.tsv" --progress never "$D"
 no_line "$T/stderr" "np 2, never, stderr to a file"
 log "ok: into a file or a pipe only with always"
