@@ -24,6 +24,10 @@ typedef struct mrc_output_opts {
      * ends the write with EINTR ("<path>: Interrupted system call"), its temporary removed,
      * instead of finishing a result nobody will keep. May be NULL. */
     const mrc_stop *stop;
+    /* Told how many lines are written so far, every block or so, from one thread at a time
+     * (progress: the caller decides what to show and when). May be NULL. */
+    void (*written)(void *arg, uint64_t lines);
+    void *written_arg;
 } mrc_output_opts;
 
 /** mrc_output_write() : write the serialized table `table` (valid, cap bytes) as text.

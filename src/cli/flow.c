@@ -35,6 +35,26 @@ void mrc_run_step(const run *r, const char *fmt, ...)
     fflush(stderr);
 }
 
+#define STEP_EVERY_S 10.0 /* seconds between two progress lines within a step */
+
+/* --progress within the writing step: the lines written so far, every STEP_EVERY_S. */
+typedef struct written_view {
+    const run *r;
+    uint64_t total;
+    double every, next;
+} written_view;
+
+static void lines_written(void *arg, uint64_t lines)
+{
+    written_view *v = arg;
+    double now = mrc_now();
+    if (now < v->next) return;
+    v->next = now + v->every;
+    mrc_run_step(v->r, "%llu of %llu lines written (%.0f%%)", (unsigned long long)lines,
+                 (unsigned long long)v->total,
+                 v->total ? 100.0 * (double)lines / (double)v->total : 100.0);
+}
+
 /* The memory this rank may use (0: no bound known). */
 static uint64_t budget(const run *r)
 {
@@ -388,7 +408,15 @@ int mrc_run_output(run *r)
     if (r->o.output_per_rank != NULL) {
         rc = mrc_run_write_parts(r);
     } else if (r->d.rank == 0) {
+        double every = r->knobs.step_every_ms ? (double)r->knobs.step_every_ms / 1e3 : STEP_EVERY_S;
+        written_view wv = {r, lines, every, mrc_now() + every};
+        if (r->progress) {
+            r->o.out.written = lines_written;
+            r->o.out.written_arg = &wv;
+        }
         rc = r->d.size == 1 ? write_mine(r, &r->o.out, &r->err) : merge_all(r, &r->err);
+        r->o.out.written = NULL;
+        r->o.out.written_arg = NULL;
         if (rc == 0) mrc_signals_watch_made(r->o.out.path);
         rc = mrc_run_end_phase(r, MRC_FP_OUTPUT, rc);
     } else {
@@ -414,7 +442,7 @@ int mrc_run_output(run *r)
 
 int mrc_run_write_part(run *r, const char *path, mrc_err *err)
 {
-    mrc_output_opts po = {path, r->o.out.sort, 0, &mrc_signal_flag};
+    mrc_output_opts po = {.path = path, .sort = r->o.out.sort, .top = 0, .stop = &mrc_signal_flag};
     return write_mine(r, &po, err);
 }
 

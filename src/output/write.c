@@ -391,6 +391,7 @@ static int turns_write(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
         }
         if (w.errnum == 0) line_out_flush(&w);
         if (w.errnum == 0) w.errnum = take_turn(&ts); /* a chunk whose bytes all went out */
+        if (w.errnum == 0 && j->o->written != NULL) j->o->written(j->o->written_arg, end);
         if (w.errnum == 0) pass_turn(j, c + 1, false);
     }
     if (w.errnum != 0 && w.errnum != OUT_PEER_FAILED) pass_turn(j, 0, true);
@@ -502,8 +503,10 @@ static int stream_advance(stream_merge *m, size_t i, mrc_err *err)
     return 0;
 }
 
-static int merge_streams(stream_merge *m, line_out *w, uint64_t lines, const char *label,
-                         mrc_err *err)
+#define MERGE_TELL_EVERY 65536 /* lines between two calls of o->written */
+
+static int merge_streams(stream_merge *m, line_out *w, const mrc_output_opts *o, uint64_t lines,
+                         const char *label, mrc_err *err)
 {
     unsigned char *last = NULL; /* the last key written: a stream must not go back past it */
     size_t last_cap = 0, last_len = 0;
@@ -516,6 +519,8 @@ static int merge_streams(stream_merge *m, line_out *w, uint64_t lines, const cha
     for (uint64_t done = 0; done < lines; done++) {
         size_t x = m->tree[0];
         if (!m->live[x]) break;
+        if (o->written != NULL && done % MERGE_TELL_EVERY == 0 && done > 0)
+            o->written(o->written_arg, done);
         const mrc_rec_view *v = &m->head[x];
         if (line_out_add(w, v->key, v->len, v->count) != 0) {
             rc = mrc_err_errno(err, w->errnum, "%s", label); /* `last` freed below */
@@ -573,7 +578,7 @@ int mrc_output_write_merged(mrc_source *const *streams, size_t n, const mrc_outp
                          strcmp(path, "-") == 0 ? "standard output" : path);
     if (rc == 0 && (rc = mrc_out_dest_open(&d, path, err)) == 0) {
         w.arg = &d;
-        rc = merge_streams(&m, &w, o->top != 0 ? o->top : UINT64_MAX, d.label, err);
+        rc = merge_streams(&m, &w, o, o->top != 0 ? o->top : UINT64_MAX, d.label, err);
         rc = mrc_out_dest_close(&d, rc, err);
     }
     free(w.buf);

@@ -132,7 +132,8 @@ int main(int argc, char **argv)
     mrc_placement pl;
     if (topo == NULL || mrc_placement_plan(topo, NULL, 0, 1, threads, &pl, &err) != 0)
         die("placement", &err);
-    mrc_output_opts o = {path, by_key ? MRC_SORT_KEY : MRC_SORT_COUNT, 0, NULL};
+    mrc_output_opts o = {
+        .path = path, .sort = by_key ? MRC_SORT_KEY : MRC_SORT_COUNT, .top = 0, .stop = NULL};
     uint64_t rss0 = mrc_rss_window_start();
     double t0 = mrc_now(), t1 = t0, t2 = t0, t3, c0 = cpu_now(), c1 = c0, c2 = c0, c3;
     if (strcmp(mode, "old") == 0) {

@@ -10,6 +10,7 @@ source "$(dirname "$0")/lib.bash"
 D=$T/data
 gen_corpus "$D" 16 --files 4 --seed 51
 LINE='ETA [0-9]+s ranks mapping'
+oracle "$D"/*.txt >"$T/expected.tsv"
 STEP='^mrcount: [0-9]+\.[0-9] s: (combining|merging|sorting|writing) '
 
 # has_line FILE WHAT / no_line FILE WHAT : the progress line is in FILE, or is not.
@@ -79,17 +80,29 @@ steps=$(sed -n '/100\.0% .* ranks mapping 0$/,$p' "$T/always-pipe" | grep -E "$S
     sed -E 's/^mrcount: [0-9.]+ s: //') || true
 want="combining the tables of 2 ranks
 sorting the result
-writing $(oracle "$D"/*.txt | wc -l) lines to $T/out.tsv"
+writing $(wc -l <"$T/expected.tsv") lines to $T/out.tsv"
 [ "$steps" = "$want" ] || fail "np 2, always: the steps after the map: $(cat -A "$T/always-pipe")"
 run_mrc_ok 1 --threads 1 --quiet --output "$T/spilled.tsv" --progress always \
     --memory-limit 16M --top 3 "$D"
 grep -Eq "$STEP" "$T/stderr" || fail "np 1, always, into a file: no step line"
 grep -Eq '^mrcount: [0-9.]+ s: writing 3 lines to ' "$T/stderr" ||
     fail "np 1, always, --top 3: the writing step: $(cat "$T/stderr")"
+# ... and within the writing step, the lines written so far (every 10 s; MRC_TEST_STEP_EVERY_MS
+# makes it every block): rising, each of the whole result's count, none past it
+lines=$(wc -l <"$T/expected.tsv")
+for np in 1 2; do
+    MRC_TEST_STEP_EVERY_MS=1 run_mrc_ok "$np" --threads 2 --quiet --output "$T/out.tsv" \
+        --progress always "$D"
+    grep -E '^mrcount: [0-9.]+ s: [0-9]+ of [0-9]+ lines written \([0-9]+%\)$' "$T/stderr" |
+        sed -E 's/^.* s: ([0-9]+) of ([0-9]+) .*$/\1 \2/' >"$T/written"
+    awk -v n="$lines" 'NF != 2 || $2 != n || $1 <= last || $1 > n { bad = 1 } { last = $1 }
+        END { exit bad || NR < 2 }' "$T/written" ||
+        fail "np $np: the lines written within the step ($lines lines): $(cat "$T/stderr")"
+    assert_same "$T/expected.tsv" "$T/out.tsv" "np $np, lines written shown"
+done
 run_mrc_ok 2 --threads 1 --quiet --output "$T/out.tsv" --progress never "$D"
 no_line "$T/stderr" "np 2, never, stderr to a file"
 log "ok: into a file or a pipe only with always"
 
-oracle "$D"/*.txt >"$T/expected.tsv"
 assert_same "$T/expected.tsv" "$T/out.tsv" "the result with progress on"
 log "PASS"

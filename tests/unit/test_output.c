@@ -226,7 +226,7 @@ static void check_against_oracle(const key_count *kc, size_t n, enum mrc_sort so
 {
     ser_buf b = table_of(kc, n);
     const char *path = tmp_path("oracle.tsv");
-    mrc_output_opts o = {path, sort, top, NULL};
+    mrc_output_opts o = {.path = path, .sort = sort, .top = top, .stop = NULL};
     mrc_err e = {0};
     assert_int_equal(mrc_output_write(b.p, b.len, &o, &e), 0);
     size_t got_len, want_len;
@@ -244,7 +244,7 @@ static char *write_and_read(const key_count *kc, size_t n, enum mrc_sort sort, u
 {
     ser_buf b = table_of(kc, n);
     const char *path = tmp_path("out.tsv");
-    mrc_output_opts o = {path, sort, top, NULL};
+    mrc_output_opts o = {.path = path, .sort = sort, .top = top, .stop = NULL};
     mrc_err e = {0};
     assert_int_equal(mrc_output_write(b.p, b.len, &o, &e), 0);
     free(b.p);
@@ -319,7 +319,7 @@ static void test_binary_keys(void **state)
 
     ser_buf b = table_of(kc, n);
     const char *path = tmp_path("bin.tsv");
-    mrc_output_opts o = {path, MRC_SORT_KEY, 0, NULL};
+    mrc_output_opts o = {.path = path, .sort = MRC_SORT_KEY, .top = 0, .stop = NULL};
     mrc_err e = {0};
     assert_int_equal(mrc_output_write(b.p, b.len, &o, &e), 0);
     size_t len;
@@ -468,7 +468,7 @@ static void test_rename_replaces_and_leaves_no_temp(void **state)
     write_file(path, "old content\n");
     const key_count kc[] = {KC("new", 1)};
     ser_buf b = table_of(kc, 1);
-    mrc_output_opts o = {path, MRC_SORT_COUNT, 0, NULL};
+    mrc_output_opts o = {.path = path, .sort = MRC_SORT_COUNT, .top = 0, .stop = NULL};
     mrc_err e = {0};
     mode_t old_mask = umask(027);
     assert_int_equal(mrc_output_write(b.p, b.len, &o, &e), 0);
@@ -506,7 +506,7 @@ static void test_stop_ends_the_write(void **state)
     const key_count kc[] = {KC("a", 2), KC("b", 1)};
     ser_buf b = table_of(kc, 2);
     atomic_int stop = 1;
-    mrc_output_opts o = {path, MRC_SORT_COUNT, 0, &stop};
+    mrc_output_opts o = {.path = path, .sort = MRC_SORT_COUNT, .top = 0, .stop = &stop};
     mrc_err e = {0};
     assert_int_not_equal(mrc_output_write(b.p, b.len, &o, &e), 0);
     char msg[300];
@@ -533,7 +533,7 @@ static void test_unwritable_destinations(void **state)
     mrc_err e = {0};
 
     snprintf(path, sizeof path, "%s/no/such/dir/out.tsv", tmpdir);
-    mrc_output_opts o = {path, MRC_SORT_COUNT, 0, NULL};
+    mrc_output_opts o = {.path = path, .sort = MRC_SORT_COUNT, .top = 0, .stop = NULL};
     assert_int_not_equal(mrc_output_write(b.p, b.len, &o, &e), 0);
     snprintf(msg, sizeof msg, "%s: No such file or directory", path);
     assert_string_equal(e.msg, msg);
@@ -593,7 +593,7 @@ static void test_failed_write_keeps_old_file(void **state)
     lim.rlim_cur = 4096;
     void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
-    mrc_output_opts o = {path, MRC_SORT_COUNT, 0, NULL};
+    mrc_output_opts o = {.path = path, .sort = MRC_SORT_COUNT, .top = 0, .stop = NULL};
     mrc_err e = {0};
     int rc = mrc_output_write(b.p, b.len, &o, &e);
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
@@ -615,7 +615,7 @@ static void test_malformed_tables(void **state)
     const key_count kc[] = {KC("alpha-alpha-alpha", 2), KC("beta", 1)};
     const char *path = tmp_path("never.tsv");
     char msg[300];
-    mrc_output_opts o = {path, MRC_SORT_COUNT, 0, NULL};
+    mrc_output_opts o = {.path = path, .sort = MRC_SORT_COUNT, .top = 0, .stop = NULL};
     mrc_err e;
 
     ser_buf b = table_of(kc, 2);
@@ -684,7 +684,7 @@ static void test_stdout(void **state)
     (void)state;
     const key_count kc[] = {KC("two", 2), KC("one", 1), KC("three", 3)};
     ser_buf b = table_of(kc, 3);
-    mrc_output_opts o = {"-", MRC_SORT_COUNT, 0, NULL};
+    mrc_output_opts o = {.path = "-", .sort = MRC_SORT_COUNT, .top = 0, .stop = NULL};
     mrc_err e = {0};
 
     fflush(stdout);

@@ -551,7 +551,7 @@ static void check_write(const recset *r, const unsigned char **ord, enum mrc_sor
                         uint64_t top, size_t t, const char *path)
 {
     mrc_out_ref *refs = refs_of(r);
-    mrc_output_opts o = {path, sort, top, NULL};
+    mrc_output_opts o = {.path = path, .sort = sort, .top = top, .stop = NULL};
     mrc_err err = {0};
     int rc = mrc_output_write_records(refs, r->n, &o, topo, &pls[t], &err);
     if (rc != 0) fail_msg("write (%zu threads, top %llu): %s", t, (unsigned long long)top, err.msg);
@@ -593,7 +593,7 @@ static size_t write_cached(const recset *r, enum mrc_sort sort, size_t t, const 
                            size_t *old)
 {
     mrc_out_ref *refs = refs_of(r);
-    mrc_output_opts o = {path, sort, 0, NULL};
+    mrc_output_opts o = {.path = path, .sort = sort, .top = 0, .stop = NULL};
     mrc_err err = {0};
     if (mrc_output_write_records(refs, r->n, &o, topo, &pls[t], &err) != 0)
         fail_msg("%zu threads: %s", t, err.msg);
@@ -692,7 +692,7 @@ static void test_write_stdout_in_order(void **state)
                     assert_true(dup2(fd, STDOUT_FILENO) >= 0);
                     close(fd);
                     mrc_out_ref *refs = refs_of(&r);
-                    mrc_output_opts o = {"-", sort, tops[k], NULL};
+                    mrc_output_opts o = {.path = "-", .sort = sort, .top = tops[k], .stop = NULL};
                     mrc_err err = {0};
                     int rc = mrc_output_write_records(refs, r.n, &o, topo, &pls[t], &err);
                     assert_true(dup2(saved, STDOUT_FILENO) >= 0);
@@ -758,7 +758,7 @@ static void test_write_fifo(void **state)
         pthread_t th;
         assert_int_equal(pthread_create(&th, NULL, read_fifo, &f), 0);
         mrc_out_ref *refs = refs_of(&r);
-        mrc_output_opts o = {path, MRC_SORT_COUNT, 0, NULL};
+        mrc_output_opts o = {.path = path, .sort = MRC_SORT_COUNT, .top = 0, .stop = NULL};
         mrc_err err = {0};
         int rc = mrc_output_write_records(refs, r.n, &o, topo, &pls[t], &err);
         pthread_join(th, NULL);
@@ -824,7 +824,7 @@ static void test_write_stop_and_failure(void **state)
     mrc_output_set_block_size(1000);
     for (size_t t = 1; t <= MAX_THREADS; t++) {
         mrc_out_ref *refs = refs_of(&r);
-        mrc_output_opts o = {path, MRC_SORT_COUNT, 0, &stop};
+        mrc_output_opts o = {.path = path, .sort = MRC_SORT_COUNT, .top = 0, .stop = &stop};
         mrc_err err = {0};
         assert_int_not_equal(mrc_output_write_records(refs, r.n, &o, topo, &pls[t], &err), 0);
         assert_string_equal(err.msg, msg);
@@ -852,7 +852,7 @@ static void test_write_stop_and_failure(void **state)
         free(refs);
     }
     /* the stop also holds for an empty result */
-    mrc_output_opts o = {path, MRC_SORT_COUNT, 0, &stop};
+    mrc_output_opts o = {.path = path, .sort = MRC_SORT_COUNT, .top = 0, .stop = &stop};
     mrc_err err = {0};
     assert_int_not_equal(mrc_output_write_records(NULL, 0, &o, topo, &pls[3], &err), 0);
     assert_string_equal(err.msg, msg);
@@ -866,7 +866,8 @@ static void test_write_sorted_wrong_order(void **state)
     mrc_out_sorted s;
     mrc_err err = {0};
     assert_int_equal(mrc_output_sort(NULL, 0, MRC_ORDER_KEY, 0, NULL, NULL, &s, &err), 0);
-    mrc_output_opts o = {tmp_path("never.tsv"), MRC_SORT_COUNT, 0, NULL};
+    mrc_output_opts o = {
+        .path = tmp_path("never.tsv"), .sort = MRC_SORT_COUNT, .top = 0, .stop = NULL};
     assert_int_equal(mrc_output_write_sorted(&s, &o, NULL, NULL, &err), MRC_EINVAL);
     assert_int_equal(access(o.path, F_OK), -1);
 }
@@ -910,7 +911,7 @@ static void check_merged(const unsigned char **ord, size_t n, size_t k, enum mrc
         a->recs[a->n++] = ord[i];
     }
     const char *path = tmp_path("merged.tsv");
-    mrc_output_opts o = {path, sort, top, NULL};
+    mrc_output_opts o = {.path = path, .sort = sort, .top = top, .stop = NULL};
     mrc_err err = {0};
     int rc = mrc_output_write_merged(srcs, k, &o, &err);
     if (rc != 0) fail_msg("merged: %s", err.msg);
@@ -974,7 +975,7 @@ static void test_write_merged_with_iterator(void **state)
     mrc_out_iter *it = mrc_output_iter_open(&s, 0, &err);
     mrc_source *srcs[3] = {&st[0].src, mrc_output_iter_source(it), &st[1].src};
     const char *path = tmp_path("mixed.tsv");
-    mrc_output_opts o = {path, MRC_SORT_COUNT, 0, NULL};
+    mrc_output_opts o = {.path = path, .sort = MRC_SORT_COUNT, .top = 0, .stop = NULL};
     assert_int_equal(mrc_output_write_merged(srcs, 3, &o, &err), 0);
     srcs[1]->close(srcs[1]); /* closes the iterator */
     size_t got_len, want_len;
@@ -1004,7 +1005,7 @@ static void test_write_merged_errors(void **state)
     arr_stream st[2] = {{{arr_next, NULL}, fine, 1, 0, 0}, {{arr_next, NULL}, backwards, 2, 0, 0}};
     mrc_source *srcs[2] = {&st[0].src, &st[1].src};
     const char *path = tmp_path("bad.tsv");
-    mrc_output_opts o = {path, MRC_SORT_KEY, 0, NULL};
+    mrc_output_opts o = {.path = path, .sort = MRC_SORT_KEY, .top = 0, .stop = NULL};
     mrc_err err = {0};
     assert_int_equal(mrc_output_write_merged(srcs, 2, &o, &err), MRC_EINVAL);
     char msg[300];
@@ -1142,7 +1143,7 @@ static void test_top_table(void **state)
         const unsigned char **ord = oracle_order(&r, sort);
         uint64_t tops[] = {0, 1, 10, r.n - 1, r.n, r.n + 5};
         for (size_t k = 0; k < sizeof tops / sizeof tops[0]; k++) {
-            mrc_output_opts o = {NULL, sort, tops[k], NULL};
+            mrc_output_opts o = {.path = NULL, .sort = sort, .top = tops[k], .stop = NULL};
             void *out;
             size_t out_len;
             mrc_err err = {0};
