@@ -171,6 +171,10 @@ typedef struct mrc_sort_stream_opts {
     mrc_topo *topo;       /* the threads that sort a buffer (NULL: the calling thread) */
     const mrc_placement *pl;
     size_t fan_in; /* sorted runs one merge may open (0: mrc_runs_fan_in()) */
+    /* Told, after each buffer is sorted, how many records are and how many runs went to
+     * tmp_dir so far (progress). May be NULL. */
+    void (*sorted)(void *arg, uint64_t records, uint64_t runs);
+    void *sorted_arg;
 } mrc_sort_stream_opts;
 
 /* A sorted result: in memory (one buffer that held it all) or the merge of sorted runs. */

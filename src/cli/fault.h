@@ -35,7 +35,7 @@ typedef struct mrc_fault_knobs {
     uint64_t piece_pause_us; /* MRC_TEST_PIECE_PAUSE_US: each map worker pauses after a piece */
     uint64_t ckpt_hold;      /* MRC_TEST_CKPT_HOLD=N: hold in the N-th checkpoint of a worker */
     size_t fan_in;           /* MRC_TEST_FAN_IN: runs one merge may open (multi-pass merges) */
-    uint64_t step_every_ms;  /* MRC_TEST_STEP_EVERY_MS: --progress lines within a step */
+    uint64_t step_each;      /* MRC_TEST_STEP_EACH=1: --progress lines within a step every time */
 } mrc_fault_knobs;
 
 /** mrc_fault_parse() : read MRC_FAULT for this rank (unset or empty: no fault) and the test

@@ -55,6 +55,32 @@ static void lines_written(void *arg, uint64_t lines)
                  v->total ? 100.0 * (double)lines / (double)v->total : 100.0);
 }
 
+/* --progress within the sorting step, with bounded memory: rank 0's keys sorted so far. */
+typedef struct sorted_view {
+    const run *r;
+    double every, next;
+} sorted_view;
+
+static void keys_sorted(void *arg, uint64_t records, uint64_t runs)
+{
+    sorted_view *v = arg;
+    double now = mrc_now();
+    if (now < v->next) return;
+    v->next = now + v->every;
+    if (runs == 0)
+        mrc_run_step(v->r, "%s%llu keys sorted", v->r->d.size > 1 ? "rank 0: " : "",
+                     (unsigned long long)records);
+    else
+        mrc_run_step(v->r, "%s%llu keys sorted so far, %llu run%s in %s",
+                     v->r->d.size > 1 ? "rank 0: " : "", (unsigned long long)records,
+                     (unsigned long long)runs, runs == 1 ? "" : "s", v->r->o.tmp_dir);
+}
+
+static double step_every(const run *r)
+{
+    return r->knobs.step_each ? 0.0 : STEP_EVERY_S; /* the test hook: at every call */
+}
+
 /* The memory this rank may use (0: no bound known). */
 static uint64_t budget(const run *r)
 {
@@ -274,6 +300,11 @@ static int sort_stream(run *r, mrc_source *in, uint64_t held, mrc_err *err)
                                .topo = r->topo,
                                .pl = &r->pl,
                                .fan_in = r->knobs.fan_in};
+    sorted_view sv = {r, step_every(r), mrc_now() + step_every(r)};
+    if (r->progress && r->d.rank == 0) {
+        so.sorted = keys_sorted;
+        so.sorted_arg = &sv;
+    }
     int rc = mrc_output_sort_stream(&c.base, &so, &r->ext, err);
     in->close(in);
     r->distinct_mine = c.n;
@@ -408,8 +439,7 @@ int mrc_run_output(run *r)
     if (r->o.output_per_rank != NULL) {
         rc = mrc_run_write_parts(r);
     } else if (r->d.rank == 0) {
-        double every = r->knobs.step_every_ms ? (double)r->knobs.step_every_ms / 1e3 : STEP_EVERY_S;
-        written_view wv = {r, lines, every, mrc_now() + every};
+        written_view wv = {r, lines, step_every(r), mrc_now() + step_every(r)};
         if (r->progress) {
             r->o.out.written = lines_written;
             r->o.out.written_arg = &wv;

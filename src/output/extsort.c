@@ -105,6 +105,7 @@ int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_so
     uint64_t budget = o->budget > MIN_BUDGET ? o->budget : MIN_BUDGET;
     chunk c = {0};
     size_t cap_runs = 0;
+    uint64_t records = 0; /* sorted so far */
     int rc = 0;
     bool ended = false;
     while (rc == 0 && !ended) {
@@ -129,12 +130,14 @@ int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_so
         /* --top K: a chunk only needs its first K; so does the merge of the runs. */
         rc = mrc_output_sort(c.refs, c.n, o->order, o->top, o->topo, o->pl, &sorted, err);
         if (rc != 0) break;
+        records += c.n;
         if (ended && out->nruns == 0) { /* it all fit: the sorted buffer is the result */
             out->in_memory = true;
             out->buf = c.buf;
             out->refs = c.refs;
             out->sorted = sorted;
             memset(&c, 0, sizeof c);
+            if (o->sorted != NULL) o->sorted(o->sorted_arg, records, 0);
             return 0;
         }
         if (out->nruns == cap_runs) {
@@ -150,6 +153,7 @@ int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_so
         if (rc != 0) break;
         out->spilled_bytes += out->runs[out->nruns].bytes;
         out->nruns++;
+        if (o->sorted != NULL) o->sorted(o->sorted_arg, records, out->nruns);
         c.len = 0;
         c.n = 0;
     }

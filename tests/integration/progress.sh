@@ -87,11 +87,12 @@ run_mrc_ok 1 --threads 1 --quiet --output "$T/spilled.tsv" --progress always \
 grep -Eq "$STEP" "$T/stderr" || fail "np 1, always, into a file: no step line"
 grep -Eq '^mrcount: [0-9.]+ s: writing 3 lines to ' "$T/stderr" ||
     fail "np 1, always, --top 3: the writing step: $(cat "$T/stderr")"
-# ... and within the writing step, the lines written so far (every 10 s; MRC_TEST_STEP_EVERY_MS
-# makes it every block): rising, each of the whole result's count, none past it
+# ... and within the writing step, the lines written so far (every 10 s; the test hook
+# MRC_TEST_STEP_EACH makes it every chunk or 65536 lines): rising, each of the whole result's
+# count, none past it
 lines=$(wc -l <"$T/expected.tsv")
 for np in 1 2; do
-    MRC_TEST_STEP_EVERY_MS=1 run_mrc_ok "$np" --threads 2 --quiet --output "$T/out.tsv" \
+    MRC_TEST_STEP_EACH=1 run_mrc_ok "$np" --threads 2 --quiet --output "$T/out.tsv" \
         --progress always "$D"
     grep -E '^mrcount: [0-9.]+ s: [0-9]+ of [0-9]+ lines written \([0-9]+%\)$' "$T/stderr" |
         sed -E 's/^.* s: ([0-9]+) of ([0-9]+) .*$/\1 \2/' >"$T/written"
