@@ -37,48 +37,50 @@ void mrc_run_step(const run *r, const char *fmt, ...)
 
 #define STEP_EVERY_S 10.0 /* seconds between two progress lines within a step */
 
-/* --progress within the writing step: the lines written so far, every STEP_EVERY_S. */
-typedef struct written_view {
+/* --progress within a step (the sort that spills, the write): a line every STEP_EVERY_S, or at
+ * every call with the test hook MRC_TEST_STEP_EACH. total: the step's lines (the write). */
+typedef struct step_clock {
     const run *r;
     uint64_t total;
     double every, next;
-} written_view;
+} step_clock;
+
+static step_clock step_clock_start(const run *r, uint64_t total)
+{
+    double every = r->knobs.step_each ? 0.0 : STEP_EVERY_S;
+    return (step_clock){r, total, every, mrc_now() + every};
+}
+
+/* Whether a line is due now (the next one then comes `every` later). */
+static bool step_due(step_clock *c)
+{
+    double now = mrc_now();
+    if (now < c->next) return false;
+    c->next = now + c->every;
+    return true;
+}
 
 static void lines_written(void *arg, uint64_t lines)
 {
-    written_view *v = arg;
-    double now = mrc_now();
-    if (now < v->next) return;
-    v->next = now + v->every;
-    mrc_run_step(v->r, "%llu of %llu lines written (%.0f%%)", (unsigned long long)lines,
-                 (unsigned long long)v->total,
-                 v->total ? 100.0 * (double)lines / (double)v->total : 100.0);
+    step_clock *c = arg;
+    if (!step_due(c)) return;
+    mrc_run_step(c->r, "%llu of %llu lines written (%.0f%%)", (unsigned long long)lines,
+                 (unsigned long long)c->total,
+                 c->total ? 100.0 * (double)lines / (double)c->total : 100.0);
 }
 
-/* --progress within the sorting step, with bounded memory: rank 0's keys sorted so far. */
-typedef struct sorted_view {
-    const run *r;
-    double every, next;
-} sorted_view;
-
+/* Rank 0's own keys sorted so far (several ranks: its share). */
 static void keys_sorted(void *arg, uint64_t records, uint64_t runs)
 {
-    sorted_view *v = arg;
-    double now = mrc_now();
-    if (now < v->next) return;
-    v->next = now + v->every;
+    step_clock *c = arg;
+    if (!step_due(c)) return;
+    const char *who = c->r->d.size > 1 ? "rank 0: " : "";
     if (runs == 0)
-        mrc_run_step(v->r, "%s%llu keys sorted", v->r->d.size > 1 ? "rank 0: " : "",
-                     (unsigned long long)records);
+        mrc_run_step(c->r, "%s%llu keys sorted", who, (unsigned long long)records);
     else
-        mrc_run_step(v->r, "%s%llu keys sorted so far, %llu run%s in %s",
-                     v->r->d.size > 1 ? "rank 0: " : "", (unsigned long long)records,
-                     (unsigned long long)runs, runs == 1 ? "" : "s", v->r->o.tmp_dir);
-}
-
-static double step_every(const run *r)
-{
-    return r->knobs.step_each ? 0.0 : STEP_EVERY_S; /* the test hook: at every call */
+        mrc_run_step(c->r, "%s%llu keys sorted so far, %llu run%s in %s", who,
+                     (unsigned long long)records, (unsigned long long)runs, runs == 1 ? "" : "s",
+                     c->r->o.tmp_dir);
 }
 
 /* The memory this rank may use (0: no bound known). */
@@ -300,10 +302,10 @@ static int sort_stream(run *r, mrc_source *in, uint64_t held, mrc_err *err)
                                .topo = r->topo,
                                .pl = &r->pl,
                                .fan_in = r->knobs.fan_in};
-    sorted_view sv = {r, step_every(r), mrc_now() + step_every(r)};
+    step_clock sc = step_clock_start(r, 0);
     if (r->progress && r->d.rank == 0) {
         so.sorted = keys_sorted;
-        so.sorted_arg = &sv;
+        so.sorted_arg = &sc;
     }
     int rc = mrc_output_sort_stream(&c.base, &so, &r->ext, err);
     in->close(in);
@@ -439,10 +441,10 @@ int mrc_run_output(run *r)
     if (r->o.output_per_rank != NULL) {
         rc = mrc_run_write_parts(r);
     } else if (r->d.rank == 0) {
-        written_view wv = {r, lines, step_every(r), mrc_now() + step_every(r)};
+        step_clock wc = step_clock_start(r, lines);
         if (r->progress) {
             r->o.out.written = lines_written;
-            r->o.out.written_arg = &wv;
+            r->o.out.written_arg = &wc;
         }
         rc = r->d.size == 1 ? write_mine(r, &r->o.out, &r->err) : merge_all(r, &r->err);
         r->o.out.written = NULL;
