@@ -38,8 +38,11 @@ void mrc_mpi_finalize(void);
 void mrc_mpi_abort(int code);
 
 /** mrc_mpi_share() : among the ranks of this node, how many have the same cpuset string as
- *  this one (*count) and this rank's index among them (*index). Collective. */
-int mrc_mpi_share(const mrc_mpi *d, const char *cpuset, size_t *index, size_t *count, mrc_err *err);
+ *  this one (*count) and this rank's index among them (*index); node_union (if not NULL, the
+ *  caller frees): every rank's non-empty cpuset joined by commas, the PU list of their union
+ *  ("" if none has one). Collective. */
+int mrc_mpi_share(const mrc_mpi *d, const char *cpuset, size_t *index, size_t *count,
+                  char **node_union, mrc_err *err);
 
 /** mrc_mpi_agree() : collective: combine every rank's status. When some rank failed, the
  *  failing rank with the lowest number sends its error to all, which is returned in err (its

@@ -57,6 +57,11 @@ int mrc_placement_plan(mrc_topo *t, const char *cpuset, size_t share_index, size
 
 void mrc_placement_free(mrc_placement *p);
 
+/** mrc_topo_idle_cores() : how many cores of this machine (of those the process may use: a
+ *  job's cgroup leaves the others out) have no PU in `used`, a PU list such as the union of the
+ *  node's rank cpusets; *total: the cores counted. @return 0 if `used` is empty or no list. */
+size_t mrc_topo_idle_cores(mrc_topo *t, const char *used, size_t *total);
+
 /* Worker body: called once in each worker thread after it is pinned. */
 typedef void (*mrc_worker_fn)(size_t thread_index, void *arg);
 

@@ -121,6 +121,20 @@ static int probe_tmp_dir(run *r)
     return 0;
 }
 
+/* The launcher's binding leaves cores of this node to nobody (`mpirun -np 1` binds its rank to
+ * one core) and no thread count was asked for: say so once a node, as the run follows it. */
+static void note_idle_cores(const run *r, const char *node_union)
+{
+    size_t total = 0, idle = mrc_topo_idle_cores(r->topo, node_union, &total);
+    if (idle == 0) return;
+    fprintf(stderr,
+            "mrcount: note: the %d rank%s on this node %s bound to %zu of its %zu cores; %zu "
+            "stay%s idle (mpirun binds a rank to one core unless told: --map-by slot:PE=N "
+            "or --bind-to none; srun: --cpus-per-task)\n",
+            r->d.node_size, r->d.node_size == 1 ? "" : "s", r->d.node_size == 1 ? "is" : "are",
+            total - idle, total, idle, idle == 1 ? "s" : "");
+}
+
 static int phase_place(run *r)
 {
     int rc = 0;
@@ -133,11 +147,16 @@ static int phase_place(run *r)
         if (cpuset == NULL) rc = r->err.code ? r->err.code : MRC_EIO;
     }
     /* Collective: every rank takes part, with an empty string if it has no cpuset. */
-    int rc2 = mrc_mpi_share(&r->d, cpuset ? cpuset : "", &share_index, &share_count, &r->err);
+    char *node_union = NULL;
+    int rc2 = mrc_mpi_share(&r->d, cpuset ? cpuset : "", &share_index, &share_count, &node_union,
+                            &r->err);
     if (rc == 0) rc = rc2;
     if (rc == 0)
         rc = mrc_placement_plan(r->topo, cpuset, share_index, share_count, (size_t)r->o.threads,
                                 &r->pl, &r->err);
+    if (rc == 0 && r->d.node_rank == 0 && r->pl.source == MRC_THREADS_CPUSET)
+        note_idle_cores(r, node_union);
+    free(node_union);
     free(cpuset);
     if (r->o.memory_limit != 0) {
         mrc_memlimit_explicit(r->o.memory_limit, &r->mem);

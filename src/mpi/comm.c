@@ -88,7 +88,25 @@ void mrc_mpi_abort(int code)
     MPI_Abort(MPI_COMM_WORLD, code);
 }
 
-int mrc_mpi_share(const mrc_mpi *d, const char *cpuset, size_t *index, size_t *count, mrc_err *err)
+/* The node's non-empty cpusets joined by commas: itself a PU list, of their union. */
+static char *join_cpusets(const char *all, const int *displs, int n, size_t total)
+{
+    char *u = malloc(total + 1), *p = u;
+    if (u == NULL) return NULL;
+    for (int i = 0; i < n; i++) {
+        const char *s = all + displs[i];
+        size_t len = strlen(s);
+        if (len == 0) continue;
+        if (p != u) *p++ = ',';
+        memcpy(p, s, len);
+        p += len;
+    }
+    *p = '\0';
+    return u;
+}
+
+int mrc_mpi_share(const mrc_mpi *d, const char *cpuset, size_t *index, size_t *count,
+                  char **node_union, mrc_err *err)
 {
     (void)d;
     int n = 0, me = 0;
@@ -128,10 +146,16 @@ int mrc_mpi_share(const mrc_mpi *d, const char *cpuset, size_t *index, size_t *c
         *index = idx;
         *count = cnt;
     }
+    char *u = NULL;
+    if (rc == MPI_SUCCESS && node_union != NULL)
+        u = join_cpusets(all, displs, n, (size_t)displs[n - 1] + (size_t)lens[n - 1]);
     free(all);
     free(lens);
     free(displs);
     if (rc != MPI_SUCCESS) return mrc_mpi_mpi_error(err, "MPI_Allgather(cpusets)", rc);
+    if (node_union != NULL && u == NULL)
+        return mrc_err_set(err, MRC_ENOMEM, "cpuset exchange: out of memory");
+    if (node_union != NULL) *node_union = u;
     return 0;
 }
 

@@ -123,6 +123,30 @@ static int list_cores(mrc_topo *t, hwloc_const_bitmap_t set, hwloc_obj_type_t *t
     return MRC_OK;
 }
 
+size_t mrc_topo_idle_cores(mrc_topo *t, const char *used, size_t *total)
+{
+    *total = 0;
+    if (t == NULL || used == NULL || !list_syntax_ok(used)) return 0; /* "": nobody knows */
+    hwloc_bitmap_t set = hwloc_bitmap_alloc();
+    size_t idle = 0;
+    if (set != NULL && hwloc_bitmap_list_sscanf(set, used) == 0) {
+        hwloc_obj_type_t type = HWLOC_OBJ_CORE;
+        int n = hwloc_get_nbobjs_by_type(t->topo, type);
+        if (n <= 0) {
+            type = HWLOC_OBJ_PU;
+            n = hwloc_get_nbobjs_by_type(t->topo, type);
+        }
+        for (int i = 0; i < n; i++) {
+            hwloc_obj_t obj = hwloc_get_obj_by_type(t->topo, type, (unsigned)i);
+            if (obj == NULL || obj->cpuset == NULL) continue;
+            ++*total;
+            if (!hwloc_bitmap_intersects(obj->cpuset, set)) idle++;
+        }
+    }
+    hwloc_bitmap_free(set);
+    return idle;
+}
+
 void mrc_placement_free(mrc_placement *p)
 {
     if (p == NULL) return;

@@ -164,8 +164,8 @@ assert_stderr_has() {
     fi
 }
 
-# errors : the "mrcount: " lines of the last run's stderr that are not warnings.
-errors() { grep '^mrcount: ' "$T/stderr" | grep -v '^mrcount: warning: ' || true; }
+# errors : the "mrcount: " lines of the last run's stderr that are not warnings or notes.
+errors() { grep '^mrcount: ' "$T/stderr" | grep -Ev '^mrcount: (warning|note): ' || true; }
 
 # assert_status STATUS WHAT : the last run ($RC) ended with STATUS, or its stderr and a failure.
 assert_status() {

@@ -282,4 +282,28 @@ PY
     assert_same "$T/p0.tsv" "$T/nb.tsv" "--output $out into a non-blocking pipe"
 done
 log "ok: --metrics to standard output, to a FIFO, through links, to descriptors; paths that clash refused"
+
+# --- a launcher's binding that leaves cores idle: one note from the node, the count still right -
+# mpirun binds a rank to one core by default; with no thread count asked for, the run follows
+# the binding and says how many cores it leaves to nobody. Not when unbound or asked for.
+if [ "$(nproc)" -ge 2 ]; then
+    bound() {
+        RC=0
+        timeout -k 10 "$MRC_TIMEOUT" "$MPIEXEC" "$@" -o "$T/b.tsv" "${txt[@]}" \
+            >"$T/stdout" 2>"$T/stderr" </dev/null || RC=$?
+        assert_status 0 "mpiexec $*"
+        assert_same "$T/b.tsv" "$T/all.expected" "mpiexec $*"
+    }
+    oracle "${txt[@]}" >"$T/all.expected"
+    idle=$(($(nproc) - 1))
+    bound -np 1 --bind-to core "$MRCOUNT"
+    assert_stderr_has "^mrcount: note: the 1 rank on this node is bound to 1 of its [0-9]+ cores; $idle stays? idle \(mpirun binds" \
+        "one rank bound to one core"
+    for args in "-np 1 --bind-to none $MRCOUNT" "-np 1 --bind-to core $MRCOUNT --threads 1"; do
+        read -r -a a <<<"$args"
+        bound "${a[@]}"
+        if grep -q 'note:' "$T/stderr"; then fail "mpiexec $args: a note about idle cores"; fi
+    done
+    log "ok: a binding that leaves $idle core(s) idle is noted; no note unbound or with --threads"
+fi
 log "PASS"

@@ -452,6 +452,31 @@ static void test_pool_runs_each_index_once(void **state)
     mrc_topo_close(t);
 }
 
+/* The node's cores no rank's cpuset touches: SMT cores count once, whichever PU is used. */
+static void test_idle_cores(void **state)
+{
+    (void)state;
+    mrc_topo *t = open_topo(SMT); /* 8 cores: core c is PUs 2c, 2c+1 */
+    size_t total = 0;
+    assert_int_equal(mrc_topo_idle_cores(t, "0-15", &total), 0);
+    assert_int_equal(total, 8);
+    assert_int_equal(mrc_topo_idle_cores(t, "0", &total), 7);          /* mpirun -np 1: one core */
+    assert_int_equal(mrc_topo_idle_cores(t, "0-1,3", &total), 6);      /* cores 0 and 1 */
+    assert_int_equal(mrc_topo_idle_cores(t, "2-3,0-1,15", &total), 5); /* joined, unsorted */
+    assert_int_equal(mrc_topo_idle_cores(t, "8-", &total), 4);         /* package 1 */
+    /* nothing known (no rank has a cpuset) or no list: no idle core claimed */
+    assert_int_equal(mrc_topo_idle_cores(t, "", &total), 0);
+    assert_int_equal(total, 0);
+    assert_int_equal(mrc_topo_idle_cores(t, "0,x", &total), 0);
+    assert_int_equal(mrc_topo_idle_cores(t, NULL, &total), 0);
+    mrc_topo_close(t);
+
+    t = open_topo("pack:1 pu:4"); /* no cores reported: PUs count */
+    assert_int_equal(mrc_topo_idle_cores(t, "1", &total), 3);
+    assert_int_equal(total, 4);
+    mrc_topo_close(t);
+}
+
 static void test_pool_never_binds_synthetic(void **state)
 {
     (void)state;
@@ -481,6 +506,7 @@ int main(void)
         cmocka_unit_test_setup(test_pool_pins_on_this_machine, setup),
         cmocka_unit_test_setup(test_pool_runs_each_index_once, setup),
         cmocka_unit_test_setup(test_pool_never_binds_synthetic, setup),
+        cmocka_unit_test_setup(test_idle_cores, setup),
     };
     return cmocka_run_group_tests_name("placement", tests, NULL, NULL);
 }
