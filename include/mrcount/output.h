@@ -203,6 +203,10 @@ mrc_source *mrc_output_sorted_result_source(mrc_sorted_result *s, mrc_err *err);
 
 void mrc_output_sorted_result_free(mrc_sorted_result *s);
 
+/** mrc_output_label() : a result path as messages name it: "standard output" for "-" or NULL
+ *  (the default), else the path as given. */
+const char *mrc_output_label(const char *path);
+
 /** mrc_output_probe() : whether a result or metrics file could be written at path, checked
  *  before the map so that a typo does not cost the run: the temporary it would be written under
  *  is created and removed ("-", a device or a FIFO pass unopened; a descriptor path such as

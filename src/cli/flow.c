@@ -436,8 +436,7 @@ int mrc_run_output(run *r)
                      r->d.size, r->o.output_per_rank);
     else
         mrc_run_step(r, "writing %llu lines to %s", (unsigned long long)lines,
-                     r->o.out.path == NULL || strcmp(r->o.out.path, "-") == 0 ? "standard output"
-                                                                              : r->o.out.path);
+                     mrc_output_label(r->o.out.path));
     if (r->o.output_per_rank != NULL) {
         rc = mrc_run_write_parts(r);
     } else if (r->d.rank == 0) {

@@ -97,7 +97,7 @@ int mrc_output_refs_from_table(const void *table, size_t cap, const char *label,
 int mrc_output_write(const void *table, size_t cap, const mrc_output_opts *o, mrc_err *err)
 {
     const char *path = o->path != NULL ? o->path : "-";
-    const char *label = strcmp(path, "-") == 0 ? "standard output" : path;
+    const char *label = mrc_output_label(path);
     mrc_out_ref *refs = NULL;
     size_t n = 0;
     int rc = mrc_output_refs_from_table(table, cap, label, &refs, &n, err);

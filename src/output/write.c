@@ -129,7 +129,7 @@ static int dest_open(mrc_out_dest *d, const char *path, mrc_err *err)
     *d = (mrc_out_dest){.path = path, .label = path, .fd = -1};
     int own = mrc_output_fd(path);
     if (own >= 0) { /* written through the descriptor: never renamed over */
-        if (strcmp(path, "-") == 0) d->label = "standard output";
+        d->label = mrc_output_label(path);
         if (own == STDOUT_FILENO) fflush(stdout); /* whatever stdio holds goes first */
         int fl = fcntl(own, F_GETFL);
         if (!mrc_fd_given(own) || fl < 0 || (fl & O_ACCMODE) == O_RDONLY)
@@ -178,6 +178,11 @@ int mrc_out_dest_open(mrc_out_dest *d, const char *path, mrc_err *err)
         d->resolved = NULL;
     }
     return rc;
+}
+
+const char *mrc_output_label(const char *path)
+{
+    return path == NULL || strcmp(path, "-") == 0 ? "standard output" : path;
 }
 
 int mrc_output_probe(const char *path, mrc_err *err)
@@ -413,7 +418,7 @@ int mrc_output_write_sorted(const mrc_out_sorted *s, const mrc_output_opts *o, m
                             const mrc_placement *pl, mrc_err *err)
 {
     const char *path = o->path != NULL ? o->path : "-";
-    const char *label = strcmp(path, "-") == 0 ? "standard output" : path;
+    const char *label = mrc_output_label(path);
     enum mrc_order want = o->sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT;
     if (s->order != want)
         return mrc_err_set(err, MRC_EINVAL, "%s: the records are sorted in another order", label);
@@ -574,8 +579,7 @@ int mrc_output_write_merged(mrc_source *const *streams, size_t n, const mrc_outp
     mrc_out_dest d;
     int rc = 0;
     if (m.head == NULL || m.live == NULL || m.tree == NULL || w.buf == NULL)
-        rc = mrc_err_set(err, MRC_ENOMEM, "%s: out of memory",
-                         strcmp(path, "-") == 0 ? "standard output" : path);
+        rc = mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", mrc_output_label(path));
     if (rc == 0 && (rc = mrc_out_dest_open(&d, path, err)) == 0) {
         w.arg = &d;
         rc = merge_streams(&m, &w, o, o->top != 0 ? o->top : UINT64_MAX, d.label, err);
