@@ -121,18 +121,32 @@ static int probe_tmp_dir(run *r)
     return 0;
 }
 
-/* The launcher's binding leaves cores of this node to nobody (`mpirun -np 1` binds its rank to
- * one core) and no thread count was asked for: say so once a node, as the run follows it. */
-static void note_idle_cores(const run *r, const char *node_union)
+/* Cores the launcher's binding leaves to no rank (`mpirun -np 1` binds its rank to one core)
+ * when no thread count was asked for: the run follows the binding, rank 0 says so once.
+ * Collective; idle[] = {idle cores, cores, nodes} summed over the nodes' first ranks. */
+static void count_idle_cores(const run *r, const char *node_union, bool counted, uint64_t idle[3])
 {
-    size_t total = 0, idle = mrc_topo_idle_cores(r->topo, node_union, &total);
-    if (idle == 0) return;
+    idle[0] = idle[1] = idle[2] = 0;
+    if (counted && r->d.node_rank == 0 && r->pl.source == MRC_THREADS_CPUSET) {
+        size_t total = 0;
+        idle[0] = mrc_topo_idle_cores(r->topo, node_union, &total);
+        idle[1] = total;
+        idle[2] = 1;
+    }
+    mrc_err e = {0}; /* only a note: a failed sum goes without it */
+    if (mrc_mpi_sum_u64(&r->d, idle, 3, &e) != 0) idle[0] = 0;
+}
+
+static void note_idle_cores(const uint64_t idle[3])
+{
+    char where[64] = "this node";
+    if (idle[2] > 1) snprintf(where, sizeof where, "the %llu nodes", (unsigned long long)idle[2]);
     fprintf(stderr,
-            "mrcount: note: the %d rank%s on this node %s bound to %zu of its %zu cores; %zu "
-            "stay%s idle (mpirun binds a rank to one core unless told: --map-by slot:PE=N "
-            "or --bind-to none; srun: --cpus-per-task)\n",
-            r->d.node_size, r->d.node_size == 1 ? "" : "s", r->d.node_size == 1 ? "is" : "are",
-            total - idle, total, idle, idle == 1 ? "s" : "");
+            "mrcount: note: %llu of the %llu cores of %s stay%s idle, bound to no rank (mpirun "
+            "binds a rank to one core unless told: --map-by slot:PE=N or --bind-to none; srun: "
+            "--cpus-per-task)\n",
+            (unsigned long long)idle[0], (unsigned long long)idle[1], where,
+            idle[0] == 1 ? "s" : "");
 }
 
 static int phase_place(run *r)
@@ -154,8 +168,8 @@ static int phase_place(run *r)
     if (rc == 0)
         rc = mrc_placement_plan(r->topo, cpuset, share_index, share_count, (size_t)r->o.threads,
                                 &r->pl, &r->err);
-    if (rc == 0 && r->d.node_rank == 0 && r->pl.source == MRC_THREADS_CPUSET)
-        note_idle_cores(r, node_union);
+    uint64_t idle[3];
+    count_idle_cores(r, node_union, rc == 0, idle);
     free(node_union);
     free(cpuset);
     if (r->o.memory_limit != 0) {
@@ -170,6 +184,7 @@ static int phase_place(run *r)
     }
     if (rc == 0 && r->mem.limit != MRC_MEMLIMIT_UNLIMITED) rc = probe_tmp_dir(r);
     rc = mrc_run_end_phase(r, MRC_FP_PLACE, rc);
+    if (rc == 0 && r->d.rank == 0 && idle[0] > 0) note_idle_cores(idle);
     if (rc == 0 && r->pl.oversubscribed)
         fprintf(stderr,
                 "mrcount: warning: rank %d runs %zu threads on %zu cores (oversubscribed)\n",

@@ -297,13 +297,19 @@ if [ "$(nproc)" -ge 2 ]; then
     oracle "${txt[@]}" >"$T/all.expected"
     idle=$(($(nproc) - 1))
     bound -np 1 --bind-to core "$MRCOUNT"
-    assert_stderr_has "^mrcount: note: the 1 rank on this node is bound to 1 of its [0-9]+ cores; $idle stays? idle \(mpirun binds" \
+    assert_stderr_has "^mrcount: note: $idle of the $(nproc) cores of this node stays? idle, bound to no rank \(mpirun binds" \
         "one rank bound to one core"
+    [ "$(grep -c 'note:' "$T/stderr")" = 1 ] || fail "one rank bound to one core: not one note"
+    # two ranks bound to the same core (--cpu-set): one note, from rank 0, not one a rank
+    bound -np 2 --oversubscribe --cpu-set 0 --bind-to core "$MRCOUNT"
+    assert_stderr_has "^mrcount: note: $idle of the $(nproc) cores of this node stays? idle" \
+        "two ranks bound to core 0"
+    [ "$(grep -c 'note:' "$T/stderr")" = 1 ] || fail "two ranks bound to core 0: not one note"
     for args in "-np 1 --bind-to none $MRCOUNT" "-np 1 --bind-to core $MRCOUNT --threads 1"; do
         read -r -a a <<<"$args"
         bound "${a[@]}"
         if grep -q 'note:' "$T/stderr"; then fail "mpiexec $args: a note about idle cores"; fi
     done
-    log "ok: a binding that leaves $idle core(s) idle is noted; no note unbound or with --threads"
+    log "ok: a binding that leaves $idle core(s) idle is noted once; no note unbound or with --threads"
 fi
 log "PASS"
