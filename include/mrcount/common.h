@@ -36,6 +36,15 @@ typedef struct mrc_err {
  *  the terminal would act on. */
 void mrc_msg_printable(char *msg);
 
+#define MRC_KEY_SHOWN 200                     /* key bytes a message quotes at most */
+#define MRC_KEY_SHOWN_BUF (MRC_KEY_SHOWN + 4) /* and "...", NUL */
+
+/** mrc_key_shown() : a key (any bytes) as a message quotes it, into buf (MRC_KEY_SHOWN_BUF
+ *  bytes): its first MRC_KEY_SHOWN bytes, cut before a UTF-8 character rather than inside one,
+ *  then "..." if cut; a NUL byte becomes '?' as the message's other control bytes do (a "%.*s"
+ *  of the raw key would end at it and name another key). @return buf. */
+const char *mrc_key_shown(const void *key, size_t len, char *buf);
+
 /** mrc_err_set() : record an error (printf-style message) unless one is already recorded,
  *  so the first cause wins; its control bytes made printable (mrc_msg_printable()).
  *  @return code, so callers can `return mrc_err_set(...)`. */

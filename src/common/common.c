@@ -26,6 +26,22 @@ void mrc_msg_printable(char *msg)
         if ((*p < 0x20 && *p != '\t') || *p == 0x7f) *p = '?';
 }
 
+const char *mrc_key_shown(const void *key, size_t len, char *buf)
+{
+    const unsigned char *k = key;
+    size_t n = len;
+    if (len > MRC_KEY_SHOWN) { /* cut where a character begins: at most 3 bytes back */
+        n = MRC_KEY_SHOWN;
+        for (size_t back = 0; back < 3 && n > 0 && (k[n] & 0xC0) == 0x80; back++)
+            n--;
+    }
+    for (size_t i = 0; i < n; i++)
+        buf[i] = k[i] == '\0' ? '?' : (char)k[i];
+    if (n < len) memcpy(buf + n, "...", 3), n += 3;
+    buf[n] = '\0';
+    return buf;
+}
+
 static int err_vset(mrc_err *err, int code, const char *suffix, const char *fmt, va_list ap)
 {
     if (err == NULL || err->code != MRC_OK) return code;

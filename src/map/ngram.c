@@ -278,8 +278,9 @@ static int flush_run(mrc_map_ctx *ctx, addq *aq, const unsigned char *key, size_
 
 static int sum_overflow(mrc_map_ctx *ctx, const unsigned char *key, size_t len, mrc_err *err)
 {
-    mrc_err_set(err, MRC_EOVERFLOW, "%s: the count of ngram '%.*s' exceeds 2^64-1", ctx->path,
-                (int)(len > 200 ? 200 : len), (const char *)key);
+    char shown[MRC_KEY_SHOWN_BUF];
+    mrc_err_set(err, MRC_EOVERFLOW, "%s: the count of ngram '%s' exceeds 2^64-1", ctx->path,
+                mrc_key_shown(key, len, shown));
     return -1;
 }
 

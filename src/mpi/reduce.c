@@ -151,8 +151,9 @@ int mrc_mpi_reduce_tables(const mrc_mpi *d, void **local, size_t local_len, uint
         mrc_ser_rec rec;
         while (mrc_ser_next(payload, (size_t)h.payload, &pos, &rec) == 1)
             if (rec.count == UINT64_MAX) {
-                mrc_err_set(err, MRC_EOVERFLOW, "combine: the count of key '%.*s' exceeds 2^64-1",
-                            (int)(rec.len > 200 ? 200 : rec.len), (const char *)rec.key);
+                char shown[MRC_KEY_SHOWN_BUF];
+                mrc_err_set(err, MRC_EOVERFLOW, "combine: the count of key '%s' exceeds 2^64-1",
+                            mrc_key_shown(rec.key, rec.len, shown));
                 free(recv);
                 return MRC_EOVERFLOW;
             }

@@ -14,8 +14,6 @@
 
 #include "mrcount/table.h"
 
-#define MRC_LT_KEY_SHOWN 200 /* key bytes an error message quotes */
-
 typedef struct mrc_lt_leaf {
     mrc_rec_view v;
     bool live; /* false: the stream ended (it loses every match) */
@@ -60,11 +58,6 @@ static inline void mrc_lt_end(mrc_lt_leaf *l)
 {
     l->live = false;
     l->v.hash = UINT64_MAX;
-}
-
-static inline int mrc_lt_key_shown(uint32_t len)
-{
-    return (int)(len > MRC_LT_KEY_SHOWN ? MRC_LT_KEY_SHOWN : len);
 }
 
 /** mrc_lt_build() : the tournament of h[0, k) played bottom-up into tree (k + 1 entries;

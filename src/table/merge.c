@@ -67,8 +67,9 @@ static walk_cursor cursor_range(mrc_table *const *tables, size_t ti, uint64_t lo
 
 static int overflow(const mrc_rec *r, mrc_err *err)
 {
-    return mrc_err_set(err, MRC_EOVERFLOW, "count of key '%.*s' exceeds 2^64-1",
-                       r->len > 64 ? 64 : (int)r->len, (const char *)r->key);
+    char shown[MRC_KEY_SHOWN_BUF];
+    return mrc_err_set(err, MRC_EOVERFLOW, "count of key '%s' exceeds 2^64-1",
+                       mrc_key_shown(r->key, r->len, shown));
 }
 
 /* One table: no comparison, each record as it comes. */

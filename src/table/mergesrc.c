@@ -47,11 +47,12 @@ static inline __attribute__((always_inline)) int next_in(merge_src *m, mrc_rec_v
     const mrc_rec_view *p = &m->pend.v;
     for (;;) {
         if (advance(m, w, err) != 0) return -1;
+        char shown[MRC_KEY_SHOWN_BUF];
         if (m->h[w].live && mrc_rec_cmp(o, &m->h[w].v, p) <= 0) {
             mrc_err_set(err, MRC_EINVAL,
-                        "merge of %zu streams: stream %u is out of %s order at key '%.*s'", m->n,
-                        (unsigned)w, mrc_lt_order_name(o), mrc_lt_key_shown(m->h[w].v.len),
-                        (const char *)m->h[w].v.key);
+                        "merge of %zu streams: stream %u is out of %s order at key '%s'", m->n,
+                        (unsigned)w, mrc_lt_order_name(o),
+                        mrc_key_shown(m->h[w].v.key, m->h[w].v.len, shown));
             return -1;
         }
         mrc_lt_replay(m->h, m->tree, m->n, w, o);
@@ -59,13 +60,13 @@ static inline __attribute__((always_inline)) int next_in(merge_src *m, mrc_rec_v
         const mrc_lt_leaf *hn = &m->h[nw];
         if (!hn->live || nw == w || mrc_rec_cmp(o, &hn->v, p) != 0) break;
         if (o != MRC_ORDER_HASH) {
-            mrc_err_set(err, MRC_EINVAL, "merge of %zu streams: key '%.*s' is in two streams", m->n,
-                        mrc_lt_key_shown(p->len), (const char *)p->key);
+            mrc_err_set(err, MRC_EINVAL, "merge of %zu streams: key '%s' is in two streams", m->n,
+                        mrc_key_shown(p->key, p->len, shown));
             return -1;
         }
         if (__builtin_add_overflow(p->count, hn->v.count, &m->pend.v.count)) {
-            mrc_err_set(err, MRC_EOVERFLOW, "the count of key '%.*s' exceeds 2^64-1",
-                        mrc_lt_key_shown(p->len), (const char *)p->key);
+            mrc_err_set(err, MRC_EOVERFLOW, "the count of key '%s' exceeds 2^64-1",
+                        mrc_key_shown(p->key, p->len, shown));
             return -1;
         }
         w = nw;

@@ -36,8 +36,6 @@
 #include "pieces.h"
 #include "wire.h"
 
-#define KEY_SHOWN 200
-
 /* ---- the process's spill traffic ---- */
 
 static _Atomic uint64_t spill_written, spill_read;
@@ -237,8 +235,9 @@ int mrc_run_writer_put(mrc_run_writer *w, const mrc_rec_view *r, mrc_err *err)
 {
     if (w->failed) return w->failed;
     if (w->records > 0 && mrc_rec_cmp(w->order, r, &w->last) <= 0) {
-        mrc_err_set(err, MRC_EINVAL, "%s: run writer: records out of order at key '%.*s'", w->dir,
-                    (int)(r->len > KEY_SHOWN ? KEY_SHOWN : r->len), (const char *)r->key);
+        char shown[MRC_KEY_SHOWN_BUF];
+        mrc_err_set(err, MRC_EINVAL, "%s: run writer: records out of order at key '%s'", w->dir,
+                    mrc_key_shown(r->key, r->len, shown));
         return writer_fail(w, MRC_EINVAL);
     }
     if (w->order == MRC_ORDER_HASH) {

@@ -155,9 +155,10 @@ int mrc_ser_merge_runs(const mrc_ser_run *runs, size_t nruns, unsigned char *out
                 break;
             if (__builtin_add_overflow(count, load64(heap[0].p), &count)) {
                 free(heap);
+                char shown[MRC_KEY_SHOWN_BUF];
                 return mrc_err_set(err, MRC_EOVERFLOW,
-                                   "combine: the count of key '%.*s' exceeds 2^64-1",
-                                   (int)(len > 200 ? 200 : len), (const char *)key);
+                                   "combine: the count of key '%s' exceeds 2^64-1",
+                                   mrc_key_shown(key, len, shown));
             }
         }
         if (cap - w < REC_HEAD + (size_t)len) {

@@ -222,10 +222,11 @@ merge_loop(merge *m, const enum mrc_order o, mrc_rec_sink emit, void *arg, mrc_e
         if (rc == 0) {
             mrc_lt_end(hw);
         } else if (mrc_rec_cmp(o, &hw->v, &m->pend.v) <= 0) {
+            char shown[MRC_KEY_SHOWN_BUF];
             return mrc_err_set(err, MRC_EINVAL,
-                               "merge of %zu streams: stream %u is out of %s order at key '%.*s'",
-                               m->k, (unsigned)w, mrc_lt_order_name(o), mrc_lt_key_shown(hw->v.len),
-                               (const char *)hw->v.key);
+                               "merge of %zu streams: stream %u is out of %s order at key '%s'",
+                               m->k, (unsigned)w, mrc_lt_order_name(o),
+                               mrc_key_shown(hw->v.key, hw->v.len, shown));
         }
         mrc_lt_replay(m->h, m->tree, m->k, w, o);
         uint32_t nw = m->tree[0];
@@ -234,15 +235,16 @@ merge_loop(merge *m, const enum mrc_order o, mrc_rec_sink emit, void *arg, mrc_e
         /* A record of the same stream is past pend (checked above); another stream's may
          * equal it. */
         if (nw != w && mrc_rec_cmp(o, &hn->v, &m->pend.v) == 0) {
+            char shown[MRC_KEY_SHOWN_BUF];
             if (o != MRC_ORDER_HASH)
                 return mrc_err_set(err, MRC_EINVAL,
-                                   "merge of %zu streams: key '%.*s' is in two streams (in %s "
+                                   "merge of %zu streams: key '%s' is in two streams (in %s "
                                    "order keys must be unique across streams)",
-                                   m->k, mrc_lt_key_shown(hn->v.len), (const char *)hn->v.key,
+                                   m->k, mrc_key_shown(hn->v.key, hn->v.len, shown),
                                    mrc_lt_order_name(o));
             if (__builtin_add_overflow(m->pend.v.count, hn->v.count, &m->pend.v.count))
-                return mrc_err_set(err, MRC_EOVERFLOW, "the count of key '%.*s' exceeds 2^64-1",
-                                   mrc_lt_key_shown(hn->v.len), (const char *)hn->v.key);
+                return mrc_err_set(err, MRC_EOVERFLOW, "the count of key '%s' exceeds 2^64-1",
+                                   mrc_key_shown(hn->v.key, hn->v.len, shown));
             w = nw;
             continue;
         }

@@ -266,9 +266,11 @@ int mrc_table_add_slow(mrc_table *t, const void *key, uint32_t len, uint64_t has
         uint64_t s = *p;
         if (s == 0 || (s >> 32) > tag) break;
         const mrc_rec *r = mrc_table_rec_at(t, s);
-        if ((s >> 32) == tag && r->len == len && memcmp(r->key, key, len) == 0)
-            return mrc_err_set(err, MRC_EOVERFLOW, "count of key '%.*s' exceeds 2^64-1",
-                               len > 64 ? 64 : (int)len, (const char *)key);
+        if ((s >> 32) == tag && r->len == len && memcmp(r->key, key, len) == 0) {
+            char shown[MRC_KEY_SHOWN_BUF];
+            return mrc_err_set(err, MRC_EOVERFLOW, "count of key '%s' exceeds 2^64-1",
+                               mrc_key_shown(key, len, shown));
+        }
     }
     bool grow = t->used + 1 > t->grow_at;
     size_t need = mrc_rec_size(len);

@@ -145,6 +145,11 @@ run_mrc 2 --job ngram --threads 1 --output "$T/out/r.tsv" "$D/over2a.tsv" "$D/ov
 [ "$RC" = 1 ] || fail "overflow across ranks: exit $RC, expected 1"
 assert_stderr_has "'big'.*2\\^64-1" "overflow across ranks names the key"
 [ -z "$(find "$T/out" -mindepth 1)" ] || fail "an overflow left a result behind"
+# a NUL in the key is shown, not the end of the name (which would name the valid ngram 'nul')
+printf 'nul\000b\t2000\t18446744073709551615\t1\nnul\000b\t2001\t1\t1\n' >"$D/over3.tsv"
+run_mrc 1 --job ngram --output "$T/out/r.tsv" "$D/over3.tsv"
+assert_status 1 "overflow of a key holding a NUL"
+assert_stderr_has "'nul\?b' exceeds 2\^64-1" "overflow names the key with its NUL"
 printf 'big\t2000\t18446744073709551615\t1\n' >"$D/max.tsv"
 run_mrc_ok 1 --job ngram --output "$T/max.tsv" "$D/max.tsv"
 [ "$(cat "$T/max.tsv")" = "big${TAB}18446744073709551615" ] || fail "2^64-1 itself is a valid count"

@@ -1,6 +1,6 @@
 /* test_common.c - the common floor's helpers that no other unit test reaches:
  * mrc_tcp_nodelay_all() on the process's own sockets; mrc_path_fd() and mrc_fd_given() on the
- * names of the process's descriptors. */
+ * names of the process's descriptors; mrc_key_shown(), a key as messages quote it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -175,12 +175,39 @@ static void test_fd_given(void **state)
     close(high);
 }
 
+/* A key in a message: NUL bytes shown (not the end of the string), long keys cut before a
+ * UTF-8 character, never inside one, with "..." after. */
+static void test_key_shown(void **state)
+{
+    (void)state;
+    char buf[MRC_KEY_SHOWN_BUF];
+    assert_string_equal(mrc_key_shown("nul\0b", 5, buf), "nul?b");
+    assert_string_equal(mrc_key_shown("", 0, buf), "");
+    assert_string_equal(mrc_key_shown("\0", 1, buf), "?");
+    unsigned char k[MRC_KEY_SHOWN + 10];
+    memset(k, 'a', sizeof k);
+    assert_string_equal(mrc_key_shown(k, MRC_KEY_SHOWN, buf) + MRC_KEY_SHOWN - 1, "a"); /* whole */
+    mrc_key_shown(k, MRC_KEY_SHOWN + 1, buf);
+    assert_int_equal(strlen(buf), MRC_KEY_SHOWN + 3);
+    assert_string_equal(buf + MRC_KEY_SHOWN, "...");
+    /* a 4-byte character (U+1F600) across the cut at every offset: cut before it */
+    for (size_t at = MRC_KEY_SHOWN - 3; at <= MRC_KEY_SHOWN; at++) {
+        memset(k, 'a', sizeof k);
+        memcpy(k + at, "\xf0\x9f\x98\x80", 4);
+        mrc_key_shown(k, sizeof k, buf);
+        size_t n = strlen(buf) - 3, whole = at + 4 <= MRC_KEY_SHOWN ? at + 4 : at;
+        assert_int_equal(n, whole);
+        assert_string_equal(buf + n, "...");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tcp_nodelay_all),
         cmocka_unit_test(test_path_fd),
         cmocka_unit_test(test_fd_given),
+        cmocka_unit_test(test_key_shown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

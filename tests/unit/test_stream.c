@@ -304,7 +304,7 @@ static void test_merge_overflow_names_key(void **state)
     assert_string_equal(err.msg, "the count of key 'big' exceeds 2^64-1");
     coll_free(&c);
 
-    /* a long key is quoted by its first 200 bytes, with three streams adding up */
+    /* a long key is quoted by its first 200 bytes and "...", with three streams adding up */
     char longkey[301];
     memset(longkey, 'k', 300);
     longkey[300] = 0;
@@ -317,7 +317,7 @@ static void test_merge_overflow_names_key(void **state)
     err = (mrc_err){0};
     assert_int_equal(mrc_source_merge(src, 3, MRC_ORDER_HASH, coll_sink, &c, &err), MRC_EOVERFLOW);
     char want[300];
-    snprintf(want, sizeof want, "the count of key '%.200s' exceeds 2^64-1", longkey);
+    snprintf(want, sizeof want, "the count of key '%.200s...' exceeds 2^64-1", longkey);
     assert_string_equal(err.msg, want);
     assert_int_equal(c.calls, 0); /* nothing emitted: the key was never whole */
     for (int i = 0; i < 3; i++) {
