@@ -534,6 +534,35 @@ static inline void put_ascii(unsigned char *d, const unsigned char *buf, size_t 
     }
 }
 
+#define HANGUL_T_BASE 0x11A7 /* the Hangul trailing consonants are the code points after it */
+
+/* Compose the decomposed cps[0, k) (utf8proc_normalize_utf32()) in pieces cut at each U+11A7,
+ * which is kept as it is: utf8proc 2.8 composes a Hangul LV syllable with U+11A7 as if it were
+ * a trailing consonant, adding 0, so U+AC00 U+11A7 became U+AC00 (the standard's composition
+ * takes only U+11A8..U+11C2; Python keeps both). U+11A7 is a starter that composes with
+ * nothing on either side, so composing the pieces apart is the standard's result.
+ * @return the number of code points left, or the library's error (< 0). */
+static utf8proc_ssize_t compose(int32_t *cps, utf8proc_ssize_t k, utf8proc_option_t opts)
+{
+    utf8proc_ssize_t t = 0;
+    while (t < k && cps[t] != HANGUL_T_BASE)
+        t++;
+    if (t == k) return utf8proc_normalize_utf32(cps, k, opts);
+    utf8proc_ssize_t out = 0, from = 0;
+    for (;;) {
+        utf8proc_ssize_t to = from;
+        while (to < k && cps[to] != HANGUL_T_BASE)
+            to++;
+        utf8proc_ssize_t m = to > from ? utf8proc_normalize_utf32(cps + from, to - from, opts) : 0;
+        if (m < 0) return m;
+        memmove(cps + out, cps + from, (size_t)m * sizeof *cps);
+        out += m;
+        if (to == k) return out;
+        cps[out++] = HANGUL_T_BASE;
+        from = to + 1;
+    }
+}
+
 /* Normalize tok into b->cps (NFC or NFKC, utf8proc's canonical ordering and composition;
  * UTF8PROC_STABLE keeps the composition exclusions out, as the standard requires: without it
  * U+2ADD U+0338 would compose to U+2ADC).
@@ -541,17 +570,20 @@ static inline void put_ascii(unsigned char *d, const unsigned char *buf, size_t 
 static long long normalize(mrc_unicode_keybuf *b, const unsigned char *tok, size_t n,
                            utf8proc_option_t opts, mrc_err *err)
 {
+    utf8proc_ssize_t k;
     for (;;) {
-        utf8proc_ssize_t k = utf8proc_decompose_custom(
-            tok, (utf8proc_ssize_t)n, b->cps, (utf8proc_ssize_t)b->cps_cap, opts, NULL, NULL);
-        if (k < 0) {
-            mrc_err_set(err, k == UTF8PROC_ERROR_NOMEM ? MRC_ENOMEM : MRC_EINVAL,
-                        "normalizing a %zu-byte token: %s", n, utf8proc_errmsg(k));
-            return -1;
-        }
-        if ((size_t)k <= b->cps_cap) return utf8proc_normalize_utf32(b->cps, k, opts);
+        k = utf8proc_decompose_custom(tok, (utf8proc_ssize_t)n, b->cps,
+                                      (utf8proc_ssize_t)b->cps_cap, opts, NULL, NULL);
+        if (k < 0 || (size_t)k <= b->cps_cap) break;
         if (reserve_cps(b, (size_t)k, err) != 0) return -1;
     }
+    if (k >= 0) k = compose(b->cps, k, opts);
+    if (k < 0) {
+        mrc_err_set(err, k == UTF8PROC_ERROR_NOMEM ? MRC_ENOMEM : MRC_EINVAL,
+                    "normalizing a %zu-byte token: %s", n, utf8proc_errmsg(k));
+        return -1;
+    }
+    return k;
 }
 
 /* The key of a token that is not all ASCII (or, without folding, that needs normalizing),

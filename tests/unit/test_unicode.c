@@ -476,6 +476,14 @@ static void test_normalization(void **state)
     expect_key("\u1100\u1161\u11a8", NFC, false, "\uac01");
     expect_key("\u1100\u1161", NFKC, true, "\uac00");
     expect_key("\u1100", NFC, false, "\u1100");
+    /* U+11A7 is not a trailing consonant (those are U+11A8..U+11C2): it stays, and a trailing
+     * consonant after it does not join the syllable (utf8proc 2.8 composed it away, adding 0,
+     * and then U+11A8 into the syllable: U+AC00 U+11A7 U+11A8 became U+AC01) */
+    expect_key("\uac00\u11a7", NFC, false, "\uac00\u11a7");
+    expect_key("\u1100\u1161\u11a7", NFKC, true, "\uac00\u11a7");
+    expect_key("\uac00\u11a7\u11a8", NFC, false, "\uac00\u11a7\u11a8");
+    expect_key("\u11a7\u1100\u1161\u11a7\u11a7\u1100\u1161\u11a8\u11a7", NFC, true,
+               "\u11a7\uac00\u11a7\u11a7\uac01\u11a7");
     /* vowel signs of combining class 0 that compose with the letter before them (Oriya,
      * Myanmar): a token of class-0 code points is not always its own NFC */
     expect_key("\u0b47\u0b3e", NFC, false, "\u0b4b");
