@@ -326,8 +326,7 @@ static void look_one(int dfd, const char *name, look *l)
 /** take_looked() : an entry whose lookup (fstatat) is done. Things that may legitimately sit
  *  next to data (pipes, sockets, dangling links, a link back up the tree) are skipped with a
  *  warning; what would make the table silently short (an unreadable file) is an error. */
-static int take_looked(discover_ctx *c, int dfd, const char *name, const char *path,
-                       const look *l)
+static int take_looked(discover_ctx *c, int dfd, const char *name, const char *path, const look *l)
 {
     if (l->stat_errno != 0) {
         int e = l->stat_errno;
@@ -376,8 +375,9 @@ static int take_entry(discover_ctx *c, const char *path)
  * 0.5-5 KB in 20 directories, page cache, a rank with 2 cores: discover 0.272 -> 0.208 s. */
 #define LOOK_THREADS 8
 #define LOOK_MIN_PER_THREAD 32
-#define LOOK_BATCH 4096 /* entries looked up ahead at a time: a directory of millions holds no
-                           more than this many stat buffers */
+#define LOOK_BATCH                                                                                 \
+    4096 /* entries looked up ahead at a time: a directory of millions holds no                    \
+            more than this many stat buffers */
 
 typedef struct look_job {
     int dfd;
@@ -532,17 +532,21 @@ static int take_named(discover_ctx *c, const char *arg)
         return mrc_err_set(c->err, MRC_EUSAGE, /* as no INPUT at all: exit 2 */
                            "-: standard input is not supported; name the files");
     if (arg[0] == '\0') return mrc_err_set(c->err, MRC_EINVAL, "empty input path");
-    /* a pattern's own text is not a path: its matches are tested as they are taken */
+    /* A pattern's own text is not a path: its matches are tested as they are taken. Unless a
+     * name is spelled so (lstat: the name itself, never what a link names): then it is tested
+     * as a name, before anything it names is looked at (a link loop so named and excluded is
+     * no error). */
     bool glob = has_glob_chars(arg), ex = false;
     int rc = check_stop(c, arg);
-    if (rc != MRC_OK || (!glob && ((rc = excluded(c, arg, &ex)) != MRC_OK || ex))) return rc;
     struct stat st;
+    if (rc == MRC_OK && glob && lstat(arg, &st) != 0)
+        return errno == ENOENT ? expand_glob(c, arg) : mrc_err_errno(c->err, errno, "%s", arg);
+    if (rc != MRC_OK || (rc = excluded(c, arg, &ex)) != MRC_OK || ex) return rc;
     if (stat(arg, &st) != 0) {
         int e = errno;
-        if (e == ENOENT && glob) return expand_glob(c, arg);
+        if (e == ENOENT && glob) return expand_glob(c, arg); /* a dangling link so named */
         return mrc_err_errno(c->err, e, "%s", arg);
     }
-    if (glob && ((rc = excluded(c, arg, &ex)) != MRC_OK || ex)) return rc; /* a literal name */
     dir_set_clear(&c->dirs);
     if (S_ISREG(st.st_mode)) return add_file(c, AT_FDCWD, arg, arg, &st, -1);
     if (S_ISDIR(st.st_mode)) return walk_dir(c, arg, &st);

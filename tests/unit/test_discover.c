@@ -716,6 +716,27 @@ static void test_exclude(void **state)
     assert_int_equal(l.n, 0);
     assert_int_equal(l.excluded, 1);
     mrc_file_list_free(&l);
+
+    /* a name spelled with glob characters that is a link loop: tested as a name before the
+     * link is followed, so excluded it is no error (it was: "Too many levels of symbolic
+     * links"); not excluded, the loop is the error; as a pattern its matches are walked ones */
+    mkdir_rel("q?m");
+    char la[256], lb[256];
+    path_of(la, sizeof la, "q?m/loopa");
+    path_of(lb, sizeof lb, "q?m/loopb");
+    assert_int_equal(symlink("loopb", la), 0);
+    assert_int_equal(symlink("loopa", lb), 0);
+    const char *pats5[] = {"loop*"};
+    const char *args5[] = {la, named};
+    mrc_discover_opts o5 = {.exclude = pats5, .nexclude = 1};
+    assert_int_equal(mrc_input_discover_with(args5, 2, &o5, &l, &err), 0);
+    const char *want5[] = {"ex/skip.tar.gz"};
+    assert_paths(&l, want5, 1);
+    assert_int_equal(l.excluded, 1);
+    mrc_file_list_free(&l);
+    o5.nexclude = 0;
+    assert_int_equal(mrc_input_discover_with(args5, 2, &o5, &l, &err), MRC_EIO);
+    assert_non_null(strstr(err.msg, "q?m/loopa: Too many levels of symbolic links"));
 }
 
 int main(void)
