@@ -105,6 +105,12 @@ static uint64_t knob(const char *name)
     return errno == 0 && end != s && *end == '\0' ? (uint64_t)v : 0;
 }
 
+void mrc_fault_at_start(void)
+{
+    for (uint64_t n = knob("MRC_TEST_SIGNAL_AT_START"); n > 0; n--)
+        raise(SIGTERM);
+}
+
 int mrc_fault_parse(int rank, int size, const mrc_stop *signalled, mrc_fault_knobs *knobs,
                     mrc_err *err)
 {

@@ -38,6 +38,10 @@ typedef struct mrc_fault_knobs {
     uint64_t step_each;      /* MRC_TEST_STEP_EACH=1: --progress lines within a step every time */
 } mrc_fault_knobs;
 
+/** mrc_fault_at_start() : MRC_TEST_SIGNAL_AT_START=N raises SIGTERM N times in this rank
+ *  before MPI starts, where a signal used to kill a rank mid-connection. */
+void mrc_fault_at_start(void);
+
 /** mrc_fault_parse() : read MRC_FAULT for this rank (unset or empty: no fault) and the test
  *  hooks into knobs: the only place the run reads test variables. signalled is the run's signal
  *  flag, which ends a hold. @return 0, or MRC_EINVAL (a usage error), err filled. */

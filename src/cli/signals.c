@@ -39,13 +39,13 @@ static void on_signal(int sig)
     errno = saved;
 }
 
-void mrc_signals_catch(void)
+void mrc_signals_catch(bool once)
 {
     static const int sigs[] = {SIGTERM, SIGINT};
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
+    sa.sa_flags = SA_RESTART | (once ? SA_RESETHAND : 0);
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
         if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)

@@ -11,8 +11,11 @@
 extern mrc_stop mrc_signal_flag;
 
 /** mrc_signals_catch() : catch SIGTERM and SIGINT, unless they are ignored (a script's
- *  background job keeps ignoring SIGINT, as the shell meant). */
-void mrc_signals_catch(void);
+ *  background job keeps ignoring SIGINT, as the shell meant). once: only the first signal
+ *  is caught and a second one takes its default action (during MPI start-up, which waits on
+ *  the launcher and never checks the flag: a second Ctrl-C still ends a start-up that hangs);
+ *  called again without it afterwards. */
+void mrc_signals_catch(bool once);
 
 /** mrc_signals_error() : err := "stopped by SIGTERM" (MRC_EINTR): a signalled rank's cause is
  *  the signal, whatever the work it cut short reported. @return MRC_EINTR. */

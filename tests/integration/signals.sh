@@ -111,6 +111,26 @@ for phase in discover distribute place map local_merge combine output metrics; d
     done
 done
 
+# --- a signal before MPI starts (MRC_TEST_SIGNAL_AT_START raises it in every rank): caught, the
+# rank still connects to mpirun and the run stops at its first agreement (a rank killed while
+# connecting could leave mpirun waiting forever); a second one kills, so that a start-up that
+# hangs still ends on a second Ctrl-C.
+for np in single 2; do
+    MRC_TEST_SIGNAL_AT_START=1 start "$np" "${ARGS[@]}" "$D"
+    RC=0
+    wait "$BG" || RC=$?
+    BG=''
+    SECS=0
+    [ "$np" = single ] && want='^mrcount: stopped by SIGTERM$' || want='^mrcount: rank 0: stopped by SIGTERM$'
+    check "$np: SIGTERM before MPI starts" 143 "$want"
+    MRC_TEST_SIGNAL_AT_START=2 start "$np" "${ARGS[@]}" "$D"
+    RC=0
+    wait "$BG" || RC=$?
+    BG=''
+    check "$np: two SIGTERMs before MPI starts (the second kills)" 143
+    if grep -q 'stopped by' "$T/stderr"; then fail "$np: the second SIGTERM was caught"; fi
+done
+
 # --- mrcount alone, a signal while rank 0 walks a big tree: the walk ends at the next entry, it
 # does not finish first. 60,000 empty files named 25 times; a full run's metrics give the walk's
 # time, and the stopped run must end in well under half of it. -----------------------------------
