@@ -82,6 +82,10 @@ typedef struct mrc_discover_opts {
      * stat'ed (a glob's matches one by one, not its text), for every path but an @list's own. */
     const char *const *exclude;
     size_t nexclude;
+    /* A directory of the run's own (the --checkpoint directory), never entered wherever the
+     * walk meets it (the same directory by device and inode, through any path or link) and
+     * counted as excluded: its files are not input. May be NULL or not exist yet. */
+    const char *own_dir;
 } mrc_discover_opts;
 
 /** mrc_input_discover_with() : mrc_input_discover_until() with exclude patterns; the paths

@@ -56,7 +56,8 @@ static int phase_discover(run *r)
         mrc_discover_opts dopt = {.warn = warn_rank0,
                                   .stop = &mrc_signal_flag,
                                   .exclude = (const char *const *)r->o.exclude.v,
-                                  .nexclude = r->o.exclude.n};
+                                  .nexclude = r->o.exclude.n,
+                                  .own_dir = r->o.checkpoint};
         rc = mrc_input_discover_with((const char *const *)r->o.inputs, r->o.ninputs, &dopt,
                                      &r->files, &r->err);
         if (rc == 0) rc = mrc_options_check_inputs(&r->o, &r->files, &r->err);

@@ -56,6 +56,9 @@ typedef struct discover_ctx {
     const mrc_stop *stop; /* nonzero ends the walk (a signal); may be NULL */
     const char *const *exclude;
     size_t nexclude;
+    bool own; /* own_dev/own_ino: the run's own directory, never entered */
+    dev_t own_dev;
+    ino_t own_ino;
     dir_set dirs;
 } discover_ctx;
 
@@ -440,6 +443,10 @@ static void look_ahead(int dfd, char *const *names, const bool *skip, size_t n, 
 
 static int walk_dir(discover_ctx *c, const char *path, const struct stat *st)
 {
+    if (c->own && st->st_dev == c->own_dev && st->st_ino == c->own_ino) {
+        c->out->excluded++; /* the checkpoint's runs and manifests are not input */
+        return MRC_OK;
+    }
     int fresh = dir_set_insert(&c->dirs, st->st_dev, st->st_ino);
     if (fresh < 0) return mrc_err_errno(c->err, ENOMEM, "%s", path);
     if (fresh == 0) {
@@ -633,6 +640,12 @@ int mrc_input_discover_with(const char *const *args, size_t nargs, const mrc_dis
                       .stop = o->stop,
                       .exclude = o->exclude,
                       .nexclude = o->nexclude};
+    struct stat own;
+    if (o->own_dir != NULL && stat(o->own_dir, &own) == 0 && S_ISDIR(own.st_mode)) {
+        c.own = true;
+        c.own_dev = own.st_dev;
+        c.own_ino = own.st_ino;
+    }
     int rc = MRC_OK;
     if (nargs == 0)
         rc = mrc_err_set(err, MRC_EINVAL, "no input: name files, directories, globs or @list");

@@ -739,6 +739,43 @@ static void test_exclude(void **state)
     assert_non_null(strstr(err.msg, "q?m/loopa: Too many levels of symbolic links"));
 }
 
+/* The run's own directory (--checkpoint) inside an input directory is never entered, also
+ * through a link to it: its runs and manifest would otherwise be counted as text on the
+ * resume (and change the inputs' fingerprint); counted as excluded. */
+static void test_own_dir_left_out(void **state)
+{
+    (void)state;
+    mkdir_rel("in");
+    mkdir_rel("in/ck");
+    put("in/a.txt", "a");
+    put("in/ck/manifest", "piece 0 0 1");
+    char ck[256], link[256], in[256];
+    path_of(ck, sizeof ck, "in/ck");
+    path_of(link, sizeof link, "in/to-ck");
+    path_of(in, sizeof in, "in");
+    assert_int_equal(symlink("ck", link), 0);
+    const char *args[] = {in};
+    mrc_discover_opts o = {.own_dir = ck};
+    mrc_file_list l;
+    mrc_err err = {0};
+    assert_int_equal(mrc_input_discover_with(args, 1, &o, &l, &err), 0);
+    const char *want[] = {"in/a.txt"};
+    assert_paths(&l, want, 1);
+    assert_int_equal(l.excluded, 2); /* in/ck and in/to-ck */
+    mrc_file_list_free(&l);
+    /* not given, or not there yet: nothing is left out */
+    o.own_dir = NULL; /* a.txt and ck/manifest (to-ck: a directory already entered) */
+    assert_int_equal(mrc_input_discover_with(args, 1, &o, &l, &err), 0);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.excluded, 0);
+    mrc_file_list_free(&l);
+    path_of(ck, sizeof ck, "in/not-yet");
+    o.own_dir = ck;
+    assert_int_equal(mrc_input_discover_with(args, 1, &o, &l, &err), 0);
+    assert_int_equal(l.n, 2);
+    mrc_file_list_free(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -759,6 +796,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unreadable_file_is_an_error, guard_setup,
                                         guard_teardown),
         cmocka_unit_test_setup_teardown(test_exclude, guard_setup, guard_teardown),
+        cmocka_unit_test_setup_teardown(test_own_dir_left_out, guard_setup, guard_teardown),
         cmocka_unit_test_setup_teardown(test_large_directory, guard_setup, guard_teardown),
         cmocka_unit_test_setup_teardown(test_warnings_capped_per_cause, guard_setup,
                                         guard_teardown),
