@@ -261,7 +261,9 @@ int mrc_ckpt_write_manifest(const char *dir, const mrc_ckpt_manifest *m, mrc_err
         fprintf(f, "sample %" PRIu32 " %" PRIu32 " %" PRIu64 " %" PRIu64 "\n",
                 m->bad_samples[i].file, m->bad_samples[i].cause, m->bad_samples[i].piece_offset,
                 m->bad_samples[i].piece_line);
-    fprintf(f, "end\n");
+    /* the checksum of every line before it: a manifest changed on disk (a flipped digit of a
+     * piece) is not trusted, as a torn one is not, rather than resumed into a wrong count */
+    if (fflush(f) == 0) fprintf(f, "end %016" PRIx64 "\n", (uint64_t)XXH3_64bits(text, len));
     if (fclose(f) != 0) {
         free(text);
         return mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", dir);
@@ -288,27 +290,44 @@ void mrc_ckpt_manifest_free(mrc_ckpt_manifest *m)
                  : ((cap) = (cap) ? 2 * (cap) : 16,                                                \
                     ((arr) = realloc((arr), (cap) * sizeof *(arr))) == NULL ? -1 : 0))
 
-/* One manifest file; @return 1 taken, 0 not a whole manifest (torn: ignored), -1 ENOMEM. */
+/* One manifest file; @return 1 taken, 0 not a whole manifest (torn, or its lines do not match
+ * the checksum on its "end" line: ignored, its pieces mapped again), -1 ENOMEM. */
 static int read_manifest(const char *path, mrc_ckpt_manifest *m)
 {
     memset(m, 0, sizeof *m);
     FILE *f = fopen(path, "r");
     if (f == NULL) return 0;
+    XXH3_state_t *st = XXH3_createState();
+    if (st == NULL || XXH3_64bits_reset(st) != XXH_OK) {
+        XXH3_freeState(st);
+        fclose(f);
+        return -1;
+    }
     char line[4200];
     size_t crun = 0, cpiece = 0, cbad = 0, csample = 0;
     bool magic = false, worker = false, end = false;
     int rc = 0;
     while (rc == 0 && fgets(line, sizeof line, f) != NULL) {
+        size_t raw = strlen(line);
+        bool nl = raw > 0 && line[raw - 1] == '\n';
+        bool last = strncmp(line, "end", 3) == 0 && (line[3] == '\n' || line[3] == ' ');
+        if (!last) XXH3_64bits_update(st, line, raw);
         line[strcspn(line, "\n")] = '\0';
         char name[4096];
+        uint64_t sum = 0;
+        int tail = 0;
         if (!magic) {
             magic = strcmp(line, MANIFEST_MAGIC) == 0;
             if (!magic) break;
         } else if (end) {
             end = false; /* nothing may follow "end" */
             break;
-        } else if (strcmp(line, "end") == 0) {
-            end = true;
+        } else if (strcmp(line, "end") == 0 && nl) { /* a manifest of before the checksum */
+            end = true; /* (with its newline: a cut after "end" is a torn new one) */
+        } else if (last && sscanf(line, "end %16" SCNx64 "%n", &sum, &tail) == 1 && tail == 20 &&
+                   line[tail] == '\0') {
+            end = sum == XXH3_64bits_digest(st);
+            if (!end) break;
         } else if (sscanf(line, "worker %d %d %d", &m->rank, &m->gen, &m->worker) == 3) {
             worker = true;
         } else if (strncmp(line, "figures ", 8) == 0) {
@@ -368,6 +387,7 @@ static int read_manifest(const char *path, mrc_ckpt_manifest *m)
         }
     }
     fclose(f);
+    XXH3_freeState(st);
     if (rc == 0 && magic && worker && end) return 1;
     mrc_ckpt_manifest_free(m);
     return rc;

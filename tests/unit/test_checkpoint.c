@@ -23,6 +23,9 @@
 
 #include <cmocka.h>
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include "records_util.h"
 
 #include "mrcount/map.h"
@@ -171,7 +174,8 @@ static mrc_bad_file bad_a[] = {{0, 3}, {7, 18446744073709551615ull}};
 static mrc_bad_sample samples_a[] = {
     {0, 1, 0, 5}, {0, 2, 67108864, 99}, {7, 4294967295u, 18446744073709551615ull, 0}};
 
-static const char text_a[] = "mrcount-checkpoint 1\n"
+/* manifest_a() as written, up to its "end" line, which carries the XXH3-64 of all before it */
+static const char body_a[] = "mrcount-checkpoint 1\n"
                              "worker 2 3 1\n"
                              "figures 67110098 4242 0 1 18446744073709551615 77\n"
                              "run r2-g3-w1-0.run 123456789012 42 18446744073709551615 "
@@ -186,8 +190,15 @@ static const char text_a[] = "mrcount-checkpoint 1\n"
                              "bad 7 18446744073709551615\n"
                              "sample 0 1 0 5\n"
                              "sample 0 2 67108864 99\n"
-                             "sample 7 4294967295 18446744073709551615 0\n"
-                             "end\n";
+                             "sample 7 4294967295 18446744073709551615 0\n";
+static char text_a[sizeof body_a + 21];
+
+static const char *manifest_text_a(void)
+{
+    snprintf(text_a, sizeof text_a, "%send %016llx\n", body_a,
+             (unsigned long long)XXH3_64bits(body_a, strlen(body_a)));
+    return text_a;
+}
 
 static mrc_ckpt_manifest manifest_a(void)
 {
@@ -324,7 +335,7 @@ static void test_manifest_round_trip(void **state)
     size_t len;
     char *text = get_file(dir, name, &len);
     assert_non_null(text);
-    assert_string_equal(text, text_a);
+    assert_string_equal(text, manifest_text_a());
     free(text);
     assert_listing(dir, "r2-g3-w1.manifest\n");
 
@@ -401,8 +412,8 @@ static void test_torn_manifests(void **state)
     size_t len;
     char *whole = get_file(dir, "r2-g3-w1.manifest", &len);
     assert_non_null(whole);
-    assert_int_equal(len, strlen(text_a));
-    assert_true(len > 4 && memcmp(whole + len - 4, "end\n", 4) == 0);
+    assert_int_equal(len, strlen(manifest_text_a()));
+    assert_true(len > 21 && memcmp(whole + len - 21, "end ", 4) == 0 && whole[len - 1] == '\n');
 
     /* every write cut short: no prefix without the whole "end" line is taken. The prefix that
      * only lacks the last newline holds every line whole: the code takes it (fgets gives the
@@ -464,7 +475,26 @@ static void test_torn_manifests(void **state)
             fail_msg("taken: %s", bad[i].what);
         assert_rejected("r0-g1-w0.manifest");
     }
-    /* the minimal whole manifest is taken (the cases above fail for their one defect) */
+    /* a digit changed on disk under the checksum, or the checksum changed: not taken (its
+     * pieces would resume into a wrong count); the same text whole is */
+    const char *pieces = strstr(whole, "piece 0 67108864 1234");
+    assert_non_null(pieces);
+    size_t at = (size_t)(pieces - whole) + strlen("piece 0 67108864 123");
+    for (int what = 0; what < 3; what++) {
+        char *copy = malloc(len);
+        assert_non_null(copy);
+        memcpy(copy, whole, len);
+        if (what == 0) copy[at] = '5';        /* the piece 1235 bytes long */
+        if (what == 1) copy[len - 2] ^= 0x01; /* the checksum's last digit */
+        put_file(dir, "r2-g3-w1.manifest", copy, len);
+        mrc_ckpt_manifest m;
+        int got = mrc_ckpt_read_manifest(dir, "r2-g3-w1.manifest", &m);
+        assert_int_equal(got, what == 2 ? 1 : 0);
+        if (got == 1) mrc_ckpt_manifest_free(&m);
+        free(copy);
+    }
+    /* the minimal whole manifest is taken, with the plain "end" of a manifest of before the
+     * checksum (the cases above fail for their one defect) */
     put_text(dir, "r0-g1-w0.manifest", "mrcount-checkpoint 1\nworker 0 1 0\nend\n");
     mrc_ckpt_manifest m;
     assert_int_equal(mrc_ckpt_read_manifest(dir, "r0-g1-w0.manifest", &m), 1);
@@ -473,10 +503,10 @@ static void test_torn_manifests(void **state)
     mrc_ckpt_manifest_free(&m);
 
     /* a directory of whole and torn ones: the torn ones (of higher generations) are skipped */
-    put_file(dir, "r2-g3-w1.manifest", whole, len);     /* whole, gen 3 */
-    put_file(dir, "r4-g8-w0.manifest", whole, len / 2); /* torn mid-way */
-    put_file(dir, "r4-g9-w0.manifest", whole, len - 4); /* just before "end" */
-    put_file(dir, "r4-g9-w1.manifest", whole, len - 2); /* "en" */
+    put_file(dir, "r2-g3-w1.manifest", whole, len);      /* whole, gen 3 */
+    put_file(dir, "r4-g8-w0.manifest", whole, len / 2);  /* torn mid-way */
+    put_file(dir, "r4-g9-w0.manifest", whole, len - 4);  /* in the checksum */
+    put_file(dir, "r4-g9-w1.manifest", whole, len - 19); /* "en" */
     put_text(dir, "r5-g20-w0.manifest", "mrcount-checkpoint 1\nworker 5 20 0\nend\nend\n");
     put_text(dir, "r5-g21-w0.manifest", "mrcount-checkpoint 1\nworker 5 21 0\nfoo\nend\n");
     put_text(dir, "r5-g22-w0.manifest", "mrcount-checkpoint 0\nworker 5 22 0\nend\n");
