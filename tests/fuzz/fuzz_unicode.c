@@ -51,6 +51,43 @@ static void keys_free(keylist *l)
 
 enum kind { DELIM, WORD, APOS };
 
+/* tok[0..n) normalized by utf8proc_map, a piece at a time between the U+11A7s, which are
+ * kept: utf8proc 2.8 composes U+11A7 into a Hangul syllable before it (deleting it), where the
+ * standard (and mrcount) compose only U+11A8..U+11C2; U+11A7 composes with nothing. */
+static unsigned char *ref_normalize(const unsigned char *tok, size_t n, utf8proc_option_t o,
+                                    size_t *len)
+{
+    static const unsigned char t_base[3] = {0xE1, 0x86, 0xA7};
+    size_t at = 0, from = 0, cap = n + 4;
+    unsigned char *s = malloc(cap);
+    CHECK(s != NULL, "out of memory");
+    for (;;) {
+        size_t to = from;
+        while (to < n && !(to + 3 <= n && memcmp(tok + to, t_base, 3) == 0))
+            to++;
+        if (to > from) {
+            unsigned char *piece = exact_copy(tok + from, to - from), *t = NULL;
+            utf8proc_ssize_t r = utf8proc_map(piece, (utf8proc_ssize_t)(to - from), &t, o);
+            CHECK(r >= 0, "utf8proc_map normalize: %s", utf8proc_errmsg(r));
+            if ((size_t)r + 3 > cap - at) { /* NFKC may grow a piece many times over */
+                cap = 2 * (at + (size_t)r + 3);
+                s = realloc(s, cap);
+                CHECK(s != NULL, "out of memory");
+            }
+            memcpy(s + at, t, (size_t)r);
+            at += (size_t)r;
+            free(piece);
+            free(t);
+        }
+        if (to >= n) break;
+        memcpy(s + at, t_base, 3);
+        at += 3;
+        from = to + 3;
+    }
+    *len = at;
+    return s;
+}
+
 /* The key of tok[0..n) by utf8proc_map, in the documented order: normalize, then fold. */
 static void ref_key(const unsigned char *tok, size_t n, enum mrc_normalize norm, bool fold,
                     keylist *out)
@@ -60,12 +97,9 @@ static void ref_key(const unsigned char *tok, size_t n, enum mrc_normalize norm,
     if (norm != MRC_NORMALIZE_NONE) {
         utf8proc_option_t o = UTF8PROC_STABLE | UTF8PROC_COMPOSE;
         if (norm == MRC_NORMALIZE_NFKC) o |= UTF8PROC_COMPAT;
-        unsigned char *t = NULL;
-        utf8proc_ssize_t r = utf8proc_map(s, (utf8proc_ssize_t)len, &t, o);
-        CHECK(r >= 0, "utf8proc_map normalize: %s", utf8proc_errmsg(r));
+        unsigned char *t = ref_normalize(s, len, o, &len);
         free(s);
         s = t;
-        len = (size_t)r;
     }
     if (fold) {
         unsigned char *t = NULL;
