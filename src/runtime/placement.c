@@ -126,25 +126,18 @@ static int list_cores(mrc_topo *t, hwloc_const_bitmap_t set, hwloc_obj_type_t *t
 size_t mrc_topo_idle_cores(mrc_topo *t, const char *used, size_t *total)
 {
     *total = 0;
-    if (t == NULL || used == NULL || !list_syntax_ok(used)) return 0; /* "": nobody knows */
+    if (t == NULL || used == NULL) return 0; /* NULL would read the process binding */
+    mrc_err e = {0};                         /* "" or no list: nobody knows, nothing idle */
     hwloc_bitmap_t set = hwloc_bitmap_alloc();
-    size_t idle = 0;
-    if (set != NULL && hwloc_bitmap_list_sscanf(set, used) == 0) {
-        hwloc_obj_type_t type = HWLOC_OBJ_CORE;
-        int n = hwloc_get_nbobjs_by_type(t->topo, type);
-        if (n <= 0) {
-            type = HWLOC_OBJ_PU;
-            n = hwloc_get_nbobjs_by_type(t->topo, type);
-        }
-        for (int i = 0; i < n; i++) {
-            hwloc_obj_t obj = hwloc_get_obj_by_type(t->topo, type, (unsigned)i);
-            if (obj == NULL || obj->cpuset == NULL) continue;
-            ++*total;
-            if (!hwloc_bitmap_intersects(obj->cpuset, set)) idle++;
-        }
-    }
+    hwloc_obj_type_t type;
+    int *cores = NULL;
+    size_t touched = 0;
+    if (set != NULL && read_cpuset(t, used, set, &e) == MRC_OK &&
+        list_cores(t, set, &type, &cores, &touched, &e) == MRC_OK)
+        *total = (size_t)hwloc_get_nbobjs_by_type(t->topo, type);
+    free(cores);
     hwloc_bitmap_free(set);
-    return idle;
+    return *total - touched;
 }
 
 void mrc_placement_free(mrc_placement *p)
