@@ -102,6 +102,9 @@ double mrc_now(void);
 /** mrc_peak_rss_bytes() : this process's peak resident set size. */
 uint64_t mrc_peak_rss_bytes(void);
 
+/** mrc_rss_now() : this process's resident set size now (VmRSS; 0 when unknown). */
+uint64_t mrc_rss_now(void);
+
 /** mrc_rss_window_start() / mrc_rss_window_peak() : the peak resident set of a stretch of the
  *  run: start resets the kernel's high-water mark (/proc/self/clear_refs) and returns the
  *  resident set at that moment (VmRSS), peak reads the mark back (VmHWM). getrusage's peak may
@@ -113,7 +116,7 @@ uint64_t mrc_rss_window_peak(void);
 uint64_t mrc_mem_available_bytes(void);
 
 /** mrc_parse_size() : parse "64M", "1G", "4096", "512k" (powers of 1024) into *out.
- *  @return 0, or -1 on a malformed or out-of-range value. */
+ *  @return 0, -1 on a malformed value, or -2 on a well-formed one past 2^64-1 bytes. */
 int mrc_parse_size(const char *s, uint64_t *out);
 
 /** mrc_temp_path() : the temporary name a file PATH is written under before it is renamed into

@@ -145,6 +145,11 @@ static uint64_t proc_kib(const char *file, const char *key)
     return (uint64_t)kib * 1024u;
 }
 
+uint64_t mrc_rss_now(void)
+{
+    return proc_kib("/proc/self/status", "VmRSS:");
+}
+
 uint64_t mrc_rss_window_start(void)
 {
     FILE *f = fopen("/proc/self/clear_refs", "w");
@@ -171,7 +176,8 @@ int mrc_parse_size(const char *s, uint64_t *out)
     errno = 0;
     char *end;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0) return -1;
+    bool over = errno == ERANGE;
+    if (errno != 0 && !over) return -1;
     unsigned shift = 0;
     switch (*end) {
     case '\0':
@@ -202,7 +208,7 @@ int mrc_parse_size(const char *s, uint64_t *out)
     if (shift != 0 && (*end == 'i' || *end == 'I')) end++;
     if (shift != 0 && (*end == 'b' || *end == 'B')) end++;
     if (*end != '\0') return -1;
-    if (shift != 0 && v > (UINT64_MAX >> shift)) return -1;
+    if (over || (shift != 0 && v > (UINT64_MAX >> shift))) return -2;
     *out = (uint64_t)v << shift;
     return 0;
 }

@@ -39,13 +39,15 @@ const char *mrc_opt_choice_name(const mrc_opt_def *d, int i)
 }
 
 /* A decimal number without sign, spaces or suffix. */
+/* @return 0, -1 (not a number) or -2 (a number past 2^64-1). */
 static int parse_u64(const char *s, uint64_t *out)
 {
     if (*s < '0' || *s > '9') return -1;
     errno = 0;
     char *end;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0') return -1;
+    if (*end != '\0' || (errno != 0 && errno != ERANGE)) return -1;
+    if (errno == ERANGE) return -2;
     *out = v;
     return 0;
 }
@@ -91,6 +93,15 @@ static int in_range(const mrc_opt_def *d, const char *value, uint64_t v, char *c
     return 0;
 }
 
+/* The cause for a number too large for 64 bits: past the option's maximum when it has one. */
+static int too_large(const mrc_opt_def *d, const char *value, char *cause, size_t causelen)
+{
+    if (d->max != 0) return in_range(d, value, UINT64_MAX, cause, causelen);
+    snprintf(cause, causelen, "'%s' is more than the maximum of %llu", value,
+             (unsigned long long)UINT64_MAX);
+    return MRC_EINVAL;
+}
+
 int mrc_opt_apply(const mrc_opt_def *d, void *base, const char *value, char *cause, size_t causelen)
 {
     void *field = (unsigned char *)base + d->offset;
@@ -110,7 +121,8 @@ int mrc_opt_apply(const mrc_opt_def *d, void *base, const char *value, char *cau
         return parse_choice(d, value, (int *)field, cause, causelen);
     case MRC_OPT_UINT:
     case MRC_OPT_INT:
-        if (parse_u64(value, &n) != 0) {
+        if ((rc = parse_u64(value, &n)) == -2) return too_large(d, value, cause, causelen);
+        if (rc != 0) {
             snprintf(cause, causelen, "'%s' is not a %s integer", value,
                      d->min > 0 ? "positive" : "non-negative");
             return MRC_EINVAL;
@@ -122,7 +134,8 @@ int mrc_opt_apply(const mrc_opt_def *d, void *base, const char *value, char *cau
             *(uint64_t *)field = n;
         return 0;
     case MRC_OPT_SIZE:
-        if (mrc_parse_size(value, &n) != 0) {
+        if ((rc = mrc_parse_size(value, &n)) == -2) return too_large(d, value, cause, causelen);
+        if (rc != 0) {
             snprintf(cause, causelen, "'%s' is not a size (a number with k, M or G)", value);
             return MRC_EINVAL;
         }

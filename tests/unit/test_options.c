@@ -306,7 +306,7 @@ static void test_bad_values(void **state)
     EXPECT_ERROR("--threads: ' 2' is not a positive integer", "--threads", " 2");
     EXPECT_ERROR("--threads: '2x' is not a positive integer", "-t", "2x");
     EXPECT_ERROR("--threads: '' is not a positive integer", "--threads", "");
-    EXPECT_ERROR("--threads: '99999999999999999999' is not a positive integer", "--threads",
+    EXPECT_ERROR("--threads: '99999999999999999999' is more than 65536 threads", "--threads",
                  "99999999999999999999");
     EXPECT_ERROR("--threads: '100000' is more than 65536 threads", "--threads", "100000");
     EXPECT_ERROR("--top: '-1' is not a non-negative integer", "--top", "-1");
@@ -316,6 +316,13 @@ static void test_bad_values(void **state)
     EXPECT_ERROR("--chunk-size: '0' is less than the minimum of 4096 bytes", "--chunk-size", "0");
     EXPECT_ERROR("--chunk-size: '12Q' is not a size (a number with k, M or G)", "--chunk-size",
                  "12Q");
+    /* well-formed, past 2^64-1: too large, not malformed */
+    EXPECT_ERROR("--memory-limit: '99999999999G' is more than 9223372036854775807 bytes",
+                 "--memory-limit", "99999999999G");
+    EXPECT_ERROR("--memory-limit: '99999999999999999999' is more than 9223372036854775807 bytes",
+                 "--memory-limit", "99999999999999999999");
+    EXPECT_ERROR("--top: '99999999999999999999' is more than the maximum of 18446744073709551615",
+                 "--top", "99999999999999999999");
     EXPECT_ERROR("--job: 'grep' is not one of words, ngram, tsv", "--job", "grep");
     EXPECT_ERROR("--tokens: 'utf8' is not one of whitespace, alnum, unicode", "--tokens", "utf8");
     EXPECT_ERROR("--ngrams: '10' is more than the maximum of 9", "--ngrams", "10");
