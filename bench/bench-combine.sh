@@ -39,7 +39,8 @@ runs() {
     local name=$1 np=$2 i
     shift 2
     for ((i = 1; i <= RUNS; i++)); do
-        timeout "$LIMIT" mpirun --oversubscribe -np "$np" "$MRC" --quiet --progress never \
+        # the combine's own peak RSS (combine_peak_rss_bytes), for the ratio below
+        MRC_TEST_RSS_WINDOW=1 timeout "$LIMIT" mpirun --oversubscribe -np "$np" "$MRC" --quiet --progress never \
             --output "$tmp/$name.tsv" --metrics "$tmp/$name.$i.json" "$@" ||
             { echo "$BENCH: $name failed" >&2; exit 1; }
     done
