@@ -171,6 +171,7 @@ typedef struct mrc_sort_stream_opts {
     mrc_topo *topo;       /* the threads that sort a buffer (NULL: the calling thread) */
     const mrc_placement *pl;
     size_t fan_in; /* sorted runs one merge may open (0: mrc_runs_fan_in()) */
+    const mrc_stop *stop; /* raised: stop reading and writing (MRC_EINTR); NULL: never */
     /* Told, after each buffer is sorted, how many records are and how many runs went to
      * tmp_dir so far (progress). May be NULL. */
     void (*sorted)(void *arg, uint64_t records, uint64_t runs);
@@ -193,7 +194,9 @@ typedef struct mrc_sorted_result {
 /** mrc_output_sort_stream() : the records of `in` (any order; read to its end, not closed)
  *  sorted in o->order: buffers of at most o->budget bytes are sorted on o's threads; when the
  *  stream fills more than one, each goes to o->tmp_dir as a sorted run, merged on reading.
- *  @return 0 with *out (mrc_output_sorted_result_free() it), or nonzero with err filled. */
+ *  o->stop is polled between records (a buffer's sort runs to its end).
+ *  @return 0 with *out (mrc_output_sorted_result_free() it), or nonzero with err filled
+ *  (MRC_EINTR when stopped). */
 int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_sorted_result *out,
                            mrc_err *err);
 

@@ -304,7 +304,8 @@ static int sort_stream(run *r, mrc_source *in, uint64_t held, mrc_err *err)
                                .top = r->o.out.top,
                                .topo = r->topo,
                                .pl = &r->pl,
-                               .fan_in = r->knobs.fan_in};
+                               .fan_in = r->knobs.fan_in,
+                               .stop = &mrc_signal_flag};
     step_clock sc = step_clock_start(r, 0);
     if (r->progress && r->d.rank == 0) {
         so.sorted = keys_sorted;

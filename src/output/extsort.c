@@ -11,6 +11,7 @@
 #include "mrcount/table.h"
 
 #define MIN_BUDGET ((uint64_t)1 << 20)
+#define STOP_EVERY 4096 /* records between two looks at the stop flag */
 
 /* Bytes a record takes in the buffer and its ref: the wire record and 16 bytes of ref. */
 static uint64_t rec_cost(uint32_t len)
@@ -36,6 +37,7 @@ static int chunk_put(chunk *c, const mrc_rec_view *r, mrc_err *err)
         if (b == NULL) return mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
         c->buf = b;
         c->cap = cap;
+        mrc_advise_huge(b, cap); /* the sort and the run writer read the records at random */
     }
     if (c->n == c->rcap) {
         size_t cap = c->rcap ? c->rcap * 2 : 65536;
@@ -43,6 +45,7 @@ static int chunk_put(chunk *c, const mrc_rec_view *r, mrc_err *err)
         if (p == NULL) return mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
         c->refs = p;
         c->rcap = cap;
+        mrc_advise_huge(p, cap * sizeof *p); /* the sort permutes them */
     }
     memcpy(c->buf + c->len, &r->count, 8);
     memcpy(c->buf + c->len + 8, &r->len, 4);
@@ -77,17 +80,24 @@ void mrc_output_sorted_result_free(mrc_sorted_result *s)
     memset(s, 0, sizeof *s);
 }
 
+static int stopped(const mrc_stop *stop, mrc_err *err)
+{
+    return mrc_stopped(stop) ? mrc_err_set(err, MRC_EINTR, "output sort: stopped") : 0;
+}
+
 /* Write a sorted chunk as a run in the output order. */
-static int chunk_to_run(const mrc_out_sorted *sorted, const char *tmp_dir, mrc_run_file *out,
-                        mrc_err *err)
+static int chunk_to_run(const mrc_out_sorted *sorted, const char *tmp_dir, const mrc_stop *stop,
+                        mrc_run_file *out, mrc_err *err)
 {
     mrc_run_writer *w = mrc_run_writer_open(tmp_dir, sorted->order, 0, err);
     if (w == NULL) return err->code ? err->code : MRC_EIO;
     mrc_out_iter *it = mrc_output_iter_open(sorted, 0, err);
     int rc = it == NULL ? (err->code ? err->code : MRC_ENOMEM) : 0;
+    uint64_t n = 0;
     for (const unsigned char *rec; rc == 0 && (rec = mrc_output_iter_next(it)) != NULL;) {
         mrc_rec_view v = {0, mrc_rec_count(rec), mrc_rec_key(rec), mrc_rec_len(rec)};
         rc = mrc_run_writer_put(w, &v, err);
+        if (rc == 0 && ++n % STOP_EVERY == 0) rc = stopped(stop, err);
     }
     mrc_output_iter_close(it);
     if (rc != 0) {
@@ -123,6 +133,7 @@ int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_so
             }
             used += rec_cost(r.len);
             rc = chunk_put(&c, &r, err);
+            if (rc == 0 && c.n % STOP_EVERY == 0) rc = stopped(o->stop, err);
         }
         if (rc != 0) break;
         chunk_fix_refs(&c);
@@ -149,7 +160,7 @@ int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_so
             }
             out->runs = p;
         }
-        rc = chunk_to_run(&sorted, o->tmp_dir, &out->runs[out->nruns], err);
+        rc = chunk_to_run(&sorted, o->tmp_dir, o->stop, &out->runs[out->nruns], err);
         if (rc != 0) break;
         out->spilled_bytes += out->runs[out->nruns].bytes;
         out->nruns++;
