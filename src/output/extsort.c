@@ -37,7 +37,6 @@ static int chunk_put(chunk *c, const mrc_rec_view *r, mrc_err *err)
         if (b == NULL) return mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
         c->buf = b;
         c->cap = cap;
-        mrc_advise_huge(b, cap); /* the sort and the run writer read the records at random */
     }
     if (c->n == c->rcap) {
         size_t cap = c->rcap ? c->rcap * 2 : 65536;
@@ -45,7 +44,6 @@ static int chunk_put(chunk *c, const mrc_rec_view *r, mrc_err *err)
         if (p == NULL) return mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
         c->refs = p;
         c->rcap = cap;
-        mrc_advise_huge(p, cap * sizeof *p); /* the sort permutes them */
     }
     memcpy(c->buf + c->len, &r->count, 8);
     memcpy(c->buf + c->len + 8, &r->len, 4);
