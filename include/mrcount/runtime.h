@@ -36,6 +36,7 @@ struct mrc_placement {
     int *core_of;   /* per thread: logical index of the core it is pinned to, -1: unpinned */
     char **cpus_of; /* per thread: its PU list string ("4,36"), for metrics */
     size_t cores_available; /* cores in this rank's share of the cpuset */
+    size_t cpus_available;  /* their PUs in the cpuset: Slurm's CPUs (2 a core with SMT) */
     enum mrc_threads_source source;
     bool oversubscribed; /* more threads than cores available: a warning for the user */
 };

@@ -178,8 +178,9 @@ static int phase_place(run *r)
     } else {
         mrc_memlimit_env env;
         unsigned threads = (unsigned)r->pl.nthreads + 1; /* the workers and the main thread */
+        /* SLURM_MEM_PER_CPU is per Slurm CPU: a PU, two a core where Slurm counts SMT */
         mrc_memlimit_env_from_process(&env, (unsigned)(r->d.node_size > 0 ? r->d.node_size : 1),
-                                      (unsigned)(r->pl.cores_available ? r->pl.cores_available : 1),
+                                      (unsigned)(r->pl.cpus_available ? r->pl.cpus_available : 1),
                                       threads);
         mrc_memlimit_detect(&env, &r->mem);
     }

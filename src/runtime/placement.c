@@ -123,6 +123,24 @@ static int list_cores(mrc_topo *t, hwloc_const_bitmap_t set, hwloc_obj_type_t *t
     return MRC_OK;
 }
 
+/* The PUs of set in n cores (objects of `type`): at least one a core. */
+static size_t count_pus(mrc_topo *t, hwloc_obj_type_t type, hwloc_const_bitmap_t set,
+                        const int *cores, size_t n)
+{
+    hwloc_bitmap_t in = hwloc_bitmap_alloc();
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        hwloc_obj_t obj = hwloc_get_obj_by_type(t->topo, type, (unsigned)cores[i]);
+        int pus = 0;
+        if (in != NULL && obj != NULL && obj->cpuset != NULL &&
+            hwloc_bitmap_and(in, obj->cpuset, set) == 0)
+            pus = hwloc_bitmap_weight(in);
+        total += pus > 0 ? (size_t)pus : 1;
+    }
+    hwloc_bitmap_free(in);
+    return total;
+}
+
 size_t mrc_topo_idle_cores(mrc_topo *t, const char *used, size_t *total)
 {
     *total = 0;
@@ -212,6 +230,7 @@ int mrc_placement_plan(mrc_topo *t, const char *cpuset, size_t share_index, size
             hi = lo + 1;
         }
         out->cores_available = hi - lo;
+        out->cpus_available = count_pus(t, type, set, cores + lo, hi - lo);
         rc = choose_threads(requested, out->cores_available, &out->nthreads, &out->source, err);
         if (rc == MRC_OK) {
             out->oversubscribed = out->nthreads > out->cores_available;

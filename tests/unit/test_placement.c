@@ -79,6 +79,7 @@ static void test_smt_default_one_thread_per_core(void **state)
     plan_ok(t, NULL, 0, 1, 0, &p);
     assert_int_equal(p.nthreads, 8);
     assert_int_equal(p.cores_available, 8);
+    assert_int_equal(p.cpus_available, 16); /* two PUs a core */
     assert_int_equal(p.source, MRC_THREADS_CPUSET);
     assert_false(p.oversubscribed);
     for (size_t i = 0; i < p.nthreads; i++) {
@@ -131,6 +132,7 @@ static void test_no_cores_means_pus(void **state)
     plan_ok(t, NULL, 0, 1, 0, &p);
     assert_int_equal(p.nthreads, 3);
     assert_int_equal(p.cores_available, 3);
+    assert_int_equal(p.cpus_available, 3);
     assert_int_equal(p.core_of[2], 2);
     assert_string_equal(p.cpus_of[2], "2");
     mrc_placement_free(&p);
@@ -145,6 +147,7 @@ static void test_restricted_cpuset(void **state)
     plan_ok(t, "0-3", 0, 1, 0, &p);
     assert_int_equal(p.nthreads, 2);
     assert_int_equal(p.cores_available, 2);
+    assert_int_equal(p.cpus_available, 4);
     assert_int_equal(p.core_of[0], 0);
     assert_int_equal(p.core_of[1], 1);
     assert_string_equal(p.cpus_of[0], "0-1");
