@@ -2,11 +2,14 @@
 """sweep.py - a random differential test of the words job: mrcount against a Python oracle.
 
 Each configuration draws its inputs (files of words with Zipf repeats: ASCII and not, long
-keys, shared prefixes, punctuation, every ASCII whitespace, CRLF, blank lines, empty files,
+keys, shared prefixes, punctuation, several scripts, combining marks, compatibility forms,
+Unicode delimiters, every ASCII whitespace, CRLF, blank lines, empty files,
 no final newline, some gzip'ed) and its options (np 1-3, threads 1-2, static/dynamic, chunk
 sizes that cut records, every --reduce, --memory-limit, --sort, --top, --min-count,
---output-per-rank, whitespace/alnum tokens, --fold-case, --ngrams 1-3 with every break), runs
-mrcount under mpirun and checks, against the oracle written from README's rules:
+--output-per-rank, whitespace/alnum/unicode tokens, --fold-case, --normalize, --ngrams 1-3 with
+every break), runs mrcount under mpirun and checks, against the oracle written from README's
+rules (unicode_oracle.py's for --tokens unicode, so words draw only code points assigned in both
+Python's and utf8proc's Unicode versions):
   - exit status 0 and the result byte for byte (or, with --output-per-rank, every part sorted
     and the parts together the result);
   - nothing left in --tmp-dir, and nothing beside the result but the result;
@@ -31,6 +34,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import unicode_oracle  # noqa: E402  (--tokens unicode: the reference of tests/tools)
 
 WS = b" \t\n\v\f\r"
 WS_RUN = re.compile(rb"[ \t\n\v\f\r]+")
@@ -70,6 +77,12 @@ def count_file(text, cfg, counts):
 
 def oracle(files, cfg):
     counts = collections.Counter()
+    if cfg["tokens"] == "unicode":
+        brk = cfg["break"] if cfg["ngrams"] > 1 else "line"
+        for path in files:
+            f = unicode_oracle.File(path)
+            counts.update(k.encode("utf-8") for k in f.ngrams(cfg["ngrams"], brk, cfg["normalize"], cfg["fold"]))
+        return counts
     for path in files:
         data = open(path, "rb").read()
         if path.endswith(".gz"):
@@ -91,6 +104,17 @@ def table_lines(counts, sort, min_count=0, top=0):
 
 # ---- inputs ----
 
+# Code points assigned long before Unicode 14 (Debian 12's Python) and 15 (its utf8proc): letters
+# of several scripts, combining marks, digits, compatibility forms that NFKC changes (fullwidth,
+# ligatures, the Kelvin sign), case pairs whose folding is not ASCII's (sharp s, final sigma),
+# and delimiters of --tokens unicode (punctuation, NBSP, the ideographic space).
+UNI_WORD = ("\u00e9\u00c9\u00e8\u00ea\u00eb\u00e0\u00e4\u00f6\u00fc\u00dc\u00e7\u00f1\u00df\u00e6\u00f8\u0142"
+            "\u03b1\u03b2\u03b3\u03a3\u03c3\u03c2\u0391\u0430\u0431\u0432\u0416\u0436\u0401\u0451"
+            "\u65e5\u672c\u8a9e\ud55c\uad6d\uc5b4\u0301\u0308\u0327\u0663\u0665"
+            "\uff21\uff41\ufb01\u212a\u2160\u00bd\u1e9e")
+UNI_DELIM = "\u2014\u3002\u00a0\u3000\u00bf\u2019'"
+
+
 def vocabulary(rng, n):
     """n distinct whitespace-free words of mixed kinds."""
     prefixes = [b"", b"", b"key", b"the_", b"pre-fix.", b"ab"]
@@ -101,8 +125,13 @@ def vocabulary(rng, n):
         r = rng.random()
         if r < 0.002:
             w = bytes(rng.choice(letters) for _ in range(rng.randint(100, 3000)))
-        elif r < 0.7:
+        elif r < 0.55:
             w = rng.choice(prefixes) + bytes(rng.choice(letters) for _ in range(rng.randint(1, 12)))
+        elif r < 0.75:
+            chars = [rng.choice(UNI_WORD + "abcXYZ") for _ in range(rng.randint(1, 8))]
+            if rng.random() < 0.3:
+                chars.insert(rng.randint(0, len(chars)), rng.choice(UNI_DELIM))
+            w = "".join(chars).encode("utf-8")
         else:
             parts = [bytes(rng.choice(letters) for _ in range(rng.randint(0, 6))) for _ in range(3)]
             w = parts[0] + rng.choice(odd) + parts[1] + rng.choice(odd) + parts[2]
@@ -145,7 +174,8 @@ def draw_config(rng, spill_set):
         "chunk": rng.choice([None, None, "4k", "16k", "64k", "1M"]),
         "reduce": rng.choice(["auto", "reduce", "shuffle"]),
         "sort": rng.choice(["count", "count", "key"]),
-        "tokens": rng.choice(["whitespace", "whitespace", "alnum"]),
+        "tokens": rng.choice(["whitespace", "whitespace", "alnum", "unicode"]),
+        "normalize": rng.choice(["none", "nfc", "nfkc"]),
         "fold": rng.random() < 0.3,
         "ngrams": rng.choice([1, 1, 1, 2, 3]),
         "break": rng.choice(["line", "paragraph", "none"]),
@@ -156,7 +186,8 @@ def draw_config(rng, spill_set):
         "limit": None,
         "spill": spill_set,
     }
-    if spill_set:
+    if spill_set:  # the byte rules only: the Unicode oracle is slow on 1.5 M tokens
+        cfg["tokens"] = rng.choice(["whitespace", "alnum"])
         cfg["limit"] = "16M"
         cfg["chunk"] = rng.choice([None, "1M"])
         cfg["ngrams"] = 1
@@ -180,6 +211,8 @@ def command(cfg, mpirun, mrcount, files, out, tmp, metrics):
         args += ["--chunk-size", cfg["chunk"]]
     if cfg["fold"]:
         args += ["--fold-case"]
+    if cfg["tokens"] == "unicode" and cfg["normalize"] != "none":
+        args += ["--normalize", cfg["normalize"]]
     if cfg["ngrams"] > 1:
         args += ["--ngrams", str(cfg["ngrams"]), "--ngram-break", cfg["break"]]
     if cfg["top"]:
