@@ -718,11 +718,11 @@ size_t mrc_runs_fan_in(void);
 /** mrc_runs_compact() : while there are more than max_runs runs, merge the first ones (at most
  *  max_runs at a time, each read in blocks of buf bytes) into one new run in dir, closing them;
  *  all runs are in one order (hash: equal keys are summed; an output order: keys are unique).
- *  *n is updated and the bytes written are added to *bytes (may be NULL). @return 0, or
- *  nonzero with err filled (the runs given stay valid and open on failure, but for those
- *  already merged). */
+ *  *n is updated and the bytes written are added to *bytes (may be NULL). stop (NULL: never)
+ *  is polled between records. @return 0, or nonzero with err filled (MRC_EINTR when stopped;
+ *  the runs given stay valid and open on failure, but for those already merged). */
 int mrc_runs_compact(mrc_run_file *runs, size_t *n, size_t max_runs, const char *dir, size_t buf,
-                     uint64_t *bytes, mrc_err *err);
+                     uint64_t *bytes, const mrc_stop *stop, mrc_err *err);
 
 /* Bytes moved through spill files by this process (every thread, run files and chunk stores). */
 typedef struct mrc_spill_io {

@@ -159,7 +159,7 @@ int mrc_run_combine(run *r)
         cbuf = cbuf < READ_BUF_MIN ? READ_BUF_MIN : cbuf > READ_BUF_MAX ? READ_BUF_MAX : cbuf;
         if (rc == 0)
             rc = mrc_runs_compact(r->mapped.runs, &r->mapped.nruns, fan, r->o.tmp_dir, cbuf, NULL,
-                                  &r->err);
+                                  &mrc_signal_flag, &r->err);
     } else if (r->d.size == 1) { /* refs straight into the tables */
         rc = refs_from_tables(r, &r->err);
     } else { /* one serialized table of the rank */

@@ -172,7 +172,7 @@ int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_so
         size_t cbuf = (size_t)(budget / 2 / (fan + 1));
         cbuf = cbuf < 65536 ? 65536 : cbuf > ((size_t)1 << 20) ? (size_t)1 << 20 : cbuf;
         rc = mrc_runs_compact(out->runs, &out->nruns, fan, o->tmp_dir, cbuf, &out->spilled_bytes,
-                              err);
+                              o->stop, err);
     }
     if (rc == 0) { /* the runs, merged in the output order */
         mrc_source **src = calloc(out->nruns + 1, sizeof *src);

@@ -27,15 +27,26 @@ size_t mrc_runs_fan_in(void)
     return fan < FAN_IN_MIN ? FAN_IN_MIN : fan > FAN_IN_MAX ? FAN_IN_MAX : fan;
 }
 
+#define STOP_EVERY 4096 /* records between two looks at the stop flag */
+
+typedef struct group_out {
+    mrc_run_writer *w;
+    const mrc_stop *stop;
+    uint64_t n;
+} group_out;
+
 static int put(void *arg, const mrc_rec_view *r, mrc_err *err)
 {
-    return mrc_run_writer_put(arg, r, err);
+    group_out *g = arg;
+    if (++g->n % STOP_EVERY == 0 && mrc_stopped(g->stop))
+        return mrc_err_set(err, MRC_EINTR, "merging runs: stopped");
+    return mrc_run_writer_put(g->w, r, err);
 }
 
 /* Merge runs[0, k), all in one order, into *out (a new run in dir, in that order); they stay
  * open (the caller closes them). */
 static int merge_group(const mrc_run_file *runs, size_t k, const char *dir, size_t buf,
-                       mrc_run_file *out, mrc_err *err)
+                       const mrc_stop *stop, mrc_run_file *out, mrc_err *err)
 {
     mrc_source **src = calloc(k, sizeof *src);
     if (src == NULL) return mrc_err_set(err, MRC_ENOMEM, "%s: merging runs: out of memory", dir);
@@ -47,7 +58,8 @@ static int merge_group(const mrc_run_file *runs, size_t k, const char *dir, size
     enum mrc_order order = runs[0].order;
     mrc_run_writer *w = rc == 0 ? mrc_run_writer_open(dir, order, 0, err) : NULL;
     if (rc == 0 && w == NULL) rc = err->code ? err->code : MRC_EIO;
-    if (rc == 0) rc = mrc_source_merge(src, k, order, put, w, err);
+    group_out g = {w, stop, 0};
+    if (rc == 0) rc = mrc_source_merge(src, k, order, put, &g, err);
     if (w != NULL) {
         if (rc == 0)
             rc = mrc_run_writer_finish(w, out, err);
@@ -61,7 +73,7 @@ static int merge_group(const mrc_run_file *runs, size_t k, const char *dir, size
 }
 
 int mrc_runs_compact(mrc_run_file *runs, size_t *n, size_t max_runs, const char *dir, size_t buf,
-                     uint64_t *bytes, mrc_err *err)
+                     uint64_t *bytes, const mrc_stop *stop, mrc_err *err)
 {
     if (max_runs < 2) max_runs = 2;
     while (*n > max_runs) {
@@ -70,7 +82,7 @@ int mrc_runs_compact(mrc_run_file *runs, size_t *n, size_t max_runs, const char 
         size_t k = *n - max_runs + 1;
         if (k > max_runs) k = max_runs;
         mrc_run_file merged;
-        int rc = merge_group(runs, k, dir, buf, &merged, err);
+        int rc = merge_group(runs, k, dir, buf, stop, &merged, err);
         if (rc != 0) return rc;
         if (bytes != NULL) *bytes += merged.bytes;
         for (size_t i = 0; i < k; i++)

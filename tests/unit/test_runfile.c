@@ -389,6 +389,59 @@ static void test_runs_merged_back(void **state)
     keypool_free(&kp);
 }
 
+/* Runs past the fan-in merged in groups (compact.c): stopped, it gives up within its first
+ * group and leaves every run it was given; then down to two runs whose merge is the oracle's
+ * table (keys in several runs summed). */
+static void test_runs_compacted(void **state)
+{
+    (void)state;
+    rng_seed(35);
+    okvec u = {0}, all = {0};
+    keypool kp = {0};
+    gen_universe(&u, &kp, 6000, 20, 1000);
+    enum { NRUNS = 7 };
+    mrc_run_file f[NRUNS];
+    for (int r = 0; r < NRUNS; r++) {
+        okvec mine = {0};
+        for (size_t i = 0; i < u.n; i++)
+            if (rng_below(2) == 0) {
+                okv x = u.v[i];
+                x.count = 1 + rng_below(100);
+                okvec_push(&mine, x.key, x.len, x.count, x.hash);
+                okvec_push(&all, x.key, x.len, x.count, x.hash);
+            }
+        order_sort(mine.v, mine.n, MRC_ORDER_HASH);
+        f[r] = run_write(mine.v, mine.n, MRC_ORDER_HASH, 1000);
+        okvec_free(&mine);
+    }
+    okvec_aggregate(&all);
+    order_sort(all.v, all.n, MRC_ORDER_HASH);
+    mrc_stop stop = 1;
+    size_t n = NRUNS;
+    mrc_err err = {0};
+    assert_int_equal(mrc_runs_compact(f, &n, 2, dir, 4096, NULL, &stop, &err), MRC_EINTR);
+    assert_int_equal(n, NRUNS);
+    uint64_t bytes = 0;
+    err = (mrc_err){0};
+    assert_int_equal(mrc_runs_compact(f, &n, 2, dir, 4096, &bytes, NULL, &err), 0);
+    assert_int_equal(n, 2);
+    assert_true(bytes > 0);
+    mrc_source *src[2];
+    for (size_t r = 0; r < n; r++)
+        src[r] = mrc_run_file_source(&f[r], 0, UINT64_MAX, 256, &err);
+    coll c = {0};
+    assert_int_equal(mrc_source_merge(src, n, MRC_ORDER_HASH, coll_sink, &c, &err), 0);
+    for (size_t r = 0; r < n; r++)
+        src[r]->close(src[r]);
+    assert_recs(&c.o, all.v, all.n, 1);
+    coll_free(&c);
+    for (size_t r = 0; r < n; r++)
+        mrc_run_file_close(&f[r]);
+    okvec_free(&u);
+    okvec_free(&all);
+    keypool_free(&kp);
+}
+
 static void test_run_writer_rejects_disorder(void **state)
 {
     (void)state;
@@ -797,6 +850,7 @@ int main(void)
         T(test_run_ranges),
         T(test_run_output_order_whole_file_only),
         T(test_runs_merged_back),
+        T(test_runs_compacted),
         T(test_run_writer_rejects_disorder),
         T(test_run_shrunk_file),
         T(test_run_coded_corrupt),
