@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# sweep.sh - a random differential test of the words job (tests/tools/sweep.py): MRC_SWEEP_RUNS
+# sweep.sh - a random differential test of the words and tsv jobs (tests/tools/sweep.py): MRC_SWEEP_RUNS
 # configurations (default 20; seed MRC_SWEEP_SEED, default 1) of random inputs and options
 # (ranks, threads, schedule, chunk size, --reduce, --memory-limit with spills, --sort, --top,
 # --min-count, --output-per-rank, every token rule, --fold-case, --normalize, n-grams and their

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""sweep.py - a random differential test of the words job: mrcount against a Python oracle.
+"""sweep.py - a random differential test of the words job (and, one configuration in five, the
+tsv job): mrcount against a Python oracle.
 
 Each configuration draws its inputs (files of words with Zipf repeats: ASCII and not, long
 keys, shared prefixes, punctuation, several scripts, combining marks, compatibility forms,
@@ -13,7 +14,10 @@ Python's and utf8proc's Unicode versions):
   - exit status 0 and the result byte for byte (or, with --output-per-rank, every part sorted
     and the parts together the result);
   - nothing left in --tmp-dir, and nothing beside the result but the result;
-  - the metrics' distinct_keys.
+  - the metrics' distinct_keys (and the tsv job's bad_records).
+The tsv configurations (--quote none; TAB, ',' or '|'; 1-4 columns, one or two key columns in any
+order, a value column or none, --header, blank lines, short rows and values that are not numbers)
+are checked the same way.
 Some configurations count a larger shared key set under a small --memory-limit, so that the
 tables spill; the sweep fails if none did (it would no longer test the spill).
 
@@ -73,6 +77,59 @@ def count_file(text, cfg, counts):
             counts.update(toks)
         else:
             counts.update(b" ".join(toks[i:i + n]) for i in range(len(toks) - n + 1))
+
+
+def tsv_oracle(files, cfg):
+    """README's tsv job with --quote none: @return (sums, malformed lines)."""
+    sums, bad = collections.Counter(), 0
+    cols, val = cfg["key_columns"], cfg["value_column"]
+    need = max(cols + [val])
+    for path in files:
+        data = open(path, "rb").read()
+        if path.endswith(".gz"):
+            data = gzip.decompress(data)
+        lines = data.split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        if cfg["header"]:
+            lines = lines[1:]
+        for line in lines:
+            if line == b"":
+                continue
+            f = line.split(cfg["delim"])
+            if len(f) < need or (val and (not f[val - 1].isdigit() or int(f[val - 1]) >= 1 << 64)):
+                bad += 1
+                continue
+            sums[b"\t".join(f[c - 1] for c in cols)] += int(f[val - 1]) if val else 1
+    return sums, bad
+
+
+def write_tsv(rng, root, words, cfg, nfiles):
+    """Delimited rows of words (some malformed: short, a value that is not a number), blank lines,
+    a header line per file with --header; @return the paths."""
+    ncols, d = cfg["ncols"], cfg["delim"]
+    paths = []
+    for i in range(nfiles):
+        rows = [d.join(b"h%d" % c for c in range(ncols))] if cfg["header"] else []
+        for _ in range(rng.choice([0, 5, 200, 3000])):
+            r = rng.random()
+            if r < 0.03:
+                rows.append(b"")
+                continue
+            f = [rng.choice(words) if rng.random() < 0.95 else b"" for _ in range(ncols)]
+            if 0 < cfg["value_column"] <= ncols:  # past ncols: every row is short
+                f[cfg["value_column"] - 1] = (str(rng.randint(0, 1000)).encode() if r > 0.08 else
+                                              rng.choice([b"x1", b"", b"-3", b"1.5", b" 7"]))
+            if r < 0.05:
+                f = f[:rng.randint(1, ncols)]
+            rows.append(d.join(f))
+        body = b"\n".join(rows) + (b"\n" if rng.random() < 0.7 else b"")
+        gz = rng.random() < 0.25
+        path = os.path.join(root, "t%02d.tsv%s" % (i, ".gz" if gz else ""))
+        with open(path, "wb") as fh:
+            fh.write(gzip.compress(body, compresslevel=1) if gz else body)
+        paths.append(path)
+    return paths
 
 
 def oracle(files, cfg):
@@ -168,6 +225,7 @@ def write_inputs(rng, root, words, tokens, nfiles):
 
 def draw_config(rng, spill_set):
     cfg = {
+        "job": "tsv" if not spill_set and rng.random() < 0.2 else "words",
         "np": rng.choice([1, 1, 2, 2, 3]),
         "threads": rng.choice([1, 2]),
         "schedule": rng.choice(["static", "dynamic"]),
@@ -200,21 +258,46 @@ def draw_config(rng, spill_set):
         cfg["top"] = rng.choice([1, 5, 100, 5000])
     if rng.random() < 0.2:
         cfg["min_count"] = rng.choice([2, 3, 10])
+    if cfg["job"] == "tsv":
+        cfg["ncols"] = rng.randint(1, 4)
+        cfg["key_columns"] = rng.sample(range(1, cfg["ncols"] + 1), rng.randint(1, min(2, cfg["ncols"])))
+        cfg["value_column"] = rng.choice([0, rng.randint(1, cfg["ncols"] + 1)])
+        cfg["delim"] = rng.choice([b"\t", b",", b"|"])
+        cfg["header"] = rng.random() < 0.3
     return cfg
 
 
 def command(cfg, mpirun, mrcount, files, out, tmp, metrics):
     args = mpirun + [str(cfg["np"]), "--bind-to", "none", mrcount, "-q", "--threads", str(cfg["threads"]),
                      "--schedule", cfg["schedule"], "--reduce", cfg["reduce"], "--sort", cfg["sort"],
-                     "--tokens", cfg["tokens"], "--tmp-dir", tmp, "-m", metrics]
+                     "--tmp-dir", tmp, "-m", metrics]
+    if cfg["job"] == "tsv":
+        args += ["--job", "tsv", "--quote", "none", "--key-columns", ",".join(map(str, cfg["key_columns"])),
+                 "--delimiter", "tab" if cfg["delim"] == b"\t" else cfg["delim"].decode()]
+        if cfg["value_column"]:
+            args += ["--value-column", str(cfg["value_column"])]
+        if cfg["header"]:
+            args += ["--header"]
+    else:
+        args += ["--tokens", cfg["tokens"]]
+        args += words_args(cfg)
     if cfg["chunk"]:
         args += ["--chunk-size", cfg["chunk"]]
+    return args_tail(cfg, args, out, files)
+
+
+def words_args(cfg):
+    args = []
     if cfg["fold"]:
         args += ["--fold-case"]
     if cfg["tokens"] == "unicode" and cfg["normalize"] != "none":
         args += ["--normalize", cfg["normalize"]]
     if cfg["ngrams"] > 1:
         args += ["--ngrams", str(cfg["ngrams"]), "--ngram-break", cfg["break"]]
+    return args
+
+
+def args_tail(cfg, args, out, files):
     if cfg["top"]:
         args += ["--top", str(cfg["top"])]
     if cfg["min_count"]:
@@ -267,6 +350,9 @@ def check(cfg, proc, expected, distinct, out, tmp, metrics):
     m = json.load(open(metrics))
     if m.get("distinct_keys") != distinct:
         bad.append("metrics: distinct_keys %s, expected %d" % (m.get("distinct_keys"), distinct))
+    if cfg["job"] == "tsv" and (m.get("bad_records") or {}).get("total", 0) != cfg["expected_bad"]:
+        bad.append("metrics: bad_records %s, expected %d malformed lines" % (m.get("bad_records"),
+                                                                            cfg["expected_bad"]))
     return bad
 
 
@@ -307,6 +393,10 @@ def main():
                 if okey not in spill_oracles:
                     spill_oracles[okey] = oracle(files, cfg)
                 counts = spill_oracles[okey]
+            elif cfg["job"] == "tsv":
+                words = vocabulary(rng, rng.choice([3, 50, 2000]))
+                files = write_tsv(rng, os.path.join(cdir, "in"), words, cfg, rng.randint(1, 4))
+                counts, cfg["expected_bad"] = tsv_oracle(files, cfg)
             else:
                 nd = rng.choice([5, 300, 3000, 30000])
                 words = vocabulary(rng, nd)
