@@ -157,7 +157,7 @@ uint64_t mrc_rss_window_start(void)
         fputs("5", f);
         fclose(f);
     }
-    return proc_kib("/proc/self/status", "VmRSS:");
+    return mrc_rss_now();
 }
 
 uint64_t mrc_rss_window_peak(void)

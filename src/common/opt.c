@@ -38,8 +38,8 @@ const char *mrc_opt_choice_name(const mrc_opt_def *d, int i)
     return "?";
 }
 
-/* A decimal number without sign, spaces or suffix. */
-/* @return 0, -1 (not a number) or -2 (a number past 2^64-1). */
+/* A decimal number without sign, spaces or suffix: @return 0, -1 (not a number) or -2 (a number
+ * past 2^64-1). */
 static int parse_u64(const char *s, uint64_t *out)
 {
     if (*s < '0' || *s > '9') return -1;

@@ -11,7 +11,6 @@
 #include "mrcount/table.h"
 
 #define MIN_BUDGET ((uint64_t)1 << 20)
-#define STOP_EVERY 4096 /* records between two looks at the stop flag */
 
 /* Bytes a record takes in the buffer and its ref: the wire record and 16 bytes of ref. */
 static uint64_t rec_cost(uint32_t len)
@@ -78,6 +77,7 @@ void mrc_output_sorted_result_free(mrc_sorted_result *s)
     memset(s, 0, sizeof *s);
 }
 
+/* The flag is a relaxed load: looked at per record, it costs less than counting records. */
 static int stopped(const mrc_stop *stop, mrc_err *err)
 {
     return mrc_stopped(stop) ? mrc_err_set(err, MRC_EINTR, "output sort: stopped") : 0;
@@ -91,11 +91,10 @@ static int chunk_to_run(const mrc_out_sorted *sorted, const char *tmp_dir, const
     if (w == NULL) return err->code ? err->code : MRC_EIO;
     mrc_out_iter *it = mrc_output_iter_open(sorted, 0, err);
     int rc = it == NULL ? (err->code ? err->code : MRC_ENOMEM) : 0;
-    uint64_t n = 0;
     for (const unsigned char *rec; rc == 0 && (rec = mrc_output_iter_next(it)) != NULL;) {
         mrc_rec_view v = {0, mrc_rec_count(rec), mrc_rec_key(rec), mrc_rec_len(rec)};
-        rc = mrc_run_writer_put(w, &v, err);
-        if (rc == 0 && ++n % STOP_EVERY == 0) rc = stopped(stop, err);
+        rc = stopped(stop, err);
+        if (rc == 0) rc = mrc_run_writer_put(w, &v, err);
     }
     mrc_output_iter_close(it);
     if (rc != 0) {
@@ -131,7 +130,7 @@ int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_so
             }
             used += rec_cost(r.len);
             rc = chunk_put(&c, &r, err);
-            if (rc == 0 && c.n % STOP_EVERY == 0) rc = stopped(o->stop, err);
+            if (rc == 0) rc = stopped(o->stop, err);
         }
         if (rc != 0) break;
         chunk_fix_refs(&c);

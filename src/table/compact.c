@@ -27,19 +27,15 @@ size_t mrc_runs_fan_in(void)
     return fan < FAN_IN_MIN ? FAN_IN_MIN : fan > FAN_IN_MAX ? FAN_IN_MAX : fan;
 }
 
-#define STOP_EVERY 4096 /* records between two looks at the stop flag */
-
 typedef struct group_out {
     mrc_run_writer *w;
-    const mrc_stop *stop;
-    uint64_t n;
+    const mrc_stop *stop; /* a relaxed load: looked at per record */
 } group_out;
 
 static int put(void *arg, const mrc_rec_view *r, mrc_err *err)
 {
     group_out *g = arg;
-    if (++g->n % STOP_EVERY == 0 && mrc_stopped(g->stop))
-        return mrc_err_set(err, MRC_EINTR, "merging runs: stopped");
+    if (mrc_stopped(g->stop)) return mrc_err_set(err, MRC_EINTR, "merging runs: stopped");
     return mrc_run_writer_put(g->w, r, err);
 }
 
@@ -58,7 +54,7 @@ static int merge_group(const mrc_run_file *runs, size_t k, const char *dir, size
     enum mrc_order order = runs[0].order;
     mrc_run_writer *w = rc == 0 ? mrc_run_writer_open(dir, order, 0, err) : NULL;
     if (rc == 0 && w == NULL) rc = err->code ? err->code : MRC_EIO;
-    group_out g = {w, stop, 0};
+    group_out g = {w, stop};
     if (rc == 0) rc = mrc_source_merge(src, k, order, put, &g, err);
     if (w != NULL) {
         if (rc == 0)

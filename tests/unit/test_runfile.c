@@ -343,6 +343,27 @@ static void test_run_output_order_whole_file_only(void **state)
 }
 
 /* Several runs of one stream of records, merged back through range readers: the oracle's sums. */
+/* nruns runs in hash order, each with one key in `one_in` of u (random counts), written with
+ * a 1000-byte buffer; *all gets their oracle: every record, aggregated, in hash order. */
+static void hash_runs(const okvec *u, unsigned one_in, mrc_run_file *f, int nruns, okvec *all)
+{
+    for (int r = 0; r < nruns; r++) {
+        okvec mine = {0};
+        for (size_t i = 0; i < u->n; i++)
+            if (rng_below(one_in) == 0) {
+                okv x = u->v[i];
+                x.count = 1 + rng_below(100);
+                okvec_push(&mine, x.key, x.len, x.count, x.hash);
+                okvec_push(all, x.key, x.len, x.count, x.hash);
+            }
+        order_sort(mine.v, mine.n, MRC_ORDER_HASH);
+        f[r] = run_write(mine.v, mine.n, MRC_ORDER_HASH, 1000);
+        okvec_free(&mine);
+    }
+    okvec_aggregate(all);
+    order_sort(all->v, all->n, MRC_ORDER_HASH);
+}
+
 static void test_runs_merged_back(void **state)
 {
     (void)state;
@@ -352,21 +373,7 @@ static void test_runs_merged_back(void **state)
     gen_universe(&u, &kp, 4000, 20, 1000);
     enum { NRUNS = 6 };
     mrc_run_file f[NRUNS];
-    for (int r = 0; r < NRUNS; r++) {
-        okvec mine = {0};
-        for (size_t i = 0; i < u.n; i++)
-            if (rng_below(3) == 0) {
-                okv x = u.v[i];
-                x.count = 1 + rng_below(100);
-                okvec_push(&mine, x.key, x.len, x.count, x.hash);
-                okvec_push(&all, x.key, x.len, x.count, x.hash);
-            }
-        order_sort(mine.v, mine.n, MRC_ORDER_HASH);
-        f[r] = run_write(mine.v, mine.n, MRC_ORDER_HASH, 1000);
-        okvec_free(&mine);
-    }
-    okvec_aggregate(&all);
-    order_sort(all.v, all.n, MRC_ORDER_HASH);
+    hash_runs(&u, 3, f, NRUNS, &all);
     /* three owner ranges, each a merge of every run's part */
     coll c = {0};
     for (uint32_t part = 0; part < 3; part++) {
@@ -401,21 +408,7 @@ static void test_runs_compacted(void **state)
     gen_universe(&u, &kp, 6000, 20, 1000);
     enum { NRUNS = 7 };
     mrc_run_file f[NRUNS];
-    for (int r = 0; r < NRUNS; r++) {
-        okvec mine = {0};
-        for (size_t i = 0; i < u.n; i++)
-            if (rng_below(2) == 0) {
-                okv x = u.v[i];
-                x.count = 1 + rng_below(100);
-                okvec_push(&mine, x.key, x.len, x.count, x.hash);
-                okvec_push(&all, x.key, x.len, x.count, x.hash);
-            }
-        order_sort(mine.v, mine.n, MRC_ORDER_HASH);
-        f[r] = run_write(mine.v, mine.n, MRC_ORDER_HASH, 1000);
-        okvec_free(&mine);
-    }
-    okvec_aggregate(&all);
-    order_sort(all.v, all.n, MRC_ORDER_HASH);
+    hash_runs(&u, 2, f, NRUNS, &all);
     mrc_stop stop = 1;
     size_t n = NRUNS;
     mrc_err err = {0};
