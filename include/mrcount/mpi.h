@@ -277,6 +277,45 @@ int mrc_mpi_shuffle_spilled(const mrc_mpi *d, mrc_table *const *tables, size_t n
                             const mrc_run_file *runs, size_t nruns, const mrc_spread_opts *o,
                             mrc_chunk_store **out, mrc_spread_stats *stats, mrc_err *err);
 
+/* ---- the result cut into ranges of the output order (ranges.c) ---- */
+
+typedef struct mrc_ranges_opts {
+    enum mrc_order order; /* MRC_ORDER_COUNT or MRC_ORDER_KEY */
+    uint64_t min_count;   /* records with a smaller count are left out (0: none) */
+    uint64_t budget;      /* bytes this rank may use (0: no bound) */
+    size_t test_round;    /* test hook: bytes of one Alltoallv round (0: MPI's limit) */
+} mrc_ranges_opts;
+
+typedef struct mrc_ranges {
+    /* this rank's range, wire records back to back in no order, in two malloc'd buffers: its
+     * own records (at the front of what was its table) and those received */
+    unsigned char *recs, *recv;
+    size_t len, recv_len;
+    uint64_t n;             /* records in it */
+    uint64_t *lines;        /* every rank's n, by rank (malloc'd) */
+    uint64_t kept, dropped; /* of this rank's hash range: records kept, left out by min_count */
+    bool declined;          /* some rank's range would not fit its budget: nothing moved */
+} mrc_ranges;
+
+/** mrc_mpi_output_ranges() : a sample sort of the result across ranks. Every rank gives its hash
+ *  range, *table (a malloc'd serialized table whose header and flags the caller checked, or
+ *  NULL), and gets back range `rank` of the output order: P-1 splitters picked alike on every
+ *  rank from all ranks' samples (each weighted by the records it stands for) cut the order, and
+ *  every record travels to the rank of its range (MPI_Alltoallv, in rounds past MPI's int
+ *  limits). Every record of rank r's range comes before every record of rank r+1's in o->order,
+ *  so the result is the ranges sorted, in rank order. Keys must be unique across ranks (the
+ *  shuffle's hash ranges). On success the table is taken (*table NULL): the rank's own records
+ *  move to its front (out->recs; the pages past them are given back), the records received go
+ *  to out->recv. When the records a rank would send and receive, with the refs and lines of its
+ *  range, do not fit o->budget on some rank, every rank returns 0 with out->declined and its
+ *  table untouched. Collective; a rank that fails keeps its message, the others return 0 with
+ *  *out empty (the caller's agreement stops the run); *table stays the caller's to free.
+ *  @return 0, or nonzero with err filled (a malformed payload: MRC_EINVAL). */
+int mrc_mpi_output_ranges(const mrc_mpi *d, void **table, const mrc_ranges_opts *o, mrc_ranges *out,
+                          mrc_err *err);
+
+void mrc_ranges_free(mrc_ranges *r);
+
 /* ---- the owners' sorted ranges streamed to rank 0 (stream.c) ---- */
 
 /** mrc_mpi_stream_source() : on rank 0, the records rank `owner` serves (mrc_mpi_stream_serve()),
@@ -292,6 +331,18 @@ mrc_source *mrc_mpi_stream_source(const mrc_mpi *d, int owner, const mrc_stop *s
  *  stop) rank 0 gets the message instead of a block. @return 0, or nonzero with err filled. */
 int mrc_mpi_stream_serve(const mrc_mpi *d, mrc_source *src, size_t block, const mrc_stop *stop,
                          uint64_t *sent, mrc_err *err);
+
+/** mrc_mpi_stream_block() : on rank 0, the next block of a stream of mrc_mpi_stream_source()
+ *  whose owner serves bytes (mrc_mpi_stream_serve_bytes()): *p, *n valid until the next call or
+ *  the close (the next block is asked for at once). @return 1, 0 at the end, or -1 with err
+ *  filled (the owner's error as it sent it). */
+int mrc_mpi_stream_block(mrc_source *src, const unsigned char **p, size_t *n, mrc_err *err);
+
+/** mrc_mpi_stream_serve_bytes() : as mrc_mpi_stream_serve(), for buf[0, len) in slices of
+ *  `block` bytes sent from where they lie. buf NULL: only err is sent (this owner failed).
+ *  @return 0, or nonzero with err filled. */
+int mrc_mpi_stream_serve_bytes(const mrc_mpi *d, const unsigned char *buf, size_t len, size_t block,
+                               const mrc_stop *stop, uint64_t *sent, mrc_err *err);
 
 /* ---- bad records (comm.c) ---- */
 

@@ -28,6 +28,11 @@ typedef struct mrc_output_opts {
      * (progress: the caller decides what to show and when). May be NULL. */
     void (*written)(void *arg, uint64_t lines);
     void *written_arg;
+    /* mrc_output_write_sorted() only: bytes appended after the lines, block by block (other
+     * ranks' lines). @return 1 with a block at *p, *n (valid until the next call), 0 at the
+     * end, or <0 with err filled (the write fails with it). May be NULL. */
+    int (*tail)(void *arg, const unsigned char **p, size_t *n, mrc_err *err);
+    void *tail_arg;
 } mrc_output_opts;
 
 /** mrc_output_write() : write the serialized table `table` (valid, cap bytes) as text.
@@ -124,6 +129,15 @@ void mrc_output_iter_close(mrc_out_iter *it);
 int mrc_output_write_sorted(const mrc_out_sorted *s, const mrc_output_opts *o, mrc_topo *topo,
                             const mrc_placement *pl, mrc_err *err);
 
+/** mrc_output_format_sorted() : s's lines as mrc_output_write_sorted() would write them (o's
+ *  sort and top; o->path and o->tail unused), formatted on pl's threads into memory: *buf
+ *  (malloc'd, *len bytes). hint: the bytes to reserve (an upper bound costs nothing until
+ *  written; the buffer grows past it by copies). @return 0, or nonzero with err filled
+ *  (MRC_ENOMEM, a stop). */
+int mrc_output_format_sorted(const mrc_out_sorted *s, const mrc_output_opts *o, mrc_topo *topo,
+                             const mrc_placement *pl, size_t hint, unsigned char **buf, size_t *len,
+                             mrc_err *err);
+
 /** mrc_output_write_records() : mrc_output_sort() (limited to o->top) then
  *  mrc_output_write_sorted(), in o->sort's order; refs[i].rec must be set, windows need not be.
  *  refs come from mrc_output_refs_from_table() or from any array of record heads.
@@ -137,6 +151,19 @@ int mrc_output_write_records(mrc_out_ref *refs, size_t n, const mrc_output_opts 
  *  when *n is 0) and *n, or MRC_EINVAL / MRC_EOVERFLOW / MRC_ENOMEM with err filled. */
 int mrc_output_refs_from_table(const void *table, size_t cap, const char *label, mrc_out_ref **refs,
                                size_t *n, mrc_err *err);
+
+/** mrc_output_check_table() : the header of the serialized table `table` (cap bytes) into *h,
+ *  checked against the buffer, its flags refused as mrc_output_write() does (records are not
+ *  walked). @return 0, or MRC_EINVAL / MRC_EOVERFLOW with err filled. */
+int mrc_output_check_table(const void *table, size_t cap, const char *label, mrc_ser_header *h,
+                           mrc_err *err);
+
+/** mrc_output_refs_from_records() : one ref per record of nsegs buffers segs[i][0, lens[i]),
+ *  wire records back to back (no header), which must hold exactly `records` of them in all
+ *  (each checked to lie in its buffer). @return as mrc_output_refs_from_table(). */
+int mrc_output_refs_from_records(const unsigned char *const *segs, const size_t *lens, size_t nsegs,
+                                 uint64_t records, const char *label, mrc_out_ref **out, size_t *n,
+                                 mrc_err *err);
 
 /** mrc_output_write_merged() : write the k-way merge of n streams, each already in o->sort's
  *  order (MRC_ORDER_COUNT for MRC_SORT_COUNT, MRC_ORDER_KEY for MRC_SORT_KEY), as lines: the

@@ -99,6 +99,7 @@ typedef struct mrc_run_report {
     uint64_t chunk_size;     /* the split size used */
     const char *reduce_used; /* "reduce" or "shuffle" */
     bool reduce_fallback;
+    bool output_ranges; /* every rank wrote its range of the output order (else rank 0 merged) */
     double union_estimate;
     double model_seconds[2]; /* reduce, shuffle */
     const char *mpi_pml;

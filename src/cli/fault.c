@@ -124,6 +124,7 @@ int mrc_fault_parse(int rank, int size, const mrc_stop *signalled, mrc_fault_kno
     knobs->fan_in = (size_t)knob("MRC_TEST_FAN_IN");
     knobs->step_each = knob("MRC_TEST_STEP_EACH");
     knobs->rss_window = knob("MRC_TEST_RSS_WINDOW");
+    knobs->output_merge = knob("MRC_TEST_OUTPUT_MERGE");
     const char *spec = getenv("MRC_FAULT");
     if (spec == NULL || *spec == '\0') return 0;
     char *copy = strdup(spec), *save = NULL;

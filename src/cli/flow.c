@@ -18,6 +18,7 @@
 #include "signals.h"
 
 #define STREAM_BLOCK ((size_t)1 << 20) /* bytes an owner sends rank 0 per block */
+#define STREAM_BYTES ((size_t)4 << 20) /* bytes of lines an owner sends rank 0 per block */
 #define ROUND_MAX ((size_t)8 << 20)    /* bytes of one chunk of the spilled shuffle */
 #define ROUND_MIN ((size_t)64 << 10)
 #define READ_BUF_MAX ((size_t)1 << 20) /* a run reader's block */
@@ -319,6 +320,58 @@ static int sort_stream(run *r, mrc_source *in, uint64_t held, mrc_err *err)
     return rc;
 }
 
+/* Several ranks, in memory, after the shuffle: whether every rank's share becomes a range of
+ * the output order (each rank then formats its own lines, rank 0 appends them); every rank
+ * decides alike. Not for --top (rank 0 merges only K lines of the owners' pruned shares),
+ * --output-per-rank (parts are hash ranges) or a reduce (rank 0 holds it all); the ranks
+ * decline it together when one would lack the memory (sort_range()). Else rank 0 merges the
+ * owners' sorted streams. */
+static void choose_ranges(run *r)
+{
+    r->ranged = r->d.size > 1 && !r->spilled && r->comb.shuffle && r->o.out.top == 0 &&
+                r->o.output_per_rank == NULL && !r->knobs.output_merge;
+}
+
+static int sort_mine(run *r, mrc_err *err);
+
+/* This rank's range of the output order: the ranks exchange their records (ranges.c), each
+ * sorts what it got. The hash range's table keeps this rank's own records, the pages of those
+ * sent go back. */
+static int sort_range(run *r, mrc_err *err)
+{
+    mrc_ser_header h;
+    int rc = r->comb.table != NULL
+                 ? mrc_output_check_table(r->comb.table, r->comb.table_len, "result", &h, err)
+                 : 0;
+    if (rc != 0) { /* it still takes part, with nothing: the exchange is collective */
+        free(r->comb.table);
+        r->comb.table = NULL;
+    }
+    mrc_ranges_opts ro = {.order = r->o.out.sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT,
+                          .min_count = r->o.min_count,
+                          .budget = budget(r),
+                          .test_round = r->knobs.shuffle_round};
+    mrc_err later = {0};
+    int rc2 = mrc_mpi_output_ranges(&r->d, &r->comb.table, &ro, &r->ranges, rc ? &later : err);
+    if (rc == 0) rc = rc2;
+    if (rc == 0 && r->ranges.declined) { /* every rank: rank 0 merges the sorted hash ranges */
+        r->ranged = false;
+        return sort_mine(r, err);
+    }
+    r->distinct_mine = r->ranges.kept + r->ranges.dropped;
+    r->dropped_mine = r->ranges.dropped;
+    mrc_out_ref *refs = NULL;
+    size_t n = 0;
+    if (rc == 0) {
+        const unsigned char *segs[2] = {r->ranges.recs, r->ranges.recv};
+        size_t lens[2] = {r->ranges.len, r->ranges.recv_len};
+        rc = mrc_output_refs_from_records(segs, lens, 2, r->ranges.n, "result", &refs, &n, err);
+    }
+    r->sorted_refs = refs;
+    if (rc != 0) return rc;
+    return mrc_output_sort(refs, n, ro.order, 0, r->topo, &r->pl, &r->sorted, err);
+}
+
 static int sort_mine(run *r, mrc_err *err)
 {
     if (r->d.size == 1 && !r->spilled) /* the refs into the tables, made by the local merge */
@@ -373,6 +426,7 @@ static int sort_mine(run *r, mrc_err *err)
         if (in == NULL) return err->code ? err->code : MRC_ENOMEM;
         return sort_stream(r, in, held, err);
     }
+    if (r->ranged) return sort_range(r, err);
     /* several ranks, in memory: this rank's range (all of it on rank 0 after a reduce) */
     mrc_out_ref *refs = NULL;
     size_t n = 0;
@@ -421,11 +475,85 @@ static int merge_all(run *r, mrc_err *err)
     return rc;
 }
 
+/* Rank 0, ranged: the other ranks' lines, rank by rank, after its own (mrc_output_opts.tail). */
+typedef struct tail_state {
+    run *r;
+    mrc_source **src; /* src[k]: rank k's stream */
+    int k;
+    uint64_t done; /* lines written before rank k's */
+} tail_state;
+
+static int tail_next(void *arg, const unsigned char **p, size_t *n, mrc_err *err)
+{
+    tail_state *t = arg;
+    for (; t->k < t->r->d.size; t->k++) {
+        if (t->k == 0) {
+            t->done = t->r->ranges.lines[0];
+            continue;
+        }
+        int got = mrc_mpi_stream_block(t->src[t->k], p, n, err);
+        if (got != 0) return got;
+        t->done += t->r->ranges.lines[t->k];
+        if (t->r->o.out.written != NULL) t->r->o.out.written(t->r->o.out.written_arg, t->done);
+    }
+    return 0;
+}
+
+/* Rank 0, ranged: its own lines, then every other rank's appended. */
+static int write_ranges(run *r, mrc_err *err)
+{
+    size_t P = (size_t)r->d.size;
+    mrc_source **src = calloc(P, sizeof *src);
+    if (src == NULL) return mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
+    int rc = 0;
+    for (size_t k = 1; k < P; k++) /* opened even after a failure: closing tells the owner */
+        if ((src[k] = mrc_mpi_stream_source(&r->d, (int)k, &mrc_signal_flag, err)) == NULL &&
+            rc == 0)
+            rc = MRC_ENOMEM;
+    tail_state ts = {r, src, 0, 0};
+    mrc_output_opts o = r->o.out;
+    o.tail = tail_next;
+    o.tail_arg = &ts;
+    if (rc == 0) rc = mrc_output_write_sorted(&r->sorted, &o, r->topo, &r->pl, err);
+    for (size_t k = 1; k < P; k++)
+        if (src[k] != NULL) src[k]->close(src[k]);
+    free(src);
+    return rc;
+}
+
+/* Another rank, ranged: its lines formatted on its threads while rank 0 writes, then served to
+ * rank 0 when it asks. Its records and refs go once formatted. */
+static int serve_range(run *r, mrc_err *err)
+{
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    uint64_t sent = 0;
+    int rc = mrc_output_format_sorted(&r->sorted, &r->o.out, r->topo, &r->pl,
+                                      r->ranges.len + r->ranges.recv_len + 10 * (size_t)r->ranges.n,
+                                      &buf, &len, err);
+    if (!r->refs_in_table) free(r->sorted_refs);
+    r->sorted_refs = NULL;
+    r->sorted = (mrc_out_sorted){0};
+    free(r->ranges.recs);
+    free(r->ranges.recv);
+    r->ranges.recs = r->ranges.recv = NULL;
+    if (rc == 0 && MRC_FAULT_AT(MRC_FP_STREAM)) rc = mrc_fault_at(err, MRC_FP_STREAM, 0);
+    if (rc != 0) { /* rank 0 still asks: answer with the error */
+        free(buf);
+        mrc_mpi_stream_serve_bytes(&r->d, NULL, 0, STREAM_BYTES, &mrc_signal_flag, &sent, err);
+        return rc;
+    }
+    rc = mrc_mpi_stream_serve_bytes(&r->d, buf, len, STREAM_BYTES, &mrc_signal_flag, &sent, err);
+    free(buf);
+    return rc;
+}
+
 int mrc_run_output(run *r)
 {
     double t0 = mrc_now();
     r->o.out.stop = &mrc_signal_flag;
     mrc_run_step(r, "sorting the result");
+    choose_ranges(r);
     int rc = sort_mine(r, &r->err);
     uint64_t sums[2] = {r->distinct_mine, r->dropped_mine};
     int rc2 = mrc_mpi_sum_u64(&r->d, sums, 2, &r->err);
@@ -449,11 +577,15 @@ int mrc_run_output(run *r)
             r->o.out.written = lines_written;
             r->o.out.written_arg = &wc;
         }
-        rc = r->d.size == 1 ? write_mine(r, &r->o.out, &r->err) : merge_all(r, &r->err);
+        rc = r->d.size == 1 ? write_mine(r, &r->o.out, &r->err)
+             : r->ranged    ? write_ranges(r, &r->err)
+                            : merge_all(r, &r->err);
         r->o.out.written = NULL;
         r->o.out.written_arg = NULL;
         if (rc == 0) mrc_signals_watch_made(r->o.out.path);
         rc = mrc_run_end_phase(r, MRC_FP_OUTPUT, rc);
+    } else if (r->ranged) {
+        rc = mrc_run_end_phase(r, MRC_FP_OUTPUT, serve_range(r, &r->err));
     } else {
         mrc_source *s = mine_source(r, &r->err);
         uint64_t sent = 0;
@@ -485,6 +617,7 @@ void mrc_run_flow_free(run *r)
 {
     if (!r->refs_in_table) free(r->sorted_refs); /* else the table's: freed with it, below */
     if (r->have_ext) mrc_output_sorted_result_free(&r->ext);
+    mrc_ranges_free(&r->ranges);
     if (r->store != NULL) mrc_chunk_store_close(r->store);
     mrc_map_output_free(&r->mapped);
 }

@@ -142,6 +142,7 @@ int mrc_run_write_metrics(run *r)
                               .chunk_size = r->chunk,
                               .reduce_used = r->comb.shuffle ? "shuffle" : "reduce",
                               .reduce_fallback = r->comb.fell_back,
+                              .output_ranges = r->ranged,
                               .union_estimate = r->comb.union_est,
                               .model_seconds = {r->comb.predicted[0], r->comb.predicted[1]},
                               .mpi_pml = r->d.node_local_pml ? "ob1 (one node)"

@@ -56,6 +56,10 @@ typedef struct run {
     mrc_out_sorted sorted;
     mrc_sorted_result ext;
     bool have_ext;
+    /* several ranks in memory: the share is a range of the output order (flow.c), whose
+     * records these are; the other ranks append their lines to rank 0's */
+    bool ranged;
+    mrc_ranges ranges;
     uint64_t distinct_mine; /* distinct keys of this rank's share */
     uint64_t dropped_mine;  /* of those, left out by --min-count */
     uint64_t dropped;       /* left out by --min-count, all ranks */

@@ -97,6 +97,34 @@ static int exchange_rounds(exchange *x, size_t q, uint64_t nrounds, int *aborted
     return rc != MPI_SUCCESS ? mrc_mpi_mpi_error(err, "MPI_Alltoallv(table ranges)", rc) : 0;
 }
 
+int mrc_mpi_exchange_bytes(int size, const unsigned char *send, size_t *scount, size_t *sdispl,
+                           unsigned char *recv, size_t *rcount, size_t *rdispl, uint64_t volume,
+                           uint64_t pair_max, size_t test_round, int *ints, int *aborted,
+                           mrc_err *err)
+{
+    *aborted = 0;
+    exchange x = {.size = size,
+                  .send = send,
+                  .scount = scount,
+                  .sdispl = sdispl,
+                  .recv = recv,
+                  .rcount = rcount,
+                  .rdispl = rdispl,
+                  .ic = ints};
+    x.id = x.ic + size;
+    x.jc = x.ic + 2 * size;
+    x.jd = x.ic + 3 * size;
+    size_t cap = round_cap(size, test_round);
+    int rc;
+    if (volume <= cap) {
+        rc = exchange_once(&x, err);
+    } else {
+        size_t q = cap / (size_t)size;
+        rc = exchange_rounds(&x, q, (pair_max + q - 1) / q, aborted, err);
+    }
+    return rc;
+}
+
 /* The pages of buf (len bytes) wholly outside [keep_from, keep_to) go back to the system: the
  * ranges sent are dead, the rank's own range is still to be merged. */
 static void release_sent(void *buf, size_t keep_from, size_t keep_to, size_t len)
@@ -147,9 +175,6 @@ int mrc_mpi_shuffle_tables(const mrc_mpi *d, void **local, size_t local_len, mrc
     if (!mine_ok) {
         rc = mrc_err_set(err, MRC_ENOMEM, "shuffle: out of memory");
     } else {
-        x.id = x.ic + P;
-        x.jc = x.ic + 2 * P;
-        x.jd = x.ic + 3 * P;
         for (int r = 0; r < P; r++)
             bounds[r] = mrc_hash_range_start((uint32_t)r, (uint32_t)P);
         const unsigned char *pl_bytes = (const unsigned char *)*local + MRC_SER_HEADER;
@@ -211,14 +236,9 @@ int mrc_mpi_shuffle_tables(const mrc_mpi *d, void **local, size_t local_len, mrc
         goto out;
     }
     if (agree[0] != 0) goto out;
-    size_t cap = round_cap(P, test_round);
     int aborted = 0;
-    if (agree[1] <= cap) {
-        rc = exchange_once(&x, err);
-    } else {
-        size_t q = cap / (size_t)P;
-        rc = exchange_rounds(&x, q, (agree[2] + q - 1) / q, &aborted, err);
-    }
+    rc = mrc_mpi_exchange_bytes(P, x.send, x.scount, x.sdispl, x.recv, x.rcount, x.rdispl, agree[1],
+                                agree[2], test_round, x.ic, &aborted, err);
     if (rc != 0 || aborted) goto out;
     release_sent(*local, MRC_SER_HEADER + x.sdispl[d->rank], MRC_SER_HEADER + x.sdispl[d->rank + 1],
                  local_len);

@@ -1,10 +1,11 @@
-/* stream.c - the owners' sorted ranges reach rank 0 as streams of blocks: rank 0 merges one
- * stream per owner and writes the result, asking each owner for its next block only when it has
- * received the last (the owner fills the next while rank 0 merges this one), so it holds one
- * block per owner and never the whole result. An owner serves its
- * records in the order they come (its range, sorted) until rank 0 has them all or asks no more
- * (--top, a failure). Every wait polls the run's stop flag; an owner that fails or is signalled
- * sends its error as a block, so rank 0 never waits for records that will not come. */
+/* stream.c - the owners' shares reach rank 0 as streams of blocks, asked for one at a time:
+ * rank 0 asks an owner for its next block only when it has received the last (the owner fills
+ * the next while rank 0 uses this one), so it holds one block per owner and never the whole
+ * result. Records (rank 0 merges one stream per owner: --top, spilled results) or bytes (an
+ * owner's range of the output order, already lines: rank 0 appends them). An owner serves until
+ * rank 0 has it all or asks no more (--top, a failure). Every wait polls the run's stop flag; an
+ * owner that fails or is signalled sends its error as a block, so rank 0 never waits for data
+ * that will not come. */
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,24 @@ static void stream_close(mrc_source *src)
     free(s);
 }
 
+int mrc_mpi_stream_block(mrc_source *src, const unsigned char **p, size_t *n, mrc_err *err)
+{
+    stream_source *s = (stream_source *)(void *)src;
+    *p = NULL;
+    *n = 0;
+    if (s->ended) return 0;
+    if (!s->asked) {
+        if (ask(s, 1, err) != 0) return -1;
+        s->asked = true;
+    }
+    if (receive_block(s, true, err) != 0) return -1;
+    if (s->ended) return 0;
+    *p = s->buf;
+    *n = s->len;
+    s->pos = s->len;
+    return 1;
+}
+
 mrc_source *mrc_mpi_stream_source(const mrc_mpi *d, int owner, const mrc_stop *stop, mrc_err *err)
 {
     stream_source *s = calloc(1, sizeof *s);
@@ -178,25 +197,13 @@ static void send_error(const mrc_err *e)
     MPI_Send(buf, (int)(sizeof code + len), MPI_BYTE, 0, TAG_ERROR, MPI_COMM_WORLD);
 }
 
-int mrc_mpi_stream_serve(const mrc_mpi *d, mrc_source *src, size_t block, const mrc_stop *stop,
-                         uint64_t *sent, mrc_err *err)
+/* What an owner serves: the next block's bytes at *p (*n 0: the end). @return 0, or nonzero
+ * with err filled. */
+typedef int (*fill_fn)(void *arg, const unsigned char **p, size_t *n, mrc_err *err);
+
+/* Answer rank 0's requests with blocks from fill until the end is sent or rank 0 asks no more. */
+static int serve(const mrc_stop *stop, fill_fn fill, void *arg, uint64_t *sent, mrc_err *err)
 {
-    (void)d;
-    *sent = 0;
-    if (src == NULL) { /* this owner has nothing to serve but its error */
-        send_error(err);
-        return err->code ? err->code : MRC_EIO;
-    }
-    unsigned char *buf = malloc(block);
-    if (buf == NULL) {
-        mrc_err_set(err, MRC_ENOMEM, "stream: out of memory (%zu bytes)", block);
-        send_error(err);
-        return MRC_ENOMEM;
-    }
-    size_t cap = block;
-    mrc_rec_view r;
-    bool have = false; /* r holds a record that did not fit the last block */
-    bool end = false;
     int rc = 0;
     while (rc == 0) {
         int more = 0;
@@ -214,43 +221,14 @@ int mrc_mpi_stream_serve(const mrc_mpi *d, mrc_source *src, size_t block, const 
         rc = wait_polling(&req, &st, stop, "the stream to rank 0", err);
         if (rc != 0) break;
         if (!more) break; /* rank 0 has what it needs */
+        const unsigned char *p = NULL;
         size_t len = 0;
-        while (!end) {
-            if (!have) {
-                int got = src->next(src, &r, err);
-                if (got < 0) {
-                    rc = err->code ? err->code : MRC_EIO;
-                    break;
-                }
-                if (got == 0) {
-                    end = true;
-                    break;
-                }
-                have = true;
-            }
-            size_t need = MRC_REC_HEAD + (size_t)r.len;
-            if (cap - len < need) {
-                if (len > 0) break;                    /* the next block starts with it */
-                unsigned char *b = realloc(buf, need); /* a record bigger than a block */
-                if (b == NULL) {
-                    rc = mrc_err_set(err, MRC_ENOMEM, "stream: out of memory (%zu bytes)", need);
-                    break;
-                }
-                buf = b;
-                cap = need;
-            }
-            memcpy(buf + len, &r.count, 8);
-            memcpy(buf + len + 8, &r.len, 4);
-            memcpy(buf + len + MRC_REC_HEAD, r.key, r.len);
-            len += need;
-            have = false;
-        }
-        if (rc != 0) break;
+        if ((rc = fill(arg, &p, &len, err)) != 0) break;
         if (len > (size_t)0x7fffffff) {
             rc = mrc_err_set(err, MRC_EOVERFLOW, "stream: a record of over 2 GiB");
             break;
         }
-        rc = MPI_Send(buf, (int)len, MPI_BYTE, 0, TAG_BLOCK, MPI_COMM_WORLD);
+        rc = MPI_Send(p, (int)len, MPI_BYTE, 0, TAG_BLOCK, MPI_COMM_WORLD);
         if (rc != MPI_SUCCESS) {
             rc = mrc_mpi_mpi_error(err, "MPI_Send(stream block)", rc);
             break;
@@ -259,6 +237,99 @@ int mrc_mpi_stream_serve(const mrc_mpi *d, mrc_source *src, size_t block, const 
         if (len == 0) break; /* the end was sent */
     }
     if (rc != 0 && rc != MRC_EMPI) send_error(err);
-    free(buf);
     return rc;
+}
+
+/* Records packed into blocks of about `cap` bytes (a larger record alone). */
+typedef struct rec_fill {
+    mrc_source *src;
+    unsigned char *buf;
+    size_t cap;
+    mrc_rec_view r;
+    bool have; /* r holds a record that did not fit the last block */
+    bool end;
+} rec_fill;
+
+static int fill_records(void *arg, const unsigned char **p, size_t *n, mrc_err *err)
+{
+    rec_fill *f = arg;
+    size_t len = 0;
+    while (!f->end) {
+        if (!f->have) {
+            int got = f->src->next(f->src, &f->r, err);
+            if (got < 0) return err->code ? err->code : MRC_EIO;
+            if (got == 0) {
+                f->end = true;
+                break;
+            }
+            f->have = true;
+        }
+        size_t need = MRC_REC_HEAD + (size_t)f->r.len;
+        if (f->cap - len < need) {
+            if (len > 0) break;                       /* the next block starts with it */
+            unsigned char *b = realloc(f->buf, need); /* a record bigger than a block */
+            if (b == NULL)
+                return mrc_err_set(err, MRC_ENOMEM, "stream: out of memory (%zu bytes)", need);
+            f->buf = b;
+            f->cap = need;
+        }
+        memcpy(f->buf + len, &f->r.count, 8);
+        memcpy(f->buf + len + 8, &f->r.len, 4);
+        memcpy(f->buf + len + MRC_REC_HEAD, f->r.key, f->r.len);
+        len += need;
+        f->have = false;
+    }
+    *p = f->buf;
+    *n = len;
+    return 0;
+}
+
+int mrc_mpi_stream_serve(const mrc_mpi *d, mrc_source *src, size_t block, const mrc_stop *stop,
+                         uint64_t *sent, mrc_err *err)
+{
+    (void)d;
+    *sent = 0;
+    if (src == NULL) { /* this owner has nothing to serve but its error */
+        send_error(err);
+        return err->code ? err->code : MRC_EIO;
+    }
+    rec_fill f = {.src = src, .buf = malloc(block), .cap = block};
+    if (f.buf == NULL) {
+        mrc_err_set(err, MRC_ENOMEM, "stream: out of memory (%zu bytes)", block);
+        send_error(err);
+        return MRC_ENOMEM;
+    }
+    int rc = serve(stop, fill_records, &f, sent, err);
+    free(f.buf);
+    return rc;
+}
+
+/* A buffer's bytes in slices of `block`, sent from where they are. */
+typedef struct bytes_fill {
+    const unsigned char *buf;
+    size_t len, pos, block;
+} bytes_fill;
+
+static int fill_bytes(void *arg, const unsigned char **p, size_t *n, mrc_err *err)
+{
+    (void)err;
+    bytes_fill *f = arg;
+    size_t left = f->len - f->pos;
+    *p = f->buf + f->pos;
+    *n = left < f->block ? left : f->block;
+    f->pos += *n;
+    return 0;
+}
+
+int mrc_mpi_stream_serve_bytes(const mrc_mpi *d, const unsigned char *buf, size_t len, size_t block,
+                               const mrc_stop *stop, uint64_t *sent, mrc_err *err)
+{
+    (void)d;
+    *sent = 0;
+    if (buf == NULL) { /* nothing to serve but the error */
+        send_error(err);
+        return err->code ? err->code : MRC_EIO;
+    }
+    bytes_fill f = {buf, len, 0, block ? block : 1};
+    return serve(stop, fill_bytes, &f, sent, err);
 }

@@ -36,10 +36,9 @@ static int read_header_checked(const void *table, size_t cap, const char *label,
 }
 
 /* One ref per record of a checked table, every record checked to lie in the payload. */
-static int table_refs(const void *table, const mrc_ser_header *h, const char *label,
+static int table_refs(const unsigned char *payload, const mrc_ser_header *h, const char *label,
                       mrc_out_ref **out, size_t *nrefs, mrc_err *err)
 {
-    const unsigned char *payload = (const unsigned char *)table + MRC_SER_HEADER;
     size_t records = (size_t)h->records;
     mrc_out_ref *refs = records ? malloc(records * sizeof *refs) : NULL;
     if (records && refs == NULL) return mrc_err_errno(err, ENOMEM, "%s", label);
@@ -75,14 +74,13 @@ static int table_refs(const void *table, const mrc_ser_header *h, const char *la
     return 0;
 }
 
-int mrc_output_refs_from_table(const void *table, size_t cap, const char *label, mrc_out_ref **refs,
-                               size_t *n, mrc_err *err)
+int mrc_output_check_table(const void *table, size_t cap, const char *label, mrc_ser_header *hp,
+                           mrc_err *err)
 {
-    *refs = NULL;
-    *n = 0;
     mrc_ser_header h;
     int rc = read_header_checked(table, cap, label, &h, err);
     if (rc != 0) return rc;
+    *hp = h;
     if (h.flags & MRC_SER_FLAG_COUNT_OVERFLOW)
         return mrc_err_set(err, MRC_EOVERFLOW,
                            "%s: a count passed 2^64-1; refusing to write a wrong table", label);
@@ -91,7 +89,54 @@ int mrc_output_refs_from_table(const void *table, size_t cap, const char *label,
                            "%s: the count table is incomplete (%s); refusing to write it", label,
                            h.flags & MRC_SER_FLAG_OVERFLOW ? "a merge overflowed its buffer"
                                                            : "a merge input was corrupt");
-    return table_refs(table, &h, label, refs, n, err);
+    return 0;
+}
+
+int mrc_output_refs_from_table(const void *table, size_t cap, const char *label, mrc_out_ref **refs,
+                               size_t *n, mrc_err *err)
+{
+    *refs = NULL;
+    *n = 0;
+    mrc_ser_header h;
+    int rc = mrc_output_check_table(table, cap, label, &h, err);
+    return rc != 0
+               ? rc
+               : table_refs((const unsigned char *)table + MRC_SER_HEADER, &h, label, refs, n, err);
+}
+
+int mrc_output_refs_from_records(const unsigned char *const *segs, const size_t *lens, size_t nsegs,
+                                 uint64_t records, const char *label, mrc_out_ref **out, size_t *n,
+                                 mrc_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    mrc_out_ref *refs = records ? malloc((size_t)records * sizeof *refs) : NULL;
+    if (records && refs == NULL) return mrc_err_errno(err, ENOMEM, "%s", label);
+    if (refs != NULL) mrc_advise_huge(refs, (size_t)records * sizeof *refs); /* as table_refs() */
+    uint64_t seen = 0;
+    for (size_t i = 0; i < nsegs; i++) {
+        size_t pos = 0, at = 0;
+        mrc_ser_rec r;
+        int rc;
+        while ((rc = mrc_ser_next(segs[i], lens[i], &pos, &r)) == 1 && seen < records) {
+            refs[seen++] = (mrc_out_ref){0, segs[i] + at};
+            at = pos;
+        }
+        if (rc != 0) {
+            free(refs);
+            return mrc_err_set(err, MRC_EINVAL, "%s: %s after %llu of %llu records", label,
+                               rc < 0 ? "a truncated record" : "more records",
+                               (unsigned long long)seen, (unsigned long long)records);
+        }
+    }
+    if (seen != records) {
+        free(refs);
+        return mrc_err_set(err, MRC_EINVAL, "%s: %llu records, %llu expected", label,
+                           (unsigned long long)seen, (unsigned long long)records);
+    }
+    *out = refs;
+    *n = (size_t)records;
+    return 0;
 }
 
 int mrc_output_write(const void *table, size_t cap, const mrc_output_opts *o, mrc_err *err)
@@ -129,7 +174,8 @@ int mrc_output_top_table(const void *table, size_t cap, const mrc_output_opts *o
     mrc_out_ref *refs = NULL;
     size_t n = 0;
     int rc = read_header_checked(table, cap, "top", &h, err);
-    if (rc == 0) rc = table_refs(table, &h, "top", &refs, &n, err);
+    if (rc == 0)
+        rc = table_refs((const unsigned char *)table + MRC_SER_HEADER, &h, "top", &refs, &n, err);
     if (rc != 0) return rc;
     mrc_out_sorted s;
     rc = mrc_output_sort(refs, n, o->sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT, o->top,

@@ -84,6 +84,10 @@ typedef struct mrc_out_dest {
     /* Write-behind of a regular file (mrc_out_dest_put()): bytes written, and the start of
      * those still in the page cache (the ones before it written back and dropped). */
     uint64_t written, retired;
+    /* A destination in memory (mrc_output_format_sorted()): the bytes, grown as needed. */
+    bool in_memory;
+    unsigned char *mem;
+    size_t mem_len, mem_cap;
 } mrc_out_dest;
 
 /* The bytes of a regular file kept in the page cache behind the writer (see

@@ -86,6 +86,49 @@ MRC_TEST_SHUFFLE_ROUND=4096 run_mrc_ok 3 --threads 1 --quiet --reduce shuffle --
 assert_same "$T/text.expected" "$T/out.tsv" "shuffle in rounds"
 log "ok: shuffle in rounds of 4 KiB"
 
+# The output by ranges (after a shuffle, by default): a sample sort cuts the output order into
+# one range per rank, each rank sorts and formats its own, rank 0 appends them. Against the
+# oracle and against rank 0's merge of the owners' streams (MRC_TEST_OUTPUT_MERGE=1): counts in
+# ties, --sort key, --min-count, standard output, more ranks than keys, keys alike past the
+# samples' 512-byte prefixes (splitters that cannot tell them apart), and a memory limit under
+# which the ranks decline it (the merge then, same bytes, nothing spilled).
+mkdir -p "$T/prefix"
+awk 'BEGIN { p = sprintf("%600s", ""); gsub(/ /, "q", p)
+    for (i = 0; i < 3000; i++) for (c = 0; c <= i % 4; c++) print p i }' >"$T/prefix/p.txt"
+sort_uniq "$T/prefix/p.txt" >"$T/prefix.expected"
+ranges() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["config"]["output_ranges"])' "$1"; }
+for np in 2 3 4; do
+    for corpus in text prefix mega tiny; do
+        [ "$corpus" = mega ] && [ "$np" = 4 ] && continue
+        for sort in count key; do
+            if [ $sort = key ]; then
+                LC_ALL=C sort -t "$(printf '\t')" -k1,1 "$T/$corpus.expected" >"$T/want.tsv"
+            else
+                cp "$T/$corpus.expected" "$T/want.tsv"
+            fi
+            run_mrc_ok "$np" --threads 1 --quiet --reduce shuffle --sort $sort --output "$T/out.tsv" \
+                --metrics "$T/m.json" "$T/$corpus"
+            assert_same "$T/want.tsv" "$T/out.tsv" "$corpus np $np --sort $sort by ranges"
+            [ "$(ranges "$T/m.json")" = True ] || fail "$corpus np $np --sort $sort: not by ranges"
+        done
+    done
+    MRC_TEST_OUTPUT_MERGE=1 run_mrc_ok "$np" --threads 1 --quiet --reduce shuffle \
+        --output "$T/out.tsv" --metrics "$T/m.json" "$T/text"
+    assert_same "$T/text.expected" "$T/out.tsv" "text np $np merged on rank 0"
+    [ "$(ranges "$T/m.json")" = False ] || fail "np $np MRC_TEST_OUTPUT_MERGE=1: by ranges"
+    run_mrc_ok "$np" --threads 1 --quiet --reduce shuffle --min-count 3 --output - "$T/prefix"
+    awk -F '\t' '$2 >= 3' "$T/prefix.expected" >"$T/want.tsv"
+    assert_same "$T/want.tsv" "$T/stdout" "prefix np $np --min-count 3 to standard output"
+    log "ok: np $np: the output by ranges equals the oracle and the merge on rank 0"
+done
+run_mrc_ok 2 --threads 1 --quiet --reduce shuffle --memory-limit 40M --output "$T/out.tsv" \
+    --metrics "$T/m.json" "$T/mega"
+assert_same "$T/mega.expected" "$T/out.tsv" "mega np 2 --memory-limit 40M"
+[ "$(ranges "$T/m.json")" = False ] || fail "mega np 2 --memory-limit 40M: by ranges"
+python3 -c 'import json,sys; sys.exit(any(r["spill_bytes"] for r in json.load(open(sys.argv[1]))["ranks"]))' \
+    "$T/m.json" || fail "mega np 2 --memory-limit 40M: spilled, so the decline is not what it tests"
+log "ok: the ranks decline the output by ranges past the memory limit"
+
 # The reduce's sketch-sized buffer made too small: the run falls back to the shuffle.
 MRC_TEST_REDUCE_CAP=50000 run_mrc_ok 4 --threads 1 --quiet --reduce reduce --output "$T/out.tsv" \
     --metrics "$T/m.json" "$T/text"

@@ -81,6 +81,22 @@ for c in "${cases[@]}"; do
     check "np $np, rank $rank, $phase, $kind" 1 "^mrcount: rank $rank: $file.*$cause"
 done
 
+# The output by ranges (--reduce shuffle: every rank formats its range of the output order and
+# serves its lines to rank 0): an owner fails before it serves (rank 0 relays its error), rank 0
+# fails after writing (the owners are told to stop), an owner fails at the end of the output.
+run_mrc_ok 3 --reduce shuffle "${ARGS[@]}" "$D"
+python3 -c 'import json,sys; sys.exit(not json.load(open(sys.argv[1]))["config"]["output_ranges"])' \
+    "$OUT/m.json" || fail "np 3 --reduce shuffle: the output was not by ranges"
+rm -f "$OUT"/*
+for c in "1:stream:fail 2" "2:stream:oom 3" "0:output:fail 3" "1:output:oom 2"; do
+    read -r spec np <<<"$c"
+    IFS=: read -r rank phase kind <<<"$spec"
+    if [ "$kind" = fail ]; then cause="$CAUSE_FAIL $phase\$"; else cause="$CAUSE_OOM"; fi
+    MRC_FAULT=$spec go "$np" --reduce shuffle "${ARGS[@]}" "$D"
+    check "np $np, --reduce shuffle (output by ranges), rank $rank, $phase, $kind" 1 \
+        "^mrcount: rank $rank: .*$cause"
+done
+
 # --output-per-rank: rank 1 fails after writing its part, then after rank 0 wrote the manifest:
 # the parts, the manifest and the directory the run made are all removed.
 for spec in 1:output:fail 1:metrics:oom; do

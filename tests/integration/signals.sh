@@ -206,6 +206,13 @@ held stream
 signal_and_wait TERM "$HELD_PID"
 check "np 2, SIGTERM to rank 1 held before its stream" 143 '^mrcount: rank 1: stopped by SIGTERM$'
 
+# The same with the output by ranges (rank 1 formatted its lines and holds before serving them).
+MRC_FAULT=1:stream:hang start 2 --reduce shuffle "${ARGS[@]}" "$D"
+held stream
+signal_and_wait TERM "$HELD_PID"
+check "np 2, output by ranges, SIGTERM to rank 1 held before its stream" 143 \
+    '^mrcount: rank 1: stopped by SIGTERM$'
+
 # Rank 0 holds after putting the result in place; rank 1 gets SIGTERM: nothing is left.
 MRC_FAULT=0:output:hang start 2 "${ARGS[@]}" "$D"
 held output
