@@ -366,7 +366,7 @@ def main():
     a = ap.parse_args()
     mpirun = shlex.split(a.mpirun)
     work = tempfile.mkdtemp(prefix="mrc-sweep.")
-    failed = spilled = 0
+    failed = spilled = ranged = 0
     spill_dir = None
     spill_oracles = {}
     try:
@@ -421,12 +421,13 @@ def main():
                 bad = ["timed out after 300 s"]
             except (OSError, ValueError) as e:
                 bad = ["%s" % e]
-            if spill_set:
-                try:
-                    m = json.load(open(metrics))
+            try:
+                m = json.load(open(metrics))
+                ranged += bool(m["config"].get("output_ranges"))
+                if spill_set:
                     spilled += any(r.get("spill_runs", 0) > 0 for r in m["ranks"])
-                except (OSError, ValueError, KeyError):
-                    pass
+            except (OSError, ValueError, KeyError):
+                pass
             status = "ok" if not bad else "FAIL"
             shown = ["-np"] + args[len(mpirun):len(mpirun) + 1] + args[len(mpirun) + 4:len(args) - len(files)]
             print("[sweep] %s %d/%d: %s" % (status, i + 1, a.runs,
@@ -446,8 +447,8 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
     spill_runs = a.runs // 5
-    print("[sweep] %d configurations, %d failed; %d of the %d spill configurations spilled" % (
-        a.runs, failed, spilled, spill_runs))
+    print("[sweep] %d configurations, %d failed; %d of the %d spill configurations spilled; "
+          "%d wrote the output by ranges" % (a.runs, failed, spilled, spill_runs, ranged))
     if spill_runs and not spilled:
         print("[sweep] FAIL: no configuration spilled: the spill is no longer tested")
         return 1
