@@ -309,7 +309,8 @@ typedef struct mrc_ranges {
  *  to out->recv. When the records a rank would send and receive, with the refs and lines of its
  *  range, do not fit o->budget on some rank, every rank returns 0 with out->declined and its
  *  table untouched. Collective; a rank that fails keeps its message, the others return 0 with
- *  *out empty (the caller's agreement stops the run); *table stays the caller's to free.
+ *  *out empty (the caller's agreement stops the run); *table stays the caller's to free (its
+ *  records scrambled when the exchange itself failed).
  *  @return 0, or nonzero with err filled (a malformed payload: MRC_EINVAL). */
 int mrc_mpi_output_ranges(const mrc_mpi *d, void **table, const mrc_ranges_opts *o, mrc_ranges *out,
                           mrc_err *err);
@@ -331,6 +332,10 @@ mrc_source *mrc_mpi_stream_source(const mrc_mpi *d, int owner, const mrc_stop *s
  *  stop) rank 0 gets the message instead of a block. @return 0, or nonzero with err filled. */
 int mrc_mpi_stream_serve(const mrc_mpi *d, mrc_source *src, size_t block, const mrc_stop *stop,
                          uint64_t *sent, mrc_err *err);
+
+/** mrc_mpi_stream_decline() : on rank 0, tell `owner` that nothing will be asked of it (what
+ *  closing its stream does), without a stream: when rank 0 could not open one. */
+void mrc_mpi_stream_decline(int owner);
 
 /** mrc_mpi_stream_block() : on rank 0, the next block of a stream of mrc_mpi_stream_source()
  *  whose owner serves bytes (mrc_mpi_stream_serve_bytes()): *p, *n valid until the next call or

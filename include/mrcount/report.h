@@ -100,6 +100,7 @@ typedef struct mrc_run_report {
     const char *reduce_used; /* "reduce" or "shuffle" */
     bool reduce_fallback;
     bool output_ranges; /* every rank wrote its range of the output order (else rank 0 merged) */
+    bool output_ranges_declined; /* tried, but a range would not fit a rank's memory limit */
     double union_estimate;
     double model_seconds[2]; /* reduce, shuffle */
     const char *mpi_pml;

@@ -6,8 +6,10 @@
  *   sorted where it is;
  * - several ranks, spilled on any: the bounded shuffle of runs, each owner's range sorted with
  *   bounded memory.
- * Then rank 0 merges one stream per rank into the result, or each rank writes its part. It
- * decides which way; the work is in the stages it calls. */
+ * Then, after a shuffle in memory, the ranks cut the output order into ranges (a sample sort)
+ * and rank 0 writes its range then appends every other rank's lines; else rank 0 merges one
+ * stream per rank into the result; or each rank writes its part. It decides which way; the
+ * work is in the stages it calls. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -455,19 +457,33 @@ static int write_mine(run *r, const mrc_output_opts *o, mrc_err *err)
     return rc;
 }
 
+/* Rank 0: a stream from every other rank (src[0] left for its own). Every owner waits to be
+ * asked: one whose stream could not be made is told now that nothing will be (the streams are
+ * closed after any failure, which tells the rest). @return the array, or NULL (err filled, every
+ * owner told). */
+static mrc_source **open_streams(run *r, mrc_err *err)
+{
+    size_t P = (size_t)r->d.size;
+    mrc_source **src = calloc(P, sizeof *src);
+    for (size_t k = 1; k < P; k++)
+        if (src == NULL ||
+            (src[k] = mrc_mpi_stream_source(&r->d, (int)k, &mrc_signal_flag, err)) == NULL)
+            mrc_mpi_stream_decline((int)k);
+    if (src == NULL) mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
+    return src;
+}
+
 /* Rank 0: its own share and one stream from every other rank, merged and written. */
 static int merge_all(run *r, mrc_err *err)
 {
     size_t P = (size_t)r->d.size;
-    mrc_source **src = calloc(P, sizeof *src);
-    if (src == NULL) return mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
+    mrc_source **src = open_streams(r, err);
+    if (src == NULL) return err->code;
     int rc = 0;
     src[0] = mine_source(r, err);
     if (src[0] == NULL) rc = err->code ? err->code : MRC_ENOMEM;
-    for (size_t k = 1; k < P; k++) /* opened even after a failure: closing tells the owner */
-        if ((src[k] = mrc_mpi_stream_source(&r->d, (int)k, &mrc_signal_flag, err)) == NULL &&
-            rc == 0)
-            rc = MRC_ENOMEM;
+    for (size_t k = 1; k < P && rc == 0; k++)
+        if (src[k] == NULL) rc = mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
     if (rc == 0) rc = mrc_output_write_merged(src, P, &r->o.out, err);
     for (size_t k = 0; k < P; k++)
         if (src[k] != NULL) src[k]->close(src[k]);
@@ -503,13 +519,11 @@ static int tail_next(void *arg, const unsigned char **p, size_t *n, mrc_err *err
 static int write_ranges(run *r, mrc_err *err)
 {
     size_t P = (size_t)r->d.size;
-    mrc_source **src = calloc(P, sizeof *src);
-    if (src == NULL) return mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
+    mrc_source **src = open_streams(r, err);
+    if (src == NULL) return err->code;
     int rc = 0;
-    for (size_t k = 1; k < P; k++) /* opened even after a failure: closing tells the owner */
-        if ((src[k] = mrc_mpi_stream_source(&r->d, (int)k, &mrc_signal_flag, err)) == NULL &&
-            rc == 0)
-            rc = MRC_ENOMEM;
+    for (size_t k = 1; k < P && rc == 0; k++)
+        if (src[k] == NULL) rc = mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
     tail_state ts = {r, src, 0, 0};
     mrc_output_opts o = r->o.out;
     o.tail = tail_next;

@@ -6,6 +6,7 @@
  * travel with one Alltoallv (in rounds past MPI's int limits). Allocation failures are agreed
  * on before data moves, as in the shuffle: a failing rank keeps its message, the others return
  * 0 with nothing and the caller's agreement stops the run. */
+#include <limits.h>
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,16 +24,26 @@
 typedef struct sample {
     mrc_rec_view v;
     double weight; /* the records it stands for */
+    size_t at;     /* its place among all samples, the same on every rank */
 } sample;
+
+/* A total order: samples alike in the order (keys cut alike, or equal) keep their places, so
+ * every rank sorts them the same whatever its qsort() does with ties. */
+static int by_place(int c, const sample *a, const sample *b)
+{
+    return c != 0 ? c : a->at < b->at ? -1 : a->at > b->at;
+}
 
 static int by_count(const void *a, const void *b)
 {
-    return mrc_rec_cmp(MRC_ORDER_COUNT, &((const sample *)a)->v, &((const sample *)b)->v);
+    const sample *x = a, *y = b;
+    return by_place(mrc_rec_cmp(MRC_ORDER_COUNT, &x->v, &y->v), x, y);
 }
 
 static int by_key(const void *a, const void *b)
 {
-    return mrc_rec_cmp(MRC_ORDER_KEY, &((const sample *)a)->v, &((const sample *)b)->v);
+    const sample *x = a, *y = b;
+    return by_place(mrc_rec_cmp(MRC_ORDER_KEY, &x->v, &y->v), x, y);
 }
 
 /* The rank whose range holds v: how many splitters are at or before it (past[k]: splitter k
@@ -106,6 +117,7 @@ static void pick_splitters(const unsigned char *all, const int *bytes, const int
         mrc_ser_rec s;
         while (mrc_ser_next(all + displ[r], (size_t)bytes[r], &pos, &s) == 1) {
             view_of(&s, &smp[n].v);
+            smp[n].at = n;
             smp[n++].weight = w;
             total += w;
         }
@@ -163,7 +175,7 @@ int mrc_mpi_output_ranges(const mrc_mpi *d, void **table, const mrc_ranges_opts 
     unsigned char *mine = malloc(want * (MRC_REC_HEAD + SAMPLE_KEY));
     uint64_t *info = calloc((size_t)P * 3, sizeof *info); /* per rank: bytes, samples, kept */
     int *bytes = calloc((size_t)P * 2, sizeof *bytes), *displ = bytes ? bytes + P : NULL;
-    size_t *cnt = calloc((size_t)P * 5 + 1, sizeof *cnt); /* scount, sdispl+1, rcount, rdispl */
+    size_t *cnt = calloc((size_t)P * 5, sizeof *cnt); /* scount, sdispl, rcount, rdispl, cur */
     uint64_t *lines = calloc((size_t)P * 2, sizeof *lines), *nrec = lines ? lines + P : NULL;
     int *ints = calloc((size_t)P * 4, sizeof *ints);
     unsigned char *all = NULL, *send = NULL, *recv = NULL;
@@ -219,8 +231,8 @@ int mrc_mpi_output_ranges(const mrc_mpi *d, void **table, const mrc_ranges_opts 
     pick_splitters(all, bytes, displ, info, P, order, smp, split, past);
 
     /* Pass two: the bytes and records of each range; pass three (below) copies them. */
-    size_t *scount = cnt, *sdispl = cnt + P, *rcount = cnt + 2 * (size_t)P + 1,
-           *rdispl = cnt + 3 * (size_t)P + 1, *cur = cnt + 4 * (size_t)P + 1;
+    size_t *scount = cnt, *sdispl = cnt + P, *rcount = cnt + 2 * (size_t)P,
+           *rdispl = cnt + 3 * (size_t)P, *cur = cnt + 4 * (size_t)P;
     size_t pos = 0;
     mrc_ser_rec s;
     mrc_rec_view v;
@@ -265,8 +277,14 @@ int mrc_mpi_output_ranges(const mrc_mpi *d, void **table, const mrc_ranges_opts 
     /* What this rank would hold at its peak here and in the output: the records sent and
      * received, beside its table, then refs and lines. Past the budget on any rank (ranges
      * that came out uneven: keys alike beyond the samples' prefixes), the ranks decline. */
-    uint64_t n_new = lines[me];
+    uint64_t n_new = lines[me], volume = send_total > recv_total ? send_total : recv_total;
+    mrc = MPI_Allreduce(MPI_IN_PLACE, &volume, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+    if (mrc != MPI_SUCCESS) {
+        rc = mrc_mpi_mpi_error(err, "MPI_Allreduce(output ranges)", mrc);
+        goto out;
+    }
     uint64_t need = mrc_rss_now() + send_total + 2 * recv_total + own + 26 * n_new;
+    if (volume > (uint64_t)INT_MAX) need += 2 * (uint64_t)INT_MAX; /* the rounds' staging */
     bool decline = o->budget != 0 && need > o->budget;
     if (!decline) {
         send = malloc((size_t)send_total + 1);
@@ -281,8 +299,7 @@ int mrc_mpi_output_ranges(const mrc_mpi *d, void **table, const mrc_ranges_opts 
             rc = mrc_err_set(err, MRC_ENOMEM, "output ranges: cannot allocate %llu bytes",
                              (unsigned long long)(send_total + recv_total));
     }
-    uint64_t agree[4] = {rc != 0, send_total > recv_total ? send_total : recv_total, pair_max,
-                         decline};
+    uint64_t agree[4] = {rc != 0, volume, pair_max, decline};
     mrc = MPI_Allreduce(MPI_IN_PLACE, agree, 4, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
     if (mrc != MPI_SUCCESS) {
         rc = mrc_mpi_mpi_error(err, "MPI_Allreduce(output ranges)", mrc);

@@ -150,6 +150,12 @@ static void stream_close(mrc_source *src)
     free(s);
 }
 
+void mrc_mpi_stream_decline(int owner)
+{
+    int more = 0;
+    (void)MPI_Send(&more, 1, MPI_INT, owner, TAG_ASK, MPI_COMM_WORLD);
+}
+
 int mrc_mpi_stream_block(mrc_source *src, const unsigned char **p, size_t *n, mrc_err *err)
 {
     stream_source *s = (stream_source *)(void *)src;

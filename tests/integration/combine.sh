@@ -125,6 +125,7 @@ run_mrc_ok 2 --threads 1 --quiet --reduce shuffle --memory-limit 40M --output "$
     --metrics "$T/m.json" "$T/mega"
 assert_same "$T/mega.expected" "$T/out.tsv" "mega np 2 --memory-limit 40M"
 [ "$(ranges "$T/m.json")" = False ] || fail "mega np 2 --memory-limit 40M: by ranges"
+[ "$(metric "$T/m.json" output_ranges_declined)" = True ] || fail "mega np 2 --memory-limit 40M: not declined"
 python3 -c 'import json,sys; sys.exit(any(r["spill_bytes"] for r in json.load(open(sys.argv[1]))["ranks"]))' \
     "$T/m.json" || fail "mega np 2 --memory-limit 40M: spilled, so the decline is not what it tests"
 log "ok: the ranks decline the output by ranges past the memory limit"
