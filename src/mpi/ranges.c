@@ -146,6 +146,15 @@ static void release_tail(unsigned char *buf, size_t from, size_t to)
     if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
+/* Whether every rank made its allocations (*all); a rank that did not reports it.
+ * @return 0, or nonzero with err filled (this rank's failure, or MPI's). */
+static int agree_allocated(int ok, int *all, mrc_err *err)
+{
+    int mrc = MPI_Allreduce(&ok, all, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+    if (mrc != MPI_SUCCESS) return mrc_mpi_mpi_error(err, "MPI_Allreduce(output ranges)", mrc);
+    return ok ? 0 : mrc_err_set(err, MRC_ENOMEM, "output ranges: out of memory");
+}
+
 void mrc_ranges_free(mrc_ranges *r)
 {
     free(r->recs);
@@ -177,6 +186,7 @@ int mrc_mpi_output_ranges(const mrc_mpi *d, void **table, const mrc_ranges_opts 
     int *bytes = calloc((size_t)P * 2, sizeof *bytes), *displ = bytes ? bytes + P : NULL;
     size_t *cnt = calloc((size_t)P * 5, sizeof *cnt); /* scount, sdispl, rcount, rdispl, cur */
     uint64_t *lines = calloc((size_t)P * 2, sizeof *lines), *nrec = lines ? lines + P : NULL;
+    uint64_t *sc64 = calloc((size_t)P * 2, sizeof *sc64); /* bytes to send, to receive */
     int *ints = calloc((size_t)P * 4, sizeof *ints);
     unsigned char *all = NULL, *send = NULL, *recv = NULL;
     sample *smp = NULL;
@@ -184,14 +194,9 @@ int mrc_mpi_output_ranges(const mrc_mpi *d, void **table, const mrc_ranges_opts 
     bool *past = NULL;
     uint64_t ns = 0, kept = 0, dropped = 0;
     size_t mine_len = 0;
-    int ok = mine && info && bytes && cnt && lines && ints, all_ok = 0;
-    mrc = MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
-    if (mrc != MPI_SUCCESS) {
-        rc = mrc_mpi_mpi_error(err, "MPI_Allreduce(output ranges)", mrc);
-        goto out;
-    }
-    if (!ok) rc = mrc_err_set(err, MRC_ENOMEM, "output ranges: out of memory");
-    if (!all_ok) goto out;
+    int all_ok = 0;
+    rc = agree_allocated(mine && info && bytes && cnt && lines && sc64 && ints, &all_ok, err);
+    if (rc != 0 || !all_ok) goto out;
     rc = draw_samples(payload, len, records, o->min_count, want, mine, &mine_len, &ns, &kept,
                       &dropped, err);
     /* the samples' sizes, a failure as UINT64_MAX: every rank learns of it here */
@@ -214,14 +219,8 @@ int mrc_mpi_output_ranges(const mrc_mpi *d, void **table, const mrc_ranges_opts 
     smp = malloc((nall + 1) * sizeof *smp);
     split = malloc((size_t)P * sizeof *split);
     past = malloc((size_t)P * sizeof *past);
-    ok = all && smp && split && past;
-    mrc = MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
-    if (mrc != MPI_SUCCESS) {
-        rc = mrc_mpi_mpi_error(err, "MPI_Allreduce(samples)", mrc);
-        goto out;
-    }
-    if (!ok) rc = mrc_err_set(err, MRC_ENOMEM, "output ranges: out of memory");
-    if (!all_ok) goto out;
+    rc = agree_allocated(all && smp && split && past, &all_ok, err);
+    if (rc != 0 || !all_ok) goto out;
     mrc =
         MPI_Allgatherv(mine, (int)mine_len, MPI_BYTE, all, bytes, displ, MPI_BYTE, MPI_COMM_WORLD);
     if (mrc != MPI_SUCCESS) {
@@ -246,33 +245,24 @@ int mrc_mpi_output_ranges(const mrc_mpi *d, void **table, const mrc_ranges_opts 
     int me = d->rank;
     size_t own = scount[me]; /* this rank's own records stay, moved to the buffer's front */
     scount[me] = 0;
-    uint64_t *sc64 = calloc((size_t)P * 2, sizeof *sc64), *rc64 = sc64 ? sc64 + P : NULL;
-    bool have64 = sc64 != NULL;
-    ok = have64;
-    for (int r = 0; ok && r < P; r++)
+    uint64_t *rc64 = sc64 + P;
+    for (int r = 0; r < P; r++)
         sc64[r] = scount[r];
-    mrc = MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
-    if (mrc == MPI_SUCCESS && ok)
-        mrc = MPI_Alltoall(sc64, 1, MPI_UINT64_T, rc64, 1, MPI_UINT64_T, MPI_COMM_WORLD);
-    if (mrc == MPI_SUCCESS && ok)
+    mrc = MPI_Alltoall(sc64, 1, MPI_UINT64_T, rc64, 1, MPI_UINT64_T, MPI_COMM_WORLD);
+    if (mrc == MPI_SUCCESS)
         mrc = MPI_Allreduce(nrec, lines, P, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+    if (mrc != MPI_SUCCESS) {
+        rc = mrc_mpi_mpi_error(err, "MPI_Alltoall(range sizes)", mrc);
+        goto out;
+    }
     uint64_t send_total = 0, recv_total = 0, pair_max = 0;
-    for (int r = 0; mrc == MPI_SUCCESS && ok && r < P; r++) {
+    for (int r = 0; r < P; r++) {
         rcount[r] = (size_t)rc64[r];
         sdispl[r] = (size_t)send_total;
         rdispl[r] = (size_t)recv_total;
         send_total += sc64[r];
         recv_total += rc64[r];
         pair_max = sc64[r] > pair_max ? sc64[r] : pair_max;
-    }
-    free(sc64);
-    if (mrc != MPI_SUCCESS) {
-        rc = mrc_mpi_mpi_error(err, "MPI_Alltoall(range sizes)", mrc);
-        goto out;
-    }
-    if (!ok) {
-        if (!have64) rc = mrc_err_set(err, MRC_ENOMEM, "output ranges: out of memory");
-        goto out;
     }
     /* What this rank would hold at its peak here and in the output: the records sent and
      * received, beside its table, then refs and lines. Past the budget on any rank (ranges
@@ -345,6 +335,7 @@ int mrc_mpi_output_ranges(const mrc_mpi *d, void **table, const mrc_ranges_opts 
     lines = NULL;
 out:
     free(mine);
+    free(sc64);
     free(info);
     free(bytes);
     free(cnt);
