@@ -43,6 +43,16 @@ static inline const unsigned char *mrc_rec_key(const unsigned char *rec)
     return rec + MRC_REC_HEAD;
 }
 
+/* Write a record head and its key at out (MRC_REC_HEAD + len bytes). @return the bytes written. */
+static inline size_t mrc_rec_put(unsigned char *out, uint64_t count, const unsigned char *key,
+                                 uint32_t len)
+{
+    memcpy(out, &count, 8);
+    memcpy(out + 8, &len, 4);
+    if (len > 0) memcpy(out + MRC_REC_HEAD, key, len);
+    return MRC_REC_HEAD + (size_t)len;
+}
+
 /* Fetch a record ahead of its use: both cache lines a short record may span. */
 static inline void mrc_rec_prefetch(const void *rec)
 {

@@ -458,19 +458,24 @@ static int write_mine(run *r, const mrc_output_opts *o, mrc_err *err)
 }
 
 /* Rank 0: a stream from every other rank (src[0] left for its own). Every owner waits to be
- * asked: one whose stream could not be made is told now that nothing will be (the streams are
- * closed after any failure, which tells the rest). @return the array, or NULL (err filled, every
- * owner told). */
+ * asked: when a stream cannot be made, each owner is told now that nothing will be.
+ * @return the array, or NULL (err filled). */
 static mrc_source **open_streams(run *r, mrc_err *err)
 {
     size_t P = (size_t)r->d.size;
     mrc_source **src = calloc(P, sizeof *src);
+    bool ok = src != NULL;
     for (size_t k = 1; k < P; k++)
-        if (src == NULL ||
-            (src[k] = mrc_mpi_stream_source(&r->d, (int)k, &mrc_signal_flag, err)) == NULL)
+        if (!ok || (src[k] = mrc_mpi_stream_source(&r->d, (int)k, &mrc_signal_flag, err)) == NULL) {
+            ok = false;
             mrc_mpi_stream_decline((int)k);
-    if (src == NULL) mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
-    return src;
+        }
+    if (ok) return src;
+    for (size_t k = 1; src != NULL && k < P; k++)
+        if (src[k] != NULL) src[k]->close(src[k]); /* tells the owner too */
+    free(src);
+    mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
+    return NULL;
 }
 
 /* Rank 0: its own share and one stream from every other rank, merged and written. */
@@ -482,8 +487,6 @@ static int merge_all(run *r, mrc_err *err)
     int rc = 0;
     src[0] = mine_source(r, err);
     if (src[0] == NULL) rc = err->code ? err->code : MRC_ENOMEM;
-    for (size_t k = 1; k < P && rc == 0; k++)
-        if (src[k] == NULL) rc = mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
     if (rc == 0) rc = mrc_output_write_merged(src, P, &r->o.out, err);
     for (size_t k = 0; k < P; k++)
         if (src[k] != NULL) src[k]->close(src[k]);
@@ -503,10 +506,6 @@ static int tail_next(void *arg, const unsigned char **p, size_t *n, mrc_err *err
 {
     tail_state *t = arg;
     for (; t->k < t->r->d.size; t->k++) {
-        if (t->k == 0) {
-            t->done = t->r->ranges.lines[0];
-            continue;
-        }
         int got = mrc_mpi_stream_block(t->src[t->k], p, n, err);
         if (got != 0) return got;
         t->done += t->r->ranges.lines[t->k];
@@ -521,14 +520,11 @@ static int write_ranges(run *r, mrc_err *err)
     size_t P = (size_t)r->d.size;
     mrc_source **src = open_streams(r, err);
     if (src == NULL) return err->code;
-    int rc = 0;
-    for (size_t k = 1; k < P && rc == 0; k++)
-        if (src[k] == NULL) rc = mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
-    tail_state ts = {r, src, 0, 0};
+    tail_state ts = {r, src, 1, r->ranges.lines[0]};
     mrc_output_opts o = r->o.out;
     o.tail = tail_next;
     o.tail_arg = &ts;
-    if (rc == 0) rc = mrc_output_write_sorted(&r->sorted, &o, r->topo, &r->pl, err);
+    int rc = mrc_output_write_sorted(&r->sorted, &o, r->topo, &r->pl, err);
     for (size_t k = 1; k < P; k++)
         if (src[k] != NULL) src[k]->close(src[k]);
     free(src);

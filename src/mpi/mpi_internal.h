@@ -28,4 +28,8 @@ int mrc_mpi_exchange_bytes(int size, const unsigned char *send, size_t *scount, 
                            uint64_t pair_max, size_t test_round, int *ints, int *aborted,
                            mrc_err *err);
 
+/** mrc_mpi_release_outside() : the whole pages of buf (len bytes) outside [keep_from, keep_to)
+ *  go back to the system (shuffle.c): what a rank sent is dead, what it keeps is not. */
+void mrc_mpi_release_outside(void *buf, size_t keep_from, size_t keep_to, size_t len);
+
 #endif

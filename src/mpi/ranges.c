@@ -10,8 +10,6 @@
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "mpi_internal.h"
 #include "mrcount/mpi.h"
@@ -46,15 +44,23 @@ static int by_key(const void *a, const void *b)
     return by_place(mrc_rec_cmp(MRC_ORDER_KEY, &x->v, &y->v), x, y);
 }
 
-/* The rank whose range holds v: how many splitters are at or before it (past[k]: splitter k
- * lies past the end of the order, no record reaches it). */
-static int range_of(const mrc_rec_view *v, const mrc_rec_view *split, const bool *past, int nsplit,
-                    enum mrc_order order)
+/* The cut of the output order every rank agreed on: split[k] opens range k+1 (past[k]: it lies
+ * past the end of the order, no record reaches it); records below min_count are left out. */
+typedef struct cut {
+    const mrc_rec_view *split;
+    const bool *past;
+    int nsplit;
+    enum mrc_order order;
+    uint64_t min_count;
+} cut;
+
+/* The rank whose range holds v: how many splitters are at or before it. */
+static int range_of(const cut *c, const mrc_rec_view *v)
 {
-    int lo = 0, hi = nsplit;
+    int lo = 0, hi = c->nsplit;
     while (lo < hi) {
         int mid = lo + (hi - lo) / 2;
-        if (!past[mid] && mrc_rec_cmp(order, &split[mid], v) <= 0)
+        if (!c->past[mid] && mrc_rec_cmp(c->order, &c->split[mid], v) <= 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -62,9 +68,21 @@ static int range_of(const mrc_rec_view *v, const mrc_rec_view *split, const bool
     return lo;
 }
 
-static void view_of(const mrc_ser_rec *s, mrc_rec_view *v)
+/* The next kept record of payload[*pos, len): where it starts (*at), its bytes and its range.
+ * @return 1, or 0 at the end. */
+static int next_kept(const cut *c, const unsigned char *payload, size_t len, size_t *pos,
+                     size_t *at, size_t *bytes, int *range)
 {
-    *v = (mrc_rec_view){0, s->count, s->key, s->len};
+    mrc_ser_rec s;
+    for (size_t start = *pos; mrc_ser_next(payload, len, pos, &s) == 1; start = *pos) {
+        if (s.count < c->min_count) continue;
+        mrc_rec_view v = {0, s.count, s.key, s.len};
+        *at = start;
+        *bytes = *pos - start;
+        *range = range_of(c, &v);
+        return 1;
+    }
+    return 0;
 }
 
 /* Pass one: count the records kept and left out, check every record lies in the payload, and
@@ -87,11 +105,7 @@ static int draw_samples(const unsigned char *payload, size_t len, uint64_t recor
         }
         (*kept)++;
         if (!pending || *nsamples >= want) continue;
-        uint32_t klen = s.len < SAMPLE_KEY ? s.len : SAMPLE_KEY;
-        memcpy(buf + w, &s.count, 8);
-        memcpy(buf + w + 8, &klen, 4);
-        memcpy(buf + w + MRC_REC_HEAD, s.key, klen);
-        w += MRC_REC_HEAD + klen;
+        w += mrc_rec_put(buf + w, s.count, s.key, s.len < SAMPLE_KEY ? s.len : SAMPLE_KEY);
         (*nsamples)++;
         pending = false;
     }
@@ -116,7 +130,7 @@ static void pick_splitters(const unsigned char *all, const int *bytes, const int
         size_t pos = 0;
         mrc_ser_rec s;
         while (mrc_ser_next(all + displ[r], (size_t)bytes[r], &pos, &s) == 1) {
-            view_of(&s, &smp[n].v);
+            smp[n].v = (mrc_rec_view){0, s.count, s.key, s.len};
             smp[n].at = n;
             smp[n++].weight = w;
             total += w;
@@ -134,16 +148,6 @@ static void pick_splitters(const unsigned char *all, const int *bytes, const int
     }
     for (; k < P - 1; k++)
         past[k] = true;
-}
-
-/* The whole pages of buf from `from` to `to` go back to the system (the records sent). */
-static void release_tail(unsigned char *buf, size_t from, size_t to)
-{
-    long pg = sysconf(_SC_PAGESIZE);
-    if (pg <= 0) return;
-    uintptr_t page = (uintptr_t)pg, b = (uintptr_t)buf;
-    uintptr_t lo = (b + from + page - 1) & ~(page - 1), hi = (b + to) & ~(page - 1);
-    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
 /* Whether every rank made its allocations (*all); a rank that did not reports it.
@@ -232,15 +236,12 @@ int mrc_mpi_output_ranges(const mrc_mpi *d, void **table, const mrc_ranges_opts 
     /* Pass two: the bytes and records of each range; pass three (below) copies them. */
     size_t *scount = cnt, *sdispl = cnt + P, *rcount = cnt + 2 * (size_t)P,
            *rdispl = cnt + 3 * (size_t)P, *cur = cnt + 4 * (size_t)P;
-    size_t pos = 0;
-    mrc_ser_rec s;
-    mrc_rec_view v;
-    while (mrc_ser_next(payload, len, &pos, &s) == 1) {
-        if (s.count < o->min_count) continue;
-        view_of(&s, &v);
-        int r = range_of(&v, split, past, P - 1, order);
-        scount[r] += MRC_REC_HEAD + (size_t)s.len;
-        nrec[r]++;
+    cut c = {split, past, P - 1, order, o->min_count};
+    size_t pos = 0, at, rl;
+    int to;
+    while (next_kept(&c, payload, len, &pos, &at, &rl, &to)) {
+        scount[to] += rl;
+        nrec[to]++;
     }
     int me = d->rank;
     size_t own = scount[me]; /* this rank's own records stay, moved to the buffer's front */
@@ -304,20 +305,16 @@ int mrc_mpi_output_ranges(const mrc_mpi *d, void **table, const mrc_ranges_opts 
     unsigned char *buf = *table; /* NULL: no records, nothing moves */
     size_t front = 0;
     pos = 0;
-    while (mrc_ser_next(payload, len, &pos, &s) == 1) {
-        if (s.count < o->min_count) continue;
-        view_of(&s, &v);
-        int r = range_of(&v, split, past, P - 1, order);
-        size_t at = (size_t)(s.key - buf) - MRC_REC_HEAD, rl = MRC_REC_HEAD + (size_t)s.len;
-        if (r == me) {
-            memmove(buf + front, buf + at, rl);
+    while (next_kept(&c, payload, len, &pos, &at, &rl, &to)) {
+        if (to == me) {
+            memmove(buf + front, payload + at, rl);
             front += rl;
         } else {
-            memcpy(send + cur[r], buf + at, rl);
-            cur[r] += rl;
+            memcpy(send + cur[to], payload + at, rl);
+            cur[to] += rl;
         }
     }
-    release_tail(buf, own, MRC_SER_HEADER + len);
+    mrc_mpi_release_outside(buf, 0, own, MRC_SER_HEADER + len); /* what was sent */
     int aborted = 0;
     rc = mrc_mpi_exchange_bytes(P, send, scount, sdispl, recv, rcount, rdispl, agree[1], agree[2],
                                 o->test_round, ints, &aborted, err);

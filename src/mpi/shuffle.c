@@ -114,20 +114,12 @@ int mrc_mpi_exchange_bytes(int size, const unsigned char *send, size_t *scount, 
     x.id = x.ic + size;
     x.jc = x.ic + 2 * size;
     x.jd = x.ic + 3 * size;
-    size_t cap = round_cap(size, test_round);
-    int rc;
-    if (volume <= cap) {
-        rc = exchange_once(&x, err);
-    } else {
-        size_t q = cap / (size_t)size;
-        rc = exchange_rounds(&x, q, (pair_max + q - 1) / q, aborted, err);
-    }
-    return rc;
+    size_t cap = round_cap(size, test_round), q = cap / (size_t)size;
+    return volume <= cap ? exchange_once(&x, err)
+                         : exchange_rounds(&x, q, (pair_max + q - 1) / q, aborted, err);
 }
 
-/* The pages of buf (len bytes) wholly outside [keep_from, keep_to) go back to the system: the
- * ranges sent are dead, the rank's own range is still to be merged. */
-static void release_sent(void *buf, size_t keep_from, size_t keep_to, size_t len)
+void mrc_mpi_release_outside(void *buf, size_t keep_from, size_t keep_to, size_t len)
 {
     long pg = sysconf(_SC_PAGESIZE);
     if (pg <= 0) return;
@@ -240,8 +232,8 @@ int mrc_mpi_shuffle_tables(const mrc_mpi *d, void **local, size_t local_len, mrc
     rc = mrc_mpi_exchange_bytes(P, x.send, x.scount, x.sdispl, x.recv, x.rcount, x.rdispl, agree[1],
                                 agree[2], test_round, x.ic, &aborted, err);
     if (rc != 0 || aborted) goto out;
-    release_sent(*local, MRC_SER_HEADER + x.sdispl[d->rank], MRC_SER_HEADER + x.sdispl[d->rank + 1],
-                 local_len);
+    mrc_mpi_release_outside(*local, MRC_SER_HEADER + x.sdispl[d->rank],
+                            MRC_SER_HEADER + x.sdispl[d->rank + 1], local_len);
     for (int r = 0; r < P; r++)
         if (r != d->rank) runs[r] = (mrc_ser_run){x.recv + x.rdispl[r], x.rcount[r]};
     merged_inputs mi = {&x.recv, local};

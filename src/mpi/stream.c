@@ -279,10 +279,7 @@ static int fill_records(void *arg, const unsigned char **p, size_t *n, mrc_err *
             f->buf = b;
             f->cap = need;
         }
-        memcpy(f->buf + len, &f->r.count, 8);
-        memcpy(f->buf + len + 8, &f->r.len, 4);
-        memcpy(f->buf + len + MRC_REC_HEAD, f->r.key, f->r.len);
-        len += need;
+        len += mrc_rec_put(f->buf + len, f->r.count, f->r.key, f->r.len);
         f->have = false;
     }
     *p = f->buf;

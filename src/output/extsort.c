@@ -44,11 +44,8 @@ static int chunk_put(chunk *c, const mrc_rec_view *r, mrc_err *err)
         c->refs = p;
         c->rcap = cap;
     }
-    memcpy(c->buf + c->len, &r->count, 8);
-    memcpy(c->buf + c->len + 8, &r->len, 4);
-    memcpy(c->buf + c->len + MRC_REC_HEAD, r->key, r->len);
     c->refs[c->n++].window = c->len; /* an offset until the buffer stops moving */
-    c->len += need;
+    c->len += mrc_rec_put(c->buf + c->len, r->count, r->key, r->len);
     return 0;
 }
 

@@ -166,10 +166,7 @@ int mrc_ser_merge_runs(const mrc_ser_run *runs, size_t nruns, unsigned char *out
             return mrc_err_set(err, MRC_EOVERFLOW, "merge of %zu runs: output past %zu bytes",
                                nruns, cap);
         }
-        memcpy(out + w, &count, 8);
-        memcpy(out + w + 8, &len, 4);
-        memcpy(out + w + REC_HEAD, key, len);
-        w += REC_HEAD + len;
+        w += mrc_rec_put(out + w, count, key, len);
         res->records++;
         res->total = res->total + count < res->total ? UINT64_MAX : res->total + count;
     }
