@@ -18,8 +18,9 @@
 # Env: MRCOUNT, MRC_SHARED, BENCH_RUNS (3), BENCH_TIMEOUT (3600 s per run) as in lib.bash;
 #      BENCH_PARTS ("30m 100m english"; "ngram" too); BENCH_COMMANDS (30m and ngram parts: subset
 #      of "mrc-1x1 mrc-1x2 mrc-2x1 sort mawk python", default all; ngram has no python; 30m also
-#      has mrc-2x1-merge, not in the default: 2 x 1 with rank 0 merging every rank's share, the
-#      output before the output by ranges); BENCH_KEYS (30000000), BENCH_BIG_KEYS (100000000);
+#      has mrc-2x1-merge and mrc-2x1-append, not in the default: 2 x 1 with rank 0 merging every
+#      rank's share, the output before the output by ranges, and with rank 0 appending rank 1's
+#      lines, the output by ranges on a path the ranks do not share); BENCH_KEYS (30000000), BENCH_BIG_KEYS (100000000);
 #      BENCH_TOKENS, BENCH_BIG_TOKENS (0: each key once; more: repeats, see gen_keys --tokens);
 #      BENCH_DIST (zipf), BENCH_ORDER (seq), BENCH_PER_LINE (1), BENCH_FILES (8) for gen_keys;
 #      BENCH_SETTLE (5: seconds of quiet before each run, see run_interleaved);
@@ -235,6 +236,7 @@ if [[ $PARTS == *" 30m "* ]]; then
     add mrc-1x2 "$(mrc mrc-1x2 -np 1 --bind-to none -- --threads 2)"
     add mrc-2x1 "$(mrc mrc-2x1 -np 2 -- --threads 1)"
     add mrc-2x1-merge "MRC_TEST_OUTPUT_MERGE=1 $(mrc mrc-2x1-merge -np 2 -- --threads 1)"
+    add mrc-2x1-append "MRC_TEST_OUTPUT_UNSHARED=1 $(mrc mrc-2x1-append -np 2 -- --threads 1)"
     add sort "SORT_MEM=$SORT_MEM timeout $LIMIT $(q "$SHARED_BENCH/sort-count.sh") words $inputs"
     add mawk "timeout $LIMIT $(q "$SHARED_BENCH/awk-count.sh") words $inputs"
     add python "timeout $LIMIT python3 $(q "$SHARED_BENCH/seed_mapreduce.py") --mode words --procs 2 $inputs"

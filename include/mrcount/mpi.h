@@ -349,6 +349,24 @@ int mrc_mpi_stream_block(mrc_source *src, const unsigned char **p, size_t *n, mr
 int mrc_mpi_stream_serve_bytes(const mrc_mpi *d, const unsigned char *buf, size_t len, size_t block,
                                const mrc_stop *stop, uint64_t *sent, mrc_err *err);
 
+/* ---- the result written in place by every rank (shared.c) ---- */
+
+/** mrc_mpi_share_file() : whether every rank can write the result file that rank 0 opened
+ *  (fd0, as `name`; fd0 -1 or name NULL: it cannot be shared): rank 0
+ *  writes a random 16-byte mark at its start (made durable when a rank is on another node; the
+ *  file's lines overwrite it, or rank 0 cuts the file to their length), every
+ *  other rank opens `name` and must read the mark there (a node-local path names another file,
+ *  or none). refuse (a test hook) makes this rank fail the check. Collective.
+ *  @return 0 with *fd a descriptor for writing on every rank (rank 0: fd0; the others' own, to
+ *  be closed) and *page the largest page size of the ranks, or 0 with *fd -1 on every rank
+ *  when some rank cannot; nonzero with err filled on an MPI failure. */
+int mrc_mpi_share_file(const mrc_mpi *d, int fd0, const char *name, bool refuse, int *fd,
+                       uint64_t *page, mrc_err *err);
+
+/** mrc_mpi_offsets() : where this rank's `bytes` start when every rank's follow in rank order
+ *  (*at), and the sum of all (*total). Collective. @return 0, or MRC_EMPI with err filled. */
+int mrc_mpi_offsets(const mrc_mpi *d, uint64_t bytes, uint64_t *at, uint64_t *total, mrc_err *err);
+
 /* ---- bad records (comm.c) ---- */
 
 /** mrc_mpi_gather_bad() : rank 0 gets every rank's bad-record counts and first samples, merged

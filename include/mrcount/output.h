@@ -138,6 +138,55 @@ int mrc_output_format_sorted(const mrc_out_sorted *s, const mrc_output_opts *o, 
                              const mrc_placement *pl, size_t hint, unsigned char **buf, size_t *len,
                              mrc_err *err);
 
+/* ---- one result written at known offsets by several processes (the ranks' ranges of the
+ * output order, on a file system they share) ---- */
+
+typedef struct mrc_out_file mrc_out_file;
+
+/** mrc_output_file_open() : the temporary that mrc_output_write_sorted() would write path's
+ *  result into, opened and sized to `size` bytes, for writers at known offsets (any process
+ *  that opens mrc_output_file_tmp()). @return 0 with *f; 0 with *f NULL when path names no
+ *  regular file of ours (standard output, a descriptor, a device, a FIFO: written in order,
+ *  by one process); or nonzero with err filled ("<path>: <cause>"). */
+int mrc_output_file_open(const char *path, uint64_t size, mrc_out_file **f, mrc_err *err);
+
+/** mrc_output_file_fd(), mrc_output_file_tmp() : its descriptor (open for writing) and path. */
+int mrc_output_file_fd(const mrc_out_file *f);
+const char *mrc_output_file_tmp(const mrc_out_file *f);
+
+/** mrc_output_file_put() : p[0, n) written at offset `at`. @return 0, or nonzero with err
+ *  filled ("<path>: <cause>"). */
+int mrc_output_file_put(mrc_out_file *f, const unsigned char *p, size_t n, uint64_t at,
+                        mrc_err *err);
+
+/** mrc_output_file_close() : rc 0: the temporary cut to `size` bytes and renamed over the
+ *  path (made durable first with mrc_output_set_sync()); else removed, path untouched. f is
+ *  freed (NULL: nothing). @return rc, or the truncation's, close's or rename's error. */
+int mrc_output_file_close(mrc_out_file *f, uint64_t size, int rc, mrc_err *err);
+
+/** mrc_output_edges() : of the bytes [at, at + bytes) of a file cut in pages of `page` bytes,
+ *  *head bytes at the start and *tail at the end lie in pages that other bytes share (all of
+ *  them in *head when no whole page is theirs; both 0 when page is 0). */
+void mrc_output_edges(uint64_t at, uint64_t bytes, uint64_t page, uint64_t *head, uint64_t *tail);
+
+typedef struct mrc_out_at {
+    int fd;               /* the file, open for writing */
+    const char *label;    /* the result's path, for messages */
+    uint64_t at, bytes;   /* where the lines go, and their length (the sum of their lengths) */
+    uint64_t page;        /* 0: every byte written; else the edges kept (mrc_output_edges()) */
+    unsigned char *edges; /* out: malloc'd, the head then the tail; NULL when none */
+    size_t edges_len;
+} mrc_out_at;
+
+/** mrc_output_write_sorted_at() : s's lines (as mrc_output_write_sorted() formats them; o->path
+ *  and o->tail unused), formatted on pl's threads and written with pwrite() to w->fd from w->at;
+ *  with w->page, the edges go to w->edges instead, for one process to write (so no page of
+ *  the file is written by two processes: a file system that writes whole pages back, as NFS
+ *  may, cannot mix them). Their length must be w->bytes. With mrc_output_set_sync(), w->fd is
+ *  fsync'd. @return 0, or nonzero with err filled ("<label>: <cause>"). */
+int mrc_output_write_sorted_at(const mrc_out_sorted *s, const mrc_output_opts *o, mrc_topo *topo,
+                               const mrc_placement *pl, mrc_out_at *w, mrc_err *err);
+
 /** mrc_output_write_records() : mrc_output_sort() (limited to o->top) then
  *  mrc_output_write_sorted(), in o->sort's order; refs[i].rec must be set, windows need not be.
  *  refs come from mrc_output_refs_from_table() or from any array of record heads.
@@ -160,10 +209,11 @@ int mrc_output_check_table(const void *table, size_t cap, const char *label, mrc
 
 /** mrc_output_refs_from_records() : one ref per record of nsegs buffers segs[i][0, lens[i]),
  *  wire records back to back (no header), which must hold exactly `records` of them in all
- *  (each checked to lie in its buffer). @return as mrc_output_refs_from_table(). */
+ *  (each checked to lie in its buffer); *bytes (unless NULL): the length of their lines, read
+ *  on the way. @return as mrc_output_refs_from_table(). */
 int mrc_output_refs_from_records(const unsigned char *const *segs, const size_t *lens, size_t nsegs,
                                  uint64_t records, const char *label, mrc_out_ref **out, size_t *n,
-                                 mrc_err *err);
+                                 uint64_t *bytes, mrc_err *err);
 
 /** mrc_output_write_merged() : write the k-way merge of n streams, each already in o->sort's
  *  order (MRC_ORDER_COUNT for MRC_SORT_COUNT, MRC_ORDER_KEY for MRC_SORT_KEY), as lines: the

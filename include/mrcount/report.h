@@ -101,6 +101,7 @@ typedef struct mrc_run_report {
     bool reduce_fallback;
     bool output_ranges; /* every rank wrote its range of the output order (else rank 0 merged) */
     bool output_ranges_declined; /* tried, but a range would not fit a rank's memory limit */
+    bool output_in_place; /* output_ranges, each rank's lines written into the file by itself */
     double union_estimate;
     double model_seconds[2]; /* reduce, shuffle */
     const char *mpi_pml;

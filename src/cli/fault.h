@@ -38,6 +38,8 @@ typedef struct mrc_fault_knobs {
     uint64_t step_each;      /* MRC_TEST_STEP_EACH=1: --progress lines within a step every time */
     uint64_t rss_window;     /* MRC_TEST_RSS_WINDOW=1: the combine's own peak RSS (see flow.c) */
     uint64_t output_merge;   /* MRC_TEST_OUTPUT_MERGE=1: rank 0 merges every rank's share */
+    uint64_t output_unshared; /* MRC_TEST_OUTPUT_UNSHARED=N: rank N cannot see rank 0's result
+                               * file (a node-local path): rank 0 writes every range's lines */
 } mrc_fault_knobs;
 
 /** mrc_fault_at_start() : MRC_TEST_SIGNAL_AT_START=N raises SIGTERM N times in this rank

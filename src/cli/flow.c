@@ -10,10 +10,12 @@
  * and rank 0 writes its range then appends every other rank's lines; else rank 0 merges one
  * stream per rank into the result; or each rank writes its part. It decides which way; the
  * work is in the stages it calls. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mrcount/output.h"
 #include "run.h"
@@ -367,7 +369,8 @@ static int sort_range(run *r, mrc_err *err)
     if (rc == 0) {
         const unsigned char *segs[2] = {r->ranges.recs, r->ranges.recv};
         size_t lens[2] = {r->ranges.len, r->ranges.recv_len};
-        rc = mrc_output_refs_from_records(segs, lens, 2, r->ranges.n, "result", &refs, &n, err);
+        rc = mrc_output_refs_from_records(segs, lens, 2, r->ranges.n, "result", &refs, &n,
+                                          &r->range_bytes, err);
     }
     r->sorted_refs = refs;
     if (rc != 0) return rc;
@@ -558,6 +561,141 @@ static int serve_range(run *r, mrc_err *err)
     return rc;
 }
 
+/* ---- ranged: the lines written in place ---- */
+
+/* Every rank, ranged: whether every rank writes its lines into the result itself, at their
+ * offset (r->placed: a regular file in a directory that every rank sees, as a cluster's shared
+ * file system), or rank 0 appends them. failed: this rank has no lines to write (its error is
+ * in err already, and kept); it still takes part. */
+static int place_ranges(run *r, int failed, mrc_err *err)
+{
+    mrc_err quiet = {0};
+    mrc_err *e = failed ? &quiet : err;
+    uint64_t at = 0, total = 0;
+    int rc = mrc_mpi_offsets(&r->d, failed ? 0 : r->range_bytes, &at, &total, e);
+    int fd0 = -1, fd = -1;
+    const char *name = NULL;
+    if (rc == 0 && !failed && r->d.rank == 0 && r->o.out.path != NULL) {
+        /* a file that cannot be made is met again, and reported, in the append */
+        mrc_err lost = {0};
+        if (mrc_output_file_open(r->o.out.path, total, &r->out_file, &lost) == 0 &&
+            r->out_file != NULL) {
+            fd0 = mrc_output_file_fd(r->out_file);
+            name = mrc_output_file_tmp(r->out_file);
+        }
+    }
+    bool refuse =
+        failed || rc != 0 ||
+        (r->knobs.output_unshared != 0 && r->knobs.output_unshared == (uint64_t)r->d.rank);
+    int rc2 = mrc_mpi_share_file(&r->d, fd0, name, refuse, &fd, &r->page, e);
+    if (rc == 0) rc = rc2;
+    r->placed = rc == 0 && fd >= 0;
+    if (r->placed) {
+        r->out_fd = fd;
+        r->line_at = at;
+        r->lines_bytes = total;
+    } else {
+        (void)mrc_output_file_close(r->out_file, 0, MRC_EIO, &quiet); /* removed */
+        r->out_file = NULL;
+    }
+    return failed ? 0 : rc;
+}
+
+/* Rank 0, placed: the edges that rank k's stream brings (where its head and tail go, 4 u64,
+ * then their bytes), written there. */
+static int put_edges(run *r, mrc_source *s, int k, mrc_err *err)
+{
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    const unsigned char *p;
+    size_t n;
+    int got;
+    while ((got = mrc_mpi_stream_block(s, &p, &n, err)) > 0) {
+        unsigned char *b = realloc(buf, len + n);
+        if (b == NULL) {
+            free(buf);
+            return mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
+        }
+        memcpy(b + len, p, n);
+        buf = b;
+        len += n;
+    }
+    if (got < 0) {
+        free(buf);
+        return err->code ? err->code : MRC_EIO;
+    }
+    uint64_t h[4] = {0};
+    int rc = 0;
+    if (len >= sizeof h) memcpy(h, buf, sizeof h);
+    if (len < sizeof h || h[1] + h[3] != len - sizeof h || h[0] > r->lines_bytes ||
+        h[1] > r->lines_bytes - h[0] || h[2] > r->lines_bytes || h[3] > r->lines_bytes - h[2])
+        rc = mrc_err_set(err, MRC_EINVAL, "rank %d: %zu bytes of edges that fit no lines", k, len);
+    if (rc == 0 && h[1] != 0)
+        rc = mrc_output_file_put(r->out_file, buf + sizeof h, (size_t)h[1], h[0], err);
+    if (rc == 0 && h[3] != 0)
+        rc = mrc_output_file_put(r->out_file, buf + sizeof h + h[1], (size_t)h[3], h[2], err);
+    free(buf);
+    return rc;
+}
+
+/* Rank 0, placed: its own lines, then the edges of every other rank's (while those ranks write
+ * the rest of theirs), then the result put in place. */
+static int write_placed(run *r, mrc_err *err)
+{
+    size_t P = (size_t)r->d.size;
+    mrc_source **src = open_streams(r, err);
+    int rc = src == NULL ? err->code : 0;
+    if (rc == 0) {
+        mrc_out_at w = {
+            .fd = r->out_fd, .label = mrc_output_label(r->o.out.path), .bytes = r->range_bytes};
+        rc = mrc_output_write_sorted_at(&r->sorted, &r->o.out, r->topo, &r->pl, &w, err);
+    }
+    uint64_t done = r->ranges.lines[0];
+    for (size_t k = 1; k < P && rc == 0; k++) {
+        rc = put_edges(r, src[k], (int)k, err);
+        done += r->ranges.lines[k];
+        if (rc == 0 && r->o.out.written != NULL) r->o.out.written(r->o.out.written_arg, done);
+    }
+    for (size_t k = 1; src != NULL && k < P; k++)
+        src[k]->close(src[k]);
+    free(src);
+    rc = mrc_output_file_close(r->out_file, r->lines_bytes, rc, err);
+    r->out_file = NULL;
+    return rc;
+}
+
+/* Another rank, placed: its lines written into rank 0's file on its threads, but for the
+ * edges it shares a page of with another rank: those are served to rank 0 to write. */
+static int write_placed_range(run *r, mrc_err *err)
+{
+    mrc_out_at w = {.fd = r->out_fd,
+                    .label = mrc_output_label(r->o.out.path),
+                    .at = r->line_at,
+                    .bytes = r->range_bytes,
+                    .page = r->page};
+    int rc = mrc_output_write_sorted_at(&r->sorted, &r->o.out, r->topo, &r->pl, &w, err);
+    if (close(r->out_fd) != 0 && rc == 0) rc = mrc_err_errno(err, errno, "%s", w.label);
+    r->out_fd = -1;
+    unsigned char *msg = NULL;
+    size_t len = 4 * sizeof(uint64_t) + w.edges_len;
+    if (rc == 0 && MRC_FAULT_AT(MRC_FP_STREAM)) rc = mrc_fault_at(err, MRC_FP_STREAM, 0);
+    if (rc == 0 && (msg = malloc(len)) == NULL)
+        rc = mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
+    if (rc == 0) {
+        uint64_t head, tail;
+        mrc_output_edges(w.at, w.bytes, w.page, &head, &tail);
+        uint64_t h[4] = {w.at, head, w.at + w.bytes - tail, tail};
+        memcpy(msg, h, sizeof h);
+        if (w.edges_len != 0) memcpy(msg + sizeof h, w.edges, w.edges_len);
+    }
+    free(w.edges);
+    uint64_t sent = 0;
+    int rc2 = mrc_mpi_stream_serve_bytes(&r->d, rc == 0 ? msg : NULL, len, STREAM_BYTES,
+                                         &mrc_signal_flag, &sent, err); /* or the error */
+    free(msg);
+    return rc != 0 ? rc : rc2;
+}
+
 int mrc_run_output(run *r)
 {
     double t0 = mrc_now();
@@ -570,6 +708,10 @@ int mrc_run_output(run *r)
     if (rc == 0) rc = rc2;
     r->comb.distinct = sums[0];
     r->dropped = sums[1];
+    if (r->ranged) {
+        rc2 = place_ranges(r, rc, &r->err);
+        if (rc == 0) rc = rc2;
+    }
     if (mrc_run_agree(r, rc) != 0) return 1;
     uint64_t lines = r->comb.distinct > r->dropped ? r->comb.distinct - r->dropped : 0;
     if (r->o.out.top != 0 && r->o.out.top < lines) lines = r->o.out.top;
@@ -588,12 +730,15 @@ int mrc_run_output(run *r)
             r->o.out.written_arg = &wc;
         }
         rc = r->d.size == 1 ? write_mine(r, &r->o.out, &r->err)
+             : r->placed    ? write_placed(r, &r->err)
              : r->ranged    ? write_ranges(r, &r->err)
                             : merge_all(r, &r->err);
         r->o.out.written = NULL;
         r->o.out.written_arg = NULL;
         if (rc == 0) mrc_signals_watch_made(r->o.out.path);
         rc = mrc_run_end_phase(r, MRC_FP_OUTPUT, rc);
+    } else if (r->placed) {
+        rc = mrc_run_end_phase(r, MRC_FP_OUTPUT, write_placed_range(r, &r->err));
     } else if (r->ranged) {
         rc = mrc_run_end_phase(r, MRC_FP_OUTPUT, serve_range(r, &r->err));
     } else {
@@ -628,6 +773,10 @@ void mrc_run_flow_free(run *r)
     if (!r->refs_in_table) free(r->sorted_refs); /* else the table's: freed with it, below */
     if (r->have_ext) mrc_output_sorted_result_free(&r->ext);
     mrc_ranges_free(&r->ranges);
+    if (r->placed && r->d.rank != 0 && r->out_fd >= 0) close(r->out_fd);
+    mrc_err quiet = {0}; /* a run that failed before rank 0 wrote: its temporary removed */
+    (void)mrc_output_file_close(r->out_file, 0, MRC_EIO, &quiet);
+    r->out_file = NULL;
     if (r->store != NULL) mrc_chunk_store_close(r->store);
     mrc_map_output_free(&r->mapped);
 }

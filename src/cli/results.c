@@ -144,6 +144,7 @@ int mrc_run_write_metrics(run *r)
                               .reduce_fallback = r->comb.fell_back,
                               .output_ranges = r->ranged,
                               .output_ranges_declined = r->ranges.declined,
+                              .output_in_place = r->placed,
                               .union_estimate = r->comb.union_est,
                               .model_seconds = {r->comb.predicted[0], r->comb.predicted[1]},
                               .mpi_pml = r->d.node_local_pml ? "ob1 (one node)"

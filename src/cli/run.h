@@ -60,6 +60,14 @@ typedef struct run {
      * records these are; the other ranks append their lines to rank 0's */
     bool ranged;
     mrc_ranges ranges;
+    /* ranged, every rank's lines written in place into the result file that rank 0 made, on
+     * a file system all ranks share (flow.c): its temporary (rank 0), the descriptor of this
+     * rank, where its lines start, the length of all lines and the page size of the ranks */
+    bool placed;
+    mrc_out_file *out_file;
+    int out_fd;
+    uint64_t range_bytes; /* the length of this rank's lines */
+    uint64_t line_at, lines_bytes, page;
     uint64_t distinct_mine; /* distinct keys of this rank's share */
     uint64_t dropped_mine;  /* of those, left out by --min-count */
     uint64_t dropped;       /* left out by --min-count, all ranks */

@@ -16,6 +16,7 @@
 
 #include "mrcount/output.h"
 #include "mrcount/table.h"
+#include "output_internal.h"
 
 #define REC_HEAD 12 /* u64 count + u32 length */
 
@@ -38,7 +39,7 @@ static int read_header_checked(const void *table, size_t cap, const char *label,
 /* refs[0, cap) for the records of seg[0, len) from *seen on, each checked to lie in seg.
  * @return 0 at seg's end, -1 at a record cut by it, 1 when seg holds more than cap records. */
 static int walk_refs(const unsigned char *seg, size_t len, mrc_out_ref *refs, uint64_t cap,
-                     uint64_t *seen)
+                     uint64_t *seen, uint64_t *bytes)
 {
     size_t pos = 0, at = 0;
     mrc_ser_rec r;
@@ -46,6 +47,7 @@ static int walk_refs(const unsigned char *seg, size_t len, mrc_out_ref *refs, ui
     while ((rc = mrc_ser_next(seg, len, &pos, &r)) == 1) {
         if (*seen == cap) return 1;
         refs[(*seen)++] = (mrc_out_ref){0, seg + at};
+        if (bytes != NULL) *bytes += mrc_out_line_len(seg + at);
         at = pos;
     }
     return rc;
@@ -68,7 +70,7 @@ static int table_refs(const unsigned char *payload, const mrc_ser_header *h, con
     mrc_out_ref *refs = refs_alloc(h->records);
     if (h->records && refs == NULL) return mrc_err_errno(err, ENOMEM, "%s", label);
     uint64_t seen = 0;
-    int rc = walk_refs(payload, (size_t)h->payload, refs, h->records, &seen);
+    int rc = walk_refs(payload, (size_t)h->payload, refs, h->records, &seen, NULL);
     if (rc != 0 || seen != h->records) {
         free(refs);
         if (rc < 0)
@@ -120,16 +122,17 @@ int mrc_output_refs_from_table(const void *table, size_t cap, const char *label,
 
 int mrc_output_refs_from_records(const unsigned char *const *segs, const size_t *lens, size_t nsegs,
                                  uint64_t records, const char *label, mrc_out_ref **out, size_t *n,
-                                 mrc_err *err)
+                                 uint64_t *bytes, mrc_err *err)
 {
     *out = NULL;
     *n = 0;
+    if (bytes != NULL) *bytes = 0;
     mrc_out_ref *refs = refs_alloc(records);
     if (records && refs == NULL) return mrc_err_errno(err, ENOMEM, "%s", label);
     uint64_t seen = 0;
     int rc = 0;
     for (size_t i = 0; i < nsegs && rc == 0; i++)
-        rc = walk_refs(segs[i], lens[i], refs, records, &seen);
+        rc = walk_refs(segs[i], lens[i], refs, records, &seen, bytes);
     if (rc != 0 || seen != records) {
         free(refs);
         if (rc != 0)

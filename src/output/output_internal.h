@@ -88,6 +88,12 @@ typedef struct mrc_out_dest {
     bool in_memory;
     unsigned char *mem;
     size_t mem_len, mem_cap;
+    /* Written at known offsets (mrc_output_write_sorted_at()): the next byte's offset; the
+     * bytes in [body_from, body_to) are written, those before and after it kept in edges
+     * (its head first, edges[0, body_from - at)), everything past end refused. */
+    bool placed;
+    uint64_t at, pos, body_from, body_to, end;
+    unsigned char *edges;
 } mrc_out_dest;
 
 /* The bytes of a regular file kept in the page cache behind the writer (see

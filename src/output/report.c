@@ -169,12 +169,13 @@ void mrc_report_metrics(const mrc_run_report *r, FILE *f)
     if (r->run_options != NULL) r->run_options(r->run_options_arg, f);
     fprintf(f,
             ", \"chunk_size\": %llu, \"reduce_used\": \"%s\", \"reduce_fallback\": %s, "
-            "\"output_ranges\": %s, \"output_ranges_declined\": %s, \"union_estimate\": %.0f, "
+            "\"output_ranges\": %s, \"output_ranges_declined\": %s, \"output_in_place\": %s, "
+            "\"union_estimate\": %.0f, "
             "\"combine_model_seconds\": {\"reduce\": %.6f, \"shuffle\": %.6f}, \"mpi_pml\": ",
             (unsigned long long)r->chunk_size, r->reduce_used,
             r->reduce_fallback ? "true" : "false", r->output_ranges ? "true" : "false",
-            r->output_ranges_declined ? "true" : "false", r->union_estimate, r->model_seconds[0],
-            r->model_seconds[1]);
+            r->output_ranges_declined ? "true" : "false", r->output_in_place ? "true" : "false",
+            r->union_estimate, r->model_seconds[0], r->model_seconds[1]);
     mrc_json_string(f, r->mpi_pml);
     fputs(", \"inputs\": [", f);
     for (size_t i = 0; i < r->ninputs; i++) {

@@ -104,8 +104,49 @@ void mrc_output_set_write_behind(uint64_t bytes)
     behind_window = bytes != 0 ? bytes : OUT_WRITE_BEHIND;
 }
 
+static int pwrite_all(int fd, const unsigned char *p, size_t n, uint64_t off)
+{
+    while (n > 0) {
+        ssize_t w = pwrite(fd, p, n, (off_t)off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return errno;
+        if (w == 0) return EIO;
+        p += w;
+        n -= (size_t)w;
+        off += (uint64_t)w;
+    }
+    return 0;
+}
+
+/* A placed destination: p[0, n) at d->pos, in the body written, in the edges kept. */
+static int put_placed(mrc_out_dest *d, const unsigned char *p, size_t n)
+{
+    uint64_t pos = d->pos, end = pos + n;
+    if (end > d->end) return ERANGE; /* more lines than their length said: a bug, never a file */
+    d->pos = end;
+    while (pos < end) {
+        uint64_t k;
+        int e = 0;
+        if (pos < d->body_from) {
+            k = (end < d->body_from ? end : d->body_from) - pos;
+            memcpy(d->edges + (pos - d->at), p, (size_t)k);
+        } else if (pos < d->body_to) {
+            k = (end < d->body_to ? end : d->body_to) - pos;
+            e = pwrite_all(d->fd, p, (size_t)k, pos);
+        } else {
+            k = end - pos;
+            memcpy(d->edges + (d->body_from - d->at) + (pos - d->body_to), p, (size_t)k);
+        }
+        if (e != 0) return e;
+        p += k;
+        pos += k;
+    }
+    return 0;
+}
+
 int mrc_out_dest_put(mrc_out_dest *d, const unsigned char *p, size_t n)
 {
+    if (d->placed) return put_placed(d, p, n);
     if (d->in_memory) {
         if (d->mem_cap - d->mem_len < n) {
             size_t cap = d->mem_cap + (d->mem_cap >> 1) + n;
@@ -496,6 +537,113 @@ int mrc_output_format_sorted(const mrc_out_sorted *s, const mrc_output_opts *o, 
     }
     *buf = d.mem;
     *len = d.mem_len;
+    return 0;
+}
+
+/* ---- one result written at known offsets by several processes ---- */
+
+struct mrc_out_file {
+    mrc_out_dest d;
+};
+
+int mrc_output_file_open(const char *path, uint64_t size, mrc_out_file **f, mrc_err *err)
+{
+    struct stat st; /* a device or FIFO is not even opened here (a FIFO's reader would see
+                     * its end when it is closed again) */
+    *f = NULL;
+    if (strcmp(path, "-") == 0 || mrc_output_fd(path) >= 0 ||
+        (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)))
+        return 0;
+    *f = calloc(1, sizeof **f);
+    if (*f == NULL) return mrc_err_errno(err, ENOMEM, "%s", path);
+    mrc_out_dest *d = &(*f)->d;
+    int rc = mrc_out_dest_open(d, path, err);
+    if (rc == 0 && !d->regular) { /* written in place, in order: by one process */
+        rc = mrc_out_dest_close(d, 0, err);
+        free(*f);
+        *f = NULL;
+        return rc;
+    }
+    if (rc == 0 && ftruncate(d->fd, (off_t)size) != 0) {
+        rc = mrc_err_errno(err, errno, "%s", d->label);
+        (void)mrc_out_dest_close(d, rc, err);
+    }
+    if (rc != 0) {
+        free(*f);
+        *f = NULL;
+    }
+    return rc;
+}
+
+int mrc_output_file_fd(const mrc_out_file *f)
+{
+    return f->d.fd;
+}
+
+const char *mrc_output_file_tmp(const mrc_out_file *f)
+{
+    return f->d.tmp;
+}
+
+int mrc_output_file_put(mrc_out_file *f, const unsigned char *p, size_t n, uint64_t at,
+                        mrc_err *err)
+{
+    int e = pwrite_all(f->d.fd, p, n, at);
+    return e != 0 ? mrc_err_errno(err, e, "%s", f->d.label) : 0;
+}
+
+int mrc_output_file_close(mrc_out_file *f, uint64_t size, int rc, mrc_err *err)
+{
+    if (f == NULL) return rc;
+    if (rc == 0 && ftruncate(f->d.fd, (off_t)size) != 0)
+        rc = mrc_err_errno(err, errno, "%s", f->d.label);
+    rc = mrc_out_dest_close(&f->d, rc, err);
+    free(f);
+    return rc;
+}
+
+void mrc_output_edges(uint64_t at, uint64_t bytes, uint64_t page, uint64_t *head, uint64_t *tail)
+{
+    *head = *tail = 0;
+    if (page == 0 || bytes == 0) return;
+    uint64_t end = at + bytes, from = (at + page - 1) / page * page, to = end / page * page;
+    if (from < to) {
+        *head = from - at;
+        *tail = end - to;
+    } else { /* no whole page of its own */
+        *head = bytes;
+    }
+}
+
+int mrc_output_write_sorted_at(const mrc_out_sorted *s, const mrc_output_opts *o, mrc_topo *topo,
+                               const mrc_placement *pl, mrc_out_at *w, mrc_err *err)
+{
+    uint64_t head, tail;
+    mrc_output_edges(w->at, w->bytes, w->page, &head, &tail);
+    w->edges = NULL;
+    w->edges_len = (size_t)(head + tail);
+    mrc_out_dest d = {.path = w->label,
+                      .label = w->label,
+                      .fd = w->fd,
+                      .placed = true,
+                      .at = w->at,
+                      .pos = w->at,
+                      .body_from = w->at + head,
+                      .body_to = w->at + w->bytes - tail,
+                      .end = w->at + w->bytes};
+    if (w->edges_len != 0 && (d.edges = malloc(w->edges_len)) == NULL)
+        return mrc_err_errno(err, ENOMEM, "%s", w->label);
+    int rc = lines_to(s, o, topo, pl, &d, w->label, err);
+    if (rc == 0 && d.pos != d.end)
+        rc = mrc_err_set(err, MRC_EIO, "%s: %llu bytes of lines, %llu expected", w->label,
+                         (unsigned long long)(d.pos - d.at), (unsigned long long)w->bytes);
+    if (rc == 0 && durable_fsync && fsync(w->fd) != 0)
+        rc = mrc_err_errno(err, errno, "%s", w->label);
+    if (rc != 0) {
+        free(d.edges);
+        return rc;
+    }
+    w->edges = d.edges;
     return 0;
 }
 

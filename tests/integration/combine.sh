@@ -87,16 +87,20 @@ assert_same "$T/text.expected" "$T/out.tsv" "shuffle in rounds"
 log "ok: shuffle in rounds of 4 KiB"
 
 # The output by ranges (after a shuffle, by default): a sample sort cuts the output order into
-# one range per rank, each rank sorts and formats its own, rank 0 appends them. Against the
-# oracle and against rank 0's merge of the owners' streams (MRC_TEST_OUTPUT_MERGE=1): counts in
-# ties, --sort key, --min-count, standard output, more ranks than keys, keys alike past the
-# samples' 512-byte prefixes (splitters that cannot tell them apart), and a memory limit under
-# which the ranks decline it (the merge then, same bytes, nothing spilled).
+# one range per rank, each rank sorts and formats its own and writes it into the result file at
+# its offset (the bytes it shares a page with another rank's go through rank 0), or rank 0
+# appends them (standard output; MRC_TEST_OUTPUT_UNSHARED=N: rank N does not see the file, as a
+# node-local path). Against the oracle and against rank 0's merge of the owners' streams
+# (MRC_TEST_OUTPUT_MERGE=1): counts in ties, --sort key, --min-count, standard output, more
+# ranks than keys (empty ranges; 10 lines, all in one page), 10^6 keys (many pages a rank),
+# keys alike past the samples' 512-byte prefixes (splitters that cannot tell them apart), and a
+# memory limit under which the ranks decline it (the merge then, same bytes, nothing spilled).
 mkdir -p "$T/prefix"
 awk 'BEGIN { p = sprintf("%600s", ""); gsub(/ /, "q", p)
     for (i = 0; i < 3000; i++) for (c = 0; c <= i % 4; c++) print p i }' >"$T/prefix/p.txt"
 sort_uniq "$T/prefix/p.txt" >"$T/prefix.expected"
 ranges() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["config"]["output_ranges"])' "$1"; }
+in_place() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["config"]["output_in_place"])' "$1"; }
 for np in 2 3 4; do
     for corpus in text prefix mega tiny; do
         [ "$corpus" = mega ] && [ "$np" = 4 ] && continue
@@ -110,8 +114,17 @@ for np in 2 3 4; do
                 --metrics "$T/m.json" "$T/$corpus"
             assert_same "$T/want.tsv" "$T/out.tsv" "$corpus np $np --sort $sort by ranges"
             [ "$(ranges "$T/m.json")" = True ] || fail "$corpus np $np --sort $sort: not by ranges"
+            [ "$(in_place "$T/m.json")" = True ] || fail "$corpus np $np --sort $sort: not in place"
+            [ "$corpus" = text ] || [ "$corpus" = mega ] || continue
+            MRC_TEST_OUTPUT_UNSHARED=$((np - 1)) run_mrc_ok "$np" --threads 1 --quiet \
+                --reduce shuffle --sort $sort --output "$T/out.tsv" --metrics "$T/m.json" \
+                "$T/$corpus"
+            assert_same "$T/want.tsv" "$T/out.tsv" "$corpus np $np --sort $sort appended"
+            [ "$(in_place "$T/m.json")" = False ] || fail "$corpus np $np: in place, not shared"
         done
     done
+    leftover=$(find "$T" -maxdepth 1 -name 'out.tsv.tmp.*')
+    [ -z "$leftover" ] || fail "np $np: temporaries left: $leftover"
     MRC_TEST_OUTPUT_MERGE=1 run_mrc_ok "$np" --threads 1 --quiet --reduce shuffle \
         --output "$T/out.tsv" --metrics "$T/m.json" "$T/text"
     assert_same "$T/text.expected" "$T/out.tsv" "text np $np merged on rank 0"

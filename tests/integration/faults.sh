@@ -82,19 +82,28 @@ for c in "${cases[@]}"; do
 done
 
 # The output by ranges (--reduce shuffle: every rank formats its range of the output order and
-# serves its lines to rank 0): an owner fails before it serves (rank 0 relays its error), rank 0
-# fails after writing (the owners are told to stop), an owner fails at the end of the output.
-run_mrc_ok 3 --reduce shuffle "${ARGS[@]}" "$D"
-python3 -c 'import json,sys; sys.exit(not json.load(open(sys.argv[1]))["config"]["output_ranges"])' \
-    "$OUT/m.json" || fail "np 3 --reduce shuffle: the output was not by ranges"
-rm -f "$OUT"/*
-for c in "1:stream:fail 2" "2:stream:oom 3" "0:output:fail 3" "1:output:oom 2"; do
-    read -r spec np <<<"$c"
-    IFS=: read -r rank phase kind <<<"$spec"
-    if [ "$kind" = fail ]; then cause="$CAUSE_FAIL $phase\$"; else cause="$CAUSE_OOM"; fi
-    MRC_FAULT=$spec go "$np" --reduce shuffle "${ARGS[@]}" "$D"
-    check "np $np, --reduce shuffle (output by ranges), rank $rank, $phase, $kind" 1 \
-        "^mrcount: rank $rank: .*$cause"
+# writes it into rank 0's file, but for the edges it serves to rank 0; or, the file not shared,
+# MRC_TEST_OUTPUT_UNSHARED, serves all its lines to rank 0): an owner fails before it serves
+# (rank 0 relays its error), rank 0 fails after writing (the owners are told to stop), an owner
+# fails at the end of the output. Nothing is left: no result, no temporary.
+in_place() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["config"]["output_in_place"])' "$1"; }
+for shared in 0 1; do
+    if [ $shared = 1 ]; then mode="written in place"; else mode="appended by rank 0"; fi
+    MRC_TEST_OUTPUT_UNSHARED=$((1 - shared)) run_mrc_ok 3 --reduce shuffle "${ARGS[@]}" "$D"
+    python3 -c 'import json,sys; sys.exit(not json.load(open(sys.argv[1]))["config"]["output_ranges"])' \
+        "$OUT/m.json" || fail "np 3 --reduce shuffle: the output was not by ranges"
+    [ "$(in_place "$OUT/m.json")" = "$([ $shared = 1 ] && echo True || echo False)" ] ||
+        fail "np 3 --reduce shuffle: the lines were not $mode"
+    rm -f "$OUT"/*
+    for c in "1:stream:fail 2" "2:stream:oom 3" "0:output:fail 3" "1:output:oom 2"; do
+        read -r spec np <<<"$c"
+        IFS=: read -r rank phase kind <<<"$spec"
+        if [ "$kind" = fail ]; then cause="$CAUSE_FAIL $phase\$"; else cause="$CAUSE_OOM"; fi
+        MRC_TEST_OUTPUT_UNSHARED=$((1 - shared)) MRC_FAULT=$spec go "$np" --reduce shuffle \
+            "${ARGS[@]}" "$D"
+        check "np $np, --reduce shuffle (output by ranges, $mode), rank $rank, $phase, $kind" 1 \
+            "^mrcount: rank $rank: .*$cause"
+    done
 done
 
 # --output-per-rank: rank 1 fails after writing its part, then after rank 0 wrote the manifest:

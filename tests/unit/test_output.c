@@ -719,6 +719,136 @@ static void test_stdout(void **state)
     free(b.p);
 }
 
+/* mrc_output_edges(): the body between the edges starts and ends on pages; each edge is
+ * shorter than a page; no body means no whole page inside. */
+static void test_edges(void **state)
+{
+    (void)state;
+    static const uint64_t pages[] = {1, 2, 7, 64, 4096};
+    for (size_t p = 0; p < sizeof pages / sizeof pages[0]; p++)
+        for (uint64_t at = 0; at < 3 * pages[p] + 3; at++)
+            for (uint64_t bytes = 0; bytes < 3 * pages[p] + 3; bytes += 1 + bytes / 5) {
+                uint64_t pg = pages[p], head, tail;
+                mrc_output_edges(at, bytes, pg, &head, &tail);
+                assert_true(head + tail <= bytes);
+                uint64_t from = at + head, to = at + bytes - tail;
+                if (from < to) {
+                    assert_int_equal(from % pg, 0);
+                    assert_int_equal(to % pg, 0);
+                    assert_true(head < pg && tail < pg);
+                } else {
+                    assert_int_equal(tail, 0);
+                    assert_int_equal(head, bytes);
+                    assert_true((at + pg - 1) / pg * pg + pg > at + bytes); /* no whole page */
+                }
+            }
+    uint64_t head = 1, tail = 1;
+    mrc_output_edges(5, 100, 0, &head, &tail);
+    assert_true(head == 0 && tail == 0);
+}
+
+/* Writers of slices of the sorted lines, each at its offset into one file (as the ranks do),
+ * their edges written afterwards by one: the file equals the oracle for any page size and
+ * writer count; lines that do not add up to their stated length are an error. */
+static void test_written_in_place(void **state)
+{
+    (void)state;
+    srand(4242);
+    size_t n = 5000;
+    key_count *kc = malloc(n * sizeof *kc);
+    char *keys = malloc(n * 80);
+    assert_non_null(kc);
+    assert_non_null(keys);
+    for (size_t i = 0; i < n; i++) {
+        char *k = keys + i * 80;
+        int len = snprintf(k, 80, "%.*s%zu", rand() % 60,
+                           "k-shared-stem-of-the-keys-that-is-long"
+                           "-enough-for-sixty-bytes-xx",
+                           i);
+        kc[i] = (key_count){k, (size_t)len, (uint64_t)(rand() % 3 == 0 ? rand() % 100000 : 1)};
+    }
+    size_t want_len;
+    unsigned char *want = oracle_text(kc, n, MRC_SORT_COUNT, 0, &want_len);
+    ser_buf b = table_of(kc, n);
+    mrc_err e = {0};
+    mrc_out_ref *refs = NULL;
+    size_t nrefs = 0;
+    assert_int_equal(mrc_output_refs_from_table(b.p, b.len, "t", &refs, &nrefs, &e), 0);
+    mrc_out_sorted all;
+    assert_int_equal(mrc_output_sort(refs, nrefs, MRC_ORDER_COUNT, 0, NULL, NULL, &all, &e), 0);
+    mrc_output_opts o = {.sort = MRC_SORT_COUNT};
+    const char *path = tmp_path("placed.tsv");
+    static const uint64_t pages[] = {1, 7, 4096, 1 << 20};
+    static const size_t writers[] = {1, 2, 3, 7};
+    for (size_t p = 0; p < sizeof pages / sizeof pages[0]; p++)
+        for (size_t wi = 0; wi < sizeof writers / sizeof writers[0]; wi++) {
+            size_t W = writers[wi];
+            mrc_out_file *f = NULL;
+            assert_int_equal(mrc_output_file_open(path, want_len, &f, &e), 0);
+            assert_non_null(f);
+            uint64_t at = 0;
+            unsigned char *edges[8] = {0};
+            uint64_t start[8], len[8];
+            for (size_t w = 0; w < W; w++) {
+                size_t from = n * w / W, to = n * (w + 1) / W;
+                mrc_out_sorted s = {all.refs + from, to - from, MRC_ORDER_COUNT, 0, to - from};
+                uint64_t bytes = 0;
+                for (size_t i = from; i < to; i++)
+                    bytes +=
+                        (uint64_t)snprintf(NULL, 0, "\t%llu\n",
+                                           (unsigned long long)mrc_rec_count(all.refs[i].rec)) +
+                        mrc_rec_len(all.refs[i].rec);
+                mrc_out_at a = {.fd = mrc_output_file_fd(f),
+                                .label = path,
+                                .at = at,
+                                .bytes = bytes,
+                                .page = w == 0 ? 0 : pages[p]};
+                assert_int_equal(mrc_output_write_sorted_at(&s, &o, NULL, NULL, &a, &e), 0);
+                uint64_t head, tail;
+                mrc_output_edges(a.at, a.bytes, a.page, &head, &tail);
+                assert_int_equal(a.edges_len, head + tail);
+                edges[w] = a.edges;
+                start[w] = at;
+                len[w] = bytes;
+                at += bytes;
+            }
+            assert_int_equal(at, want_len);
+            for (size_t w = 1; w < W; w++) { /* the edges, by one writer */
+                uint64_t head, tail;
+                mrc_output_edges(start[w], len[w], pages[p], &head, &tail);
+                if (head) assert_int_equal(mrc_output_file_put(f, edges[w], head, start[w], &e), 0);
+                if (tail)
+                    assert_int_equal(
+                        mrc_output_file_put(f, edges[w] + head, tail, start[w] + len[w] - tail, &e),
+                        0);
+                free(edges[w]);
+            }
+            assert_int_equal(mrc_output_file_close(f, want_len, 0, &e), 0);
+            size_t got_len;
+            unsigned char *got = slurp(path, &got_len);
+            assert_int_equal(got_len, want_len);
+            assert_memory_equal(got, want, want_len);
+            free(got);
+        }
+    /* a stated length that is not the lines': an error, never a short or overlapping file */
+    mrc_out_file *f = NULL;
+    assert_int_equal(mrc_output_file_open(path, want_len, &f, &e), 0);
+    mrc_out_at a = {.fd = mrc_output_file_fd(f), .label = path, .bytes = want_len - 1, .page = 64};
+    assert_int_not_equal(mrc_output_write_sorted_at(&all, &o, NULL, NULL, &a, &e), 0);
+    assert_int_equal(strncmp(e.msg, path, strlen(path)), 0);
+    a.bytes = want_len + 1;
+    e = (mrc_err){0};
+    assert_int_not_equal(mrc_output_write_sorted_at(&all, &o, NULL, NULL, &a, &e), 0);
+    assert_non_null(strstr(e.msg, " expected"));
+    assert_int_not_equal(mrc_output_file_close(f, want_len, MRC_EIO, &e), 0);
+    assert_int_equal(count_entries(tmpdir, "placed.tsv.tmp"), 0);
+    free(refs);
+    free(b.p);
+    free(want);
+    free(keys);
+    free(kc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -735,6 +865,8 @@ int main(void)
         cmocka_unit_test(test_failed_write_keeps_old_file),
         cmocka_unit_test(test_malformed_tables),
         cmocka_unit_test(test_stdout),
+        cmocka_unit_test(test_edges),
+        cmocka_unit_test(test_written_in_place),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
