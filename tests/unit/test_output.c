@@ -353,22 +353,30 @@ static void test_counts_format(void **state)
 
 /* Many records with heavy ties and shared prefixes, long keys crossing the 1 MiB buffer,
  * and --top through the bounded heap: all against the oracle. */
-static void test_random_tables(void **state)
+/* n unique keys (a shared stem or none, a random byte, then the index; their bytes in *keys)
+ * with counts of 1, or up to 1000 for a quarter of them. */
+static key_count *random_keys(size_t n, unsigned seed, char **keys)
 {
-    (void)state;
-    srand(12345);
-    size_t n = 60000;
+    srand(seed);
     key_count *kc = malloc(n * sizeof *kc);
-    char *keys = malloc(n * 40);
+    *keys = malloc(n * 40);
     assert_non_null(kc);
-    assert_non_null(keys);
+    assert_non_null(*keys);
     for (size_t i = 0; i < n; i++) {
-        char *k = keys + i * 40;
-        /* unique: a shared stem, a random tail, then the index */
+        char *k = *keys + i * 40;
         int len = snprintf(k, 40, "%s%c%c%zu", i % 3 ? "prefix-" : "", (char)(rand() % 256),
                            (char)('a' + rand() % 3), i);
         kc[i] = (key_count){k, (size_t)len, (uint64_t)(rand() % 4 == 0 ? rand() % 1000 : 1)};
     }
+    return kc;
+}
+
+static void test_random_tables(void **state)
+{
+    (void)state;
+    size_t n = 60000;
+    char *keys;
+    key_count *kc = random_keys(n, 12345, &keys);
     check_against_oracle(kc, n, MRC_SORT_COUNT, 0);
     check_against_oracle(kc, n, MRC_SORT_KEY, 0);
     static const uint64_t tops[] = {1, 2, 17, 1000, 59999, 60000, 60001};
@@ -753,20 +761,9 @@ static void test_edges(void **state)
 static void test_written_in_place(void **state)
 {
     (void)state;
-    srand(4242);
     size_t n = 5000;
-    key_count *kc = malloc(n * sizeof *kc);
-    char *keys = malloc(n * 80);
-    assert_non_null(kc);
-    assert_non_null(keys);
-    for (size_t i = 0; i < n; i++) {
-        char *k = keys + i * 80;
-        int len = snprintf(k, 80, "%.*s%zu", rand() % 60,
-                           "k-shared-stem-of-the-keys-that-is-long"
-                           "-enough-for-sixty-bytes-xx",
-                           i);
-        kc[i] = (key_count){k, (size_t)len, (uint64_t)(rand() % 3 == 0 ? rand() % 100000 : 1)};
-    }
+    char *keys;
+    key_count *kc = random_keys(n, 4242, &keys);
     size_t want_len;
     unsigned char *want = oracle_text(kc, n, MRC_SORT_COUNT, 0, &want_len);
     ser_buf b = table_of(kc, n);
