@@ -366,7 +366,7 @@ def main():
     a = ap.parse_args()
     mpirun = shlex.split(a.mpirun)
     work = tempfile.mkdtemp(prefix="mrc-sweep.")
-    failed = spilled = ranged = 0
+    failed = spilled = ranged = placed = 0
     spill_dir = None
     spill_oracles = {}
     try:
@@ -424,6 +424,7 @@ def main():
             try:
                 m = json.load(open(metrics))
                 ranged += bool(m["config"].get("output_ranges"))
+                placed += bool(m["config"].get("output_in_place"))
                 if spill_set:
                     spilled += any(r.get("spill_runs", 0) > 0 for r in m["ranks"])
             except (OSError, ValueError, KeyError):
@@ -448,7 +449,8 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
     spill_runs = a.runs // 5
     print("[sweep] %d configurations, %d failed; %d of the %d spill configurations spilled; "
-          "%d wrote the output by ranges" % (a.runs, failed, spilled, spill_runs, ranged))
+          "%d wrote the output by ranges, %d of them in place"
+          % (a.runs, failed, spilled, spill_runs, ranged, placed))
     if spill_runs and not spilled:
         print("[sweep] FAIL: no configuration spilled: the spill is no longer tested")
         return 1
