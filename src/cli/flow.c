@@ -7,7 +7,8 @@
  * - several ranks, spilled on any: the bounded shuffle of runs, each owner's range sorted with
  *   bounded memory.
  * Then, after a shuffle in memory, the ranks cut the output order into ranges (a sample sort)
- * and rank 0 writes its range then appends every other rank's lines; else rank 0 merges one
+ * and each rank writes its lines into the result at their offset (a directory all ranks see),
+ * or rank 0 writes its range then appends every other rank's lines; else rank 0 merges one
  * stream per rank into the result; or each rank writes its part. It decides which way; the
  * work is in the stages it calls. */
 #include <errno.h>
