@@ -134,6 +134,30 @@ for np in 2 3 4; do
     assert_same "$T/want.tsv" "$T/stdout" "prefix np $np --min-count 3 to standard output"
     log "ok: np $np: the output by ranges equals the oracle and the merge on rank 0"
 done
+# A path local to each node, for real: rank 1 in a mount namespace of its own with a tmpfs over
+# the output directory (as another node's /tmp) cannot find rank 0's temporary; the ranks fall
+# back to rank 0 appending, and the result is whole. Needs root, unshare(1) and mpirun's MPMD.
+case ${MPIRUN[0]##*/} in
+mpirun | mpiexec)
+    if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+        mkdir -p "$T/local"
+        args=(--threads 1 --quiet --reduce shuffle --output "$T/local/out.tsv" --metrics "$T/m.json"
+            "$T/mega")
+        # shellcheck disable=SC2016 # $1 and $@ belong to the inner shell
+        timeout -k 10 "$MRC_TIMEOUT" "${MPIRUN[@]}" 1 "$MRCOUNT" "${args[@]}" : -np 1 \
+            unshare -m sh -c 'mount -t tmpfs none "$1" && shift && exec "$@"' sh "$T/local" \
+            "$MRCOUNT" "${args[@]}" >"$T/stdout" 2>"$T/stderr" </dev/null ||
+            fail "np 2, rank 1 on its own tmpfs: exit status $?: $(head -5 "$T/stderr")"
+        assert_same "$T/mega.expected" "$T/local/out.tsv" "np 2, the output directory not shared"
+        [ "$(in_place "$T/m.json")" = False ] || fail "np 2, the output directory not shared: in place"
+        [ -z "$(find "$T/local" -name 'out.tsv.tmp.*')" ] || fail "np 2, not shared: temporary left"
+        log "ok: a directory rank 1 does not share: rank 0 appends its lines"
+    else
+        log "skipped: a directory rank 1 does not share (needs root and unshare -m)"
+    fi
+    ;;
+esac
+
 run_mrc_ok 2 --threads 1 --quiet --reduce shuffle --memory-limit 40M --output "$T/out.tsv" \
     --metrics "$T/m.json" "$T/mega"
 assert_same "$T/mega.expected" "$T/out.tsv" "mega np 2 --memory-limit 40M"
