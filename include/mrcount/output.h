@@ -181,9 +181,11 @@ typedef struct mrc_out_at {
 /** mrc_output_write_sorted_at() : s's lines (as mrc_output_write_sorted() formats them; o->path
  *  and o->tail unused), formatted on pl's threads and written with pwrite() to w->fd from w->at;
  *  with w->page, the edges go to w->edges instead, for one process to write (so no page of
- *  the file is written by two processes: a file system that writes whole pages back, as NFS
- *  may, cannot mix them). Their length must be w->bytes. With mrc_output_set_sync(), w->fd is
- *  fsync'd. @return 0, or nonzero with err filled ("<label>: <cause>"). */
+ *  the file is written by two processes at once: a file system that writes whole pages back,
+ *  as NFS may, cannot mix them; rank 0's mark in the first page is durable before any other
+ *  rank opens the file). Their length must be w->bytes. With mrc_output_set_sync(), the bytes
+ *  go to disk behind the writer (as mrc_output_write_sorted()'s) and w->fd is fsync'd.
+ *  @return 0, or nonzero with err filled ("<label>: <cause>"). */
 int mrc_output_write_sorted_at(const mrc_out_sorted *s, const mrc_output_opts *o, mrc_topo *topo,
                                const mrc_placement *pl, mrc_out_at *w, mrc_err *err);
 

@@ -359,9 +359,10 @@ static int sort_range(run *r, mrc_err *err)
     mrc_err later = {0};
     int rc2 = mrc_mpi_output_ranges(&r->d, &r->comb.table, &ro, &r->ranges, rc ? &later : err);
     if (rc == 0) rc = rc2;
-    if (rc == 0 && r->ranges.declined) { /* every rank: rank 0 merges the sorted hash ranges */
+    if (r->ranges.declined) { /* every rank (also one that failed: the ranks must agree on
+                               * ranged): rank 0 merges the sorted hash ranges */
         r->ranged = false;
-        return sort_mine(r, err);
+        return rc != 0 ? rc : sort_mine(r, err);
     }
     r->distinct_mine = r->ranges.kept + r->ranges.dropped;
     r->dropped_mine = r->ranges.dropped;

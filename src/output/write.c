@@ -118,6 +118,8 @@ static int pwrite_all(int fd, const unsigned char *p, size_t n, uint64_t off)
     return 0;
 }
 
+static int behind(mrc_out_dest *d, size_t n);
+
 /* A placed destination: p[0, n) at d->pos, in the body written, in the edges kept. */
 static int put_placed(mrc_out_dest *d, const unsigned char *p, size_t n)
 {
@@ -130,9 +132,10 @@ static int put_placed(mrc_out_dest *d, const unsigned char *p, size_t n)
         if (pos < d->body_from) {
             k = (end < d->body_from ? end : d->body_from) - pos;
             memcpy(d->edges + (pos - d->at), p, (size_t)k);
-        } else if (pos < d->body_to) {
+        } else if (pos < d->body_to) { /* written in order from body_from: d->written */
             k = (end < d->body_to ? end : d->body_to) - pos;
             e = pwrite_all(d->fd, p, (size_t)k, pos);
+            if (e == 0 && write_behind) e = behind(d, (size_t)k);
         } else {
             k = end - pos;
             memcpy(d->edges + (d->body_from - d->at) + (pos - d->body_to), p, (size_t)k);
@@ -161,6 +164,12 @@ int mrc_out_dest_put(mrc_out_dest *d, const unsigned char *p, size_t n)
     }
     int e = mrc_out_write_all(d->fd, p, n);
     if (e != 0 || !d->regular || !write_behind) return e;
+    return behind(d, n);
+}
+
+/* The write-behind of mrc_out_dest_put(): n bytes just written at d->written. */
+static int behind(mrc_out_dest *d, size_t n)
+{
     /* Hints only: a file system that cannot do them loses nothing but their gain. */
     (void)sync_file_range(d->fd, (off_t)d->written, (off_t)n, SYNC_FILE_RANGE_WRITE);
     d->written += n;
@@ -630,7 +639,9 @@ int mrc_output_write_sorted_at(const mrc_out_sorted *s, const mrc_output_opts *o
                       .pos = w->at,
                       .body_from = w->at + head,
                       .body_to = w->at + w->bytes - tail,
-                      .end = w->at + w->bytes};
+                      .end = w->at + w->bytes,
+                      .written = w->at + head,
+                      .retired = w->at + head};
     if (w->edges_len != 0 && (d.edges = malloc(w->edges_len)) == NULL)
         return mrc_err_errno(err, ENOMEM, "%s", w->label);
     int rc = lines_to(s, o, topo, pl, &d, w->label, err);
