@@ -579,8 +579,7 @@ static int place_ranges(run *r, int failed, mrc_err *err)
     const char *name = NULL;
     if (rc == 0 && !failed && r->d.rank == 0 && r->o.out.path != NULL) {
         /* a file that cannot be made is met again, and reported, in the append */
-        mrc_err lost = {0};
-        if (mrc_output_file_open(r->o.out.path, total, &r->out_file, &lost) == 0 &&
+        if (mrc_output_file_open(r->o.out.path, total, &r->out_file, &quiet) == 0 &&
             r->out_file != NULL) {
             fd0 = mrc_output_file_fd(r->out_file);
             name = mrc_output_file_tmp(r->out_file);

@@ -89,6 +89,6 @@ int mrc_mpi_offsets(const mrc_mpi *d, uint64_t bytes, uint64_t *at, uint64_t *to
     *at = 0;
     MRC_MPI_CHECK(MPI_Exscan(&bytes, at, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD), err);
     if (d->rank == 0) *at = 0; /* MPI leaves rank 0's undefined */
-    MRC_MPI_CHECK(MPI_Allreduce(&bytes, total, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD), err);
-    return 0;
+    *total = bytes;
+    return mrc_mpi_sum_u64(d, total, 1, err);
 }

@@ -247,15 +247,19 @@ const char *mrc_output_label(const char *path)
     return path == NULL || strcmp(path, "-") == 0 ? "standard output" : path;
 }
 
+/* path (through links) is a device or a FIFO: written in place, never made. */
+static bool names_a_node(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+}
+
 int mrc_output_probe(const char *path, mrc_err *err)
 {
     if (strcmp(path, "-") == 0) return 0;
-    /* through links: a device or FIFO is not opened (a FIFO would wait); a descriptor's path
-     * is (given to us, open for writing: dest_open() checks, and nothing is made) */
-    struct stat st;
-    if (mrc_path_fd(path) < 0 && stat(path, &st) == 0 && !S_ISREG(st.st_mode) &&
-        !S_ISDIR(st.st_mode))
-        return 0;
+    /* a device or FIFO is not opened (a FIFO would wait); a descriptor's path is (given to us,
+     * open for writing: dest_open() checks, and nothing is made) */
+    if (mrc_path_fd(path) < 0 && names_a_node(path)) return 0;
     mrc_out_dest d;
     int rc = mrc_out_dest_open(&d, path, err); /* a link is resolved and checked there */
     if (rc == 0) (void)mrc_out_dest_close(&d, MRC_EIO, err); /* the temporary removed */
@@ -557,12 +561,9 @@ struct mrc_out_file {
 
 int mrc_output_file_open(const char *path, uint64_t size, mrc_out_file **f, mrc_err *err)
 {
-    struct stat st; /* a device or FIFO is not even opened here (a FIFO's reader would see
-                     * its end when it is closed again) */
-    *f = NULL;
-    if (strcmp(path, "-") == 0 || mrc_output_fd(path) >= 0 ||
-        (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)))
-        return 0;
+    *f = NULL; /* a device or FIFO is not even opened here (a FIFO's reader would see its end
+                * when it is closed again) */
+    if (strcmp(path, "-") == 0 || mrc_output_fd(path) >= 0 || names_a_node(path)) return 0;
     *f = calloc(1, sizeof **f);
     if (*f == NULL) return mrc_err_errno(err, ENOMEM, "%s", path);
     mrc_out_dest *d = &(*f)->d;

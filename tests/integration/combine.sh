@@ -99,8 +99,6 @@ mkdir -p "$T/prefix"
 awk 'BEGIN { p = sprintf("%600s", ""); gsub(/ /, "q", p)
     for (i = 0; i < 3000; i++) for (c = 0; c <= i % 4; c++) print p i }' >"$T/prefix/p.txt"
 sort_uniq "$T/prefix/p.txt" >"$T/prefix.expected"
-ranges() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["config"]["output_ranges"])' "$1"; }
-in_place() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["config"]["output_in_place"])' "$1"; }
 for np in 2 3 4; do
     for corpus in text prefix mega tiny; do
         [ "$corpus" = mega ] && [ "$np" = 4 ] && continue
@@ -113,14 +111,14 @@ for np in 2 3 4; do
             run_mrc_ok "$np" --threads 1 --quiet --reduce shuffle --sort $sort --output "$T/out.tsv" \
                 --metrics "$T/m.json" "$T/$corpus"
             assert_same "$T/want.tsv" "$T/out.tsv" "$corpus np $np --sort $sort by ranges"
-            [ "$(ranges "$T/m.json")" = True ] || fail "$corpus np $np --sort $sort: not by ranges"
-            [ "$(in_place "$T/m.json")" = True ] || fail "$corpus np $np --sort $sort: not in place"
+            [ "$(metric "$T/m.json" output_ranges)" = True ] || fail "$corpus np $np --sort $sort: not by ranges"
+            [ "$(metric "$T/m.json" output_in_place)" = True ] || fail "$corpus np $np --sort $sort: not in place"
             [ "$corpus" = text ] || [ "$corpus" = mega ] || continue
             MRC_TEST_OUTPUT_UNSHARED=$((np - 1)) run_mrc_ok "$np" --threads 1 --quiet \
                 --reduce shuffle --sort $sort --output "$T/out.tsv" --metrics "$T/m.json" \
                 "$T/$corpus"
             assert_same "$T/want.tsv" "$T/out.tsv" "$corpus np $np --sort $sort appended"
-            [ "$(in_place "$T/m.json")" = False ] || fail "$corpus np $np: in place, not shared"
+            [ "$(metric "$T/m.json" output_in_place)" = False ] || fail "$corpus np $np: in place, not shared"
         done
     done
     leftover=$(find "$T" -maxdepth 1 -name 'out.tsv.tmp.*')
@@ -128,7 +126,7 @@ for np in 2 3 4; do
     MRC_TEST_OUTPUT_MERGE=1 run_mrc_ok "$np" --threads 1 --quiet --reduce shuffle \
         --output "$T/out.tsv" --metrics "$T/m.json" "$T/text"
     assert_same "$T/text.expected" "$T/out.tsv" "text np $np merged on rank 0"
-    [ "$(ranges "$T/m.json")" = False ] || fail "np $np MRC_TEST_OUTPUT_MERGE=1: by ranges"
+    [ "$(metric "$T/m.json" output_ranges)" = False ] || fail "np $np MRC_TEST_OUTPUT_MERGE=1: by ranges"
     run_mrc_ok "$np" --threads 1 --quiet --reduce shuffle --min-count 3 --output - "$T/prefix"
     awk -F '\t' '$2 >= 3' "$T/prefix.expected" >"$T/want.tsv"
     assert_same "$T/want.tsv" "$T/stdout" "prefix np $np --min-count 3 to standard output"
@@ -149,7 +147,7 @@ mpirun | mpiexec)
             "$MRCOUNT" "${args[@]}" >"$T/stdout" 2>"$T/stderr" </dev/null ||
             fail "np 2, rank 1 on its own tmpfs: exit status $?: $(head -5 "$T/stderr")"
         assert_same "$T/mega.expected" "$T/local/out.tsv" "np 2, the output directory not shared"
-        [ "$(in_place "$T/m.json")" = False ] || fail "np 2, the output directory not shared: in place"
+        [ "$(metric "$T/m.json" output_in_place)" = False ] || fail "np 2, the output directory not shared: in place"
         [ -z "$(find "$T/local" -name 'out.tsv.tmp.*')" ] || fail "np 2, not shared: temporary left"
         log "ok: a directory rank 1 does not share: rank 0 appends its lines"
     else
@@ -161,7 +159,7 @@ esac
 run_mrc_ok 2 --threads 1 --quiet --reduce shuffle --memory-limit 40M --output "$T/out.tsv" \
     --metrics "$T/m.json" "$T/mega"
 assert_same "$T/mega.expected" "$T/out.tsv" "mega np 2 --memory-limit 40M"
-[ "$(ranges "$T/m.json")" = False ] || fail "mega np 2 --memory-limit 40M: by ranges"
+[ "$(metric "$T/m.json" output_ranges)" = False ] || fail "mega np 2 --memory-limit 40M: by ranges"
 [ "$(metric "$T/m.json" output_ranges_declined)" = True ] || fail "mega np 2 --memory-limit 40M: not declined"
 python3 -c 'import json,sys; sys.exit(any(r["spill_bytes"] for r in json.load(open(sys.argv[1]))["ranks"]))' \
     "$T/m.json" || fail "mega np 2 --memory-limit 40M: spilled, so the decline is not what it tests"

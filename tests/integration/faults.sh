@@ -86,13 +86,13 @@ done
 # MRC_TEST_OUTPUT_UNSHARED, serves all its lines to rank 0): an owner fails before it serves
 # (rank 0 relays its error), rank 0 fails after writing (the owners are told to stop), an owner
 # fails at the end of the output. Nothing is left: no result, no temporary.
-in_place() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["config"]["output_in_place"])' "$1"; }
+config() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["config"][sys.argv[2]])' "$1" "$2"; }
 for shared in 0 1; do
     if [ $shared = 1 ]; then mode="written in place"; else mode="appended by rank 0"; fi
     MRC_TEST_OUTPUT_UNSHARED=$((1 - shared)) run_mrc_ok 3 --reduce shuffle "${ARGS[@]}" "$D"
-    python3 -c 'import json,sys; sys.exit(not json.load(open(sys.argv[1]))["config"]["output_ranges"])' \
-        "$OUT/m.json" || fail "np 3 --reduce shuffle: the output was not by ranges"
-    [ "$(in_place "$OUT/m.json")" = "$([ $shared = 1 ] && echo True || echo False)" ] ||
+    [ "$(config "$OUT/m.json" output_ranges)" = True ] ||
+        fail "np 3 --reduce shuffle: the output was not by ranges"
+    [ "$(config "$OUT/m.json" output_in_place)" = "$([ $shared = 1 ] && echo True || echo False)" ] ||
         fail "np 3 --reduce shuffle: the lines were not $mode"
     rm -f "$OUT"/*
     for c in "1:stream:fail 2" "2:stream:oom 3" "0:output:fail 3" "1:output:oom 2"; do
