@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "mrcount/output.h"
 #include "mrcount/table.h"
@@ -81,6 +82,8 @@ typedef struct mrc_out_dest {
     int fd;
     bool regular;  /* a new regular file (the temporary) */
     bool borrowed; /* standard output or another descriptor of ours: not closed */
+    bool keep_mode; /* the temporary replaces a regular file: gets its mode at the close */
+    mode_t mode;
     /* Write-behind of a regular file (mrc_out_dest_put()): bytes written, and the start of
      * those still in the page cache (the ones before it written back and dropped). */
     uint64_t written, retired;

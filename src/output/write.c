@@ -211,14 +211,17 @@ static int dest_open(mrc_out_dest *d, const char *path, mrc_err *err)
             d->fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
             return d->fd < 0 ? mrc_err_errno(err, errno, "%s", path) : 0;
         }
+        d->keep_mode = true; /* set at the close: the other ranks open it for writing first */
+        d->mode = st.st_mode & 07777;
     }
     d->tmp = mrc_temp_path(path);
     if (d->tmp == NULL) return mrc_err_errno(err, ENOMEM, "%s", path);
-    d->fd = open(d->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    /* a new file gets what a shell's > gives it (0666 less the umask) */
+    d->fd = open(d->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (d->fd < 0 && errno == EEXIST) {
         /* left by a dead process that had our pid; nobody else writes this name */
         if (unlink(d->tmp) == 0)
-            d->fd = open(d->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+            d->fd = open(d->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         else
             errno = EEXIST;
     }
@@ -286,6 +289,11 @@ int mrc_out_dest_close(mrc_out_dest *d, int rc, mrc_err *err)
     d->resolved = NULL;
     if (d->tmp != NULL) {
         if (rc == 0 && durable_fsync && fsync(d->fd) != 0) e = errno;
+        /* a replaced file keeps its permissions, as one a shell's > truncates does; a bit that
+         * cannot be set (set-group-ID, not in the group) or a file system without them loses
+         * nothing else */
+        if (rc == 0 && e == 0 && d->keep_mode && fchmod(d->fd, d->mode) != 0)
+            (void)fchmod(d->fd, d->mode & 0777);
         if (close(d->fd) != 0 && e == 0) e = errno;
         if (rc == 0 && e == 0 && rename(d->tmp, d->path) != 0) e = errno;
         if (rc != 0 || e != 0)

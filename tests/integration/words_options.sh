@@ -190,6 +190,24 @@ run_mrc_ok 2 --quiet --output "$T/r-link.tsv" --metrics "$T/m-link.json" "$D/par
 assert_same "$T/p0.tsv" "$T/store/r.tsv" "--output through a link"
 python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/store/m.json" ||
     fail "--metrics through a link: no JSON in its target"
+# Permissions: a new result or metrics file gets what a shell's > gives (0666 less the umask),
+# a replaced one keeps its own, whether both ranks wrote it in place or rank 0 alone (np 1).
+old_umask=$(umask)
+umask 002
+rm -f "$T/perm.tsv" "$T/perm.json"
+run_mrc_ok 2 --quiet --output "$T/perm.tsv" --metrics "$T/perm.json" "$D/part0000.txt"
+umask "$old_umask"
+[ "$(stat -c %a "$T/perm.tsv") $(stat -c %a "$T/perm.json")" = "664 664" ] ||
+    fail "umask 002: result and metrics made $(stat -c %a "$T/perm.tsv" "$T/perm.json" | xargs)"
+for np in 1 2; do
+    chmod 0600 "$T/perm.tsv"
+    chmod 0640 "$T/perm.json"
+    run_mrc_ok "$np" --quiet --reduce shuffle --output "$T/perm.tsv" --metrics "$T/perm.json" \
+        "$D/part0000.txt"
+    assert_same "$T/p0.tsv" "$T/perm.tsv" "np $np: a 0600 result replaced"
+    [ "$(stat -c %a "$T/perm.tsv") $(stat -c %a "$T/perm.json")" = "600 640" ] ||
+        fail "np $np: replaced 0600 and 0640, now $(stat -c %a "$T/perm.tsv" "$T/perm.json" | xargs)"
+done
 # A dangling link is written through to the file it names (as a shell's > does), also along a
 # chain of dangling links; a link into a directory that does not exist, or a loop, is refused
 # naming it, and the link stays (it was replaced by a regular file, exit 0).
