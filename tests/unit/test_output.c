@@ -474,13 +474,13 @@ static void test_rename_replaces_and_leaves_no_temp(void **state)
     (void)state;
     const char *path = tmp_path("replace.tsv");
     write_file(path, "old content\n");
+    assert_int_equal(chmod(path, 0604), 0);
     const key_count kc[] = {KC("new", 1)};
     ser_buf b = table_of(kc, 1);
     mrc_output_opts o = {.path = path, .sort = MRC_SORT_COUNT, .top = 0, .stop = NULL};
     mrc_err e = {0};
     mode_t old_mask = umask(027);
     assert_int_equal(mrc_output_write(b.p, b.len, &o, &e), 0);
-    umask(old_mask);
     size_t len;
     unsigned char *t = slurp(path, &len);
     assert_int_equal(len, 6);
@@ -489,7 +489,17 @@ static void test_rename_replaces_and_leaves_no_temp(void **state)
     assert_int_equal(count_entries(tmpdir, "replace.tsv"), 1);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0640); /* 0644 under umask 027 */
+    assert_int_equal(st.st_mode & 0777, 0604); /* the replaced file's, whatever the umask */
+    /* a new file: 0666 less the umask, as a shell's > makes it */
+    const char *fresh = tmp_path("fresh.tsv");
+    unlink(fresh);
+    o.path = fresh;
+    assert_int_equal(mrc_output_write(b.p, b.len, &o, &e), 0);
+    umask(old_mask);
+    assert_int_equal(stat(fresh, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0640);
+    unlink(fresh);
+    o.path = path;
 
     /* the temporary name is the path, ".tmp.", the pid */
     char *tmp = mrc_temp_path(path);
