@@ -257,12 +257,14 @@ typedef struct mrc_sort_stream_opts {
     void *sorted_arg;
 } mrc_sort_stream_opts;
 
-/* A sorted result: in memory (one buffer that held it all) or the merge of sorted runs. */
+/* A sorted result: in memory (one buffer that held it all) or the merge of sorted runs, and of
+ * the last buffer when it was kept in memory. */
 typedef struct mrc_sorted_result {
     enum mrc_order order;
     bool in_memory;
-    unsigned char *buf; /* in memory: the records */
-    mrc_out_ref *refs;  /* in memory: their refs */
+    bool kept;          /* not in memory: the last buffer (buf, refs, sorted) is merged too */
+    unsigned char *buf; /* in memory or kept: the records */
+    mrc_out_ref *refs;  /* in memory or kept: their refs */
     mrc_out_sorted sorted;
     mrc_run_file *runs; /* otherwise: the sorted runs */
     size_t nruns;

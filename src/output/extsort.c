@@ -130,20 +130,41 @@ int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_so
             if (rc == 0) rc = stopped(o->stop, err);
         }
         if (rc != 0) break;
+        if (ended && c.n == 0 && out->nruns > 0) break; /* the last buffer is empty */
+        /* The last buffer stays in memory, merged with the runs, when it takes at most half
+         * the budget: the runs' read buffers take the other half at most (the compaction's
+         * too), and it is neither written nor read back. Its buffers are cut to what it holds
+         * (those of the full buffers before it were larger). When it all fit, it is the
+         * result. */
+        bool keep = ended && (out->nruns == 0 || used <= budget / 2);
+        if (keep && out->nruns > 0) {
+            unsigned char *b = realloc(c.buf, c.len);
+            mrc_out_ref *p = realloc(c.refs, c.n * sizeof *p);
+            if (b != NULL) {
+                c.buf = b;
+                c.cap = c.len;
+            }
+            if (p != NULL) {
+                c.refs = p;
+                c.rcap = c.n;
+            }
+        }
         chunk_fix_refs(&c);
         mrc_out_sorted sorted;
         /* --top K: a chunk only needs its first K; so does the merge of the runs. */
         rc = mrc_output_sort(c.refs, c.n, o->order, o->top, o->topo, o->pl, &sorted, err);
         if (rc != 0) break;
         records += c.n;
-        if (ended && out->nruns == 0) { /* it all fit: the sorted buffer is the result */
-            out->in_memory = true;
+        if (keep) {
+            out->in_memory = out->nruns == 0;
             out->buf = c.buf;
             out->refs = c.refs;
             out->sorted = sorted;
+            out->kept = !out->in_memory;
             memset(&c, 0, sizeof c);
-            if (o->sorted != NULL) o->sorted(o->sorted_arg, records, 0);
-            return 0;
+            if (o->sorted != NULL) o->sorted(o->sorted_arg, records, out->nruns);
+            if (out->in_memory) return 0;
+            break;
         }
         if (out->nruns == cap_runs) {
             cap_runs = cap_runs ? 2 * cap_runs : 16;
@@ -170,8 +191,8 @@ int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_so
         rc = mrc_runs_compact(out->runs, &out->nruns, fan, o->tmp_dir, cbuf, &out->spilled_bytes,
                               o->stop, err);
     }
-    if (rc == 0) { /* the runs, merged in the output order */
-        mrc_source **src = calloc(out->nruns + 1, sizeof *src);
+    if (rc == 0) { /* the runs (and the kept buffer), merged in the output order */
+        mrc_source **src = calloc(out->nruns + 2, sizeof *src);
         size_t buf = out->nruns > 0 ? (size_t)(budget / 2 / out->nruns) : 0;
         if (buf < 65536) buf = 65536;
         if (buf > ((size_t)1 << 20)) buf = (size_t)1 << 20;
@@ -183,6 +204,13 @@ int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_so
                 rc = err->code ? err->code : MRC_ENOMEM;
             else
                 n++;
+        }
+        if (rc == 0 && out->kept) {
+            mrc_out_iter *it = mrc_output_iter_open(&out->sorted, 0, err);
+            if (it == NULL)
+                rc = err->code ? err->code : MRC_ENOMEM;
+            else
+                src[n++] = mrc_output_iter_source(it);
         }
         if (rc == 0) {
             out->merged = mrc_merge_source_open(src, n, o->order, err);

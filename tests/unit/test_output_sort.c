@@ -950,6 +950,96 @@ static void test_write_merged_streams(void **state)
     rs_free(&r);
 }
 
+/* ---- mrc_output_sort_stream(): bounded memory ---- */
+
+/* Sort the records of r, fed in a random order, with a budget of `budget` bytes and `fan` runs
+ * a merge (0: the default), and compare the result's first records with the oracle's (all of
+ * them without top). @return whether the last buffer was kept in memory beside runs, which is
+ * checked against the chunking the budget implies: buffers fill until their records and refs
+ * take the budget, and the last one stays in memory when it takes at most half of it. */
+static bool check_sort_stream(const recset *r, enum mrc_sort sort, uint64_t budget, size_t fan,
+                              uint64_t top, size_t t)
+{
+    const unsigned char **ord = oracle_order(r, sort);
+    const unsigned char **fed = malloc((r->n + 1) * sizeof *fed);
+    assert_non_null(fed);
+    for (size_t i = 0; i < r->n; i++)
+        fed[i] = rs_rec(r, i);
+    for (size_t i = r->n; i > 1; i--) {
+        size_t j = rng_below(i);
+        const unsigned char *x = fed[i - 1];
+        fed[i - 1] = fed[j];
+        fed[j] = x;
+    }
+    uint64_t used = 0, chunks = 0, eff = budget > ((uint64_t)1 << 20) ? budget : (uint64_t)1 << 20;
+    for (size_t i = 0; i < r->n; i++) {
+        if (used == 0) chunks++;
+        used += MRC_REC_HEAD + o_len(fed[i]) + sizeof(mrc_out_ref);
+        if (used >= eff && i + 1 < r->n) used = 0;
+    }
+    bool want_kept = chunks > 1 && used <= eff / 2;
+    arr_stream a = {{arr_next, NULL}, fed, r->n, 0, 0};
+    mrc_sort_stream_opts so = {.order = sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT,
+                               .budget = budget,
+                               .tmp_dir = tmpdir,
+                               .top = top,
+                               .topo = t > 1 ? topo : NULL,
+                               .pl = t > 1 ? &pls[t] : NULL,
+                               .fan_in = fan};
+    mrc_sorted_result res;
+    mrc_err err = {0};
+    int rc = mrc_output_sort_stream(&a.src, &so, &res, &err);
+    if (rc != 0) fail_msg("sort stream: %s", err.msg);
+    assert_int_equal(res.in_memory, chunks <= 1);
+    assert_int_equal(res.kept, want_kept);
+    mrc_source *m = mrc_output_sorted_result_source(&res, &err);
+    assert_non_null(m);
+    size_t want = top != 0 && top < r->n ? (size_t)top : r->n, i = 0;
+    for (mrc_rec_view v; i < r->n; i++) {
+        int got = m->next(m, &v, &err);
+        if (got < 0) fail_msg("sort stream: %s", err.msg);
+        if (got == 0) break;
+        if (i >= want) continue; /* with top, each buffer gives its first `top` */
+        if (v.count != o_count(ord[i]) || v.len != o_len(ord[i]) ||
+            memcmp(v.key, ord[i] + 12, v.len) != 0)
+            fail_msg("sort stream (budget %llu, fan %zu, top %llu, %zu threads): record %zu "
+                     "differs",
+                     (unsigned long long)budget, fan, (unsigned long long)top, t, i);
+    }
+    assert_true(i >= want);
+    if (top == 0) assert_int_equal(i, r->n);
+    if (m->close != NULL) m->close(m);
+    mrc_output_sorted_result_free(&res);
+    free(fed);
+    free(ord);
+    return want_kept;
+}
+
+static void test_sort_stream(void **state)
+{
+    (void)state;
+    rng_seed(37);
+    /* key<n>x: about 38 bytes of record and ref each, 27 k to a 1 MiB buffer (the least) */
+    static const size_t sizes[] = {20000, 30000, 45000, 60000, 70000, 150000};
+    size_t kept = 0, written = 0;
+    for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+        recset r = ds_keyn(sizes[z], C_ZIPF);
+        for (int so = 0; so < 2; so++) {
+            enum mrc_sort sort = so ? MRC_SORT_KEY : MRC_SORT_COUNT;
+            bool k = check_sort_stream(&r, sort, 1 << 20, 0, 0, 1);
+            kept += k;
+            written += !k && sizes[z] > 30000;
+            check_sort_stream(&r, sort, 1 << 20, 2, 0, 3); /* runs compacted two by two */
+            check_sort_stream(&r, sort, 1 << 20, 0, 1000, 2);
+            check_sort_stream(&r, sort, (uint64_t)3 << 20, 0, 0, 1);
+        }
+        rs_free(&r);
+    }
+    /* both ends of the last buffer were taken: kept in memory, and written as a run */
+    assert_true(kept > 0);
+    assert_true(written > 0);
+}
+
 /* A rank's own sorted slices as one stream beside received ones. */
 static void test_write_merged_with_iterator(void **state)
 {
@@ -1195,6 +1285,7 @@ int main(void)
         cmocka_unit_test(test_write_merged_streams),
         cmocka_unit_test(test_write_merged_with_iterator),
         cmocka_unit_test(test_write_merged_errors),
+        cmocka_unit_test(test_sort_stream),
         cmocka_unit_test(test_write_behind),
         cmocka_unit_test(test_refs_from_table),
         cmocka_unit_test(test_refs_from_tables),
