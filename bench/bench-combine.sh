@@ -140,11 +140,7 @@ if [[ $PARTS == *" skew "* ]]; then
 fi
 
 if [[ $PARTS == *" scale "* ]]; then
-    if [ ! -d "$CORPUS" ]; then
-        say "building the 1 GiB corpus in $CORPUS (make-corpus.sh)"
-        mkdir -p "$(dirname "$CORPUS")"
-        "$SHARED_BENCH/make-corpus.sh" "$CORPUS" 1024 >/dev/null
-    fi
+    bench_corpus "$CORPUS" 1024
     cat "$CORPUS"/part*.txt >/dev/null # warm the page cache
     {
         echo

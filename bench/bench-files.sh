@@ -24,11 +24,7 @@ bench_need hyperfine python3 mpirun
 bench_build mrcount
 if [ ! -d "$DIR" ]; then
     CORPUS=${BENCH_CORPUS:-/tmp/mrc-bench/corpus-1g}
-    if [ ! -d "$CORPUS" ]; then
-        say "building the 1024 MiB corpus in $CORPUS (make-corpus.sh)"
-        mkdir -p "$(dirname "$CORPUS")"
-        "$SHARED_BENCH/make-corpus.sh" "$CORPUS" 1024 >/dev/null
-    fi
+    bench_corpus "$CORPUS" 1024
     say "cutting $NFILES files into $DIR"
     python3 - "$CORPUS" "$DIR" "$NFILES" <<'EOF'
 import glob, os, random, sys

@@ -125,12 +125,7 @@ say "load after: $load_after"
 # match_count column per ngram). mawk's printf %d clamps at 2^31-1 (mawk 1.3.4 20200120), so when
 # awk-count.sh's output shows that clamp, its counts are not comparable: the distinct count still
 # is, and the same mawk sums are then printed with %.0f (exact below 2^53) in one untimed run.
-ref=""
-for n in "${names[@]}"; do
-    [[ $n == mrc-* ]] || continue
-    if [ -z "$ref" ]; then ref=$n; elif ! cmp -s "$tmp/$ref.tsv" "$tmp/$n.tsv"; then
-        checks+=("MISMATCH: $n output differs from $ref"); fi
-done
+same_results
 if [ -n "$ref" ]; then
     mrc_total=$(python3 -c 'import sys; print(sum(int(l.rsplit(b"\t", 1)[1]) for l in sys.stdin.buffer))' <"$tmp/$ref.tsv")
     mrc_distinct=$(wc -l <"$tmp/$ref.tsv")

@@ -38,13 +38,7 @@ checks=()
 
 for size in $SIZES; do
     if [ "$size" = 1024 ]; then corpus=/tmp/mrc-bench/corpus-1g; else corpus=/tmp/mrc-bench/corpus-${size}m; fi
-    if [ ! -d "$corpus" ]; then
-        say "building the $size MiB corpus in $corpus (make-corpus.sh)"
-        mkdir -p "$(dirname "$corpus")"
-        "$SHARED_BENCH/make-corpus.sh" "$corpus" "$size" >/dev/null
-    fi
-    mapfile -t files < <(find "$corpus" -maxdepth 1 -type f -name 'part*.txt' | sort)
-    [ "${#files[@]}" -gt 0 ] || { echo "$BENCH: no part*.txt in $corpus" >&2; exit 1; }
+    bench_corpus "$corpus" "$size"
     cat -- "${files[@]}" >/dev/null # the page cache: no run reads from disk
     inputs=$(q "${files[@]}")
     names=() cmds=()
@@ -69,12 +63,7 @@ for size in $SIZES; do
     done
     # every layout gives the same table (its total is not wc -w's: the corpus holds bytes >= 0x80,
     # which wc -w in the C locale counts differently; bench-words.sh checks it against Python)
-    ref=""
-    for n in "${names[@]}"; do
-        [[ $n == mrc-* ]] || continue
-        if [ -z "$ref" ]; then ref=$n; elif ! cmp -s "$tmp/$ref.tsv" "$tmp/$n.tsv"; then
-            checks+=("MISMATCH: $size MiB: $n's result differs from $ref's"); fi
-    done
+    same_results "$size MiB: "
     [ -z "$ref" ] || checks+=("$size MiB: the mrcount layouts' results are identical: OK")
     rm -f "$tmp"/*.tsv
 done

@@ -367,13 +367,7 @@ fi
 
 if [[ $PARTS == *" english "* ]]; then
     part=english
-    if [ ! -d "$CORPUS" ]; then
-        say "building the ${SIZE_MIB} MiB corpus in $CORPUS (make-corpus.sh)"
-        mkdir -p "$(dirname "$CORPUS")"
-        "$SHARED_BENCH/make-corpus.sh" "$CORPUS" "$SIZE_MIB" >/dev/null
-    fi
-    mapfile -t files < <(find "$CORPUS" -maxdepth 1 -type f -name 'part*.txt' | sort)
-    [ "${#files[@]}" -gt 0 ] || { echo "$BENCH: no part*.txt in $CORPUS" >&2; exit 1; }
+    bench_corpus "$CORPUS" "$SIZE_MIB"
     bytes=$(cat -- "${files[@]}" | wc -c) # also warms the page cache
     inputs=$(q "${files[@]}")
     names=() cmds=()

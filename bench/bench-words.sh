@@ -20,13 +20,7 @@ SIZE_MIB=${BENCH_SIZE_MIB:-1024}
 WANT=" ${BENCH_COMMANDS:-mrc-1x1 mrc-1x2 mrc-2x1 python mawk wc} "
 bench_need hyperfine mawk python3 mpirun
 bench_build mrcount
-if [ ! -d "$CORPUS" ]; then
-    say "building the ${SIZE_MIB} MiB corpus in $CORPUS (make-corpus.sh)"
-    mkdir -p "$(dirname "$CORPUS")"
-    "$SHARED_BENCH/make-corpus.sh" "$CORPUS" "$SIZE_MIB" >/dev/null
-fi
-mapfile -t files < <(find "$CORPUS" -maxdepth 1 -type f -name 'part*.txt' | sort)
-[ "${#files[@]}" -gt 0 ] || { echo "bench-words.sh: no part*.txt in $CORPUS" >&2; exit 1; }
+bench_corpus "$CORPUS" "$SIZE_MIB"
 bytes=$(cat -- "${files[@]}" | wc -c) # also warms the page cache, so no run reads from disk
 mkdir -p "$RESULTS"
 stamp=$(date +%Y%m%d-%H%M%S)
@@ -61,12 +55,7 @@ peak_memory
 # Python baseline (same token rule); mawk's default FS does not split on \r \v \f, so its
 # total is shown, not compared.
 checks=()
-ref=""
-for n in "${names[@]}"; do
-    [[ $n == mrc-* ]] || continue
-    if [ -z "$ref" ]; then ref=$n; elif ! cmp -s "$tmp/$ref.tsv" "$tmp/$n.tsv"; then
-        checks+=("MISMATCH: $n output differs from $ref"); fi
-done
+same_results
 if [ -n "$ref" ]; then
     mrc_total=$(awk -F '\t' '{ t += $NF } END { printf "%d", t }' "$tmp/$ref.tsv")
     checks+=("mrcount total tokens: $mrc_total, distinct: $(wc -l <"$tmp/$ref.tsv")")

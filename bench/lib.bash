@@ -35,6 +35,32 @@ bench_build() {
     cmake --build "$ROOT/build" -j "$(nproc)" --target "$@" >/dev/null
 }
 
+# bench_corpus DIR MIB : the English corpus of MIB MiB in DIR, made by make-corpus.sh when
+# missing; its part*.txt files, sorted, in the array `files` (none: exit 1).
+bench_corpus() {
+    local dir=$1 mib=$2
+    if [ ! -d "$dir" ]; then
+        say "building the $mib MiB corpus in $dir (make-corpus.sh)"
+        mkdir -p "$(dirname "$dir")"
+        "$SHARED_BENCH/make-corpus.sh" "$dir" "$mib" >/dev/null
+    fi
+    mapfile -t files < <(find "$dir" -maxdepth 1 -type f -name 'part*.txt' | sort)
+    [ "${#files[@]}" -gt 0 ] || { echo "$BENCH: no part*.txt in $dir" >&2; exit 1; }
+}
+
+# same_results [PREFIX] : every mrcount result among names ($tmp/NAME.tsv) equals the first one,
+# whose name goes to `ref` (empty: no mrcount command); a difference goes to `checks` as a
+# MISMATCH, after PREFIX.
+same_results() {
+    local n
+    ref=""
+    for n in "${names[@]}"; do
+        [[ $n == mrc-* ]] || continue
+        if [ -z "$ref" ]; then ref=$n; elif ! cmp -s "$tmp/$ref.tsv" "$tmp/$n.tsv"; then
+            checks+=("MISMATCH: ${1:-}$n output differs from $ref"); fi
+    done
+}
+
 q() { # shell-quote words for hyperfine / bash -c, space-separated
     local s
     s=$(printf '%q ' "$@")

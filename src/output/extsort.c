@@ -56,6 +56,22 @@ static void chunk_fix_refs(chunk *c)
         c->refs[i].rec = c->buf + c->refs[i].window;
 }
 
+/* The buffers cut to what the chunk holds (those of the full chunks before it were larger); on
+ * a failure they stay as they are. Before chunk_fix_refs(). */
+static void chunk_trim(chunk *c)
+{
+    unsigned char *b = realloc(c->buf, c->len);
+    mrc_out_ref *p = realloc(c->refs, c->n * sizeof *p);
+    if (b != NULL) {
+        c->buf = b;
+        c->cap = c->len;
+    }
+    if (p != NULL) {
+        c->refs = p;
+        c->rcap = c->n;
+    }
+}
+
 static void chunk_free(chunk *c)
 {
     free(c->buf);
@@ -101,6 +117,24 @@ static int chunk_to_run(const mrc_out_sorted *sorted, const char *tmp_dir, const
     return mrc_run_writer_finish(w, out, err);
 }
 
+/* A sorted chunk written as out's next run (cap: the runs' room, grown here). */
+static int add_run(mrc_sorted_result *out, size_t *cap, const mrc_out_sorted *sorted,
+                   const mrc_sort_stream_opts *o, mrc_err *err)
+{
+    if (out->nruns == *cap) {
+        size_t n = *cap ? 2 * *cap : 16;
+        mrc_run_file *p = realloc(out->runs, n * sizeof *p);
+        if (p == NULL) return mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
+        out->runs = p;
+        *cap = n;
+    }
+    int rc = chunk_to_run(sorted, o->tmp_dir, o->stop, &out->runs[out->nruns], err);
+    if (rc != 0) return rc;
+    out->spilled_bytes += out->runs[out->nruns].bytes;
+    out->nruns++;
+    return 0;
+}
+
 int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_sorted_result *out,
                            mrc_err *err)
 {
@@ -133,55 +167,30 @@ int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_so
         if (ended && c.n == 0 && out->nruns > 0) break; /* the last buffer is empty */
         /* The last buffer stays in memory, merged with the runs, when it takes at most half
          * the budget: the runs' read buffers take the other half at most (the compaction's
-         * too), and it is neither written nor read back. Its buffers are cut to what it holds
-         * (those of the full buffers before it were larger). When it all fit, it is the
-         * result. */
+         * too), and it is neither written nor read back. When it all fit, it is the result. */
         bool keep = ended && (out->nruns == 0 || used <= budget / 2);
-        if (keep && out->nruns > 0) {
-            unsigned char *b = realloc(c.buf, c.len);
-            mrc_out_ref *p = realloc(c.refs, c.n * sizeof *p);
-            if (b != NULL) {
-                c.buf = b;
-                c.cap = c.len;
-            }
-            if (p != NULL) {
-                c.refs = p;
-                c.rcap = c.n;
-            }
-        }
+        if (keep && out->nruns > 0) chunk_trim(&c);
         chunk_fix_refs(&c);
         mrc_out_sorted sorted;
         /* --top K: a chunk only needs its first K; so does the merge of the runs. */
         rc = mrc_output_sort(c.refs, c.n, o->order, o->top, o->topo, o->pl, &sorted, err);
         if (rc != 0) break;
         records += c.n;
-        if (keep) {
+        if (keep) { /* the last: the loop ends */
             out->in_memory = out->nruns == 0;
+            out->kept = out->nruns > 0;
             out->buf = c.buf;
             out->refs = c.refs;
             out->sorted = sorted;
-            out->kept = !out->in_memory;
             memset(&c, 0, sizeof c);
-            if (o->sorted != NULL) o->sorted(o->sorted_arg, records, out->nruns);
-            if (out->in_memory) return 0;
-            break;
+        } else {
+            rc = add_run(out, &cap_runs, &sorted, o, err);
+            if (rc != 0) break;
+            c.len = 0;
+            c.n = 0;
         }
-        if (out->nruns == cap_runs) {
-            cap_runs = cap_runs ? 2 * cap_runs : 16;
-            mrc_run_file *p = realloc(out->runs, cap_runs * sizeof *p);
-            if (p == NULL) {
-                rc = mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
-                break;
-            }
-            out->runs = p;
-        }
-        rc = chunk_to_run(&sorted, o->tmp_dir, o->stop, &out->runs[out->nruns], err);
-        if (rc != 0) break;
-        out->spilled_bytes += out->runs[out->nruns].bytes;
-        out->nruns++;
         if (o->sorted != NULL) o->sorted(o->sorted_arg, records, out->nruns);
-        c.len = 0;
-        c.n = 0;
+        if (out->in_memory) return 0;
     }
     chunk_free(&c);
     if (rc == 0 && out->nruns > 0) { /* no more runs than can be open at once */
