@@ -20,6 +20,15 @@ typedef struct merge_src {
     mrc_lt_kept pend; /* the record returned last */
 } merge_src;
 
+static int out_of_order(const merge_src *m, uint32_t w, enum mrc_order o, mrc_err *err)
+{
+    char shown[MRC_KEY_SHOWN_BUF];
+    mrc_err_set(err, MRC_EINVAL, "merge of %zu streams: stream %u is out of %s order at key '%s'",
+                m->n, (unsigned)w, mrc_lt_order_name(o),
+                mrc_key_shown(m->h[w].v.key, m->h[w].v.len, shown));
+    return -1;
+}
+
 /* The stream at leaf w's next record (or its end). @return 0, or -1 with err filled. */
 static int advance(merge_src *m, uint32_t w, mrc_err *err)
 {
@@ -36,10 +45,9 @@ static int advance(merge_src *m, uint32_t w, mrc_err *err)
 /* The winner, kept (its key copied); its stream moves on and its path is replayed: log2(n)
  * comparisons a record (a binary heap took twice that: 100 M keys under --memory-limit 1G at
  * np 1 spent 11% of the run in its sift_down). The next winner is compared once with the
- * record: in hash order an equal key of another stream is summed into it, in the output orders
- * it is an error; and the stream's own next record must come after it. */
-static inline __attribute__((always_inline)) int next_in(merge_src *m, mrc_rec_view *r,
-                                                         mrc_err *err, const enum mrc_order o)
+ * record: an equal key of another stream is summed into it; and the stream's own next record
+ * must come after it. */
+static int next_hash(merge_src *m, mrc_rec_view *r, mrc_err *err)
 {
     uint32_t w = m->tree[0];
     if (m->n == 0 || !m->h[w].live) return 0;
@@ -47,24 +55,14 @@ static inline __attribute__((always_inline)) int next_in(merge_src *m, mrc_rec_v
     const mrc_rec_view *p = &m->pend.v;
     for (;;) {
         if (advance(m, w, err) != 0) return -1;
-        char shown[MRC_KEY_SHOWN_BUF];
-        if (m->h[w].live && mrc_rec_cmp(o, &m->h[w].v, p) <= 0) {
-            mrc_err_set(err, MRC_EINVAL,
-                        "merge of %zu streams: stream %u is out of %s order at key '%s'", m->n,
-                        (unsigned)w, mrc_lt_order_name(o),
-                        mrc_key_shown(m->h[w].v.key, m->h[w].v.len, shown));
-            return -1;
-        }
-        mrc_lt_replay(m->h, m->tree, m->n, w, o);
+        if (m->h[w].live && mrc_rec_cmp(MRC_ORDER_HASH, &m->h[w].v, p) <= 0)
+            return out_of_order(m, w, MRC_ORDER_HASH, err);
+        mrc_lt_replay(m->h, m->tree, m->n, w, MRC_ORDER_HASH);
         uint32_t nw = m->tree[0];
         const mrc_lt_leaf *hn = &m->h[nw];
-        if (!hn->live || nw == w || mrc_rec_cmp(o, &hn->v, p) != 0) break;
-        if (o != MRC_ORDER_HASH) {
-            mrc_err_set(err, MRC_EINVAL, "merge of %zu streams: key '%s' is in two streams", m->n,
-                        mrc_key_shown(p->key, p->len, shown));
-            return -1;
-        }
+        if (!hn->live || nw == w || mrc_rec_cmp(MRC_ORDER_HASH, &hn->v, p) != 0) break;
         if (__builtin_add_overflow(p->count, hn->v.count, &m->pend.v.count)) {
+            char shown[MRC_KEY_SHOWN_BUF];
             mrc_err_set(err, MRC_EOVERFLOW, "the count of key '%s' exceeds 2^64-1",
                         mrc_key_shown(p->key, p->len, shown));
             return -1;
@@ -75,18 +73,47 @@ static inline __attribute__((always_inline)) int next_in(merge_src *m, mrc_rec_v
     return 1;
 }
 
+/* The same in an output order, with offset-value codes (losertree.h): the stream's next record
+ * is compared with the record once, which checks its order and codes it; the matches on its
+ * path then mostly compare codes; a next winner that equals the record (code 0) is a key in
+ * two streams. */
+static inline __attribute__((always_inline)) int next_out(merge_src *m, mrc_rec_view *r,
+                                                          mrc_err *err, const enum mrc_order o)
+{
+    uint32_t w = m->tree[0];
+    if (m->n == 0 || !m->h[w].live) return 0;
+    if (mrc_lt_keep(&m->pend, &m->h[w].v, err) != 0) return -1;
+    const mrc_rec_view *p = &m->pend.v;
+    if (advance(m, w, err) != 0) return -1;
+    mrc_lt_leaf *hw = &m->h[w];
+    if (hw->live) {
+        int c;
+        hw->ovc = mrc_ovc_against(&hw->v, p, o, &c);
+        if (c <= 0) return out_of_order(m, w, o, err);
+    }
+    mrc_ovc_replay(m->h, m->tree, m->n, w, o);
+    if (m->h[m->tree[0]].ovc == 0) {
+        char shown[MRC_KEY_SHOWN_BUF];
+        mrc_err_set(err, MRC_EINVAL, "merge of %zu streams: key '%s' is in two streams", m->n,
+                    mrc_key_shown(p->key, p->len, shown));
+        return -1;
+    }
+    *r = *p;
+    return 1;
+}
+
 static int merge_next(mrc_source *base, mrc_rec_view *r, mrc_err *err)
 {
     merge_src *m = (merge_src *)(void *)base;
     switch (m->order) { /* one instance per order: the comparison is chosen outside the loop */
     case MRC_ORDER_HASH:
-        return next_in(m, r, err, MRC_ORDER_HASH);
+        return next_hash(m, r, err);
     case MRC_ORDER_COUNT:
-        return next_in(m, r, err, MRC_ORDER_COUNT);
+        return next_out(m, r, err, MRC_ORDER_COUNT);
     case MRC_ORDER_KEY:
         break;
     }
-    return next_in(m, r, err, MRC_ORDER_KEY);
+    return next_out(m, r, err, MRC_ORDER_KEY);
 }
 
 static void merge_close(mrc_source *base)
@@ -137,7 +164,9 @@ mrc_source *mrc_merge_source_open(mrc_source *const *src, size_t n, enum mrc_ord
             return NULL;
         }
     }
-    if (mrc_lt_build(m->h, m->tree, n, order, err) != 0) {
+    int rc = order == MRC_ORDER_HASH ? mrc_lt_build(m->h, m->tree, n, order, err)
+                                     : mrc_ovc_build(m->h, m->tree, n, order, err);
+    if (rc != 0) {
         merge_close(&m->base);
         return NULL;
     }

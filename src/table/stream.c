@@ -172,6 +172,32 @@ int mrc_lt_build(const mrc_lt_leaf *h, uint32_t *tree, size_t k, enum mrc_order 
     return 0;
 }
 
+int mrc_ovc_build(mrc_lt_leaf *h, uint32_t *tree, size_t k, enum mrc_order o, mrc_err *err)
+{
+    tree[0] = 0;
+    if (k == 0) return 0;
+    uint32_t *win = malloc(2 * k * sizeof *win);
+    if (win == NULL) return mrc_err_set(err, MRC_ENOMEM, "merge of %zu streams: out of memory", k);
+    for (size_t i = 0; i < k; i++) {
+        win[k + i] = (uint32_t)i;
+        if (!h[i].live) continue;
+        if (o == MRC_ORDER_COUNT || h[i].v.len > 0)
+            h[i].ovc = mrc_ovc_code(&h[i].v, 0, o);
+        else
+            h[i].ovc = 0; /* the empty key is the empty string */
+    }
+    for (size_t j = k - 1; j > 0; j--) {
+        uint32_t a = win[2 * j], b = win[2 * j + 1];
+        bool a_wins = o == MRC_ORDER_COUNT ? mrc_ovc_beats(h, a, b, MRC_ORDER_COUNT)
+                                           : mrc_ovc_beats(h, a, b, MRC_ORDER_KEY);
+        win[j] = a_wins ? a : b;
+        tree[j] = a_wins ? b : a;
+    }
+    tree[0] = win[1];
+    free(win);
+    return 0;
+}
+
 int mrc_lt_keep(mrc_lt_kept *kp, const mrc_rec_view *v, mrc_err *err)
 {
     if (v->len > kp->cap) {

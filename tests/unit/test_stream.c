@@ -1,7 +1,8 @@
 /* test_stream.c - record streams and the k-way merge (stream.c): the stream over a payload, its
  * truncation at every byte, and the merge of 0, 1, a few and 1000 streams in each order against
- * a naive oracle (every record of every stream, sorted and summed by plain code); the errors a
- * merge must raise: a count past 2^64-1 naming the key, a stream out of order, a key twice in an
+ * a naive oracle (every record of every stream, sorted and summed by plain code), in the output
+ * orders also with counts that differ in any byte and keys behind a long shared prefix; the errors
+ * a merge must raise: a count past 2^64-1 naming the key, a stream out of order, a key twice in an
  * output order, a failing stream, a failing sink (and nothing emitted after it). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -107,6 +108,30 @@ typedef struct streams {
     keypool kp;
 } streams;
 
+/* The output orders' merge codes each record by where it leaves the last one (losertree.h):
+ * counts that differ in any of their 8 bytes, and keys behind a long common prefix, take
+ * every path of that code. */
+static int wide_counts;    /* output orders: counts from `wide` instead of 1-5 */
+static size_t long_prefix; /* this many bytes before every key */
+
+static uint64_t wide_count(void)
+{
+    static const uint64_t wide[] = {1,
+                                    2,
+                                    255,
+                                    256,
+                                    257,
+                                    65535,
+                                    65536,
+                                    (uint64_t)1 << 32,
+                                    ((uint64_t)1 << 32) + 1,
+                                    (uint64_t)1 << 56,
+                                    ((uint64_t)1 << 56) + 255,
+                                    UINT64_MAX - 1,
+                                    UINT64_MAX};
+    return wide[rng_below(sizeof wide / sizeof wide[0])];
+}
+
 static streams streams_make(size_t n, size_t universe, enum mrc_order o, size_t max_per_stream)
 {
     streams s = {n, NULL, NULL, NULL, {0}, {0}};
@@ -116,6 +141,15 @@ static streams streams_make(size_t n, size_t universe, enum mrc_order o, size_t 
     assert_true(s.pl && s.len && s.src);
     okvec u = {0};
     gen_universe(&u, &s.kp, universe, 24, 1000);
+    for (size_t i = 0; i < u.n && long_prefix > 0; i++) {
+        unsigned char key[64 + 24];
+        assert_true(long_prefix <= 64);
+        memset(key, 'p', long_prefix);
+        memcpy(key + long_prefix, u.v[i].key, u.v[i].len);
+        u.v[i].len += (uint32_t)long_prefix;
+        u.v[i].key = keypool_add(&s.kp, key, u.v[i].len);
+        u.v[i].hash = mrc_hash(u.v[i].key, u.v[i].len);
+    }
     okvec all = {0};
     size_t next = 0; /* output orders: keys dealt out without repeats */
     for (size_t i = 0; i < n; i++) {
@@ -133,7 +167,8 @@ static streams streams_make(size_t n, size_t universe, enum mrc_order o, size_t 
         } else {
             for (size_t j = 0; j < k && next < u.n; j++, next++) {
                 okv r = u.v[next];
-                r.count = 1 + rng_below(5); /* many equal counts: ties go to the key */
+                /* many equal counts: ties go to the key */
+                r.count = wide_counts ? wide_count() : 1 + rng_below(5);
                 okvec_push(&mine, r.key, r.len, r.count, r.hash);
             }
         }
@@ -220,6 +255,24 @@ static void test_merge_output_orders(void **state)
         merge_check(ns[i], 3000, MRC_ORDER_COUNT, 200);
         merge_check(ns[i], 3000, MRC_ORDER_KEY, 200);
     }
+}
+
+static void test_merge_output_codes(void **state)
+{
+    (void)state;
+    rng_seed(24);
+    static const size_t ns[] = {1, 2, 3, 5, 8, 13};
+    static const size_t prefixes[] = {0, 5, 8, 13, 37};
+    for (int wide = 0; wide <= 1; wide++)
+        for (size_t p = 0; p < sizeof prefixes / sizeof prefixes[0]; p++)
+            for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+                wide_counts = wide;
+                long_prefix = prefixes[p];
+                merge_check(ns[i], 2000, MRC_ORDER_COUNT, 300);
+                merge_check(ns[i], 2000, MRC_ORDER_KEY, 300);
+            }
+    wide_counts = 0;
+    long_prefix = 0;
 }
 
 static void test_merge_many(void **state)
@@ -493,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_ser_source_truncated),
         cmocka_unit_test(test_merge_hash_sums),
         cmocka_unit_test(test_merge_output_orders),
+        cmocka_unit_test(test_merge_output_codes),
         cmocka_unit_test(test_merge_many),
         cmocka_unit_test(test_merge_empty),
         cmocka_unit_test(test_merge_overflow_names_key),
