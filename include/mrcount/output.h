@@ -91,10 +91,12 @@ typedef struct mrc_out_sorted {
  *  are wanted (a --top K), the parts past them are left unsorted. Fills every window; reads
  *  the records, never writes them. Allocates O(T^2) bookkeeping and a sample of 1024 refs per
  *  thread, nothing per record. The order (so every output) does not depend on the thread
- *  count. @return 0 with *out filled, or MRC_EINVAL (a bad order) / MRC_ENOMEM / a worker
- *  pool failure with err filled (the refs then in no particular order). */
+ *  count. stop (NULL: never) is polled every 65536 refs of a pass and before every group of as
+ *  many. @return 0 with *out filled, or MRC_EINVAL (a bad order) / MRC_ENOMEM / a worker pool
+ *  failure / MRC_EINTR (stop raised) with err filled (the refs then in no particular order). */
 int mrc_output_sort(mrc_out_ref *refs, size_t n, enum mrc_order order, uint64_t limit,
-                    mrc_topo *topo, const mrc_placement *pl, mrc_out_sorted *out, mrc_err *err);
+                    mrc_topo *topo, const mrc_placement *pl, const mrc_stop *stop,
+                    mrc_out_sorted *out, mrc_err *err);
 
 /* The sorted records one at a time (a rank sending its sorted range in blocks, or writing its
  * part). */
@@ -275,7 +277,7 @@ typedef struct mrc_sorted_result {
 /** mrc_output_sort_stream() : the records of `in` (any order; read to its end, not closed)
  *  sorted in o->order: buffers of at most o->budget bytes are sorted on o's threads; when the
  *  stream fills more than one, each goes to o->tmp_dir as a sorted run, merged on reading.
- *  o->stop is polled between records (a buffer's sort runs to its end).
+ *  o->stop is polled between records and in each buffer's sort (mrc_output_sort()).
  *  @return 0 with *out (mrc_output_sorted_result_free() it), or nonzero with err filled
  *  (MRC_EINTR when stopped). */
 int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_sorted_result *out,

@@ -272,7 +272,8 @@ static int sort_refs(run *r, mrc_out_ref *refs, size_t n, mrc_err *err)
     r->distinct_mine = n;
     n = drop_below(r, refs, n);
     enum mrc_order order = r->o.out.sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT;
-    return mrc_output_sort(refs, n, order, r->o.out.top, r->topo, &r->pl, &r->sorted, err);
+    return mrc_output_sort(refs, n, order, r->o.out.top, r->topo, &r->pl, &mrc_signal_flag,
+                           &r->sorted, err);
 }
 
 /* Counts what passes on its way into the external sort (the rank's distinct keys). */
@@ -376,7 +377,8 @@ static int sort_range(run *r, mrc_err *err)
     }
     r->sorted_refs = refs;
     if (rc != 0) return rc;
-    return mrc_output_sort(refs, n, ro.order, 0, r->topo, &r->pl, &r->sorted, err);
+    return mrc_output_sort(refs, n, ro.order, 0, r->topo, &r->pl, &mrc_signal_flag, &r->sorted,
+                           err);
 }
 
 static int sort_mine(run *r, mrc_err *err)

@@ -173,7 +173,7 @@ int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_so
         chunk_fix_refs(&c);
         mrc_out_sorted sorted;
         /* --top K: a chunk only needs its first K; so does the merge of the runs. */
-        rc = mrc_output_sort(c.refs, c.n, o->order, o->top, o->topo, o->pl, &sorted, err);
+        rc = mrc_output_sort(c.refs, c.n, o->order, o->top, o->topo, o->pl, o->stop, &sorted, err);
         if (rc != 0) break;
         records += c.n;
         if (keep) { /* the last: the loop ends */

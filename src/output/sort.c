@@ -25,6 +25,10 @@ typedef mrc_out_ref ref;
 #define SORT_SMALL 32        /* groups up to this size: insertion sort on windows, then the keys */
 #define SORT_PREFETCH 8      /* refs ahead whose records are fetched while loading windows */
 #define SORT_GUESS_SAMPLE 64 /* records sampled for the prefix every string may share */
+/* A stop is looked at before each group of at least this many refs and every this many refs
+ * of a pass over a slice: a sort of 10^9 keys takes a minute on one core, and Slurm sends
+ * SIGKILL 30 s after SIGTERM by default. */
+#define SORT_POLL_MIN ((size_t)1 << 16)
 
 /* The 8 key bytes from offset o, zero-padded, as a big-endian integer. */
 static inline uint64_t key_window(const unsigned char *rec, size_t o)
@@ -282,11 +286,12 @@ static bool wide_buckets(sort_scratch *s, const size_t *cnt, size_t *wide)
  * which only the first `need` must end sorted. Recurses into every bucket but the largest,
  * which the loop takes: the stack stays O(log n) deep whatever the keys. */
 static void msd_sort(ref *a, size_t n, size_t need, size_t d, unsigned k, size_t koff,
-                     sort_scratch *scr)
+                     sort_scratch *scr, const mrc_stop *stop)
 {
     size_t cnt[256], ex[256];
     unsigned char kb[256]; /* after a sweep: the first byte where bucket b's new windows differ */
     while (n > 1 && need > 0) {
+        if (n >= SORT_POLL_MIN && mrc_stopped(stop)) return; /* the caller reports it */
         if (n <= SORT_SMALL && k < 8) {
             /* The insertion sort reads the records of windows that tie: a group tied on its
              * whole window loads the next one instead. */
@@ -383,7 +388,8 @@ static void msd_sort(ref *a, size_t n, size_t need, size_t d, unsigned k, size_t
         for (unsigned b = 0; b < 256 && at < need; at += cnt[b++]) {
             size_t c = cnt[b] - ex[b], lo = at + ex[b];
             if (c > 1 && lo < need && lo != big_at)
-                msd_sort(a + lo, c, c < need - lo ? c : need - lo, d, swept ? kb[b] : k, koff, scr);
+                msd_sort(a + lo, c, c < need - lo ? c : need - lo, d, swept ? kb[b] : k, koff, scr,
+                         stop);
         }
         if (big < 2) return;
         a += big_at;
@@ -421,7 +427,7 @@ static size_t shared_depth(const ref *a, size_t n, bool by_count, const unsigned
  * with the same bytes (every count 1 and keys "key...": 11 bytes), the first windows are
  * taken past them, checked on the way: the pass over the records, in memory order here, does
  * the work of the first reload (which comes after the refs are shuffled by the partition). */
-static void sort_slice(ref *a, size_t n, size_t need, bool by_count)
+static void sort_slice(ref *a, size_t n, size_t need, bool by_count, const mrc_stop *stop)
 {
     size_t koff = by_count ? 8 : 0;
     /* without it (out of memory) the sort takes one byte a pass */
@@ -432,13 +438,17 @@ static void sort_slice(ref *a, size_t n, size_t need, bool by_count)
         unsigned k;
         size_t e = reload(a, n, n, d - koff, &k, pre, by_count);
         if (e != SIZE_MAX) {
-            msd_sort(a + e, n - e, need > e ? need - e : 0, d, k, koff, scr);
+            msd_sort(a + e, n - e, need > e ? need - e : 0, d, k, koff, scr, stop);
             free(scr);
             return;
         }
     }
     uint64_t diff = 0, w0 = 0;
     for (size_t i = 0; i < n; i++) {
+        if (i % SORT_POLL_MIN == 0 && mrc_stopped(stop)) {
+            free(scr);
+            return;
+        }
         if (i + SORT_PREFETCH < n) __builtin_prefetch(a[i + SORT_PREFETCH].rec);
         const unsigned char *r = a[i].rec;
         uint64_t w = by_count ? ~mrc_rec_count(r) : key_window(r, 0);
@@ -446,7 +456,7 @@ static void sort_slice(ref *a, size_t n, size_t need, bool by_count)
         diff |= w ^ w0;
         a[i].window = w;
     }
-    msd_sort(a, n, need, 0, first_diff(diff), koff, scr);
+    msd_sort(a, n, need, 0, first_diff(diff), koff, scr, stop);
     free(scr);
 }
 
@@ -469,6 +479,7 @@ typedef struct sort_job {
     const unsigned char **split; /* parts - 1 splitter records, ascending */
     size_t *counts;              /* parts x parts: refs of slice i in part c */
     size_t *bounds;              /* parts + 1: part j is refs[bounds[j], bounds[j + 1]) */
+    const mrc_stop *stop;
 } sort_job;
 
 static size_t slice_at(size_t n, size_t parts, size_t i)
@@ -501,6 +512,7 @@ static int classify_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
     ref *a = j->refs;
     for (size_t i = slice_at(j->n, j->parts, ti), end = slice_at(j->n, j->parts, ti + 1); i < end;
          i++) {
+        if (i % SORT_POLL_MIN == 0 && mrc_stopped(j->stop)) break; /* the refs are dropped */
         if (i + SORT_PREFETCH < end) __builtin_prefetch(a[i + SORT_PREFETCH].rec);
         size_t c = part_of(j, a[i].rec);
         a[i].window = c;
@@ -544,7 +556,7 @@ static int part_sort_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err
     if (ti >= j->parts) return 0;
     size_t lo = j->bounds[ti], n = j->bounds[ti + 1] - lo, need = n;
     if (j->limit != 0) need = j->limit <= lo ? 0 : j->limit - lo < n ? (size_t)(j->limit - lo) : n;
-    if (need > 0) sort_slice(j->refs + lo, n, need, j->by_count);
+    if (need > 0) sort_slice(j->refs + lo, n, need, j->by_count, j->stop);
     return 0;
 }
 
@@ -556,7 +568,7 @@ static int pick_splitters(sort_job *j, mrc_err *err)
     if (sample == NULL) return mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
     for (size_t i = 0; i < s; i++)
         sample[i] = j->refs[slice_at(j->n, s, i)];
-    sort_slice(sample, s, s, j->by_count);
+    sort_slice(sample, s, s, j->by_count, NULL);
     for (size_t c = 1; c < j->parts; c++)
         j->split[c - 1] = s > 0 ? sample[slice_at(s, j->parts, c)].rec : NULL;
     free(sample);
@@ -574,6 +586,8 @@ static int sort_parts(sort_job *j, mrc_topo *topo, const mrc_placement *pl, mrc_
         rc = mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
     if (rc == 0) rc = pick_splitters(j, err);
     if (rc == 0) rc = mrc_run_tasks(topo, pl, classify_task, j, err);
+    /* stopped, the classification may have ended early: its counts do not match the refs */
+    if (rc == 0 && mrc_stopped(j->stop)) rc = mrc_err_set(err, MRC_EINTR, "output sort: stopped");
     if (rc == 0) {
         size_t *totals = j->counts; /* row 0 becomes the sum of every row */
         for (size_t i = 1; i < p; i++)
@@ -592,21 +606,23 @@ static int sort_parts(sort_job *j, mrc_topo *topo, const mrc_placement *pl, mrc_
 }
 
 int mrc_output_sort(mrc_out_ref *refs, size_t n, enum mrc_order order, uint64_t limit,
-                    mrc_topo *topo, const mrc_placement *pl, mrc_out_sorted *out, mrc_err *err)
+                    mrc_topo *topo, const mrc_placement *pl, const mrc_stop *stop,
+                    mrc_out_sorted *out, mrc_err *err)
 {
     memset(out, 0, sizeof *out);
     if (order != MRC_ORDER_COUNT && order != MRC_ORDER_KEY)
         return mrc_err_set(err, MRC_EINVAL, "output: cannot sort the result in order %d",
                            (int)order);
-    sort_job j = {refs, n, limit, order == MRC_ORDER_COUNT, 1, NULL, NULL, NULL};
+    sort_job j = {refs, n, limit, order == MRC_ORDER_COUNT, 1, NULL, NULL, NULL, stop};
     if (topo != NULL && pl != NULL && pl->nthreads > 1 && n > 1)
         j.parts = pl->nthreads < SORT_MAX_PARTS ? pl->nthreads : SORT_MAX_PARTS;
     int rc = 0;
     if (j.parts > 1)
         rc = sort_parts(&j, topo, pl, err);
     else
-        sort_slice(refs, n, limit != 0 && limit < n ? (size_t)limit : n, j.by_count);
+        sort_slice(refs, n, limit != 0 && limit < n ? (size_t)limit : n, j.by_count, stop);
     if (rc != 0) return rc;
+    if (mrc_stopped(stop)) return mrc_err_set(err, MRC_EINTR, "output sort: stopped");
     *out = (mrc_out_sorted){refs, n, order, limit, limit != 0 && limit < n ? limit : n};
     return 0;
 }

@@ -676,7 +676,7 @@ int mrc_output_write_records(mrc_out_ref *refs, size_t n, const mrc_output_opts 
         return mrc_err_errno(err, EISDIR, "%s", path);
     mrc_out_sorted s;
     int rc = mrc_output_sort(refs, n, o->sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT,
-                             o->top, topo, pl, &s, err);
+                             o->top, topo, pl, o->stop, &s, err);
     return rc != 0 ? rc : mrc_output_write_sorted(&s, o, topo, pl, err);
 }
 

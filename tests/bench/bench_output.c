@@ -156,8 +156,8 @@ int main(int argc, char **argv)
             }
             enum mrc_order ord = by_key ? MRC_ORDER_KEY : MRC_ORDER_COUNT;
             mrc_out_sorted a, b;
-            if (mrc_output_sort(refs, h, ord, 0, NULL, NULL, &a, &err) != 0 ||
-                mrc_output_sort(refs + h, nr - h, ord, 0, NULL, NULL, &b, &err) != 0)
+            if (mrc_output_sort(refs, h, ord, 0, NULL, NULL, NULL, &a, &err) != 0 ||
+                mrc_output_sort(refs + h, nr - h, ord, 0, NULL, NULL, NULL, &b, &err) != 0)
                 die("sort", &err);
             t2 = mrc_now();
             c2 = cpu_now();
@@ -174,8 +174,8 @@ int main(int argc, char **argv)
             goto done;
         }
         mrc_out_sorted s;
-        if (mrc_output_sort(refs, nr, by_key ? MRC_ORDER_KEY : MRC_ORDER_COUNT, 0, topo, &pl, &s,
-                            &err) != 0)
+        if (mrc_output_sort(refs, nr, by_key ? MRC_ORDER_KEY : MRC_ORDER_COUNT, 0, topo, &pl, NULL,
+                            &s, &err) != 0)
             die("sort", &err);
         t2 = mrc_now();
         c2 = cpu_now();

@@ -355,7 +355,7 @@ static void check_sort(const recset *r, enum mrc_sort sort, size_t t, uint64_t l
     mrc_out_sorted s;
     mrc_err err = {0};
     enum mrc_order order = sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT;
-    assert_int_equal(mrc_output_sort(refs, r->n, order, limit, topo, &pls[t], &s, &err), 0);
+    assert_int_equal(mrc_output_sort(refs, r->n, order, limit, topo, &pls[t], NULL, &s, &err), 0);
     uint64_t want = limit != 0 && limit < r->n ? limit : r->n;
     assert_int_equal(s.records, want);
     uint64_t firsts[] = {0, 1, want / 3, want > 0 ? want - 1 : 0, want, want + 1};
@@ -525,7 +525,8 @@ static void test_sort_repeated_records(void **state)
     for (size_t t = 1; t <= 3; t++) {
         mrc_out_sorted s;
         mrc_err err = {0};
-        assert_int_equal(mrc_output_sort(refs, 3000, MRC_ORDER_KEY, 0, topo, &pls[t], &s, &err), 0);
+        assert_int_equal(
+            mrc_output_sort(refs, 3000, MRC_ORDER_KEY, 0, topo, &pls[t], NULL, &s, &err), 0);
         mrc_out_iter *it = mrc_output_iter_open(&s, 0, &err);
         for (size_t i = 0; i < 3000; i++)
             assert_ptr_equal(mrc_output_iter_next(it), rs_rec(&r, i < 1000 ? 2 : i < 2000 ? 1 : 0));
@@ -535,12 +536,88 @@ static void test_sort_repeated_records(void **state)
     rs_free(&r);
 }
 
+/* A stop raised before the sort: MRC_EINTR at once. Raised while it runs (by another thread,
+ * 0-121 ms in): MRC_EINTR, or 0 with the order right when the sort ended first; either way every
+ * ref is still there once (a pass cut short must not move refs by stale windows). */
+typedef struct raiser {
+    mrc_stop *stop;
+    unsigned us;
+} raiser;
+
+static void *raise_after(void *arg)
+{
+    const raiser *r = arg;
+    if (r->us > 0) usleep(r->us);
+    mrc_stop_raise(r->stop);
+    return NULL;
+}
+
+static int by_address(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (const unsigned char *const *)a,
+              y = (uintptr_t) * (const unsigned char *const *)b;
+    return (x > y) - (x < y);
+}
+
+static void test_sort_stopped(void **state)
+{
+    (void)state;
+    rng_seed(77);
+    recset r = ds_keyn(400000, C_FEW);
+    const unsigned char **all = malloc(r.n * sizeof *all), **seen = malloc(r.n * sizeof *seen);
+    assert_true(all != NULL && seen != NULL);
+    for (size_t i = 0; i < r.n; i++)
+        all[i] = rs_rec(&r, i);
+    qsort(all, r.n, sizeof *all, by_address);
+    unsigned stopped = 0, finished = 0;
+    for (int sort = 0; sort <= 1; sort++) {
+        enum mrc_sort so = sort ? MRC_SORT_KEY : MRC_SORT_COUNT;
+        enum mrc_order order = sort ? MRC_ORDER_KEY : MRC_ORDER_COUNT;
+        const unsigned char **ord = oracle_order(&r, so);
+        for (size_t t = 1; t <= 3; t++)
+            for (unsigned trial = 0; trial <= 12; trial++) {
+                mrc_stop stop;
+                atomic_init(&stop, trial == 0); /* trial 0: raised before */
+                raiser ra = {&stop, (trial - 1) * (trial - 1) * 1000};
+                pthread_t th;
+                if (trial > 0) assert_int_equal(pthread_create(&th, NULL, raise_after, &ra), 0);
+                mrc_out_ref *refs = refs_of(&r);
+                mrc_out_sorted s;
+                mrc_err err = {0};
+                int rc = mrc_output_sort(refs, r.n, order, 0, topo, &pls[t], &stop, &s, &err);
+                if (trial > 0) pthread_join(th, NULL);
+                if (rc == 0) {
+                    assert_true(trial > 0);
+                    for (size_t i = 0; i < r.n; i++)
+                        assert_same_rec(refs[i].rec, ord[i], i);
+                    finished++;
+                } else {
+                    assert_int_equal(rc, MRC_EINTR);
+                    assert_string_equal(err.msg, "output sort: stopped");
+                    stopped++;
+                }
+                for (size_t i = 0; i < r.n; i++)
+                    seen[i] = refs[i].rec;
+                qsort(seen, r.n, sizeof *seen, by_address);
+                assert_memory_equal(seen, all, r.n * sizeof *seen);
+                free(refs);
+            }
+        free(ord);
+    }
+    assert_true(stopped >= 6); /* at least the stops raised before */
+    print_message("sort stopped %u times, finished %u times\n", stopped, finished);
+    free(all);
+    free(seen);
+    rs_free(&r);
+}
+
 static void test_sort_bad_order(void **state)
 {
     (void)state;
     mrc_out_sorted s;
     mrc_err err = {0};
-    assert_int_equal(mrc_output_sort(NULL, 0, MRC_ORDER_HASH, 0, NULL, NULL, &s, &err), MRC_EINVAL);
+    assert_int_equal(mrc_output_sort(NULL, 0, MRC_ORDER_HASH, 0, NULL, NULL, NULL, &s, &err),
+                     MRC_EINVAL);
     assert_string_equal(err.msg, "output: cannot sort the result in order 0");
 }
 
@@ -826,7 +903,14 @@ static void test_write_stop_and_failure(void **state)
         mrc_out_ref *refs = refs_of(&r);
         mrc_output_opts o = {.path = path, .sort = MRC_SORT_COUNT, .top = 0, .stop = &stop};
         mrc_err err = {0};
-        assert_int_not_equal(mrc_output_write_records(refs, r.n, &o, topo, &pls[t], &err), 0);
+        /* raised before: the sort stops; then the writer, the order sorted without it */
+        assert_int_equal(mrc_output_write_records(refs, r.n, &o, topo, &pls[t], &err), MRC_EINTR);
+        assert_string_equal(err.msg, "output sort: stopped");
+        mrc_out_sorted sorted;
+        assert_int_equal(
+            mrc_output_sort(refs, r.n, MRC_ORDER_COUNT, 0, topo, &pls[t], NULL, &sorted, &err), 0);
+        memset(&err, 0, sizeof err);
+        assert_int_not_equal(mrc_output_write_sorted(&sorted, &o, topo, &pls[t], &err), 0);
         assert_string_equal(err.msg, msg);
         size_t len;
         unsigned char *text = slurp(path, &len);
@@ -854,7 +938,10 @@ static void test_write_stop_and_failure(void **state)
     /* the stop also holds for an empty result */
     mrc_output_opts o = {.path = path, .sort = MRC_SORT_COUNT, .top = 0, .stop = &stop};
     mrc_err err = {0};
-    assert_int_not_equal(mrc_output_write_records(NULL, 0, &o, topo, &pls[3], &err), 0);
+    mrc_out_sorted none;
+    assert_int_equal(mrc_output_sort(NULL, 0, MRC_ORDER_COUNT, 0, NULL, NULL, NULL, &none, &err),
+                     0);
+    assert_int_not_equal(mrc_output_write_sorted(&none, &o, topo, &pls[3], &err), 0);
     assert_string_equal(err.msg, msg);
     mrc_output_set_block_size(0);
     rs_free(&r);
@@ -865,7 +952,7 @@ static void test_write_sorted_wrong_order(void **state)
     (void)state;
     mrc_out_sorted s;
     mrc_err err = {0};
-    assert_int_equal(mrc_output_sort(NULL, 0, MRC_ORDER_KEY, 0, NULL, NULL, &s, &err), 0);
+    assert_int_equal(mrc_output_sort(NULL, 0, MRC_ORDER_KEY, 0, NULL, NULL, NULL, &s, &err), 0);
     mrc_output_opts o = {
         .path = tmp_path("never.tsv"), .sort = MRC_SORT_COUNT, .top = 0, .stop = NULL};
     assert_int_equal(mrc_output_write_sorted(&s, &o, NULL, NULL, &err), MRC_EINVAL);
@@ -1061,7 +1148,8 @@ static void test_write_merged_with_iterator(void **state)
     mrc_out_ref *refs = refs_of(&mine);
     mrc_out_sorted s;
     mrc_err err = {0};
-    assert_int_equal(mrc_output_sort(refs, mine.n, MRC_ORDER_COUNT, 0, topo, &pls[3], &s, &err), 0);
+    assert_int_equal(
+        mrc_output_sort(refs, mine.n, MRC_ORDER_COUNT, 0, topo, &pls[3], NULL, &s, &err), 0);
     mrc_out_iter *it = mrc_output_iter_open(&s, 0, &err);
     mrc_source *srcs[3] = {&st[0].src, mrc_output_iter_source(it), &st[1].src};
     const char *path = tmp_path("mixed.tsv");
@@ -1276,6 +1364,7 @@ int main(void)
         cmocka_unit_test(test_sort_million),
         cmocka_unit_test(test_sort_repeated_records),
         cmocka_unit_test(test_sort_bad_order),
+        cmocka_unit_test(test_sort_stopped),
         cmocka_unit_test(test_write_files_every_thread_count),
         cmocka_unit_test(test_write_stdout_in_order),
         cmocka_unit_test(test_write_fifo),
