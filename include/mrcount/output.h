@@ -91,9 +91,10 @@ typedef struct mrc_out_sorted {
  *  are wanted (a --top K), the parts past them are left unsorted. Fills every window; reads
  *  the records, never writes them. Allocates O(T^2) bookkeeping and a sample of 1024 refs per
  *  thread, nothing per record. The order (so every output) does not depend on the thread
- *  count. stop (NULL: never) is polled every 65536 refs of a pass and before every group of as
- *  many. @return 0 with *out filled, or MRC_EINVAL (a bad order) / MRC_ENOMEM / a worker pool
- *  failure / MRC_EINTR (stop raised) with err filled (the refs then in no particular order). */
+ *  count. stop (NULL: never) is polled before every group of 65536 refs or more and every
+ *  65536 refs of the first pass over a part. @return 0 with *out filled, or MRC_EINVAL (a bad
+ * order) / MRC_ENOMEM / a worker pool failure / MRC_EINTR (stop raised) with err filled (the refs
+ * then in no particular order). */
 int mrc_output_sort(mrc_out_ref *refs, size_t n, enum mrc_order order, uint64_t limit,
                     mrc_topo *topo, const mrc_placement *pl, const mrc_stop *stop,
                     mrc_out_sorted *out, mrc_err *err);

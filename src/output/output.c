@@ -187,7 +187,7 @@ int mrc_output_top_table(const void *table, size_t cap, const mrc_output_opts *o
     if (rc != 0) return rc;
     mrc_out_sorted s;
     rc = mrc_output_sort(refs, n, o->sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT, o->top,
-                         NULL, NULL, NULL, &s, err);
+                         NULL, NULL, o->stop, &s, err);
     if (rc != 0) {
         free(refs);
         return rc;

@@ -25,9 +25,11 @@ typedef mrc_out_ref ref;
 #define SORT_SMALL 32        /* groups up to this size: insertion sort on windows, then the keys */
 #define SORT_PREFETCH 8      /* refs ahead whose records are fetched while loading windows */
 #define SORT_GUESS_SAMPLE 64 /* records sampled for the prefix every string may share */
-/* A stop is looked at before each group of at least this many refs and every this many refs
- * of a pass over a slice: a sort of 10^9 keys takes a minute on one core, and Slurm sends
- * SIGKILL 30 s after SIGTERM by default. */
+/* A stop is looked at before each group of at least this many refs, and every this many refs
+ * of the first pass over a part (the classification, the first windows): a sort of 10^9 keys
+ * takes a minute on one core, and Slurm sends SIGKILL 30 s after SIGTERM by default. Between
+ * two looks a group of n refs gets its counting passes and one permutation (and the parts'
+ * permutation one thread's pass over all refs): seconds at 10^9. */
 #define SORT_POLL_MIN ((size_t)1 << 16)
 
 /* The 8 key bytes from offset o, zero-padded, as a big-endian integer. */
@@ -113,14 +115,16 @@ static void heap_sort_windows(ref *a, size_t n)
  * at which those differ (8: none). Records are fetched SORT_PREFETCH refs ahead, up to
  * a[horizon) (past the group: the next group's records). pre (NULL: none) is a record whose
  * string the group is only guessed to share up to the new window: each record is checked
- * (its count when by_count, its key up to ko). @return how many ended, or SIZE_MAX when a
- * record does not share that prefix (windows and order then unspecified). */
+ * (its count when by_count, its key up to ko), and stop polled. @return how many ended, or
+ * SIZE_MAX when a record does not share that prefix or stop was raised (windows and order then
+ * unspecified). */
 static size_t reload(ref *a, size_t n, size_t horizon, size_t ko, unsigned *k,
-                     const unsigned char *pre, bool by_count)
+                     const unsigned char *pre, bool by_count, const mrc_stop *stop)
 {
     size_t e = 0;
     uint64_t w0 = 0, diff = 0;
     for (size_t i = 0; i < n; i++) {
+        if (pre != NULL && i % SORT_POLL_MIN == 0 && mrc_stopped(stop)) return SIZE_MAX;
         if (i + SORT_PREFETCH < horizon) {
             const unsigned char *p = a[i + SORT_PREFETCH].rec;
             __builtin_prefetch(p);
@@ -305,7 +309,7 @@ static void msd_sort(ref *a, size_t n, size_t need, size_t d, unsigned k, size_t
             k = 8;
         }
         if (k == 8) { /* tied on the whole window */
-            size_t e = reload(a, n, n, d + 8 - koff, &k, NULL, false);
+            size_t e = reload(a, n, n, d + 8 - koff, &k, NULL, false, NULL);
             a += e;
             n -= e;
             need = need > e ? need - e : 0;
@@ -370,7 +374,7 @@ static void msd_sort(ref *a, size_t n, size_t need, size_t d, unsigned k, size_t
             for (unsigned b = 0; b < 256 && at < need; at += cnt[b++]) {
                 unsigned kk = 8;
                 if (cnt[b] > 1)
-                    ex[b] = reload(a + at, cnt[b], n - at, d + 8 - koff, &kk, NULL, false);
+                    ex[b] = reload(a + at, cnt[b], n - at, d + 8 - koff, &kk, NULL, false, NULL);
                 kb[b] = (unsigned char)kk;
             }
             d += 8;
@@ -436,7 +440,7 @@ static void sort_slice(ref *a, size_t n, size_t need, bool by_count, const mrc_s
     size_t d = shared_depth(a, n, by_count, &pre);
     if (d > 0) {
         unsigned k;
-        size_t e = reload(a, n, n, d - koff, &k, pre, by_count);
+        size_t e = reload(a, n, n, d - koff, &k, pre, by_count, stop);
         if (e != SIZE_MAX) {
             msd_sort(a + e, n - e, need > e ? need - e : 0, d, k, koff, scr, stop);
             free(scr);
@@ -512,7 +516,10 @@ static int classify_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
     ref *a = j->refs;
     for (size_t i = slice_at(j->n, j->parts, ti), end = slice_at(j->n, j->parts, ti + 1); i < end;
          i++) {
-        if (i % SORT_POLL_MIN == 0 && mrc_stopped(j->stop)) break; /* the refs are dropped */
+        if (i % SORT_POLL_MIN == 0 && mrc_stopped(j->stop)) { /* its counts would be short */
+            free(cnt);
+            return mrc_err_set(err, MRC_EINTR, "output sort: stopped");
+        }
         if (i + SORT_PREFETCH < end) __builtin_prefetch(a[i + SORT_PREFETCH].rec);
         size_t c = part_of(j, a[i].rec);
         a[i].window = c;
@@ -585,9 +592,8 @@ static int sort_parts(sort_job *j, mrc_topo *topo, const mrc_placement *pl, mrc_
     if (j->split == NULL || j->counts == NULL || j->bounds == NULL)
         rc = mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
     if (rc == 0) rc = pick_splitters(j, err);
+    /* a classification cut short by a stop fails: its counts would not match the windows */
     if (rc == 0) rc = mrc_run_tasks(topo, pl, classify_task, j, err);
-    /* stopped, the classification may have ended early: its counts do not match the refs */
-    if (rc == 0 && mrc_stopped(j->stop)) rc = mrc_err_set(err, MRC_EINTR, "output sort: stopped");
     if (rc == 0) {
         size_t *totals = j->counts; /* row 0 becomes the sum of every row */
         for (size_t i = 1; i < p; i++)

@@ -4,8 +4,8 @@
  * played there, tree[0] the overall winner. Taking the winner replays only its path: log2(k)
  * comparisons. The winner's record is kept with its key copied (the stream's next() may
  * overwrite it), which also gives the one comparison that checks each stream's order, and the
- * one that finds equal keys of different streams. The functions that are not inline are in
- * stream.c. */
+ * one that finds equal keys of different streams (in the pulled merge's output orders: the new
+ * winner's offset-value code is 0). The functions that are not inline are in stream.c. */
 #ifndef MRCOUNT_TABLE_LOSERTREE_H
 #define MRCOUNT_TABLE_LOSERTREE_H
 
@@ -13,6 +13,10 @@
 #include <stdint.h>
 
 #include "mrcount/table.h"
+
+/* Offset-value codes (below): past every offset, and the code of an ended stream. */
+#define MRC_OVC_FAR ((uint64_t)1 << 40) /* more than any offset: 8 + a key's length */
+#define MRC_OVC_END UINT64_MAX
 
 typedef struct mrc_lt_leaf {
     mrc_rec_view v;
@@ -59,7 +63,7 @@ static inline void mrc_lt_end(mrc_lt_leaf *l)
 {
     l->live = false;
     l->v.hash = UINT64_MAX;
-    l->ovc = UINT64_MAX; /* MRC_OVC_END */
+    l->ovc = MRC_OVC_END;
 }
 
 /* ---- offset-value codes (the output orders' pulled merge) ----
@@ -67,15 +71,12 @@ static inline void mrc_lt_end(mrc_lt_leaf *l)
  * key (key order). The code of A relative to a base B <= A says where A leaves B: with o the
  * first byte at which they differ and A[o] its byte there (A > B has one: B is shorter or less
  * there), (MRC_OVC_FAR - o) << 8 | A[o]; 0 when A equals B; MRC_OVC_END for an ended stream.
- * Of two records coded against one base, the smaller code is the smaller record, and its code
- * against the other is the other's own code; equal codes need the bytes after o, and the loser
- * is coded against the winner on the way. In a loser tree every record on the winner's path is
- * coded against the winner, and so is its stream's next record (the merge compares the two
- * anyway, to check the stream's order), so most matches compare two integers: keys in one
- * order share long prefixes, which a byte comparison reads again at every match. */
-
-#define MRC_OVC_FAR ((uint64_t)1 << 40) /* more than any offset: 8 + a key's length */
-#define MRC_OVC_END UINT64_MAX
+ * Of two records coded against one base, the smaller code is the smaller record, and the
+ * larger's code against the smaller is its code against the base; equal codes need the bytes
+ * after o, and the loser is coded against the winner on the way. In a loser tree every record on
+ * the winner's path is coded against the winner, and so is its stream's next record (the merge
+ * compares the two anyway, to check the stream's order), so most matches compare two integers: keys
+ * in one order share long prefixes, which a byte comparison reads again at every match. */
 
 /* Where the sort strings of a and b first differ, at or after byte `from` (those before it
  * equal); *cmp gets their order. @return that offset, or the shorter's length (*cmp: which one
@@ -125,7 +126,7 @@ static inline uint64_t mrc_ovc_code(const mrc_rec_view *a, uint64_t off, const e
     return (MRC_OVC_FAR - off) << 8 | byte;
 }
 
-/* The code of a against b, or 0 when a equals b; *cmp: their order. */
+/* The code of a against b when a > b, else 0; *cmp: their order. */
 static inline uint64_t mrc_ovc_against(const mrc_rec_view *a, const mrc_rec_view *b,
                                        const enum mrc_order o, int *cmp)
 {

@@ -180,7 +180,10 @@ int mrc_ovc_build(mrc_lt_leaf *h, uint32_t *tree, size_t k, enum mrc_order o, mr
     if (win == NULL) return mrc_err_set(err, MRC_ENOMEM, "merge of %zu streams: out of memory", k);
     for (size_t i = 0; i < k; i++) {
         win[k + i] = (uint32_t)i;
-        if (!h[i].live) continue;
+        if (!h[i].live) {
+            h[i].ovc = MRC_OVC_END;
+            continue;
+        }
         if (o == MRC_ORDER_COUNT || h[i].v.len > 0)
             h[i].ovc = mrc_ovc_code(&h[i].v, 0, o);
         else
