@@ -604,6 +604,94 @@ static inline int mrc_rec_cmp(enum mrc_order order, const mrc_rec_view *a, const
     return mrc_key_cmp(a->key, a->len, b->key, b->len);
 }
 
+/* ---- offset-value codes: k-way merges in the output orders ----
+ * A record's sort string is the 8 bytes of ~count big-endian then the key (MRC_ORDER_COUNT) or
+ * the key (MRC_ORDER_KEY). The code of A relative to a base B <= A says where A leaves B: with o
+ * the first byte at which they differ and A[o] its byte there (A > B has one: B is shorter or
+ * less there), (MRC_OVC_FAR - o) << 8 | A[o]; 0 when A equals B; MRC_OVC_END for an ended
+ * stream. Of two records coded against one base, the smaller code is the smaller record, and the
+ * larger's code against the smaller is its code against the base; equal codes need the bytes
+ * after o, and the loser is coded against the winner on the way. Keys in one order share long
+ * prefixes, which a byte comparison reads again at every match of a merge; codes mostly do not. */
+
+#define MRC_OVC_FAR ((uint64_t)1 << 40) /* more than any offset: 8 + a key's length */
+#define MRC_OVC_END UINT64_MAX
+
+/* Where the sort strings of a and b first differ, at or after byte `from` (those before it
+ * equal); *cmp gets their order. @return that offset, or the shorter's length (*cmp: which one
+ * is a prefix, 0 when equal). */
+static inline __attribute__((always_inline)) uint64_t mrc_ovc_diff(const mrc_rec_view *a,
+                                                                   const mrc_rec_view *b,
+                                                                   uint64_t from,
+                                                                   const enum mrc_order o, int *cmp)
+{
+    uint64_t koff = 0;
+    if (o == MRC_ORDER_COUNT) {
+        if (from < 8 && a->count != b->count) {
+            uint64_t x = ~a->count, y = ~b->count;
+            *cmp = x < y ? -1 : 1;
+            return (uint64_t)__builtin_clzll(x ^ y) >> 3;
+        }
+        koff = 8;
+        if (from < 8) from = 8;
+    }
+    uint32_t n = a->len < b->len ? a->len : b->len, i = (uint32_t)(from - koff);
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x = mrc_be64(a->key + i), y = mrc_be64(b->key + i);
+        if (x != y) {
+            *cmp = x < y ? -1 : 1;
+            return koff + i + ((uint64_t)__builtin_clzll(x ^ y) >> 3);
+        }
+    }
+    if (i < n) {
+        uint64_t x = mrc_be_short(a->key + i, n - i), y = mrc_be_short(b->key + i, n - i);
+        if (x != y) {
+            *cmp = x < y ? -1 : 1;
+            return koff + i + ((uint64_t)__builtin_clzll(x ^ y) >> 3);
+        }
+    }
+    *cmp = (a->len > b->len) - (a->len < b->len);
+    return koff + n;
+}
+
+/* The code of a against a base it leaves at offset off (a's byte there exists). */
+static inline uint64_t mrc_ovc_code(const mrc_rec_view *a, uint64_t off, const enum mrc_order o)
+{
+    unsigned byte;
+    if (o == MRC_ORDER_COUNT && off < 8)
+        byte = (unsigned)(~a->count >> (56 - 8 * off)) & 0xff;
+    else
+        byte = a->key[off - (o == MRC_ORDER_COUNT ? 8 : 0)];
+    return (MRC_OVC_FAR - off) << 8 | byte;
+}
+
+/* The code of a against b when a > b, else 0; *cmp: their order. */
+static inline uint64_t mrc_ovc_against(const mrc_rec_view *a, const mrc_rec_view *b,
+                                       const enum mrc_order o, int *cmp)
+{
+    uint64_t off = mrc_ovc_diff(a, b, 0, o, cmp);
+    return *cmp > 0 ? mrc_ovc_code(a, off, o) : 0;
+}
+
+/* Whether a comes before b, both coded against one base (*ca, *cb; ties: a when a_first); the
+ * loser's code is left against the winner. */
+static inline __attribute__((always_inline)) bool mrc_ovc_first(const mrc_rec_view *a, uint64_t *ca,
+                                                                const mrc_rec_view *b, uint64_t *cb,
+                                                                bool a_first,
+                                                                const enum mrc_order o)
+{
+    if (__builtin_expect(*ca != *cb, 1)) return *ca < *cb;
+    if (*ca == MRC_OVC_END || *ca == 0) return a_first; /* both ended, or both equal the base */
+    int c;
+    uint64_t off = mrc_ovc_diff(a, b, MRC_OVC_FAR - (*ca >> 8) + 1, o, &c);
+    bool a_wins = c < 0 || (c == 0 && a_first);
+    if (a_wins)
+        *cb = c == 0 ? 0 : mrc_ovc_code(b, off, o);
+    else
+        *ca = c == 0 ? 0 : mrc_ovc_code(a, off, o);
+    return a_wins;
+}
+
 /** mrc_ser_source_open() : a stream over the wire records of payload[0, len) (no header),
  *  valid while payload is; hash is filled (mrc_hash) in MRC_ORDER_HASH, 0 otherwise. The stream
  *  does not check the order (mrc_source_merge() does). Its next() fails MRC_EINVAL on a record

@@ -686,25 +686,19 @@ typedef struct stream_merge {
     mrc_source *const *streams;
     size_t n, leaves;
     mrc_rec_view *head; /* per leaf; valid while live[leaf] */
+    uint64_t *code;     /* per leaf: its offset-value code (table.h), MRC_OVC_END when not live */
     bool *live;
     size_t *tree; /* tree[0]: the winner; tree[1, leaves): losers */
-    bool by_count;
+    enum mrc_order order;
 } stream_merge;
 
-/* Two heads, or a head and the last line: inline 8-byte steps (memcmp() calls took 0.7 s of
- * rank 0's merge of 30 M keys at np 2). */
-static inline int view_cmp(const mrc_rec_view *a, const mrc_rec_view *b, bool by_count)
+/* The match of leaves x and y, coded against one base (the last line, or the empty string while
+ * the tree is built): whether x wins; the loser is coded against the winner. Heads of streams in
+ * one order share long prefixes: 10 M keys key<n>x dealt to 8-256 streams merged (from memory,
+ * one core) in 0.8-0.85x the time of comparing keys at every match. */
+static inline bool stream_beats(stream_merge *m, size_t x, size_t y)
 {
-    if (by_count && a->count != b->count) return a->count > b->count ? -1 : 1;
-    return mrc_key_cmp(a->key, a->len, b->key, b->len);
-}
-
-static bool stream_beats(const stream_merge *m, size_t x, size_t y)
-{
-    if (!m->live[x]) return false;
-    if (!m->live[y]) return true;
-    int c = view_cmp(&m->head[x], &m->head[y], m->by_count);
-    return c < 0 || (c == 0 && x < y);
+    return mrc_ovc_first(&m->head[x], &m->code[x], &m->head[y], &m->code[y], x < y, m->order);
 }
 
 static size_t stream_build(stream_merge *m, size_t node)
@@ -719,12 +713,14 @@ static size_t stream_build(stream_merge *m, size_t node)
     return l;
 }
 
-/* The next record of stream i into its leaf. @return 0, or the stream's error. */
+/* The next record of stream i into its leaf (coded MRC_OVC_END at its end). @return 0, or the
+ * stream's error. */
 static int stream_advance(stream_merge *m, size_t i, mrc_err *err)
 {
     int rc = m->streams[i]->next(m->streams[i], &m->head[i], err);
     if (rc < 0) return err->code != 0 ? err->code : mrc_err_set(err, MRC_EIO, "stream %zu", i);
     m->live[i] = rc > 0;
+    if (rc == 0) m->code[i] = MRC_OVC_END;
     return 0;
 }
 
@@ -737,9 +733,16 @@ static int merge_streams(stream_merge *m, line_out *w, const mrc_output_opts *o,
     size_t last_cap = 0, last_len = 0;
     uint64_t last_count = 0;
     int rc = 0;
+    for (size_t i = 0; i < m->leaves; i++)
+        m->code[i] = MRC_OVC_END;
     for (size_t i = 0; i < m->n && rc == 0; i++)
         rc = stream_advance(m, i, err);
     if (rc != 0) return rc;
+    for (size_t i = 0; i < m->n; i++) /* against the empty string */
+        if (m->live[i])
+            m->code[i] = m->order == MRC_ORDER_COUNT || m->head[i].len > 0
+                             ? mrc_ovc_code(&m->head[i], 0, m->order)
+                             : 0;
     m->tree[0] = stream_build(m, 1);
     for (uint64_t done = 0; done < lines; done++) {
         size_t x = m->tree[0];
@@ -766,9 +769,13 @@ static int merge_streams(stream_merge *m, line_out *w, const mrc_output_opts *o,
         last_count = v->count;
         if ((rc = stream_advance(m, x, err)) != 0) break;
         mrc_rec_view prev = {0, last_count, last, (uint32_t)last_len};
-        if (m->live[x] && view_cmp(&m->head[x], &prev, m->by_count) < 0) {
-            rc = mrc_err_set(err, MRC_EINVAL, "%s: stream %zu is not in order", label, x);
-            break;
+        if (m->live[x]) { /* coded against the line just written (0: equal to it) */
+            int c;
+            m->code[x] = mrc_ovc_against(&m->head[x], &prev, m->order, &c);
+            if (c < 0) {
+                rc = mrc_err_set(err, MRC_EINVAL, "%s: stream %zu is not in order", label, x);
+                break;
+            }
         }
         for (size_t node = (x + m->leaves) >> 1; node > 0; node >>= 1) {
             size_t l = m->tree[node];
@@ -788,17 +795,21 @@ int mrc_output_write_merged(mrc_source *const *streams, size_t n, const mrc_outp
                             mrc_err *err)
 {
     const char *path = o->path != NULL ? o->path : "-";
-    stream_merge m = {.streams = streams, .n = n, .leaves = 1, .by_count = o->sort != MRC_SORT_KEY};
+    stream_merge m = {.streams = streams,
+                      .n = n,
+                      .leaves = 1,
+                      .order = o->sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT};
     while (m.leaves < n)
         m.leaves *= 2;
     m.head = calloc(m.leaves, sizeof *m.head);
+    m.code = calloc(m.leaves, sizeof *m.code);
     m.live = calloc(m.leaves, sizeof *m.live);
     m.tree = calloc(m.leaves, sizeof *m.tree);
     line_out w = {.cap = mrc_out_block_size(), .put = put_in_order, .stop = o->stop};
     w.buf = malloc(w.cap);
     mrc_out_dest d;
     int rc = 0;
-    if (m.head == NULL || m.live == NULL || m.tree == NULL || w.buf == NULL)
+    if (m.head == NULL || m.code == NULL || m.live == NULL || m.tree == NULL || w.buf == NULL)
         rc = mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", mrc_output_label(path));
     if (rc == 0 && (rc = mrc_out_dest_open(&d, path, err)) == 0) {
         w.arg = &d;
@@ -808,6 +819,7 @@ int mrc_output_write_merged(mrc_source *const *streams, size_t n, const mrc_outp
     free(w.buf);
     free(m.tree);
     free(m.live);
+    free(m.code);
     free(m.head);
     return rc;
 }

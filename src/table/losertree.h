@@ -14,13 +14,9 @@
 
 #include "mrcount/table.h"
 
-/* Offset-value codes (below): past every offset, and the code of an ended stream. */
-#define MRC_OVC_FAR ((uint64_t)1 << 40) /* more than any offset: 8 + a key's length */
-#define MRC_OVC_END UINT64_MAX
-
 typedef struct mrc_lt_leaf {
     mrc_rec_view v;
-    uint64_t ovc; /* the output orders' pulled merge: its offset-value code (below) */
+    uint64_t ovc; /* the output orders' pulled merge: its offset-value code (table.h) */
     bool live;    /* false: the stream ended (it loses every match) */
 } mrc_lt_leaf;
 
@@ -66,88 +62,17 @@ static inline void mrc_lt_end(mrc_lt_leaf *l)
     l->ovc = MRC_OVC_END;
 }
 
-/* ---- offset-value codes (the output orders' pulled merge) ----
- * A record's sort string is the 8 bytes of ~count big-endian then the key (count order) or the
- * key (key order). The code of A relative to a base B <= A says where A leaves B: with o the
- * first byte at which they differ and A[o] its byte there (A > B has one: B is shorter or less
- * there), (MRC_OVC_FAR - o) << 8 | A[o]; 0 when A equals B; MRC_OVC_END for an ended stream.
- * Of two records coded against one base, the smaller code is the smaller record, and the
- * larger's code against the smaller is its code against the base; equal codes need the bytes
- * after o, and the loser is coded against the winner on the way. In a loser tree every record on
- * the winner's path is coded against the winner, and so is its stream's next record (the merge
- * compares the two anyway, to check the stream's order), so most matches compare two integers: keys
- * in one order share long prefixes, which a byte comparison reads again at every match. */
-
-/* Where the sort strings of a and b first differ, at or after byte `from` (those before it
- * equal); *cmp gets their order. @return that offset, or the shorter's length (*cmp: which one
- * is a prefix, 0 when equal). */
-static inline __attribute__((always_inline)) uint64_t mrc_ovc_diff(const mrc_rec_view *a,
-                                                                   const mrc_rec_view *b,
-                                                                   uint64_t from,
-                                                                   const enum mrc_order o, int *cmp)
-{
-    uint64_t koff = 0;
-    if (o == MRC_ORDER_COUNT) {
-        if (from < 8 && a->count != b->count) {
-            uint64_t x = ~a->count, y = ~b->count;
-            *cmp = x < y ? -1 : 1;
-            return (uint64_t)__builtin_clzll(x ^ y) >> 3;
-        }
-        koff = 8;
-        if (from < 8) from = 8;
-    }
-    uint32_t n = a->len < b->len ? a->len : b->len, i = (uint32_t)(from - koff);
-    for (; i + 8 <= n; i += 8) {
-        uint64_t x = mrc_be64(a->key + i), y = mrc_be64(b->key + i);
-        if (x != y) {
-            *cmp = x < y ? -1 : 1;
-            return koff + i + ((uint64_t)__builtin_clzll(x ^ y) >> 3);
-        }
-    }
-    if (i < n) {
-        uint64_t x = mrc_be_short(a->key + i, n - i), y = mrc_be_short(b->key + i, n - i);
-        if (x != y) {
-            *cmp = x < y ? -1 : 1;
-            return koff + i + ((uint64_t)__builtin_clzll(x ^ y) >> 3);
-        }
-    }
-    *cmp = (a->len > b->len) - (a->len < b->len);
-    return koff + n;
-}
-
-/* The code of a against a base it leaves at offset off (a's byte there exists). */
-static inline uint64_t mrc_ovc_code(const mrc_rec_view *a, uint64_t off, const enum mrc_order o)
-{
-    unsigned byte;
-    if (o == MRC_ORDER_COUNT && off < 8)
-        byte = (unsigned)(~a->count >> (56 - 8 * off)) & 0xff;
-    else
-        byte = a->key[off - (o == MRC_ORDER_COUNT ? 8 : 0)];
-    return (MRC_OVC_FAR - off) << 8 | byte;
-}
-
-/* The code of a against b when a > b, else 0; *cmp: their order. */
-static inline uint64_t mrc_ovc_against(const mrc_rec_view *a, const mrc_rec_view *b,
-                                       const enum mrc_order o, int *cmp)
-{
-    uint64_t off = mrc_ovc_diff(a, b, 0, o, cmp);
-    return *cmp > 0 ? mrc_ovc_code(a, off, o) : 0;
-}
+/* ---- offset-value codes (table.h) in the output orders' pulled merge ----
+ * In a loser tree every record on the winner's path is coded against the winner, and so is its
+ * stream's next record (the merge compares the two anyway, to check the stream's order), so most
+ * matches compare two integers. */
 
 /* The match of leaves a and b, both coded against one base: whether a wins (ties go to the
  * lower stream); the loser's code is left against the winner. */
 static inline __attribute__((always_inline)) bool mrc_ovc_beats(mrc_lt_leaf *h, uint32_t a,
                                                                 uint32_t b, const enum mrc_order o)
 {
-    uint64_t ca = h[a].ovc, cb = h[b].ovc;
-    if (__builtin_expect(ca != cb, 1)) return ca < cb;
-    if (ca == MRC_OVC_END || ca == 0) return a < b; /* both ended, or both equal the base */
-    int c;
-    uint64_t off = mrc_ovc_diff(&h[a].v, &h[b].v, MRC_OVC_FAR - (ca >> 8) + 1, o, &c);
-    bool a_wins = c < 0 || (c == 0 && a < b);
-    mrc_lt_leaf *loser = &h[a_wins ? b : a];
-    loser->ovc = c == 0 ? 0 : mrc_ovc_code(&loser->v, off, o);
-    return a_wins;
+    return mrc_ovc_first(&h[a].v, &h[a].ovc, &h[b].v, &h[b].ovc, a < b, o);
 }
 
 /* mrc_lt_replay() with codes: w's record is coded against the last winner. */

@@ -1014,27 +1014,32 @@ static void check_merged(const unsigned char **ord, size_t n, size_t k, enum mrc
     free(st);
 }
 
+/* Shared stems with few counts, then keys that are prefixes of one another (NULs, the empty
+ * key) with counts that differ in any byte: every path of the merge's offset-value codes. */
 static void test_write_merged_streams(void **state)
 {
     (void)state;
     rng_seed(31);
-    recset r = ds_stems(20000, C_FEW);
+    recset sets[2] = {ds_stems(20000, C_FEW), ds_prefixes(C_WIDE)};
     mrc_output_set_block_size(500);
-    for (int so = 0; so < 2; so++) {
-        enum mrc_sort sort = so ? MRC_SORT_KEY : MRC_SORT_COUNT;
-        const unsigned char **ord = oracle_order(&r, sort);
-        static const size_t ks[] = {1, 2, 3, 5, 8, 17};
-        for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
-            check_merged(ord, r.n, ks[i], sort, 0);
-            check_merged(ord, r.n, ks[i], sort, 1);
-            check_merged(ord, r.n, ks[i], sort, r.n - 1);
-            check_merged(ord, r.n, ks[i], sort, r.n + 1);
+    for (size_t d = 0; d < 2; d++) {
+        const recset *r = &sets[d];
+        for (int so = 0; so < 2; so++) {
+            enum mrc_sort sort = so ? MRC_SORT_KEY : MRC_SORT_COUNT;
+            const unsigned char **ord = oracle_order(r, sort);
+            static const size_t ks[] = {1, 2, 3, 5, 8, 17, 64};
+            for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+                check_merged(ord, r->n, ks[i], sort, 0);
+                check_merged(ord, r->n, ks[i], sort, 1);
+                check_merged(ord, r->n, ks[i], sort, r->n - 1);
+                check_merged(ord, r->n, ks[i], sort, r->n + 1);
+            }
+            check_merged(ord, 0, 3, sort, 0);
+            free(ord);
         }
-        check_merged(ord, 0, 3, sort, 0);
-        free(ord);
+        rs_free(&sets[d]);
     }
     mrc_output_set_block_size(0);
-    rs_free(&r);
 }
 
 /* ---- mrc_output_sort_stream(): bounded memory ---- */
