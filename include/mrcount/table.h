@@ -673,6 +673,13 @@ static inline uint64_t mrc_ovc_against(const mrc_rec_view *a, const mrc_rec_view
     return *cmp > 0 ? mrc_ovc_code(a, off, o) : 0;
 }
 
+/* The code of v against the empty string (0 for the empty key in MRC_ORDER_KEY): a merge's
+ * leaves before their first match. */
+static inline uint64_t mrc_ovc_start(const mrc_rec_view *v, const enum mrc_order o)
+{
+    return o == MRC_ORDER_COUNT || v->len > 0 ? mrc_ovc_code(v, 0, o) : 0;
+}
+
 /* Whether a comes before b, both coded against one base (*ca, *cb; ties: a when a_first); the
  * loser's code is left against the winner. */
 static inline __attribute__((always_inline)) bool mrc_ovc_first(const mrc_rec_view *a, uint64_t *ca,

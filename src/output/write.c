@@ -739,11 +739,8 @@ static int merge_streams(stream_merge *m, line_out *w, const mrc_output_opts *o,
     for (size_t i = 0; i < m->n && rc == 0; i++)
         rc = stream_advance(m, i, err);
     if (rc != 0) return rc;
-    for (size_t i = 0; i < m->n; i++) /* against the empty string */
-        if (m->live[i])
-            m->code[i] = m->order == MRC_ORDER_COUNT || m->head[i].len > 0
-                             ? mrc_ovc_code(&m->head[i], 0, m->order)
-                             : 0;
+    for (size_t i = 0; i < m->n; i++)
+        if (m->live[i]) m->code[i] = mrc_ovc_start(&m->head[i], m->order);
     m->tree[0] = stream_build(m, 1);
     for (uint64_t done = 0; done < lines; done++) {
         size_t x = m->tree[0];

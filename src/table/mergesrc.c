@@ -73,8 +73,8 @@ static int next_hash(merge_src *m, mrc_rec_view *r, mrc_err *err)
     return 1;
 }
 
-/* The same in an output order, with offset-value codes (losertree.h): the stream's next record
- * is compared with the record once, which checks its order and codes it; the matches on its
+/* The same in an output order, with offset-value codes (table.h, losertree.h): the stream's next
+ * record is compared with the record once, which checks its order and codes it; the matches on its
  * path then mostly compare codes; a next winner that equals the record (code 0) is a key in
  * two streams. */
 static inline __attribute__((always_inline)) int next_out(merge_src *m, mrc_rec_view *r,

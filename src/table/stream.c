@@ -180,14 +180,7 @@ int mrc_ovc_build(mrc_lt_leaf *h, uint32_t *tree, size_t k, enum mrc_order o, mr
     if (win == NULL) return mrc_err_set(err, MRC_ENOMEM, "merge of %zu streams: out of memory", k);
     for (size_t i = 0; i < k; i++) {
         win[k + i] = (uint32_t)i;
-        if (!h[i].live) {
-            h[i].ovc = MRC_OVC_END;
-            continue;
-        }
-        if (o == MRC_ORDER_COUNT || h[i].v.len > 0)
-            h[i].ovc = mrc_ovc_code(&h[i].v, 0, o);
-        else
-            h[i].ovc = 0; /* the empty key is the empty string */
+        h[i].ovc = h[i].live ? mrc_ovc_start(&h[i].v, o) : MRC_OVC_END;
     }
     for (size_t j = k - 1; j > 0; j--) {
         uint32_t a = win[2 * j], b = win[2 * j + 1];
