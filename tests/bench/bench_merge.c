@@ -64,13 +64,13 @@ int main(int argc, char **argv)
     int lines = strcmp(argv[4], "lines") == 0, reps = argc > 5 ? atoi(argv[5]) : 5;
     if (n == 0 || k == 0 || reps < 1) return 2;
     char **keys = malloc(n * sizeof *keys);
-    char *text = malloc(n * 24);
+    char *text = malloc(n * 32);
     payload *pl = calloc(k, sizeof *pl);
     double *ns = malloc((size_t)reps * sizeof *ns);
     if (keys == NULL || text == NULL || pl == NULL || ns == NULL) return 1;
     for (size_t i = 0; i < n; i++) {
-        keys[i] = text + 24 * i;
-        snprintf(keys[i], 24, "key%zux", i + 1);
+        keys[i] = text + 32 * i;
+        snprintf(keys[i], 32, "key%zux", i + 1);
     }
     qsort(keys, n, sizeof *keys, by_key); /* bytewise: count order with equal counts too */
     uint64_t s = 88172645463325252ull;
