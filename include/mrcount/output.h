@@ -253,6 +253,10 @@ typedef struct mrc_sort_stream_opts {
     mrc_topo *topo;       /* the threads that sort a buffer (NULL: the calling thread) */
     const mrc_placement *pl;
     size_t fan_in; /* sorted runs one merge may open (0: mrc_runs_fan_in()) */
+    /* > 1 (and top 0): when the stream spills, cut the result into about this many segments
+     * of the order, each merged alone (mrc_output_sorted_result_segment()), so that several
+     * threads write it; 0 or 1: one merge. */
+    size_t segments;
     const mrc_stop *stop; /* raised: stop reading and writing (MRC_EINTR); NULL: never */
     /* Told, after each buffer is sorted, how many records are and how many runs went to
      * tmp_dir so far (progress). May be NULL. */
@@ -273,6 +277,18 @@ typedef struct mrc_sorted_result {
     size_t nruns;
     mrc_source *merged; /* their merge, until taken by mrc_output_sorted_result_source() */
     uint64_t spilled_bytes;
+    size_t read_buf; /* the read block of each run in one merge of them all */
+    /* Cut into segments (o->segments, the runs written): nsegs > 1, segment k + 1 starts at
+     * the first record at or past split[k] (copies of records of the first buffer, which is a
+     * sample of the stream), each run has nsegs segments, and the kept buffer's share of
+     * segment k is kept_seg[k]; seg_lines[k] and seg_bytes[k] are its records and the bytes
+     * of their lines. Else nsegs 0. */
+    size_t nsegs;
+    mrc_rec_view *split;
+    unsigned char *split_keys;
+    uint64_t *seg_lines, *seg_bytes;
+    mrc_out_sorted *kept_seg;
+    size_t seg_buf; /* the read block of each run in a segment's merge */
 } mrc_sorted_result;
 
 /** mrc_output_sort_stream() : the records of `in` (any order; read to its end, not closed)
@@ -287,6 +303,19 @@ int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_so
 /** mrc_output_sorted_result_source() : the sorted result as one stream in its order (the
  *  result must outlive it; call it once). @return the stream, or NULL with err filled. */
 mrc_source *mrc_output_sorted_result_source(mrc_sorted_result *s, mrc_err *err);
+
+/** mrc_output_sorted_result_segment() : segment k of a result cut into segments, as one stream
+ *  in its order: the merge of every run's segment k and the kept buffer's share; several may be
+ *  open at once, on several threads. @return the stream, or NULL with err filled. */
+mrc_source *mrc_output_sorted_result_segment(const mrc_sorted_result *s, size_t k, mrc_err *err);
+
+/** mrc_output_write_sorted_result() : write a sorted result as `key TAB count` lines to
+ *  o->path: in memory, as mrc_output_write_sorted(); cut into segments, each segment formatted
+ *  on one of pl's threads and written with pwrite() at its offset when o->path is a regular
+ *  file (one segment after another, on the calling thread, when it is not); else the merge
+ *  of its runs on the calling thread. @return 0, or nonzero with err filled. */
+int mrc_output_write_sorted_result(mrc_sorted_result *s, const mrc_output_opts *o, mrc_topo *topo,
+                                   const mrc_placement *pl, mrc_err *err);
 
 void mrc_output_sorted_result_free(mrc_sorted_result *s);
 

@@ -742,8 +742,11 @@ typedef struct mrc_run_file {
     uint64_t records;     /* records written */
     uint64_t total;       /* sum of their counts, saturating at 2^64-1 */
     /* MRC_ORDER_HASH: MRC_RUN_BUCKETS + 1 offsets, index[b] = where the first record whose hash
-     * has top bits >= b starts, index[MRC_RUN_BUCKETS] = bytes; NULL in the output orders. */
+     * has top bits >= b starts, index[MRC_RUN_BUCKETS] = bytes. The output orders: NULL, or,
+     * cut into segments (mrc_run_writer_segment()), segments + 1 offsets: index[s] = where
+     * segment s starts, index[segments] = bytes. */
     uint64_t *index;
+    size_t segments; /* the output orders: segments the writer cut (0: none) */
     /* With has_sum (a writer asked by mrc_run_writer_sum()): the XXH3-64 of the file's bytes
      * as written, then of the index (a checkpoint's manifest keeps it). */
     uint64_t sum;
@@ -775,6 +778,12 @@ int mrc_run_writer_sum(mrc_run_writer *w, mrc_err *err);
  *  files ..."); MRC_ENOMEM. After an error the writer only takes mrc_run_writer_finish() or
  *  mrc_run_writer_abort(). */
 int mrc_run_writer_put(mrc_run_writer *w, const mrc_rec_view *r, mrc_err *err);
+
+/** mrc_run_writer_segment() : in the output orders, end the current segment: the records put
+ *  from here on make the next one, which a reader can read alone (mrc_run_file_segment_source();
+ *  its first key is coded whole). A writer cut k times makes a run of k + 1 segments, some
+ *  maybe empty. @return 0; MRC_EINVAL in hash order; the writer's error; MRC_ENOMEM. */
+int mrc_run_writer_segment(mrc_run_writer *w, mrc_err *err);
 
 /** mrc_run_writer_finish() : write what is buffered, fill *out and free the writer (on every
  *  path). @return 0, or the writer's first error (or a new MRC_EIO) with *out closed (fd -1):
@@ -814,6 +823,12 @@ int mrc_table_write_run_fd(mrc_table *t, int fd, const char *dir, mrc_run_file *
  *  range in an output order, a closed file; MRC_ENOMEM). */
 mrc_source *mrc_run_file_source(const mrc_run_file *f, uint64_t lo, uint64_t hi, size_t buf_size,
                                 mrc_err *err);
+
+/** mrc_run_file_segment_source() : a stream of segment `seg` of f (an output-order run cut by
+ *  mrc_run_writer_segment()), as mrc_run_file_source() reads the whole file. @return the stream,
+ *  or NULL with err filled (MRC_EINVAL: no such segment, a closed file; MRC_ENOMEM). */
+mrc_source *mrc_run_file_segment_source(const mrc_run_file *f, size_t seg, size_t buf_size,
+                                        mrc_err *err);
 
 /** mrc_runs_fan_in() : how many runs one merge may open at once: half the descriptors the
  *  process may open past a spare, within [8, 512]; the soft RLIMIT_NOFILE is raised to the hard

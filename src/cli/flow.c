@@ -28,6 +28,7 @@
 #define ROUND_MIN ((size_t)64 << 10)
 #define READ_BUF_MAX ((size_t)1 << 20) /* a run reader's block */
 #define READ_BUF_MIN ((size_t)64 << 10)
+#define SEGMENTS_PER_THREAD 4 /* a spilled result written by the rank: segments a thread */
 
 void mrc_run_step(const run *r, const char *fmt, ...)
 {
@@ -313,6 +314,9 @@ static int sort_stream(run *r, mrc_source *in, uint64_t held, mrc_err *err)
                                .pl = &r->pl,
                                .fan_in = r->knobs.fan_in,
                                .stop = &mrc_signal_flag};
+    /* written here by the rank's threads (not streamed to rank 0): cut for them to share */
+    if ((r->d.size == 1 || r->o.output_per_rank != NULL) && r->pl.nthreads > 1)
+        so.segments = SEGMENTS_PER_THREAD * r->pl.nthreads;
     step_clock sc = step_clock_start(r, 0);
     if (r->progress && r->d.rank == 0) {
         so.sorted = keys_sorted;
@@ -457,11 +461,7 @@ static mrc_source *mine_source(run *r, mrc_err *err)
 static int write_mine(run *r, const mrc_output_opts *o, mrc_err *err)
 {
     if (!r->have_ext) return mrc_output_write_sorted(&r->sorted, o, r->topo, &r->pl, err);
-    mrc_source *s = mrc_output_sorted_result_source(&r->ext, err);
-    if (s == NULL) return err->code ? err->code : MRC_ENOMEM;
-    int rc = mrc_output_write_merged(&s, 1, o, err);
-    s->close(s);
-    return rc;
+    return mrc_output_write_sorted_result(&r->ext, o, r->topo, &r->pl, err);
 }
 
 /* Rank 0: a stream from every other rank (src[0] left for its own). Every owner waits to be

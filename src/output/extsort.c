@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "mrcount/output.h"
+#include "mrcount/runtime.h"
 #include "mrcount/table.h"
+#include "output_internal.h"
 
 #define MIN_BUDGET ((uint64_t)1 << 20)
 
@@ -87,7 +89,67 @@ void mrc_output_sorted_result_free(mrc_sorted_result *s)
     free(s->runs);
     free(s->refs);
     free(s->buf);
+    free(s->split);
+    free(s->split_keys);
+    free(s->seg_lines);
+    free(s->seg_bytes);
+    free(s->kept_seg);
     memset(s, 0, sizeof *s);
+}
+
+/* The segments dropped: the result is read as one merge. */
+static void segments_drop(mrc_sorted_result *s)
+{
+    free(s->split);
+    free(s->split_keys);
+    free(s->seg_lines);
+    free(s->seg_bytes);
+    free(s->kept_seg);
+    s->split = NULL;
+    s->split_keys = NULL;
+    s->seg_lines = s->seg_bytes = NULL;
+    s->kept_seg = NULL;
+    s->nsegs = 0;
+}
+
+/* The splitters of `want` segments, from the first sorted buffer: its records at every
+ * want-th of its order (a buffer of the stream in hash order is a sample of it in any output
+ * order), copied. Fewer when the buffer holds fewer records; none below two segments. */
+static int segments_choose(mrc_sorted_result *s, const mrc_out_sorted *sorted, size_t want,
+                           mrc_err *err)
+{
+    uint64_t n = sorted->records;
+    if (want > n) want = (size_t)n;
+    if (want < 2) return 0;
+    size_t bytes = 0;
+    for (size_t k = 1; k < want; k++)
+        bytes += mrc_rec_len(sorted->refs[(size_t)(n * k / want)].rec);
+    s->split = calloc(want - 1, sizeof *s->split);
+    s->split_keys = malloc(bytes ? bytes : 1);
+    s->seg_lines = calloc(want, sizeof *s->seg_lines);
+    s->seg_bytes = calloc(want, sizeof *s->seg_bytes);
+    if (s->split == NULL || s->split_keys == NULL || s->seg_lines == NULL || s->seg_bytes == NULL) {
+        segments_drop(s);
+        return mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
+    }
+    size_t at = 0;
+    for (size_t k = 1; k < want; k++) {
+        const unsigned char *rec = sorted->refs[(size_t)(n * k / want)].rec;
+        uint32_t len = mrc_rec_len(rec);
+        if (len) memcpy(s->split_keys + at, mrc_rec_key(rec), len);
+        s->split[k - 1] = (mrc_rec_view){0, mrc_rec_count(rec), s->split_keys + at, len};
+        at += len;
+    }
+    s->nsegs = want;
+    return 0;
+}
+
+/* Past how many splitters v lies, moving on from segment k (records come in order). */
+static size_t segment_of(const mrc_sorted_result *s, size_t k, const mrc_rec_view *v)
+{
+    while (k + 1 < s->nsegs && mrc_rec_cmp(s->order, &s->split[k], v) <= 0)
+        k++;
+    return k;
 }
 
 /* The flag is a relaxed load: looked at per record, it costs less than counting records. */
@@ -96,19 +158,29 @@ static int stopped(const mrc_stop *stop, mrc_err *err)
     return mrc_stopped(stop) ? mrc_err_set(err, MRC_EINTR, "output sort: stopped") : 0;
 }
 
-/* Write a sorted chunk as a run in the output order. */
+/* Write a sorted chunk as a run in the output order; cut into res's segments if it has them
+ * (their lines and bytes counted in res). */
 static int chunk_to_run(const mrc_out_sorted *sorted, const char *tmp_dir, const mrc_stop *stop,
-                        mrc_run_file *out, mrc_err *err)
+                        mrc_sorted_result *res, mrc_run_file *out, mrc_err *err)
 {
     mrc_run_writer *w = mrc_run_writer_open(tmp_dir, sorted->order, 0, err);
     if (w == NULL) return err->code ? err->code : MRC_EIO;
     mrc_out_iter *it = mrc_output_iter_open(sorted, 0, err);
     int rc = it == NULL ? (err->code ? err->code : MRC_ENOMEM) : 0;
+    size_t seg = 0;
     for (const unsigned char *rec; rc == 0 && (rec = mrc_output_iter_next(it)) != NULL;) {
         mrc_rec_view v = {0, mrc_rec_count(rec), mrc_rec_key(rec), mrc_rec_len(rec)};
         rc = stopped(stop, err);
+        if (rc == 0 && res->nsegs > 1) {
+            for (size_t k = segment_of(res, seg, &v); rc == 0 && seg < k; seg++)
+                rc = mrc_run_writer_segment(w, err);
+            res->seg_lines[seg]++;
+            res->seg_bytes[seg] += mrc_out_line_len(rec);
+        }
         if (rc == 0) rc = mrc_run_writer_put(w, &v, err);
     }
+    for (; rc == 0 && res->nsegs > 1 && seg + 1 < res->nsegs; seg++) /* every run: nsegs */
+        rc = mrc_run_writer_segment(w, err);
     mrc_output_iter_close(it);
     if (rc != 0) {
         mrc_run_writer_abort(w);
@@ -128,11 +200,90 @@ static int add_run(mrc_sorted_result *out, size_t *cap, const mrc_out_sorted *so
         out->runs = p;
         *cap = n;
     }
-    int rc = chunk_to_run(sorted, o->tmp_dir, o->stop, &out->runs[out->nruns], err);
+    int rc = chunk_to_run(sorted, o->tmp_dir, o->stop, out, &out->runs[out->nruns], err);
     if (rc != 0) return rc;
     out->spilled_bytes += out->runs[out->nruns].bytes;
     out->nruns++;
     return 0;
+}
+
+/* The kept buffer's share of each segment, and their lines and bytes. */
+static int kept_segments(mrc_sorted_result *s, mrc_err *err)
+{
+    s->kept_seg = calloc(s->nsegs, sizeof *s->kept_seg);
+    if (s->kept_seg == NULL) return mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
+    const mrc_out_sorted *all = &s->sorted;
+    size_t seg = 0, from = 0;
+    for (size_t i = 0; i <= all->records; i++) {
+        size_t k = s->nsegs - 1;
+        if (i < all->records) {
+            const unsigned char *rec = all->refs[i].rec;
+            mrc_rec_view v = {0, mrc_rec_count(rec), mrc_rec_key(rec), mrc_rec_len(rec)};
+            k = segment_of(s, seg, &v);
+        }
+        for (; seg < k || (i == all->records && seg < s->nsegs); seg++, from = i)
+            s->kept_seg[seg] = (mrc_out_sorted){
+                .refs = all->refs + from, .n = i - from, .order = all->order, .records = i - from};
+        if (i < all->records) {
+            s->seg_lines[seg]++;
+            s->seg_bytes[seg] += mrc_out_line_len(all->refs[i].rec);
+        }
+    }
+    return 0;
+}
+
+/* The merge of the streams of part `seg` (SIZE_MAX: all) of every run and of the kept buffer,
+ * each run read in blocks of buf bytes. */
+static mrc_source *merge_of(const mrc_sorted_result *s, size_t seg, size_t buf, mrc_err *err)
+{
+    mrc_source **src = calloc(s->nruns + 2, sizeof *src);
+    if (src == NULL) {
+        mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
+        return NULL;
+    }
+    size_t n = 0;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < s->nruns; i++) {
+        src[n] = seg == SIZE_MAX ? mrc_run_file_source(&s->runs[i], 0, UINT64_MAX, buf, err)
+                                 : mrc_run_file_segment_source(&s->runs[i], seg, buf, err);
+        if (src[n] == NULL)
+            rc = err->code ? err->code : MRC_ENOMEM;
+        else
+            n++;
+    }
+    if (rc == 0 && s->kept) {
+        mrc_out_iter *it =
+            mrc_output_iter_open(seg == SIZE_MAX ? &s->sorted : &s->kept_seg[seg], 0, err);
+        if (it == NULL)
+            rc = err->code ? err->code : MRC_ENOMEM;
+        else
+            src[n++] = mrc_output_iter_source(it);
+    }
+    mrc_source *m = NULL;
+    if (rc == 0) {
+        m = mrc_merge_source_open(src, n, s->order, err); /* owns them from here */
+    } else {
+        for (size_t i = 0; i < n; i++)
+            src[i]->close(src[i]);
+    }
+    free(src);
+    return m;
+}
+
+/* The runs (and the kept buffer) merged whole, in the output order. */
+static int open_merge(mrc_sorted_result *s, mrc_err *err)
+{
+    s->merged = merge_of(s, SIZE_MAX, s->read_buf, err);
+    return s->merged != NULL ? 0 : err->code ? err->code : MRC_ENOMEM;
+}
+
+mrc_source *mrc_output_sorted_result_segment(const mrc_sorted_result *s, size_t k, mrc_err *err)
+{
+    if (s->nsegs < 2 || k >= s->nsegs) {
+        mrc_err_set(err, MRC_EINVAL, "output sort: no segment %zu of %zu", k, s->nsegs);
+        return NULL;
+    }
+    return merge_of(s, k, s->seg_buf, err);
 }
 
 int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_sorted_result *out,
@@ -176,6 +327,9 @@ int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_so
         rc = mrc_output_sort(c.refs, c.n, o->order, o->top, o->topo, o->pl, o->stop, &sorted, err);
         if (rc != 0) break;
         records += c.n;
+        if (!keep && out->nruns == 0 && o->segments > 1 && o->top == 0)
+            rc = segments_choose(out, &sorted, o->segments, err);
+        if (rc != 0) break;
         if (keep) { /* the last: the loop ends */
             out->in_memory = out->nruns == 0;
             out->kept = out->nruns > 0;
@@ -183,6 +337,7 @@ int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_so
             out->refs = c.refs;
             out->sorted = sorted;
             memset(&c, 0, sizeof c);
+            if (out->nsegs > 1) rc = kept_segments(out, err);
         } else {
             rc = add_run(out, &cap_runs, &sorted, o, err);
             if (rc != 0) break;
@@ -200,35 +355,15 @@ int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_so
         rc = mrc_runs_compact(out->runs, &out->nruns, fan, o->tmp_dir, cbuf, &out->spilled_bytes,
                               o->stop, err);
     }
-    if (rc == 0) { /* the runs (and the kept buffer), merged in the output order */
-        mrc_source **src = calloc(out->nruns + 2, sizeof *src);
+    for (size_t i = 0; rc == 0 && out->nsegs > 1 && i < out->nruns; i++)
+        if (out->runs[i].segments != out->nsegs) segments_drop(out); /* compacted runs */
+    if (rc == 0) {
         size_t buf = out->nruns > 0 ? (size_t)(budget / 2 / out->nruns) : 0;
-        if (buf < 65536) buf = 65536;
-        if (buf > ((size_t)1 << 20)) buf = (size_t)1 << 20;
-        size_t n = 0;
-        if (src == NULL) rc = mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
-        for (size_t i = 0; rc == 0 && i < out->nruns; i++) {
-            src[n] = mrc_run_file_source(&out->runs[i], 0, UINT64_MAX, buf, err);
-            if (src[n] == NULL)
-                rc = err->code ? err->code : MRC_ENOMEM;
-            else
-                n++;
-        }
-        if (rc == 0 && out->kept) {
-            mrc_out_iter *it = mrc_output_iter_open(&out->sorted, 0, err);
-            if (it == NULL)
-                rc = err->code ? err->code : MRC_ENOMEM;
-            else
-                src[n++] = mrc_output_iter_source(it);
-        }
-        if (rc == 0) {
-            out->merged = mrc_merge_source_open(src, n, o->order, err);
-            if (out->merged == NULL) rc = err->code ? err->code : MRC_ENOMEM;
-        } else {
-            for (size_t i = 0; i < n; i++)
-                src[i]->close(src[i]);
-        }
-        free(src);
+        out->read_buf = buf < 65536 ? 65536 : buf > ((size_t)1 << 20) ? (size_t)1 << 20 : buf;
+        size_t t = o->topo != NULL && o->pl != NULL && o->pl->nthreads > 1 ? o->pl->nthreads : 1;
+        buf /= t; /* a segment's merge on each thread */
+        out->seg_buf = buf < 65536 ? 65536 : buf > ((size_t)1 << 20) ? (size_t)1 << 20 : buf;
+        if (out->nsegs == 0) rc = open_merge(out, err); /* else opened when asked for */
     }
     if (rc != 0) mrc_output_sorted_result_free(out);
     return rc;
@@ -237,6 +372,7 @@ int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_so
 mrc_source *mrc_output_sorted_result_source(mrc_sorted_result *s, mrc_err *err)
 {
     if (!s->in_memory) {
+        if (s->merged == NULL && open_merge(s, err) != 0) return NULL;
         mrc_source *m = s->merged; /* the caller closes it now */
         s->merged = NULL;
         return m;

@@ -821,3 +821,129 @@ int mrc_output_write_merged(mrc_source *const *streams, size_t n, const mrc_outp
     free(m.head);
     return rc;
 }
+
+/* ---- a sorted result cut into segments: each written at its offset by one thread ---- */
+
+typedef struct seg_job {
+    const mrc_sorted_result *s;
+    const mrc_output_opts *o;
+    const mrc_out_dest *d;
+    const uint64_t *at; /* where each segment's lines start */
+    atomic_size_t next; /* the next segment nobody took */
+    atomic_uint_fast64_t done;
+    pthread_mutex_t tell; /* o->written: one thread at a time */
+} seg_job;
+
+/* Lines written by this thread since it last told: added, and told when no other thread is
+ * telling (read under the lock, the figure never goes back). */
+static void seg_tell(seg_job *j, uint64_t lines)
+{
+    atomic_fetch_add(&j->done, lines);
+    if (j->o->written == NULL || pthread_mutex_trylock(&j->tell) != 0) return; /* told later */
+    j->o->written(j->o->written_arg, atomic_load(&j->done));
+    pthread_mutex_unlock(&j->tell);
+}
+
+/* Segment k's lines through w into dest, which must take exactly the bytes its count said. */
+static int seg_lines_to(seg_job *j, size_t k, line_out *w, mrc_out_dest *dest, mrc_err *err)
+{
+    mrc_source *src = mrc_output_sorted_result_segment(j->s, k, err);
+    if (src == NULL) return err->code ? err->code : MRC_ENOMEM;
+    w->arg = dest;
+    uint64_t lines = 0;
+    mrc_rec_view v;
+    int got;
+    while ((got = src->next(src, &v, err)) > 0) {
+        if (line_out_add(w, v.key, v.len, v.count) != 0) break;
+        if (++lines % MERGE_TELL_EVERY == 0) seg_tell(j, MERGE_TELL_EVERY);
+    }
+    src->close(src);
+    if (got < 0) return err->code ? err->code : MRC_EIO;
+    if (w->errnum == 0) line_out_flush(w);
+    if (w->errnum != 0) return report(w, dest->label, err);
+    seg_tell(j, lines % MERGE_TELL_EVERY);
+    if (lines != j->s->seg_lines[k] || (dest->placed && dest->pos != dest->end))
+        return mrc_err_set(err, MRC_EIO, "%s: segment %zu: %llu lines, %llu expected", dest->label,
+                           k, (unsigned long long)lines, (unsigned long long)j->s->seg_lines[k]);
+    return 0;
+}
+
+static int seg_write(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
+{
+    (void)ti;
+    seg_job *j = arg;
+    line_out w = {.cap = mrc_out_block_size(), .put = put_in_order, .stop = j->o->stop};
+    if ((w.buf = malloc(w.cap)) == NULL)
+        return mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", j->d->label);
+    int rc = 0;
+    for (size_t k; rc == 0 && (k = atomic_fetch_add(&j->next, 1)) < j->s->nsegs;) {
+        if (atomic_load(failed)) { /* another thread's error is the one reported */
+            rc = mrc_err_set(err, MRC_EINTR, "%s: stopped", j->d->label);
+            break;
+        }
+        uint64_t at = j->at[k], end = at + j->s->seg_bytes[k];
+        mrc_out_dest seg = {.path = j->d->path,
+                            .label = j->d->label,
+                            .fd = j->d->fd,
+                            .placed = true,
+                            .at = at,
+                            .pos = at,
+                            .body_from = at,
+                            .body_to = end,
+                            .end = end,
+                            .written = at,
+                            .retired = at};
+        rc = seg_lines_to(j, k, &w, &seg, err);
+    }
+    free(w.buf);
+    return rc;
+}
+
+int mrc_output_write_sorted_result(mrc_sorted_result *s, const mrc_output_opts *o, mrc_topo *topo,
+                                   const mrc_placement *pl, mrc_err *err)
+{
+    if (s->in_memory) return mrc_output_write_sorted(&s->sorted, o, topo, pl, err);
+    const char *path = o->path != NULL ? o->path : "-";
+    if (s->nsegs < 2 || o->top != 0) {
+        mrc_source *m = mrc_output_sorted_result_source(s, err);
+        if (m == NULL) return err->code ? err->code : MRC_ENOMEM;
+        int rc = mrc_output_write_merged(&m, 1, o, err);
+        m->close(m);
+        return rc;
+    }
+    enum mrc_order want = o->sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT;
+    if (s->order != want)
+        return mrc_err_set(err, MRC_EINVAL, "%s: the records are sorted in another order",
+                           mrc_output_label(path));
+    seg_job j = {.s = s, .o = o};
+    uint64_t *at = malloc(s->nsegs * sizeof *at);
+    if (at == NULL)
+        return mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", mrc_output_label(path));
+    for (size_t k = 0, sum = 0; k < s->nsegs; sum += s->seg_bytes[k], k++)
+        at[k] = sum;
+    j.at = at;
+    mrc_out_dest d;
+    int rc = mrc_out_dest_open(&d, path, err);
+    if (rc != 0) {
+        free(at);
+        return rc;
+    }
+    j.d = &d;
+    if (pthread_mutex_init(&j.tell, NULL) != 0) {
+        rc = mrc_err_set(err, MRC_ENOMEM, "%s: cannot create a mutex", d.label);
+    } else if (!d.regular) { /* a pipe, a device, a descriptor: the segments in order, here */
+        line_out w = {.cap = mrc_out_block_size(), .put = put_in_order, .stop = o->stop};
+        if ((w.buf = malloc(w.cap)) == NULL)
+            rc = mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", d.label);
+        for (size_t k = 0; rc == 0 && k < s->nsegs; k++)
+            rc = seg_lines_to(&j, k, &w, &d, err);
+        free(w.buf);
+        pthread_mutex_destroy(&j.tell);
+    } else {
+        size_t t = topo != NULL && pl != NULL && pl->nthreads > 1 ? pl->nthreads : 1;
+        rc = run_tasks(topo, pl, t, seg_write, &j, err);
+        pthread_mutex_destroy(&j.tell);
+    }
+    free(at);
+    return mrc_out_dest_close(&d, rc, err);
+}

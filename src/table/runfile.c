@@ -66,8 +66,11 @@ struct mrc_run_writer {
     size_t cap, used;
     uint64_t flushed; /* bytes in the file */
     uint64_t records, total;
-    uint64_t *index;      /* hash order: MRC_RUN_BUCKETS + 1 entries */
+    uint64_t *index;      /* hash order: MRC_RUN_BUCKETS + 1 entries; the output orders: the
+                           * segments' starts, NULL until the first cut */
     uint32_t next_bucket; /* buckets below it have their start */
+    size_t segments, seg_cap; /* the output orders: segments started (index[0, segments)) */
+    bool fresh;               /* the next record starts a segment: its key coded whole */
     mrc_rec_view last;    /* the previous record, its key in last_key */
     unsigned char *last_key;
     size_t last_cap;
@@ -213,7 +216,8 @@ static uint32_t shared_prefix(const unsigned char *a, const unsigned char *b, ui
 
 static int put_coded(mrc_run_writer *w, const mrc_rec_view *r, mrc_err *err)
 {
-    uint32_t m = w->records > 0 ? (r->len < w->last.len ? r->len : w->last.len) : 0;
+    uint32_t m = w->records > 0 && !w->fresh ? (r->len < w->last.len ? r->len : w->last.len) : 0;
+    w->fresh = false;
     uint32_t shared = shared_prefix(r->key, w->last_key, m);
     unsigned char head[CODED_HEAD_MAX];
     size_t hn = put_varint(head, shared);
@@ -281,6 +285,27 @@ int mrc_run_writer_put(mrc_run_writer *w, const mrc_rec_view *r, mrc_err *err)
     return 0;
 }
 
+int mrc_run_writer_segment(mrc_run_writer *w, mrc_err *err)
+{
+    if (w->failed) return w->failed;
+    if (w->order == MRC_ORDER_HASH)
+        return mrc_err_set(err, MRC_EINVAL, "%s: run writer: no segments in hash order", w->dir);
+    if (w->segments + 2 > w->seg_cap) { /* room for this start and the end's */
+        size_t cap = w->seg_cap ? 2 * w->seg_cap : 16;
+        uint64_t *p = realloc(w->index, cap * sizeof *p);
+        if (p == NULL) {
+            mrc_err_set(err, MRC_ENOMEM, "%s: run writer: out of memory", w->dir);
+            return writer_fail(w, MRC_ENOMEM);
+        }
+        w->index = p;
+        w->seg_cap = cap;
+    }
+    if (w->segments == 0) w->index[w->segments++] = 0; /* the first segment, cut now */
+    w->index[w->segments++] = w->flushed + w->used;
+    w->fresh = true;
+    return 0;
+}
+
 int mrc_run_writer_finish(mrc_run_writer *w, mrc_run_file *out, mrc_err *err)
 {
     memset(out, 0, sizeof *out);
@@ -293,9 +318,12 @@ int mrc_run_writer_finish(mrc_run_writer *w, mrc_run_file *out, mrc_err *err)
         writer_free(w);
         return code;
     }
-    if (w->index != NULL)
+    if (w->order == MRC_ORDER_HASH)
         while (w->next_bucket <= MRC_RUN_BUCKETS)
             w->index[w->next_bucket++] = w->flushed;
+    else if (w->segments > 0) /* seg_cap keeps room for the end */
+        w->index[w->segments] = w->flushed;
+    out->segments = w->segments;
     out->fd = w->fd;
     out->dir = w->dir;
     out->order = w->order;
@@ -304,7 +332,7 @@ int mrc_run_writer_finish(mrc_run_writer *w, mrc_run_file *out, mrc_err *err)
     out->total = w->total;
     out->index = w->index;
     if (w->sum != NULL) {
-        if (w->index != NULL)
+        if (w->order == MRC_ORDER_HASH)
             XXH3_64bits_update(w->sum, w->index, (MRC_RUN_BUCKETS + 1) * sizeof *w->index);
         out->sum = XXH3_64bits_digest(w->sum);
         out->has_sum = true;
@@ -349,6 +377,7 @@ void mrc_run_file_close(mrc_run_file *f)
     f->dir = NULL;
     free(f->index);
     f->index = NULL;
+    f->segments = 0;
 }
 
 /* ---- the reader ---- */
@@ -504,20 +533,11 @@ static void run_close(mrc_source *src)
     free(s);
 }
 
-mrc_source *mrc_run_file_source(const mrc_run_file *f, uint64_t lo, uint64_t hi, size_t buf_size,
-                                mrc_err *err)
+/* A reader of f's bytes [start, end) (lo, hi: the hash range, hash order only). */
+static mrc_source *open_reader(const mrc_run_file *f, uint64_t start, uint64_t end, uint64_t lo,
+                               uint64_t hi, size_t buf_size, mrc_err *err)
 {
-    const char *dir = f->dir != NULL ? f->dir : "(closed)";
-    if (f->fd < 0) {
-        mrc_err_set(err, MRC_EINVAL, "%s: reading a spill file that is closed", dir);
-        return NULL;
-    }
-    if (lo > hi || (f->order != MRC_ORDER_HASH && (lo != 0 || hi != UINT64_MAX)) ||
-        (f->order == MRC_ORDER_HASH && f->index == NULL)) {
-        mrc_err_set(err, MRC_EINVAL, "%s: spill file: no hash range [%llx, %llx] in its order", dir,
-                    (unsigned long long)lo, (unsigned long long)hi);
-        return NULL;
-    }
+    const char *dir = f->dir;
     run_source *s = calloc(1, sizeof *s);
     if (s != NULL) {
         s->cap = buf_size ? buf_size : MRC_RUN_BUF_DEFAULT;
@@ -544,13 +564,43 @@ mrc_source *mrc_run_file_source(const mrc_run_file *f, uint64_t lo, uint64_t hi,
     s->dir = f->dir;
     s->lo = lo;
     s->hi = hi;
-    if (f->order == MRC_ORDER_HASH) {
-        s->start = f->index[lo >> (64 - MRC_RUN_INDEX_BITS)];
-        s->end = f->index[(hi >> (64 - MRC_RUN_INDEX_BITS)) + 1];
-    } else {
-        s->start = 0;
-        s->end = f->bytes;
-    }
+    s->start = start;
+    s->end = end;
     s->pos = s->start;
     return &s->r.base;
+}
+
+mrc_source *mrc_run_file_source(const mrc_run_file *f, uint64_t lo, uint64_t hi, size_t buf_size,
+                                mrc_err *err)
+{
+    const char *dir = f->dir != NULL ? f->dir : "(closed)";
+    if (f->fd < 0) {
+        mrc_err_set(err, MRC_EINVAL, "%s: reading a spill file that is closed", dir);
+        return NULL;
+    }
+    if (lo > hi || (f->order != MRC_ORDER_HASH && (lo != 0 || hi != UINT64_MAX)) ||
+        (f->order == MRC_ORDER_HASH && f->index == NULL)) {
+        mrc_err_set(err, MRC_EINVAL, "%s: spill file: no hash range [%llx, %llx] in its order", dir,
+                    (unsigned long long)lo, (unsigned long long)hi);
+        return NULL;
+    }
+    if (f->order != MRC_ORDER_HASH) return open_reader(f, 0, f->bytes, lo, hi, buf_size, err);
+    return open_reader(f, f->index[lo >> (64 - MRC_RUN_INDEX_BITS)],
+                       f->index[(hi >> (64 - MRC_RUN_INDEX_BITS)) + 1], lo, hi, buf_size, err);
+}
+
+mrc_source *mrc_run_file_segment_source(const mrc_run_file *f, size_t seg, size_t buf_size,
+                                        mrc_err *err)
+{
+    const char *dir = f->dir != NULL ? f->dir : "(closed)";
+    if (f->fd < 0) {
+        mrc_err_set(err, MRC_EINVAL, "%s: reading a spill file that is closed", dir);
+        return NULL;
+    }
+    if (f->order == MRC_ORDER_HASH || f->index == NULL || seg >= f->segments) {
+        mrc_err_set(err, MRC_EINVAL, "%s: spill file: no segment %zu (it has %zu)", dir, seg,
+                    f->order == MRC_ORDER_HASH ? (size_t)0 : f->segments);
+        return NULL;
+    }
+    return open_reader(f, f->index[seg], f->index[seg + 1], 0, UINT64_MAX, buf_size, err);
 }

@@ -1132,6 +1132,143 @@ static void test_sort_stream(void **state)
     assert_true(written > 0);
 }
 
+/* Progress as the writer tells it: never back, never past the lines. */
+typedef struct told {
+    uint64_t last, calls, max;
+    bool back;
+} told;
+
+static void tell_lines(void *arg, uint64_t lines)
+{
+    told *t = arg;
+    if (lines < t->last || lines > t->max) t->back = true;
+    t->last = lines;
+    t->calls++;
+}
+
+static size_t segments_dropped;
+
+/* r fed in a random order to a sort with a 1 MiB budget cut into `segs` segments (fan: runs a
+ * merge, 2 forces compaction, which drops them): every segment read alone is its slice of the
+ * oracle's order, with the lines and bytes the result says; the result written on t threads to
+ * a regular file and through a FIFO is the oracle's text. */
+static void check_segments(const recset *r, enum mrc_sort sort, size_t segs, size_t fan, size_t t)
+{
+    const unsigned char **ord = oracle_order(r, sort);
+    const unsigned char **fed = malloc((r->n + 1) * sizeof *fed);
+    assert_non_null(fed);
+    for (size_t i = 0; i < r->n; i++)
+        fed[i] = rs_rec(r, i);
+    for (size_t i = r->n; i > 1; i--) {
+        size_t j = rng_below(i);
+        const unsigned char *x = fed[i - 1];
+        fed[i - 1] = fed[j];
+        fed[j] = x;
+    }
+    arr_stream a = {{arr_next, NULL}, fed, r->n, 0, 0};
+    mrc_sort_stream_opts so = {.order = sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT,
+                               .budget = 1 << 20,
+                               .tmp_dir = tmpdir,
+                               .topo = t > 1 ? topo : NULL,
+                               .pl = t > 1 ? &pls[t] : NULL,
+                               .fan_in = fan,
+                               .segments = segs};
+    mrc_sorted_result res;
+    mrc_err err = {0};
+    if (mrc_output_sort_stream(&a.src, &so, &res, &err) != 0) fail_msg("sort: %s", err.msg);
+    assert_false(res.in_memory);
+    if (fan == 2 && res.nsegs == 0) { /* more runs than 2, compacted: they have none */
+        segments_dropped++;
+    } else {
+        assert_int_equal(res.nsegs, segs);
+        size_t at = 0;
+        for (size_t k = 0; k < res.nsegs; k++) {
+            mrc_source *m = mrc_output_sorted_result_segment(&res, k, &err);
+            if (m == NULL) fail_msg("segment %zu: %s", k, err.msg);
+            uint64_t lines = 0, bytes = 0;
+            mrc_rec_view v;
+            int got;
+            while ((got = m->next(m, &v, &err)) > 0) {
+                if (at >= r->n || v.count != o_count(ord[at]) || v.len != o_len(ord[at]) ||
+                    memcmp(v.key, ord[at] + 12, v.len) != 0)
+                    fail_msg("segment %zu of %zu (%zu threads): record %zu differs", k, segs, t,
+                             at);
+                char digits[24];
+                bytes +=
+                    v.len + 2 +
+                    (uint64_t)snprintf(digits, sizeof digits, "%llu", (unsigned long long)v.count);
+                lines++;
+                at++;
+            }
+            if (got < 0) fail_msg("segment %zu: %s", k, err.msg);
+            m->close(m);
+            assert_int_equal(lines, res.seg_lines[k]);
+            assert_int_equal(bytes, res.seg_bytes[k]);
+        }
+        assert_int_equal(at, r->n);
+        assert_null(mrc_output_sorted_result_segment(&res, res.nsegs, &err));
+    }
+    size_t want_len;
+    unsigned char *want = oracle_text(ord, r->n, 0, &want_len);
+    const char *path = tmp_path("segments.tsv");
+    told tl = {.max = r->n};
+    mrc_output_opts o = {.path = path, .sort = sort, .written = tell_lines, .written_arg = &tl};
+    if (mrc_output_write_sorted_result(&res, &o, topo, &pls[t], &err) != 0)
+        fail_msg("write: %s", err.msg);
+    size_t got_len;
+    unsigned char *got = slurp(path, &got_len);
+    assert_int_equal(got_len, want_len);
+    assert_memory_equal(got, want, want_len);
+    assert_false(tl.back);
+    if (r->n >= 65536) assert_true(tl.calls > 0);
+    free(got);
+    if (res.nsegs > 1) { /* a FIFO: the segments in order */
+        const char *fifo = tmp_path("segments.fifo");
+        unlink(fifo);
+        assert_int_equal(mkfifo(fifo, 0600), 0);
+        fifo_reader f = {fifo, NULL, 0, 0, 0};
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, read_fifo, &f), 0);
+        mrc_output_opts of = {.path = fifo, .sort = sort};
+        int rc = mrc_output_write_sorted_result(&res, &of, topo, &pls[t], &err);
+        pthread_join(th, NULL);
+        if (rc != 0) fail_msg("fifo: %s", err.msg);
+        assert_true(f.ok);
+        assert_int_equal(f.len, want_len);
+        assert_memory_equal(f.buf, want, want_len);
+        free(f.buf);
+        unlink(fifo);
+        /* stopped: the error, and no result left */
+        mrc_stop stop = 1;
+        const char *gone = tmp_path("segments-stopped.tsv");
+        mrc_output_opts os = {.path = gone, .sort = sort, .stop = &stop};
+        assert_int_not_equal(mrc_output_write_sorted_result(&res, &os, topo, &pls[t], &err), 0);
+        assert_int_equal(access(gone, F_OK), -1);
+    }
+    free(want);
+    mrc_output_sorted_result_free(&res);
+    free(fed);
+    free(ord);
+}
+
+static void test_sort_stream_segments(void **state)
+{
+    (void)state;
+    rng_seed(41);
+    for (int d = 0; d < 2; d++) { /* 150 k keys key<n>x: 5 runs; 45 k long stems: 4 */
+        recset r = d ? ds_stems(45000, C_WIDE) : ds_keyn(150000, C_ZIPF);
+        for (int so = 0; so < 2; so++) {
+            enum mrc_sort sort = so ? MRC_SORT_KEY : MRC_SORT_COUNT;
+            check_segments(&r, sort, 2, 0, 1);
+            check_segments(&r, sort, 5, 0, 2);
+            check_segments(&r, sort, 16, 0, 3);
+            check_segments(&r, sort, 8, 2, 2);
+        }
+        rs_free(&r);
+    }
+    assert_true(segments_dropped > 0);
+}
+
 /* A rank's own sorted slices as one stream beside received ones. */
 static void test_write_merged_with_iterator(void **state)
 {
@@ -1373,6 +1510,7 @@ int main(void)
         cmocka_unit_test(test_write_files_every_thread_count),
         cmocka_unit_test(test_write_stdout_in_order),
         cmocka_unit_test(test_write_fifo),
+        cmocka_unit_test(test_sort_stream_segments),
         cmocka_unit_test(test_write_huge_keys),
         cmocka_unit_test(test_write_stop_and_failure),
         cmocka_unit_test(test_write_sorted_wrong_order),

@@ -342,6 +342,99 @@ static void test_run_output_order_whole_file_only(void **state)
     mrc_run_file_close(&f);
 }
 
+/* An output-order run cut into segments at cuts[0, ncuts) (record indexes, ascending, repeats
+ * making empty segments): the file is the segments' front codings back to back, each coded
+ * alone; every segment reads back alone as its slice of v, the whole file as v. */
+static void check_segments(const okv *v, size_t n, enum mrc_order o, const size_t *cuts,
+                           size_t ncuts, size_t wbuf, size_t rbuf)
+{
+    mrc_err err = {0};
+    mrc_run_writer *w = mrc_run_writer_open(dir, o, wbuf, &err);
+    if (w == NULL) fail_msg("writer: %s", err.msg);
+    size_t k = 0;
+    for (size_t i = 0; i <= n; i++) {
+        for (; k < ncuts && cuts[k] == i; k++)
+            if (mrc_run_writer_segment(w, &err) != 0) fail_msg("cut %zu: %s", k, err.msg);
+        if (i == n) break;
+        mrc_rec_view r = view_of(&v[i], o);
+        if (mrc_run_writer_put(w, &r, &err) != 0) fail_msg("put %zu: %s", i, err.msg);
+    }
+    mrc_run_file f;
+    if (mrc_run_writer_finish(w, &f, &err) != 0) fail_msg("finish: %s", err.msg);
+    assert_int_equal(f.segments, ncuts ? ncuts + 1 : 0);
+    size_t flen, at = 0;
+    unsigned char *got = file_bytes(&f, &flen);
+    assert_int_equal(f.bytes, flen);
+    for (size_t s = 0; s <= ncuts; s++) {
+        size_t from = s == 0 ? 0 : cuts[s - 1], to = s == ncuts ? n : cuts[s], plen;
+        unsigned char *want = coded_of(v + from, to - from, &plen);
+        if (ncuts > 0) {
+            assert_int_equal(f.index[s], at);
+            assert_int_equal(f.index[s + 1], at + plen);
+        }
+        assert_true(at + plen <= flen);
+        assert_bytes_equal(got + at, plen, want, plen);
+        at += plen;
+        free(want);
+        if (ncuts == 0) break;
+        mrc_source *src = mrc_run_file_segment_source(&f, s, rbuf, &err);
+        if (src == NULL) fail_msg("segment %zu: %s", s, err.msg);
+        coll c = {0};
+        if (coll_drain(&c, src, &err) != 0) fail_msg("segment %zu: %s", s, err.msg);
+        src->close(src);
+        assert_recs(&c.o, v + from, to - from, false);
+        coll_free(&c);
+    }
+    assert_int_equal(at, flen);
+    coll c = {0};
+    read_range(&f, 0, UINT64_MAX, rbuf, &c);
+    assert_recs(&c.o, v, n, false);
+    coll_free(&c);
+    assert_null(mrc_run_file_segment_source(&f, ncuts ? ncuts + 1 : 0, rbuf, &err));
+    assert_int_equal(err.code, MRC_EINVAL);
+    free(got);
+    mrc_run_file_close(&f);
+}
+
+static void test_run_segments(void **state)
+{
+    (void)state;
+    rng_seed(34);
+    for (int o = MRC_ORDER_COUNT; o <= MRC_ORDER_KEY; o++) {
+        okvec u = {0};
+        keypool kp = {0};
+        gen_universe(&u, &kp, 1200, 40, o == MRC_ORDER_COUNT ? 20 : 1000000);
+        order_sort(u.v, u.n, (enum mrc_order)o);
+        size_t n = u.n;
+        for (int round = 0; round < 12; round++) {
+            size_t cuts[40], nc = (size_t)rng_below(40);
+            for (size_t i = 0; i < nc; i++) /* 0 and n included, repeats too */
+                cuts[i] = (size_t)rng_below(n + 1);
+            for (size_t i = 1; i < nc; i++) /* insertion sort */
+                for (size_t j = i; j > 0 && cuts[j - 1] > cuts[j]; j--) {
+                    size_t t = cuts[j];
+                    cuts[j] = cuts[j - 1];
+                    cuts[j - 1] = t;
+                }
+            static const size_t wb[] = {0, 13, 4096}, rb[] = {1, 13, 100, 4096};
+            check_segments(u.v, n, (enum mrc_order)o, cuts, nc, wb[round % 3], rb[round % 4]);
+        }
+        size_t all[3] = {0, 0, 0}; /* every record in the last segment, two empty before */
+        check_segments(u.v, n, (enum mrc_order)o, all, 3, 0, 0);
+        size_t none[2] = {n, n};
+        check_segments(u.v, n, (enum mrc_order)o, none, 2, 0, 0);
+        check_segments(u.v, 0, (enum mrc_order)o, all, 2, 0, 0); /* no record */
+        okvec_free(&u);
+        keypool_free(&kp);
+    }
+    mrc_err err = {0}; /* hash order has its index, no segments */
+    mrc_run_writer *w = mrc_run_writer_open(dir, MRC_ORDER_HASH, 0, &err);
+    assert_non_null(w);
+    assert_int_equal(mrc_run_writer_segment(w, &err), MRC_EINVAL);
+    mrc_run_writer_abort(w);
+    assert_int_equal(entries(dir), 0);
+}
+
 /* Several runs of one stream of records, merged back through range readers: the oracle's sums. */
 /* nruns runs in hash order, each with one key in `one_in` of u (random counts), written with
  * a 1000-byte buffer; *all gets their oracle: every record, aggregated, in hash order. */
@@ -842,6 +935,7 @@ int main(void)
         T(test_run_huge_keys),
         T(test_run_ranges),
         T(test_run_output_order_whole_file_only),
+        T(test_run_segments),
         T(test_runs_merged_back),
         T(test_runs_compacted),
         T(test_run_writer_rejects_disorder),
