@@ -275,19 +275,23 @@ typedef struct mrc_sorted_result {
     mrc_out_sorted sorted;
     mrc_run_file *runs; /* otherwise: the sorted runs */
     size_t nruns;
+    size_t chunks;      /* sorted buffers written as runs (cut into segments: a run per thread) */
     mrc_source *merged; /* their merge, until taken by mrc_output_sorted_result_source() */
     uint64_t spilled_bytes;
     size_t read_buf; /* the read block of each run in one merge of them all */
     /* Cut into segments (o->segments, the runs written): nsegs > 1, segment k + 1 starts at
      * the first record at or past split[k] (copies of records of the first buffer, which is a
-     * sample of the stream), each run has nsegs segments, and the kept buffer's share of
-     * segment k is kept_seg[k]; seg_lines[k] and seg_bytes[k] are its records and the bytes
-     * of their lines. Else nsegs 0. */
+     * sample of the stream); each sorted buffer went out as a run per thread, each holding
+     * consecutive segments (runs[i] from segment seg_first[i], as many as its
+     * mrc_run_file.segments, or one when 0); the kept buffer's share of segment k is
+     * kept_seg[k]; seg_lines[k] and seg_bytes[k] are its records and the bytes of their
+     * lines. Else nsegs 0. */
     size_t nsegs;
     mrc_rec_view *split;
     unsigned char *split_keys;
     uint64_t *seg_lines, *seg_bytes;
     mrc_out_sorted *kept_seg;
+    size_t *seg_first;
     size_t seg_buf; /* the read block of each run in a segment's merge */
 } mrc_sorted_result;
 

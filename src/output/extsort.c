@@ -94,6 +94,7 @@ void mrc_output_sorted_result_free(mrc_sorted_result *s)
     free(s->seg_lines);
     free(s->seg_bytes);
     free(s->kept_seg);
+    free(s->seg_first);
     memset(s, 0, sizeof *s);
 }
 
@@ -144,66 +145,142 @@ static int segments_choose(mrc_sorted_result *s, const mrc_out_sorted *sorted, s
     return 0;
 }
 
-/* Past how many splitters v lies, moving on from segment k (records come in order). */
-static size_t segment_of(const mrc_sorted_result *s, size_t k, const mrc_rec_view *v)
-{
-    while (k + 1 < s->nsegs && mrc_rec_cmp(s->order, &s->split[k], v) <= 0)
-        k++;
-    return k;
-}
-
 /* The flag is a relaxed load: looked at per record, it costs less than counting records. */
 static int stopped(const mrc_stop *stop, mrc_err *err)
 {
     return mrc_stopped(stop) ? mrc_err_set(err, MRC_EINTR, "output sort: stopped") : 0;
 }
 
-/* Write a sorted chunk as a run in the output order; cut into res's segments if it has them
- * (their lines and bytes counted in res). */
-static int chunk_to_run(const mrc_out_sorted *sorted, const char *tmp_dir, const mrc_stop *stop,
-                        mrc_sorted_result *res, mrc_run_file *out, mrc_err *err)
+/* Where each of s's segments starts in a sorted buffer (bound[nsegs]: its end): the first
+ * record at or past each splitter. */
+static void seg_bounds(const mrc_sorted_result *s, const mrc_out_sorted *sorted, size_t *bound)
 {
-    mrc_run_writer *w = mrc_run_writer_open(tmp_dir, sorted->order, 0, err);
-    if (w == NULL) return err->code ? err->code : MRC_EIO;
-    mrc_out_iter *it = mrc_output_iter_open(sorted, 0, err);
-    int rc = it == NULL ? (err->code ? err->code : MRC_ENOMEM) : 0;
-    size_t seg = 0;
-    for (const unsigned char *rec; rc == 0 && (rec = mrc_output_iter_next(it)) != NULL;) {
-        mrc_rec_view v = {0, mrc_rec_count(rec), mrc_rec_key(rec), mrc_rec_len(rec)};
-        rc = stopped(stop, err);
-        if (rc == 0 && res->nsegs > 1) {
-            for (size_t k = segment_of(res, seg, &v); rc == 0 && seg < k; seg++)
-                rc = mrc_run_writer_segment(w, err);
-            res->seg_lines[seg]++;
-            res->seg_bytes[seg] += mrc_out_line_len(rec);
+    bound[0] = 0;
+    bound[s->nsegs] = (size_t)sorted->records;
+    for (size_t k = 1; k < s->nsegs; k++) {
+        size_t lo = bound[k - 1], hi = (size_t)sorted->records;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            const unsigned char *rec = sorted->refs[mid].rec;
+            mrc_rec_view v = {0, mrc_rec_count(rec), mrc_rec_key(rec), mrc_rec_len(rec)};
+            if (mrc_rec_cmp(s->order, &v, &s->split[k - 1]) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
         }
-        if (rc == 0) rc = mrc_run_writer_put(w, &v, err);
+        bound[k] = lo;
     }
-    for (; rc == 0 && res->nsegs > 1 && seg + 1 < res->nsegs; seg++) /* every run: nsegs */
-        rc = mrc_run_writer_segment(w, err);
-    mrc_output_iter_close(it);
+}
+
+/* Records [from, to) of a sorted buffer as a view of their own. */
+static mrc_out_sorted slice_of(const mrc_out_sorted *sorted, size_t from, size_t to)
+{
+    return (mrc_out_sorted){
+        .refs = sorted->refs + from, .n = to - from, .order = sorted->order, .records = to - from};
+}
+
+/* A sorted buffer written as runs: one, or, cut into segments, one per group of segments,
+ * each written by one of the threads (group g: segments [g nsegs / groups, (g + 1) nsegs /
+ * groups), cut within its run, counted in res). */
+typedef struct run_job {
+    const mrc_out_sorted *sorted;
+    mrc_sorted_result *res;
+    const char *tmp_dir;
+    const mrc_stop *stop;
+    size_t groups;
+    const size_t *bound; /* seg_bounds(); NULL: not cut */
+    mrc_run_file *files; /* files[g]: group g's run (fd -1: none) */
+} run_job;
+
+static int group_to_run(size_t g, void *arg, atomic_int *failed, mrc_err *err)
+{
+    run_job *j = arg;
+    mrc_sorted_result *res = j->res;
+    size_t k0 = 0, k1 = 1;
+    if (j->bound != NULL) {
+        k0 = g * res->nsegs / j->groups;
+        k1 = (g + 1) * res->nsegs / j->groups;
+    }
+    if (k0 == k1) return 0; /* fewer segments than threads */
+    mrc_run_writer *w = mrc_run_writer_open(j->tmp_dir, j->sorted->order, 0, err);
+    if (w == NULL) return err->code ? err->code : MRC_EIO;
+    int rc = 0;
+    for (size_t k = k0; rc == 0 && k < k1; k++) {
+        if (k > k0) rc = mrc_run_writer_segment(w, err);
+        mrc_out_sorted part =
+            j->bound != NULL ? slice_of(j->sorted, j->bound[k], j->bound[k + 1]) : *j->sorted;
+        mrc_out_iter *it = rc == 0 ? mrc_output_iter_open(&part, 0, err) : NULL;
+        if (rc == 0 && it == NULL) rc = err->code ? err->code : MRC_ENOMEM;
+        uint64_t lines = 0, bytes = 0;
+        for (const unsigned char *rec; rc == 0 && (rec = mrc_output_iter_next(it)) != NULL;) {
+            mrc_rec_view v = {0, mrc_rec_count(rec), mrc_rec_key(rec), mrc_rec_len(rec)};
+            rc = stopped(j->stop, err);
+            if (rc == 0 && (++lines & 0xffff) == 0 && atomic_load(failed))
+                rc = mrc_err_set(err, MRC_EINTR, "output sort: stopped");
+            if (rc == 0) rc = mrc_run_writer_put(w, &v, err);
+            bytes += mrc_out_line_len(rec);
+        }
+        mrc_output_iter_close(it);
+        if (j->bound != NULL) { /* each group its own segments: no other thread counts them */
+            res->seg_lines[k] += part.records;
+            res->seg_bytes[k] += bytes;
+        }
+    }
     if (rc != 0) {
         mrc_run_writer_abort(w);
         return rc;
     }
-    return mrc_run_writer_finish(w, out, err);
+    return mrc_run_writer_finish(w, &j->files[g], err);
 }
 
-/* A sorted chunk written as out's next run (cap: the runs' room, grown here). */
+/* A sorted buffer written as out's next runs (cap: the runs' room, grown here). */
 static int add_run(mrc_sorted_result *out, size_t *cap, const mrc_out_sorted *sorted,
                    const mrc_sort_stream_opts *o, mrc_err *err)
 {
-    if (out->nruns == *cap) {
+    size_t t = o->topo != NULL && o->pl != NULL && o->pl->nthreads > 1 ? o->pl->nthreads : 1;
+    size_t groups = out->nsegs > 1 ? t : 1;
+    if (out->nruns + groups > *cap) {
         size_t n = *cap ? 2 * *cap : 16;
+        while (n < out->nruns + groups)
+            n *= 2;
         mrc_run_file *p = realloc(out->runs, n * sizeof *p);
-        if (p == NULL) return mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
-        out->runs = p;
+        if (p != NULL) out->runs = p;
+        size_t *f = p != NULL ? realloc(out->seg_first, n * sizeof *f) : NULL;
+        if (f == NULL) return mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
+        out->seg_first = f;
         *cap = n;
     }
-    int rc = chunk_to_run(sorted, o->tmp_dir, o->stop, out, &out->runs[out->nruns], err);
+    size_t *bound = out->nsegs > 1 ? malloc((out->nsegs + 1) * sizeof *bound) : NULL;
+    if (out->nsegs > 1 && bound == NULL)
+        return mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
+    if (bound != NULL) seg_bounds(out, sorted, bound);
+    mrc_run_file *files = out->runs + out->nruns;
+    for (size_t g = 0; g < groups; g++)
+        files[g] = (mrc_run_file){.fd = -1};
+    run_job j = {sorted, out, o->tmp_dir, o->stop, groups, bound, files};
+    int rc;
+    if (groups > 1) {
+        rc = mrc_run_tasks(o->topo, o->pl, group_to_run, &j, err);
+    } else {
+        atomic_int failed = 0;
+        rc = group_to_run(0, &j, &failed, err);
+    }
+    free(bound);
+    size_t n = 0;
+    for (size_t g = 0; g < groups; g++) {
+        if (files[g].fd < 0) continue;
+        if (rc != 0) {
+            mrc_run_file_close(&files[g]);
+            continue;
+        }
+        out->seg_first[out->nruns + n] = g * out->nsegs / groups;
+        out->spilled_bytes += files[g].bytes;
+        if (n != g) files[n] = files[g];
+        n++;
+    }
     if (rc != 0) return rc;
-    out->spilled_bytes += out->runs[out->nruns].bytes;
-    out->nruns++;
+    out->nruns += n;
+    out->chunks++;
     return 0;
 }
 
@@ -211,24 +288,19 @@ static int add_run(mrc_sorted_result *out, size_t *cap, const mrc_out_sorted *so
 static int kept_segments(mrc_sorted_result *s, mrc_err *err)
 {
     s->kept_seg = calloc(s->nsegs, sizeof *s->kept_seg);
-    if (s->kept_seg == NULL) return mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
-    const mrc_out_sorted *all = &s->sorted;
-    size_t seg = 0, from = 0;
-    for (size_t i = 0; i <= all->records; i++) {
-        size_t k = s->nsegs - 1;
-        if (i < all->records) {
-            const unsigned char *rec = all->refs[i].rec;
-            mrc_rec_view v = {0, mrc_rec_count(rec), mrc_rec_key(rec), mrc_rec_len(rec)};
-            k = segment_of(s, seg, &v);
-        }
-        for (; seg < k || (i == all->records && seg < s->nsegs); seg++, from = i)
-            s->kept_seg[seg] = (mrc_out_sorted){
-                .refs = all->refs + from, .n = i - from, .order = all->order, .records = i - from};
-        if (i < all->records) {
-            s->seg_lines[seg]++;
-            s->seg_bytes[seg] += mrc_out_line_len(all->refs[i].rec);
-        }
+    size_t *bound = malloc((s->nsegs + 1) * sizeof *bound);
+    if (s->kept_seg == NULL || bound == NULL) {
+        free(bound);
+        return mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
     }
+    seg_bounds(s, &s->sorted, bound);
+    for (size_t k = 0; k < s->nsegs; k++) {
+        s->kept_seg[k] = slice_of(&s->sorted, bound[k], bound[k + 1]);
+        s->seg_lines[k] += bound[k + 1] - bound[k];
+        for (size_t i = bound[k]; i < bound[k + 1]; i++)
+            s->seg_bytes[k] += mrc_out_line_len(s->sorted.refs[i].rec);
+    }
+    free(bound);
     return 0;
 }
 
@@ -244,8 +316,13 @@ static mrc_source *merge_of(const mrc_sorted_result *s, size_t seg, size_t buf, 
     size_t n = 0;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < s->nruns; i++) {
-        src[n] = seg == SIZE_MAX ? mrc_run_file_source(&s->runs[i], 0, UINT64_MAX, buf, err)
-                                 : mrc_run_file_segment_source(&s->runs[i], seg, buf, err);
+        const mrc_run_file *f = &s->runs[i];
+        size_t first = seg == SIZE_MAX ? 0 : s->seg_first[i];
+        size_t has = f->segments > 0 ? f->segments : 1; /* a run of one segment is not cut */
+        if (seg != SIZE_MAX && (seg < first || seg - first >= has)) continue;
+        src[n] = seg == SIZE_MAX || f->segments == 0
+                     ? mrc_run_file_source(f, 0, UINT64_MAX, buf, err)
+                     : mrc_run_file_segment_source(f, seg - first, buf, err);
         if (src[n] == NULL)
             rc = err->code ? err->code : MRC_ENOMEM;
         else
@@ -348,6 +425,7 @@ int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_so
         if (out->in_memory) return 0;
     }
     chunk_free(&c);
+    size_t files = out->nruns;
     if (rc == 0 && out->nruns > 0) { /* no more runs than can be open at once */
         size_t fan = o->fan_in ? o->fan_in : mrc_runs_fan_in();
         size_t cbuf = (size_t)(budget / 2 / (fan + 1));
@@ -355,13 +433,13 @@ int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_so
         rc = mrc_runs_compact(out->runs, &out->nruns, fan, o->tmp_dir, cbuf, &out->spilled_bytes,
                               o->stop, err);
     }
-    for (size_t i = 0; rc == 0 && out->nsegs > 1 && i < out->nruns; i++)
-        if (out->runs[i].segments != out->nsegs) segments_drop(out); /* compacted runs */
+    if (rc == 0 && out->nruns != files) segments_drop(out); /* compacted runs have none */
     if (rc == 0) {
         size_t buf = out->nruns > 0 ? (size_t)(budget / 2 / out->nruns) : 0;
         out->read_buf = buf < 65536 ? 65536 : buf > ((size_t)1 << 20) ? (size_t)1 << 20 : buf;
+        /* a segment's merge on each thread reads one run of each sorted buffer */
         size_t t = o->topo != NULL && o->pl != NULL && o->pl->nthreads > 1 ? o->pl->nthreads : 1;
-        buf /= t; /* a segment's merge on each thread */
+        buf = out->chunks > 0 ? (size_t)(budget / 2 / out->chunks / t) : 0;
         out->seg_buf = buf < 65536 ? 65536 : buf > ((size_t)1 << 20) ? (size_t)1 << 20 : buf;
         if (out->nsegs == 0) rc = open_merge(out, err); /* else opened when asked for */
     }

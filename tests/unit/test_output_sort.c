@@ -1262,6 +1262,7 @@ static void test_sort_stream_segments(void **state)
             check_segments(&r, sort, 2, 0, 1);
             check_segments(&r, sort, 5, 0, 2);
             check_segments(&r, sort, 16, 0, 3);
+            check_segments(&r, sort, 2, 0, 3); /* a thread without a segment */
             check_segments(&r, sort, 8, 2, 2);
         }
         rs_free(&r);
