@@ -148,7 +148,7 @@ static int segments_choose(mrc_sorted_result *s, const mrc_out_sorted *sorted, s
 /* The flag is a relaxed load: looked at per record, it costs less than counting records. */
 static int stopped(const mrc_stop *stop, mrc_err *err)
 {
-    return mrc_stopped(stop) ? mrc_err_set(err, MRC_EINTR, "output sort: stopped") : 0;
+    return mrc_stopped(stop) ? mrc_out_sort_stopped(err) : 0;
 }
 
 /* Where each of s's segments starts in a sorted buffer (bound[nsegs]: its end): the first
@@ -216,7 +216,7 @@ static int group_to_run(size_t g, void *arg, atomic_int *failed, mrc_err *err)
             mrc_rec_view v = {0, mrc_rec_count(rec), mrc_rec_key(rec), mrc_rec_len(rec)};
             rc = stopped(j->stop, err);
             if (rc == 0 && (++lines & 0xffff) == 0 && atomic_load(failed))
-                rc = mrc_err_set(err, MRC_EINTR, "output sort: stopped");
+                rc = mrc_out_sort_stopped(err);
             if (rc == 0) rc = mrc_run_writer_put(w, &v, err);
             bytes += mrc_out_line_len(rec);
         }

@@ -63,6 +63,12 @@ static inline unsigned mrc_out_digits(uint64_t v)
     return t + 1 - (w < pow10[t]);
 }
 
+/* The output sort's error when the run's stop is raised (sort.c, extsort.c). */
+static inline int mrc_out_sort_stopped(mrc_err *err)
+{
+    return mrc_err_set(err, MRC_EINTR, "output sort: stopped");
+}
+
 /* The text of a line, key TAB count LF, in bytes. */
 static inline size_t mrc_out_line_len(const unsigned char *rec)
 {

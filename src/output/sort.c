@@ -518,7 +518,7 @@ static int classify_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
          i++) {
         if (i % SORT_POLL_MIN == 0 && mrc_stopped(j->stop)) { /* its counts would be short */
             free(cnt);
-            return mrc_err_set(err, MRC_EINTR, "output sort: stopped");
+            return mrc_out_sort_stopped(err);
         }
         if (i + SORT_PREFETCH < end) __builtin_prefetch(a[i + SORT_PREFETCH].rec);
         size_t c = part_of(j, a[i].rec);
@@ -628,7 +628,7 @@ int mrc_output_sort(mrc_out_ref *refs, size_t n, enum mrc_order order, uint64_t 
     else
         sort_slice(refs, n, limit != 0 && limit < n ? (size_t)limit : n, j.by_count, stop);
     if (rc != 0) return rc;
-    if (mrc_stopped(stop)) return mrc_err_set(err, MRC_EINTR, "output sort: stopped");
+    if (mrc_stopped(stop)) return mrc_out_sort_stopped(err);
     *out = (mrc_out_sorted){refs, n, order, limit, limit != 0 && limit < n ? limit : n};
     return 0;
 }

@@ -685,9 +685,8 @@ int mrc_output_write_records(mrc_out_ref *refs, size_t n, const mrc_output_opts 
 typedef struct stream_merge {
     mrc_source *const *streams;
     size_t n, leaves;
-    mrc_rec_view *head; /* per leaf; valid while live[leaf] */
-    uint64_t *code;     /* per leaf: its offset-value code (table.h), MRC_OVC_END when not live */
-    bool *live;
+    mrc_rec_view *head; /* per leaf; valid while its code is not MRC_OVC_END */
+    uint64_t *code;     /* per leaf: its offset-value code (table.h), MRC_OVC_END once ended */
     size_t *tree; /* tree[0]: the winner; tree[1, leaves): losers */
     enum mrc_order order;
 } stream_merge;
@@ -714,15 +713,19 @@ static size_t stream_build(stream_merge *m, size_t node)
     return l;
 }
 
-/* The next record of stream i into its leaf (coded MRC_OVC_END at its end). @return 0, or the
- * stream's error. */
+/* The next record of stream i into its leaf (coded MRC_OVC_END at its end; its code kept
+ * otherwise, for the caller to set). @return 0, or the stream's error. */
 static int stream_advance(stream_merge *m, size_t i, mrc_err *err)
 {
     int rc = m->streams[i]->next(m->streams[i], &m->head[i], err);
     if (rc < 0) return err->code != 0 ? err->code : mrc_err_set(err, MRC_EIO, "stream %zu", i);
-    m->live[i] = rc > 0;
     if (rc == 0) m->code[i] = MRC_OVC_END;
     return 0;
+}
+
+static bool stream_live(const stream_merge *m, size_t i)
+{
+    return m->code[i] != MRC_OVC_END;
 }
 
 #define MERGE_TELL_EVERY 65536 /* lines between two calls of o->written */
@@ -734,17 +737,17 @@ static int merge_streams(stream_merge *m, line_out *w, const mrc_output_opts *o,
     size_t last_cap = 0, last_len = 0;
     uint64_t last_count = 0;
     int rc = 0;
-    for (size_t i = 0; i < m->leaves; i++)
-        m->code[i] = MRC_OVC_END;
+    for (size_t i = 0; i < m->leaves; i++) /* the leaves past the streams: ended */
+        m->code[i] = i < m->n ? 0 : MRC_OVC_END;
     for (size_t i = 0; i < m->n && rc == 0; i++)
         rc = stream_advance(m, i, err);
     if (rc != 0) return rc;
     for (size_t i = 0; i < m->n; i++)
-        if (m->live[i]) m->code[i] = mrc_ovc_start(&m->head[i], m->order);
+        if (stream_live(m, i)) m->code[i] = mrc_ovc_start(&m->head[i], m->order);
     m->tree[0] = stream_build(m, 1);
     for (uint64_t done = 0; done < lines; done++) {
         size_t x = m->tree[0];
-        if (!m->live[x]) break;
+        if (!stream_live(m, x)) break;
         if (o->written != NULL && done % MERGE_TELL_EVERY == 0 && done > 0)
             o->written(o->written_arg, done);
         const mrc_rec_view *v = &m->head[x];
@@ -767,7 +770,7 @@ static int merge_streams(stream_merge *m, line_out *w, const mrc_output_opts *o,
         last_count = v->count;
         if ((rc = stream_advance(m, x, err)) != 0) break;
         mrc_rec_view prev = {0, last_count, last, (uint32_t)last_len};
-        if (m->live[x]) { /* coded against the line just written (0: equal to it) */
+        if (stream_live(m, x)) { /* coded against the line just written (0: equal to it) */
             int c;
             m->code[x] = mrc_ovc_against(&m->head[x], &prev, m->order, &c);
             if (c < 0) {
@@ -801,13 +804,12 @@ int mrc_output_write_merged(mrc_source *const *streams, size_t n, const mrc_outp
         m.leaves *= 2;
     m.head = calloc(m.leaves, sizeof *m.head);
     m.code = calloc(m.leaves, sizeof *m.code);
-    m.live = calloc(m.leaves, sizeof *m.live);
     m.tree = calloc(m.leaves, sizeof *m.tree);
     line_out w = {.cap = mrc_out_block_size(), .put = put_in_order, .stop = o->stop};
     w.buf = malloc(w.cap);
     mrc_out_dest d;
     int rc = 0;
-    if (m.head == NULL || m.code == NULL || m.live == NULL || m.tree == NULL || w.buf == NULL)
+    if (m.head == NULL || m.code == NULL || m.tree == NULL || w.buf == NULL)
         rc = mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", mrc_output_label(path));
     if (rc == 0 && (rc = mrc_out_dest_open(&d, path, err)) == 0) {
         w.arg = &d;
@@ -816,7 +818,6 @@ int mrc_output_write_merged(mrc_source *const *streams, size_t n, const mrc_outp
     }
     free(w.buf);
     free(m.tree);
-    free(m.live);
     free(m.code);
     free(m.head);
     return rc;
