@@ -3,8 +3,8 @@
 #   30m      30 M distinct keys (key1x ... key30000000x, one a line): mrcount 1x1, 1x2 and 2x1
 #            beside sort | uniq -c, mawk and the Python baseline, runs interleaved: seconds, peak
 #            RSS, mrcount's phase breakdown and the output phase's share of the run;
-#   100m     100 M distinct keys under --memory-limit at np 1 and 2: seconds, spill bytes and
-#            peak RSS per rank against the limit;
+#   100m     100 M distinct keys under --memory-limit at np 1 and 2 (one thread a rank) and np 1
+#            with 2 threads: seconds, spill bytes and peak RSS per rank against the limit;
 #   english  the 1 GiB English corpus at 1x1 and 1x2: seconds and map MB/s (no spill expected);
 #   ngram    the 30m part's keys as Google Books v2 rows (key TAB 2000 TAB 1-7 TAB 1, one a key),
 #            --job ngram at 1x1, 1x2 and 2x1 beside sort-count.sh and awk-count.sh ngram: a 2- to
@@ -315,12 +315,14 @@ if [[ $PARTS == *" 100m "* ]]; then
     names=() cmds=()
     add mrc-np1 "$(mrc mrc-np1 -np 1 --bind-to none -- --threads 1 --memory-limit "$MEMORY_LIMIT")"
     add mrc-np2 "$(mrc mrc-np2 -np 2 -- --threads 1 --memory-limit "$MEMORY_LIMIT")"
+    # one rank on every core: a workstation's default (the spilled output cut among its threads)
+    add mrc-np1x2 "$(mrc mrc-np1x2 -np 1 --bind-to none -- --threads 2 --memory-limit "$MEMORY_LIMIT")"
     run_interleaved
     EXPECT_DISTINCT=$BIG_KEYS EXPECT_TOTAL=$((BIG_TOKENS > BIG_KEYS ? BIG_TOKENS : BIG_KEYS))
     check_counts "${names[@]}"
     {
         echo
-        echo "## 100m: $BIG_KEYS distinct keys, $EXPECT_TOTAL tokens, --memory-limit $MEMORY_LIMIT (one thread per rank; ${#files[@]} files, $(cat -- "${files[@]}" | wc -c) bytes)"
+        echo "## 100m: $BIG_KEYS distinct keys, $EXPECT_TOTAL tokens, --memory-limit $MEMORY_LIMIT (one thread per rank, but mrc-np1x2; ${#files[@]} files, $(cat -- "${files[@]}" | wc -c) bytes)"
         echo
         python3 - "$log" 100m "$MEMORY_LIMIT" "$tmp" "${names[@]}" <<'EOF'
 import csv, json, os, statistics, sys
