@@ -269,8 +269,9 @@ typedef struct mrc_sort_stream_opts {
 typedef struct mrc_sorted_result {
     enum mrc_order order;
     bool in_memory;
-    bool kept;          /* not in memory: the last buffer (buf, refs, sorted) is merged too */
-    unsigned char *buf; /* in memory or kept: the records */
+    bool kept;            /* not in memory: the last buffer (bufs, refs, sorted) is merged too */
+    unsigned char **bufs; /* in memory or kept: the records, in nbufs buffers */
+    size_t nbufs;
     mrc_out_ref *refs;  /* in memory or kept: their refs */
     mrc_out_sorted sorted;
     mrc_run_file *runs; /* otherwise: the sorted runs */
@@ -303,6 +304,13 @@ typedef struct mrc_sorted_result {
  *  (MRC_EINTR when stopped). */
 int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_sorted_result *out,
                            mrc_err *err);
+
+/** mrc_output_sort_streams() : mrc_output_sort_stream() of the records of nin streams that
+ *  share no key (hash ranges of one stream): every buffer takes up to o->budget / nin bytes of
+ *  each, each stream read by its own thread when o has as many (else one after another); with
+ *  no bound (or none the system lends), streams are read one after another into one buffer. */
+int mrc_output_sort_streams(mrc_source *const *in, size_t nin, const mrc_sort_stream_opts *o,
+                            mrc_sorted_result *out, mrc_err *err);
 
 /** mrc_output_sorted_result_source() : the sorted result as one stream in its order (the
  *  result must outlive it; call it once). @return the stream, or NULL with err filled. */

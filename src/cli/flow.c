@@ -277,9 +277,10 @@ static int sort_refs(run *r, mrc_out_ref *refs, size_t n, mrc_err *err)
                            &r->sorted, err);
 }
 
-/* Counts what passes on its way into the external sort (the rank's distinct keys). */
+/* Counts what passes on its way into the external sort (the rank's distinct keys); a cache line
+ * each, as several threads count at once (a stream each: one line shared cost the fill 25%). */
 typedef struct counting {
-    mrc_source base;
+    _Alignas(64) mrc_source base;
     mrc_source *in;
     uint64_t n, min, dropped;
 } counting;
@@ -298,11 +299,17 @@ static int counting_next(mrc_source *s, mrc_rec_view *v, mrc_err *err)
 }
 
 /* The rank's data in hash order (runs, or what the shuffle received), sorted with bounded
- * memory. */
-static int sort_stream(run *r, mrc_source *in, uint64_t held, mrc_err *err)
+ * memory: n streams that share no key (hash ranges: each read by a thread), closed here. */
+static int sort_stream(run *r, mrc_source **in, size_t n, uint64_t held, mrc_err *err)
 {
     uint64_t b = budget(r);
-    counting c = {{counting_next, NULL}, in, 0, r->o.min_count, 0};
+    counting *c = aligned_alloc(_Alignof(counting), n * sizeof *c);
+    mrc_source **cs = calloc(n, sizeof *cs);
+    int rc = c == NULL || cs == NULL ? mrc_err_set(err, MRC_ENOMEM, "output: out of memory") : 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        c[i] = (counting){{counting_next, NULL}, in[i], 0, r->o.min_count, 0};
+        cs[i] = &c[i].base;
+    }
     mrc_sort_stream_opts so = {.order =
                                    r->o.out.sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT,
                                .budget = b == 0                ? UINT64_MAX
@@ -322,12 +329,45 @@ static int sort_stream(run *r, mrc_source *in, uint64_t held, mrc_err *err)
         so.sorted = keys_sorted;
         so.sorted_arg = &sc;
     }
-    int rc = mrc_output_sort_stream(&c.base, &so, &r->ext, err);
-    in->close(in);
-    r->distinct_mine = c.n;
-    r->dropped_mine = c.dropped;
+    if (rc == 0) rc = mrc_output_sort_streams(cs, n, &so, &r->ext, err);
+    r->distinct_mine = r->dropped_mine = 0;
+    for (size_t i = 0; i < n; i++) {
+        in[i]->close(in[i]);
+        if (c != NULL) {
+            r->distinct_mine += c[i].n;
+            r->dropped_mine += c[i].dropped;
+        }
+    }
+    free(cs);
+    free(c);
     if (rc == 0) r->have_ext = true;
     return rc;
+}
+
+/* One rank, spilled: the merge of every run's records in [lo, hi] of the hash (each read in
+ * blocks of rbuf bytes). @return the stream, or NULL with err filled. */
+static mrc_source *runs_range(run *r, uint64_t lo, uint64_t hi, size_t rbuf, mrc_err *err)
+{
+    mrc_source **src = calloc(r->mapped.nruns + 1, sizeof *src);
+    if (src == NULL) {
+        mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
+        return NULL;
+    }
+    size_t n = 0;
+    int rc = 0;
+    for (size_t i = 0; i < r->mapped.nruns && rc == 0; i++)
+        if ((src[n] = mrc_run_file_source(&r->mapped.runs[i], lo, hi, rbuf, err)) == NULL)
+            rc = err->code ? err->code : MRC_ENOMEM;
+        else
+            n++;
+    mrc_source *m = NULL;
+    if (rc == 0)
+        m = mrc_merge_source_open(src, n, MRC_ORDER_HASH, err);
+    else
+        for (size_t i = 0; i < n; i++)
+            src[i]->close(src[i]);
+    free(src);
+    return m;
 }
 
 /* Several ranks, in memory, after the shuffle: whether every rank's share becomes a range of
@@ -385,60 +425,67 @@ static int sort_range(run *r, mrc_err *err)
                            err);
 }
 
+/* One rank, spilled: its runs, a hash range per thread, sorted with bounded memory. */
+static int sort_runs(run *r, mrc_err *err)
+{
+    size_t t = r->pl.nthreads > 1 ? r->pl.nthreads : 1;
+    size_t nr = r->mapped.nruns ? r->mapped.nruns : 1;
+    uint64_t b = budget(r);
+    size_t rbuf = b ? (size_t)(b / 4 / nr / t) : READ_BUF_MAX;
+    rbuf = rbuf < READ_BUF_MIN ? READ_BUF_MIN : rbuf > READ_BUF_MAX ? READ_BUF_MAX : rbuf;
+    mrc_source **ranges = calloc(t, sizeof *ranges);
+    if (ranges == NULL) return mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
+    size_t n = 0;
+    for (; n < t; n++) {
+        uint64_t lo = mrc_hash_range_start((uint32_t)n, (uint32_t)t);
+        uint64_t hi =
+            n + 1 < t ? mrc_hash_range_start((uint32_t)n + 1, (uint32_t)t) - 1 : UINT64_MAX;
+        if ((ranges[n] = runs_range(r, lo, hi, rbuf, err)) == NULL) break;
+    }
+    int rc = n == t ? sort_stream(r, ranges, n, (uint64_t)(t * nr) * rbuf, err)
+                    : (err->code ? err->code : MRC_ENOMEM);
+    if (n < t)
+        for (size_t i = 0; i < n; i++)
+            ranges[i]->close(ranges[i]);
+    free(ranges);
+    return rc;
+}
+
+/* Several ranks, spilled: the P parts of this rank's hash range that the shuffle received,
+ * merged and sorted with bounded memory. */
+static int sort_received(run *r, mrc_err *err)
+{
+    mrc_source *in = NULL;
+    size_t P = (size_t)r->d.size;
+    mrc_chunk_stats cs;
+    mrc_chunk_store_stats(r->store, &cs);
+    uint64_t held = cs.mem;
+    mrc_source **src = calloc(P, sizeof *src);
+    if (src == NULL) return mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
+    size_t n = 0;
+    int rc = 0;
+    for (size_t i = 0; i < P && rc == 0; i++)
+        if ((src[n] = mrc_chunk_store_source(r->store, i, MRC_ORDER_HASH, READ_BUF_MIN, err)) ==
+            NULL)
+            rc = err->code ? err->code : MRC_ENOMEM;
+        else
+            n++;
+    if (rc == 0)
+        in = mrc_merge_source_open(src, n, MRC_ORDER_HASH, err);
+    else
+        for (size_t i = 0; i < n; i++)
+            src[i]->close(src[i]);
+    free(src);
+    if (in == NULL) return err->code ? err->code : MRC_ENOMEM;
+    return sort_stream(r, &in, 1, held, err);
+}
+
 static int sort_mine(run *r, mrc_err *err)
 {
     if (r->d.size == 1 && !r->spilled) /* the refs into the tables, made by the local merge */
         return sort_refs(r, r->sorted_refs, r->distinct_mine, err);
-    if (r->spilled) { /* a stream: the runs, or what the shuffle received */
-        mrc_source *in = NULL;
-        uint64_t held = 0;
-        if (r->d.size == 1) {
-            size_t nr = r->mapped.nruns ? r->mapped.nruns : 1;
-            uint64_t b = budget(r);
-            size_t rbuf = b ? (size_t)(b / 4 / nr) : READ_BUF_MAX;
-            rbuf = rbuf < READ_BUF_MIN ? READ_BUF_MIN : rbuf > READ_BUF_MAX ? READ_BUF_MAX : rbuf;
-            mrc_source **src = calloc(nr, sizeof *src);
-            if (src == NULL) return mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
-            size_t n = 0;
-            int rc = 0;
-            for (size_t i = 0; i < r->mapped.nruns && rc == 0; i++)
-                if ((src[n] = mrc_run_file_source(&r->mapped.runs[i], 0, UINT64_MAX, rbuf, err)) ==
-                    NULL)
-                    rc = err->code ? err->code : MRC_ENOMEM;
-                else
-                    n++;
-            if (rc == 0)
-                in = mrc_merge_source_open(src, n, MRC_ORDER_HASH, err);
-            else
-                for (size_t i = 0; i < n; i++)
-                    src[i]->close(src[i]);
-            free(src);
-            held = (uint64_t)n * rbuf;
-        } else {
-            size_t P = (size_t)r->d.size;
-            mrc_chunk_stats cs;
-            mrc_chunk_store_stats(r->store, &cs);
-            held = cs.mem;
-            mrc_source **src = calloc(P, sizeof *src);
-            if (src == NULL) return mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
-            size_t n = 0;
-            int rc = 0;
-            for (size_t i = 0; i < P && rc == 0; i++)
-                if ((src[n] = mrc_chunk_store_source(r->store, i, MRC_ORDER_HASH, READ_BUF_MIN,
-                                                     err)) == NULL)
-                    rc = err->code ? err->code : MRC_ENOMEM;
-                else
-                    n++;
-            if (rc == 0)
-                in = mrc_merge_source_open(src, n, MRC_ORDER_HASH, err);
-            else
-                for (size_t i = 0; i < n; i++)
-                    src[i]->close(src[i]);
-            free(src);
-        }
-        if (in == NULL) return err->code ? err->code : MRC_ENOMEM;
-        return sort_stream(r, in, held, err);
-    }
+    if (r->spilled) /* a stream: the runs, or what the shuffle received */
+        return r->d.size == 1 ? sort_runs(r, err) : sort_received(r, err);
     if (r->ranged) return sort_range(r, err);
     /* several ranks, in memory: this rank's range (all of it on rank 0 after a reduce) */
     mrc_out_ref *refs = NULL;

@@ -4,6 +4,7 @@
  * written to --tmp-dir as a run in the output order and the result is the k-way merge of the
  * runs. Either way the result is read as one stream in output order. It never holds more than
  * the budget of records, and never writes a record twice into one run. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,64 +21,162 @@ static uint64_t rec_cost(uint32_t len)
     return MRC_REC_HEAD + (uint64_t)len + sizeof(mrc_out_ref);
 }
 
-typedef struct chunk {
+/* A buffer of records being filled: by one stream, or by one stream per thread, each into its
+ * own part (records in the part's buf). One thread's refs grow in place; several threads take
+ * blocks of REF_BLOCK refs of one array in turn (owner[]: whose block), so the array holds what
+ * they filled but each one's last block, and is packed once full: refs[0, n) are the buffer's.
+ * (An array cut into a fixed share per thread touched 20% more memory than the refs, its
+ * shares' unfilled ends: keys differ in length.) */
+#define REF_BLOCK 4096
+
+typedef struct part {
     unsigned char *buf;
-    size_t len, cap;
+    size_t len, cap, n;
+    size_t at, lim; /* several parts: the refs of its current block left, [at, lim) */
+    uint64_t used;  /* rec_cost() of its records */
+    size_t next;    /* the next of its streams to read (in[g], in[g + nparts], ...) */
+    bool ended;     /* its streams ended */
+} part;
+
+typedef struct chunk {
+    part *parts;
+    size_t nparts;
     mrc_out_ref *refs;
-    size_t n, rcap;
+    size_t rcap;
+    atomic_size_t taken; /* several parts: refs of blocks handed out */
+    uint32_t *owner;     /* several parts: owner[b], the part block b went to */
+    size_t n;            /* refs, once packed */
 } chunk;
 
-static int chunk_put(chunk *c, const mrc_rec_view *r, mrc_err *err)
+static int chunk_open(chunk *c, size_t nparts, uint64_t budget, mrc_err *err)
 {
-    size_t need = MRC_REC_HEAD + (size_t)r->len;
-    if (c->cap - c->len < need) {
-        size_t cap = c->cap ? c->cap * 2 : (size_t)1 << 20;
-        while (cap - c->len < need)
-            cap *= 2;
-        unsigned char *b = realloc(c->buf, cap);
-        if (b == NULL) return mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
-        c->buf = b;
-        c->cap = cap;
+    memset(c, 0, sizeof *c);
+    c->parts = calloc(nparts, sizeof *c->parts);
+    c->nparts = nparts;
+    if (c->parts == NULL) return mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
+    if (nparts > 1) {
+        /* A part stops once its records cost its share, so the buffer holds budget / rec_cost(0)
+         * refs at most, and each part leaves at most a block unfilled. Pages are touched only
+         * as refs fill them. */
+        c->rcap = (size_t)(budget / rec_cost(0)) + (nparts + 1) * REF_BLOCK;
+        c->refs = malloc(c->rcap * sizeof *c->refs);
+        c->owner = malloc((c->rcap / REF_BLOCK + 1) * sizeof *c->owner);
+        if (c->refs == NULL || c->owner == NULL) { /* a budget past what the system lends */
+            free(c->refs);
+            free(c->owner);
+            c->refs = NULL;
+            c->owner = NULL;
+            c->rcap = 0;
+            c->nparts = 1; /* one part, read stream after stream */
+        }
     }
-    if (c->n == c->rcap) {
-        size_t cap = c->rcap ? c->rcap * 2 : 65536;
-        mrc_out_ref *p = realloc(c->refs, cap * sizeof *p);
-        if (p == NULL) return mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
-        c->refs = p;
-        c->rcap = cap;
-    }
-    c->refs[c->n++].window = c->len; /* an offset until the buffer stops moving */
-    c->len += mrc_rec_put(c->buf + c->len, r->count, r->key, r->len);
     return 0;
 }
 
-/* The refs point into the buffer, now that it no longer moves. */
+/* A record into part g (p: the part, maybe a copy the caller writes back). */
+static int chunk_put(chunk *c, part *p, size_t g, const mrc_rec_view *r, mrc_err *err)
+{
+    size_t need = MRC_REC_HEAD + (size_t)r->len;
+    if (p->cap - p->len < need) {
+        size_t cap = p->cap ? p->cap * 2 : (size_t)1 << 20;
+        while (cap - p->len < need)
+            cap *= 2;
+        unsigned char *b = realloc(p->buf, cap);
+        if (b == NULL) return mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
+        p->buf = b;
+        p->cap = cap;
+    }
+    mrc_out_ref *ref;
+    if (c->nparts > 1) {
+        if (p->at == p->lim) {
+            size_t b = atomic_fetch_add(&c->taken, REF_BLOCK);
+            if (b + REF_BLOCK > c->rcap) /* never, by the budget: a bug, never a bad write */
+                return mrc_err_set(err, MRC_EINVAL, "output sort: more refs than the budget");
+            c->owner[b / REF_BLOCK] = (uint32_t)g;
+            p->at = b;
+            p->lim = b + REF_BLOCK;
+        }
+        ref = &c->refs[p->at++];
+    } else {
+        if (p->n == c->rcap) {
+            size_t cap = c->rcap ? c->rcap * 2 : 65536;
+            mrc_out_ref *q = realloc(c->refs, cap * sizeof *q);
+            if (q == NULL) return mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
+            c->refs = q;
+            c->rcap = cap;
+        }
+        ref = &c->refs[p->n];
+    }
+    ref->window = p->len; /* an offset until the buffer stops moving */
+    p->len += mrc_rec_put(p->buf + p->len, r->count, r->key, r->len);
+    p->n++;
+    p->used += rec_cost(r->len);
+    return 0;
+}
+
+/* The refs point into the parts' buffers, now that they no longer move, and are packed (each
+ * part's last block may end short). */
 static void chunk_fix_refs(chunk *c)
 {
-    for (size_t i = 0; i < c->n; i++)
-        c->refs[i].rec = c->buf + c->refs[i].window;
+    if (c->nparts == 1) {
+        const part *p = &c->parts[0];
+        for (size_t i = 0; i < p->n; i++)
+            c->refs[i].rec = p->buf + c->refs[i].window;
+        c->n = p->n;
+        return;
+    }
+    size_t taken = atomic_load(&c->taken), w = 0;
+    for (size_t b = 0; b < taken; b += REF_BLOCK) {
+        part *p = &c->parts[c->owner[b / REF_BLOCK]];
+        size_t end = p->lim == b + REF_BLOCK ? p->at : b + REF_BLOCK; /* its last: to `at` */
+        for (size_t i = b; i < end; i++)
+            c->refs[w++] = (mrc_out_ref){0, p->buf + c->refs[i].window};
+    }
+    c->n = w;
 }
 
 /* The buffers cut to what the chunk holds (those of the full chunks before it were larger); on
- * a failure they stay as they are. Before chunk_fix_refs(). */
+ * a failure they stay as they are. Before chunk_fix_refs(); the refs after it. */
 static void chunk_trim(chunk *c)
 {
-    unsigned char *b = realloc(c->buf, c->len);
-    mrc_out_ref *p = realloc(c->refs, c->n * sizeof *p);
-    if (b != NULL) {
-        c->buf = b;
-        c->cap = c->len;
+    for (size_t g = 0; g < c->nparts; g++) {
+        part *p = &c->parts[g];
+        unsigned char *b = realloc(p->buf, p->len ? p->len : 1);
+        if (b != NULL) {
+            p->buf = b;
+            p->cap = p->len ? p->len : 1;
+        }
     }
-    if (p != NULL) {
-        c->refs = p;
-        c->rcap = c->n;
+}
+
+static void chunk_trim_refs(chunk *c)
+{
+    mrc_out_ref *q = realloc(c->refs, (c->n ? c->n : 1) * sizeof *q);
+    if (q != NULL) {
+        c->refs = q;
+        c->rcap = c->n ? c->n : 1;
     }
+}
+
+/* Emptied for the next buffer (its memory kept). */
+static void chunk_reset(chunk *c)
+{
+    for (size_t g = 0; g < c->nparts; g++) {
+        part *p = &c->parts[g];
+        p->len = p->n = p->at = p->lim = 0;
+        p->used = 0;
+    }
+    atomic_store(&c->taken, 0);
+    c->n = 0;
 }
 
 static void chunk_free(chunk *c)
 {
-    free(c->buf);
+    for (size_t g = 0; c->parts != NULL && g < c->nparts; g++)
+        free(c->parts[g].buf);
+    free(c->parts);
     free(c->refs);
+    free(c->owner);
     memset(c, 0, sizeof *c);
 }
 
@@ -88,7 +187,9 @@ void mrc_output_sorted_result_free(mrc_sorted_result *s)
         mrc_run_file_close(&s->runs[i]);
     free(s->runs);
     free(s->refs);
-    free(s->buf);
+    for (size_t i = 0; s->bufs != NULL && i < s->nbufs; i++)
+        free(s->bufs[i]);
+    free(s->bufs);
     free(s->split);
     free(s->split_keys);
     free(s->seg_lines);
@@ -207,9 +308,9 @@ static int group_to_run(size_t g, void *arg, atomic_int *failed, mrc_err *err)
     int rc = 0;
     for (size_t k = k0; rc == 0 && k < k1; k++) {
         if (k > k0) rc = mrc_run_writer_segment(w, err);
-        mrc_out_sorted part =
+        mrc_out_sorted seg =
             j->bound != NULL ? slice_of(j->sorted, j->bound[k], j->bound[k + 1]) : *j->sorted;
-        mrc_out_iter *it = rc == 0 ? mrc_output_iter_open(&part, 0, err) : NULL;
+        mrc_out_iter *it = rc == 0 ? mrc_output_iter_open(&seg, 0, err) : NULL;
         if (rc == 0 && it == NULL) rc = err->code ? err->code : MRC_ENOMEM;
         uint64_t lines = 0, bytes = 0;
         for (const unsigned char *rec; rc == 0 && (rec = mrc_output_iter_next(it)) != NULL;) {
@@ -222,7 +323,7 @@ static int group_to_run(size_t g, void *arg, atomic_int *failed, mrc_err *err)
         }
         mrc_output_iter_close(it);
         if (j->bound != NULL) { /* each group its own segments: no other thread counts them */
-            res->seg_lines[k] += part.records;
+            res->seg_lines[k] += seg.records;
             res->seg_bytes[k] += bytes;
         }
     }
@@ -363,42 +464,107 @@ mrc_source *mrc_output_sorted_result_segment(const mrc_sorted_result *s, size_t 
     return merge_of(s, k, s->seg_buf, err);
 }
 
+/* The fill of one buffer: part g takes the records of its streams (in[g], in[g + nparts], ...,
+ * one after another) until they cost its share. */
+typedef struct fill_job {
+    chunk *c;
+    mrc_source *const *in;
+    size_t nin;
+    uint64_t share;
+    const mrc_stop *stop;
+} fill_job;
+
+static int fill_part(size_t g, void *arg, atomic_int *failed, mrc_err *err)
+{
+    fill_job *j = arg;
+    if (g >= j->c->nparts) return 0;
+    /* filled in a copy: the parts share cache lines, each written by its thread per record */
+    part mine = j->c->parts[g], *p = &mine;
+    int rc = 0;
+    while (rc == 0 && !p->ended && p->used < j->share) {
+        mrc_rec_view r;
+        size_t k = g + p->next * j->c->nparts;
+        if (k >= j->nin) {
+            p->ended = true;
+            break;
+        }
+        int got = j->in[k]->next(j->in[k], &r, err);
+        if (got < 0) {
+            rc = err->code ? err->code : MRC_EIO;
+            break;
+        }
+        if (got == 0) {
+            p->next++;
+            continue;
+        }
+        rc = chunk_put(j->c, p, g, &r, err);
+        if (rc == 0) rc = stopped(j->stop, err);
+        if (rc == 0 && (p->n & 0xffff) == 0 && atomic_load(failed)) rc = mrc_out_sort_stopped(err);
+    }
+    j->c->parts[g] = mine;
+    return rc;
+}
+
+/* The parts' buffers, kept as the result's. */
+static int keep_buffers(mrc_sorted_result *out, chunk *c, mrc_err *err)
+{
+    out->bufs = calloc(c->nparts, sizeof *out->bufs);
+    if (out->bufs == NULL) return mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
+    out->nbufs = c->nparts;
+    for (size_t g = 0; g < c->nparts; g++) {
+        out->bufs[g] = c->parts[g].buf;
+        c->parts[g].buf = NULL;
+    }
+    out->refs = c->refs;
+    c->refs = NULL;
+    return 0;
+}
+
 int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_sorted_result *out,
                            mrc_err *err)
+{
+    return mrc_output_sort_streams(&in, 1, o, out, err);
+}
+
+int mrc_output_sort_streams(mrc_source *const *in, size_t nin, const mrc_sort_stream_opts *o,
+                            mrc_sorted_result *out, mrc_err *err)
 {
     memset(out, 0, sizeof *out);
     out->order = o->order;
     uint64_t budget = o->budget > MIN_BUDGET ? o->budget : MIN_BUDGET;
-    chunk c = {0};
+    size_t t = o->topo != NULL && o->pl != NULL && o->pl->nthreads > 1 ? o->pl->nthreads : 1;
+    chunk c;
     size_t cap_runs = 0;
     uint64_t records = 0; /* sorted so far */
-    int rc = 0;
+    /* a part per stream, each filled by a thread, within a budget (one part without) */
+    size_t nparts = nin > 1 && budget <= ((uint64_t)1 << 50) ? nin : 1;
+    int rc = chunk_open(&c, nparts, budget, err);
+    fill_job fj = {&c, in, nin, budget / c.nparts, o->stop};
     bool ended = false;
     while (rc == 0 && !ended) {
-        uint64_t used = 0;
-        mrc_rec_view r;
-        while (rc == 0 && used < budget) {
-            int got = in->next(in, &r, err);
-            if (got < 0) {
-                rc = err->code ? err->code : MRC_EIO;
-                break;
-            }
-            if (got == 0) {
-                ended = true;
-                break;
-            }
-            used += rec_cost(r.len);
-            rc = chunk_put(&c, &r, err);
-            if (rc == 0) rc = stopped(o->stop, err);
+        if (c.nparts > 1 && t >= c.nparts) { /* a part per thread */
+            rc = mrc_run_tasks(o->topo, o->pl, fill_part, &fj, err);
+        } else {
+            atomic_int failed = 0;
+            for (size_t g = 0; rc == 0 && g < c.nparts; g++)
+                rc = fill_part(g, &fj, &failed, err);
         }
         if (rc != 0) break;
-        if (ended && c.n == 0 && out->nruns > 0) break; /* the last buffer is empty */
+        uint64_t used = 0, n = 0;
+        ended = true;
+        for (size_t g = 0; g < c.nparts; g++) {
+            used += c.parts[g].used;
+            n += c.parts[g].n;
+            ended = ended && c.parts[g].ended;
+        }
+        if (ended && n == 0 && out->nruns > 0) break; /* the last buffer is empty */
         /* The last buffer stays in memory, merged with the runs, when it takes at most half
          * the budget: the runs' read buffers take the other half at most (the compaction's
          * too), and it is neither written nor read back. When it all fit, it is the result. */
         bool keep = ended && (out->nruns == 0 || used <= budget / 2);
         if (keep && out->nruns > 0) chunk_trim(&c);
         chunk_fix_refs(&c);
+        if (keep && out->nruns > 0) chunk_trim_refs(&c);
         mrc_out_sorted sorted;
         /* --top K: a chunk only needs its first K; so does the merge of the runs. */
         rc = mrc_output_sort(c.refs, c.n, o->order, o->top, o->topo, o->pl, o->stop, &sorted, err);
@@ -408,21 +574,22 @@ int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_so
             rc = segments_choose(out, &sorted, o->segments, err);
         if (rc != 0) break;
         if (keep) { /* the last: the loop ends */
+            rc = keep_buffers(out, &c, err);
+            if (rc != 0) break;
             out->in_memory = out->nruns == 0;
             out->kept = out->nruns > 0;
-            out->buf = c.buf;
-            out->refs = c.refs;
             out->sorted = sorted;
-            memset(&c, 0, sizeof c);
             if (out->nsegs > 1) rc = kept_segments(out, err);
         } else {
             rc = add_run(out, &cap_runs, &sorted, o, err);
             if (rc != 0) break;
-            c.len = 0;
-            c.n = 0;
+            chunk_reset(&c);
         }
         if (o->sorted != NULL) o->sorted(o->sorted_arg, records, out->nruns);
-        if (out->in_memory) return 0;
+        if (rc == 0 && out->in_memory) {
+            chunk_free(&c);
+            return 0;
+        }
     }
     chunk_free(&c);
     size_t files = out->nruns;
@@ -438,7 +605,6 @@ int mrc_output_sort_stream(mrc_source *in, const mrc_sort_stream_opts *o, mrc_so
         size_t buf = out->nruns > 0 ? (size_t)(budget / 2 / out->nruns) : 0;
         out->read_buf = buf < 65536 ? 65536 : buf > ((size_t)1 << 20) ? (size_t)1 << 20 : buf;
         /* a segment's merge on each thread reads one run of each sorted buffer */
-        size_t t = o->topo != NULL && o->pl != NULL && o->pl->nthreads > 1 ? o->pl->nthreads : 1;
         buf = out->chunks > 0 ? (size_t)(budget / 2 / out->chunks / t) : 0;
         out->seg_buf = buf < 65536 ? 65536 : buf > ((size_t)1 << 20) ? (size_t)1 << 20 : buf;
         if (out->nsegs == 0) rc = open_merge(out, err); /* else opened when asked for */

@@ -1270,6 +1270,95 @@ static void test_sort_stream_segments(void **state)
     assert_true(segments_dropped > 0);
 }
 
+/* r dealt by key hash into nin streams (each in random order, no key in two), sorted with
+ * `budget` on t threads (cut into segs segments when > 1): the result, read whole or written,
+ * is the oracle's; a stream that fails fails the sort with its error. */
+static void check_sort_streams(const recset *r, enum mrc_sort sort, uint64_t budget, size_t nin,
+                               size_t t, size_t segs, size_t fail)
+{
+    const unsigned char **ord = oracle_order(r, sort);
+    const unsigned char **fed = malloc((r->n + 1) * sizeof *fed);
+    arr_stream *st = calloc(nin, sizeof *st);
+    mrc_source **in = calloc(nin, sizeof *in);
+    assert_true(fed != NULL && st != NULL && in != NULL);
+    for (size_t i = 0; i < r->n; i++)
+        fed[i] = rs_rec(r, i);
+    for (size_t i = r->n; i > 1; i--) {
+        size_t j = rng_below(i);
+        const unsigned char *x = fed[i - 1];
+        fed[i - 1] = fed[j];
+        fed[j] = x;
+    }
+    /* stream k: the records whose key hashes to k mod nin, back to back in fed */
+    size_t at = 0;
+    const unsigned char **by = malloc((r->n + 1) * sizeof *by);
+    assert_non_null(by);
+    for (size_t k = 0; k < nin; k++) {
+        size_t from = at;
+        for (size_t i = 0; i < r->n; i++)
+            if (mrc_hash(fed[i] + 12, o_len(fed[i])) % nin == k) by[at++] = fed[i];
+        st[k] = (arr_stream){{arr_next, NULL}, by + from, at - from, 0, 0};
+        in[k] = &st[k].src;
+    }
+    assert_int_equal(at, r->n);
+    if (fail) st[nin - 1].fail_at = st[nin - 1].n / 2 + 1;
+    mrc_sort_stream_opts so = {.order = sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT,
+                               .budget = budget,
+                               .tmp_dir = tmpdir,
+                               .topo = t > 1 ? topo : NULL,
+                               .pl = t > 1 ? &pls[t] : NULL,
+                               .segments = segs};
+    mrc_sorted_result res;
+    mrc_err err = {0};
+    int rc = mrc_output_sort_streams(in, nin, &so, &res, &err);
+    if (fail) {
+        assert_int_equal(rc, MRC_EIO);
+        assert_string_equal(err.msg, "stream file: read error");
+    } else {
+        if (rc != 0) fail_msg("sort streams: %s", err.msg);
+        size_t want_len;
+        unsigned char *want = oracle_text(ord, r->n, 0, &want_len);
+        const char *path = tmp_path("streams.tsv");
+        mrc_output_opts o = {.path = path, .sort = sort};
+        if (mrc_output_write_sorted_result(&res, &o, topo, &pls[t], &err) != 0)
+            fail_msg("write: %s", err.msg);
+        size_t got_len;
+        unsigned char *got = slurp(path, &got_len);
+        if (got_len != want_len || memcmp(got, want, want_len) != 0)
+            fail_msg("sort streams (budget %llu, %zu streams, %zu threads, %zu segments): "
+                     "the result differs",
+                     (unsigned long long)budget, nin, t, segs);
+        free(got);
+        free(want);
+        mrc_output_sorted_result_free(&res);
+    }
+    free(by);
+    free(in);
+    free(st);
+    free(fed);
+    free(ord);
+}
+
+static void test_sort_streams(void **state)
+{
+    (void)state;
+    rng_seed(43);
+    recset a = ds_keyn(150000, C_ZIPF), b = ds_stems(40000, C_WIDE);
+    for (int so = 0; so < 2; so++) {
+        enum mrc_sort sort = so ? MRC_SORT_KEY : MRC_SORT_COUNT;
+        check_sort_streams(&a, sort, 1 << 20, 2, 2, 8, 0);    /* a thread a stream, runs */
+        check_sort_streams(&a, sort, 1 << 20, 3, 3, 0, 0);    /* runs not cut */
+        check_sort_streams(&a, sort, 1 << 20, 3, 2, 8, 0);    /* more streams than threads */
+        check_sort_streams(&b, sort, 1 << 20, 2, 2, 8, 0);    /* long keys */
+        check_sort_streams(&a, sort, UINT64_MAX, 3, 3, 0, 0); /* no bound: one part */
+        check_sort_streams(&b, sort, (uint64_t)64 << 20, 2, 2, 0, 0); /* fits: in memory */
+        check_sort_streams(&a, sort, 0, 1, 1, 0, 0);                  /* one stream */
+        check_sort_streams(&a, sort, 1 << 20, 2, 2, 8, 1);            /* a stream fails */
+    }
+    rs_free(&a);
+    rs_free(&b);
+}
+
 /* A rank's own sorted slices as one stream beside received ones. */
 static void test_write_merged_with_iterator(void **state)
 {
@@ -1512,6 +1601,7 @@ int main(void)
         cmocka_unit_test(test_write_stdout_in_order),
         cmocka_unit_test(test_write_fifo),
         cmocka_unit_test(test_sort_stream_segments),
+        cmocka_unit_test(test_sort_streams),
         cmocka_unit_test(test_write_huge_keys),
         cmocka_unit_test(test_write_stop_and_failure),
         cmocka_unit_test(test_write_sorted_wrong_order),
