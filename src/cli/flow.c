@@ -28,7 +28,7 @@
 #define ROUND_MIN ((size_t)64 << 10)
 #define READ_BUF_MAX ((size_t)1 << 20) /* a run reader's block */
 #define READ_BUF_MIN ((size_t)64 << 10)
-#define SEGMENTS_PER_THREAD 4 /* a spilled result written by the rank: segments a thread */
+#define SEGMENTS_PER_THREAD 4 /* a spilled result sorted on the rank's threads: segments a thread */
 
 void mrc_run_step(const run *r, const char *fmt, ...)
 {
@@ -321,9 +321,9 @@ static int sort_stream(run *r, mrc_source **in, size_t n, uint64_t held, mrc_err
                                .pl = &r->pl,
                                .fan_in = r->knobs.fan_in,
                                .stop = &mrc_signal_flag};
-    /* written here by the rank's threads (not streamed to rank 0): cut for them to share */
-    if ((r->d.size == 1 || r->o.output_per_rank != NULL) && r->pl.nthreads > 1)
-        so.segments = SEGMENTS_PER_THREAD * r->pl.nthreads;
+    /* cut for the threads to share: they write the sorted buffers' runs, and the lines when
+     * this rank writes them (else the segments go to rank 0 one after another) */
+    if (r->pl.nthreads > 1) so.segments = SEGMENTS_PER_THREAD * r->pl.nthreads;
     step_clock sc = step_clock_start(r, 0);
     if (r->progress && r->d.rank == 0) {
         so.sorted = keys_sorted;

@@ -448,9 +448,46 @@ static mrc_source *merge_of(const mrc_sorted_result *s, size_t seg, size_t buf, 
     return m;
 }
 
+/* A result cut into segments read whole: each segment's merge in turn (as many runs open as
+ * one merge of uncut runs, not one per thread and buffer). */
+typedef struct seg_chain {
+    mrc_source base;
+    const mrc_sorted_result *s;
+    size_t k;        /* the segment being read */
+    mrc_source *cur; /* its merge; NULL before it is opened */
+} seg_chain;
+
+static int chain_next(mrc_source *src, mrc_rec_view *v, mrc_err *err)
+{
+    seg_chain *c = (seg_chain *)(void *)src;
+    for (; c->k < c->s->nsegs; c->k++) {
+        if (c->cur == NULL && (c->cur = merge_of(c->s, c->k, c->s->read_buf, err)) == NULL)
+            return -(err->code ? err->code : MRC_ENOMEM);
+        int got = c->cur->next(c->cur, v, err);
+        if (got != 0) return got;
+        c->cur->close(c->cur);
+        c->cur = NULL;
+    }
+    return 0;
+}
+
+static void chain_close(mrc_source *src)
+{
+    seg_chain *c = (seg_chain *)(void *)src;
+    if (c->cur != NULL) c->cur->close(c->cur);
+    free(c);
+}
+
 /* The runs (and the kept buffer) merged whole, in the output order. */
 static int open_merge(mrc_sorted_result *s, mrc_err *err)
 {
+    if (s->nsegs > 1) {
+        seg_chain *c = calloc(1, sizeof *c);
+        if (c == NULL) return mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
+        *c = (seg_chain){{chain_next, chain_close}, s, 0, NULL};
+        s->merged = &c->base;
+        return 0;
+    }
     s->merged = merge_of(s, SIZE_MAX, s->read_buf, err);
     return s->merged != NULL ? 0 : err->code ? err->code : MRC_ENOMEM;
 }
@@ -602,7 +639,9 @@ int mrc_output_sort_streams(mrc_source *const *in, size_t nin, const mrc_sort_st
     }
     if (rc == 0 && out->nruns != files) segments_drop(out); /* compacted runs have none */
     if (rc == 0) {
-        size_t buf = out->nruns > 0 ? (size_t)(budget / 2 / out->nruns) : 0;
+        /* one merge of it all opens every run; of the segments in turn, one run a buffer */
+        size_t open = out->nsegs > 1 ? out->chunks : out->nruns;
+        size_t buf = open > 0 ? (size_t)(budget / 2 / open) : 0;
         out->read_buf = buf < 65536 ? 65536 : buf > ((size_t)1 << 20) ? (size_t)1 << 20 : buf;
         /* a segment's merge on each thread reads one run of each sorted buffer */
         buf = out->chunks > 0 ? (size_t)(budget / 2 / out->chunks / t) : 0;

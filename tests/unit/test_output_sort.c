@@ -1207,6 +1207,21 @@ static void check_segments(const recset *r, enum mrc_sort sort, size_t segs, siz
         }
         assert_int_equal(at, r->n);
         assert_null(mrc_output_sorted_result_segment(&res, res.nsegs, &err));
+        /* read whole (an owner's stream to rank 0): the segments one after another */
+        mrc_source *m = mrc_output_sorted_result_source(&res, &err);
+        if (m == NULL) fail_msg("whole: %s", err.msg);
+        at = 0;
+        mrc_rec_view v;
+        int got;
+        while ((got = m->next(m, &v, &err)) > 0) {
+            if (at >= r->n || v.count != o_count(ord[at]) || v.len != o_len(ord[at]) ||
+                memcmp(v.key, ord[at] + 12, v.len) != 0)
+                fail_msg("whole, cut into %zu (%zu threads): record %zu differs", segs, t, at);
+            at++;
+        }
+        if (got < 0) fail_msg("whole: %s", err.msg);
+        assert_int_equal(at, r->n);
+        m->close(m);
     }
     size_t want_len;
     unsigned char *want = oracle_text(ord, r->n, 0, &want_len);
