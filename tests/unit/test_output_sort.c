@@ -1044,15 +1044,9 @@ static void test_write_merged_streams(void **state)
 
 /* ---- mrc_output_sort_stream(): bounded memory ---- */
 
-/* Sort the records of r, fed in a random order, with a budget of `budget` bytes and `fan` runs
- * a merge (0: the default), and compare the result's first records with the oracle's (all of
- * them without top). @return whether the last buffer was kept in memory beside runs, which is
- * checked against the chunking the budget implies: buffers fill until their records and refs
- * take the budget, and the last one stays in memory when it takes at most half of it. */
-static bool check_sort_stream(const recset *r, enum mrc_sort sort, uint64_t budget, size_t fan,
-                              uint64_t top, size_t t)
+/* r's record heads in a random order (malloc'd). */
+static const unsigned char **shuffled(const recset *r)
 {
-    const unsigned char **ord = oracle_order(r, sort);
     const unsigned char **fed = malloc((r->n + 1) * sizeof *fed);
     assert_non_null(fed);
     for (size_t i = 0; i < r->n; i++)
@@ -1063,6 +1057,19 @@ static bool check_sort_stream(const recset *r, enum mrc_sort sort, uint64_t budg
         fed[i - 1] = fed[j];
         fed[j] = x;
     }
+    return fed;
+}
+
+/* Sort the records of r, fed in a random order, with a budget of `budget` bytes and `fan` runs
+ * a merge (0: the default), and compare the result's first records with the oracle's (all of
+ * them without top). @return whether the last buffer was kept in memory beside runs, which is
+ * checked against the chunking the budget implies: buffers fill until their records and refs
+ * take the budget, and the last one stays in memory when it takes at most half of it. */
+static bool check_sort_stream(const recset *r, enum mrc_sort sort, uint64_t budget, size_t fan,
+                              uint64_t top, size_t t)
+{
+    const unsigned char **ord = oracle_order(r, sort);
+    const unsigned char **fed = shuffled(r);
     uint64_t used = 0, chunks = 0, eff = budget > ((uint64_t)1 << 20) ? budget : (uint64_t)1 << 20;
     for (size_t i = 0; i < r->n; i++) {
         if (used == 0) chunks++;
@@ -1155,16 +1162,7 @@ static size_t segments_dropped;
 static void check_segments(const recset *r, enum mrc_sort sort, size_t segs, size_t fan, size_t t)
 {
     const unsigned char **ord = oracle_order(r, sort);
-    const unsigned char **fed = malloc((r->n + 1) * sizeof *fed);
-    assert_non_null(fed);
-    for (size_t i = 0; i < r->n; i++)
-        fed[i] = rs_rec(r, i);
-    for (size_t i = r->n; i > 1; i--) {
-        size_t j = rng_below(i);
-        const unsigned char *x = fed[i - 1];
-        fed[i - 1] = fed[j];
-        fed[j] = x;
-    }
+    const unsigned char **fed = shuffled(r);
     arr_stream a = {{arr_next, NULL}, fed, r->n, 0, 0};
     mrc_sort_stream_opts so = {.order = sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT,
                                .budget = 1 << 20,
@@ -1292,18 +1290,10 @@ static void check_sort_streams(const recset *r, enum mrc_sort sort, uint64_t bud
                                size_t t, size_t segs, size_t fail)
 {
     const unsigned char **ord = oracle_order(r, sort);
-    const unsigned char **fed = malloc((r->n + 1) * sizeof *fed);
+    const unsigned char **fed = shuffled(r);
     arr_stream *st = calloc(nin, sizeof *st);
     mrc_source **in = calloc(nin, sizeof *in);
-    assert_true(fed != NULL && st != NULL && in != NULL);
-    for (size_t i = 0; i < r->n; i++)
-        fed[i] = rs_rec(r, i);
-    for (size_t i = r->n; i > 1; i--) {
-        size_t j = rng_below(i);
-        const unsigned char *x = fed[i - 1];
-        fed[i - 1] = fed[j];
-        fed[j] = x;
-    }
+    assert_true(st != NULL && in != NULL);
     /* stream k: the records whose key hashes to k mod nin, back to back in fed */
     size_t at = 0;
     const unsigned char **by = malloc((r->n + 1) * sizeof *by);
