@@ -425,12 +425,14 @@ static int sort_range(run *r, mrc_err *err)
                            err);
 }
 
-/* One rank, spilled: its runs, a hash range per thread, sorted with bounded memory. */
+/* One rank, spilled: its runs, a hash range per thread, sorted with bounded memory (runs
+ * without a limit: checkpoints). */
 static int sort_runs(run *r, mrc_err *err)
 {
-    size_t t = r->pl.nthreads > 1 ? r->pl.nthreads : 1;
-    size_t nr = r->mapped.nruns ? r->mapped.nruns : 1;
     uint64_t b = budget(r);
+    /* without a bound the sort reads it all into one buffer, on one thread */
+    size_t t = r->pl.nthreads > 1 && b != 0 ? r->pl.nthreads : 1;
+    size_t nr = r->mapped.nruns ? r->mapped.nruns : 1;
     size_t rbuf = b ? (size_t)(b / 4 / nr / t) : READ_BUF_MAX;
     rbuf = rbuf < READ_BUF_MIN ? READ_BUF_MIN : rbuf > READ_BUF_MAX ? READ_BUF_MAX : rbuf;
     mrc_source **ranges = calloc(t, sizeof *ranges);

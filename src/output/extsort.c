@@ -339,7 +339,10 @@ static int add_run(mrc_sorted_result *out, size_t *cap, const mrc_out_sorted *so
                    const mrc_sort_stream_opts *o, mrc_err *err)
 {
     size_t t = o->topo != NULL && o->pl != NULL && o->pl->nthreads > 1 ? o->pl->nthreads : 1;
-    size_t groups = out->nsegs > 1 ? t : 1;
+    /* A run per thread while the runs stay within what one merge may open (each holds a
+     * descriptor until the end); past that, one run of every segment, by this thread. */
+    size_t fan = o->fan_in ? o->fan_in : mrc_runs_fan_in();
+    size_t groups = out->nsegs > 1 && out->nruns + t <= fan ? t : 1;
     if (out->nruns + groups > *cap) {
         size_t n = *cap ? 2 * *cap : 16;
         while (n < out->nruns + groups)
@@ -579,6 +582,10 @@ int mrc_output_sort_streams(mrc_source *const *in, size_t nin, const mrc_sort_st
     fill_job fj = {&c, in, nin, budget / c.nparts, o->stop};
     bool ended = false;
     while (rc == 0 && !ended) {
+        size_t live = 0; /* a part whose streams ended leaves its share to the others */
+        for (size_t g = 0; g < c.nparts; g++)
+            live += !c.parts[g].ended;
+        fj.share = budget / (live ? live : 1);
         if (c.nparts > 1 && t >= c.nparts) { /* a part per thread */
             rc = mrc_run_tasks(o->topo, o->pl, fill_part, &fj, err);
         } else {

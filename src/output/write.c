@@ -862,7 +862,7 @@ static int seg_lines_to(seg_job *j, size_t k, line_out *w, mrc_out_dest *dest, m
     if (got < 0) return err->code ? err->code : MRC_EIO;
     if (w->errnum == 0) line_out_flush(w);
     if (w->errnum != 0) return report(w, dest->label, err);
-    seg_tell(j, lines % MERGE_TELL_EVERY);
+    if (lines % MERGE_TELL_EVERY != 0) seg_tell(j, lines % MERGE_TELL_EVERY); /* never twice */
     if (lines != j->s->seg_lines[k] || (dest->placed && dest->pos != dest->end))
         return mrc_err_set(err, MRC_EIO, "%s: segment %zu: %llu lines, %llu expected", dest->label,
                            k, (unsigned long long)lines, (unsigned long long)j->s->seg_lines[k]);
@@ -944,6 +944,8 @@ int mrc_output_write_sorted_result(mrc_sorted_result *s, const mrc_output_opts *
         size_t t = topo != NULL && pl != NULL && pl->nthreads > 1 ? pl->nthreads : 1;
         rc = run_tasks(topo, pl, t, seg_write, &j, err);
         pthread_mutex_destroy(&j.tell);
+        /* the last lines' tell may have met another thread's: the total, once all are in */
+        if (rc == 0 && o->written != NULL) o->written(o->written_arg, atomic_load(&j.done));
     }
     free(at);
     return mrc_out_dest_close(&d, rc, err);

@@ -1153,7 +1153,7 @@ static void tell_lines(void *arg, uint64_t lines)
     t->calls++;
 }
 
-static size_t segments_dropped;
+static size_t segments_dropped, segments_whole;
 
 /* r fed in a random order to a sort with a 1 MiB budget cut into `segs` segments (fan: runs a
  * merge, 2 forces compaction, which drops them): every segment read alone is its slice of the
@@ -1175,9 +1175,11 @@ static void check_segments(const recset *r, enum mrc_sort sort, size_t segs, siz
     mrc_err err = {0};
     if (mrc_output_sort_stream(&a.src, &so, &res, &err) != 0) fail_msg("sort: %s", err.msg);
     assert_false(res.in_memory);
-    if (fan == 2 && res.nsegs == 0) { /* more runs than 2, compacted: they have none */
+    if (fan != 0 && res.nsegs == 0) { /* more runs than `fan`, compacted: they have none */
         segments_dropped++;
     } else {
+        for (size_t i = 0; t > 1 && i < res.nruns; i++) /* past the fan-in: one run for all */
+            segments_whole += res.runs[i].segments == res.nsegs;
         assert_int_equal(res.nsegs, segs);
         size_t at = 0;
         for (size_t k = 0; k < res.nsegs; k++) {
@@ -1277,10 +1279,12 @@ static void test_sort_stream_segments(void **state)
             check_segments(&r, sort, 16, 0, 3);
             check_segments(&r, sort, 2, 0, 3); /* a thread without a segment */
             check_segments(&r, sort, 8, 2, 2);
+            check_segments(&r, sort, 8, 3, 2); /* a run a thread, then one for all */
         }
         rs_free(&r);
     }
     assert_true(segments_dropped > 0);
+    assert_true(segments_whole > 0);
 }
 
 /* r dealt by key hash into nin streams (each in random order, no key in two), sorted with
