@@ -180,25 +180,6 @@ static void chunk_free(chunk *c)
     memset(c, 0, sizeof *c);
 }
 
-void mrc_output_sorted_result_free(mrc_sorted_result *s)
-{
-    if (s->merged != NULL) s->merged->close(s->merged);
-    for (size_t i = 0; i < s->nruns; i++)
-        mrc_run_file_close(&s->runs[i]);
-    free(s->runs);
-    free(s->refs);
-    for (size_t i = 0; s->bufs != NULL && i < s->nbufs; i++)
-        free(s->bufs[i]);
-    free(s->bufs);
-    free(s->split);
-    free(s->split_keys);
-    free(s->seg_lines);
-    free(s->seg_bytes);
-    free(s->kept_seg);
-    free(s->seg_first);
-    memset(s, 0, sizeof *s);
-}
-
 /* The segments dropped: the result is read as one merge. */
 static void segments_drop(mrc_sorted_result *s)
 {
@@ -212,6 +193,21 @@ static void segments_drop(mrc_sorted_result *s)
     s->seg_lines = s->seg_bytes = NULL;
     s->kept_seg = NULL;
     s->nsegs = 0;
+}
+
+void mrc_output_sorted_result_free(mrc_sorted_result *s)
+{
+    if (s->merged != NULL) s->merged->close(s->merged);
+    for (size_t i = 0; i < s->nruns; i++)
+        mrc_run_file_close(&s->runs[i]);
+    free(s->runs);
+    free(s->refs);
+    for (size_t i = 0; s->bufs != NULL && i < s->nbufs; i++)
+        free(s->bufs[i]);
+    free(s->bufs);
+    segments_drop(s);
+    free(s->seg_first);
+    memset(s, 0, sizeof *s);
 }
 
 /* The splitters of `want` segments, from the first sorted buffer: its records at every

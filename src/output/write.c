@@ -633,6 +633,24 @@ void mrc_output_edges(uint64_t at, uint64_t bytes, uint64_t page, uint64_t *head
     }
 }
 
+/* A placed destination: `bytes` of lines at `at` of fd, the first `head` and last `tail` of them
+ * kept in edges (the caller allocates them), the rest written. */
+static mrc_out_dest placed_dest(const char *label, int fd, uint64_t at, uint64_t bytes,
+                                uint64_t head, uint64_t tail)
+{
+    return (mrc_out_dest){.path = label,
+                          .label = label,
+                          .fd = fd,
+                          .placed = true,
+                          .at = at,
+                          .pos = at,
+                          .body_from = at + head,
+                          .body_to = at + bytes - tail,
+                          .end = at + bytes,
+                          .written = at + head,
+                          .retired = at + head};
+}
+
 int mrc_output_write_sorted_at(const mrc_out_sorted *s, const mrc_output_opts *o, mrc_topo *topo,
                                const mrc_placement *pl, mrc_out_at *w, mrc_err *err)
 {
@@ -640,17 +658,7 @@ int mrc_output_write_sorted_at(const mrc_out_sorted *s, const mrc_output_opts *o
     mrc_output_edges(w->at, w->bytes, w->page, &head, &tail);
     w->edges = NULL;
     w->edges_len = (size_t)(head + tail);
-    mrc_out_dest d = {.path = w->label,
-                      .label = w->label,
-                      .fd = w->fd,
-                      .placed = true,
-                      .at = w->at,
-                      .pos = w->at,
-                      .body_from = w->at + head,
-                      .body_to = w->at + w->bytes - tail,
-                      .end = w->at + w->bytes,
-                      .written = w->at + head,
-                      .retired = w->at + head};
+    mrc_out_dest d = placed_dest(w->label, w->fd, w->at, w->bytes, head, tail);
     if (w->edges_len != 0 && (d.edges = malloc(w->edges_len)) == NULL)
         return mrc_err_errno(err, ENOMEM, "%s", w->label);
     int rc = lines_to(s, o, topo, pl, &d, w->label, err);
@@ -882,18 +890,7 @@ static int seg_write(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
             rc = mrc_err_set(err, MRC_EINTR, "%s: stopped", j->d->label);
             break;
         }
-        uint64_t at = j->at[k], end = at + j->s->seg_bytes[k];
-        mrc_out_dest seg = {.path = j->d->path,
-                            .label = j->d->label,
-                            .fd = j->d->fd,
-                            .placed = true,
-                            .at = at,
-                            .pos = at,
-                            .body_from = at,
-                            .body_to = end,
-                            .end = end,
-                            .written = at,
-                            .retired = at};
+        mrc_out_dest seg = placed_dest(j->d->label, j->d->fd, j->at[k], j->s->seg_bytes[k], 0, 0);
         rc = seg_lines_to(j, k, &w, &seg, err);
     }
     free(w.buf);
