@@ -261,22 +261,25 @@ med = {n: statistics.median(float(r["wall_s"]) for r in runs(n)) for n in names 
 def metrics(n):
     return [json.load(open(r["metrics"])) for r in runs(n)] if n.startswith("mrc-") else []
 print("| command | median s | vs sort\\|uniq -c | CPU s | sys s | peak RSS GiB (tree) | peak RSS GiB (max rank) "
-      "| run s (metrics) | " + " | ".join(PH) + " | output share |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(PH) + "---:|")
+      "| run s (metrics) | " + " | ".join(PH) + " | output: exchange / sort / write | output share |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(PH) + "---:|---:|")
 share = {}
 for n in names:
     if n not in med:
-        print("| %s | %s |" % (n, ", ".join(sorted(status(n))) or "not run") + " - |" * (6 + len(PH)))
+        print("| %s | %s |" % (n, ", ".join(sorted(status(n))) or "not run") + " - |" * (7 + len(PH)))
         continue
     rss = max(float(r["tree_rss_mib"]) for r in runs(n)) / 1024
     ms = metrics(n)
-    cells = ["-"] * (3 + len(PH))
+    cells = ["-"] * (4 + len(PH))
     if ms:
         m = lambda f: statistics.median(f(x) for x in ms)
         run = m(lambda x: x["seconds"])
         share[n] = m(lambda x: x["phases"]["output"]["max"] / x["seconds"])
         cells = ["%.2f" % (m(lambda x: max(r["peak_rss_bytes"] for r in x["ranks"])) / 2**30), "%.2f" % run]
         cells += ["%.2f" % m(lambda x, p=p: x["phases"][p]["max"]) for p in PH]
+        cells += [" / ".join("%.2f" % m(lambda x, k=k: max(r.get("output_%s_seconds" % k, 0)
+                                                        for r in x["ranks"]))
+                             for k in ("exchange", "sort", "write"))]
         cells += ["%.0f%%" % (100 * share[n])]
     ratio = "%.2fx" % (med["sort"] / med[n]) if "sort" in med else "-"
     cpu = statistics.median(float(r["cpu_s"]) for r in runs(n))
@@ -288,6 +291,7 @@ print("(median s: whole command, wall, mpirun's start-up included; vs sort|uniq 
       "load: far below cores x seconds means the command waited; sys s: its kernel part (page faults of "
       "fresh memory, I/O); each run after %s s of quiet (BENCH_SETTLE); peak RSS (tree): peakmem.py over the process tree, highest of the runs; "
       "max rank, run s and phases: medians of mrcount's metrics (phases.*.max, slowest rank); "
+      "output: the output phase's parts (output_*_seconds, the largest of the ranks); "
       "output share = phases.output.max / run s)" % os.environ.get("BENCH_SETTLE", "5"))
 print()
 def r(a, b):

@@ -43,6 +43,9 @@ typedef struct mrc_rank_report {
     uint64_t spill_written, spill_read; /* all spill file traffic (tables, shuffle, sort) */
     uint64_t checkpoint_bytes;          /* bytes of checkpoint runs this rank wrote */
     double checkpoint_seconds;          /* its workers' time writing checkpoints, summed */
+    /* its output phase in parts: the exchange into ranges of the output order (0: none), the
+     * sort of its share, the rest (merges, lines, writes, serving rank 0, waits) */
+    double output_exchange_seconds, output_sort_seconds, output_write_seconds;
     size_t nthreads;
     const int *core_of;           /* per thread, -1: unpinned */
     char *const *cpus_of;         /* per thread PU list, may hold NULLs */

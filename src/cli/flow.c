@@ -402,7 +402,9 @@ static int sort_range(run *r, mrc_err *err)
                           .budget = budget(r),
                           .test_round = r->knobs.shuffle_round};
     mrc_err later = {0};
+    double tx = mrc_now();
     int rc2 = mrc_mpi_output_ranges(&r->d, &r->comb.table, &ro, &r->ranges, rc ? &later : err);
+    r->out_exchange = mrc_now() - tx;
     if (rc == 0) rc = rc2;
     if (r->ranges.declined) { /* every rank (also one that failed: the ranks must agree on
                                * ranged): rank 0 merges the sorted hash ranges */
@@ -755,6 +757,8 @@ int mrc_run_output(run *r)
     mrc_run_step(r, "sorting the result");
     choose_ranges(r);
     int rc = sort_mine(r, &r->err);
+    double t1 = mrc_now();
+    r->out_sort = t1 - t0 - r->out_exchange;
     uint64_t sums[2] = {r->distinct_mine, r->dropped_mine};
     int rc2 = mrc_mpi_sum_u64(&r->d, sums, 2, &r->err);
     if (rc == 0) rc = rc2;
@@ -811,6 +815,7 @@ int mrc_run_output(run *r)
         rc = mrc_run_end_phase(r, MRC_FP_OUTPUT, rc);
     }
     r->phase[MRC_PHASE_OUTPUT] = mrc_now() - t0;
+    r->out_write = r->phase[MRC_PHASE_OUTPUT] - (t1 - t0);
     return rc;
 }
 

@@ -75,6 +75,10 @@ typedef struct run {
     uint64_t table_bytes;   /* this rank's serialized table after the local merge */
     uint64_t rss_before_combine, rss_combine_start, rss_combine;
     double phase[MRC_PHASE_COUNT];
+    /* the output phase of this rank in parts: the records' exchange into ranges of the output
+     * order, the sort of its share (in memory, or into sorted runs), the rest (merge, lines,
+     * write, or serving them to rank 0) */
+    double out_exchange, out_sort, out_write;
     double t_start, t_total;
     /* all ranks: bytes read, records (resumed ones too), the job's counters (likewise), and the
      * checkpoints written and their bytes */
