@@ -202,7 +202,7 @@ static const mrc_opt_def run_opts[] = {
      .max = INT64_MAX,
      .unit = "bytes",
      .arg = "SIZE",
-     .help = "split size, suffix k/M/G, at least 4096 (default:\n"
+     .help = "split size, suffix k/M/G/T, at least 4096 (default:\n"
              "input / (16 x ranks), within 1M..64M)"},
     {.name = "reduce",
      .section = "run",
@@ -228,7 +228,7 @@ static const mrc_opt_def run_opts[] = {
      .max = INT64_MAX,
      .unit = "bytes",
      .arg = "SIZE",
-     .help = "memory per rank, suffix k/M/G; past it the tables\n"
+     .help = "memory per rank, suffix k/M/G/T; past it the tables\n"
              "spill to --tmp-dir (default: what the rank may use:\n"
              "cgroup, Slurm or MemAvailable, shared by the node's\n"
              "ranks, less a headroom)",
@@ -301,7 +301,8 @@ static const mrc_opt_def run_opts[] = {
      .arg = "DIR",
      .help = "with the shuffle: each rank writes its hash range\n"
              "to DIR/part-NNNNN.tsv, rank 0 adds DIR/manifest.json\n"
-             "(DIR is created; it must hold no parts already)",
+             "(DIR is created; it must hold no parts already; not\n"
+             "with --output, --top or --reduce reduce)",
      .metric = "output_per_rank"},
     {.name = "sort",
      .section = "output",

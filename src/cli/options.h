@@ -34,7 +34,7 @@ typedef struct mrc_options {
     /* [run] */
     uint64_t threads;           /* --threads N, 0 = default */
     int schedule;               /* enum mrc_schedule: --schedule static|dynamic */
-    uint64_t chunk_size;        /* --chunk-size SIZE (suffixes k/M/G), 0 = default */
+    uint64_t chunk_size;        /* --chunk-size SIZE (suffixes k/M/G/T), 0 = default */
     int reduce;                 /* enum mrc_reduce: --reduce auto|reduce|shuffle */
     int progress;               /* enum mrc_progress: --progress auto|always|never */
     uint64_t memory_limit;      /* --memory-limit SIZE per rank, 0 = what the rank may really use */

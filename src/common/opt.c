@@ -136,7 +136,7 @@ int mrc_opt_apply(const mrc_opt_def *d, void *base, const char *value, char *cau
     case MRC_OPT_SIZE:
         if ((rc = mrc_parse_size(value, &n)) == -2) return too_large(d, value, cause, causelen);
         if (rc != 0) {
-            snprintf(cause, causelen, "'%s' is not a size (a number with k, M or G)", value);
+            snprintf(cause, causelen, "'%s' is not a size (a number with k, M, G or T)", value);
             return MRC_EINVAL;
         }
         if ((rc = in_range(d, value, n, cause, causelen)) != 0) return rc;

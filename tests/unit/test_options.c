@@ -314,7 +314,7 @@ static void test_bad_values(void **state)
     EXPECT_ERROR("--chunk-size: '1000' is less than the minimum of 4096 bytes", "--chunk-size",
                  "1000");
     EXPECT_ERROR("--chunk-size: '0' is less than the minimum of 4096 bytes", "--chunk-size", "0");
-    EXPECT_ERROR("--chunk-size: '12Q' is not a size (a number with k, M or G)", "--chunk-size",
+    EXPECT_ERROR("--chunk-size: '12Q' is not a size (a number with k, M, G or T)", "--chunk-size",
                  "12Q");
     /* well-formed, past 2^64-1: too large, not malformed */
     EXPECT_ERROR("--memory-limit: '99999999999G' is more than 9223372036854775807 bytes",
