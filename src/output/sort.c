@@ -570,11 +570,14 @@ static void permute_parts(ref *a, const size_t *totals, size_t parts)
 
 #define SORT_SPLIT_MIN ((size_t)1 << 18) /* refs from which the parts are put in place so */
 
+enum halving_step { HALVE_COUNT, HALVE_LOCATE, HALVE_SWAP };
+
 typedef struct halving {
     ref *a;
     size_t n, m, mid, t;
-    size_t *wrong; /* 2t: the misplaced refs of task t's slice of a[0, m), then of a[m, n) */
-    size_t *start; /* 2t: where task t's first pair lies, below m and from m */
+    enum halving_step step; /* what the tasks do this time */
+    size_t *wrong;          /* 2t: the misplaced refs of task t's slice of a[0, m), then a[m, n) */
+    size_t *start;          /* 2t: where task t's first pair lies, below m and from m */
 } halving;
 
 /* Misplaced: below m (low = true), a ref of the high half; from m on, one of the low half. */
@@ -591,19 +594,6 @@ static size_t count_misplaced(const ref *a, size_t lo, size_t hi, size_t mid, bo
     return c;
 }
 
-static int halving_count_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
-{
-    (void)failed;
-    (void)err;
-    halving *h = arg;
-    if (ti >= h->t) return 0;
-    h->wrong[ti] =
-        count_misplaced(h->a, slice_at(h->m, h->t, ti), slice_at(h->m, h->t, ti + 1), h->mid, true);
-    h->wrong[h->t + ti] = count_misplaced(h->a + h->m, slice_at(h->n - h->m, h->t, ti),
-                                          slice_at(h->n - h->m, h->t, ti + 1), h->mid, false);
-    return 0;
-}
-
 /* Where the k-th (from 0) misplaced ref of a[0, len) lies, its slices counted in wrong[]. */
 static size_t kth_misplaced(const halving *h, const ref *a, size_t len, const size_t *wrong,
                             size_t k, bool low)
@@ -616,50 +606,42 @@ static size_t kth_misplaced(const halving *h, const ref *a, size_t len, const si
         if (misplaced(&a[i], h->mid, low) && k-- == 0) return i;
 }
 
-/* Task ti's share of the pairs: [*k, *end) of total. */
-static void pair_share(const halving *h, size_t ti, size_t *k, size_t *end)
+static int halving_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
 {
-    size_t total = 0;
+    (void)failed;
+    (void)err;
+    halving *h = arg;
+    if (ti >= h->t) return 0;
+    ref *lo = h->a, *hi = h->a + h->m;
+    size_t nlo = h->m, nhi = h->n - h->m;
+    if (h->step == HALVE_COUNT) {
+        h->wrong[ti] =
+            count_misplaced(lo, slice_at(nlo, h->t, ti), slice_at(nlo, h->t, ti + 1), h->mid, true);
+        h->wrong[h->t + ti] = count_misplaced(hi, slice_at(nhi, h->t, ti),
+                                              slice_at(nhi, h->t, ti + 1), h->mid, false);
+        return 0;
+    }
+    size_t total = 0; /* this task's pairs: [k, end) of them */
     for (size_t s = 0; s < h->t; s++)
         total += h->wrong[s];
-    *k = slice_at(total, h->t, ti);
-    *end = slice_at(total, h->t, ti + 1);
-}
-
-static int halving_locate_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
-{
-    (void)failed;
-    (void)err;
-    halving *h = arg;
-    if (ti >= h->t) return 0;
-    size_t k, end;
-    pair_share(h, ti, &k, &end);
+    size_t k = slice_at(total, h->t, ti), end = slice_at(total, h->t, ti + 1);
     if (k == end) return 0;
-    h->start[2 * ti] = kth_misplaced(h, h->a, h->m, h->wrong, k, true);
-    h->start[2 * ti + 1] = kth_misplaced(h, h->a + h->m, h->n - h->m, h->wrong + h->t, k, false);
-    return 0;
-}
-
-static int halving_swap_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
-{
-    (void)failed;
-    (void)err;
-    halving *h = arg;
-    if (ti >= h->t) return 0;
-    size_t k, end;
-    pair_share(h, ti, &k, &end);
-    if (k == end) return 0;
-    ref *lo = h->a, *hi = h->a + h->m;
-    size_t i = h->start[2 * ti], j = h->start[2 * ti + 1];
-    for (;;) {
+    if (h->step == HALVE_LOCATE) {
+        h->start[2 * ti] = kth_misplaced(h, lo, nlo, h->wrong, k, true);
+        h->start[2 * ti + 1] = kth_misplaced(h, hi, nhi, h->wrong + h->t, k, false);
+        return 0;
+    }
+    for (size_t i = h->start[2 * ti], j = h->start[2 * ti + 1];;) {
         ref x = lo[i];
         lo[i] = hi[j];
         hi[j] = x;
         if (++k == end) return 0;
-        while (!misplaced(&lo[++i], h->mid, true)) {
-        }
-        while (!misplaced(&hi[++j], h->mid, false)) {
-        }
+        do
+            i++;
+        while (!misplaced(&lo[i], h->mid, true));
+        do
+            j++;
+        while (!misplaced(&hi[j], h->mid, false));
     }
 }
 
@@ -671,10 +653,12 @@ static int halve_parts(ref *a, size_t n, const size_t *totals, size_t lo, size_t
         size_t mid = lo + (hi - lo) / 2, m = 0;
         for (size_t c = lo; c < mid; c++)
             m += totals[c];
-        halving h = {a, n, m, mid, pl->nthreads, wrong, wrong + 2 * pl->nthreads};
-        int rc = mrc_run_tasks(topo, pl, halving_count_task, &h, err);
-        if (rc == 0) rc = mrc_run_tasks(topo, pl, halving_locate_task, &h, err);
-        if (rc == 0) rc = mrc_run_tasks(topo, pl, halving_swap_task, &h, err);
+        halving h = {a, n, m, mid, pl->nthreads, HALVE_COUNT, wrong, wrong + 2 * pl->nthreads};
+        int rc = 0;
+        for (int step = HALVE_COUNT; step <= HALVE_SWAP && rc == 0; step++) {
+            h.step = (enum halving_step)step;
+            rc = mrc_run_tasks(topo, pl, halving_task, &h, err);
+        }
         if (rc == 0) rc = halve_parts(a, m, totals, lo, mid, wrong, topo, pl, err);
         if (rc != 0) return rc;
         a += m;
