@@ -555,119 +555,6 @@ static void permute_parts(ref *a, const size_t *totals, size_t parts)
     }
 }
 
-/* ---- the same on all threads: halves, then halves of halves ----
- * The pass above runs on one thread while the others wait: the parts' sorts take a T-th of
- * the time on T threads and it does not (30 M refs in 2 parts: 0.07 s beside 0.75 s of
- * sorting; on 64 threads the sorting would take a 32nd of that, the pass more, with 64
- * buckets). So past SORT_SPLIT_MIN refs the parts go in place by halving: parts [lo, hi) in
- * a[0, n) become [lo, mid) in a[0, m) and [mid, hi) after, m being the low half's refs. The
- * refs of the high half below m and those of the low half from m on are as many: the threads
- * count them in slices, then task t swaps the t-th share of those pairs, the k-th misplaced
- * ref of one side with the k-th of the other (each task finds its first pair before any task
- * swaps: the scan there crosses refs that another task swaps). Each half is then halved
- * again, every split on all threads: log2(parts) levels of two passes, each pass a T-th a
- * thread (30 M refs, 2 threads: 0.071 s on one thread, 0.063 s halved, medians of 3). */
-
-#define SORT_SPLIT_MIN ((size_t)1 << 18) /* refs from which the parts are put in place so */
-
-enum halving_step { HALVE_COUNT, HALVE_LOCATE, HALVE_SWAP };
-
-typedef struct halving {
-    ref *a;
-    size_t n, m, mid, t;
-    enum halving_step step; /* what the tasks do this time */
-    size_t *wrong;          /* 2t: the misplaced refs of task t's slice of a[0, m), then a[m, n) */
-    size_t *start;          /* 2t: where task t's first pair lies, below m and from m */
-} halving;
-
-/* Misplaced: below m (low = true), a ref of the high half; from m on, one of the low half. */
-static inline bool misplaced(const ref *r, size_t mid, bool low)
-{
-    return (r->window >= mid) == low;
-}
-
-static size_t count_misplaced(const ref *a, size_t lo, size_t hi, size_t mid, bool low)
-{
-    size_t c = 0;
-    for (size_t i = lo; i < hi; i++)
-        c += misplaced(&a[i], mid, low);
-    return c;
-}
-
-/* Where the k-th (from 0) misplaced ref of a[0, len) lies, its slices counted in wrong[]. */
-static size_t kth_misplaced(const halving *h, const ref *a, size_t len, const size_t *wrong,
-                            size_t k, bool low)
-{
-    size_t s = 0;
-    while (k >= wrong[s]) /* k < the total: some slice holds it */
-        k -= wrong[s++];
-    size_t i = slice_at(len, h->t, s);
-    for (;; i++)
-        if (misplaced(&a[i], h->mid, low) && k-- == 0) return i;
-}
-
-static int halving_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
-{
-    (void)failed;
-    (void)err;
-    halving *h = arg;
-    if (ti >= h->t) return 0;
-    ref *lo = h->a, *hi = h->a + h->m;
-    size_t nlo = h->m, nhi = h->n - h->m;
-    if (h->step == HALVE_COUNT) {
-        h->wrong[ti] =
-            count_misplaced(lo, slice_at(nlo, h->t, ti), slice_at(nlo, h->t, ti + 1), h->mid, true);
-        h->wrong[h->t + ti] = count_misplaced(hi, slice_at(nhi, h->t, ti),
-                                              slice_at(nhi, h->t, ti + 1), h->mid, false);
-        return 0;
-    }
-    size_t total = 0; /* this task's pairs: [k, end) of them */
-    for (size_t s = 0; s < h->t; s++)
-        total += h->wrong[s];
-    size_t k = slice_at(total, h->t, ti), end = slice_at(total, h->t, ti + 1);
-    if (k == end) return 0;
-    if (h->step == HALVE_LOCATE) {
-        h->start[2 * ti] = kth_misplaced(h, lo, nlo, h->wrong, k, true);
-        h->start[2 * ti + 1] = kth_misplaced(h, hi, nhi, h->wrong + h->t, k, false);
-        return 0;
-    }
-    for (size_t i = h->start[2 * ti], j = h->start[2 * ti + 1];;) {
-        ref x = lo[i];
-        lo[i] = hi[j];
-        hi[j] = x;
-        if (++k == end) return 0;
-        do
-            i++;
-        while (!misplaced(&lo[i], h->mid, true));
-        do
-            j++;
-        while (!misplaced(&hi[j], h->mid, false));
-    }
-}
-
-/* Parts [lo, hi) of a[0, n) (totals[c]: part c's refs) into part order on the threads. */
-static int halve_parts(ref *a, size_t n, const size_t *totals, size_t lo, size_t hi, size_t *wrong,
-                       mrc_topo *topo, const mrc_placement *pl, mrc_err *err)
-{
-    while (hi - lo > 1) {
-        size_t mid = lo + (hi - lo) / 2, m = 0;
-        for (size_t c = lo; c < mid; c++)
-            m += totals[c];
-        halving h = {a, n, m, mid, pl->nthreads, HALVE_COUNT, wrong, wrong + 2 * pl->nthreads};
-        int rc = 0;
-        for (int step = HALVE_COUNT; step <= HALVE_SWAP && rc == 0; step++) {
-            h.step = (enum halving_step)step;
-            rc = mrc_run_tasks(topo, pl, halving_task, &h, err);
-        }
-        if (rc == 0) rc = halve_parts(a, m, totals, lo, mid, wrong, topo, pl, err);
-        if (rc != 0) return rc;
-        a += m;
-        n -= m;
-        lo = mid;
-    }
-    return 0;
-}
-
 static int part_sort_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
 {
     (void)failed;
@@ -715,18 +602,8 @@ static int sort_parts(sort_job *j, mrc_topo *topo, const mrc_placement *pl, mrc_
         j->bounds[0] = 0;
         for (size_t c = 0; c < p; c++)
             j->bounds[c + 1] = j->bounds[c] + totals[c];
-        if (j->n >= SORT_SPLIT_MIN) {
-            size_t *wrong = malloc(4 * pl->nthreads * sizeof *wrong); /* and the starts */
-            if (wrong == NULL) {
-                permute_parts(j->refs, totals, p);
-            } else {
-                rc = halve_parts(j->refs, j->n, totals, 0, p, wrong, topo, pl, err);
-                free(wrong);
-            }
-        } else {
-            permute_parts(j->refs, totals, p);
-        }
-        if (rc == 0) rc = mrc_run_tasks(topo, pl, part_sort_task, j, err);
+        permute_parts(j->refs, totals, p);
+        rc = mrc_run_tasks(topo, pl, part_sort_task, j, err);
     }
     free(j->split);
     free(j->counts);
