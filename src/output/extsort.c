@@ -331,14 +331,19 @@ static int group_to_run(size_t g, void *arg, atomic_int *failed, mrc_err *err)
 }
 
 /* A sorted buffer written as out's next runs (cap: the runs' room, grown here). */
+/* The runs one merge may open: the option's, else the system's descriptors allow. */
+static size_t fan_in(const mrc_sort_stream_opts *o)
+{
+    return o->fan_in ? o->fan_in : mrc_runs_fan_in();
+}
+
 static int add_run(mrc_sorted_result *out, size_t *cap, const mrc_out_sorted *sorted,
                    const mrc_sort_stream_opts *o, mrc_err *err)
 {
     size_t t = o->topo != NULL && o->pl != NULL && o->pl->nthreads > 1 ? o->pl->nthreads : 1;
     /* A run per thread while the runs stay within what one merge may open (each holds a
      * descriptor until the end); past that, one run of every segment, by this thread. */
-    size_t fan = o->fan_in ? o->fan_in : mrc_runs_fan_in();
-    size_t groups = out->nsegs > 1 && out->nruns + t <= fan ? t : 1;
+    size_t groups = out->nsegs > 1 && out->nruns + t <= fan_in(o) ? t : 1;
     if (out->nruns + groups > *cap) {
         size_t n = *cap ? 2 * *cap : 16;
         while (n < out->nruns + groups)
@@ -634,7 +639,7 @@ int mrc_output_sort_streams(mrc_source *const *in, size_t nin, const mrc_sort_st
     chunk_free(&c);
     size_t files = out->nruns;
     if (rc == 0 && out->nruns > 0) { /* no more runs than can be open at once */
-        size_t fan = o->fan_in ? o->fan_in : mrc_runs_fan_in();
+        size_t fan = fan_in(o);
         size_t cbuf = (size_t)(budget / 2 / (fan + 1));
         cbuf = cbuf < 65536 ? 65536 : cbuf > ((size_t)1 << 20) ? (size_t)1 << 20 : cbuf;
         rc = mrc_runs_compact(out->runs, &out->nruns, fan, o->tmp_dir, cbuf, &out->spilled_bytes,

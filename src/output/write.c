@@ -844,9 +844,10 @@ typedef struct seg_job {
 } seg_job;
 
 /* Lines written by this thread since it last told: added, and told when no other thread is
- * telling (read under the lock, the figure never goes back). */
+ * telling (read under the lock, the figure never goes back); none: nothing new to tell. */
 static void seg_tell(seg_job *j, uint64_t lines)
 {
+    if (lines == 0) return;
     atomic_fetch_add(&j->done, lines);
     if (j->o->written == NULL || pthread_mutex_trylock(&j->tell) != 0) return; /* told later */
     j->o->written(j->o->written_arg, atomic_load(&j->done));
@@ -870,7 +871,7 @@ static int seg_lines_to(seg_job *j, size_t k, line_out *w, mrc_out_dest *dest, m
     if (got < 0) return err->code ? err->code : MRC_EIO;
     if (w->errnum == 0) line_out_flush(w);
     if (w->errnum != 0) return report(w, dest->label, err);
-    if (lines % MERGE_TELL_EVERY != 0) seg_tell(j, lines % MERGE_TELL_EVERY); /* never twice */
+    seg_tell(j, lines % MERGE_TELL_EVERY);
     if (lines != j->s->seg_lines[k] || (dest->placed && dest->pos != dest->end))
         return mrc_err_set(err, MRC_EIO, "%s: segment %zu: %llu lines, %llu expected", dest->label,
                            k, (unsigned long long)lines, (unsigned long long)j->s->seg_lines[k]);
