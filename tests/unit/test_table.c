@@ -1096,6 +1096,72 @@ static void test_hot_front_counts(void **state)
     hot_case_free(&h);
 }
 
+/* The entry of the front that holds key (NULL: none). */
+static const mrc_hot_entry *front_entry(const mrc_table *t, const okv *k)
+{
+    const mrc_hot_entry *b = mrc_table_hot_bucket(t, k->hash);
+    for (int i = 0; i < 2; i++)
+        if (b[i].len == k->len && memcmp(b[i].key, k->key, k->len) == 0) return &b[i];
+    return NULL;
+}
+
+/* A choice over more short keys than the front takes keeps the most frequent: right after it
+ * (the counts settled), a short key left out counts less than 5/4 of the least in the front
+ * (the choice takes whole bins of the counts, a bin's within a quarter of one another, and the
+ * first found of the last bin), or lost its bucket to two keys at least as frequent; no long
+ * key is in; the front is nearly full. */
+static void test_hot_front_choice(void **state)
+{
+    (void)state;
+    hot_case h;
+    hot_case_init(&h, 99, 400000);
+    for (size_t k = 0; k < 4000000; k++) { /* half uniform, half a Zipf-like head */
+        size_t i =
+            k % 2 ? rng_below(400000) : (size_t)(400000.0 / (1.0 + (double)rng_below(400000))) - 1;
+        h.counts[i]++;
+        count_token(&h.t, &h.p, i);
+    }
+    h.t.hot_next = h.t.total; /* choose now, over every key */
+    h.t.hot_last = 0;
+    mrc_table_hot_choose(&h.t);
+    assert_non_null(h.t.hot);
+    okvec o = counts_oracle(&h.p, h.counts);
+    size_t shorts = 0, in = 0;
+    uint64_t least = UINT64_MAX;
+    for (size_t i = 0; i < o.n; i++) {
+        const mrc_hot_entry *e = front_entry(&h.t, &o.v[i]);
+        if (o.v[i].len <= MRC_HOT_KEY) shorts++;
+        if (e == NULL) continue;
+        assert_true(o.v[i].len <= MRC_HOT_KEY);
+        assert_int_equal(e->delta, 0);
+        assert_int_equal(mrc_table_rec_at(&h.t, e->ref)->count, o.v[i].count);
+        least = o.v[i].count < least ? o.v[i].count : least;
+        in++;
+    }
+    assert_true(shorts > 2 * 98304); /* more than the front takes */
+    assert_true(in > 98304 / 2 && in <= 98304);
+    /* below 16 a bin is one count: of the least count, no more than the front had room for */
+    assert_true(least < 16);
+    size_t above = 0, at_least = 0;
+    for (size_t i = 0; i < o.n; i++) {
+        if (o.v[i].len > MRC_HOT_KEY) continue;
+        above += o.v[i].count > least;
+        at_least += o.v[i].count == least && front_entry(&h.t, &o.v[i]) != NULL;
+    }
+    assert_true(above < 98304 && at_least <= 98304 - above);
+    for (size_t i = 0; i < o.n; i++) {
+        if (o.v[i].len > MRC_HOT_KEY || front_entry(&h.t, &o.v[i]) != NULL) continue;
+        if (4 * o.v[i].count < 5 * least) continue;
+        const mrc_hot_entry *b = mrc_table_hot_bucket(&h.t, o.v[i].hash);
+        for (int j = 0; j < 2; j++) {
+            assert_int_not_equal(b[j].len, UINT32_MAX);
+            assert_true(mrc_table_rec_at(&h.t, b[j].ref)->count >= o.v[i].count);
+        }
+    }
+    okvec_free(&o);
+    hot_case_free(&h);
+}
+
 /* Spills under a bound with the front in use: each spill writes out the front's counts with the
  * records (the table settles before full()), the front goes with the records and is chosen again
  * as the emptied table fills; what was spilled plus what is left equals the oracle. */
@@ -1790,6 +1856,7 @@ int main(void)
         cmocka_unit_test(test_table_spills_at_its_bound),
         cmocka_unit_test(test_hot_front_counts),
         cmocka_unit_test(test_hot_front_spills),
+        cmocka_unit_test(test_hot_front_choice),
         cmocka_unit_test(test_ser_merge_algebra),
         cmocka_unit_test(test_ser_merge_caps),
         cmocka_unit_test(test_ser_merge_into_shared_keys),
