@@ -435,8 +435,11 @@ void mrc_table_freeze(mrc_table *t)
     if (t->frozen) return;
     mrc_table_hot_drop(t);
     size_t n = 0, end = t->nslots + MRC_TABLE_SLACK;
-    for (size_t i = 0; i < end; i++)
-        if (t->slots[i] != 0) t->slots[n++] = t->slots[i];
+    for (size_t i = 0; i < end; i++) { /* no branch: half the slots are empty, at random */
+        uint64_t x = t->slots[i];
+        t->slots[n] = x; /* n <= i: a slot already read */
+        n += x != 0;
+    }
     /* Keys with equal tags sit in insertion order: order them by full hash, then key (a run of
      * equal tags is one or two slots but for adversarial keys). */
     for (size_t i = 1; i < n; i++) {
