@@ -284,6 +284,9 @@ typedef struct mrc_ranges_opts {
     uint64_t min_count;   /* records with a smaller count are left out (0: none) */
     uint64_t budget;      /* bytes this rank may use (0: no bound) */
     size_t test_round;    /* test hook: bytes of one Alltoallv round (0: MPI's limit) */
+    mrc_topo *topo;       /* the passes over the table run on pl's threads (NULL: one) */
+    const mrc_placement *pl;
+    uint64_t test_slice_min; /* test hook: records a thread's slice takes at least (0: 65536) */
 } mrc_ranges_opts;
 
 typedef struct mrc_ranges {

@@ -400,7 +400,10 @@ static int sort_range(run *r, mrc_err *err)
     mrc_ranges_opts ro = {.order = r->o.out.sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT,
                           .min_count = r->o.min_count,
                           .budget = budget(r),
-                          .test_round = r->knobs.shuffle_round};
+                          .test_round = r->knobs.shuffle_round,
+                          .topo = r->topo,
+                          .pl = &r->pl,
+                          .test_slice_min = r->knobs.slice_min};
     mrc_err later = {0};
     double tx = mrc_now();
     int rc2 = mrc_mpi_output_ranges(&r->d, &r->comb.table, &ro, &r->ranges, rc ? &later : err);

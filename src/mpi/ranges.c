@@ -5,9 +5,11 @@
  * stands for), each record goes to the rank of its range of the output order, and the ranges
  * travel with one Alltoallv (in rounds past MPI's int limits). Allocation failures are agreed
  * on before data moves, as in the shuffle: a failing rank keeps its message, the others return
- * 0 with nothing and the caller's agreement stops the run. */
+ * 0 with nothing and the caller's agreement stops the run. The passes that count and copy each
+ * range's records run on the rank's threads, a slice of the table each. */
 #include <limits.h>
 #include <mpi.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,19 +87,30 @@ static int next_kept(const cut *c, const unsigned char *payload, size_t len, siz
     return 0;
 }
 
-/* Pass one: count the records kept and left out, check every record lies in the payload, and
- * draw about `want` samples spread over the payload (keys cut to SAMPLE_KEY bytes) into buf. */
+/* The first record of slice k of n records cut in `slices`: n * k / slices without overflow. */
+static uint64_t slice_first(uint64_t n, size_t slices, size_t k)
+{
+    return n / slices * k + n % slices * k / slices;
+}
+
+/* Pass one: count the records kept and left out, check every record lies in the payload, draw
+ * about `want` samples spread over the payload (keys cut to SAMPLE_KEY bytes) into buf, and
+ * note where each of `slices` slices of the records starts (start[slices] = len). */
 static int draw_samples(const unsigned char *payload, size_t len, uint64_t records,
                         uint64_t min_count, size_t want, unsigned char *buf, size_t *buf_len,
-                        uint64_t *nsamples, uint64_t *kept, uint64_t *dropped, mrc_err *err)
+                        uint64_t *nsamples, uint64_t *kept, uint64_t *dropped, size_t *start,
+                        size_t slices, mrc_err *err)
 {
     uint64_t stride = records / (want ? want : 1) + 1, i = 0;
-    size_t pos = 0, w = 0;
+    size_t pos = 0, w = 0, k = 0;
     bool pending = false; /* a sample is due: the next kept record */
     mrc_ser_rec s;
     int got;
     *nsamples = *kept = *dropped = 0;
-    while ((got = mrc_ser_next(payload, len, &pos, &s)) == 1) {
+    for (;;) {
+        for (; k < slices && slice_first(records, slices, k) == i; k++)
+            start[k] = pos;
+        if ((got = mrc_ser_next(payload, len, &pos, &s)) != 1) break;
         if (i++ % stride == 0) pending = true;
         if (s.count < min_count) {
             (*dropped)++;
@@ -110,6 +123,8 @@ static int draw_samples(const unsigned char *payload, size_t len, uint64_t recor
         pending = false;
     }
     *buf_len = w;
+    for (; k <= slices; k++)
+        start[k] = len;
     if (got < 0 || i != records)
         return mrc_err_set(err, MRC_EINVAL, "result: malformed count table (record %llu of %llu)",
                            (unsigned long long)i + 1, (unsigned long long)records);
@@ -148,6 +163,75 @@ static void pick_splitters(const unsigned char *all, const int *bytes, const int
     }
     for (; k < P - 1; k++)
         past[k] = true;
+}
+
+/* ---- the counting and copying passes, a slice of the table on each thread ---- */
+
+#define SLICE_MIN ((uint64_t)1 << 16) /* records a slice gets at least: a pool start costs */
+
+typedef struct slices {
+    const cut *c;
+    unsigned char *buf; /* the table: its own records end at its front */
+    const unsigned char *payload;
+    unsigned char *send;
+    const size_t *start; /* n + 1: where each slice's records start in the payload */
+    size_t n, row;       /* slices; entries a row of the tables below (whole cache lines) */
+    int me;
+    size_t *bytes;  /* n rows: bytes of slice s's records for rank r (the own ones included) */
+    uint64_t *recs; /* n rows: how many */
+    size_t *cur;    /* n rows: where slice s's next record for rank r goes in send */
+} slices;
+
+static int count_task(size_t s, void *arg, atomic_int *failed, mrc_err *err)
+{
+    (void)failed;
+    (void)err;
+    slices *sl = arg;
+    if (s >= sl->n) return 0; /* more threads than slices */
+    size_t *b = sl->bytes + s * sl->row, pos = sl->start[s], at, rl;
+    uint64_t *nr = sl->recs + s * sl->row;
+    int to;
+    while (next_kept(sl->c, sl->payload, sl->start[s + 1], &pos, &at, &rl, &to)) {
+        b[to] += rl;
+        nr[to]++;
+    }
+    return 0;
+}
+
+/* Slice s's records into send; its own ones packed where its slice starts (slice 0's at the
+ * table's front): a record is read before anything is written over it, as the packed ones end
+ * before it. */
+static int copy_task(size_t s, void *arg, atomic_int *failed, mrc_err *err)
+{
+    (void)failed;
+    (void)err;
+    slices *sl = arg;
+    if (s >= sl->n) return 0;
+    size_t *cur = sl->cur + s * sl->row, pos = sl->start[s], at, rl, w = 0;
+    unsigned char *own = s == 0 ? sl->buf : sl->buf + MRC_SER_HEADER + sl->start[s];
+    int to;
+    while (next_kept(sl->c, sl->payload, sl->start[s + 1], &pos, &at, &rl, &to)) {
+        if (to == sl->me) {
+            memmove(own + w, sl->payload + at, rl);
+            w += rl;
+        } else {
+            memcpy(sl->send + cur[to], sl->payload + at, rl);
+            cur[to] += rl;
+        }
+    }
+    return 0;
+}
+
+/* fn on every slice: on the placement's threads, one slice each, or one after another here
+ * when there is one slice or the threads do not start (the passes cannot fail, and a pool that
+ * does not start runs none of them). */
+static void run_slices(const mrc_ranges_opts *o, slices *sl, mrc_task_fn fn)
+{
+    mrc_err ignored = {0};
+    if (sl->n > 1 && mrc_run_tasks(o->topo, o->pl, fn, sl, &ignored) == 0) return;
+    atomic_int failed = 0;
+    for (size_t s = 0; s < sl->n; s++)
+        fn(s, sl, &failed, &ignored);
 }
 
 /* Whether every rank made its allocations (*all); a rank that did not reports it.
@@ -199,10 +283,25 @@ int mrc_mpi_output_ranges(const mrc_mpi *d, void **table, const mrc_ranges_opts 
     uint64_t ns = 0, kept = 0, dropped = 0;
     size_t mine_len = 0;
     int all_ok = 0;
-    rc = agree_allocated(mine && info && bytes && cnt && lines && sc64 && ints, &all_ok, err);
+    /* a slice of the table a thread, each of SLICE_MIN records at least */
+    uint64_t smin = o->test_slice_min ? o->test_slice_min : SLICE_MIN;
+    size_t nsl = o->topo != NULL && o->pl != NULL ? o->pl->nthreads : 1;
+    if (nsl > records / smin) nsl = records / smin > 0 ? (size_t)(records / smin) : 1;
+    slices sl = {.n = nsl, .row = ((size_t)P + 15) / 16 * 16, .me = d->rank};
+    size_t row_bytes = nsl * sl.row * sizeof(uint64_t);
+    _Static_assert(sizeof(size_t) <= sizeof(uint64_t), "rows of size_t fit");
+    size_t *start = malloc((nsl + 1) * sizeof *start);
+    sl.bytes = aligned_alloc(64, row_bytes);
+    sl.recs = aligned_alloc(64, row_bytes);
+    sl.cur = aligned_alloc(64, row_bytes);
+    rc = agree_allocated(mine && info && bytes && cnt && lines && sc64 && ints && start &&
+                             sl.bytes && sl.recs && sl.cur,
+                         &all_ok, err);
     if (rc != 0 || !all_ok) goto out;
+    memset(sl.bytes, 0, row_bytes);
+    memset(sl.recs, 0, row_bytes);
     rc = draw_samples(payload, len, records, o->min_count, want, mine, &mine_len, &ns, &kept,
-                      &dropped, err);
+                      &dropped, start, nsl, err);
     /* the samples' sizes, a failure as UINT64_MAX: every rank learns of it here */
     uint64_t triple[3] = {rc != 0 ? UINT64_MAX : mine_len, ns, kept};
     mrc = MPI_Allgather(triple, 3, MPI_UINT64_T, info, 3, MPI_UINT64_T, MPI_COMM_WORLD);
@@ -237,12 +336,15 @@ int mrc_mpi_output_ranges(const mrc_mpi *d, void **table, const mrc_ranges_opts 
     size_t *scount = cnt, *sdispl = cnt + P, *rcount = cnt + 2 * (size_t)P,
            *rdispl = cnt + 3 * (size_t)P, *cur = cnt + 4 * (size_t)P;
     cut c = {split, past, P - 1, order, o->min_count};
-    size_t pos = 0, at, rl;
-    int to;
-    while (next_kept(&c, payload, len, &pos, &at, &rl, &to)) {
-        scount[to] += rl;
-        nrec[to]++;
-    }
+    sl.c = &c;
+    sl.payload = payload;
+    sl.start = start;
+    run_slices(o, &sl, count_task);
+    for (size_t k = 0; k < nsl; k++)
+        for (int r = 0; r < P; r++) {
+            scount[r] += sl.bytes[k * sl.row + (size_t)r];
+            nrec[r] += sl.recs[k * sl.row + (size_t)r];
+        }
     int me = d->rank;
     size_t own = scount[me]; /* this rank's own records stay, moved to the buffer's front */
     scount[me] = 0;
@@ -298,21 +400,26 @@ int mrc_mpi_output_ranges(const mrc_mpi *d, void **table, const mrc_ranges_opts 
     }
     out->declined = agree[0] == 0 && agree[3] != 0; /* the table is as it was */
     if (agree[0] != 0 || agree[3] != 0) goto out;
-    /* Pass three: the others' records into send, this rank's moved to the front of the table
-     * (a record is read before anything is written over it: the front ends before it). */
+    /* Pass three: the others' records into send, this rank's moved to the front of the table:
+     * each slice packs its own where it starts (slice 0's at the front), then they move down
+     * in order, each to where the last ended (before its slice: nothing of a later one is
+     * overwritten). */
     for (int r = 0; r < P; r++)
         cur[r] = sdispl[r];
-    unsigned char *buf = *table; /* NULL: no records, nothing moves */
-    size_t front = 0;
-    pos = 0;
-    while (next_kept(&c, payload, len, &pos, &at, &rl, &to)) {
-        if (to == me) {
-            memmove(buf + front, payload + at, rl);
-            front += rl;
-        } else {
-            memcpy(send + cur[to], payload + at, rl);
-            cur[to] += rl;
+    for (size_t k = 0; k < nsl; k++)
+        for (int r = 0; r < P; r++) {
+            sl.cur[k * sl.row + (size_t)r] = cur[r];
+            cur[r] += sl.bytes[k * sl.row + (size_t)r];
         }
+    unsigned char *buf = *table; /* NULL: no records, nothing moves */
+    sl.buf = buf;
+    sl.send = send;
+    run_slices(o, &sl, copy_task);
+    size_t front = sl.bytes[me];
+    for (size_t k = 1; k < nsl; k++) {
+        size_t b = sl.bytes[k * sl.row + (size_t)me];
+        if (b != 0) memmove(buf + front, buf + MRC_SER_HEADER + start[k], b);
+        front += b;
     }
     mrc_mpi_release_outside(buf, 0, own, MRC_SER_HEADER + len); /* what was sent */
     int aborted = 0;
@@ -331,6 +438,10 @@ int mrc_mpi_output_ranges(const mrc_mpi *d, void **table, const mrc_ranges_opts 
     recv = NULL;
     lines = NULL;
 out:
+    free(start);
+    free(sl.bytes);
+    free(sl.recs);
+    free(sl.cur);
     free(mine);
     free(sc64);
     free(info);
