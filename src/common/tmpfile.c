@@ -19,6 +19,19 @@ const char *mrc_tmp_dir_default(void)
     return t != NULL && t[0] != '\0' ? t : "/tmp";
 }
 
+/* A file that dir could not take (e: the errno): a directory that is there but answers ENOENT
+ * is on a file system that makes no files (procfs). */
+static int cannot_create(const char *dir, int e, mrc_err *err)
+{
+    struct stat st;
+    if (e == ENOENT && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+        return mrc_err_errno(err, e,
+                             "%s: cannot create a temporary file (the directory is there, but its "
+                             "file system makes no files, as /proc)",
+                             dir);
+    return mrc_err_errno(err, e, "%s: cannot create a temporary file", dir);
+}
+
 int mrc_tmpfile_open_unlinked(const char *dir, int *fd, mrc_err *err)
 {
     char path[4096];
@@ -26,7 +39,7 @@ int mrc_tmpfile_open_unlinked(const char *dir, int *fd, mrc_err *err)
     if (n < 0 || (size_t)n >= sizeof path)
         return mrc_err_errno(err, ENAMETOOLONG, "%s: cannot create a temporary file", dir);
     int f = mkostemp(path, O_CLOEXEC);
-    if (f < 0) return mrc_err_errno(err, errno, "%s: cannot create a temporary file", dir);
+    if (f < 0) return cannot_create(dir, errno, err);
     if (unlink(path) != 0) {
         int e = errno;
         close(f);
@@ -46,7 +59,7 @@ int mrc_tmpfile_open(const char *dir, int *fd, mrc_err *err)
     /* EISDIR: a kernel older than O_TMPFILE opened the directory itself */
     if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)
         return mrc_tmpfile_open_unlinked(dir, fd, err);
-    return mrc_err_errno(err, errno, "%s: cannot create a temporary file", dir);
+    return cannot_create(dir, errno, err);
 }
 
 int mrc_tmpdir_check(const char *dir, mrc_err *err)

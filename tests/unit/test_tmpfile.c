@@ -173,6 +173,16 @@ static void test_bad_directories(void **state)
     err = (mrc_err){0};
     assert_int_equal(mrc_tmpdir_check(NULL, &err), MRC_EINVAL);
 
+    /* a directory whose file system makes no files says so: procfs answers ENOENT */
+    struct stat st;
+    if (stat("/proc/self", &st) == 0) {
+        err = (mrc_err){0};
+        assert_int_equal(mrc_tmpdir_check("/proc", &err), MRC_EIO);
+        assert_string_equal(err.msg, "/proc: cannot create a temporary file (the directory is "
+                                     "there, but its file system makes no files, as /proc): No "
+                                     "such file or directory");
+    }
+
     err = (mrc_err){0};
     assert_int_equal(mrc_tmpdir_check(dir, &err), 0);
     assert_int_equal(err.code, 0);
