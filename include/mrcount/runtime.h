@@ -71,7 +71,8 @@ typedef struct mrc_pool mrc_pool;
 /** mrc_pool_start() : start p->nthreads workers, pin thread i to core p->core_of[i] (the whole
  *  core: all its PUs) before calling fn(i, arg). A failed pin is not fatal (the thread runs
  *  unpinned; mrc_pool_pin_failures() tells). @return NULL with err filled if threads cannot be
- *  created (those already started are joined). */
+ *  created (those already started are joined without calling fn: a pool runs every fn or none,
+ *  so a caller may run the bodies itself after a failed start). */
 mrc_pool *mrc_pool_start(mrc_topo *t, const mrc_placement *p, mrc_worker_fn fn, void *arg,
                          mrc_err *err);
 
@@ -90,7 +91,8 @@ int mrc_run_parallel(mrc_topo *t, const mrc_placement *p, mrc_worker_fn fn, void
  * @return 0, or nonzero with err filled. */
 typedef int (*mrc_task_fn)(size_t thread_index, void *arg, atomic_int *failed, mrc_err *err);
 
-/** mrc_run_tasks() : run fn once on every worker of the placement (pinned), then join.
+/** mrc_run_tasks() : run fn once on every worker of the placement (pinned), then join; on the
+ *  pool's failure to start, fn ran on none (mrc_pool_start()).
  *  @return 0, or the first error (lowest thread index, a real failure before a stop) with err
  *  filled, or the pool's own failure to start. */
 int mrc_run_tasks(mrc_topo *t, const mrc_placement *p, mrc_task_fn fn, void *arg, mrc_err *err);

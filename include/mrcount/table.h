@@ -139,8 +139,8 @@ struct mrc_table {
     size_t max_bytes;
     mrc_table_full_fn full;
     void *full_arg;
-    /* The hot front (hot.c): NULL, or 2 * (hot_mask + 1) entries in buckets of one cache line,
-     * followed by the choice's scratch (kept from one choice to the next). */
+    /* The hot front (hot.c): NULL, or 2 * (hot_mask + 1) entries in buckets of one cache line
+     * (kept from one choice to the next). */
     struct mrc_hot_entry *hot;
     size_t hot_mask;   /* buckets - 1 */
     uint64_t hot_next; /* the front is chosen again when total reaches this */

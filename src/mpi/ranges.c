@@ -224,7 +224,8 @@ static int copy_task(size_t s, void *arg, atomic_int *failed, mrc_err *err)
 
 /* fn on every slice: on the placement's threads, one slice each, or one after another here
  * when there is one slice or the threads do not start (the passes cannot fail, and a pool that
- * does not start runs none of them). */
+ * does not start runs none of them: a pass that ran in part would count twice, and copy over a
+ * table it had packed). */
 static void run_slices(const mrc_ranges_opts *o, slices *sl, mrc_task_fn fn)
 {
     mrc_err ignored = {0};
@@ -285,7 +286,7 @@ int mrc_mpi_output_ranges(const mrc_mpi *d, void **table, const mrc_ranges_opts 
     int all_ok = 0;
     /* a slice of the table a thread, each of SLICE_MIN records at least */
     uint64_t smin = o->test_slice_min ? o->test_slice_min : SLICE_MIN;
-    size_t nsl = o->topo != NULL && o->pl != NULL ? o->pl->nthreads : 1;
+    size_t nsl = o->topo != NULL && o->pl != NULL && o->pl->nthreads > 0 ? o->pl->nthreads : 1;
     if (nsl > records / smin) nsl = records / smin > 0 ? (size_t)(records / smin) : 1;
     slices sl = {.n = nsl, .row = ((size_t)P + 15) / 16 * 16, .me = d->rank};
     size_t row_bytes = nsl * sl.row * sizeof(uint64_t);
