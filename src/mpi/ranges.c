@@ -273,7 +273,7 @@ int mrc_mpi_output_ranges(const mrc_mpi *d, void **table, const mrc_ranges_opts 
     unsigned char *mine = malloc(want * (MRC_REC_HEAD + SAMPLE_KEY));
     uint64_t *info = calloc((size_t)P * 3, sizeof *info); /* per rank: bytes, samples, kept */
     int *bytes = calloc((size_t)P * 2, sizeof *bytes), *displ = bytes ? bytes + P : NULL;
-    size_t *cnt = calloc((size_t)P * 5, sizeof *cnt); /* scount, sdispl, rcount, rdispl, cur */
+    size_t *cnt = calloc((size_t)P * 4, sizeof *cnt); /* scount, sdispl, rcount, rdispl */
     uint64_t *lines = calloc((size_t)P * 2, sizeof *lines), *nrec = lines ? lines + P : NULL;
     uint64_t *sc64 = calloc((size_t)P * 2, sizeof *sc64); /* bytes to send, to receive */
     int *ints = calloc((size_t)P * 4, sizeof *ints);
@@ -335,7 +335,7 @@ int mrc_mpi_output_ranges(const mrc_mpi *d, void **table, const mrc_ranges_opts 
 
     /* Pass two: the bytes and records of each range; pass three (below) copies them. */
     size_t *scount = cnt, *sdispl = cnt + P, *rcount = cnt + 2 * (size_t)P,
-           *rdispl = cnt + 3 * (size_t)P, *cur = cnt + 4 * (size_t)P;
+           *rdispl = cnt + 3 * (size_t)P;
     cut c = {split, past, P - 1, order, o->min_count};
     sl.c = &c;
     sl.payload = payload;
@@ -406,11 +406,9 @@ int mrc_mpi_output_ranges(const mrc_mpi *d, void **table, const mrc_ranges_opts 
      * in order, each to where the last ended (before its slice: nothing of a later one is
      * overwritten). */
     for (int r = 0; r < P; r++)
-        cur[r] = sdispl[r];
-    for (size_t k = 0; k < nsl; k++)
-        for (int r = 0; r < P; r++) {
-            sl.cur[k * sl.row + (size_t)r] = cur[r];
-            cur[r] += sl.bytes[k * sl.row + (size_t)r];
+        for (size_t k = 0, at = sdispl[r]; k < nsl; k++) {
+            sl.cur[k * sl.row + (size_t)r] = at;
+            at += sl.bytes[k * sl.row + (size_t)r];
         }
     unsigned char *buf = *table; /* NULL: no records, nothing moves */
     sl.buf = buf;

@@ -330,13 +330,13 @@ static int group_to_run(size_t g, void *arg, atomic_int *failed, mrc_err *err)
     return mrc_run_writer_finish(w, &j->files[g], err);
 }
 
-/* A sorted buffer written as out's next runs (cap: the runs' room, grown here). */
 /* The runs one merge may open: the option's, else the system's descriptors allow. */
 static size_t fan_in(const mrc_sort_stream_opts *o)
 {
     return o->fan_in ? o->fan_in : mrc_runs_fan_in();
 }
 
+/* A sorted buffer written as out's next runs (cap: the runs' room, grown here). */
 static int add_run(mrc_sorted_result *out, size_t *cap, const mrc_out_sorted *sorted,
                    const mrc_sort_stream_opts *o, mrc_err *err)
 {

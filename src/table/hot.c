@@ -23,12 +23,6 @@
 
 _Static_assert(sizeof(mrc_hot_entry) == 32, "two hot entries to a cache line");
 
-/* The front's memory (HOT_BYTES): the buckets, on a 2 MiB boundary (a huge page where the
- * system gives one). Taken at the first choice and kept until the front is dropped, so a choice
- * faults no fresh page in: a front on 4 KiB pages, and a heap malloc'd and freed per choice
- * (mmap'd: 768 KiB), cost 4-6 ms a choice on this VM, and the unmaps interrupted the other map
- * threads (256 MiB of English at 1 x 2, 7 interleaved rounds: map 0.554 -> 0.507 s). */
-
 /* The choice's histogram of counts: one bin a count below 16, then four an octave, so the
  * counts of a bin are within a quarter of one another. */
 #define HOT_BINS (16 + 4 * 60)
@@ -115,6 +109,11 @@ void mrc_table_hot_choose(mrc_table *t)
     if (t->max_bytes != 0 && HOT_BYTES > t->max_bytes / 8) return;
     t->hot_last = total;
     mrc_table_settle(t);
+    /* The front's memory: the buckets, on a 2 MiB boundary (a huge page where the system gives
+     * one), taken at the first choice and kept until the front is dropped, so a choice faults
+     * no fresh page in: a front on 4 KiB pages, and a heap malloc'd and freed per choice
+     * (mmap'd: 768 KiB), cost 4-6 ms a choice on this VM, and the unmaps interrupted the other
+     * map threads (256 MiB of English at 1 x 2, 7 interleaved rounds: map 0.554 -> 0.507 s). */
     if (t->hot == NULL) { /* empty until built below: nothing reads it before */
         void *mem;
         if (posix_memalign(&mem, HOT_BYTES, HOT_BYTES) != 0) return; /* no front */
