@@ -231,6 +231,12 @@ int mrc_output_refs_from_records(const unsigned char *const *segs, const size_t 
 int mrc_output_write_merged(mrc_source *const *streams, size_t n, const mrc_output_opts *o,
                             mrc_err *err);
 
+/** mrc_output_write_merged_at() : mrc_output_write_merged()'s lines (all of them: o->top and
+ *  o->path unused) written at w's offset as mrc_output_write_sorted_at() writes them (edges
+ *  kept, w->bytes checked), on the calling thread. @return 0, or nonzero with err filled. */
+int mrc_output_write_merged_at(mrc_source *const *streams, size_t n, const mrc_output_opts *o,
+                               mrc_out_at *w, mrc_err *err);
+
 /** mrc_output_refs_from_tables() : a lone rank's result straight from its thread tables (not
  *  frozen, or frozen): one ref per distinct key, pointing at its record in an arena. One table:
  *  its records as they are; several: frozen and merged by hash sub-range on pl's threads, each
@@ -257,6 +263,11 @@ typedef struct mrc_sort_stream_opts {
      * of the order, each merged alone (mrc_output_sorted_result_segment()), so that several
      * threads write it; 0 or 1: one merge. */
     size_t segments;
+    /* nsplit > 0 (and top 0): the segments are cut at these records instead (ascending in
+     * `order`, copied): nsplit + 1 of them, also when the result fits one buffer (the ranks'
+     * cut of the output order). A compaction of the runs drops them: nsegs is then 0. */
+    const mrc_rec_view *split;
+    size_t nsplit;
     const mrc_stop *stop; /* raised: stop reading and writing (MRC_EINTR); NULL: never */
     /* Told, after each buffer is sorted, how many records are and how many runs went to
      * tmp_dir so far (progress). May be NULL. */
@@ -320,6 +331,12 @@ mrc_source *mrc_output_sorted_result_source(mrc_sorted_result *s, mrc_err *err);
  *  in its order: the merge of every run's segment k and the kept buffer's share; several may be
  *  open at once, on several threads. @return the stream, or NULL with err filled. */
 mrc_source *mrc_output_sorted_result_segment(const mrc_sorted_result *s, size_t k, mrc_err *err);
+
+/** mrc_output_sorted_result_segments() : segments [k0, k1) of a result cut into segments, as one
+ *  stream in its order: each segment's merge in turn (k0 == k1: an empty stream). @return the
+ *  stream, or NULL with err filled. */
+mrc_source *mrc_output_sorted_result_segments(const mrc_sorted_result *s, size_t k0, size_t k1,
+                                              mrc_err *err);
 
 /** mrc_output_write_sorted_result() : write a sorted result as `key TAB count` lines to
  *  o->path: in memory, as mrc_output_write_sorted(); cut into segments, each segment formatted

@@ -242,6 +242,28 @@ static int segments_choose(mrc_sorted_result *s, const mrc_out_sorted *sorted, s
     return 0;
 }
 
+/* The segments at the caller's splitters (o->split, o->nsplit), copied. */
+static int segments_given(mrc_sorted_result *s, const mrc_sort_stream_opts *o, mrc_err *err)
+{
+    size_t bytes = 0, want = o->nsplit + 1;
+    for (size_t k = 0; k < o->nsplit; k++)
+        bytes += o->split[k].len;
+    s->split = calloc(o->nsplit, sizeof *s->split);
+    s->split_keys = malloc(bytes ? bytes : 1);
+    s->seg_lines = calloc(want, sizeof *s->seg_lines);
+    s->seg_bytes = calloc(want, sizeof *s->seg_bytes);
+    if (s->split == NULL || s->split_keys == NULL || s->seg_lines == NULL || s->seg_bytes == NULL) {
+        segments_drop(s);
+        return mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
+    }
+    for (size_t k = 0, at = 0; k < o->nsplit; at += o->split[k].len, k++) {
+        if (o->split[k].len) memcpy(s->split_keys + at, o->split[k].key, o->split[k].len);
+        s->split[k] = (mrc_rec_view){0, o->split[k].count, s->split_keys + at, o->split[k].len};
+    }
+    s->nsegs = want;
+    return 0;
+}
+
 /* The flag is a relaxed load: looked at per record, it costs less than counting records. */
 static int stopped(const mrc_stop *stop, mrc_err *err)
 {
@@ -389,7 +411,8 @@ static int add_run(mrc_sorted_result *out, size_t *cap, const mrc_out_sorted *so
     return 0;
 }
 
-/* The kept buffer's share of each segment, and their lines and bytes. */
+/* The kept buffer's share of each segment (the whole result's when it is in memory), and their
+ * lines and bytes. */
 static int kept_segments(mrc_sorted_result *s, mrc_err *err)
 {
     s->kept_seg = calloc(s->nsegs, sizeof *s->kept_seg);
@@ -433,7 +456,7 @@ static mrc_source *merge_of(const mrc_sorted_result *s, size_t seg, size_t buf, 
         else
             n++;
     }
-    if (rc == 0 && s->kept) {
+    if (rc == 0 && (s->kept || (s->in_memory && seg != SIZE_MAX))) {
         mrc_out_iter *it =
             mrc_output_iter_open(seg == SIZE_MAX ? &s->sorted : &s->kept_seg[seg], 0, err);
         if (it == NULL)
@@ -457,14 +480,14 @@ static mrc_source *merge_of(const mrc_sorted_result *s, size_t seg, size_t buf, 
 typedef struct seg_chain {
     mrc_source base;
     const mrc_sorted_result *s;
-    size_t k;        /* the segment being read */
+    size_t k, end;   /* the segment being read, and the one past the last */
     mrc_source *cur; /* its merge; NULL before it is opened */
 } seg_chain;
 
 static int chain_next(mrc_source *src, mrc_rec_view *v, mrc_err *err)
 {
     seg_chain *c = (seg_chain *)(void *)src;
-    for (; c->k < c->s->nsegs; c->k++) {
+    for (; c->k < c->end; c->k++) {
         if (c->cur == NULL && (c->cur = merge_of(c->s, c->k, c->s->read_buf, err)) == NULL)
             return -(err->code ? err->code : MRC_ENOMEM);
         int got = c->cur->next(c->cur, v, err);
@@ -483,14 +506,22 @@ static void chain_close(mrc_source *src)
 }
 
 /* The runs (and the kept buffer) merged whole, in the output order. */
+static mrc_source *chain_open(const mrc_sorted_result *s, size_t k0, size_t k1, mrc_err *err)
+{
+    seg_chain *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
+        return NULL;
+    }
+    *c = (seg_chain){{chain_next, chain_close}, s, k0, k1, NULL};
+    return &c->base;
+}
+
 static int open_merge(mrc_sorted_result *s, mrc_err *err)
 {
     if (s->nsegs > 1) {
-        seg_chain *c = calloc(1, sizeof *c);
-        if (c == NULL) return mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
-        *c = (seg_chain){{chain_next, chain_close}, s, 0, NULL};
-        s->merged = &c->base;
-        return 0;
+        s->merged = chain_open(s, 0, s->nsegs, err);
+        return s->merged != NULL ? 0 : err->code;
     }
     s->merged = merge_of(s, SIZE_MAX, s->read_buf, err);
     return s->merged != NULL ? 0 : err->code ? err->code : MRC_ENOMEM;
@@ -503,6 +534,17 @@ mrc_source *mrc_output_sorted_result_segment(const mrc_sorted_result *s, size_t 
         return NULL;
     }
     return merge_of(s, k, s->seg_buf, err);
+}
+
+mrc_source *mrc_output_sorted_result_segments(const mrc_sorted_result *s, size_t k0, size_t k1,
+                                              mrc_err *err)
+{
+    if (s->nsegs < 2 || k0 > k1 || k1 > s->nsegs) {
+        mrc_err_set(err, MRC_EINVAL, "output sort: no segments %zu to %zu of %zu", k0, k1,
+                    s->nsegs);
+        return NULL;
+    }
+    return chain_open(s, k0, k1, err);
 }
 
 /* The fill of one buffer: part g takes the records of its streams (in[g], in[g + nparts], ...,
@@ -580,6 +622,7 @@ int mrc_output_sort_streams(mrc_source *const *in, size_t nin, const mrc_sort_st
     /* a part per stream, each filled by a thread, within a budget (one part without) */
     size_t nparts = nin > 1 && budget <= ((uint64_t)1 << 50) ? nin : 1;
     int rc = chunk_open(&c, nparts, budget, err);
+    if (rc == 0 && o->nsplit > 0 && o->top == 0) rc = segments_given(out, o, err);
     fill_job fj = {&c, in, nin, budget / c.nparts, o->stop};
     bool ended = false;
     while (rc == 0 && !ended) {
@@ -615,7 +658,7 @@ int mrc_output_sort_streams(mrc_source *const *in, size_t nin, const mrc_sort_st
         rc = mrc_output_sort(c.refs, c.n, o->order, o->top, o->topo, o->pl, o->stop, &sorted, err);
         if (rc != 0) break;
         records += c.n;
-        if (!keep && out->nruns == 0 && o->segments > 1 && o->top == 0)
+        if (!keep && out->nruns == 0 && out->nsegs == 0 && o->segments > 1 && o->top == 0)
             rc = segments_choose(out, &sorted, o->segments, err);
         if (rc != 0) break;
         if (keep) { /* the last: the loop ends */

@@ -800,10 +800,10 @@ static int merge_streams(stream_merge *m, line_out *w, const mrc_output_opts *o,
     return rc;
 }
 
-int mrc_output_write_merged(mrc_source *const *streams, size_t n, const mrc_output_opts *o,
-                            mrc_err *err)
+/* The merge of n streams as lines into d (open), up to o->top of them. */
+static int merged_to(mrc_source *const *streams, size_t n, const mrc_output_opts *o,
+                     mrc_out_dest *d, mrc_err *err)
 {
-    const char *path = o->path != NULL ? o->path : "-";
     stream_merge m = {.streams = streams,
                       .n = n,
                       .leaves = 1,
@@ -813,22 +813,52 @@ int mrc_output_write_merged(mrc_source *const *streams, size_t n, const mrc_outp
     m.head = calloc(m.leaves, sizeof *m.head);
     m.code = calloc(m.leaves, sizeof *m.code);
     m.tree = calloc(m.leaves, sizeof *m.tree);
-    line_out w = {.cap = mrc_out_block_size(), .put = put_in_order, .stop = o->stop};
+    line_out w = {.cap = mrc_out_block_size(), .put = put_in_order, .stop = o->stop, .arg = d};
     w.buf = malloc(w.cap);
-    mrc_out_dest d;
     int rc = 0;
     if (m.head == NULL || m.code == NULL || m.tree == NULL || w.buf == NULL)
-        rc = mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", mrc_output_label(path));
-    if (rc == 0 && (rc = mrc_out_dest_open(&d, path, err)) == 0) {
-        w.arg = &d;
-        rc = merge_streams(&m, &w, o, o->top != 0 ? o->top : UINT64_MAX, d.label, err);
-        rc = mrc_out_dest_close(&d, rc, err);
-    }
+        rc = mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", d->label);
+    if (rc == 0) rc = merge_streams(&m, &w, o, o->top != 0 ? o->top : UINT64_MAX, d->label, err);
     free(w.buf);
     free(m.tree);
     free(m.code);
     free(m.head);
     return rc;
+}
+
+int mrc_output_write_merged(mrc_source *const *streams, size_t n, const mrc_output_opts *o,
+                            mrc_err *err)
+{
+    mrc_out_dest d;
+    int rc = mrc_out_dest_open(&d, o->path != NULL ? o->path : "-", err);
+    if (rc == 0) rc = mrc_out_dest_close(&d, merged_to(streams, n, o, &d, err), err);
+    return rc;
+}
+
+int mrc_output_write_merged_at(mrc_source *const *streams, size_t n, const mrc_output_opts *o,
+                               mrc_out_at *w, mrc_err *err)
+{
+    uint64_t head, tail;
+    mrc_output_edges(w->at, w->bytes, w->page, &head, &tail);
+    w->edges = NULL;
+    w->edges_len = (size_t)(head + tail);
+    mrc_out_dest d = placed_dest(w->label, w->fd, w->at, w->bytes, head, tail);
+    if (w->edges_len != 0 && (d.edges = malloc(w->edges_len)) == NULL)
+        return mrc_err_errno(err, ENOMEM, "%s", w->label);
+    mrc_output_opts all = *o;
+    all.top = 0;
+    int rc = merged_to(streams, n, &all, &d, err);
+    if (rc == 0 && d.pos != d.end)
+        rc = mrc_err_set(err, MRC_EIO, "%s: %llu bytes of lines, %llu expected", w->label,
+                         (unsigned long long)(d.pos - d.at), (unsigned long long)w->bytes);
+    if (rc == 0 && durable_fsync && fsync(w->fd) != 0)
+        rc = mrc_err_errno(err, errno, "%s", w->label);
+    if (rc != 0) {
+        free(d.edges);
+        return rc;
+    }
+    w->edges = d.edges;
+    return 0;
 }
 
 /* ---- a sorted result cut into segments: each written at its offset by one thread ---- */

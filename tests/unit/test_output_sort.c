@@ -1287,6 +1287,116 @@ static void test_sort_stream_segments(void **state)
     assert_true(segments_whole > 0);
 }
 
+/* The oracle's records before a splitter (the first at or past it). */
+static size_t oracle_bound(const unsigned char **ord, size_t n, enum mrc_order order,
+                           const mrc_rec_view *split)
+{
+    size_t i = 0;
+    for (; i < n; i++) {
+        mrc_rec_view v = {0, o_count(ord[i]), ord[i] + 12, o_len(ord[i])};
+        if (mrc_rec_cmp(order, &v, split) >= 0) break;
+    }
+    return i;
+}
+
+/* r sorted with `budget` on t threads, cut at nsplit splitters given (records of the oracle's
+ * order at random places, some keys cut short, so that a splitter is no record): the result is
+ * in memory or spilled as the budget says, and every run of segments read alone (a rank's
+ * range) is the oracle's slice between its splitters. */
+static void check_given_splitters(const recset *r, enum mrc_sort sort, uint64_t budget,
+                                  size_t nsplit, size_t t, bool in_memory)
+{
+    enum mrc_order order = sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT;
+    const unsigned char **ord = oracle_order(r, sort);
+    const unsigned char **fed = shuffled(r);
+    mrc_rec_view *split = calloc(nsplit, sizeof *split);
+    size_t *pos = calloc(nsplit, sizeof *pos), *bound = calloc(nsplit + 2, sizeof *bound);
+    assert_true(split != NULL && pos != NULL && bound != NULL);
+    for (size_t k = 0; k < nsplit; k++)
+        pos[k] = (size_t)(rng_next() % r->n);
+    for (size_t i = 1; i < nsplit; i++) /* ascending */
+        for (size_t j = i; j > 0 && pos[j] < pos[j - 1]; j--) {
+            size_t x = pos[j];
+            pos[j] = pos[j - 1];
+            pos[j - 1] = x;
+        }
+    for (size_t k = 0; k < nsplit; k++) {
+        uint32_t len = o_len(ord[pos[k]]);
+        split[k] = (mrc_rec_view){0, o_count(ord[pos[k]]), ord[pos[k]] + 12, len};
+        mrc_rec_view cut = split[k]; /* a prefix: still a point of the order, if ascending */
+        cut.len = len / 2;
+        if (k % 3 == 1 && (k == 0 || mrc_rec_cmp(order, &split[k - 1], &cut) <= 0)) split[k] = cut;
+    }
+    bound[0] = 0;
+    for (size_t k = 0; k < nsplit; k++)
+        bound[k + 1] = oracle_bound(ord, r->n, order, &split[k]);
+    bound[nsplit + 1] = r->n;
+    arr_stream a = {{arr_next, NULL}, fed, r->n, 0, 0};
+    mrc_sort_stream_opts so = {.order = order,
+                               .budget = budget,
+                               .tmp_dir = tmpdir,
+                               .topo = t > 1 ? topo : NULL,
+                               .pl = t > 1 ? &pls[t] : NULL,
+                               .segments = 3, /* ignored: the splitters given cut */
+                               .split = split,
+                               .nsplit = nsplit};
+    mrc_sorted_result res;
+    mrc_err err = {0};
+    if (mrc_output_sort_stream(&a.src, &so, &res, &err) != 0) fail_msg("sort: %s", err.msg);
+    assert_int_equal(res.in_memory, in_memory);
+    assert_int_equal(res.nsegs, nsplit + 1);
+    /* ranges of two segments, then of one, then none */
+    for (size_t w = 2; w > 0; w--)
+        for (size_t k0 = 0; k0 <= res.nsegs; k0 += w) {
+            size_t k1 = k0 + w < res.nsegs ? k0 + w : res.nsegs;
+            mrc_source *m = mrc_output_sorted_result_segments(&res, k0, k1, &err);
+            if (m == NULL) fail_msg("segments %zu-%zu: %s", k0, k1, err.msg);
+            size_t at = bound[k0], lines = 0;
+            mrc_rec_view v;
+            int got;
+            while ((got = m->next(m, &v, &err)) > 0) {
+                if (at >= bound[k1] || v.count != o_count(ord[at]) || v.len != o_len(ord[at]) ||
+                    memcmp(v.key, ord[at] + 12, v.len) != 0)
+                    fail_msg("segments %zu-%zu of %zu (%zu threads, in memory %d): record %zu "
+                             "differs",
+                             k0, k1, res.nsegs, t, (int)in_memory, at);
+                at++;
+            }
+            if (got < 0) fail_msg("segments %zu-%zu: %s", k0, k1, err.msg);
+            m->close(m);
+            assert_int_equal(at, bound[k1]);
+            for (size_t k = k0; k < k1; k++)
+                lines += (size_t)res.seg_lines[k];
+            assert_int_equal(lines, bound[k1] - bound[k0]);
+        }
+    assert_null(mrc_output_sorted_result_segments(&res, 1, 0, &err));
+    assert_null(mrc_output_sorted_result_segments(&res, 0, res.nsegs + 1, &err));
+    mrc_output_sorted_result_free(&res);
+    free(split);
+    free(pos);
+    free(bound);
+    free(fed);
+    free(ord);
+}
+
+static void test_sort_stream_given_splitters(void **state)
+{
+    (void)state;
+    rng_seed(43);
+    for (int d = 0; d < 2; d++) {
+        recset r = d ? ds_stems(45000, C_WIDE) : ds_keyn(150000, C_ZIPF);
+        for (int so = 0; so < 2; so++) {
+            enum mrc_sort sort = so ? MRC_SORT_KEY : MRC_SORT_COUNT;
+            check_given_splitters(&r, sort, 1 << 20, 5, 1, false);
+            check_given_splitters(&r, sort, 1 << 20, 7, 3, false);
+            check_given_splitters(&r, sort, 1 << 20, 1, 2, false);
+            check_given_splitters(&r, sort, (uint64_t)1 << 30, 5, 1, true);
+            check_given_splitters(&r, sort, (uint64_t)1 << 30, 11, 2, true);
+        }
+        rs_free(&r);
+    }
+}
+
 /* r dealt by key hash into nin streams (each in random order, no key in two), sorted with
  * `budget` on t threads (cut into segs segments when > 1): the result, read whole or written,
  * is the oracle's; a stream that fails fails the sort with its error. */
@@ -1610,6 +1720,7 @@ int main(void)
         cmocka_unit_test(test_write_stdout_in_order),
         cmocka_unit_test(test_write_fifo),
         cmocka_unit_test(test_sort_stream_segments),
+        cmocka_unit_test(test_sort_stream_given_splitters),
         cmocka_unit_test(test_sort_streams),
         cmocka_unit_test(test_write_huge_keys),
         cmocka_unit_test(test_write_stop_and_failure),
