@@ -277,6 +277,16 @@ int mrc_mpi_shuffle_spilled(const mrc_mpi *d, mrc_table *const *tables, size_t n
                             const mrc_run_file *runs, size_t nruns, const mrc_spread_opts *o,
                             mrc_chunk_store **out, mrc_spread_stats *stats, mrc_err *err);
 
+/** mrc_mpi_exchange_ranges() : the same phased exchange for data cut by the caller: in phase p
+ *  (1 to P-1) this rank sends open(dest)'s records, dest = (rank + p) mod P, and keeps what rank
+ *  (rank - p) mod P sends it as source `from` of *out (in the order it was sent); its own range
+ *  is neither opened nor stored (source `rank` stays empty). Failures as
+ *  mrc_mpi_shuffle_spilled(). Collective. */
+int mrc_mpi_exchange_ranges(const mrc_mpi *d,
+                            mrc_source *(*open)(int dest, void *arg, mrc_err *err), void *arg,
+                            const mrc_spread_opts *o, mrc_chunk_store **out,
+                            mrc_spread_stats *stats, mrc_err *err);
+
 /* ---- the result cut into ranges of the output order (ranges.c) ---- */
 
 typedef struct mrc_ranges_opts {
@@ -319,6 +329,25 @@ int mrc_mpi_output_ranges(const mrc_mpi *d, void **table, const mrc_ranges_opts 
                           mrc_err *err);
 
 void mrc_ranges_free(mrc_ranges *r);
+
+typedef struct mrc_splitters {
+    mrc_rec_view *split; /* nsplit records, ascending in the order (views into keys) */
+    size_t nsplit;       /* fewer than parts - 1 when the samples run out: the rest lie past */
+    unsigned char *keys;
+    bool declined; /* a rank failed or had its samples refused, or no splitter: none */
+} mrc_splitters;
+
+/** mrc_mpi_agree_splitters() : every rank gives `nsamples` samples of its records (wire records
+ *  in mine[0, len), each standing for as many records as any other's) and gets the same
+ *  splitters that cut the order into `parts` parts of about equal weight: split[k] opens part
+ *  k + 1. A rank with `failed` set takes part; every rank then gets out->declined (as when the
+ *  samples are too many for MPI's counts, or give no splitter). Collective.
+ *  @return 0, or nonzero with err filled (this rank's allocation, or MPI). */
+int mrc_mpi_agree_splitters(const mrc_mpi *d, const unsigned char *mine, size_t len,
+                            uint64_t nsamples, bool failed, enum mrc_order order, size_t parts,
+                            mrc_splitters *out, mrc_err *err);
+
+void mrc_splitters_free(mrc_splitters *s);
 
 /* ---- the owners' sorted ranges streamed to rank 0 (stream.c) ---- */
 

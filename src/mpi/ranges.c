@@ -131,11 +131,11 @@ static int draw_samples(const unsigned char *payload, size_t len, uint64_t recor
     return 0;
 }
 
-/* Every rank picks the same splitters from the gathered samples: split[k] opens range k+1, at
- * the first sample with (k+1)/P of the total weight before it. */
+/* Every rank picks the same splitters from the gathered samples: split[k] opens range k+1 of
+ * `parts`, at the first sample with (k+1)/parts of the total weight before it. */
 static void pick_splitters(const unsigned char *all, const int *bytes, const int *displ,
-                           const uint64_t *info, int P, enum mrc_order order, sample *smp,
-                           mrc_rec_view *split, bool *past)
+                           const uint64_t *info, int P, size_t parts, enum mrc_order order,
+                           sample *smp, mrc_rec_view *split, bool *past)
 {
     size_t n = 0;
     double total = 0;
@@ -152,16 +152,16 @@ static void pick_splitters(const unsigned char *all, const int *bytes, const int
         }
     }
     if (n > 1) qsort(smp, n, sizeof *smp, order == MRC_ORDER_KEY ? by_key : by_count);
-    int k = 0;
+    size_t k = 0;
     double before = 0;
-    for (size_t i = 0; i < n && k < P - 1; i++) {
-        while (k < P - 1 && before >= total * (double)(k + 1) / (double)P) {
+    for (size_t i = 0; i < n && k + 1 < parts; i++) {
+        while (k + 1 < parts && before >= total * (double)(k + 1) / (double)parts) {
             split[k] = smp[i].v;
             past[k++] = false;
         }
         before += smp[i].weight;
     }
-    for (; k < P - 1; k++)
+    for (; k + 1 < parts; k++)
         past[k] = true;
 }
 
@@ -242,6 +242,72 @@ static int agree_allocated(int ok, int *all, mrc_err *err)
     int mrc = MPI_Allreduce(&ok, all, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
     if (mrc != MPI_SUCCESS) return mrc_mpi_mpi_error(err, "MPI_Allreduce(output ranges)", mrc);
     return ok ? 0 : mrc_err_set(err, MRC_ENOMEM, "output ranges: out of memory");
+}
+
+int mrc_mpi_agree_splitters(const mrc_mpi *d, const unsigned char *mine, size_t len,
+                            uint64_t nsamples, bool failed, enum mrc_order order, size_t parts,
+                            mrc_splitters *out, mrc_err *err)
+{
+    *out = (mrc_splitters){.declined = true};
+    int P = d->size, all_ok = 0, mrc;
+    uint64_t *info = calloc((size_t)P * 3, sizeof *info); /* per rank: bytes, samples, weight */
+    int *bytes = calloc((size_t)P * 2, sizeof *bytes), *displ = bytes ? bytes + P : NULL;
+    unsigned char *all = NULL;
+    sample *smp = NULL;
+    bool *past = NULL;
+    size_t all_len = 0, nall = 0;
+    int rc = agree_allocated(info && bytes, &all_ok, err);
+    if (rc != 0 || !all_ok) goto out;
+    /* a failure, or a payload past MPI's int counts, as UINT64_MAX: every rank declines */
+    uint64_t triple[3] = {failed || len > INT_MAX / 2 ? UINT64_MAX : len, nsamples, nsamples};
+    mrc = MPI_Allgather(triple, 3, MPI_UINT64_T, info, 3, MPI_UINT64_T, MPI_COMM_WORLD);
+    if (mrc != MPI_SUCCESS) {
+        rc = mrc_mpi_mpi_error(err, "MPI_Allgather(sample sizes)", mrc);
+        goto out;
+    }
+    for (int r = 0; r < P; r++) {
+        if (info[3 * (size_t)r] == UINT64_MAX || all_len + info[3 * (size_t)r] > INT_MAX) goto out;
+        bytes[r] = (int)info[3 * (size_t)r];
+        displ[r] = (int)all_len;
+        all_len += info[3 * (size_t)r];
+        nall += (size_t)info[3 * (size_t)r + 1];
+    }
+    all = malloc(all_len + 1);
+    smp = malloc((nall + 1) * sizeof *smp);
+    out->split = malloc(parts * sizeof *out->split);
+    past = malloc(parts * sizeof *past);
+    rc = agree_allocated(all && smp && out->split && past, &all_ok, err);
+    if (rc != 0 || !all_ok) goto out;
+    mrc = MPI_Allgatherv(mine, (int)len, MPI_BYTE, all, bytes, displ, MPI_BYTE, MPI_COMM_WORLD);
+    if (mrc != MPI_SUCCESS) {
+        rc = mrc_mpi_mpi_error(err, "MPI_Allgatherv(samples)", mrc);
+        goto out;
+    }
+    pick_splitters(all, bytes, displ, info, P, parts, order, smp, out->split, past);
+    while (out->nsplit + 1 < parts && !past[out->nsplit]) /* those past the order come last */
+        out->nsplit++;
+    out->keys = all;
+    all = NULL;
+    out->declined = out->nsplit == 0;
+out:
+    if (out->declined) {
+        free(out->split);
+        free(out->keys);
+        *out = (mrc_splitters){.declined = true};
+    }
+    free(info);
+    free(bytes);
+    free(all);
+    free(smp);
+    free(past);
+    return rc;
+}
+
+void mrc_splitters_free(mrc_splitters *s)
+{
+    free(s->split);
+    free(s->keys);
+    *s = (mrc_splitters){0};
 }
 
 void mrc_ranges_free(mrc_ranges *r)
@@ -331,7 +397,7 @@ int mrc_mpi_output_ranges(const mrc_mpi *d, void **table, const mrc_ranges_opts 
         rc = mrc_mpi_mpi_error(err, "MPI_Allgatherv(samples)", mrc);
         goto out;
     }
-    pick_splitters(all, bytes, displ, info, P, order, smp, split, past);
+    pick_splitters(all, bytes, displ, info, P, (size_t)P, order, smp, split, past);
 
     /* Pass two: the bytes and records of each range; pass three (below) copies them. */
     size_t *scount = cnt, *sdispl = cnt + P, *rcount = cnt + 2 * (size_t)P,

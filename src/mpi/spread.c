@@ -5,7 +5,8 @@
  * receives its own range from rank (rank - p) mod P into a chunk store that spills to --tmp-dir
  * past its budget. A rank that fails goes on through every phase sending empty chunks flagged
  * with the failure, so no rank waits for data that will not come; the agreement then stops the
- * run. */
+ * run. The same phases carry a spilled result's ranges of the output order to the ranks that
+ * write them (mrc_mpi_exchange_ranges()). */
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,9 +84,13 @@ static int fill(chunk_fill *c, unsigned char **buf, size_t *cap, size_t round, s
     return 0;
 }
 
-int mrc_mpi_shuffle_spilled(const mrc_mpi *d, mrc_table *const *tables, size_t ntables,
-                            const mrc_run_file *runs, size_t nruns, const mrc_spread_opts *o,
-                            mrc_chunk_store **out, mrc_spread_stats *stats, mrc_err *err)
+/* The phased exchange: range `dest` of this rank's data is open(dest, arg); this rank's own
+ * range goes into the store too, or (skip_own) is not opened at all. */
+typedef mrc_source *(*range_open_fn)(int dest, void *arg, mrc_err *err);
+
+static int exchange(const mrc_mpi *d, range_open_fn open, void *arg, bool skip_own,
+                    const mrc_spread_opts *o, mrc_chunk_store **out, mrc_spread_stats *stats,
+                    mrc_err *err)
 {
     int P = d->size, me = d->rank;
     *out = NULL;
@@ -100,14 +105,11 @@ int mrc_mpi_shuffle_spilled(const mrc_mpi *d, mrc_table *const *tables, size_t n
         failed = 1;
     }
     int mpi_rc = MPI_SUCCESS;
-    for (int p = 0; p < P && mpi_rc == MPI_SUCCESS; p++) {
+    for (int p = skip_own ? 1 : 0; p < P && mpi_rc == MPI_SUCCESS; p++) {
         int dest = (me + p) % P, from = (me - p + P) % P;
-        uint64_t lo = mrc_hash_range_start((uint32_t)dest, (uint32_t)P);
-        uint64_t hi =
-            dest + 1 < P ? mrc_hash_range_start((uint32_t)dest + 1, (uint32_t)P) - 1 : UINT64_MAX;
         chunk_fill c = {0};
         if (!failed) {
-            c.src = range_stream(tables, ntables, runs, nruns, lo, hi, o->read_buf, err);
+            c.src = open(dest, arg, err);
             if (c.src == NULL) failed = 1;
         }
         bool send_done = false, recv_done = false;
@@ -199,4 +201,37 @@ int mrc_mpi_shuffle_spilled(const mrc_mpi *d, mrc_table *const *tables, size_t n
     }
     *out = store;
     return 0;
+}
+
+typedef struct hash_ranges {
+    int P;
+    mrc_table *const *tables;
+    size_t ntables;
+    const mrc_run_file *runs;
+    size_t nruns, read_buf;
+} hash_ranges;
+
+static mrc_source *hash_range_open(int dest, void *arg, mrc_err *err)
+{
+    const hash_ranges *h = arg;
+    uint64_t lo = mrc_hash_range_start((uint32_t)dest, (uint32_t)h->P);
+    uint64_t hi =
+        dest + 1 < h->P ? mrc_hash_range_start((uint32_t)dest + 1, (uint32_t)h->P) - 1 : UINT64_MAX;
+    return range_stream(h->tables, h->ntables, h->runs, h->nruns, lo, hi, h->read_buf, err);
+}
+
+int mrc_mpi_shuffle_spilled(const mrc_mpi *d, mrc_table *const *tables, size_t ntables,
+                            const mrc_run_file *runs, size_t nruns, const mrc_spread_opts *o,
+                            mrc_chunk_store **out, mrc_spread_stats *stats, mrc_err *err)
+{
+    hash_ranges h = {d->size, tables, ntables, runs, nruns, o->read_buf};
+    return exchange(d, hash_range_open, &h, false, o, out, stats, err);
+}
+
+int mrc_mpi_exchange_ranges(const mrc_mpi *d,
+                            mrc_source *(*open)(int dest, void *arg, mrc_err *err), void *arg,
+                            const mrc_spread_opts *o, mrc_chunk_store **out,
+                            mrc_spread_stats *stats, mrc_err *err)
+{
+    return exchange(d, open, arg, true, o, out, stats, err);
 }
