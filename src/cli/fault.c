@@ -19,9 +19,9 @@
 
 #include "fault.h"
 
-static const char *const fault_phase_names[MRC_FP_COUNT] = {"discover", "distribute",  "place",
-                                                            "map",      "local_merge", "combine",
-                                                            "output",   "metrics",     "stream"};
+static const char *const fault_phase_names[MRC_FP_COUNT] = {
+    "discover", "distribute", "place",   "map",    "local_merge",
+    "combine",  "output",     "metrics", "stream", "sort"};
 enum fault_kind { FAULT_FAIL, FAULT_OOM, FAULT_SLEEP, FAULT_ABORT };
 
 typedef struct fault {
@@ -41,7 +41,7 @@ static int fault_usage(mrc_err *err, const char *entry)
     return mrc_err_set(err, MRC_EINVAL,
                        "MRC_FAULT: '%s': expected RANK:PHASE[:KIND] (RANK a number or *, PHASE "
                        "discover, distribute, place, map, local_merge, combine, output, "
-                       "metrics or stream, KIND fail, oom, hang, sleep:SECONDS or abort)",
+                       "metrics, stream or sort, KIND fail, oom, hang, sleep:SECONDS or abort)",
                        entry);
 }
 

@@ -22,6 +22,7 @@ enum mrc_fault_phase {
     MRC_FP_OUTPUT,
     MRC_FP_METRICS,
     MRC_FP_STREAM, /* an owner, before it serves its share of the result to rank 0 */
+    MRC_FP_SORT,   /* several ranks, spilled: a rank, before the ranks cut the output order */
     MRC_FP_COUNT
 };
 extern unsigned mrc_fault_phases; /* bit p: this rank has a fault at phase p */

@@ -303,6 +303,9 @@ static int counting_next(mrc_source *s, mrc_rec_view *v, mrc_err *err)
 static int sort_stream(run *r, mrc_source **in, size_t n, uint64_t held, mrc_err *err)
 {
     uint64_t b = budget(r);
+    /* spread: the ranges' exchange and merge later hold their store and readers beside the
+     * sorted share's kept buffer and run readers (exchange_ranges(), merge_range_at()) */
+    uint64_t reserve = r->spread ? b / 8 : 0;
     counting *c = aligned_alloc(_Alignof(counting), n * sizeof *c);
     mrc_source **cs = calloc(n, sizeof *cs);
     int rc = c == NULL || cs == NULL ? mrc_err_set(err, MRC_ENOMEM, "output: out of memory") : 0;
@@ -312,9 +315,9 @@ static int sort_stream(run *r, mrc_source **in, size_t n, uint64_t held, mrc_err
     }
     mrc_sort_stream_opts so = {.order =
                                    r->o.out.sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT,
-                               .budget = b == 0                ? UINT64_MAX
-                                         : b > held + (b / 10) ? b - held - b / 10
-                                                               : b / 10,
+                               .budget = b == 0                        ? UINT64_MAX
+                                         : b > held + b / 10 + reserve ? b - held - b / 10 - reserve
+                                                                       : b / 10,
                                .tmp_dir = r->o.tmp_dir,
                                .top = r->o.out.top,
                                .topo = r->topo,
@@ -324,6 +327,10 @@ static int sort_stream(run *r, mrc_source **in, size_t n, uint64_t held, mrc_err
     /* cut for the threads to share: they write the sorted buffers' runs, and the lines when
      * this rank writes them (else the segments go to rank 0 one after another) */
     if (r->pl.nthreads > 1) so.segments = SEGMENTS_PER_THREAD * r->pl.nthreads;
+    if (r->spread) {
+        so.split = r->cut.split;
+        so.nsplit = r->cut.nsplit;
+    }
     step_clock sc = step_clock_start(r, 0);
     if (r->progress && r->d.rank == 0) {
         so.sorted = keys_sorted;
@@ -380,6 +387,8 @@ static void choose_ranges(run *r)
 {
     r->ranged = r->d.size > 1 && !r->spilled && r->comb.shuffle && r->o.out.top == 0 &&
                 r->o.output_per_rank == NULL && !r->knobs.output_merge;
+    r->spread = r->d.size > 1 && r->spilled && r->o.out.top == 0 && r->o.output_per_rank == NULL &&
+                !r->knobs.output_merge;
 }
 
 static int sort_mine(run *r, mrc_err *err);
@@ -458,6 +467,207 @@ static int sort_runs(run *r, mrc_err *err)
     return rc;
 }
 
+/* ---- several ranks, spilled: the sorted shares cut alike, each range written by its rank ----
+ * Every rank's share comes in hash order, so its first records are a sample of the output
+ * order: the ranks agree on P x S - 1 splitters from them before the sort, which cuts every
+ * rank's sorted runs at them (segments; S a rank's range, S = its threads). Range k of every
+ * rank then travels to rank k in the shuffle's phases (mrc_mpi_exchange_ranges()), and each
+ * rank merges its range's P parts into its lines, written at their offset in the result (as
+ * the ranged output of an in-memory result): no rank merges the whole result. When the result
+ * cannot be shared (standard output, a node-local path) or a rank's runs lost their segments
+ * (a compaction), rank 0 merges every rank's share as before. */
+
+#define CUT_SAMPLES 32                  /* samples a rank draws per segment of its range */
+#define CUT_SAMPLES_ALL 65536           /* ... of all ranks together, at most (but 16 a rank) */
+#define CUT_SAMPLE_KEY 512              /* key bytes a sample keeps: a prefix cuts as well */
+#define CUT_READ_MAX ((size_t)16 << 20) /* bytes of records read ahead for them, at most */
+
+/* A stream whose first records were read ahead (the samples): they come again first. */
+typedef struct replay {
+    mrc_source base;
+    mrc_source *in;
+    unsigned char *buf; /* wire records */
+    size_t len, pos;
+} replay;
+
+static int replay_next(mrc_source *s, mrc_rec_view *v, mrc_err *err)
+{
+    replay *p = (replay *)(void *)s;
+    if (p->pos >= p->len) return p->in->next(p->in, v, err);
+    const unsigned char *rec = p->buf + p->pos;
+    *v = (mrc_rec_view){0, mrc_rec_count(rec), mrc_rec_key(rec), mrc_rec_len(rec)};
+    p->pos += MRC_REC_HEAD + (size_t)v->len;
+    return 1;
+}
+
+static void replay_close(mrc_source *s)
+{
+    replay *p = (replay *)(void *)s;
+    p->in->close(p->in);
+    free(p->buf);
+    free(p);
+}
+
+/* Up to `want` samples (records --min-count keeps, keys cut to CUT_SAMPLE_KEY) from the first
+ * records of *in, which becomes a stream that gives them again. */
+static int draw_cut_samples(run *r, mrc_source **in, size_t want, unsigned char **smp,
+                            size_t *smp_len, uint64_t *ns, mrc_err *err)
+{
+    replay *p = calloc(1, sizeof *p);
+    unsigned char *out = malloc(want * (MRC_REC_HEAD + CUT_SAMPLE_KEY));
+    size_t cap = 0, w = 0;
+    int got = 0;
+    *ns = 0;
+    if (p == NULL || out == NULL) got = -mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
+    mrc_rec_view v;
+    while (got == 0 && *ns < want && p->len < CUT_READ_MAX &&
+           (got = (*in)->next(*in, &v, err)) == 1) {
+        got = 0;
+        size_t need = MRC_REC_HEAD + (size_t)v.len;
+        if (p->len + need > cap) {
+            size_t c = 2 * cap > p->len + need ? 2 * cap : p->len + need + 4096;
+            unsigned char *b = realloc(p->buf, c);
+            if (b == NULL) {
+                got = -mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
+                break;
+            }
+            p->buf = b;
+            cap = c;
+        }
+        p->len += mrc_rec_put(p->buf + p->len, v.count, v.key, v.len);
+        if (v.count < r->o.min_count) continue;
+        w += mrc_rec_put(out + w, v.count, v.key, v.len < CUT_SAMPLE_KEY ? v.len : CUT_SAMPLE_KEY);
+        (*ns)++;
+    }
+    if (got < 0) {
+        if (p != NULL) free(p->buf);
+        free(p);
+        free(out);
+        return err->code ? err->code : MRC_EIO;
+    }
+    p->base = (mrc_source){replay_next, replay_close};
+    p->in = *in;
+    *in = &p->base;
+    *smp = out;
+    *smp_len = w;
+    return 0;
+}
+
+/* The splitters every rank cuts its sorted share at (r->cut; r->spread cleared on every rank
+ * when they decline). in NULL: this rank failed already; it takes part. Collective. */
+static int agree_cut(run *r, mrc_source **in, mrc_err *err)
+{
+    size_t P = (size_t)r->d.size, S = r->pl.nthreads > 1 ? r->pl.nthreads : 1;
+    size_t want = CUT_SAMPLES * S, most = CUT_SAMPLES_ALL / P < 16 ? 16 : CUT_SAMPLES_ALL / P;
+    if (want > most) want = most;
+    unsigned char *smp = NULL;
+    size_t len = 0;
+    uint64_t ns = 0;
+    int rc = *in != NULL ? draw_cut_samples(r, in, want, &smp, &len, &ns, err) : 0;
+    mrc_err quiet = {0};
+    int rc2 =
+        mrc_mpi_agree_splitters(&r->d, smp, len, ns, *in == NULL || rc != 0,
+                                r->o.out.sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT,
+                                P * S, &r->cut, *in == NULL || rc != 0 ? &quiet : err);
+    free(smp);
+    r->spread = !r->cut.declined;
+    r->seg_per_rank = S;
+    return rc != 0 ? rc : rc2;
+}
+
+/* Several ranks, spilled and cut: whether every rank's share kept its segments (a compaction
+ * drops them), and each range's lines (r->ranges.lines) and this rank's bytes summed over the
+ * ranks. failed: this rank has no share; it takes part. Collective; r->spread alike everywhere. */
+static int plan_spread(run *r, int failed, mrc_err *err)
+{
+    size_t P = (size_t)r->d.size, S = r->seg_per_rank, nsegs = r->cut.nsplit + 1;
+    uint64_t *v = calloc(2 * P, sizeof *v);
+    uint64_t bad = v == NULL || failed || !r->have_ext || r->ext.nsegs != nsegs;
+    mrc_err quiet = {0};
+    int rc = mrc_mpi_max_u64(&r->d, &bad, 1, failed ? &quiet : err);
+    if (rc != 0 || bad) {
+        free(v);
+        r->spread = false;
+        return failed ? 0 : rc;
+    }
+    for (size_t k = 0; k < nsegs; k++) {
+        v[k / S] += r->ext.seg_lines[k];
+        v[P + k / S] += r->ext.seg_bytes[k];
+    }
+    rc = mrc_mpi_sum_u64(&r->d, v, 2 * P, err);
+    if (rc != 0) {
+        free(v);
+        r->spread = false;
+        return rc;
+    }
+    r->range_bytes = v[P + (size_t)r->d.rank];
+    free(r->ranges.lines);
+    r->ranges.lines = v; /* the first P */
+    return 0;
+}
+
+/* Range `dest` of this rank's sorted share: its segments. */
+static mrc_source *range_open(int dest, void *arg, mrc_err *err)
+{
+    run *r = arg;
+    size_t S = r->seg_per_rank, n = r->ext.nsegs;
+    size_t k0 = (size_t)dest * S < n ? (size_t)dest * S : n;
+    size_t k1 = k0 + S < n ? k0 + S : n;
+    return mrc_output_sorted_result_segments(&r->ext, k0, k1, err);
+}
+
+/* Spread: every other rank's part of this rank's range comes into r->store, this rank's parts
+ * of theirs go to them. Collective. */
+static int exchange_ranges(run *r, mrc_err *err)
+{
+    double t = mrc_now();
+    uint64_t b = budget(r);
+    size_t round = b ? (size_t)(b / 16 / (uint64_t)r->d.size) : ROUND_MAX;
+    round = round < ROUND_MIN ? ROUND_MIN : round > ROUND_MAX ? ROUND_MAX : round;
+    /* beside the sorted share's kept buffer and run readers: half of what the sort left */
+    mrc_spread_opts so = {.round_bytes = round,
+                          .mem_budget = b ? b / 16 : UINT64_MAX,
+                          .tmp_dir = r->o.tmp_dir,
+                          .stop = &mrc_signal_flag};
+    mrc_spread_stats ss;
+    int rc = mrc_mpi_exchange_ranges(&r->d, range_open, r, &so, &r->store, &ss, err);
+    if (rc == 0 && ss.peer_failed) { /* that rank reports the cause */
+        rc = mrc_err_set(err, MRC_EINTR, "output: another rank failed in the ranges' exchange");
+        err->relayed = true;
+    }
+    r->out_exchange_late = mrc_now() - t;
+    return rc;
+}
+
+/* Spread: this rank's range, the merge of its own part and every other rank's, as lines at w. */
+static int merge_range_at(run *r, mrc_out_at *w, mrc_err *err)
+{
+    size_t P = (size_t)r->d.size, me = (size_t)r->d.rank;
+    uint64_t b = budget(r);
+    size_t rbuf = b ? (size_t)(b / 16 / P) : READ_BUF_MAX; /* the reserve's other half */
+    rbuf = rbuf < READ_BUF_MIN / 4 ? READ_BUF_MIN / 4 : rbuf > READ_BUF_MAX ? READ_BUF_MAX : rbuf;
+    enum mrc_order order = r->o.out.sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT;
+    mrc_source **src = calloc(P, sizeof *src);
+    int rc = src == NULL ? mrc_err_set(err, MRC_ENOMEM, "output: out of memory") : 0;
+    for (size_t k = 0; rc == 0 && k < P; k++) {
+        src[k] = k == me ? range_open((int)me, r, err)
+                         : mrc_chunk_store_source(r->store, k, order, rbuf, err);
+        if (src[k] == NULL) rc = err->code ? err->code : MRC_ENOMEM;
+    }
+    if (rc == 0) rc = mrc_output_write_merged_at(src, P, &r->o.out, w, err);
+    for (size_t k = 0; src != NULL && k < P; k++)
+        if (src[k] != NULL) src[k]->close(src[k]);
+    free(src);
+    return rc;
+}
+
+/* This rank's lines at w: its sorted range, or (spread) its range's parts merged. */
+static int write_mine_at(run *r, mrc_out_at *w, mrc_err *err)
+{
+    if (r->spread) return merge_range_at(r, w, err);
+    return mrc_output_write_sorted_at(&r->sorted, &r->o.out, r->topo, &r->pl, w, err);
+}
+
 /* Several ranks, spilled: the P parts of this rank's hash range that the shuffle received,
  * merged and sorted with bounded memory. */
 static int sort_received(run *r, mrc_err *err)
@@ -468,9 +678,9 @@ static int sort_received(run *r, mrc_err *err)
     mrc_chunk_store_stats(r->store, &cs);
     uint64_t held = cs.mem;
     mrc_source **src = calloc(P, sizeof *src);
-    if (src == NULL) return mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
     size_t n = 0;
-    int rc = 0;
+    int rc = src == NULL ? mrc_err_set(err, MRC_ENOMEM, "output: out of memory") : 0;
+    if (rc == 0 && MRC_FAULT_AT(MRC_FP_SORT)) rc = mrc_fault_at(err, MRC_FP_SORT, 0);
     for (size_t i = 0; i < P && rc == 0; i++)
         if ((src[n] = mrc_chunk_store_source(r->store, i, MRC_ORDER_HASH, READ_BUF_MIN, err)) ==
             NULL)
@@ -483,8 +693,19 @@ static int sort_received(run *r, mrc_err *err)
         for (size_t i = 0; i < n; i++)
             src[i]->close(src[i]);
     free(src);
+    if (r->spread) { /* every rank, also one that failed */
+        mrc_err quiet = {0};
+        int rc2 = agree_cut(r, &in, in == NULL ? &quiet : err);
+        if (rc2 != 0 && in != NULL) {
+            in->close(in);
+            return rc2;
+        }
+    }
     if (in == NULL) return err->code ? err->code : MRC_ENOMEM;
-    return sort_stream(r, &in, 1, held, err);
+    rc = sort_stream(r, &in, 1, held, err);
+    mrc_chunk_store_close(r->store); /* read: its memory and file go */
+    r->store = NULL;
+    return rc;
 }
 
 static int sort_mine(run *r, mrc_err *err)
@@ -700,12 +921,13 @@ static int put_edges(run *r, mrc_source *s, int k, mrc_err *err)
 static int write_placed(run *r, mrc_err *err)
 {
     size_t P = (size_t)r->d.size;
-    mrc_source **src = open_streams(r, err);
-    int rc = src == NULL ? err->code : 0;
+    int rc = r->spread ? exchange_ranges(r, err) : 0;
+    mrc_source **src = open_streams(r, rc != 0 ? &(mrc_err){0} : err);
+    if (src == NULL && rc == 0) rc = err->code;
     if (rc == 0) {
         mrc_out_at w = {
             .fd = r->out_fd, .label = mrc_output_label(r->o.out.path), .bytes = r->range_bytes};
-        rc = mrc_output_write_sorted_at(&r->sorted, &r->o.out, r->topo, &r->pl, &w, err);
+        rc = write_mine_at(r, &w, err);
     }
     uint64_t done = r->ranges.lines[0];
     for (size_t k = 1; k < P && rc == 0; k++) {
@@ -730,7 +952,8 @@ static int write_placed_range(run *r, mrc_err *err)
                     .at = r->line_at,
                     .bytes = r->range_bytes,
                     .page = r->page};
-    int rc = mrc_output_write_sorted_at(&r->sorted, &r->o.out, r->topo, &r->pl, &w, err);
+    int rc = r->spread ? exchange_ranges(r, err) : 0;
+    if (rc == 0) rc = write_mine_at(r, &w, err);
     if (close(r->out_fd) != 0 && rc == 0) rc = mrc_err_errno(err, errno, "%s", w.label);
     r->out_fd = -1;
     unsigned char *msg = NULL;
@@ -767,9 +990,14 @@ int mrc_run_output(run *r)
     if (rc == 0) rc = rc2;
     r->comb.distinct = sums[0];
     r->dropped = sums[1];
-    if (r->ranged) {
+    if (r->spread) {
+        rc2 = plan_spread(r, rc, &r->err);
+        if (rc == 0) rc = rc2;
+    }
+    if (r->ranged || r->spread) {
         rc2 = place_ranges(r, rc, &r->err);
         if (rc == 0) rc = rc2;
+        r->spread = r->spread && r->placed; /* else rank 0 merges (placed: alike everywhere) */
     }
     if (mrc_run_agree(r, rc) != 0) return 1;
     uint64_t lines = r->comb.distinct > r->dropped ? r->comb.distinct - r->dropped : 0;
@@ -818,7 +1046,8 @@ int mrc_run_output(run *r)
         rc = mrc_run_end_phase(r, MRC_FP_OUTPUT, rc);
     }
     r->phase[MRC_PHASE_OUTPUT] = mrc_now() - t0;
-    r->out_write = r->phase[MRC_PHASE_OUTPUT] - (t1 - t0);
+    r->out_write = r->phase[MRC_PHASE_OUTPUT] - (t1 - t0) - r->out_exchange_late;
+    r->out_exchange += r->out_exchange_late;
     return rc;
 }
 
@@ -833,6 +1062,7 @@ void mrc_run_flow_free(run *r)
     if (!r->refs_in_table) free(r->sorted_refs); /* else the table's: freed with it, below */
     if (r->have_ext) mrc_output_sorted_result_free(&r->ext);
     mrc_ranges_free(&r->ranges);
+    mrc_splitters_free(&r->cut);
     if (r->placed && r->d.rank != 0 && r->out_fd >= 0) close(r->out_fd);
     mrc_err quiet = {0}; /* a run that failed before rank 0 wrote: its temporary removed */
     (void)mrc_output_file_close(r->out_file, 0, MRC_EIO, &quiet);

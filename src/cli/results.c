@@ -145,7 +145,7 @@ int mrc_run_write_metrics(run *r)
                               .chunk_size = r->chunk,
                               .reduce_used = r->comb.shuffle ? "shuffle" : "reduce",
                               .reduce_fallback = r->comb.fell_back,
-                              .output_ranges = r->ranged,
+                              .output_ranges = r->ranged || r->spread,
                               .output_ranges_declined = r->ranges.declined,
                               .output_in_place = r->placed,
                               .union_estimate = r->comb.union_est,

@@ -60,6 +60,12 @@ typedef struct run {
      * records these are; the other ranks append their lines to rank 0's */
     bool ranged;
     mrc_ranges ranges;
+    /* several ranks, spilled: the sorted shares are cut at splitters every rank agreed on
+     * (cut: cut.nsplit + 1 segments, seg_per_rank of them a rank's range), and the ranges
+     * travel to their ranks, which write them in place (flow.c); ranges.lines: every range's */
+    bool spread;
+    mrc_splitters cut;
+    size_t seg_per_rank;
     /* ranged, every rank's lines written in place into the result file that rank 0 made, on
      * a file system all ranks share (flow.c): its temporary (rank 0), the descriptor of this
      * rank, where its lines start, the length of all lines and the page size of the ranks */
@@ -79,6 +85,7 @@ typedef struct run {
      * order, the sort of its share (in memory, or into sorted runs), the rest (merge, lines,
      * write, or serving them to rank 0) */
     double out_exchange, out_sort, out_write;
+    double out_exchange_late; /* of out_exchange, what came after the sort (spread) */
     double t_start, t_total;
     /* all ranks: bytes read, records (resumed ones too), the job's counters (likewise), and the
      * checkpoints written and their bytes */

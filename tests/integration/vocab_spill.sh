@@ -60,12 +60,46 @@ awk -v n="$(wc -l <"$T/exp.tsv")" 'NF != 2 || $1 <= k || $2 < r || $1 > n { bad 
     NR > 1 && $2 == r { same++ } { k = $1; r = $2 }
     END { exit bad || NR < 2 || k != n || same > 1 }' "$T/sorted" ||
     fail "progress: the keys sorted within the step: $(cat "$T/stderr")"
+# At np >= 2 the ranks cut their sorted shares at splitters they agree on, and each writes its
+# range of the result in place (config.output_ranges); 1 to 3 threads (segments a rank: its
+# threads), both orders, --min-count. Standard output, and the test hook that makes rank 0 merge
+# every rank's share, take rank 0's merge instead: the same result.
 for np in 2 3; do
     check "spilled" "$np" "$T/exp.tsv" --memory-limit 16M --threads 2 --chunk-size 1M
+    [ "$(metric "$T/m.json" 'm["config"]["output_ranges"] and m["config"]["output_in_place"]')" = True ] ||
+        fail "spilled np $np: the ranks did not write their ranges in place"
 done
 check "by key" 2 "$T/exp-key.tsv" --memory-limit 16M --sort key
+check "by key" 3 "$T/exp-key.tsv" --memory-limit 16M --sort key --threads 3
+check "one thread" 3 "$T/exp.tsv" --memory-limit 16M --threads 1
+MRC_TEST_OUTPUT_MERGE=1 check "rank 0 merging" 3 "$T/exp.tsv" --memory-limit 16M --threads 2
+[ "$(metric "$T/m.json" 'm["config"]["output_ranges"]')" = False ] ||
+    fail "spilled np 3 MRC_TEST_OUTPUT_MERGE=1: by ranges"
+run_mrc_ok 2 --quiet --tmp-dir "$T/spill" --memory-limit 16M --threads 2 "$T/keys"
+assert_same "$T/exp.tsv" "$T/stdout" "spilled np 2 to standard output"
+nothing_left "$T/spill" "spilled np 2 to standard output: the tmp dir"
+log "ok: spilled np 2 to standard output (rank 0 merges)"
+# A rank that fails before the ranks agree on the cut (the others must not wait for it there),
+# an owner before it serves its edges, rank 0 after writing its range, an owner at the end of
+# the output: exit 1 naming the rank, no result, no temporary, nothing in the tmp dir.
+for c in "1:sort:fail 3" "0:sort:oom 2" "1:stream:fail 3" "2:stream:oom 3" "0:output:fail 2" \
+    "1:output:oom 3"; do
+    read -r spec np <<<"$c"
+    IFS=: read -r rank phase kind <<<"$spec"
+    if [ "$kind" = fail ]; then cause="injected fault \(MRC_FAULT\) in $phase\$"; else
+        cause="out of memory \(MRC_FAULT\)"; fi
+    mkdir -p "$T/res"
+    MRC_FAULT=$spec run_mrc "$np" --quiet --tmp-dir "$T/spill" --memory-limit 16M --threads 2 \
+        --output "$T/res/out.tsv" "$T/keys"
+    assert_status 1 "spilled, ranges, MRC_FAULT=$spec np $np"
+    assert_one_error "^mrcount: rank $rank: .*$cause" "spilled, ranges, MRC_FAULT=$spec np $np"
+    nothing_left "$T/res" "spilled, ranges, MRC_FAULT=$spec np $np: the result's directory"
+    nothing_left "$T/spill" "spilled, ranges, MRC_FAULT=$spec np $np: the tmp dir"
+    log "ok: spilled, ranges written in place, MRC_FAULT=$spec at np $np"
+done
 # Multi-pass merges: a merge may open only 2 or 3 runs (the test hook MRC_TEST_FAN_IN), so the
-# map's runs and the output sort's runs are merged in groups first.
+# map's runs and the output sort's runs are merged in groups first (which drops the cut of the
+# sorted shares: rank 0 merges them).
 MRC_TEST_FAN_IN=2 check "fan-in 2" 1 "$T/exp.tsv" --memory-limit 16M --threads 2
 MRC_TEST_FAN_IN=3 check "fan-in 3" 2 "$T/exp-key.tsv" --memory-limit 16M --sort key
 for reduce in reduce shuffle auto; do
