@@ -222,14 +222,22 @@ int mrc_output_refs_from_records(const unsigned char *const *segs, const size_t 
 
 /** mrc_output_write_merged() : write the k-way merge of n streams, each already in o->sort's
  *  order (MRC_ORDER_COUNT for MRC_SORT_COUNT, MRC_ORDER_KEY for MRC_SORT_KEY), as lines: the
- *  first o->top (all when 0), to the same destinations and under the same rules as
- *  mrc_output_write_sorted(), on the calling thread, in bounded memory (a loser tree of n
+ *  first o->top (all when 0), then o->tail's blocks, to the same destinations and under the same
+ *  rules as mrc_output_write_sorted(), on the calling thread, in bounded memory (a loser tree of n
  *  records, one write block, a copy of the last key written). Streams are read, never closed.
  *  A stream that goes backwards is an error (MRC_EINVAL, "<path>: stream <i> is not in
  *  order"), never a silently misordered result. @return 0, or nonzero with err filled (a
  *  stream's own error as it gave it). */
 int mrc_output_write_merged(mrc_source *const *streams, size_t n, const mrc_output_opts *o,
                             mrc_err *err);
+
+/** mrc_output_merge_lines() : the k-way merge of n streams as lines (all of them: o->top and
+ *  o->path unused) handed to put in blocks of at most mrc_out_block_size() bytes (a longer key's
+ *  bytes alone), on the calling thread. put returns 0, or an errno value that ends the merge
+ *  (err: "<label>: <its text>"). @return 0, or nonzero with err filled. */
+int mrc_output_merge_lines(mrc_source *const *streams, size_t n, const mrc_output_opts *o,
+                           int (*put)(void *arg, const unsigned char *p, size_t n), void *arg,
+                           const char *label, mrc_err *err);
 
 /** mrc_output_write_merged_at() : mrc_output_write_merged()'s lines (all of them: o->top and
  *  o->path unused) written at w's offset as mrc_output_write_sorted_at() writes them (edges

@@ -639,8 +639,9 @@ static int exchange_ranges(run *r, mrc_err *err)
     return rc;
 }
 
-/* Spread: this rank's range, the merge of its own part and every other rank's, as lines at w. */
-static int merge_range_at(run *r, mrc_out_at *w, mrc_err *err)
+/* Spread: the P parts of this rank's range (its own, and every other rank's from r->store).
+ * @return 0 with *out (close_parts() it), or nonzero with err filled. */
+static int open_parts(run *r, mrc_source ***out, mrc_err *err)
 {
     size_t P = (size_t)r->d.size, me = (size_t)r->d.rank;
     uint64_t b = budget(r);
@@ -654,10 +655,70 @@ static int merge_range_at(run *r, mrc_out_at *w, mrc_err *err)
                          : mrc_chunk_store_source(r->store, k, order, rbuf, err);
         if (src[k] == NULL) rc = err->code ? err->code : MRC_ENOMEM;
     }
-    if (rc == 0) rc = mrc_output_write_merged_at(src, P, &r->o.out, w, err);
-    for (size_t k = 0; src != NULL && k < P; k++)
+    *out = src;
+    return rc;
+}
+
+static void close_parts(run *r, mrc_source **src)
+{
+    for (size_t k = 0; src != NULL && k < (size_t)r->d.size; k++)
         if (src[k] != NULL) src[k]->close(src[k]);
     free(src);
+}
+
+/* Spread: this rank's range merged, as lines at w. */
+static int merge_range_at(run *r, mrc_out_at *w, mrc_err *err)
+{
+    mrc_source **src = NULL;
+    int rc = open_parts(r, &src, err);
+    if (rc == 0) rc = mrc_output_write_merged_at(src, (size_t)r->d.size, &r->o.out, w, err);
+    close_parts(r, src);
+    return rc;
+}
+
+/* Spread, rank 0 not in place: its range merged, as lines to the result, then o->tail. */
+static int merge_range_to(run *r, const mrc_output_opts *o, mrc_err *err)
+{
+    mrc_source **src = NULL;
+    int rc = open_parts(r, &src, err);
+    if (rc == 0) rc = mrc_output_write_merged(src, (size_t)r->d.size, o, err);
+    close_parts(r, src);
+    return rc;
+}
+
+/* A block of another rank's lines, handed to rank 0 when it asks. */
+typedef struct to_rank0 {
+    uint64_t sent;
+    bool declined; /* rank 0 asks no more: it failed, and reports */
+    mrc_err err;   /* the stream's own failure */
+} to_rank0;
+
+static int put_to_rank0(void *arg, const unsigned char *p, size_t n)
+{
+    to_rank0 *t = arg;
+    if (mrc_mpi_stream_put(p, n, &mrc_signal_flag, &t->sent, &t->declined, &t->err) != 0)
+        return EIO; /* the message is t->err's */
+    return t->declined ? ECANCELED : 0;
+}
+
+/* Spread, not in place, a rank other than 0: its range merged into lines on the way to rank 0,
+ * a block each time rank 0 asks (rank 0 appends them after the ranks before). */
+static int serve_spread(run *r, mrc_err *err)
+{
+    int rc = exchange_ranges(r, err);
+    if (rc == 0 && MRC_FAULT_AT(MRC_FP_STREAM)) rc = mrc_fault_at(err, MRC_FP_STREAM, 0);
+    mrc_source **src = NULL;
+    if (rc == 0) rc = open_parts(r, &src, err);
+    to_rank0 t = {0};
+    if (rc == 0) {
+        rc = mrc_output_merge_lines(src, (size_t)r->d.size, &r->o.out, put_to_rank0, &t,
+                                    "the lines to rank 0", err);
+        if (rc != 0 && t.err.code != 0) *err = t.err; /* the stream's, not "Input/output error" */
+    }
+    close_parts(r, src);
+    if (t.declined) return 0;
+    if (rc == 0) rc = mrc_mpi_stream_put(NULL, 0, &mrc_signal_flag, &t.sent, &t.declined, err);
+    if (rc != 0) mrc_mpi_stream_fail(err); /* rank 0 asks, or has asked: the error instead */
     return rc;
 }
 
@@ -796,17 +857,20 @@ static int tail_next(void *arg, const unsigned char **p, size_t *n, mrc_err *err
     return 0;
 }
 
-/* Rank 0, ranged: its own lines, then every other rank's appended. */
+/* Rank 0, ranged or spread: its own lines, then every other rank's appended. */
 static int write_ranges(run *r, mrc_err *err)
 {
     size_t P = (size_t)r->d.size;
-    mrc_source **src = open_streams(r, err);
-    if (src == NULL) return err->code;
+    int rc = r->spread ? exchange_ranges(r, err) : 0;
+    mrc_source **src = open_streams(r, rc != 0 ? &(mrc_err){0} : err);
+    if (src == NULL) return rc != 0 ? rc : err->code;
     tail_state ts = {r, src, 1, r->ranges.lines[0]};
     mrc_output_opts o = r->o.out;
     o.tail = tail_next;
     o.tail_arg = &ts;
-    int rc = mrc_output_write_sorted(&r->sorted, &o, r->topo, &r->pl, err);
+    if (rc == 0)
+        rc = r->spread ? merge_range_to(r, &o, err)
+                       : mrc_output_write_sorted(&r->sorted, &o, r->topo, &r->pl, err);
     for (size_t k = 1; k < P; k++)
         if (src[k] != NULL) src[k]->close(src[k]);
     free(src);
@@ -997,7 +1061,6 @@ int mrc_run_output(run *r)
     if (r->ranged || r->spread) {
         rc2 = place_ranges(r, rc, &r->err);
         if (rc == 0) rc = rc2;
-        r->spread = r->spread && r->placed; /* else rank 0 merges (placed: alike everywhere) */
     }
     if (mrc_run_agree(r, rc) != 0) return 1;
     uint64_t lines = r->comb.distinct > r->dropped ? r->comb.distinct - r->dropped : 0;
@@ -1016,16 +1079,18 @@ int mrc_run_output(run *r)
             r->o.out.written = lines_written;
             r->o.out.written_arg = &wc;
         }
-        rc = r->d.size == 1 ? write_mine(r, &r->o.out, &r->err)
-             : r->placed    ? write_placed(r, &r->err)
-             : r->ranged    ? write_ranges(r, &r->err)
-                            : merge_all(r, &r->err);
+        rc = r->d.size == 1           ? write_mine(r, &r->o.out, &r->err)
+             : r->placed              ? write_placed(r, &r->err)
+             : r->ranged || r->spread ? write_ranges(r, &r->err)
+                                      : merge_all(r, &r->err);
         r->o.out.written = NULL;
         r->o.out.written_arg = NULL;
         if (rc == 0) mrc_signals_watch_made(r->o.out.path);
         rc = mrc_run_end_phase(r, MRC_FP_OUTPUT, rc);
     } else if (r->placed) {
         rc = mrc_run_end_phase(r, MRC_FP_OUTPUT, write_placed_range(r, &r->err));
+    } else if (r->spread) {
+        rc = mrc_run_end_phase(r, MRC_FP_OUTPUT, serve_spread(r, &r->err));
     } else if (r->ranged) {
         rc = mrc_run_end_phase(r, MRC_FP_OUTPUT, serve_range(r, &r->err));
     } else {

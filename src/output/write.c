@@ -800,9 +800,10 @@ static int merge_streams(stream_merge *m, line_out *w, const mrc_output_opts *o,
     return rc;
 }
 
-/* The merge of n streams as lines into d (open), up to o->top of them. */
-static int merged_to(mrc_source *const *streams, size_t n, const mrc_output_opts *o,
-                     mrc_out_dest *d, mrc_err *err)
+/* The merge of n streams as lines handed to put (arg: its w->arg), up to o->top of them. */
+static int merged_put(mrc_source *const *streams, size_t n, const mrc_output_opts *o,
+                      int (*put)(line_out *w, const unsigned char *p, size_t n), void *arg,
+                      const char *label, mrc_err *err)
 {
     stream_merge m = {.streams = streams,
                       .n = n,
@@ -813,12 +814,12 @@ static int merged_to(mrc_source *const *streams, size_t n, const mrc_output_opts
     m.head = calloc(m.leaves, sizeof *m.head);
     m.code = calloc(m.leaves, sizeof *m.code);
     m.tree = calloc(m.leaves, sizeof *m.tree);
-    line_out w = {.cap = mrc_out_block_size(), .put = put_in_order, .stop = o->stop, .arg = d};
+    line_out w = {.cap = mrc_out_block_size(), .put = put, .stop = o->stop, .arg = arg};
     w.buf = malloc(w.cap);
     int rc = 0;
     if (m.head == NULL || m.code == NULL || m.tree == NULL || w.buf == NULL)
-        rc = mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", d->label);
-    if (rc == 0) rc = merge_streams(&m, &w, o, o->top != 0 ? o->top : UINT64_MAX, d->label, err);
+        rc = mrc_err_set(err, MRC_ENOMEM, "%s: out of memory", label);
+    if (rc == 0) rc = merge_streams(&m, &w, o, o->top != 0 ? o->top : UINT64_MAX, label, err);
     free(w.buf);
     free(m.tree);
     free(m.code);
@@ -826,13 +827,44 @@ static int merged_to(mrc_source *const *streams, size_t n, const mrc_output_opts
     return rc;
 }
 
+/* The merge of n streams as lines into d (open), up to o->top of them. */
+static int merged_to(mrc_source *const *streams, size_t n, const mrc_output_opts *o,
+                     mrc_out_dest *d, mrc_err *err)
+{
+    return merged_put(streams, n, o, put_in_order, d, d->label, err);
+}
+
 int mrc_output_write_merged(mrc_source *const *streams, size_t n, const mrc_output_opts *o,
                             mrc_err *err)
 {
     mrc_out_dest d;
     int rc = mrc_out_dest_open(&d, o->path != NULL ? o->path : "-", err);
-    if (rc == 0) rc = mrc_out_dest_close(&d, merged_to(streams, n, o, &d, err), err);
-    return rc;
+    if (rc != 0) return rc;
+    rc = merged_to(streams, n, o, &d, err);
+    if (rc == 0 && o->tail != NULL) rc = tail_to(o, &d, err);
+    return mrc_out_dest_close(&d, rc, err);
+}
+
+/* mrc_output_merge_lines()'s caller's put, as a line writer's. */
+typedef struct caller_put {
+    int (*put)(void *arg, const unsigned char *p, size_t n);
+    void *arg;
+} caller_put;
+
+static int put_to_caller(line_out *w, const unsigned char *p, size_t n)
+{
+    const caller_put *c = w->arg;
+    return c->put(c->arg, p, n);
+}
+
+int mrc_output_merge_lines(mrc_source *const *streams, size_t n, const mrc_output_opts *o,
+                           int (*put)(void *arg, const unsigned char *p, size_t n), void *arg,
+                           const char *label, mrc_err *err)
+{
+    caller_put c = {put, arg};
+    mrc_output_opts all = *o;
+    all.top = 0;
+    return merged_put(streams, n, &all, put_to_caller, &c, label, err);
 }
 
 int mrc_output_write_merged_at(mrc_source *const *streams, size_t n, const mrc_output_opts *o,

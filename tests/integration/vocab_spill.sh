@@ -62,8 +62,9 @@ awk -v n="$(wc -l <"$T/exp.tsv")" 'NF != 2 || $1 <= k || $2 < r || $1 > n { bad 
     fail "progress: the keys sorted within the step: $(cat "$T/stderr")"
 # At np >= 2 the ranks cut their sorted shares at splitters they agree on, and each writes its
 # range of the result in place (config.output_ranges); 1 to 3 threads (segments a rank: its
-# threads), both orders, --min-count. Standard output, and the test hook that makes rank 0 merge
-# every rank's share, take rank 0's merge instead: the same result.
+# threads), both orders, --min-count. To standard output (or a file rank 1 cannot see, the test
+# hook MRC_TEST_OUTPUT_UNSHARED) rank 0 appends the other ranks' lines; with the test hook
+# MRC_TEST_OUTPUT_MERGE rank 0 merges every rank's share: the same result.
 for np in 2 3; do
     check "spilled" "$np" "$T/exp.tsv" --memory-limit 16M --threads 2 --chunk-size 1M
     [ "$(metric "$T/m.json" 'm["config"]["output_ranges"] and m["config"]["output_in_place"]')" = True ] ||
@@ -75,27 +76,40 @@ check "one thread" 3 "$T/exp.tsv" --memory-limit 16M --threads 1
 MRC_TEST_OUTPUT_MERGE=1 check "rank 0 merging" 3 "$T/exp.tsv" --memory-limit 16M --threads 2
 [ "$(metric "$T/m.json" 'm["config"]["output_ranges"]')" = False ] ||
     fail "spilled np 3 MRC_TEST_OUTPUT_MERGE=1: by ranges"
-run_mrc_ok 2 --quiet --tmp-dir "$T/spill" --memory-limit 16M --threads 2 "$T/keys"
-assert_same "$T/exp.tsv" "$T/stdout" "spilled np 2 to standard output"
-nothing_left "$T/spill" "spilled np 2 to standard output: the tmp dir"
-log "ok: spilled np 2 to standard output (rank 0 merges)"
+for np in 2 3; do
+    run_mrc_ok "$np" --quiet --tmp-dir "$T/spill" --memory-limit 16M --threads 2 \
+        --metrics "$T/m.json" "$T/keys"
+    assert_same "$T/exp.tsv" "$T/stdout" "spilled np $np to standard output"
+    [ "$(metric "$T/m.json" 'm["config"]["output_ranges"] and not m["config"]["output_in_place"]')" = True ] ||
+        fail "spilled np $np to standard output: rank 0 did not append the ranges"
+    nothing_left "$T/spill" "spilled np $np to standard output: the tmp dir"
+    log "ok: spilled np $np to standard output (rank 0 appends the ranges)"
+done
+MRC_TEST_OUTPUT_UNSHARED=2 check "a file rank 2 cannot see" 3 "$T/exp-key.tsv" \
+    --memory-limit 16M --threads 2 --sort key
+[ "$(metric "$T/m.json" 'm["config"]["output_ranges"] and not m["config"]["output_in_place"]')" = True ] ||
+    fail "spilled np 3, the file unshared: rank 0 did not append the ranges"
 # A rank that fails before the ranks agree on the cut (the others must not wait for it there),
-# an owner before it serves its edges, rank 0 after writing its range, an owner at the end of
-# the output: exit 1 naming the rank, no result, no temporary, nothing in the tmp dir.
-for c in "1:sort:fail 3" "0:sort:oom 2" "1:stream:fail 3" "2:stream:oom 3" "0:output:fail 2" \
-    "1:output:oom 3"; do
-    read -r spec np <<<"$c"
-    IFS=: read -r rank phase kind <<<"$spec"
-    if [ "$kind" = fail ]; then cause="injected fault \(MRC_FAULT\) in $phase\$"; else
-        cause="out of memory \(MRC_FAULT\)"; fi
-    mkdir -p "$T/res"
-    MRC_FAULT=$spec run_mrc "$np" --quiet --tmp-dir "$T/spill" --memory-limit 16M --threads 2 \
-        --output "$T/res/out.tsv" "$T/keys"
-    assert_status 1 "spilled, ranges, MRC_FAULT=$spec np $np"
-    assert_one_error "^mrcount: rank $rank: .*$cause" "spilled, ranges, MRC_FAULT=$spec np $np"
-    nothing_left "$T/res" "spilled, ranges, MRC_FAULT=$spec np $np: the result's directory"
-    nothing_left "$T/spill" "spilled, ranges, MRC_FAULT=$spec np $np: the tmp dir"
-    log "ok: spilled, ranges written in place, MRC_FAULT=$spec at np $np"
+# an owner before it serves its lines or edges, rank 0 after writing its range, an owner at the
+# end of the output, with the ranges written in place and appended by rank 0: exit 1 naming
+# the rank, no result, no temporary, nothing in the tmp dir.
+for shared in 1 0; do
+    for c in "1:sort:fail 3" "0:sort:oom 2" "1:stream:fail 3" "2:stream:oom 3" "0:output:fail 2" \
+        "1:output:oom 3"; do
+        read -r spec np <<<"$c"
+        IFS=: read -r rank phase kind <<<"$spec"
+        if [ "$kind" = fail ]; then cause="injected fault \(MRC_FAULT\) in $phase\$"; else
+            cause="out of memory \(MRC_FAULT\)"; fi
+        what="spilled, ranges (shared $shared), MRC_FAULT=$spec np $np"
+        mkdir -p "$T/res"
+        MRC_TEST_OUTPUT_UNSHARED=$((1 - shared)) MRC_FAULT=$spec run_mrc "$np" --quiet \
+            --tmp-dir "$T/spill" --memory-limit 16M --threads 2 --output "$T/res/out.tsv" "$T/keys"
+        assert_status 1 "$what"
+        assert_one_error "^mrcount: rank $rank: .*$cause" "$what"
+        nothing_left "$T/res" "$what: the result's directory"
+        nothing_left "$T/spill" "$what: the tmp dir"
+        log "ok: $what"
+    done
 done
 # Multi-pass merges: a merge may open only 2 or 3 runs (the test hook MRC_TEST_FAN_IN), so the
 # map's runs and the output sort's runs are merged in groups first (which drops the cut of the
