@@ -31,9 +31,10 @@ typedef struct mrc_err {
                      reports a rank's own error before it */
 } mrc_err;
 
-/** mrc_msg_printable() : control bytes of msg other than TAB (a newline or an escape sequence
- *  in a file name or a key) become '?', so that a message stays one line and prints nothing
- *  the terminal would act on. */
+/** mrc_msg_printable() : control characters of msg other than TAB (a newline or an escape
+ *  sequence in a file name or a key: C0 bytes, DEL, C1 bytes 0x80-0x9F alone and C1 characters
+ *  U+0080-U+009F written in UTF-8) become one '?' each, so that a message stays one line and
+ *  prints nothing the terminal would act on; other UTF-8 and other bytes stay as they are. */
 void mrc_msg_printable(char *msg);
 
 #define MRC_KEY_SHOWN 200                     /* key bytes a message quotes at most */

@@ -20,10 +20,44 @@
 
 #include "mrcount/common.h"
 
+/* The length of the UTF-8 sequence at p (strict: no overlong form, surrogate or code point past
+ * U+10FFFF), its code point in *cp; 0 when none starts there. */
+static size_t utf8_at(const unsigned char *p, uint32_t *cp)
+{
+    size_t n = p[0] >= 0xF0 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC0 ? 2 : 0;
+    if (n == 0 || p[0] > 0xF4) return 0;
+    uint32_t c = p[0] & (0x7Fu >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80) return 0; /* the terminating NUL stops it too */
+        c = c << 6 | (p[i] & 0x3Fu);
+    }
+    static const uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (c < least[n] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
+    *cp = c;
+    return n;
+}
+
 void mrc_msg_printable(char *msg)
 {
-    for (unsigned char *p = (unsigned char *)msg; *p != '\0'; p++)
-        if ((*p < 0x20 && *p != '\t') || *p == 0x7f) *p = '?';
+    unsigned char *r = (unsigned char *)msg, *w = r;
+    while (*r != '\0') {
+        uint32_t cp;
+        size_t n = *r >= 0x80 ? utf8_at(r, &cp) : 0;
+        if (n > 0) { /* a C1 control written in UTF-8 (U+009B: an escape sequence) as one '?' */
+            if (cp <= 0x9F) {
+                *w++ = '?';
+            } else {
+                memmove(w, r, n);
+                w += n;
+            }
+            r += n;
+            continue;
+        }
+        /* a byte alone: C0 controls but TAB, DEL, and raw C1 (0x80-0x9F: an 8-bit terminal's) */
+        *w++ = (*r < 0x20 && *r != '\t') || (*r >= 0x7f && *r <= 0x9f) ? '?' : *r;
+        r++;
+    }
+    *w = '\0';
 }
 
 const char *mrc_key_shown(const void *key, size_t len, char *buf)

@@ -177,6 +177,36 @@ static void test_fd_given(void **state)
 
 /* A key in a message: NUL bytes shown (not the end of the string), long keys cut before a
  * UTF-8 character, never inside one, with "..." after. */
+/* Control characters become '?', in UTF-8 and as lone bytes; the rest stays. */
+static void test_msg_printable(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"plain text", "plain text"},
+        {"a\nb\rc\x1b[2Jd\x7f", "a?b?c?[2Jd?"},
+        {"tab\tkept", "tab\tkept"},
+        {"x\xc2\x9b"
+         "2J",
+         "x?2J"}, /* U+009B, CSI in UTF-8 */
+        {"x\x9b"
+         "2J \x85",
+         "x?2J ?"}, /* raw C1 bytes */
+        {"caf\xc3\xa9 \xc2\xa0 \xe2\x82\xac", "caf\xc3\xa9 \xc2\xa0 \xe2\x82\xac"}, /* kept */
+        {"\xf0\x9f\x98\x80!", "\xf0\x9f\x98\x80!"},                                 /* kept */
+        {"bad \xc0\x80 \xed\xa0\x80 \xff", "bad \xc0? \xed\xa0? \xff"}, /* invalid: bytes alone */
+        {"cut \xc2", "cut \xc2"},
+        {"", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%s", cases[i].in);
+        mrc_msg_printable(buf);
+        assert_string_equal(buf, cases[i].out);
+    }
+}
+
 static void test_key_shown(void **state)
 {
     (void)state;
@@ -204,9 +234,8 @@ static void test_key_shown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tcp_nodelay_all),
-        cmocka_unit_test(test_path_fd),
-        cmocka_unit_test(test_fd_given),
+        cmocka_unit_test(test_tcp_nodelay_all), cmocka_unit_test(test_path_fd),
+        cmocka_unit_test(test_fd_given),        cmocka_unit_test(test_msg_printable),
         cmocka_unit_test(test_key_shown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
