@@ -277,15 +277,16 @@ int mrc_mpi_shuffle_spilled(const mrc_mpi *d, mrc_table *const *tables, size_t n
                             const mrc_run_file *runs, size_t nruns, const mrc_spread_opts *o,
                             mrc_chunk_store **out, mrc_spread_stats *stats, mrc_err *err);
 
-/** mrc_mpi_exchange_ranges() : the same phased exchange for data cut by the caller: in phase p
- *  (1 to P-1) this rank sends open(dest)'s records, dest = (rank + p) mod P, and keeps what rank
- *  (rank - p) mod P sends it as source `from` of *out (in the order it was sent); its own range
- *  is neither opened nor stored (source `rank` stays empty). Failures as
- *  mrc_mpi_shuffle_spilled(). Collective. */
+/** mrc_mpi_exchange_ranges() : the same phased exchange for data cut by the caller, each range
+ *  in `parts` parts: in phase p (1 to P-1) this rank sends open(dest, j)'s records for j = 0 ..
+ *  parts - 1, dest = (rank + p) mod P, and keeps part j of what rank from = (rank - p) mod P
+ *  sends it as source from * parts + j of *out (in the order it was sent); its own range is
+ *  neither opened nor stored (its sources stay empty). Failures as mrc_mpi_shuffle_spilled().
+ *  Collective. */
 int mrc_mpi_exchange_ranges(const mrc_mpi *d,
-                            mrc_source *(*open)(int dest, void *arg, mrc_err *err), void *arg,
-                            const mrc_spread_opts *o, mrc_chunk_store **out,
-                            mrc_spread_stats *stats, mrc_err *err);
+                            mrc_source *(*open)(int dest, size_t part, void *arg, mrc_err *err),
+                            void *arg, size_t parts, const mrc_spread_opts *o,
+                            mrc_chunk_store **out, mrc_spread_stats *stats, mrc_err *err);
 
 /* ---- the result cut into ranges of the output order (ranges.c) ---- */
 

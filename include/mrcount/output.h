@@ -231,6 +231,15 @@ int mrc_output_refs_from_records(const unsigned char *const *segs, const size_t 
 int mrc_output_write_merged(mrc_source *const *streams, size_t n, const mrc_output_opts *o,
                             mrc_err *err);
 
+/** mrc_output_write_merged_part_at() : a part of w's lines, those at [at, at + bytes) of the
+ *  file, as the merge of n streams, written as mrc_output_write_merged_at() writes w's: what
+ *  falls in w's edges (mrc_output_edges()) goes to `edges` (head + tail bytes, the caller's),
+ *  the rest with pwrite(). Parts of one w may be written at once on several threads.
+ *  @return 0, or nonzero with err filled. */
+int mrc_output_write_merged_part_at(mrc_source *const *streams, size_t n, const mrc_output_opts *o,
+                                    const mrc_out_at *w, uint64_t at, uint64_t bytes,
+                                    unsigned char *edges, mrc_err *err);
+
 /** mrc_output_merge_lines() : the k-way merge of n streams as lines (all of them: o->top and
  *  o->path unused) handed to put in blocks of at most mrc_out_block_size() bytes (a longer key's
  *  bytes alone), on the calling thread. put returns 0, or an errno value that ends the merge

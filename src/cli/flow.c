@@ -12,7 +12,9 @@
  * stream per rank into the result; or each rank writes its part. It decides which way; the
  * work is in the stages it calls. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -493,7 +495,13 @@ typedef struct replay {
 static int replay_next(mrc_source *s, mrc_rec_view *v, mrc_err *err)
 {
     replay *p = (replay *)(void *)s;
-    if (p->pos >= p->len) return p->in->next(p->in, v, err);
+    if (p->pos >= p->len) {
+        if (p->buf != NULL) { /* given again: its memory goes (the last view is not read now) */
+            free(p->buf);
+            p->buf = NULL;
+        }
+        return p->in->next(p->in, v, err);
+    }
     const unsigned char *rec = p->buf + p->pos;
     *v = (mrc_rec_view){0, mrc_rec_count(rec), mrc_rec_key(rec), mrc_rec_len(rec)};
     p->pos += MRC_REC_HEAD + (size_t)v->len;
@@ -576,44 +584,112 @@ static int agree_cut(run *r, mrc_source **in, mrc_err *err)
 }
 
 /* Several ranks, spilled and cut: whether every rank's share kept its segments (a compaction
- * drops them), and each range's lines (r->ranges.lines) and this rank's bytes summed over the
- * ranks. failed: this rank has no share; it takes part. Collective; r->spread alike everywhere. */
+ * drops them), and each segment's lines and bytes summed over the ranks: each range's lines
+ * (r->ranges.lines), this rank's bytes and where each of its segments starts in them
+ * (r->seg_off). failed: this rank has no share; it takes part. Collective; r->spread alike
+ * everywhere. */
 static int plan_spread(run *r, int failed, mrc_err *err)
 {
     size_t P = (size_t)r->d.size, S = r->seg_per_rank, nsegs = r->cut.nsplit + 1;
-    uint64_t *v = calloc(2 * P, sizeof *v);
-    uint64_t bad = v == NULL || failed || !r->have_ext || r->ext.nsegs != nsegs;
+    size_t me = (size_t)r->d.rank;
+    uint64_t *v = calloc(2 * P * S, sizeof *v); /* every segment's lines, then bytes */
+    uint64_t *lines = calloc(P, sizeof *lines), *off = calloc(S + 1, sizeof *off);
+    uint64_t bad = v == NULL || lines == NULL || off == NULL || failed || !r->have_ext ||
+                   r->ext.nsegs != nsegs;
     mrc_err quiet = {0};
     int rc = mrc_mpi_max_u64(&r->d, &bad, 1, failed ? &quiet : err);
+    if (rc == 0 && !bad) {
+        for (size_t k = 0; k < nsegs; k++) {
+            v[k] = r->ext.seg_lines[k];
+            v[P * S + k] = r->ext.seg_bytes[k];
+        }
+        rc = mrc_mpi_sum_u64(&r->d, v, 2 * P * S, err);
+    }
     if (rc != 0 || bad) {
         free(v);
+        free(lines);
+        free(off);
         r->spread = false;
         return failed ? 0 : rc;
     }
-    for (size_t k = 0; k < nsegs; k++) {
-        v[k / S] += r->ext.seg_lines[k];
-        v[P + k / S] += r->ext.seg_bytes[k];
-    }
-    rc = mrc_mpi_sum_u64(&r->d, v, 2 * P, err);
-    if (rc != 0) {
-        free(v);
-        r->spread = false;
-        return rc;
-    }
-    r->range_bytes = v[P + (size_t)r->d.rank];
+    for (size_t k = 0; k < P * S; k++)
+        lines[k / S] += v[k];
+    for (size_t j = 0; j < S; j++)
+        off[j + 1] = off[j] + v[P * S + me * S + j];
+    free(v);
+    r->range_bytes = off[S];
     free(r->ranges.lines);
-    r->ranges.lines = v; /* the first P */
+    r->ranges.lines = lines;
+    free(r->seg_off);
+    r->seg_off = off;
     return 0;
 }
 
-/* Range `dest` of this rank's sorted share: its segments. */
-static mrc_source *range_open(int dest, void *arg, mrc_err *err)
+/* Segments [k0, k0 + count) of this rank's sorted share (those that exist). */
+static mrc_source *segs_open(run *r, size_t k0, size_t count, mrc_err *err)
+{
+    size_t n = r->ext.nsegs;
+    k0 = k0 < n ? k0 : n;
+    return mrc_output_sorted_result_segments(&r->ext, k0, count < n - k0 ? k0 + count : n, err);
+}
+
+/* Part j of range `dest` of this rank's sorted share: its segment dest S + j. */
+static mrc_source *part_open(int dest, size_t j, void *arg, mrc_err *err)
 {
     run *r = arg;
-    size_t S = r->seg_per_rank, n = r->ext.nsegs;
-    size_t k0 = (size_t)dest * S < n ? (size_t)dest * S : n;
-    size_t k1 = k0 + S < n ? k0 + S : n;
-    return mrc_output_sorted_result_segments(&r->ext, k0, k1, err);
+    return segs_open(r, (size_t)dest * r->seg_per_rank + j, 1, err);
+}
+
+/* Rank `from`'s parts of this rank's range, from r->store, one after another. */
+typedef struct parts_chain {
+    mrc_source base;
+    run *r;
+    size_t from, j, rbuf;
+    mrc_source *cur; /* part j; NULL before it is opened */
+} parts_chain;
+
+static int parts_next(mrc_source *src, mrc_rec_view *v, mrc_err *err)
+{
+    parts_chain *c = (parts_chain *)(void *)src;
+    enum mrc_order order = c->r->o.out.sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT;
+    for (; c->j < c->r->seg_per_rank; c->j++) {
+        if (c->cur == NULL &&
+            (c->cur = mrc_chunk_store_source(c->r->store, c->from * c->r->seg_per_rank + c->j,
+                                             order, c->rbuf, err)) == NULL)
+            return -(err->code ? err->code : MRC_ENOMEM);
+        int got = c->cur->next(c->cur, v, err);
+        if (got != 0) return got;
+        c->cur->close(c->cur);
+        c->cur = NULL;
+    }
+    return 0;
+}
+
+static void parts_close(mrc_source *src)
+{
+    parts_chain *c = (parts_chain *)(void *)src;
+    if (c->cur != NULL) c->cur->close(c->cur);
+    free(c);
+}
+
+static mrc_source *parts_open(run *r, size_t from, size_t rbuf, mrc_err *err)
+{
+    parts_chain *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
+        return NULL;
+    }
+    *c = (parts_chain){{parts_next, parts_close}, r, from, 0, rbuf, NULL};
+    return &c->base;
+}
+
+/* The read block of each of the P sources of a merge of this rank's range (`merges` at once):
+ * the reserve's other half. */
+static size_t range_read_buf(const run *r, size_t merges)
+{
+    uint64_t b = budget(r);
+    size_t rbuf = b ? (size_t)(b / 16 / (uint64_t)r->d.size / merges) : READ_BUF_MAX;
+    return rbuf < READ_BUF_MIN / 4 ? READ_BUF_MIN / 4 : rbuf > READ_BUF_MAX ? READ_BUF_MAX : rbuf;
 }
 
 /* Spread: every other rank's part of this rank's range comes into r->store, this rank's parts
@@ -630,7 +706,8 @@ static int exchange_ranges(run *r, mrc_err *err)
                           .tmp_dir = r->o.tmp_dir,
                           .stop = &mrc_signal_flag};
     mrc_spread_stats ss;
-    int rc = mrc_mpi_exchange_ranges(&r->d, range_open, r, &so, &r->store, &ss, err);
+    int rc =
+        mrc_mpi_exchange_ranges(&r->d, part_open, r, r->seg_per_rank, &so, &r->store, &ss, err);
     if (rc == 0 && ss.peer_failed) { /* that rank reports the cause */
         rc = mrc_err_set(err, MRC_EINTR, "output: another rank failed in the ranges' exchange");
         err->relayed = true;
@@ -643,16 +720,12 @@ static int exchange_ranges(run *r, mrc_err *err)
  * @return 0 with *out (close_parts() it), or nonzero with err filled. */
 static int open_parts(run *r, mrc_source ***out, mrc_err *err)
 {
-    size_t P = (size_t)r->d.size, me = (size_t)r->d.rank;
-    uint64_t b = budget(r);
-    size_t rbuf = b ? (size_t)(b / 16 / P) : READ_BUF_MAX; /* the reserve's other half */
-    rbuf = rbuf < READ_BUF_MIN / 4 ? READ_BUF_MIN / 4 : rbuf > READ_BUF_MAX ? READ_BUF_MAX : rbuf;
-    enum mrc_order order = r->o.out.sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT;
+    size_t P = (size_t)r->d.size, me = (size_t)r->d.rank, S = r->seg_per_rank;
+    size_t rbuf = range_read_buf(r, 1);
     mrc_source **src = calloc(P, sizeof *src);
     int rc = src == NULL ? mrc_err_set(err, MRC_ENOMEM, "output: out of memory") : 0;
     for (size_t k = 0; rc == 0 && k < P; k++) {
-        src[k] = k == me ? range_open((int)me, r, err)
-                         : mrc_chunk_store_source(r->store, k, order, rbuf, err);
+        src[k] = k == me ? segs_open(r, me * S, S, err) : parts_open(r, k, rbuf, err);
         if (src[k] == NULL) rc = err->code ? err->code : MRC_ENOMEM;
     }
     *out = src;
@@ -666,14 +739,75 @@ static void close_parts(run *r, mrc_source **src)
     free(src);
 }
 
-/* Spread: this rank's range merged, as lines at w. */
-static int merge_range_at(run *r, mrc_out_at *w, mrc_err *err)
+/* Spread, in place: segment j of this rank's range on thread j, the merge of its P parts (its
+ * own segment and every other rank's part j) written at its offset. */
+typedef struct range_job {
+    run *r;
+    const mrc_out_at *w;
+    unsigned char *edges; /* w's edges, each thread writing its own bytes of them */
+    size_t rbuf;
+    pthread_mutex_t mu; /* the store's sources are opened one at a time */
+} range_job;
+
+static int range_task(size_t j, void *arg, atomic_int *failed, mrc_err *err)
 {
-    mrc_source **src = NULL;
-    int rc = open_parts(r, &src, err);
-    if (rc == 0) rc = mrc_output_write_merged_at(src, (size_t)r->d.size, &r->o.out, w, err);
+    (void)failed;
+    range_job *job = arg;
+    run *r = job->r;
+    size_t P = (size_t)r->d.size, me = (size_t)r->d.rank, S = r->seg_per_rank;
+    if (j >= S) return 0;
+    enum mrc_order order = r->o.out.sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT;
+    mrc_source **src = calloc(P, sizeof *src);
+    int rc = src == NULL ? mrc_err_set(err, MRC_ENOMEM, "output: out of memory") : 0;
+    pthread_mutex_lock(&job->mu);
+    for (size_t k = 0; rc == 0 && k < P; k++) {
+        src[k] = k == me ? segs_open(r, me * S + j, 1, err)
+                         : mrc_chunk_store_source(r->store, k * S + j, order, job->rbuf, err);
+        if (src[k] == NULL) rc = err->code ? err->code : MRC_ENOMEM;
+    }
+    pthread_mutex_unlock(&job->mu);
+    if (rc == 0)
+        rc = mrc_output_write_merged_part_at(src, P, &r->o.out, job->w, job->w->at + r->seg_off[j],
+                                             r->seg_off[j + 1] - r->seg_off[j], job->edges, err);
     close_parts(r, src);
     return rc;
+}
+
+/* Spread: this rank's range merged, as lines at w: a segment a thread (one merge of it all
+ * without several). */
+static int merge_range_at(run *r, mrc_out_at *w, mrc_err *err)
+{
+    size_t S = r->seg_per_rank;
+    if (S < 2 || r->pl.nthreads < 2) {
+        mrc_source **src = NULL;
+        int rc = open_parts(r, &src, err);
+        if (rc == 0) rc = mrc_output_write_merged_at(src, (size_t)r->d.size, &r->o.out, w, err);
+        close_parts(r, src);
+        return rc;
+    }
+    uint64_t head, tail;
+    mrc_output_edges(w->at, w->bytes, w->page, &head, &tail);
+    w->edges = NULL;
+    w->edges_len = (size_t)(head + tail);
+    range_job job = {.r = r, .w = w, .rbuf = range_read_buf(r, S)};
+    if (w->edges_len != 0 && (job.edges = malloc(w->edges_len)) == NULL)
+        return mrc_err_errno(err, ENOMEM, "%s", w->label);
+    if (pthread_mutex_init(&job.mu, NULL) != 0) {
+        free(job.edges);
+        return mrc_err_set(err, MRC_ENOMEM, "output: cannot create a mutex");
+    }
+    /* the store's first reader flushes its write buffer: once, here */
+    mrc_source *first = mrc_chunk_store_source(r->store, 0, MRC_ORDER_KEY, 0, err);
+    int rc = first == NULL ? (err->code ? err->code : MRC_ENOMEM) : 0;
+    if (first != NULL) first->close(first);
+    if (rc == 0) rc = mrc_run_tasks(r->topo, &r->pl, range_task, &job, err);
+    pthread_mutex_destroy(&job.mu);
+    if (rc != 0) {
+        free(job.edges);
+        return rc;
+    }
+    w->edges = job.edges;
+    return 0;
 }
 
 /* Spread, rank 0 not in place: its range merged, as lines to the result, then o->tail. */
@@ -1128,6 +1262,8 @@ void mrc_run_flow_free(run *r)
     if (r->have_ext) mrc_output_sorted_result_free(&r->ext);
     mrc_ranges_free(&r->ranges);
     mrc_splitters_free(&r->cut);
+    free(r->seg_off);
+    r->seg_off = NULL;
     if (r->placed && r->d.rank != 0 && r->out_fd >= 0) close(r->out_fd);
     mrc_err quiet = {0}; /* a run that failed before rank 0 wrote: its temporary removed */
     (void)mrc_output_file_close(r->out_file, 0, MRC_EIO, &quiet);

@@ -17,7 +17,7 @@
 #define TAG_SPREAD 31
 #define FLAG_LAST 1u /* the sender's last chunk for this range */
 #define FLAG_FAIL 2u /* the sender failed: its data is incomplete */
-#define CHUNK_HEAD 8 /* u32 flags, u32 padding, then whole records */
+#define CHUNK_HEAD 8 /* u32 flags, u32 part (of the range), then whole records */
 
 /* One range of this rank's data as a stream: the merge of every table's and run's slice. */
 static mrc_source *range_stream(mrc_table *const *tables, size_t ntables, const mrc_run_file *runs,
@@ -84,11 +84,13 @@ static int fill(chunk_fill *c, unsigned char **buf, size_t *cap, size_t round, s
     return 0;
 }
 
-/* The phased exchange: range `dest` of this rank's data is open(dest, arg); this rank's own
- * range goes into the store too, or (skip_own) is not opened at all. */
-typedef mrc_source *(*range_open_fn)(int dest, void *arg, mrc_err *err);
+/* The phased exchange: part j of range `dest` of this rank's data is open(dest, j, arg), sent
+ * in chunks that each hold records of one part; rank `from`'s part j of this rank's range is
+ * source from * parts + j of the store. This rank's own range goes into the store too, or
+ * (skip_own) is not opened at all. */
+typedef mrc_source *(*range_open_fn)(int dest, size_t part, void *arg, mrc_err *err);
 
-static int exchange(const mrc_mpi *d, range_open_fn open, void *arg, bool skip_own,
+static int exchange(const mrc_mpi *d, range_open_fn open, void *arg, size_t parts, bool skip_own,
                     const mrc_spread_opts *o, mrc_chunk_store **out, mrc_spread_stats *stats,
                     mrc_err *err)
 {
@@ -96,7 +98,10 @@ static int exchange(const mrc_mpi *d, range_open_fn open, void *arg, bool skip_o
     *out = NULL;
     memset(stats, 0, sizeof *stats);
     int failed = 0;
-    mrc_chunk_store *store = mrc_chunk_store_open((size_t)P, o->mem_budget, o->tmp_dir, err);
+    mrc_chunk_store *store =
+        parts > 0 && parts <= UINT32_MAX && (size_t)P <= SIZE_MAX / parts
+            ? mrc_chunk_store_open((size_t)P * parts, o->mem_budget, o->tmp_dir, err)
+            : NULL;
     size_t round = o->round_bytes > CHUNK_HEAD + 64 ? o->round_bytes : CHUNK_HEAD + 64;
     size_t scap = round, rcap = round;
     unsigned char *sbuf = malloc(scap), *rbuf = malloc(rcap);
@@ -108,8 +113,9 @@ static int exchange(const mrc_mpi *d, range_open_fn open, void *arg, bool skip_o
     for (int p = skip_own ? 1 : 0; p < P && mpi_rc == MPI_SUCCESS; p++) {
         int dest = (me + p) % P, from = (me - p + P) % P;
         chunk_fill c = {0};
+        uint32_t part = 0;
         if (!failed) {
-            c.src = open(dest, arg, err);
+            c.src = open(dest, 0, arg, err);
             if (c.src == NULL) failed = 1;
         }
         bool send_done = false, recv_done = false;
@@ -122,19 +128,24 @@ static int exchange(const mrc_mpi *d, range_open_fn open, void *arg, bool skip_o
             size_t slen = CHUNK_HEAD;
             if (!send_done) {
                 uint32_t flags = 0;
+                while (!failed && c.ended && !c.have && part + 1 < parts) { /* the next part */
+                    c.src->close(c.src);
+                    c = (chunk_fill){.src = open(dest, ++part, arg, err)};
+                    if (c.src == NULL) failed = 1;
+                }
                 if (!failed && fill(&c, &sbuf, &scap, round, &slen, err) != 0) failed = 1;
                 if (failed) {
                     slen = CHUNK_HEAD;
                     flags |= FLAG_FAIL | FLAG_LAST;
-                } else if (c.ended && !c.have) {
+                } else if (c.ended && !c.have && part + 1 == parts) {
                     flags |= FLAG_LAST;
                 }
                 memcpy(sbuf, &flags, 4);
-                memset(sbuf + 4, 0, 4);
+                memcpy(sbuf + 4, &part, 4);
                 send_done = (flags & FLAG_LAST) != 0;
                 if (dest == me) { /* to itself: straight into the store */
                     if (!failed && slen > CHUNK_HEAD &&
-                        mrc_chunk_store_append(store, (size_t)me, sbuf + CHUNK_HEAD,
+                        mrc_chunk_store_append(store, (size_t)me * parts + part, sbuf + CHUNK_HEAD,
                                                slen - CHUNK_HEAD, err) != 0)
                         failed = 1;
                     stats->kept += slen - CHUNK_HEAD;
@@ -174,13 +185,21 @@ static int exchange(const mrc_mpi *d, range_open_fn open, void *arg, bool skip_o
                 if (mpi_rc != MPI_SUCCESS) break;
                 mpi_rc = MPI_Waitall(2, req, MPI_STATUSES_IGNORE);
                 if (mpi_rc != MPI_SUCCESS) break;
-                uint32_t flags = 0;
-                if (n >= CHUNK_HEAD) memcpy(&flags, rbuf, 4);
+                uint32_t flags = 0, rpart = 0;
+                if (n >= CHUNK_HEAD) {
+                    memcpy(&flags, rbuf, 4);
+                    memcpy(&rpart, rbuf + 4, 4);
+                }
                 recv_done = n < CHUNK_HEAD || (flags & FLAG_LAST) != 0;
                 if (flags & FLAG_FAIL) stats->peer_failed = true;
                 stats->received += (uint64_t)(n > CHUNK_HEAD ? n - CHUNK_HEAD : 0);
+                if (!failed && n > CHUNK_HEAD && rpart >= parts) {
+                    mrc_err_set(err, MRC_EINVAL, "shuffle: rank %d sent part %u of %zu", from,
+                                (unsigned)rpart, parts);
+                    failed = 1;
+                }
                 if (!failed && n > CHUNK_HEAD &&
-                    mrc_chunk_store_append(store, (size_t)from, rbuf + CHUNK_HEAD,
+                    mrc_chunk_store_append(store, (size_t)from * parts + rpart, rbuf + CHUNK_HEAD,
                                            (size_t)n - CHUNK_HEAD, err) != 0)
                     failed = 1;
             } else {
@@ -211,8 +230,9 @@ typedef struct hash_ranges {
     size_t nruns, read_buf;
 } hash_ranges;
 
-static mrc_source *hash_range_open(int dest, void *arg, mrc_err *err)
+static mrc_source *hash_range_open(int dest, size_t part, void *arg, mrc_err *err)
 {
+    (void)part;
     const hash_ranges *h = arg;
     uint64_t lo = mrc_hash_range_start((uint32_t)dest, (uint32_t)h->P);
     uint64_t hi =
@@ -225,13 +245,13 @@ int mrc_mpi_shuffle_spilled(const mrc_mpi *d, mrc_table *const *tables, size_t n
                             mrc_chunk_store **out, mrc_spread_stats *stats, mrc_err *err)
 {
     hash_ranges h = {d->size, tables, ntables, runs, nruns, o->read_buf};
-    return exchange(d, hash_range_open, &h, false, o, out, stats, err);
+    return exchange(d, hash_range_open, &h, 1, false, o, out, stats, err);
 }
 
 int mrc_mpi_exchange_ranges(const mrc_mpi *d,
-                            mrc_source *(*open)(int dest, void *arg, mrc_err *err), void *arg,
-                            const mrc_spread_opts *o, mrc_chunk_store **out,
-                            mrc_spread_stats *stats, mrc_err *err)
+                            mrc_source *(*open)(int dest, size_t part, void *arg, mrc_err *err),
+                            void *arg, size_t parts, const mrc_spread_opts *o,
+                            mrc_chunk_store **out, mrc_spread_stats *stats, mrc_err *err)
 {
-    return exchange(d, open, arg, true, o, out, stats, err);
+    return exchange(d, open, arg, parts, true, o, out, stats, err);
 }

@@ -845,6 +845,31 @@ int mrc_output_write_merged(mrc_source *const *streams, size_t n, const mrc_outp
     return mrc_out_dest_close(&d, rc, err);
 }
 
+int mrc_output_write_merged_part_at(mrc_source *const *streams, size_t n, const mrc_output_opts *o,
+                                    const mrc_out_at *w, uint64_t at, uint64_t bytes,
+                                    unsigned char *edges, mrc_err *err)
+{
+    if (at < w->at || at - w->at > w->bytes || bytes > w->bytes - (at - w->at))
+        return mrc_err_set(err, MRC_EINVAL, "%s: a part past its lines", w->label);
+    uint64_t head, tail;
+    mrc_output_edges(w->at, w->bytes, w->page, &head, &tail);
+    mrc_out_dest d = placed_dest(w->label, w->fd, w->at, w->bytes, head, tail);
+    d.edges = edges;
+    d.pos = at;
+    d.end = at + bytes;
+    d.written = d.retired = at > d.body_from ? at : d.body_from; /* its body starts there */
+    mrc_output_opts all = *o;
+    all.top = 0;
+    all.written = NULL; /* several parts at once */
+    int rc = merged_to(streams, n, &all, &d, err);
+    if (rc == 0 && d.pos != d.end)
+        rc = mrc_err_set(err, MRC_EIO, "%s: %llu bytes of lines in a part, %llu expected", w->label,
+                         (unsigned long long)(d.pos - at), (unsigned long long)bytes);
+    if (rc == 0 && durable_fsync && fsync(w->fd) != 0)
+        rc = mrc_err_errno(err, errno, "%s", w->label);
+    return rc;
+}
+
 /* mrc_output_merge_lines()'s caller's put, as a line writer's. */
 typedef struct caller_put {
     int (*put)(void *arg, const unsigned char *p, size_t n);

@@ -73,6 +73,10 @@ done
 check "by key" 2 "$T/exp-key.tsv" --memory-limit 16M --sort key
 check "by key" 3 "$T/exp-key.tsv" --memory-limit 16M --sort key --threads 3
 check "one thread" 3 "$T/exp.tsv" --memory-limit 16M --threads 1
+# a few hundred lines: each rank's range within a page or two, its threads' segments in the
+# edges rank 0 writes
+awk -F "$TAB" '$2 >= 300' "$T/exp.tsv" >"$T/exp-300.tsv"
+check "--min-count 300" 3 "$T/exp-300.tsv" --memory-limit 16M --threads 3 --min-count 300
 MRC_TEST_OUTPUT_MERGE=1 check "rank 0 merging" 3 "$T/exp.tsv" --memory-limit 16M --threads 2
 [ "$(metric "$T/m.json" 'm["config"]["output_ranges"]')" = False ] ||
     fail "spilled np 3 MRC_TEST_OUTPUT_MERGE=1: by ranges"
