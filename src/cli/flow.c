@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "mrcount/output.h"
+#include "mrcount/tmpfile.h"
 #include "run.h"
 #include "signals.h"
 
@@ -820,38 +821,56 @@ static int merge_range_to(run *r, const mrc_output_opts *o, mrc_err *err)
     return rc;
 }
 
-/* A block of another rank's lines, handed to rank 0 when it asks. */
-typedef struct to_rank0 {
-    uint64_t sent;
-    bool declined; /* rank 0 asks no more: it failed, and reports */
-    mrc_err err;   /* the stream's own failure */
-} to_rank0;
+/* Another rank's lines into its temporary file. */
+typedef struct to_file {
+    int fd;
+    const char *dir;
+    uint64_t len;
+    mrc_err err; /* the write's own failure */
+} to_file;
 
-static int put_to_rank0(void *arg, const unsigned char *p, size_t n)
+static int put_to_file(void *arg, const unsigned char *p, size_t n)
 {
-    to_rank0 *t = arg;
-    if (mrc_mpi_stream_put(p, n, &mrc_signal_flag, &t->sent, &t->declined, &t->err) != 0)
-        return EIO; /* the message is t->err's */
-    return t->declined ? ECANCELED : 0;
+    to_file *t = arg;
+    if (mrc_write_full(t->fd, p, n, t->dir, &t->err) != 0) return EIO; /* the message: t->err */
+    t->len += n;
+    return 0;
 }
 
-/* Spread, not in place, a rank other than 0: its range merged into lines on the way to rank 0,
- * a block each time rank 0 asks (rank 0 appends them after the ranks before). */
+/* Spread, not in place, a rank other than 0: its range merged into lines in a temporary file of
+ * its own (in --tmp-dir, while rank 0 writes its range), then served to rank 0, a block each time
+ * it asks (rank 0 appends them after the ranks before). Merged straight into the blocks rank 0
+ * asks for, a rank would format only while rank 0 waits for it: no faster than rank 0 alone. */
 static int serve_spread(run *r, mrc_err *err)
 {
     int rc = exchange_ranges(r, err);
     if (rc == 0 && MRC_FAULT_AT(MRC_FP_STREAM)) rc = mrc_fault_at(err, MRC_FP_STREAM, 0);
+    to_file f = {.fd = -1, .dir = r->o.tmp_dir};
     mrc_source **src = NULL;
+    if (rc == 0) rc = mrc_tmpfile_open(r->o.tmp_dir, &f.fd, err);
     if (rc == 0) rc = open_parts(r, &src, err);
-    to_rank0 t = {0};
     if (rc == 0) {
-        rc = mrc_output_merge_lines(src, (size_t)r->d.size, &r->o.out, put_to_rank0, &t,
-                                    "the lines to rank 0", err);
-        if (rc != 0 && t.err.code != 0) *err = t.err; /* the stream's, not "Input/output error" */
+        rc = mrc_output_merge_lines(src, (size_t)r->d.size, &r->o.out, put_to_file, &f,
+                                    r->o.tmp_dir, err);
+        if (rc != 0 && f.err.code != 0) *err = f.err; /* names the directory and the cause */
     }
     close_parts(r, src);
-    if (t.declined) return 0;
-    if (rc == 0) rc = mrc_mpi_stream_put(NULL, 0, &mrc_signal_flag, &t.sent, &t.declined, err);
+    mrc_chunk_store_close(r->store); /* merged: its memory and file go */
+    r->store = NULL;
+    unsigned char *buf = rc == 0 ? malloc(STREAM_BYTES) : NULL;
+    if (rc == 0 && buf == NULL) rc = mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
+    uint64_t sent = 0;
+    bool declined = false;
+    for (uint64_t at = 0; rc == 0 && !declined;) {
+        size_t n = f.len - at < STREAM_BYTES ? (size_t)(f.len - at) : STREAM_BYTES;
+        if (n > 0 && (rc = mrc_pread_full(f.fd, buf, n, at, r->o.tmp_dir, err)) != 0) break;
+        rc = mrc_mpi_stream_put(buf, n, &mrc_signal_flag, &sent, &declined, err);
+        at += n;
+        if (n == 0) break; /* the end was sent */
+    }
+    free(buf);
+    if (f.fd >= 0) close(f.fd);
+    if (declined) return 0;                /* rank 0 failed, and reports */
     if (rc != 0) mrc_mpi_stream_fail(err); /* rank 0 asks, or has asked: the error instead */
     return rc;
 }
