@@ -728,6 +728,14 @@ int mrc_source_merge(mrc_source *const *src, size_t n, enum mrc_order order, mrc
 mrc_source *mrc_merge_source_open(mrc_source *const *src, size_t n, enum mrc_order order,
                                   mrc_err *err);
 
+/** mrc_chain_source_open() : the streams open(i) for i = first .. end - 1 one after another, as
+ *  one stream (mergesrc.c): each is opened when the one before it ends, and closed then, so one
+ *  is open at a time. @return the chain (first == end: an empty stream), or NULL with err
+ *  filled (ENOMEM). */
+mrc_source *mrc_chain_source_open(size_t first, size_t end,
+                                  mrc_source *(*open)(size_t i, void *arg, mrc_err *err), void *arg,
+                                  mrc_err *err);
+
 #define MRC_RUN_INDEX_BITS 12 /* a bucket = the top 12 bits of the hash */
 #define MRC_RUN_BUCKETS (1u << MRC_RUN_INDEX_BITS)
 #define MRC_RUN_BUF_DEFAULT ((size_t)1 << 20) /* writer buffer and reader block: 1 MiB */

@@ -641,47 +641,12 @@ static mrc_source *part_open(int dest, size_t j, void *arg, mrc_err *err)
     return segs_open(r, (size_t)dest * r->seg_per_rank + j, 1, err);
 }
 
-/* Rank `from`'s parts of this rank's range, from r->store, one after another. */
-typedef struct parts_chain {
-    mrc_source base;
-    run *r;
-    size_t from, j, rbuf;
-    mrc_source *cur; /* part j; NULL before it is opened */
-} parts_chain;
-
-static int parts_next(mrc_source *src, mrc_rec_view *v, mrc_err *err)
+/* Part i of what the exchange brought (r->store). */
+static mrc_source *store_part_open(size_t i, void *arg, mrc_err *err)
 {
-    parts_chain *c = (parts_chain *)(void *)src;
-    enum mrc_order order = c->r->o.out.sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT;
-    for (; c->j < c->r->seg_per_rank; c->j++) {
-        if (c->cur == NULL &&
-            (c->cur = mrc_chunk_store_source(c->r->store, c->from * c->r->seg_per_rank + c->j,
-                                             order, c->rbuf, err)) == NULL)
-            return -(err->code ? err->code : MRC_ENOMEM);
-        int got = c->cur->next(c->cur, v, err);
-        if (got != 0) return got;
-        c->cur->close(c->cur);
-        c->cur = NULL;
-    }
-    return 0;
-}
-
-static void parts_close(mrc_source *src)
-{
-    parts_chain *c = (parts_chain *)(void *)src;
-    if (c->cur != NULL) c->cur->close(c->cur);
-    free(c);
-}
-
-static mrc_source *parts_open(run *r, size_t from, size_t rbuf, mrc_err *err)
-{
-    parts_chain *c = calloc(1, sizeof *c);
-    if (c == NULL) {
-        mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
-        return NULL;
-    }
-    *c = (parts_chain){{parts_next, parts_close}, r, from, 0, rbuf, NULL};
-    return &c->base;
+    run *r = arg;
+    enum mrc_order order = r->o.out.sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT;
+    return mrc_chunk_store_source(r->store, i, order, r->range_rbuf, err);
 }
 
 /* The read block of each of the P sources of a merge of this rank's range (`merges` at once):
@@ -722,11 +687,12 @@ static int exchange_ranges(run *r, mrc_err *err)
 static int open_parts(run *r, mrc_source ***out, mrc_err *err)
 {
     size_t P = (size_t)r->d.size, me = (size_t)r->d.rank, S = r->seg_per_rank;
-    size_t rbuf = range_read_buf(r, 1);
+    r->range_rbuf = range_read_buf(r, 1);
     mrc_source **src = calloc(P, sizeof *src);
     int rc = src == NULL ? mrc_err_set(err, MRC_ENOMEM, "output: out of memory") : 0;
-    for (size_t k = 0; rc == 0 && k < P; k++) {
-        src[k] = k == me ? segs_open(r, me * S, S, err) : parts_open(r, k, rbuf, err);
+    for (size_t k = 0; rc == 0 && k < P; k++) { /* rank k's parts one after another */
+        src[k] = k == me ? segs_open(r, me * S, S, err)
+                         : mrc_chain_source_open(k * S, k * S + S, store_part_open, r, err);
         if (src[k] == NULL) rc = err->code ? err->code : MRC_ENOMEM;
     }
     *out = src;

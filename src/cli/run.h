@@ -67,6 +67,7 @@ typedef struct run {
     mrc_splitters cut;
     size_t seg_per_rank;
     uint64_t *seg_off; /* seg_per_rank + 1: where each segment of this rank's lines starts */
+    size_t range_rbuf; /* the read block of each part of it the exchange brought */
     /* ranged, every rank's lines written in place into the result file that rank 0 made, on
      * a file system all ranks share (flow.c): its temporary (rank 0), the descriptor of this
      * rank, where its lines start, the length of all lines and the page size of the ranks */

@@ -131,6 +131,25 @@ static int draw_samples(const unsigned char *payload, size_t len, uint64_t recor
     return 0;
 }
 
+/* Where each rank's samples go in the gathered buffer (info: per rank its bytes, samples and
+ * weight, as gathered), their total bytes and count. @return 0, 1 when a rank failed
+ * (UINT64_MAX bytes), 2 when they pass MPI's int counts: every rank alike. */
+static int sample_layout(const uint64_t *info, int P, int *bytes, int *displ, size_t *all_len,
+                         size_t *nall)
+{
+    *all_len = *nall = 0;
+    for (int r = 0; r < P; r++) {
+        uint64_t b = info[3 * (size_t)r];
+        if (b == UINT64_MAX) return 1;
+        if (*all_len + b > INT_MAX) return 2;
+        bytes[r] = (int)b;
+        displ[r] = (int)*all_len;
+        *all_len += b;
+        *nall += (size_t)info[3 * (size_t)r + 1];
+    }
+    return 0;
+}
+
 /* Every rank picks the same splitters from the gathered samples: split[k] opens range k+1 of
  * `parts`, at the first sample with (k+1)/parts of the total weight before it. */
 static void pick_splitters(const unsigned char *all, const int *bytes, const int *displ,
@@ -265,13 +284,7 @@ int mrc_mpi_agree_splitters(const mrc_mpi *d, const unsigned char *mine, size_t 
         rc = mrc_mpi_mpi_error(err, "MPI_Allgather(sample sizes)", mrc);
         goto out;
     }
-    for (int r = 0; r < P; r++) {
-        if (info[3 * (size_t)r] == UINT64_MAX || all_len + info[3 * (size_t)r] > INT_MAX) goto out;
-        bytes[r] = (int)info[3 * (size_t)r];
-        displ[r] = (int)all_len;
-        all_len += info[3 * (size_t)r];
-        nall += (size_t)info[3 * (size_t)r + 1];
-    }
+    if (sample_layout(info, P, bytes, displ, &all_len, &nall) != 0) goto out; /* declined */
     all = malloc(all_len + 1);
     smp = malloc((nall + 1) * sizeof *smp);
     out->split = malloc(parts * sizeof *out->split);
@@ -378,12 +391,11 @@ int mrc_mpi_output_ranges(const mrc_mpi *d, void **table, const mrc_ranges_opts 
     }
     if (rc != 0) goto out;
     size_t all_len = 0, nall = 0;
-    for (int r = 0; r < P; r++) {
-        if (info[3 * (size_t)r] == UINT64_MAX) goto out; /* that rank reports */
-        bytes[r] = (int)info[3 * (size_t)r];
-        displ[r] = (int)all_len;
-        all_len += info[3 * (size_t)r];
-        nall += (size_t)info[3 * (size_t)r + 1];
+    int layout = sample_layout(info, P, bytes, displ, &all_len, &nall);
+    if (layout == 1) goto out; /* that rank reports */
+    if (layout == 2) {         /* never at SAMPLE_ALL samples of SAMPLE_KEY bytes */
+        rc = mrc_err_set(err, MRC_EOVERFLOW, "output ranges: samples past MPI's int counts");
+        goto out;
     }
     all = malloc(all_len + 1);
     smp = malloc((nall + 1) * sizeof *smp);

@@ -210,6 +210,28 @@ void mrc_output_sorted_result_free(mrc_sorted_result *s)
     memset(s, 0, sizeof *s);
 }
 
+/* nsplit + 1 segments cut at split (ascending), copied. */
+static int segments_at(mrc_sorted_result *s, const mrc_rec_view *split, size_t nsplit, mrc_err *err)
+{
+    size_t bytes = 0, want = nsplit + 1;
+    for (size_t k = 0; k < nsplit; k++)
+        bytes += split[k].len;
+    s->split = calloc(nsplit ? nsplit : 1, sizeof *s->split);
+    s->split_keys = malloc(bytes ? bytes : 1);
+    s->seg_lines = calloc(want, sizeof *s->seg_lines);
+    s->seg_bytes = calloc(want, sizeof *s->seg_bytes);
+    if (s->split == NULL || s->split_keys == NULL || s->seg_lines == NULL || s->seg_bytes == NULL) {
+        segments_drop(s);
+        return mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
+    }
+    for (size_t k = 0, at = 0; k < nsplit; at += split[k].len, k++) {
+        if (split[k].len) memcpy(s->split_keys + at, split[k].key, split[k].len);
+        s->split[k] = (mrc_rec_view){0, split[k].count, s->split_keys + at, split[k].len};
+    }
+    s->nsegs = want;
+    return 0;
+}
+
 /* The splitters of `want` segments, from the first sorted buffer: its records at every
  * want-th of its order (a buffer of the stream in hash order is a sample of it in any output
  * order), copied. Fewer when the buffer holds fewer records; none below two segments. */
@@ -219,49 +241,15 @@ static int segments_choose(mrc_sorted_result *s, const mrc_out_sorted *sorted, s
     uint64_t n = sorted->records;
     if (want > n) want = (size_t)n;
     if (want < 2) return 0;
-    size_t bytes = 0;
-    for (size_t k = 1; k < want; k++)
-        bytes += mrc_rec_len(sorted->refs[(size_t)(n * k / want)].rec);
-    s->split = calloc(want - 1, sizeof *s->split);
-    s->split_keys = malloc(bytes ? bytes : 1);
-    s->seg_lines = calloc(want, sizeof *s->seg_lines);
-    s->seg_bytes = calloc(want, sizeof *s->seg_bytes);
-    if (s->split == NULL || s->split_keys == NULL || s->seg_lines == NULL || s->seg_bytes == NULL) {
-        segments_drop(s);
-        return mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
-    }
-    size_t at = 0;
+    mrc_rec_view *split = malloc((want - 1) * sizeof *split);
+    if (split == NULL) return mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
     for (size_t k = 1; k < want; k++) {
         const unsigned char *rec = sorted->refs[(size_t)(n * k / want)].rec;
-        uint32_t len = mrc_rec_len(rec);
-        if (len) memcpy(s->split_keys + at, mrc_rec_key(rec), len);
-        s->split[k - 1] = (mrc_rec_view){0, mrc_rec_count(rec), s->split_keys + at, len};
-        at += len;
+        split[k - 1] = (mrc_rec_view){0, mrc_rec_count(rec), mrc_rec_key(rec), mrc_rec_len(rec)};
     }
-    s->nsegs = want;
-    return 0;
-}
-
-/* The segments at the caller's splitters (o->split, o->nsplit), copied. */
-static int segments_given(mrc_sorted_result *s, const mrc_sort_stream_opts *o, mrc_err *err)
-{
-    size_t bytes = 0, want = o->nsplit + 1;
-    for (size_t k = 0; k < o->nsplit; k++)
-        bytes += o->split[k].len;
-    s->split = calloc(o->nsplit, sizeof *s->split);
-    s->split_keys = malloc(bytes ? bytes : 1);
-    s->seg_lines = calloc(want, sizeof *s->seg_lines);
-    s->seg_bytes = calloc(want, sizeof *s->seg_bytes);
-    if (s->split == NULL || s->split_keys == NULL || s->seg_lines == NULL || s->seg_bytes == NULL) {
-        segments_drop(s);
-        return mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
-    }
-    for (size_t k = 0, at = 0; k < o->nsplit; at += o->split[k].len, k++) {
-        if (o->split[k].len) memcpy(s->split_keys + at, o->split[k].key, o->split[k].len);
-        s->split[k] = (mrc_rec_view){0, o->split[k].count, s->split_keys + at, o->split[k].len};
-    }
-    s->nsegs = want;
-    return 0;
+    int rc = segments_at(s, split, want - 1, err);
+    free(split);
+    return rc;
 }
 
 /* The flag is a relaxed load: looked at per record, it costs less than counting records. */
@@ -477,46 +465,18 @@ static mrc_source *merge_of(const mrc_sorted_result *s, size_t seg, size_t buf, 
 
 /* A result cut into segments read whole: each segment's merge in turn (as many runs open as
  * one merge of uncut runs, not one per thread and buffer). */
-typedef struct seg_chain {
-    mrc_source base;
-    const mrc_sorted_result *s;
-    size_t k, end;   /* the segment being read, and the one past the last */
-    mrc_source *cur; /* its merge; NULL before it is opened */
-} seg_chain;
-
-static int chain_next(mrc_source *src, mrc_rec_view *v, mrc_err *err)
+static mrc_source *segment_merge(size_t k, void *arg, mrc_err *err)
 {
-    seg_chain *c = (seg_chain *)(void *)src;
-    for (; c->k < c->end; c->k++) {
-        if (c->cur == NULL && (c->cur = merge_of(c->s, c->k, c->s->read_buf, err)) == NULL)
-            return -(err->code ? err->code : MRC_ENOMEM);
-        int got = c->cur->next(c->cur, v, err);
-        if (got != 0) return got;
-        c->cur->close(c->cur);
-        c->cur = NULL;
-    }
-    return 0;
+    const mrc_sorted_result *s = arg;
+    return merge_of(s, k, s->read_buf, err);
 }
 
-static void chain_close(mrc_source *src)
+static mrc_source *chain_open(const mrc_sorted_result *s, size_t k0, size_t k1, mrc_err *err)
 {
-    seg_chain *c = (seg_chain *)(void *)src;
-    if (c->cur != NULL) c->cur->close(c->cur);
-    free(c);
+    return mrc_chain_source_open(k0, k1, segment_merge, (void *)s, err);
 }
 
 /* The runs (and the kept buffer) merged whole, in the output order. */
-static mrc_source *chain_open(const mrc_sorted_result *s, size_t k0, size_t k1, mrc_err *err)
-{
-    seg_chain *c = calloc(1, sizeof *c);
-    if (c == NULL) {
-        mrc_err_set(err, MRC_ENOMEM, "output sort: out of memory");
-        return NULL;
-    }
-    *c = (seg_chain){{chain_next, chain_close}, s, k0, k1, NULL};
-    return &c->base;
-}
-
 static int open_merge(mrc_sorted_result *s, mrc_err *err)
 {
     if (s->nsegs > 1) {
@@ -622,7 +582,7 @@ int mrc_output_sort_streams(mrc_source *const *in, size_t nin, const mrc_sort_st
     /* a part per stream, each filled by a thread, within a budget (one part without) */
     size_t nparts = nin > 1 && budget <= ((uint64_t)1 << 50) ? nin : 1;
     int rc = chunk_open(&c, nparts, budget, err);
-    if (rc == 0 && o->nsplit > 0 && o->top == 0) rc = segments_given(out, o, err);
+    if (rc == 0 && o->nsplit > 0 && o->top == 0) rc = segments_at(out, o->split, o->nsplit, err);
     fill_job fj = {&c, in, nin, budget / c.nparts, o->stop};
     bool ended = false;
     while (rc == 0 && !ended) {

@@ -651,28 +651,43 @@ static mrc_out_dest placed_dest(const char *label, int fd, uint64_t at, uint64_t
                           .retired = at + head};
 }
 
-int mrc_output_write_sorted_at(const mrc_out_sorted *s, const mrc_output_opts *o, mrc_topo *topo,
-                               const mrc_placement *pl, mrc_out_at *w, mrc_err *err)
+/* w's destination, its edges allocated. @return 0, or nonzero with err filled. */
+static int placed_open(mrc_out_at *w, mrc_out_dest *d, mrc_err *err)
 {
     uint64_t head, tail;
     mrc_output_edges(w->at, w->bytes, w->page, &head, &tail);
     w->edges = NULL;
     w->edges_len = (size_t)(head + tail);
-    mrc_out_dest d = placed_dest(w->label, w->fd, w->at, w->bytes, head, tail);
-    if (w->edges_len != 0 && (d.edges = malloc(w->edges_len)) == NULL)
+    *d = placed_dest(w->label, w->fd, w->at, w->bytes, head, tail);
+    if (w->edges_len != 0 && (d->edges = malloc(w->edges_len)) == NULL)
         return mrc_err_errno(err, ENOMEM, "%s", w->label);
-    int rc = lines_to(s, o, topo, pl, &d, w->label, err);
-    if (rc == 0 && d.pos != d.end)
+    return 0;
+}
+
+/* The end of w's lines written to d (rc: the writing's): all of them there, durable when
+ * asked; the edges kept in w, or freed on a failure. */
+static int placed_close(mrc_out_at *w, mrc_out_dest *d, int rc, mrc_err *err)
+{
+    if (rc == 0 && d->pos != d->end)
         rc = mrc_err_set(err, MRC_EIO, "%s: %llu bytes of lines, %llu expected", w->label,
-                         (unsigned long long)(d.pos - d.at), (unsigned long long)w->bytes);
+                         (unsigned long long)(d->pos - d->at), (unsigned long long)w->bytes);
     if (rc == 0 && durable_fsync && fsync(w->fd) != 0)
         rc = mrc_err_errno(err, errno, "%s", w->label);
     if (rc != 0) {
-        free(d.edges);
+        free(d->edges);
         return rc;
     }
-    w->edges = d.edges;
+    w->edges = d->edges;
     return 0;
+}
+
+int mrc_output_write_sorted_at(const mrc_out_sorted *s, const mrc_output_opts *o, mrc_topo *topo,
+                               const mrc_placement *pl, mrc_out_at *w, mrc_err *err)
+{
+    mrc_out_dest d;
+    int rc = placed_open(w, &d, err);
+    if (rc == 0) rc = lines_to(s, o, topo, pl, &d, w->label, err);
+    return placed_close(w, &d, rc, err);
 }
 
 int mrc_output_write_records(mrc_out_ref *refs, size_t n, const mrc_output_opts *o, mrc_topo *topo,
@@ -895,27 +910,12 @@ int mrc_output_merge_lines(mrc_source *const *streams, size_t n, const mrc_outpu
 int mrc_output_write_merged_at(mrc_source *const *streams, size_t n, const mrc_output_opts *o,
                                mrc_out_at *w, mrc_err *err)
 {
-    uint64_t head, tail;
-    mrc_output_edges(w->at, w->bytes, w->page, &head, &tail);
-    w->edges = NULL;
-    w->edges_len = (size_t)(head + tail);
-    mrc_out_dest d = placed_dest(w->label, w->fd, w->at, w->bytes, head, tail);
-    if (w->edges_len != 0 && (d.edges = malloc(w->edges_len)) == NULL)
-        return mrc_err_errno(err, ENOMEM, "%s", w->label);
+    mrc_out_dest d;
     mrc_output_opts all = *o;
     all.top = 0;
-    int rc = merged_to(streams, n, &all, &d, err);
-    if (rc == 0 && d.pos != d.end)
-        rc = mrc_err_set(err, MRC_EIO, "%s: %llu bytes of lines, %llu expected", w->label,
-                         (unsigned long long)(d.pos - d.at), (unsigned long long)w->bytes);
-    if (rc == 0 && durable_fsync && fsync(w->fd) != 0)
-        rc = mrc_err_errno(err, errno, "%s", w->label);
-    if (rc != 0) {
-        free(d.edges);
-        return rc;
-    }
-    w->edges = d.edges;
-    return 0;
+    int rc = placed_open(w, &d, err);
+    if (rc == 0) rc = merged_to(streams, n, &all, &d, err);
+    return placed_close(w, &d, rc, err);
 }
 
 /* ---- a sorted result cut into segments: each written at its offset by one thread ---- */

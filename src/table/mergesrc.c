@@ -128,6 +128,50 @@ static void merge_close(mrc_source *base)
     free(m);
 }
 
+/* ---- streams one after another ---- */
+
+typedef struct chain_src {
+    mrc_source base;
+    size_t i, end;
+    mrc_source *(*open)(size_t i, void *arg, mrc_err *err);
+    void *arg;
+    mrc_source *cur; /* stream i; NULL before it is opened */
+} chain_src;
+
+static int chain_next(mrc_source *base, mrc_rec_view *v, mrc_err *err)
+{
+    chain_src *c = (chain_src *)(void *)base;
+    for (; c->i < c->end; c->i++) {
+        if (c->cur == NULL && (c->cur = c->open(c->i, c->arg, err)) == NULL)
+            return -(err->code ? err->code : MRC_ENOMEM);
+        int got = c->cur->next(c->cur, v, err);
+        if (got != 0) return got;
+        c->cur->close(c->cur);
+        c->cur = NULL;
+    }
+    return 0;
+}
+
+static void chain_close(mrc_source *base)
+{
+    chain_src *c = (chain_src *)(void *)base;
+    if (c->cur != NULL) c->cur->close(c->cur);
+    free(c);
+}
+
+mrc_source *mrc_chain_source_open(size_t first, size_t end,
+                                  mrc_source *(*open)(size_t i, void *arg, mrc_err *err), void *arg,
+                                  mrc_err *err)
+{
+    chain_src *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        mrc_err_set(err, MRC_ENOMEM, "out of memory (a chain of streams)");
+        return NULL;
+    }
+    *c = (chain_src){{chain_next, chain_close}, first, end, open, arg, NULL};
+    return &c->base;
+}
+
 mrc_source *mrc_merge_source_open(mrc_source *const *src, size_t n, enum mrc_order order,
                                   mrc_err *err)
 {
