@@ -474,11 +474,12 @@ static int sort_runs(run *r, mrc_err *err)
  * Every rank's share comes in hash order, so its first records are a sample of the output
  * order: the ranks agree on P x S - 1 splitters from them before the sort, which cuts every
  * rank's sorted runs at them (segments; S a rank's range, S = its threads). Range k of every
- * rank then travels to rank k in the shuffle's phases (mrc_mpi_exchange_ranges()), and each
- * rank merges its range's P parts into its lines, written at their offset in the result (as
- * the ranged output of an in-memory result): no rank merges the whole result. When the result
- * cannot be shared (standard output, a node-local path) or a rank's runs lost their segments
- * (a compaction), rank 0 merges every rank's share as before. */
+ * rank then travels to rank k in the shuffle's phases (mrc_mpi_exchange_ranges()), a segment
+ * at a time, and each rank's threads merge a segment's P parts each into lines, written at
+ * their offset in the result (as the ranged output of an in-memory result): no rank merges the
+ * whole result. When the result cannot be shared (standard output, a node-local path) each
+ * other rank merges its range into a temporary file that rank 0 then appends; when a rank's
+ * runs lost their segments (a compaction), rank 0 merges every rank's share as before. */
 
 #define CUT_SAMPLES 32                  /* samples a rank draws per segment of its range */
 #define CUT_SAMPLES_ALL 65536           /* ... of all ranks together, at most (but 16 a rank) */
