@@ -366,16 +366,13 @@ mrc_source *mrc_mpi_stream_source(const mrc_mpi *d, int owner, const mrc_stop *s
 int mrc_mpi_stream_serve(const mrc_mpi *d, mrc_source *src, size_t block, const mrc_stop *stop,
                          uint64_t *sent, mrc_err *err);
 
-/** mrc_mpi_stream_put() : on an owner that makes its blocks as it goes (rank 0 reads them with
- *  mrc_mpi_stream_source() or mrc_mpi_stream_block()): wait for rank 0's next request and send
- *  p[0, n) as the block it asked for (n 0: the end). *declined: rank 0 asks no more (nothing
- *  sent; the owner stops). Waits poll `stop`. @return 0, or nonzero with err filled (then
- *  mrc_mpi_stream_fail() it). */
-int mrc_mpi_stream_put(const unsigned char *p, size_t n, const mrc_stop *stop, uint64_t *sent,
-                       bool *declined, mrc_err *err);
-
-/** mrc_mpi_stream_fail() : on such an owner, send rank 0 err instead of its next block. */
-void mrc_mpi_stream_fail(const mrc_err *err);
+/** mrc_mpi_stream_serve_fill() : as mrc_mpi_stream_serve_bytes(), for blocks the owner makes
+ *  when rank 0 asks: fill(arg, &p, &n, err) gives the next block's bytes (n 0: the end), valid
+ *  until its next call. @return 0, or nonzero with err filled. */
+int mrc_mpi_stream_serve_fill(const mrc_mpi *d,
+                              int (*fill)(void *arg, const unsigned char **p, size_t *n,
+                                          mrc_err *err),
+                              void *arg, const mrc_stop *stop, uint64_t *sent, mrc_err *err);
 
 /** mrc_mpi_stream_decline() : on rank 0, tell `owner` that nothing will be asked of it (what
  *  closing its stream does), without a stream: when rank 0 could not open one. */

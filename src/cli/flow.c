@@ -788,11 +788,12 @@ static int merge_range_to(run *r, const mrc_output_opts *o, mrc_err *err)
     return rc;
 }
 
-/* Another rank's lines into its temporary file. */
+/* Another rank's lines into its temporary file, then read back in blocks for rank 0. */
 typedef struct to_file {
     int fd;
     const char *dir;
-    uint64_t len;
+    uint64_t len, at; /* written; read back */
+    unsigned char *buf;
     mrc_err err; /* the write's own failure */
 } to_file;
 
@@ -801,6 +802,17 @@ static int put_to_file(void *arg, const unsigned char *p, size_t n)
     to_file *t = arg;
     if (mrc_write_full(t->fd, p, n, t->dir, &t->err) != 0) return EIO; /* the message: t->err */
     t->len += n;
+    return 0;
+}
+
+static int fill_from_file(void *arg, const unsigned char **p, size_t *n, mrc_err *err)
+{
+    to_file *t = arg;
+    *n = t->len - t->at < STREAM_BYTES ? (size_t)(t->len - t->at) : STREAM_BYTES;
+    *p = t->buf;
+    if (*n > 0 && mrc_pread_full(t->fd, t->buf, *n, t->at, t->dir, err) != 0)
+        return err->code ? err->code : MRC_EIO;
+    t->at += *n;
     return 0;
 }
 
@@ -824,21 +836,15 @@ static int serve_spread(run *r, mrc_err *err)
     close_parts(r, src);
     mrc_chunk_store_close(r->store); /* merged: its memory and file go */
     r->store = NULL;
-    unsigned char *buf = rc == 0 ? malloc(STREAM_BYTES) : NULL;
-    if (rc == 0 && buf == NULL) rc = mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
+    if (rc == 0 && (f.buf = malloc(STREAM_BYTES)) == NULL)
+        rc = mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
     uint64_t sent = 0;
-    bool declined = false;
-    for (uint64_t at = 0; rc == 0 && !declined;) {
-        size_t n = f.len - at < STREAM_BYTES ? (size_t)(f.len - at) : STREAM_BYTES;
-        if (n > 0 && (rc = mrc_pread_full(f.fd, buf, n, at, r->o.tmp_dir, err)) != 0) break;
-        rc = mrc_mpi_stream_put(buf, n, &mrc_signal_flag, &sent, &declined, err);
-        at += n;
-        if (n == 0) break; /* the end was sent */
-    }
-    free(buf);
+    if (rc == 0) /* until the end, or rank 0 asks no more (it failed, and reports) */
+        rc = mrc_mpi_stream_serve_fill(&r->d, fill_from_file, &f, &mrc_signal_flag, &sent, err);
+    else /* rank 0 asks, or has asked: the error instead */
+        mrc_mpi_stream_serve_bytes(&r->d, NULL, 0, STREAM_BYTES, &mrc_signal_flag, &sent, err);
+    free(f.buf);
     if (f.fd >= 0) close(f.fd);
-    if (declined) return 0;                /* rank 0 failed, and reports */
-    if (rc != 0) mrc_mpi_stream_fail(err); /* rank 0 asks, or has asked: the error instead */
     return rc;
 }
 

@@ -207,62 +207,43 @@ static void send_error(const mrc_err *e)
  * with err filled. */
 typedef int (*fill_fn)(void *arg, const unsigned char **p, size_t *n, mrc_err *err);
 
-/* Wait for rank 0's next request: *more 1 (a block) or 0 (no more). @return 0, or nonzero with
- * err filled. */
-static int wait_ask(const mrc_stop *stop, int *more, mrc_err *err)
-{
-    MPI_Request req;
-    MPI_Status st;
-    *more = 0;
-    if (mrc_stopped(stop)) /* signalled: stop serving now, rank 0 learns why */
-        return mrc_err_set(err, MRC_EINTR, "the stream to rank 0: stopped");
-    int rc = MPI_Irecv(more, 1, MPI_INT, 0, TAG_ASK, MPI_COMM_WORLD, &req);
-    if (rc != MPI_SUCCESS) return mrc_mpi_mpi_error(err, "MPI_Irecv(stream request)", rc);
-    return wait_polling(&req, &st, stop, "the stream to rank 0", err);
-}
-
-/* Send p[0, n) as the next block. @return 0, or nonzero with err filled. */
-static int send_block(const unsigned char *p, size_t n, uint64_t *sent, mrc_err *err)
-{
-    if (n > (size_t)0x7fffffff)
-        return mrc_err_set(err, MRC_EOVERFLOW, "stream: a record of over 2 GiB");
-    int rc = MPI_Send(p, (int)n, MPI_BYTE, 0, TAG_BLOCK, MPI_COMM_WORLD);
-    if (rc != MPI_SUCCESS) return mrc_mpi_mpi_error(err, "MPI_Send(stream block)", rc);
-    *sent += n;
-    return 0;
-}
-
 /* Answer rank 0's requests with blocks from fill until the end is sent or rank 0 asks no more. */
 static int serve(const mrc_stop *stop, fill_fn fill, void *arg, uint64_t *sent, mrc_err *err)
 {
     int rc = 0;
     while (rc == 0) {
         int more = 0;
-        if ((rc = wait_ask(stop, &more, err)) != 0) break;
+        MPI_Request req;
+        MPI_Status st;
+        if (mrc_stopped(stop)) { /* signalled: stop serving now, rank 0 learns why */
+            rc = mrc_err_set(err, MRC_EINTR, "the stream to rank 0: stopped");
+            break;
+        }
+        rc = MPI_Irecv(&more, 1, MPI_INT, 0, TAG_ASK, MPI_COMM_WORLD, &req);
+        if (rc != MPI_SUCCESS) {
+            rc = mrc_mpi_mpi_error(err, "MPI_Irecv(stream request)", rc);
+            break;
+        }
+        rc = wait_polling(&req, &st, stop, "the stream to rank 0", err);
+        if (rc != 0) break;
         if (!more) break; /* rank 0 has what it needs */
         const unsigned char *p = NULL;
         size_t len = 0;
         if ((rc = fill(arg, &p, &len, err)) != 0) break;
-        if ((rc = send_block(p, len, sent, err)) != 0) break;
+        if (len > (size_t)0x7fffffff) {
+            rc = mrc_err_set(err, MRC_EOVERFLOW, "stream: a record of over 2 GiB");
+            break;
+        }
+        rc = MPI_Send(p, (int)len, MPI_BYTE, 0, TAG_BLOCK, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) {
+            rc = mrc_mpi_mpi_error(err, "MPI_Send(stream block)", rc);
+            break;
+        }
+        *sent += len;
         if (len == 0) break; /* the end was sent */
     }
     if (rc != 0 && rc != MRC_EMPI) send_error(err);
     return rc;
-}
-
-int mrc_mpi_stream_put(const unsigned char *p, size_t n, const mrc_stop *stop, uint64_t *sent,
-                       bool *declined, mrc_err *err)
-{
-    int more = 0;
-    int rc = wait_ask(stop, &more, err);
-    *declined = rc == 0 && !more;
-    if (rc == 0 && more) rc = send_block(p, n, sent, err);
-    return rc;
-}
-
-void mrc_mpi_stream_fail(const mrc_err *err)
-{
-    if (err->code != MRC_EMPI) send_error(err);
 }
 
 /* Records packed into blocks of about `cap` bytes (a larger record alone). */
@@ -354,4 +335,12 @@ int mrc_mpi_stream_serve_bytes(const mrc_mpi *d, const unsigned char *buf, size_
     }
     bytes_fill f = {buf, len, 0, block ? block : 1};
     return serve(stop, fill_bytes, &f, sent, err);
+}
+
+int mrc_mpi_stream_serve_fill(const mrc_mpi *d, fill_fn fill, void *arg, const mrc_stop *stop,
+                              uint64_t *sent, mrc_err *err)
+{
+    (void)d;
+    *sent = 0;
+    return serve(stop, fill, arg, sent, err);
 }
