@@ -348,10 +348,21 @@ static void assert_same_rec(const unsigned char *got, const unsigned char *want,
 }
 
 /* Sort r on t threads (limit: as mrc_output_sort) and check the merged order, from `first`. */
+static void check_sort_refs(const recset *r, mrc_out_ref *refs, enum mrc_sort sort, size_t t,
+                            uint64_t limit, const unsigned char **ord);
+
 static void check_sort(const recset *r, enum mrc_sort sort, size_t t, uint64_t limit,
                        const unsigned char **ord)
 {
     mrc_out_ref *refs = refs_of(r);
+    check_sort_refs(r, refs, sort, t, limit, ord);
+    free(refs);
+}
+
+/* Sort refs (r's records in any order) as check_sort does, and check them. */
+static void check_sort_refs(const recset *r, mrc_out_ref *refs, enum mrc_sort sort, size_t t,
+                            uint64_t limit, const unsigned char **ord)
+{
     mrc_out_sorted s;
     mrc_err err = {0};
     enum mrc_order order = sort == MRC_SORT_KEY ? MRC_ORDER_KEY : MRC_ORDER_COUNT;
@@ -368,7 +379,6 @@ static void check_sort(const recset *r, enum mrc_sort sort, size_t t, uint64_t l
         assert_null(mrc_output_iter_next(it));
         mrc_output_iter_close(it);
     }
-    free(refs);
 }
 
 static void check_all_sorts(const recset *r, size_t max_t)
@@ -508,6 +518,86 @@ static void test_sort_million(void **state)
         free(ord);
     }
     rs_free(&r);
+}
+
+/* The refs in layouts that the threads' strips of the parts do not fit (already sorted, reversed,
+ * rotated, each slice of the order reversed in place, interleaved from both ends, random, and
+ * each part's refs in one thread's strips: a round on the threads places a third at most), on
+ * 2-5 threads: enough refs for rounds on the threads, then the rest on one; and the refs of
+ * key<n>x in the order of n. */
+static void test_sort_part_layouts(void **state)
+{
+    (void)state;
+    rng_seed(23);
+    recset r = ds_stems(150000, C_ZIPF);
+    size_t n = r.n;
+    mrc_out_ref *refs = malloc(n * sizeof *refs);
+    assert_non_null(refs);
+    for (int so = 0; so < 2; so++) {
+        enum mrc_sort sort = so ? MRC_SORT_KEY : MRC_SORT_COUNT;
+        const unsigned char **ord = oracle_order(&r, sort);
+        for (int layout = 0; layout < 7; layout++)
+            for (size_t t = 2; t <= MAX_THREADS; t++) {
+                for (size_t i = 0; i < n; i++) {
+                    size_t src;
+                    switch (layout) {
+                    case 0:
+                        src = i;
+                        break;
+                    case 1:
+                        src = n - 1 - i;
+                        break;
+                    case 2:
+                        src = (i + n / 3) % n;
+                        break;
+                    case 3: { /* slice k of t, reversed within */
+                        size_t k = i * t / n, lo = (k * n + t - 1) / t;
+                        size_t hi = ((k + 1) * n + t - 1) / t;
+                        src = lo + hi - 1 - i;
+                        break;
+                    }
+                    case 4:
+                        src = i % 2 ? n - 1 - i / 2 : i / 2;
+                        break;
+                    default:
+                        src = i;
+                        break; /* shuffled below */
+                    }
+                    refs[i] = (mrc_out_ref){0, ord[src]};
+                }
+                if (layout == 6) { /* part k's refs in the strips of thread k - 1 (see sort.c) */
+                    size_t at = 0, first = n / t; /* part 0's refs go last */
+                    for (size_t i = 0; i < t; i++)
+                        for (size_t c = 0; c < t; c++) {
+                            size_t b0 = c * n / t, sz = (c + 1) * n / t - b0;
+                            size_t q0 = sz / t * i + sz % t * i / t;
+                            size_t q1 = sz / t * (i + 1) + sz % t * (i + 1) / t;
+                            for (size_t q = q0; q < q1; q++, at++)
+                                refs[b0 + q] = (mrc_out_ref){0, ord[(first + at) % n]};
+                        }
+                }
+                for (size_t i = 0; layout == 5 && i + 1 < n; i++) { /* Fisher-Yates */
+                    size_t k = i + rng_below(n - i);
+                    mrc_out_ref tmp = refs[i];
+                    refs[i] = refs[k];
+                    refs[k] = tmp;
+                }
+                check_sort_refs(&r, refs, sort, t, 0, ord);
+            }
+        free(ord);
+    }
+    free(refs);
+    rs_free(&r);
+    /* keys key1x key2x ... in a table's order (a map that met them so): a tenth of the refs
+     * have no room in their thread's strips, and a second round on the threads places them */
+    recset k = {0};
+    char key[32];
+    for (size_t i = 0; i < 300000; i++) {
+        int len = snprintf(key, sizeof key, "key%zux", i + 1);
+        rs_add(&k, key, (uint32_t)len, 1);
+    }
+    check_all_sorts(&k, MAX_THREADS);
+    rs_free(&k);
 }
 
 /* Records that repeat (not a table's, but refs may point anywhere): still sorted, no loop. */
@@ -1713,6 +1803,7 @@ int main(void)
         cmocka_unit_test(test_sort_small_alphabets),
         cmocka_unit_test(test_sort_guessed_prefix),
         cmocka_unit_test(test_sort_million),
+        cmocka_unit_test(test_sort_part_layouts),
         cmocka_unit_test(test_sort_repeated_records),
         cmocka_unit_test(test_sort_bad_order),
         cmocka_unit_test(test_sort_stopped),
