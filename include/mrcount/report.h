@@ -46,6 +46,9 @@ typedef struct mrc_rank_report {
     /* its output phase in parts: the exchange into ranges of the output order (0: none), the
      * sort of its share, the rest (merges, lines, writes, serving rank 0, waits) */
     double output_exchange_seconds, output_sort_seconds, output_write_seconds;
+    /* its range of the output order when the ranks write the result by ranges (0 else): lines
+     * and bytes */
+    uint64_t output_range_lines, output_range_bytes;
     size_t nthreads;
     const int *core_of;           /* per thread, -1: unpinned */
     char *const *cpus_of;         /* per thread PU list, may hold NULLs */

@@ -84,6 +84,7 @@ int mrc_run_write_metrics(run *r)
     uint64_t peak = mrc_peak_rss_bytes(); /* may have dropped with the combine's window reset */
     mrc_spill_io io;
     mrc_spill_io_get(&io);
+    bool by_ranges = (r->ranged || r->spread) && r->ranges.lines != NULL;
     mrc_rank_report rr = {.rank = r->d.rank,
                           .host = r->d.host,
                           .peak_rss = peak > r->rss_before_combine ? peak : r->rss_before_combine,
@@ -111,6 +112,8 @@ int mrc_run_write_metrics(run *r)
                           .output_exchange_seconds = r->out_exchange,
                           .output_sort_seconds = r->out_sort,
                           .output_write_seconds = r->out_write,
+                          .output_range_lines = by_ranges ? r->ranges.lines[r->d.rank] : 0,
+                          .output_range_bytes = by_ranges ? r->range_bytes : 0,
                           .cores_available = r->pl.cores_available,
                           .nthreads = r->pl.nthreads,
                           .core_of = r->pl.core_of,

@@ -48,12 +48,14 @@ char *mrc_report_rank_json(const mrc_rank_report *r)
             "\"spill_read_bytes\": %llu, \"checkpoint_bytes\": %llu, "
             "\"checkpoint_seconds\": %.6f, \"hot_front_records\": %llu, "
             "\"output_exchange_seconds\": %.6f, \"output_sort_seconds\": %.6f, "
-            "\"output_write_seconds\": %.6f, \"threads\": [",
+            "\"output_write_seconds\": %.6f, \"output_range_lines\": %llu, "
+            "\"output_range_bytes\": %llu, \"threads\": [",
             (unsigned long long)r->spill_bytes, (unsigned long long)r->spill_runs,
             (unsigned long long)r->spill_written, (unsigned long long)r->spill_read,
             (unsigned long long)r->checkpoint_bytes, r->checkpoint_seconds,
             (unsigned long long)r->hot_records, r->output_exchange_seconds, r->output_sort_seconds,
-            r->output_write_seconds);
+            r->output_write_seconds, (unsigned long long)r->output_range_lines,
+            (unsigned long long)r->output_range_bytes);
     for (size_t i = 0; i < r->nthreads; i++) {
         fprintf(f, "%s{\"thread\": %zu, \"core\": %d, \"cpus\": ", i ? ", " : "", i, r->core_of[i]);
         mrc_json_string(f, r->cpus_of[i] ? r->cpus_of[i] : "");

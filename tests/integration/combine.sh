@@ -36,12 +36,13 @@ log "corpora: tiny 10 keys, mega $(wc -l <"$T/mega.expected") keys, text $(wc -l
 
 # metric FILE KEY : one value of the metrics' config object.
 metric() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["config"][sys.argv[2]])' "$1" "$2"; }
-# The output phase's parts in the metrics (METRICS NP RANGED): every rank has them, they add up
-# to its output phase (between the phase's min and max over the ranks), and the exchange into
-# ranges took time on every rank when RANGED is 1, none when 0.
+# The output phase's parts in the metrics (METRICS NP RANGED RESULT): every rank has them, they
+# add up to its output phase (between the phase's min and max over the ranks), and the exchange
+# into ranges took time on every rank when RANGED is 1, none when 0; the ranks' ranges
+# (output_range_lines, _bytes) add up to RESULT's lines and bytes when RANGED is 1, are 0 when 0.
 output_parts() {
     python3 - "$@" <<'PY'
-import json, sys
+import json, os, sys
 m, np, ranged = json.load(open(sys.argv[1])), int(sys.argv[2]), sys.argv[3] == "1"
 out = m["phases"]["output"]
 ranks = m["ranks"]
@@ -52,6 +53,13 @@ for r in ranks:
     if min(x, s, w) < 0 or not out["min"] - 1e-5 <= total <= out["max"] + 1e-5 or (x > 0) != ranged:
         print("rank %d: exchange %g sort %g write %g, output phase %s" % (r["rank"], x, s, w, out))
         ok = False
+lines = sum(r["output_range_lines"] for r in ranks)
+size = sum(r["output_range_bytes"] for r in ranks)
+with open(sys.argv[4], "rb") as f:
+    want = (f.read().count(b"\n"), os.path.getsize(sys.argv[4])) if ranged else (0, 0)
+if (lines, size) != want:
+    print("the ranks' ranges: %d lines, %d bytes; the result's: %d, %d" % (lines, size, *want))
+    ok = False
 sys.exit(0 if ok else 1)
 PY
 }
@@ -132,7 +140,7 @@ for np in 2 3 4; do
             assert_same "$T/want.tsv" "$T/out.tsv" "$corpus np $np --sort $sort by ranges"
             [ "$(metric "$T/m.json" output_ranges)" = True ] || fail "$corpus np $np --sort $sort: not by ranges"
             [ "$(metric "$T/m.json" output_in_place)" = True ] || fail "$corpus np $np --sort $sort: not in place"
-            output_parts "$T/m.json" "$np" 1 || fail "$corpus np $np --sort $sort: the output's parts: see above"
+            output_parts "$T/m.json" "$np" 1 "$T/out.tsv" || fail "$corpus np $np --sort $sort: the output's parts: see above"
             [ "$corpus" = text ] || [ "$corpus" = mega ] || continue
             MRC_TEST_OUTPUT_UNSHARED=$((np - 1)) run_mrc_ok "$np" --threads 1 --quiet \
                 --reduce shuffle --sort $sort --output "$T/out.tsv" --metrics "$T/m.json" \
@@ -147,7 +155,7 @@ for np in 2 3 4; do
         --output "$T/out.tsv" --metrics "$T/m.json" "$T/text"
     assert_same "$T/text.expected" "$T/out.tsv" "text np $np merged on rank 0"
     [ "$(metric "$T/m.json" output_ranges)" = False ] || fail "np $np MRC_TEST_OUTPUT_MERGE=1: by ranges"
-    output_parts "$T/m.json" "$np" 0 || fail "np $np merged on rank 0: the output's parts: see above"
+    output_parts "$T/m.json" "$np" 0 "$T/out.tsv" || fail "np $np merged on rank 0: the output's parts: see above"
     run_mrc_ok "$np" --threads 1 --quiet --reduce shuffle --min-count 3 --output - "$T/prefix"
     awk -F '\t' '$2 >= 3' "$T/prefix.expected" >"$T/want.tsv"
     assert_same "$T/want.tsv" "$T/stdout" "prefix np $np --min-count 3 to standard output"

@@ -42,6 +42,12 @@ check() {
     [ "$runs" -ge 2 ] || fail "$name np $np: a rank spilled $runs runs (expected several)"
     [ "$(metric "$T/m.json" 'm["distinct_keys"]')" = "$(wc -l <"$T/exp.tsv")" ] ||
         fail "$name np $np: distinct_keys differs from the oracle's"
+    # written by ranges: the ranks' ranges are the result's lines and bytes (else 0)
+    local ranges want="0 0"
+    ranges=$(metric "$T/m.json" '"%d %d" % tuple(sum(r["output_range_" + k] for r in m["ranks"]) for k in ("lines", "bytes"))')
+    [ "$(metric "$T/m.json" 'm["config"]["output_ranges"]')" = True ] &&
+        want="$(wc -l <"$T/out.tsv") $(wc -c <"$T/out.tsv")"
+    [ "$ranges" = "$want" ] || fail "$name np $np: the ranks' ranges hold $ranges lines and bytes, not $want"
     nothing_left "$T/spill" "$name np $np: the tmp dir"
     log "ok: $name np $np $* (fewest runs per rank: $runs)"
 }
