@@ -259,6 +259,8 @@ typedef struct mrc_spread_opts {
     uint64_t mem_budget; /* bytes the received chunks may hold before they spill */
     const char *tmp_dir; /* where they spill */
     const mrc_stop *stop;
+    bool test_store_full; /* test hook: the received chunks' first write to a file fails as on
+                           * a full file system (mrc_chunk_store_test_room()) */
 } mrc_spread_opts;
 
 typedef struct mrc_spread_stats {

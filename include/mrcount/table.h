@@ -882,6 +882,11 @@ typedef struct mrc_chunk_stats {
 mrc_chunk_store *mrc_chunk_store_open(size_t nsources, uint64_t mem_budget, const char *dir,
                                       mrc_err *err);
 
+/** mrc_chunk_store_test_room() : test hook: writes that would take the store's file past bytes
+ *  fail as on a full file system (MRC_EIO naming the dir), so that tests reach that failure on
+ *  a file system that has room for everything else. */
+void mrc_chunk_store_test_room(mrc_chunk_store *s, uint64_t bytes);
+
 /** mrc_chunk_store_append() : append n bytes to source's byte stream (copied). When they would
  *  take the store past its budget, what it holds is written to one anonymous file in dir
  *  (chunk by chunk, indexed by source, offset and length) and this and every later chunk is

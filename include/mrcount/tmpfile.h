@@ -41,6 +41,10 @@ int mrc_tmpdir_check(const char *dir, mrc_err *err);
  *  <strerror>" on ENOSPC or EDQUOT, "<dir>: cannot write a spill file: <strerror>" otherwise. */
 int mrc_write_full(int fd, const void *buf, size_t n, const char *dir, mrc_err *err);
 
+/** mrc_write_error() : mrc_write_full()'s error for errno e after done of n bytes.
+ *  @return what it set err to. */
+int mrc_write_error(int e, size_t done, size_t n, const char *dir, mrc_err *err);
+
 /** mrc_pread_full() : read exactly n bytes at offset off of fd, over short reads and EINTR.
  *  @return 0, or MRC_EIO with "<dir>: cannot read a spill file: <strerror>", or "<dir>: a spill
  *  file ended early (<k> of <n> bytes at offset <off>)" when it is shorter than asked. */

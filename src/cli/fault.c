@@ -126,6 +126,7 @@ int mrc_fault_parse(int rank, int size, const mrc_stop *signalled, mrc_fault_kno
     knobs->rss_window = knob("MRC_TEST_RSS_WINDOW");
     knobs->output_merge = knob("MRC_TEST_OUTPUT_MERGE");
     knobs->output_unshared = knob("MRC_TEST_OUTPUT_UNSHARED");
+    knobs->exchange_full = knob("MRC_TEST_EXCHANGE_FULL");
     knobs->slice_min = knob("MRC_TEST_SLICE_MIN");
     const char *spec = getenv("MRC_FAULT");
     if (spec == NULL || *spec == '\0') return 0;

@@ -41,6 +41,8 @@ typedef struct mrc_fault_knobs {
     uint64_t output_merge;   /* MRC_TEST_OUTPUT_MERGE=1: rank 0 merges every rank's share */
     uint64_t output_unshared; /* MRC_TEST_OUTPUT_UNSHARED=N: rank N cannot see rank 0's result
                                * file (a node-local path): rank 0 writes every range's lines */
+    uint64_t exchange_full;   /* MRC_TEST_EXCHANGE_FULL=N: rank N finds --tmp-dir full when what
+                               * it receives in the spilled output's exchange spills */
     uint64_t slice_min;       /* MRC_TEST_SLICE_MIN: records a thread's slice of the output ranges'
                                * passes takes at least (small tables on several threads) */
 } mrc_fault_knobs;

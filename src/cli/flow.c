@@ -671,7 +671,9 @@ static int exchange_ranges(run *r, mrc_err *err)
     mrc_spread_opts so = {.round_bytes = round,
                           .mem_budget = b ? b / 16 : UINT64_MAX,
                           .tmp_dir = r->o.tmp_dir,
-                          .stop = &mrc_signal_flag};
+                          .stop = &mrc_signal_flag,
+                          .test_store_full = r->knobs.exchange_full != 0 &&
+                                             r->knobs.exchange_full == (uint64_t)r->d.rank};
     mrc_spread_stats ss;
     int rc =
         mrc_mpi_exchange_ranges(&r->d, part_open, r, r->seg_per_rank, &so, &r->store, &ss, err);

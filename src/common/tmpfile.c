@@ -92,13 +92,18 @@ int mrc_write_full(int fd, const void *buf, size_t n, const char *dir, mrc_err *
         }
         int e = k == 0 ? ENOSPC : errno; /* 0 for a positive count: no room for a byte */
         if (e == EINTR) continue;
-        if (e == ENOSPC || e == EDQUOT)
-            return mrc_err_set(err, MRC_EIO,
-                               "%s: no space left (%zu of %zu bytes of a file written): %s", dir,
-                               done, n, strerror(e));
-        return mrc_err_errno(err, e, "%s: cannot write a file there", dir);
+        return mrc_write_error(e, done, n, dir, err);
     }
     return 0;
+}
+
+int mrc_write_error(int e, size_t done, size_t n, const char *dir, mrc_err *err)
+{
+    if (e == ENOSPC || e == EDQUOT)
+        return mrc_err_set(err, MRC_EIO,
+                           "%s: no space left (%zu of %zu bytes of a file written): %s", dir, done,
+                           n, strerror(e));
+    return mrc_err_errno(err, e, "%s: cannot write a file there", dir);
 }
 
 int mrc_pread_full(int fd, void *buf, size_t n, uint64_t off, const char *dir, mrc_err *err)

@@ -102,6 +102,7 @@ static int exchange(const mrc_mpi *d, range_open_fn open, void *arg, size_t part
         parts > 0 && parts <= UINT32_MAX && (size_t)P <= SIZE_MAX / parts
             ? mrc_chunk_store_open((size_t)P * parts, o->mem_budget, o->tmp_dir, err)
             : NULL;
+    if (store != NULL && o->test_store_full) mrc_chunk_store_test_room(store, 0);
     size_t round = o->round_bytes > CHUNK_HEAD + 64 ? o->round_bytes : CHUNK_HEAD + 64;
     size_t scap = round, rcap = round;
     unsigned char *sbuf = malloc(scap), *rbuf = malloc(rcap);

@@ -3,6 +3,7 @@
  * in one anonymous spill file; read back as one record stream per source, records cut across
  * chunks joined. It must never hold more than its budget of chunk bytes in memory, nor lose or
  * reorder a byte: a failed write fails the store for good. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ struct mrc_chunk_store {
     uint64_t held;     /* chunk bytes in memory */
     uint64_t appended, spilled, peak;
     size_t index_bytes; /* the segment arrays */
+    uint64_t room;      /* test hook: bytes the file may take (mrc_chunk_store_test_room()) */
     bool reading;
     int failed;
 };
@@ -77,6 +79,7 @@ mrc_chunk_store *mrc_chunk_store_open(size_t nsources, uint64_t mem_budget, cons
     s->budget = mem_budget;
     s->fd = -1;
     s->wcap = MRC_RUN_BUF_DEFAULT;
+    s->room = UINT64_MAX;
     note_peak(s);
     return s;
 }
@@ -103,10 +106,24 @@ static int store_fail(mrc_chunk_store *s, mrc_err *err, int code)
     return code;
 }
 
+void mrc_chunk_store_test_room(mrc_chunk_store *s, uint64_t bytes)
+{
+    s->room = bytes;
+}
+
+/* mrc_write_full() to the store's file, within its room. */
+static int store_write(mrc_chunk_store *s, const void *p, size_t n, mrc_err *err)
+{
+    if (n > s->room || s->spilled > s->room - n)
+        return store_fail(s, err, mrc_write_error(ENOSPC, 0, n, s->dir, err));
+    if (mrc_write_full(s->fd, p, n, s->dir, err) != 0) return store_fail(s, err, 0);
+    return 0;
+}
+
 static int flush(mrc_chunk_store *s, mrc_err *err)
 {
     if (s->wused == 0) return 0;
-    if (mrc_write_full(s->fd, s->wbuf, s->wused, s->dir, err) != 0) return store_fail(s, err, 0);
+    if (store_write(s, s->wbuf, s->wused, err) != 0) return s->failed;
     mrc_spill_note_written(s->wused);
     s->spilled += s->wused;
     s->wused = 0;
@@ -118,7 +135,7 @@ static int file_append(mrc_chunk_store *s, const unsigned char *p, size_t n, mrc
 {
     if (n >= s->wcap) {
         if (flush(s, err) != 0) return s->failed;
-        if (mrc_write_full(s->fd, p, n, s->dir, err) != 0) return store_fail(s, err, 0);
+        if (store_write(s, p, n, err) != 0) return s->failed;
         mrc_spill_note_written(n);
         s->spilled += n;
     } else {

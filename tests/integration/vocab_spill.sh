@@ -121,6 +121,25 @@ for shared in 1 0; do
         log "ok: $what"
     done
 done
+# A full --tmp-dir on one rank when what it receives in the output's exchange spills (the test
+# hook MRC_TEST_EXCHANGE_FULL: the file system has room for the map's and the sort's runs): the
+# rank goes on through the exchange's phases flagging its failure, and the run ends with exit 1
+# naming the rank and the dir, nothing left behind, in place and appended.
+for shared in 1 0; do
+    for c in "1 2" "2 3"; do
+        read -r rank np <<<"$c"
+        what="spilled, ranges (shared $shared), rank $rank of $np finds the tmp dir full in the exchange"
+        mkdir -p "$T/res"
+        MRC_TEST_OUTPUT_UNSHARED=$((1 - shared)) MRC_TEST_EXCHANGE_FULL=$rank run_mrc "$np" \
+            --quiet --tmp-dir "$T/spill" --memory-limit 16M --threads 2 --output "$T/res/out.tsv" \
+            "$T/keys"
+        assert_status 1 "$what"
+        assert_one_error "^mrcount: rank $rank: $T/spill: no space left" "$what"
+        nothing_left "$T/res" "$what: the result's directory"
+        nothing_left "$T/spill" "$what: the tmp dir"
+        log "ok: $what"
+    done
+done
 # Multi-pass merges: a merge may open only 2 or 3 runs (the test hook MRC_TEST_FAN_IN), so the
 # map's runs and the output sort's runs are merged in groups first (which drops the cut of the
 # sorted shares: rank 0 merges them).
