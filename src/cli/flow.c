@@ -485,7 +485,7 @@ static int sort_runs(run *r, mrc_err *err)
  * (1.76 M keys, --memory-limit 16M, np 2-3 x 1-2 threads, the largest rank's lines over the
  * mean: 1.04-1.10 with 32, 1.02-1.03 with 1024). */
 #define CUT_SAMPLES 1024
-#define CUT_SAMPLES_ALL 65536           /* ... of all ranks together, at most (but 16 a rank) */
+#define CUT_SAMPLES_ALL 65536           /* samples of all ranks together, at most (but 16 a rank) */
 #define CUT_SAMPLE_KEY 512              /* key bytes a sample keeps: a prefix cuts as well */
 #define CUT_READ_MAX ((size_t)16 << 20) /* bytes of records read ahead for them, at most */
 
@@ -571,7 +571,10 @@ static int draw_cut_samples(run *r, mrc_source **in, size_t want, unsigned char 
 static int agree_cut(run *r, mrc_source **in, mrc_err *err)
 {
     size_t P = (size_t)r->d.size, S = r->pl.nthreads > 1 ? r->pl.nthreads : 1;
-    size_t want = CUT_SAMPLES * S, most = CUT_SAMPLES_ALL / P < 16 ? 16 : CUT_SAMPLES_ALL / P;
+    size_t want = CUT_SAMPLES * S, most = CUT_SAMPLES_ALL / P;
+    uint64_t b = budget(r), fit = b / 16 / (MRC_REC_HEAD + CUT_SAMPLE_KEY); /* their buffer */
+    if (b != 0 && most > fit) most = (size_t)fit;
+    if (most < 16) most = 16;
     if (want > most) want = most;
     unsigned char *smp = NULL;
     size_t len = 0;
