@@ -24,6 +24,7 @@ typedef mrc_out_ref ref;
 
 #define SORT_SMALL 32        /* groups up to this size: insertion sort on windows, then the keys */
 #define SORT_PREFETCH 8      /* refs ahead whose records are fetched while loading windows */
+#define SORT_HEAD_AHEAD 256  /* bytes past a bucket's next free slot fetched by the permutation */
 #define SORT_GUESS_SAMPLE 64 /* records sampled for the prefix every string may share */
 /* A stop is looked at before each group of at least this many refs, and every this many refs
  * of the first pass over a part (the classification, the first windows): a sort of 10^9 keys
@@ -181,6 +182,11 @@ static inline __attribute__((always_inline)) void permute_by(ref *a, const size_
             for (size_t i = head[b], end = tail[b]; i < end; i++) {
                 uint64_t w = a[i].window >> sh;
                 size_t dst = head[map != NULL ? map[w & 0xffff] : w & 0xff]++;
+                /* the bucket's slots a few lines on: one stream per bucket, more than the
+                 * hardware's prefetchers follow (integer arithmetic: it may pass the end).
+                 * Keys key<n>x in random table order, one thread, sort alone: 15 M 0.72-0.89 s
+                 * -> 0.54-0.56; 30 M median 1.21 -> 1.11 s (6 interleaved rounds) */
+                __builtin_prefetch((const void *)((uintptr_t)(a + dst) + SORT_HEAD_AHEAD), 1);
                 ref t = a[dst];
                 a[dst] = a[i];
                 a[i] = t;
