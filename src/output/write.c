@@ -20,7 +20,10 @@
 #include "output_internal.h"
 
 #define OUT_BLOCK_MIN 64     /* a block always holds a count line */
-#define OUT_PREFETCH 8       /* refs ahead whose records are fetched while formatting */
+/* Refs ahead whose records (both lines a short one may span) are fetched while formatting:
+ * 15 M lines of a table in random order to /dev/null, one thread, 5 interleaved rounds: the
+ * first line 8 ahead 0.50-0.63 s (median 0.52), both 16 ahead 0.30-0.54 (0.33). */
+#define OUT_PREFETCH 16
 #define OUT_CHUNK_SAMPLES 64 /* records sampled for the average line of an in-order chunk */
 #define OUT_PEER_FAILED (-1) /* errnum of a writer stopped because another one failed */
 
@@ -461,11 +464,11 @@ static int turns_write(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
         size_t i = (size_t)(c * j->chunk), end = (size_t)(c * j->chunk + j->chunk);
         if (end > j->lines) end = (size_t)j->lines;
         for (size_t q = i; q < i + OUT_PREFETCH && q < end; q++)
-            __builtin_prefetch(refs[q].rec);
+            mrc_rec_prefetch(refs[q].rec);
         ts.chunk = c;
         ts.mine = false;
         for (; i < end; i++) {
-            if (i + OUT_PREFETCH < end) __builtin_prefetch(refs[i + OUT_PREFETCH].rec);
+            if (i + OUT_PREFETCH < end) mrc_rec_prefetch(refs[i + OUT_PREFETCH].rec);
             if (line_out_rec(&w, refs[i].rec) != 0) break;
         }
         if (w.errnum == 0) line_out_flush(&w);
