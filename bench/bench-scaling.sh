@@ -7,7 +7,11 @@
 # within minutes, a ratio of two commands measured minutes apart is the drift's as much as theirs.
 # Reports per size: the median whole-command seconds (mpirun's start-up and the result file
 # included), the ratios of the medians (1x1 against wc -w, 1x2 and 2x1 against 1x1) and the median
-# and range of the same ratios taken round by round.
+# and range of the same ratios taken round by round. Each round also measures what the machine
+# gives two threads at that moment (tests/bench/bench_cores: the same integer loop, and loads
+# within L2, on one thread and split over two, alternated): a VM's two vCPUs may be two cores or
+# share one, from minute to minute, and no 1x2 run scales past that. The summary gives that
+# ceiling beside the 1x2 and 2x1 ratios of the same rounds.
 #
 # usage: bench/bench-scaling.sh [RESULTS_DIR]
 #   RESULTS_DIR  default bench/results; gets bench-scaling-<stamp>.md and bench-scaling-<stamp>.tsv
@@ -15,7 +19,8 @@
 # Env: MRCOUNT, MRC_SHARED, BENCH_TIMEOUT as in lib.bash; BENCH_RUNS (7 rounds); BENCH_SIZES (MiB,
 #      "256 1024"; the corpus of N MiB is /tmp/mrc-bench/corpus-1g for 1024, else
 #      /tmp/mrc-bench/corpus-<N>m, made by make-corpus.sh when missing); BENCH_COMMANDS (subset of
-#      "mrc-1x1 mrc-1x2 mrc-2x1 wc", default all); BENCH_SETTLE (1: seconds of quiet before a run).
+#      "mrc-1x1 mrc-1x2 mrc-2x1 wc", default all); BENCH_SETTLE (1: seconds of quiet before a run);
+#      BENCH_CEILING (1; 0: no bench_cores rounds, which need 2 CPUs).
 # Needs: Open MPI, python3; make-corpus.sh needs dict-gcide dict-foldoc dict-jargon bible-kjv.
 set -euo pipefail
 BENCH=bench-scaling.sh
@@ -26,8 +31,11 @@ RUNS=${BENCH_RUNS:-7}
 SIZES=${BENCH_SIZES:-256 1024}
 WANT=" ${BENCH_COMMANDS:-mrc-1x1 mrc-1x2 mrc-2x1 wc} "
 SETTLE=${BENCH_SETTLE:-1}
+CEILING=${BENCH_CEILING:-1}
 bench_need mpirun python3 timeout
 bench_build mrcount
+cores=
+if [ "$CEILING" != 0 ] && [ "$(nproc)" -ge 2 ]; then cores=$(bench_tool bench_cores); fi
 mkdir -p "$RESULTS"
 stamp=$(date +%Y%m%d-%H%M%S)
 out=$RESULTS/bench-scaling-$stamp
@@ -60,6 +68,11 @@ for size in $SIZES; do
             printf '%s\t%s\t%s\t%s\n' "$size" "$r" "${names[$i]}" "$s" >>"$out.tsv"
             say "$size MiB round $r/$RUNS: ${names[$i]} $s s"
         done
+        if [ -n "$cores" ]; then # "alu T=2 ratio median 1.97 (...)": ceiling-alu 1.97
+            "$cores" 2 3 150 | awk -v size="$size" -v r="$r" \
+                '$3 == "ratio" { printf "%s\t%s\tceiling-%s\t%s\n", size, r, $1, $5 }' >>"$out.tsv"
+            say "$size MiB round $r/$RUNS: two-thread ceiling $(grep -P "^$size\t$r\tceiling" "$out.tsv" | cut -f3,4 | tr '\n\t' ' =')"
+        fi
     done
     # every layout gives the same table (its total is not wc -w's: the corpus holds bytes >= 0x80,
     # which wc -w in the C locale counts differently; bench-words.sh checks it against Python)
@@ -94,6 +107,25 @@ for size in sorted({k[0] for k in runs}):
         cells.append("%.2fx; %.2f, %.2f-%.2f" % (med[base] / med[n], statistics.median(per), min(per),
                                                   max(per)) if per else "-")
     print("| %d | %s |" % (size, " | ".join(cells)))
+ceil = [(k, v) for k, v in sorted(runs.items()) if "ceiling-alu" in v]
+if ceil:
+    print()
+    print("What the machine gave two threads in the same rounds (bench_cores: t(1 thread) /"
+          " t(2 threads) for the same work; 2.00 = two whole cores; alu: integer operations, which"
+          " two hardware threads of one core share; l2: dependent loads in L2, which they overlap):")
+    print()
+    print("| MiB | ceiling alu (rounds: median, min-max) | ceiling l2 | 1x2 vs 1x1 | 2x1 vs 1x1 |")
+    print("|---:|---|---|---|---|")
+    for size in sorted({k[0] for k, _ in ceil}):
+        rounds = [v for k, v in ceil if k[0] == size]
+        cells = []
+        for c in ("ceiling-alu", "ceiling-l2"):
+            xs = [r[c] for r in rounds if c in r]
+            cells.append("%.2f, %.2f-%.2f" % (statistics.median(xs), min(xs), max(xs)) if xs else "-")
+        for n in ("mrc-1x2", "mrc-2x1"):
+            xs = [r["mrc-1x1"] / r[n] for r in rounds if "mrc-1x1" in r and n in r]
+            cells.append("%.2f, %.2f-%.2f" % (statistics.median(xs), min(xs), max(xs)) if xs else "-")
+        print("| %d | %s |" % (size, " | ".join(cells)))
 print()
 print("(whole commands, wall seconds; a ratio is a speed-up: the baseline's seconds / the command's."
       " Targets of issue 16: 1x1 >= 2.1x wc -w; 1x2 >= 1.9x 1x1 at 256 MiB as at 1 GiB)")

@@ -63,19 +63,6 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/mrc-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 checks=()
 
-# gen_tool : the path of gen_keys, built in build/ when it is neither next to MRCOUNT nor there.
-gen_tool() {
-    local tool
-    tool=$(dirname "$MRC")/tests/gen_keys
-    [ -x "$tool" ] || tool=$ROOT/build/tests/gen_keys
-    if [ ! -x "$tool" ]; then
-        say "building gen_keys in $ROOT/build"
-        [ -f "$ROOT/build/CMakeCache.txt" ] || cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-        cmake --build "$ROOT/build" -j "$(nproc)" --target gen_keys >/dev/null
-    fi
-    printf '%s' "$tool"
-}
-
 # keyset KEYS TOKENS : the directory of that key set under WORK, generated (to a temporary name,
 # then renamed) unless already there; its files are listed in the array `files`.
 keyset() {
@@ -93,7 +80,7 @@ keyset() {
     if [ ! -d "$dir" ]; then
         say "generating $dir (gen_keys $keys ${args[*]})"
         rm -rf "$dir.part"
-        "$(gen_tool)" "$dir.part" "$keys" "${args[@]}"
+        "$(bench_tool gen_keys)" "$dir.part" "$keys" "${args[@]}"
         mv "$dir.part" "$dir"
     fi
     mapfile -t files < <(find "$dir" -maxdepth 1 -type f -name 'part*.txt' | sort)

@@ -35,6 +35,20 @@ bench_build() {
     cmake --build "$ROOT/build" -j "$(nproc)" --target "$@" >/dev/null
 }
 
+# bench_tool NAME : the path of the test tool NAME (tests/NAME.c, tests/bench/NAME.c), next to
+# MRCOUNT (<build>/tests/NAME) or in build/tests, built there when it is in neither.
+bench_tool() {
+    local tool
+    tool=$(dirname "$MRC")/tests/$1
+    [ -x "$tool" ] || tool=$ROOT/build/tests/$1
+    if [ ! -x "$tool" ]; then
+        say "building $1 in $ROOT/build"
+        [ -f "$ROOT/build/CMakeCache.txt" ] || cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+        cmake --build "$ROOT/build" -j "$(nproc)" --target "$1" >/dev/null
+    fi
+    printf '%s' "$tool"
+}
+
 # bench_corpus DIR MIB : the English corpus of MIB MiB in DIR, made by make-corpus.sh when
 # missing; its part*.txt files, sorted, in the array `files` (none: exit 1).
 bench_corpus() {
