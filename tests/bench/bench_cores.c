@@ -1,10 +1,10 @@
 /* bench_cores.c - what T cores of this machine give at the moment, as a ceiling for mrcount's
- * scaling figures (bench/bench-words.sh and bench-scaling.sh run it beside their timings).
+ * scaling figures (bench/bench-scaling.sh runs it after every round of its timings).
  *
  * A virtual machine's vCPUs are host threads: two of them may be two cores, or the two hardware
  * threads of one core, or share a core with other guests, and that changes from minute to
  * minute (on the 2-core VM of this project, a loop of independent integer operations ran 2.0x
- * faster on two threads than on one at one moment and 1.2-1.6x a minute later). A 1 x 2 run of
+ * faster on two threads than on one at one moment and 1.1-1.6x a minute later). A 1 x 2 run of
  * mrcount cannot scale past what the machine gives two threads, so the ratio of its 1 x 1 and
  * 1 x 2 runs means little without this one, measured at the same time.
  *
