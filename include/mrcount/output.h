@@ -385,6 +385,15 @@ int mrc_output_probe(const char *path, mrc_err *err);
  *  never leaves a partial result. Not thread-safe: call it before any write. */
 void mrc_output_set_sync(bool on);
 
+/** mrc_output_set_stop() : the flag that ends a wait on a reader (default: none). A result,
+ *  part or metrics file that is a FIFO, or standard output when it is a pipe, is written
+ *  through a non-blocking descriptor of its own: opening a FIFO that has no reader yet, and
+ *  writing to a pipe whose reader does not read, wait as a blocking descriptor would, but look
+ *  at the flag every 100 ms and end with EINTR once it is raised (SIGTERM or SIGINT caught with
+ *  SA_RESTART would otherwise leave the thread blocked). Not thread-safe: call it before any
+ *  write. */
+void mrc_output_set_stop(const mrc_stop *stop);
+
 /** mrc_output_set_block_size() : test hook: bytes per write block (0: the default, 1 MiB);
  *  small blocks drive the chunk, turn and huge-line paths with few records. Not thread-safe:
  *  call it between writes. */

@@ -451,6 +451,7 @@ int main(int argc, char **argv)
     } else {
         watch_temps(&r);
         mrc_output_set_sync(r.o.sync);
+        mrc_output_set_stop(&mrc_signal_flag);
         /* a signalled rank gives the others time to write their checkpoints */
         if (r.o.checkpoint != NULL) r.agreement.grace = CKPT_GRACE_S;
         status = run_all(&r);

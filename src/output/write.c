@@ -77,17 +77,26 @@ char *mrc_out_decimal(uint64_t v, char *end)
     return p;
 }
 
+static const mrc_stop *out_stop; /* mrc_output_set_stop() */
+#define OUT_WAIT_MS 100          /* a wait on a reader looks at out_stop this often */
+
+void mrc_output_set_stop(const mrc_stop *stop)
+{
+    out_stop = stop;
+}
+
 int mrc_out_write_all(int fd, const unsigned char *p, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(fd, p, n);
         if (w < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR && !mrc_stopped(out_stop)) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                /* a descriptor we were given non-blocking (a parent's pipe): wait until it
-                 * takes more, as a blocking one would */
+                /* non-blocking (a FIFO or pipe of ours, or a parent's descriptor): wait until
+                 * it takes more, as a blocking one would, unless the run is stopped */
                 struct pollfd pf = {.fd = fd, .events = POLLOUT};
-                if (poll(&pf, 1, -1) >= 0 || errno == EINTR) continue;
+                if (mrc_stopped(out_stop)) return EINTR;
+                if (poll(&pf, 1, OUT_WAIT_MS) >= 0 || errno == EINTR) continue;
             }
             return errno;
         }
@@ -189,6 +198,22 @@ static int behind(mrc_out_dest *d, size_t n)
     return 0;
 }
 
+/* A FIFO opened for writing, non-blocking: with no reader yet (ENXIO) waited for, as a
+ * blocking open waits, until the run is stopped (EINTR). @return the descriptor, or -1 with
+ * errno set. */
+static int open_fifo(const char *path)
+{
+    for (;;) {
+        int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd >= 0 || errno != ENXIO) return fd;
+        if (mrc_stopped(out_stop)) {
+            errno = EINTR;
+            return -1;
+        }
+        (void)poll(NULL, 0, OUT_WAIT_MS);
+    }
+}
+
 static int dest_open(mrc_out_dest *d, const char *path, mrc_err *err)
 {
     *d = (mrc_out_dest){.path = path, .label = path, .fd = -1};
@@ -201,6 +226,19 @@ static int dest_open(mrc_out_dest *d, const char *path, mrc_err *err)
             return mrc_err_errno(err, EBADF, "%s", d->label);
         d->fd = own;
         d->borrowed = true;
+        struct stat st;
+        char proc[32];
+        if (fstat(own, &st) == 0 && S_ISFIFO(st.st_mode) &&
+            snprintf(proc, sizeof proc, "/proc/self/fd/%d", own) < (int)sizeof proc) {
+            /* a pipe: a description of our own, non-blocking, so that a reader that stops
+             * reading cannot hold a stopped run (mrc_output_set_stop()); without /proc, or
+             * with the reader gone (ENXIO), the given one */
+            int fd = open(proc, O_WRONLY | O_CLOEXEC | O_NONBLOCK);
+            if (fd >= 0) {
+                d->fd = fd;
+                d->borrowed = false;
+            }
+        }
         return 0;
     }
     struct stat st;
@@ -211,7 +249,8 @@ static int dest_open(mrc_out_dest *d, const char *path, mrc_err *err)
     if (stat(path, &st) == 0) {
         if (S_ISDIR(st.st_mode)) return mrc_err_errno(err, EISDIR, "%s", path);
         if (!S_ISREG(st.st_mode)) { /* a device or a FIFO: a rename would replace the node */
-            d->fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+            d->fd = S_ISFIFO(st.st_mode) ? open_fifo(path)
+                                         : open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
             return d->fd < 0 ? mrc_err_errno(err, errno, "%s", path) : 0;
         }
         d->keep_mode = true; /* set at the close: the other ranks open it for writing first */

@@ -220,4 +220,54 @@ held output
 signal_and_wait TERM "$(rank_pid 1)"
 check "np 2, SIGTERM to rank 1 while rank 0 holds in output" 143 '^mrcount: rank 1: stopped by SIGTERM'
 
+# --- the output waits on a reader: a pipe whose reader does not read (a paused pager, a stalled
+# consumer), a FIFO result that has no reader yet. The output waits as a blocking write or open
+# would, but a signal still stops the run (caught with SA_RESTART, a blocked write() or open()
+# would be restarted and the run would wait for its reader forever). ---------------------------
+# stuck_pipe FD : wait until the pipe on FD holds bytes that nobody reads and the writer adds no
+# more for half a second: it is full, and the writer waits.
+stuck_pipe() {
+    python3 - "$1" "$MRC_TIMEOUT" <<'EOF'
+import fcntl, struct, sys, termios, time
+fd, end = int(sys.argv[1]), time.time() + float(sys.argv[2])
+last, since = -1, time.time()
+while time.time() < end:
+    n = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+    if n != last:
+        last, since = n, time.time()
+    elif n > 0 and time.time() - since >= 0.5:
+        sys.exit(0)
+    time.sleep(0.05)
+sys.exit(1)
+EOF
+}
+F=$T/reader.fifo
+mkfifo "$F"
+for sig in TERM INT; do
+    exec 3<>"$F" # the reader that never reads (O_RDWR: this open does not wait)
+    : >"$T/stderr"
+    timeout -k 5 "$MRC_TIMEOUT" "${DEFAULT_SIGNALS[@]}" "$MRCOUNT" --output - --metrics "$OUT/m.json" \
+        --quiet "$D" >"$F" 2>"$T/stderr" </dev/null &
+    BG=$!
+    stuck_pipe 3 || fail "the result (341 KB) never filled the pipe"
+    signal_and_wait "$sig" "$(launcher_pid)"
+    exec 3<&-
+    [ $sig = TERM ] && status=143 || status=130
+    check "alone, SIG$sig while standard output is a pipe nobody reads" $status \
+        "^mrcount: stopped by SIG$sig\$"
+done
+# The result is a FIFO that no process opens: the run maps, then waits at the open. The map of
+# this corpus takes well under the 3 s waited here (a signal that comes before still stops it).
+G=$T/nobody.fifo
+mkfifo "$G"
+start single --output "$G" --metrics "$OUT/m.json" --quiet "$D"
+sleep 3
+signal_and_wait TERM "$(launcher_pid)"
+check "alone, SIGTERM while the result, a FIFO, has no reader" 143 '^mrcount: stopped by SIGTERM$'
+start 2 --output "$G" --metrics "$OUT/m.json" --quiet "$D"
+sleep 3
+signal_and_wait TERM "$(rank_pid 0)"
+check "np 2, SIGTERM to rank 0 while the result, a FIFO, has no reader" 143 \
+    '^mrcount: rank 0: stopped by SIGTERM'
+
 log "PASS"
