@@ -1156,6 +1156,35 @@ static bool codec_magic(enum mrc_codec c, const unsigned char *p, size_t n)
     }
 }
 
+/* p[0, n) is the start of c's magic, too short to hold all of it: a file cut there (n > 0;
+ * n == 0, an empty file, is read as empty before this). */
+static bool codec_magic_cut(enum mrc_codec c, const unsigned char *p, size_t n)
+{
+    unsigned char full[6];
+    size_t len;
+    switch (c) {
+    case MRC_CODEC_GZIP:
+        memcpy(full, "\x1f\x8b", len = 2);
+        break;
+    case MRC_CODEC_ZSTD: /* a skippable frame's magic (0x5? 2a 4d 18) is cut in its last 3 */
+        if (n > 0 && (p[0] & 0xf0) == 0x50)
+            return n < 4 && memcmp(p + 1, "\x2a\x4d\x18", n - 1) == 0;
+        memcpy(full, "\x28\xb5\x2f\xfd", len = 4);
+        break;
+    case MRC_CODEC_XZ:
+        memcpy(full,
+               "\xfd"
+               "7zXZ\x00",
+               len = 6);
+        break;
+    case MRC_CODEC_BZIP2: /* "BZh" and a block size digit */
+        return n > 0 && n < 4 && memcmp(p, "BZh", n) == 0;
+    default:
+        return false;
+    }
+    return n > 0 && n < len && memcmp(p, full, n) == 0;
+}
+
 /* A whole compressed file to the consumer: its first bytes checked for the codec's magic (a file
  * named for one format that holds another says which), then decompressed (gz_inflate() or
  * unpack_all()). Members, frames and streams are independent: a file cut cleanly between two of
@@ -1190,12 +1219,15 @@ static int run_compressed(mrc_reader *r, const char *path, enum mrc_codec codec,
     if (!codec_magic(codec, g.in, in_len)) {
         const struct foreign_sig *f = foreign_sig_of(g.in, in_len);
         char what[64];
-        if (f == NULL)
-            rc = mrc_err_set(err, MRC_EINVAL, "%s: not a %s file" EXCLUDE_HINT, path,
-                             codecs[codec].name);
+        if (codec_magic_cut(codec, g.in, in_len))
+            rc = gz_truncated(&g);
+        else if (f == NULL)
+            rc = mrc_err_set(err, MRC_EINVAL, "%s: not %s %s file" EXCLUDE_HINT, path,
+                             codec == MRC_CODEC_XZ ? "an" : "a", codecs[codec].name);
         else
-            rc = mrc_err_set(err, MRC_EINVAL, "%s: not a %s file (it holds %s)" EXCLUDE_HINT, path,
-                             codecs[codec].name, foreign_what(f, what, sizeof what));
+            rc = mrc_err_set(err, MRC_EINVAL, "%s: not %s %s file (it holds %s)" EXCLUDE_HINT, path,
+                             codec == MRC_CODEC_XZ ? "an" : "a", codecs[codec].name,
+                             foreign_what(f, what, sizeof what));
         goto out;
     }
     rc = codec == MRC_CODEC_GZIP ? gz_inflate(&g, in_len) : unpack_all(&g, in_len);

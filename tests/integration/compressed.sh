@@ -73,6 +73,8 @@ cut_to "$D/sub/part0003.txt.bz2" 100 >"$B/cut.bz2"
 cp "$D/sub/part0002.txt.xz" "$B/flip.xz"
 printf '\xff\xff\xff\xff' | dd of="$B/flip.xz" bs=1 seek=2000 conv=notrunc status=none
 cp "$S/part0005.txt" "$B/text.zst"
+cp "$S/part0005.txt" "$B/text.xz"
+head -c 3 "$D/sub/part0002.txt.xz" >"$B/magic-cut.xz" # cut inside the 6-byte magic
 cp "$D/sub/part0002.txt.xz" "$B/xz-data.bz2"
 cp "$D/part0000.txt.zst" "$B/zstd-data.txt"
 zstd -q --long=31 -c <"$S/part0005.txt" >"$B/long.zst" # a 2 GiB window (read from a pipe)
@@ -82,6 +84,8 @@ bad=(
     "$B/cut.bz2|$B/cut.bz2: truncated bzip2 stream at compressed byte offset"
     "$B/flip.xz|$B/flip.xz: corrupt xz data at compressed byte offset"
     "$B/text.zst|$B/text.zst: not a zstd file"
+    "$B/text.xz|$B/text.xz: not an xz file"
+    "$B/magic-cut.xz|$B/magic-cut.xz: truncated xz stream at compressed byte offset 3\$"
     "$B/xz-data.bz2|$B/xz-data.bz2: not a bzip2 file .it holds xz-compressed data."
     "$B/zstd-data.txt|$B/zstd-data.txt: zstd-compressed data in a file whose name does not end in .zst"
     "$B/long.zst|$B/long.zst: a zstd frame that needs a 2048 MiB window .as zstd --long writes., more than a thread.s decoder may take under the memory limit .windows up to 512 MiB."
