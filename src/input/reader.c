@@ -308,11 +308,12 @@ enum sig_kind {
 /* The compressed formats mrcount reads, each only in a file whose name ends in its suffix. */
 static const struct codec_info {
     const char *name, *suffix, *cat, *pack; /* the format, the file name's end, its tools */
+    const char *a;                          /* the name's article: "an xz file" */
 } codecs[] = {
-    [MRC_CODEC_GZIP] = {"gzip", ".gz", "zcat", "gzip"},
-    [MRC_CODEC_ZSTD] = {"zstd", ".zst", "zstdcat", "zstd"},
-    [MRC_CODEC_XZ] = {"xz", ".xz", "xzcat", "xz"},
-    [MRC_CODEC_BZIP2] = {"bzip2", ".bz2", "bzcat", "bzip2"},
+    [MRC_CODEC_GZIP] = {"gzip", ".gz", "zcat", "gzip", "a"},
+    [MRC_CODEC_ZSTD] = {"zstd", ".zst", "zstdcat", "zstd", "a"},
+    [MRC_CODEC_XZ] = {"xz", ".xz", "xzcat", "xz", "an"},
+    [MRC_CODEC_BZIP2] = {"bzip2", ".bz2", "bzcat", "bzip2", "a"},
 };
 
 enum mrc_codec mrc_codec_of_path(const char *path)
@@ -1137,52 +1138,47 @@ static int unpack_all(gz_read *g, size_t in_len)
 
 /* Whether p[0, n) starts like the codec's files: gzip's magic, zstd's frame (or a skippable
  * frame, as pzstd writes first), xz's stream header, bzip2's "BZh" and level. */
+/* The codecs' magic bytes: gzip's, zstd's (a frame; or a skippable frame: 0x50-0x5f, then
+ * these 3), xz's, bzip2's (then a block size digit). */
+static const unsigned char magic_gzip[2] = {0x1f, 0x8b}, magic_zstd[4] = {0x28, 0xb5, 0x2f, 0xfd},
+                           magic_skip[3] = {0x2a, 0x4d, 0x18},
+                           magic_xz[6] = {0xfd, '7', 'z', 'X', 'Z', 0x00},
+                           magic_bzip2[3] = {'B', 'Z', 'h'};
+
 static bool codec_magic(enum mrc_codec c, const unsigned char *p, size_t n)
 {
-    static const unsigned char zstd[4] = {0x28, 0xb5, 0x2f, 0xfd}, skip[3] = {0x2a, 0x4d, 0x18},
-                               xz[6] = {0xfd, '7', 'z', 'X', 'Z', 0x00};
     switch (c) {
     case MRC_CODEC_GZIP:
-        return n >= 2 && p[0] == 0x1f && p[1] == 0x8b;
+        return n >= 2 && memcmp(p, magic_gzip, 2) == 0;
     case MRC_CODEC_ZSTD:
-        return n >= 4 &&
-               (memcmp(p, zstd, 4) == 0 || ((p[0] & 0xf0) == 0x50 && !memcmp(p + 1, skip, 3)));
+        return n >= 4 && (memcmp(p, magic_zstd, 4) == 0 ||
+                          ((p[0] & 0xf0) == 0x50 && memcmp(p + 1, magic_skip, 3) == 0));
     case MRC_CODEC_XZ:
-        return n >= 6 && memcmp(p, xz, 6) == 0;
+        return n >= 6 && memcmp(p, magic_xz, 6) == 0;
     case MRC_CODEC_BZIP2:
-        return n >= 4 && p[0] == 'B' && p[1] == 'Z' && p[2] == 'h' && p[3] >= '1' && p[3] <= '9';
+        return n >= 4 && memcmp(p, magic_bzip2, 3) == 0 && p[3] >= '1' && p[3] <= '9';
     default:
         return false;
     }
 }
 
-/* p[0, n) is the start of c's magic, too short to hold all of it: a file cut there (n > 0;
- * n == 0, an empty file, is read as empty before this). */
+/* p[0, n) is the start of c's magic, too short to hold all of it (0 < n < its length): a file
+ * cut there. An empty file (n == 0) is read as empty before this. */
 static bool codec_magic_cut(enum mrc_codec c, const unsigned char *p, size_t n)
 {
-    unsigned char full[6];
-    size_t len;
     switch (c) {
     case MRC_CODEC_GZIP:
-        memcpy(full, "\x1f\x8b", len = 2);
-        break;
-    case MRC_CODEC_ZSTD: /* a skippable frame's magic (0x5? 2a 4d 18) is cut in its last 3 */
-        if (n > 0 && (p[0] & 0xf0) == 0x50)
-            return n < 4 && memcmp(p + 1, "\x2a\x4d\x18", n - 1) == 0;
-        memcpy(full, "\x28\xb5\x2f\xfd", len = 4);
-        break;
+        return n > 0 && n < 2 && memcmp(p, magic_gzip, n) == 0;
+    case MRC_CODEC_ZSTD:
+        if (n > 0 && (p[0] & 0xf0) == 0x50) return n < 4 && memcmp(p + 1, magic_skip, n - 1) == 0;
+        return n > 0 && n < 4 && memcmp(p, magic_zstd, n) == 0;
     case MRC_CODEC_XZ:
-        memcpy(full,
-               "\xfd"
-               "7zXZ\x00",
-               len = 6);
-        break;
-    case MRC_CODEC_BZIP2: /* "BZh" and a block size digit */
-        return n > 0 && n < 4 && memcmp(p, "BZh", n) == 0;
+        return n > 0 && n < 6 && memcmp(p, magic_xz, n) == 0;
+    case MRC_CODEC_BZIP2:
+        return n > 0 && n < 4 && memcmp(p, magic_bzip2, n) == 0;
     default:
         return false;
     }
-    return n > 0 && n < len && memcmp(p, full, n) == 0;
 }
 
 /* A whole compressed file to the consumer: its first bytes checked for the codec's magic (a file
@@ -1223,10 +1219,10 @@ static int run_compressed(mrc_reader *r, const char *path, enum mrc_codec codec,
             rc = gz_truncated(&g);
         else if (f == NULL)
             rc = mrc_err_set(err, MRC_EINVAL, "%s: not %s %s file" EXCLUDE_HINT, path,
-                             codec == MRC_CODEC_XZ ? "an" : "a", codecs[codec].name);
+                             codecs[codec].a, codecs[codec].name);
         else
             rc = mrc_err_set(err, MRC_EINVAL, "%s: not %s %s file (it holds %s)" EXCLUDE_HINT, path,
-                             codec == MRC_CODEC_XZ ? "an" : "a", codecs[codec].name,
+                             codecs[codec].a, codecs[codec].name,
                              foreign_what(f, what, sizeof what));
         goto out;
     }
