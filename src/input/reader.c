@@ -1136,48 +1136,43 @@ static int unpack_all(gz_read *g, size_t in_len)
     return rc;
 }
 
-/* Whether p[0, n) starts like the codec's files: gzip's magic, zstd's frame (or a skippable
- * frame, as pzstd writes first), xz's stream header, bzip2's "BZh" and level. */
-/* The codecs' magic bytes: gzip's, zstd's (a frame; or a skippable frame: 0x50-0x5f, then
- * these 3), xz's, bzip2's (then a block size digit). */
+/* The codecs' magic bytes: gzip's, zstd's (a frame; or a skippable frame, as pzstd writes
+ * first: 0x50-0x5f, then these 3), xz's stream header, bzip2's (then a level digit). */
 static const unsigned char magic_gzip[2] = {0x1f, 0x8b}, magic_zstd[4] = {0x28, 0xb5, 0x2f, 0xfd},
                            magic_skip[3] = {0x2a, 0x4d, 0x18},
                            magic_xz[6] = {0xfd, '7', 'z', 'X', 'Z', 0x00},
                            magic_bzip2[3] = {'B', 'Z', 'h'};
 
-static bool codec_magic(enum mrc_codec c, const unsigned char *p, size_t n)
+/* How p[0, n) meets a magic: all of it, a start of it too short to hold the rest (a file cut
+ * there; an empty file is read as empty before this), or neither. */
+enum magic_fit { MAGIC_NO, MAGIC_CUT, MAGIC_YES };
+
+static enum magic_fit magic_fit(const unsigned char *p, size_t n, const unsigned char *m,
+                                size_t len)
 {
-    switch (c) {
-    case MRC_CODEC_GZIP:
-        return n >= 2 && memcmp(p, magic_gzip, 2) == 0;
-    case MRC_CODEC_ZSTD:
-        return n >= 4 && (memcmp(p, magic_zstd, 4) == 0 ||
-                          ((p[0] & 0xf0) == 0x50 && memcmp(p + 1, magic_skip, 3) == 0));
-    case MRC_CODEC_XZ:
-        return n >= 6 && memcmp(p, magic_xz, 6) == 0;
-    case MRC_CODEC_BZIP2:
-        return n >= 4 && memcmp(p, magic_bzip2, 3) == 0 && p[3] >= '1' && p[3] <= '9';
-    default:
-        return false;
-    }
+    if (n == 0 || memcmp(p, m, n < len ? n : len) != 0) return MAGIC_NO;
+    return n < len ? MAGIC_CUT : MAGIC_YES;
 }
 
-/* p[0, n) is the start of c's magic, too short to hold all of it (0 < n < its length): a file
- * cut there. An empty file (n == 0) is read as empty before this. */
-static bool codec_magic_cut(enum mrc_codec c, const unsigned char *p, size_t n)
+static enum magic_fit codec_magic(enum mrc_codec c, const unsigned char *p, size_t n)
 {
+    enum magic_fit f;
     switch (c) {
     case MRC_CODEC_GZIP:
-        return n > 0 && n < 2 && memcmp(p, magic_gzip, n) == 0;
+        return magic_fit(p, n, magic_gzip, sizeof magic_gzip);
     case MRC_CODEC_ZSTD:
-        if (n > 0 && (p[0] & 0xf0) == 0x50) return n < 4 && memcmp(p + 1, magic_skip, n - 1) == 0;
-        return n > 0 && n < 4 && memcmp(p, magic_zstd, n) == 0;
+        if (n > 0 && (p[0] & 0xf0) == 0x50)
+            return n == 1 ? MAGIC_CUT : magic_fit(p + 1, n - 1, magic_skip, sizeof magic_skip);
+        return magic_fit(p, n, magic_zstd, sizeof magic_zstd);
     case MRC_CODEC_XZ:
-        return n > 0 && n < 6 && memcmp(p, magic_xz, n) == 0;
+        return magic_fit(p, n, magic_xz, sizeof magic_xz);
     case MRC_CODEC_BZIP2:
-        return n > 0 && n < 4 && memcmp(p, magic_bzip2, n) == 0;
+        if ((f = magic_fit(p, n, magic_bzip2, sizeof magic_bzip2)) != MAGIC_YES) return f;
+        return n == sizeof magic_bzip2      ? MAGIC_CUT
+               : p[3] >= '1' && p[3] <= '9' ? MAGIC_YES
+                                            : MAGIC_NO;
     default:
-        return false;
+        return MAGIC_NO;
     }
 }
 
@@ -1212,10 +1207,11 @@ static int run_compressed(mrc_reader *r, const char *path, enum mrc_codec codec,
         if ((rc = gz_fill(&g, g.in + in_len, GZ_IN_BUF - in_len, &got)) != MRC_OK) goto out;
         in_len += got;
     } while (in_len < 6 && got > 0);
-    if (!codec_magic(codec, g.in, in_len)) {
+    enum magic_fit fit = codec_magic(codec, g.in, in_len);
+    if (fit != MAGIC_YES) {
         const struct foreign_sig *f = foreign_sig_of(g.in, in_len);
         char what[64];
-        if (codec_magic_cut(codec, g.in, in_len))
+        if (fit == MAGIC_CUT)
             rc = gz_truncated(&g);
         else if (f == NULL)
             rc = mrc_err_set(err, MRC_EINVAL, "%s: not %s %s file" EXCLUDE_HINT, path,
