@@ -881,8 +881,10 @@ typedef struct unpack {
     unsigned zs_log;   /* zstd: the largest window accepted, 2^zs_log bytes */
     uint64_t frame_at; /* zstd: the compressed offset where the current frame starts */
     lzma_stream xs;
+    uint64_t pad_at; /* xz: where the null bytes after a stream (its padding) start */
+    uint64_t pad;    /* xz: how many there are so far */
     bz_stream bs;
-    bool live; /* the library's state is set up (bzip2: one per stream) */
+    bool live; /* the library's state is set up (xz and bzip2: one per stream) */
 } unpack;
 
 /* zstd's default window bound: 128 MiB, what every level writes without --long (-22: 2^27) */
@@ -981,7 +983,9 @@ static int unpack_init(unpack *u)
         lzma_stream init = LZMA_STREAM_INIT;
         u->xs = init;
         uint64_t lim = g->r->decoder_limit != 0 ? g->r->decoder_limit : UINT64_MAX;
-        lzma_ret x = lzma_stream_decoder(&u->xs, lim, LZMA_CONCATENATED);
+        /* one stream a decoder (not LZMA_CONCATENATED), so that what follows a stream is
+         * told apart from it, and reported where it starts */
+        lzma_ret x = lzma_stream_decoder(&u->xs, lim, 0);
         ok = x == LZMA_OK ? 1 : x == LZMA_MEM_ERROR ? -1 : 0;
         break;
     }
@@ -1028,7 +1032,7 @@ static const char *xz_cause(lzma_ret x)
 }
 
 /* One call of the library: from in[0, in_len) (*used taken) into out[0, room) (*made written);
- * *end when a frame or stream ended there (xz: the last one, at finish, when no input follows).
+ * *end when a frame or stream ended there.
  * off: the compressed offset of in, for messages. @return MRC_OK, or the error. */
 static int unpack_step(unpack *u, unsigned char *in, size_t in_len, bool finish, unsigned char *out,
                        size_t room, uint64_t off, size_t *used, size_t *made, bool *end)
@@ -1068,6 +1072,9 @@ static int unpack_step(unpack *u, unsigned char *in, size_t in_len, bool finish,
                 "recompress it with a smaller dictionary (xz -9 needs 65 MiB)",
                 g->path, (unsigned long long)((lzma_memusage(&u->xs) + (1u << 20) - 1) >> 20),
                 (unsigned long long)(g->r->decoder_limit >> 20));
+        /* no stream header: named where the stream starts (the decoder took the header) */
+        if (x == LZMA_FORMAT_ERROR && u->xs.total_in <= off + *used)
+            return gz_corrupt(g, off + *used - u->xs.total_in, xz_cause(x));
         return gz_corrupt(g, off + *used, xz_cause(x));
     }
     /* bzip2's counters are 32 bits */
@@ -1108,10 +1115,22 @@ static int unpack_all(gz_read *g, size_t in_len)
             continue;
         }
         bool finish = in_pos == in_len && g->in_eof;
+        if (ended && g->codec == MRC_CODEC_XZ && !finish && g->in[in_pos] == 0) {
+            /* xz's stream padding: null bytes after a stream, a multiple of 4 */
+            if (u.pad == 0) u.pad_at = g->in_total - (in_len - in_pos);
+            for (; in_pos < in_len && g->in[in_pos] == 0; in_pos++)
+                u.pad++;
+            continue;
+        }
         if (ended) {
+            if (u.pad % 4 != 0) {
+                rc = gz_corrupt(g, u.pad_at, "stream padding not a multiple of 4 bytes");
+                break;
+            }
+            u.pad = 0;
             if (finish) break;
-            /* more input after a stream: the next one (bzip2 starts a new decoder) */
-            if (g->codec == MRC_CODEC_BZIP2) {
+            /* more input after a stream: the next one (xz and bzip2 start a new decoder) */
+            if (g->codec == MRC_CODEC_XZ || g->codec == MRC_CODEC_BZIP2) {
                 unpack_end(&u);
                 if ((rc = unpack_init(&u)) != MRC_OK) break;
             }
