@@ -250,7 +250,8 @@ static const mrc_opt_def run_opts[] = {
      .help = "keep the map's work in DIR (on a file system every\n"
              "rank sees), so that the same command run again after\n"
              "a stop (SIGTERM, a time limit, a lost node) resumes\n"
-             "it; DIR is removed after a successful run",
+             "it; DIR is removed after a successful run (all but\n"
+             "files of yours in it)",
      .metric = "checkpoint"},
     {.name = "checkpoint-interval",
      .section = "run",
@@ -409,7 +410,7 @@ static char *make_usage(void)
           "Count the words (or Google Books ngrams, or a column of delimited text) of\n"
           "INPUTs on every MPI rank and core; write 'key TAB count' lines. INPUT: files\n"
           "(plain, or compressed: .gz .zst .xz .bz2), directories (recursed), globs, or\n"
-          "@list.txt (one path a line).\n"
+          "@list.txt (one path, directory or glob a line).\n"
           "\n",
           f);
     for (const mrc_opt_def *d = run_opts; d->name != NULL; d++)
@@ -475,7 +476,8 @@ static void man_section(FILE *f, const char *title, const char *section)
                 "\\fB.xz\\fR, \\fB.bz2\\fR, read whole), directories (walked recursively,\n"
                 "hidden entries\n"
                 "skipped), shell globs (quoted: mrcount expands them itself), and\n"
-                "\\fB@\\fR\\fIlist.txt\\fR (a regular file: one path a line, \\fB#\\fR comments).\n"
+                "\\fB@\\fR\\fIlist.txt\\fR (a regular file: one INPUT a line, \\fB#\\fR comments:\n"
+                "a path, a directory or a glob; a path that exists is taken as written).\n"
                 "Standard input is never read: \\fB\\-\\fR or no INPUT is an error.\n"
                 ".br\nINI: \\fB[input] inputs =\\fR \\fIINPUT\\fR... (separated by blanks;\n"
                 "indented lines continue the list; INPUTs on the command line replace it)\n",

@@ -239,7 +239,14 @@ int mrc_run_ckpt_adopt(run *r)
 int mrc_run_ckpt_finish(run *r)
 {
     if (r->d.rank != 0 || r->o.keep_checkpoint) return 0;
-    return mrc_ckpt_remove(r->o.checkpoint, true, &r->err);
+    int rc = mrc_ckpt_remove(r->o.checkpoint, true, &r->err);
+    /* the checkpoint's own files went; a file of the user's in DIR stays, and DIR with it */
+    if (rc == 0 && access(r->o.checkpoint, F_OK) == 0)
+        fprintf(stderr,
+                "mrcount: note: %s: the checkpoint is removed, the directory kept: it holds "
+                "files that are not the checkpoint's\n",
+                r->o.checkpoint);
+    return rc;
 }
 
 void mrc_run_ckpt_free(run *r)

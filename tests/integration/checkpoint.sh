@@ -8,7 +8,7 @@
 # checkpoint (its run written, its manifest not) and a torn manifest are ignored and the result
 # stays exact; an input changed between the runs, or another option, is refused (exit 2)
 # unless --checkpoint-reset; --keep-checkpoint keeps DIR, and a run over it maps nothing; a
-# second run on a DIR in use is refused.
+# file of the user's in DIR stays (and DIR); a second run on a DIR in use is refused.
 # The map is slowed with the test hook MRC_TEST_PIECE_PAUSE_US (a pause after each piece) and
 # small pieces, so the signal lands where the test wants it: after so many pieces are kept.
 # shellcheck source-path=SCRIPTDIR source=lib.bash
@@ -212,6 +212,16 @@ run_mrc_ok 1 "${args[@]}" --keep-checkpoint --metrics "$T/m.json"
 assert_same "$T/exp-words-words.tsv" "$OUT/r.tsv" "a run over a complete checkpoint"
 grep -q '"bytes_read": 0,' "$T/m.json" || fail "a run over a complete checkpoint read input"
 log "ok: --keep-checkpoint keeps DIR; a run over it maps nothing and gives the same result"
+# a file of the user's in DIR: the checkpoint goes, the file and DIR stay, and a note says so
+echo "my notes" >"$dir/NOTES.txt"
+run_mrc_ok 1 "${args[@]}"
+assert_same "$T/exp-words-words.tsv" "$OUT/r.tsv" "a run over a checkpoint beside a file of the user's"
+[ "$(ls -A "$dir")" = NOTES.txt ] || fail "DIR with a file of the user's: left $(ls -A "$dir" | tr '\n' ' ')"
+grep -q "^mrcount: note: $dir: the checkpoint is removed, the directory kept" "$T/stderr" ||
+    fail "DIR with a file of the user's: no note: $(cat "$T/stderr")"
+log "ok: a file of the user's in DIR stays, with DIR, and a note says so"
+rm -f "$dir/NOTES.txt"
+run_mrc_ok 1 "${args[@]}" --keep-checkpoint # a complete checkpoint again, for what follows
 
 # --- changed state: another input or another option is refused with exit 2 ------------------
 touch -d '2001-01-01' "$T/words/part0001.txt"
