@@ -183,6 +183,17 @@ static int phase_place(run *r)
                                       (unsigned)(r->pl.cpus_available ? r->pl.cpus_available : 1),
                                       threads);
         mrc_memlimit_detect(&env, &r->mem);
+        /* A rank under the floor and MPI's own memory passes what it may use (SLURM_MEM_PER_NODE
+         * of 64 MB for 2 ranks: 32 MiB each, and each peaked at 57 MiB): a batch system
+         * would kill it, so say so (once a node: the ranks of a node share the cause) */
+        if (r->d.node_rank == 0 && r->mem.limit != MRC_MEMLIMIT_UNLIMITED &&
+            r->mem.source_bytes < r->mem.limit + MRC_MEMLIMIT_HEADROOM_MIN / 2)
+            fprintf(stderr,
+                    "mrcount: warning: rank %d may use %llu MiB (%s), less than it needs "
+                    "(%llu MiB of tables at least, and MPI's own): it may pass that; give the "
+                    "job more memory or a node fewer ranks\n",
+                    r->d.rank, (unsigned long long)(r->mem.source_bytes >> 20), r->mem.source,
+                    (unsigned long long)(r->mem.limit >> 20));
     }
     if (rc == 0 && r->mem.limit != MRC_MEMLIMIT_UNLIMITED) rc = probe_tmp_dir(r);
     rc = mrc_run_end_phase(r, MRC_FP_PLACE, rc);

@@ -183,7 +183,15 @@ metric "$T/m.json" 'm["ranks"][0]["memory_limit_source"]' | grep -q SLURM_MEM_PE
     fail "SLURM_MEM_PER_NODE: the metrics do not name it as the limit's source"
 [ "$(metric "$T/m.json" 'min(r["spill_runs"] for r in m["ranks"])')" -ge 1 ] ||
     fail "SLURM_MEM_PER_NODE: nothing spilled"
+grep -q "may use .* less than it needs" "$T/stderr" && fail "SLURM_MEM_PER_NODE=200: warned of too little memory"
 log "ok: SLURM_MEM_PER_NODE alone"
+# Too little for a rank (64 MB for 2 ranks: 32 MiB each, the floor of the tables alone): one
+# warning a node, which says so, and the run still exact (no real limit here)
+SLURM_MEM_PER_NODE=64 run_mrc_ok 2 --quiet --tmp-dir "$T/spill" --output "$T/out.tsv" "$T/keys"
+assert_same "$T/exp.tsv" "$T/out.tsv" "SLURM_MEM_PER_NODE=64"
+[ "$(grep -c "^mrcount: warning: rank 0 may use 32 MiB (SLURM_MEM_PER_NODE=64 / 2 ranks), less than it needs" "$T/stderr")" = 1 ] ||
+    fail "SLURM_MEM_PER_NODE=64: not one warning of too little memory: $(cat "$T/stderr")"
+log "ok: SLURM_MEM_PER_NODE=64 for 2 ranks: warned once"
 
 # A tmp dir that fills up: exit 1 naming it, no result, nothing left in it.
 mkdir -p "$T/tiny"
