@@ -128,8 +128,13 @@ static int parse_duration(void *field, const char *value, char *cause, size_t ca
         else if (*end == 'h')
             unit = 3600, end++;
     }
-    if (end == value || *end != '\0' || errno != 0 || !(v > 0) || v * unit > 1e9) {
+    bool huge = errno == ERANGE ? v > 1 : v * unit > 1e9; /* 31 years: past any batch job's */
+    if (end == value || *end != '\0' || (errno != 0 && !huge) || !(v > 0)) {
         snprintf(cause, causelen, "'%s' is not a duration (seconds, suffix s/m/h, above 0)", value);
+        return MRC_EINVAL;
+    }
+    if (huge) {
+        snprintf(cause, causelen, "'%s' is more than 1000000000 seconds", value);
         return MRC_EINVAL;
     }
     *(double *)field = v * unit;

@@ -306,6 +306,18 @@ static void test_bad_values(void **state)
     EXPECT_ERROR("--threads: ' 2' is not a positive integer", "--threads", " 2");
     EXPECT_ERROR("--threads: '2x' is not a positive integer", "-t", "2x");
     EXPECT_ERROR("--threads: '' is not a positive integer", "--threads", "");
+    /* a duration: seconds above 0, up to 10^9 (past that: too long, not "not a duration") */
+    EXPECT_ERROR("--checkpoint-interval: '0' is not a duration (seconds, suffix s/m/h, above 0)",
+                 "--checkpoint", "ck", "--checkpoint-interval", "0");
+    EXPECT_ERROR("--checkpoint-interval: '5x' is not a duration (seconds, suffix s/m/h, above 0)",
+                 "--checkpoint", "ck", "--checkpoint-interval", "5x");
+    EXPECT_ERROR("--checkpoint-interval: '1e-310' is not a duration (seconds, suffix s/m/h, above "
+                 "0)",
+                 "--checkpoint", "ck", "--checkpoint-interval", "1e-310");
+    EXPECT_ERROR("--checkpoint-interval: '999999999h' is more than 1000000000 seconds",
+                 "--checkpoint", "ck", "--checkpoint-interval", "999999999h");
+    EXPECT_ERROR("--checkpoint-interval: '1e400' is more than 1000000000 seconds", "--checkpoint",
+                 "ck", "--checkpoint-interval", "1e400");
     EXPECT_ERROR("--threads: '99999999999999999999' is more than 65536 threads", "--threads",
                  "99999999999999999999");
     EXPECT_ERROR("--threads: '100000' is more than 65536 threads", "--threads", "100000");
