@@ -183,9 +183,9 @@ static int phase_place(run *r)
                                       (unsigned)(r->pl.cpus_available ? r->pl.cpus_available : 1),
                                       threads);
         mrc_memlimit_detect(&env, &r->mem);
-        /* A rank under the floor and MPI's own memory passes what it may use (SLURM_MEM_PER_NODE
-         * of 64 MB for 2 ranks: 32 MiB each, and each peaked at 57 MiB): a batch system
-         * would kill it, so say so (once a node: the ranks of a node share the cause) */
+        /* Less than the floor of the tables and MPI's own memory: the rank will pass what it
+         * may use (SLURM_MEM_PER_NODE=64 for 2 ranks: 32 MiB each, and each peaked at 57 MiB),
+         * which a batch system's cgroup punishes: say so, once a node (its ranks share it) */
         if (r->d.node_rank == 0 && r->mem.limit != MRC_MEMLIMIT_UNLIMITED &&
             r->mem.source_bytes < r->mem.limit + MRC_MEMLIMIT_HEADROOM_MIN / 2)
             fprintf(stderr,
