@@ -57,14 +57,18 @@ printf '%s: mrcount %s (%s)\n' "$JOB" "$MRCOUNT" "$MRC_BIN_FROM"
 printf '%s: config %s\n%s: inputs %s\n%s: results in %s\n' "$JOB" "$CONFIG" "$JOB" "${INPUTS[*]}" "$JOB" "$OUT"
 
 # ---- stop, checkpoint, requeue ----
-# With `#SBATCH --signal=B:TERM@120` Slurm sends SIGTERM to this script 2 minutes before the time
-# limit (scancel --batch --signal=TERM does the same by hand). mrc_step passes it on to the step's
-# ranks; mrcount finishes the pieces in hand, writes its checkpoint to $CKPT and exits 143; then
-# the job requeues itself (`#SBATCH --requeue`), keeps its id, its directory and its log
+# With `#SBATCH --signal=B:USR1@120` Slurm sends SIGUSR1 to this script 2 minutes before the time
+# limit (scancel --batch --signal=USR1 does the same by hand). mrc_step passes SIGTERM on to the
+# step's ranks; mrcount finishes the pieces in hand, writes its checkpoint to $CKPT and exits 143;
+# then the job requeues itself (`#SBATCH --requeue`), keeps its id, its directory and its log
 # (`#SBATCH --open-mode=append`), and the next start of the same command resumes from $CKPT:
-# only the bytes not yet counted are read, at any rank count. The checkpoint is written every
-# --checkpoint-interval (5 min) as well, so a job killed without warning (a node failure, then
-# requeued by Slurm) loses at most that much. $CKPT must be on a file system every node sees.
+# only the bytes not yet counted are read, at any rank count. SIGTERM to this script is a cancel
+# (`scancel JOBID`, or the limit itself): the step stops the same way, but the job is not
+# requeued; its checkpoint stays for a resubmission with CKPT_DIR. (A SIGTERM warning could not
+# tell the time limit from scancel, whose SIGTERM would then requeue a cancelled job.) The
+# checkpoint is written every --checkpoint-interval (5 min) as well, so a job killed without
+# warning (a node failure, then requeued by Slurm) loses at most that much. $CKPT must be on a
+# file system every node sees.
 CKPT=${CKPT_DIR:-$OUT/checkpoint}
 MRC_MAX_REQUEUES=${MRC_MAX_REQUEUES:-10}
 if [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ]; then
@@ -72,20 +76,26 @@ if [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ]; then
 fi
 
 # mrc_step SRUN_ARGS... : srun SRUN_ARGS (ending with mrcount and its arguments) with
-# --checkpoint $CKPT added, in the background so that this shell can take SIGTERM while the step
-# runs; SIGTERM is passed on to the step's tasks, and a step it stopped is requeued. Returns the
-# step's status (the requeue kills this script first).
+# --checkpoint $CKPT added, in the background so that this shell can take signals while the step
+# runs: SIGUSR1 stops the step (SIGTERM to its tasks) and requeues the job; SIGTERM stops it and
+# ends the job. Returns the step's status (a requeue kills this script first).
 mrc_step() {
-    local args=("$@") pid rc=0 stopping=0
+    local args=("$@") pid rc=0 stopping=0 cancelled=0
     if [ "$CKPT" != none ]; then
         args+=(--checkpoint "$CKPT")
     fi
-    _mrc_term() {
+    _mrc_usr1() {
         stopping=1
-        printf '%s: SIGTERM: the step writes its checkpoint and stops\n' "$JOB" >&2
+        printf '%s: SIGUSR1 (the time limit is near): the step writes its checkpoint and stops\n' "$JOB" >&2
         # the job's steps, not this batch shell; else srun itself, which forwards it
         scancel --signal=TERM "$SLURM_JOB_ID" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
     }
+    _mrc_term() {
+        cancelled=1
+        printf '%s: SIGTERM (cancelled): the step stops; the job is not requeued\n' "$JOB" >&2
+        kill -TERM "$pid" 2>/dev/null || true
+    }
+    trap _mrc_usr1 USR1
     trap _mrc_term TERM
     srun "${args[@]}" &
     pid=$!
@@ -94,7 +104,14 @@ mrc_step() {
         wait "$pid" && rc=0 || rc=$?
         kill -0 "$pid" 2>/dev/null || break
     done
-    trap - TERM
+    trap - USR1 TERM
+    if [ "$rc" != 0 ] && [ "$CKPT" != none ] && [ -d "$CKPT" ] &&
+        { [ "$stopping" = 0 ] || [ "$cancelled" = 1 ]; }; then
+        # a cancelled or failed step: its work stays for a resubmission (a new job, a new directory)
+        printf '%s: step ended (status %s); its checkpoint stays in %s: to resume, resubmit with CKPT_DIR=%s (after fixing the cause of a failure); else remove it\n' \
+            "$JOB" "$rc" "$CKPT" "$CKPT" >&2
+        return "$rc"
+    fi
     if [ "$stopping" = 1 ] && [ "$rc" != 0 ] && [ "$CKPT" != none ]; then
         if [ "${SLURM_RESTART_COUNT:-0}" -ge "$MRC_MAX_REQUEUES" ]; then
             printf '%s: stopped after %s requeues (MRC_MAX_REQUEUES); the checkpoint stays in %s: resubmit with CKPT_DIR=%s\n' \

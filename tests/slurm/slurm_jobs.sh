@@ -5,8 +5,10 @@
 # missing input ends FAILED with the file named in its log and no result; a small scaling sweep
 # under scaling.sbatch gives results.csv with the planned rows and PNG plots; the batch job of an
 # installation (cmake --install), submitted with the module's MRC_ROOT, runs the installed binary
-# and config; a job stopped by SIGTERM (the warning before its time limit) checkpoints, requeues
-# itself and resumes to the same table. The cluster is always stopped, on failure too.
+# and config; a job stopped by SIGUSR1 (the warning before its time limit) checkpoints, requeues
+# itself and resumes to the same table; a job cancelled with a plain scancel stops and ends
+# CANCELLED, not requeued, its log saying where its checkpoint stays. The cluster is always
+# stopped, on failure too.
 # Skips (exit 77) when Slurm is not installed, unless MRC_REQUIRE_SLURM=1 (CI sets it).
 # shellcheck source-path=SCRIPTDIR source=../integration/lib.bash
 source "$(dirname "$0")/../integration/lib.bash"
@@ -167,7 +169,7 @@ for png in strong-speedup strong-efficiency weak-efficiency throughput phases co
 done
 
 # Stop, checkpoint, requeue, resume: the warning Slurm sends before a time limit
-# (--signal=B:TERM@120) sent by hand once the step has counted some pieces (the map slowed by the
+# (--signal=B:USR1@120) sent by hand once the step has counted some pieces (the map slowed by the
 # test hook MRC_TEST_PIECE_PAUSE_US, 12 files: 12 pieces of 2 s for 2 workers). The job passes
 # SIGTERM on to its ranks, which keep their work in the checkpoint and exit 143; the job requeues
 # itself, starts again with the same id, directory and log, resumes, and ends with the oracle's
@@ -181,7 +183,7 @@ for ((i = 0; i < 1200; i++)); do # the step has started: the job logged its plan
 done
 grep -q "^wordcount: results in" "$R.log" 2>/dev/null || fail "resumable job $resume never started"
 sleep 5
-timeout 10 scancel --batch --signal=TERM "$resume" || fail "scancel --batch --signal=TERM $resume refused"
+timeout 10 scancel --batch --signal=USR1 "$resume" || fail "scancel --batch --signal=USR1 $resume refused"
 # Slurm makes a requeued job wait 2 minutes (Reason=BeginTime); the test starts it at once.
 for ((i = 0; i < 600; i++)); do
     info=$(timeout 10 scontrol -o show job "$resume")
@@ -203,6 +205,34 @@ skipped=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["chec
 [ "$skipped" -gt 0 ] && [ "$skipped" -lt 12 ] ||
     fail "the resumed start skipped $skipped of 12 pieces (want some, not all)"
 [ ! -e "$R/checkpoint" ] || fail "the checkpoint of job $resume is still there after success"
-log "ok: a job stopped by SIGTERM requeued itself and resumed ($skipped of 12 pieces kept)"
+log "ok: a job stopped by SIGUSR1 requeued itself and resumed ($skipped of 12 pieces kept)"
+
+# A plain scancel (SIGTERM to the batch script and the step) is a cancel: the step stops, the
+# job ends CANCELLED and is not requeued, and its log says where the checkpoint stays.
+cancel=$(MRC_TEST_PIECE_PAUSE_US=2000000 submit "$MRC_SOURCE_DIR/jobs/wordcount.sbatch" "$T/resume")
+C=wordcount-$cancel
+for ((i = 0; i < 1200; i++)); do
+    grep -q "^wordcount: results in" "$C.log" 2>/dev/null && break
+    sleep 0.1
+done
+grep -q "^wordcount: results in" "$C.log" 2>/dev/null || fail "job $cancel never started"
+sleep 5
+timeout 10 scancel "$cancel" || fail "scancel $cancel refused"
+for ((i = 0; i < 600; i++)); do
+    info=$(timeout 10 scontrol -o show job "$cancel")
+    [[ $info == *JobState=CANCELLED* || $info == *JobState=PENDING* ]] && break
+    sleep 0.1
+done
+[[ $info == *JobState=CANCELLED* && $info == *Restarts=0* ]] ||
+    fail "job $cancel, cancelled, was not left CANCELLED: $info"
+for ((i = 0; i < 300; i++)); do # the batch script's last lines (its SIGKILL comes KillWait later)
+    grep -q "its checkpoint stays in" "$C.log" 2>/dev/null && break
+    sleep 0.1
+done
+grep -q "^wordcount: step ended (status [0-9]*); its checkpoint stays in .*/$C/checkpoint: to resume, resubmit with CKPT_DIR=" "$C.log" ||
+    fail "job $cancel: the log does not say where the checkpoint stays: $(tail -5 "$C.log")"
+if grep -q "requeueing job $cancel" "$C.log"; then fail "job $cancel, cancelled, requeued itself"; fi
+[ ! -e "$C/words.tsv" ] || fail "job $cancel, cancelled, left a result"
+log "ok: a job cancelled with scancel stopped, ended CANCELLED, and said where its checkpoint stays"
 
 log "OK: wordcount, ngram, array and scaling jobs under Slurm equal their oracles; failures fail; a stopped job resumes"
