@@ -32,6 +32,26 @@ die() {
 }
 positive() { [[ $2 =~ ^[1-9][0-9]*$ ]] || die "$1 must be a positive integer, not '$2'"; }
 
+# A relative --config that names no file here is taken beside jobs/ (configs/ngram-v3.ini), as
+# the job's own config is, so that it works from any directory.
+beside_root() {
+    if [[ $1 != /* ]] && [ ! -e "$1" ] && [ -e "$ROOT/$1" ]; then echo "$ROOT/$1"; else echo "$1"; fi
+}
+args=()
+while [ $# -gt 0 ]; do
+    case $1 in
+    --) break ;; # INPUTs follow
+    --config | -c)
+        args+=("$1")
+        [ $# -lt 2 ] || { args+=("$(beside_root "$2")") && shift; }
+        ;;
+    --config=*) args+=("--config=$(beside_root "${1#--config=}")") ;;
+    *) args+=("$1") ;;
+    esac
+    shift
+done
+set -- "${args[@]}" "$@"
+
 if [ "$(id -u)" = 0 ]; then # Open MPI refuses root unless told
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi

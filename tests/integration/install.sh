@@ -79,6 +79,12 @@ job_run ngram-local.sh "$T/ngrams"
 assert_stderr_has "running: .* $P/bin/mrcount --config $P/share/mrcount/configs/ngram-v2.ini " \
     "ngram-local.sh runs the installed binary with the installed config"
 assert_same "$T/ngram.expected" "$T/home/out/ngram.tsv" "installed ngram-local.sh"
+# a relative --config given to the job names the installation's configs/ (none in $T/home)
+job_run ngram-local.sh --config configs/ngram-v2.ini --top 5 "$T/ngrams"
+assert_stderr_has "running: .* --config $P/share/mrcount/configs/ngram-v2.ini --top 5 " \
+    "ngram-local.sh --config configs/ngram-v2.ini from another directory"
+head -5 "$T/ngram.all" >"$T/ngram5.expected"
+assert_same "$T/ngram5.expected" "$T/home/out/ngram.tsv" "installed ngram-local.sh --config configs/..."
 
 # No INPUT: the demo corpus, made by the installed generator.
 MRC_DEMO_DIR=$T/demo DEMO_SIZE_MIB=1 job_run wordcount-local.sh
