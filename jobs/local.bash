@@ -19,7 +19,7 @@ MRC=${MRC_BIN:-$BUILD/mrcount} # none yet: a checkout builds its own
 DEMO_DIR=${MRC_DEMO_DIR:-/tmp/mrcount-demo}
 DEMO_SIZE_MIB=${DEMO_SIZE_MIB:-256}
 if [ "$MRC_INSTALLED" = 1 ]; then
-    OUT_DIR=${OUT_DIR:-$PWD/out} # not into the installation
+    OUT_DIR=${OUT_DIR:-${PWD%/}/out} # not into the installation
 else
     OUT_DIR=${OUT_DIR:-$ROOT/out}
 fi
@@ -117,7 +117,10 @@ timeout -k 30 "$LIMIT" "${cmd[@]}" || rc=$?
 case $rc in
 0) ;;
 124 | 137) die "stopped after ${LIMIT}s (MRC_TIMEOUT)" ;;
-*) die "mrcount failed (exit status $rc)" ;;
+*)
+    say "mrcount failed (exit status $rc)"
+    exit "$rc"
+    ;;
 esac
 
 echo

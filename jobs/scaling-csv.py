@@ -17,6 +17,7 @@ import csv
 import json
 import math
 import os
+import signal
 import statistics
 import sys
 
@@ -291,4 +292,6 @@ def main():
 
 
 if __name__ == "__main__":
+    # `scaling-csv.py summary CSV | head` ends quietly, as other tools in a pipe do
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     main()

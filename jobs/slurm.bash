@@ -32,7 +32,7 @@ MRCOUNT=$MRC_BIN
 [ -x "$MRCOUNT" ] || die "no mrcount at $MRCOUNT (submit from the checkout after building it, or set MRCOUNT)"
 [[ $CONFIG == /* ]] || CONFIG=$MRC_ROOT/$CONFIG
 [ -r "$CONFIG" ] || die "cannot read the config $CONFIG"
-[ "${#INPUTS[@]}" -gt 0 ] || die "no INPUT given: sbatch ${0##*/} INPUT... (files, directories, globs, @list.txt)"
+[ "${#INPUTS[@]}" -gt 0 ] || die "no INPUT given: sbatch $JOB.sbatch INPUT... (files, directories, globs, @list.txt)"
 
 # Slurm 22.05 and later: srun no longer inherits --cpus-per-task from the batch step.
 if [ -n "${SLURM_CPUS_PER_TASK:-}" ]; then
