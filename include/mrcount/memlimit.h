@@ -55,6 +55,9 @@ typedef struct mrc_memlimit {
     char source[MRC_MEMLIMIT_SOURCE_MAX]; /* e.g. "cgroup v2 /sys/fs/cgroup/a/memory.max / 2
                                            * ranks", "SLURM_MEM_PER_CPU=2048 x 4 CPUs",
                                            * "MemAvailable", "--memory-limit", "none" */
+    char ignored[MRC_MEMLIMIT_SOURCE_MAX]; /* a Slurm variable set but not a size of memory,
+                                            * as "SLURM_MEM_PER_NODE=abc" (0, all of the node's
+                                            * memory, is one); "" when none */
 } mrc_memlimit;
 
 /** mrc_memlimit_env_from_process() : fill *env for this process: the real root, the values

@@ -183,6 +183,11 @@ static int phase_place(run *r)
                                       (unsigned)(r->pl.cpus_available ? r->pl.cpus_available : 1),
                                       threads);
         mrc_memlimit_detect(&env, &r->mem);
+        if (r->d.node_rank == 0 && r->mem.ignored[0] != '\0')
+            fprintf(stderr,
+                    "mrcount: warning: %s is not a size of memory (MB, or a K/M/G/T suffix): "
+                    "ignored; the memory limit comes from %s\n",
+                    r->mem.ignored, r->mem.source);
         /* Less than the floor of the tables and MPI's own memory: the rank will pass what it
          * may use (SLURM_MEM_PER_NODE=64 for 2 ranks: 32 MiB each, and each peaked at 57 MiB),
          * which a batch system's cgroup punishes: say so, once a node (its ranks share it) */

@@ -198,10 +198,25 @@ static int parse_slurm_mib(const char *s, uint64_t *out)
     return 0;
 }
 
-static void offer_slurm(best *b, const mrc_memlimit_env *env, unsigned ranks, unsigned cpus)
+/* A Slurm variable that is set, is not 0 (all of the node's memory) and is not a size. */
+static bool slurm_malformed(const char *s)
+{
+    uint64_t v;
+    return s != NULL && *s != '\0' && strcmp(s, "0") != 0 && parse_slurm_mib(s, &v) != 0;
+}
+
+/* ignored (MRC_MEMLIMIT_SOURCE_MAX bytes) gets the first Slurm variable set but malformed. */
+static void offer_slurm(best *b, const mrc_memlimit_env *env, unsigned ranks, unsigned cpus,
+                        char *ignored)
 {
     char what[MRC_MEMLIMIT_SOURCE_MAX], suffix[32];
     uint64_t v;
+    if (slurm_malformed(env->slurm_mem_per_node))
+        snprintf(ignored, MRC_MEMLIMIT_SOURCE_MAX, "SLURM_MEM_PER_NODE=%.64s",
+                 env->slurm_mem_per_node);
+    else if (slurm_malformed(env->slurm_mem_per_cpu))
+        snprintf(ignored, MRC_MEMLIMIT_SOURCE_MAX, "SLURM_MEM_PER_CPU=%.64s",
+                 env->slurm_mem_per_cpu);
     if (parse_slurm_mib(env->slurm_mem_per_node, &v) == 0) {
         per_rank_suffix(suffix, sizeof suffix, ranks);
         snprintf(what, sizeof what, "SLURM_MEM_PER_NODE=%.64s%s", env->slurm_mem_per_node, suffix);
@@ -283,8 +298,9 @@ void mrc_memlimit_detect(const mrc_memlimit_env *env, mrc_memlimit *out)
     const char *root = env->root != NULL ? env->root : "";
     unsigned ranks = at_least_1(env->ranks_on_node), cpus = at_least_1(env->cpus);
     best b = {MRC_MEMLIMIT_UNLIMITED, "none"};
+    out->ignored[0] = '\0';
     offer_cgroups(&b, root, ranks);
-    offer_slurm(&b, env, ranks, cpus);
+    offer_slurm(&b, env, ranks, cpus, out->ignored);
     offer_meminfo(&b, root, ranks);
     offer_address_space(&b, root, env->as_limit, at_least_1(env->threads));
 
@@ -307,6 +323,7 @@ void mrc_memlimit_explicit(uint64_t bytes, mrc_memlimit *out)
     out->source_bytes = bytes;
     out->headroom = 0;
     snprintf(out->source, sizeof out->source, "--memory-limit");
+    out->ignored[0] = '\0';
 }
 
 void mrc_memlimit_env_from_process(mrc_memlimit_env *env, unsigned ranks_on_node, unsigned cpus,

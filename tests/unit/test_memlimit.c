@@ -293,7 +293,17 @@ static void test_malformed_ignored(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         mrc_memlimit m = detect(bad[i], bad[i], 1, 1);
         assert_none(&m);
+        /* named as ignored (for a warning) when set, but for 0: all of the node's memory */
+        char want[64] = "";
+        if (bad[i][0] != '\0' && strcmp(bad[i], "0") != 0)
+            snprintf(want, sizeof want, "SLURM_MEM_PER_NODE=%s", bad[i]);
+        assert_string_equal(m.ignored, want);
+        m = detect(NULL, bad[i], 1, 1);
+        if (want[0] != '\0') snprintf(want, sizeof want, "SLURM_MEM_PER_CPU=%s", bad[i]);
+        assert_string_equal(m.ignored, want);
     }
+    mrc_memlimit ok = detect("4096", "1G", 1, 1);
+    assert_string_equal(ok.ignored, "");
     /* a valid ancestor still counts when the leaf is malformed */
     put("sys/fs/cgroup/a/memory.max", "2147483648\n");
     mrc_memlimit m = detect("abc", "", 1, 1);
