@@ -81,6 +81,7 @@ typedef struct mrc_out_sorted {
     enum mrc_order order; /* MRC_ORDER_COUNT or MRC_ORDER_KEY */
     uint64_t limit;       /* 0: every ref is sorted */
     uint64_t records;
+    bool by_windows; /* the threads' parts were ranges of the first windows, not splitters' */
 } mrc_out_sorted;
 
 /** mrc_output_sort() : sort refs[0, n) in place, in `order` (MRC_ORDER_COUNT: count descending

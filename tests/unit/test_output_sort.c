@@ -649,6 +649,98 @@ static int by_address(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Sort r on 1..MAX_THREADS threads in both orders against the oracle; `windows` says, per
+ * order (count, key), whether the parts of 2 or more threads must be ranges of the first
+ * windows (1) or must not be (0). */
+static void check_windows(const recset *r, const int windows[2])
+{
+    for (int so = 0; so < 2; so++) {
+        enum mrc_sort sort = so ? MRC_SORT_KEY : MRC_SORT_COUNT;
+        const unsigned char **ord = oracle_order(r, sort);
+        for (size_t t = 1; t <= MAX_THREADS; t++)
+            for (int lim = 0; lim < 2; lim++) {
+                mrc_out_ref *refs = refs_of(r);
+                mrc_out_sorted s;
+                mrc_err err = {0};
+                uint64_t limit = lim ? r->n / 3 : 0, want = lim ? r->n / 3 : r->n;
+                assert_int_equal(mrc_output_sort(refs, r->n, so ? MRC_ORDER_KEY : MRC_ORDER_COUNT,
+                                                 limit, topo, &pls[t], NULL, &s, &err),
+                                 0);
+                if (s.by_windows != (t > 1 && windows[so] == 1))
+                    fail_msg("%zu threads, %s order: by_windows %d", t, so ? "key" : "count",
+                             (int)s.by_windows);
+                for (size_t i = 0; i < want; i++)
+                    assert_same_rec(refs[i].rec, ord[i], i);
+                free(refs);
+            }
+        free(ord);
+    }
+}
+
+/* The threads' parts as ranges of two bytes of the first windows, and the splitters' way when
+ * a record no sample saw breaks what the sample promised. v 0, 5 (5 k records: one thread's
+ * permutation): every key shares "pfx" (some end there or hold NULs after it), all counts 1, so
+ * both orders' windows are key bytes past it; v 1: no prefix, counts spread over 1..50000, so
+ * the count order's digit is the counts' low two bytes (the window ~count, its first 6 bytes
+ * shared: bytes 6-7); v 2: counts mostly 1, too skewed for the count order; v 3: as v 0, but a
+ * few records where no sample of sort.c looks lack the prefix; v 4: as v 1, but a few such
+ * records have counts past 65535 (their window's bytes before the digit differ). */
+static void test_sort_first_windows(void **state)
+{
+    (void)state;
+    rng_seed(29);
+    static const int expect[6][2] = {{1, 1}, {1, 1}, {0, 1}, {0, 0}, {0, 1}, {1, 1}};
+    for (int v = 0; v < 6; v++) {
+        size_t n = v == 5 ? 5000 : 70000; /* from 65536: the threads permute */
+        bool prefixed = v == 0 || v == 3 || v == 5, spread = v == 1 || v == 4;
+        recset r = {0};
+        unsigned char key[64];
+        static const char *const ends[] = {"pfx", "pfx\0", "pfx\0\0\0\0\0\0\0\0", "pfxa"};
+        static const uint32_t end_len[] = {3, 4, 11, 4};
+        for (size_t e = 0; prefixed && e < 4; e++)
+            rs_add(&r, ends[e], end_len[e], 1);
+        for (size_t i = r.n; i < n; i++) {
+            uint32_t len = prefixed ? 3 : 0;
+            memcpy(key, "pfx", 3);
+            key[len++] = (unsigned char)('a' + rng_below(26));
+            for (size_t b = 0, extra = rng_below(10); b < extra; b++)
+                key[len++] = rng_below(5) == 0 ? 0 : (unsigned char)('a' + rng_below(26));
+            for (size_t x = i; x > 0; x >>= 8) /* unique */
+                key[len++] = (unsigned char)x;
+            uint64_t count = spread   ? 1 + rng_below(50000)
+                             : v == 2 ? 1 + (rng_below(3) == 0 ? rng_below(5) : 0)
+                                      : 1;
+            rs_add(&r, key, len, count);
+        }
+        if (v == 3 || v == 4) { /* in this order, records where no sample looks (white box) */
+            bool *seen = calloc(n, sizeof *seen);
+            assert_non_null(seen);
+            for (size_t i = 0; i < 64; i++) /* shared_depth(): SORT_GUESS_SAMPLE, n / 64 apart */
+                seen[n / 64 * i] = true;
+            for (size_t t = 2; t <= MAX_THREADS; t++) /* fuse_plan(): SORT_SAMPLE a part */
+                for (size_t i = 0; i < t * 1024; i++)
+                    seen[n / (t * 1024) * i + n % (t * 1024) * i / (t * 1024)] = true;
+            for (size_t k = 1, i; k < 8; k++) {
+                for (i = k * n / 8; seen[i]; i++)
+                    ;
+                unsigned char *rec = r.buf + r.off[i];
+                if (v == 3)
+                    rec[12 + 2] = k % 2 ? 'w' : 'y'; /* "pfw...", "pfy...": no prefix */
+                else
+                    put_le(rec, 65536 + k * 1000, 8);
+            }
+            free(seen);
+        }
+        for (size_t i = r.n - 1; v != 3 && v != 4 && i > 0; i--) { /* a random table order */
+            size_t k = rng_below(i + 1), t = r.off[i];
+            r.off[i] = r.off[k];
+            r.off[k] = t;
+        }
+        check_windows(&r, expect[v]);
+        rs_free(&r);
+    }
+}
+
 static void test_sort_stopped(void **state)
 {
     (void)state;
@@ -1806,6 +1898,7 @@ int main(void)
         cmocka_unit_test(test_sort_part_layouts),
         cmocka_unit_test(test_sort_repeated_records),
         cmocka_unit_test(test_sort_bad_order),
+        cmocka_unit_test(test_sort_first_windows),
         cmocka_unit_test(test_sort_stopped),
         cmocka_unit_test(test_write_files_every_thread_count),
         cmocka_unit_test(test_write_stdout_in_order),
