@@ -533,6 +533,10 @@ static size_t part_of(const sort_job *j, const unsigned char *rec)
     return lo;
 }
 
+/* Slice ti of the refs: each ref's part counted, its window set to it (the splitters' way), or
+ * with j->map to its first window at j->depth, its part the map's of its digit; a ref that
+ * breaks what the sample promised (the shared prefix, the window's bytes before the digit)
+ * raises j->off and ends the pass. */
 static int classify_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
 {
     (void)failed;
@@ -542,15 +546,35 @@ static int classify_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
     size_t *cnt = calloc(j->parts, sizeof *cnt);
     if (cnt == NULL) return mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
     ref *a = j->refs;
+    bool windows = j->map != NULL;
+    size_t ko = j->depth - (j->by_count && j->depth > 0 ? 8 : 0);
+    unsigned before = 8 * j->k0; /* the window's bits before the digit, shared by all */
     for (size_t i = slice_at(j->n, j->parts, ti), end = slice_at(j->n, j->parts, ti + 1); i < end;
          i++) {
-        if (i % SORT_POLL_MIN == 0 && mrc_stopped(j->stop)) { /* its counts would be short */
-            free(cnt);
-            return mrc_out_sort_stopped(err);
+        if (i % SORT_POLL_MIN == 0 && (mrc_stopped(j->stop) || atomic_load(&j->off))) {
+            free(cnt); /* its counts would be short */
+            return mrc_stopped(j->stop) ? mrc_out_sort_stopped(err) : 0;
         }
-        if (i + SORT_PREFETCH < end) __builtin_prefetch(a[i + SORT_PREFETCH].rec);
-        size_t c = part_of(j, a[i].rec);
-        a[i].window = c;
+        if (i + SORT_PREFETCH < end) {
+            const unsigned char *p = a[i + SORT_PREFETCH].rec;
+            __builtin_prefetch(p);
+            if (windows) __builtin_prefetch(p + MRC_REC_HEAD + ko + 7);
+        }
+        const unsigned char *r = a[i].rec;
+        size_t c;
+        if (windows) {
+            uint64_t w = window_at(r, j->depth, j->by_count);
+            if ((j->depth > 0 && !shares_prefix(r, j->pre, ko, j->by_count)) ||
+                (before > 0 && (w ^ j->w0) >> (64 - before) != 0)) {
+                atomic_store(&j->off, true);
+                break;
+            }
+            a[i].window = w;
+            c = j->map[(w >> j->sh) & 0xffff];
+        } else {
+            c = part_of(j, r);
+            a[i].window = c;
+        }
         cnt[c]++;
     }
     memcpy(j->counts + ti * j->parts, cnt, j->parts * sizeof *cnt);
@@ -874,43 +898,6 @@ static bool fuse_plan(sort_job *j)
     return ok;
 }
 
-/* Slice ti of the refs: their windows at j->depth, and their parts counted (as classify_task). */
-static int fuse_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
-{
-    (void)failed;
-    sort_job *j = arg;
-    if (ti >= j->parts) return 0;
-    size_t *cnt = calloc(j->parts, sizeof *cnt);
-    if (cnt == NULL) return mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
-    ref *a = j->refs;
-    size_t ko = j->depth - (j->by_count && j->depth > 0 ? 8 : 0);
-    unsigned before = 8 * j->k0; /* the window's bits before the digit, shared by all */
-    for (size_t i = slice_at(j->n, j->parts, ti), end = slice_at(j->n, j->parts, ti + 1); i < end;
-         i++) {
-        if (i % SORT_POLL_MIN == 0 && (mrc_stopped(j->stop) || atomic_load(&j->off))) {
-            free(cnt);
-            return mrc_stopped(j->stop) ? mrc_out_sort_stopped(err) : 0;
-        }
-        if (i + SORT_PREFETCH < end) {
-            const unsigned char *p = a[i + SORT_PREFETCH].rec;
-            __builtin_prefetch(p);
-            __builtin_prefetch(p + MRC_REC_HEAD + ko + 7);
-        }
-        const unsigned char *r = a[i].rec;
-        uint64_t w = window_at(r, j->depth, j->by_count);
-        if ((j->depth > 0 && !shares_prefix(r, j->pre, ko, j->by_count)) ||
-            (before > 0 && (w ^ j->w0) >> (64 - before) != 0)) {
-            atomic_store(&j->off, true);
-            break;
-        }
-        a[i].window = w;
-        cnt[j->map[(w >> j->sh) & 0xffff]]++;
-    }
-    memcpy(j->counts + ti * j->parts, cnt, j->parts * sizeof *cnt);
-    free(cnt);
-    return 0;
-}
-
 static int sort_parts(sort_job *j, mrc_topo *topo, const mrc_placement *pl, mrc_err *err)
 {
     size_t p = j->parts;
@@ -922,8 +909,13 @@ static int sort_parts(sort_job *j, mrc_topo *topo, const mrc_placement *pl, mrc_
         rc = mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
     j->loaded = rc == 0 && p <= 256 && fuse_plan(j);
     if (j->loaded) {
-        rc = mrc_run_tasks(topo, pl, fuse_task, j, err);
+        rc = mrc_run_tasks(topo, pl, classify_task, j, err);
         j->loaded = rc == 0 && !atomic_load(&j->off);
+        if (!j->loaded) { /* the splitters' way, from the start */
+            free(j->map);
+            j->map = NULL;
+            atomic_store(&j->off, false);
+        }
     }
     if (rc == 0 && !j->loaded) rc = pick_splitters(j, err);
     /* a classification cut short by a stop fails: its counts would not match the windows */
@@ -936,7 +928,7 @@ static int sort_parts(sort_job *j, mrc_topo *topo, const mrc_placement *pl, mrc_
         j->bounds[0] = 0;
         for (size_t c = 0; c < p; c++)
             j->bounds[c + 1] = j->bounds[c] + totals[c];
-        rc = permute_parts(j->refs, j->bounds, p, j->loaded ? j->map : NULL, j->sh, topo, pl, err);
+        rc = permute_parts(j->refs, j->bounds, p, j->map, j->sh, topo, pl, err);
         if (rc == 0) rc = mrc_run_tasks(topo, pl, part_sort_task, j, err);
     }
     free(j->split);
