@@ -198,31 +198,28 @@ static int parse_slurm_mib(const char *s, uint64_t *out)
     return 0;
 }
 
-/* A Slurm variable that is set, is not 0 (all of the node's memory) and is not a size. */
-static bool slurm_malformed(const char *s)
+/* Slurm variable `name`'s value s parsed into *v. @return 0; or -1 when unset, 0 (all of the
+ * node's memory) or malformed, and then, for malformed, ignored (MRC_MEMLIMIT_SOURCE_MAX bytes)
+ * names it unless it names another already. */
+static int slurm_value(const char *name, const char *s, uint64_t *v, char *ignored)
 {
-    uint64_t v;
-    return s != NULL && *s != '\0' && strcmp(s, "0") != 0 && parse_slurm_mib(s, &v) != 0;
+    if (parse_slurm_mib(s, v) == 0) return 0;
+    if (s != NULL && *s != '\0' && strcmp(s, "0") != 0 && ignored[0] == '\0')
+        snprintf(ignored, MRC_MEMLIMIT_SOURCE_MAX, "%s=%.64s", name, s);
+    return -1;
 }
 
-/* ignored (MRC_MEMLIMIT_SOURCE_MAX bytes) gets the first Slurm variable set but malformed. */
 static void offer_slurm(best *b, const mrc_memlimit_env *env, unsigned ranks, unsigned cpus,
                         char *ignored)
 {
     char what[MRC_MEMLIMIT_SOURCE_MAX], suffix[32];
     uint64_t v;
-    if (slurm_malformed(env->slurm_mem_per_node))
-        snprintf(ignored, MRC_MEMLIMIT_SOURCE_MAX, "SLURM_MEM_PER_NODE=%.64s",
-                 env->slurm_mem_per_node);
-    else if (slurm_malformed(env->slurm_mem_per_cpu))
-        snprintf(ignored, MRC_MEMLIMIT_SOURCE_MAX, "SLURM_MEM_PER_CPU=%.64s",
-                 env->slurm_mem_per_cpu);
-    if (parse_slurm_mib(env->slurm_mem_per_node, &v) == 0) {
+    if (slurm_value("SLURM_MEM_PER_NODE", env->slurm_mem_per_node, &v, ignored) == 0) {
         per_rank_suffix(suffix, sizeof suffix, ranks);
         snprintf(what, sizeof what, "SLURM_MEM_PER_NODE=%.64s%s", env->slurm_mem_per_node, suffix);
         offer(b, v / ranks, what);
     }
-    if (parse_slurm_mib(env->slurm_mem_per_cpu, &v) == 0) {
+    if (slurm_value("SLURM_MEM_PER_CPU", env->slurm_mem_per_cpu, &v, ignored) == 0) {
         snprintf(what, sizeof what, "SLURM_MEM_PER_CPU=%.64s x %u CPU%s", env->slurm_mem_per_cpu,
                  cpus, cpus > 1 ? "s" : "");
         offer(b, mul_sat(v, cpus), what);

@@ -507,6 +507,7 @@ typedef struct sort_job {
     /* the parts as ranges of a digit of the first windows (below) */
     bool loaded;              /* the parts' windows are loaded at `depth` */
     size_t depth;             /* where the first windows start in the sort string */
+    size_t ko;                /* the same as a key offset */
     const unsigned char *pre; /* a record with the prefix every string shares (depth > 0) */
     uint64_t w0;              /* a sample's window: every window has its bytes before the digit */
     unsigned k0, sh;          /* the digit: window bytes k0, k0 + 1 (window >> sh) */
@@ -547,7 +548,6 @@ static int classify_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
     if (cnt == NULL) return mrc_err_set(err, MRC_ENOMEM, "output: out of memory");
     ref *a = j->refs;
     bool windows = j->map != NULL;
-    size_t ko = j->depth - (j->by_count && j->depth > 0 ? 8 : 0);
     unsigned before = 8 * j->k0; /* the window's bits before the digit, shared by all */
     for (size_t i = slice_at(j->n, j->parts, ti), end = slice_at(j->n, j->parts, ti + 1); i < end;
          i++) {
@@ -558,13 +558,13 @@ static int classify_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
         if (i + SORT_PREFETCH < end) {
             const unsigned char *p = a[i + SORT_PREFETCH].rec;
             __builtin_prefetch(p);
-            if (windows) __builtin_prefetch(p + MRC_REC_HEAD + ko + 7);
+            if (windows) __builtin_prefetch(p + MRC_REC_HEAD + j->ko + 7);
         }
         const unsigned char *r = a[i].rec;
         size_t c;
         if (windows) {
             uint64_t w = window_at(r, j->depth, j->by_count);
-            if ((j->depth > 0 && !shares_prefix(r, j->pre, ko, j->by_count)) ||
+            if ((j->depth > 0 && !shares_prefix(r, j->pre, j->ko, j->by_count)) ||
                 (before > 0 && (w ^ j->w0) >> (64 - before) != 0)) {
                 atomic_store(&j->off, true);
                 break;
@@ -855,8 +855,8 @@ static int pick_splitters(sort_job *j, mrc_err *err)
 static bool fuse_plan(sort_job *j)
 {
     j->depth = shared_depth(j->refs, j->n, j->by_count, &j->pre);
+    j->ko = j->depth - (j->by_count && j->depth > 0 ? 8 : 0);
     size_t s = j->parts * SORT_SAMPLE < j->n ? j->parts * SORT_SAMPLE : j->n;
-    size_t ko = j->depth - (j->by_count && j->depth > 0 ? 8 : 0);
     uint64_t *w = malloc(s * sizeof *w);
     uint32_t *hist = calloc(65536, sizeof *hist);
     j->map = malloc(65536);
@@ -864,7 +864,7 @@ static bool fuse_plan(sort_job *j)
     uint64_t diff = 0;
     for (size_t i = 0; ok && i < s; i++) {
         const unsigned char *r = j->refs[slice_at(j->n, s, i)].rec;
-        ok = j->depth == 0 || shares_prefix(r, j->pre, ko, j->by_count);
+        ok = j->depth == 0 || shares_prefix(r, j->pre, j->ko, j->by_count);
         w[i] = window_at(r, j->depth, j->by_count);
         diff |= w[i] ^ w[0];
     }
