@@ -82,6 +82,7 @@ typedef struct mrc_out_sorted {
     uint64_t limit;       /* 0: every ref is sorted */
     uint64_t records;
     bool by_windows; /* the threads' parts were ranges of the first windows, not splitters' */
+    bool by_common;  /* a count order split a slice by one common count (sort.c) */
 } mrc_out_sorted;
 
 /** mrc_output_sort() : sort refs[0, n) in place, in `order` (MRC_ORDER_COUNT: count descending

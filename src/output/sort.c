@@ -448,11 +448,133 @@ static size_t shared_depth(const ref *a, size_t n, bool by_count, const unsigned
     return lcp + (by_count ? 8 : 0);
 }
 
+/* ---- a count order with one common count ----
+ * Most counts of words and n-grams are 1. A slice sorted by count loads every ref's count as
+ * its first window, and the refs that tie on it (most of them) are then read again, in the
+ * permuted order, for their keys' first windows: 15 M keys with Zipf counts on one thread,
+ * reload() took half the sort. When a sample finds one count m in at least a quarter of the
+ * records, one pass in memory order splits the refs in three, counts above m, m, below m
+ * (the order's three ranges), each with its first window: the count for the first and last,
+ * for m's the key's, past the prefix the sample's m-records share (checked on the way: a key
+ * that lacks it or ends within it makes the prefix shorter, and the pass starts again: 3 M keys
+ * key<n>x whose count 4 the sample saw in key2... only met key3000000x at the end; after two
+ * such starts, with no prefix). 15 M keys key<n>x, three quarters count 1, one thread
+ * (bench_output N hapax): the sort 0.93-1.14 s -> 0.67-0.92; for keys longer than a window
+ * (trigrams), whose m's tie on it and are read again anyway, no change. */
+
+#define SORT_COMMON_MIN 4 /* m must be at least a 1/this of the sample */
+
+/* The sample's most common count *m when common enough, the prefix its keys share (*ko bytes,
+ * *pre a record that has it). @return false: none. */
+static bool common_count(const ref *a, size_t n, uint64_t *m, size_t *ko, const unsigned char **pre)
+{
+    size_t step = n / SORT_GUESS_SAMPLE, most = 0;
+    if (step == 0) return false;
+    uint64_t c[SORT_GUESS_SAMPLE];
+    for (size_t i = 0; i < SORT_GUESS_SAMPLE; i++)
+        c[i] = mrc_rec_count(a[step * i].rec);
+    for (size_t i = 0; i < SORT_GUESS_SAMPLE; i++) {
+        size_t same = 0;
+        for (size_t j = 0; j < SORT_GUESS_SAMPLE; j++)
+            same += c[j] == c[i];
+        if (same > most) {
+            most = same;
+            *m = c[i];
+            *pre = a[step * i].rec;
+        }
+    }
+    if (most * SORT_COMMON_MIN < SORT_GUESS_SAMPLE) return false;
+    size_t lcp = mrc_rec_len(*pre);
+    for (size_t i = 0; i < SORT_GUESS_SAMPLE && lcp > 0; i++) {
+        const unsigned char *q = a[step * i].rec;
+        if (c[i] != *m) continue;
+        size_t l = mrc_rec_len(q) < lcp ? mrc_rec_len(q) : lcp, b = 0;
+        while (b < l && mrc_rec_key(*pre)[b] == mrc_rec_key(q)[b])
+            b++;
+        lcp = b;
+    }
+    *ko = lcp;
+    return true;
+}
+
+typedef struct common_split {
+    size_t lo, hi; /* counts above m: [0, lo); m: [lo, hi); below m: [hi, n) */
+    unsigned k[3]; /* each range's first byte where its windows differ (8: none) */
+} common_split;
+
+static inline void swap_refs(ref *a, size_t i, size_t j)
+{
+    ref t = a[i];
+    a[i] = a[j];
+    a[j] = t;
+}
+
+enum { SPLIT_DONE, SPLIT_AGAIN, SPLIT_NOT };
+
+/* The pass (a three-way partition, in place). @return SPLIT_AGAIN when a key of count m lacks
+ * the prefix or ends within it (*ko is then shorter), SPLIT_NOT when stop was raised or an
+ * empty key has count m (the windows and order then unspecified). */
+static int split_common(ref *a, size_t n, uint64_t m, size_t *ko_io, const unsigned char *pre,
+                        common_split *sp, const mrc_stop *stop)
+{
+    size_t ko = *ko_io;
+    uint64_t w0[3] = {0}, diff[3] = {0};
+    bool seen[3] = {false, false, false};
+    size_t lo = 0, i = 0, hi = n;
+    for (size_t seen_refs = 0; i < hi; seen_refs++) {
+        if (seen_refs % SORT_POLL_MIN == 0 && mrc_stopped(stop)) return SPLIT_NOT;
+        if (i + SORT_PREFETCH < hi) {
+            const unsigned char *p = a[i + SORT_PREFETCH].rec;
+            __builtin_prefetch(p);
+            __builtin_prefetch(p + MRC_REC_HEAD + ko + 7);
+        }
+        const unsigned char *r = a[i].rec;
+        uint64_t c = mrc_rec_count(r), w;
+        unsigned cls;
+        if (c == m) {
+            uint32_t len = mrc_rec_len(r);
+            if (len <= ko || !mrc_key_eq(mrc_rec_key(r), mrc_rec_key(pre), ko)) {
+                if (len == 0) return SPLIT_NOT;
+                size_t b = 0, most = len - 1 < ko ? len - 1 : ko;
+                while (b < most && mrc_rec_key(r)[b] == mrc_rec_key(pre)[b])
+                    b++;
+                *ko_io = b;
+                return SPLIT_AGAIN;
+            }
+            w = key_window(r, ko);
+            cls = 1;
+        } else {
+            w = ~c;
+            cls = c > m ? 0 : 2;
+        }
+        if (!seen[cls]) {
+            seen[cls] = true;
+            w0[cls] = w;
+        }
+        diff[cls] |= w ^ w0[cls];
+        a[i].window = w;
+        if (cls == 0) {
+            swap_refs(a, lo++, i++); /* a[lo] was one of m's, its window loaded */
+        } else if (cls == 1) {
+            i++;
+        } else { /* the last unread ref takes its place, read next */
+            swap_refs(a, i, --hi);
+            if (hi > i + SORT_PREFETCH) __builtin_prefetch(a[hi - 1 - SORT_PREFETCH].rec);
+        }
+    }
+    sp->lo = lo;
+    sp->hi = hi;
+    for (unsigned c = 0; c < 3; c++)
+        sp->k[c] = first_diff(diff[c]);
+    return SPLIT_DONE;
+}
+
 /* One slice: the first windows, then the radix sort. When a sample says every string starts
  * with the same bytes (every count 1 and keys "key...": 11 bytes), the first windows are
  * taken past them, checked on the way: the pass over the records, in memory order here, does
- * the work of the first reload (which comes after the refs are shuffled by the partition). */
-static void sort_slice(ref *a, size_t n, size_t need, bool by_count, const mrc_stop *stop)
+ * the work of the first reload (which comes after the refs are shuffled by the partition).
+ * @return whether it split a count order by a common count (above). */
+static bool sort_slice(ref *a, size_t n, size_t need, bool by_count, const mrc_stop *stop)
 {
     size_t koff = by_count ? 8 : 0;
     /* without it (out of memory) the sort takes one byte a pass */
@@ -465,14 +587,32 @@ static void sort_slice(ref *a, size_t n, size_t need, bool by_count, const mrc_s
         if (e != SIZE_MAX) {
             msd_sort(a + e, n - e, need > e ? need - e : 0, d, k, koff, scr, stop);
             free(scr);
-            return;
+            return false;
         }
+    }
+    uint64_t m = 0;
+    size_t ko = 0;
+    common_split sp;
+    int split = SPLIT_NOT;
+    if (by_count && d == 0 && common_count(a, n, &m, &ko, &pre))
+        for (int again = 0; (split = split_common(a, n, m, &ko, pre, &sp, stop)) == SPLIT_AGAIN;)
+            if (++again == 2) ko = 0; /* shorter each time; a third pass at most with one */
+    if (split == SPLIT_DONE) {
+        /* each range on its own: above m from the counts, m's from its keys, below m */
+        size_t at[4] = {0, sp.lo, sp.hi, n}, depth[3] = {0, 8 + ko, 0};
+        for (unsigned c = 0; c < 3 && need > at[c]; c++) {
+            size_t len = at[c + 1] - at[c];
+            msd_sort(a + at[c], len, need - at[c] < len ? need - at[c] : len, depth[c], sp.k[c],
+                     koff, scr, stop);
+        }
+        free(scr);
+        return true;
     }
     uint64_t diff = 0, w0 = 0;
     for (size_t i = 0; i < n; i++) {
         if (i % SORT_POLL_MIN == 0 && mrc_stopped(stop)) {
             free(scr);
-            return;
+            return false;
         }
         if (i + SORT_PREFETCH < n) __builtin_prefetch(a[i + SORT_PREFETCH].rec);
         uint64_t w = window_at(a[i].rec, 0, by_count);
@@ -482,6 +622,7 @@ static void sort_slice(ref *a, size_t n, size_t need, bool by_count, const mrc_s
     }
     msd_sort(a, n, need, 0, first_diff(diff), koff, scr, stop);
     free(scr);
+    return false;
 }
 
 /* ---- on T threads: a sample partition, then one part per thread ----
@@ -513,6 +654,7 @@ typedef struct sort_job {
     unsigned k0, sh;          /* the digit: window bytes k0, k0 + 1 (window >> sh) */
     unsigned char *map;       /* 65536: digit -> part */
     atomic_bool off;          /* a record without the prefix or those bytes: the splitters' way */
+    atomic_bool common;       /* a part's sort split its refs by a common count */
 } sort_job;
 
 static size_t slice_at(size_t n, size_t parts, size_t i)
@@ -806,13 +948,13 @@ static int part_sort_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err
 {
     (void)failed;
     (void)err;
-    const sort_job *j = arg;
+    sort_job *j = arg;
     if (ti >= j->parts) return 0;
     size_t lo = j->bounds[ti], n = j->bounds[ti + 1] - lo, need = n;
     if (j->limit != 0) need = j->limit <= lo ? 0 : j->limit - lo < n ? (size_t)(j->limit - lo) : n;
     if (need == 0) return 0;
     if (!j->loaded) {
-        sort_slice(j->refs + lo, n, need, j->by_count, j->stop);
+        if (sort_slice(j->refs + lo, n, need, j->by_count, j->stop)) atomic_store(&j->common, true);
         return 0;
     }
     /* tied on the prefix and the window bytes before the digit, windows loaded at depth */
@@ -957,11 +1099,17 @@ int mrc_output_sort(mrc_out_ref *refs, size_t n, enum mrc_order order, uint64_t 
     int rc = 0;
     if (j.parts > 1)
         rc = sort_parts(&j, topo, pl, err);
-    else
-        sort_slice(refs, n, limit != 0 && limit < n ? (size_t)limit : n, j.by_count, stop);
+    else if (sort_slice(refs, n, limit != 0 && limit < n ? (size_t)limit : n, j.by_count, stop))
+        atomic_store(&j.common, true);
     if (rc != 0) return rc;
     if (mrc_stopped(stop)) return mrc_out_sort_stopped(err);
-    *out = (mrc_out_sorted){refs, n, order, limit, limit != 0 && limit < n ? limit : n, j.loaded};
+    *out = (mrc_out_sorted){refs,
+                            n,
+                            order,
+                            limit,
+                            limit != 0 && limit < n ? limit : n,
+                            j.loaded,
+                            atomic_load(&j.common)};
     return 0;
 }
 

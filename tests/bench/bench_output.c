@@ -1,7 +1,8 @@
 /* bench_output.c - times the output phase on a synthetic vocabulary: N distinct keys key1x ...
  * keyNx in a serialized table in random order (--seq: in the order a map of them fills its
- * table), every count 1 (ones) or Zipf-like (zipf: key r counts 4N/r), sorted and written on T
- * threads; prints seconds per step and the peak resident
+ * table), every count 1 (ones), Zipf-like (zipf: key r counts 4N/r) or mostly 1 (hapax: key r
+ * counts N/2r, at least 1: three quarters of them 1, as most n-grams), sorted and written on T
+ * threads; prints seconds per step, the sort's ways (sort.c) and the peak resident
  * bytes per record. A measuring tool, not a test: it prints, and it exits on errors. */
 #include <stdint.h>
 #include <stdio.h>
@@ -16,7 +17,7 @@
 #include "output_internal.h"
 
 static const char usage[] =
-    "usage: bench_output N ones|zipf T PATH new|old|sort|iter|write-table [--no-fsync] "
+    "usage: bench_output N ones|zipf|hapax T PATH new|old|sort|iter|write-table [--no-fsync] "
     "[--no-write-behind] "
     "[--key] [--huge] [--seq]\n"
     "  new: refs from the table, mrc_output_sort(), mrc_output_write_sorted() on T threads\n"
@@ -78,7 +79,9 @@ static unsigned char *make_table(size_t n, int zipf, size_t *len)
     uint64_t total = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t r = (uint64_t)perm[i] + 1;
-        uint64_t count = zipf ? 4 * (uint64_t)n / r : 1;
+        uint64_t count = zipf == 1   ? 4 * (uint64_t)n / r
+                         : zipf == 2 ? n / (2 * r) + (2 * r > n)
+                                     : 1;
         char key[32];
         uint32_t kl = (uint32_t)snprintf(key, sizeof key, "key%llux", (unsigned long long)r);
         memcpy(t + w, &count, 8);
@@ -101,7 +104,7 @@ int main(int argc, char **argv)
         return 2;
     }
     size_t n = strtoull(argv[1], NULL, 10);
-    int zipf = strcmp(argv[2], "zipf") == 0;
+    int zipf = strcmp(argv[2], "zipf") == 0 ? 1 : strcmp(argv[2], "hapax") == 0 ? 2 : 0;
     size_t threads = strtoull(argv[3], NULL, 10);
     const char *path = argv[4], *mode = argv[5];
     bool fsync_on = true, write_behind = true, by_key = false;
@@ -179,6 +182,7 @@ int main(int argc, char **argv)
             die("sort", &err);
         t2 = mrc_now();
         c2 = cpu_now();
+        printf("ways: by_windows %d by_common %d\n", (int)s.by_windows, (int)s.by_common);
         if (strcmp(mode, "iter") == 0) { /* the merged order alone: one pass over the records */
             mrc_out_iter *it = mrc_output_iter_open(&s, 0, &err);
             const unsigned char *rec;

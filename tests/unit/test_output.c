@@ -798,8 +798,10 @@ static void test_written_in_place(void **state)
             uint64_t start[8], len[8];
             for (size_t w = 0; w < W; w++) {
                 size_t from = n * w / W, to = n * (w + 1) / W;
-                mrc_out_sorted s = {all.refs + from, to - from, MRC_ORDER_COUNT, 0,
-                                    to - from,       false};
+                mrc_out_sorted s = {.refs = all.refs + from,
+                                    .n = to - from,
+                                    .order = MRC_ORDER_COUNT,
+                                    .records = to - from};
                 uint64_t bytes = 0;
                 for (size_t i = from; i < to; i++)
                     bytes +=

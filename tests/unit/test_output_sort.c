@@ -741,6 +741,84 @@ static void test_sort_first_windows(void **state)
     }
 }
 
+/* A count order with one common count (sort.c's split by it), against the oracle on 1..
+ * MAX_THREADS threads with top limits that end in each of its three ranges. v 0: three
+ * quarters count 1, a few 0 (below it: a tsv key's total may be 0), keys "pfx..." (some end at
+ * it or hold NULs after it: the prefix shrinks, the pass starts again); v 1: most counts 7, a
+ * third below it; v 2: as v 0, but in table order with a few count-1 keys where no sample looks
+ * that lack the prefix, the last one all of it (a third pass, with none); v 3: as v 0 with an empty
+ * key of count 1 (that slice is loaded the usual way); v 4: counts spread over 1..50 (no count
+ * common enough). `expect[v]`: by_common at one thread, at two (whose first part holds the counts
+ * above the common one and as many of it; in v 3 the other part's sample may find only count 1);
+ * with more, parts of one count take the shared prefix's way. */
+static void test_sort_common_count(void **state)
+{
+    (void)state;
+    rng_seed(31);
+    static const int expect[5][2] = {{1, 1}, {1, 1}, {1, 1}, {0, -1}, {0, 0}}; /* -1: either */
+    for (int v = 0; v < 5; v++) {
+        size_t n = 70000;
+        recset r = {0};
+        unsigned char key[64];
+        static const char *const ends[] = {"pfx", "pfx\0", "pf", "pfx\0\0\0\0\0\0\0\0"};
+        static const uint32_t end_len[] = {3, 4, 2, 11};
+        for (size_t e = 0; v != 1 && v != 4 && e < 4; e++)
+            rs_add(&r, ends[e], end_len[e], e % 2);
+        if (v == 3) rs_add(&r, "", 0, 1);
+        for (size_t i = r.n; i < n; i++) {
+            uint32_t len = 3;
+            memcpy(key, "pfx", 3);
+            for (size_t b = 0, extra = rng_below(8); b < extra; b++)
+                key[len++] = rng_below(5) == 0 ? 0 : (unsigned char)('a' + rng_below(26));
+            for (size_t x = i; x > 0; x >>= 8) /* unique */
+                key[len++] = (unsigned char)x;
+            uint64_t count = v == 4              ? 1 + rng_below(50)
+                             : v == 1            ? (rng_below(3) == 0   ? 1 + rng_below(6)
+                                                    : rng_below(4) == 0 ? 8 + rng_below(100)
+                                                                        : 7)
+                             : rng_below(4) != 0 ? 1
+                             : rng_below(8) == 0 ? 0
+                                                 : 2 + rng_below(1000);
+            rs_add(&r, key, len, count);
+        }
+        if (v == 2) { /* count 1, no prefix, where sort_slice()'s sample (n / 64 apart) is not */
+            for (size_t k = 1, i; k < 8; k++) {
+                for (i = k * n / 8 + 1; o_count(rs_rec(&r, i)) != 1; i++)
+                    ;
+                unsigned char *rec = r.buf + r.off[i];
+                rec[12 + 1] = k % 2 ? 'a' : 'z'; /* "pax...", "pzx...": the prefix "p" */
+                if (k == 7) rec[12] = 'q';       /* and none: a third pass */
+            }
+        }
+        for (size_t i = r.n - 1; v != 2 && i > 0; i--) { /* a random table order */
+            size_t k = rng_below(i + 1), t = r.off[i];
+            r.off[i] = r.off[k];
+            r.off[k] = t;
+        }
+        const unsigned char **ord = oracle_order(&r, MRC_SORT_COUNT);
+        size_t above = 0;
+        while (above < n && o_count(ord[above]) > (v == 1 ? 7 : 1))
+            above++;
+        const size_t limits[] = {0, above / 2, above + 100, n - 3};
+        for (size_t t = 1; t <= MAX_THREADS; t++)
+            for (size_t l = 0; l < 4; l++) {
+                mrc_out_ref *refs = refs_of(&r);
+                mrc_out_sorted s;
+                mrc_err err = {0};
+                assert_int_equal(mrc_output_sort(refs, r.n, MRC_ORDER_COUNT, limits[l], topo,
+                                                 &pls[t], NULL, &s, &err),
+                                 0);
+                if (t <= 2 && expect[v][t - 1] >= 0 && s.by_common != (expect[v][t - 1] == 1))
+                    fail_msg("v %d, %zu threads: by_common %d", v, t, (int)s.by_common);
+                for (size_t i = 0; i < (limits[l] ? limits[l] : n); i++)
+                    assert_same_rec(refs[i].rec, ord[i], i);
+                free(refs);
+            }
+        free(ord);
+        rs_free(&r);
+    }
+}
+
 static void test_sort_stopped(void **state)
 {
     (void)state;
@@ -1899,6 +1977,7 @@ int main(void)
         cmocka_unit_test(test_sort_repeated_records),
         cmocka_unit_test(test_sort_bad_order),
         cmocka_unit_test(test_sort_first_windows),
+        cmocka_unit_test(test_sort_common_count),
         cmocka_unit_test(test_sort_stopped),
         cmocka_unit_test(test_write_files_every_thread_count),
         cmocka_unit_test(test_write_stdout_in_order),
