@@ -97,6 +97,11 @@ if [ "$RC" != 0 ]; then
 fi
 R=$T/run
 assert_same "$T/plan" "$R/plan.txt" "plan.txt vs --dry-run"
+# env.txt: "field: value" a line (mrcount's was three: --version's output whole)
+awk '!/^[a-z]+: / { print; bad = 1 } END { exit bad }' "$R/env.txt" || fail "env.txt: not field: value (above)"
+grep -qxF "mrcount: $MRCOUNT ($("$MRCOUNT" --version | head -n 1))" "$R/env.txt" ||
+    fail "env.txt: no mrcount line with --version's first line: $(grep mrcount "$R/env.txt")"
+grep -q '^libraries: Unicode .*; reads gzip' "$R/env.txt" || fail "env.txt: $(grep libraries "$R/env.txt")"
 [ "$(head -1 "$R/results.csv")" = "$COLS" ] || fail "results.csv header: $(head -1 "$R/results.csv")"
 [ "$(wc -l <"$R/results.csv")" = 12 ] || fail "results.csv: $(wc -l <"$R/results.csv") lines, expected 12"
 awk -F, 'NR > 1 { print $2, $3, $4, $6, $26 }' "$R/results.csv" >"$T/got"
