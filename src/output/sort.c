@@ -511,9 +511,10 @@ static inline void swap_refs(ref *a, size_t i, size_t j)
 
 enum { SPLIT_DONE, SPLIT_AGAIN, SPLIT_NOT };
 
-/* The pass (a three-way partition, in place). @return SPLIT_AGAIN when a key of count m lacks
- * the prefix or ends within it (*ko is then shorter), SPLIT_NOT when stop was raised or an
- * empty key has count m (the windows and order then unspecified). */
+/* The pass (a three-way partition, in place). A key of count m that ends where the prefix does
+ * has window 0, as one that ends within the window: msd_sort() puts such ties by length.
+ * @return SPLIT_AGAIN when a key of count m lacks the prefix or ends within it (*ko is then
+ * shorter), SPLIT_NOT when stop was raised (the windows and order then unspecified). */
 static int split_common(ref *a, size_t n, uint64_t m, size_t *ko_io, const unsigned char *pre,
                         common_split *sp, const mrc_stop *stop)
 {
@@ -533,9 +534,8 @@ static int split_common(ref *a, size_t n, uint64_t m, size_t *ko_io, const unsig
         unsigned cls;
         if (c == m) {
             uint32_t len = mrc_rec_len(r);
-            if (len <= ko || !mrc_key_eq(mrc_rec_key(r), mrc_rec_key(pre), ko)) {
-                if (len == 0) return SPLIT_NOT;
-                size_t b = 0, most = len - 1 < ko ? len - 1 : ko;
+            if (len < ko || !mrc_key_eq(mrc_rec_key(r), mrc_rec_key(pre), ko)) {
+                size_t b = 0, most = len < ko ? len : ko;
                 while (b < most && mrc_rec_key(r)[b] == mrc_rec_key(pre)[b])
                     b++;
                 *ko_io = b;
@@ -594,7 +594,7 @@ static bool sort_slice(ref *a, size_t n, size_t need, bool by_count, const mrc_s
     size_t ko = 0;
     common_split sp;
     int split = SPLIT_NOT;
-    if (by_count && d == 0 && common_count(a, n, &m, &ko, &pre))
+    if (by_count && common_count(a, n, &m, &ko, &pre)) /* also after a prefix that failed */
         for (int again = 0; (split = split_common(a, n, m, &ko, pre, &sp, stop)) == SPLIT_AGAIN;)
             if (++again == 2) ko = 0; /* shorter each time; a third pass at most with one */
     if (split == SPLIT_DONE) {

@@ -743,39 +743,52 @@ static void test_sort_first_windows(void **state)
 
 /* A count order with one common count (sort.c's split by it), against the oracle on 1..
  * MAX_THREADS threads with top limits that end in each of its three ranges. v 0: three
- * quarters count 1, a few 0 (below it: a tsv key's total may be 0), keys "pfx..." (some end at
- * it or hold NULs after it: the prefix shrinks, the pass starts again); v 1: most counts 7, a
+ * quarters count 1, a few 0 (below it: a tsv key's total may be 0), keys "pfx..." (of count 1:
+ * "pfx" itself, keys with NULs after it; of 0: "pf"); v 1: most counts 7, a
  * third below it; v 2: as v 0, but in table order with a few count-1 keys where no sample looks
  * that lack the prefix, the last one all of it (a third pass, with none); v 3: as v 0 with an empty
- * key of count 1 (that slice is loaded the usual way); v 4: counts spread over 1..50 (no count
- * common enough). `expect[v]`: by_common at one thread, at two (whose first part holds the counts
- * above the common one and as many of it; in v 3 the other part's sample may find only count 1);
- * with more, parts of one count take the shared prefix's way. */
+ * key of count 1 (the prefix shrinks to none); v 4: counts spread over 1..50 (no count
+ * common enough); v 5: in table order, keys "a-long-prefix/..." (14 bytes), 90% of counts
+ * 2^64-1 (nothing above it), the others 0, 5 and 2^32 + 5 (thousands of each: windows that tie
+ * whole, counts that differ in their high bytes), a few of 2^64-1 where no sample looks differ
+ * at byte 9; v 6: 99% count 1, in table order with the others where no sample looks (the
+ * sample's shared prefix fails, the split follows). `expect[v]`: by_common at one thread, at two
+ * (whose first part holds the counts above the common one and as many of it); with more, parts of
+ * one count take the shared prefix's way.
+ */
 static void test_sort_common_count(void **state)
 {
     (void)state;
     rng_seed(31);
-    static const int expect[5][2] = {{1, 1}, {1, 1}, {1, 1}, {0, -1}, {0, 0}}; /* -1: either */
-    for (int v = 0; v < 5; v++) {
+    static const int expect[7][2] = {{1, 1}, {1, 1},  {1, 1}, {1, 1},
+                                     {0, 0}, {1, -1}, {1, -1}}; /* -1: either */
+    for (int v = 0; v < 7; v++) {
         size_t n = 70000;
         recset r = {0};
         unsigned char key[64];
         static const char *const ends[] = {"pfx", "pfx\0", "pf", "pfx\0\0\0\0\0\0\0\0"};
         static const uint32_t end_len[] = {3, 4, 2, 11};
-        for (size_t e = 0; v != 1 && v != 4 && e < 4; e++)
-            rs_add(&r, ends[e], end_len[e], e % 2);
+        for (size_t e = 0; v != 1 && v < 4 && e < 4; e++)
+            rs_add(&r, ends[e], end_len[e], e == 2 ? 0 : 1);
         if (v == 3) rs_add(&r, "", 0, 1);
         for (size_t i = r.n; i < n; i++) {
             uint32_t len = 3;
             memcpy(key, "pfx", 3);
             for (size_t b = 0, extra = rng_below(8); b < extra; b++)
                 key[len++] = rng_below(5) == 0 ? 0 : (unsigned char)('a' + rng_below(26));
+            if (v == 5) {
+                memcpy(key, "a-long-prefix/", 14);
+                len = 14;
+            }
             for (size_t x = i; x > 0; x >>= 8) /* unique */
                 key[len++] = (unsigned char)x;
-            uint64_t count = v == 4              ? 1 + rng_below(50)
-                             : v == 1            ? (rng_below(3) == 0   ? 1 + rng_below(6)
-                                                    : rng_below(4) == 0 ? 8 + rng_below(100)
-                                                                        : 7)
+            static const uint64_t odd[3] = {0, 5, ((uint64_t)1 << 32) + 5};
+            uint64_t count = v == 5   ? (rng_below(10) != 0 ? UINT64_MAX : odd[rng_below(3)])
+                             : v == 6 ? (i % 100 == 50 && i % (n / 64) != 0 ? 2 + rng_below(9) : 1)
+                             : v == 4 ? 1 + rng_below(50)
+                             : v == 1 ? (rng_below(3) == 0   ? 1 + rng_below(6)
+                                         : rng_below(4) == 0 ? 8 + rng_below(100)
+                                                             : 7)
                              : rng_below(4) != 0 ? 1
                              : rng_below(8) == 0 ? 0
                                                  : 2 + rng_below(1000);
@@ -790,14 +803,19 @@ static void test_sort_common_count(void **state)
                 if (k == 7) rec[12] = 'q';       /* and none: a third pass */
             }
         }
-        for (size_t i = r.n - 1; v != 2 && i > 0; i--) { /* a random table order */
+        for (size_t k = 1, i; v == 5 && k < 8; k++) { /* as above: byte 9 of the prefix */
+            for (i = k * n / 8 + 1; o_count(rs_rec(&r, i)) != UINT64_MAX; i++)
+                ;
+            r.buf[r.off[i] + 12 + 9] = (unsigned char)(k % 2 ? 'A' : 'z');
+        }
+        for (size_t i = r.n - 1; v < 5 && v != 2 && i > 0; i--) { /* a random table order */
             size_t k = rng_below(i + 1), t = r.off[i];
             r.off[i] = r.off[k];
             r.off[k] = t;
         }
         const unsigned char **ord = oracle_order(&r, MRC_SORT_COUNT);
         size_t above = 0;
-        while (above < n && o_count(ord[above]) > (v == 1 ? 7 : 1))
+        while (above < n && o_count(ord[above]) > (v == 1 ? 7 : v == 5 ? UINT64_MAX : 1))
             above++;
         const size_t limits[] = {0, above / 2, above + 100, n - 3};
         for (size_t t = 1; t <= MAX_THREADS; t++)
