@@ -59,7 +59,7 @@ static void advise(void *p, size_t len)
     if (huge && b > a) madvise((void *)a, b - a, MADV_HUGEPAGE);
 }
 
-static unsigned char *make_table(size_t n, int zipf, size_t *len)
+static unsigned char *make_table(size_t n, int dist, size_t *len)
 {
     uint32_t *perm = malloc(n * sizeof *perm);
     size_t cap = MRC_SER_HEADER + n * (MRC_REC_HEAD + 24);
@@ -79,8 +79,8 @@ static unsigned char *make_table(size_t n, int zipf, size_t *len)
     uint64_t total = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t r = (uint64_t)perm[i] + 1;
-        uint64_t count = zipf == 1   ? 4 * (uint64_t)n / r
-                         : zipf == 2 ? n / (2 * r) + (2 * r > n)
+        uint64_t count = dist == 1   ? 4 * (uint64_t)n / r
+                         : dist == 2 ? n / (2 * r) + (2 * r > n)
                                      : 1;
         char key[32];
         uint32_t kl = (uint32_t)snprintf(key, sizeof key, "key%llux", (unsigned long long)r);
@@ -104,7 +104,7 @@ int main(int argc, char **argv)
         return 2;
     }
     size_t n = strtoull(argv[1], NULL, 10);
-    int zipf = strcmp(argv[2], "zipf") == 0 ? 1 : strcmp(argv[2], "hapax") == 0 ? 2 : 0;
+    int dist = strcmp(argv[2], "zipf") == 0 ? 1 : strcmp(argv[2], "hapax") == 0 ? 2 : 0; /* ones */
     size_t threads = strtoull(argv[3], NULL, 10);
     const char *path = argv[4], *mode = argv[5];
     bool fsync_on = true, write_behind = true, by_key = false;
@@ -116,7 +116,7 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--seq") == 0) seq = true;
     }
     size_t len;
-    unsigned char *table = make_table(n, zipf, &len);
+    unsigned char *table = make_table(n, dist, &len);
     mrc_err err = {0};
     if (strcmp(mode, "write-table") == 0) {
         FILE *f = fopen(path, "w");
