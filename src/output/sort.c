@@ -111,6 +111,23 @@ static void heap_sort_windows(ref *a, size_t n)
     }
 }
 
+/* How many first key bytes two records share, at most max. */
+static size_t key_lcp(const unsigned char *p, const unsigned char *q, size_t max)
+{
+    size_t lp = mrc_rec_len(p), lq = mrc_rec_len(q), m = lp < lq ? lp : lq, c = 0;
+    if (m > max) m = max;
+    while (c < m && mrc_rec_key(p)[c] == mrc_rec_key(q)[c])
+        c++;
+    return c;
+}
+
+/* A record fetched ahead, and the line of its key's window at offset ko. */
+static inline void fetch_window(const unsigned char *rec, size_t ko)
+{
+    __builtin_prefetch(rec);
+    __builtin_prefetch(rec + MRC_REC_HEAD + ko + 7);
+}
+
 /* Whether a record shares pre's sort string up to key offset ko (its count too when by_count):
  * a key that ends before ko must equal pre's key that far. */
 static inline bool shares_prefix(const unsigned char *r, const unsigned char *pre, size_t ko,
@@ -143,11 +160,7 @@ static size_t reload(ref *a, size_t n, size_t horizon, size_t ko, unsigned *k,
     uint64_t w0 = 0, diff = 0;
     for (size_t i = 0; i < n; i++) {
         if (pre != NULL && i % SORT_POLL_MIN == 0 && mrc_stopped(stop)) return SIZE_MAX;
-        if (i + SORT_PREFETCH < horizon) {
-            const unsigned char *p = a[i + SORT_PREFETCH].rec;
-            __builtin_prefetch(p);
-            __builtin_prefetch(p + MRC_REC_HEAD + ko + 7);
-        }
+        if (i + SORT_PREFETCH < horizon) fetch_window(a[i + SORT_PREFETCH].rec, ko);
         const unsigned char *r = a[i].rec;
         uint32_t len = mrc_rec_len(r);
         if (pre != NULL && !shares_prefix(r, pre, ko, by_count)) return SIZE_MAX;
@@ -437,13 +450,8 @@ static size_t shared_depth(const ref *a, size_t n, bool by_count, const unsigned
         for (size_t i = 1; i < SORT_GUESS_SAMPLE; i++)
             if (mrc_rec_count(a[step * i].rec) != mrc_rec_count(p)) return 0;
     size_t lcp = mrc_rec_len(p);
-    for (size_t i = 1; i < SORT_GUESS_SAMPLE && lcp > 0; i++) {
-        const unsigned char *q = a[step * i].rec;
-        size_t m = mrc_rec_len(q) < lcp ? mrc_rec_len(q) : lcp, c = 0;
-        while (c < m && mrc_rec_key(p)[c] == mrc_rec_key(q)[c])
-            c++;
-        lcp = c;
-    }
+    for (size_t i = 1; i < SORT_GUESS_SAMPLE && lcp > 0; i++)
+        lcp = key_lcp(p, a[step * i].rec, lcp);
     *pre = p;
     return lcp + (by_count ? 8 : 0);
 }
@@ -485,14 +493,8 @@ static bool common_count(const ref *a, size_t n, uint64_t *m, size_t *ko, const 
     }
     if (most * SORT_COMMON_MIN < SORT_GUESS_SAMPLE) return false;
     size_t lcp = mrc_rec_len(*pre);
-    for (size_t i = 0; i < SORT_GUESS_SAMPLE && lcp > 0; i++) {
-        const unsigned char *q = a[step * i].rec;
-        if (c[i] != *m) continue;
-        size_t l = mrc_rec_len(q) < lcp ? mrc_rec_len(q) : lcp, b = 0;
-        while (b < l && mrc_rec_key(*pre)[b] == mrc_rec_key(q)[b])
-            b++;
-        lcp = b;
-    }
+    for (size_t i = 0; i < SORT_GUESS_SAMPLE && lcp > 0; i++)
+        if (c[i] == *m) lcp = key_lcp(*pre, a[step * i].rec, lcp);
     *ko = lcp;
     return true;
 }
@@ -524,21 +526,14 @@ static int split_common(ref *a, size_t n, uint64_t m, size_t *ko_io, const unsig
     size_t lo = 0, i = 0, hi = n;
     for (size_t seen_refs = 0; i < hi; seen_refs++) {
         if (seen_refs % SORT_POLL_MIN == 0 && mrc_stopped(stop)) return SPLIT_NOT;
-        if (i + SORT_PREFETCH < hi) {
-            const unsigned char *p = a[i + SORT_PREFETCH].rec;
-            __builtin_prefetch(p);
-            __builtin_prefetch(p + MRC_REC_HEAD + ko + 7);
-        }
+        if (i + SORT_PREFETCH < hi) fetch_window(a[i + SORT_PREFETCH].rec, ko);
         const unsigned char *r = a[i].rec;
         uint64_t c = mrc_rec_count(r), w;
         unsigned cls;
         if (c == m) {
             uint32_t len = mrc_rec_len(r);
             if (len < ko || !mrc_key_eq(mrc_rec_key(r), mrc_rec_key(pre), ko)) {
-                size_t b = 0, most = len < ko ? len : ko;
-                while (b < most && mrc_rec_key(r)[b] == mrc_rec_key(pre)[b])
-                    b++;
-                *ko_io = b;
+                *ko_io = key_lcp(r, pre, ko);
                 return SPLIT_AGAIN;
             }
             w = key_window(r, ko);
@@ -698,9 +693,10 @@ static int classify_task(size_t ti, void *arg, atomic_int *failed, mrc_err *err)
             return mrc_stopped(j->stop) ? mrc_out_sort_stopped(err) : 0;
         }
         if (i + SORT_PREFETCH < end) {
-            const unsigned char *p = a[i + SORT_PREFETCH].rec;
-            __builtin_prefetch(p);
-            if (windows) __builtin_prefetch(p + MRC_REC_HEAD + j->ko + 7);
+            if (windows)
+                fetch_window(a[i + SORT_PREFETCH].rec, j->ko);
+            else
+                __builtin_prefetch(a[i + SORT_PREFETCH].rec);
         }
         const unsigned char *r = a[i].rec;
         size_t c;
