@@ -5,9 +5,13 @@
 # Open MPI 4.1's mpirun chooses when it is signalled itself (1: it forwards SIGTERM to the
 # ranks, for SIGINT too, and sends SIGKILL 1 s later), and 143 when one rank alone gets SIGTERM.
 # The run is held inside a phase with the test-only MRC_FAULT=RANK:PHASE:hang, whose note
-# "MRC_FAULT holds PHASE" on stderr says when to send the signal.
+# "MRC_FAULT holds PHASE" on stderr says when to send the signal. CI also runs it against the
+# TSan build (label threads: the signal handler, the stop flag polled by the thread pool, the
+# progress thread and the cleanup of a run cut short); as in threads_np.sh, a report makes the
+# rank exit 66 and tsan.supp holds Open MPI's own.
 # shellcheck source-path=SCRIPTDIR source=lib.bash
 source "$(dirname "$0")/lib.bash"
+export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}suppressions=$MRC_SOURCE_DIR/tests/integration/tsan.supp"
 
 BOUND=10 # seconds from the signal to the end of the run
 D=$T/data
