@@ -150,6 +150,40 @@ static void note_idle_cores(const uint64_t idle[3])
             idle[0] == 1 ? "s" : "");
 }
 
+/* More threads than cores on some ranks: one warning from rank 0 for all of them (a line a rank
+ * said np times the same). The first such rank is the example: the largest of size - rank,
+ * with its thread and core counts (capped to 20 bits each) below it in one word. Collective. */
+static void warn_oversubscribed(const run *r)
+{
+    const uint64_t cap = ((uint64_t)1 << 20) - 1;
+    bool over = r->pl.oversubscribed;
+    uint64_t n = over, first = 0;
+    if (over && (uint64_t)r->d.size <= ((uint64_t)1 << 24))
+        first = (uint64_t)(r->d.size - r->d.rank) << 40 |
+                (r->pl.nthreads < cap ? r->pl.nthreads : cap) << 20 |
+                (r->pl.cores_available < cap ? r->pl.cores_available : cap);
+    mrc_err e = {0};
+    if (mrc_mpi_sum_u64(&r->d, &n, 1, &e) != 0 || mrc_mpi_max_u64(&r->d, &first, 1, &e) != 0 ||
+        r->d.rank != 0 || n == 0)
+        return;
+    unsigned long long rank = (unsigned long long)r->d.size - (first >> 40),
+                       threads = first >> 20 & cap, cores = first & cap;
+    if (n == 1 && first != 0)
+        fprintf(stderr,
+                "mrcount: warning: rank %llu runs %llu threads on %llu core%s (oversubscribed)\n",
+                rank, threads, cores, cores == 1 ? "" : "s");
+    else if (first != 0)
+        fprintf(stderr,
+                "mrcount: warning: %llu of the %d ranks run more threads than cores "
+                "(oversubscribed; rank %llu: %llu threads on %llu core%s)\n",
+                (unsigned long long)n, r->d.size, rank, threads, cores, cores == 1 ? "" : "s");
+    else
+        fprintf(
+            stderr,
+            "mrcount: warning: %llu of the %d ranks run more threads than cores (oversubscribed)\n",
+            (unsigned long long)n, r->d.size);
+}
+
 static int phase_place(run *r)
 {
     int rc = 0;
@@ -203,10 +237,7 @@ static int phase_place(run *r)
     if (rc == 0 && r->mem.limit != MRC_MEMLIMIT_UNLIMITED) rc = probe_tmp_dir(r);
     rc = mrc_run_end_phase(r, MRC_FP_PLACE, rc);
     if (rc == 0 && r->d.rank == 0 && idle[0] > 0) note_idle_cores(idle);
-    if (rc == 0 && r->pl.oversubscribed)
-        fprintf(stderr,
-                "mrcount: warning: rank %d runs %zu threads on %zu cores (oversubscribed)\n",
-                r->d.rank, r->pl.nthreads, r->pl.cores_available);
+    if (rc == 0) warn_oversubscribed(r);
     return rc;
 }
 

@@ -329,5 +329,17 @@ if [ "$(nproc)" -ge 2 ]; then
         if grep -q 'note:' "$T/stderr"; then fail "mpiexec $args: a note about idle cores"; fi
     done
     log "ok: a binding that leaves $idle core(s) idle is noted once; no note unbound or with --threads"
+
+    # more threads than cores: one warning from rank 0, not one a rank
+    bound -np 3 --oversubscribe --bind-to core:overload-allowed "$MRCOUNT" --threads 2
+    assert_stderr_has "^mrcount: warning: 3 of the 3 ranks run more threads than cores \(oversubscribed; rank 0: 2 threads on 1 core\)$" \
+        "3 ranks of 2 threads on a core each"
+    [ "$(grep -c 'warning:' "$T/stderr")" = 1 ] || fail "3 oversubscribed ranks: not one warning"
+    bound -np 1 --bind-to core "$MRCOUNT" --threads 2
+    assert_stderr_has "^mrcount: warning: rank 0 runs 2 threads on 1 core \(oversubscribed\)$" "1 rank of 2 threads on a core"
+    [ "$(grep -c 'warning:' "$T/stderr")" = 1 ] || fail "1 oversubscribed rank: not one warning"
+    bound -np 3 --oversubscribe --bind-to core:overload-allowed "$MRCOUNT" --threads 1
+    if grep -q 'warning:' "$T/stderr"; then fail "3 ranks of 1 thread a core: a warning"; fi
+    log "ok: ranks with more threads than cores warned about once, by rank 0"
 fi
 log "PASS"
