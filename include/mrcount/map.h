@@ -102,17 +102,20 @@ int mrc_job_select(mrc_job *job, const mrc_job_desc *d, const void *settings,
 
 /* ---- bad records (jobs with bad_records): counted per file, the first few located ---- */
 
-enum mrc_bad_cause {                      /* nonzero: parsers return 0 for a good record */
-                     MRC_BAD_COLUMNS = 1, /* fewer columns than the format has */
-                     MRC_BAD_EXTRA,       /* more columns than the format has */
-                     MRC_BAD_EMPTY_NGRAM, /* the ngram column is empty */
-                     MRC_BAD_YEAR,        /* the year is not a number */
-                     MRC_BAD_YEAR_RANGE,  /* the year is outside 0..9999 */
-                     MRC_BAD_COUNT,       /* a count is not a number */
-                     MRC_BAD_NEGATIVE,    /* a count is negative */
-                     MRC_BAD_COUNT_RANGE, /* a count is over 2^64-1 */
-                     MRC_BAD_ENTRY,       /* a v3 entry is not year,match,volumes */
-                     MRC_BAD_QUOTE,       /* a quoted field does not end on its line */
+enum mrc_bad_cause {                         /* nonzero: parsers return 0 for a good record */
+                     MRC_BAD_COLUMNS = 1,    /* fewer columns than the format has */
+                     MRC_BAD_EXTRA,          /* more columns than the format has */
+                     MRC_BAD_EMPTY_NGRAM,    /* the ngram column is empty */
+                     MRC_BAD_YEAR,           /* the year is not a number */
+                     MRC_BAD_YEAR_RANGE,     /* the year is outside 0..9999 */
+                     MRC_BAD_COUNT,          /* a count is not a number */
+                     MRC_BAD_NEGATIVE,       /* a count is negative */
+                     MRC_BAD_COUNT_RANGE,    /* a count is over 2^64-1 */
+                     MRC_BAD_ENTRY,          /* a v3 entry is not year,match,volumes */
+                     MRC_BAD_QUOTE,          /* a quoted field does not end on its line */
+                     MRC_BAD_VALUE,          /* a tsv value is not a number */
+                     MRC_BAD_VALUE_NEGATIVE, /* a tsv value is negative */
+                     MRC_BAD_VALUE_RANGE,    /* a tsv value is over 2^64-1 */
                      MRC_BAD_CAUSES
 };
 

@@ -94,6 +94,9 @@ const char *mrc_bad_cause_text(enum mrc_bad_cause c)
         [MRC_BAD_COUNT_RANGE] = "count over 2^64-1",
         [MRC_BAD_ENTRY] = "entry is not year,match,volumes",
         [MRC_BAD_QUOTE] = "quoted field not closed on its line",
+        [MRC_BAD_VALUE] = "value is not a number",
+        [MRC_BAD_VALUE_NEGATIVE] = "negative value",
+        [MRC_BAD_VALUE_RANGE] = "value over 2^64-1",
     };
     return c >= MRC_BAD_COLUMNS && c < MRC_BAD_CAUSES ? text[c] : "malformed record";
 }

@@ -80,17 +80,17 @@ static int parse_value(const unsigned char *p, const unsigned char *e, uint64_t 
         const unsigned char *q = p + 1;
         while (q < e && (unsigned)(*q - '0') <= 9)
             q++;
-        return q > p + 1 && q == e ? MRC_BAD_NEGATIVE : MRC_BAD_COUNT;
+        return q > p + 1 && q == e ? MRC_BAD_VALUE_NEGATIVE : MRC_BAD_VALUE;
     }
-    if (p == e) return MRC_BAD_COUNT;
+    if (p == e) return MRC_BAD_VALUE;
     uint64_t v = 0;
     bool over = false;
     for (; p < e; p++) {
         unsigned d = (unsigned)*p - '0';
-        if (d > 9) return MRC_BAD_COUNT;
+        if (d > 9) return MRC_BAD_VALUE;
         if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, d, &v)) over = true;
     }
-    if (over) return MRC_BAD_COUNT_RANGE;
+    if (over) return MRC_BAD_VALUE_RANGE;
     *out = v;
     return 0;
 }

@@ -208,8 +208,8 @@ static void test_quoted_fields(void **state)
         assert_int_equal(c.ctx.bad.total, 3);
         assert_int_equal(c.ctx.bad.nsamples, 3); /* in file order: lines 8, 9, 10 */
         assert_int_equal(c.ctx.bad.samples[0].cause, MRC_BAD_QUOTE);
-        assert_int_equal(c.ctx.bad.samples[1].cause, MRC_BAD_COUNT);
-        assert_int_equal(c.ctx.bad.samples[2].cause, MRC_BAD_COUNT);
+        assert_int_equal(c.ctx.bad.samples[1].cause, MRC_BAD_VALUE);
+        assert_int_equal(c.ctx.bad.samples[2].cause, MRC_BAD_VALUE);
         counter_free(&c);
     }
     /* TAB: quotes are data unless asked for; --quote none with a comma */
@@ -295,8 +295,8 @@ static void test_bad_records_are_located(void **state)
     assert_int_equal(c.ctx.records, 8); /* lines read, the malformed ones too */
     assert_int_equal(c.ctx.bad.total, 6);
     assert_int_equal(c.ctx.bad.nsamples, MRC_BAD_SAMPLES);
-    static const int causes[] = {MRC_BAD_COLUMNS, MRC_BAD_COUNT, MRC_BAD_NEGATIVE,
-                                 MRC_BAD_COUNT_RANGE, MRC_BAD_COUNT};
+    static const int causes[] = {MRC_BAD_COLUMNS, MRC_BAD_VALUE, MRC_BAD_VALUE_NEGATIVE,
+                                 MRC_BAD_VALUE_RANGE, MRC_BAD_VALUE};
     for (size_t i = 0; i < MRC_BAD_SAMPLES; i++) {
         assert_int_equal(c.ctx.bad.samples[i].cause, causes[i]);
         assert_int_equal(c.ctx.bad.samples[i].piece_line, i + 1); /* lines 2.. */
@@ -313,6 +313,19 @@ static void test_strict_names_file_and_line(void **state)
     assert_int_equal(feed(&c, "a\t1\nb\t2\nc\n", 1 << 20), MRC_EINVAL);
     assert_string_equal(c.err.msg, PATH ":3: missing columns");
     counter_free(&c);
+    /* a bad value is named as the tsv job's value (the ngram job's is its match count) */
+    const char *const bad[][2] = {{"c\tfive\n", "value is not a number"},
+                                  {"c\t-5\n", "negative value"},
+                                  {"c\t18446744073709551616\n", "value over 2^64-1"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[64], want[128];
+        assert_int_equal(counter_init(&c, o), 0);
+        snprintf(text, sizeof text, "a\t1\n%s", bad[i][0]);
+        snprintf(want, sizeof want, PATH ":2: %s", bad[i][1]);
+        assert_int_equal(feed(&c, text, 1 << 20), MRC_EINVAL);
+        assert_string_equal(c.err.msg, want);
+        counter_free(&c);
+    }
 }
 
 static void test_sum_overflow_is_an_error(void **state)
