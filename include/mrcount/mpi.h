@@ -233,7 +233,8 @@ typedef struct mrc_combine_result {
     size_t table_len;
     uint64_t distinct;   /* distinct keys of the whole result */
     bool shuffle;        /* the shuffle combined the tables (else MPI_Reduce) */
-    bool fell_back;      /* the reduce's sketch-sized buffers were too small */
+    bool fell_back;      /* a reduce asked for ran as the shuffle: */
+    const char *fell_back_why; /* why (a phrase; NULL unless fell_back) */
     double union_est;    /* HyperLogLog estimate of the run's distinct keys */
     double predicted[2]; /* modelled combine seconds: reduce, shuffle */
     uint64_t range_len;  /* shuffle: this rank's range, serialized */

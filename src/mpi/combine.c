@@ -76,8 +76,10 @@ static int plan(const mrc_mpi *d, const void *local, size_t local_len, uint64_t 
         res->shuffle = res->predicted[1] < res->predicted[0] || 3 * cap > mem_share;
     /* A reduce asked for that could not fit a rank's memory (rank 0 holds its buffers and the
      * union) runs as the shuffle instead: reported as a fall back. */
-    if (o->strategy == MRC_COMBINE_REDUCE && 3 * cap > mem_share)
+    if (o->strategy == MRC_COMBINE_REDUCE && 3 * cap > mem_share) {
         res->shuffle = res->fell_back = true;
+        res->fell_back_why = "its buffers would not fit the memory limit";
+    }
     *cap_hint = (uint64_t)cap;
     if (o->test_reduce_cap > 0) *cap_hint = o->test_reduce_cap; /* tests force a fall back */
     return 0;
@@ -113,7 +115,10 @@ int mrc_mpi_combine(const mrc_mpi *d, void **local, size_t local_len, uint64_t l
         bool too_small = false;
         rc = mrc_mpi_reduce_tables(d, local, local_len, cap_hint, o->test_reduce_block, &res->table,
                                    &res->table_len, &too_small, err);
-        if (rc == 0 && too_small) res->shuffle = res->fell_back = true;
+        if (rc == 0 && too_small) {
+            res->shuffle = res->fell_back = true;
+            res->fell_back_why = "a merge outgrew the buffers sized from the sketch";
+        }
         if (rc == 0 && !too_small && d->rank == 0) {
             mrc_ser_header h;
             mrc_ser_read_header(res->table, &h);

@@ -217,7 +217,10 @@ MRC_TEST_REDUCE_CAP=50000 run_mrc_ok 4 --threads 1 --quiet --reduce reduce --out
 assert_same "$T/text.expected" "$T/out.tsv" "reduce falling back to shuffle"
 [ "$(metric "$T/m.json" reduce_fallback)" = True ] || fail "fall back not reported in the metrics"
 [ "$(metric "$T/m.json" reduce_used)" = shuffle ] || fail "fall back: reduce_used is not shuffle"
-log "ok: too-small reduce buffer falls back to the shuffle"
+assert_stderr_has "^mrcount: note: --reduce reduce ran as the shuffle: a merge outgrew the buffers sized from the sketch$" \
+    "reduce falling back to shuffle"
+[ "$(grep -c 'reduce ran as the shuffle' "$T/stderr")" = 1 ] || fail "fall back: not one note"
+log "ok: too-small reduce buffer falls back to the shuffle, and says so once"
 
 # Short keys on every rank, long ones each on one rank: the union's bytes are not the distinct
 # keys times the mean record of all ranks (which counts a shared key once per rank), so the

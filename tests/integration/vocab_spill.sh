@@ -147,6 +147,16 @@ MRC_TEST_FAN_IN=2 check "fan-in 2" 1 "$T/exp.tsv" --memory-limit 16M --threads 2
 MRC_TEST_FAN_IN=3 check "fan-in 3" 2 "$T/exp-key.tsv" --memory-limit 16M --sort key
 for reduce in reduce shuffle auto; do
     check "--reduce $reduce" 2 "$T/exp.tsv" --memory-limit 16M --reduce "$reduce"
+    # the reduce asked for is the bounded shuffle after a spill: the metrics and stderr say so
+    n=$(grep -c 'reduce ran as the shuffle' "$T/stderr" || true)
+    if [ "$reduce" = reduce ]; then
+        [ "$(metric "$T/m.json" 'm["config"]["reduce_fallback"]')" = True ] || fail "--reduce reduce spilled: no reduce_fallback"
+        assert_stderr_has "^mrcount: note: --reduce reduce ran as the shuffle: a rank spilled its tables to disk$" \
+            "--reduce reduce spilled"
+        [ "$n" = 1 ] || fail "--reduce reduce spilled: $n notes, not one"
+    else
+        [ "$n" = 0 ] || fail "--reduce $reduce: a note about the reduce"
+    fi
 done
 head -n 1000 "$T/exp.tsv" >"$T/exp-top.tsv"
 check "--top" 3 "$T/exp-top.tsv" --memory-limit 16M --top 1000
