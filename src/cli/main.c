@@ -166,22 +166,19 @@ static void warn_oversubscribed(const run *r)
     if (mrc_mpi_sum_u64(&r->d, &n, 1, &e) != 0 || mrc_mpi_max_u64(&r->d, &first, 1, &e) != 0 ||
         r->d.rank != 0 || n == 0)
         return;
-    unsigned long long rank = (unsigned long long)r->d.size - (first >> 40),
-                       threads = first >> 20 & cap, cores = first & cap;
+    char who[96] = ""; /* the first such rank, when its number fitted */
+    if (first != 0)
+        snprintf(who, sizeof who, "rank %llu runs %llu threads on %llu core%s",
+                 (unsigned long long)r->d.size - (first >> 40),
+                 (unsigned long long)(first >> 20 & cap), (unsigned long long)(first & cap),
+                 (first & cap) == 1 ? "" : "s");
     if (n == 1 && first != 0)
-        fprintf(stderr,
-                "mrcount: warning: rank %llu runs %llu threads on %llu core%s (oversubscribed)\n",
-                rank, threads, cores, cores == 1 ? "" : "s");
-    else if (first != 0)
+        fprintf(stderr, "mrcount: warning: %s (oversubscribed)\n", who);
+    else
         fprintf(stderr,
                 "mrcount: warning: %llu of the %d ranks run more threads than cores "
-                "(oversubscribed; rank %llu: %llu threads on %llu core%s)\n",
-                (unsigned long long)n, r->d.size, rank, threads, cores, cores == 1 ? "" : "s");
-    else
-        fprintf(
-            stderr,
-            "mrcount: warning: %llu of the %d ranks run more threads than cores (oversubscribed)\n",
-            (unsigned long long)n, r->d.size);
+                "(oversubscribed%s%s)\n",
+                (unsigned long long)n, r->d.size, first != 0 ? "; " : "", who);
 }
 
 static int phase_place(run *r)

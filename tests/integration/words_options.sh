@@ -332,7 +332,7 @@ if [ "$(nproc)" -ge 2 ]; then
 
     # more threads than cores: one warning from rank 0, not one a rank
     bound -np 3 --oversubscribe --bind-to core:overload-allowed "$MRCOUNT" --threads 2
-    assert_stderr_has "^mrcount: warning: 3 of the 3 ranks run more threads than cores \(oversubscribed; rank 0: 2 threads on 1 core\)$" \
+    assert_stderr_has "^mrcount: warning: 3 of the 3 ranks run more threads than cores \(oversubscribed; rank 0 runs 2 threads on 1 core\)$" \
         "3 ranks of 2 threads on a core each"
     [ "$(grep -c 'warning:' "$T/stderr")" = 1 ] || fail "3 oversubscribed ranks: not one warning"
     bound -np 1 --bind-to core "$MRCOUNT" --threads 2
