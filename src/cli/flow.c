@@ -198,7 +198,7 @@ int mrc_run_combine(run *r)
         r->comb.shuffle = r->o.reduce == MRC_REDUCE_SHUFFLE || r->o.output_per_rank != NULL;
     } else if (r->spilled) { /* the bounded shuffle of runs (a reduce asked for falls back) */
         r->comb.fell_back = r->o.reduce == MRC_REDUCE_REDUCE;
-        r->comb.fell_back_why = "a rank spilled its tables to disk";
+        if (r->comb.fell_back) r->comb.fell_back_why = "a rank spilled its tables to disk";
         uint64_t b = budget(r);
         size_t round = b ? (size_t)(b / 16 / (uint64_t)r->d.size) : ROUND_MAX;
         round = round < ROUND_MIN ? ROUND_MIN : round > ROUND_MAX ? ROUND_MAX : round;
@@ -238,7 +238,7 @@ int mrc_run_combine(run *r)
     if ((rc = mrc_run_end_phase(r, MRC_FP_COMBINE, rc)) != 0) return rc;
     if (r->comb.fell_back && r->d.rank == 0) /* asked for, so said (the metrics' reduce_fallback) */
         fprintf(stderr, "mrcount: note: --reduce reduce ran as the shuffle: %s\n",
-                r->comb.fell_back_why ? r->comb.fell_back_why : "it could not run");
+                r->comb.fell_back_why);
     return 0;
 }
 

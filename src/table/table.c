@@ -59,12 +59,17 @@ static void *map_aligned(size_t size, int prot)
     return p + head;
 }
 
-#ifdef MADV_HUGEPAGE
-static int page_advice(bool huge)
+/* Huge pages for p[0, size), or 4 KiB pages (a hint either way). */
+static void advise_pages(void *p, size_t size, bool huge)
 {
-    return huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE;
-}
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, size, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+#else
+    (void)p;
+    (void)size;
+    (void)huge;
 #endif
+}
 
 static void *big_alloc(size_t size, bool huge)
 {
@@ -73,11 +78,7 @@ static void *big_alloc(size_t size, bool huge)
         return p == MAP_FAILED ? NULL : p;
     }
     void *p = map_aligned(size, PROT_READ | PROT_WRITE);
-#ifdef MADV_HUGEPAGE
-    if (p != NULL) madvise(p, size, page_advice(huge));
-#else
-    (void)huge;
-#endif
+    if (p != NULL) advise_pages(p, size, huge);
     return p;
 }
 
@@ -95,11 +96,7 @@ static void *big_realloc(void *old, size_t old_size, size_t size, bool huge)
      * another thread may have mapped something there since: unmapping it now could take that.
      * The place is left as it is, at worst PROT_NONE address space that holds no memory. */
     if (p == MAP_FAILED) return NULL;
-#ifdef MADV_HUGEPAGE
-    madvise(p, size, page_advice(huge));
-#else
-    (void)huge;
-#endif
+    advise_pages(p, size, huge);
     return p;
 }
 
