@@ -133,6 +133,7 @@ struct mrc_table {
     uint64_t total;       /* sum of all counts added, saturating at 2^64-1 (metrics) */
     size_t slots_mapped;  /* bytes of the index's mapping */
     bool frozen;          /* mrc_table_freeze() made the index a dense sorted array */
+    bool arena_huge;      /* the arena is on huge pages (it spilled: mrc_table_clear()) */
     /* A memory bound (0: none): an insert that would take the index and arena past max_bytes
      * (counting an index growth as twice the index: it grows in place, the new half added to
      * the old pages) calls full() first, unless the table is empty. */
@@ -156,7 +157,8 @@ int mrc_table_init(mrc_table *t, size_t expect, mrc_err *err);
 void mrc_table_free(mrc_table *t);
 
 /** mrc_table_clear() : empty the table (after a spill), giving its pages back to the system but
- *  keeping its sizes, so it fills again without growing. */
+ *  keeping its sizes, so it fills again without growing; its arena takes huge pages from then
+ *  on. */
 void mrc_table_clear(mrc_table *t);
 
 /** mrc_table_bytes() : the memory the table holds resident: index and arena in use. */

@@ -1835,6 +1835,67 @@ static void test_index_as_buffer(void **state)
     mrc_table_free(&t);
 }
 
+/* The page advice of the mapping that holds addr, from /proc/self/smaps's VmFlags: 'h' for
+ * MADV_HUGEPAGE ("hg"), 'n' for MADV_NOHUGEPAGE ("nh"), '-' for neither; 0 when smaps cannot
+ * be read (not Linux, or no /proc). */
+static char page_advice(const void *addr)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (f == NULL) return 0;
+    char line[512];
+    bool in = false;
+    char advice = 0;
+    uintptr_t a = (uintptr_t)addr;
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+            in = a >= lo && a < hi;
+        } else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+            advice = strstr(line, " hg") != NULL ? 'h' : strstr(line, " nh") != NULL ? 'n' : '-';
+            break;
+        }
+    }
+    fclose(f);
+    return advice;
+}
+
+/* The arena starts on 4 KiB pages (cheaper first touches), a table that spilled (cleared) has
+ * it on huge pages, growth included, and the records stay exact either way. */
+static void test_table_arena_pages(void **state)
+{
+    (void)state;
+    rng_seed(91);
+    keypool p = pool_make(200000, 256);
+    mrc_table t;
+    table_init(&t, 150000); /* an arena of 2 MiB or more: its own aligned mapping */
+    assert_true(t.arena_cap >= (size_t)2 << 20);
+    char before = page_advice(t.arena);
+    if (before == 0) {
+        pool_free(&p);
+        mrc_table_free(&t);
+        skip();
+    }
+    assert_int_equal(before, 'n');
+    okvec o = {0};
+    fill_random(&t, &o, &p, 100000, 3);
+    assert_int_equal(page_advice(t.arena), 'n');
+    mrc_table_clear(&t);
+    assert_int_equal(page_advice(t.arena), 'h');
+    okvec_free(&o);
+    size_t cap = t.arena_cap;
+    for (size_t i = 0; i < p.n; i++) /* past the arena's size: it grows */
+        add_ok(&t, p.bytes + 40 * i, p.len[i], p.hash[i], 1);
+    assert_true(t.arena_cap > cap);
+    assert_int_equal(page_advice(t.arena), 'h');
+    for (size_t i = 0; i < p.n; i++)
+        okvec_push(&o, p.bytes + 40 * i, p.len[i], 1, p.hash[i]);
+    okvec_aggregate(&o);
+    check_table(&t, &o);
+    okvec_free(&o);
+    mrc_table_free(&t);
+    pool_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1842,6 +1903,7 @@ int main(void)
         cmocka_unit_test(test_table_growth_random),
         cmocka_unit_test(test_table_forced_collisions),
         cmocka_unit_test(test_table_growth_clustered),
+        cmocka_unit_test(test_table_arena_pages),
         cmocka_unit_test(test_table_count_overflow),
         cmocka_unit_test(test_table_overflow_same_hash_other_key),
         cmocka_unit_test(test_serialize_round_trip),
