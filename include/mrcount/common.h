@@ -73,6 +73,12 @@ static inline void mrc_stop_raise(mrc_stop *stop)
     atomic_store_explicit(stop, 1, memory_order_relaxed);
 }
 
+/** mrc_plural() : "s" unless n is 1, for the counts a message writes ("1 file", "2 files"). */
+static inline const char *mrc_plural(unsigned long long n)
+{
+    return n == 1 ? "" : "s";
+}
+
 /* Per-thread data written in hot loops gets cache lines of its own (false sharing otherwise). */
 #define MRC_CACHE_LINE 64
 

@@ -89,7 +89,7 @@ static void keys_sorted(void *arg, uint64_t records, uint64_t runs)
         mrc_run_step(c->r, "%s%llu keys sorted", who, (unsigned long long)records);
     else
         mrc_run_step(c->r, "%s%llu keys sorted so far, %llu run%s in %s", who,
-                     (unsigned long long)records, (unsigned long long)runs, runs == 1 ? "" : "s",
+                     (unsigned long long)records, (unsigned long long)runs, mrc_plural(runs),
                      c->r->o.tmp_dir);
 }
 

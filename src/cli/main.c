@@ -171,7 +171,7 @@ static void warn_oversubscribed(const run *r)
         snprintf(who, sizeof who, "rank %llu runs %llu threads on %llu core%s",
                  (unsigned long long)r->d.size - (first >> 40),
                  (unsigned long long)(first >> 20 & cap), (unsigned long long)(first & cap),
-                 (first & cap) == 1 ? "" : "s");
+                 mrc_plural(first & cap));
     if (n == 1 && first != 0)
         fprintf(stderr, "mrcount: warning: %s (oversubscribed)\n", who);
     else

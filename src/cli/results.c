@@ -191,10 +191,14 @@ void mrc_run_print_summary(const run *r)
     if (r->files.excluded > 0) snprintf(ex, sizeof ex, "%zu excluded", r->files.excluded);
     if (r->files.skipped > 0) snprintf(sk, sizeof sk, "%zu skipped", r->files.skipped);
     if (*ex || *sk) snprintf(excl, sizeof excl, " (%s%s%s)", ex, *ex && *sk ? ", " : "", sk);
+    /* the job's word for its records is a plural ("tokens", "lines"): one drops its "s" */
+    const char *what = r->job.desc->records;
+    int what_len = (int)strlen(what) - (r->totals[1] == 1 && *what != '\0');
     fprintf(stderr,
-            "mrcount: %zu files%s, %.1f MB%s, %llu %s, %llu distinct, %.2f s, %.1f MB/s "
-            "(%d ranks x %zu threads)\n",
-            r->files.n, excl, mb, resumed, (unsigned long long)r->totals[1], r->job.desc->records,
-            (unsigned long long)r->comb.distinct, r->t_total,
-            r->t_total > 0 ? mb / r->t_total : 0.0, r->d.size, r->pl.nthreads);
+            "mrcount: %zu file%s%s, %.1f MB%s, %llu %.*s, %llu distinct, %.2f s, %.1f MB/s "
+            "(%d rank%s x %zu thread%s)\n",
+            r->files.n, mrc_plural(r->files.n), excl, mb, resumed, (unsigned long long)r->totals[1],
+            what_len, what, (unsigned long long)r->comb.distinct, r->t_total,
+            r->t_total > 0 ? mb / r->t_total : 0.0, r->d.size, mrc_plural((unsigned)r->d.size),
+            r->pl.nthreads, mrc_plural(r->pl.nthreads));
 }

@@ -69,12 +69,13 @@ char *mrc_report_rank_json(const mrc_rank_report *r)
 void mrc_report_print_bad(FILE *f, const mrc_bad_report *b)
 {
     if (b == NULL || b->total == 0) return;
-    fprintf(f, "mrcount: warning: %llu malformed records skipped in %zu files\n",
-            (unsigned long long)b->total, b->nfiles);
+    fprintf(f, "mrcount: warning: %llu malformed record%s skipped in %zu file%s\n",
+            (unsigned long long)b->total, mrc_plural(b->total), b->nfiles, mrc_plural(b->nfiles));
     for (size_t i = 0; i < b->nfiles; i++) {
         const mrc_bad_report_file *bf = &b->files[i];
         if (i == 10) {
-            fprintf(f, "mrcount:   ... and %zu more files (see --metrics)\n", b->nfiles - i);
+            fprintf(f, "mrcount:   ... and %zu more file%s (see --metrics)\n", b->nfiles - i,
+                    mrc_plural(b->nfiles - i));
             break;
         }
         char path[MRC_ERR_MSG_MAX]; /* one line whatever the name holds */

@@ -74,7 +74,7 @@ for spec in "1 1 64M" "2 2 8k" "3 1 4k" "4 2 6k"; do
     run_mrc_ok "$np" --job ngram --threads "$th" --chunk-size "$chunk" --output "$T/out.tsv" \
         --metrics "$T/m.json" "$D/bad-v2.tsv"
     assert_same "$T/exp-v2.tsv" "$T/out.tsv" "v2 with bad records, np $np chunk $chunk"
-    assert_stderr_has "warning: 10 malformed records skipped in 1 files" "v2 summary, np $np"
+    assert_stderr_has "warning: 10 malformed records skipped in 1 file$" "v2 summary, np $np"
     assert_stderr_has "bad-v2.tsv:7: missing columns; .*bad-v2.tsv:120: too many columns" "v2 first lines, np $np"
     bad_report "$T/m.json" >"$T/report"
     assert_same "$T/exp-report" "$T/report" "v2 bad-record metrics, np $np chunk $chunk"

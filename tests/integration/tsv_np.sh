@@ -187,7 +187,7 @@ log "ok: --min-count 0, 1 and 5 with totals of 0"
 # The warning names the file and the first malformed lines; --strict makes the first fatal.
 run_mrc_ok 2 --job tsv --key-columns 1 --value-column 3 --delimiter , --header \
     --output /dev/null "$T/csv/part0.csv"
-assert_stderr_has "warning: [0-9]+ malformed records skipped in 1 files" "bad-record warning"
+assert_stderr_has "warning: [0-9]+ malformed records? skipped in 1 file$" "bad-record warning"
 assert_stderr_has "part0.csv:[0-9]+: missing columns" "bad record located"
 first=$(awk -F, 'NR > 1 { sub(/\r$/, "") } NR > 1 && $0 != "" && (NF < 3 || $3 !~ /^[0-9]+$/) { print NR; exit }' "$T/csv/part0.csv")
 run_mrc 3 --job tsv --key-columns 1 --value-column 3 --delimiter , --header --strict \

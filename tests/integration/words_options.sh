@@ -342,4 +342,15 @@ if [ "$(nproc)" -ge 2 ]; then
     if grep -q 'warning:' "$T/stderr"; then fail "3 ranks of 1 thread a core: a warning"; fi
     log "ok: ranks with more threads than cores warned about once, by rank 0"
 fi
+
+# the summary line's counts, one of each in the singular, more in the plural
+printf 'one\n' >"$D/one.word"
+printf 'one two\n' >"$D/two.word"
+run_mrc_ok 1 --threads 1 -o "$T/one.tsv" "$D/one.word"
+assert_stderr_has '^mrcount: 1 file, [0-9.]+ MB, 1 token, 1 distinct, .*\(1 rank x 1 thread\)$' \
+    "summary of one file, token, rank and thread"
+run_mrc_ok 2 --threads 2 -o "$T/two.tsv" "$D/one.word" "$D/two.word"
+assert_stderr_has '^mrcount: 2 files, [0-9.]+ MB, 3 tokens, 2 distinct, .*\(2 ranks x 2 threads\)$' \
+    "summary of two files, three tokens, two ranks of two threads"
+log "ok: the summary line says 1 file, 1 token, 1 rank x 1 thread, and plurals past one"
 log "PASS"
