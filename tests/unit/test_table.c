@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -1870,7 +1871,9 @@ static void test_table_arena_pages(void **state)
     table_init(&t, 150000); /* an arena of 2 MiB or more: its own aligned mapping */
     assert_true(t.arena_cap >= (size_t)2 << 20);
     char before = page_advice(t.arena);
-    if (before == 0) {
+    /* no smaps, or a kernel without transparent huge pages (it keeps no advice) */
+    if (before == 0 ||
+        (before == '-' && access("/sys/kernel/mm/transparent_hugepage", F_OK) != 0)) {
         pool_free(&p);
         mrc_table_free(&t);
         skip();
