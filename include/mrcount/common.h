@@ -79,6 +79,19 @@ static inline const char *mrc_plural(unsigned long long n)
     return n == 1 ? "" : "s";
 }
 
+/** mrc_add_u64() : *sum = a + b; true when it passes 2^64-1 (*sum then holds it wrapped).
+ *  Use it, not __builtin_add_overflow(x, y, &z), wherever z is memory that x or y may be read
+ *  from: GCC 12 stores the sum into z and then reads the operands again to find the carry, so an
+ *  operand read through another pointer to z sees the new value and the carry is lost (a spilled
+ *  run's merge added 2^64 - 616 and 1000 into 384, unnoticed). The sum goes through a local. */
+static inline bool mrc_add_u64(uint64_t a, uint64_t b, uint64_t *sum)
+{
+    uint64_t s;
+    bool carry = __builtin_add_overflow(a, b, &s);
+    *sum = s;
+    return carry;
+}
+
 /* Per-thread data written in hot loops gets cache lines of its own (false sharing otherwise). */
 #define MRC_CACHE_LINE 64
 

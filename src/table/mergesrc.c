@@ -61,7 +61,7 @@ static int next_hash(merge_src *m, mrc_rec_view *r, mrc_err *err)
         uint32_t nw = m->tree[0];
         const mrc_lt_leaf *hn = &m->h[nw];
         if (!hn->live || nw == w || mrc_rec_cmp(MRC_ORDER_HASH, &hn->v, p) != 0) break;
-        if (__builtin_add_overflow(p->count, hn->v.count, &m->pend.v.count)) {
+        if (mrc_add_u64(p->count, hn->v.count, &m->pend.v.count)) { /* p is m->pend.v */
             char shown[MRC_KEY_SHOWN_BUF];
             mrc_err_set(err, MRC_EOVERFLOW, "the count of key '%s' exceeds 2^64-1",
                         mrc_key_shown(p->key, p->len, shown));

@@ -264,7 +264,7 @@ merge_loop(merge *m, const enum mrc_order o, mrc_rec_sink emit, void *arg, mrc_e
                                    "order keys must be unique across streams)",
                                    m->k, mrc_key_shown(hn->v.key, hn->v.len, shown),
                                    mrc_lt_order_name(o));
-            if (__builtin_add_overflow(m->pend.v.count, hn->v.count, &m->pend.v.count))
+            if (mrc_add_u64(m->pend.v.count, hn->v.count, &m->pend.v.count))
                 return mrc_err_set(err, MRC_EOVERFLOW, "the count of key '%s' exceeds 2^64-1",
                                    mrc_key_shown(hn->v.key, hn->v.len, shown));
             w = nw;

@@ -29,7 +29,8 @@ static bool digits(const unsigned char *s, size_t n, uint64_t *v, bool *ovf)
     if (n == 0) return false;
     for (size_t i = 0; i < n; i++) {
         if (s[i] < '0' || s[i] > '9') return false;
-        if (__builtin_mul_overflow(*v, 10, v) || __builtin_add_overflow(*v, s[i] - '0', v))
+        uint64_t ten;
+        if (__builtin_mul_overflow(*v, 10, &ten) || mrc_add_u64(ten, (uint64_t)(s[i] - '0'), v))
             *ovf = true;
     }
     return true;
@@ -111,7 +112,7 @@ static bool ref_parse(const mrc_ngram_opts *o, enum mrc_ngram_format fmt, const 
         if (year >= o->year_min && year <= o->year_max) {
             r->counted = true;
             uint64_t v = o->value == MRC_VALUE_MATCH ? match : volumes;
-            if (__builtin_add_overflow(r->value, v, &r->value)) r->value_overflow = true;
+            if (mrc_add_u64(r->value, v, &r->value)) r->value_overflow = true;
         }
         s = e + 1;
     }

@@ -91,7 +91,7 @@ static unsigned char *ref_merge(const rtable *a, const rtable *b, size_t *len, b
     *count_ovf = false;
     for (size_t i = 0; i < n; i++) {
         if (w > 0 && rrec_cmp(&all[w - 1], &all[i]) == 0) {
-            if (__builtin_add_overflow(all[w - 1].count, all[i].count, &all[w - 1].count)) {
+            if (mrc_add_u64(all[w - 1].count, all[i].count, &all[w - 1].count)) {
                 all[w - 1].count = UINT64_MAX;
                 *count_ovf = true;
             }

@@ -84,7 +84,8 @@ static bool ref_value(const unsigned char *s, size_t n, uint64_t *v)
     if (n == 0) return false;
     for (size_t i = 0; i < n; i++) {
         if (s[i] < '0' || s[i] > '9') return false;
-        if (__builtin_mul_overflow(*v, 10, v) || __builtin_add_overflow(*v, s[i] - '0', v))
+        uint64_t ten;
+        if (__builtin_mul_overflow(*v, 10, &ten) || mrc_add_u64(ten, (uint64_t)(s[i] - '0'), v))
             return false;
     }
     return true;

@@ -136,8 +136,7 @@ static inline void kc_aggregate(kclist *l, bool *overflow)
     size_t w = 0;
     for (size_t i = 0; i < l->n; i++) {
         if (w > 0 && kc_key_cmp(&l->v[w - 1], &l->v[i]) == 0) {
-            if (__builtin_add_overflow(l->v[w - 1].count, l->v[i].count, &l->v[w - 1].count))
-                *overflow = true;
+            if (mrc_add_u64(l->v[w - 1].count, l->v[i].count, &l->v[w - 1].count)) *overflow = true;
         } else {
             l->v[w++] = l->v[i];
         }

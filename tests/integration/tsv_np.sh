@@ -203,6 +203,26 @@ run_mrc 2 --job tsv --value-column 2 --output "$T/over.tsv" "$T/o1.tsv" "$T/o2.t
 assert_status 1 "overflow"
 assert_one_error "'big'.*2\\^64-1" "overflow names the key"
 [ ! -e "$T/over.tsv" ] || fail "an overflow left a result"
+# The same with the halves in two spilled runs, of one rank or of two: the merges of runs check
+# the sum too (once they wrapped it: 2^64 - 616 and 1000 came out as 'big 384', exit 0). The
+# same file with a smaller first half shows that it spills and sums right.
+spill_file() { # FIRST: big's first value, then 600 k keys of 1, then big 1000
+    { printf 'big\t%s\n' "$1"; seq 1 600000 | sed 's/^/k/; s/$/\t1/'; printf 'big\t1000\n'; }
+}
+spill_file 18446744073709551000 >"$T/spill-over.tsv"
+spill_file 5 >"$T/spill-ok.tsv"
+for np in 1 2; do
+    run_mrc_ok "$np" --job tsv --value-column 2 --threads 1 --memory-limit 16M --top 1 \
+        --metrics "$T/spill.json" "$T/spill-ok.tsv"
+    [ "$(cat "$T/stdout")" = "$(printf 'big\t1005')" ] || fail "np $np: spilled sum: $(cat "$T/stdout")"
+    runs=$(grep -o '"spill_runs": *[0-9]*' "$T/spill.json" | grep -o '[0-9]*$' | sort -n | head -1)
+    [ "${runs:-0}" -ge 2 ] || fail "np $np: a rank made ${runs:-no} spill runs, expected 2 or more"
+    run_mrc "$np" --job tsv --value-column 2 --threads 1 --memory-limit 16M \
+        --output "$T/over.tsv" "$T/spill-over.tsv"
+    assert_status 1 "overflow across spilled runs at np $np"
+    assert_one_error "'big'.*2\\^64-1" "overflow across spilled runs at np $np names the key"
+    [ ! -e "$T/over.tsv" ] || fail "an overflow across spilled runs left a result (np $np)"
+done
 
 # Options: bad values are usage errors.
 for args in "--key-columns 0" "--key-columns 1,x" "--delimiter ab" "--value-column -2"; do
