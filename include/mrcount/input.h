@@ -150,8 +150,10 @@ void mrc_split_plan_free(mrc_split_plan *p);
 uint64_t mrc_split_default_chunk(uint64_t total_bytes, int nranks);
 
 /** mrc_input_count_newlines() : the number of LF bytes in [0, upto) of plain file `path` (for
- *  naming a record's line; fewer if the file is shorter). @return 0, or error (err filled). */
-int mrc_input_count_newlines(const char *path, uint64_t upto, uint64_t *count, mrc_err *err);
+ *  naming a record's line; fewer if the file is shorter), or `most` once that many are found
+ *  (UINT64_MAX: all). @return 0, or error (err filled). */
+int mrc_input_count_newlines(const char *path, uint64_t upto, uint64_t most, uint64_t *count,
+                             mrc_err *err);
 
 /* ---- the streaming reader: feeds a piece of a file to a record consumer ---- */
 

@@ -11,7 +11,8 @@
 
 #define LINES_BUF ((size_t)1 << 20)
 
-int mrc_input_count_newlines(const char *path, uint64_t upto, uint64_t *count, mrc_err *err)
+int mrc_input_count_newlines(const char *path, uint64_t upto, uint64_t most, uint64_t *count,
+                             mrc_err *err)
 {
     *count = 0;
     int fd;
@@ -23,7 +24,7 @@ int mrc_input_count_newlines(const char *path, uint64_t upto, uint64_t *count, m
         goto out;
     }
     posix_fadvise(fd, 0, (off_t)upto, POSIX_FADV_SEQUENTIAL);
-    for (uint64_t pos = 0; pos < upto;) {
+    for (uint64_t pos = 0; pos < upto && *count < most;) {
         size_t want = upto - pos < LINES_BUF ? (size_t)(upto - pos) : LINES_BUF;
         ssize_t got = pread(fd, buf, want, (off_t)pos);
         if (got < 0 && errno == EINTR) continue;
@@ -33,7 +34,7 @@ int mrc_input_count_newlines(const char *path, uint64_t upto, uint64_t *count, m
         }
         if (got == 0) break; /* the file shrank: count what is there */
         for (const unsigned char *p = buf, *end = buf + got;
-             (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+             *count < most && (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
             (*count)++;
         pos += (uint64_t)got;
     }

@@ -75,7 +75,7 @@ int mrc_bad_locate(const char *path, const mrc_bad_sample *s, uint64_t *line, mr
     /* The piece's first line starts after the first LF at or past offset - 1 (the reader's
      * ownership rule), so it is line (LFs before offset - 1) + 2. */
     uint64_t lf = 0;
-    int rc = mrc_input_count_newlines(path, s->piece_offset - 1, &lf, err);
+    int rc = mrc_input_count_newlines(path, s->piece_offset - 1, UINT64_MAX, &lf, err);
     if (rc != 0) return rc;
     *line = lf + 2 + s->piece_line;
     return 0;

@@ -112,6 +112,23 @@ run_mrc 2 --job ngram --format v2 --output "$T/out/r.tsv" "$D/v1.tsv"
 [ "$RC" = 1 ] || fail "v1 read as v2: exit $RC, expected 1"
 assert_stderr_has "v1.tsv:1: looks like an ngram v1 export, not v2" "wrong format named (v1)"
 [ -z "$(find "$T/out" -mindepth 1)" ] || fail "a wrong format left a result behind"
+# Also when the line is past the first split or piece: three 1500-byte v2 lines, then a v1 line
+# (line 4: the check), and the same with the v1 line fifth (a bad record only); 4k splits put
+# line 4 in the second split, which once skipped the check (exit 0, a warning).
+long=$(head -c 1500 /dev/zero | tr '\0' x)
+{ for i in 1 2 3; do printf '%s%d\t2000\t1\t1\n' "$long" "$i"; done; printf 'cat\t1999\t5\t3\t2\n'; } >"$D/late4.tsv"
+{ for i in 1 2 3 4; do printf '%s%d\t2000\t1\t1\n' "$long" "$i"; done; printf 'cat\t1999\t5\t3\t2\n'; } >"$D/late5.tsv"
+for split in "" "--chunk-size 4k"; do
+    # shellcheck disable=SC2086 # $split is empty or an option and its value
+    run_mrc 2 --job ngram $split --threads 1 --output "$T/out/r.tsv" "$D/late4.tsv"
+    [ "$RC" = 1 ] || fail "a v1 line 4 ${split:-in one split}: exit $RC, expected 1"
+    assert_stderr_has "late4.tsv:4: looks like an ngram v1 export, not v2" "line 4 ${split:-in one split}"
+    [ -z "$(find "$T/out" -mindepth 1)" ] || fail "a wrong format left a result behind"
+    # shellcheck disable=SC2086
+    run_mrc_ok 2 --job ngram $split --threads 1 "$D/late5.tsv"
+    assert_stderr_has "late5.tsv:5: too many columns" "a v1 line 5 ${split:-in one split} is a bad record"
+    [ "$(wc -l <"$T/stdout")" = 4 ] || fail "late5.tsv ${split:-in one split}: $(wc -l <"$T/stdout") keys, expected 4"
+done
 log "ok: wrong --format"
 
 # Broken gzip files among good ones: exit 1 naming the file and the cause.
