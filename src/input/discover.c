@@ -329,8 +329,7 @@ static void look_one(int dfd, const char *name, look *l)
 /** take_looked() : an entry whose lookup (fstatat) is done. Things that may legitimately sit
  *  next to data (pipes, sockets, dangling links, a link back up the tree) are skipped with a
  *  warning; what would make the table silently short (an unreadable file) is an error. */
-static int take_looked(discover_ctx *c, int dfd, const char *name, const char *path,
-                       const look *l)
+static int take_looked(discover_ctx *c, int dfd, const char *name, const char *path, const look *l)
 {
     if (l->stat_errno != 0) {
         int e = l->stat_errno;
@@ -379,8 +378,9 @@ static int take_entry(discover_ctx *c, const char *path)
  * 0.5-5 KB in 20 directories, page cache, a rank with 2 cores: discover 0.272 -> 0.208 s. */
 #define LOOK_THREADS 8
 #define LOOK_MIN_PER_THREAD 32
-#define LOOK_BATCH 4096 /* entries looked up ahead at a time: a directory of millions holds no
-                           more than this many stat buffers */
+#define LOOK_BATCH                                                                                 \
+    4096 /* entries looked up ahead at a time: a directory of millions holds no                    \
+            more than this many stat buffers */
 
 typedef struct look_job {
     int dfd;
@@ -504,6 +504,23 @@ static bool has_glob_chars(const char *s)
     return strpbrk(s, "*?[") != NULL;
 }
 
+/* Whether a component of `path` is "." or ".." where the same component of the `pattern` it
+ * matched holds a wildcard: glob(3) matches them with ".*", the shells (bash's globskipdots,
+ * zsh) and Python's glob do not, and 'dir/.*' taking ".." would count the parent's tree. */
+static bool dots_from_wildcard(const char *pattern, const char *path)
+{
+    for (const char *p = pattern, *q = path;;) {
+        p += strspn(p, "/");
+        q += strspn(q, "/");
+        if (*p == '\0' || *q == '\0') return false;
+        size_t pl = strcspn(p, "/"), ql = strcspn(q, "/");
+        bool wild = strcspn(p, "*?[") < pl;
+        if (wild && q[0] == '.' && (ql == 1 || (ql == 2 && q[1] == '.'))) return true;
+        p += pl;
+        q += ql;
+    }
+}
+
 static int expand_glob(discover_ctx *c, const char *pattern)
 {
     glob_t g;
@@ -523,11 +540,16 @@ static int expand_glob(discover_ctx *c, const char *pattern)
     /* glob(3) sorts by the locale's collation; the run must not depend on LC_COLLATE. */
     qsort(g.gl_pathv, g.gl_pathc, sizeof *g.gl_pathv, cmp_str_bytewise);
     int rc = MRC_OK;
+    size_t taken = 0;
     for (size_t i = 0; i < g.gl_pathc && rc == MRC_OK; i++) {
+        if (dots_from_wildcard(pattern, g.gl_pathv[i])) continue;
         dir_set_clear(&c->dirs);
         rc = take_entry(c, g.gl_pathv[i]);
+        taken++;
     }
     globfree(&g);
+    if (rc == MRC_OK && taken == 0)
+        return mrc_err_set(c->err, MRC_EIO, "%s: no file matches this pattern", pattern);
     return rc;
 }
 
@@ -552,6 +574,11 @@ static int take_named(discover_ctx *c, const char *arg)
     if (stat(arg, &st) != 0) {
         int e = errno;
         if (e == ENOENT && glob) return expand_glob(c, arg); /* a dangling link so named */
+        if (e == ENOENT && lstat(arg, &st) == 0 && S_ISLNK(st.st_mode))
+            return mrc_err_set(c->err, MRC_EIO,
+                               "%s: dangling symbolic link (what it names "
+                               "does not exist)",
+                               arg);
         return mrc_err_errno(c->err, e, "%s", arg);
     }
     dir_set_clear(&c->dirs);

@@ -183,7 +183,7 @@ printf '%s\n' "$P/dir" >"$P/list-of-dir.txt"
 bad_named=(
     "$P/missing.txt|$P/missing.txt: No such file or directory"
     "$P/loop-a|$P/loop-a: Too many levels of symbolic links"
-    "$P/dangling|$P/dangling: No such file or directory"
+    "$P/dangling|$P/dangling: dangling symbolic link (what it names does not exist)"
     "$P/fifo|$P/fifo: is a FIFO (named pipe), not a regular file or directory"
     "$P/socket|$P/socket: is a socket, not a regular file or directory"
     "@$P/fifo|$P/fifo: is a FIFO (named pipe), not a list of paths"
@@ -208,6 +208,18 @@ for np in "${NPS[@]}"; do
     expect_table "$T/expected.tsv" "glob matching a directory (np $np)"
 done
 log "ok: a directory in an @list or matched by a glob is walked"
+
+# A wildcard never matches "." or "..", as in bash and Python's glob: 'dir/.*' is the hidden
+# files of dir (glob(3) also gave dir/. and dir/.., whose walk counted the parent's tree).
+printf 'hidden words\n' >"$P/dir/sub/.hidden"
+oracle "$P/dir/sub/.hidden" >"$T/expected.tsv"
+for np in "${NPS[@]}"; do
+    run_mrc "$np" --quiet --output "$OUT/r.tsv" "$P/dir/sub/.*"
+    expect_table "$T/expected.tsv" "'sub/.*' takes .hidden alone (np $np)"
+done
+run_mrc 2 --quiet --output "$OUT/r.tsv" "$P/dir/sub/.?"
+expect_error 2 "$P/dir/sub/.?: no file matches this pattern" "'sub/.?' matches only . and .."
+rm "$P/dir/sub/.hidden"
 
 # --exclude: a tree that holds a .tar.gz and UTF-16 text beside its text fails naming the file
 # and the way round it; with patterns (options, or [input] exclude lines in an INI file) the
