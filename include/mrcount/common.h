@@ -141,7 +141,8 @@ int mrc_parse_size(const char *s, uint64_t *out);
 
 /** mrc_temp_path() : the temporary name a file PATH is written under before it is renamed into
  *  place: "PATH.tmp.PID" (nobody else writes that name; a signal handler that knows PATH can
- *  remove it). @return a malloc'd string, or NULL when out of memory. */
+ *  remove it); the last name cut short to keep it within NAME_MAX bytes when PATH's own is
+ *  near it. @return a malloc'd string, or NULL when out of memory. */
 char *mrc_temp_path(const char *path);
 
 /** mrc_link_target() : when path is a symbolic link, the file it names, as an absolute path

@@ -626,6 +626,13 @@ static int check_paths(const mrc_options *o, mrc_err *err)
     return 0;
 }
 
+/* Whether `path` names the file st is (device and inode). */
+static bool is_file(const char *path, const struct stat *st)
+{
+    struct stat s;
+    return path != NULL && stat(path, &s) == 0 && s.st_dev == st->st_dev && s.st_ino == st->st_ino;
+}
+
 int mrc_options_check_inputs(const mrc_options *o, const mrc_file_list *files, mrc_err *err)
 {
     const char *what[2] = {"--output", "--metrics"};
@@ -640,6 +647,14 @@ int mrc_options_check_inputs(const mrc_options *o, const mrc_file_list *files, m
                 files->files[i].ino == (uint64_t)st.st_ino)
                 return mrc_err_set(err, MRC_EINVAL, "%s %s would replace the input %s", what[k],
                                    path[k], files->files[i].path);
+        /* the files the run was read from but does not count: an @list, the --config file */
+        for (size_t i = 0; i < o->ninputs; i++)
+            if (o->inputs[i][0] == '@' && is_file(o->inputs[i] + 1, &st))
+                return mrc_err_set(err, MRC_EINVAL, "%s %s would replace the input %s", what[k],
+                                   path[k], o->inputs[i]);
+        if (is_file(o->config, &st))
+            return mrc_err_set(err, MRC_EINVAL, "%s %s would replace the config file %s", what[k],
+                               path[k], o->config);
     }
     return 0;
 }

@@ -79,8 +79,8 @@ void mrc_options_man(FILE *f);
 
 /** mrc_options_check_inputs() : rank 0, after discovery: --output or --metrics naming an
  *  existing file that is one of the inputs (a literal one or one found in a directory, by its
- *  device and inode) would replace it, or count the last run's result: refused. @return 0, or
- *  MRC_EINVAL with err filled. */
+ *  device and inode) would replace it, or count the last run's result: refused; so would one
+ *  that is an @list or the --config file. @return 0, or MRC_EINVAL with err filled. */
 int mrc_options_check_inputs(const mrc_options *o, const mrc_file_list *files, mrc_err *err);
 
 /** mrc_options_metrics() : the run's options that go into the metrics' config, as

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
@@ -249,9 +250,22 @@ int mrc_parse_size(const char *s, uint64_t *out)
 
 char *mrc_temp_path(const char *path)
 {
-    size_t n = strlen(path) + 32;
-    char *t = malloc(n);
-    if (t != NULL) snprintf(t, n, "%s.tmp.%ld", path, (long)getpid());
+    char suffix[48];
+    int sl = snprintf(suffix, sizeof suffix, ".tmp.%ld", (long)getpid());
+    const char *slash = strrchr(path, '/');
+    size_t base = strlen(slash != NULL ? slash + 1 : path), len = strlen(path);
+    if (base + (size_t)sl > NAME_MAX) {
+        /* The last name's end gives way to the suffix, within NAME_MAX bytes; a hash of the
+         * whole path tells apart two names cut alike (-o and -m of one long stem). */
+        uint32_t h = 2166136261u; /* FNV-1a */
+        for (const char *c = path; *c != '\0'; c++)
+            h = (h ^ (unsigned char)*c) * 16777619u;
+        sl = snprintf(suffix, sizeof suffix, "~%08x.tmp.%ld", (unsigned)h, (long)getpid());
+        size_t cut = base + (size_t)sl - NAME_MAX;
+        len -= cut < base ? cut : base;
+    }
+    char *t = malloc(len + (size_t)sl + 1);
+    if (t != NULL) snprintf(t, len + (size_t)sl + 1, "%.*s%s", (int)len, path, suffix);
     return t;
 }
 

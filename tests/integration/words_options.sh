@@ -177,6 +177,27 @@ for args in "--metrics $T/in.txt" "--output $T/in.txt" "--output $T/indir/old-re
     cmp -s "$D/part0000.txt" "$T/in.txt" && cmp -s "$D/part0000.txt" "$T/indir/old-result.tsv" ||
         fail "'$args': an input was changed"
 done
+# ... and so are an @list and the --config file the run was read from (they were replaced)
+printf '%s\n' "$T/in.txt" >"$T/in.list"
+printf '[input]\ninputs = %s\n' "$T/in.txt" >"$T/in.ini"
+cp "$T/in.list" "$T/in.list.orig"
+cp "$T/in.ini" "$T/in.ini.orig"
+for args in "--output $T/in.list" "--metrics $T/in.list" "--output $T/in.ini" "--metrics $T/./in.ini"; do
+    # shellcheck disable=SC2086 # word splitting of the option list is intended
+    run_mrc 2 --config "$T/in.ini" $args "@$T/in.list"
+    assert_status 1 "'$args'"
+    assert_one_error "would replace the (input @|config file ).*in\.(list|ini)" "'$args'"
+    cmp -s "$T/in.list" "$T/in.list.orig" && cmp -s "$T/in.ini" "$T/in.ini.orig" ||
+        fail "'$args': the list or the config file was changed"
+done
+# A result's name of 246-255 bytes: its temporary (PATH.tmp.PID) is cut to fit NAME_MAX
+# (it failed: "File name too long").
+long=$(printf 'r%.0s' $(seq 1 248)).tsv # 252 bytes
+run_mrc_ok 2 --quiet --output "$T/$long" --metrics "$T/${long%.tsv}.json" "$T/in.txt"
+oracle "$T/in.txt" >"$T/long-expected.tsv"
+assert_same "$T/long-expected.tsv" "$T/$long" "a 252-byte result name"
+[ -z "$(find "$T" -maxdepth 1 -name '*.tmp.*')" ] || fail "a long result name left a temporary"
+rm -f "$T/$long" "$T/${long%.tsv}.json"
 # A symbolic link as the result or the metrics is written through: its target is replaced,
 # the link stays.
 mkdir -p "$T/store"

@@ -1,6 +1,7 @@
 /* test_common.c - the common floor's helpers that no other unit test reaches:
  * mrc_tcp_nodelay_all() on the process's own sockets; mrc_path_fd() and mrc_fd_given() on the
- * names of the process's descriptors; mrc_key_shown(), a key as messages quote it. */
+ * names of the process's descriptors; mrc_key_shown(), a key as messages quote it;
+ * mrc_temp_path(), a result's temporary name. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -231,12 +233,38 @@ static void test_key_shown(void **state)
     }
 }
 
+/* The temporary name of a result: PATH.tmp.PID, its last name within NAME_MAX bytes (a result
+ * named with 246-255 bytes once failed: "File name too long"), names cut alike kept apart. */
+static void test_temp_path(void **state)
+{
+    (void)state;
+    char want[64];
+    snprintf(want, sizeof want, "d/r.tsv.tmp.%ld", (long)getpid());
+    char *t = mrc_temp_path("d/r.tsv");
+    assert_string_equal(t, want);
+    free(t);
+    char a[300], b[300];
+    for (size_t base = 240; base <= NAME_MAX; base++) {
+        snprintf(a, sizeof a, "dir/%0*d", (int)base, 1); /* 000...01 */
+        snprintf(b, sizeof b, "dir/%0*d", (int)base, 2);
+        char *ta = mrc_temp_path(a), *tb = mrc_temp_path(b);
+        assert_non_null(ta);
+        assert_non_null(tb);
+        assert_true(strlen(ta) - 4 <= NAME_MAX); /* the last name, past "dir/" */
+        assert_memory_equal(ta, "dir/000", 7);
+        assert_non_null(strstr(ta, ".tmp."));
+        assert_string_not_equal(ta, tb);
+        free(ta);
+        free(tb);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tcp_nodelay_all), cmocka_unit_test(test_path_fd),
         cmocka_unit_test(test_fd_given),        cmocka_unit_test(test_msg_printable),
-        cmocka_unit_test(test_key_shown),
+        cmocka_unit_test(test_key_shown),       cmocka_unit_test(test_temp_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
