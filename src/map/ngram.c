@@ -245,26 +245,26 @@ static int log_bad(mrc_map_ctx *ctx, int cause, mrc_err *err)
 
 /* A bad line among a file's first FORMAT_CHECK_LINES that parses as another format is a wrong
  * --format, whatever the split or piece it falls in (long lines put the second one past a
- * split's end): a piece past offset 0 counts the LFs before it, a few at most, to know the
- * line's number. Only for a malformed line among a piece's first ones. @return 0, or -1 (err
- * filled: the wrong format, or the file's read error). */
+ * split's end): such a line in a piece past offset 0 counts the LFs before its piece, a few at
+ * most, to know the line's number. @return 0, or -1 (err filled: the wrong format, or the
+ * file's read error). */
 static int check_format(mrc_map_ctx *ctx, const unsigned char *line, size_t len, mrc_err *err)
 {
     const mrc_ngram_opts *o = ctx->settings;
     if (ctx->piece_line >= FORMAT_CHECK_LINES) return 0;
-    uint64_t at = ctx->piece_line + 1; /* the line's number in its file */
-    if (ctx->piece_offset > 0) { /* the piece's first line follows the first LF at offset - 1 */
-        uint64_t lf = 0;
-        if (mrc_input_count_newlines(ctx->path, ctx->piece_offset - 1, FORMAT_CHECK_LINES, &lf,
-                                     err) != 0)
-            return -1;
-        at += lf + 1;
-        if (at > FORMAT_CHECK_LINES) return 0;
-    }
     for (int f = MRC_NGRAM_V1; f <= MRC_NGRAM_V3; f++) {
         line_value lv;
         if (f == (int)o->format || parse_line(o, (enum mrc_ngram_format)f, line, len, NULL, &lv))
             continue;
+        uint64_t at = ctx->piece_line + 1; /* the line's number in its file */
+        if (ctx->piece_offset > 0) {       /* its first line follows the first LF at offset - 1 */
+            uint64_t lf = 0;
+            if (mrc_input_count_newlines(ctx->path, ctx->piece_offset - 1, FORMAT_CHECK_LINES, &lf,
+                                         err) != 0)
+                return -1;
+            at += lf + 1;
+            if (at > FORMAT_CHECK_LINES) return 0;
+        }
         mrc_err_set(err, MRC_EINVAL, "%s:%llu: looks like an ngram %s export, not %s (--format %s)",
                     ctx->path, (unsigned long long)at, format_names[f], format_names[o->format],
                     format_names[f]);

@@ -593,9 +593,25 @@ static void expect_sample(const mrc_bad_sample *s, uint32_t file, enum mrc_bad_c
                  (unsigned long long)offset, (unsigned long long)line);
 }
 
+/* dir/name holding `times` copies of line (the file a piece past offset 0 is in: a line among
+ * a file's first four is found by counting the LFs before its piece). */
+static void write_lines(char *path, size_t cap, const char *dir, const char *name, const char *line,
+                        int times)
+{
+    snprintf(path, cap, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < times; i++)
+        fputs(line, f);
+    assert_int_equal(fclose(f), 0);
+}
+
 static void test_bad_log(void **state)
 {
     (void)state;
+    char dir[] = "/tmp/test_ngram.XXXXXX", third[64];
+    assert_non_null(mkdtemp(dir));
+    write_lines(third, sizeof third, dir, "third.tsv", "e\t2000\t1\t1\n", 25);
     mrc_ngram_opts o = opts_for(MRC_NGRAM_V2);
     counter c;
     counter_init(&c, &o);
@@ -629,10 +645,11 @@ static void test_bad_log(void **state)
     expect_sample(&b->samples[5], 20, MRC_BAD_EXTRA, 0, 1);
     expect_sample(&b->samples[6], 20, MRC_BAD_YEAR_RANGE, 0, 2);
     /* file 0 again, a later piece: counted, no sample past the first five; a v3-looking line
-     * in a piece not at the file's start is a bad record, not a format error */
+     * in a piece past its file's 4th line (the 10th LF is before offset 100) is a bad record,
+     * not a format error */
     mrc_map_ctx_piece(&c.ctx, PATH, 0, 4096);
     feed_ok(&c, "c\t2000\tq\t1\n");
-    mrc_map_ctx_piece(&c.ctx, "third.tsv", 3, 100);
+    mrc_map_ctx_piece(&c.ctx, third, 3, 100);
     feed_ok(&c, "d\t2000,1,1\n");
     assert_int_equal(b->per_file[0], 8);
     assert_int_equal(b->per_file[3], 1);
@@ -644,6 +661,8 @@ static void test_bad_log(void **state)
     EXPECT_TABLE(&c.table, {"g", 7}, {"b", 1});
     assert_int_equal(c.ctx.records, 15);
     counter_free(&c);
+    unlink(third);
+    rmdir(dir);
 }
 
 /* ---- --strict ---- */
@@ -730,9 +749,27 @@ static void test_format_check(void **state)
     check_format_error(MRC_NGRAM_V2, "g\t2000\t1\t1\njunk\ng\t2001\t1\t1\nx\t2000,1,1\n",
                        PATH ":4: looks like an ngram v3 export, not v2");
 
-    /* the 5th and 6th lines are plain bad records; so is a line of no format among the first */
+    /* ... also in a piece past offset 0: after one 99-byte line, the piece at offset 100 starts
+     * with line 2 (a 1500-byte line before once hid a line 4 in the second split) */
     mrc_ngram_opts o = opts_for(MRC_NGRAM_V2);
     counter c;
+    char dir[] = "/tmp/test_ngram.XXXXXX", late[64], want[128];
+    assert_non_null(mkdtemp(dir));
+    char first[101];
+    memset(first, 'x', 99);
+    first[99] = '\n';
+    first[100] = '\0';
+    write_lines(late, sizeof late, dir, "late.tsv", first, 1);
+    counter_init(&c, &o);
+    mrc_map_ctx_piece(&c.ctx, late, 0, 100);
+    assert_int_not_equal(feed(&c, "g\t2001\t1\t1\nx\t2000,1,1\n"), 0);
+    snprintf(want, sizeof want, "%s:3: looks like an ngram v3 export, not v2 (--format v3)", late);
+    assert_string_equal(c.err.msg, want);
+    counter_free(&c);
+    unlink(late);
+    rmdir(dir);
+
+    /* the 5th and 6th lines are plain bad records; so is a line of no format among the first */
     count_text(&c, &o,
                "g\t2000\t1\t1\nnot\tany\tformat\ng\t2001\t1\t1\ng\t2002\t1\t1\n"
                "x\t2000,1,1\ny\t2000,1,1\t2001,1,1\ng\t2003\t1\t1\n");
