@@ -1096,65 +1096,6 @@ static int unpack_step(unpack *u, unsigned char *in, size_t in_len, bool finish,
     return gz_corrupt(g, off + *used, "corrupt data");
 }
 
-/* The decompressed bytes of the whole file to the consumer, frames or streams back to back (like
- * zstd -d, xz -d, bzip2 -d); in_len compressed bytes are in g->in already. */
-static int unpack_all(gz_read *g, size_t in_len)
-{
-    mrc_reader *r = g->r;
-    unpack u = {.g = g};
-    int rc = unpack_init(&u);
-    size_t in_pos = 0, have = 0;
-    bool ended = false;
-    while (rc == MRC_OK) {
-        if ((rc = check_stop(g->stop, g->path, g->err)) != MRC_OK) break;
-        if (in_pos == in_len && !g->in_eof) {
-            size_t got = 0;
-            if ((rc = gz_fill(g, g->in, GZ_IN_BUF, &got)) != MRC_OK) break;
-            in_pos = 0;
-            in_len = got;
-            continue;
-        }
-        bool finish = in_pos == in_len && g->in_eof;
-        if (ended && g->codec == MRC_CODEC_XZ && !finish && g->in[in_pos] == 0) {
-            /* xz's stream padding: null bytes after a stream, a multiple of 4 */
-            if (u.pad == 0) u.pad_at = g->in_total - (in_len - in_pos);
-            for (; in_pos < in_len && g->in[in_pos] == 0; in_pos++)
-                u.pad++;
-            continue;
-        }
-        if (ended) {
-            if (u.pad % 4 != 0) {
-                rc = gz_corrupt(g, u.pad_at, "stream padding not a multiple of 4 bytes");
-                break;
-            }
-            u.pad = 0;
-            if (finish) break;
-            /* more input after a stream: the next one (xz and bzip2 start a new decoder) */
-            if (g->codec == MRC_CODEC_XZ || g->codec == MRC_CODEC_BZIP2) {
-                unpack_end(&u);
-                if ((rc = unpack_init(&u)) != MRC_OK) break;
-            }
-            ended = false;
-        }
-        size_t room, used = 0, made = 0;
-        if ((rc = gz_out_room(g, have, SIZE_MAX, &room)) != MRC_OK) break;
-        uint64_t off = g->in_total - (in_len - in_pos);
-        rc = unpack_step(&u, g->in + in_pos, in_len - in_pos, finish, r->buf + have, room, off,
-                         &used, &made, &ended);
-        if (rc != MRC_OK) break;
-        in_pos += used;
-        have += made;
-        if (used == 0 && made == 0 && !ended) { /* stuck: the input ends inside a stream */
-            rc = finish ? gz_truncated(g) : gz_corrupt(g, off, "no progress");
-            break;
-        }
-        if (made > 0 && (rc = gz_feed(g, &have, false)) != MRC_OK) break;
-    }
-    if (rc == MRC_OK) rc = gz_feed(g, &have, true);
-    unpack_end(&u);
-    return rc;
-}
-
 /* The codecs' magic bytes: gzip's, zstd's (a frame; or a skippable frame, as pzstd writes
  * first: 0x50-0x5f, then these 3), xz's stream header, bzip2's (then a level digit). */
 static const unsigned char magic_gzip[2] = {0x1f, 0x8b}, magic_zstd[4] = {0x28, 0xb5, 0x2f, 0xfd},
@@ -1193,6 +1134,80 @@ static enum magic_fit codec_magic(enum mrc_codec c, const unsigned char *p, size
     default:
         return MAGIC_NO;
     }
+}
+
+/* What bytes after a frame or stream that cannot start another are, by codec. */
+static const char *const junk_cause[] = {
+    [MRC_CODEC_ZSTD] = "not a zstd frame",
+    [MRC_CODEC_XZ] = "not an xz stream",
+    [MRC_CODEC_BZIP2] = "not a bzip2 stream",
+};
+
+/* The decompressed bytes of the whole file to the consumer, frames or streams back to back (like
+ * zstd -d, xz -d, bzip2 -d); in_len compressed bytes are in g->in already. */
+static int unpack_all(gz_read *g, size_t in_len)
+{
+    mrc_reader *r = g->r;
+    unpack u = {.g = g};
+    int rc = unpack_init(&u);
+    size_t in_pos = 0, have = 0;
+    bool ended = false;
+    while (rc == MRC_OK) {
+        if ((rc = check_stop(g->stop, g->path, g->err)) != MRC_OK) break;
+        if (in_pos == in_len && !g->in_eof) {
+            size_t got = 0;
+            if ((rc = gz_fill(g, g->in, GZ_IN_BUF, &got)) != MRC_OK) break;
+            in_pos = 0;
+            in_len = got;
+            continue;
+        }
+        bool finish = in_pos == in_len && g->in_eof;
+        if (ended && g->codec == MRC_CODEC_XZ && !finish && g->in[in_pos] == 0) {
+            /* xz's stream padding: null bytes after a stream, a multiple of 4 */
+            if (u.pad == 0) u.pad_at = g->in_total - (in_len - in_pos);
+            for (; in_pos < in_len && g->in[in_pos] == 0; in_pos++)
+                u.pad++;
+            continue;
+        }
+        if (ended) {
+            if (u.pad % 4 != 0) {
+                rc = gz_corrupt(g, u.pad_at, "stream padding not a multiple of 4 bytes");
+                break;
+            }
+            u.pad = 0;
+            if (finish) break;
+            /* bytes that cannot start a frame or stream: corrupt where they start (a decoder
+             * would take up to a header's worth of them first, then call them truncated or
+             * name their end); a start of a magic cut by the buffer's end: the decoder's */
+            size_t left = in_len - in_pos;
+            if (codec_magic(g->codec, g->in + in_pos, left) == MAGIC_NO) {
+                rc = gz_corrupt(g, g->in_total - left, junk_cause[g->codec]);
+                break;
+            }
+            /* more input after a stream: the next one (xz and bzip2 start a new decoder) */
+            if (g->codec == MRC_CODEC_XZ || g->codec == MRC_CODEC_BZIP2) {
+                unpack_end(&u);
+                if ((rc = unpack_init(&u)) != MRC_OK) break;
+            }
+            ended = false;
+        }
+        size_t room, used = 0, made = 0;
+        if ((rc = gz_out_room(g, have, SIZE_MAX, &room)) != MRC_OK) break;
+        uint64_t off = g->in_total - (in_len - in_pos);
+        rc = unpack_step(&u, g->in + in_pos, in_len - in_pos, finish, r->buf + have, room, off,
+                         &used, &made, &ended);
+        if (rc != MRC_OK) break;
+        in_pos += used;
+        have += made;
+        if (used == 0 && made == 0 && !ended) { /* stuck: the input ends inside a stream */
+            rc = finish ? gz_truncated(g) : gz_corrupt(g, off, "no progress");
+            break;
+        }
+        if (made > 0 && (rc = gz_feed(g, &have, false)) != MRC_OK) break;
+    }
+    if (rc == MRC_OK) rc = gz_feed(g, &have, true);
+    unpack_end(&u);
+    return rc;
 }
 
 /* A whole compressed file to the consumer: its first bytes checked for the codec's magic (a file
