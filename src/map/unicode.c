@@ -612,13 +612,35 @@ static int canonical_order(int32_t *cps, size_t k)
     return 0;
 }
 
-/* Normalize tok into b->cps (NFC or NFKC): each code point decomposed by utf8proc (canonical,
- * or compatibility for NFKC), the canonical ordering above, then utf8proc's composition;
- * UTF8PROC_STABLE keeps the composition exclusions out, as the standard requires: without it
- * U+2ADD U+0338 would compose to U+2ADC.
- * @return the number of code points, or -1 with err filled. */
-static long long normalize(mrc_unicode_keybuf *b, const unsigned char *tok, size_t n,
-                           utf8proc_option_t opts, mrc_err *err)
+/* A library error while normalizing, in err. @return -1. */
+static long long normalize_failed(utf8proc_ssize_t e, size_t n, mrc_err *err)
+{
+    mrc_err_set(err, e == UTF8PROC_ERROR_NOMEM ? MRC_ENOMEM : MRC_EINVAL,
+                "normalizing a %zu-byte token: %s", n, utf8proc_errmsg(e));
+    return -1;
+}
+
+/* tok decomposed into b->cps and put in canonical order by utf8proc_decompose_custom(): for a
+ * token of up to NORMALIZE_LIBRARY_MAX bytes, whose runs of marks are short enough for the
+ * library's ordering; it is faster than decompose_linear() (40 MB of NFD and NFC words in
+ * seven scripts, 1 x 1: map 0.56 s against 0.60). @return the code points, or -1 (err). */
+#define NORMALIZE_LIBRARY_MAX 256
+static long long decompose_library(mrc_unicode_keybuf *b, const unsigned char *tok, size_t n,
+                                   utf8proc_option_t opts, mrc_err *err)
+{
+    for (;;) {
+        utf8proc_ssize_t k = utf8proc_decompose_custom(
+            tok, (utf8proc_ssize_t)n, b->cps, (utf8proc_ssize_t)b->cps_cap, opts, NULL, NULL);
+        if (k < 0) return normalize_failed(k, n, err);
+        if ((size_t)k <= b->cps_cap) return k;
+        if (reserve_cps(b, (size_t)k, err) != 0) return -1;
+    }
+}
+
+/* The same for any token: each code point decomposed by utf8proc (the call the library makes,
+ * with the same options), then canonical_order(), linear. @return the code points, or -1. */
+static long long decompose_linear(mrc_unicode_keybuf *b, const unsigned char *tok, size_t n,
+                                  utf8proc_option_t opts, mrc_err *err)
 {
     size_t k = 0;
     const unsigned char *end = tok + n;
@@ -633,26 +655,30 @@ static long long normalize(mrc_unicode_keybuf *b, const unsigned char *tok, size
             if (b->cps_cap - k < 32 && reserve_cps(b, k + 32, err) != 0) return -1;
             m = utf8proc_decompose_char(cp, b->cps + k, (utf8proc_ssize_t)(b->cps_cap - k), opts,
                                         &boundclass);
-            if (m < 0 || (size_t)m <= b->cps_cap - k) break;
+            if (m < 0) return normalize_failed(m, n, err);
+            if ((size_t)m <= b->cps_cap - k) break;
             if (reserve_cps(b, k + (size_t)m, err) != 0) return -1;
-        }
-        if (m < 0) {
-            mrc_err_set(err, m == UTF8PROC_ERROR_NOMEM ? MRC_ENOMEM : MRC_EINVAL,
-                        "normalizing a %zu-byte token: %s", n, utf8proc_errmsg(m));
-            return -1;
         }
         k += (size_t)m;
         p += len;
     }
     if (canonical_order(b->cps, k) != 0)
         return mrc_err_set(err, MRC_ENOMEM, "out of memory normalizing a %zu-byte token", n), -1;
+    return (long long)k;
+}
+
+/* Normalize tok into b->cps (NFC or NFKC): decomposed (canonical, or compatibility for NFKC)
+ * and ordered, then composed by utf8proc; UTF8PROC_STABLE keeps the composition exclusions
+ * out, as the standard requires: without it U+2ADD U+0338 would compose to U+2ADC.
+ * @return the number of code points, or -1 with err filled. */
+static long long normalize(mrc_unicode_keybuf *b, const unsigned char *tok, size_t n,
+                           utf8proc_option_t opts, mrc_err *err)
+{
+    long long k = n <= NORMALIZE_LIBRARY_MAX ? decompose_library(b, tok, n, opts, err)
+                                             : decompose_linear(b, tok, n, opts, err);
+    if (k < 0) return -1;
     utf8proc_ssize_t c = compose(b->cps, (utf8proc_ssize_t)k, opts);
-    if (c < 0) {
-        mrc_err_set(err, c == UTF8PROC_ERROR_NOMEM ? MRC_ENOMEM : MRC_EINVAL,
-                    "normalizing a %zu-byte token: %s", n, utf8proc_errmsg(c));
-        return -1;
-    }
-    return c;
+    return c < 0 ? normalize_failed(c, n, err) : c;
 }
 
 /* The key of a token that is not all ASCII (or, without folding, that needs normalizing),

@@ -505,9 +505,10 @@ static void test_normalization(void **state)
     expect_key("\u037a", NFKC, false, " \u0345"); /* a key may hold a space */
     expect_key("\u037a", NFKC, true, " \u03b9");
     expect_key("\u0130", NFKC, false, "\u0130");
-    /* canonical ordering of a run of marks: stable by class, whatever its length (short runs
-     * and long ones are ordered apart; a long one took time quadratic in its length): a with
-     * n acutes (230) then n dots below (220) is U+1EA1, n - 1 dots, n acutes (Python's NFC) */
+    /* canonical ordering of a run of marks: stable by class, whatever its length (a token of
+     * up to 256 bytes by utf8proc, a longer one by mrcount: a long run took time quadratic in
+     * its length): a with n acutes (230) then n dots below (220) is U+1EA1, n - 1 dots, n
+     * acutes (Python's NFC) */
     for (size_t n = 1; n <= 80; n += 79) {
         char tok[1024], want[1024];
         size_t t = 0, w = 0;
@@ -524,6 +525,15 @@ static void test_normalization(void **state)
         expect_key(tok, NFC, false, want);
         expect_key(tok, NFKC, true, want);
     }
+    /* a long token of short runs (ordered by insertion, past the library's token length) */
+    char tok[512], want[512];
+    size_t t = 0, w = 0;
+    for (int i = 0; i < 60; i++) {
+        t += (size_t)sprintf(tok + t, "a\u0301\u0323");
+        w += (size_t)sprintf(want + w, "\u1ea1\u0301");
+    }
+    expect_key(tok, NFC, false, want);
+    expect_key(tok, NFKC, true, want);
 }
 
 static void test_key_buffers(void **state)
