@@ -329,7 +329,8 @@ static void look_one(int dfd, const char *name, look *l)
 /** take_looked() : an entry whose lookup (fstatat) is done. Things that may legitimately sit
  *  next to data (pipes, sockets, dangling links, a link back up the tree) are skipped with a
  *  warning; what would make the table silently short (an unreadable file) is an error. */
-static int take_looked(discover_ctx *c, int dfd, const char *name, const char *path, const look *l)
+static int take_looked(discover_ctx *c, int dfd, const char *name, const char *path,
+                       const look *l)
 {
     if (l->stat_errno != 0) {
         int e = l->stat_errno;
@@ -378,9 +379,8 @@ static int take_entry(discover_ctx *c, const char *path)
  * 0.5-5 KB in 20 directories, page cache, a rank with 2 cores: discover 0.272 -> 0.208 s. */
 #define LOOK_THREADS 8
 #define LOOK_MIN_PER_THREAD 32
-#define LOOK_BATCH                                                                                 \
-    4096 /* entries looked up ahead at a time: a directory of millions holds no                    \
-            more than this many stat buffers */
+#define LOOK_BATCH 4096 /* entries looked up ahead at a time: a directory of millions holds no
+                           more than this many stat buffers */
 
 typedef struct look_job {
     int dfd;
@@ -576,9 +576,7 @@ static int take_named(discover_ctx *c, const char *arg)
         if (e == ENOENT && glob) return expand_glob(c, arg); /* a dangling link so named */
         if (e == ENOENT && lstat(arg, &st) == 0 && S_ISLNK(st.st_mode))
             return mrc_err_set(c->err, MRC_EIO,
-                               "%s: dangling symbolic link (what it names "
-                               "does not exist)",
-                               arg);
+                               "%s: dangling symbolic link (what it names does not exist)", arg);
         return mrc_err_errno(c->err, e, "%s", arg);
     }
     dir_set_clear(&c->dirs);

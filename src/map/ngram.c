@@ -256,8 +256,10 @@ static int check_format(mrc_map_ctx *ctx, const unsigned char *line, size_t len,
         line_value lv;
         if (f == (int)o->format || parse_line(o, (enum mrc_ngram_format)f, line, len, NULL, &lv))
             continue;
-        uint64_t at = ctx->piece_line + 1; /* the line's number in its file */
-        if (ctx->piece_offset > 0) {       /* its first line follows the first LF at offset - 1 */
+        /* the line's number in its file: a piece's first line follows the first LF at or past
+         * its offset - 1 (mrc_bad_locate()) */
+        uint64_t at = ctx->piece_line + 1;
+        if (ctx->piece_offset > 0) {
             uint64_t lf = 0;
             if (mrc_input_count_newlines(ctx->path, ctx->piece_offset - 1, FORMAT_CHECK_LINES, &lf,
                                          err) != 0)

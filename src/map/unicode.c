@@ -566,7 +566,7 @@ static utf8proc_ssize_t compose(int32_t *cps, utf8proc_ssize_t k, utf8proc_optio
 /* Canonical ordering of the decomposed cps[0, k): each run of non-starters (combining class >
  * 0) sorted by class, stably. utf8proc_decompose_custom() does it by swapping neighbours, which
  * takes time quadratic in a run's length: a token of 80,000 combining marks in reverse order
- * took 22 s to normalize, and a SIGTERM waited for it. Short runs (nearly all) by insertion;
+ * took 25 s to normalize, and a SIGTERM waited 22 s for it. Short runs (nearly all) by insertion;
  * longer ones by a counting sort on the class, linear. @return 0, or -1 out of memory. */
 #define ORDER_INSERTION_MAX 32
 static inline unsigned ccc(int32_t cp)

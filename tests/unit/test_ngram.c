@@ -645,8 +645,8 @@ static void test_bad_log(void **state)
     expect_sample(&b->samples[5], 20, MRC_BAD_EXTRA, 0, 1);
     expect_sample(&b->samples[6], 20, MRC_BAD_YEAR_RANGE, 0, 2);
     /* file 0 again, a later piece: counted, no sample past the first five; a v3-looking line
-     * in a piece past its file's 4th line (the 10th LF is before offset 100) is a bad record,
-     * not a format error */
+     * in a piece past its file's 4th line (nine LFs before offset 99: it is line 11) is a bad
+     * record, not a format error */
     mrc_map_ctx_piece(&c.ctx, PATH, 0, 4096);
     feed_ok(&c, "c\t2000\tq\t1\n");
     mrc_map_ctx_piece(&c.ctx, third, 3, 100);
