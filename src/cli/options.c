@@ -626,13 +626,6 @@ static int check_paths(const mrc_options *o, mrc_err *err)
     return 0;
 }
 
-/* Whether `path` names the file st is (device and inode). */
-static bool is_file(const char *path, const struct stat *st)
-{
-    struct stat s;
-    return path != NULL && stat(path, &s) == 0 && s.st_dev == st->st_dev && s.st_ino == st->st_ino;
-}
-
 int mrc_options_check_inputs(const mrc_options *o, const mrc_file_list *files, mrc_err *err)
 {
     const char *what[2] = {"--output", "--metrics"};
@@ -649,10 +642,10 @@ int mrc_options_check_inputs(const mrc_options *o, const mrc_file_list *files, m
                                    path[k], files->files[i].path);
         /* the files the run was read from but does not count: an @list, the --config file */
         for (size_t i = 0; i < o->ninputs; i++)
-            if (o->inputs[i][0] == '@' && is_file(o->inputs[i] + 1, &st))
+            if (o->inputs[i][0] == '@' && same_file(o->inputs[i] + 1, path[k]))
                 return mrc_err_set(err, MRC_EINVAL, "%s %s would replace the input %s", what[k],
                                    path[k], o->inputs[i]);
-        if (is_file(o->config, &st))
+        if (o->config != NULL && same_file(o->config, path[k]))
             return mrc_err_set(err, MRC_EINVAL, "%s %s would replace the config file %s", what[k],
                                path[k], o->config);
     }

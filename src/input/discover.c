@@ -525,20 +525,16 @@ static int expand_glob(discover_ctx *c, const char *pattern)
 {
     glob_t g;
     int grc = glob(pattern, GLOB_NOSORT, NULL, &g);
-    if (grc == GLOB_NOMATCH) {
-        globfree(&g);
-        return mrc_err_set(c->err, MRC_EIO, "%s: no file matches this pattern", pattern);
-    }
     if (grc == GLOB_NOSPACE) {
         globfree(&g);
         return mrc_err_errno(c->err, ENOMEM, "%s", pattern);
     }
-    if (grc != 0) {
+    if (grc != 0 && grc != GLOB_NOMATCH) {
         globfree(&g);
         return mrc_err_set(c->err, MRC_EIO, "%s: cannot expand this pattern (read error)", pattern);
     }
     /* glob(3) sorts by the locale's collation; the run must not depend on LC_COLLATE. */
-    qsort(g.gl_pathv, g.gl_pathc, sizeof *g.gl_pathv, cmp_str_bytewise);
+    if (g.gl_pathc > 1) qsort(g.gl_pathv, g.gl_pathc, sizeof *g.gl_pathv, cmp_str_bytewise);
     int rc = MRC_OK;
     size_t taken = 0;
     for (size_t i = 0; i < g.gl_pathc && rc == MRC_OK; i++) {
@@ -548,7 +544,7 @@ static int expand_glob(discover_ctx *c, const char *pattern)
         taken++;
     }
     globfree(&g);
-    if (rc == MRC_OK && taken == 0)
+    if (rc == MRC_OK && taken == 0) /* no match, or only . and .. */
         return mrc_err_set(c->err, MRC_EIO, "%s: no file matches this pattern", pattern);
     return rc;
 }

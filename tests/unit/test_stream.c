@@ -317,32 +317,37 @@ static okv rec(const char *key, uint64_t count)
     return (okv){(const unsigned char *)key, len, count, mrc_hash(key, len)};
 }
 
-static int merge_recs(const okv *a, size_t na, const okv *b, size_t nb, enum mrc_order o, coll *c,
-                      mrc_err *err)
+/* a and b merged in order o, pushed (mrc_source_merge()) or pulled (mrc_merge_source_open(),
+ * the loser tree the spilled runs' merge uses). @return 0 or the error's code. */
+static int merge_recs(const okv *a, size_t na, const okv *b, size_t nb, enum mrc_order o, bool pull,
+                      coll *c, mrc_err *err)
 {
     unsigned char *pa, *pb;
     mrc_source *src[2] = {stream_of(a, na, o, &pa), stream_of(b, nb, o, &pb)};
-    int rc = mrc_source_merge(src, 2, o, coll_sink, c, err);
-    src[0]->close(src[0]);
-    src[1]->close(src[1]);
+    int rc;
+    if (pull) {
+        mrc_source *m = mrc_merge_source_open(src, 2, o, err); /* owns them */
+        assert_non_null(m);
+        rc = coll_drain(c, m, err);
+        m->close(m);
+        rc = rc < 0 ? err->code : rc;
+    } else {
+        rc = mrc_source_merge(src, 2, o, coll_sink, c, err);
+        src[0]->close(src[0]);
+        src[1]->close(src[1]);
+    }
     free(pa);
     free(pb);
     return rc;
 }
 
-/* The same pulled through mrc_merge_source_open() (the loser tree). */
-static int merge_pull(const okv *a, size_t na, const okv *b, size_t nb, enum mrc_order o, coll *c,
-                      mrc_err *err)
+/* The record of key in c, or NULL. */
+static const okv *coll_find(const coll *c, const char *key)
 {
-    unsigned char *pa, *pb;
-    mrc_source *src[2] = {stream_of(a, na, o, &pa), stream_of(b, nb, o, &pb)};
-    mrc_source *m = mrc_merge_source_open(src, 2, o, err); /* owns them */
-    assert_non_null(m);
-    int rc = coll_drain(c, m, err);
-    m->close(m);
-    free(pa);
-    free(pb);
-    return rc < 0 ? err->code : rc;
+    size_t len = strlen(key);
+    for (size_t i = 0; i < c->o.n; i++)
+        if (c->o.v[i].len == len && memcmp(c->o.v[i].key, key, len) == 0) return &c->o.v[i];
+    return NULL;
 }
 
 static void test_merge_overflow_names_key(void **state)
@@ -352,51 +357,34 @@ static void test_merge_overflow_names_key(void **state)
     okv b[2] = {rec("big", 5), rec("omega", 1)};
     order_sort(a, 3, MRC_ORDER_HASH);
     order_sort(b, 2, MRC_ORDER_HASH);
-    coll c = {0};
-    mrc_err err = {0};
-    /* 2^64-1 exactly fits */
-    assert_int_equal(merge_recs(a, 3, b, 2, MRC_ORDER_HASH, &c, &err), 0);
-    int found = 0;
-    for (size_t i = 0; i < c.o.n; i++)
-        if (c.o.v[i].len == 3 && memcmp(c.o.v[i].key, "big", 3) == 0) {
-            assert_true(c.o.v[i].count == UINT64_MAX);
-            found = 1;
-        }
-    assert_true(found);
-    coll_free(&c);
-    /* one more is past it */
-    memset(&c, 0, sizeof c);
-    for (size_t i = 0; i < 2; i++)
-        if (b[i].len == 3) b[i].count = 6;
-    assert_int_equal(merge_recs(a, 3, b, 2, MRC_ORDER_HASH, &c, &err), MRC_EOVERFLOW);
-    assert_string_equal(err.msg, "the count of key 'big' exceeds 2^64-1");
-    coll_free(&c);
-    /* pulled, both ways round: the merge of spilled runs (built by GCC 12, it once wrapped
-     * this sum to 0 unnoticed: the carry was read after the sum was stored over an operand) */
-    for (int flip = 0; flip < 2; flip++) {
-        memset(&c, 0, sizeof c);
+    coll c;
+    mrc_err err;
+    /* 2^64-1 exactly fits; one more is past it: pushed, and pulled both ways round (the merge
+     * of spilled runs: built by GCC 12, it once wrapped this sum to 0 unnoticed, the carry read
+     * after the sum was stored over an operand) */
+    for (int pull = 0; pull < 2; pull++) {
+        for (size_t i = 0; i < 2; i++)
+            if (b[i].len == 3) b[i].count = 5;
+        c = (coll){0};
         err = (mrc_err){0};
-        int rc = flip ? merge_pull(b, 2, a, 3, MRC_ORDER_HASH, &c, &err)
-                      : merge_pull(a, 3, b, 2, MRC_ORDER_HASH, &c, &err);
-        assert_int_equal(rc, MRC_EOVERFLOW);
-        assert_string_equal(err.msg, "the count of key 'big' exceeds 2^64-1");
-        for (size_t i = 0; i < c.o.n; i++) /* never emitted, wrapped or not */
-            assert_false(c.o.v[i].len == 3 && memcmp(c.o.v[i].key, "big", 3) == 0);
+        assert_int_equal(merge_recs(a, 3, b, 2, MRC_ORDER_HASH, pull, &c, &err), 0);
+        const okv *big = coll_find(&c, "big");
+        assert_non_null(big);
+        assert_true(big->count == UINT64_MAX);
         coll_free(&c);
-    }
-    /* 2^64-1 exactly still fits when pulled */
-    for (size_t i = 0; i < 2; i++)
-        if (b[i].len == 3) b[i].count = 5;
-    memset(&c, 0, sizeof c);
-    assert_int_equal(merge_pull(a, 3, b, 2, MRC_ORDER_HASH, &c, &err), 0);
-    found = 0;
-    for (size_t i = 0; i < c.o.n; i++)
-        if (c.o.v[i].len == 3 && memcmp(c.o.v[i].key, "big", 3) == 0) {
-            assert_true(c.o.v[i].count == UINT64_MAX);
-            found = 1;
+        for (size_t i = 0; i < 2; i++)
+            if (b[i].len == 3) b[i].count = 6;
+        for (int flip = 0; flip <= pull; flip++) {
+            memset(&c, 0, sizeof c);
+            err = (mrc_err){0};
+            int rc = flip ? merge_recs(b, 2, a, 3, MRC_ORDER_HASH, pull, &c, &err)
+                          : merge_recs(a, 3, b, 2, MRC_ORDER_HASH, pull, &c, &err);
+            assert_int_equal(rc, MRC_EOVERFLOW);
+            assert_string_equal(err.msg, "the count of key 'big' exceeds 2^64-1");
+            if (pull) assert_null(coll_find(&c, "big")); /* never emitted, wrapped or not */
+            coll_free(&c);
         }
-    assert_true(found);
-    coll_free(&c);
+    }
 
     /* a long key is quoted by its first 200 bytes and "...", with three streams adding up */
     char longkey[301];
@@ -435,7 +423,8 @@ static void test_merge_out_of_order(void **state)
         okv other[1] = {rec("x", 1)};
         coll c = {0};
         mrc_err err = {0};
-        assert_int_equal(merge_recs(other, 1, bad, 4, (enum mrc_order)o, &c, &err), MRC_EINVAL);
+        assert_int_equal(merge_recs(other, 1, bad, 4, (enum mrc_order)o, false, &c, &err),
+                         MRC_EINVAL);
         char want[160];
         snprintf(want, sizeof want, "merge of 2 streams: stream 1 is out of %s order at key '%.*s'",
                  o == MRC_ORDER_HASH    ? "hash"
@@ -464,7 +453,8 @@ static void test_merge_out_of_order(void **state)
         okv twice[3] = {good[0], good[1], good[1]};
         memset(&c, 0, sizeof c);
         err = (mrc_err){0};
-        assert_int_equal(merge_recs(twice, 3, other, 1, (enum mrc_order)o, &c, &err), MRC_EINVAL);
+        assert_int_equal(merge_recs(twice, 3, other, 1, (enum mrc_order)o, false, &c, &err),
+                         MRC_EINVAL);
         assert_non_null(strstr(err.msg, "stream 0 is out of"));
         coll_free(&c);
     }
@@ -479,7 +469,7 @@ static void test_merge_output_duplicate(void **state)
         order_sort(b, 2, (enum mrc_order)o);
         coll c = {0};
         mrc_err err = {0};
-        assert_int_equal(merge_recs(a, 2, b, 2, (enum mrc_order)o, &c, &err), MRC_EINVAL);
+        assert_int_equal(merge_recs(a, 2, b, 2, (enum mrc_order)o, false, &c, &err), MRC_EINVAL);
         char want[160];
         snprintf(want, sizeof want,
                  "merge of 2 streams: key 'same' is in two streams (in %s order keys must be "
