@@ -591,32 +591,92 @@ static int apply(mrc_options *o, const known *k, const char *value, char *cause,
     return 0;
 }
 
+/* The name a path is written at: a chain of symbolic links followed to its last name, which
+ * need not exist (the result and the metrics are written through a link, a dangling one making
+ * the file it names); at most 40 links, as the kernel. False if the name does not fit BUF. */
+static bool link_end(const char *path, char *buf, size_t cap)
+{
+    if ((size_t)snprintf(buf, cap, "%s", path) >= cap) return false;
+    for (int hops = 0; hops < 40; hops++) {
+        struct stat st;
+        char to[4096];
+        if (lstat(buf, &st) != 0 || !S_ISLNK(st.st_mode)) return true;
+        ssize_t n = readlink(buf, to, sizeof to - 1);
+        if (n < 0) return true;
+        to[n] = '\0';
+        char *slash = strrchr(buf, '/');
+        if (to[0] == '/' || slash == NULL) {
+            if ((size_t)snprintf(buf, cap, "%s", to) >= cap) return false;
+        } else {
+            size_t dir = (size_t)(slash - buf) + 1; /* the link's directory, its '/' kept */
+            if (dir + (size_t)n >= cap) return false;
+            memcpy(buf + dir, to, (size_t)n + 1);
+        }
+    }
+    return true;
+}
+
+/* The directory part of PATH ("." for none, its '/' kept otherwise) and its last name. */
+static const char *split_dir(const char *path, char *dir, size_t cap)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    snprintf(dir, cap, "%.*s", base == path ? 1 : (int)(base - path), base == path ? "." : path);
+    return base;
+}
+
 /* Whether two paths name one regular file: the same inode when both exist (a device such as
- * /dev/null may take both), else the same name in the same directory ("r.tsv", "./r.tsv"). */
+ * /dev/null may take both), else the same last name, links followed, in the same directory
+ * ("r.tsv", "./r.tsv", a link to r.tsv not yet made). */
 static bool same_file(const char *a, const char *b)
 {
     struct stat sa, sb;
     if (strcmp(a, b) == 0) return stat(a, &sa) != 0 || S_ISREG(sa.st_mode);
     if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
         return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino && S_ISREG(sa.st_mode);
-    const char *ba = strrchr(a, '/'), *bb = strrchr(b, '/');
-    ba = ba ? ba + 1 : a;
-    bb = bb ? bb + 1 : b;
-    if (strcmp(ba, bb) != 0) return false;
-    char da[4096], db[4096];
-    snprintf(da, sizeof da, "%.*s", ba == a ? 1 : (int)(ba - a), ba == a ? "." : a);
-    snprintf(db, sizeof db, "%.*s", bb == b ? 1 : (int)(bb - b), bb == b ? "." : b);
+    char la[4096], lb[4096], da[4096], db[4096];
+    if (!link_end(a, la, sizeof la) || !link_end(b, lb, sizeof lb)) return false;
+    if (strcmp(split_dir(la, da, sizeof da), split_dir(lb, db, sizeof db)) != 0) return false;
     return stat(da, &sa) == 0 && stat(db, &sb) == 0 && sa.st_dev == sb.st_dev &&
            sa.st_ino == sb.st_ino;
+}
+
+/* Whether --metrics would be written over a file --output-per-rank DIR writes (a part or the
+ * manifest): its last name, links followed, one of those in DIR. */
+static bool metrics_in_parts(const char *metrics, const char *dir)
+{
+    char end[4096], md[4096];
+    if (!link_end(metrics, end, sizeof end)) return false;
+    const char *base = split_dir(end, md, sizeof md);
+    if (strncmp(base, "part-", 5) != 0 && strcmp(base, "manifest.json") != 0) return false;
+    struct stat sa, sb;
+    if (stat(md, &sa) == 0 && stat(dir, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    /* DIR not made yet: the same name, but for trailing '/' and a leading "./" */
+    size_t lm = strlen(md), ld = strlen(dir);
+    const char *m = md, *d = dir;
+    while (lm > 1 && m[lm - 1] == '/')
+        lm--;
+    while (ld > 1 && d[ld - 1] == '/')
+        ld--;
+    if (lm > 2 && strncmp(m, "./", 2) == 0) m += 2, lm -= 2;
+    if (ld > 2 && strncmp(d, "./", 2) == 0) d += 2, ld -= 2;
+    return lm == ld && memcmp(m, d, lm) == 0;
 }
 
 /* The result and the metrics are written over their paths: one path for both would keep only
  * the metrics. Refused here, on every rank alike (a usage error; a few stat calls, only when
  * both are given); an input among them is found by rank 0's discovery, which stats every input
- * anyway (mrc_options_check_inputs()). --output-per-rank writes no single result. */
+ * anyway (mrc_options_check_inputs()). --output-per-rank writes no single result, but its
+ * parts and manifest must not take the metrics' name either. */
 static int check_paths(const mrc_options *o, mrc_err *err)
 {
     const char *out = o->out.path, *m = o->metrics;
+    if (m != NULL && o->output_per_rank != NULL && metrics_in_parts(m, o->output_per_rank))
+        return mrc_err_set(
+            err, MRC_EINVAL,
+            "--metrics %s would replace a part or the manifest of --output-per-rank %s", m,
+            o->output_per_rank);
     if (m == NULL || out == NULL || o->output_per_rank != NULL) return 0;
     /* one descriptor under two names (-, /dev/stdout, /dev/fd/1) */
     int fo = mrc_output_fd(out), fm = mrc_output_fd(m);

@@ -296,6 +296,48 @@ static void test_bad_usage(void **state)
     mrc_options_free(&o);
 }
 
+/* The result and the metrics through links to files not made yet, and the metrics over
+ * --output-per-rank's parts or manifest: refused, as one name for both is. */
+static void test_paths_through_links(void **state)
+{
+    (void)state;
+    char sub[80], r[160], m[160], l1[160], l2[160], rel[160], want[400];
+    snprintf(sub, sizeof sub, "%s/links", tmpdir);
+    assert_int_equal(mkdir(sub, 0777), 0);
+    snprintf(r, sizeof r, "%s/result.tsv", sub);
+    snprintf(m, sizeof m, "%s/metrics.json", sub);
+    snprintf(l1, sizeof l1, "%s/l1", sub);
+    snprintf(l2, sizeof l2, "%s/l2", sub);
+    assert_int_equal(symlink("result.tsv", m), 0); /* relative, dangling */
+    assert_int_equal(symlink("l1", l2), 0);        /* a chain: l2 -> l1 -> the result */
+    assert_int_equal(symlink(r, l1), 0);
+    snprintf(want, sizeof want, "--output and --metrics name the same file (%s)", m);
+    EXPECT_ERROR(want, "-o", r, "-m", m);
+    snprintf(want, sizeof want, "--output and --metrics name the same file (%s)", r);
+    EXPECT_ERROR(want, "-o", l2, "-m", r);
+    mrc_options o;
+    mrc_err e;
+    snprintf(rel, sizeof rel, "%s/other.json", sub); /* a link's neighbour is not its target */
+    assert_int_equal(parse(&o, &e, "-o", l2, "-m", rel, (char *)NULL), 0);
+    mrc_options_free(&o);
+
+    snprintf(rel, sizeof rel, "%s/part-00001.tsv", sub);
+    snprintf(want, sizeof want,
+             "--metrics %s would replace a part or the manifest of --output-per-rank %s/", rel,
+             sub);
+    char dir[170];
+    snprintf(dir, sizeof dir, "%s/", sub);
+    EXPECT_ERROR(want, "--output-per-rank", dir, "-m", rel);
+    snprintf(rel, sizeof rel, "%s/opr/manifest.json", sub); /* DIR not made yet */
+    snprintf(dir, sizeof dir, "%s/opr", sub);
+    snprintf(want, sizeof want,
+             "--metrics %s would replace a part or the manifest of --output-per-rank %s", rel, dir);
+    EXPECT_ERROR(want, "--output-per-rank", dir, "-m", rel);
+    snprintf(rel, sizeof rel, "%s/opr/metrics.json", sub);
+    assert_int_equal(parse(&o, &e, "--output-per-rank", dir, "-m", rel, (char *)NULL), 0);
+    mrc_options_free(&o);
+}
+
 static void test_bad_values(void **state)
 {
     (void)state;
@@ -762,6 +804,7 @@ int main(void)
         cmocka_unit_test(test_positional_inputs),
         cmocka_unit_test(test_help_version),
         cmocka_unit_test(test_bad_usage),
+        cmocka_unit_test(test_paths_through_links),
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_ini_every_key),
         cmocka_unit_test(test_cli_beats_ini),
