@@ -37,6 +37,10 @@ positive() { [[ $2 =~ ^[1-9][0-9]*$ ]] || die "$1 must be a positive integer, no
 beside_root() {
     if [[ $1 != /* ]] && [ ! -e "$1" ] && [ -e "$ROOT/$1" ]; then echo "$ROOT/$1"; else echo "$1"; fi
 }
+# The result and the metrics go to OUT_DIR unless the arguments name them (the top 20 is then
+# printed from the file named; nothing more when it is standard output or not a file).
+result=$OUT_DIR/$JOB.tsv
+metrics=$OUT_DIR/$JOB.metrics.json
 args=()
 while [ $# -gt 0 ]; do
     case $1 in
@@ -46,6 +50,15 @@ while [ $# -gt 0 ]; do
         [ $# -lt 2 ] || { args+=("$(beside_root "$2")") && shift; }
         ;;
     --config=*) args+=("--config=$(beside_root "${1#--config=}")") ;;
+    --output | -o | --metrics | -m)
+        [ $# -ge 2 ] || die "option '$1' requires an argument"
+        if [[ $1 == --output || $1 == -o ]]; then result=$2; else metrics=$2; fi
+        shift
+        ;;
+    --output=*) result=${1#--output=} ;;
+    --metrics=*) metrics=${1#--metrics=} ;;
+    -o?*) result=${1#-o} ;;
+    -m?*) metrics=${1#-m} ;;
     *) args+=("$1") ;;
     esac
     shift
@@ -105,8 +118,6 @@ else
 fi
 
 mkdir -p "$OUT_DIR"
-result=$OUT_DIR/$JOB.tsv
-metrics=$OUT_DIR/$JOB.metrics.json
 cmd=("${launch[@]}" "$MRC" "${JOB_ARGS[@]}" --threads "$threads" --top 20 --output "$result"
     --metrics "$metrics" "${inputs[@]}")
 [ "$MRC_BIN_FROM" != PATH ] || say "using the mrcount on PATH: $MRC"
@@ -123,9 +134,11 @@ case $rc in
     ;;
 esac
 
-echo
-echo "$TITLE"
-awk -F '\t' '{ printf "%12d  %s\n", $NF, $1 }' "$result"
-echo
+if [ "$result" != - ] && [ -f "$result" ]; then
+    echo
+    echo "$TITLE"
+    awk -F '\t' '{ printf "%12d  %s\n", $NF, $1 }' "$result"
+    echo
+fi
 say "result:  $result"
 say "metrics: $metrics"

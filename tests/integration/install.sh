@@ -71,6 +71,14 @@ job_run wordcount-local.sh "$T/text"
 assert_stderr_has "running: .* $P/bin/mrcount " "wordcount-local.sh runs the installed binary"
 head -20 "$T/text.expected" >"$T/top20.expected"
 assert_same "$T/top20.expected" "$T/home/out/wordcount.tsv" "installed wordcount-local.sh (out/ of the current directory)"
+# --output given to the job: the result and the top printed are that file's, out/ untouched
+job_run wordcount-local.sh --output "$T/mine.tsv" --top 3 "$T/text"
+head -3 "$T/text.expected" >"$T/top3.expected"
+assert_same "$T/top3.expected" "$T/mine.tsv" "wordcount-local.sh --output FILE"
+awk -F '\t' '{ printf "%12d  %s\n", $NF, $1 }' "$T/top3.expected" >"$T/top3.printed"
+grep '^ *[0-9]' "$T/stdout" >"$T/printed" || true
+assert_same "$T/top3.printed" "$T/printed" "wordcount-local.sh --output FILE prints that file's top"
+assert_same "$T/top20.expected" "$T/home/out/wordcount.tsv" "wordcount-local.sh --output FILE leaves out/ alone"
 
 gen_ngrams "$T/ngrams" 1 --format v2 --files 2 --seed 3 >/dev/null
 ngram_oracle v2 match 0 9999 keep 0 "$T"/ngrams/* >"$T/ngram.all"
