@@ -26,7 +26,7 @@ COLUMNS = [
     "chunk_size", "input_bytes", "run", "seconds", "discover_s", "distribute_s", "map_s",
     "local_merge_s", "combine_s", "output_s", "mb_per_s", "mb_per_s_per_core", "distinct_keys",
     "tokens", "peak_rss_max_bytes", "load_imbalance", "same_result", "chunk_option", "input",
-    "launch_s",
+    "launch_s", "records",
 ]
 PHASES = ["discover", "distribute", "map", "local_merge", "combine", "output"]
 SWEEPS = ["strong", "weak", "hybrid", "combine", "chunk"]
@@ -67,10 +67,11 @@ def cmd_row(a):
             "chunk_size": cfg["chunk_size"], "input_bytes": m["bytes_read"], "run": a.run,
             "seconds": m["seconds"],
             "mb_per_s": m["mb_per_s"], "mb_per_s_per_core": round(m["mb_per_s"] / cores, 3),
-            "distinct_keys": m["distinct_keys"], "tokens": m["tokens"],
+            "distinct_keys": m["distinct_keys"], "tokens": m.get("tokens", ""),
             "peak_rss_max_bytes": max(r["peak_rss_bytes"] for r in ranks),
             "load_imbalance": m["load_imbalance"], "same_result": a.same_result,
             "chunk_option": a.chunk, "input": a.input, "launch_s": a.launch_s,
+            "records": m["records"],
         }
         for p in PHASES:
             row[p + "_s"] = m["phases"][p]["max"]

@@ -6,13 +6,14 @@
 # results.csv with exactly those rows, every distinct_keys equal to the perl oracle's count of
 # its input, every run's result equal to the first, and the PNGs; a 1-core sweep makes only the
 # plots of its sweep; --plot-only redoes them; an existing results.csv is refused; a failed run
-# and a run with another result are reported and exit 1 after the rest of the sweep.
+# and a run with another result are reported and exit 1 after the rest of the sweep; a --job tsv
+# sweep on its own input records its records.
 # shellcheck source-path=SCRIPTDIR source=lib.bash
 source "$(dirname "$0")/lib.bash"
 
 DRIVER=$MRC_SOURCE_DIR/jobs/scaling
 export MRC_TIMEOUT # per run of the driver too
-COLS=id,sweep,ranks,threads,cores,reduce,reduce_used,schedule,chunk_size,input_bytes,run,seconds,discover_s,distribute_s,map_s,local_merge_s,combine_s,output_s,mb_per_s,mb_per_s_per_core,distinct_keys,tokens,peak_rss_max_bytes,load_imbalance,same_result,chunk_option,input,launch_s
+COLS=id,sweep,ranks,threads,cores,reduce,reduce_used,schedule,chunk_size,input_bytes,run,seconds,discover_s,distribute_s,map_s,local_merge_s,combine_s,output_s,mb_per_s,mb_per_s_per_core,distinct_keys,tokens,peak_rss_max_bytes,load_imbalance,same_result,chunk_option,input,launch_s,records
 
 # drive ARGS... : the driver, bounded in time; status in $RC, output in $T/out and $T/err.
 drive() {
@@ -30,7 +31,8 @@ plan_points() {
 # --- misuse: exit 2 and the usage on stderr; --help on stdout ---------------------------------
 for args in "--bogus" "--sweeps strong,nope" "--runs 0" "--cores x" "--size -1" "--size 0" \
     "--chunks 3X" "--launcher foo" "--threads-per-rank 3 --cores 2" "--out" "-- --threads 2" \
-    "-- -o x.tsv" "--input $T/nonexistent" "--plot-only $T"; do
+    "-- -o x.tsv" "--input $T/nonexistent" "--plot-only $T" "-- --job ngram" \
+    "--input $T -- --job=tsv"; do
     read -r -a a <<<"$args"
     drive --dry-run "${a[@]}"
     [ "$RC" = 2 ] || fail "jobs/scaling $args: exit status $RC, expected 2"
@@ -165,6 +167,15 @@ for name in weak-efficiency combine chunk; do
     [ ! -e "$T/one/$name.png" ] || fail "1-core strong sweep made $name.png"
 done
 log "ok: --plot-only, refused rerun, 1-core strong sweep with its 4 plots only"
+
+# --- another job on its own input: records and distinct keys as an awk oracle counts them --------
+awk 'BEGIN { for (i = 0; i < 5000; i++) printf "k%d\t%d\n", i % 777, i }' >"$T/tab.tsv"
+drive --out "$T/tsv" --cores 1 --sweeps strong --runs 1 --input "$T/tab.tsv" -- --job tsv --value-column 2
+[ "$RC" = 0 ] || fail "--job tsv sweep: exit status $RC: $(tail -5 "$T/err")"
+awk -F, 'NR > 1 { print $21, $22, $29 }' "$T/tsv/results.csv" >"$T/got-tsv"
+printf '%s  %s\n' "$(cut -f1 "$T/tab.tsv" | sort -u | wc -l)" "$(wc -l <"$T/tab.tsv")" >"$T/expected-tsv"
+assert_same "$T/expected-tsv" "$T/got-tsv" "--job tsv sweep: distinct_keys, no tokens, records"
+log "ok: a --job tsv sweep on its --input; another job without --input or with weak refused"
 
 # --- a run that fails and a run whose result differs: the sweep goes on, then exits 1 -------------
 cat >"$T/fake-mrcount" <<'EOF'
