@@ -75,6 +75,40 @@ if [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ]; then
     printf '%s: start %s of job %s: resuming from %s\n' "$JOB" "$((SLURM_RESTART_COUNT + 1))" "$id" "$CKPT"
 fi
 
+# mrc_limit_s LIMIT : a Slurm time limit as squeue prints it (%l: [D-]HH:MM:SS, MM:SS,
+# UNLIMITED...) in seconds; nothing for one that is not a number of seconds.
+mrc_limit_s() {
+    local t=$1 d=0 h=0 m=0 s=0
+    if [[ $t =~ ^([0-9]+)-(.*)$ ]]; then
+        d=${BASH_REMATCH[1]}
+        t=${BASH_REMATCH[2]}
+    fi
+    if [[ $t =~ ^([0-9]+):([0-9]+):([0-9]+)$ ]]; then
+        h=${BASH_REMATCH[1]} m=${BASH_REMATCH[2]} s=${BASH_REMATCH[3]}
+    elif [[ $t =~ ^([0-9]+):([0-9]+)$ ]]; then
+        m=${BASH_REMATCH[1]} s=${BASH_REMATCH[2]}
+    elif [[ $t =~ ^([0-9]+)$ && $d != 0 ]]; then
+        h=$t
+    else
+        return 0
+    fi
+    echo $((((10#$d * 24 + 10#$h) * 60 + 10#$m) * 60 + 10#$s))
+}
+
+# The warning comes 2 minutes before the limit (#SBATCH --signal=B:USR1@120): under a limit of
+# less than 3 minutes a start would get under a minute of work before it stops and requeues,
+# again and again (Slurm holds a requeued job about 2 minutes). Such a job takes no warning: it
+# runs to its limit, where Slurm's SIGTERM stops it as a scancel does (its checkpoint kept).
+MRC_REQUEUE=1
+if [ -n "${SLURM_JOB_ID:-}" ] && command -v squeue >/dev/null; then
+    _mrc_limit=$(squeue -h -j "$SLURM_JOB_ID" -o %l 2>/dev/null | head -n 1 || true)
+    _mrc_limit_s=$(mrc_limit_s "$_mrc_limit")
+    if [ -n "$_mrc_limit_s" ] && [ "$_mrc_limit_s" -lt 180 ]; then
+        MRC_REQUEUE=0
+        printf '%s: time limit %s: under 3 minutes, so the SIGUSR1 warning 2 minutes before it is ignored and the job is not requeued (give --time 3 or more to checkpoint, requeue and resume)\n' "$JOB" "$_mrc_limit" >&2
+    fi
+fi
+
 # mrc_step SRUN_ARGS... : srun SRUN_ARGS (ending with mrcount and its arguments) with
 # --checkpoint $CKPT added, in the background so that this shell can take signals while the step
 # runs: SIGUSR1 stops the step (SIGTERM to its tasks) and requeues the job; SIGTERM stops it and
@@ -85,6 +119,10 @@ mrc_step() {
         args+=(--checkpoint "$CKPT")
     fi
     _mrc_usr1() {
+        if [ "$MRC_REQUEUE" = 0 ]; then
+            printf '%s: SIGUSR1 ignored (time limit under 3 minutes): the step goes on\n' "$JOB" >&2
+            return 0
+        fi
         stopping=1
         printf '%s: SIGUSR1 (the time limit is near): the step writes its checkpoint and stops\n' "$JOB" >&2
         # the job's steps, not this batch shell; else srun itself, which forwards it
@@ -92,7 +130,8 @@ mrc_step() {
     }
     _mrc_term() {
         cancelled=1
-        printf '%s: SIGTERM (cancelled): the step stops; the job is not requeued\n' "$JOB" >&2
+        printf '%s: SIGTERM (%s): the step stops; the job is not requeued\n' "$JOB" \
+            "$([ "$MRC_REQUEUE" = 1 ] && echo cancelled || echo 'cancelled, or the time limit')" >&2
         kill -TERM "$pid" 2>/dev/null || true
     }
     trap _mrc_usr1 USR1

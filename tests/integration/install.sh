@@ -130,7 +130,30 @@ sbatch_run() {
 }
 sbatch_run 101 MRC_ROOT="$P/share/mrcount" PATH="$T/fakebin:$clean_path"
 sbatch_run 102 PATH="$T/fakebin:$P/bin:$clean_path"
-log "ok: the batch jobs from a spool copy, through MRC_ROOT and through PATH"
+# A time limit under 3 minutes (squeue stand-in: 1:00): the SIGUSR1 warning is ignored and the
+# step runs to its end (a requeue at every start would never finish). The map is slowed (a pause
+# after each piece) so that the warning comes while the step runs.
+printf '#!/bin/sh\necho 1:00\n' >"$T/fakebin/squeue"
+chmod +x "$T/fakebin/squeue"
+cp "$P/share/mrcount/jobs/wordcount.sbatch" "$T/spool/slurm_script"
+env -u MRCOUNT SLURM_JOB_ID=103 SLURM_SUBMIT_DIR="$T/home" MRC_ROOT="$P/share/mrcount" \
+    PATH="$T/fakebin:$clean_path" MRC_TEST_PIECE_PAUSE_US=3000000 \
+    timeout -k 10 120 bash "$T/spool/slurm_script" "$T/text" >"$T/stdout" 2>"$T/stderr" </dev/null &
+job=$!
+for _ in $(seq 200); do
+    pgrep -P "$job" >/dev/null && break
+    sleep 0.05
+done
+shell=$(pgrep -P "$job" | head -n 1) || fail "the short-limit job started no batch shell"
+sleep 0.5
+kill -USR1 "$shell" # timeout's child: the batch shell
+RC=0
+wait "$job" || RC=$?
+assert_status 0 "wordcount.sbatch under a 1-minute limit, warned"
+grep -q 'SIGUSR1 ignored' "$T/stderr" || fail "short limit: no 'SIGUSR1 ignored' in the log: $(cat "$T/stderr")"
+assert_same "$T/text.expected" "$T/home/wordcount-103/words.tsv" "wordcount.sbatch under a 1-minute limit"
+rm -f "$T/fakebin/squeue"
+log "ok: the batch jobs from a spool copy, through MRC_ROOT and through PATH; a short limit takes no warning"
 
 # ---- the man page -------------------------------------------------------------------------
 page=$P/share/man/man1/mrcount.1
