@@ -100,7 +100,8 @@ static int words_check(const void *settings, mrc_err *err)
     if (o->normalize != MRC_NORMALIZE_NONE && o->tokens != MRC_TOKENS_UNICODE)
         return mrc_err_set(err, MRC_EINVAL,
                            "--normalize applies to --tokens unicode only (the byte rules' keys "
-                           "are their bytes)");
+                           "are their bytes; after a config file that sets it, give "
+                           "--normalize none)");
     if (o->ngrams < 2 && o->ngram_break != MRC_BREAK_LINE)
         return mrc_err_set(err, MRC_EINVAL,
                            "--ngram-break applies to --ngrams 2 and more (single tokens have "

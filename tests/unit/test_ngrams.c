@@ -819,6 +819,7 @@ static void test_options(void **state)
     assert_int_equal(mrc_job_set(d, s, "normalize", "nfc", &err), 0);
     assert_int_equal(mrc_job_select(&j, d, s, NULL, &err), MRC_EINVAL);
     assert_non_null(strstr(err.msg, "--normalize"));
+    assert_non_null(strstr(err.msg, "give --normalize none")); /* the way out of a config's */
     memset(&err, 0, sizeof err);
     assert_int_equal(mrc_job_set(d, s, "tokens", "unicode", &err), 0);
     assert_int_equal(mrc_job_select(&j, d, s, NULL, &err), 0);
