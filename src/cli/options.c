@@ -722,7 +722,9 @@ static void free_inputs(mrc_options *o)
 typedef struct ini_ctx {
     mrc_options *o;
     FILE *f;
-    int line; /* the line the reader returned last (what the handler is looking at) */
+    int line;       /* the line the reader returned last (what the handler is looking at) */
+    bool indented;  /* that line is indented: inih takes it as a continuation after a key */
+    bool after_key; /* a key was given since the last section line (inih's prev_name) */
     int read_errno;
     int err_line; /* line of the first error found here (0: none), its code and message */
     int err_code;
@@ -790,7 +792,9 @@ static char *ini_read_line(char *str, int num, void *stream)
     char *first = str;
     while (*first != '\0' && isspace((unsigned char)*first))
         first++;
-    if (first > str && *first != '\0' && *first != ';' && *first != '#')
+    c->indented = first > str && *first != '\0' && *first != ';' && *first != '#';
+    if (*first == '[' && (first == str || !c->after_key)) c->after_key = false; /* a section */
+    if (c->indented)
         for (char *p = first + 1; *p != '\0'; p++)
             if (*p == ';' && isspace((unsigned char)p[-1])) {
                 *p = '\0';
@@ -830,6 +834,16 @@ static int ini_on_value(void *user, const char *section, const char *name, const
     if (strcmp(d->section, section) != 0) {
         ini_fail(c, MRC_EINVAL, "[%s] %s: unknown key (it belongs in [%s])", section, name,
                  d->section);
+        return 0;
+    }
+    /* A continuation adds to a list (inputs, exclude); a key of one value would take it alone */
+    bool continued = c->indented && c->after_key;
+    c->after_key = true;
+    if (continued && d->parse != parse_inputs && d->parse != parse_exclude) {
+        ini_fail(c, MRC_EINVAL,
+                 "[%s] %s: an indented line continues the value above, and %s takes one "
+                 "value (unindent the line to give a key of its own)",
+                 section, name, name);
         return 0;
     }
     char cause[MRC_OPT_CAUSE_MAX];

@@ -578,6 +578,22 @@ static void test_ini_errors(void **state)
     snprintf(msg, sizeof msg, "%s:1: threads: key outside any section (it belongs in [run])", ini);
     EXPECT_ERROR(msg, "--config", ini);
 
+    /* an indented line continues the value above: a key of one value refuses it (a list adds
+     * it: test_ini_long_inputs_on_continuation_lines); after a section line it is a key */
+    ini = write_ini("[output]\ntop = 5\n  1\n");
+    snprintf(msg, sizeof msg,
+             "%s:3: [output] top: an indented line continues the value above, and top takes "
+             "one value (unindent the line to give a key of its own)",
+             ini);
+    EXPECT_ERROR(msg, "--config", ini);
+    ini = write_ini("[input]\nexclude = *.gz\n  *.zst\n[output]\n  top = 5\n    ; a note\n");
+    mrc_options o;
+    mrc_err e;
+    if (parse(&o, &e, "--config", ini, (char *)NULL) != 0) fail_msg("%s", e.msg);
+    assert_int_equal(o.exclude.n, 2);
+    assert_int_equal(o.out.top, 5);
+    mrc_options_free(&o);
+
     ini = write_ini("[run]\n; fine\nthreads = abc\n");
     snprintf(msg, sizeof msg, "%s:3: [run] threads: 'abc' is not a positive integer", ini);
     EXPECT_ERROR(msg, "--config", ini);
@@ -707,7 +723,7 @@ static void test_ini_continuation_comments(void **state)
     const char *ini =
         write_ini("[input]\ninputs = a.txt ; first\n    b.txt c;d.txt   ; more files\n"
                   "\t; a comment line\n\te.txt\t;tab\n"
-                  "[output]\noutput = x\n  y;z ; the final name\n");
+                  "exclude = x\n  y;z ; another pattern\n");
     mrc_options o;
     mrc_err e;
     assert_int_equal(parse(&o, &e, "--config", ini, (char *)NULL), 0);
@@ -716,7 +732,9 @@ static void test_ini_continuation_comments(void **state)
     assert_string_equal(o.inputs[1], "b.txt");
     assert_string_equal(o.inputs[2], "c;d.txt");
     assert_string_equal(o.inputs[3], "e.txt");
-    assert_string_equal(o.out.path, "y;z");
+    assert_int_equal(o.exclude.n, 2);
+    assert_string_equal(o.exclude.v[0], "x");
+    assert_string_equal(o.exclude.v[1], "y;z");
     mrc_options_free(&o);
 }
 
