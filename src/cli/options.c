@@ -515,7 +515,7 @@ void mrc_options_man(FILE *f)
           "A value follows its option as the next argument or after \\fB=\\fR;\n"
           "an unambiguous abbreviation of a long option is accepted.\n"
           "Sizes take a suffix \\fBk\\fR, \\fBM\\fR, \\fBG\\fR or \\fBT\\fR "
-          "(powers of 1024).\n",
+          "(powers of 1024, either case; \\fB1M\\fR, \\fB1MB\\fR and \\fB1MiB\\fR are one size).\n",
           f);
     man_section(f, "Input ([input])", "input");
     fputs(".SS \"Configuration file\"\n", f);
@@ -801,9 +801,15 @@ static char *ini_read_line(char *str, int num, void *stream)
                 break;
             }
     if (str[0] == '[') {
-        const char *end = strchr(str, ']');
+        const char *end = strchr(str, ']'), *rest = end != NULL ? end + 1 : NULL;
+        while (rest != NULL && isspace((unsigned char)*rest))
+            rest++;
         if (end != NULL && !known_section(str + 1, (size_t)(end - str - 1)))
             ini_fail(c, MRC_EINVAL, "[%.*s]: unknown section (known: [input] [job] [run] [output])",
+                     (int)(end - str - 1), str + 1);
+        else if (rest != NULL && *rest != '\0' && *rest != ';' && *rest != '#')
+            ini_fail(c, MRC_EINVAL,
+                     "[%.*s]: text after the section's name (a comment starts with ;)",
                      (int)(end - str - 1), str + 1);
     }
     return str;

@@ -570,6 +570,11 @@ static void test_ini_errors(void **state)
              ini);
     EXPECT_ERROR(msg, "--config", ini);
 
+    ini = write_ini("[run]\nthreads = 2\n[output] top = 5\n");
+    snprintf(msg, sizeof msg,
+             "%s:3: [output]: text after the section's name (a comment starts with ;)", ini);
+    EXPECT_ERROR(msg, "--config", ini);
+
     ini = write_ini("[output]\nthreads = 2\n");
     snprintf(msg, sizeof msg, "%s:2: [output] threads: unknown key (it belongs in [run])", ini);
     EXPECT_ERROR(msg, "--config", ini);
