@@ -224,7 +224,8 @@ static const mrc_opt_def run_opts[] = {
      .choices = progress_names,
      .help = "progress bar on stderr, then a line as each\n"
              "step after the map begins (auto: when a\n"
-             "terminal; always, into a log: a line every 10 s)"},
+             "terminal; always, into a log: a line every 10 s)",
+     .metric = "progress"},
     {.name = "memory-limit",
      .section = "run",
      .type = MRC_OPT_SIZE,
@@ -273,7 +274,8 @@ static const mrc_opt_def run_opts[] = {
      .type = MRC_OPT_FLAG,
      .offset = OPT(checkpoint_reset),
      .help = "start over when DIR holds the checkpoint of another\n"
-             "run (other inputs or options), instead of refusing"},
+             "run (other inputs or options), instead of refusing",
+     .metric = "checkpoint_reset"},
     {.name = "no-checkpoint-reset",
      .type = MRC_OPT_FLAG,
      .offset = OPT(checkpoint_reset),
@@ -284,7 +286,8 @@ static const mrc_opt_def run_opts[] = {
      .type = MRC_OPT_FLAG,
      .offset = OPT(keep_checkpoint),
      .help = "keep DIR after a successful run (the next run with\n"
-             "it maps nothing)"},
+             "it maps nothing)",
+     .metric = "keep_checkpoint"},
     {.name = "no-keep-checkpoint",
      .type = MRC_OPT_FLAG,
      .offset = OPT(keep_checkpoint),
@@ -357,7 +360,8 @@ static const mrc_opt_def run_opts[] = {
      .short_name = 'q',
      .type = MRC_OPT_FLAG,
      .offset = OPT(quiet),
-     .help = "no summary line on stderr"},
+     .help = "no summary line on stderr",
+     .metric = "quiet"},
     {.name = "no-quiet",
      .type = MRC_OPT_FLAG,
      .offset = OPT(quiet),
@@ -579,6 +583,7 @@ static int apply(mrc_options *o, const known *k, const char *value, char *cause,
     if (!k->of_jobs) {
         int rc = mrc_opt_apply(k->def, o, value, cause, causelen);
         if (rc == 0 && k->def->offset == OPT(tmp_dir)) o->tmp_dir_given = true;
+        if (rc == 0 && k->def->offset == OPT(out.path)) o->output_given = true;
         return rc;
     }
     const mrc_job_desc *const *jobs = mrc_job_registry();
@@ -1073,7 +1078,7 @@ int mrc_options_parse(int argc, char **argv, mrc_options *o, mrc_err *err)
     if (o->output_per_rank != NULL) {
         const char *clash = o->out.top > 0                   ? "--top"
                             : o->reduce == MRC_REDUCE_REDUCE ? "--reduce reduce"
-                            : strcmp(o->out.path, "-") != 0  ? "--output"
+                            : o->output_given                ? "--output"
                                                              : NULL;
         if (clash != NULL) {
             rc = mrc_err_set(err, MRC_EINVAL,

@@ -40,6 +40,7 @@ typedef struct mrc_options {
     uint64_t memory_limit;      /* --memory-limit SIZE per rank, 0 = what the rank may really use */
     char *tmp_dir;              /* --tmp-dir DIR for spill files (default: $TMPDIR, else /tmp) */
     bool tmp_dir_given;         /* it was given (CLI or INI), even as the default's value */
+    bool output_given;          /* --output was given (CLI or INI), even as "-" */
     char *checkpoint;           /* --checkpoint DIR, NULL = none */
     double checkpoint_interval; /* --checkpoint-interval: seconds of map between checkpoints */
     bool checkpoint_reset;      /* --checkpoint-reset: another run's checkpoint is replaced */

@@ -293,8 +293,8 @@ MRC_FAULT=1:map run_mrc 2 --quiet --output-per-rank "$T/no-such-dir/parts" "$T/t
 assert_status 1 "--output-per-rank under a missing directory"
 assert_one_error "no-such-dir/parts: No such file or directory" "--output-per-rank, missing parent"
 
-# Misuse: per-rank output with --top, --reduce reduce or --output is exit 2.
-for clash in "--top 5" "--reduce reduce" "--output $T/x.tsv"; do
+# Misuse: per-rank output with --top, --reduce reduce or --output (even -, the default) is exit 2.
+for clash in "--top 5" "--reduce reduce" "--output $T/x.tsv" "--output -"; do
     # shellcheck disable=SC2086 # the clash is two words on purpose
     run_mrc 1 --output-per-rank "$T/p2" $clash "$T/text"
     [ "$RC" = 2 ] || fail "--output-per-rank $clash: exit $RC, expected 2"
