@@ -380,6 +380,14 @@ static const mrc_opt_def run_opts[] = {
     {0},
 };
 
+/* The option that turns D off again (--no-NAME, command line only): listed right after D. */
+static const mrc_opt_def *negation_of(const mrc_opt_def *d)
+{
+    for (const mrc_opt_def *n = run_opts; n->name != NULL && !d->negate; n++)
+        if (n->negate && n->section == NULL && n->offset == d->offset) return n;
+    return NULL;
+}
+
 /* The help's sections: the run's options by INI section, the jobs' after --job. */
 static void write_section(FILE *f, const char *title, const char *section, bool cli_only)
 {
@@ -388,7 +396,6 @@ static void write_section(FILE *f, const char *title, const char *section, bool 
         bool here =
             cli_only ? d->section == NULL : d->section != NULL && strcmp(d->section, section) == 0;
         if (!here) continue;
-        mrc_opt_def one[2] = {*d, {0}};
         if (d->offset == OPT(job)) { /* the job's choices come from the registry */
             fputs("      --job ", f);
             for (int i = 0; job_names[i] != NULL; i++)
@@ -396,7 +403,9 @@ static void write_section(FILE *f, const char *title, const char *section, bool 
             fputs("\n                         what to count (default: words)\n", f);
             continue;
         }
-        mrc_opt_write_help(one, f);
+        const mrc_opt_def *off = negation_of(d);
+        mrc_opt_def list[3] = {*d, off != NULL ? *off : (mrc_opt_def){0}, {0}};
+        mrc_opt_write_help(list, f);
     }
 }
 
@@ -441,7 +450,7 @@ static char *make_usage(void)
     write_section(f, "Run:", "run", false);
     write_section(f, "Output:", "output", false);
     for (const mrc_opt_def *d = run_opts; d->name != NULL; d++)
-        if (d->section == NULL && d->offset != OPT(config)) {
+        if (d->section == NULL && d->offset != OPT(config) && !d->negate) {
             mrc_opt_def one[2] = {*d, {0}};
             mrc_opt_write_help(one, f);
         }
@@ -475,7 +484,7 @@ static void man_section(FILE *f, const char *title, const char *section)
 {
     fprintf(f, ".SS \"%s\"\n", title);
     for (const mrc_opt_def *d = run_opts; d->name != NULL; d++) {
-        bool here = section == NULL ? d->section == NULL && d->offset != OPT(config)
+        bool here = section == NULL ? d->section == NULL && d->offset != OPT(config) && !d->negate
                                     : d->section != NULL && strcmp(d->section, section) == 0;
         if (!here) continue;
         if (d->offset == OPT(inputs)) {
@@ -502,8 +511,9 @@ static void man_section(FILE *f, const char *title, const char *section)
                   ".br\nINI: \\fB[job] job =\\fR \\fINAME\\fR\n",
                   f);
         } else {
-            mrc_opt_def one[2] = {*d, {0}};
-            mrc_opt_write_man(one, f);
+            const mrc_opt_def *off = negation_of(d);
+            mrc_opt_def list[3] = {*d, off != NULL ? *off : (mrc_opt_def){0}, {0}};
+            mrc_opt_write_man(list, f);
         }
     }
 }
