@@ -730,7 +730,16 @@ static int gz_inflate(gz_read *g, size_t in_len)
             st->avail_in = (uint32_t)got;
         }
         if (member_done) {
-            if (st->avail_in == 0) break; /* end of file right after a member */
+            /* Zero bytes after a member are padding (a tape's blocks, dd's), skipped as gzip -d
+             * and Python's gzip module skip them */
+            while (st->avail_in > 0 && st->next_in[0] == 0) {
+                st->next_in++;
+                st->avail_in--;
+            }
+            if (st->avail_in == 0) {
+                if (g->in_eof) break; /* end of file after a member (and its padding) */
+                continue;
+            }
             /* More input: the next member (like gzip -d). Bytes that cannot start one fail
              * here, where zlib fails them, rather than after ISA-L's 10-byte header read. */
             if (st->next_in[0] != 0x1f) {
@@ -822,8 +831,17 @@ static int gz_inflate(gz_read *g, size_t in_len)
             zs.next_in = g->in;
             zs.avail_in = (uInt)got;
         }
+        if (member_done) { /* zero bytes after a member: padding, skipped (as with ISA-L) */
+            while (zs.avail_in > 0 && zs.next_in[0] == 0) {
+                zs.next_in++;
+                zs.avail_in--;
+            }
+            if (zs.avail_in == 0) {
+                if (g->in_eof) break; /* end of file after a member (and its padding) */
+                continue;
+            }
+        }
         if (zs.avail_in == 0 && g->in_eof) {
-            if (member_done) break;
             rc = gz_truncated(g);
             goto out;
         }

@@ -95,7 +95,8 @@ static uint32_t le32(const unsigned char *p)
 }
 
 /* gzip members back to back (windowBits 15+16: gzip only, like gzip -d and ISA-L; 15+32 would
- * take a zlib stream as a member after the first, which no gzip tool writes or reads). */
+ * take a zlib stream as a member after the first, which no gzip tool writes or reads); zero
+ * bytes after a member are padding, as gzip -d and Python's gzip module take them. */
 static enum verdict ref_gzip(const unsigned char *in, size_t n, bytes *out)
 {
     if (n < 2 || in[0] != 0x1f || in[1] != 0x8b) return REF_BAD;
@@ -116,6 +117,10 @@ static enum verdict ref_gzip(const unsigned char *in, size_t n, bytes *out)
         out->n += OUT_CHUNK - zs.avail_out;
         CHECK(z != Z_MEM_ERROR, "zlib: out of memory");
         if (z == Z_STREAM_END) {
+            while (zs.avail_in > 0 && *zs.next_in == 0) {
+                zs.next_in++;
+                zs.avail_in--;
+            }
             if (zs.avail_in == 0) {
                 v = REF_TEXT;
                 break;

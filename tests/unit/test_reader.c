@@ -952,6 +952,70 @@ static void test_gz_two_members(void **state)
     free(d);
 }
 
+/* Zero bytes after a member are padding, as gzip -d and Python's gzip module take them: at the
+ * end (a few, or more than one input buffer), and between two members; a byte after them that
+ * starts no member is corrupt data, named where it is. */
+static void test_gz_zero_padding(void **state)
+{
+    (void)state;
+    char one[128], path[128];
+    tmp_path(one, sizeof one, "member.gz");
+    tmp_path(path, sizeof path, "padded.gz");
+    size_t n = 30000;
+    unsigned char *d = make_text(n, 8, 0, 0);
+    write_gz_members(one, d, n, n); /* one member */
+    size_t ml;
+    unsigned char *m = slurp(one, &ml);
+    tokvec once = {0}, twice = {0};
+    oracle_tokens(d, n, words_delim, &once);
+    oracle_tokens(d, n, words_delim, &twice);
+    oracle_tokens(d, n, words_delim, &twice);
+    size_t pads[] = {1, 7, (size_t)300 << 10}; /* the last over a 256 KiB input buffer */
+    unsigned char *buf = malloc(2 * ml + 2 * pads[2] + 1);
+    assert_non_null(buf);
+    for (size_t i = 0; i < sizeof pads / sizeof *pads; i++)
+        for (int between = 0; between < 2; between++) {
+            size_t len = 0;
+            memcpy(buf, m, ml);
+            len = ml;
+            memset(buf + len, 0, pads[i]);
+            len += pads[i];
+            if (between) {
+                memcpy(buf + len, m, ml);
+                len += ml;
+                memset(buf + len, 0, 3);
+                len += 3;
+            }
+            write_file(path, buf, len);
+            tokvec got = {0};
+            mrc_err err = {0};
+            uint64_t br = 0;
+            if (run_gz(path, 0, 0, &got, &err, &br) != 0)
+                fail_msg("%zu zero bytes%s: %s", pads[i], between ? " between members" : "",
+                         err.msg);
+            assert_int_equal(br, len);
+            assert_same_multiset(between ? &twice : &once, &got);
+            tokvec_free(&got);
+        }
+    /* zeros, then bytes that start no member */
+    memcpy(buf, m, ml);
+    memset(buf + ml, 0, 5);
+    memcpy(buf + ml + 5, "xy", 2);
+    write_file(path, buf, ml + 7);
+    tokvec got = {0};
+    mrc_err err = {0};
+    assert_int_equal(run_gz(path, 0, 0, &got, &err, NULL), MRC_EINVAL);
+    char want[256];
+    snprintf(want, sizeof want, "%s: corrupt gzip data at compressed byte offset", path);
+    if (strncmp(err.msg, want, strlen(want)) != 0) fail_msg("'%s', want '%s'", err.msg, want);
+    tokvec_free(&got);
+    tokvec_free(&once);
+    tokvec_free(&twice);
+    free(buf);
+    free(m);
+    free(d);
+}
+
 static void test_gz_truncated_corrupt_and_not_gzip(void **state)
 {
     (void)state;
@@ -1291,14 +1355,15 @@ static void test_gz_empty_members_trailers_and_garbage(void **state)
     assert_gz_inflates_to(path, (const unsigned char *)both, strlen(both), 0);
     assert_gz_inflates_to(path, (const unsigned char *)both, strlen(both), 1);
 
-    /* bytes after the last member that cannot start one: corrupt, like zlib's path */
+    /* bytes after the last member that cannot start one: corrupt, like zlib's path (zero
+     * bytes are padding: test_gz_zero_padding) */
     struct {
         const char *bytes;
         size_t n;
         const char *want;
     } tails[] = {
         {"garbage!!\n", 10, "corrupt gzip data at compressed byte offset"},
-        {"\0\0\0\0\0\0\0\0", 8, "corrupt gzip data at compressed byte offset"},
+        {"\0\0\0\0\0\0\0\x1f", 8, "truncated gzip stream at compressed byte offset"},
         {"xy", 2, "corrupt gzip data at compressed byte offset"},
         {"\x1f", 1, "truncated gzip stream at compressed byte offset"},
         {"\x1f\x8b\x08\0\0", 5, "truncated gzip stream at compressed byte offset"},
@@ -1718,6 +1783,7 @@ int main(void)
         cmocka_unit_test(test_tar_and_utf16_are_errors),
         cmocka_unit_test(test_gz_two_members),
         cmocka_unit_test(test_gz_cut_between_members_is_shrank),
+        cmocka_unit_test(test_gz_zero_padding),
         cmocka_unit_test(test_gz_truncated_corrupt_and_not_gzip),
         cmocka_unit_test(test_gz_backend_is_named),
         cmocka_unit_test(test_gz_many_members_exact_bytes),
