@@ -13,8 +13,9 @@
 # Env: RANKS, THREADS; MRCOUNT (default: installed, PREFIX/bin/mrcount; in a checkout,
 #   build/mrcount, configured and built if missing and none is on PATH; else mrcount on PATH);
 #   OUT_DIR (default out/ in the checkout; installed, out/ in the current directory): gets
-#   wordcount.tsv and wordcount.metrics.json, unless --output or --metrics name other files (the top 20
-#   is then read from the --output named, or was written by mrcount with --output -);
+#   wordcount.tsv and wordcount.metrics.json, unless --output or --metrics name other files
+#   (the top 20 is then read from the --output named, or was written by mrcount with
+#   --output -);
 #   MRC_DEMO_DIR, DEMO_SIZE_MIB (256); MRC_TIMEOUT (seconds, default 7200) bounds the run.
 set -euo pipefail
 
