@@ -121,7 +121,7 @@ static char *write_back(const mrc_options *o, size_t *len, bool *fits)
     put_key(f, "reduce", reduces[o->reduce], fits);
     put_key(f, "progress", progresses[o->progress], fits);
     fputs("[output]\n", f);
-    put_key(f, "output", o->out.path, fits);
+    if (o->output_given) put_key(f, "output", o->out.path, fits); /* excluded by per-rank */
     if (o->output_per_rank != NULL) put_key(f, "output-per-rank", o->output_per_rank, fits);
     put_key(f, "sort", sorts[o->out.sort], fits);
     put_num(f, "top", o->out.top, fits);
