@@ -353,18 +353,14 @@ perl -e 'print "h$_ " for 1 .. 1000' | gzip -c >>"$T/changing-gz.orig"
 # ($T/changing.orig), held 2 s after discovery, ACTION (a shell command) run once rank 0 says it
 # is held.
 run_changed() {
-    local np=$1 action=$2 name=${3:-changing.txt} orig=${4:-$T/changing.orig} pid i
+    local np=$1 action=$2 name=${3:-changing.txt} orig=${4:-$T/changing.orig} pid
     cp "$orig" "$T/$name"
     : >"$T/stderr"
     MRC_FAULT=0:discover:sleep:2 timeout -k 10 "$MRC_TIMEOUT" "${MPIRUN[@]}" "$np" "$MRCOUNT" \
         --chunk-size 1M --output "$OUT/r.tsv" "$T/$name" \
         >"$T/stdout" 2>"$T/stderr" </dev/null &
     pid=$!
-    for ((i = 0; i < 200; i++)); do
-        grep -q 'MRC_FAULT holds discover' "$T/stderr" && break
-        sleep 0.1
-    done
-    if ! grep -q 'MRC_FAULT holds discover' "$T/stderr"; then
+    if ! wait_until 120 grep -q 'MRC_FAULT holds discover' "$T/stderr"; then
         wait "$pid" || true
         fail "MRC_FAULT=0:discover:sleep:2 did not hold rank 0 (stderr: $(head -c 300 "$T/stderr"))"
     fi

@@ -80,6 +80,10 @@ pids_of_ranks() {
 # kept DIR GEN : the pieces its manifests of generation GEN hold.
 kept() { cat "$1"/r*-g"$2"-w*.manifest 2>/dev/null | grep -c '^piece ' || true; }
 
+# kept_or_ended NPIECES DIR GEN : DIR's manifests of generation GEN hold NPIECES pieces, or the
+# run in the background has ended.
+kept_or_ended() { [ "$(kept "$2" "$3")" -ge "$1" ] || ! kill -0 "$BG" 2>/dev/null; }
+
 # term_ranks : SIGTERM every rank of the run in the background; its status in $RC.
 term_ranks() {
     local p
@@ -93,12 +97,8 @@ term_ranks() {
 # background) hold NPIECES pieces, then SIGTERM every rank; the run must end with 143, no
 # result, its work kept.
 stop_after() {
-    local want=$1 dir=$2 gen=$3 i
-    for ((i = 0; i < 1200; i++)); do
-        [ "$(kept "$dir" "$gen")" -ge "$want" ] && break
-        kill -0 "$BG" 2>/dev/null || break
-        sleep 0.02
-    done
+    local want=$1 dir=$2 gen=$3
+    wait_until 120 kept_or_ended "$want" "$dir" "$gen" || true
     [ "$(kept "$dir" "$gen")" -ge "$want" ] || {
         sed 's/^/  stderr: /' "$T/stderr" | head >&2
         fail "the run never kept $want pieces in $dir"
@@ -164,12 +164,10 @@ args=(--chunk-size 4096 --checkpoint "$dir" --checkpoint-interval 0.05 --output 
     --quiet "$T/words")
 rm -rf "$dir"
 MRC_TEST_PIECE_PAUSE_US=20000 MRC_TEST_CKPT_HOLD=3 start 2 "${args[@]}"
-for ((i = 0; i < 600; i++)); do
-    held=$(sed -n 's/.*rank 1 (pid \([0-9]*\)): MRC_TEST_CKPT_HOLD holds.*/\1/p' "$T/stderr" | head -1)
-    [ -n "$held" ] && break
-    sleep 0.05
-done
-[ -n "$held" ] || fail "rank 1 never held in a checkpoint"
+held_pid() { sed -n 's/.*rank 1 (pid \([0-9]*\)): MRC_TEST_CKPT_HOLD holds.*/\1/p' "$T/stderr" | head -1; }
+wait_until 120 grep -q 'rank 1 (pid [0-9]*): MRC_TEST_CKPT_HOLD holds' "$T/stderr" ||
+    fail "rank 1 never held in a checkpoint"
+held=$(held_pid)
 kill -KILL "$held"
 RC=0
 wait "$BG" || RC=$?
@@ -194,11 +192,7 @@ log "ok: SIGKILL mid-checkpoint ($orphans torn runs) and a torn manifest: ignore
 # --- a stop before the map wrote anything: the message does not claim work was kept --------
 rm -rf "$T/ckpt0"
 MRC_FAULT=0:place:hang start 2 --checkpoint "$T/ckpt0" --output "$OUT/r.tsv" "$T/words"
-for ((i = 0; i < 1500; i++)); do
-    grep -q 'MRC_FAULT holds place' "$T/stderr" && break
-    sleep 0.02
-done
-grep -q 'MRC_FAULT holds place' "$T/stderr" || fail "the run never held in place"
+wait_until 120 grep -q 'MRC_FAULT holds place' "$T/stderr" || fail "the run never held in place"
 term_ranks
 assert_status 143 "SIGTERM before the map"
 assert_stderr_has "holds no finished work yet" "SIGTERM before the map"
@@ -242,11 +236,7 @@ log "ok: a changed input and another option refused (exit 2); --checkpoint-reset
 # to its exact result -------------------------------------------------------------------------
 rm -rf "$dir" "$OUT/r.tsv"
 MRC_TEST_PIECE_PAUSE_US=20000 start 1 "${args[@]}"
-for ((i = 0; i < 400; i++)); do
-    [ -s "$dir/lock" ] && break
-    sleep 0.05
-done
-[ -s "$dir/lock" ] || fail "two runs: the first run never took DIR's lock"
+wait_until 120 test -s "$dir/lock" || fail "two runs: the first run never took DIR's lock"
 run_single "${args[@]}"
 assert_status 2 "a second run on a DIR in use"
 assert_one_error "ckpt: the checkpoint is in use by another run \(pid [0-9]+ on " "a second run on a DIR in use"

@@ -140,10 +140,7 @@ env -u MRCOUNT SLURM_JOB_ID=103 SLURM_SUBMIT_DIR="$T/home" MRC_ROOT="$P/share/mr
     PATH="$T/fakebin:$clean_path" MRC_TEST_PIECE_PAUSE_US=3000000 \
     timeout -k 10 120 bash "$T/spool/slurm_script" "$T/text" >"$T/stdout" 2>"$T/stderr" </dev/null &
 job=$!
-for _ in $(seq 200); do
-    pgrep -P "$job" >/dev/null && break
-    sleep 0.05
-done
+wait_until 60 pgrep -P "$job" >/dev/null || true
 shell=$(pgrep -P "$job" | head -n 1) || fail "the short-limit job started no batch shell"
 sleep 0.5
 kill -USR1 "$shell" # timeout's child: the batch shell

@@ -58,6 +58,19 @@ _mrc_cleanup() {
 trap _mrc_cleanup EXIT
 trap 'exit 130' INT TERM
 
+# wait_until SECONDS CMD... : poll CMD (every 50 ms) until it succeeds (0) or SECONDS of wall
+# time pass (1). A deadline, not a count of polls: a loaded machine (CI's sanitizer stages beside
+# other jobs) slows the polls too.
+wait_until() {
+    local end=$((SECONDS + $1))
+    shift
+    while :; do
+        "$@" && return 0
+        [ "$SECONDS" -lt "$end" ] || return 1
+        sleep 0.05
+    done
+}
+
 # run_mrc NP ARGS... : mrcount under mpirun with NP ranks, bounded in time. Leaves the exit
 # status in $RC (never fails itself), stdout in $T/stdout, stderr in $T/stderr.
 run_mrc() {

@@ -38,15 +38,14 @@ start() {
     BG=$!
 }
 
+# held_or_ended PHASE : a rank announced it holds PHASE, or the run in the background ended.
+held_or_ended() { grep -q "(pid [0-9]*): MRC_FAULT holds $1 " "$T/stderr" || ! kill -0 "$BG" 2>/dev/null; }
+
 # held PHASE : wait until a rank announces it holds PHASE; its pid in $HELD_PID.
 held() {
-    local i
-    for ((i = 0; i < 600; i++)); do
-        HELD_PID=$(sed -n "s/.*(pid \([0-9]*\)): MRC_FAULT holds $1 .*/\1/p" "$T/stderr" | head -1)
-        [ -n "$HELD_PID" ] && return 0
-        kill -0 "$BG" 2>/dev/null || break
-        sleep 0.05
-    done
+    wait_until 120 held_or_ended "$1" || true
+    HELD_PID=$(sed -n "s/.*(pid \([0-9]*\)): MRC_FAULT holds $1 .*/\1/p" "$T/stderr" | head -1)
+    [ -z "$HELD_PID" ] || return 0
     sed 's/^/  stderr: /' "$T/stderr" | head -20 >&2
     fail "the run never held in $1"
 }

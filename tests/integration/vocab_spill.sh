@@ -269,12 +269,8 @@ MRC_FAULT=1:local_merge:hang timeout -k 10 60 "${MPIRUN[@]}" 2 "$MRCOUNT" --quie
     --tmp-dir "$T/spill" --memory-limit 16M --output "$T/sig.tsv" "$T/keys" >/dev/null \
     2>"$T/stderr" </dev/null &
 pid=$!
-held=
-for _ in $(seq 1 600); do
-    held=$(sed -n 's/.*(pid \([0-9]*\)): MRC_FAULT holds local_merge .*/\1/p' "$T/stderr" | head -1)
-    [ -z "$held" ] || break
-    sleep 0.1
-done
+wait_until 120 grep -q '(pid [0-9]*): MRC_FAULT holds local_merge ' "$T/stderr" || true
+held=$(sed -n 's/.*(pid \([0-9]*\)): MRC_FAULT holds local_merge .*/\1/p' "$T/stderr" | head -1)
 [ -n "$held" ] || fail "SIGTERM while spilled: rank 1 never held"
 nfiles=$(find "/proc/$held/fd" -lname "$T/spill/*" 2>/dev/null | wc -l)
 [ "$nfiles" -gt 0 ] || fail "SIGTERM while spilled: rank 1 holds no spill file"

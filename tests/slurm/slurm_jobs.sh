@@ -177,15 +177,13 @@ done
 gen_corpus "$T/resume" 2 --files 12 --seed 31 >/dev/null
 resume=$(MRC_TEST_PIECE_PAUSE_US=2000000 submit "$MRC_SOURCE_DIR/jobs/wordcount.sbatch" "$T/resume")
 R=wordcount-$resume
-for ((i = 0; i < 1200; i++)); do # the step has started: the job logged its plan
-    grep -q "^wordcount: results in" "$R.log" 2>/dev/null && break
-    sleep 0.1
-done
-grep -q "^wordcount: results in" "$R.log" 2>/dev/null || fail "resumable job $resume never started"
+# the step has started: the job logged its plan
+wait_until 120 grep -q "^wordcount: results in" "$R.log" 2>/dev/null || fail "resumable job $resume never started"
 sleep 5
 timeout 10 scancel --batch --signal=USR1 "$resume" || fail "scancel --batch --signal=USR1 $resume refused"
 # Slurm makes a requeued job wait 2 minutes (Reason=BeginTime); the test starts it at once.
-for ((i = 0; i < 600; i++)); do
+end=$((SECONDS + 60))
+while [ "$SECONDS" -lt "$end" ]; do
     info=$(timeout 10 scontrol -o show job "$resume")
     [[ $info == *Restarts=1* && $info == *JobState=PENDING* ]] && break
     sleep 0.1
@@ -211,24 +209,19 @@ log "ok: a job stopped by SIGUSR1 requeued itself and resumed ($skipped of 12 pi
 # job ends CANCELLED and is not requeued, and its log says where the checkpoint stays.
 cancel=$(MRC_TEST_PIECE_PAUSE_US=2000000 submit "$MRC_SOURCE_DIR/jobs/wordcount.sbatch" "$T/resume")
 C=wordcount-$cancel
-for ((i = 0; i < 1200; i++)); do
-    grep -q "^wordcount: results in" "$C.log" 2>/dev/null && break
-    sleep 0.1
-done
-grep -q "^wordcount: results in" "$C.log" 2>/dev/null || fail "job $cancel never started"
+wait_until 120 grep -q "^wordcount: results in" "$C.log" 2>/dev/null || fail "job $cancel never started"
 sleep 5
 timeout 10 scancel "$cancel" || fail "scancel $cancel refused"
-for ((i = 0; i < 600; i++)); do
+end=$((SECONDS + 60))
+while [ "$SECONDS" -lt "$end" ]; do
     info=$(timeout 10 scontrol -o show job "$cancel")
     [[ $info == *JobState=CANCELLED* || $info == *JobState=PENDING* ]] && break
     sleep 0.1
 done
 [[ $info == *JobState=CANCELLED* && $info == *Restarts=0* ]] ||
     fail "job $cancel, cancelled, was not left CANCELLED: $info"
-for ((i = 0; i < 300; i++)); do # the batch script's last lines (its SIGKILL comes KillWait later)
-    grep -q "its checkpoint stays in" "$C.log" 2>/dev/null && break
-    sleep 0.1
-done
+# the batch script's last lines (its SIGKILL comes KillWait later)
+wait_until 30 grep -q "its checkpoint stays in" "$C.log" 2>/dev/null || true
 grep -q "^wordcount: step ended (status [0-9]*); its checkpoint stays in .*/$C/checkpoint: to resume, resubmit with CKPT_DIR=" "$C.log" ||
     fail "job $cancel: the log does not say where the checkpoint stays: $(tail -5 "$C.log")"
 if grep -q "requeueing job $cancel" "$C.log"; then fail "job $cancel, cancelled, requeued itself"; fi
