@@ -757,6 +757,7 @@ typedef struct mrc_run_file {
      * segment s starts, index[segments] = bytes. */
     uint64_t *index;
     size_t segments; /* the output orders: segments the writer cut (0: none) */
+    uint32_t max_len; /* the longest key written (0: none; an adopted file's: not known) */
     /* With has_sum (a writer asked by mrc_run_writer_sum()): the XXH3-64 of the file's bytes
      * as written, then of the index (a checkpoint's manifest keeps it). */
     uint64_t sum;
@@ -845,14 +846,22 @@ mrc_source *mrc_run_file_segment_source(const mrc_run_file *f, size_t seg, size_
  *  one first. */
 size_t mrc_runs_fan_in(void);
 
-/** mrc_runs_compact() : while there are more than max_runs runs, merge the first ones (at most
- *  max_runs at a time, each read in blocks of buf bytes) into one new run in dir, closing them;
+/** mrc_run_file_hold() : the bytes a reader of f may hold past its read buffer for its longest
+ *  record (a record cut across blocks is joined in a buffer of its own, grown by doubling; the
+ *  output orders' readers also hold the key decoded). */
+uint64_t mrc_run_file_hold(const mrc_run_file *f);
+
+/** mrc_runs_compact() : while there are more than max_runs runs, or (with hold > 0) more than
+ *  two whose mrc_run_file_hold() sum passes hold (keys of megabytes: each open run holds its
+ *  longest record), merge the first ones (at most max_runs at a time and, past two, no more
+ *  than hold allows, each read in blocks of buf bytes) into one new run in dir, closing them;
  *  all runs are in one order (hash: equal keys are summed; an output order: keys are unique).
  *  *n is updated and the bytes written are added to *bytes (may be NULL). stop (NULL: never)
  *  is polled between records. @return 0, or nonzero with err filled (MRC_EINTR when stopped;
  *  the runs given stay valid and open on failure, but for those already merged). */
-int mrc_runs_compact(mrc_run_file *runs, size_t *n, size_t max_runs, const char *dir, size_t buf,
-                     uint64_t *bytes, const mrc_stop *stop, mrc_err *err);
+int mrc_runs_compact(mrc_run_file *runs, size_t *n, size_t max_runs, uint64_t hold,
+                     const char *dir, size_t buf, uint64_t *bytes, const mrc_stop *stop,
+                     mrc_err *err);
 
 /* Bytes moved through spill files by this process (every thread, run files and chunk stores). */
 typedef struct mrc_spill_io {

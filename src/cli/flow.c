@@ -167,9 +167,12 @@ int mrc_run_combine(run *r)
         size_t fan = r->knobs.fan_in ? r->knobs.fan_in : mrc_runs_fan_in();
         size_t cbuf = b ? (size_t)(b / 4 / (fan + 1)) : READ_BUF_MAX;
         cbuf = cbuf < READ_BUF_MIN ? READ_BUF_MIN : cbuf > READ_BUF_MAX ? READ_BUF_MAX : cbuf;
+        /* the runs' longest records, held by their readers on every thread (sort_runs()),
+         * within a quarter of the limit */
+        uint64_t hold = b / 4 / (r->pl.nthreads > 1 ? r->pl.nthreads : 1);
         if (rc == 0)
-            rc = mrc_runs_compact(r->mapped.runs, &r->mapped.nruns, fan, r->o.tmp_dir, cbuf, NULL,
-                                  &mrc_signal_flag, &r->err);
+            rc = mrc_runs_compact(r->mapped.runs, &r->mapped.nruns, fan, hold, r->o.tmp_dir, cbuf,
+                                  NULL, &mrc_signal_flag, &r->err);
     } else if (r->d.size == 1) { /* refs straight into the tables */
         rc = refs_from_tables(r, &r->err);
     } else { /* one serialized table of the rank */
@@ -466,7 +469,17 @@ static int sort_runs(run *r, mrc_err *err)
             n + 1 < t ? mrc_hash_range_start((uint32_t)n + 1, (uint32_t)t) - 1 : UINT64_MAX;
         if ((ranges[n] = runs_range(r, lo, hi, rbuf, err)) == NULL) break;
     }
-    int rc = n == t ? sort_stream(r, ranges, n, (uint64_t)(t * nr) * rbuf, err)
+    /* Beside the read buffers, per thread: each reader's longest record, the merge's copy of
+     * the record it returned, and the one a sorted buffer takes past its share (keys of
+     * megabytes: 20 MB keys passed a 512 MiB cgroup by these) */
+    uint64_t held = (uint64_t)(t * nr) * rbuf, most = 0;
+    for (size_t i = 0; i < r->mapped.nruns; i++) {
+        uint64_t h = mrc_run_file_hold(&r->mapped.runs[i]);
+        held += t * h;
+        most = h > most ? h : most;
+    }
+    held += t * most;
+    int rc = n == t ? sort_stream(r, ranges, n, held, err)
                     : (err->code ? err->code : MRC_ENOMEM);
     if (n < t)
         for (size_t i = 0; i < n; i++)

@@ -645,8 +645,9 @@ int mrc_output_sort_streams(mrc_source *const *in, size_t nin, const mrc_sort_st
         size_t fan = fan_in(o);
         size_t cbuf = (size_t)(budget / 2 / (fan + 1));
         cbuf = cbuf < 65536 ? 65536 : cbuf > ((size_t)1 << 20) ? (size_t)1 << 20 : cbuf;
-        rc = mrc_runs_compact(out->runs, &out->nruns, fan, o->tmp_dir, cbuf, &out->spilled_bytes,
-                              o->stop, err);
+        /* the runs' longest records, held by a reader of each (on every thread when cut) */
+        rc = mrc_runs_compact(out->runs, &out->nruns, fan, budget / 4 / t, o->tmp_dir, cbuf,
+                              &out->spilled_bytes, o->stop, err);
     }
     if (rc == 0 && out->nruns != files) segments_drop(out); /* compacted runs have none */
     if (rc == 0) {

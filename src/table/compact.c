@@ -68,15 +68,36 @@ static int merge_group(const mrc_run_file *runs, size_t k, const char *dir, size
     return rc;
 }
 
-int mrc_runs_compact(mrc_run_file *runs, size_t *n, size_t max_runs, const char *dir, size_t buf,
-                     uint64_t *bytes, const mrc_stop *stop, mrc_err *err)
+/* How many of runs[0, n) (two at least) a merge may open within hold bytes of their longest
+ * records. */
+static size_t within_hold(const mrc_run_file *runs, size_t n, uint64_t hold)
+{
+    uint64_t sum = 0;
+    size_t k = 0;
+    while (k < n && sum + mrc_run_file_hold(&runs[k]) <= hold)
+        sum += mrc_run_file_hold(&runs[k++]);
+    return k < 2 ? 2 : k;
+}
+
+int mrc_runs_compact(mrc_run_file *runs, size_t *n, size_t max_runs, uint64_t hold,
+                     const char *dir, size_t buf, uint64_t *bytes, const mrc_stop *stop,
+                     mrc_err *err)
 {
     if (max_runs < 2) max_runs = 2;
-    while (*n > max_runs) {
+    for (;;) {
+        /* Keys of megabytes: every open run holds its longest record, a merge of hundreds of
+         * them more than the limit (100 runs of a 4 MB key each held 800 MB). Such runs are
+         * merged a few at a time, the merged ones last, so each pass reads them once. */
+        bool heavy = hold > 0 && *n > 2 && within_hold(runs, *n, hold) < *n;
+        if (*n <= max_runs && !heavy) break;
         /* the first group as large as the fan-in allows, but no larger than it takes to get
          * down to max_runs: merging fewer runs reads fewer bytes */
-        size_t k = *n - max_runs + 1;
+        size_t k = heavy ? *n : *n - max_runs + 1;
         if (k > max_runs) k = max_runs;
+        if (hold > 0) {
+            size_t fit = within_hold(runs, k, hold);
+            if (k > fit) k = fit;
+        }
         mrc_run_file merged;
         int rc = merge_group(runs, k, dir, buf, stop, &merged, err);
         if (rc != 0) return rc;

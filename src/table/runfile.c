@@ -66,6 +66,7 @@ struct mrc_run_writer {
     size_t cap, used;
     uint64_t flushed; /* bytes in the file */
     uint64_t records, total;
+    uint32_t max_len; /* the longest key put */
     uint64_t *index;      /* hash order: MRC_RUN_BUCKETS + 1 entries; the output orders: the
                            * segments' starts, NULL until the first cut */
     uint32_t next_bucket; /* buckets below it have their start */
@@ -281,6 +282,7 @@ int mrc_run_writer_put(mrc_run_writer *w, const mrc_rec_view *r, mrc_err *err)
     w->last = *r;
     w->last.key = w->last_key;
     w->records++;
+    if (r->len > w->max_len) w->max_len = r->len;
     w->total = w->total + r->count < w->total ? UINT64_MAX : w->total + r->count;
     return 0;
 }
@@ -330,6 +332,7 @@ int mrc_run_writer_finish(mrc_run_writer *w, mrc_run_file *out, mrc_err *err)
     out->bytes = w->flushed;
     out->records = w->records;
     out->total = w->total;
+    out->max_len = w->max_len;
     out->index = w->index;
     if (w->sum != NULL) {
         if (w->order == MRC_ORDER_HASH)
@@ -381,6 +384,14 @@ void mrc_run_file_close(mrc_run_file *f)
 }
 
 /* ---- the reader ---- */
+
+uint64_t mrc_run_file_hold(const mrc_run_file *f)
+{
+    if (f->order == MRC_ORDER_HASH) /* the carry buffer: under twice the record */
+        return 2 * ((uint64_t)REC_HEAD + f->max_len);
+    /* the buffer grown to the coded record, and the key decoded (grown by doubling) */
+    return 3 * ((uint64_t)CODED_HEAD_MAX + f->max_len);
+}
 
 typedef struct run_source {
     mrc_pieces r;

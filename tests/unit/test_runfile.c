@@ -505,11 +505,11 @@ static void test_runs_compacted(void **state)
     mrc_stop stop = 1;
     size_t n = NRUNS;
     mrc_err err = {0};
-    assert_int_equal(mrc_runs_compact(f, &n, 2, dir, 4096, NULL, &stop, &err), MRC_EINTR);
+    assert_int_equal(mrc_runs_compact(f, &n, 2, 0, dir, 4096, NULL, &stop, &err), MRC_EINTR);
     assert_int_equal(n, NRUNS);
     uint64_t bytes = 0;
     err = (mrc_err){0};
-    assert_int_equal(mrc_runs_compact(f, &n, 2, dir, 4096, &bytes, NULL, &err), 0);
+    assert_int_equal(mrc_runs_compact(f, &n, 2, 0, dir, 4096, &bytes, NULL, &err), 0);
     assert_int_equal(n, 2);
     assert_true(bytes > 0);
     mrc_source *src[2];
@@ -526,6 +526,75 @@ static void test_runs_compacted(void **state)
     okvec_free(&u);
     okvec_free(&all);
     keypool_free(&kp);
+}
+
+/* Keys of 64 KiB, one a run among small keys (a run each, as a small limit spills them): within
+ * the fan-in, yet their readers would hold more than `hold` bytes of longest records, so they
+ * are merged two or three at a time until the rest fit (or two are left); each run knows its
+ * longest key, the merge is the oracle's table, in hash and in count order. */
+static void test_runs_compacted_by_hold(void **state)
+{
+    (void)state;
+    rng_seed(36);
+    for (int ord = 0; ord < 2; ord++) {
+        enum mrc_order o = ord ? MRC_ORDER_COUNT : MRC_ORDER_HASH;
+        okvec u = {0}, all = {0};
+        keypool kp = {0};
+        gen_universe(&u, &kp, 3000, 20, 1000);
+        enum { NRUNS = 12, BIG = 65536 };
+        unsigned char *k = malloc(BIG);
+        assert_non_null(k);
+        mrc_run_file f[NRUNS];
+        for (int r = 0; r < NRUNS; r++) {
+            okvec mine = {0};
+            memset(k, 'a' + r, BIG);
+            size_t len = BIG - (size_t)r; /* distinct keys, distinct lengths */
+            unsigned char *c = keypool_add(&kp, k, len);
+            okvec_push(&mine, c, (uint32_t)len, 1 + (uint64_t)r, o == MRC_ORDER_HASH ? mrc_hash(c, len) : 0);
+            for (size_t i = (size_t)r; i < u.n; i += NRUNS) { /* each small key in one run */
+                okv x = u.v[i];
+                okvec_push(&mine, x.key, x.len, x.count, o == MRC_ORDER_HASH ? x.hash : 0);
+            }
+            for (size_t i = 0; i < mine.n; i++)
+                okvec_push(&all, mine.v[i].key, mine.v[i].len, mine.v[i].count, mine.v[i].hash);
+            order_sort(mine.v, mine.n, o);
+            f[r] = run_write(mine.v, mine.n, o, 1000);
+            assert_int_equal(f[r].max_len, len);
+            okvec_free(&mine);
+        }
+        free(k);
+        order_sort(all.v, all.n, o);
+        uint64_t one = mrc_run_file_hold(&f[0]), hold = 3 * one;
+        assert_true(one >= 2 * (uint64_t)BIG);
+        size_t n = NRUNS;
+        mrc_err err = {0};
+        uint64_t bytes = 0;
+        assert_int_equal(mrc_runs_compact(f, &n, 512, 0, dir, 4096, &bytes, NULL, &err), 0);
+        assert_int_equal(n, NRUNS); /* no hold given: the fan-in alone, not reached */
+        assert_int_equal(mrc_runs_compact(f, &n, 512, hold, dir, 4096, &bytes, NULL, &err), 0);
+        uint64_t held = 0;
+        for (size_t r = 0; r < n; r++) {
+            held += mrc_run_file_hold(&f[r]);
+            assert_true(f[r].max_len > BIG - NRUNS);
+        }
+        assert_true(n >= 2 && n < NRUNS);
+        assert_true(n == 2 || held <= hold);
+        assert_true(bytes > 0);
+        mrc_source *src[NRUNS];
+        for (size_t r = 0; r < n; r++)
+            src[r] = mrc_run_file_source(&f[r], 0, UINT64_MAX, 256, &err);
+        coll c = {0};
+        assert_int_equal(mrc_source_merge(src, n, o, coll_sink, &c, &err), 0);
+        for (size_t r = 0; r < n; r++)
+            src[r]->close(src[r]);
+        assert_recs(&c.o, all.v, all.n, o == MRC_ORDER_HASH);
+        coll_free(&c);
+        for (size_t r = 0; r < n; r++)
+            mrc_run_file_close(&f[r]);
+        okvec_free(&u);
+        okvec_free(&all);
+        keypool_free(&kp);
+    }
 }
 
 static void test_run_writer_rejects_disorder(void **state)
@@ -938,6 +1007,7 @@ int main(void)
         T(test_run_segments),
         T(test_runs_merged_back),
         T(test_runs_compacted),
+        T(test_runs_compacted_by_hold),
         T(test_run_writer_rejects_disorder),
         T(test_run_shrunk_file),
         T(test_run_coded_corrupt),
