@@ -39,6 +39,9 @@ struct mrc_placement {
     size_t cpus_available;  /* their PUs in the cpuset: Slurm's CPUs (2 a core with SMT) */
     enum mrc_threads_source source;
     bool oversubscribed; /* more threads than cores available: a warning for the user */
+    /* OMP_NUM_THREADS or SLURM_CPUS_PER_TASK, set (not empty) and consulted but not a positive
+     * integer, so ignored: a warning for the user (NULL: none) */
+    const char *ignored_env;
 };
 
 /** mrc_placement_plan() : plan this rank's workers.
@@ -48,7 +51,8 @@ struct mrc_placement {
  *  set are divided among them in contiguous slices (a rank gets at least one core, shared
  *  round-robin if there are more ranks than cores);
  *  requested: --threads value (0: not given). Precedence: --threads, then OMP_NUM_THREADS, then
- *  SLURM_CPUS_PER_TASK (both read from the environment, ignored unless a positive integer), then
+ *  SLURM_CPUS_PER_TASK (both read from the environment, ignored unless a positive integer: then
+ *  named in ignored_env), then
  *  the core count of the share. Threads are placed one per core in the share, in topology order
  *  (spreading across packages/NUMA nodes is not attempted: the launcher already chose the set);
  *  beyond the core count they wrap round-robin and `oversubscribed` is set.

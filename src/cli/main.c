@@ -200,6 +200,9 @@ static int phase_place(run *r)
     if (rc == 0)
         rc = mrc_placement_plan(r->topo, cpuset, share_index, share_count, (size_t)r->o.threads,
                                 &r->pl, &r->err);
+    if (rc == 0 && r->pl.ignored_env != NULL && r->d.rank == 0)
+        fprintf(stderr, "mrcount: warning: %s='%s' is not a positive integer: ignored\n",
+                r->pl.ignored_env, getenv(r->pl.ignored_env));
     uint64_t idle[3];
     count_idle_cores(r, node_union, rc == 0, idle);
     free(node_union);

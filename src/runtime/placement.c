@@ -29,8 +29,17 @@ static size_t parse_positive(const char *s, char end)
     return (size_t)v;
 }
 
+/* Set to something other than blanks. */
+static bool set_to_something(const char *v)
+{
+    if (v == NULL) return false;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    return *v != '\0';
+}
+
 static int choose_threads(size_t requested, size_t cores, size_t *n,
-                          enum mrc_threads_source *source, mrc_err *err)
+                          enum mrc_threads_source *source, const char **ignored, mrc_err *err)
 {
     const char *name = NULL;
     if (requested > 0) {
@@ -41,10 +50,16 @@ static int choose_threads(size_t requested, size_t cores, size_t *n,
         const char *omp = getenv("OMP_NUM_THREADS");
         const char *slurm = getenv("SLURM_CPUS_PER_TASK");
         size_t v;
+        if (set_to_something(omp) && parse_positive(omp, ',') == 0) *ignored = "OMP_NUM_THREADS";
         if (omp != NULL && (v = parse_positive(omp, ',')) > 0) {
             *n = v;
             *source = MRC_THREADS_OMP;
             name = "OMP_NUM_THREADS";
+        } else if (*ignored == NULL && set_to_something(slurm) &&
+                   parse_positive(slurm, '\0') == 0) {
+            *ignored = "SLURM_CPUS_PER_TASK";
+            *n = cores;
+            *source = MRC_THREADS_CPUSET;
         } else if (slurm != NULL && (v = parse_positive(slurm, '\0')) > 0) {
             *n = v;
             *source = MRC_THREADS_SLURM;
@@ -231,7 +246,8 @@ int mrc_placement_plan(mrc_topo *t, const char *cpuset, size_t share_index, size
         }
         out->cores_available = hi - lo;
         out->cpus_available = count_pus(t, type, set, cores + lo, hi - lo);
-        rc = choose_threads(requested, out->cores_available, &out->nthreads, &out->source, err);
+        rc = choose_threads(requested, out->cores_available, &out->nthreads, &out->source,
+                            &out->ignored_env, err);
         if (rc == MRC_OK) {
             out->oversubscribed = out->nthreads > out->cores_available;
             rc = place_threads(t, type, set, cores + lo, hi - lo, out, err);

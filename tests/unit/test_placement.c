@@ -256,14 +256,25 @@ static void test_oversubscribed_wraps(void **state)
     mrc_topo_close(t);
 }
 
-static void expect_threads(mrc_topo *t, size_t requested, size_t n, enum mrc_threads_source src)
+/* ignored: the variable the plan says it ignored (a warning for the user), NULL: none */
+static void expect_threads_ignoring(mrc_topo *t, size_t requested, size_t n,
+                                    enum mrc_threads_source src, const char *ignored)
 {
     mrc_placement p;
     plan_ok(t, NULL, 0, 1, requested, &p);
     assert_int_equal(p.nthreads, n);
     assert_int_equal(p.source, src);
     assert_int_equal(p.oversubscribed, n > 8);
+    if (ignored == NULL)
+        assert_null(p.ignored_env);
+    else
+        assert_string_equal(p.ignored_env != NULL ? p.ignored_env : "(none)", ignored);
     mrc_placement_free(&p);
+}
+
+static void expect_threads(mrc_topo *t, size_t requested, size_t n, enum mrc_threads_source src)
+{
+    expect_threads_ignoring(t, requested, n, src, NULL);
 }
 
 static void test_thread_count_precedence(void **state)
@@ -282,16 +293,23 @@ static void test_thread_count_precedence(void **state)
     const char *junk[] = {"abc", "0", "-3", "", "4x", "0x10", ",4", "99999999999999999999999"};
     for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++) {
         setenv("OMP_NUM_THREADS", junk[i], 1);
-        expect_threads(t, 0, 5, MRC_THREADS_SLURM);
+        expect_threads_ignoring(t, 0, 5, MRC_THREADS_SLURM, *junk[i] ? "OMP_NUM_THREADS" : NULL);
+        expect_threads(t, 3, 3, MRC_THREADS_OPTION); /* not consulted: not ignored */
     }
     unsetenv("OMP_NUM_THREADS");
     expect_threads(t, 0, 5, MRC_THREADS_SLURM);
     for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++) {
         setenv("SLURM_CPUS_PER_TASK", junk[i], 1);
-        expect_threads(t, 0, 8, MRC_THREADS_CPUSET);
+        expect_threads_ignoring(t, 0, 8, MRC_THREADS_CPUSET,
+                                *junk[i] ? "SLURM_CPUS_PER_TASK" : NULL);
     }
+    setenv("OMP_NUM_THREADS", "abc", 1); /* both bad: the first consulted is named */
+    expect_threads_ignoring(t, 0, 8, MRC_THREADS_CPUSET, "OMP_NUM_THREADS");
+    setenv("OMP_NUM_THREADS", "  ", 1); /* blanks: as if not set */
+    expect_threads_ignoring(t, 0, 8, MRC_THREADS_CPUSET, "SLURM_CPUS_PER_TASK");
+    unsetenv("OMP_NUM_THREADS");
     setenv("SLURM_CPUS_PER_TASK", "4,2", 1); /* not a list variable */
-    expect_threads(t, 0, 8, MRC_THREADS_CPUSET);
+    expect_threads_ignoring(t, 0, 8, MRC_THREADS_CPUSET, "SLURM_CPUS_PER_TASK");
     unsetenv("SLURM_CPUS_PER_TASK");
     expect_threads(t, 0, 8, MRC_THREADS_CPUSET);
 
