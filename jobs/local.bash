@@ -59,6 +59,17 @@ while [ $# -gt 0 ]; do
     --metrics=*) metrics=${1#--metrics=} ;;
     -o?*) result=${1#-o} ;;
     -m?*) metrics=${1#-m} ;;
+    -[qhV]?*) # short flags run together, maybe ending in an option and its value (-qo FILE)
+        flags=${1#-}
+        flags=${flags%%[!qhV]*}
+        for ((i = 0; i < ${#flags}; i++)); do args+=("-${flags:i:1}"); done
+        rest=${1#-"$flags"}
+        if [ -n "$rest" ]; then # taken again alone: -oFILE, -o FILE, -t4, -c FILE
+            shift
+            set -- "-$rest" "$@"
+            continue
+        fi
+        ;;
     *) args+=("$1") ;;
     esac
     shift

@@ -79,6 +79,13 @@ awk -F '\t' '{ printf "%12d  %s\n", $NF, $1 }' "$T/top3.expected" >"$T/top3.prin
 grep '^ *[0-9]' "$T/stdout" >"$T/printed" || true
 assert_same "$T/top3.printed" "$T/printed" "wordcount-local.sh --output FILE prints that file's top"
 assert_same "$T/top20.expected" "$T/home/out/wordcount.tsv" "wordcount-local.sh --output FILE leaves out/ alone"
+# the same through short options run together (-qo FILE, -qk3): mrcount reads them so
+rm -f "$T/mine.tsv"
+job_run wordcount-local.sh -qo "$T/mine.tsv" -qk3 "$T/text"
+assert_same "$T/top3.expected" "$T/mine.tsv" "wordcount-local.sh -qo FILE -qk3"
+grep '^ *[0-9]' "$T/stdout" >"$T/printed" || true
+assert_same "$T/top3.printed" "$T/printed" "wordcount-local.sh -qo FILE prints that file's top"
+assert_same "$T/top20.expected" "$T/home/out/wordcount.tsv" "wordcount-local.sh -qo FILE leaves out/ alone"
 
 gen_ngrams "$T/ngrams" 1 --format v2 --files 2 --seed 3 >/dev/null
 ngram_oracle v2 match 0 9999 keep 0 "$T"/ngrams/* >"$T/ngram.all"
