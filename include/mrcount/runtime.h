@@ -51,9 +51,8 @@ struct mrc_placement {
  *  set are divided among them in contiguous slices (a rank gets at least one core, shared
  *  round-robin if there are more ranks than cores);
  *  requested: --threads value (0: not given). Precedence: --threads, then OMP_NUM_THREADS, then
- *  SLURM_CPUS_PER_TASK (both read from the environment, ignored unless a positive integer: then
- *  named in ignored_env), then
- *  the core count of the share. Threads are placed one per core in the share, in topology order
+ *  SLURM_CPUS_PER_TASK (both read from the environment; one set to anything but a positive
+ *  integer is ignored and named in ignored_env), then the core count of the share. Threads are placed one per core in the share, in topology order
  *  (spreading across packages/NUMA nodes is not attempted: the launcher already chose the set);
  *  beyond the core count they wrap round-robin and `oversubscribed` is set.
  *  @return 0, or nonzero with err filled. */

@@ -756,7 +756,7 @@ typedef struct mrc_run_file {
      * cut into segments (mrc_run_writer_segment()), segments + 1 offsets: index[s] = where
      * segment s starts, index[segments] = bytes. */
     uint64_t *index;
-    size_t segments; /* the output orders: segments the writer cut (0: none) */
+    size_t segments;  /* the output orders: segments the writer cut (0: none) */
     uint32_t max_len; /* the longest key written (0: none; an adopted file's: not known) */
     /* With has_sum (a writer asked by mrc_run_writer_sum()): the XXH3-64 of the file's bytes
      * as written, then of the index (a checkpoint's manifest keeps it). */
@@ -859,9 +859,8 @@ uint64_t mrc_run_file_hold(const mrc_run_file *f);
  *  *n is updated and the bytes written are added to *bytes (may be NULL). stop (NULL: never)
  *  is polled between records. @return 0, or nonzero with err filled (MRC_EINTR when stopped;
  *  the runs given stay valid and open on failure, but for those already merged). */
-int mrc_runs_compact(mrc_run_file *runs, size_t *n, size_t max_runs, uint64_t hold,
-                     const char *dir, size_t buf, uint64_t *bytes, const mrc_stop *stop,
-                     mrc_err *err);
+int mrc_runs_compact(mrc_run_file *runs, size_t *n, size_t max_runs, uint64_t hold, const char *dir,
+                     size_t buf, uint64_t *bytes, const mrc_stop *stop, mrc_err *err);
 
 /* Bytes moved through spill files by this process (every thread, run files and chunk stores). */
 typedef struct mrc_spill_io {

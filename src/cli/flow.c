@@ -479,8 +479,7 @@ static int sort_runs(run *r, mrc_err *err)
         most = h > most ? h : most;
     }
     held += t * most;
-    int rc = n == t ? sort_stream(r, ranges, n, held, err)
-                    : (err->code ? err->code : MRC_ENOMEM);
+    int rc = n == t ? sort_stream(r, ranges, n, held, err) : (err->code ? err->code : MRC_ENOMEM);
     if (n < t)
         for (size_t i = 0; i < n; i++)
             ranges[i]->close(ranges[i]);

@@ -79,14 +79,13 @@ static size_t within_hold(const mrc_run_file *runs, size_t n, uint64_t hold)
     return k < 2 ? 2 : k;
 }
 
-int mrc_runs_compact(mrc_run_file *runs, size_t *n, size_t max_runs, uint64_t hold,
-                     const char *dir, size_t buf, uint64_t *bytes, const mrc_stop *stop,
-                     mrc_err *err)
+int mrc_runs_compact(mrc_run_file *runs, size_t *n, size_t max_runs, uint64_t hold, const char *dir,
+                     size_t buf, uint64_t *bytes, const mrc_stop *stop, mrc_err *err)
 {
     if (max_runs < 2) max_runs = 2;
     for (;;) {
         /* Keys of megabytes: every open run holds its longest record, a merge of hundreds of
-         * them more than the limit (100 runs of a 4 MB key each held 800 MB). Such runs are
+         * them more than the limit (100 runs of a 4 MB key: 870 MiB at a 16 MiB limit). Such runs are
          * merged a few at a time, the merged ones last, so each pass reads them once. */
         bool heavy = hold > 0 && *n > 2 && within_hold(runs, *n, hold) < *n;
         if (*n <= max_runs && !heavy) break;

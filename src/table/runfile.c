@@ -66,13 +66,13 @@ struct mrc_run_writer {
     size_t cap, used;
     uint64_t flushed; /* bytes in the file */
     uint64_t records, total;
-    uint32_t max_len; /* the longest key put */
-    uint64_t *index;      /* hash order: MRC_RUN_BUCKETS + 1 entries; the output orders: the
-                           * segments' starts, NULL until the first cut */
-    uint32_t next_bucket; /* buckets below it have their start */
+    uint32_t max_len;         /* the longest key put */
+    uint64_t *index;          /* hash order: MRC_RUN_BUCKETS + 1 entries; the output orders: the
+                               * segments' starts, NULL until the first cut */
+    uint32_t next_bucket;     /* buckets below it have their start */
     size_t segments, seg_cap; /* the output orders: segments started (index[0, segments)) */
     bool fresh;               /* the next record starts a segment: its key coded whole */
-    mrc_rec_view last;    /* the previous record, its key in last_key */
+    mrc_rec_view last;        /* the previous record, its key in last_key */
     unsigned char *last_key;
     size_t last_cap;
     int failed; /* the first error's code */

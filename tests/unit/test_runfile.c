@@ -550,7 +550,8 @@ static void test_runs_compacted_by_hold(void **state)
             memset(k, 'a' + r, BIG);
             size_t len = BIG - (size_t)r; /* distinct keys, distinct lengths */
             unsigned char *c = keypool_add(&kp, k, len);
-            okvec_push(&mine, c, (uint32_t)len, 1 + (uint64_t)r, o == MRC_ORDER_HASH ? mrc_hash(c, len) : 0);
+            okvec_push(&mine, c, (uint32_t)len, 1 + (uint64_t)r,
+                       o == MRC_ORDER_HASH ? mrc_hash(c, len) : 0);
             for (size_t i = (size_t)r; i < u.n; i += NRUNS) { /* each small key in one run */
                 okv x = u.v[i];
                 okvec_push(&mine, x.key, x.len, x.count, o == MRC_ORDER_HASH ? x.hash : 0);
