@@ -52,9 +52,10 @@ struct mrc_placement {
  *  round-robin if there are more ranks than cores);
  *  requested: --threads value (0: not given). Precedence: --threads, then OMP_NUM_THREADS, then
  *  SLURM_CPUS_PER_TASK (both read from the environment; one set to anything but a positive
- *  integer is ignored and named in ignored_env), then the core count of the share. Threads are placed one per core in the share, in topology order
- *  (spreading across packages/NUMA nodes is not attempted: the launcher already chose the set);
- *  beyond the core count they wrap round-robin and `oversubscribed` is set.
+ *  integer is ignored and named in ignored_env), then the core count of the share. Threads are
+ *  placed one per core in the share, in topology order (spreading across packages/NUMA nodes is
+ *  not attempted: the launcher already chose the set); beyond the core count they wrap
+ *  round-robin and `oversubscribed` is set.
  *  @return 0, or nonzero with err filled. */
 int mrc_placement_plan(mrc_topo *t, const char *cpuset, size_t share_index, size_t share_count,
                        size_t requested, mrc_placement *out, mrc_err *err);

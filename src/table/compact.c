@@ -85,8 +85,8 @@ int mrc_runs_compact(mrc_run_file *runs, size_t *n, size_t max_runs, uint64_t ho
     if (max_runs < 2) max_runs = 2;
     for (;;) {
         /* Keys of megabytes: every open run holds its longest record, a merge of hundreds of
-         * them more than the limit (100 runs of a 4 MB key: 870 MiB at a 16 MiB limit). Such runs are
-         * merged a few at a time, the merged ones last, so each pass reads them once. */
+         * them more than the limit (100 runs of a 4 MB key: 870 MiB at a 16 MiB limit). Such runs
+         * are merged a few at a time, the merged ones last, so each pass reads them once. */
         bool heavy = hold > 0 && *n > 2 && within_hold(runs, *n, hold) < *n;
         if (*n <= max_runs && !heavy) break;
         /* the first group as large as the fan-in allows, but no larger than it takes to get
