@@ -49,19 +49,19 @@ static int choose_threads(size_t requested, size_t cores, size_t *n,
     } else {
         const char *omp = getenv("OMP_NUM_THREADS");
         const char *slurm = getenv("SLURM_CPUS_PER_TASK");
-        size_t v;
-        if (set_to_something(omp) && parse_positive(omp, ',') == 0) *ignored = "OMP_NUM_THREADS";
-        if (omp != NULL && (v = parse_positive(omp, ',')) > 0) {
-            *n = v;
+        size_t v_omp = omp != NULL ? parse_positive(omp, ',') : 0;
+        size_t v_slurm = slurm != NULL ? parse_positive(slurm, '\0') : 0;
+        /* the first variable consulted that is set to something else than a count */
+        if (v_omp == 0 && set_to_something(omp))
+            *ignored = "OMP_NUM_THREADS";
+        else if (v_omp == 0 && v_slurm == 0 && set_to_something(slurm))
+            *ignored = "SLURM_CPUS_PER_TASK";
+        if (v_omp > 0) {
+            *n = v_omp;
             *source = MRC_THREADS_OMP;
             name = "OMP_NUM_THREADS";
-        } else if (*ignored == NULL && set_to_something(slurm) &&
-                   parse_positive(slurm, '\0') == 0) {
-            *ignored = "SLURM_CPUS_PER_TASK";
-            *n = cores;
-            *source = MRC_THREADS_CPUSET;
-        } else if (slurm != NULL && (v = parse_positive(slurm, '\0')) > 0) {
-            *n = v;
+        } else if (v_slurm > 0) {
+            *n = v_slurm;
             *source = MRC_THREADS_SLURM;
             name = "SLURM_CPUS_PER_TASK";
         } else {

@@ -74,8 +74,10 @@ static size_t within_hold(const mrc_run_file *runs, size_t n, uint64_t hold)
 {
     uint64_t sum = 0;
     size_t k = 0;
-    while (k < n && sum + mrc_run_file_hold(&runs[k]) <= hold)
-        sum += mrc_run_file_hold(&runs[k++]);
+    for (; k < n; k++) {
+        sum += mrc_run_file_hold(&runs[k]);
+        if (sum > hold) break;
+    }
     return k < 2 ? 2 : k;
 }
 

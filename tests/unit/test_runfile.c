@@ -489,6 +489,26 @@ static void test_runs_merged_back(void **state)
     keypool_free(&kp);
 }
 
+/* The merge of f[0, n) (each read whole, in blocks of 256 bytes) is want's records; the runs are
+ * closed. */
+static void merge_is(mrc_run_file *f, size_t n, enum mrc_order o, const okvec *want)
+{
+    mrc_err err = {0};
+    mrc_source **src = calloc(n, sizeof *src);
+    assert_non_null(src);
+    for (size_t r = 0; r < n; r++)
+        src[r] = mrc_run_file_source(&f[r], 0, UINT64_MAX, 256, &err);
+    coll c = {0};
+    assert_int_equal(mrc_source_merge(src, n, o, coll_sink, &c, &err), 0);
+    for (size_t r = 0; r < n; r++)
+        src[r]->close(src[r]);
+    free(src);
+    assert_recs(&c.o, want->v, want->n, o == MRC_ORDER_HASH);
+    coll_free(&c);
+    for (size_t r = 0; r < n; r++)
+        mrc_run_file_close(&f[r]);
+}
+
 /* Runs past the fan-in merged in groups (compact.c): stopped, it gives up within its first
  * group and leaves every run it was given; then down to two runs whose merge is the oracle's
  * table (keys in several runs summed). */
@@ -512,17 +532,7 @@ static void test_runs_compacted(void **state)
     assert_int_equal(mrc_runs_compact(f, &n, 2, 0, dir, 4096, &bytes, NULL, &err), 0);
     assert_int_equal(n, 2);
     assert_true(bytes > 0);
-    mrc_source *src[2];
-    for (size_t r = 0; r < n; r++)
-        src[r] = mrc_run_file_source(&f[r], 0, UINT64_MAX, 256, &err);
-    coll c = {0};
-    assert_int_equal(mrc_source_merge(src, n, MRC_ORDER_HASH, coll_sink, &c, &err), 0);
-    for (size_t r = 0; r < n; r++)
-        src[r]->close(src[r]);
-    assert_recs(&c.o, all.v, all.n, 1);
-    coll_free(&c);
-    for (size_t r = 0; r < n; r++)
-        mrc_run_file_close(&f[r]);
+    merge_is(f, n, MRC_ORDER_HASH, &all);
     okvec_free(&u);
     okvec_free(&all);
     keypool_free(&kp);
@@ -581,17 +591,7 @@ static void test_runs_compacted_by_hold(void **state)
         assert_true(n >= 2 && n < NRUNS);
         assert_true(n == 2 || held <= hold);
         assert_true(bytes > 0);
-        mrc_source *src[NRUNS];
-        for (size_t r = 0; r < n; r++)
-            src[r] = mrc_run_file_source(&f[r], 0, UINT64_MAX, 256, &err);
-        coll c = {0};
-        assert_int_equal(mrc_source_merge(src, n, o, coll_sink, &c, &err), 0);
-        for (size_t r = 0; r < n; r++)
-            src[r]->close(src[r]);
-        assert_recs(&c.o, all.v, all.n, o == MRC_ORDER_HASH);
-        coll_free(&c);
-        for (size_t r = 0; r < n; r++)
-            mrc_run_file_close(&f[r]);
+        merge_is(f, n, o, &all);
         okvec_free(&u);
         okvec_free(&all);
         keypool_free(&kp);
