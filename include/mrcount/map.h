@@ -327,6 +327,7 @@ typedef struct mrc_ckpt_run {
     uint64_t bytes, records, total;
     uint64_t sum; /* XXH3-64 of the run's bytes, then its index's (mrc_ckpt_run_seal()) */
     bool has_sum; /* false: a manifest of a version that wrote none (nothing to check) */
+    uint32_t max_len; /* the run's longest key (0: not known, a manifest of before it) */
 } mrc_ckpt_run;
 
 /* What one map worker of one rank of one run attempt (generation) has safely on disk. */

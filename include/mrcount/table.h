@@ -757,7 +757,7 @@ typedef struct mrc_run_file {
      * segment s starts, index[segments] = bytes. */
     uint64_t *index;
     size_t segments;  /* the output orders: segments the writer cut (0: none) */
-    uint32_t max_len; /* the longest key written (0: none; an adopted file's: not known) */
+    uint32_t max_len; /* the longest key written (0: none, or an adopted file of unknown keys) */
     /* With has_sum (a writer asked by mrc_run_writer_sum()): the XXH3-64 of the file's bytes
      * as written, then of the index (a checkpoint's manifest keeps it). */
     uint64_t sum;

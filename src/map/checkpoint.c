@@ -246,9 +246,9 @@ int mrc_ckpt_write_manifest(const char *dir, const mrc_ckpt_manifest *m, mrc_err
     fprintf(f, "\n");
     for (size_t i = 0; i < m->nruns; i++)
         if (m->runs[i].has_sum)
-            fprintf(f, "run %s %" PRIu64 " %" PRIu64 " %" PRIu64 " %016" PRIx64 "\n",
+            fprintf(f, "run %s %" PRIu64 " %" PRIu64 " %" PRIu64 " %016" PRIx64 " %" PRIu32 "\n",
                     m->runs[i].name, m->runs[i].bytes, m->runs[i].records, m->runs[i].total,
-                    m->runs[i].sum);
+                    m->runs[i].sum, m->runs[i].max_len);
         else
             fprintf(f, "run %s %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", m->runs[i].name,
                     m->runs[i].bytes, m->runs[i].records, m->runs[i].total);
@@ -338,12 +338,21 @@ static int read_manifest(const char *path, mrc_ckpt_manifest *m)
                 m->counters[c] = strtoull(e, &e, 10);
         } else if (strncmp(line, "run ", 4) == 0) {
             mrc_ckpt_run r = {0};
-            /* 4 fields (a manifest of before the checksums) or 5 (16 hex digits), nothing after */
+            /* 4 fields (a manifest of before the checksums), 5 (16 hex digits) or 6 (the
+             * longest key's length, decimal; a manifest of before it has 5), nothing after */
             int end4 = 0, end5 = 0;
             int got =
                 sscanf(line, "run %4095s %" SCNu64 " %" SCNu64 " %" SCNu64 "%n %16" SCNx64 "%n",
                        name, &r.bytes, &r.records, &r.total, &end4, &r.sum, &end5);
             size_t at = got == 5 ? (size_t)end5 : (size_t)end4;
+            if (got == 5 && line[at] == ' ' && line[at + 1] >= '0' && line[at + 1] <= '9') {
+                char *e;
+                errno = 0;
+                unsigned long long len = strtoull(line + at + 1, &e, 10);
+                if (errno != 0 || len > UINT32_MAX) break;
+                r.max_len = (uint32_t)len;
+                at = (size_t)(e - line);
+            }
             if (got < 4 || (got == 5 && end5 - end4 != 17) ||
                 strspn(line + at, "\r\n") != strlen(line + at) || strchr(name, '/') != NULL ||
                 name[0] == '.') /* a run is a file of DIR */
@@ -557,6 +566,7 @@ int mrc_ckpt_run_open(const char *dir, const mrc_ckpt_run *r, mrc_run_file *out,
     if (rc == 0) {
         rc = mrc_run_file_adopt(fd, dir, MRC_ORDER_HASH, r->bytes, r->records, r->total, index, out,
                                 err);
+        if (rc == 0) out->max_len = r->max_len; /* what its readers will hold (compaction) */
     } else {
         if (fd >= 0) close(fd);
         free(index);

@@ -199,7 +199,8 @@ static int write_table_run(worker *w, size_t ti, mrc_err *err)
             free(copy);
             return rc;
         }
-        w->names[w->nruns] = (mrc_ckpt_run){copy, f->bytes, f->records, f->total, sum, true};
+        w->names[w->nruns] =
+            (mrc_ckpt_run){copy, f->bytes, f->records, f->total, sum, true, f->max_len};
         w->ckpt_bytes += f->bytes;
     }
     w->nruns++;

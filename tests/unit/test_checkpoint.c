@@ -160,9 +160,10 @@ static int open_fds(void)
 /* ---- manifests ---- */
 
 static mrc_ckpt_run runs_a[] = {
-    {"r2-g3-w1-0.run", 123456789012ull, 42, 18446744073709551615ull, 0x0123456789abcdefull, true},
-    {"r2-g3-w1-1.run", 0, 0, 0, 0, true},
-    {"r2-g3-w1-7.run", 4096, 300, 9000000000ull, 0, false}, /* a manifest of before the sums */
+    {"r2-g3-w1-0.run", 123456789012ull, 42, 18446744073709551615ull, 0x0123456789abcdefull, true,
+     4294967295u},
+    {"r2-g3-w1-1.run", 0, 0, 0, 0, true, 0},
+    {"r2-g3-w1-7.run", 4096, 300, 9000000000ull, 0, false, 0}, /* a manifest of before the sums */
 };
 static mrc_split pieces_a[] = {
     {0, 0, 0, 67108864},
@@ -179,8 +180,8 @@ static const char body_a[] = "mrcount-checkpoint 1\n"
                              "worker 2 3 1\n"
                              "figures 67110098 4242 0 1 18446744073709551615 77\n"
                              "run r2-g3-w1-0.run 123456789012 42 18446744073709551615 "
-                             "0123456789abcdef\n"
-                             "run r2-g3-w1-1.run 0 0 0 0000000000000000\n"
+                             "0123456789abcdef 4294967295\n"
+                             "run r2-g3-w1-1.run 0 0 0 0000000000000000 0\n"
                              "run r2-g3-w1-7.run 4096 300 9000000000\n"
                              "piece 0 0 67108864\n"
                              "piece 0 67108864 1234\n"
@@ -257,6 +258,7 @@ static void assert_manifest_equal(const mrc_ckpt_manifest *got, const mrc_ckpt_m
         assert_int_equal(got->runs[i].total, want->runs[i].total);
         assert_int_equal(got->runs[i].has_sum, want->runs[i].has_sum);
         if (want->runs[i].has_sum) assert_int_equal(got->runs[i].sum, want->runs[i].sum);
+        assert_int_equal(got->runs[i].max_len, want->runs[i].max_len);
     }
     assert_int_equal(got->npieces, want->npieces);
     for (size_t i = 0; i < want->npieces; i++) {
@@ -365,7 +367,7 @@ static void test_manifest_round_trip(void **state)
     /* several manifests of several generations; an empty one; a torn one of a higher
      * generation, a whole one under a temporary name and other files, all left out */
     mrc_ckpt_manifest empty = {.rank = 0, .gen = 1, .worker = 0};
-    mrc_ckpt_run runs_b[] = {{"r1-g5-w2-0.run", 12, 1, 5, 7, true}};
+    mrc_ckpt_run runs_b[] = {{"r1-g5-w2-0.run", 12, 1, 5, 7, true, 3}};
     mrc_ckpt_manifest b = manifest_of(1, 5, 2, runs_b, 1);
     mrc_ckpt_manifest c = manifest_of(1, 2, 0, runs_b, 1);
     write_manifest(dir, &empty);
@@ -461,6 +463,17 @@ static void test_torn_manifests(void **state)
          "mrcount-checkpoint 1\nworker 0 1 0\nrun r0-g1-w0-0.run 1 1 1 0x23456789abcdef0\nend\n"},
         {"a run line with more after it",
          "mrcount-checkpoint 1\nworker 0 1 0\nrun r0-g1-w0-0.run 1 1 1 0123456789abcdef x\nend\n"},
+        {"a key length past 32 bits",
+         "mrcount-checkpoint 1\nworker 0 1 0\n"
+         "run r0-g1-w0-0.run 1 1 1 0123456789abcdef 4294967296\nend\n"},
+        {"a key length with a sign",
+         "mrcount-checkpoint 1\nworker 0 1 0\nrun r0-g1-w0-0.run 1 1 1 0123456789abcdef +5\nend\n"},
+        {"a key length in hex", "mrcount-checkpoint 1\nworker 0 1 0\nrun r0-g1-w0-0.run 1 1 1 "
+                                "0123456789abcdef 0x5\nend\n"},
+        {"a key length with more after it", "mrcount-checkpoint 1\nworker 0 1 0\nrun "
+                                            "r0-g1-w0-0.run 1 1 1 0123456789abcdef 5 6\nend\n"},
+        {"a key length after two spaces",
+         "mrcount-checkpoint 1\nworker 0 1 0\nrun r0-g1-w0-0.run 1 1 1 0123456789abcdef  5\nend\n"},
         {"a run outside DIR", "mrcount-checkpoint 1\nworker 0 1 0\nrun ../in/f1.txt 1 1 1\nend\n"},
         {"a hidden run", "mrcount-checkpoint 1\nworker 0 1 0\nrun .r0-g1-w0-0.run 1 1 1\nend\n"},
         {"a short piece line", "mrcount-checkpoint 1\nworker 0 1 0\npiece 0 1\nend\n"},
@@ -501,6 +514,16 @@ static void test_torn_manifests(void **state)
     mrc_ckpt_manifest empty = {.rank = 0, .gen = 1, .worker = 0};
     assert_manifest_equal(&m, &empty);
     mrc_ckpt_manifest_free(&m);
+    /* a run line of before the key length (5 fields): taken, the length not known (0) */
+    put_text(
+        dir, "r0-g1-w0.manifest",
+        "mrcount-checkpoint 1\nworker 0 1 0\nrun r0-g1-w0-0.run 1 2 3 0123456789abcdef\nend\n");
+    assert_int_equal(mrc_ckpt_read_manifest(dir, "r0-g1-w0.manifest", &m), 1);
+    assert_int_equal(m.nruns, 1);
+    assert_true(m.runs[0].has_sum && m.runs[0].sum == 0x0123456789abcdefull);
+    assert_int_equal(m.runs[0].max_len, 0);
+    mrc_ckpt_manifest_free(&m);
+    put_text(dir, "r0-g1-w0.manifest", "mrcount-checkpoint 1\nworker 0 1 0\nend\n");
 
     /* a directory of whole and torn ones: the torn ones (of higher generations) are skipped */
     put_file(dir, "r2-g3-w1.manifest", whole, len);      /* whole, gen 3 */
@@ -595,8 +618,8 @@ static void test_fingerprint(void **state)
     /* reset: the old checkpoint's files go (manifests, runs, indexes, temporaries), nobody
      * else's, and the new fingerprint is written */
     static const char t2[] = "input /data/b.txt 5 1\njob ngram\n";
-    mrc_ckpt_run runs[] = {{"r0-g1-w0-0.run", 1, 1, 1, 0, false},
-                           {"r0-g1-w0-1.run", 1, 1, 1, 0, false}};
+    mrc_ckpt_run runs[] = {{"r0-g1-w0-0.run", 1, 1, 1, 0, false, 0},
+                           {"r0-g1-w0-1.run", 1, 1, 1, 0, false, 0}};
     mrc_ckpt_manifest m = manifest_of(0, 1, 0, runs, 2);
     write_manifest(dir, &m);
     m.gen = 2;
@@ -710,7 +733,7 @@ static void run_make(const char *name, const okv *v, size_t n, bool writer_sum, 
     assert_int_equal(f.has_sum, writer_sum);
     uint64_t sum = 0;
     if (mrc_ckpt_run_seal(dir, name, &f, &sum, &err) != 0) fail_msg("seal: %s", err.msg);
-    *out = (mrc_ckpt_run){(char *)name, f.bytes, f.records, f.total, sum, true};
+    *out = (mrc_ckpt_run){(char *)name, f.bytes, f.records, f.total, sum, true, f.max_len};
     mrc_run_file_close(&f);
 }
 
@@ -724,6 +747,7 @@ static void run_read(const mrc_ckpt_run *r, uint64_t lo, uint64_t hi, coll *c)
     assert_int_equal(f.bytes, r->bytes);
     assert_int_equal(f.records, r->records);
     assert_int_equal(f.total, r->total);
+    assert_int_equal(f.max_len, r->max_len); /* what compaction weighs (mrc_run_file_hold()) */
     mrc_source *s = mrc_run_file_source(&f, lo, hi, 1000, &err);
     if (s == NULL) fail_msg("source: %s", err.msg);
     memset(c, 0, sizeof *c);
@@ -791,6 +815,11 @@ static void test_runs(void **state)
     assert_int_equal(r.bytes, rs.bytes);
     assert_int_equal(r.records, n);
     assert_int_equal(r.total, rs.total);
+    size_t longest = 0;
+    for (size_t i = 0; i < n; i++)
+        longest = v[i].len > longest ? v[i].len : longest;
+    assert_true(longest > 0);
+    assert_int_equal(r.max_len, longest); /* kept in the manifest, given back on open */
     assert_listing(dir, "r0-g1-w0-0.run\nr0-g1-w0-0.run.idx\n");
     struct stat st;
     char *p = path_in(dir, "r0-g1-w0-0.run");
@@ -929,9 +958,9 @@ static void test_runs(void **state)
 static void test_sweep(void **state)
 {
     (void)state;
-    mrc_ckpt_run ra[] = {{"r0-g1-w0-0.run", 1, 1, 1, 0, false},
-                         {"r0-g1-w0-1.run", 1, 1, 1, 0, false}};
-    mrc_ckpt_run rb[] = {{"r1-g2-w0-0.run", 1, 1, 1, 0, false}};
+    mrc_ckpt_run ra[] = {{"r0-g1-w0-0.run", 1, 1, 1, 0, false, 0},
+                         {"r0-g1-w0-1.run", 1, 1, 1, 0, false, 0}};
+    mrc_ckpt_run rb[] = {{"r1-g2-w0-0.run", 1, 1, 1, 0, false, 0}};
     mrc_ckpt_manifest ma = manifest_of(0, 1, 0, ra, 2), mb = manifest_of(1, 2, 0, rb, 1);
     write_manifest(dir, &ma);
     write_manifest(dir, &mb);
@@ -1015,7 +1044,7 @@ static void fill_checkpoint(const char *d)
     mrc_err err = {0};
     bool resumed;
     assert_int_equal(mrc_ckpt_fingerprint(d, "job words\n", false, &resumed, &err), 0);
-    mrc_ckpt_run ra[] = {{"r0-g1-w0-0.run", 1, 1, 1, 0, false}};
+    mrc_ckpt_run ra[] = {{"r0-g1-w0-0.run", 1, 1, 1, 0, false, 0}};
     mrc_ckpt_manifest ma = manifest_of(0, 1, 0, ra, 1);
     write_manifest(d, &ma);
     ma.gen = 2;
