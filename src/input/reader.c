@@ -522,7 +522,7 @@ int mrc_reader_run(mrc_reader *r, const char *path, uint64_t offset, uint64_t le
     uint64_t end = length > (uint64_t)INT64_MAX - offset ? (uint64_t)INT64_MAX : offset + length;
     int rc = check_stop(stop, path, err);
     if (rc != MRC_OK) return rc;
-    int fd;
+    int fd = -1; /* set by the open on success (GCC 12 -O2 without ISA-L cannot tell) */
     uint64_t size = 0;
     if ((rc = input_open(path, &fd, &size, err)) != MRC_OK) return rc;
     if (end - offset > READ_HINT_MIN) posix_fadvise(fd, (off_t)offset, 0, POSIX_FADV_SEQUENTIAL);
@@ -1238,7 +1238,7 @@ static int run_compressed(mrc_reader *r, const char *path, enum mrc_codec codec,
 {
     int rc = check_stop(stop, path, err);
     if (rc != MRC_OK) return rc;
-    int fd;
+    int fd = -1; /* set by the open on success (GCC 12 -O2 without ISA-L cannot tell) */
     if ((rc = mrc_input_open(path, &fd, err)) != MRC_OK) return rc;
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     gz_read g = {.r = r,
