@@ -96,6 +96,7 @@ int mrc_open_regular(const char *path, int *fd_out, mode_t *mode, uint64_t *size
 static int input_open(const char *path, int *fd_out, uint64_t *size, mrc_err *err)
 {
     mode_t mode;
+    *fd_out = -1; /* on failure too: a caller's compiler need not follow the status */
     int e = mrc_open_regular(path, fd_out, &mode, size);
     if (e > 0) return mrc_err_errno(err, e, "%s", path);
     if (e < 0)
@@ -522,7 +523,7 @@ int mrc_reader_run(mrc_reader *r, const char *path, uint64_t offset, uint64_t le
     uint64_t end = length > (uint64_t)INT64_MAX - offset ? (uint64_t)INT64_MAX : offset + length;
     int rc = check_stop(stop, path, err);
     if (rc != MRC_OK) return rc;
-    int fd = -1; /* set by the open on success (GCC 12 -O2 without ISA-L cannot tell) */
+    int fd;
     uint64_t size = 0;
     if ((rc = input_open(path, &fd, &size, err)) != MRC_OK) return rc;
     if (end - offset > READ_HINT_MIN) posix_fadvise(fd, (off_t)offset, 0, POSIX_FADV_SEQUENTIAL);
@@ -1238,7 +1239,7 @@ static int run_compressed(mrc_reader *r, const char *path, enum mrc_codec codec,
 {
     int rc = check_stop(stop, path, err);
     if (rc != MRC_OK) return rc;
-    int fd = -1; /* set by the open on success (GCC 12 -O2 without ISA-L cannot tell) */
+    int fd;
     if ((rc = mrc_input_open(path, &fd, err)) != MRC_OK) return rc;
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     gz_read g = {.r = r,
